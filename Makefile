@@ -1,0 +1,38 @@
+# Two entry points: `make demo` and `make test`. Both bootstrap a fresh clone:
+# a .venv with the pinned Python packages and node_modules with the pinned node tools.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY_STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: bootstrap demo test lint bench clean
+
+bootstrap: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# Node tools are needed by the interop tests and benchmarks against snarkjs/ffjavascript.
+# `npm ci` installs exactly what package-lock.json records.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: bootstrap
+	$(BIN)/rollup demo
+
+test: bootstrap
+	$(BIN)/python -m pytest -q
+
+lint: bootstrap
+	$(BIN)/ruff check prover circuits rollup benchmarks tests
+
+bench: bootstrap
+	$(BIN)/rollup bench field
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""The off-chain state layer: state, engine, margin, batch builder, chain, CLI."""
