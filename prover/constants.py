@@ -1,0 +1,44 @@
+"""BN254 (alt_bn128) parameters, each once, with its source.
+
+Sources: EIP-196/197 (the curve of the EVM precompiles 0x06-0x08); the iden3/circom ecosystem uses
+the same curve under the name bn128.
+"""
+
+# Base field modulus q (EIP-196: "p").
+Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+# Scalar field modulus r = group order of G1 and G2 (EIP-196: "q"; circom's prime).
+R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+# BN parameter x (the curve is built from x = 4965661367192848881): q = 36x^4+36x^3+24x^2+6x+1.
+BN_X = 4965661367192848881
+
+# G1: y^2 = x^3 + 3 over Fq, generator (1, 2) (EIP-196).
+G1_B = 3
+G1_GEN = (1, 2)
+
+# G2: y^2 = x^3 + 3/(9+u) over Fq2 = Fq[u]/(u^2+1) (EIP-197), generator from EIP-197.
+# Fq2 elements are written (c0, c1) meaning c0 + c1*u.
+FQ2_NON_RESIDUE = -1  # u^2 = -1
+G2_B = (
+    19485874751759354771024239261021720505790618469301721065564631296452457478373,
+    266929791119991161246907387137283842545076965332900288569378510910307636690,
+)
+G2_GEN = (
+    (
+        10857046999023057135944570762232829481370756359578518086990519993285655852781,
+        11559732032986387107991004021392285783925812861821192530917403151452391805634,
+    ),
+    (
+        8495653923123431417604973247489272438418190587263600148770280649306958101930,
+        4082367875863433681332203403145435568316851327593401208105741076214120093531,
+    ),
+)
+
+# Fr's multiplicative group has 2-adicity 28; 5 generates it (5 is a quadratic non-residue), so
+# w_{2^k} = 5^((r-1)/2^k) is a primitive 2^k-th root of unity for k <= 28.
+FR_TWO_ADICITY = 28
+FR_GENERATOR = 5
+
+# 64-bit limbs, Montgomery radix 2^256.
+LIMBS = 4
+MONT_R_BITS = 256

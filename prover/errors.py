@@ -1,0 +1,17 @@
+"""Typed errors at the prover's boundary: each says what was wrong with the input."""
+
+
+class ProverInputError(ValueError):
+    """Base class: an input was rejected before any work was done on it."""
+
+
+class NonCanonicalError(ProverInputError):
+    """A field element was negative or not below its modulus."""
+
+
+class NotOnCurveError(ProverInputError):
+    """A point does not satisfy the curve equation."""
+
+
+class NotInSubgroupError(ProverInputError):
+    """A G2 point is on the twist but outside the order-r subgroup."""
