@@ -98,7 +98,9 @@ class CurveGroup:
 
     def is_on_curve(self, aff: np.ndarray) -> np.ndarray:
         rows = self._rows(aff, 2)
-        return kp.arr_on_curve(rows, self._b_tuple).reshape(np.shape(aff)[: -1 - len(self.coord_shape)])
+        return kp.arr_on_curve(rows, self._b_tuple).reshape(
+            np.shape(aff)[: -1 - len(self.coord_shape)]
+        )
 
     def in_subgroup(self, aff: np.ndarray) -> np.ndarray:
         """r * P == infinity. G1 has prime order r, so on-curve points always pass there."""

@@ -20,6 +20,7 @@ from prover.kernels.cpu import field as kf
 from prover.kernels.cpu import fq as kq
 from prover.kernels.cpu.params import MontParams, int_to_limbs
 
+
 def ints_to_limbs(values: Iterable[int]) -> np.ndarray:
     """Plain (non-Montgomery) little-endian limbs, shape (n, 4); values must be in [0, 2^256)."""
     vals = list(values)
@@ -169,7 +170,9 @@ class PrimeField:
         out = self.batch_inv(ra)
         zero = ~ra.any(axis=1)
         if zero.any():
-            raise ZeroDivisionError(f"{self.name}: inverse of zero (element #{int(np.argmax(zero))})")
+            raise ZeroDivisionError(
+                f"{self.name}: inverse of zero (element #{int(np.argmax(zero))})"
+            )
         return out.reshape(np.shape(a))
 
     def batch_inv(self, a):

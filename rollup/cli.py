@@ -16,6 +16,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _register() -> None:
+    from rollup.cli_bench import bench
+    from rollup.cli_demo import demo
+
+    cli.add_command(bench)
+    cli.add_command(demo)
+
+
+_register()
+
+
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
     try:

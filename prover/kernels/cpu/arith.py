@@ -1,6 +1,6 @@
 """Word arithmetic for the field kernels: full 64x64 -> 128-bit products and carries.
 
-Numba has no 128-bit integer type, so these are LLVM intrinsics built with `numba.extending.intrinsic`
+Numba has no 128-bit integer type, so these are LLVM intrinsics (`numba.extending.intrinsic`)
 that widen to i128; LLVM lowers them to `mul`/`mulx` and `adc`/`sbb` on x86-64. Every function
 returns (low word, high word or carry) as a pair of uint64.
 """

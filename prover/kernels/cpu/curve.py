@@ -3,7 +3,8 @@
 Formulas are written once over `fe_*` (generic.py) and compile for Fq (G1) or Fq2 (G2).
 Jacobian (X, Y, Z) stands for (X/Z^2, Y/Z^3); Z = 0 is the point at infinity. Affine points are
 (x, y) with (0, 0) as infinity (the zkey convention; (0, 0) is on neither curve since b != 0).
-Formula names refer to the Explicit-Formulas Database (hyperelliptic.org/EFD, g1p/shortw/jacobian-0).
+Formula names refer to the Explicit-Formulas Database (hyperelliptic.org/EFD,
+g1p/shortw/jacobian-0).
 """
 
 from __future__ import annotations
