@@ -94,6 +94,20 @@ class CurveGroup:
     def generator(self) -> np.ndarray:
         return self.from_ints([self._generator_ints], check=False)[0]
 
+    def random_points(self, n: int, seed: int = 0) -> np.ndarray:
+        """n distinct-looking points of the group (affine), fast: cumulative sums of 16 random
+        multiples of the generator. For tests and benchmarks, not for anything secret."""
+        import random
+
+        rng = random.Random(seed)
+        if n == 0:
+            return self.empty_affine(0)
+        seeds = self.to_affine(self.mul(np.repeat(self.generator()[None], 16, 0),
+                                        [rng.randrange(1, R) for _ in range(16)]))
+        jac = self.empty_jacobian(n)
+        kp.arr_chain_sums(seeds, jac)
+        return self.to_affine(jac)
+
     # -- validation -----------------------------------------------------------------------------
 
     def is_on_curve(self, aff: np.ndarray) -> np.ndarray:

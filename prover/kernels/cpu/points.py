@@ -186,3 +186,15 @@ def arr_to_affine(P, out):
         inv = fe_mul(inv, Pi[2])
         zi2 = fe_sqr(zi)
         store_pt(out, i, (fe_mul(Pi[0], zi2), fe_mul(Pi[1], fe_mul(zi2, zi))))
+
+
+@njit(cache=True)
+def arr_chain_sums(Q, out):
+    """out[i] = Q[0] + ... + Q[i mod m] summed cumulatively (Jacobian): many distinct points from
+    a few random ones at one mixed addition each (test and benchmark inputs)."""
+    m = Q.shape[0]
+    acc = c.aff_to_jac(load_aff(Q, 0))
+    store_pt(out, 0, acc)
+    for i in range(1, out.shape[0]):
+        acc = c.jac_add_mixed(acc, load_aff(Q, i % m))
+        store_pt(out, i, acc)
