@@ -2,3 +2,7 @@
 
 This package states rules; it never imports `rollup`.
 """
+
+from circuits.poseidon import poseidon
+
+__all__ = ["poseidon"]
