@@ -2,3 +2,8 @@
 
 This package states rules; it never imports `rollup`.
 """
+
+from circuits.eddsa import eddsa_public_key, eddsa_sign, eddsa_verify
+from circuits.poseidon import poseidon
+
+__all__ = ["eddsa_public_key", "eddsa_sign", "eddsa_verify", "poseidon"]
