@@ -110,3 +110,40 @@ def snark(tmp_path_factory) -> Snark:
     if not HAVE_NODE:
         pytest.skip("node_modules/.bin/snarkjs is absent")
     return build(tmp_path_factory.mktemp("snark"))
+
+
+# --- py_ecc helpers (slow reference arithmetic; tiny sizes only) ---------------------------
+
+def pe_g1(p):
+    """(x, y) | None -> py_ecc optimized_bn128 Jacobian point."""
+    from py_ecc.optimized_bn128 import FQ, Z1
+    return Z1 if p is None else (FQ(p[0]), FQ(p[1]), FQ.one())
+
+
+def pe_g2(p):
+    from py_ecc.optimized_bn128 import FQ2, Z2
+    return Z2 if p is None else (FQ2(list(p[0])), FQ2(list(p[1])), FQ2.one())
+
+
+def on_curve_g1(p) -> bool:
+    from py_ecc.optimized_bn128 import b, is_on_curve
+    return p is None or is_on_curve(pe_g1(p), b)
+
+
+def on_curve_g2(p) -> bool:
+    from py_ecc.optimized_bn128 import b2, is_on_curve
+    return p is None or is_on_curve(pe_g2(p), b2)
+
+
+def pe_eq(a, b) -> bool:
+    from py_ecc.optimized_bn128 import eq
+    return eq(a, b)
+
+
+def pe_sum(points):
+    from py_ecc.optimized_bn128 import add
+    it = iter(points)
+    acc = next(it)
+    for p in it:
+        acc = add(acc, p)
+    return acc

@@ -58,7 +58,8 @@ _PROTOCOL_NAMES = {1: "groth16", 2: "plonk", 10: "fflonk"}
 
 SEC_HEADER, SEC_GROTH_HEADER, SEC_IC, SEC_COEFFS = 1, 2, 3, 4
 SEC_A, SEC_B1, SEC_B2, SEC_C, SEC_H, SEC_CONTRIBUTIONS = 5, 6, 7, 8, 9, 10
-# Order in which `snarkjs groth16 setup` (zkey_new.js) and `zkey contribute` write sections.
+# Order in which `snarkjs groth16 setup` (zkey_new.js) writes sections; `zkey contribute` and
+# `zkey beacon` write them in id order 1..10. read_zkey records the order it found.
 SNARKJS_ORDER = (1, 2, 4, 3, 9, 8, 5, 6, 7, 10)
 
 G1_BYTES = 2 * N8
