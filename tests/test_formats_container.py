@@ -121,3 +121,15 @@ def test_point_conversions():
     assert arr2.shape == (2, 2, 2, 4)
     assert L.g2_from_mont(arr2) == g2
     assert L.field_n8(L.BN254_R) == 32 and L.field_n8(2**64 - 59) == 8
+
+
+def test_ensure_aligned():
+    from prover.formats.container import ensure_aligned
+    raw = np.zeros(8 * 5 + 4, np.uint8)
+    raw[4:] = np.arange(40, dtype=np.uint8)
+    view = raw[4:].view("<u8")
+    assert not view.flags.aligned
+    fixed = ensure_aligned(view)
+    assert fixed.flags.aligned and np.array_equal(fixed, view)
+    ok = np.arange(4, dtype=np.uint64)
+    assert ensure_aligned(ok) is ok

@@ -145,6 +145,15 @@ def as_u64(chunk: np.ndarray) -> np.ndarray:
     return view
 
 
+def ensure_aligned(arr: np.ndarray) -> np.ndarray:
+    """The array itself when its data is aligned for its dtype, else an aligned copy.
+
+    Section payloads start wherever the previous sections end, so mapped views of 8-byte limbs
+    are not always 8-byte aligned; numpy and Numba accept them, but kernels may prefer copies.
+    """
+    return arr if arr.flags.aligned else np.require(arr, requirements=["A", "C"])
+
+
 def read_container(src: str | os.PathLike | np.ndarray | bytes, magic: bytes,
                    max_version: int, min_version: int = 1) -> BinFile:
     """Parse the container header and section table; payloads are not read."""
@@ -231,6 +240,7 @@ __all__ = [
     "SectionReader",
     "as_u64",
     "bigint_bytes",
+    "ensure_aligned",
     "limbs_to_int",
     "read_container",
     "u32",
