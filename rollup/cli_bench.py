@@ -18,3 +18,44 @@ def bench_field(json_path: str | None, quick: bool) -> None:
     from benchmarks import field
 
     field.main(json_path, quick)
+
+
+def _sizes(spec: str) -> list[int]:
+    """'16,18' or '2^16,2^18' -> exponents [16, 18]."""
+    out = []
+    for part in spec.split(","):
+        part = part.strip().replace("2^", "").replace("2**", "")
+        if part:
+            out.append(int(part))
+    return out
+
+
+@bench.command("msm")
+@click.option("--sizes", default="12,14,16,18,20", show_default=True,
+              help="log2 of the G1 point counts (comma separated).")
+@click.option("--g2-sizes", default="12,14,16,18", show_default=True,
+              help="log2 of the G2 point counts; '' to skip G2.")
+@click.option("--vs/--no-vs", default=True, show_default=True,
+              help="Time ffjavascript on the same inputs (needs node and node_modules).")
+@click.option("--window", type=int, default=None, help="Force the Pippenger window size.")
+@click.option("--repeats", type=int, default=2, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of seconds vs n.")
+@click.option("--backend", type=click.Choice(["cpu"]), default="cpu", show_default=True)
+def bench_msm(sizes, g2_sizes, vs, window, repeats, json_path, plot_path, backend):
+    """G1 and G2 MSM, ours vs ffjavascript (snarkjs's engine) on identical inputs."""
+    from benchmarks import msm
+
+    spec = {"msm_g1": [1 << k for k in _sizes(sizes)], "msm_g2": [1 << k for k in _sizes(g2_sizes)]}
+    msm.main(spec, json_path, vs, plot_path, repeats, window)
+
+
+@bench.command("ntt")
+@click.option("--sizes", default="12,14,16,18,20,22", show_default=True,
+              help="log2 of the transform sizes (comma separated).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_ntt(sizes, json_path):
+    """Forward and inverse NTT over Fr."""
+    from benchmarks import ntt
+
+    ntt.main(_sizes(sizes), json_path)
