@@ -53,9 +53,11 @@ def signed_digits_reference(k: int, c_bits: int, n_windows: int) -> list[int]:
 
 
 def batch_size(c_bits: int) -> int:
-    """Additions per shared inversion: large enough to amortize one inversion (~380 products),
-    small next to the 2^(c-1) buckets so that few points collide with an in-flight bucket."""
-    return int(min(1024, max(16, (1 << (c_bits - 1)) // 8)))
+    """Additions sharing one inversion. An inversion (~380 products) costs I/B per addition; a
+    point whose bucket is already in the batch (probability ~B/(2 nb)) pays a mixed Jacobian
+    addition instead (~5 products more). The sum is smallest near B = sqrt(150 nb)."""
+    nb = 1 << (c_bits - 1)
+    return int(min(2048, max(16, math.isqrt(150 * nb))))
 
 
 def plain_scalars(scalars, scalar_form: ScalarForm = "standard") -> np.ndarray:
