@@ -18,10 +18,12 @@ Constraints
     emitted as its own constraint when it can be avoided: it is kept aside and, when the system
     is finalized, one internal wire of it is *substituted away* (replaced by the rest of the
     equality in every constraint, Gaussian-elimination style, like circom --O2). The wire chosen
-    is the internal one occurring in the fewest constraints (ties: the oldest), so fill-in stays
-    small. Inputs and outputs are never eliminated, because they are the circuit's interface;
-    when an equality has no internal wire left (e.g. ``public_in == private_in``) it becomes
-    the single constraint ``(lhs - rhs) * 1 == 0``, the only form R1CS has for it. A
+    is the internal one occurring in the fewest constraints and equalities, so fill-in stays
+    small; ties go to the newest wire, the one the equality usually defines (the carry bits of a
+    sum's decomposition rather than the result bits that later gates read). Inputs and outputs
+    are never eliminated, because they are the circuit's interface; when an equality has no
+    internal wire left (e.g. ``public_in == private_in``) it becomes the single constraint
+    ``(lhs - rhs) * 1 == 0``, the only form R1CS has for it. A
     substitution that turns a quadratic constraint linear (a factor became constant) feeds that
     constraint back into elimination. Substituted wires vanish from the exported wire list; their
     values remain known, so `check` still verifies the eliminated equalities.
@@ -34,6 +36,7 @@ Components
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -304,11 +307,15 @@ class ConstraintSystem:
         B = list(self._b)
         C = list(self._c)
         comp = list(self._comp)
+        # occurrences in every constraint and equality: eliminating a wire costs fill-in there
         occ = [0] * n
         for lst in (A, B, C):
             for t in lst:
                 for w in t:
                     occ[w] += 1
+        for t, _ in self._lin:
+            for w in t:
+                occ[w] += 1
         subst: dict[int, dict[int, int]] = {}
         order: list[int] = []
         lin_all = list(self._lin)  # every eliminated/kept equality, checked by `check`
@@ -323,7 +330,7 @@ class ConstraintSystem:
                 best = None
                 for w in d:
                     if kind[w] == INTERNAL and (
-                        best is None or occ[w] < occ[best] or (occ[w] == occ[best] and w < best)
+                        best is None or occ[w] < occ[best] or (occ[w] == occ[best] and w > best)
                     ):
                         best = w
                 if best is None:
@@ -550,7 +557,12 @@ class ConstraintSystem:
         """Printable tree of constraint counts (children sorted by name)."""
         counts = self.component_counts()
         lines = [f"<root>: {counts['']}"]
-        for path in sorted(p for p in counts if p):
+        def natural(path: str):
+            # component by component, numbers compared as numbers (round2 before round10)
+            return [[int(t) if t.isdigit() else t for t in re.split(r"(\d+)", part)]
+                    for part in path.split("/")]
+
+        for path in sorted((p for p in counts if p), key=natural):
             depth = path.count("/") + 1
             if max_depth is not None and depth > max_depth:
                 continue
