@@ -1,0 +1,209 @@
+"""snarkjs powers-of-tau `.ptau` reader/writer (layout of snarkjs src/powersoftau_new.js,
+powersoftau_utils.js, powersoftau_preparephase2.js).
+
+Container magic b"ptau", version 1. With N = 2^power:
+
+   1  header:      n8 u32 | q (n8 bytes) | power u32 | ceremonyPower u32
+   2  tauG1:       2N-1 G1 points  [tau^i]_1,        i = 0 .. 2N-2
+   3  tauG2:       N G2 points     [tau^i]_2
+   4  alphaTauG1:  N G1 points     [alpha*tau^i]_1
+   5  betaTauG1:   N G1 points     [beta*tau^i]_1
+   6  betaG2:      1 G2 point      [beta]_2
+   7  contributions (phase-1 transcript; kept as raw bytes)
+  -- only in files made by `powersoftau prepare phase2` --
+  12  Lagrange bases of tauG1 for every domain size 2^k, k = 0 .. power+1, concatenated
+      (2^(power+2)-1 points); the basis of size 2^k starts at point 2^k - 1 and holds
+      [L_i(tau)]_1 for the 2^k-th roots of unity in their natural order w^0, w^1, ...
+  13  the same for tauG2, k = 0 .. power (2^(power+1)-1 points)
+  14  the same for alphaTauG1, k = 0 .. power
+  15  the same for betaTauG1, k = 0 .. power
+
+Points: affine, Montgomery coordinates, little-endian limbs, infinity all zeros; G1 arrays
+(n, 2, 4), G2 arrays (n, 2, 2, 4), read-only views over the mapped file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._limbs import BN254_Q, N8, all_canonical
+from .container import FormatError, read_container, u32, write_container
+
+MAGIC = b"ptau"
+VERSION = 1
+SEC_HEADER, SEC_TAU_G1, SEC_TAU_G2, SEC_ALPHA_TAU_G1, SEC_BETA_TAU_G1 = 1, 2, 3, 4, 5
+SEC_BETA_G2, SEC_CONTRIBUTIONS = 6, 7
+SEC_LAGRANGE_TAU_G1, SEC_LAGRANGE_TAU_G2 = 12, 13
+SEC_LAGRANGE_ALPHA_TAU_G1, SEC_LAGRANGE_BETA_TAU_G1 = 14, 15
+PHASE1_ORDER = (1, 2, 3, 4, 5, 6, 7)
+PREPARED_ORDER = (*PHASE1_ORDER, 12, 13, 14, 15)
+
+G1 = (2, 4)
+G2 = (2, 2, 4)
+
+
+@dataclass
+class Ptau:
+    q: int
+    power: int
+    ceremony_power: int
+    tau_g1: np.ndarray  # (2N-1, 2, 4)
+    tau_g2: np.ndarray  # (N, 2, 2, 4)
+    alpha_tau_g1: np.ndarray  # (N, 2, 4)
+    beta_tau_g1: np.ndarray  # (N, 2, 4)
+    beta_g2: np.ndarray  # (2, 2, 4)
+    contributions: bytes = field(default=b"\0\0\0\0", repr=False)  # raw section 7
+    lagrange_tau_g1: np.ndarray | None = None  # (4N-1, 2, 4)
+    lagrange_tau_g2: np.ndarray | None = None  # (2N-1, 2, 2, 4)
+    lagrange_alpha_tau_g1: np.ndarray | None = None  # (2N-1, 2, 4)
+    lagrange_beta_tau_g1: np.ndarray | None = None  # (2N-1, 2, 4)
+    n8: int = N8
+    section_order: tuple[int, ...] | None = None  # None: snarkjs's order
+
+    @property
+    def prepared(self) -> bool:
+        return self.lagrange_tau_g1 is not None
+
+    @property
+    def n_contributions(self) -> int:
+        return int.from_bytes(self.contributions[:4], "little")
+
+    def _lagrange(self, arr: np.ndarray | None, k: int, kmax: int) -> np.ndarray:
+        if arr is None:
+            raise FormatError("ptau is not prepared for phase 2 (no Lagrange sections)")
+        if not 0 <= k <= kmax:
+            raise ValueError(f"domain 2^{k} not available (0 <= k <= {kmax})")
+        return arr[(1 << k) - 1 : (1 << (k + 1)) - 1]
+
+    def lagrange_g1(self, k: int) -> np.ndarray:
+        """[L_i(tau)]_1 over the 2^k-th roots of unity (k <= power + 1)."""
+        return self._lagrange(self.lagrange_tau_g1, k, self.power + 1)
+
+    def lagrange_g2(self, k: int) -> np.ndarray:
+        return self._lagrange(self.lagrange_tau_g2, k, self.power)
+
+    def lagrange_alpha_g1(self, k: int) -> np.ndarray:
+        return self._lagrange(self.lagrange_alpha_tau_g1, k, self.power)
+
+    def lagrange_beta_g1(self, k: int) -> np.ndarray:
+        return self._lagrange(self.lagrange_beta_tau_g1, k, self.power)
+
+    def _expected(self) -> dict[int, tuple[str, int, tuple[int, ...]]]:
+        n = 1 << self.power
+        exp = {
+            SEC_TAU_G1: ("tau_g1", 2 * n - 1, G1),
+            SEC_TAU_G2: ("tau_g2", n, G2),
+            SEC_ALPHA_TAU_G1: ("alpha_tau_g1", n, G1),
+            SEC_BETA_TAU_G1: ("beta_tau_g1", n, G1),
+        }
+        if self.prepared:
+            exp.update({
+                SEC_LAGRANGE_TAU_G1: ("lagrange_tau_g1", 4 * n - 1, G1),
+                SEC_LAGRANGE_TAU_G2: ("lagrange_tau_g2", 2 * n - 1, G2),
+                SEC_LAGRANGE_ALPHA_TAU_G1: ("lagrange_alpha_tau_g1", 2 * n - 1, G1),
+                SEC_LAGRANGE_BETA_TAU_G1: ("lagrange_beta_tau_g1", 2 * n - 1, G1),
+            })
+        return exp
+
+    def validate(self, *, check_points: bool = True) -> None:
+        if self.n8 != N8:
+            raise FormatError(f"unsupported field size {self.n8}")
+        if not 0 <= self.power <= 28:
+            raise FormatError(f"power {self.power} out of range")
+        arrays = {"beta_g2": self.beta_g2}
+        if tuple(self.beta_g2.shape) != G2:
+            raise FormatError("beta_g2 must have shape (2, 2, 4)")
+        lag = [self.lagrange_tau_g1, self.lagrange_tau_g2, self.lagrange_alpha_tau_g1,
+               self.lagrange_beta_tau_g1]
+        if any(x is None for x in lag) and not all(x is None for x in lag):
+            raise FormatError("ptau has only some of the Lagrange sections 12-15")
+        for name, count, shape in self._expected().values():
+            arr = getattr(self, name)
+            if tuple(arr.shape) != (count, *shape):
+                raise FormatError(f"ptau {name}: shape {arr.shape}, expected {(count, *shape)}")
+            arrays[name] = arr
+        if check_points:
+            for name, arr in arrays.items():
+                if not all_canonical(arr, self.q):
+                    raise FormatError(f"ptau {name}: coordinate not reduced modulo q")
+
+
+def read_ptau(path: str | os.PathLike, *, q: int | None = BN254_Q,
+              check_points: bool = False) -> Ptau:
+    """Read a ptau file (phase 1, optionally prepared for phase 2) as mapped arrays."""
+    bf = read_container(path, MAGIC, max_version=VERSION)
+    h = bf.reader(SEC_HEADER)
+    n8 = h.u32()
+    if n8 != N8:
+        raise FormatError(f"{bf.name}: unsupported field size {n8} bytes (only {N8})")
+    fq = h.bigint(n8)
+    power, ceremony_power = h.u32(), h.u32()
+    h.expect_end()
+    if q is not None and fq != q:
+        raise FormatError(f"{bf.name}: wrong prime {fq}, expected {q}")
+    if power > 28:
+        raise FormatError(f"{bf.name}: power {power} exceeds the 2-adicity of BN254 Fr")
+
+    def points(sid: int, count: int, shape: tuple[int, ...]) -> np.ndarray:
+        rd = bf.reader(sid)
+        per = int(np.prod(shape)) * 8
+        if len(rd.data) != count * per:
+            raise FormatError(f"{bf.name}: section {sid} has {len(rd.data)} bytes, expected "
+                              f"{count * per} ({count} points)")
+        return rd.array(count, shape)
+
+    n = 1 << power
+    p = Ptau(
+        q=fq, power=power, ceremony_power=ceremony_power,
+        tau_g1=points(SEC_TAU_G1, 2 * n - 1, G1),
+        tau_g2=points(SEC_TAU_G2, n, G2),
+        alpha_tau_g1=points(SEC_ALPHA_TAU_G1, n, G1),
+        beta_tau_g1=points(SEC_BETA_TAU_G1, n, G1),
+        beta_g2=points(SEC_BETA_G2, 1, G2)[0],
+        contributions=bf.payload(SEC_CONTRIBUTIONS).tobytes(),
+        n8=n8, section_order=tuple(bf.section_ids),
+    )
+    lag_ids = (SEC_LAGRANGE_TAU_G1, SEC_LAGRANGE_TAU_G2, SEC_LAGRANGE_ALPHA_TAU_G1,
+               SEC_LAGRANGE_BETA_TAU_G1)
+    present = [bf.has(s) for s in lag_ids]
+    if any(present):
+        if not all(present):
+            raise FormatError(f"{bf.name}: only some of the Lagrange sections 12-15 present")
+        p.lagrange_tau_g1 = points(SEC_LAGRANGE_TAU_G1, 4 * n - 1, G1)
+        p.lagrange_tau_g2 = points(SEC_LAGRANGE_TAU_G2, 2 * n - 1, G2)
+        p.lagrange_alpha_tau_g1 = points(SEC_LAGRANGE_ALPHA_TAU_G1, 2 * n - 1, G1)
+        p.lagrange_beta_tau_g1 = points(SEC_LAGRANGE_BETA_TAU_G1, 2 * n - 1, G1)
+    extra = [s for s in bf.section_ids if s not in PREPARED_ORDER]
+    if extra:
+        raise FormatError(f"{bf.name}: unexpected sections {extra}")
+    try:
+        p.validate(check_points=check_points)
+    except FormatError as e:
+        raise FormatError(f"{bf.name}: {e}") from None
+    return p
+
+
+def write_ptau(p: Ptau, path: str | os.PathLike) -> None:
+    """Write a ptau; sections in p.section_order or snarkjs's order."""
+    p.validate(check_points=False)
+    header = u32(p.n8) + p.q.to_bytes(p.n8, "little") + u32(p.power) + u32(p.ceremony_power)
+    payload: dict[int, object] = {
+        SEC_HEADER: header,
+        SEC_TAU_G1: p.tau_g1, SEC_TAU_G2: p.tau_g2, SEC_ALPHA_TAU_G1: p.alpha_tau_g1,
+        SEC_BETA_TAU_G1: p.beta_tau_g1, SEC_BETA_G2: p.beta_g2,
+        SEC_CONTRIBUTIONS: bytes(p.contributions),
+    }
+    if p.prepared:
+        payload.update({
+            SEC_LAGRANGE_TAU_G1: p.lagrange_tau_g1, SEC_LAGRANGE_TAU_G2: p.lagrange_tau_g2,
+            SEC_LAGRANGE_ALPHA_TAU_G1: p.lagrange_alpha_tau_g1,
+            SEC_LAGRANGE_BETA_TAU_G1: p.lagrange_beta_tau_g1,
+        })
+    order = [s for s in (p.section_order or PREPARED_ORDER) if s in payload]
+    order += [s for s in PREPARED_ORDER if s in payload and s not in order]
+    sections = [(s, np.asarray(payload[s], dtype="<u8") if isinstance(payload[s], np.ndarray)
+                 else payload[s]) for s in order]
+    write_container(path, MAGIC, VERSION, sections)

@@ -1,0 +1,286 @@
+"""iden3 `.r1cs` v1 reader/writer (spec: iden3/r1csfile doc/r1cs_bin_format.md).
+
+Sections:
+  1 header:      fs u32 | prime (fs bytes) | nWires u32 | nPubOut u32 | nPubIn u32 |
+                 nPrvIn u32 | nLabels u64 | mConstraints u32
+  2 constraints: for each constraint, for each of A, B, C:
+                 n u32, then n times (wireId u32, coeff fs bytes, canonical little-endian)
+  3 wire2label:  nWires times u64
+  4, 5           custom gates (PLONK-only circom extension): rejected here.
+Other section ids must be ignored (spec). circom writes the sections in the order 2, 1, 3; the
+writer does the same so that re-writing a circom file is byte-identical.
+
+Wire order is fixed by the spec: 0 = constant one, then public outputs, public inputs, private
+inputs, then internal wires.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from ._limbs import BN254_R, N8, all_canonical, ints_to_limbs, limbs_to_ints
+from .container import FormatError, as_u64, read_container, u32, u64, write_container
+
+MAGIC = b"r1cs"
+VERSION = 1
+SEC_HEADER, SEC_CONSTRAINTS, SEC_WIRE2LABEL = 1, 2, 3
+SEC_CUSTOM_GATES_LIST, SEC_CUSTOM_GATES_APPLIED = 4, 5
+# circom's section order; reproduced on write.
+WRITE_ORDER = (SEC_CONSTRAINTS, SEC_HEADER, SEC_WIRE2LABEL)
+
+Constraint = tuple[dict[int, int], dict[int, int], dict[int, int]]
+
+
+@dataclass
+class SparseMatrix:
+    """One of A, B, C. Entries in constraint-major order, as in the file."""
+
+    row: np.ndarray  # int64[nnz], constraint index
+    col: np.ndarray  # int64[nnz], wire index
+    coeff: np.ndarray  # uint64[nnz, 4], canonical (not Montgomery), little-endian limbs
+
+    @property
+    def nnz(self) -> int:
+        return len(self.row)
+
+
+@dataclass
+class R1CS:
+    prime: int
+    n_wires: int
+    n_pub_out: int
+    n_pub_in: int
+    n_prv_in: int
+    n_labels: int
+    n_constraints: int
+    A: SparseMatrix
+    B: SparseMatrix
+    C: SparseMatrix
+    wire_to_label: np.ndarray = field(repr=False)  # uint64[n_wires]
+
+    @property
+    def n_public(self) -> int:
+        """Public signals excluding the constant-one wire (snarkjs's nPublic)."""
+        return self.n_pub_out + self.n_pub_in
+
+    @classmethod
+    def from_constraints(cls, constraints: list[Constraint], *, n_wires: int, n_pub_out: int,
+                         n_pub_in: int, n_prv_in: int, prime: int = BN254_R,
+                         n_labels: int | None = None,
+                         wire_to_label: np.ndarray | None = None) -> R1CS:
+        """Build from [(A, B, C)] with {wire: coeff} dicts; coefficients are reduced mod prime
+        and kept in dict order (the order they will have in the file)."""
+        mats = []
+        for k in range(3):
+            rows: list[int] = []
+            cols: list[int] = []
+            vals: list[int] = []
+            for c, lcs in enumerate(constraints):
+                for w, v in lcs[k].items():
+                    rows.append(c)
+                    cols.append(w)
+                    vals.append(v % prime)
+            mats.append(SparseMatrix(np.asarray(rows, dtype=np.int64).reshape(-1),
+                                     np.asarray(cols, dtype=np.int64).reshape(-1),
+                                     ints_to_limbs(vals)))
+        if wire_to_label is None:
+            wire_to_label = np.arange(n_wires, dtype=np.uint64)
+        wire_to_label = np.asarray(wire_to_label, dtype=np.uint64)
+        if n_labels is None:
+            n_labels = int(wire_to_label.max()) + 1 if n_wires else 0
+        r = cls(prime, n_wires, n_pub_out, n_pub_in, n_prv_in, n_labels, len(constraints),
+                *mats, wire_to_label=wire_to_label)
+        r.validate()
+        return r
+
+    def constraints(self) -> list[Constraint]:
+        """Slow conversion back to dicts (tests, debugging)."""
+        out: list[Constraint] = [({}, {}, {}) for _ in range(self.n_constraints)]
+        for k, m in enumerate((self.A, self.B, self.C)):
+            vals = limbs_to_ints(m.coeff)
+            for r, c, v in zip(m.row.tolist(), m.col.tolist(), vals, strict=True):
+                out[r][k][c] = v
+        return out
+
+    def validate(self) -> None:
+        """Structural checks (raise FormatError): shapes, index ranges, canonical coefficients."""
+        if self.prime.bit_length() > 256 or self.prime < 2:
+            raise FormatError(f"unsupported prime of {self.prime.bit_length()} bits")
+        if 1 + self.n_pub_out + self.n_pub_in + self.n_prv_in > self.n_wires:
+            raise FormatError("more declared inputs/outputs than wires")
+        for name, m in zip("ABC", (self.A, self.B, self.C), strict=True):
+            n = len(m.row)
+            if m.col.shape != (n,) or m.coeff.shape != (n, 4):
+                raise FormatError(f"matrix {name}: inconsistent shapes {m.row.shape}, "
+                                  f"{m.col.shape}, {m.coeff.shape}")
+            if n and (m.row.min() < 0 or m.row.max() >= self.n_constraints):
+                raise FormatError(f"matrix {name}: constraint index out of range")
+            if n and (m.col.min() < 0 or m.col.max() >= self.n_wires):
+                raise FormatError(f"matrix {name}: wire index out of range")
+            if not all_canonical(m.coeff, self.prime):
+                raise FormatError(f"matrix {name}: coefficient not reduced modulo the prime")
+        if self.wire_to_label.shape != (self.n_wires,):
+            raise FormatError("wire_to_label must have n_wires entries")
+
+
+# --- constraint section parsing: one sequential scan (lengths are data-dependent) -------------
+
+@numba.njit(cache=True)
+def _scan_terms(buf, m, fs):  # pragma: no cover - compiled
+    """Count terms per matrix; returns (counts[3], bytes consumed) or consumed = -1 if truncated."""
+    counts = np.zeros(3, np.int64)
+    n = buf.shape[0]
+    p = 0
+    rec = 4 + fs
+    for _c in range(m):
+        for k in range(3):
+            if p + 4 > n:
+                return counts, -1
+            t = (np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8) | (np.int64(buf[p + 2]) << 16)
+                 | (np.int64(buf[p + 3]) << 24))
+            p += 4
+            if p + t * rec > n:
+                return counts, -1
+            counts[k] += t
+            p += t * rec
+    return counts, p
+
+
+@numba.njit(cache=True)
+def _fill_terms(buf, m, fs, starts, rows, cols, coeff_bytes):  # pragma: no cover - compiled
+    """Second pass: copy wire ids and coefficient bytes; matrix k fills from starts[k]."""
+    ptr = starts.copy()
+    p = 0
+    for c in range(m):
+        for k in range(3):
+            t = (np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8) | (np.int64(buf[p + 2]) << 16)
+                 | (np.int64(buf[p + 3]) << 24))
+            p += 4
+            for _ in range(t):
+                j = ptr[k]
+                rows[j] = c
+                cols[j] = (np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8)
+                           | (np.int64(buf[p + 2]) << 16) | (np.int64(buf[p + 3]) << 24))
+                p += 4
+                for b in range(fs):
+                    coeff_bytes[j, b] = buf[p + b]
+                p += fs
+                ptr[k] = j + 1
+
+
+@numba.njit(cache=True)
+def _emit_terms(out, m, fs, counts, cols, coeff_bytes, starts):  # pragma: no cover - compiled
+    """Serialize constraint-major: entries of matrix k for constraint c are consecutive."""
+    ptr = starts.copy()
+    p = 0
+    for c in range(m):
+        for k in range(3):
+            t = counts[k, c]
+            for s in range(4):
+                out[p + s] = (t >> (8 * s)) & 0xFF
+            p += 4
+            for _ in range(t):
+                j = ptr[k]
+                w = cols[j]
+                for s in range(4):
+                    out[p + s] = (w >> (8 * s)) & 0xFF
+                p += 4
+                for b in range(fs):
+                    out[p + b] = coeff_bytes[j, b]
+                p += fs
+                ptr[k] = j + 1
+    return p
+
+
+def _parse_constraints(data: np.ndarray, m: int, fs: int) -> tuple[SparseMatrix, ...]:
+    data = np.ascontiguousarray(data)
+    counts, used = _scan_terms(data, m, fs)
+    if used < 0:
+        raise FormatError("constraints section truncated")
+    if used != len(data):
+        raise FormatError(f"constraints section has {len(data) - used} unexpected trailing bytes")
+    total = int(counts.sum())
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    rows = np.empty(total, np.int64)
+    cols = np.empty(total, np.int64)
+    coeff_bytes = np.empty((total, fs), np.uint8)
+    _fill_terms(data, m, fs, starts, rows, cols, coeff_bytes)
+    coeff = as_u64(coeff_bytes.reshape(-1)).reshape(total, fs // 8)
+    out = []
+    for k in range(3):
+        s, e = int(starts[k]), int(starts[k] + counts[k])
+        out.append(SparseMatrix(rows[s:e], cols[s:e], coeff[s:e]))
+    return tuple(out)
+
+
+def read_r1cs(path: str | os.PathLike, *, prime: int | None = BN254_R) -> R1CS:
+    """Read an `.r1cs` file. `prime` is the expected field (None accepts any 256-bit prime)."""
+    bf = read_container(path, MAGIC, max_version=VERSION)
+    for sid in (SEC_CUSTOM_GATES_LIST, SEC_CUSTOM_GATES_APPLIED):
+        if bf.has(sid):
+            raise FormatError(f"{bf.name}: custom gates (section {sid}) are not supported")
+    h = bf.reader(SEC_HEADER)
+    fs = h.u32()
+    if fs != N8:
+        raise FormatError(f"{bf.name}: unsupported field size {fs} bytes (only {N8})")
+    p = h.bigint(fs)
+    if prime is not None and p != prime:
+        raise FormatError(f"{bf.name}: wrong prime {p}, expected {prime}")
+    n_wires, n_pub_out, n_pub_in, n_prv_in = h.u32(), h.u32(), h.u32(), h.u32()
+    n_labels = h.u64()
+    m = h.u32()
+    h.expect_end()
+
+    A, B, C = _parse_constraints(bf.payload(SEC_CONSTRAINTS), m, fs)
+
+    w2l = bf.payload(SEC_WIRE2LABEL)
+    if len(w2l) != 8 * n_wires:
+        raise FormatError(f"{bf.name}: wire2label section has {len(w2l)} bytes, expected "
+                          f"{8 * n_wires}")
+    r = R1CS(p, n_wires, n_pub_out, n_pub_in, n_prv_in, n_labels, m, A, B, C,
+             wire_to_label=as_u64(w2l))
+    try:
+        r.validate()
+    except FormatError as e:
+        raise FormatError(f"{bf.name}: {e}") from None
+    return r
+
+
+def _sorted_by_row(mat: SparseMatrix) -> SparseMatrix:
+    if len(mat.row) < 2 or bool(np.all(mat.row[1:] >= mat.row[:-1])):
+        return mat
+    order = np.argsort(mat.row, kind="stable")  # keeps the within-constraint order
+    return SparseMatrix(mat.row[order], mat.col[order], mat.coeff[order])
+
+
+def r1cs_sections(r1cs: R1CS) -> list[tuple[int, bytes | np.ndarray]]:
+    """Section payloads in circom's order."""
+    r1cs.validate()
+    fs = N8
+    m = r1cs.n_constraints
+    mats = [_sorted_by_row(x) for x in (r1cs.A, r1cs.B, r1cs.C)]
+    counts = np.stack([np.bincount(x.row, minlength=m).astype(np.int64) for x in mats]) \
+        if m else np.zeros((3, 0), np.int64)
+    cols = np.concatenate([x.col for x in mats]).astype(np.int64)
+    coeff_bytes = np.ascontiguousarray(
+        np.concatenate([x.coeff for x in mats]).astype("<u8")).view(np.uint8).reshape(-1, fs)
+    nnz = np.array([len(x.row) for x in mats], np.int64)
+    starts = np.concatenate([[0], np.cumsum(nnz)[:-1]]).astype(np.int64)
+    size = 12 * m + int(nnz.sum()) * (4 + fs)
+    out = np.empty(size, np.uint8)
+    written = _emit_terms(out, m, fs, counts, cols, coeff_bytes, starts)
+    assert written == size
+    header = (u32(fs) + r1cs.prime.to_bytes(fs, "little") + u32(r1cs.n_wires)
+              + u32(r1cs.n_pub_out) + u32(r1cs.n_pub_in) + u32(r1cs.n_prv_in)
+              + u64(r1cs.n_labels) + u32(m))
+    payload = {SEC_CONSTRAINTS: out, SEC_HEADER: header,
+               SEC_WIRE2LABEL: np.asarray(r1cs.wire_to_label, dtype="<u8")}
+    return [(sid, payload[sid]) for sid in WRITE_ORDER]
+
+
+def write_r1cs(r1cs: R1CS, path: str | os.PathLike) -> None:
+    write_container(path, MAGIC, VERSION, r1cs_sections(r1cs))
