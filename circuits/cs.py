@@ -605,10 +605,11 @@ class ConstraintSystem:
 
         write_r1cs(self.to_r1cs(), path)
 
-    def write_wtns(self, path, values: Sequence[int] | None = None) -> None:
+    def write_wtns(self, path, witness: Sequence[int] | None = None) -> None:
+        """Write `witness` (wire order; default: the build-time witness) as a .wtns file."""
         from prover.formats.wtns import write_wtns
 
-        write_wtns(path, self.witness(values), prime=R)
+        write_wtns(path, self.witness() if witness is None else list(witness), prime=R)
 
 
 def _identity(x):
