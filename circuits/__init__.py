@@ -2,3 +2,6 @@
 
 This package states rules; it never imports `rollup`.
 """
+
+# --- constraint-system DSL (circuits.dsl) ---------------------------------------------------------
+from .dsl import LC, ConstraintError, ConstraintSystem, Violation  # noqa: E402,F401

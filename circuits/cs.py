@@ -37,9 +37,11 @@ Components
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 
 from .lc import LC, ONE, R, as_lc
 
@@ -126,8 +128,9 @@ class ConstraintSystem:
         self._comp: list[int] = []
         # linear equalities awaiting substitution: (terms, component index)
         self._lin: list[tuple[dict[int, int], int]] = []
-        # witness-generation steps: (fn, argument LCs, output ids); fn None means a product
-        self._steps: list[tuple[Callable | None, tuple, tuple[int, ...]]] = []
+        # witness-generation steps: (fn, argument LCs, first output id, n_out or 0 for a single
+        # value); fn None means a product of the two arguments
+        self._steps: list[tuple[Callable | None, tuple, int, int]] = []
         self._comp_names: list[str] = [""]
         self._comp_index: dict[str, int] = {"": 0}
         self._cur = 0
@@ -175,7 +178,7 @@ class ConstraintSystem:
             raise ValueError(f"duplicate signal name {name!r}")
         i = self._new(PUB_OUT, self.eval(lc) if self.compute_witness else None)
         self.names[name] = i
-        self._steps.append((_identity, (lc,), (i,)))
+        self._steps.append((_identity, (lc,), i, 0))
         out = LC({i: 1}, self)
         self.assert_equal(out, lc)
         return out
@@ -186,19 +189,26 @@ class ConstraintSystem:
         The wires are unconstrained: the caller must constrain them. With `n_out` set, `fn`
         returns a sequence of that many ints and a list of LCs is returned.
         """
-        args = tuple(as_lc(a) for a in args)
-        k = 1 if n_out is None else n_out
+        args = tuple(a if isinstance(a, LC) else as_lc(a) for a in args)
+        first = len(self.kind)
+        if n_out is None:
+            v = fn(*[self.eval(a) for a in args]) % R if self.compute_witness else None
+            self.kind.append(INTERNAL)
+            self.values.append(v)
+            self._steps.append((fn, args, first, 0))
+            self._final = None
+            return LC({first: 1}, self)
         if self.compute_witness:
-            out = fn(*[self.eval(a) for a in args])
-            vals = [out] if n_out is None else list(out)
-            if len(vals) != k:
-                raise ValueError(f"hint returned {len(vals)} values, expected {k}")
-            ids = tuple(self._new(INTERNAL, v % R) for v in vals)
+            vals = [v % R for v in fn(*[self.eval(a) for a in args])]
+            if len(vals) != n_out:
+                raise ValueError(f"hint returned {len(vals)} values, expected {n_out}")
         else:
-            ids = tuple(self._new(INTERNAL, None) for _ in range(k))
-        self._steps.append((fn if n_out is not None else _single(fn), args, ids))
-        lcs = [LC({i: 1}, self) for i in ids]
-        return lcs[0] if n_out is None else lcs
+            vals = [None] * n_out
+        self.kind.extend([INTERNAL] * n_out)
+        self.values.extend(vals)
+        self._steps.append((fn, args, first, n_out))
+        self._final = None
+        return [LC({i: 1}, self) for i in range(first, first + n_out)]
 
     def eval(self, lc: LC | int) -> int | None:
         if isinstance(lc, int):
@@ -225,7 +235,7 @@ class ConstraintSystem:
         if self.compute_witness:
             v = self.eval(a) * self.eval(b) % R
         i = self._new(INTERNAL, v)
-        self._steps.append((None, (a, b), (i,)))
+        self._steps.append((None, (a, b), i, 0))
         self._add(a.terms, b.terms, {i: 1})
         return LC({i: 1}, self)
 
@@ -235,6 +245,12 @@ class ConstraintSystem:
         self._c.append(c)
         self._comp.append(self._cur)
         self._final = None
+
+    def constrain_terms(self, a: dict[int, int], b: dict[int, int], c: dict[int, int]) -> None:
+        """Fast path for gadgets: record ``a * b == c`` from term dicts (coefficients in
+        [1, R), never mutated afterwards) with no constant folding; a and b must not be
+        constant."""
+        self._add(a, b, c)
 
     def constrain(self, a: LC | int, b: LC | int, c: LC | int) -> None:
         """Record ``a * b == c``; a constant factor makes it a linear equality (substituted)."""
@@ -308,14 +324,11 @@ class ConstraintSystem:
         C = list(self._c)
         comp = list(self._comp)
         # occurrences in every constraint and equality: eliminating a wire costs fill-in there
-        occ = [0] * n
+        # (Counter.update over chained key iterators counts in C)
+        occ: Counter[int] = Counter()
         for lst in (A, B, C):
-            for t in lst:
-                for w in t:
-                    occ[w] += 1
-        for t, _ in self._lin:
-            for w in t:
-                occ[w] += 1
+            occ.update(chain.from_iterable(lst))
+        occ.update(chain.from_iterable(t for t, _ in self._lin))
         subst: dict[int, dict[int, int]] = {}
         order: list[int] = []
         lin_all = list(self._lin)  # every eliminated/kept equality, checked by `check`
@@ -337,7 +350,7 @@ class ConstraintSystem:
                     # no internal wire to eliminate: the R1CS form of a linear equality
                     kept.append((d, ci))
                     continue
-                inv = pow(R - d[best], R - 2, R)  # best = -(d - c*best)/c
+                inv = pow(R - d[best], -1, R)  # best = -(d - c*best)/c
                 subst[best] = {w: c * inv % R for w, c in d.items() if w != best}
                 order.append(best)
                 new_subst = True
@@ -469,13 +482,16 @@ class ConstraintSystem:
                 s += c * vals[w]
             return s % R
 
-        for fn, args, outs in self._steps:
+        for fn, args, first, n_out in self._steps:
             if fn is None:
-                vals[outs[0]] = ev(args[0]) * ev(args[1]) % R
+                vals[first] = ev(args[0]) * ev(args[1]) % R
+            elif n_out == 0:
+                vals[first] = fn(*[ev(a) for a in args]) % R
             else:
-                res = fn(*[ev(a) for a in args])
-                for i, v in zip(outs, res, strict=True):
-                    vals[i] = v % R
+                res = list(fn(*[ev(a) for a in args]))
+                if len(res) != n_out:
+                    raise ValueError(f"hint returned {len(res)} values, expected {n_out}")
+                vals[first:first + n_out] = [v % R for v in res]
         return vals
 
     def check(self, witness: Sequence[int] | None = None, *,
@@ -613,11 +629,4 @@ class ConstraintSystem:
 
 
 def _identity(x):
-    return (x,)
-
-
-def _single(fn):
-    def one(*args):
-        return (fn(*args),)
-
-    return one
+    return x

@@ -170,20 +170,27 @@ def as_lc(x) -> LC:
 def lin(pairs: Iterable[tuple[int, LC | int]], cs=None) -> LC:
     """``sum(k * x for k, x in pairs)`` in one pass (avoids quadratic copying in long sums)."""
     t: dict[int, int] = {}
+    get = t.get
     for k, x in pairs:
-        k %= R
-        if not k:
-            continue
         if isinstance(x, int):
-            x %= R
             if x:
-                t[ONE] = (t.get(ONE, 0) + k * x) % R
+                t[ONE] = get(ONE, 0) + k * x
             continue
         if cs is None:
             cs = x.cs
-        for w, c in x.terms.items():
-            t[w] = (t.get(w, 0) + k * c) % R
-    return LC({w: c for w, c in t.items() if c}, cs)
+        if k == 1:
+            for w, c in x.terms.items():
+                t[w] = get(w, 0) + c
+        else:
+            for w, c in x.terms.items():
+                t[w] = get(w, 0) + k * c
+    # one reduction per term at the end instead of one per addition
+    out = {}
+    for w, c in t.items():
+        c %= R
+        if c:
+            out[w] = c
+    return LC(out, cs)
 
 
 def lsum(xs: Iterable[LC | int], cs=None) -> LC:

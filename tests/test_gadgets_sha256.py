@@ -142,3 +142,15 @@ def test_compress_matches_first_block_state():
     assert words == [sum(b.constant() << i for i, b in enumerate(wd)) for wd in ref_out]
     assert ref.n_constraints == 0
     assert cs.check() == []
+
+
+def test_structure_only_build_then_solve():
+    # build once without values (as for a setup), then compute witnesses from inputs
+    cs = ConstraintSystem(compute_witness=False)
+    bs = [cs.private_input(f"b{i}", None) for i in range(5)]
+    out = cs.public_output("h", sha.digest_to_field(sha.sha256_bytes(cs, bs), cs))
+    for data in (b"hello", b"\xff\x00\x10\x20\x30"):
+        vals = cs.solve({f"b{i}": v for i, v in enumerate(data)})
+        w = cs.witness(vals)
+        assert w[cs.wire_index(out)] == sha.sha256_field_native(data)
+        assert cs.check(w) == []

@@ -13,7 +13,7 @@ from .bits import MAX_BITS, to_bits
 
 
 def _inv_or_zero(v: int) -> int:
-    return pow(v, R - 2, R) if v else 0
+    return pow(v, -1, R) if v else 0
 
 
 def _is_zero_value(v: int) -> int:

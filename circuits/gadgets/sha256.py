@@ -35,7 +35,7 @@ import hashlib
 from collections.abc import Sequence
 
 from ..cs import ConstraintSystem
-from ..lc import LC, as_lc, lin
+from ..lc import LC, R, as_lc, lin
 from .bits import to_bits
 
 # first 32 bits of the fractional parts of the cube roots of the first 64 primes
@@ -80,6 +80,14 @@ def _split(xs):
     return [x.constant() for x in k], vs
 
 
+def _sum3(cs, vs) -> LC:
+    t: dict[int, int] = {}
+    for x in vs:
+        for w, k in x.terms.items():
+            t[w] = t.get(w, 0) + k
+    return LC({w: k % R for w, k in t.items() if k % R}, cs)
+
+
 def xor3(cs: ConstraintSystem, a: LC, b: LC, c: LC) -> LC:
     """a ^ b ^ c for bits: 1 constraint with three variable inputs, 1 with two, 0 otherwise."""
     ks, vs = _split((a, b, c))
@@ -91,9 +99,14 @@ def xor3(cs: ConstraintSystem, a: LC, b: LC, c: LC) -> LC:
     elif len(vs) == 2:
         r = vs[0] + vs[1] - 2 * (vs[0] * vs[1])
     else:
-        y = vs[0] + vs[1] + vs[2]
+        y = _sum3(cs, vs)
         r = cs.hint(_parity, y)
-        cs.constrain(2 * r - y, y, 3 * r - 2 * y)
+        yt, ri = y.terms, r.wire
+        a_t = {w: R - k for w, k in yt.items()}  # 2r - y
+        a_t[ri] = 2
+        c_t = {w: (-2 * k) % R for w, k in yt.items()}  # 3r - 2y
+        c_t[ri] = 3
+        cs.constrain_terms(a_t, yt, c_t)
     return 1 - r if flip else r
 
 
@@ -107,9 +120,14 @@ def maj(cs: ConstraintSystem, a: LC, b: LC, c: LC) -> LC:
     if len(vs) == 2:
         p = vs[0] * vs[1]
         return vs[0] + vs[1] - p if ks[0] else p
-    y = vs[0] + vs[1] + vs[2]
+    y = _sum3(cs, vs)
     m = cs.hint(_majority, y)
-    cs.constrain(y - 4 * m, y, y - 6 * m)
+    yt, mi = y.terms, m.wire
+    a_t = dict(yt)  # y - 4m
+    a_t[mi] = R - 4
+    c_t = dict(yt)  # y - 6m
+    c_t[mi] = R - 6
+    cs.constrain_terms(a_t, yt, c_t)
     return m
 
 
