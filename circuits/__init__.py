@@ -7,3 +7,8 @@ from circuits.eddsa import eddsa_public_key, eddsa_sign, eddsa_verify
 from circuits.poseidon import poseidon
 
 __all__ = ["eddsa_public_key", "eddsa_sign", "eddsa_verify", "poseidon"]
+
+# --- constraint-system DSL (circuits.dsl) ---------------------------------------------------------
+from circuits.dsl import LC, ConstraintError, ConstraintSystem, Violation  # noqa: E402
+
+__all__ += ["LC", "ConstraintError", "ConstraintSystem", "Violation"]
