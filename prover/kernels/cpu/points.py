@@ -77,26 +77,55 @@ def _ol_load_jac(a, i):
     return None
 
 
-@overload(store_pt, jit_options={"cache": True})
-def _ol_store_pt(a, i, v):
-    if isinstance(a, types.Array) and a.ndim == 3:
+def _store_fq(a, i, j, v):  # pragma: no cover - jitted only
+    raise NotImplementedError
 
-        def impl3(a, i, v):
-            for j in range(len(v)):
-                for k in range(4):
-                    a[i, j, k] = v[j][k]
+
+@overload(_store_fq, jit_options={"cache": True})
+def _ol_store_fq(a, i, j, v):
+    if a.ndim == 3:
+
+        def impl3(a, i, j, v):
+            a[i, j, 0] = v[0]
+            a[i, j, 1] = v[1]
+            a[i, j, 2] = v[2]
+            a[i, j, 3] = v[3]
 
         return impl3
-    if isinstance(a, types.Array) and a.ndim == 4:
 
-        def impl4(a, i, v):
-            for j in range(len(v)):
-                for m in range(2):
-                    for k in range(4):
-                        a[i, j, m, k] = v[j][m][k]
+    def impl4(a, i, j, v):
+        a[i, j, 0, 0] = v[0][0]
+        a[i, j, 0, 1] = v[0][1]
+        a[i, j, 0, 2] = v[0][2]
+        a[i, j, 0, 3] = v[0][3]
+        a[i, j, 1, 0] = v[1][0]
+        a[i, j, 1, 1] = v[1][1]
+        a[i, j, 1, 2] = v[1][2]
+        a[i, j, 1, 3] = v[1][3]
 
-        return impl4
-    return None
+    return impl4
+
+
+@overload(store_pt, jit_options={"cache": True})
+def _ol_store_pt(a, i, v):
+    # Written out coordinate by coordinate: indexing a tuple with a loop variable would spill it
+    # to the stack on every store.
+    if not (isinstance(a, types.Array) and a.ndim in (3, 4)):
+        return None
+    if len(v) == 2:
+
+        def impl2(a, i, v):
+            _store_fq(a, i, 0, v[0])
+            _store_fq(a, i, 1, v[1])
+
+        return impl2
+
+    def impl3(a, i, v):
+        _store_fq(a, i, 0, v[0])
+        _store_fq(a, i, 1, v[1])
+        _store_fq(a, i, 2, v[2])
+
+    return impl3
 
 
 @njit(cache=True, parallel=True)
