@@ -1,0 +1,338 @@
+"""Accounts, the asset registry and the global (oracle) state, with their trees and one root.
+
+Leaf encodings are in ``rollup.state.encoding``. Updates go through a transaction: ``begin()``,
+then ``edit_account`` / ``set_oracle`` / ... on working copies, then ``commit()`` (leaves rehashed,
+trees updated, new root) or ``rollback()`` (old objects restored; the trees were never touched).
+Until commit, no tree node changes, so a rejected request cannot leave a partial root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rollup.errors import UnknownAccount
+from rollup.state.encoding import (
+    ASSET_DEPTH,
+    DEFAULT_ACCOUNT_DEPTH,
+    KIND_CALL,
+    KIND_PERP,
+    KIND_PUT,
+    ORDER_TREE_DEPTH,
+    POSITION_SLOTS,
+    encode,
+)
+from rollup.state.tree import DEFAULT_HASHER, Hasher, SparseMerkleTree
+
+EMPTY_SLOT = (0, 0, 0)
+FEE_ACCOUNT = 0  # collects trading fees; registered at genesis with the operator's key
+
+
+@dataclass
+class Account:
+    pk: tuple[int, int]
+    nonce: int = 0
+    collateral: int = 0
+    # (asset_id, balance, funding_snapshot) per slot; asset 0 = empty
+    positions: list[tuple[int, int, int]] = field(
+        default_factory=lambda: [EMPTY_SLOT] * POSITION_SLOTS
+    )
+    # order slot (order_id mod 2**ORDER_TREE_DEPTH) -> (order_id, filled)
+    orders: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def copy(self) -> Account:
+        return Account(self.pk, self.nonce, self.collateral, list(self.positions),
+                       dict(self.orders))
+
+    def slot_of(self, asset: int) -> int | None:
+        for j, (a, _, _) in enumerate(self.positions):
+            if a == asset:
+                return j
+        return None
+
+    def balance(self, asset: int) -> int:
+        j = self.slot_of(asset)
+        return 0 if j is None else self.positions[j][1]
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A registry entry: a perpetual market or a European option series."""
+
+    asset_id: int
+    kind: int
+    risk_initial: int  # ppm of |balance| * price
+    risk_maintenance: int
+    underlying: int = 0
+    strike: int = 0
+    expiry: int = 0
+    short_initial: int = 0  # ppm of |balance| * underlying price, short options only
+    short_maintenance: int = 0
+    maker_fee: int = 0  # ppm of notional
+    taker_fee: int = 0
+    liquidation_fee: int = 0
+    name: str = ""  # off-chain label, not committed
+
+    @property
+    def is_option(self) -> bool:
+        return self.kind in (KIND_CALL, KIND_PUT)
+
+    def fields(self) -> list[int]:
+        return [self.kind, self.underlying, self.strike, self.expiry, self.risk_initial,
+                self.risk_maintenance, self.short_initial, self.short_maintenance,
+                self.maker_fee, self.taker_fee, self.liquidation_fee]
+
+
+@dataclass(frozen=True)
+class OracleEntry:
+    price: int = 0
+    funding_index: int = 0
+    settlement_price: int = 0
+    settled: int = 0
+
+    def fields(self) -> list[int]:
+        return [self.price, encode(self.funding_index), self.settlement_price, self.settled]
+
+
+class State:
+    def __init__(self, account_depth: int = DEFAULT_ACCOUNT_DEPTH,
+                 hasher: Hasher = DEFAULT_HASHER) -> None:
+        self.hasher = hasher
+        self.account_depth = account_depth
+        self.accounts: dict[int, Account] = {}
+        self.account_tree = SparseMerkleTree(account_depth, hasher)
+        self.order_trees: dict[int, SparseMerkleTree] = {}
+        self.assets: dict[int, Asset] = {}
+        self.registry_tree = SparseMerkleTree(ASSET_DEPTH, hasher)
+        self.oracle: dict[int, OracleEntry] = {}
+        self.oracle_tree = SparseMerkleTree(ASSET_DEPTH, hasher)
+        self.time = 0
+        self.oracle_pk: tuple[int, int] = (0, 0)
+        self._slot_cache: dict[tuple[int, int, int], int] = {}
+        self._root: int | None = None
+        self._txn: dict | None = None
+        self._pending_accounts: dict[int, Account | None] = {}
+        self._pending_assets: dict[int, Asset | None] = {}
+        self._pending_oracle: dict[int, OracleEntry | None] = {}
+        self.recompute_root()
+
+    # --- transactions ---------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        if self._txn is not None:
+            raise RuntimeError("a state transaction is already open")
+        self._txn = {"accounts": {}, "assets": {}, "oracle": {}, "time": self.time,
+                     "oracle_pk": self.oracle_pk}
+
+    @property
+    def in_txn(self) -> bool:
+        return self._txn is not None
+
+    def rollback(self) -> None:
+        txn, self._txn = self._txn, None
+        if txn is None:
+            return
+        for table, saved in ((self.accounts, txn["accounts"]), (self.assets, txn["assets"]),
+                             (self.oracle, txn["oracle"])):
+            for key, old in saved.items():
+                if old is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = old
+        self.time, self.oracle_pk = txn["time"], txn["oracle_pk"]
+
+    def commit(self, defer: bool = False) -> int | None:
+        """Close the transaction: rehash the changed leaves and return the new root; with
+        ``defer``, only queue the leaves (``flush`` hashes all queued ones in one pass)."""
+        txn, self._txn = self._txn, None
+        if txn is None:
+            raise RuntimeError("commit without begin")
+        for i, old in txn["accounts"].items():
+            self._pending_accounts.setdefault(i, old)
+        self._pending_assets.update(txn["assets"])
+        self._pending_oracle.update(txn["oracle"])
+        self._root = None
+        return None if defer else self.flush()
+
+    def flush(self) -> int:
+        """Hash every queued change into the trees; returns the state root."""
+        if self._txn is not None:
+            raise RuntimeError("flush inside a transaction")
+        if self._root is not None:
+            return self._root
+        leaves = {}
+        for i, old in self._pending_accounts.items():
+            acc = self.accounts.get(i)
+            leaves[i] = 0 if acc is None else self._account_leaf(i, acc, old)
+        if leaves:
+            self.account_tree.update(leaves)
+        if self._pending_assets:
+            self.registry_tree.update({a: self.hasher.hash(self.assets[a].fields())
+                                       for a in self._pending_assets})
+        if self._pending_oracle:
+            self.oracle_tree.update({a: self.hasher.hash(self.oracle[a].fields())
+                                     for a in self._pending_oracle})
+        self._pending_accounts, self._pending_assets, self._pending_oracle = {}, {}, {}
+        return self._hash_root()
+
+    def _touch(self, table: str, key: int, current: object) -> None:
+        if self._txn is None:
+            raise RuntimeError("state changes need begin()")
+        saved = self._txn[table]
+        if key not in saved:
+            saved[key] = current
+
+    # --- accounts -------------------------------------------------------------------------------
+
+    def account(self, i: int) -> Account:
+        acc = self.accounts.get(i)
+        if acc is None:
+            raise UnknownAccount(f"account {i} does not exist")
+        return acc
+
+    def edit_account(self, i: int) -> Account:
+        """The account's working copy for this transaction (copied on first edit)."""
+        acc = self.account(i)
+        assert self._txn is not None, "state changes need begin()"
+        if i not in self._txn["accounts"]:
+            self._txn["accounts"][i] = acc
+            acc = acc.copy()
+            self.accounts[i] = acc
+        return acc
+
+    def put_account(self, i: int, acc: Account) -> None:
+        """Replace account i by ``acc`` (a new object: the old one is kept for rollback)."""
+        self._touch("accounts", i, self.accounts.get(i))
+        self.accounts[i] = acc
+
+    def create_account(self, i: int, pk: tuple[int, int]) -> Account:
+        if not 0 <= i < (1 << self.account_depth):
+            raise UnknownAccount(f"account id {i} outside a depth-{self.account_depth} tree")
+        self._touch("accounts", i, self.accounts.get(i))
+        acc = Account(pk)
+        self.accounts[i] = acc
+        return acc
+
+    # --- registry and oracle --------------------------------------------------------------------
+
+    def add_asset(self, asset: Asset) -> None:
+        if not 1 <= asset.asset_id < (1 << ASSET_DEPTH):
+            raise ValueError(f"asset id must be in 1..{(1 << ASSET_DEPTH) - 1}")
+        if asset.kind not in (KIND_PERP, KIND_CALL, KIND_PUT):
+            raise ValueError(f"unknown asset kind {asset.kind}")
+        self._touch("assets", asset.asset_id, self.assets.get(asset.asset_id))
+        self.assets[asset.asset_id] = asset
+        self._touch("oracle", asset.asset_id, self.oracle.get(asset.asset_id))
+        self.oracle.setdefault(asset.asset_id, OracleEntry())
+
+    def set_oracle(self, asset_id: int, entry: OracleEntry) -> None:
+        self._touch("oracle", asset_id, self.oracle.get(asset_id))
+        self.oracle[asset_id] = entry
+
+    def set_time(self, t: int) -> None:
+        self._touch_globals()
+        self.time = t
+
+    def set_oracle_key(self, pk: tuple[int, int]) -> None:
+        self._touch_globals()
+        self.oracle_pk = pk
+
+    def _touch_globals(self) -> None:
+        if self._txn is None:
+            raise RuntimeError("state changes need begin()")
+
+    def price(self, asset_id: int) -> int:
+        return self.oracle[asset_id].price
+
+    # --- hashing --------------------------------------------------------------------------------
+
+    def slot_hash(self, slot: tuple[int, int, int]) -> int:
+        h = self._slot_cache.get(slot)
+        if h is None:
+            if len(self._slot_cache) > 1 << 20:
+                self._slot_cache.clear()
+            a, b, s = slot
+            h = self.hasher.hash([a, encode(b), encode(s)])
+            self._slot_cache[slot] = h
+        return h
+
+    def positions_root(self, acc: Account) -> int:
+        return self.hasher.hash([self.slot_hash(s) for s in acc.positions])
+
+    def orders_root(self, i: int) -> int:
+        tree = self.order_trees.get(i)
+        return tree.root if tree is not None else self._empty_orders_root()
+
+    def _empty_orders_root(self) -> int:
+        return SparseMerkleTree(ORDER_TREE_DEPTH, self.hasher).root
+
+    def _account_leaf(self, i: int, acc: Account, old: Account | None) -> int:
+        old_orders = old.orders if old is not None else {}
+        changed = {k: v for k, v in acc.orders.items() if old_orders.get(k) != v}
+        changed.update({k: (0, 0) for k in old_orders if k not in acc.orders})
+        if changed:
+            tree = self.order_trees.get(i)
+            if tree is None:
+                tree = self.order_trees[i] = SparseMerkleTree(ORDER_TREE_DEPTH, self.hasher)
+            tree.update({k: 0 if v == (0, 0) else self.hasher.hash(list(v))
+                         for k, v in changed.items()})
+        return self.account_leaf(i, acc)
+
+    def account_leaf(self, i: int, acc: Account) -> int:
+        return self.hasher.hash([acc.pk[0], acc.pk[1], acc.nonce, encode(acc.collateral),
+                                 self.positions_root(acc), self.orders_root(i)])
+
+    def global_root(self) -> int:
+        return self.hasher.hash([self.time, self.oracle_tree.root, *self.oracle_pk])
+
+    def _hash_root(self) -> int:
+        self._root = self.hasher.hash([self.account_tree.root, self.registry_tree.root,
+                                       self.global_root()])
+        return self._root
+
+    @property
+    def root(self) -> int:
+        if self._txn is not None:
+            raise RuntimeError("root is defined between transactions only")
+        return self.flush()
+
+    def recompute_root(self) -> int:
+        """Rebuild every tree from the plain tables (for checks and after loading)."""
+        self._pending_accounts, self._pending_assets, self._pending_oracle = {}, {}, {}
+        self.account_tree = SparseMerkleTree(self.account_depth, self.hasher)
+        self.order_trees = {}
+        for i, acc in self.accounts.items():
+            if acc.orders:
+                t = self.order_trees[i] = SparseMerkleTree(ORDER_TREE_DEPTH, self.hasher)
+                t.update({k: self.hasher.hash(list(v)) for k, v in acc.orders.items()})
+        self.account_tree.update({i: self.account_leaf(i, a) for i, a in self.accounts.items()})
+        self.registry_tree = SparseMerkleTree(ASSET_DEPTH, self.hasher)
+        self.registry_tree.update({a: self.hasher.hash(x.fields()) for a, x in self.assets.items()})
+        self.oracle_tree = SparseMerkleTree(ASSET_DEPTH, self.hasher)
+        self.oracle_tree.update({a: self.hasher.hash(x.fields()) for a, x in self.oracle.items()})
+        return self._hash_root()
+
+    def account_proof(self, i: int) -> tuple[int, list[int]]:
+        """(leaf, siblings) of account i against ``account_tree.root``."""
+        return self.account_tree.leaf(i), self.account_tree.proof(i)
+
+    def iter_accounts(self) -> Iterator[tuple[int, Account]]:
+        return iter(self.accounts.items())
+
+    # --- snapshots ------------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        if self._txn is not None:
+            raise RuntimeError("cannot snapshot inside a transaction")
+        self.flush()
+        d = dict(self.__dict__)
+        d["hasher"] = None
+        d["_slot_cache"] = {}
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+        self.hasher = DEFAULT_HASHER
+        for tree in [self.account_tree, self.registry_tree, self.oracle_tree,
+                     *self.order_trees.values()]:
+            tree.hasher = DEFAULT_HASHER

@@ -1,0 +1,322 @@
+"""Requests, their signed messages, and the public-data record of every transaction type.
+
+Signed message
+--------------
+    domain  = H3(DOMAIN_TAG, chain_id, rollup_address)        (H = circomlib Poseidon)
+    message = H(domain, type, f_1, ..., f_k)                  k <= 14, f_i as listed per type
+signed with EdDSA-Poseidon (circomlib). Signed integers enter as ``v mod r``
+(``circuits.gadgets.signed``). Replay protection: withdrawals, transfers and liquidations carry
+the account's next nonce; orders carry an order id (>= 1) stored with its filled amount in slot
+``order_id mod 256`` of the account's order tree, so an id is usable only while it is the newest
+in its slot and only up to its size; every user request carries an expiry (seconds, compared with
+the state's oracle time). Oracle messages (prices, funding, settlement) are signed by the oracle
+key committed in the global state and must not go back in time.
+
+Public data
+-----------
+Each applied transaction publishes one fixed-size record: a 1-byte type, then the fields of
+``RECORDS[type]`` in order, big-endian, each of the listed byte width; signed fields are two's
+complement at that width. These records (with the asset listings and oracle key they follow) are
+enough to replay every state change from genesis: funding settlement, fees and slot assignment
+are deterministic functions of the state and the record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+from circuits import eddsa_sign, eddsa_verify, poseidon
+from circuits.gadgets.signed import encode
+
+DOMAIN_TAG = int.from_bytes(b"zkderiv/v1", "big")
+
+T_NOOP = 0
+T_DEPOSIT = 1
+T_WITHDRAWAL = 2
+T_TRANSFER = 3
+T_ORDER = 4  # signed request only; what it publishes is TRADE records
+T_TRADE = 5
+T_CANCEL = 6  # signed request only; changes the book, not the state
+T_FUNDING = 7
+T_ORACLE = 8
+T_SETTLEMENT_PRICE = 9
+T_LIQUIDATION = 10
+T_EXPIRY_SETTLEMENT = 11
+T_FORCED_WITHDRAWAL = 12
+T_LIST_ASSET = 13
+T_SET_ORACLE_KEY = 14
+
+# (field, bytes, signed) per record type; every record starts with its 1-byte type.
+U32, U64, U160, U256 = 4, 8, 20, 32
+RECORDS: dict[int, list[tuple[str, int, bool]]] = {
+    T_DEPOSIT: [("account", U32, False), ("pk_x", U256, False), ("pk_y", U256, False),
+                ("amount", U64, False)],
+    T_WITHDRAWAL: [("account", U32, False), ("amount", U64, False), ("to", U160, False),
+                   ("nonce", U32, False)],
+    T_TRANSFER: [("sender", U32, False), ("receiver", U32, False), ("amount", U64, False),
+                 ("nonce", U32, False)],
+    T_TRADE: [("buyer", U32, False), ("seller", U32, False), ("asset", 2, False),
+              ("size", U64, False), ("price", U64, False), ("buyer_order", U64, False),
+              ("seller_order", U64, False), ("buyer_fee", U64, False), ("seller_fee", U64, False)],
+    T_FUNDING: [("asset", 2, False), ("index", U64, True), ("time", U64, False)],
+    T_ORACLE: [("asset", 2, False), ("price", U64, False), ("time", U64, False)],
+    T_SETTLEMENT_PRICE: [("asset", 2, False), ("price", U64, False), ("time", U64, False)],
+    T_LIQUIDATION: [("liquidator", U32, False), ("liquidated", U32, False), ("asset", 2, False),
+                    ("size", U64, True), ("price", U64, False), ("penalty", U64, False),
+                    ("nonce", U32, False)],
+    T_EXPIRY_SETTLEMENT: [("account", U32, False), ("asset", 2, False), ("payout", 12, True)],
+    T_FORCED_WITHDRAWAL: [("account", U32, False), ("requested", U64, False),
+                          ("paid", U64, False), ("to", U160, False)],
+    T_LIST_ASSET: [("asset", 2, False), ("kind", 1, False), ("underlying", 2, False),
+                   ("strike", U64, False), ("expiry", U64, False), ("risk_initial", U32, False),
+                   ("risk_maintenance", U32, False), ("short_initial", U32, False),
+                   ("short_maintenance", U32, False), ("maker_fee", U32, False),
+                   ("taker_fee", U32, False), ("liquidation_fee", U32, False)],
+    T_SET_ORACLE_KEY: [("pk_x", U256, False), ("pk_y", U256, False)],
+}
+
+
+def record_size(tx_type: int) -> int:
+    return 1 + sum(w for _, w, _ in RECORDS[tx_type])
+
+
+def encode_record(tx_type: int, **values: int) -> bytes:
+    out = bytearray([tx_type])
+    for name, width, signed in RECORDS[tx_type]:
+        out += int(values[name]).to_bytes(width, "big", signed=signed)
+    return bytes(out)
+
+
+def decode_record(data: bytes) -> tuple[int, dict[str, int], int]:
+    """(type, fields, bytes consumed) of the record at the start of ``data``."""
+    tx_type = data[0]
+    pos, fields = 1, {}
+    for name, width, signed in RECORDS[tx_type]:
+        fields[name] = int.from_bytes(data[pos:pos + width], "big", signed=signed)
+        pos += width
+    return tx_type, fields, pos
+
+
+def decode_records(data: bytes) -> list[tuple[int, dict[str, int]]]:
+    out, pos = [], 0
+    while pos < len(data):
+        t, f, n = decode_record(data[pos:])
+        out.append((t, f))
+        pos += n
+    return out
+
+
+@dataclass(frozen=True)
+class Domain:
+    chain_id: int
+    rollup_address: int  # the L1 contract address as a 160-bit integer
+
+    @property
+    def field(self) -> int:
+        return poseidon([DOMAIN_TAG, self.chain_id, self.rollup_address])
+
+
+Signature = tuple[tuple[int, int], int]
+
+# Order flags (bit field, signed with the order)
+POST_ONLY = 1
+IOC = 2
+REDUCE_ONLY = 4
+MARKET = 8  # IOC whose price is only a protection limit
+BUY, SELL = 0, 1
+
+
+@dataclass(frozen=True)
+class Request:
+    """Base of all requests; ``TYPE`` is the message/record type, ``SIGNED`` whether a
+    signature is required (L1 queue requests and settlements are not signed)."""
+
+    TYPE: ClassVar[int] = T_NOOP
+    SIGNED: ClassVar[bool] = True
+
+    def message_fields(self) -> list[int]:
+        return [encode(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name != "sig"]
+
+    def message(self, domain: Domain) -> int:
+        return poseidon([domain.field, self.TYPE, *self.message_fields()])
+
+    def signed(self, private_key: bytes, domain: Domain):
+        return dataclasses.replace(self, sig=eddsa_sign(private_key, self.message(domain)))
+
+    def verify(self, pk: tuple[int, int], domain: Domain) -> bool:
+        sig = getattr(self, "sig", None)
+        if sig is None:
+            return False
+        return eddsa_verify(pk, self.message(domain), sig)
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["type"] = self.TYPE
+        return d
+
+
+@dataclass(frozen=True)
+class Deposit(Request):
+    TYPE: ClassVar[int] = T_DEPOSIT
+    SIGNED: ClassVar[bool] = False
+    account: int
+    pk: tuple[int, int]
+    amount: int
+
+    def message_fields(self) -> list[int]:
+        return [self.account, *self.pk, self.amount]
+
+
+@dataclass(frozen=True)
+class ForcedWithdrawal(Request):
+    TYPE: ClassVar[int] = T_FORCED_WITHDRAWAL
+    SIGNED: ClassVar[bool] = False
+    account: int
+    amount: int
+    to: int
+
+
+@dataclass(frozen=True)
+class Withdrawal(Request):
+    TYPE: ClassVar[int] = T_WITHDRAWAL
+    account: int
+    amount: int
+    to: int
+    nonce: int
+    expiry: int
+    sig: Signature | None = None
+
+
+@dataclass(frozen=True)
+class Transfer(Request):
+    TYPE: ClassVar[int] = T_TRANSFER
+    sender: int
+    receiver: int
+    amount: int
+    nonce: int
+    expiry: int
+    sig: Signature | None = None
+
+
+@dataclass(frozen=True)
+class Order(Request):
+    """Perpetual or option order (the asset's kind decides). ``price`` is the limit (for MARKET,
+    the worst acceptable price)."""
+
+    TYPE: ClassVar[int] = T_ORDER
+    account: int
+    asset: int
+    side: int
+    size: int
+    price: int
+    order_id: int
+    expiry: int
+    flags: int = 0
+    sig: Signature | None = None
+
+
+@dataclass(frozen=True)
+class Cancel(Request):
+    TYPE: ClassVar[int] = T_CANCEL
+    account: int
+    asset: int
+    order_id: int
+    sig: Signature | None = None
+
+
+@dataclass(frozen=True)
+class OracleUpdate(Request):
+    TYPE: ClassVar[int] = T_ORACLE
+    asset: int
+    price: int
+    time: int
+    sig: Signature | None = None
+
+
+@dataclass(frozen=True)
+class FundingTick(Request):
+    TYPE: ClassVar[int] = T_FUNDING
+    asset: int
+    index: int
+    time: int
+    sig: Signature | None = None
+
+
+@dataclass(frozen=True)
+class SettlementPrice(Request):
+    TYPE: ClassVar[int] = T_SETTLEMENT_PRICE
+    asset: int
+    price: int
+    time: int
+    sig: Signature | None = None
+
+
+@dataclass(frozen=True)
+class Liquidation(Request):
+    """The liquidator takes ``size`` (a positive amount, at most the liquidated position) of the
+    liquidated account's position at the oracle price and receives the liquidation fee."""
+
+    TYPE: ClassVar[int] = T_LIQUIDATION
+    liquidator: int
+    liquidated: int
+    asset: int
+    size: int
+    nonce: int
+    expiry: int
+    sig: Signature | None = None
+
+
+@dataclass(frozen=True)
+class ExpirySettlement(Request):
+    TYPE: ClassVar[int] = T_EXPIRY_SETTLEMENT
+    SIGNED: ClassVar[bool] = False
+    account: int
+    asset: int
+
+
+@dataclass(frozen=True)
+class ListAsset(Request):
+    """Operator action (genesis or governance): list a market or option series."""
+
+    TYPE: ClassVar[int] = T_LIST_ASSET
+    SIGNED: ClassVar[bool] = False
+    asset: int
+    kind: int
+    risk_initial: int
+    risk_maintenance: int
+    underlying: int = 0
+    strike: int = 0
+    expiry: int = 0
+    short_initial: int = 0
+    short_maintenance: int = 0
+    maker_fee: int = 0
+    taker_fee: int = 0
+    liquidation_fee: int = 0
+
+
+@dataclass(frozen=True)
+class SetOracleKey(Request):
+    TYPE: ClassVar[int] = T_SET_ORACLE_KEY
+    SIGNED: ClassVar[bool] = False
+    pk: tuple[int, int]
+
+
+REQUEST_TYPES: dict[int, type[Request]] = {
+    cls.TYPE: cls for cls in (Deposit, ForcedWithdrawal, Withdrawal, Transfer, Order, Cancel,
+                              OracleUpdate, FundingTick, SettlementPrice, Liquidation,
+                              ExpirySettlement, ListAsset, SetOracleKey)
+}
+
+
+def request_from_json(d: dict) -> Request:
+    d = dict(d)
+    cls = REQUEST_TYPES[d.pop("type")]
+    if d.get("sig") is not None:
+        (rx, ry), s = d["sig"]
+        d["sig"] = ((rx, ry), s)
+    if "pk" in d:
+        d["pk"] = tuple(d["pk"])
+    return cls(**d)
