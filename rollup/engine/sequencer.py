@@ -141,6 +141,16 @@ class Sequencer:
         self.records: list[bytes] = []  # public data of the applied, not yet batched txs
         self.defer_root = False  # when True, commits queue leaves and ``flush`` hashes them
 
+    def __getstate__(self) -> dict:
+        d = dict(self.__dict__)
+        d["journal"] = None
+        d["_verify"] = None
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+        self._verify = lambda req, pk, dom: req.verify(pk, dom)
+
     # --- entry points ---------------------------------------------------------------------------
 
     def submit(self, req: Request) -> Receipt:

@@ -1,0 +1,48 @@
+"""A small listed venue (oracle key, one perpetual, a call and a put on it, funded accounts) for
+tests, benchmarks and demos. Keys are derived from fixed seeds: never use them for value."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from circuits import eddsa_public_key
+from rollup.engine.sequencer import Sequencer
+from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT
+from rollup.state.state import FEE_ACCOUNT, State
+from rollup.transactions import Deposit, Domain, ListAsset, OracleUpdate, SetOracleKey
+
+DOMAIN = Domain(chain_id=31337, rollup_address=0x5FBDB2315678AFECB367F032D93F642F64180AA3)
+PERP, CALL, PUT = 1, 2, 3
+PERP_PRICE = 60_000  # collateral units per base unit
+STRIKE = 60_000
+EXPIRY = 1_000_000
+ORACLE_KEY = b"oracle-seed".ljust(32, b"\0")
+
+
+def key(i: int) -> bytes:
+    return f"account-{i}".encode().ljust(32, b"\0")
+
+
+@cache
+def public_key(seed: bytes) -> tuple[int, int]:
+    return eddsa_public_key(seed)
+
+
+def venue(n_accounts: int = 4, deposit: int = 10**10, depth: int = 8, journal=None,
+          verify=None) -> Sequencer:
+    """Accounts 1..n funded with ``deposit``; account 0 collects fees; oracle time 1."""
+    seq = Sequencer(State(account_depth=depth), DOMAIN, journal=journal, verify=verify)
+    seq.submit(SetOracleKey(public_key(ORACLE_KEY)))
+    seq.submit(Deposit(FEE_ACCOUNT, public_key(key(0)), 0))
+    seq.submit(ListAsset(PERP, KIND_PERP, risk_initial=50_000, risk_maintenance=30_000,
+                         maker_fee=100, taker_fee=500, liquidation_fee=10_000))
+    for asset, kind in ((CALL, KIND_CALL), (PUT, KIND_PUT)):
+        seq.submit(ListAsset(asset, kind, risk_initial=100_000, risk_maintenance=50_000,
+                             underlying=PERP, strike=STRIKE, expiry=EXPIRY,
+                             short_initial=100_000, short_maintenance=60_000,
+                             maker_fee=100, taker_fee=300, liquidation_fee=10_000))
+    for i in range(1, n_accounts + 1):
+        seq.submit(Deposit(i, public_key(key(i)), deposit))
+    for asset, price in ((PERP, PERP_PRICE), (CALL, 3_000), (PUT, 2_500)):
+        seq.submit(OracleUpdate(asset, price, 1).signed(ORACLE_KEY, DOMAIN))
+    return seq

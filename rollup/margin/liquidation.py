@@ -1,0 +1,93 @@
+"""Vectorized liquidation scan: which accounts are below maintenance at given prices.
+
+The positions of all accounts are kept as (N, POSITION_SLOTS) arrays; a scan evaluates the
+margin rule of ``rollup.margin.risk`` for every account at once in float64:
+    value = collateral + sum b*p - sum_perp b*(F - snap)
+    risk  = sum |b|*p*rf_m + sum_{short opt} |b|*p_u*sf_m
+and flags value*1e6 < risk. Amounts reach ~2**150, beyond float64's exact range, so accounts
+whose margin is within a relative band of 1e-9 of the threshold are re-checked with the exact
+integer rule: the result equals the integer rule for every account.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rollup.margin.risk import is_liquidatable
+from rollup.state.encoding import ASSET_DEPTH, KIND_PERP, POSITION_SLOTS, RISK_SCALE
+from rollup.state.state import State
+
+_BAND = 1e-9
+_N_ASSETS = 1 << ASSET_DEPTH
+
+
+class MarginMatrix:
+    """Positions of every account as arrays (rows refreshed with ``refresh`` after updates)."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        ids = sorted(state.accounts)
+        self.ids = np.array(ids, dtype=np.int64)
+        self.row = {i: r for r, i in enumerate(ids)}
+        n = len(ids)
+        self.asset = np.zeros((n, POSITION_SLOTS), dtype=np.int64)
+        self.balance = np.zeros((n, POSITION_SLOTS), dtype=np.float64)
+        self.snapshot = np.zeros((n, POSITION_SLOTS), dtype=np.float64)
+        self.collateral = np.zeros(n, dtype=np.float64)
+        for i in ids:
+            self._fill(self.row[i], state.accounts[i])
+
+    def _fill(self, r: int, acc) -> None:
+        a, b, s = zip(*acc.positions, strict=True)
+        self.asset[r] = a
+        self.balance[r] = b
+        self.snapshot[r] = s
+        self.collateral[r] = acc.collateral
+
+    def refresh(self, account_ids) -> None:
+        for i in account_ids:
+            if i not in self.row:  # a new account: rebuild (rare)
+                self.__init__(self.state)
+                return
+            self._fill(self.row[i], self.state.accounts[i])
+
+    def _asset_tables(self):
+        st = self.state
+        price = np.zeros(_N_ASSETS)
+        funding = np.zeros(_N_ASSETS)
+        is_perp = np.zeros(_N_ASSETS, dtype=bool)
+        is_opt = np.zeros(_N_ASSETS, dtype=bool)
+        rf = np.zeros(_N_ASSETS)
+        sf = np.zeros(_N_ASSETS)
+        under_price = np.zeros(_N_ASSETS)
+        for a, asset in st.assets.items():
+            o = st.oracle[a]
+            price[a], funding[a] = o.price, o.funding_index
+            is_perp[a] = asset.kind == KIND_PERP
+            is_opt[a] = asset.is_option
+            rf[a], sf[a] = asset.risk_maintenance, asset.short_maintenance
+            if asset.is_option:
+                under_price[a] = st.oracle[asset.underlying].price
+        return price, funding, is_perp, is_opt, rf, sf, under_price
+
+    def excess(self) -> np.ndarray:
+        """value * RISK_SCALE - maintenance risk per row (float64)."""
+        price, funding, is_perp, is_opt, rf, sf, under_price = self._asset_tables()
+        a, b = self.asset, self.balance
+        p = price[a]
+        value = self.collateral + (b * p).sum(1)
+        value -= (b * (funding[a] - self.snapshot) * is_perp[a]).sum(1)
+        absb = np.abs(b)
+        risk = (absb * p * rf[a]).sum(1)
+        risk += (np.where(b < 0, absb, 0.0) * is_opt[a] * under_price[a] * sf[a]).sum(1)
+        self._scale = np.abs(value) * RISK_SCALE + risk
+        return value * RISK_SCALE - risk
+
+    def scan(self) -> np.ndarray:
+        """Account ids below maintenance margin at the state's current oracle prices."""
+        ex = self.excess()
+        flagged = ex < 0
+        unsure = np.abs(ex) <= _BAND * self._scale
+        for r in np.nonzero(unsure)[0]:
+            flagged[r] = is_liquidatable(self.state, self.state.accounts[int(self.ids[r])])
+        return self.ids[flagged]
