@@ -18,6 +18,7 @@ from circuits.eddsa import public_key_is_safe
 from rollup import errors as E
 from rollup.engine.orderbook import OrderBook, RestingOrder
 from rollup.margin.risk import (
+    account_value,
     excess,
     is_healthy,
     is_liquidatable,
@@ -244,9 +245,10 @@ class Sequencer:
         _check(0 < amount and fits_unsigned(amount, AMOUNT_BITS), E.InvalidRequest,
                "amount must be positive and fit 64 bits")
         acc = self._working(i)
+        equity = account_value(self.state, acc)
+        _check(amount <= equity, E.InsufficientCollateral,
+               f"account {i} is worth {equity}, asked {amount}")
         acc.collateral -= amount
-        _check(acc.collateral >= 0, E.InsufficientCollateral,
-               f"account {i} has {acc.collateral + amount}, asked {amount}")
         _check(is_healthy(self.state, acc), E.InsufficientMargin,
                f"account {i} would be under initial margin")
         return acc
@@ -332,7 +334,9 @@ class Sequencer:
     def _order(self, req: Order):
         st = self.state
         asset = self._validate_order(req)
-        book = self.book(req.asset)
+        book = self.books.get(req.asset)
+        if book is None:
+            book = OrderBook(req.asset)  # registered when the request is applied
         size = req.size
         position = st.account(req.account).balance(req.asset)
         if req.flags & REDUCE_ONLY:
@@ -421,6 +425,17 @@ class Sequencer:
             rest = 0
         else:
             rest = 0 if note else remaining
+        if rest and not req.flags & REDUCE_ONLY:
+            # a resting order must be affordable if it fills entirely at its limit price
+            before = originals.get(req.account) or st.account(req.account)
+            hyp = (work.get(req.account) or self._working(req.account)).copy()
+            signed_rest = rest if req.side == BUY else -rest
+            _set_balance(hyp, asset, hyp.balance(req.asset) + signed_rest, self._funding(asset))
+            hyp.collateral -= signed_rest * req.price
+            if not trade_allowed(st, before, hyp):
+                _check(bool(fills), E.InsufficientMargin,
+                       f"account {req.account}: resting order would breach initial margin")
+                rest, note = 0, "remainder cancelled: resting it would breach initial margin"
 
         for i in sorted(touched):
             st.put_account(i, work[i])
@@ -436,6 +451,7 @@ class Sequencer:
                                          seller_order=so, buyer_fee=bf, seller_fee=sf))
 
         def apply_book() -> None:
+            self.books.setdefault(req.asset, book)
             for m, _ in dropped:
                 self._unrest(book, m)
             for f in fills:

@@ -1,0 +1,247 @@
+import dataclasses
+
+import pytest
+
+from rollup import errors as E
+from rollup.engine import testnet as tn
+from rollup.engine.testnet import CALL, DOMAIN, PERP
+from rollup.margin.risk import is_liquidatable
+from rollup.transactions import (
+    BUY,
+    IOC,
+    MARKET,
+    POST_ONLY,
+    REDUCE_ONLY,
+    SELL,
+    Cancel,
+    Deposit,
+    Domain,
+    ExpirySettlement,
+    ForcedWithdrawal,
+    FundingTick,
+    Liquidation,
+    OracleUpdate,
+    Order,
+    SettlementPrice,
+    Transfer,
+    Withdrawal,
+)
+
+FAR = 10**9
+
+
+def order(acc, side, size, price, oid, asset=PERP, flags=0, expiry=FAR):
+    return Order(acc, asset, side, size, price, oid, expiry, flags).signed(tn.key(acc), DOMAIN)
+
+
+def oracle(cls, asset, value, t):
+    return cls(asset, value, t).signed(tn.ORACLE_KEY, DOMAIN)
+
+
+def view(seq):
+    st = seq.state
+    books = {a: sorted((o.account, o.order_id, o.remaining) for o in b.by_key.values())
+             for a, b in seq.books.items()}
+    accounts = {i: (a.pk, a.nonce, a.collateral, tuple(a.positions),
+                    tuple(sorted(a.orders.items()))) for i, a in st.accounts.items()}
+    return st.root, accounts, books, seq.seq, st.time, dict(st.oracle)
+
+
+def rejected(seq, req, exc, submit=True):
+    before = view(seq)
+    with pytest.raises(exc) as info:
+        (seq.submit if submit else seq.apply_verified)(req)
+    assert info.value.reason
+    assert view(seq) == before
+    return info.value
+
+
+@pytest.fixture(scope="module")
+def base():
+    return tn.venue(n_accounts=4)
+
+
+@pytest.fixture
+def seq(base):
+    import pickle
+    return pickle.loads(pickle.dumps(base))
+
+
+def total_collateral(seq):
+    return sum(a.collateral for a in seq.state.accounts.values())
+
+
+def test_trade_updates_both_sides_and_fees(seq):
+    c0 = total_collateral(seq)
+    r = seq.submit(order(1, SELL, 100, 60_000, 1))
+    assert r.resting == 100 and not r.fills
+    r = seq.submit(order(2, BUY, 40, 61_000, 1))
+    (f,) = r.fills
+    assert (f.size, f.price, f.maker, f.taker) == (40, 60_000, 1, 2)  # maker's price
+    st = seq.state
+    assert st.accounts[1].balance(PERP) == -40 and st.accounts[2].balance(PERP) == 40
+    assert f.taker_fee == 40 * 60_000 * 500 // 10**6 and f.maker_fee == 40 * 60_000 * 100 // 10**6
+    assert st.accounts[0].collateral == f.taker_fee + f.maker_fee
+    assert total_collateral(seq) == c0
+    assert st.accounts[1].orders[1] == (1, 40) and st.accounts[2].orders[1] == (1, 40)
+    assert seq.books[PERP].get(1, 1).remaining == 60
+    assert st.root == st.recompute_root()
+    assert len(r.records) == 1 and r.records[0][0] == 5
+
+
+def test_price_time_priority_and_partial_fills(seq):
+    seq.submit(order(1, SELL, 10, 60_100, 1))
+    seq.submit(order(2, SELL, 10, 60_000, 1))
+    seq.submit(order(3, SELL, 10, 60_000, 1))
+    r = seq.submit(order(4, BUY, 25, 60_100, 1))
+    assert [(f.maker, f.price, f.size) for f in r.fills] == [(2, 60_000, 10), (3, 60_000, 10),
+                                                              (1, 60_100, 5)]
+    assert seq.books[PERP].get(1, 1).remaining == 5
+
+
+def test_post_only_ioc_market(seq):
+    seq.submit(order(1, SELL, 10, 60_000, 1))
+    rejected(seq, order(2, BUY, 5, 60_000, 1, flags=POST_ONLY), E.PostOnlyWouldCross)
+    r = seq.submit(order(2, BUY, 5, 59_000, 2, flags=POST_ONLY))
+    assert r.resting == 5
+    rejected(seq, order(3, BUY, 5, 59_500, 1, flags=IOC), E.NoLiquidity)
+    r = seq.submit(order(3, BUY, 50, 60_000, 2, flags=IOC))
+    assert r.fills[0].size == 10 and r.resting == 0
+    assert seq.books[PERP].get(3, 2) is None
+    rejected(seq, order(4, BUY, 5, 70_000, 1, flags=MARKET), E.NoLiquidity)
+    r = seq.submit(order(4, SELL, 3, 1, 2, flags=MARKET))
+    assert r.fills[0].maker == 2 and r.fills[0].price == 59_000
+
+
+def test_reduce_only(seq):
+    rejected(seq, order(1, BUY, 5, 60_000, 1, flags=REDUCE_ONLY), E.ReduceOnlyViolation)
+    seq.submit(order(2, SELL, 10, 60_000, 1))
+    seq.submit(order(1, BUY, 4, 60_000, 2))
+    seq.submit(order(3, BUY, 100, 60_000, 1))
+    r = seq.submit(order(1, SELL, 10, 60_000, 3, flags=REDUCE_ONLY))
+    assert r.fills[0].size == 4 and seq.state.accounts[1].balance(PERP) == 0
+
+
+def test_self_trade_prevention_cancels_resting(seq):
+    seq.submit(order(1, SELL, 10, 60_000, 1))
+    seq.submit(order(2, SELL, 10, 60_000, 1))
+    r = seq.submit(order(1, BUY, 10, 60_000, 2))
+    assert r.dropped[0][:2] == (1, 1) and r.fills[0].maker == 2
+    assert seq.books[PERP].get(1, 1) is None
+
+
+def test_cancel(seq):
+    seq.submit(order(1, SELL, 10, 60_000, 1))
+    root = seq.state.root
+    seq.submit(Cancel(1, PERP, 1).signed(tn.key(1), DOMAIN))
+    assert seq.books[PERP].get(1, 1) is None and seq.state.root == root
+    rejected(seq, Cancel(1, PERP, 1).signed(tn.key(1), DOMAIN), E.UnknownOrder)
+    seq.submit(order(2, SELL, 10, 60_000, 1))
+    rejected(seq, Cancel(2, PERP, 1).signed(tn.key(1), DOMAIN), E.BadSignature)
+
+
+def test_replayed_and_forged_requests(seq):
+    o = order(1, SELL, 10, 60_000, 1)
+    seq.submit(o)
+    rejected(seq, o, E.OrderIdReused)  # replay of a resting order
+    seq.submit(Cancel(1, PERP, 1).signed(tn.key(1), DOMAIN))
+    rejected(seq, o, E.OrderIdReused)  # replay after cancel
+    assert seq.submit(order(1, SELL, 10, 60_000, 1 + 256)).resting == 10  # newer id, same slot
+    rejected(seq, order(1, SELL, 10, 60_000, 1 + 512), E.OrderIdReused)  # slot holds it
+    w = Withdrawal(1, 1000, 0xBEEF, 0, FAR).signed(tn.key(1), DOMAIN)
+    seq.submit(w)
+    rejected(seq, w, E.StaleNonce)
+    rejected(seq, dataclasses.replace(w, nonce=1), E.BadSignature)  # tampered after signing
+    rejected(seq, Withdrawal(1, 1000, 0xBEEF, 1, FAR).signed(tn.key(2), DOMAIN), E.BadSignature)
+    other = Domain(DOMAIN.chain_id + 1, DOMAIN.rollup_address)
+    rejected(seq, Withdrawal(1, 1000, 0xBEEF, 1, FAR).signed(tn.key(1), other), E.BadSignature)
+    rejected(seq, OracleUpdate(PERP, 1, 10).signed(tn.key(1), DOMAIN), E.BadSignature)
+    rejected(seq, dataclasses.replace(o, sig=None), E.BadSignature)
+
+
+def test_rejections_leave_state_unchanged(seq):
+    seq.submit(order(1, SELL, 10, 60_000, 1))
+    cases = [
+        (order(2, BUY, 1, 60_000, 1, asset=99), E.UnknownMarket),
+        (order(2, BUY, 0, 60_000, 1), E.InvalidRequest),
+        (order(2, 2, 1, 60_000, 1), E.InvalidRequest),
+        (order(2, BUY, 1, 60_000, 0), E.InvalidRequest),
+        (order(2, BUY, 1, 60_000, 3, expiry=0), E.Expired),
+        (order(2, BUY, 10**9, 59_000, 4), E.InsufficientMargin),
+        (Withdrawal(2, 10**11, 1, 0, FAR).signed(tn.key(2), DOMAIN), E.InsufficientCollateral),
+        (Withdrawal(2, 0, 1, 0, FAR).signed(tn.key(2), DOMAIN), E.InvalidRequest),
+        (Withdrawal(2, 5, 1, 0, 0).signed(tn.key(2), DOMAIN), E.Expired),
+        (Transfer(2, 77, 5, 0, FAR).signed(tn.key(2), DOMAIN), E.UnknownAccount),
+        (Transfer(2, 3, 5, 7, FAR).signed(tn.key(2), DOMAIN), E.StaleNonce),
+        (Deposit(3, tn.public_key(tn.key(2)), 5), E.AccountExists),
+        (Deposit(9, (0, 1), 5), E.UnsafeKey),
+        (oracle(OracleUpdate, PERP, 50_000, 0), E.BadOracle),
+        (oracle(FundingTick, CALL, 5, 10), E.UnknownMarket),
+        (oracle(SettlementPrice, CALL, 61_000, 10), E.NotSettleable),
+        (ExpirySettlement(1, CALL), E.NotSettleable),
+        (Liquidation(3, 1, PERP, 1, 0, FAR).signed(tn.key(3), DOMAIN), E.NotLiquidatable),
+        (Cancel(2, PERP, 5).signed(tn.key(2), DOMAIN), E.UnknownOrder),
+    ]
+    for req, exc in cases:
+        rejected(seq, req, exc)
+    # a position in every slot, then a ninth asset
+    assert seq.state.accounts[2].balance(PERP) == 0
+
+
+def test_margin_limits_orders_and_withdrawals(seq):
+    # 10**10 collateral at 5% initial carries about 3.3M units at 60_000
+    rejected(seq, order(1, SELL, 4_000_000, 60_000, 1), E.InsufficientMargin)  # to rest
+    seq.submit(order(1, SELL, 3_000_000, 60_000, 1))
+    r = seq.submit(order(2, BUY, 3_000_000, 60_000, 1))
+    assert r.fills[0].size == 3_000_000
+    seq.submit(order(3, SELL, 3_000_000, 60_000, 1))
+    rejected(seq, order(2, BUY, 3_000_000, 60_000, 2), E.InsufficientMargin)  # at the fill
+    rejected(seq, Withdrawal(2, 9 * 10**9, 1, 0, FAR).signed(tn.key(2), DOMAIN),
+             E.InsufficientMargin)
+    # reducing is allowed even when it is the taker that is near its limit
+    seq.submit(order(4, BUY, 1_000_000, 59_000, 1))
+    r = seq.submit(order(2, SELL, 5_000_000, 1, 3, flags=MARKET | REDUCE_ONLY))
+    assert r.fills[0].maker == 4 and seq.state.accounts[2].balance(PERP) == 2_000_000
+
+
+def test_funding_and_liquidation(seq):
+    seq.submit(order(1, SELL, 3_000_000, 60_000, 1))
+    seq.submit(order(2, BUY, 3_000_000, 60_000, 1))
+    c1, c2 = seq.state.accounts[1].collateral, seq.state.accounts[2].collateral
+    seq.submit(oracle(FundingTick, PERP, 10, 2))  # longs pay 10 per unit
+    seq.submit(Transfer(1, 3, 1, 0, FAR).signed(tn.key(1), DOMAIN))  # touching settles funding
+    assert seq.state.accounts[1].collateral == c1 + 30_000_000 - 1
+    assert seq.state.accounts[2].collateral == c2  # lazily settled later
+    seq.submit(oracle(OracleUpdate, PERP, 57_500, 3))
+    assert is_liquidatable(seq.state, seq.state.accounts[2])
+    rejected(seq, Liquidation(3, 2, PERP, 4_000_000, 0, FAR).signed(tn.key(3), DOMAIN),
+             E.InvalidRequest)
+    r = seq.submit(Liquidation(3, 2, PERP, 1_000_000, 0, FAR).signed(tn.key(3), DOMAIN))
+    assert seq.state.accounts[2].balance(PERP) == 2_000_000
+    assert seq.state.accounts[3].balance(PERP) == 1_000_000
+    assert seq.state.accounts[3].nonce == 1 and r.records[0][0] == 10
+    assert seq.state.root == seq.state.recompute_root()
+
+
+def test_options_trade_and_expiry_settlement(seq):
+    seq.submit(order(1, SELL, 1000, 3_000, 1, asset=CALL))
+    seq.submit(order(2, BUY, 1000, 3_000, 1, asset=CALL))
+    rejected(seq, oracle(SettlementPrice, CALL, 65_000, tn.EXPIRY - 1), E.NotSettleable)
+    seq.submit(oracle(OracleUpdate, PERP, 65_000, tn.EXPIRY))
+    rejected(seq, order(3, BUY, 1, 3_000, 1, asset=CALL), E.Expired)
+    seq.submit(oracle(SettlementPrice, CALL, 65_000, tn.EXPIRY))
+    c1, c2 = seq.state.accounts[1].collateral, seq.state.accounts[2].collateral
+    seq.submit(ExpirySettlement(1, CALL))
+    seq.submit(ExpirySettlement(2, CALL))
+    assert seq.state.accounts[1].collateral == c1 - 1000 * 5_000
+    assert seq.state.accounts[2].collateral == c2 + 1000 * 5_000
+    assert seq.state.accounts[1].balance(CALL) == 0 == seq.state.accounts[2].balance(CALL)
+    rejected(seq, ExpirySettlement(1, CALL), E.NotSettleable)
+
+
+def test_forced_withdrawal_always_consumed(seq):
+    r = seq.submit(ForcedWithdrawal(1, 10**15, 0xAB))
+    assert r.note.startswith("not paid") and r.records[0][-28:-20] == bytes(8)
+    c = seq.state.accounts[1].collateral
+    r = seq.submit(ForcedWithdrawal(1, 1000, 0xAB))
+    assert r.note == "paid" and seq.state.accounts[1].collateral == c - 1000
