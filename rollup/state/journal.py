@@ -67,14 +67,18 @@ def snapshot(sequencer) -> None:
     journal.write_snapshot(sequencer.seq, sequencer.state.root, sequencer)
 
 
-def recover(path: str | Path, domain: Domain, account_depth: int = 32):
+def recover(path: str | Path, domain: Domain, account_depth: int = 32, *,
+            use_snapshot: bool = True, upto: int | None = None):
     """A sequencer rebuilt from the newest snapshot plus the journal rows after it, attached to
-    the journal again (new requests continue its numbering)."""
+    the journal again (new requests continue its numbering). ``upto`` stops the replay at that
+    sequence number (and leaves the journal detached): for audits and tests."""
     from rollup.engine.sequencer import Sequencer
     from rollup.state.state import State
 
     journal = Journal(path)
-    snap = journal.latest_snapshot()
+    snap = journal.latest_snapshot() if use_snapshot else None
+    if snap is not None and upto is not None and snap[0] > upto:
+        snap = None
     if snap is None:
         seq = Sequencer(State(account_depth), domain)
     else:
@@ -84,10 +88,13 @@ def recover(path: str | Path, domain: Domain, account_depth: int = 32):
     seq.journal = None
     seq.defer_root = True
     for n, req in journal.requests_after(seq.seq):
+        if upto is not None and n > upto:
+            break
         seq.apply_verified(req)
         if seq.seq != n:
             raise JournalError(f"journal gap: expected {seq.seq}, found {n}")
     seq.defer_root = False
     seq.state.flush()
-    seq.journal = journal
+    if upto is None:
+        seq.journal = journal
     return seq
