@@ -59,3 +59,14 @@ def bench_ntt(sizes, json_path):
     from benchmarks import ntt
 
     ntt.main(_sizes(sizes), json_path)
+
+
+@bench.command("engine")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
+@click.option("--quick", is_flag=True, help="Small sizes (a smoke run).")
+def bench_engine(json_path: str | None, quick: bool) -> None:
+    """Orders matched/s, account updates/s with the root recomputed, liquidation scan over
+    100,000 accounts, Greeks for 1,000,000 option positions."""
+    from benchmarks import engine
+
+    engine.main(json_path, quick)

@@ -22,7 +22,13 @@ from rollup.state.encoding import (
     POSITION_SLOTS,
     encode,
 )
-from rollup.state.tree import DEFAULT_HASHER, Hasher, SparseMerkleTree
+from rollup.state.tree import (
+    DEFAULT_HASHER,
+    Hasher,
+    SparseMerkleTree,
+    default_nodes,
+    update_trees,
+)
 
 EMPTY_SLOT = (0, 0, 0)
 FEE_ACCOUNT = 0  # collects trading fees; registered at genesis with the operator's key
@@ -160,12 +166,8 @@ class State:
             raise RuntimeError("flush inside a transaction")
         if self._root is not None:
             return self._root
-        leaves = {}
-        for i, old in self._pending_accounts.items():
-            acc = self.accounts.get(i)
-            leaves[i] = 0 if acc is None else self._account_leaf(i, acc, old)
-        if leaves:
-            self.account_tree.update(leaves)
+        if self._pending_accounts:
+            self._flush_accounts()
         if self._pending_assets:
             self.registry_tree.update({a: self.hasher.hash(self.assets[a].fields())
                                        for a in self._pending_assets})
@@ -264,19 +266,45 @@ class State:
         return tree.root if tree is not None else self._empty_orders_root()
 
     def _empty_orders_root(self) -> int:
-        return SparseMerkleTree(ORDER_TREE_DEPTH, self.hasher).root
+        return default_nodes(ORDER_TREE_DEPTH, self.hasher)[ORDER_TREE_DEPTH]
 
-    def _account_leaf(self, i: int, acc: Account, old: Account | None) -> int:
-        old_orders = old.orders if old is not None else {}
-        changed = {k: v for k, v in acc.orders.items() if old_orders.get(k) != v}
-        changed.update({k: (0, 0) for k in old_orders if k not in acc.orders})
-        if changed:
-            tree = self.order_trees.get(i)
-            if tree is None:
-                tree = self.order_trees[i] = SparseMerkleTree(ORDER_TREE_DEPTH, self.hasher)
-            tree.update({k: 0 if v == (0, 0) else self.hasher.hash(list(v))
-                         for k, v in changed.items()})
-        return self.account_leaf(i, acc)
+    def _flush_accounts(self) -> None:
+        """All queued account leaves, each kind of hash batched across accounts: order leaves
+        (H2), order-tree levels, new slot hashes (H3), positions roots (H8), leaves (H6), then
+        the accounts tree level by level."""
+        h = self.hasher
+        jobs, order_rows = [], []
+        live = {}
+        for i, old in self._pending_accounts.items():
+            acc = self.accounts.get(i)
+            if acc is None:
+                continue
+            live[i] = acc
+            old_orders = old.orders if old is not None else {}
+            changed = {k: v for k, v in acc.orders.items() if old_orders.get(k) != v}
+            changed.update({k: (0, 0) for k in old_orders if k not in acc.orders})
+            if changed:
+                tree = self.order_trees.get(i)
+                if tree is None:
+                    tree = self.order_trees[i] = SparseMerkleTree(ORDER_TREE_DEPTH, h)
+                jobs.append((tree, changed))
+                order_rows.extend(v for v in changed.values() if v != (0, 0))
+        hashed = dict(zip(order_rows, h.hash_many(order_rows), strict=True))
+        update_trees([(t, {k: hashed.get(v, 0) for k, v in ch.items()}) for t, ch in jobs])
+        missing = list({s for acc in live.values() for s in acc.positions
+                        if s not in self._slot_cache})
+        if len(self._slot_cache) + len(missing) > 1 << 20:
+            self._slot_cache.clear()
+            missing = list({s for acc in live.values() for s in acc.positions})
+        rows = [[a, encode(b), encode(sn)] for a, b, sn in missing]
+        self._slot_cache.update(zip(missing, h.hash_many(rows), strict=True))
+        ids = list(live)
+        proots = h.hash_many([[self._slot_cache[s] for s in live[i].positions] for i in ids])
+        rows = [[live[i].pk[0], live[i].pk[1], live[i].nonce, encode(live[i].collateral), p,
+                 self.orders_root(i)] for i, p in zip(ids, proots, strict=True)]
+        leaves = dict.fromkeys(self._pending_accounts, 0)
+        leaves.update(zip(ids, h.hash_many(rows), strict=True))
+        self.account_tree.update(leaves)
 
     def account_leaf(self, i: int, acc: Account) -> int:
         return self.hasher.hash([acc.pk[0], acc.pk[1], acc.nonce, encode(acc.collateral),
@@ -301,11 +329,9 @@ class State:
         self._pending_accounts, self._pending_assets, self._pending_oracle = {}, {}, {}
         self.account_tree = SparseMerkleTree(self.account_depth, self.hasher)
         self.order_trees = {}
-        for i, acc in self.accounts.items():
-            if acc.orders:
-                t = self.order_trees[i] = SparseMerkleTree(ORDER_TREE_DEPTH, self.hasher)
-                t.update({k: self.hasher.hash(list(v)) for k, v in acc.orders.items()})
-        self.account_tree.update({i: self.account_leaf(i, a) for i, a in self.accounts.items()})
+        self._pending_accounts = dict.fromkeys(self.accounts)
+        self._flush_accounts()
+        self._pending_accounts = {}
         self.registry_tree = SparseMerkleTree(ASSET_DEPTH, self.hasher)
         self.registry_tree.update({a: self.hasher.hash(x.fields()) for a, x in self.assets.items()})
         self.oracle_tree = SparseMerkleTree(ASSET_DEPTH, self.hasher)

@@ -32,6 +32,8 @@ class Hasher(Protocol):
 
     def hash_pairs(self, pairs: Sequence[tuple[int, int]]) -> list[int]: ...
 
+    def hash_many(self, rows: Sequence[Sequence[int]]) -> list[int]: ...
+
 
 class PoseidonHasher:
     """circomlib Poseidon: single hashes through ``circuits.poseidon``, batches through the Numba
@@ -44,13 +46,18 @@ class PoseidonHasher:
         return poseidon([left, right])
 
     def hash_pairs(self, pairs: Sequence[tuple[int, int]]) -> list[int]:
-        if len(pairs) < _BATCH_MIN:
-            return [poseidon([a, b]) for a, b in pairs]
+        return self.hash_many(pairs)
+
+    def hash_many(self, rows: Sequence[Sequence[int]]) -> list[int]:
+        """Poseidon of each row (all rows of one length)."""
+        if len(rows) < _BATCH_MIN:
+            return [poseidon(list(r)) for r in rows]
         from circuits.poseidon_fast import poseidon_many
         from prover.fields import Fr, ints_to_limbs
 
-        flat = [x for pair in pairs for x in pair]
-        limbs = Fr.to_montgomery(ints_to_limbs(flat)).reshape(len(pairs), 2, 4)
+        k = len(rows[0])
+        flat = [x for r in rows for x in r]
+        limbs = Fr.to_montgomery(ints_to_limbs(flat)).reshape(len(rows), k, 4)
         return Fr.to_ints(poseidon_many(limbs, parallel=False))
 
 
@@ -102,21 +109,7 @@ class SparseMerkleTree:
 
     def update(self, leaves: Mapping[int, int]) -> int:
         """Set the given leaves and recompute every node above them; returns the new root."""
-        dirty = set()
-        for index, value in leaves.items():
-            if not 0 <= index < self.capacity:
-                raise IndexError(f"leaf index {index} outside a depth-{self.depth} tree")
-            self._put(0, index, value)
-            dirty.add(index >> 1)
-        for height in range(1, self.depth + 1):
-            if not dirty:
-                break
-            order = sorted(dirty)
-            below = height - 1
-            pairs = [(self.node(below, 2 * i), self.node(below, 2 * i + 1)) for i in order]
-            for i, value in zip(order, self.hasher.hash_pairs(pairs), strict=True):
-                self._put(height, i, value)
-            dirty = {i >> 1 for i in order}
+        update_trees([(self, leaves)])
         return self.root
 
     def set(self, index: int, value: int) -> int:
@@ -143,3 +136,32 @@ def verify_proof(
     root: int, index: int, leaf: int, siblings: Sequence[int], hasher: Hasher = DEFAULT_HASHER
 ) -> bool:
     return root_from_proof(index, leaf, siblings, hasher) == root
+
+
+def update_trees(jobs: Sequence[tuple[SparseMerkleTree, Mapping[int, int]]]) -> None:
+    """Update several trees (same hasher) at once: the dirty nodes of one height, across all the
+    trees, are hashed in one batch. This is what makes per-account subtrees cheap to flush."""
+    if not jobs:
+        return
+    hasher = jobs[0][0].hasher
+    dirty: list[tuple[SparseMerkleTree, set[int]]] = []
+    for tree, leaves in jobs:
+        parents = set()
+        for index, value in leaves.items():
+            if not 0 <= index < tree.capacity:
+                raise IndexError(f"leaf index {index} outside a depth-{tree.depth} tree")
+            tree._put(0, index, value)
+            parents.add(index >> 1)
+        dirty.append((tree, parents))
+    height = 1
+    while dirty:
+        work = [(tree, sorted(idx)) for tree, idx in dirty if height <= tree.depth and idx]
+        pairs = [(t.node(height - 1, 2 * i), t.node(height - 1, 2 * i + 1))
+                 for t, order in work for i in order]
+        values = iter(hasher.hash_pairs(pairs))
+        dirty = []
+        for tree, order in work:
+            for i in order:
+                tree._put(height, i, next(values))
+            dirty.append((tree, {i >> 1 for i in order}))
+        height += 1

@@ -1,0 +1,215 @@
+"""Engine throughput: order matching, account updates with the root recomputed, liquidation scan
+over 100,000 accounts, Black-Scholes Greeks for 1,000,000 option positions.
+
+All on one thread (Numba's Poseidon batches run serially here). Signature verification is timed
+on its own: it is independent per request and can run in a pool ahead of the single-writer
+sequencer, so the matching figures use ``apply_verified``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import numpy as np
+
+from benchmarks.common import print_table, write_json
+
+
+def _record(records: list[dict], **rec) -> None:
+    records.append(rec)
+    print(json.dumps(rec), flush=True)
+
+
+def _order_stream(n: int, n_accounts: int, seed: int = 1):
+    """Limit orders around a mid price from random accounts; about half cross."""
+    from rollup.engine import testnet as tn
+    from rollup.transactions import Order
+
+    rng = random.Random(seed)
+    oid = dict.fromkeys(range(1, n_accounts + 1), 0)
+    out = []
+    for _ in range(n):
+        acc = rng.randrange(1, n_accounts + 1)
+        oid[acc] += 1
+        side = rng.randrange(2)
+        price = tn.PERP_PRICE + (rng.randrange(-5, 3) if side == 0 else rng.randrange(-2, 6))
+        out.append(Order(acc, tn.PERP, side, rng.randrange(1, 50), price, oid[acc], 10**9))
+    return out
+
+
+def bench_matching(records: list[dict], n_orders: int, n_rooted: int) -> None:
+    from rollup.engine import testnet as tn
+    from rollup.engine.orderbook import OrderBook
+
+    # 1. book only: price-time matching without state (the matching core)
+    stream = _order_stream(n_orders, 200)
+    book = OrderBook(tn.PERP)
+    fills = 0
+    t0 = time.perf_counter()
+    for o in stream:
+        remaining = o.size
+        plan = []
+        for m in book.makers(o.side, o.price):
+            q = min(remaining, m.remaining)
+            plan.append((m, q))
+            remaining -= q
+            if remaining == 0:
+                break
+        for m, q in plan:
+            book.fill(m, q)
+        fills += len(plan)
+        if remaining:
+            book.add(o.account, o.order_id, o.side, o.price, o.size, remaining, o.expiry, 0)
+    dt = time.perf_counter() - t0
+    _record(records, op="book_match", orders=n_orders, fills=fills, seconds=round(dt, 4),
+            per_second=round(n_orders / dt))
+
+    # 2. sequencer: validation, margin checks, state updates; root hashed once at the end
+    for label, count, defer in (("sequencer_orders_root_deferred", n_orders, True),
+                                ("sequencer_orders_root_each", n_rooted, False)):
+        seq = tn.venue(n_accounts=200, deposit=10**13, depth=24)
+        seq.defer_root = defer
+        stream = _order_stream(count, 200, seed=2)
+        fills = 0
+        t0 = time.perf_counter()
+        for o in stream:
+            fills += len(seq.apply_verified(o).fills)
+        t1 = time.perf_counter()
+        seq.flush()
+        t2 = time.perf_counter()
+        _record(records, op=label, orders=count, fills=fills, depth=24,
+                seconds=round(t2 - t0, 4), flush_seconds=round(t2 - t1, 4),
+                per_second=round(count / (t2 - t0)))
+
+
+def bench_signatures(records: list[dict], n: int) -> None:
+    from rollup.engine import testnet as tn
+    from rollup.transactions import Order
+
+    orders = [Order(1, tn.PERP, 0, 1, 60_000, i + 1, 10**9).signed(tn.key(1), tn.DOMAIN)
+              for i in range(n)]
+    pk = tn.public_key(tn.key(1))
+    t0 = time.perf_counter()
+    assert all(o.verify(pk, tn.DOMAIN) for o in orders)
+    dt = time.perf_counter() - t0
+    _record(records, op="signature_verify", n=n, seconds=round(dt, 4), per_second=round(n / dt))
+
+
+def bench_state_updates(records: list[dict], depths: list[int], n_accounts: int,
+                        n_each: int, n_batched: int) -> None:
+    from rollup.state.state import Account, State
+
+    rng = random.Random(3)
+    for depth in depths:
+        st = State(account_depth=depth)
+        ids = rng.sample(range(1 << min(depth, 40)), n_accounts)
+        for i in ids:
+            st.accounts[i] = Account((1, 2), collateral=10**9)  # any key: no signatures here
+        t0 = time.perf_counter()
+        st.recompute_root()
+        build = time.perf_counter() - t0
+
+        def update(i: int, st: State = st) -> None:
+            st.begin()
+            acc = st.edit_account(i)
+            acc.collateral += 1
+            acc.nonce += 1
+
+        t0 = time.perf_counter()
+        for _ in range(n_each):
+            update(rng.choice(ids))
+            st.commit()
+        each = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(n_batched):
+            update(rng.choice(ids))
+            st.commit(defer=True)
+        st.flush()
+        batched = time.perf_counter() - t0
+        _record(records, op="account_updates", depth=depth, accounts=n_accounts,
+                build_seconds=round(build, 3),
+                root_each_per_second=round(n_each / each),
+                root_per_batch_per_second=round(n_batched / batched), batch=n_batched)
+
+
+def bench_liquidation_scan(records: list[dict], n_accounts: int) -> None:
+    from rollup.engine import testnet as tn
+    from rollup.margin.liquidation import MarginMatrix
+    from rollup.state.state import EMPTY_SLOT, POSITION_SLOTS, Account
+
+    seq = tn.venue(n_accounts=1, depth=24)
+    st = seq.state
+    rng = np.random.default_rng(4)
+    sizes = rng.integers(-3_000_000, 3_000_000, size=(n_accounts, 3))
+    coll = rng.integers(10**9, 10**10, size=n_accounts)
+    for i in range(n_accounts):
+        b = [int(x) for x in sizes[i]]
+        pos = [(tn.PERP, b[0], 0), (tn.CALL, b[1] // 100, 0), (tn.PUT, b[2] // 100, 0)]
+        pos += [EMPTY_SLOT] * (POSITION_SLOTS - 3)
+        # quote leg of the perp position so the book of accounts is near zero-sum
+        st.accounts[10 + i] = Account((1, 2), 0, int(coll[i]) - b[0] * tn.PERP_PRICE, pos)
+    t0 = time.perf_counter()
+    mm = MarginMatrix(st)
+    build = time.perf_counter() - t0
+    best, flagged = float("inf"), 0
+    for price in (57_000, 60_000, 63_000):
+        st.oracle[tn.PERP] = st.oracle[tn.PERP].__class__(price, 0, 0, 0)
+        t0 = time.perf_counter()
+        flagged = len(mm.scan())
+        best = min(best, time.perf_counter() - t0)
+    _record(records, op="liquidation_scan", accounts=len(mm.ids), seconds=round(best, 4),
+            build_seconds=round(build, 3), flagged_at_63000=flagged)
+
+
+def bench_greeks(records: list[dict], n: int) -> None:
+    from rollup.margin import greeks as bs
+
+    rng = np.random.default_rng(5)
+    s = rng.uniform(50, 150, n)
+    k = rng.uniform(50, 150, n)
+    t = rng.uniform(0.02, 2.0, n)
+    v = rng.uniform(0.1, 1.0, n)
+    call = rng.random(n) < 0.5
+    size = rng.integers(-100, 100, n).astype(np.float64)
+    acc = rng.integers(0, n // 10, n)
+    bs.greeks(s[:10], k[:10], t[:10], 0.03, v[:10], call[:10])  # compile the ufunc
+    best = best_acc = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        bs.position_greeks(size, s, k, t, 0.03, v, call)
+        best = min(best, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        bs.account_greeks(acc, size, s, k, t, 0.03, v, call, n_accounts=n // 10)
+        best_acc = min(best_acc, time.perf_counter() - t0)
+    _record(records, op="greeks", positions=n, seconds=round(best, 4),
+            with_account_sums_seconds=round(best_acc, 4))
+
+
+def run(quick: bool = False, json_path=None) -> list[dict]:
+    records: list[dict] = []
+    if quick:
+        bench_matching(records, 2_000, 100)
+        bench_signatures(records, 2)
+        bench_state_updates(records, [24], 200, 50, 200)
+        bench_liquidation_scan(records, 2_000)
+        bench_greeks(records, 10_000)
+    else:
+        bench_matching(records, 50_000, 1_000)
+        bench_signatures(records, 20)
+        bench_state_updates(records, [24, 32], 5_000, 500, 5_000)
+        bench_liquidation_scan(records, 100_000)
+        bench_greeks(records, 1_000_000)
+    write_json(records, json_path)
+    return records
+
+
+def main(json_path=None, quick: bool = False) -> list[dict]:
+    records = run(quick, json_path)
+    print_table("engine (one thread)", records,
+                [("op", "op"), ("orders", "orders"), ("fills", "fills"), ("depth", "depth"),
+                 ("per_second", "per s"), ("root_each_per_second", "updates/s (root each)"),
+                 ("root_per_batch_per_second", "updates/s (root per batch)"),
+                 ("accounts", "accounts"), ("positions", "positions"), ("seconds", "s")])
+    return records
