@@ -9,6 +9,7 @@ sequencer, so the matching figures use ``apply_verified``.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 
@@ -18,6 +19,8 @@ from benchmarks.common import print_table, write_json
 
 
 def _record(records: list[dict], **rec) -> None:
+    # the machines are shared: the 1-minute load average says how much of a core we had
+    rec["load_average"] = round(os.getloadavg()[0], 2)
     records.append(rec)
     print(json.dumps(rec), flush=True)
 

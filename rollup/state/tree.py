@@ -20,9 +20,11 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from circuits.poseidon import poseidon
+from circuits.poseidon_constants import R
 
 # Below this many pairs a level is hashed one call at a time (array set-up costs more).
 _BATCH_MIN = 4
+_R_INV = pow(1 << 256, -1, R)  # leaves Montgomery form
 
 
 class Hasher(Protocol):
@@ -53,12 +55,20 @@ class PoseidonHasher:
         if len(rows) < _BATCH_MIN:
             return [poseidon(list(r)) for r in rows]
         from circuits.poseidon_fast import poseidon_many
-        from prover.fields import Fr, ints_to_limbs
+        from prover.fields import ints_to_limbs, limbs_to_ints
 
         k = len(rows[0])
-        flat = [x for r in rows for x in r]
-        limbs = Fr.to_montgomery(ints_to_limbs(flat)).reshape(len(rows), k, 4)
-        return Fr.to_ints(poseidon_many(limbs, parallel=False))
+        # Montgomery form x * 2^256 mod r with Python ints: cheaper than an array kernel call at
+        # these sizes. Inputs must be canonical (as ``poseidon`` requires).
+        mont = []
+        for r in rows:
+            for x in r:
+                if not 0 <= x < R:
+                    raise ValueError("poseidon input out of range [0, r)")
+                mont.append((x << 256) % R)
+        limbs = ints_to_limbs(mont).reshape(len(rows), k, 4)
+        out = limbs_to_ints(poseidon_many(limbs, parallel=False))
+        return [(v * _R_INV) % R for v in out]
 
 
 DEFAULT_HASHER = PoseidonHasher()
