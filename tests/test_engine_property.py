@@ -10,6 +10,7 @@ from rollup.engine import testnet as tn
 from rollup.engine.testnet import CALL, PERP, PUT
 from rollup.errors import EngineError
 from rollup.margin.risk import unsettled_funding
+from rollup.state.rebuild import rebuild
 from rollup.transactions import (
     IOC,
     MARKET,
@@ -118,6 +119,8 @@ def test_random_flows_conserve(flow):
         assert coll == coll0 - withdrawn
         assert supply == {PERP: 0, CALL: 0, PUT: 0}
     assert seq.state.root == seq.state.recompute_root()
+    # data availability: the published records alone rebuild the same root
+    assert rebuild(b"".join(seq.records), seq.state.account_depth).root == seq.state.root
     FILLS.append(fills)
 
 

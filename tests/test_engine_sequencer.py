@@ -6,6 +6,7 @@ from rollup import errors as E
 from rollup.engine import testnet as tn
 from rollup.engine.testnet import CALL, DOMAIN, PERP
 from rollup.margin.risk import is_liquidatable
+from rollup.state.rebuild import rebuild
 from rollup.transactions import (
     BUY,
     IOC,
@@ -221,6 +222,7 @@ def test_funding_and_liquidation(seq):
     assert seq.state.accounts[3].balance(PERP) == 1_000_000
     assert seq.state.accounts[3].nonce == 1 and r.records[0][0] == 10
     assert seq.state.root == seq.state.recompute_root()
+    assert rebuild(b"".join(seq.records), 8).root == seq.state.root
 
 
 def test_options_trade_and_expiry_settlement(seq):
@@ -237,6 +239,7 @@ def test_options_trade_and_expiry_settlement(seq):
     assert seq.state.accounts[2].collateral == c2 + 1000 * 5_000
     assert seq.state.accounts[1].balance(CALL) == 0 == seq.state.accounts[2].balance(CALL)
     rejected(seq, ExpirySettlement(1, CALL), E.NotSettleable)
+    assert rebuild(b"".join(seq.records), 8).root == seq.state.root
 
 
 def test_forced_withdrawal_always_consumed(seq):
@@ -245,3 +248,4 @@ def test_forced_withdrawal_always_consumed(seq):
     c = seq.state.accounts[1].collateral
     r = seq.submit(ForcedWithdrawal(1, 1000, 0xAB))
     assert r.note == "paid" and seq.state.accounts[1].collateral == c - 1000
+    assert rebuild(b"".join(seq.records), 8).root == seq.state.root
