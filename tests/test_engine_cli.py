@@ -1,0 +1,45 @@
+"""`rollup engine ...` and the engine benchmark at toy sizes (the real figures: benchmarks/)."""
+
+from click.testing import CliRunner
+
+from benchmarks import engine as bench
+from rollup.cli import cli
+from rollup.engine import testnet as tn
+from rollup.state.journal import Journal
+
+
+def test_engine_greeks_cli():
+    out = CliRunner().invoke(cli, ["engine", "greeks", "42", "40", "0.5", "--rate", "0.1",
+                                   "--vol", "0.2"])
+    assert out.exit_code == 0, out.output
+    assert "price 4.759" in out.output
+    out = CliRunner().invoke(cli, ["engine", "greeks", "42", "40", "0.5", "--rate", "0.1",
+                                   "--put"])
+    assert "price 0.808" in out.output
+
+
+def test_engine_recover_and_scan_cli(tmp_path):
+    path = tmp_path / "j.db"
+    seq = tn.venue(n_accounts=2, journal=Journal(path), depth=8)
+    root = seq.state.root
+    seq.journal.close()
+    args = ["--depth", "8", "--chain-id", str(tn.DOMAIN.chain_id), "--rollup-address",
+            hex(tn.DOMAIN.rollup_address)]
+    out = CliRunner().invoke(cli, ["engine", "recover", str(path), *args])
+    assert out.exit_code == 0, out.output
+    assert f"root 0x{root:064x}" in out.output
+    out = CliRunner().invoke(cli, ["engine", "scan", str(path), *args])
+    assert out.exit_code == 0 and "0 liquidatable" in out.output
+
+
+def test_bench_engine_toy_sizes():
+    records: list[dict] = []
+    bench.bench_matching(records, 300, 5)
+    bench.bench_state_updates(records, [8], 20, 5, 20)
+    bench.bench_liquidation_scan(records, 300)
+    bench.bench_greeks(records, 1000)
+    ops = [r["op"] for r in records]
+    assert ops == ["book_match", "sequencer_orders_root_deferred", "sequencer_orders_root_each",
+                   "account_updates", "liquidation_scan", "greeks"]
+    assert all(r.get("per_second", 1) > 0 for r in records)
+    assert "engine" in CliRunner().invoke(cli, ["bench", "--help"]).output
