@@ -7,6 +7,14 @@ typed error before the journal write rolls back, so a rejected request leaves th
 balance and every book exactly as they were. A journaled request is acknowledged; replaying the
 journal through ``apply_verified`` reproduces the same state, since every step is a
 deterministic function of the state and the request (time is the oracle's, never the clock's).
+
+Deposits and forced withdrawals (read from the L1 priority queue), expiry settlements, and the
+operator's listings (ListAsset, SetOracleKey) carry no signature: only the queue reader and the
+operator may pass them in; user-facing endpoints must accept signed request types only.
+Matching policy: price-time priority, trades at the maker's price, self-trade prevention cancels
+the resting order, a maker that would breach margin is cancelled and matching goes on, a taker
+that would breach margin stops (rejected if nothing filled), a resting remainder must be
+affordable at its limit price.
 """
 
 from __future__ import annotations

@@ -53,6 +53,24 @@ Margin (integer; the rules the circuit states)
     liquidatable:        value * 10**6 <  risk_maintenance
 The short-option term is the conservative rule: a short option holds its mark plus a fixed
 fraction of the underlying's notional, linear in prices, so no Black-Scholes in the circuit.
+
+Transition rules (each an equality or a comparison on the integers above):
+* funding is settled on every account a transaction touches, deposits excepted:
+  collateral -= b * (F - snapshot), snapshot = F, for every perpetual slot;
+* trade of q at price p (the maker's): buyer b += q, collateral -= q*p + fee_b; seller
+  b -= q, collateral += q*p - fee_s; fee = floor(q*p*fee_ppm / 10**6) (taker_fee for the taker,
+  maker_fee for the maker), credited to account 0; order slot := (id, filled + q) with filled
+  reset to 0 when the slot held an older id; filled <= order size; the order's limit respected;
+* a trade is allowed for an account if afterwards value*10**6 >= risk_initial, or if it lowers
+  risk_initial without lowering value*10**6 - risk_initial;
+* withdrawal / transfer: amount <= value, then healthy (initial); nonce == account nonce, +1;
+* liquidation of d (same sign as the position, |d| <= |b|) at the oracle price p: only if the
+  account is liquidatable before, and value*10**6 - risk_maintenance strictly increases;
+  penalty = floor(|d|*p*liquidation_fee / 10**6) goes to the liquidator, who must be allowed
+  the trade (initial rule) and whose nonce increments;
+* expiry settlement: after the settlement price S is fixed, collateral += b * max(S-K, 0)
+  (call) or b * max(K-S, 0) (put), slot emptied.
+A position slot whose balance reaches 0 becomes (0, 0, 0); a new asset takes the first free slot.
 """
 
 from __future__ import annotations

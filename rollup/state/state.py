@@ -195,7 +195,8 @@ class State:
     def edit_account(self, i: int) -> Account:
         """The account's working copy for this transaction (copied on first edit)."""
         acc = self.account(i)
-        assert self._txn is not None, "state changes need begin()"
+        if self._txn is None:
+            raise RuntimeError("state changes need begin()")
         if i not in self._txn["accounts"]:
             self._txn["accounts"][i] = acc
             acc = acc.copy()
