@@ -29,8 +29,9 @@ def public_key(seed: bytes) -> tuple[int, int]:
 
 
 def venue(n_accounts: int = 4, deposit: int = 10**10, depth: int = 8, journal=None,
-          verify=None) -> Sequencer:
-    """Accounts 1..n funded with ``deposit``; account 0 collects fees; oracle time 1."""
+          verify=None, shared_key: bool = False) -> Sequencer:
+    """Accounts 1..n funded with ``deposit``; account 0 collects fees; oracle time 1.
+    ``shared_key``: every account holds key(1) (key derivation is slow in pure Python)."""
     seq = Sequencer(State(account_depth=depth), DOMAIN, journal=journal, verify=verify)
     seq.submit(SetOracleKey(public_key(ORACLE_KEY)))
     seq.submit(Deposit(FEE_ACCOUNT, public_key(key(0)), 0))
@@ -42,7 +43,7 @@ def venue(n_accounts: int = 4, deposit: int = 10**10, depth: int = 8, journal=No
                              short_initial=100_000, short_maintenance=60_000,
                              maker_fee=100, taker_fee=300, liquidation_fee=10_000))
     for i in range(1, n_accounts + 1):
-        seq.submit(Deposit(i, public_key(key(i)), deposit))
+        seq.submit(Deposit(i, public_key(key(1 if shared_key else i)), deposit))
     for asset, price in ((PERP, PERP_PRICE), (CALL, 3_000), (PUT, 2_500)):
         seq.submit(OracleUpdate(asset, price, 1).signed(ORACLE_KEY, DOMAIN))
     return seq
