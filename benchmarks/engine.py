@@ -42,7 +42,8 @@ def _order_stream(n: int, n_accounts: int, seed: int = 1):
     return out
 
 
-def bench_matching(records: list[dict], n_orders: int, n_rooted: int) -> None:
+def bench_matching(records: list[dict], n_orders: int, n_rooted: int,
+                   n_accounts: int = 1_000) -> None:
     from rollup.engine import testnet as tn
     from rollup.engine.orderbook import OrderBook
 
@@ -72,7 +73,7 @@ def bench_matching(records: list[dict], n_orders: int, n_rooted: int) -> None:
     # 2. sequencer: validation, margin checks, state updates; root hashed once at the end
     from rollup.errors import EngineError
 
-    n_accounts = 1_000  # about 50 orders per account: order ids stay within their 256 slots
+    # 1,000 accounts: about 50 orders each, so order ids stay within their 256 slots
     for label, count, defer in (("sequencer_orders_root_deferred", n_orders, True),
                                 ("sequencer_orders_root_each", n_rooted, False)):
         seq = tn.venue(n_accounts=n_accounts, deposit=10**13, depth=24, shared_key=True)

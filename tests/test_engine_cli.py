@@ -34,7 +34,7 @@ def test_engine_recover_and_scan_cli(tmp_path):
 
 def test_bench_engine_toy_sizes():
     records: list[dict] = []
-    bench.bench_matching(records, 300, 5)
+    bench.bench_matching(records, 300, 5, n_accounts=20)
     bench.bench_state_updates(records, [8], 20, 5, 20)
     bench.bench_liquidation_scan(records, 300)
     bench.bench_greeks(records, 1000)
