@@ -364,13 +364,14 @@ def _flat_limbs(values: Sequence[int]) -> np.ndarray:
     return np.frombuffer(b"".join([x.to_bytes(32, "little") for x in values]), dtype="<u8")
 
 
-def _to_montgomery(values: np.ndarray | Sequence, what: str) -> np.ndarray:
-    """Montgomery rows (..., 4) from ints (any shape) or from Montgomery limbs (..., 4) uint64.
+def _to_montgomery(values: np.ndarray | Sequence, what: str, mont_ndim: int) -> np.ndarray:
+    """Montgomery rows (..., 4) from ints (any shape) or from Montgomery limbs.
 
-    Integer arrays (int64/uint64) are converted without a trip through Python ints.
+    A uint64 array with mont_ndim axes, the last of 4, is taken as Montgomery limbs; any other
+    integer array as values (converted without a trip through Python ints).
     """
     arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
-    if arr.dtype == np.uint64 and arr.ndim >= 1 and arr.shape[-1] == 4 and arr.ndim >= 2:
+    if arr.dtype == np.uint64 and arr.ndim == mont_ndim and arr.shape[-1] == 4:
         # Montgomery input: each row must still be a canonical residue.
         rows = np.ascontiguousarray(arr).reshape(-1, 4)
         try:
@@ -398,7 +399,7 @@ def poseidon_many(inputs: np.ndarray | Sequence[Sequence[int]], *,
     Returns the m hashes as an (m, 4) uint64 Montgomery array (``Fr.to_ints`` gives ints).
     k = 1..16. ``parallel`` (default: m >= PARALLEL_THRESHOLD) spreads rows over Numba's threads.
     """
-    x = _to_montgomery(inputs, "poseidon_many")
+    x = _to_montgomery(inputs, "poseidon_many", 3)
     if x.ndim != 3:
         raise ValueError(f"poseidon_many takes an (m, k) or (m, k, 4) array, got shape {x.shape}")
     m, k = x.shape[0], x.shape[1]
@@ -472,8 +473,8 @@ def merkle_root_from_path(leaf: int, siblings: Sequence[int],
 
 
 def _paths_args(leaves, siblings, index_bits):
-    lv = _to_montgomery(leaves, "leaves").reshape(-1, 4)
-    sb = _to_montgomery(siblings, "siblings")
+    lv = _to_montgomery(leaves, "leaves", 2).reshape(-1, 4)
+    sb = _to_montgomery(siblings, "siblings", 3)
     m = lv.shape[0]
     sb = sb.reshape(m, -1, 4)
     depth = sb.shape[1]
