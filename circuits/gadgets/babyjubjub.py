@@ -341,6 +341,8 @@ def assert_bits_ge(cs: ConstraintSystem, bits: Sequence[LC | int], c: int,
                    enabled: LC | int = 1) -> None:
     """Assert value(bits) >= c: the complemented bits encode 2^n - 1 - value <= 2^n - 1 - c."""
     n = len(bits)
+    if not 0 <= c < 1 << n:
+        raise ValueError(f"bound {c} is outside the range of {n} bits")
     with cs.component("bits_ge"):
         _bits_le_const(cs, [1 - as_lc(b) for b in bits], (1 << n) - 1 - c, enabled)
 
