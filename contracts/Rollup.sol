@@ -336,8 +336,8 @@ contract Rollup {
         uint256 input = exitPublicInput(accountId, owner, ethAmount, tokenAmount);
         if (!exitVerifier.verifyProof(proof, input)) revert InvalidProof();
         exited[accountId] = true;
-        pendingWithdrawal[owner][ASSET_ETH] += ethAmount;
-        pendingWithdrawal[owner][ASSET_TOKEN] += tokenAmount;
+        if (ethAmount != 0) pendingWithdrawal[owner][ASSET_ETH] += ethAmount;
+        if (tokenAmount != 0) pendingWithdrawal[owner][ASSET_TOKEN] += tokenAmount;
         emit Exited(accountId, owner, ethAmount, tokenAmount);
     }
 

@@ -102,6 +102,11 @@ def compile_all() -> dict[str, dict]:
     return arts
 
 
+def sources_by_contract() -> dict[str, str]:
+    """Contract name -> its source path relative to contracts/, from the committed artifacts."""
+    return {p.stem: json.loads(p.read_text())["sourceName"] for p in BUILD.glob("*.json")}
+
+
 def render(art: dict) -> str:
     return json.dumps(art, indent=1, sort_keys=True) + "\n"
 
