@@ -21,6 +21,7 @@ def _register() -> None:
     from rollup.cli_demo import demo
 
     cli.add_command(bench)
+    cli.add_command(__import__("rollup.chain.cli", fromlist=["chain"]).chain)
     cli.add_command(demo)
 
 
