@@ -17,11 +17,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
+    from rollup.chain.cli import chain
     from rollup.cli_bench import bench
     from rollup.cli_demo import demo
 
     cli.add_command(bench)
-    cli.add_command(__import__("rollup.chain.cli", fromlist=["chain"]).chain)
+    cli.add_command(chain)
     cli.add_command(demo)
 
 
