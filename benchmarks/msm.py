@@ -17,7 +17,6 @@ import numpy as np
 
 from benchmarks.common import print_table, threads, write_json
 from prover.curves import G1, G2
-
 from prover.msm import choose_window, msm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,13 +43,22 @@ def _ffjs(group: str, bases: np.ndarray, scalars: np.ndarray, repeats: int) -> d
         sp.write_bytes(np.ascontiguousarray(scalars).astype("<u8").tobytes())
         out = subprocess.run(
             ["node", str(JS), group, str(bp), str(sp), str(repeats)],
-            cwd=ROOT, capture_output=True, text=True, check=True, timeout=3600,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=3600,
         )
     return json.loads(out.stdout)
 
 
-def run(sizes: dict[str, list[int]], json_path=None, vs: bool = True, repeats: int = 2,
-        window: int | None = None) -> list[dict]:
+def run(
+    sizes: dict[str, list[int]],
+    json_path=None,
+    vs: bool = True,
+    repeats: int = 2,
+    window: int | None = None,
+) -> list[dict]:
     records = []
     peer = vs and ffjavascript_available()
     for op, group in (("msm_g1", G1), ("msm_g2", G2)):
@@ -63,20 +71,31 @@ def run(sizes: dict[str, list[int]], json_path=None, vs: bool = True, repeats: i
                 t0 = time.perf_counter()
                 ours = msm(group, bases, k, window=window)
                 best = min(best, time.perf_counter() - t0)
-            rec = {"op": op, "n": n, "backend": "cpu", "threads": threads(),
-                   "window": window or choose_window(n), "seconds": round(best, 4)}
+            rec = {
+                "op": op,
+                "n": n,
+                "backend": "cpu",
+                "threads": threads(),
+                "window": window or choose_window(n),
+                "seconds": round(best, 4),
+            }
             if peer:
                 ref = _ffjs(group.name, bases, k, repeats)
                 ours_ints = group.to_ints(ours[None])[0]
                 ref_pt = ref["point"]
                 ref_ints = (
-                    (int(ref_pt[0]), int(ref_pt[1])) if group is G1
+                    (int(ref_pt[0]), int(ref_pt[1]))
+                    if group is G1
                     else tuple(tuple(int(c) for c in xy) for xy in ref_pt[:2])
                 )
                 if ours_ints != ref_ints:
                     raise RuntimeError(f"{op} n={n}: result differs from ffjavascript")
-                rec.update(reference="ffjavascript", reference_seconds=round(ref["seconds"], 4),
-                           ratio=round(ref["seconds"] / best, 2), results_match=True)
+                rec.update(
+                    reference="ffjavascript",
+                    reference_seconds=round(ref["seconds"], 4),
+                    ratio=round(ref["seconds"] / best, 2),
+                    results_match=True,
+                )
             records.append(rec)
             print(json.dumps(rec), flush=True)
     write_json(records, json_path)
@@ -96,8 +115,12 @@ def plot(records: list[dict], path: str) -> None:
         rs = [r for r in records if r["op"] == op]
         ax.loglog([r["n"] for r in rs], [r["seconds"] for r in rs], "o-", label=f"{op} ours")
         if all("reference_seconds" in r for r in rs):
-            ax.loglog([r["n"] for r in rs], [r["reference_seconds"] for r in rs], "s--",
-                      label=f"{op} ffjavascript")
+            ax.loglog(
+                [r["n"] for r in rs],
+                [r["reference_seconds"] for r in rs],
+                "s--",
+                label=f"{op} ffjavascript",
+            )
     ax.set_xlabel("points")
     ax.set_ylabel("seconds")
     ax.legend()
@@ -107,12 +130,19 @@ def plot(records: list[dict], path: str) -> None:
 
 def main(sizes, json_path=None, vs=True, plot_path=None, repeats=2, window=None):
     records = run(sizes, json_path, vs, repeats, window)
-    print_table("MSM (wall seconds, all cores)", records,
-                [("op", "op"), ("n", "n"), ("threads", "threads"), ("window", "c"),
-                 ("seconds", "ours s"), ("reference_seconds", "ffjavascript s"),
-                 ("ratio", "x faster")])
+    print_table(
+        "MSM (wall seconds, all cores)",
+        records,
+        [
+            ("op", "op"),
+            ("n", "n"),
+            ("threads", "threads"),
+            ("window", "c"),
+            ("seconds", "ours s"),
+            ("reference_seconds", "ffjavascript s"),
+            ("ratio", "x faster"),
+        ],
+    )
     if plot_path:
         plot(records, plot_path)
     return records
-
-

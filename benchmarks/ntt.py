@@ -30,8 +30,14 @@ def run(log_sizes: list[int], json_path=None, repeats: int = 3) -> list[dict]:
             best_i = min(best_i, time.perf_counter() - t0)
         if not np.array_equal(a, ref):
             raise RuntimeError(f"NTT 2^{log_n}: inverse(forward(x)) != x")
-        rec = {"op": "ntt", "n": n, "backend": "cpu", "threads": threads(),
-               "seconds": round(best_f, 4), "inverse_seconds": round(best_i, 4)}
+        rec = {
+            "op": "ntt",
+            "n": n,
+            "backend": "cpu",
+            "threads": threads(),
+            "seconds": round(best_f, 4),
+            "inverse_seconds": round(best_i, 4),
+        }
         records.append(rec)
         print(json.dumps(rec), flush=True)
     write_json(records, json_path)
@@ -40,7 +46,14 @@ def run(log_sizes: list[int], json_path=None, repeats: int = 3) -> list[dict]:
 
 def main(log_sizes, json_path=None):
     records = run(log_sizes, json_path)
-    print_table("NTT over Fr (wall seconds)", records,
-                [("n", "n"), ("threads", "threads"), ("seconds", "forward s"),
-                 ("inverse_seconds", "inverse s")])
+    print_table(
+        "NTT over Fr (wall seconds)",
+        records,
+        [
+            ("n", "n"),
+            ("threads", "threads"),
+            ("seconds", "forward s"),
+            ("inverse_seconds", "inverse s"),
+        ],
+    )
     return records

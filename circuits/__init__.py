@@ -12,3 +12,8 @@ __all__ = ["eddsa_public_key", "eddsa_sign", "eddsa_verify", "poseidon"]
 from circuits.dsl import LC, ConstraintError, ConstraintSystem, Violation  # noqa: E402
 
 __all__ += ["LC", "ConstraintError", "ConstraintSystem", "Violation"]
+
+# --- sparse Merkle tree (circuits.merkle): native twin of circuits.gadgets.merkle --------------
+from circuits.merkle import SparseMerkleTree, compute_root, zero_hashes  # noqa: E402
+
+__all__ += ["SparseMerkleTree", "compute_root", "zero_hashes"]

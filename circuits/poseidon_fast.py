@@ -3,8 +3,13 @@
 Same function as ``circuits.poseidon.poseidon``: state = [0, x_1..x_n], t = n + 1 (2..17), the
 permutation, output state[0]. The kernels run the sparse schedule of
 ``poseidon_constants.optimized_tables``: 4 full rounds, R_P partial rounds of one S-box and one
-sparse matrix (s0' = a*s0 + sum w_j s_j, s_i' = s_i + v_i*s0), the dense post matrix on s[1:],
-4 full rounds. Per partial round that is 3 + (2t - 1) multiplications instead of 3 + t^2.
+sparse matrix (s0' = a*z + sum w_j s_j, s_i' = s_i + v_i*z with z = (s0 + c)^5), the dense post
+matrix on s[1:], 4 full rounds. During the partial rounds s0 is held scaled, s0 = lam*y0, with
+lam chosen so that a becomes 1: then (s0 + c)^5 = lam^5 (y0 + c/lam)^5, and lam' = a*lam^5 gives
+y0' = z' + sum (w_j/lam') s_j, s_j' = s_j + (v_j*lam^5) z' with z' = (y0 + c/lam)^5. Per partial
+round that is 3 + 2(t - 1) multiplications (the textbook round needs 3 + t^2), plus one at the
+end (s0 = lam*y0). The field kernels are throughput-bound on 64x64-bit products, so the count of
+multiplications is the cost model.
 
 Elements are UniTuple(uint64, 4) in Montgomery form (``prover.kernels.cpu.fr``). The constants of
 width t are one (N, 4) uint64 array (layout in ``_table_array``), built once per width; passing
@@ -60,14 +65,25 @@ _R2 = FR.r2  # mont_mul(x, 2^512) = x * 2^256: enters Montgomery form
 def _table_array(t: int) -> np.ndarray:
     """All constants of width t as Montgomery rows, in the order the kernels read them:
 
-    mds (t*t, row-major) | first full rounds (4*t) | per partial round k: [c_k, a_k, w_k (t-1),
-    v_k (t-1)] (2t rows) | post matrix ((t-1)^2, row-major) | last full rounds (4*t).
+    mds (t*t, row-major) | first full rounds (4*t) | per partial round k, scaled as in the module
+    docstring: [c_k/lam_k, w_k/lam_{k+1} (t-1), v_k*lam_k^5 (t-1)] (2t - 1 rows) | lam_{R_P} |
+    post matrix ((t-1)^2, row-major) | last full rounds (4*t).
     """
     tab = optimized_tables(t)
     values: list[int] = [x for row in params(t).mds for x in row]
     values += [x for row in tab.first_constants for x in row]
+    lam = 1
     for c, (a, w, v) in zip(tab.partial_constants, tab.sparse, strict=True):
-        values += [c, a, *w, *v]
+        lam5 = pow(lam, 5, R)
+        nxt = a * lam5 % R
+        if nxt == 0:  # never for circomlib's tables; the scaling needs a != 0
+            raise ValueError(f"width {t}: zero sparse-matrix corner")
+        inv_nxt = pow(nxt, R - 2, R)
+        values += [c * pow(lam, R - 2, R) % R]
+        values += [x * inv_nxt % R for x in w]
+        values += [x * lam5 % R for x in v]
+        lam = nxt
+    values.append(lam)
     values += [x for row in tab.post_matrix for x in row]
     values += [x for row in tab.last_constants for x in row]
     return Fr.from_ints(values)
@@ -97,8 +113,8 @@ def _sbox(x):
 
 @njit(cache=True)
 def _partial_rounds_of(t, n_rows):
-    # n_rows = t*t + 8t + 2t*R_P + (t-1)^2
-    return (n_rows - t * t - 8 * t - (t - 1) * (t - 1)) // (2 * t)
+    # n_rows = t*t + 8t + (2t - 1)*R_P + 1 + (t-1)^2
+    return (n_rows - t * t - 8 * t - 1 - (t - 1) * (t - 1)) // (2 * t - 1)
 
 
 @njit(cache=True)
@@ -123,13 +139,16 @@ def _permute(s, tmp, tab):
         _full_round(s, tmp, tab, t, off)
         off += t
     for _ in range(rp):
+        # rows: c, w_1..w_{t-1}, v_1..v_{t-1} (scaled; s0 holds y0)
         x = _sbox(fr_add(load(s, 0), load(tab, off)))
-        acc = fr_mul(load(tab, off + 1), x)
+        acc = x
         for j in range(1, t):
-            acc = fr_add(acc, fr_mul(load(tab, off + 1 + j), load(s, j)))
-            store(s, j, fr_add(load(s, j), fr_mul(load(tab, off + t + j), x)))
+            acc = fr_add(acc, fr_mul(load(tab, off + j), load(s, j)))
+            store(s, j, fr_add(load(s, j), fr_mul(load(tab, off + t - 1 + j), x)))
         store(s, 0, acc)
-        off += 2 * t
+        off += 2 * t - 1
+    store(s, 0, fr_mul(load(s, 0), load(tab, off)))  # s0 = lam * y0
+    off += 1
     # post matrix on s[1:], s0 unchanged
     for i in range(1, t):
         store(tmp, i, load(s, i))
@@ -167,16 +186,14 @@ def _permute3(s0, s1, s2, tab):
         )
         off += 3
     for _ in range(rp):
-        # rows: c, a, w1, w2, v1, v2
+        # rows: c, w1, w2, v1, v2 (scaled; s0 holds y0)
         x = _sbox(fr_add(s0, load(tab, off)))
-        s0n = fr_add(
-            fr_add(fr_mul(load(tab, off + 1), x), fr_mul(load(tab, off + 2), s1)),
-            fr_mul(load(tab, off + 3), s2),
-        )
-        s1 = fr_add(s1, fr_mul(load(tab, off + 4), x))
-        s2 = fr_add(s2, fr_mul(load(tab, off + 5), x))
-        s0 = s0n
-        off += 6
+        s0 = fr_add(fr_add(x, fr_mul(load(tab, off + 1), s1)), fr_mul(load(tab, off + 2), s2))
+        s1 = fr_add(s1, fr_mul(load(tab, off + 3), x))
+        s2 = fr_add(s2, fr_mul(load(tab, off + 4), x))
+        off += 5
+    s0 = fr_mul(s0, load(tab, off))  # s0 = lam * y0
+    off += 1
     s1, s2 = (
         fr_add(fr_mul(load(tab, off), s1), fr_mul(load(tab, off + 1), s2)),
         fr_add(fr_mul(load(tab, off + 2), s1), fr_mul(load(tab, off + 3), s2)),
@@ -238,22 +255,28 @@ def _hash_rows_parallel(x, out, tab, chunk):
             _hash_row(x, i, out, tab, s, tmp)
 
 
+@njit(cache=True, inline="always")
+def _flat(limbs, j):
+    """Element j of a flat (4k,) limb array."""
+    return (limbs[4 * j], limbs[4 * j + 1], limbs[4 * j + 2], limbs[4 * j + 3])
+
+
 @njit(cache=True)
 def _hash_plain(limbs, tab):
-    """Poseidon of k plain (non-Montgomery, canonical) limb rows -> plain limbs of the hash.
+    """Poseidon of k plain (non-Montgomery, canonical) elements, flat (4k,) limbs -> plain limbs.
 
     One call for the single-hash path: enter Montgomery form, permute, leave it.
     """
-    k = limbs.shape[0]
+    k = limbs.shape[0] // 4
     if k == 2:
-        a = fr_mul(load(limbs, 0), _R2)
-        b = fr_mul(load(limbs, 1), _R2)
+        a = fr_mul(_flat(limbs, 0), _R2)
+        b = fr_mul(_flat(limbs, 1), _R2)
         return fr_mul(_hash2_mont(a, b, tab), _ONE_PLAIN)
     s = np.empty((k + 1, 4), dtype=np.uint64)
     tmp = np.empty((k + 1, 4), dtype=np.uint64)
     store(s, 0, (U0, U0, U0, U0))
     for j in range(k):
-        store(s, j + 1, fr_mul(load(limbs, j), _R2))
+        store(s, j + 1, fr_mul(_flat(limbs, j), _R2))
     _permute(s, tmp, tab)
     return fr_mul(load(s, 0), _ONE_PLAIN)
 
@@ -290,11 +313,11 @@ def _paths_parallel(leaves, siblings, bits, out, tab3):
 
 
 @njit(cache=True)
-def _root_plain(leaf, siblings, bits, tab3):
-    """Root of one path from plain limbs (leaf (4,), siblings (d, 4)) -> plain limbs."""
-    cur = fr_mul((leaf[0], leaf[1], leaf[2], leaf[3]), _R2)
-    for d in range(siblings.shape[0]):
-        sib = fr_mul(load(siblings, d), _R2)
+def _root_plain(limbs, bits, tab3):
+    """Root of one path from flat plain limbs [leaf, sibling_0 .. sibling_{d-1}] -> plain limbs."""
+    cur = fr_mul(_flat(limbs, 0), _R2)
+    for d in range(bits.shape[0]):
+        sib = fr_mul(_flat(limbs, d + 1), _R2)
         if bits[d]:
             cur = _hash2_mont(sib, cur, tab3)
         else:
@@ -318,23 +341,37 @@ def _default_nodes(leaf, depth, tab3):
 # ---------------------------------------------------------------------------------------------
 
 
-def _canonical_limbs(values: Sequence[int]) -> np.ndarray:
-    """Plain limbs (n, 4) of ints in [0, r); PoseidonInputError / TypeError like ``poseidon``."""
+def _check_ints(values: Sequence[int]) -> None:
+    """PoseidonInputError / TypeError exactly as ``poseidon_python`` raises them."""
     for x in values:
-        if isinstance(x, bool) or not isinstance(x, int):
+        # `type(x) is int` first: the common case skips the two isinstance calls
+        if type(x) is not int and (isinstance(x, bool) or not isinstance(x, int)):
             raise TypeError(f"field elements must be int, got {type(x).__name__}")
         if not (0 <= x < R):
             raise PoseidonInputError("poseidon input out of range [0, r)")
+
+
+def _canonical_limbs(values: Sequence[int]) -> np.ndarray:
+    """Plain limbs (n, 4) of ints in [0, r)."""
+    _check_ints(values)
     return ints_to_limbs(values)
 
 
-def _to_montgomery(values: np.ndarray | Sequence, what: str) -> np.ndarray:
-    """Montgomery rows (..., 4) from ints (any shape) or from Montgomery limbs (..., 4) uint64.
+def _flat_limbs(values: Sequence[int]) -> np.ndarray:
+    """Plain limbs of ints in [0, r) as one flat read-only (4n,) array: the cheapest conversion
+    for a single call (one bytes object, no copy)."""
+    _check_ints(values)
+    return np.frombuffer(b"".join([x.to_bytes(32, "little") for x in values]), dtype="<u8")
 
-    Integer arrays (int64/uint64) are converted without a trip through Python ints.
+
+def _to_montgomery(values: np.ndarray | Sequence, what: str, mont_ndim: int) -> np.ndarray:
+    """Montgomery rows (..., 4) from ints (any shape) or from Montgomery limbs.
+
+    A uint64 array with mont_ndim axes, the last of 4, is taken as Montgomery limbs; any other
+    integer array as values (converted without a trip through Python ints).
     """
     arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
-    if arr.dtype == np.uint64 and arr.ndim >= 1 and arr.shape[-1] == 4 and arr.ndim >= 2:
+    if arr.dtype == np.uint64 and arr.ndim == mont_ndim and arr.shape[-1] == 4:
         # Montgomery input: each row must still be a canonical residue.
         rows = np.ascontiguousarray(arr).reshape(-1, 4)
         try:
@@ -362,7 +399,7 @@ def poseidon_many(inputs: np.ndarray | Sequence[Sequence[int]], *,
     Returns the m hashes as an (m, 4) uint64 Montgomery array (``Fr.to_ints`` gives ints).
     k = 1..16. ``parallel`` (default: m >= PARALLEL_THRESHOLD) spreads rows over Numba's threads.
     """
-    x = _to_montgomery(inputs, "poseidon_many")
+    x = _to_montgomery(inputs, "poseidon_many", 3)
     if x.ndim != 3:
         raise ValueError(f"poseidon_many takes an (m, k) or (m, k, 4) array, got shape {x.shape}")
     m, k = x.shape[0], x.shape[1]
@@ -402,7 +439,7 @@ def poseidon_fast(inputs: Sequence[int]) -> int:
     n = len(inputs)
     if not (1 <= n <= MAX_WIDTH - 1):
         raise PoseidonInputError(f"poseidon takes 1..{MAX_WIDTH - 1} inputs, got {n}")
-    return _limbs_int(_hash_plain(_canonical_limbs(inputs), tables(n + 1)))
+    return _limbs_int(_hash_plain(_flat_limbs(inputs), tables(n + 1)))
 
 
 def hash2(left: int, right: int) -> int:
@@ -432,14 +469,12 @@ def merkle_root_from_path(leaf: int, siblings: Sequence[int],
     """
     sib = list(siblings)
     bits = _index_bits(index_bits, len(sib))
-    leaf_limbs = _canonical_limbs([leaf])[0]
-    sib_limbs = _canonical_limbs(sib) if sib else np.zeros((0, 4), dtype=np.uint64)
-    return _limbs_int(_root_plain(leaf_limbs, sib_limbs, bits, tables(3)))
+    return _limbs_int(_root_plain(_flat_limbs([leaf, *sib]), bits, tables(3)))
 
 
 def _paths_args(leaves, siblings, index_bits):
-    lv = _to_montgomery(leaves, "leaves").reshape(-1, 4)
-    sb = _to_montgomery(siblings, "siblings")
+    lv = _to_montgomery(leaves, "leaves", 2).reshape(-1, 4)
+    sb = _to_montgomery(siblings, "siblings", 3)
     m = lv.shape[0]
     sb = sb.reshape(m, -1, 4)
     depth = sb.shape[1]

@@ -14,7 +14,6 @@ from prover.constants import FR_GENERATOR, FR_TWO_ADICITY, R
 from prover.fields import Fr
 from prover.kernels.cpu import ntt as kn
 
-
 MAX_LOG_N = FR_TWO_ADICITY
 
 
@@ -48,8 +47,14 @@ def twiddles(log_n: int, inverse: bool) -> np.ndarray:
 
 
 def _check(a: np.ndarray) -> int:
-    if not (isinstance(a, np.ndarray) and a.dtype == np.uint64 and a.ndim == 2
-            and a.shape[1] == 4 and a.flags.c_contiguous and a.flags.writeable):
+    if not (
+        isinstance(a, np.ndarray)
+        and a.dtype == np.uint64
+        and a.ndim == 2
+        and a.shape[1] == 4
+        and a.flags.c_contiguous
+        and a.flags.writeable
+    ):
         raise ValueError("NTT works in place on a writeable C-contiguous (n, 4) uint64 array")
     return _log2(a.shape[0])
 
@@ -90,5 +95,3 @@ def coset_intt(a: np.ndarray, shift: int) -> np.ndarray:
     """In place: coefficients from evaluations on the coset shift * H (inverse of coset_ntt)."""
     intt(a)
     return scale_by_powers(a, pow(shift, -1, R))
-
-

@@ -17,11 +17,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
+    from rollup.chain.cli import chain
     from rollup.cli_bench import bench
     from rollup.cli_demo import demo
     from rollup.cli_engine import engine
 
     cli.add_command(bench)
+    cli.add_command(chain)
     cli.add_command(demo)
     cli.add_command(engine)
 

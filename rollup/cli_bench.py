@@ -31,12 +31,24 @@ def _sizes(spec: str) -> list[int]:
 
 
 @bench.command("msm")
-@click.option("--sizes", default="12,14,16,18,20", show_default=True,
-              help="log2 of the G1 point counts (comma separated).")
-@click.option("--g2-sizes", default="12,14,16,18", show_default=True,
-              help="log2 of the G2 point counts; '' to skip G2.")
-@click.option("--vs/--no-vs", default=True, show_default=True,
-              help="Time ffjavascript on the same inputs (needs node and node_modules).")
+@click.option(
+    "--sizes",
+    default="12,14,16,18,20",
+    show_default=True,
+    help="log2 of the G1 point counts (comma separated).",
+)
+@click.option(
+    "--g2-sizes",
+    default="12,14,16,18",
+    show_default=True,
+    help="log2 of the G2 point counts; '' to skip G2.",
+)
+@click.option(
+    "--vs/--no-vs",
+    default=True,
+    show_default=True,
+    help="Time ffjavascript on the same inputs (needs node and node_modules).",
+)
 @click.option("--window", type=int, default=None, help="Force the Pippenger window size.")
 @click.option("--repeats", type=int, default=2, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False))
@@ -51,8 +63,12 @@ def bench_msm(sizes, g2_sizes, vs, window, repeats, json_path, plot_path, backen
 
 
 @bench.command("ntt")
-@click.option("--sizes", default="12,14,16,18,20,22", show_default=True,
-              help="log2 of the transform sizes (comma separated).")
+@click.option(
+    "--sizes",
+    default="12,14,16,18,20,22",
+    show_default=True,
+    help="log2 of the transform sizes (comma separated).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False))
 def bench_ntt(sizes, json_path):
     """Forward and inverse NTT over Fr."""

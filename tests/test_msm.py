@@ -51,7 +51,7 @@ def test_g1_edges_against_py_ecc(window):
     # repeated bases, a point and its negation, the point at infinity as a base
     pts = pts + [pts[0], pts[0], ob.neg(pts[1]), None]
     ks = [rng.randrange(R) for _ in pts]
-    ks[:len(EDGE_SCALARS)] = EDGE_SCALARS[: len(ks)]
+    ks[: len(EDGE_SCALARS)] = EDGE_SCALARS[: len(ks)]
     ks[6], ks[7] = ks[0], ks[0]
     A = G1.from_ints([to_ints1(p) if p is not None else None for p in pts])
     got = G1.to_ints(msm_g1(A, ks, window=window)[None])[0]

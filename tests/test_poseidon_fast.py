@@ -93,6 +93,10 @@ def test_integer_dtype_and_object_inputs_agree():
     assert (poseidon_many(x.astype(np.uint64)) == poseidon_many(obj)).all()
     assert Fr.to_ints(poseidon_many(x))[0] == poseidon_python([1, 2, 3])
     assert poseidon_many(np.zeros((0, 2), dtype=np.int64)).shape == (0, 4)
+    # 2-D uint64 with 4 columns: four values per row, not Montgomery limbs
+    four = np.arange(1, 9, dtype=np.uint64).reshape(2, 4)
+    assert Fr.to_ints(poseidon_many(four)) == [poseidon_python([1, 2, 3, 4]),
+                                               poseidon_python([5, 6, 7, 8])]
 
 
 @pytest.mark.parametrize("bad", [R, R + 1, 2**256, -1])

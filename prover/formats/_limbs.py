@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 # BN254 base field (coordinates of G1/G2 points) and scalar field (witness, coefficients).
-BN254_Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583
-BN254_R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+from prover.constants import Q as BN254_Q
+from prover.constants import R as BN254_R  # noqa: F401 (re-exported by prover.formats)
 
 N_LIMBS = 4
 N8 = 32  # bytes per field element on disk for both BN254 fields

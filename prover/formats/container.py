@@ -22,13 +22,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prover.errors import ProverInputError
+
 from ._limbs import limbs_to_int
 
 HEADER_SIZE = 12  # magic + version + nSections
 SECTION_HEADER_SIZE = 12  # id u32 + size u64
 
 
-class FormatError(ValueError):
+class FormatError(ProverInputError):
     """A file or document does not follow the expected format (reason in the message)."""
 
 

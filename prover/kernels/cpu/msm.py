@@ -8,8 +8,8 @@ Recipe (per window of c bits, windows in parallel over threads):
    costs about 6 multiplications instead of 11 for a mixed Jacobian addition:
        lambda = (y2 - y1) / (x2 - x1)      (3 x1^2 / 2 y1 when doubling)
        x3 = lambda^2 - x1 - x2,  y3 = lambda (x1 - x3) - y1
-   A point whose bucket already has an addition in flight goes to that bucket's Jacobian
-   overflow accumulator instead (mixed addition), so repeated bases never serialize the batch.
+   A point whose bucket already has an addition in flight waits for the next batch; past a
+   bound it goes to the bucket's Jacobian overflow accumulator (mixed addition) instead.
 3. Window sum: sum_b (b+1) B_b by a running sum from the top bucket (2 additions per bucket).
 4. Windows combined from the top: acc = 2^c acc + S_w.
 """
@@ -111,8 +111,66 @@ def _flush(buckets, full, inbatch, bidx, bpts, scratch, cnt):
 
 
 @njit(cache=True)
+def _signed_point(bases, digits, i):
+    """(bucket index, +-P) for point i, or bucket -1 when the digit is 0 or P is infinity."""
+    d = digits[i]
+    P = load_aff(bases, i)
+    if d == 0 or c.aff_is_inf(P):
+        return -1, P
+    if d < 0:
+        return -d - 1, (P[0], fe_neg(P[1]))
+    return d - 1, P
+
+
+@njit(cache=True)
+def _offer(b, P, buckets, full, inbatch, bidx, bpts, cnt):
+    """Put +-P into bucket b: directly if empty, else as a pending batch addition.
+    Returns (cnt, collided): collided when b already has an addition in this batch."""
+    if not full[b]:
+        store_pt(buckets, b, P)
+        full[b] = True
+        return cnt, False
+    if inbatch[b]:
+        return cnt, True
+    inbatch[b] = True
+    bidx[cnt] = b
+    store_pt(bpts, cnt, P)
+    return cnt + 1, False
+
+
+@njit(cache=True)
+def _to_overflow(b, P, overflow, has_over):
+    if has_over[b]:
+        store_pt(overflow, b, c.jac_add_mixed(load_jac(overflow, b), P))
+    else:
+        store_pt(overflow, b, c.aff_to_jac(P))
+        has_over[b] = True
+
+
+@njit(cache=True)
+def _retry_deferred(bases, digits, dq, dn, buckets, full, inbatch, bidx, bpts, cnt):
+    """Offer the deferred points again (after a flush); keep the ones that collide again.
+    Returns (cnt, new dn)."""
+    nd = 0
+    for j in range(dn):
+        ii = dq[j]
+        b, P = _signed_point(bases, digits, ii)
+        cnt, collided = _offer(b, P, buckets, full, inbatch, bidx, bpts, cnt)
+        if collided:
+            dq[nd] = ii
+            nd += 1
+    return cnt, nd
+
+
+@njit(cache=True)
 def window_sum(bases, digits, c_bits, batch):
-    """sum_i digits[i] * bases[i] for one window, as a Jacobian point."""
+    """sum_i digits[i] * bases[i] for one window, as a Jacobian point.
+
+    A point whose bucket already has an addition in the current batch is deferred to the next
+    batch (up to batch/2 of them); beyond that, or when the last batches get too small to pay
+    for an inversion, it goes to the bucket's Jacobian overflow accumulator, so adversarial
+    inputs (every point in one bucket) cost O(n) mixed additions, never O(n^2).
+    """
     n = bases.shape[0]
     nb = 1 << (c_bits - 1)
     tail = bases.shape[2:]
@@ -125,37 +183,35 @@ def window_sum(bases, digits, c_bits, batch):
     bpts = np.empty((batch, 2) + tail, dtype=np.uint64)
     scratch = np.empty((batch, 2) + tail, dtype=np.uint64)
     zero_pt = np.zeros((1, 2) + tail, dtype=np.uint64)
+    max_deferred = batch // 2  # < batch: a retry round can never overfill the batch
+    dq = np.empty(max(max_deferred, 1), dtype=np.int64)
+    dn = 0
     cnt = 0
     for i in range(n):
-        d = digits[i]
-        if d == 0:
+        b, P = _signed_point(bases, digits, i)
+        if b < 0:
             continue
-        P = load_aff(bases, i)
-        if c.aff_is_inf(P):
-            continue
-        if d < 0:
-            P = (P[0], fe_neg(P[1]))
-            b = -d - 1
-        else:
-            b = d - 1
-        if not full[b]:
-            store_pt(buckets, b, P)
-            full[b] = True
-        elif inbatch[b]:
-            if has_over[b]:
-                store_pt(overflow, b, c.jac_add_mixed(load_jac(overflow, b), P))
+        cnt, collided = _offer(b, P, buckets, full, inbatch, bidx, bpts, cnt)
+        if collided:
+            if dn < max_deferred:
+                dq[dn] = i
+                dn += 1
             else:
-                store_pt(overflow, b, c.aff_to_jac(P))
-                has_over[b] = True
-        else:
-            inbatch[b] = True
-            bidx[cnt] = b
-            store_pt(bpts, cnt, P)
-            cnt += 1
-            if cnt == batch:
-                _flush(buckets, full, inbatch, bidx, bpts, scratch, cnt)
-                cnt = 0
-    _flush(buckets, full, inbatch, bidx, bpts, scratch, cnt)
+                _to_overflow(b, P, overflow, has_over)
+        if cnt == batch:
+            _flush(buckets, full, inbatch, bidx, bpts, scratch, cnt)
+            cnt, dn = _retry_deferred(bases, digits, dq, dn, buckets, full, inbatch, bidx, bpts, 0)
+    # drain: each round lets at least one deferred point per bucket in
+    while True:
+        _flush(buckets, full, inbatch, bidx, bpts, scratch, cnt)
+        if dn == 0:
+            break
+        cnt, dn = _retry_deferred(bases, digits, dq, dn, buckets, full, inbatch, bidx, bpts, 0)
+        if cnt < 16 and dn > 0:  # too few to share an inversion: finish in Jacobian
+            for j in range(dn):
+                b, P = _signed_point(bases, digits, dq[j])
+                _to_overflow(b, P, overflow, has_over)
+            dn = 0
 
     z = load_aff(zero_pt, 0)[0]
     running = c.jac_infinity(z)
