@@ -70,3 +70,20 @@ def test_deep_tree_is_sparse():
     t.update({0: 1, (1 << 32) - 1: 2})
     assert len(t.nodes) <= 2 * 33
     assert verify_proof(t.root, (1 << 32) - 1, 2, t.proof((1 << 32) - 1))
+
+
+def test_same_tree_as_the_circuit_twin():
+    """circuits.merkle is the native twin of the Merkle gadget: roots and paths must agree."""
+    from circuits.merkle import SparseMerkleTree as CircuitTree
+    from circuits.merkle import compute_root, zero_hashes
+
+    ours, theirs = SparseMerkleTree(12), CircuitTree(12)
+    assert default_nodes(12) == list(zero_hashes(12))[:13]
+    changes = {i * 97 % 4096: i + 1 for i in range(25)}
+    ours.update(changes)
+    for k, v in changes.items():
+        theirs.set(k, v)
+    assert ours.root == theirs.root
+    for i in (0, 97, 4095, 5):
+        assert ours.proof(i) == theirs.proof(i)
+        assert compute_root(ours.leaf(i), i, ours.proof(i)) == ours.root
