@@ -1,0 +1,306 @@
+"""The one place where the prover's compute backend is chosen: CPU kernels or CUDA kernels.
+
+    backend = get_backend("auto")      # "cuda" when a GPU is present, else "cpu" (logged)
+    backend.msm_g1(bases, scalars, "montgomery")
+    backend.ntt(a); backend.coset_intt(a, shift)
+
+Both backends take and return host NumPy arrays with the semantics of `prover.msm` and
+`prover.ntt` (NTTs work in place and return their argument; MSMs return points), so a caller never
+asks which one it runs on. The CUDA backend copies inputs to the device and results back; the H
+step (`h_evaluations`) keeps its three polynomials on the device across all its transforms.
+
+`auto` never picks the CUDA simulator; naming "cuda" explicitly under NUMBA_ENABLE_CUDASIM=1 runs
+the CUDA kernels in the simulator (that is how they are tested without a GPU). A device error in
+the middle of a computation is raised as GpuError; nothing falls back to the CPU silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import Literal
+
+import numpy as np
+
+from prover.constants import R
+from prover.curves import G1, G2, CurveGroup
+from prover.fields import Fr
+
+log = logging.getLogger(__name__)
+
+BackendName = Literal["auto", "cpu", "cuda"]
+ScalarForm = Literal["standard", "montgomery"]
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot run here (e.g. "cuda" without a CUDA device); says why."""
+
+
+class GpuError(RuntimeError):
+    """A CUDA call failed while computing (out of memory, launch failure, lost device)."""
+
+
+class Backend:
+    """MSM and NTT entry points; subclasses implement them for one kind of hardware."""
+
+    name: str = "?"
+    device_name: str = "?"
+
+    def msm_jacobian(self, group: CurveGroup, bases: np.ndarray, scalars,
+                     scalar_form: ScalarForm = "standard") -> np.ndarray:
+        """sum_i k_i P_i as one Jacobian point ((3, 4) for G1, (3, 2, 4) for G2)."""
+        raise NotImplementedError
+
+    def msm_g1(self, bases: np.ndarray, scalars, scalar_form: ScalarForm = "standard"):
+        """sum_i k_i P_i over G1, affine (2, 4); (0, 0) is infinity."""
+        return G1.to_affine(self.msm_jacobian(G1, bases, scalars, scalar_form)[None])[0]
+
+    def msm_g2(self, bases: np.ndarray, scalars, scalar_form: ScalarForm = "standard"):
+        """sum_i k_i P_i over G2, affine (2, 2, 4); (0, 0) is infinity."""
+        return G2.to_affine(self.msm_jacobian(G2, bases, scalars, scalar_form)[None])[0]
+
+    def ntt(self, a: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def intt(self, a: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def coset_ntt(self, a: np.ndarray, shift: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def coset_intt(self, a: np.ndarray, shift: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def h_evaluations(self, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+                      shift: int) -> np.ndarray:
+        """A*B - C on the coset shift*H, from A, B, C evaluated on H (each (n, 4) Montgomery):
+        each is interpolated (intt) and evaluated on the coset (coset_ntt). a, b, c are
+        overwritten. snarkjs's H uses shift = w_(2n), the odd points of the 2n-domain."""
+        for x in (a, b, c):
+            self.intt(x)
+            self.coset_ntt(x, shift)
+        return Fr.sub(Fr.mul(a, b), c)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} on {self.device_name}>"
+
+
+class CpuBackend(Backend):
+    name = "cpu"
+
+    def __init__(self) -> None:
+        import os
+
+        import numba
+
+        self.device_name = f"CPU ({numba.get_num_threads()} threads of {os.cpu_count()})"
+
+    def msm_jacobian(self, group, bases, scalars, scalar_form="standard"):
+        from prover.msm import msm_jacobian
+
+        return msm_jacobian(group, bases, scalars, scalar_form=scalar_form)
+
+    def ntt(self, a):
+        from prover import ntt
+
+        return ntt.ntt(a)
+
+    def intt(self, a):
+        from prover import ntt
+
+        return ntt.intt(a)
+
+    def coset_ntt(self, a, shift):
+        from prover import ntt
+
+        return ntt.coset_ntt(a, shift)
+
+    def coset_intt(self, a, shift):
+        from prover import ntt
+
+        return ntt.coset_intt(a, shift)
+
+
+def _gpu_error_types() -> tuple[type[BaseException], ...]:
+    from numba.cuda.cudadrv import driver, error
+
+    kinds: list[type[BaseException]] = []
+    # (the simulator's modules define only some of these)
+    for mod, names in ((driver, ("CudaAPIError", "LinkerError")),
+                       (error, ("CudaDriverError", "CudaRuntimeError", "CudaSupportError"))):
+        kinds += [getattr(mod, n) for n in names if isinstance(getattr(mod, n, None), type)]
+    try:
+        import cupy
+
+        kinds += [cupy.cuda.runtime.CUDARuntimeError, cupy.cuda.memory.OutOfMemoryError,
+                  cupy.cuda.driver.CUDADriverError]
+    except Exception:  # CuPy absent: only Numba's errors can occur
+        pass
+    return tuple(kinds)
+
+
+@contextmanager
+def _device_errors(what: str):
+    """Re-raise CUDA failures as GpuError naming the step, with the original as the cause."""
+    kinds = _gpu_error_types()
+    try:
+        yield
+    except kinds as exc:
+        raise GpuError(f"{what} failed on the GPU: {exc}") from exc
+
+
+def _ntt_size(a: np.ndarray) -> int:
+    if not (isinstance(a, np.ndarray) and a.dtype == np.uint64 and a.ndim == 2
+            and a.shape[1] == 4 and a.flags.c_contiguous and a.flags.writeable):
+        raise ValueError("NTT works in place on a writeable C-contiguous (n, 4) uint64 array")
+    from prover.ntt import MAX_LOG_N
+
+    n = a.shape[0]
+    if n <= 0 or n & (n - 1):
+        raise ValueError(f"NTT size must be a power of two, got {n}")
+    if n.bit_length() - 1 > MAX_LOG_N:
+        raise ValueError(f"NTT size 2^{n.bit_length() - 1} exceeds Fr's 2-adicity {MAX_LOG_N}")
+    return n.bit_length() - 1
+
+
+def _mont(x: int) -> np.ndarray:
+    return Fr.from_int(x % R)
+
+
+class CudaBackend(Backend):
+    """The kernels of `prover.kernels.cuda`; `max_chunk` caps the points of one device pass."""
+
+    name = "cuda"
+
+    def __init__(self, *, max_chunk: int | None = None) -> None:
+        from prover.kernels.cuda import memory as mem
+
+        self._mem = mem
+        self.max_chunk = max_chunk
+        self.device_name = mem.device_name()
+
+    # -- MSM --------------------------------------------------------------------------------------
+
+    def msm_jacobian(self, group, bases, scalars: np.ndarray | Sequence[int],
+                     scalar_form="standard"):
+        from prover.kernels.cuda import msm as kmsm
+        from prover.msm import plain_scalars
+
+        pts = group._rows(bases, 2)
+        montgomery = isinstance(scalars, np.ndarray) and scalar_form == "montgomery"
+        if montgomery:
+            # Converted on the device; canonical by construction (our own field arrays).
+            k = np.ascontiguousarray(scalars, dtype=np.uint64).reshape(-1, 4)
+        else:
+            k = plain_scalars(scalars, scalar_form)
+        if len(k) != len(pts):
+            raise ValueError(f"{len(pts)} bases but {len(k)} scalars")
+        with _device_errors(f"{group.name} MSM of {len(pts)} points"):
+            return kmsm.msm_jacobian(group.degree, pts, k, montgomery=montgomery,
+                                     max_chunk=self.max_chunk)
+
+    # -- NTT --------------------------------------------------------------------------------------
+
+    def _transform(self, a: np.ndarray, what: str, steps) -> np.ndarray:
+        _ntt_size(a)
+        with _device_errors(f"{what} of size {a.shape[0]}"):
+            d = self._mem.to_device(a)
+            steps(d)
+            self._mem.to_host(d, out=a)
+        return a
+
+    def _forward(self, d) -> None:
+        from prover.kernels.cuda import ntt as kntt
+
+        log_n = d.shape[0].bit_length() - 1
+        kntt.ntt_in_place(d, kntt.device_twiddles(log_n, False))
+
+    def _inverse(self, d) -> None:
+        from prover.kernels.cuda import ntt as kntt
+
+        n = d.shape[0]
+        kntt.ntt_in_place(d, kntt.device_twiddles(n.bit_length() - 1, True))
+        kntt.scale(d, _mont(pow(n, -1, R)))
+
+    def ntt(self, a):
+        return self._transform(a, "NTT", self._forward)
+
+    def intt(self, a):
+        return self._transform(a, "inverse NTT", self._inverse)
+
+    def coset_ntt(self, a, shift):
+        from prover.kernels.cuda import ntt as kntt
+
+        def steps(d):
+            kntt.scale_by_powers(d, _mont(shift))
+            self._forward(d)
+
+        return self._transform(a, "coset NTT", steps)
+
+    def coset_intt(self, a, shift):
+        from prover.kernels.cuda import ntt as kntt
+
+        def steps(d):
+            self._inverse(d)
+            kntt.scale_by_powers(d, _mont(pow(shift, -1, R)))
+
+        return self._transform(a, "coset inverse NTT", steps)
+
+    def h_evaluations(self, a, b, c, shift):
+        from prover.kernels.cuda import ntt as kntt
+
+        for x in (a, b, c):
+            _ntt_size(x)
+        if not a.shape == b.shape == c.shape:
+            raise ValueError("A, B, C must have the same size")
+        g = _mont(shift)
+        with _device_errors(f"H evaluations of size {a.shape[0]}"):
+            ds = [self._mem.to_device(x) for x in (a, b, c)]
+            for d in ds:
+                self._inverse(d)
+                kntt.scale_by_powers(d, g)
+                self._forward(d)
+            kntt.mul_sub(ds[0], ds[1], ds[2], ds[0])
+            return self._mem.to_host(ds[0])
+
+
+def cuda_unavailable_reason() -> str | None:
+    """None when the CUDA backend can run here (a device, or the simulator), else why not."""
+    from prover.kernels.cuda import memory as mem
+    from prover.kernels.cuda.word import SIMULATOR
+
+    if SIMULATOR or mem.real_device_present():
+        return None
+    try:
+        from numba import cuda
+
+        cuda.current_context()  # raises with the driver's own reason
+    except Exception as exc:
+        detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        return f"no usable CUDA device ({detail[:200] or type(exc).__name__})"
+    return "no CUDA device found"
+
+
+def get_backend(name: BackendName = "auto", *, max_chunk: int | None = None) -> Backend:
+    """The backend called `name`; "auto" picks CUDA when a real GPU is present, else the CPU,
+    and logs the choice. "cuda" without a device raises BackendUnavailable."""
+    if name == "cpu":
+        backend: Backend = CpuBackend()
+    elif name == "cuda":
+        reason = cuda_unavailable_reason()
+        if reason is not None:
+            raise BackendUnavailable(f"CUDA backend requested but unavailable: {reason}")
+        backend = CudaBackend(max_chunk=max_chunk)
+    elif name == "auto":
+        from prover.kernels.cuda import memory as mem
+
+        if mem.real_device_present():
+            backend = CudaBackend(max_chunk=max_chunk)
+        else:
+            backend = CpuBackend()
+    else:
+        raise ValueError(f"backend must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    log.info("prover backend: %s (%s)%s", backend.name, backend.device_name,
+             " [auto]" if name == "auto" else "")
+    return backend
