@@ -105,25 +105,29 @@ def digits_kernel(k, c_bits, n_windows, keys, vals):
                 vals[e] = np.uint32(i) | SIGN
 
 
-@kernel("msm_count", types.void(ARR_U32, ARR_U32))
-def count_kernel(keys, counts):
-    e = cuda.grid(1)
-    if e < keys.shape[0]:
-        key = keys[e]
-        if key != NONE:
-            cuda.atomic.add(counts, key, np.uint32(1))
+@kernel("msm_count", types.void(ARR_U32, I64, ARR_U32))
+def count_kernel(keys, n, counts):
+    """counts[key] += 1 over the entries w*n + i of scalar i (one thread per scalar: for each
+    window, consecutive threads read consecutive entries)."""
+    i = cuda.grid(1)
+    if i < n:
+        for e in range(i, keys.shape[0], n):
+            key = keys[e]
+            if key != NONE:
+                cuda.atomic.add(counts, key, np.uint32(1))
 
 
-@kernel("msm_scatter", types.void(ARR_U32, ARR_U32, ARR_U32, ARR_U32))
-def scatter_kernel(keys, vals, cursor, sorted_vals):
+@kernel("msm_scatter", types.void(ARR_U32, ARR_U32, I64, ARR_U32, ARR_U32))
+def scatter_kernel(keys, vals, n, cursor, sorted_vals):
     """sorted_vals[offset(key) + rank] = val; cursor starts as the offsets. The order within a
     bucket depends on the atomics; the bucket's sum does not."""
-    e = cuda.grid(1)
-    if e < keys.shape[0]:
-        key = keys[e]
-        if key != NONE:
-            pos = cuda.atomic.add(cursor, key, np.uint32(1))
-            sorted_vals[pos] = vals[e]
+    i = cuda.grid(1)
+    if i < n:
+        for e in range(i, keys.shape[0], n):
+            key = keys[e]
+            if key != NONE:
+                pos = cuda.atomic.add(cursor, key, np.uint32(1))
+                sorted_vals[pos] = vals[e]
 
 
 # ---- group kernels: bucket sums and window sums, instantiated for G1 and G2 -----------------
@@ -220,11 +224,11 @@ def window_sums_device(degree: int, d_bases, d_scalars, c_bits: int, montgomery:
     digits_kernel[mem.grid(n)](d_scalars, c_bits, n_windows, keys, vals)
 
     counts = mem.zeros(n_windows * nb, np.uint32)
-    count_kernel[mem.grid(n_entries)](keys, counts)
+    count_kernel[mem.grid(n)](keys, n, counts)
     offsets = mem.exclusive_scan(counts, n_windows * nb)
     cursor = mem.copy(offsets)
     sorted_vals = mem.empty(max(n_entries, 1), np.uint32)
-    scatter_kernel[mem.grid(n_entries)](keys, vals, cursor, sorted_vals)
+    scatter_kernel[mem.grid(n)](keys, vals, n, cursor, sorted_vals)
     del keys, vals, cursor, counts
 
     buckets = mem.empty((n_windows * nb, 3, *coord), np.uint64)
