@@ -53,12 +53,22 @@ def _sizes(spec: str) -> list[int]:
 @click.option("--repeats", type=int, default=2, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False))
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of seconds vs n.")
-@click.option("--backend", type=click.Choice(["cpu"]), default="cpu", show_default=True)
+@click.option("--backend", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="cuda: device timings, transfer apart from compute (benchmarks/gpu.py).")
 def bench_msm(sizes, g2_sizes, vs, window, repeats, json_path, plot_path, backend):
     """G1 and G2 MSM, ours vs ffjavascript (snarkjs's engine) on identical inputs."""
     from benchmarks import msm
 
     spec = {"msm_g1": [1 << k for k in _sizes(sizes)], "msm_g2": [1 << k for k in _sizes(g2_sizes)]}
+    if backend == "cuda":
+        from benchmarks import gpu
+        from prover.backend import BackendUnavailable
+
+        try:
+            gpu.main_msm(spec, json_path, repeats, window)
+        except BackendUnavailable as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
     msm.main(spec, json_path, vs, plot_path, repeats, window)
 
 

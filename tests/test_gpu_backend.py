@@ -80,3 +80,15 @@ def test_h_evaluations_is_ab_minus_c_on_the_coset():
     got = b.h_evaluations(A.copy(), B.copy(), C.copy(), shift)
     ea, eb, ec = (ntt.coset_ntt(ntt.intt(x.copy()), shift) for x in (A, B, C))
     assert np.array_equal(got, Fr.sub(Fr.mul(ea, eb), ec))
+
+
+@needs_no_gpu
+def test_bench_msm_with_cuda_backend_reports_a_missing_device():
+    from click.testing import CliRunner
+
+    from rollup.cli import cli
+
+    out = CliRunner().invoke(cli, ["bench", "msm", "--backend", "cuda", "--sizes", "4",
+                                   "--g2-sizes", ""])
+    assert out.exit_code == 1
+    assert "CUDA backend requested but unavailable" in out.output

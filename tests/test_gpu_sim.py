@@ -143,6 +143,9 @@ def check_ntt() -> None:
     assert np.array_equal(gpu.coset_ntt(a.copy(), shift), ntt.coset_ntt(a.copy(), shift))
     assert np.array_equal(gpu.coset_intt(a.copy(), 7), ntt.coset_intt(a.copy(), 7))
     assert np.array_equal(gpu.coset_intt(gpu.coset_ntt(a.copy(), 7), 7), a)
+    big = vec(64, 9)  # a shift whose power tables have words >= 2^63
+    for shift in (ntt.root_of_unity(7), R - 2):
+        assert np.array_equal(gpu.coset_ntt(big.copy(), shift), ntt.coset_ntt(big.copy(), shift))
     one = Fr.from_ints([1])
     assert np.array_equal(gpu.ntt(one.copy()), one)  # n = 1: identity
 
@@ -229,6 +232,14 @@ def check_backend() -> None:
     assert not real_device_present()
     assert isinstance(get_backend("auto"), CpuBackend)
     assert issubclass(BackendUnavailable, RuntimeError)
+
+    # The benchmark hooks run end to end (timings are meaningless here; results are checked).
+    from benchmarks import gpu
+
+    (rec,) = gpu.run_ntt([3], repeats=1)
+    assert rec["device"] == "Numba CUDA simulator" and rec["transfer_seconds"] >= 0
+    (rec,) = gpu.run_msm({"msm_g1": [4]}, repeats=1, window=3)
+    assert rec["results_match"] and {"seconds", "transfer_seconds", "device"} <= rec.keys()
 
 
 CHECKS = {

@@ -129,8 +129,8 @@ def power_tables(g_mont: np.ndarray, log_n: int) -> tuple[np.ndarray, np.ndarray
     # g^(2^h) = lo[-1] * g
     from prover.kernels.cpu.fr import fr_mul as cpu_fr_mul
 
-    gh = cpu_fr_mul(tuple(lo[-1]), g)
-    cpu_ntt.powers(gh, len(hi), hi)
+    gh = cpu_fr_mul(tuple(lo[-1]), g)  # (returned as Python ints: back to uint64 words)
+    cpu_ntt.powers(tuple(np.uint64(x) for x in gh), len(hi), hi)
     return lo, hi, h
 
 
