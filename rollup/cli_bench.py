@@ -53,8 +53,13 @@ def _sizes(spec: str) -> list[int]:
 @click.option("--repeats", type=int, default=2, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False))
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of seconds vs n.")
-@click.option("--backend", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
-              help="cuda: device timings, transfer apart from compute (benchmarks/gpu.py).")
+@click.option(
+    "--backend",
+    type=click.Choice(["cpu", "cuda"]),
+    default="cpu",
+    show_default=True,
+    help="cuda: device timings, transfer apart from compute (benchmarks/gpu.py).",
+)
 def bench_msm(sizes, g2_sizes, vs, window, repeats, json_path, plot_path, backend):
     """G1 and G2 MSM, ours vs ffjavascript (snarkjs's engine) on identical inputs."""
     from benchmarks import msm
