@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # NVVM on the large curve kernels: 1-3 minutes on 2 cores
+
 ROOT = Path(__file__).resolve().parent.parent
 ARCHS = ("8.0", "9.0")
 TIMEOUT_S = 900
