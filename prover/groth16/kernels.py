@@ -1,0 +1,62 @@
+"""Numba kernels of the Groth16 prover: sparse A.w / B.w over zkey section 4, and A*B - C.
+
+Elements are Fr in Montgomery form as (n, 4) uint64 rows, except the witness, which stays in
+canonical form: a section-4 value holds c*R^2, so mont(c*R^2, w) = c*w*R is already the Montgomery
+form of c*w and the witness never needs converting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from prover.kernels.cpu.fr import fr_add, fr_mul, fr_sub
+
+
+@njit(cache=True, inline="always")
+def _load(x, i):
+    return (x[i, 0], x[i, 1], x[i, 2], x[i, 3])
+
+
+@njit(cache=True, inline="always")
+def _store(x, i, v):
+    x[i, 0] = v[0]
+    x[i, 1] = v[1]
+    x[i, 2] = v[2]
+    x[i, 3] = v[3]
+
+
+@njit(cache=True, parallel=True)
+def eval_ab(matrix, constraint, signal, values, witness, starts, out_a, out_b):
+    """out_a[i] += value * w[signal] for records of matrix 0 (A), out_b likewise for 1 (B).
+
+    Records are split into chunks at `starts`; chunk t covers records starts[t]..starts[t+1]-1.
+    The caller cuts chunks only between different constraints (records sorted by constraint),
+    so no two chunks write the same row and the chunks run in parallel without locks.
+    """
+    for t in prange(starts.shape[0] - 1):
+        for k in range(starts[t], starts[t + 1]):
+            v = fr_mul(_load(values, k), _load(witness, signal[k]))
+            row = constraint[k]
+            if matrix[k] == 0:
+                _store(out_a, row, fr_add(_load(out_a, row), v))
+            else:
+                _store(out_b, row, fr_add(_load(out_b, row), v))
+
+
+@njit(cache=True, parallel=True)
+def mul_sub(a, b, c, out):
+    """out = a*b - c elementwise (the QAP numerator A*B - C on the odd points)."""
+    for i in prange(out.shape[0]):
+        _store(out, i, fr_sub(fr_mul(_load(a, i), _load(b, i)), _load(c, i)))
+
+
+def chunk_starts(constraint: np.ndarray, n_chunks: int) -> np.ndarray:
+    """Record indices cutting `constraint` (sorted) into about n_chunks runs of whole rows."""
+    n = len(constraint)
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    cuts = np.linspace(0, n, n_chunks + 1).astype(np.int64)[1:-1]
+    # Move each cut forward to the first record of a new constraint.
+    cuts = np.searchsorted(constraint, constraint[cuts], side="left")
+    return np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
