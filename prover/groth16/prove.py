@@ -89,7 +89,8 @@ def check_witness(zkey: Zkey, w: np.ndarray) -> None:
     if len(w) != zkey.n_vars:
         raise WitnessError(f"witness has {len(w)} values, the proving key expects {zkey.n_vars}")
     if tuple(int(x) for x in w[0]) != (1, 0, 0, 0):
-        raise WitnessError(f"witness[0] must be 1 (the constant wire), got {limbs_to_ints(w[0])[0]}")
+        got = limbs_to_ints(w[0])[0]
+        raise WitnessError(f"witness[0] must be 1 (the constant wire), got {got}")
 
 
 # --- the QAP part: A.w, B.w, C.w and the H scalars -----------------------------------------
