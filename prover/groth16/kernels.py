@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from prover.kernels.cpu import curve as kc
 from prover.kernels.cpu.fr import fr_add, fr_mul, fr_sub
+from prover.kernels.cpu.points import load_aff, load_jac, store_pt
 
 
 @njit(cache=True, inline="always")
@@ -49,6 +51,32 @@ def mul_sub(a, b, c, out):
     """out = a*b - c elementwise (the QAP numerator A*B - C on the odd points)."""
     for i in prange(out.shape[0]):
         _store(out, i, fr_sub(fr_mul(_load(a, i), _load(b, i)), _load(c, i)))
+
+
+@njit(cache=True)
+def combine(msm_a, msm_b1, msm_b2, msm_c, msm_h, alpha1, beta1, beta2, delta1, delta2,
+            r, s, rs, out_a, out_b, out_c):
+    """The proof points from the MSMs (Jacobian, shape (1, 3, ...)) and the key's points
+    (affine, (1, 2, ...)); r, s, rs = r*s mod r as plain limb tuples. One jitted function,
+    so a fresh process loads one cached object instead of a dozen array kernels.
+
+      pi_a = A + alpha1 + r delta1
+      pi_b = B2 + beta2 + s delta2
+      pi_c = C + H + s pi_a + r (B1 + beta1 + s delta1) - r s delta1
+    """
+    d1 = load_aff(delta1, 0)
+    pa = kc.jac_add(kc.jac_add_mixed(load_jac(msm_a, 0), load_aff(alpha1, 0)), kc.aff_mul(d1, r))
+    pa_aff = kc.jac_to_aff(pa)
+    pb = kc.jac_add(kc.jac_add_mixed(load_jac(msm_b2, 0), load_aff(beta2, 0)),
+                    kc.aff_mul(load_aff(delta2, 0), s))
+    b1 = kc.jac_add(kc.jac_add_mixed(load_jac(msm_b1, 0), load_aff(beta1, 0)), kc.aff_mul(d1, s))
+    pc = kc.jac_add(load_jac(msm_c, 0), load_jac(msm_h, 0))
+    pc = kc.jac_add(pc, kc.aff_mul(pa_aff, s))
+    pc = kc.jac_add(pc, kc.jac_mul(b1, r))
+    pc = kc.jac_add(pc, kc.aff_mul(kc.aff_neg(d1), rs))
+    store_pt(out_a, 0, pa_aff)
+    store_pt(out_b, 0, kc.jac_to_aff(pb))
+    store_pt(out_c, 0, kc.jac_to_aff(pc))
 
 
 def chunk_starts(constraint: np.ndarray, n_chunks: int) -> np.ndarray:

@@ -38,6 +38,7 @@ from prover.formats.snarkjs_json import Proof
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import Zkey, read_zkey
 from prover.groth16 import kernels as kg
+from prover.kernels.cpu.params import int_to_limbs
 from prover.msm import msm_jacobian
 from prover.ntt import intt, ntt, root_of_unity, scale_by_powers
 
@@ -196,20 +197,13 @@ def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
 
 
 def combine(zkey: Zkey, msm_a, msm_b1, msm_b2, msm_c, msm_h, r: int, s: int):
-    """The three proof points (affine arrays) from the five MSMs (Jacobian) and r, s."""
-    def mul1(aff, k):  # k * P, G1 affine -> Jacobian
-        return G1.mul(aff[None], [k])
-    delta1 = zkey.delta1
-    # pi_a = A + alpha1 + r delta1
-    pi_a = G1.add(G1.add_mixed(msm_a[None], zkey.alpha1[None]), mul1(delta1, r))
-    pi_a_aff = G1.to_affine(pi_a)
-    # pi_b = B2 + beta2 + s delta2
-    pi_b = G2.add(G2.add_mixed(msm_b2[None], zkey.beta2[None]), G2.mul(zkey.delta2[None], [s]))
-    # B1 = B1 + beta1 + s delta1
-    b1 = G1.add(G1.add_mixed(msm_b1[None], zkey.beta1[None]), mul1(delta1, s))
-    # pi_c = C + H + s pi_a + r B1 - r s delta1
-    pi_c = G1.add(msm_c[None], msm_h[None])
-    pi_c = G1.add(pi_c, mul1(pi_a_aff[0], s))
-    pi_c = G1.add(pi_c, G1.mul(G1.to_affine(b1), [r]))
-    pi_c = G1.add(pi_c, mul1(G1.neg(delta1[None])[0], r * s % R))
-    return pi_a_aff, G2.to_affine(pi_b), G1.to_affine(pi_c)
+    """The three proof points (affine arrays (1, 2, ...)) from the five MSMs and r, s."""
+    out_a, out_b, out_c = G1.empty_affine(1), G2.empty_affine(1), G1.empty_affine(1)
+
+    def pt(x):
+        return np.ascontiguousarray(x, dtype=np.uint64)[None]
+
+    kg.combine(pt(msm_a), pt(msm_b1), pt(msm_b2), pt(msm_c), pt(msm_h), pt(zkey.alpha1),
+               pt(zkey.beta1), pt(zkey.beta2), pt(zkey.delta1), pt(zkey.delta2),
+               int_to_limbs(r), int_to_limbs(s), int_to_limbs(r * s % R), out_a, out_b, out_c)
+    return out_a, out_b, out_c
