@@ -88,3 +88,48 @@ def chunk_starts(constraint: np.ndarray, n_chunks: int) -> np.ndarray:
     # Move each cut forward to the first record of a new constraint.
     cuts = np.searchsorted(constraint, constraint[cuts], side="left")
     return np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
+
+
+# --- setup: sparse QAP evaluation at tau and fixed-base scalar multiplication -----------------
+
+@njit(cache=True)
+def scatter_mul_add(rows, cols, coeffs, basis, out):
+    """out[col] += coeff * basis[row] over the entries of one R1CS matrix (all Montgomery):
+    the polynomials U_i(tau) = sum_j A[j][i] L_j(tau), per wire i. Serial: wires repeat."""
+    for k in range(rows.shape[0]):
+        c = cols[k]
+        _store(out, c, fr_add(_load(out, c), fr_mul(_load(coeffs, k), _load(basis, rows[k]))))
+
+
+WINDOW_BITS = 8
+N_WINDOWS = 32  # 256-bit scalars in 8-bit windows
+
+
+@njit(cache=True)
+def fixed_base_table(base_jac, out_jac):
+    """out[w * 256 + d] = d * 2^(8w) * G for the one point G = base_jac[0] (Jacobian)."""
+    b = load_jac(base_jac, 0)
+    for w in range(N_WINDOWS):
+        acc = kc.jac_infinity(b[0])
+        store_pt(out_jac, w * 256, acc)
+        for d in range(1, 256):
+            acc = kc.jac_add(acc, b)
+            store_pt(out_jac, w * 256 + d, acc)
+        for _ in range(WINDOW_BITS):
+            b = kc.jac_double(b)
+
+
+@njit(cache=True, parallel=True)
+def fixed_base_mul(table, scalars, out):
+    """out[i] = k_i * G from the affine table of `fixed_base_table`: 32 mixed additions per
+    scalar (plain limbs, (n, 4)) instead of 254 doublings and ~127 additions."""
+    for i in prange(out.shape[0]):
+        # (built per row: a parfor body cannot capture a tuple from outside the loop)
+        acc = kc.jac_infinity(load_aff(table, 1)[0])
+        for limb in range(4):
+            word = scalars[i, limb]
+            for byte in range(8):
+                d = np.int64((word >> np.uint64(8 * byte)) & np.uint64(255))
+                if d != 0:
+                    acc = kc.jac_add_mixed(acc, load_aff(table, (limb * 8 + byte) * 256 + d))
+        store_pt(out, i, acc)
