@@ -3,6 +3,7 @@
     rollup prover groth16 prove <zkey> <wtns> <proof.json> <public.json> [--verbose]
     rollup prover groth16 verify <verification_key.json> <public.json> <proof.json>
     rollup prover zkey export verificationkey <zkey> <verification_key.json>
+    rollup prover groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
 
 `verify` exits 0 for a valid proof, 1 for an invalid one, 2 for malformed input (one line why).
 """
@@ -83,6 +84,20 @@ def verify_cmd(ctx: click.Context, vk_json: str, public_json: str, proof_json: s
         return
     click.echo("INVALID proof", err=True)
     ctx.exit(1)
+
+
+@groth16.command("dev-setup")
+@click.argument("r1cs", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(dir_okay=False))
+def dev_setup_cmd(r1cs: str, zkey_path: str) -> None:
+    """A zkey from fresh local randomness. NOT A CEREMONY: for tests and benchmarks only."""
+    from prover.groth16.setup import NOT_A_CEREMONY, dev_setup_file
+
+    click.secho(f"WARNING: {NOT_A_CEREMONY}", fg="red", bold=True, err=True)
+    t0 = time.perf_counter()
+    z = dev_setup_file(r1cs, zkey_path)
+    click.echo(f"{zkey_path}: {z.n_vars} wires, {z.n_public} public, domain {z.domain_size}, "
+               f"{time.perf_counter() - t0:.1f} s", err=True)
 
 
 @prover.group("zkey")
