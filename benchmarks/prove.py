@@ -5,7 +5,9 @@
 For each size: a circom circuit that chains Poseidon(2) hashes (circomlib) up to about that many
 constraints, compiled with circom2 --O2; a snarkjs setup (powers of tau generated once per power
 and cached in $ZKDERIV_CACHE or ~/.cache/zkderiv, since `powersoftau prepare phase2` is slow);
-the witness from `snarkjs wtns calculate`. Then, best of --repeat runs each:
+the witness from `snarkjs wtns calculate`. Above 2^13 the key comes from our development setup
+instead (--setup; snarkjs's phase-2 preparation of large powers takes tens of minutes).
+Then, best of --repeat runs each:
 
   * ours as a process: `rollup prover groth16 prove zkey wtns proof public` (start-up included,
     like the snarkjs CLI), wall seconds and peak RSS (os.wait4 rusage of that child);
@@ -128,41 +130,66 @@ def ptau_path(power: int, log=print) -> Path:
     return final
 
 
-def build_circuit(target: int, log=print) -> dict:
-    """Compile, set up and compute the witness for a chain of about `target` constraints."""
+SNARKJS_SETUP_MAX_POWER = 13  # above this, `powersoftau prepare phase2` takes too long here
+
+
+def build_circuit(target: int, setup: str = "auto", log=print) -> dict:
+    """Compile, set up and compute the witness for a chain of about `target` constraints.
+
+    setup "snarkjs": ptau (cached) + `snarkjs groth16 setup`; "dev": our development setup
+    (prover.groth16.setup, fresh toxic waste; not a ceremony, fine for timing); "auto": snarkjs
+    up to 2^SNARKJS_SETUP_MAX_POWER, dev above. Both provers always prove with the same zkey.
+    """
     n_hash = max(1, (target - 64) // POSEIDON2_CONSTRAINTS)
     d = cache_dir() / f"chain{n_hash}"
-    info_path = d / "info.json"
+    d.mkdir(parents=True, exist_ok=True)
+    circ_path = d / "circuit.json"
+    if circ_path.exists():
+        circ = json.loads(circ_path.read_text())
+    else:
+        (d / "chain.circom").write_text(CIRCUIT.format(n=n_hash))
+        (d / "input.json").write_text(json.dumps({"seed": "1", "k": "2"}))
+        t0 = time.perf_counter()
+        # circom2 runs under WASI with the working directory as its file-system root: run it
+        # from the repository so that the relative include path reaches node_modules/circomlib.
+        _run([CIRCOM, d / "chain.circom", "--r1cs", "--wasm", "--O2", "-l", "node_modules",
+              "-o", d], cwd=ROOT)
+        t_compile = time.perf_counter() - t0
+        _run([SNARKJS, "wtns", "calculate", d / "chain_js" / "chain.wasm", d / "input.json",
+              d / "chain.wtns"], cwd=d)
+        from prover.formats.r1cs import read_r1cs
+
+        r1 = read_r1cs(d / "chain.r1cs")
+        rows = r1.n_constraints + r1.n_public + 1
+        circ = {"dir": str(d), "hashes": n_hash, "constraints": r1.n_constraints,
+                "power": max(1, (rows - 1).bit_length()), "r1cs": str(d / "chain.r1cs"),
+                "wtns": str(d / "chain.wtns"), "compile_seconds": round(t_compile, 2)}
+        circ_path.write_text(json.dumps(circ, indent=1))
+    power = circ["power"]
+    if setup == "auto":
+        setup = "snarkjs" if power <= SNARKJS_SETUP_MAX_POWER else "dev"
+    info_path = d / f"setup_{setup}.json"
     if info_path.exists():
         return json.loads(info_path.read_text())
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "chain.circom").write_text(CIRCUIT.format(n=n_hash))
-    (d / "input.json").write_text(json.dumps({"seed": "1", "k": "2"}))
+    zkey, vk = d / f"{setup}.zkey", d / f"{setup}_vk.json"
     t0 = time.perf_counter()
-    # circom2 runs under WASI with the working directory as its file-system root: run it from
-    # the repository so that the relative include path reaches node_modules/circomlib.
-    _run([CIRCOM, d / "chain.circom", "--r1cs", "--wasm", "--O2", "-l", "node_modules",
-          "-o", d], cwd=ROOT)
-    t_compile = time.perf_counter() - t0
-    from prover.formats.r1cs import read_r1cs
+    if setup == "snarkjs":
+        ptau = ptau_path(power, log)
+        t0 = time.perf_counter()
+        _run([SNARKJS, "groth16", "setup", circ["r1cs"], ptau, zkey], cwd=d)
+    elif setup == "dev":
+        from prover.groth16.setup import dev_setup_file
 
-    r1 = read_r1cs(d / "chain.r1cs")
-    n_constraints, n_public = r1.n_constraints, r1.n_public
-    rows = n_constraints + n_public + 1
-    power = max(1, (rows - 1).bit_length())
-    ptau = ptau_path(power, log)
-    t0 = time.perf_counter()
-    _run([SNARKJS, "groth16", "setup", d / "chain.r1cs", ptau, d / "chain.zkey"], cwd=d)
+        dev_setup_file(circ["r1cs"], zkey)
+    else:
+        raise ValueError(f"unknown setup {setup!r}")
     t_setup = time.perf_counter() - t0
-    _run([SNARKJS, "zkey", "export", "verificationkey", d / "chain.zkey", d / "vk.json"], cwd=d)
-    _run([SNARKJS, "wtns", "calculate", d / "chain_js" / "chain.wasm", d / "input.json",
-          d / "chain.wtns"], cwd=d)
-    info = {"dir": str(d), "hashes": n_hash, "constraints": n_constraints, "power": power,
-            "zkey": str(d / "chain.zkey"), "wtns": str(d / "chain.wtns"),
-            "vk": str(d / "vk.json"), "compile_seconds": t_compile, "setup_seconds": t_setup}
+    _run([SNARKJS, "zkey", "export", "verificationkey", zkey, vk], cwd=d)
+    info = {**circ, "setup": setup, "zkey": str(zkey), "vk": str(vk),
+            "setup_seconds": round(t_setup, 2)}
     info_path.write_text(json.dumps(info, indent=1))
-    log(f"circuit {n_hash} x Poseidon(2): {n_constraints} constraints, domain 2^{power}, "
-        f"groth16 setup {t_setup:.1f} s")
+    log(f"circuit {n_hash} x Poseidon(2): {circ['constraints']} constraints, domain 2^{power}, "
+        f"{setup} setup {t_setup:.1f} s")
     return info
 
 
@@ -194,7 +221,8 @@ def measure(info: dict, vs: str | None, repeat: int, log=print) -> dict:
             best, phases = dt, res.timings
 
     rec = {"op": "prove", "constraints": info["constraints"], "domain_size": 1 << info["power"],
-           "backend": "cpu", "seconds": round(seconds, 4), "peak_rss_mib": round(rss, 1),
+           "setup": info["setup"], "setup_seconds": info["setup_seconds"], "backend": "cpu",
+           "seconds": round(seconds, 4), "peak_rss_mib": round(rss, 1),
            "in_process_seconds": round(best, 4),
            "phases": {k: round(v, 4) for k, v in phases.items()},
            "reference": None, "reference_seconds": None, "reference_peak_rss_mib": None,
@@ -215,12 +243,14 @@ def measure(info: dict, vs: str | None, repeat: int, log=print) -> dict:
 
 
 def run(sizes: list[int], vs: str | None = None, json_path: str | None = None,
-        repeat: int = 3, log=print) -> list[dict]:
+        repeat: int = 3, log=print, setup: str = "auto") -> list[dict]:
     if not (SNARKJS.exists() and CIRCOM.exists() and shutil.which("node")):
         raise RuntimeError("the benchmark needs node and the pinned node tools (npm ci)")
-    records = [measure(build_circuit(n, log), vs, repeat, log) for n in sizes]
-    if json_path:
-        Path(json_path).write_text(json.dumps(records, indent=2) + "\n")
+    records = []
+    for n in sizes:
+        records.append(measure(build_circuit(n, setup, log), vs, repeat, log))
+        if json_path:  # written after every size: large sizes take long
+            Path(json_path).write_text(json.dumps(records, indent=2) + "\n")
     return records
 
 
