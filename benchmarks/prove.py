@@ -84,19 +84,38 @@ def _run(cmd: list, cwd: Path | None = None, timeout: int = 3600) -> str:
     return res.stdout + res.stderr
 
 
+# Runs argv[2:] and writes {"wall", "maxrss_kib", "rc"} to argv[1]. A separate small process,
+# because a child's peak RSS (getrusage/wait4 ru_maxrss) starts from the memory of the process
+# it was forked from: forked straight from this (large) benchmark process, every child would
+# report at least our own RSS.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+p = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(p.pid, 0)
+wall = time.perf_counter() - t0
+with open(sys.argv[1], "w") as f:
+    json.dump({"wall": wall, "maxrss_kib": usage.ru_maxrss,
+               "rc": os.waitstatus_to_exitcode(status)}, f)
+"""
+
+
 def timed_child(cmd: list, cwd: Path | None = None) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MiB, output) of one child process; RSS from os.wait4's rusage,
-    which belongs to that child alone (RUSAGE_CHILDREN would keep the maximum of all)."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen([str(c) for c in cmd], cwd=cwd, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
-    out = p.stdout.read().decode(errors="replace") if p.stdout else ""
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} failed ({p.returncode}):\n{out}")
-    return wall, usage.ru_maxrss / 1024.0, out  # ru_maxrss is in KiB on Linux
+    """(wall seconds, peak RSS MiB, output) of one child process, measured by a small launcher
+    process (see _LAUNCHER) so that the RSS is the child's own."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res_path = Path(tmp) / "rusage.json"
+        p = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, res_path,
+                            *[str(c) for c in cmd]], cwd=cwd, capture_output=True, text=True)
+        out = p.stdout + p.stderr
+        if p.returncode != 0 or not res_path.exists():
+            raise RuntimeError(f"launcher failed ({p.returncode}):\n{out}")
+        r = json.loads(res_path.read_text())
+    if r["rc"] != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} failed ({r['rc']}):\n{out}")
+    return r["wall"], r["maxrss_kib"] / 1024.0, out  # ru_maxrss is in KiB on Linux
 
 
 # --- setup, cached ---------------------------------------------------------------------------

@@ -17,7 +17,10 @@ def test_parse_sizes():
 def test_timed_child_measures_that_child_alone():
     big = "x = bytearray(200 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])"
     _, rss_big, _ = bp.timed_child([sys.executable, "-c", big])
-    wall, rss_small, out = bp.timed_child([sys.executable, "-c", "print('hi')"])
+    ballast = bytearray(300 * 1024 * 1024)  # this process grows: children must not inherit it
+    ballast[::4096] = b"1" * len(ballast[::4096])
+    wall, rss_small, out = bp.timed_child([sys.executable, "-S", "-c", "print('hi')"])
+    del ballast
     assert rss_big > 200 and rss_small < 100 and wall > 0 and "hi" in out
 
 
