@@ -1,4 +1,4 @@
-"""The batch builder: the engine's applied requests, in order -> slots -> the batch circuit's witness.
+"""The batch builder: applied requests, in order -> slots -> the batch circuit's witness.
 
 ``build_batch(pre, requests, ...)`` replays the requests on a copy of the pre-batch sequencer
 (the same deterministic transition the engine applied), records for every slot the account
