@@ -22,12 +22,14 @@ def _register() -> None:
     from rollup.cli_demo import demo
     from rollup.cli_engine import engine
     from rollup.cli_prover import prover
+    from rollup.cli_setup import setup
 
     cli.add_command(bench)
     cli.add_command(chain)
     cli.add_command(demo)
     cli.add_command(engine)
     cli.add_command(prover)
+    cli.add_command(setup)
 
 
 _register()
