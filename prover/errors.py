@@ -15,3 +15,11 @@ class NotOnCurveError(ProverInputError):
 
 class NotInSubgroupError(ProverInputError):
     """A G2 point is on the twist but outside the order-r subgroup."""
+
+
+class WitnessError(ProverInputError):
+    """A witness does not fit the proving key (length, constant-one wire, range)."""
+
+
+class PublicInputError(ProverInputError):
+    """Public signals do not fit the verification key (count or range)."""

@@ -21,11 +21,15 @@ def _register() -> None:
     from rollup.cli_bench import bench
     from rollup.cli_demo import demo
     from rollup.cli_engine import engine
+    from rollup.cli_prover import prover
+    from rollup.cli_setup import setup
 
     cli.add_command(bench)
     cli.add_command(chain)
     cli.add_command(demo)
     cli.add_command(engine)
+    cli.add_command(prover)
+    cli.add_command(setup)
 
 
 _register()
@@ -34,7 +38,10 @@ _register()
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
     try:
-        cli.main(standalone_mode=False)
+        rc = cli.main(standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(code) as a value instead of exiting.
+        if isinstance(rc, int) and not isinstance(rc, bool) and rc:
+            sys.exit(rc)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)

@@ -1,0 +1,285 @@
+"""Groth16 proving time and peak memory, ours against the snarkjs CLI on the same zkey and witness.
+
+    rollup bench prove --constraints 2^12,2^14 --vs snarkjs --json prove.json
+
+For each size: a circom circuit that chains Poseidon(2) hashes (circomlib) up to about that many
+constraints, compiled with circom2 --O2; a snarkjs setup (powers of tau generated once per power
+and cached in $ZKDERIV_CACHE or ~/.cache/zkderiv, since `powersoftau prepare phase2` is slow);
+the witness from `snarkjs wtns calculate`. Above 2^13 the key comes from our development setup
+instead (--setup; snarkjs's phase-2 preparation of large powers takes tens of minutes).
+Then, best of --repeat runs each:
+
+  * ours as a process: `rollup prover groth16 prove zkey wtns proof public` (start-up included,
+    like the snarkjs CLI), wall seconds and peak RSS (os.wait4 rusage of that child);
+  * ours in-process after a warm-up, with the per-phase split (witness read, A.w/B.w, H, MSMs);
+  * snarkjs (--vs snarkjs): `snarkjs groth16 prove` with the same files, wall seconds and RSS.
+
+Our proof is checked with `snarkjs groth16 verify` once per size. Records:
+{"op": "prove", "constraints", "domain_size", "backend": "cpu", "seconds", "peak_rss_mib",
+ "in_process_seconds", "phases", "reference": "snarkjs" | null, "reference_seconds",
+ "reference_peak_rss_mib", "ratio"} with ratio = reference_seconds / seconds (> 1: we are faster).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / "node_modules" / ".bin"
+SNARKJS = BIN / "snarkjs"
+CIRCOM = BIN / "circom2"
+POSEIDON2_CONSTRAINTS = 240  # circomlib Poseidon(2) with --O2 (chaining adds no constraints)
+
+CIRCUIT = """pragma circom 2.0.0;
+include "circomlib/circuits/poseidon.circom";
+
+// s[i+1] = Poseidon(s[i], k): {n} hashes in a chain, one public input and one public output.
+template PoseidonChain(n) {{
+    signal input seed;
+    signal input k;
+    signal output out;
+    signal s[n + 1];
+    component h[n];
+    s[0] <== seed;
+    for (var i = 0; i < n; i++) {{
+        h[i] = Poseidon(2);
+        h[i].inputs[0] <== s[i];
+        h[i].inputs[1] <== k;
+        s[i + 1] <== h[i].out;
+    }}
+    out <== s[n];
+}}
+
+component main {{public [seed]}} = PoseidonChain({n});
+"""
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("ZKDERIV_CACHE", Path.home() / ".cache" / "zkderiv"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def parse_sizes(spec: str) -> list[int]:
+    out = []
+    for part in spec.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"2\^(\d+)", part)
+        out.append(1 << int(m.group(1)) if m else int(part))
+    return out
+
+
+def _run(cmd: list, cwd: Path | None = None, timeout: int = 3600) -> str:
+    res = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True,
+                         timeout=timeout)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd[:3]))} failed:\n{res.stdout}\n{res.stderr}")
+    return res.stdout + res.stderr
+
+
+# Runs argv[2:] and writes {"wall", "maxrss_kib", "rc"} to argv[1]. A separate small process,
+# because a child's peak RSS (getrusage/wait4 ru_maxrss) starts from the memory of the process
+# it was forked from: forked straight from this (large) benchmark process, every child would
+# report at least our own RSS.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+p = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(p.pid, 0)
+wall = time.perf_counter() - t0
+with open(sys.argv[1], "w") as f:
+    json.dump({"wall": wall, "maxrss_kib": usage.ru_maxrss,
+               "rc": os.waitstatus_to_exitcode(status)}, f)
+"""
+
+
+def timed_child(cmd: list, cwd: Path | None = None) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MiB, output) of one child process, measured by a small launcher
+    process (see _LAUNCHER) so that the RSS is the child's own."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res_path = Path(tmp) / "rusage.json"
+        p = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, res_path,
+                            *[str(c) for c in cmd]], cwd=cwd, capture_output=True, text=True)
+        out = p.stdout + p.stderr
+        if p.returncode != 0 or not res_path.exists():
+            raise RuntimeError(f"launcher failed ({p.returncode}):\n{out}")
+        r = json.loads(res_path.read_text())
+    if r["rc"] != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} failed ({r['rc']}):\n{out}")
+    return r["wall"], r["maxrss_kib"] / 1024.0, out  # ru_maxrss is in KiB on Linux
+
+
+# --- setup, cached ---------------------------------------------------------------------------
+
+def ptau_path(power: int, log=print) -> Path:
+    """A phase-2-prepared powers-of-tau file of 2^power, made once (one contribution with
+    throwaway entropy: a benchmark artifact, not a ceremony) and cached with its timings."""
+    d = cache_dir()
+    final = d / f"pot{power}_prepared.ptau"
+    meta = d / f"pot{power}_prepared.json"
+    if final.exists():
+        return final
+    t = {}
+    p0, p1 = d / f"pot{power}_0.ptau", d / f"pot{power}_1.ptau"
+    t0 = time.perf_counter()
+    _run([SNARKJS, "powersoftau", "new", "bn128", power, p0], cwd=d)
+    t["new"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _run([SNARKJS, "powersoftau", "contribute", p0, p1, "--name=bench", "-e=bench " +
+          os.urandom(16).hex()], cwd=d)
+    t["contribute"] = time.perf_counter() - t0
+    log(f"ptau 2^{power}: preparing phase 2 (snarkjs; slow for large powers) ...")
+    t0 = time.perf_counter()
+    _run([SNARKJS, "powersoftau", "prepare", "phase2", p1, final.with_suffix(".tmp")], cwd=d)
+    t["prepare_phase2"] = time.perf_counter() - t0
+    final.with_suffix(".tmp").rename(final)
+    p0.unlink()
+    p1.unlink()
+    meta.write_text(json.dumps({"power": power, "seconds": t}, indent=1))
+    log(f"ptau 2^{power}: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()))
+    return final
+
+
+SNARKJS_SETUP_MAX_POWER = 13  # above this, `powersoftau prepare phase2` takes too long here
+
+
+def build_circuit(target: int, setup: str = "auto", log=print) -> dict:
+    """Compile, set up and compute the witness for a chain of about `target` constraints.
+
+    setup "snarkjs": ptau (cached) + `snarkjs groth16 setup`; "dev": our development setup
+    (prover.groth16.setup, fresh toxic waste; not a ceremony, fine for timing); "auto": snarkjs
+    up to 2^SNARKJS_SETUP_MAX_POWER, dev above. Both provers always prove with the same zkey.
+    """
+    n_hash = max(1, (target - 64) // POSEIDON2_CONSTRAINTS)
+    d = cache_dir() / f"chain{n_hash}"
+    d.mkdir(parents=True, exist_ok=True)
+    circ_path = d / "circuit.json"
+    if circ_path.exists():
+        circ = json.loads(circ_path.read_text())
+    else:
+        (d / "chain.circom").write_text(CIRCUIT.format(n=n_hash))
+        (d / "input.json").write_text(json.dumps({"seed": "1", "k": "2"}))
+        t0 = time.perf_counter()
+        # circom2 runs under WASI with the working directory as its file-system root: run it
+        # from the repository so that the relative include path reaches node_modules/circomlib.
+        _run([CIRCOM, d / "chain.circom", "--r1cs", "--wasm", "--O2", "-l", "node_modules",
+              "-o", d], cwd=ROOT)
+        t_compile = time.perf_counter() - t0
+        _run([SNARKJS, "wtns", "calculate", d / "chain_js" / "chain.wasm", d / "input.json",
+              d / "chain.wtns"], cwd=d)
+        from prover.formats.r1cs import read_r1cs
+
+        r1 = read_r1cs(d / "chain.r1cs")
+        rows = r1.n_constraints + r1.n_public + 1
+        circ = {"dir": str(d), "hashes": n_hash, "constraints": r1.n_constraints,
+                "power": max(1, (rows - 1).bit_length()), "r1cs": str(d / "chain.r1cs"),
+                "wtns": str(d / "chain.wtns"), "compile_seconds": round(t_compile, 2)}
+        circ_path.write_text(json.dumps(circ, indent=1))
+    power = circ["power"]
+    if setup == "auto":
+        setup = "snarkjs" if power <= SNARKJS_SETUP_MAX_POWER else "dev"
+    info_path = d / f"setup_{setup}.json"
+    if info_path.exists():
+        return json.loads(info_path.read_text())
+    zkey, vk = d / f"{setup}.zkey", d / f"{setup}_vk.json"
+    t0 = time.perf_counter()
+    if setup == "snarkjs":
+        ptau = ptau_path(power, log)
+        t0 = time.perf_counter()
+        _run([SNARKJS, "groth16", "setup", circ["r1cs"], ptau, zkey], cwd=d)
+    elif setup == "dev":
+        from prover.groth16.setup import dev_setup_file
+
+        dev_setup_file(circ["r1cs"], zkey)
+    else:
+        raise ValueError(f"unknown setup {setup!r}")
+    t_setup = time.perf_counter() - t0
+    _run([SNARKJS, "zkey", "export", "verificationkey", zkey, vk], cwd=d)
+    info = {**circ, "setup": setup, "zkey": str(zkey), "vk": str(vk),
+            "setup_seconds": round(t_setup, 2)}
+    info_path.write_text(json.dumps(info, indent=1))
+    log(f"circuit {n_hash} x Poseidon(2): {circ['constraints']} constraints, domain 2^{power}, "
+        f"{setup} setup {t_setup:.1f} s")
+    return info
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+def rollup_cmd() -> list:
+    exe = Path(sys.executable).parent / "rollup"
+    return [exe] if exe.exists() else [sys.executable, "-m", "rollup.cli"]
+
+
+def measure(info: dict, vs: str | None, repeat: int, log=print) -> dict:
+    from prover.groth16 import prove
+
+    d = Path(info["dir"])
+    proof, public = d / "our_proof.json", d / "our_public.json"
+    cmd = [*rollup_cmd(), "prover", "groth16", "prove", info["zkey"], info["wtns"], proof, public]
+    runs = [timed_child(cmd) for _ in range(repeat)]
+    seconds = min(r[0] for r in runs)
+    rss = max(r[1] for r in runs)
+    _run([SNARKJS, "groth16", "verify", info["vk"], public, proof], cwd=d)  # raises if invalid
+
+    prove(info["zkey"], info["wtns"])  # warm-up: JIT cache loading, page cache
+    best, phases = float("inf"), {}
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        res = prove(info["zkey"], info["wtns"])
+        dt = time.perf_counter() - t0
+        if dt < best:
+            best, phases = dt, res.timings
+
+    rec = {"op": "prove", "constraints": info["constraints"], "domain_size": 1 << info["power"],
+           "setup": info["setup"], "setup_seconds": info["setup_seconds"], "backend": "cpu",
+           "seconds": round(seconds, 4), "peak_rss_mib": round(rss, 1),
+           "in_process_seconds": round(best, 4),
+           "phases": {k: round(v, 4) for k, v in phases.items()},
+           "reference": None, "reference_seconds": None, "reference_peak_rss_mib": None,
+           "ratio": None}
+    if vs == "snarkjs":
+        sproof, spublic = d / "snarkjs_proof.json", d / "snarkjs_public.json"
+        scmd = [SNARKJS, "groth16", "prove", info["zkey"], info["wtns"], sproof, spublic]
+        sruns = [timed_child(scmd) for _ in range(repeat)]
+        ref = min(r[0] for r in sruns)
+        rec.update(reference="snarkjs", reference_seconds=round(ref, 4),
+                   reference_peak_rss_mib=round(max(r[1] for r in sruns), 1),
+                   ratio=round(ref / seconds, 3))
+    log(f"{info['constraints']} constraints: ours {seconds:.3f} s ({rss:.0f} MiB, in-process "
+        f"{best:.3f} s)" + (f", snarkjs {rec['reference_seconds']:.3f} s "
+                             f"({rec['reference_peak_rss_mib']:.0f} MiB), ratio {rec['ratio']}"
+                             if rec["reference"] else ""))
+    return rec
+
+
+def run(sizes: list[int], vs: str | None = None, json_path: str | None = None,
+        repeat: int = 3, log=print, setup: str = "auto") -> list[dict]:
+    if not (SNARKJS.exists() and CIRCOM.exists() and shutil.which("node")):
+        raise RuntimeError("the benchmark needs node and the pinned node tools (npm ci)")
+    records = []
+    for n in sizes:
+        records.append(measure(build_circuit(n, setup, log), vs, repeat, log))
+        if json_path:  # written after every size: large sizes take long
+            Path(json_path).write_text(json.dumps(records, indent=2) + "\n")
+    return records
+
+
+def print_records(records: list[dict]) -> None:
+    from benchmarks.common import print_table
+
+    print_table("Groth16 prove (best wall time; process start-up included)", records, [
+        ("constraints", "constraints"), ("seconds", "ours s"), ("peak_rss_mib", "ours MiB"),
+        ("in_process_seconds", "ours in-process s"), ("reference_seconds", "snarkjs s"),
+        ("reference_peak_rss_mib", "snarkjs MiB"), ("ratio", "snarkjs/ours")])
+    for r in records:
+        split = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in r["phases"].items())
+        print(f"  {r['constraints']}: {split}")

@@ -1,0 +1,166 @@
+"""The exit circuit (exodus mode): an account's value at a finalized root, as one public input.
+
+Statement (every value below is a private input except the one public signal ``input``):
+
+    global   = H4(time, oracle_root, oracle_pk_x, oracle_pk_y)
+    root     = H3(accounts_root, registry_root, global)
+    slot_j   = H3(asset_j, enc(b_j), enc(snap_j))                       j = 0..7
+    leaf     = H6(pk_x, pk_y, nonce, enc(collateral), H8(slot_0..slot_7), orders_root)
+    leaf sits at index account_id (depth D) under accounts_root
+    oracle_j = H4(price_j, enc(F_j), settlement_j, settled_j) sits at index asset_j (depth 8)
+               under oracle_root; an empty slot (asset_j = 0) opens the empty leaf 0 instead
+               and must have b_j = 0
+    value    = collateral + sum_j b_j * (price_j - (F_j - snap_j))
+    token    = max(value, 0)                                            (< 2**128)
+    EdDSA-Poseidon signature by (pk_x, pk_y) over H3(EXIT_TAG, account_id, owner)
+    input    = sha256(root | account_id u32 | owner 20 | eth u128 | token u128) mod 2**253
+
+with the byte layout of docs/public-input.md ("Exit public input"). The contract supplies the
+root, so the proof only verifies against the root it actually finalized.
+
+Why these choices
+* The leaf stores no L1 address, so ``owner`` is bound by the account key's signature: only the
+  key holder can direct the account's funds. The signed message has no chain domain (the exit
+  circuit's keys exist before the rollup address does); the root and the account id already
+  pin the exit to one state, and ``owner`` is the key holder's own choice.
+* Funding is applied on every slot, not only perpetual ones: the state transition keeps
+  ``F = snap = 0`` for option series (funding ticks are perpetual-only, option snapshots are
+  written as 0), so the term vanishes there and the registry need not be opened.
+* Collateral is the single collateral token: ``eth`` is the constant 0.
+* The committed values were range-checked by the batch proofs that produced the root; the only
+  range proofs here are the ones the arithmetic needs (the sign of ``value`` at
+  ``VALUE_BITS`` and ``token`` < 2**128 for its u128 field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .cs import ConstraintSystem
+from .gadgets import babyjubjub as g
+from .gadgets.bits import to_bits
+from .gadgets.comparators import is_zero
+from .gadgets.eddsa import eddsa_poseidon_verify
+from .gadgets.merkle import merkle_inclusion
+from .gadgets.poseidon import poseidon
+from .gadgets.sha256 import digest_to_field, sha256_bits
+from .gadgets.signed import relu
+from .lc import LC, R, lin
+
+EXIT_TAG = int.from_bytes(b"zkderiv/exit", "big")
+POSITION_SLOTS = 8
+ORACLE_DEPTH = 8
+# |collateral| < 2**95 and each |b * (p - F + snap)| < 2**63 * 2**65, so 8 slots stay < 2**132
+VALUE_BITS = 134
+AMOUNT_BITS = 128
+
+SLOT_FIELDS = ("asset", "balance", "snapshot", "price", "funding", "settlement", "settled")
+
+
+def input_names(depth: int) -> list[str]:
+    """Every private input of the exit circuit, in creation order."""
+    names = ["accounts_root", "registry_root", "time", "oracle_root", "oracle_pk_x",
+             "oracle_pk_y", "account_id", "pk_x", "pk_y", "nonce", "collateral", "orders_root",
+             "owner", "sig_r8x", "sig_r8y", "sig_s"]
+    names += [f"account_sib{k}" for k in range(depth)]
+    for j in range(POSITION_SLOTS):
+        names += [f"slot{j}_{f}" for f in SLOT_FIELDS]
+        names += [f"slot{j}_sib{k}" for k in range(ORACLE_DEPTH)]
+    return names
+
+
+def _bits254(x: int) -> list[int]:
+    return [(x >> i) & 1 for i in range(254)]
+
+
+def field_to_bits_be(cs: ConstraintSystem, x: LC | int) -> list[LC]:
+    """The 256 big-endian bits of a field element as 32 bytes, proving x's canonical form
+    (254 bits <= r - 1, so the bytes are the ones the contract hashes, never x + r)."""
+    with cs.component("num2bits254"):
+        bits = cs.hint(_bits254, x, n_out=254)
+        for b in bits:
+            cs.assert_bool(b)
+        cs.assert_equal(lin(((1 << i, b) for i, b in enumerate(bits)), cs), x)
+        g.assert_bits_le(cs, bits, R - 1)
+    return [cs.const(0), cs.const(0), *reversed(bits)]
+
+
+def uint_bits_be(cs: ConstraintSystem, x: LC | int, n_bits: int, width: int) -> list[LC]:
+    """x as `width` big-endian bits, proving x < 2**n_bits (n_bits <= width)."""
+    bits = to_bits(cs, x, n_bits)
+    return [cs.const(0)] * (width - n_bits) + list(reversed(bits))
+
+
+def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> ConstraintSystem:
+    """The exit circuit for an accounts tree of `depth` (<= 32). With `values` (a dict over
+    `input_names(depth)`) the witness is computed while building; without, the system is built
+    for setup only (the same constraints and wire order; `solve` fills a witness later)."""
+    if not 1 <= depth <= 32:
+        raise ValueError("account depth must be in 1..32 (ids are u32)")
+    cs = ConstraintSystem(compute_witness=values is not None)
+    v = {n: cs.private_input(n, None if values is None else values[n])
+         for n in input_names(depth)}
+
+    with cs.component("root"):
+        glob = poseidon(cs, [v["time"], v["oracle_root"], v["oracle_pk_x"], v["oracle_pk_y"]])
+        root = poseidon(cs, [v["accounts_root"], v["registry_root"], glob])
+
+    value = v["collateral"]
+    slot_hashes = []
+    for j in range(POSITION_SLOTS):
+        s = {f: v[f"slot{j}_{f}"] for f in SLOT_FIELDS}
+        with cs.component(f"slot{j}"):
+            slot_hashes.append(poseidon(cs, [s["asset"], s["balance"], s["snapshot"]]))
+            with cs.component("oracle"):
+                path = to_bits(cs, s["asset"], ORACLE_DEPTH)
+                empty = is_zero(cs, s["asset"])
+                cs.constrain(empty, s["balance"], 0)  # an empty slot holds nothing
+                leaf = poseidon(cs, [s["price"], s["funding"], s["settlement"], s["settled"]])
+                leaf = leaf - empty * leaf  # the empty leaf 0 under index 0
+                merkle_inclusion(cs, leaf, [v[f"slot{j}_sib{k}"] for k in range(ORACLE_DEPTH)],
+                                 path, v["oracle_root"], bits_checked=True)
+            with cs.component("value"):
+                value = value + s["balance"] * (s["price"] - s["funding"] + s["snapshot"])
+
+    with cs.component("account"):
+        positions = poseidon(cs, slot_hashes)
+        leaf = poseidon(cs, [v["pk_x"], v["pk_y"], v["nonce"], v["collateral"], positions,
+                             v["orders_root"]])
+        id_bits = to_bits(cs, v["account_id"], depth)
+        merkle_inclusion(cs, leaf, [v[f"account_sib{k}"] for k in range(depth)], id_bits,
+                         v["accounts_root"], bits_checked=True)
+
+    with cs.component("owner_signature"):
+        msg = poseidon(cs, [EXIT_TAG, v["account_id"], v["owner"]])
+        eddsa_poseidon_verify(cs, (v["pk_x"], v["pk_y"]), msg,
+                              ((v["sig_r8x"], v["sig_r8y"]), v["sig_s"]))
+
+    with cs.component("amount"):
+        token = relu(cs, value, VALUE_BITS)
+
+    with cs.component("public_input"):
+        bits = field_to_bits_be(cs, root)
+        bits += [cs.const(0)] * (32 - depth) + list(reversed(id_bits))
+        bits += uint_bits_be(cs, v["owner"], 160, 160)
+        bits += [cs.const(0)] * AMOUNT_BITS  # eth amount
+        bits += uint_bits_be(cs, token, AMOUNT_BITS, AMOUNT_BITS)
+        digest = sha256_bits(cs, bits)
+        cs.public_output("input", digest_to_field(digest, cs))
+    return cs
+
+
+def exit_message(account_id: int, owner: int) -> int:
+    """The message the account key signs to exit to `owner` (a 160-bit L1 address)."""
+    from .poseidon import poseidon as poseidon_native
+
+    return poseidon_native([EXIT_TAG, account_id, owner])
+
+
+def root_of(values: Mapping[str, int]) -> int:
+    """The state root the inputs open (native; for the witness builder's checks)."""
+    from .poseidon import poseidon as poseidon_native
+
+    glob = poseidon_native([values["time"], values["oracle_root"], values["oracle_pk_x"],
+                            values["oracle_pk_y"]])
+    return poseidon_native([values["accounts_root"], values["registry_root"], glob])
+

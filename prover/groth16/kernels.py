@@ -1,0 +1,135 @@
+"""Numba kernels of the Groth16 prover: sparse A.w / B.w over zkey section 4, and A*B - C.
+
+Elements are Fr in Montgomery form as (n, 4) uint64 rows, except the witness, which stays in
+canonical form: a section-4 value holds c*R^2, so mont(c*R^2, w) = c*w*R is already the Montgomery
+form of c*w and the witness never needs converting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from prover.kernels.cpu import curve as kc
+from prover.kernels.cpu.fr import fr_add, fr_mul, fr_sub
+from prover.kernels.cpu.points import load_aff, load_jac, store_pt
+
+
+@njit(cache=True, inline="always")
+def _load(x, i):
+    return (x[i, 0], x[i, 1], x[i, 2], x[i, 3])
+
+
+@njit(cache=True, inline="always")
+def _store(x, i, v):
+    x[i, 0] = v[0]
+    x[i, 1] = v[1]
+    x[i, 2] = v[2]
+    x[i, 3] = v[3]
+
+
+@njit(cache=True, parallel=True)
+def eval_ab(matrix, constraint, signal, values, witness, starts, out_a, out_b):
+    """out_a[i] += value * w[signal] for records of matrix 0 (A), out_b likewise for 1 (B).
+
+    Records are split into chunks at `starts`; chunk t covers records starts[t]..starts[t+1]-1.
+    The caller cuts chunks only between different constraints (records sorted by constraint),
+    so no two chunks write the same row and the chunks run in parallel without locks.
+    """
+    for t in prange(starts.shape[0] - 1):
+        for k in range(starts[t], starts[t + 1]):
+            v = fr_mul(_load(values, k), _load(witness, signal[k]))
+            row = constraint[k]
+            if matrix[k] == 0:
+                _store(out_a, row, fr_add(_load(out_a, row), v))
+            else:
+                _store(out_b, row, fr_add(_load(out_b, row), v))
+
+
+@njit(cache=True, parallel=True)
+def mul_sub(a, b, c, out):
+    """out = a*b - c elementwise (the QAP numerator A*B - C on the odd points)."""
+    for i in prange(out.shape[0]):
+        _store(out, i, fr_sub(fr_mul(_load(a, i), _load(b, i)), _load(c, i)))
+
+
+@njit(cache=True)
+def combine(msm_a, msm_b1, msm_b2, msm_c, msm_h, alpha1, beta1, beta2, delta1, delta2,
+            r, s, rs, out_a, out_b, out_c):
+    """The proof points from the MSMs (Jacobian, shape (1, 3, ...)) and the key's points
+    (affine, (1, 2, ...)); r, s, rs = r*s mod r as plain limb tuples. One jitted function,
+    so a fresh process loads one cached object instead of a dozen array kernels.
+
+      pi_a = A + alpha1 + r delta1
+      pi_b = B2 + beta2 + s delta2
+      pi_c = C + H + s pi_a + r (B1 + beta1 + s delta1) - r s delta1
+    """
+    d1 = load_aff(delta1, 0)
+    pa = kc.jac_add(kc.jac_add_mixed(load_jac(msm_a, 0), load_aff(alpha1, 0)), kc.aff_mul(d1, r))
+    pa_aff = kc.jac_to_aff(pa)
+    pb = kc.jac_add(kc.jac_add_mixed(load_jac(msm_b2, 0), load_aff(beta2, 0)),
+                    kc.aff_mul(load_aff(delta2, 0), s))
+    b1 = kc.jac_add(kc.jac_add_mixed(load_jac(msm_b1, 0), load_aff(beta1, 0)), kc.aff_mul(d1, s))
+    pc = kc.jac_add(load_jac(msm_c, 0), load_jac(msm_h, 0))
+    pc = kc.jac_add(pc, kc.aff_mul(pa_aff, s))
+    pc = kc.jac_add(pc, kc.jac_mul(b1, r))
+    pc = kc.jac_add(pc, kc.aff_mul(kc.aff_neg(d1), rs))
+    store_pt(out_a, 0, pa_aff)
+    store_pt(out_b, 0, kc.jac_to_aff(pb))
+    store_pt(out_c, 0, kc.jac_to_aff(pc))
+
+
+def chunk_starts(constraint: np.ndarray, n_chunks: int) -> np.ndarray:
+    """Record indices cutting `constraint` (sorted) into about n_chunks runs of whole rows."""
+    n = len(constraint)
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    cuts = np.linspace(0, n, n_chunks + 1).astype(np.int64)[1:-1]
+    # Move each cut forward to the first record of a new constraint.
+    cuts = np.searchsorted(constraint, constraint[cuts], side="left")
+    return np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
+
+
+# --- setup: sparse QAP evaluation at tau and fixed-base scalar multiplication -----------------
+
+@njit(cache=True)
+def scatter_mul_add(rows, cols, coeffs, basis, out):
+    """out[col] += coeff * basis[row] over the entries of one R1CS matrix (all Montgomery):
+    the polynomials U_i(tau) = sum_j A[j][i] L_j(tau), per wire i. Serial: wires repeat."""
+    for k in range(rows.shape[0]):
+        c = cols[k]
+        _store(out, c, fr_add(_load(out, c), fr_mul(_load(coeffs, k), _load(basis, rows[k]))))
+
+
+WINDOW_BITS = 8
+N_WINDOWS = 32  # 256-bit scalars in 8-bit windows
+
+
+@njit(cache=True)
+def fixed_base_table(base_jac, out_jac):
+    """out[w * 256 + d] = d * 2^(8w) * G for the one point G = base_jac[0] (Jacobian)."""
+    b = load_jac(base_jac, 0)
+    for w in range(N_WINDOWS):
+        acc = kc.jac_infinity(b[0])
+        store_pt(out_jac, w * 256, acc)
+        for d in range(1, 256):
+            acc = kc.jac_add(acc, b)
+            store_pt(out_jac, w * 256 + d, acc)
+        for _ in range(WINDOW_BITS):
+            b = kc.jac_double(b)
+
+
+@njit(cache=True, parallel=True)
+def fixed_base_mul(table, scalars, out):
+    """out[i] = k_i * G from the affine table of `fixed_base_table`: 32 mixed additions per
+    scalar (plain limbs, (n, 4)) instead of 254 doublings and ~127 additions."""
+    for i in prange(out.shape[0]):
+        # (built per row: a parfor body cannot capture a tuple from outside the loop)
+        acc = kc.jac_infinity(load_aff(table, 1)[0])
+        for limb in range(4):
+            word = scalars[i, limb]
+            for byte in range(8):
+                d = np.int64((word >> np.uint64(8 * byte)) & np.uint64(255))
+                if d != 0:
+                    acc = kc.jac_add_mixed(acc, load_aff(table, (limb * 8 + byte) * 256 + d))
+        store_pt(out, i, acc)

@@ -1,0 +1,209 @@
+"""Groth16 proving from a snarkjs `.zkey` and a witness, reproducing snarkjs's conventions.
+
+Given the witness w (w_0 = 1, then nPublic public signals, then the private wires):
+
+1. A.w and B.w on the n-point domain, from zkey section 4 (sparse, values c*R^2, see zkey.py);
+   C.w = (A.w)*(B.w) pointwise, true on every row for a satisfying witness.
+2. H, in snarkjs's convention: each of A, B, C goes back to coefficients (iNTT over n points),
+   coefficient j is multiplied by g^j with g = w_{2n} a primitive 2n-th root of unity, and an
+   NTT evaluates the result on the odd points g*w_n^i of the 2n-domain. There
+   p = A*B - C is generally non-zero; section 9 holds [L_{2i+1}(tau)/delta]_1, the odd Lagrange
+   points of the 2n-domain, and since p vanishes on the even points,
+   sum_i p(g w_n^i) [L_{2i+1}(tau)/delta]_1 = [p(tau)/delta]_1 = [h(tau) Z(tau)/delta]_1.
+3. With r, s uniform in Fr (CSPRNG):
+     pi_a = A + alpha1 + r delta1                      A  = sum_i w_i [A_i]_1
+     pi_b = B2 + beta2 + s delta2                      B2 = sum_i w_i [B_i]_2
+     pi_c = C + H + s pi_a + r (B1 + beta1 + s delta1) - r s delta1
+   where C sums the private wires only (section 8 starts at wire nPublic + 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from prover.constants import R
+from prover.curves import G1, G2
+from prover.errors import NonCanonicalError, WitnessError
+from prover.fields import Fr, ints_to_limbs, limbs_to_ints
+from prover.formats.container import ensure_aligned
+from prover.formats.snarkjs_json import Proof
+from prover.formats.wtns import read_wtns
+from prover.formats.zkey import Zkey, read_zkey
+from prover.groth16 import kernels as kg
+from prover.kernels.cpu.params import int_to_limbs
+from prover.msm import msm_jacobian
+from prover.ntt import intt, ntt, root_of_unity, scale_by_powers
+
+log = logging.getLogger(__name__)
+
+WitnessLike = np.ndarray | Sequence[int] | str | os.PathLike
+
+
+@dataclass
+class ProveResult:
+    proof: Proof
+    public_signals: list[int]
+    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds, in order
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.timings[phase] = self.timings.get(phase, 0.0) + now - self._t
+        self._t = now
+        log.debug("%s: %.3f s", phase, self.timings[phase])
+
+
+# --- witness -------------------------------------------------------------------------------
+
+def load_witness(witness: WitnessLike) -> np.ndarray:
+    """Canonical (n, 4) uint64 limbs from a .wtns path, a limb array, or a list of ints."""
+    if isinstance(witness, str | os.PathLike):
+        return ensure_aligned(read_wtns(witness))
+    if isinstance(witness, np.ndarray) and witness.dtype != object:
+        arr = ensure_aligned(np.ascontiguousarray(witness))
+        if arr.ndim != 2 or arr.shape[1] != 4 or arr.dtype != np.uint64:
+            raise WitnessError(f"witness array must be uint64 of shape (n, 4), got "
+                               f"{arr.dtype} {arr.shape}")
+        Fr.check_canonical(arr)
+        return arr
+    vals = [int(v) for v in witness]
+    for i, v in enumerate(vals):
+        if not 0 <= v < R:
+            raise NonCanonicalError(f"witness value #{i} is not in [0, r): {v}")
+    return ints_to_limbs(vals)
+
+
+def check_witness(zkey: Zkey, w: np.ndarray) -> None:
+    if len(w) != zkey.n_vars:
+        raise WitnessError(f"witness has {len(w)} values, the proving key expects {zkey.n_vars}")
+    if tuple(int(x) for x in w[0]) != (1, 0, 0, 0):
+        got = limbs_to_ints(w[0])[0]
+        raise WitnessError(f"witness[0] must be 1 (the constant wire), got {got}")
+
+
+# --- the QAP part: A.w, B.w, C.w and the H scalars -----------------------------------------
+
+@dataclass
+class _Coeffs:
+    matrix: np.ndarray
+    constraint: np.ndarray
+    signal: np.ndarray
+    values: np.ndarray
+    starts: np.ndarray
+
+
+def _coeff_columns(zkey: Zkey, n_chunks: int) -> _Coeffs:
+    rec = zkey.coeffs
+    matrix = np.ascontiguousarray(rec["matrix"], dtype=np.uint32)
+    constraint = np.ascontiguousarray(rec["constraint"], dtype=np.int64)
+    signal = np.ascontiguousarray(rec["signal"], dtype=np.int64)
+    values = np.ascontiguousarray(rec["value"], dtype=np.uint64).reshape(-1, 4)
+    if len(constraint) > 1 and not bool(np.all(constraint[1:] >= constraint[:-1])):
+        # Not sorted by constraint (not what snarkjs writes): one chunk keeps rows race-free.
+        starts = np.array([0, len(constraint)], dtype=np.int64)
+    else:
+        starts = kg.chunk_starts(constraint, n_chunks)
+    return _Coeffs(matrix, constraint, signal, values, starts)
+
+
+def evaluate_abc(zkey: Zkey, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(A.w, B.w, C.w) on the domain, Montgomery form, each (domainSize, 4)."""
+    n = zkey.domain_size
+    co = _coeff_columns(zkey, 8 * numba.get_num_threads())
+    a = np.zeros((n, 4), dtype=np.uint64)
+    b = np.zeros((n, 4), dtype=np.uint64)
+    kg.eval_ab(co.matrix, co.constraint, co.signal, co.values, w, co.starts, a, b)
+    return a, b, Fr.mul(a, b)
+
+
+def to_odd_points(evals: np.ndarray) -> np.ndarray:
+    """In place: values on the n-domain -> values on the odd points of the 2n-domain."""
+    log_n = evals.shape[0].bit_length() - 1
+    intt(evals)
+    scale_by_powers(evals, root_of_unity(log_n + 1))
+    return ntt(evals)
+
+
+def h_scalars(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """A*B - C on the odd points (Montgomery form); a, b, c are overwritten."""
+    for x in (a, b, c):
+        to_odd_points(x)
+    out = np.empty_like(a)
+    kg.mul_sub(a, b, c, out)
+    return out
+
+
+# --- the prover ----------------------------------------------------------------------------
+
+def _rand_fr() -> int:
+    return secrets.randbelow(R)
+
+
+def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
+          r: int | None = None, s: int | None = None) -> ProveResult:
+    """A Groth16 proof and the public signals (witness[1..nPublic]).
+
+    `r` and `s` are the blinding scalars; leave them out (they are drawn from `secrets`).
+    Fixed values exist for tests that compare against a reference computation.
+    """
+    timer = _Timer()
+    if not isinstance(zkey, Zkey):
+        zkey = read_zkey(zkey)
+        timer.lap("zkey read")
+    w = load_witness(witness)
+    check_witness(zkey, w)
+    timer.lap("witness read")
+
+    a, b, c = evaluate_abc(zkey, w)
+    timer.lap("A.w, B.w")
+    p = h_scalars(a, b, c)
+    del a, b, c
+    timer.lap("H (NTTs)")
+
+    def msm(group, bases, scalars, form="standard"):
+        return msm_jacobian(group, ensure_aligned(bases), scalars, scalar_form=form)
+
+    msm_a = msm(G1, zkey.a, w)
+    timer.lap("MSM A (G1)")
+    msm_b1 = msm(G1, zkey.b1, w)
+    timer.lap("MSM B1 (G1)")
+    msm_b2 = msm(G2, zkey.b2, w)
+    timer.lap("MSM B2 (G2)")
+    msm_c = msm(G1, zkey.c, w[zkey.n_public + 1 :])
+    timer.lap("MSM C (G1)")
+    msm_h = msm(G1, zkey.h, p, "montgomery")
+    timer.lap("MSM H (G1)")
+
+    r = _rand_fr() if r is None else r % R
+    s = _rand_fr() if s is None else s % R
+    pi_a, pi_b, pi_c = combine(zkey, msm_a, msm_b1, msm_b2, msm_c, msm_h, r, s)
+    proof = Proof(G1.to_ints(pi_a)[0], G2.to_ints(pi_b)[0], G1.to_ints(pi_c)[0])
+    public = limbs_to_ints(w[1 : zkey.n_public + 1])
+    timer.lap("combine")
+    return ProveResult(proof, public, timer.timings)
+
+
+def combine(zkey: Zkey, msm_a, msm_b1, msm_b2, msm_c, msm_h, r: int, s: int):
+    """The three proof points (affine arrays (1, 2, ...)) from the five MSMs and r, s."""
+    out_a, out_b, out_c = G1.empty_affine(1), G2.empty_affine(1), G1.empty_affine(1)
+
+    def pt(x):
+        return np.ascontiguousarray(x, dtype=np.uint64)[None]
+
+    kg.combine(pt(msm_a), pt(msm_b1), pt(msm_b2), pt(msm_c), pt(msm_h), pt(zkey.alpha1),
+               pt(zkey.beta1), pt(zkey.beta2), pt(zkey.delta1), pt(zkey.delta2),
+               int_to_limbs(r), int_to_limbs(s), int_to_limbs(r * s % R), out_a, out_b, out_c)
+    return out_a, out_b, out_c

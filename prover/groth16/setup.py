@@ -1,0 +1,173 @@
+"""Groth16 setup for development: a proving key (.zkey, snarkjs's layout) made from an .r1cs with
+toxic waste drawn here and then dropped. NOT A CEREMONY: whoever runs it could have kept tau,
+alpha, beta, gamma, delta and forge proofs. For tests and benchmarks only; deployments need a
+phase-1 ceremony and phase-2 contributions.
+
+With the domain w^0..w^(n-1) of n = 2^k >= nConstraints + nPublic + 1 points and Lagrange basis
+L_j(tau) = (tau^n - 1)/n * w^j/(tau - w^j), per wire i (U, V, W from the matrices A, B, C, with the
+extra rows A[nConstraints + s][s] = 1, s = 0..nPublic, that snarkjs appends):
+
+    U_i = sum_j A[j][i] L_j(tau)    V_i = sum_j B[j][i] L_j(tau)    W_i = sum_j C[j][i] L_j(tau)
+    K_i = beta U_i + alpha V_i + W_i
+
+    section 5 A: [U_i]_1   6 B1: [V_i]_1   7 B2: [V_i]_2
+    section 3 IC: [K_i / gamma]_1 for i <= nPublic   8 C: [K_i / delta]_1 for i > nPublic
+    section 9 H: [L'_(2i+1)(tau) / delta]_1, L' the Lagrange basis of the 2n-domain (odd points)
+    header: alpha1, beta1, beta2, gamma2, delta1, delta2
+
+exactly what `snarkjs groth16 setup` followed by phase-2 contributions produces, so snarkjs proves
+and verifies with it. Section 10 holds no contributions and a zero csHash (there is no transcript
+to check: `snarkjs zkey verify` rejects such a key, as it should).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+
+import numpy as np
+
+from prover.constants import Q, R
+from prover.curves import G1, G2, CurveGroup
+from prover.fields import Fr
+from prover.formats.r1cs import R1CS, read_r1cs
+from prover.formats.zkey import COEF_DTYPE, Zkey, write_zkey
+from prover.groth16 import kernels as kg
+from prover.ntt import MAX_LOG_N, root_of_unity
+
+log = logging.getLogger(__name__)
+
+NOT_A_CEREMONY = ("DEVELOPMENT SETUP, NOT A CEREMONY: the toxic waste was drawn by this process; "
+                  "do not use this key for anything of value")
+
+
+def domain_power(r1cs: R1CS) -> int:
+    """log2 of the smallest power of two holding the constraints and the nPublic + 1 extra rows
+    (snarkjs's cirPower)."""
+    rows = r1cs.n_constraints + r1cs.n_public + 1
+    return max(1, (rows - 1).bit_length())
+
+
+def _fr(values: list[int]) -> np.ndarray:
+    return Fr.from_ints([v % R for v in values])
+
+
+def lagrange_at(tau: int, power: int, shift: int = 1, domain: int | None = None) -> np.ndarray:
+    """L_j(tau) at the 2^power points x_j = shift * w^j (w = w_(2^power)), which must belong to
+    the domain of the 2^domain-th roots of unity (default: the points themselves); Montgomery.
+
+    For x_j an N-th root of unity, N = 2^domain: L_j(tau) = (tau^N - 1)/N * x_j/(tau - x_j).
+    """
+    n = 1 << power
+    big_n = 1 << (power if domain is None else domain)
+    w = root_of_unity(power)
+    xs = [shift % R]
+    for _ in range(n - 1):
+        xs.append(xs[-1] * w % R)
+    x = _fr(xs)
+    den = Fr.sub(np.broadcast_to(Fr.from_int(tau), x.shape), x)
+    if (~den.any(axis=1)).any():
+        raise ValueError("tau lies on the domain; draw again")
+    factor = (pow(tau, big_n, R) - 1) * pow(big_n, -1, R) % R
+    return Fr.mul(Fr.mul(x, Fr.batch_inv(den)), Fr.from_int(factor))
+
+
+def _matrix_at(mat, basis: np.ndarray, n_vars: int, extra_rows: int = 0,
+               n_constraints: int = 0) -> np.ndarray:
+    rows, cols = mat.row.astype(np.int64), mat.col.astype(np.int64)
+    coeffs = Fr.to_montgomery(np.ascontiguousarray(mat.coeff, dtype=np.uint64))
+    if extra_rows:  # A[nConstraints + s][s] = 1
+        s = np.arange(extra_rows, dtype=np.int64)
+        rows = np.concatenate([rows, n_constraints + s])
+        cols = np.concatenate([cols, s])
+        coeffs = np.concatenate([coeffs, Fr.ones(extra_rows)])
+    out = np.zeros((n_vars, 4), dtype=np.uint64)
+    kg.scatter_mul_add(rows, cols, coeffs, basis, out)
+    return out
+
+
+def coefficient_records(r1cs: R1CS) -> np.ndarray:
+    """Section 4: A then B entries of each constraint, then the public rows; value c*R^2 mod r."""
+    a, b = r1cs.A, r1cs.B
+    n_pub = r1cs.n_public + 1
+    matrix = np.concatenate([np.zeros(a.nnz, np.uint32), np.ones(b.nnz, np.uint32),
+                             np.zeros(n_pub, np.uint32)])
+    constraint = np.concatenate([a.row, b.row, r1cs.n_constraints + np.arange(n_pub)])
+    signal = np.concatenate([a.col, b.col, np.arange(n_pub)])
+    plain = np.concatenate([np.asarray(a.coeff, np.uint64).reshape(-1, 4),
+                            np.asarray(b.coeff, np.uint64).reshape(-1, 4),
+                            np.tile(np.array([1, 0, 0, 0], np.uint64), (n_pub, 1))])
+    # Sort by constraint, A before B, file order otherwise (stable sort on constraint*2+matrix).
+    order = np.argsort(constraint.astype(np.int64) * 2 + matrix, kind="stable")
+    rec = np.zeros(len(order), dtype=COEF_DTYPE)
+    rec["matrix"] = matrix[order]
+    rec["constraint"] = constraint[order]
+    rec["signal"] = signal[order]
+    rec["value"] = Fr.to_montgomery(Fr.to_montgomery(plain[order]))  # c*R^2
+    return rec
+
+
+def fixed_base(group: CurveGroup, scalars_mont: np.ndarray) -> np.ndarray:
+    """[k_i] * generator for Montgomery scalars, affine (n, 2, ...) Montgomery coordinates."""
+    gen = group.to_jacobian(group.generator()[None])
+    table = group.empty_jacobian(kg.N_WINDOWS * 256)
+    kg.fixed_base_table(gen, table)
+    table_aff = group.to_affine(table)
+    plain = Fr.from_montgomery(np.ascontiguousarray(scalars_mont, dtype=np.uint64))
+    out = group.empty_jacobian(len(plain))
+    kg.fixed_base_mul(table_aff, plain, out)
+    return group.to_affine(out)
+
+
+def _nonzero() -> int:
+    return 1 + secrets.randbelow(R - 1)
+
+
+def dev_setup(r1cs: R1CS | str | os.PathLike) -> Zkey:
+    """A zkey for `r1cs` from fresh toxic waste (see the module docstring: not a ceremony)."""
+    log.warning(NOT_A_CEREMONY)
+    t0 = time.perf_counter()
+    if not isinstance(r1cs, R1CS):
+        r1cs = read_r1cs(r1cs)
+    power = domain_power(r1cs)
+    if power + 1 > MAX_LOG_N:
+        raise ValueError(f"circuit needs a domain of 2^{power}; at most 2^{MAX_LOG_N - 1}")
+    n, n_vars, n_pub = 1 << power, r1cs.n_wires, r1cs.n_public
+    while True:
+        tau = _nonzero()
+        if pow(tau, 2 * n, R) != 1:  # tau off the 2n-domain (a 2^-220 event otherwise)
+            break
+    alpha, beta, gamma, delta = (_nonzero() for _ in range(4))
+
+    lag = lagrange_at(tau, power)
+    u = _matrix_at(r1cs.A, lag, n_vars, n_pub + 1, r1cs.n_constraints)
+    v = _matrix_at(r1cs.B, lag, n_vars)
+    w = _matrix_at(r1cs.C, lag, n_vars)
+    k = Fr.add(Fr.add(Fr.mul(u, Fr.from_int(beta)), Fr.mul(v, Fr.from_int(alpha))), w)
+    ic = Fr.mul(k[: n_pub + 1], Fr.from_int(pow(gamma, -1, R)))
+    c = Fr.mul(k[n_pub + 1 :], Fr.from_int(pow(delta, -1, R)))
+    # Odd points w_2n^(2i+1) = w_2n * w_n^i of the 2n-domain, its Lagrange basis, over delta.
+    h = Fr.mul(lagrange_at(tau, power, root_of_unity(power + 1), power + 1),
+               Fr.from_int(pow(delta, -1, R)))
+    log.debug("setup: scalars in %.2f s", time.perf_counter() - t0)
+
+    g1_scalars = np.concatenate([u, v, c, ic, h, _fr([alpha, beta, delta])])
+    g1 = fixed_base(G1, g1_scalars)
+    g2 = fixed_base(G2, np.concatenate([v, _fr([beta, gamma, delta])]))
+    log.debug("setup: points in %.2f s", time.perf_counter() - t0)
+    offs = np.cumsum([0, n_vars, n_vars, len(c), len(ic), n])
+    a1, b1, c1, ic1, h1 = (g1[offs[i] : offs[i + 1]] for i in range(5))
+    alpha1, beta1, delta1 = g1[offs[5]], g1[offs[5] + 1], g1[offs[5] + 2]
+    b2 = g2[:n_vars]
+    beta2, gamma2, delta2 = g2[n_vars], g2[n_vars + 1], g2[n_vars + 2]
+    contributions = bytes(64) + (0).to_bytes(4, "little")
+    return Zkey(32, Q, 32, R, n_vars, n_pub, n, alpha1, beta1, beta2, gamma2, delta1, delta2,
+                ic1, coefficient_records(r1cs), a1, b1, b2, c1, h1, contributions)
+
+
+def dev_setup_file(r1cs_path: str | os.PathLike, zkey_path: str | os.PathLike) -> Zkey:
+    z = dev_setup(r1cs_path)
+    write_zkey(z, zkey_path)
+    return z

@@ -1,0 +1,120 @@
+"""`rollup prover ...`: Groth16 with snarkjs's files and argument order, so scripts swap over.
+
+    rollup prover groth16 prove <zkey> <wtns> <proof.json> <public.json> [--verbose]
+    rollup prover groth16 verify <verification_key.json> <public.json> <proof.json>
+    rollup prover zkey export verificationkey <zkey> <verification_key.json>
+    rollup prover groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
+
+`verify` exits 0 for a valid proof, 1 for an invalid one, 2 for malformed input (one line why).
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+# Input errors that mean "malformed" (exit 2) rather than "invalid proof" (exit 1).
+_MALFORMED = (ValueError, OSError, TypeError)
+
+
+@click.group("prover")
+def prover() -> None:
+    """Groth16 prover and verifier compatible with snarkjs (zkey, wtns, JSON files)."""
+
+
+@prover.group("groth16")
+def groth16() -> None:
+    """Prove and verify Groth16 proofs (BN254)."""
+
+
+def print_timings(timings: dict[str, float], total: float) -> None:
+    width = max(len(k) for k in timings) if timings else 10
+    for phase, sec in timings.items():
+        click.echo(f"  {phase:<{width}}  {sec * 1e3:9.1f} ms", err=True)
+    click.echo(f"  {'total':<{width}}  {total * 1e3:9.1f} ms", err=True)
+
+
+@groth16.command("prove")
+@click.argument("zkey", type=click.Path(exists=True, dir_okay=False))
+@click.argument("wtns", type=click.Path(exists=True, dir_okay=False))
+@click.argument("proof_json", type=click.Path(dir_okay=False))
+@click.argument("public_json", type=click.Path(dir_okay=False))
+@click.option("--backend", type=click.Choice(["auto", "cpu"]), default="auto", show_default=True,
+              help="Kernel backend (auto picks the CPU until the GPU kernels land).")
+@click.option("--verbose", "-v", is_flag=True, help="Per-phase timings on stderr.")
+def prove_cmd(zkey: str, wtns: str, proof_json: str, public_json: str, backend: str,
+              verbose: bool) -> None:
+    """Prove from a .zkey and a .wtns; write proof.json and public.json as snarkjs does."""
+    t0 = time.perf_counter()
+    from prover.formats.snarkjs_json import dump_proof, dump_public
+    from prover.groth16 import prove
+
+    t_import = time.perf_counter() - t0
+    res = prove(zkey, wtns)
+    dump_proof(res.proof, proof_json)
+    dump_public(res.public_signals, public_json)
+    if verbose:
+        click.echo(f"groth16 prove ({backend} -> cpu):", err=True)
+        print_timings({"imports": t_import, **res.timings}, time.perf_counter() - t0)
+
+
+@groth16.command("verify")
+@click.argument("vk_json", type=click.Path(dir_okay=False))
+@click.argument("public_json", type=click.Path(dir_okay=False))
+@click.argument("proof_json", type=click.Path(dir_okay=False))
+@click.option("--verbose", "-v", is_flag=True, help="Time the check on stderr.")
+@click.pass_context
+def verify_cmd(ctx: click.Context, vk_json: str, public_json: str, proof_json: str,
+               verbose: bool) -> None:
+    """Exit 0 when the proof is valid, 1 when invalid, 2 when an input is malformed."""
+    from prover.formats.snarkjs_json import load_proof, load_public, load_vk
+    from prover.groth16 import verify
+
+    t0 = time.perf_counter()
+    try:
+        ok = verify(load_vk(vk_json), load_public(public_json), load_proof(proof_json))
+    except _MALFORMED as e:
+        click.echo(f"malformed input: {e}", err=True)
+        ctx.exit(2)
+    if verbose:
+        click.echo(f"verify: {time.perf_counter() - t0:.3f} s", err=True)
+    if ok:
+        click.echo("OK")
+        return
+    click.echo("INVALID proof", err=True)
+    ctx.exit(1)
+
+
+@groth16.command("dev-setup")
+@click.argument("r1cs", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(dir_okay=False))
+def dev_setup_cmd(r1cs: str, zkey_path: str) -> None:
+    """A zkey from fresh local randomness. NOT A CEREMONY: for tests and benchmarks only."""
+    from prover.groth16.setup import NOT_A_CEREMONY, dev_setup_file
+
+    click.secho(f"WARNING: {NOT_A_CEREMONY}", fg="red", bold=True, err=True)
+    t0 = time.perf_counter()
+    z = dev_setup_file(r1cs, zkey_path)
+    click.echo(f"{zkey_path}: {z.n_vars} wires, {z.n_public} public, domain {z.domain_size}, "
+               f"{time.perf_counter() - t0:.1f} s", err=True)
+
+
+@prover.group("zkey")
+def zkey() -> None:
+    """Operations on .zkey files."""
+
+
+@zkey.group("export")
+def zkey_export() -> None:
+    """Export parts of a .zkey."""
+
+
+@zkey_export.command("verificationkey")
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("vk_json", type=click.Path(dir_okay=False))
+def export_vk_cmd(zkey_path: str, vk_json: str) -> None:
+    """Write the verification key of ZKEY as snarkjs's verification_key.json."""
+    from prover.groth16 import export_verification_key
+
+    export_verification_key(zkey_path, vk_json)
