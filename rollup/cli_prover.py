@@ -3,6 +3,7 @@
     rollup prover groth16 prove <zkey> <wtns> <proof.json> <public.json> [--verbose]
     rollup prover groth16 verify <verification_key.json> <public.json> <proof.json>
     rollup prover zkey export verificationkey <zkey> <verification_key.json>
+    rollup prover groth16 setup <r1cs> <ptau> <zkey>  (as snarkjs, from a prepared .ptau)
     rollup prover groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
 
 `verify` exits 0 for a valid proof, 1 for an invalid one, 2 for malformed input (one line why).
@@ -84,6 +85,23 @@ def verify_cmd(ctx: click.Context, vk_json: str, public_json: str, proof_json: s
         return
     click.echo("INVALID proof", err=True)
     ctx.exit(1)
+
+
+@groth16.command("setup")
+@click.argument("r1cs", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ptau", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(dir_okay=False))
+def setup_cmd(r1cs: str, ptau: str, zkey_path: str) -> None:
+    """The zkey `snarkjs groth16 setup` writes (phase 2 still to contribute: delta = 1)."""
+    from prover.groth16.setup import setup_file
+
+    t0 = time.perf_counter()
+    z = setup_file(r1cs, ptau, zkey_path)
+    click.echo(f"{zkey_path}: {z.n_vars} wires, {z.n_public} public, domain {z.domain_size}, "
+               f"circuit hash {z.cs_hash.hex()[:32]}..., {time.perf_counter() - t0:.1f} s",
+               err=True)
+    click.echo("phase 2 has no contribution yet: run `snarkjs zkey contribute` before use",
+               err=True)
 
 
 @groth16.command("dev-setup")

@@ -109,3 +109,29 @@ def test_dev_zkey_with_snarkjs_both_ways(circuit, tmp_path):
     assert (mine.n_vars, mine.n_public, mine.domain_size) == \
         (theirs.n_vars, theirs.n_public, theirs.domain_size)
     assert np.array_equal(np.asarray(mine.coeffs), np.asarray(theirs.coeffs))
+
+
+@needs_node
+def test_setup_from_ptau_is_byte_identical_to_snarkjs(circuit, tmp_path):
+    zk = tmp_path / "ours0.zkey"
+    out = CliRunner().invoke(cli, ["prover", "groth16", "setup", str(circuit.r1cs),
+                                   str(circuit.ptau), str(zk)])
+    assert out.exit_code == 0, out.output
+    assert zk.read_bytes() == circuit.zkey0.read_bytes()
+    # and snarkjs's phase 2 builds on it: contribute, prove with snarkjs, verify here
+    zk1, vk = tmp_path / "ours1.zkey", tmp_path / "vk.json"
+    run_snarkjs("zkey", "contribute", zk, zk1, "--name=x", "-e=more entropy", cwd=tmp_path)
+    run_snarkjs("zkey", "verify", circuit.r1cs, circuit.ptau, zk1, cwd=tmp_path)
+    run_snarkjs("zkey", "export", "verificationkey", zk1, vk, cwd=tmp_path)
+    res = prove(zk1, circuit.wtns)
+    assert verify(load_vk(vk), res.public_signals, res.proof)
+
+
+@needs_node
+def test_setup_rejects_unprepared_or_small_ptau(circuit):
+    from prover.groth16.setup import setup_from_ptau
+    with pytest.raises(ValueError, match="not prepared"):
+        setup_from_ptau(circuit.r1cs, circuit.ptau1)
+    r1 = R1CS.from_constraints(CONSTRAINTS * 9, n_wires=6, n_pub_out=1, n_pub_in=1, n_prv_in=2)
+    with pytest.raises(ValueError, match="needs 2\\^5"):
+        setup_from_ptau(r1, circuit.ptau)
