@@ -5,6 +5,7 @@
     rollup prover zkey export verificationkey <zkey> <verification_key.json>
     rollup prover groth16 setup <r1cs> <ptau> <zkey>  (as snarkjs, from a prepared .ptau)
     rollup prover groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
+    rollup prover zkey contribute <in.zkey> <out.zkey> [--name N] [-e ENTROPY]
 
 `verify` exits 0 for a valid proof, 1 for an invalid one, 2 for malformed input (one line why).
 """
@@ -121,6 +122,22 @@ def dev_setup_cmd(r1cs: str, zkey_path: str) -> None:
 @prover.group("zkey")
 def zkey() -> None:
     """Operations on .zkey files."""
+
+
+@zkey.command("contribute")
+@click.argument("zkey_in", metavar="IN_ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_out", metavar="OUT_ZKEY", type=click.Path(dir_okay=False))
+@click.option("--name", "-n", help="Contributor name recorded in the transcript.")
+@click.option("--entropy", "-e", help="Extra entropy mixed into the OS randomness.")
+def contribute_cmd(zkey_in: str, zkey_out: str, name: str | None, entropy: str | None) -> None:
+    """Phase-2 contribution (snarkjs's format; `snarkjs zkey verify` checks it)."""
+    from prover.groth16.contribute import contribute_file
+
+    t0 = time.perf_counter()
+    z = contribute_file(zkey_in, zkey_out, name, entropy.encode() if entropy else None)
+    n = len(z.contribution_list())
+    click.echo(f"{zkey_out}: contribution #{n} written, {time.perf_counter() - t0:.1f} s",
+               err=True)
 
 
 @zkey.group("export")
