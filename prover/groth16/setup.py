@@ -260,7 +260,14 @@ def setup_from_ptau(r1cs: R1CS | str | os.PathLike, ptau) -> Zkey:
     z = Zkey(32, Q, 32, R, n_vars, n_pub, n, np.array(ptau.alpha_tau_g1[0]),
              np.array(ptau.beta_tau_g1[0]), np.array(ptau.beta_g2), g2, g1, g2,
              ic, coefficient_records(r1cs), a1, b1, b2, c1, h)
-    z.contributions = cs_hash(z, ptau) + (0).to_bytes(4, "little")
+    try:
+        csh = cs_hash(z, ptau)
+    except ValueError as e:
+        # snarkjs itself reads past the tauG1 section here; the key still proves and takes
+        # contributions, only `snarkjs zkey verify` will not match its circuit hash.
+        log.warning("circuit hash left zero: %s", e)
+        csh = bytes(64)
+    z.contributions = csh + (0).to_bytes(4, "little")
     return z
 
 
@@ -312,8 +319,9 @@ def cs_hash(z: Zkey, ptau) -> bytes:
     h.update(struct.pack(">I", n - 1))
     for i in range(0, n - 1, CS_HASH_H_CHUNK):
         m = min(n - 1, CS_HASH_H_CHUNK)
-        if i + m + n > len(tau):
-            raise ValueError("the .ptau is too small to reproduce snarkjs's circuit hash")
+        if i + m + n > len(tau):  # domain > 2^14 + 1 on a .ptau of exactly the circuit's power
+            raise ValueError("snarkjs's circuit hash reads past this .ptau's tauG1 section "
+                             "(use a .ptau of a larger power)")
         hi = G1.to_jacobian(np.ascontiguousarray(tau[i + n : i + n + m]))
         diff = G1.to_affine(G1.add_mixed(hi, G1.neg(np.ascontiguousarray(tau[i : i + m]))))
         h.update(_uncompressed(G1, diff))
