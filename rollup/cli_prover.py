@@ -3,7 +3,9 @@
     rollup prover groth16 prove <zkey> <wtns> <proof.json> <public.json> [--verbose]
     rollup prover groth16 verify <verification_key.json> <public.json> <proof.json>
     rollup prover zkey export verificationkey <zkey> <verification_key.json>
+    rollup prover groth16 setup <r1cs> <ptau> <zkey>  (as snarkjs, from a prepared .ptau)
     rollup prover groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
+    rollup prover zkey contribute <in.zkey> <out.zkey> [--name N] [-e ENTROPY]
 
 `verify` exits 0 for a valid proof, 1 for an invalid one, 2 for malformed input (one line why).
 """
@@ -86,6 +88,23 @@ def verify_cmd(ctx: click.Context, vk_json: str, public_json: str, proof_json: s
     ctx.exit(1)
 
 
+@groth16.command("setup")
+@click.argument("r1cs", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ptau", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(dir_okay=False))
+def setup_cmd(r1cs: str, ptau: str, zkey_path: str) -> None:
+    """The zkey `snarkjs groth16 setup` writes (phase 2 still to contribute: delta = 1)."""
+    from prover.groth16.setup import setup_file
+
+    t0 = time.perf_counter()
+    z = setup_file(r1cs, ptau, zkey_path)
+    click.echo(f"{zkey_path}: {z.n_vars} wires, {z.n_public} public, domain {z.domain_size}, "
+               f"circuit hash {z.cs_hash.hex()[:32]}..., {time.perf_counter() - t0:.1f} s",
+               err=True)
+    click.echo("phase 2 has no contribution yet: run `snarkjs zkey contribute` before use",
+               err=True)
+
+
 @groth16.command("dev-setup")
 @click.argument("r1cs", type=click.Path(exists=True, dir_okay=False))
 @click.argument("zkey_path", metavar="ZKEY", type=click.Path(dir_okay=False))
@@ -103,6 +122,22 @@ def dev_setup_cmd(r1cs: str, zkey_path: str) -> None:
 @prover.group("zkey")
 def zkey() -> None:
     """Operations on .zkey files."""
+
+
+@zkey.command("contribute")
+@click.argument("zkey_in", metavar="IN_ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_out", metavar="OUT_ZKEY", type=click.Path(dir_okay=False))
+@click.option("--name", "-n", help="Contributor name recorded in the transcript.")
+@click.option("--entropy", "-e", help="Extra entropy mixed into the OS randomness.")
+def contribute_cmd(zkey_in: str, zkey_out: str, name: str | None, entropy: str | None) -> None:
+    """Phase-2 contribution (snarkjs's format; `snarkjs zkey verify` checks it)."""
+    from prover.groth16.contribute import contribute_file
+
+    t0 = time.perf_counter()
+    z = contribute_file(zkey_in, zkey_out, name, entropy.encode() if entropy else None)
+    n = len(z.contribution_list())
+    click.echo(f"{zkey_out}: contribution #{n} written, {time.perf_counter() - t0:.1f} s",
+               err=True)
 
 
 @zkey.group("export")

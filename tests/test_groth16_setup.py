@@ -4,6 +4,7 @@ The first tests need no node: an R1CS built in Python, set up, proven and verifi
 from __future__ import annotations
 
 import dataclasses
+import struct
 
 import numpy as np
 import pytest
@@ -109,3 +110,72 @@ def test_dev_zkey_with_snarkjs_both_ways(circuit, tmp_path):
     assert (mine.n_vars, mine.n_public, mine.domain_size) == \
         (theirs.n_vars, theirs.n_public, theirs.domain_size)
     assert np.array_equal(np.asarray(mine.coeffs), np.asarray(theirs.coeffs))
+
+
+@needs_node
+def test_setup_from_ptau_is_byte_identical_to_snarkjs(circuit, tmp_path):
+    zk = tmp_path / "ours0.zkey"
+    out = CliRunner().invoke(cli, ["prover", "groth16", "setup", str(circuit.r1cs),
+                                   str(circuit.ptau), str(zk)])
+    assert out.exit_code == 0, out.output
+    assert zk.read_bytes() == circuit.zkey0.read_bytes()
+    # and snarkjs's phase 2 builds on it: contribute, prove with snarkjs, verify here
+    zk1, vk = tmp_path / "ours1.zkey", tmp_path / "vk.json"
+    run_snarkjs("zkey", "contribute", zk, zk1, "--name=x", "-e=more entropy", cwd=tmp_path)
+    run_snarkjs("zkey", "verify", circuit.r1cs, circuit.ptau, zk1, cwd=tmp_path)
+    run_snarkjs("zkey", "export", "verificationkey", zk1, vk, cwd=tmp_path)
+    res = prove(zk1, circuit.wtns)
+    assert verify(load_vk(vk), res.public_signals, res.proof)
+
+
+@needs_node
+def test_setup_rejects_unprepared_or_small_ptau(circuit):
+    from prover.groth16.setup import setup_from_ptau
+    with pytest.raises(ValueError, match="not prepared"):
+        setup_from_ptau(circuit.r1cs, circuit.ptau1)
+    r1 = R1CS.from_constraints(CONSTRAINTS * 9, n_wires=6, n_pub_out=1, n_pub_in=1, n_prv_in=2)
+    with pytest.raises(ValueError, match="needs 2\\^5"):
+        setup_from_ptau(r1, circuit.ptau)
+
+
+@needs_node
+def test_contribution_accepted_by_snarkjs_zkey_verify(circuit, tmp_path):
+    """setup (ours) -> contribute (ours) -> contribute (snarkjs) -> contribute (ours): snarkjs
+    verifies the chain; the final key proves with us and with snarkjs."""
+    from prover.groth16.contribute import hash_to_g2
+    z0, z1, z2, z3 = (tmp_path / f"k{i}.zkey" for i in range(4))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["prover", "groth16", "setup", str(circuit.r1cs),
+                               str(circuit.ptau), str(z0)]).exit_code == 0
+    out = runner.invoke(cli, ["prover", "zkey", "contribute", str(z0), str(z1), "--name", "a",
+                              "-e", "some entropy"])
+    assert out.exit_code == 0, out.output
+    run_snarkjs("zkey", "contribute", z1, z2, "--name=b", "-e=other entropy", cwd=tmp_path)
+    assert runner.invoke(cli, ["prover", "zkey", "contribute", str(z2), str(z3)]).exit_code == 0
+    log = run_snarkjs("zkey", "verify", circuit.r1cs, circuit.ptau, z3, cwd=tmp_path)
+    assert "ZKey Ok!" in log
+    names = [c.name for c in read_zkey(z3).contribution_list()]
+    assert names == ["a", "b", None]
+    # snarkjs's own contribution's g2_sp is our hash_to_g2 of its transcript
+    c = read_zkey(z2).contribution_list()[1]
+    from prover.formats._limbs import g1_from_mont, g2_from_mont
+    from prover.groth16.verify import _neg_g1, pairing_product_is_one
+    assert pairing_product_is_one([(g1_from_mont(c.g1_s)[0], g2_from_mont(c.g2_spx)[0]),
+                                   (_neg_g1(g1_from_mont(c.g1_sx)[0]),
+                                    hash_to_g2(c.transcript))])
+    vk = tmp_path / "vk.json"
+    run_snarkjs("zkey", "export", "verificationkey", z3, vk, cwd=tmp_path)
+    res = prove(z3, circuit.wtns)
+    p, q = write_pair(tmp_path, "c3", res.proof, res.public_signals)
+    assert snarkjs_verify(vk, q, p, tmp_path)
+
+
+def test_chacha20_block_matches_rfc7539():
+    """RFC 7539 section 2.3.2 test vector, with the nonce words in the counter slots."""
+    from prover.groth16.contribute import ChaCha20Rng
+    key = bytes(range(32))
+    rng = ChaCha20Rng(list(struct.unpack("<8I", key)))
+    rng.state[12:16] = [1, 0x09000000, 0x4A000000, 0]
+    words = [rng.next_u32() for _ in range(16)]
+    assert words[:4] == [0xE4E7F110, 0x15593BD1, 0x1FDD0F50, 0xC47120A3]
+    assert words[-1] == 0x4E3C50A2

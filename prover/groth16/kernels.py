@@ -133,3 +133,35 @@ def fixed_base_mul(table, scalars, out):
                 if d != 0:
                     acc = kc.jac_add_mixed(acc, load_aff(table, (limb * 8 + byte) * 256 + d))
         store_pt(out, i, acc)
+
+
+@njit(cache=True)
+def _mul_from_top(P, k):
+    """k * P (affine P, plain limbs k) by double-and-add from k's top set bit: R1CS coefficients
+    are mostly small (after the caller folds c > r/2 into -(r - c)), so this is a few steps."""
+    acc = kc.jac_infinity(P[0])
+    started = False
+    for limb in range(3, -1, -1):
+        w = k[limb]
+        for j in range(63, -1, -1):
+            if started:
+                acc = kc.jac_double(acc)
+            if (w >> np.uint64(j)) & np.uint64(1):
+                acc = kc.jac_add_mixed(acc, P)
+                started = True
+    return acc
+
+
+@njit(cache=True, parallel=True)
+def sparse_points(rows, cols, coeffs, negate, bases, starts, out):
+    """out[col] += (+-coeff) * bases[row] per R1CS entry (Jacobian accumulators, affine bases):
+    per wire, sum_j M[j][wire] [L_j]. Entries sorted by col and cut at `starts` between columns,
+    so parallel chunks never share an accumulator. `negate` marks entries stored as r - c."""
+    for t in prange(starts.shape[0] - 1):
+        for e in range(starts[t], starts[t + 1]):
+            p = load_aff(bases, rows[e])
+            if negate[e]:
+                p = kc.aff_neg(p)
+            k = (coeffs[e, 0], coeffs[e, 1], coeffs[e, 2], coeffs[e, 3])
+            c = cols[e]
+            store_pt(out, c, kc.jac_add(load_jac(out, c), _mul_from_top(p, k)))

@@ -171,3 +171,162 @@ def dev_setup_file(r1cs_path: str | os.PathLike, zkey_path: str | os.PathLike) -
     z = dev_setup(r1cs_path)
     write_zkey(z, zkey_path)
     return z
+
+
+# --- setup from a phase-1 ceremony (.ptau prepared for phase 2) -------------------------------
+
+def _entries(mat, extra_rows: int = 0, n_constraints: int = 0):
+    """(rows, cols, plain coefficient limbs) of one matrix, the public rows appended for A."""
+    rows, cols = mat.row.astype(np.int64), mat.col.astype(np.int64)
+    coeffs = np.asarray(mat.coeff, dtype=np.uint64).reshape(-1, 4)
+    if extra_rows:
+        s = np.arange(extra_rows, dtype=np.int64)
+        rows = np.concatenate([rows, n_constraints + s])
+        cols = np.concatenate([cols, s])
+        coeffs = np.concatenate([coeffs, np.tile(np.array([1, 0, 0, 0], np.uint64),
+                                                 (extra_rows, 1))])
+    return rows, cols, coeffs
+
+
+def _wire_sums(group: CurveGroup, parts, n_out: int, col_offset: int = 0) -> np.ndarray:
+    """sum over entries (row j, wire i, c) of c * bases[j] into wire i - col_offset (affine);
+    parts = [(rows, cols, coeffs, bases)]; entries of wires outside
+    col_offset .. col_offset + n_out - 1 are skipped."""
+    from prover.formats.container import ensure_aligned
+
+    out = group.empty_jacobian(n_out)  # Z = 0: infinity
+    half = R // 2
+    for rows, cols, coeffs, bases in parts:
+        keep = (cols >= col_offset) & (cols < col_offset + n_out)  # wires of this section only
+        rows, cols, coeffs = rows[keep], cols[keep] - col_offset, coeffs[keep]
+        order = np.argsort(cols, kind="stable")
+        rows, cols, coeffs = rows[order], cols[order], coeffs[order]
+        # c > r/2: use r - c on the negated base (coefficients like -1 become 1).
+        big = _limbs_gt(coeffs, half)
+        if big.any():
+            coeffs = coeffs.copy()
+            coeffs[big] = Fr.from_montgomery(Fr.neg(Fr.to_montgomery(coeffs[big])))
+        starts = kg.chunk_starts(cols, 64)
+        kg.sparse_points(rows, cols, np.ascontiguousarray(coeffs), big, ensure_aligned(bases),
+                         starts, out)
+    return group.to_affine(out)
+
+
+def _limbs_gt(limbs: np.ndarray, bound: int) -> np.ndarray:
+    from prover.formats._limbs import limbs_lt
+
+    return ~limbs_lt(limbs, bound + 1)
+
+
+def setup_from_ptau(r1cs: R1CS | str | os.PathLike, ptau) -> Zkey:
+    """The zkey `snarkjs groth16 setup` makes from a prepared .ptau, byte for byte: phase-1
+    values only, gamma = delta = 1 (the generators) until phase-2 contributions move delta, and
+    section 10 with the circuit hash and no contributions.
+
+    Per wire i: A_i = sum_j A[j][i] [L_j]_1, B1/B2 likewise from B, and
+    K_i = sum_j (A[j][i] [beta L_j]_1 + B[j][i] [alpha L_j]_1 + C[j][i] [L_j]_1) in IC (public
+    wires) or C (private wires); H = the odd half of the 2n-point Lagrange basis.
+    """
+    from prover.formats.container import ensure_aligned
+    from prover.formats.ptau import Ptau, read_ptau
+
+    if not isinstance(r1cs, R1CS):
+        r1cs = read_r1cs(r1cs)
+    if not isinstance(ptau, Ptau):
+        ptau = read_ptau(ptau)
+    if not ptau.prepared:
+        raise ValueError("the .ptau is not prepared for phase 2 (snarkjs powersoftau prepare "
+                         "phase2)")
+    power = domain_power(r1cs)
+    if power > ptau.power:
+        raise ValueError(f"circuit needs 2^{power} points, the .ptau has 2^{ptau.power}")
+    n, n_vars, n_pub = 1 << power, r1cs.n_wires, r1cs.n_public
+    lag = ensure_aligned(ptau.lagrange_g1(power))
+    lag2 = ensure_aligned(ptau.lagrange_g2(power))
+    lag_alpha = ensure_aligned(ptau.lagrange_alpha_g1(power))
+    lag_beta = ensure_aligned(ptau.lagrange_beta_g1(power))
+    a = _entries(r1cs.A, n_pub + 1, r1cs.n_constraints)
+    b = _entries(r1cs.B)
+    c = _entries(r1cs.C)
+    a1 = _wire_sums(G1, [(*a, lag)], n_vars)
+    b1 = _wire_sums(G1, [(*b, lag)], n_vars)
+    b2 = _wire_sums(G2, [(*b, lag2)], n_vars)
+    # K_i = beta U_i + alpha V_i + W_i; gamma = delta = 1 before phase 2.
+    k_parts = [(*a, lag_beta), (*b, lag_alpha), (*c, lag)]
+    ic = _wire_sums(G1, k_parts, n_pub + 1)
+    c1 = _wire_sums(G1, k_parts, n_vars - n_pub - 1, col_offset=n_pub + 1)
+    h = np.ascontiguousarray(ptau.lagrange_g1(power + 1)[1::2])
+    g1, g2 = G1.generator(), G2.generator()
+    z = Zkey(32, Q, 32, R, n_vars, n_pub, n, np.array(ptau.alpha_tau_g1[0]),
+             np.array(ptau.beta_tau_g1[0]), np.array(ptau.beta_g2), g2, g1, g2,
+             ic, coefficient_records(r1cs), a1, b1, b2, c1, h)
+    try:
+        csh = cs_hash(z, ptau)
+    except ValueError as e:
+        # snarkjs itself reads past the tauG1 section here; the key still proves and takes
+        # contributions, only `snarkjs zkey verify` will not match its circuit hash.
+        log.warning("circuit hash left zero: %s", e)
+        csh = bytes(64)
+    z.contributions = csh + (0).to_bytes(4, "little")
+    return z
+
+
+def setup_file(r1cs_path: str | os.PathLike, ptau_path: str | os.PathLike,
+               zkey_path: str | os.PathLike) -> Zkey:
+    z = setup_from_ptau(r1cs_path, ptau_path)
+    write_zkey(z, zkey_path)
+    return z
+
+
+def _uncompressed(group: CurveGroup, aff: np.ndarray) -> bytes:
+    """snarkjs's "uncompressed" encoding (ffjavascript LEMtoU): each coordinate canonical and
+    big-endian, an Fq2 coordinate as c1 || c0 (its 64 little-endian bytes reversed); infinity
+    stays all zeros."""
+    from prover.fields import Fq
+
+    a = np.ascontiguousarray(aff, dtype=np.uint64)
+    plain = Fq.from_montgomery(a.reshape(-1, 4)).reshape(a.shape)
+    if group.degree == 1:
+        return plain[..., ::-1].astype(">u8").tobytes()
+    return plain[..., ::-1, ::-1].astype(">u8").tobytes()
+
+
+CS_HASH_H_CHUNK = 1 << 14
+
+
+def cs_hash(z: Zkey, ptau) -> bytes:
+    """The circuit hash `snarkjs groth16 setup` stores in section 10 (BLAKE2b-512): the header
+    points, then the sections IC, H, C, A, B1, B2, each as a big-endian u32 count followed by
+    its points in the uncompressed encoding; H enters in its phase-1 form
+    [tau^i (tau^n - 1)]_1 = tauG1[i + n] - tauG1[i] for i < n - 1, in chunks of 2^14 points as
+    snarkjs reads them (each chunk min(n - 1, 2^14) long)."""
+    import hashlib
+    import struct
+
+    h = hashlib.blake2b(digest_size=64)
+    for group, pt in ((G1, z.alpha1), (G1, z.beta1), (G2, z.beta2), (G2, z.gamma2),
+                      (G1, z.delta1), (G2, z.delta2)):
+        h.update(_uncompressed(group, pt))
+
+    def section(group, pts, count=None):
+        h.update(struct.pack(">I", len(pts) if count is None else count))
+        if len(pts):
+            h.update(_uncompressed(group, pts))
+
+    section(G1, z.ic)
+    n = z.domain_size
+    tau = ptau.tau_g1
+    h.update(struct.pack(">I", n - 1))
+    for i in range(0, n - 1, CS_HASH_H_CHUNK):
+        m = min(n - 1, CS_HASH_H_CHUNK)
+        if i + m + n > len(tau):  # domain > 2^14 + 1 on a .ptau of exactly the circuit's power
+            raise ValueError("snarkjs's circuit hash reads past this .ptau's tauG1 section "
+                             "(use a .ptau of a larger power)")
+        hi = G1.to_jacobian(np.ascontiguousarray(tau[i + n : i + n + m]))
+        diff = G1.to_affine(G1.add_mixed(hi, G1.neg(np.ascontiguousarray(tau[i : i + m]))))
+        h.update(_uncompressed(G1, diff))
+    section(G1, z.c)
+    section(G1, z.a)
+    section(G1, z.b1)
+    section(G2, z.b2)
+    return h.digest()

@@ -1,0 +1,196 @@
+"""Phase-2 contribution to a Groth16 zkey, in snarkjs's format (`snarkjs zkey verify` checks it).
+
+A contributor with secret x in Fr moves delta to x*delta: delta1, delta2 times x, the C (L) and
+H sections times x^-1 (they hold values over delta). The proof of knowledge of x, as snarkjs
+records it in section 10:
+
+    transcript = BLAKE2b-512(csHash || pubkey(c_1) || ... || pubkey(c_k) || U(g1_s) || U(g1_sx))
+    g1_s random in G1, g1_sx = x g1_s, g2_sp = hashToG2(transcript), g2_spx = x g2_sp
+    pubkey(c) = U(deltaAfter) || U(g1_s) || U(g1_sx) || U(g2_spx) || transcript
+
+U is the big-endian uncompressed point encoding (setup._uncompressed). A verifier checks
+e(g1_s, g2_spx) = e(g1_sx, g2_sp) and e(delta_before, g2_spx) = e(deltaAfter, g2_sp).
+
+hashToG2 is the sampling of ffjavascript's G2.fromRng driven by its ChaCha20 generator seeded with
+the first 32 bytes of the transcript (eight big-endian u32 words); every step below must match
+it bit for bit, or the verifier derives another g2_sp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import struct
+
+import numpy as np
+
+from prover.constants import G2_B, Q, R
+from prover.curves import G1, G2
+from prover.fields import Fq2
+from prover.formats.zkey import SEC_CONTRIBUTIONS, Zkey, parse_contributions, read_zkey, write_zkey
+
+G2_COFACTOR = 0x30644E72E131A029B85045B68181585E06CEECDA572A2489345F2299C0F9FA8D
+_MASK32 = 0xFFFFFFFF
+_R_INV_Q = pow(1 << 256, -1, Q)
+
+
+class ChaCha20Rng:
+    """The ChaCha20 block function as a stream of u32 words: key = 8 seed words, block counter in
+    words 12..15 (carrying upward), 10 double rounds, output = rounds(state) + state."""
+
+    def __init__(self, seed: list[int]):
+        self.state = [0x61707865, 0x3320646E, 0x79622D32, 0x6B206574, *seed, 0, 0, 0, 0]
+        self.buf: list[int] = []
+        self.idx = 16
+
+    @staticmethod
+    def _qr(s, a, b, c, d):
+        def rotl(v, n):
+            return ((v << n) | (v >> (32 - n))) & _MASK32
+        s[a] = (s[a] + s[b]) & _MASK32
+        s[d] = rotl(s[d] ^ s[a], 16)
+        s[c] = (s[c] + s[d]) & _MASK32
+        s[b] = rotl(s[b] ^ s[c], 12)
+        s[a] = (s[a] + s[b]) & _MASK32
+        s[d] = rotl(s[d] ^ s[a], 8)
+        s[c] = (s[c] + s[d]) & _MASK32
+        s[b] = rotl(s[b] ^ s[c], 7)
+
+    def _block(self) -> None:
+        x = list(self.state)
+        for _ in range(10):
+            for a, b, c, d in ((0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15),
+                               (0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14)):
+                self._qr(x, a, b, c, d)
+        self.buf = [(x[i] + self.state[i]) & _MASK32 for i in range(16)]
+        self.idx = 0
+        for i in range(12, 16):  # 128-bit block counter
+            self.state[i] = (self.state[i] + 1) & _MASK32
+            if self.state[i]:
+                break
+
+    def next_u32(self) -> int:
+        if self.idx == 16:
+            self._block()
+        v = self.buf[self.idx]
+        self.idx += 1
+        return v
+
+    def next_u64(self) -> int:
+        hi = self.next_u32()
+        return (hi << 32) | self.next_u32()
+
+    def next_bool(self) -> bool:
+        return bool(self.next_u32() & 1)
+
+
+def _fq_from_rng(rng: ChaCha20Rng) -> int:
+    """Four u64 words (least significant first), masked to 254 bits, rejected if >= q; the words
+    are the element's Montgomery representation, so its value is v * 2^-256."""
+    while True:
+        v = 0
+        for i in range(4):
+            v |= rng.next_u64() << (64 * i)
+        v &= (1 << Q.bit_length()) - 1
+        if v < Q:
+            return v * _R_INV_Q % Q
+
+
+def _fq_negative(v: int) -> bool:
+    return v > (Q - 1) // 2
+
+
+def _fq2_negative(c: tuple[int, int]) -> bool:
+    return _fq_negative(c[1]) if c[1] else _fq_negative(c[0])
+
+
+def hash_to_g2(transcript: bytes):
+    """snarkjs's hashToG2: a G2 point (py_ecc-style ints) from a 64-byte transcript."""
+    from py_ecc.optimized_bn128 import FQ2, multiply, normalize
+
+    rng = ChaCha20Rng(list(struct.unpack(">8I", transcript[:32])))
+    b = FQ2(list(G2_B))
+    while True:
+        x = (_fq_from_rng(rng), _fq_from_rng(rng))
+        greatest = rng.next_bool()
+        fx = FQ2(list(x))
+        rhs = fx * fx * fx + b
+        root, ok = Fq2.sqrt(Fq2.from_ints([(int(rhs.coeffs[0]), int(rhs.coeffs[1]))]))
+        if ok.all():
+            break
+    y = Fq2.to_ints(root)[0]
+    if _fq2_negative(y) != greatest:  # the root whose sign bit is `greatest`
+        y = ((Q - y[0]) % Q, (Q - y[1]) % Q)
+    p = multiply((fx, FQ2(list(y)), FQ2.one()), G2_COFACTOR)
+    ax, ay = normalize(p)
+    return ((int(ax.coeffs[0]), int(ax.coeffs[1])), (int(ay.coeffs[0]), int(ay.coeffs[1])))
+
+
+def _pubkey_bytes(c) -> bytes:
+    from prover.groth16.setup import _uncompressed
+
+    return (_uncompressed(G1, c.delta_after) + _uncompressed(G1, c.g1_s)
+            + _uncompressed(G1, c.g1_sx) + _uncompressed(G2, c.g2_spx) + bytes(c.transcript))
+
+
+def _random_scalar(entropy: bytes | None) -> int:
+    """Non-zero x from the OS CSPRNG, with the caller's entropy mixed in when given."""
+    while True:
+        seed = secrets.token_bytes(64)
+        if entropy:
+            seed = hashlib.blake2b(seed + entropy, digest_size=64).digest()
+        x = int.from_bytes(seed, "little") % R
+        if x:
+            return x
+
+
+def contribute(zkey: Zkey, name: str | None = None, entropy: bytes | None = None) -> Zkey:
+    """A new zkey with one more phase-2 contribution (random x; the secret is not kept)."""
+    from prover.groth16.setup import _uncompressed
+
+    if zkey.contributions is None:
+        raise ValueError("zkey has no contributions section (10)")
+    cs_hash, previous = parse_contributions(zkey.contributions)
+    x = _random_scalar(entropy)
+    x_inv = pow(x, -1, R)
+
+    h = hashlib.blake2b(digest_size=64)
+    h.update(cs_hash)
+    for c in previous:
+        h.update(_pubkey_bytes(c))
+    g1_s = G1.to_affine(G1.mul(G1.generator()[None], [_random_scalar(None)]))
+    g1_sx = G1.to_affine(G1.mul(g1_s, [x]))
+    h.update(_uncompressed(G1, g1_s) + _uncompressed(G1, g1_sx))
+    transcript = h.digest()
+    g2_sp = G2.from_ints([hash_to_g2(transcript)])
+    g2_spx = G2.to_affine(G2.mul(g2_sp, [x]))
+
+    delta1 = G1.to_affine(G1.mul(np.asarray(zkey.delta1)[None], [x]))[0]
+    delta2 = G2.to_affine(G2.mul(np.asarray(zkey.delta2)[None], [x]))[0]
+
+    def scaled(points: np.ndarray) -> np.ndarray:  # x^-1 * P for every point
+        if len(points) == 0:
+            return np.asarray(points).copy()
+        return G1.to_affine(G1.mul(np.ascontiguousarray(points), [x_inv] * len(points)))
+
+    params = b""
+    if name:
+        raw = name[:64].encode("utf-8")
+        params = bytes([1, len(raw)]) + raw
+    record = (np.ascontiguousarray(delta1, "<u8").tobytes() + g1_s.astype("<u8").tobytes()
+              + g1_sx.astype("<u8").tobytes() + g2_spx.astype("<u8").tobytes() + transcript
+              + struct.pack("<II", 0, len(params)) + params)
+    section10 = (cs_hash + struct.pack("<I", len(previous) + 1)
+                 + bytes(zkey.contributions[68:]) + record)
+    return Zkey(zkey.n8q, zkey.q, zkey.n8r, zkey.r, zkey.n_vars, zkey.n_public,
+                zkey.domain_size, zkey.alpha1, zkey.beta1, zkey.beta2, zkey.gamma2, delta1,
+                delta2, zkey.ic, zkey.coeffs, zkey.a, zkey.b1, zkey.b2, scaled(zkey.c),
+                scaled(zkey.h), section10, tuple(range(1, SEC_CONTRIBUTIONS + 1)))
+
+
+def contribute_file(zkey_in: str | os.PathLike, zkey_out: str | os.PathLike,
+                    name: str | None = None, entropy: bytes | None = None) -> Zkey:
+    z = contribute(read_zkey(zkey_in), name, entropy)
+    write_zkey(z, zkey_out)
+    return z
