@@ -76,7 +76,7 @@ def run(
                 "n": n,
                 "backend": "cpu",
                 "threads": threads(),
-                "window": window or choose_window(n),
+                "window": window or choose_window(n, bases[0].nbytes),
                 "seconds": round(best, 4),
             }
             if peer:
