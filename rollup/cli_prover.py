@@ -42,22 +42,25 @@ def print_timings(timings: dict[str, float], total: float) -> None:
 @click.argument("wtns", type=click.Path(exists=True, dir_okay=False))
 @click.argument("proof_json", type=click.Path(dir_okay=False))
 @click.argument("public_json", type=click.Path(dir_okay=False))
-@click.option("--backend", type=click.Choice(["auto", "cpu"]), default="auto", show_default=True,
-              help="Kernel backend (auto picks the CPU until the GPU kernels land).")
+@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True,
+              help="MSM/NTT kernels: auto uses CUDA when a GPU is present, else the CPU.")
 @click.option("--verbose", "-v", is_flag=True, help="Per-phase timings on stderr.")
 def prove_cmd(zkey: str, wtns: str, proof_json: str, public_json: str, backend: str,
               verbose: bool) -> None:
     """Prove from a .zkey and a .wtns; write proof.json and public.json as snarkjs does."""
     t0 = time.perf_counter()
+    from prover.backend import get_backend
     from prover.formats.snarkjs_json import dump_proof, dump_public
     from prover.groth16 import prove
 
     t_import = time.perf_counter() - t0
-    res = prove(zkey, wtns)
+    be = get_backend(backend)
+    res = prove(zkey, wtns, backend=be)
     dump_proof(res.proof, proof_json)
     dump_public(res.public_signals, public_json)
     if verbose:
-        click.echo(f"groth16 prove ({backend} -> cpu):", err=True)
+        click.echo(f"groth16 prove (backend {backend} -> {be.name}, {be.device_name}):", err=True)
         print_timings({"imports": t_import, **res.timings}, time.perf_counter() - t0)
 
 

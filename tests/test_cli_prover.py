@@ -43,6 +43,24 @@ def test_prove_export_verify_roundtrip(circuit, tmp_path):
 
 
 @needs_node
+def test_prove_backend_selection(circuit, tmp_path):
+    """auto falls back to the CPU here and says so; cuda without a GPU is one clear error."""
+    proof, public = tmp_path / "proof.json", tmp_path / "public.json"
+    out = run("prover", "groth16", "prove", circuit.zkey, circuit.wtns, proof, public,
+              "--backend", "auto", "--verbose")
+    assert out.exit_code == 0, out.output
+    assert "backend auto -> cpu" in out.output
+    assert snarkjs_verify(circuit.vk, public, proof, tmp_path)
+    out = run("prover", "groth16", "prove", circuit.zkey, circuit.wtns, proof, public,
+              "--backend", "cuda")
+    assert out.exit_code != 0
+    from prover.backend import BackendUnavailable
+
+    assert isinstance(out.exception, BackendUnavailable)  # rollup's main() prints it on one line
+    assert "unavailable" in str(out.exception)
+
+
+@needs_node
 def test_verify_exit_codes(circuit, tmp_path):
     pub = json.loads(circuit.public.read_text())
     bad_pub = tmp_path / "bad_public.json"

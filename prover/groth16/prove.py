@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from prover.backend import Backend, BackendName, get_backend
 from prover.constants import R
 from prover.curves import G1, G2
 from prover.errors import NonCanonicalError, WitnessError
@@ -39,8 +40,7 @@ from prover.formats.wtns import read_wtns
 from prover.formats.zkey import Zkey, read_zkey
 from prover.groth16 import kernels as kg
 from prover.kernels.cpu.params import int_to_limbs
-from prover.msm import msm_jacobian
-from prover.ntt import intt, ntt, root_of_unity, scale_by_powers
+from prover.ntt import root_of_unity
 
 log = logging.getLogger(__name__)
 
@@ -129,18 +129,20 @@ def evaluate_abc(zkey: Zkey, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     return a, b, Fr.mul(a, b)
 
 
-def to_odd_points(evals: np.ndarray) -> np.ndarray:
-    """In place: values on the n-domain -> values on the odd points of the 2n-domain."""
+def to_odd_points(evals: np.ndarray, backend: Backend | None = None) -> np.ndarray:
+    """In place: values on the n-domain -> values on the odd points of the 2n-domain
+    (coefficients by iNTT, then evaluation on the coset w_2n * H)."""
+    be = backend or get_backend("cpu")
     log_n = evals.shape[0].bit_length() - 1
-    intt(evals)
-    scale_by_powers(evals, root_of_unity(log_n + 1))
-    return ntt(evals)
+    be.intt(evals)
+    return be.coset_ntt(evals, root_of_unity(log_n + 1))
 
 
-def h_scalars(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+def h_scalars(a: np.ndarray, b: np.ndarray, c: np.ndarray,
+              backend: Backend | None = None) -> np.ndarray:
     """A*B - C on the odd points (Montgomery form); a, b, c are overwritten."""
     for x in (a, b, c):
-        to_odd_points(x)
+        to_odd_points(x, backend)
     out = np.empty_like(a)
     kg.mul_sub(a, b, c, out)
     return out
@@ -153,13 +155,18 @@ def _rand_fr() -> int:
 
 
 def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
-          r: int | None = None, s: int | None = None) -> ProveResult:
+          r: int | None = None, s: int | None = None,
+          backend: Backend | BackendName = "cpu") -> ProveResult:
     """A Groth16 proof and the public signals (witness[1..nPublic]).
+
+    `backend` runs the MSMs and NTTs: "cpu", "cuda", "auto" (CUDA when a GPU is present) or a
+    Backend object; the protocol code is the same for all of them.
 
     `r` and `s` are the blinding scalars; leave them out (they are drawn from `secrets`).
     Fixed values exist for tests that compare against a reference computation.
     """
     timer = _Timer()
+    be = get_backend(backend) if isinstance(backend, str) else backend
     if not isinstance(zkey, Zkey):
         zkey = read_zkey(zkey)
         timer.lap("zkey read")
@@ -169,12 +176,12 @@ def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
 
     a, b, c = evaluate_abc(zkey, w)
     timer.lap("A.w, B.w")
-    p = h_scalars(a, b, c)
+    p = h_scalars(a, b, c, be)
     del a, b, c
     timer.lap("H (NTTs)")
 
     def msm(group, bases, scalars, form="standard"):
-        return msm_jacobian(group, ensure_aligned(bases), scalars, scalar_form=form)
+        return be.msm_jacobian(group, ensure_aligned(bases), scalars, form)
 
     msm_a = msm(G1, zkey.a, w)
     timer.lap("MSM A (G1)")
