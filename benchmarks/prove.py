@@ -219,28 +219,32 @@ def rollup_cmd() -> list:
     return [exe] if exe.exists() else [sys.executable, "-m", "rollup.cli"]
 
 
-def measure(info: dict, vs: str | None, repeat: int, log=print) -> dict:
+def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "cpu") -> dict:
+    from prover.backend import get_backend
     from prover.groth16 import prove
 
+    be = get_backend(backend)
     d = Path(info["dir"])
     proof, public = d / "our_proof.json", d / "our_public.json"
-    cmd = [*rollup_cmd(), "prover", "groth16", "prove", info["zkey"], info["wtns"], proof, public]
+    cmd = [*rollup_cmd(), "prover", "groth16", "prove", info["zkey"], info["wtns"], proof, public,
+           "--backend", be.name]
     runs = [timed_child(cmd) for _ in range(repeat)]
     seconds = min(r[0] for r in runs)
     rss = max(r[1] for r in runs)
     _run([SNARKJS, "groth16", "verify", info["vk"], public, proof], cwd=d)  # raises if invalid
 
-    prove(info["zkey"], info["wtns"])  # warm-up: JIT cache loading, page cache
+    prove(info["zkey"], info["wtns"], backend=be)  # warm-up: JIT cache loading, page cache
     best, phases = float("inf"), {}
     for _ in range(repeat):
         t0 = time.perf_counter()
-        res = prove(info["zkey"], info["wtns"])
+        res = prove(info["zkey"], info["wtns"], backend=be)
         dt = time.perf_counter() - t0
         if dt < best:
             best, phases = dt, res.timings
 
     rec = {"op": "prove", "constraints": info["constraints"], "domain_size": 1 << info["power"],
-           "setup": info["setup"], "setup_seconds": info["setup_seconds"], "backend": "cpu",
+           "setup": info["setup"], "setup_seconds": info["setup_seconds"], "backend": be.name,
+           "device": be.device_name,
            "seconds": round(seconds, 4), "peak_rss_mib": round(rss, 1),
            "in_process_seconds": round(best, 4),
            "phases": {k: round(v, 4) for k, v in phases.items()},
@@ -262,12 +266,12 @@ def measure(info: dict, vs: str | None, repeat: int, log=print) -> dict:
 
 
 def run(sizes: list[int], vs: str | None = None, json_path: str | None = None,
-        repeat: int = 3, log=print, setup: str = "auto") -> list[dict]:
+        repeat: int = 3, log=print, setup: str = "auto", backend: str = "cpu") -> list[dict]:
     if not (SNARKJS.exists() and CIRCOM.exists() and shutil.which("node")):
         raise RuntimeError("the benchmark needs node and the pinned node tools (npm ci)")
     records = []
     for n in sizes:
-        records.append(measure(build_circuit(n, setup, log), vs, repeat, log))
+        records.append(measure(build_circuit(n, setup, log), vs, repeat, log, backend))
         if json_path:  # written after every size: large sizes take long
             Path(json_path).write_text(json.dumps(records, indent=2) + "\n")
     return records

@@ -111,11 +111,13 @@ def bench_engine(json_path: str | None, quick: bool) -> None:
               show_default=True,
               help="Who makes the zkey: snarkjs (ptau cached), our dev setup, or auto by size.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
+@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
+              show_default=True, help="Our prover's MSM/NTT kernels.")
 def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
-                json_path: str | None) -> None:
+                json_path: str | None, backend: str) -> None:
     """Groth16 prove: ours (process and in-process, phase split) vs the snarkjs CLI."""
     from benchmarks import prove
 
     records = prove.run(prove.parse_sizes(sizes), vs, json_path, repeat,
-                        log=lambda m: click.echo(m, err=True), setup=setup)
+                        log=lambda m: click.echo(m, err=True), setup=setup, backend=backend)
     prove.print_records(records)
