@@ -11,6 +11,7 @@ NotInSubgroupError.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -30,9 +31,17 @@ class CurveGroup:
         self.degree = degree  # 1: coordinates in Fq, 2: in Fq2
         self.coord_shape = (4,) if degree == 1 else (2, 4)
         self._b_ints = b
-        self.b = self._coords_from_ints([b])[0]
-        self._b_tuple = self._as_tuple(self.b)
         self._generator_ints = generator
+
+    @functools.cached_property
+    def b(self) -> np.ndarray:
+        """The curve constant in Montgomery form (computed on first use: importing this module
+        runs no kernel, which keeps a CLI's start-up short)."""
+        return self._coords_from_ints([self._b_ints])[0]
+
+    @functools.cached_property
+    def _b_tuple(self):
+        return self._as_tuple(self.b)
 
     # -- shapes and conversions -----------------------------------------------------------------
 
