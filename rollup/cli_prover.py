@@ -37,6 +37,28 @@ def print_timings(timings: dict[str, float], total: float) -> None:
     click.echo(f"  {'total':<{width}}  {total * 1e3:9.1f} ms", err=True)
 
 
+def _prove_with_progress(prove, zkey, wtns, backend):
+    """A rich progress bar over the prover's phases on a terminal; plain call otherwise."""
+    import sys
+
+    from prover.groth16.prove import PHASES
+
+    if not sys.stderr.isatty():
+        return prove(zkey, wtns, backend=backend)
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]prove[/bold] {task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(PHASES[0], total=len(PHASES))
+
+        def step(phase: str, _seconds: float) -> None:
+            nxt = PHASES.index(phase) + 1 if phase in PHASES else 0
+            bar.update(task, advance=1, description=PHASES[nxt] if nxt < len(PHASES) else "")
+
+        return prove(zkey, wtns, backend=backend, on_phase=step)
+
+
 @groth16.command("prove")
 @click.argument("zkey", type=click.Path(exists=True, dir_okay=False))
 @click.argument("wtns", type=click.Path(exists=True, dir_okay=False))
@@ -56,7 +78,7 @@ def prove_cmd(zkey: str, wtns: str, proof_json: str, public_json: str, backend: 
 
     t_import = time.perf_counter() - t0
     be = get_backend(backend)
-    res = prove(zkey, wtns, backend=be)
+    res = _prove_with_progress(prove, zkey, wtns, be)
     dump_proof(res.proof, proof_json)
     dump_public(res.public_signals, public_json)
     if verbose:

@@ -200,3 +200,15 @@ def test_chunk_starts_cut_between_rows():
         assert np.all(np.diff(starts) > 0)
         inner = starts[1:-1]
         assert np.all(constraint[inner] != constraint[inner - 1])
+
+
+@needs_node
+def test_prove_reports_every_phase_in_order(circuit):
+    """The progress callback sees the phases of PHASES, in order, each with its time."""
+    from prover.groth16.prove import PHASES
+
+    seen = []
+    res = prove(circuit.zkey, circuit.wtns, on_phase=lambda p, s: seen.append((p, s)))
+    assert [p for p, _ in seen] == list(PHASES)
+    assert all(s >= 0 for _, s in seen)
+    assert list(res.timings) == list(PHASES)

@@ -23,7 +23,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numba
@@ -54,16 +54,24 @@ class ProveResult:
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds, in order
 
 
+# The phases `prove` reports, in order (a progress display can size itself from this).
+PHASES = ("zkey read", "witness read", "A.w, B.w", "H (NTTs)", "MSM A (G1)", "MSM B1 (G1)",
+          "MSM B2 (G2)", "MSM C (G1)", "MSM H (G1)", "combine")
+
+
 class _Timer:
-    def __init__(self) -> None:
+    def __init__(self, on_phase: Callable[[str, float], None] | None = None) -> None:
         self.timings: dict[str, float] = {}
         self._t = time.perf_counter()
+        self._on_phase = on_phase
 
     def lap(self, phase: str) -> None:
         now = time.perf_counter()
         self.timings[phase] = self.timings.get(phase, 0.0) + now - self._t
         self._t = now
         log.debug("%s: %.3f s", phase, self.timings[phase])
+        if self._on_phase is not None:
+            self._on_phase(phase, self.timings[phase])
 
 
 # --- witness -------------------------------------------------------------------------------
@@ -156,16 +164,18 @@ def _rand_fr() -> int:
 
 def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
           r: int | None = None, s: int | None = None,
-          backend: Backend | BackendName = "cpu") -> ProveResult:
+          backend: Backend | BackendName = "cpu",
+          on_phase: Callable[[str, float], None] | None = None) -> ProveResult:
     """A Groth16 proof and the public signals (witness[1..nPublic]).
 
     `backend` runs the MSMs and NTTs: "cpu", "cuda", "auto" (CUDA when a GPU is present) or a
-    Backend object; the protocol code is the same for all of them.
+    Backend object; the protocol code is the same for all of them. `on_phase(name, seconds)` is
+    called as each phase of PHASES ends (progress displays).
 
     `r` and `s` are the blinding scalars; leave them out (they are drawn from `secrets`).
     Fixed values exist for tests that compare against a reference computation.
     """
-    timer = _Timer()
+    timer = _Timer(on_phase)
     be = get_backend(backend) if isinstance(backend, str) else backend
     if not isinstance(zkey, Zkey):
         zkey = read_zkey(zkey)
