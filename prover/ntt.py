@@ -70,18 +70,19 @@ def intt(a: np.ndarray) -> np.ndarray:
     """In place: the inverse of `ntt` (evaluations -> coefficients), including the 1/n."""
     log_n = _check(a)
     kn.ntt_in_place(a, twiddles(log_n, True))
-    kn.scale(a, int_to_limbs_mont(pow(a.shape[0], -1, R)))
+    kn.scale(a, _mont_scalar(pow(a.shape[0], -1, R)))
     return a
 
 
-def int_to_limbs_mont(x: int) -> tuple:
+def _mont_scalar(x: int) -> tuple:
+    """x as the Montgomery limb tuple the kernels take as a scalar argument."""
     return tuple(np.uint64(v) for v in Fr.from_int(x))
 
 
 def scale_by_powers(a: np.ndarray, g: int) -> np.ndarray:
     """In place: a_i <- a_i g^i (moves a polynomial's evaluation domain to the coset g H)."""
     _check(a)
-    kn.scale_by_powers(a, int_to_limbs_mont(g % R), 1 << 12)
+    kn.scale_by_powers(a, _mont_scalar(g % R), 1 << 12)
     return a
 
 
