@@ -7,26 +7,12 @@ import py_ecc.optimized_bn128 as ob
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pyecc_points import to_ints1, to_ints2
 
 from prover.constants import Q, R
 from prover.curves import G1, G2
 from prover.errors import NonCanonicalError, NotInSubgroupError, NotOnCurveError
 from prover.fields import Fq2
-
-
-def to_ints1(P):
-    if ob.is_inf(P):
-        return None
-    x, y = ob.normalize(P)
-    return (int(x), int(y))
-
-
-def to_ints2(P):
-    if ob.is_inf(P):
-        return None
-    x, y = ob.normalize(P)
-    return (tuple(int(c) for c in x.coeffs), tuple(int(c) for c in y.coeffs))
-
 
 GROUPS = [
     pytest.param(G1, ob.G1, to_ints1, id="G1"),

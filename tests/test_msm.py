@@ -7,26 +7,13 @@ import py_ecc.optimized_bn128 as ob
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pyecc_points import to_ints1, to_ints2
 
 from prover.constants import R
 from prover.curves import G1, G2
 from prover.errors import NonCanonicalError
 from prover.fields import Fr, ints_to_limbs
 from prover.msm import choose_window, msm_g1, msm_g2, signed_digits_reference
-
-
-def to_ints1(P):
-    if ob.is_inf(P):
-        return None
-    x, y = ob.normalize(P)
-    return (int(x), int(y))
-
-
-def to_ints2(P):
-    if ob.is_inf(P):
-        return None
-    x, y = ob.normalize(P)
-    return (tuple(int(c) for c in x.coeffs), tuple(int(c) for c in y.coeffs))
 
 
 def naive(points, ks, zero):

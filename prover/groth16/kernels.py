@@ -11,21 +11,10 @@ import numpy as np
 from numba import njit, prange
 
 from prover.kernels.cpu import curve as kc
+from prover.kernels.cpu.field import load as _load
+from prover.kernels.cpu.field import store as _store
 from prover.kernels.cpu.fr import fr_add, fr_mul, fr_sub
 from prover.kernels.cpu.points import load_aff, load_jac, store_pt
-
-
-@njit(cache=True, inline="always")
-def _load(x, i):
-    return (x[i, 0], x[i, 1], x[i, 2], x[i, 3])
-
-
-@njit(cache=True, inline="always")
-def _store(x, i, v):
-    x[i, 0] = v[0]
-    x[i, 1] = v[1]
-    x[i, 2] = v[2]
-    x[i, 3] = v[3]
 
 
 @njit(cache=True, parallel=True)
