@@ -370,8 +370,13 @@ class Side:
                 absb.append(aj)
                 value = value + cs.mul(self.bal[j], pj - fj + self.snap[j])
                 due = due + cs.mul(self.bal[j], fj - self.snap[j])
-                ri = ri + cs.mul(aj, lookup(cs, sel, d["RI"]) + cs.mul(nj, lookup(cs, sel, d["SI"])))
-                rm = rm + cs.mul(aj, lookup(cs, sel, d["RM"]) + cs.mul(nj, lookup(cs, sel, d["SM"])))
+                for key, short in (("RI", "SI"), ("RM", "SM")):
+                    term = cs.mul(aj, lookup(cs, sel, d[key])
+                                  + cs.mul(nj, lookup(cs, sel, d[short])))
+                    if key == "RI":
+                        ri = ri + term
+                    else:
+                        rm = rm + term
                 # the slot of X: where X sits, else the first free slot
                 found_terms.append(is_zero(cs, self.asset[j] - x))
                 ffj = cs.mul(pre, sel[0])

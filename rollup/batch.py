@@ -29,7 +29,6 @@ from circuits.batch import (
     EMPTY_ORDERS_ROOT,
     FEE_FIELDS,
     ORACLE_FIELDS,
-    POSITION_SLOTS,
     REGISTRY_FIELDS,
     SLOT_SCALARS,
     build_batch_circuit,
@@ -324,6 +323,51 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                                     data)
     return Batch(slots, depth, v, old_root, new_root, bytes(queue_before), qhash, q_used, data,
                  pub, batch_number, l1_slots, assets, records)
+
+
+def plan_batches(pre: Sequencer, requests: list[Request], *, slots: int,
+                 l1_slots: int | None = None) -> list[list[Request]]:
+    """Split `requests` (in order) into consecutive batches that `build_batch` accepts: each
+    request's records stay in one batch, deposits and withdrawals land in the first `l1_slots`
+    slots, and account 0 is not opened after fees accrued. Requests that publish nothing
+    (cancels, orders that only rest) join the batch in progress."""
+    l1_slots = slots if l1_slots is None else l1_slots
+    seq: Sequencer = pickle.loads(pickle.dumps(pre))
+    out: list[list[Request]] = []
+    cur: list[Request] = []
+    used, fees = 0, False
+    for req in requests:
+        n0 = len(seq.records)
+        seq.apply_verified(req)
+        recs = [decode_record(r) for r in seq.records[n0:]]
+        if len(recs) > slots:
+            raise Unsupported(f"{type(req).__name__} publishes {len(recs)} records, more than "
+                              f"the {slots} slots of a batch")
+
+        def fits(start: int, fees_before: bool, recs=recs) -> bool:
+            f_ = fees_before
+            for k, (t, f, _) in enumerate(recs):
+                if t in (T_DEPOSIT, T_WITHDRAWAL) and start + k >= l1_slots:
+                    return False
+                ids = {f.get(n) for n in ("account", "sender", "receiver", "buyer", "seller",
+                                          "liquidator", "liquidated")}
+                if f_ and FEE_ACCOUNT in ids:
+                    return False
+                f_ = f_ or (t == T_TRADE and f["buyer_fee"] + f["seller_fee"] > 0)
+            return start + len(recs) <= slots
+
+        if not fits(used, fees):
+            if not fits(0, False):
+                raise Unsupported(f"{type(req).__name__} cannot fit any batch of this shape")
+            out.append(cur)
+            cur, used, fees = [], 0, False
+        cur.append(req)
+        for t, f, _ in recs:
+            fees = fees or (t == T_TRADE and f["buyer_fee"] + f["seller_fee"] > 0)
+        used += len(recs)
+    if cur:
+        out.append(cur)
+    return out
 
 
 @dataclass
