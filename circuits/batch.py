@@ -80,6 +80,7 @@ from .poseidon import poseidon as poseidon_native
 # transaction types (rollup.transactions)
 T_NOOP, T_DEPOSIT, T_WITHDRAWAL, T_TRANSFER, T_ORDER, T_TRADE = 0, 1, 2, 3, 4, 5
 T_FUNDING, T_ORACLE, T_SETTLEMENT_PRICE, T_LIQUIDATION, T_EXPIRY_SETTLEMENT = 7, 8, 9, 10, 11
+T_FORCED_WITHDRAWAL = 12
 DOMAIN_TAG = int.from_bytes(b"zkderiv/v1", "big")
 MSG_FIELDS = 8  # every signed message is H(domain, type, f_1..f_8), zero-padded
 ORDER_TREE_DEPTH = 8
@@ -109,13 +110,14 @@ EMPTY_SLOT_HASH = poseidon_native([0, 0, 0])
 EMPTY_POSITIONS_ROOT = poseidon_native([EMPTY_SLOT_HASH] * POSITION_SLOTS)
 EMPTY_ORDERS_ROOT = zero_hashes(ORDER_TREE_DEPTH)[ORDER_TREE_DEPTH]
 
-TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps")
+TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps", "fwd")
 REGISTRY_FIELDS = ("kind", "underlying", "strike", "expiry", "risk_initial", "risk_maintenance",
                    "short_initial", "short_maintenance", "maker_fee", "taker_fee",
                    "liquidation_fee")
 ORACLE_FIELDS = ("price", "funding", "settlement", "settled")
 LEAF_FIELDS = ("pk_x", "pk_y", "nonce", "collateral", "orders")
-SLOT_SCALARS = (*TYPES, "new", "asset", "amount", "to", "expiry", "depositor", "qty", "price",
+SLOT_SCALARS = (*TYPES, "new", "asset", "amount", "famount", "to", "expiry", "depositor", "qty",
+                "price",
                 "index", "otime", "taker_buyer",
                 "a_size", "a_price", "a_oid", "a_flags", "b_size", "b_price", "b_oid", "b_flags",
                 "b_expiry", "sa_r8x", "sa_r8y", "sa_s", "sb_r8x", "sb_r8y", "sb_s", "a_id", "b_id")
@@ -390,6 +392,8 @@ class Side:
             self.abs_t = lsum([cs.mul(t, a) for t, a in zip(self.tau, absb, strict=True)], cs)
             self.neg_t = lsum([cs.mul(t, n) for t, n in zip(self.tau, neg, strict=True)], cs)
         self.value, self.due, self.ri, self.rm = value, due, ri, rm
+        self.exi_before = value * RISK_SCALE - ri
+        self.exm_before = value * RISK_SCALE - rm
         self.x = x
         with cs.component("leaf_old"):
             self.old_leaf = _leaf(cs, self.pk, self.nonce, self.coll,
@@ -435,9 +439,7 @@ class Side:
             rm_t_new = cs.mul(self.abs_nb, xl["RM"] + cs.mul(self.neg_nb, xl["SM"]))
             self.ri_after = self.ri - ri_t_old + ri_t_new
             self.rm_after = self.rm - rm_t_old + rm_t_new
-            self.exi_before = self.value * RISK_SCALE - self.ri
             self.exi_after = self.value_after * RISK_SCALE - self.ri_after
-            self.exm_before = self.value * RISK_SCALE - self.rm
             self.exm_after = self.value_after * RISK_SCALE - self.rm_after
 
     def healthy_after(self) -> LC:
@@ -552,7 +554,7 @@ def _mux(cs, pairs) -> LC:
 
 def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, diff_bits):
     fl = {t: v[p + t] for t in TYPES}
-    dep, wd, tr, trd, orc, fnd, spx, liq, xps = (fl[t] for t in TYPES)
+    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd = (fl[t] for t in TYPES)
     new, x = v[p + "new"], v[p + "asset"]
     amount, to, expiry, qty, price = (v[p + n] for n in ("amount", "to", "expiry", "qty",
                                                           "price"))
@@ -567,6 +569,7 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
         if not l1:
             cs.assert_zero(dep)
             cs.assert_zero(wd)
+            cs.assert_zero(fwd)
             cs.assert_zero(new)
         oracle_t = orc + fnd + spx
         user_a = wd + tr + trd + liq  # A signs
@@ -624,7 +627,22 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
         cs.constrain(trd + liq, is_zero(cs, qty), 0)
         same = is_zero(cs, v[p + "a_id"] - v[p + "b_id"])
         cs.constrain(two, same, 0)  # two distinct accounts
-        cs.constrain(dep + wd + xps, 1 - same, 0)  # single-account types open A twice
+        cs.constrain(dep + wd + xps + fwd, 1 - same, 0)  # single-account types open A twice
+        # forced withdrawal (the contract let only the account's L1 owner queue it): pays the
+        # requested amount to the requester when it is in 1..2**64-1 and the account stays
+        # healthy after paying it (the engine's debit rule), else pays 0 and changes nothing
+        pay = paid = as_lc(0)
+        if l1:
+            fam_bits = to_bits(cs, v[p + "famount"], 128)
+            fam_lo = lin(((1 << i, b) for i, b in enumerate(fam_bits[:64])), cs)
+            fam_small = is_zero(cs, lin(((1 << i, b) for i, b in enumerate(fam_bits[64:])), cs))
+            fam_pos = 1 - is_zero(cs, v[p + "famount"])
+            healthy_paid = 1 - is_negative(cs, a.exi_before - fam_lo * RISK_SCALE)
+            pay = cs.mul(cs.mul(fwd, fam_small), cs.mul(fam_pos, healthy_paid))
+            paid = cs.mul(pay, fam_lo)
+            requested = fam_lo + cs.mul(1 - fam_small, (1 << 64) - 1 - fam_lo)
+            cs.constrain(dep, v[p + "famount"] - amount, 0)  # one amount field in the entry
+            cs.constrain(fwd, v[p + "to"] - v[p + "depositor"], 0)  # one address field too
         # trade: price within both limits, ids >= 1, option alive, fees
         to_bits(cs, cs.mul(trd, v[p + "a_price"] - price), PRICE_BITS)
         to_bits(cs, cs.mul(trd, price - v[p + "b_price"]), PRICE_BITS)
@@ -674,9 +692,9 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
     with cs.component("account_a"):
         a_orders = a.order_update(a_oid_bits, trd, qty, v[p + "a_size"])
         d_bal_a = cs.mul(trd, qty) + cs.mul(liq, delta) - cs.mul(xps, a.b_t)
-        d_coll_a = (dep - wd - tr) * amount - cs.mul(trd, notional) - fee_a \
+        d_coll_a = (dep - wd - tr) * amount - paid - cs.mul(trd, notional) - fee_a \
             - cs.mul(liq, cs.mul(delta, price)) + penalty + payout
-        a.finish(d_bal=d_bal_a, d_coll=d_coll_a, settle=settle_a, nonce_inc=wd + tr + liq,
+        a.finish(d_bal=d_bal_a, d_coll=d_coll_a, settle=settle_a + pay, nonce_inc=wd + tr + liq,
                  xl=xl, new_orders=a_orders)
         old_leaf = a.old_leaf - cs.mul(new, a.old_leaf)  # a created account's old leaf is 0
         _, st["root"] = merkle_update(cs, old_leaf, a.new_leaf,
@@ -763,15 +781,19 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
                 l2key += [key[8 * byte + 7 - t] for t in range(8)]
         with cs.component("queue"):
             dep_bits = to_bits(cs, v[p + "depositor"], 160)
-            entry = const_bits(cs, QUEUE_KIND_DEPOSIT, 8) + const_bits(cs, ASSET_TOKEN, 8)
-            entry += [cs.const(0)] * 32  # accountId: 0 for a deposit
-            entry += be(dep_bits, 160, cs) + be(amount_bits, 128, cs) + l2key
+            # kind 1 (deposit) or 2 (forced withdrawal) | asset | the account id (assigned by
+            # the contract) | depositor or requester | amount u128 | key (0 for kind 2)
+            entry = [cs.const(0)] * 6 + [as_lc(fwd), as_lc(dep)] + const_bits(cs, ASSET_TOKEN, 8)
+            entry += id32 + be(dep_bits, 160, cs) + be(fam_bits, 128, cs)
+            entry += [cs.mul(dep, b) for b in l2key]
             nxt = sha256_bits(cs, list(st["queue"]) + entry)
-            st["queue"] = [q + cs.mul(dep, n - q) for q, n in zip(st["queue"], nxt, strict=True)]
+            st["queue"] = [q + cs.mul(dep + fwd, n - q)
+                           for q, n in zip(st["queue"], nxt, strict=True)]
         with cs.component("l1_record"):
+            out_bits = to_bits(cs, wd * amount + paid, 64)
             rec = id32 + const_bits(cs, ASSET_TOKEN, 8) + be(to_bits_, 160, cs) \
-                + be(amount_bits, 128, cs)
-            l1_bits += _gate(cs, wd, rec)
+                + be(out_bits, 128, cs)
+            l1_bits += _gate(cs, wd + pay, rec)
 
     # -- public data ------------------------------------------------------------------------------
     with cs.component("public_data"):
@@ -795,6 +817,9 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
             (xps, const_bits(cs, T_EXPIRY_SETTLEMENT, 8) + id32 + x16 + be(payout_bits, 96, cs)),
         ]
         if l1:
+            records.append((fwd, const_bits(cs, T_FORCED_WITHDRAWAL, 8) + id32
+                            + u64(to_bits(cs, requested, 64)) + u64(to_bits(cs, paid, 64))
+                            + be(to_bits_, 160, cs)))
             records.append((dep, const_bits(cs, T_DEPOSIT, 8) + id32 + l2key
                             + u64(amount_bits)))
         diff = _sum_bits(cs, *[_gate(cs, f_, bits) for f_, bits in records])

@@ -11,10 +11,10 @@ accounts root (fees credited to account 0 at the end of the batch) ends at the s
 that the circuit's public input equals ``rollup.chain.layout.batch_public_input`` over the same
 bytes.
 
-Transactions the circuit does not prove raise `Unsupported` (forced withdrawals, listings and
-oracle-key changes, assets outside the circuit's table, L1 operations past the L1 slots, account
-0 touched after fees accrued in the batch), so a batch never closes with a transaction the
-circuit cannot prove. ``BatchQueue`` closes batches on size or on age.
+Transactions the circuit does not prove raise `Unsupported` (listings and oracle-key changes,
+ETH deposits, assets outside the circuit's table, L1 operations past the L1 slots, account 0
+touched after fees accrued in the batch), so a batch never closes with a transaction the circuit
+cannot prove. ``BatchQueue`` closes batches on size or on age.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from rollup.transactions import (
     BUY,
     T_DEPOSIT,
     T_EXPIRY_SETTLEMENT,
+    T_FORCED_WITHDRAWAL,
     T_FUNDING,
     T_LIQUIDATION,
     T_ORACLE,
@@ -53,6 +54,7 @@ from rollup.transactions import (
     T_TRANSFER,
     T_WITHDRAWAL,
     Deposit,
+    ForcedWithdrawal,
     Order,
     Request,
     decode_record,
@@ -61,7 +63,8 @@ from rollup.transactions import (
 DEFAULT_ASSETS = 8
 _TYPE_FLAG = {T_DEPOSIT: "dep", T_WITHDRAWAL: "wd", T_TRANSFER: "tr", T_TRADE: "trd",
               T_ORACLE: "orc", T_FUNDING: "fnd", T_SETTLEMENT_PRICE: "spx",
-              T_LIQUIDATION: "liq", T_EXPIRY_SETTLEMENT: "xps"}
+              T_LIQUIDATION: "liq", T_EXPIRY_SETTLEMENT: "xps", T_FORCED_WITHDRAWAL: "fwd"}
+_L1_TYPES = (T_DEPOSIT, T_WITHDRAWAL, T_FORCED_WITHDRAWAL)
 _ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
 
 
@@ -178,7 +181,7 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             flag = _TYPE_FLAG.get(t)
             if flag is None:
                 raise Unsupported(f"record type {t} is not proven by the batch circuit")
-            if flag in ("dep", "wd") and s >= l1_slots:
+            if t in _L1_TYPES and s >= l1_slots:
                 raise Unsupported(f"a {flag} record in slot {s}, past the {l1_slots} L1 slots")
             sv = dict.fromkeys(SLOT_SCALARS, 0)
             sv[flag] = 1
@@ -191,14 +194,30 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                 if q_used >= len(queue):
                     raise ValueError("a deposit without its L1 queue entry")
                 e = queue[q_used]
-                if (e.kind, e.asset, e.amount, bytes(e.l2_key)) != (
-                        layout.KIND_DEPOSIT, layout.ASSET_TOKEN, f["amount"],
+                if (e.kind, e.asset, e.account_id, e.amount, bytes(e.l2_key)) != (
+                        layout.KIND_DEPOSIT, layout.ASSET_TOKEN, a_id, f["amount"],
                         pack_point(req.pk)):
                     raise ValueError(f"queue entry {q_used} is not this deposit")
                 q_used += 1
                 qhash = layout.queue_next(qhash, e)
                 sv.update(new=int(a_id not in rs.accounts), amount=f["amount"],
+                          famount=f["amount"],
                           depositor=int.from_bytes(layout._addr(e.l1_address), "big"))
+            elif t == T_FORCED_WITHDRAWAL:
+                a_id = b_id = f["account"]
+                if not isinstance(req, ForcedWithdrawal):
+                    raise Unsupported("forced-withdrawal records come from ForcedWithdrawal")
+                if q_used >= len(queue):
+                    raise ValueError("a forced withdrawal without its L1 queue entry")
+                e = queue[q_used]
+                requester = int.from_bytes(layout._addr(e.l1_address), "big")
+                if (e.kind, e.asset, e.account_id, e.amount, requester) != (
+                        layout.KIND_FORCED_WITHDRAWAL, layout.ASSET_TOKEN, a_id, req.amount,
+                        req.to):
+                    raise ValueError(f"queue entry {q_used} is not this forced withdrawal")
+                q_used += 1
+                qhash = layout.queue_next(qhash, e)
+                sv.update(famount=req.amount, to=req.to, depositor=req.to)
             elif t == T_WITHDRAWAL:
                 a_id = b_id = f["account"]
                 sv.update(amount=f["amount"], to=f["to"], expiry=req.expiry)
@@ -270,9 +289,10 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             v.update({f"{p}a_sib{k}": x for k, x in enumerate(a_sib)})
             v.update({f"{p}b_sib{k}": x for k, x in enumerate(b_sib)})
             if s < l1_slots:
+                out = f["amount"] if t == T_WITHDRAWAL else \
+                    f["paid"] if t == T_FORCED_WITHDRAWAL else 0
                 l1.append(layout.Withdrawal(a_id, layout.ASSET_TOKEN, f["to"].to_bytes(20, "big"),
-                                            f["amount"]).encode() if t == T_WITHDRAWAL
-                          else bytes(layout.RECORD_BYTES))
+                                            out).encode() if out else bytes(layout.RECORD_BYTES))
             diffs.append(rec.ljust(DIFF_BYTES, b"\0"))
             records.append(rec)
             s += 1
@@ -347,7 +367,7 @@ def plan_batches(pre: Sequencer, requests: list[Request], *, slots: int,
         def fits(start: int, fees_before: bool, recs=recs) -> bool:
             f_ = fees_before
             for k, (t, f, _) in enumerate(recs):
-                if t in (T_DEPOSIT, T_WITHDRAWAL) and start + k >= l1_slots:
+                if t in _L1_TYPES and start + k >= l1_slots:
                     return False
                 ids = {f.get(n) for n in ("account", "sender", "receiver", "buyer", "seller",
                                           "liquidator", "liquidated")}

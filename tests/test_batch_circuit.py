@@ -16,6 +16,7 @@ from circuits.batch import build_batch_circuit, input_names
 from rollup.batch import BatchQueue, Unsupported, build_batch, plan_batches
 from rollup.chain import layout
 from rollup.chain.layout import ASSET_TOKEN, KIND_DEPOSIT, QueueEntry, queue_chain
+from rollup.chain.layout import KIND_FORCED_WITHDRAWAL as KIND_FORCED
 from rollup.engine import testnet as tn
 from rollup.engine.testnet import CALL, DOMAIN, EXPIRY, PERP
 from rollup.margin.risk import is_liquidatable
@@ -76,7 +77,7 @@ def batches(venue):
     # A: a deposit creating account 5 (L1 queue), a withdrawal, a perp trade, an oracle update
     seq = pickle.loads(pickle.dumps(venue))
     pk5 = tn.public_key(tn.key(5))
-    queue = [QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, 0, b"\x22" * 20, 5_000_000, pack_point(pk5))]
+    queue = [QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, 5, b"\x22" * 20, 5_000_000, pack_point(pk5))]
     seq.submit(order(4, SELL, 50, 60_500, 7))  # resting maker
     out["a"] = (*make(seq, [Deposit(5, pk5, 5_000_000),
                              Withdrawal(3, 1_000, 0xABCDEF, 0, FAR).signed(tn.key(3), DOMAIN),
@@ -95,6 +96,14 @@ def batches(venue):
     out["c"] = (*make(seq, [oracle(SettlementPrice, CALL, 65_000, EXPIRY),
                              ExpirySettlement(4, CALL), ExpirySettlement(3, CALL),
                              Transfer(2, 3, 1_000, 0, FAR).signed(tn.key(2), DOMAIN)]), seq, [])
+    # D: two forced withdrawals from the L1 queue: one paid, one refused (it would leave the
+    # leveraged account 1 under initial margin), then a trade
+    seq = pickle.loads(pickle.dumps(venue))
+    seq.submit(order(4, SELL, 50, 60_500, 7))
+    fw = [ForcedWithdrawal(3, 2_000, 0x33), ForcedWithdrawal(1, 10**9, 0x11)]
+    queue = [QueueEntry(KIND_FORCED, ASSET_TOKEN, r.account, r.to.to_bytes(20, "big"), r.amount)
+             for r in fw]
+    out["d"] = (*make(seq, [*fw, order(2, BUY, 20, 61_000, 9)], queue), seq, queue)
     return out
 
 
@@ -111,7 +120,7 @@ def hit(bad, name):
     return any(c == name or c.startswith(name + "/") for c in bad)
 
 
-@pytest.mark.parametrize("which", ["a", "b", "c"])
+@pytest.mark.parametrize("which", ["a", "b", "c", "d"])
 def test_honest_batches(batches, cs, which):
     pre, batch, seq, queue = batches[which]
     assert batch.old_root == pre.state.root and batch.new_root == seq.state.root
@@ -129,6 +138,20 @@ def test_honest_batches(batches, cs, which):
         apply_record(st, t, f)
         st.commit()
     assert st.root == batch.new_root
+
+
+def test_batch_d_pays_a_healthy_forced_withdrawal_and_refuses_the_other(batches):
+    pre, batch, seq, _ = batches["d"]
+    recs = [decode_records(r)[0][1] for r in batch.records[:2]]
+    assert (recs[0]["paid"], recs[1]["paid"]) == (2_000, 0)
+    assert recs[1]["requested"] == 10**9 and recs[0]["to"] == 0x33
+    assert seq.state.account(3).collateral == pre.state.account(3).collateral - 2_000
+    assert seq.state.account(1).collateral == pre.state.account(1).collateral
+    # the L1 record pays the requester; the refused one publishes an empty record
+    n = int.from_bytes(batch.public_data[:4], "big")
+    l1 = [layout.Withdrawal(3, ASSET_TOKEN, (0x33).to_bytes(20, "big"), 2_000).encode(),
+          bytes(layout.RECORD_BYTES)]
+    assert n == 2 and batch.public_data[4:4 + 82] == b"".join(l1)
 
 
 def test_batch_b_liquidates_an_account_that_was_below_maintenance(batches):
@@ -205,6 +228,9 @@ def _tamper(batches, which, case):  # noqa: C901 - one branch per case
         v["s0_otime"] = EXPIRY - 1
         _resign(v, "s0_", oracle(SettlementPrice, CALL, 65_000, EXPIRY - 1), "sa_")
         return v, "s0_", "rules"
+    if case == "forced_withdrawal_not_paid":  # refuse a payable forced withdrawal by
+        v["s0_famount"] = 0  # claiming it asked nothing: the account (reopened as B) would
+        return v, "s0_", "account_b"  # have to stay unpaid, and the queue hash changes too
     if case == "inflated_payout":
         v["s1_a_p0_bal"] += 1  # claim a larger option position than the leaf holds
         return v, "s1_", "account_a"
@@ -226,6 +252,7 @@ def _tamper(batches, which, case):  # noqa: C901 - one branch per case
     ("b", "healthy_liquidated", "margin"),
     ("c", "settle_before_expiry", "rules"),
     ("c", "inflated_payout", "account_a"),
+    ("d", "forced_withdrawal_not_paid", "account_b"),
 ])
 def test_tampered_witness_fails(batches, cs, which, case, component):
     v, slot, _ = _tamper(batches, which, case)
@@ -257,9 +284,6 @@ def test_liquidation_needs_an_account_below_maintenance(batches):
 
 
 def test_builder_refuses_what_the_circuit_does_not_prove(venue):
-    seq = pickle.loads(pickle.dumps(venue))
-    with pytest.raises(Unsupported):  # forced withdrawals are not proven
-        make(seq, [ForcedWithdrawal(3, 10, 0xAB)])
     seq = pickle.loads(pickle.dumps(venue))
     with pytest.raises(Unsupported):  # a withdrawal past the L1 slots
         make(seq, [oracle(OracleUpdate, PERP, 60_000, 2), oracle(OracleUpdate, PERP, 60_000, 3),
