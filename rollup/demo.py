@@ -177,7 +177,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     genesis_root = seq.state.root
     s.events.append({"step": "genesis", "root": hex(genesis_root),
                      "records_bytes": len(genesis_records)})
-    log(f"genesis: perpetual + call listed, root {genesis_root:#x}"[:90])
+    log(f"genesis: perpetual + call listed, root {genesis_root:#x}"[:60] + "…")
 
     # -- 2. keys --------------------------------------------------------------------------------
     bk = dev_keys(keys_dir, f"batch-{cfg.slots}s{cfg.l1_slots}l1-d{cfg.depth}-a{DEMO_ASSETS}",
@@ -203,7 +203,9 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     rollup = RollupClient.deploy(chain, batch_verifier=bver.address, exit_verifier=ever.address,
                                  token=token.address, operator=operator,
                                  genesis_root=genesis_root.to_bytes(32, "big"),
-                                 priority_deadline=cfg.deadline, sender=operator)
+                                 priority_deadline=cfg.deadline,
+                                 first_account_id=max(seq.state.accounts) + 1,
+                                 account_limit=1 << cfg.depth, sender=operator)
     dom = Domain(w3.eth.chain_id, int(rollup.address, 16))
     seq.domain = dom
     log(f"deployed: Rollup {rollup.address}, verifiers, collateral token")
@@ -224,18 +226,14 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
         entries.append(QueueEntry(a["kind"], a["asset"], a["accountId"], a["l1Address"],
                                   a["amount"], bytes(a["l2Key"])))
     requests = []
-    by_key = {}
-    for e in entries:  # the sequencer credits each L1 deposit to its key's account
+    for e in entries:  # the sequencer credits each L1 deposit to the account the contract named
         check(e.kind == KIND_DEPOSIT and e.asset == ASSET_TOKEN, "queue holds token deposits")
-        pk = unpack_point(e.l2_key)
-        acc = by_key.get(pk)
-        if acc is None:
-            acc = by_key[pk] = max(seq.state.accounts) + 1
-        req = Deposit(acc, pk, e.amount)
+        req = Deposit(e.account_id, unpack_point(e.l2_key), e.amount)
         seq.submit(req)
         requests.append(req)
     for t in traders.values():
-        t.account = by_key[t.pk]
+        t.account = rollup.account_of(pack_point(t.pk))
+        check(rollup.owner_of(t.account) == t.l1, f"{t.name} owns account {t.account} on L1")
     log("deposits: " + ", ".join(f"{t.name} #{t.account} {funds[t.name]:,}"
                                  for t in traders.values()))
 

@@ -31,9 +31,13 @@ class RollupClient:
     @classmethod
     def deploy(cls, chain: Chain, *, batch_verifier: str, exit_verifier: str, token: str,
                operator: str, genesis_root: bytes, priority_deadline: int,
+               first_account_id: int = 1, account_limit: int = 2**32 - 1,
                sender: str | None = None) -> RollupClient:
+        """`first_account_id`: the id the first new key gets (ids below belong to the genesis
+        state); `account_limit`: 2**depth of the accounts tree the circuits prove."""
         c = deploy(chain, "Rollup", batch_verifier, exit_verifier, token, operator,
-                   genesis_root, priority_deadline, sender=sender)
+                   genesis_root, priority_deadline, first_account_id, account_limit,
+                   sender=sender)
         return cls(chain, c.address)
 
     @property
@@ -45,6 +49,13 @@ class RollupClient:
         f = self.f
         return RollupState(bytes(call(f.stateRoot())), call(f.batchNumber()),
                            call(f.queueLength()), call(f.queueConsumed()), call(f.exodus()))
+
+    def account_of(self, l2_key: bytes) -> int:
+        """The account id the contract assigned to a compressed key (0 = none yet)."""
+        return call(self.f.accountOf(l2_key))
+
+    def owner_of(self, account_id: int) -> str:
+        return call(self.f.ownerOf(account_id))
 
     def queue_hash(self, i: int) -> bytes:
         return bytes(call(self.f.queueHash(i)))
