@@ -213,6 +213,8 @@ class Handler(BaseHTTPRequestHandler):
     def send_error(self, code, message=None, explain=None) -> None:
         """http.server's own errors (bad request line, header overflow...) as JSON too."""
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # an unparsed request line: answer in HTTP/1.x
+            self.request_version = "HTTP/1.0"
         try:
             phrase = HTTPStatus(code).phrase
         except ValueError:

@@ -14,6 +14,7 @@ the rows were accepted).
 
 from __future__ import annotations
 
+import itertools
 import json
 import queue
 import sys
@@ -168,8 +169,8 @@ class SequencerService:
         except Exception as exc:  # keys moved: the journal is still authoritative
             self.log(f"warning: cannot rebuild the configured genesis: {exc}")
             return
-        have = [r.to_json() for _, r in zip(range(len(want)), self.journal.requests_after(0),
-                                            strict=False)]
+        have = [r.to_json() for _, r in itertools.islice(self.journal.requests_after(0),
+                                                         len(want))]
         if [json.dumps(x, sort_keys=True) for x in have] != \
                 [json.dumps(x, sort_keys=True) for x in want]:
             self.log("warning: the journal's genesis differs from the configuration's "
