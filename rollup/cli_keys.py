@@ -22,6 +22,10 @@ import click
 from rollup.config import DEFAULT_PATH
 
 
+class SignError(ValueError):
+    """The request to sign, or its signing domain, is missing or malformed."""
+
+
 class SubmitError(RuntimeError):
     """The sequencer rejected a request (its error code and message) or could not be reached."""
 
@@ -72,18 +76,17 @@ def _domain(config_path: str | None, chain_id: int | None, rollup_address: str |
     if rollup_address is None:
         rollup_address = cfg.rollup_address if cfg else None
     if chain_id is None or rollup_address is None:
-        raise click.UsageError("no signing domain: pass --config PATH, or --chain-id and "
-                               "--rollup-address")
+        raise SignError("no signing domain: pass --config PATH, or --chain-id and "
+                        "--rollup-address")
     try:
         addr = int(rollup_address, 16)
     except ValueError:
-        raise click.BadParameter(f"{rollup_address!r} is not a hex address",
-                                 param_hint="--rollup-address") from None
+        raise SignError(f"--rollup-address {rollup_address!r} is not a hex address") from None
     return Domain(chain_id, addr)
 
 
 @keys.group("sign")
-@click.option("--key", "keyfile", required=True, envvar="ROLLUP_KEY",
+@click.option("--key", "keyfile", default=None, envvar="ROLLUP_KEY",
               type=click.Path(dir_okay=False), help="The signer's key file ($ROLLUP_KEY).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               envvar="ROLLUP_CONFIG",
@@ -94,7 +97,7 @@ def _domain(config_path: str | None, chain_id: int | None, rollup_address: str |
 @click.option("--submit", "submit_url", default=None, metavar="URL",
               help="POST the signed request to this sequencer API and print its receipt.")
 @click.pass_context
-def sign(ctx: click.Context, keyfile: str, config_path: str | None, chain_id: int | None,
+def sign(ctx: click.Context, keyfile: str | None, config_path: str | None, chain_id: int | None,
          rollup_address: str | None, submit_url: str | None) -> None:
     """Sign a request (given as JSON, or with flags for the common ones)."""
     ctx.obj = {**(ctx.obj or {}), "keyfile": keyfile, "submit": submit_url,
@@ -105,6 +108,8 @@ def _emit(ctx: click.Context, req) -> None:
     from rollup.keys import load_key
 
     o = ctx.obj
+    if o["keyfile"] is None:
+        raise SignError("no key: pass --key KEYFILE (before the request type) or set ROLLUP_KEY")
     kp = load_key(o["keyfile"])
     dom = o["domain"]()
     signed = req.signed(kp.private_key, dom)
@@ -158,7 +163,7 @@ def sign_json(ctx: click.Context, source) -> None:
         req = parse_request(obj, require_sig=False)
     except (ValueError, RecursionError) as exc:  # BadInput is a ValueError
         what = "request" if isinstance(exc, BadInput) else "JSON"
-        raise click.BadParameter(f"bad {what}: {exc}", param_hint="SOURCE") from None
+        raise SignError(f"bad {what}: {exc}") from None
     _emit(ctx, req)
 
 
@@ -228,6 +233,6 @@ def sign_withdraw(ctx, account, amount, to, nonce, expiry) -> None:
     try:
         addr = int(to, 16)
     except ValueError:
-        raise click.BadParameter(f"{to!r} is not a hex address", param_hint="--to") from None
+        raise SignError(f"--to {to!r} is not a hex address") from None
     _emit(ctx, Withdrawal(account, amount, addr, nonce,
                           _default_expiry() if expiry is None else expiry))

@@ -133,7 +133,8 @@ def open_chain(cfg, timeout: float = 5.0):
 
     from rollup.chain.node import Chain
 
-    w3 = Web3(HTTPProvider(cfg.node, request_kwargs={"timeout": timeout}))
+    w3 = Web3(HTTPProvider(cfg.node, request_kwargs={"timeout": timeout},
+                           exception_retry_configuration=None))  # a status fails fast
     return Chain(w3, "rpc", [])
 
 

@@ -35,13 +35,15 @@ def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool)
 
     cfg = load_config(config_path)
     log = lambda m: click.echo(m, err=True)  # noqa: E731
-    service = SequencerService(cfg, log=log).start()
+    # bind first: a taken port fails before the journal is opened
+    server = ApiServer(None, host or cfg.api_host, cfg.api_port if port is None else port,
+                       max_body=cfg.api_max_body, verbose=verbose)
     try:
-        server = ApiServer(service, host or cfg.api_host, cfg.api_port if port is None else port,
-                           max_body=cfg.api_max_body, verbose=verbose)
+        service = SequencerService(cfg, log=log).start()
     except BaseException:
-        service.close()
+        server.server_close()
         raise
+    server.service = service
     st = service.status()
     log(f"state root {st['root']} after {st['seq']} journaled requests")
 

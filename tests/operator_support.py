@@ -42,14 +42,14 @@ def write_config(folder: Path, n_traders: int = 4, depth: int = 8, slots: int = 
                  funds: int = FUNDS, markets: bool = True, **kw) -> Path:
     """folder/rollup.toml: traders 1..n funded at genesis, one perpetual (asset 1)."""
     folder.mkdir(parents=True, exist_ok=True)
-    cfg = Config(path=folder / "rollup.toml", chain_id=DOMAIN.chain_id,
-                 rollup_address=f"0x{DOMAIN.rollup_address:040x}", tree_depth=depth,
-                 batch_slots=slots, api_port=0, oracle_key=compress(pk(ORACLE)),
-                 operator_key=compress(pk(OPERATOR)),
-                 markets=[Market(PERP, "perp", 50_000, 30_000, name="ETH-PERP", maker_fee=100,
-                                 taker_fee=500, liquidation_fee=10_000)] if markets else [],
-                 genesis_accounts=[GenesisAccount(i, funds, pk=compress(pk(trader(i))))
-                                   for i in range(1, n_traders + 1)], **kw)
+    args = dict(chain_id=DOMAIN.chain_id, rollup_address=f"0x{DOMAIN.rollup_address:040x}",
+                tree_depth=depth, batch_slots=slots, api_port=0,
+                oracle_key=compress(pk(ORACLE)), operator_key=compress(pk(OPERATOR)),
+                markets=[Market(PERP, "perp", 50_000, 30_000, name="ETH-PERP", maker_fee=100,
+                                taker_fee=500, liquidation_fee=10_000)] if markets else [],
+                genesis_accounts=[GenesisAccount(i, funds, pk=compress(pk(trader(i))))
+                                  for i in range(1, n_traders + 1)])
+    cfg = Config(path=folder / "rollup.toml", **{**args, **kw})
     cfg.path.write_text(render(cfg))
     return cfg.path
 

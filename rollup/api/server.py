@@ -231,7 +231,7 @@ class ApiServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, service: SequencerService, host: str, port: int, *,
+    def __init__(self, service: SequencerService | None, host: str, port: int, *,
                  max_body: int = 64 * 1024, verbose: bool = False) -> None:
         self.service = service
         self.max_body = max_body

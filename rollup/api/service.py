@@ -32,6 +32,10 @@ from rollup.state.state import FEE_ACCOUNT, State
 from rollup.transactions import Deposit, Request, SetOracleKey
 
 
+class ServiceError(RuntimeError):
+    """The service cannot start on this data folder (another sequencer holds it...)."""
+
+
 def genesis_requests(cfg: Config) -> list[Request]:
     from rollup.keys import public_key_of
 
@@ -89,6 +93,7 @@ class SequencerService:
         self._q: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="sequencer", daemon=True)
         self._ready: Future = Future()
+        self._lock = None
 
     # --- thread -----------------------------------------------------------------------------------
     def start(self) -> SequencerService:
@@ -103,6 +108,8 @@ class SequencerService:
             self._ready.set_exception(exc)
             if self.journal is not None:
                 self.journal.close()
+            if self._lock is not None:
+                self._lock.close()
             return
         self._ready.set_result(None)
         while True:
@@ -116,6 +123,7 @@ class SequencerService:
             except BaseException as exc:
                 fut.set_exception(exc)
         self.journal.close()
+        self._lock.close()
         fut.set_result(None)
 
     def call(self, fn: Callable[[SequencerService], object]):
@@ -133,8 +141,17 @@ class SequencerService:
 
     # --- start-up (worker thread) -----------------------------------------------------------------
     def _open(self) -> None:
+        import fcntl
+
         cfg = self.cfg
         cfg.data.mkdir(parents=True, exist_ok=True)
+        # one writer per journal: a second sequencer on the same folder would fork the state
+        self._lock = open(cfg.data / "sequencer.lock", "w")  # held while running
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise ServiceError(f"another sequencer is running on {cfg.data}") from None
         self.journal = Journal(cfg.journal_path)
         if self.journal.last_seq() == 0:
             self._genesis()
