@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import queue
+import re
 import sys
 import threading
 import time
@@ -327,9 +328,12 @@ def last_batch(cfg: Config) -> dict | None:
     d = cfg.batches_dir
     if not d.is_dir():
         return None
-    for p in sorted(d.glob("batch-*.json"), reverse=True):
+    built = [p for p in d.glob("batch-*.json") if re.fullmatch(r"batch-\d{6,}\.json", p.name)]
+    for p in sorted(built, key=lambda p: int(p.stem.split("-")[1]), reverse=True):
         try:
-            return json.loads(p.read_text())
+            meta = json.loads(p.read_text())
         except (OSError, ValueError):
             continue
+        if isinstance(meta, dict) and "number" in meta:
+            return meta
     return None
