@@ -187,6 +187,14 @@ def test_openapi_describes_exactly_the_routes_served(api):
     described = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     served = {(m, p) for m, p, _ in ROUTES}
     assert described == served
+    # every described route answers (a 404 here would be NotFound for the route itself)
+    for m, p in sorted(described):
+        st, r = Client(server.url).call(m, p.replace("{id}", "1").replace("{asset}", "1"),
+                                        b"{}" if m == "POST" else None)
+        assert st in (200, 400), (m, p, st, r)
+    for m, p in [("GET", "/v1/account/1"), ("GET", "/v1/status/"), ("POST", "/v1/fills")]:
+        st, r = Client(server.url).call(m, p, b"{}" if m == "POST" else None)
+        assert st in (404, 405) and r["error"]["code"] in ("NotFound", "MethodNotAllowed")
     # every $ref resolves, every operation has a 200 answer and an operationId
     schemas = doc["components"]["schemas"]
 
