@@ -69,7 +69,8 @@ def _domain(config_path: str | None, chain_id: int | None, rollup_address: str |
     from rollup.transactions import Domain
 
     cfg = None
-    if config_path is not None or Path(DEFAULT_PATH).is_file():
+    flags_only = chain_id is not None and rollup_address is not None and config_path is None
+    if not flags_only and (config_path is not None or Path(DEFAULT_PATH).is_file()):
         cfg = load(config_path or DEFAULT_PATH)
     if chain_id is None:
         chain_id = cfg.chain_id if cfg else None

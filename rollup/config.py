@@ -59,8 +59,8 @@ class Market:
 
 @dataclass(frozen=True)
 class GenesisAccount:
-    """A development balance in the genesis state: ``key`` is a key file (or ``pk`` a
-    compressed public key in hex)."""
+    """A development balance in the genesis state: ``key`` is a key file (relative to the data
+    folder), or ``pk`` a compressed public key in hex."""
 
     id: int
     collateral: int

@@ -104,11 +104,6 @@ def parse_request(obj, *, require_sig: bool = True) -> Request:
     return request_from_json(out)
 
 
-def request_json(req: Request) -> dict:
-    """The JSON form (``to_json``) with big integers as they are."""
-    return req.to_json()
-
-
 # --- rejections -----------------------------------------------------------------------------------
 
 _STATUS: dict[type[E.EngineError], int] = {

@@ -146,6 +146,8 @@ class Handler(BaseHTTPRequestHandler):
                                     close=method != "GET")
                 raise HttpError(404, "NotFound", f"no route {method} {url.path}",
                                 close=method != "GET")
+            if method != "POST" and self.headers.get("Content-Length", "0") != "0":
+                self.close_connection = True  # a body nobody reads: do not reuse the stream
             body = self._body() if method == "POST" else None
             query = parse_qs(url.query, keep_blank_values=True, max_num_fields=20)
             status, payload = 200, handler(svc, params, query, body)
