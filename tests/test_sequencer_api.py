@@ -231,3 +231,29 @@ def test_openapi_describes_exactly_the_routes_served(api):
     assert s == 200 and set(schemas["Receipt"]["required"]) <= set(r)
     s, r = c.call("POST", "/v1/requests", b"{")
     assert set(schemas["Error"]["required"]) <= set(r)
+
+
+def test_genesis_cut_short_is_completed_on_start(tmp_path):
+    from rollup.api.service import genesis_requests
+    from rollup.engine.sequencer import Sequencer
+    from rollup.state.journal import Journal
+    from rollup.state.state import State
+
+    cfg = load(write_config(tmp_path / "a", n_traders=2))
+    reqs = genesis_requests(cfg)
+    clean = Sequencer(State(cfg.tree_depth), cfg.domain())
+    for r in reqs:
+        clean.submit(r)
+    cfg.data.mkdir(parents=True)
+    seq = Sequencer(State(cfg.tree_depth), cfg.domain(), journal=Journal(cfg.journal_path))
+    for r in reqs[:2]:  # the process died here, before the rest and before genesis.json
+        seq.submit(r)
+    seq.journal.close()
+    svc = SequencerService(cfg, log=lambda m: None).start()
+    try:
+        st = svc.status()
+    finally:
+        svc.close()
+    assert (st["seq"], st["genesis_seq"]) == (len(reqs), len(reqs))
+    assert int(st["root"], 16) == clean.state.root
+    assert json.loads((cfg.data / "genesis.json").read_text())["seq"] == len(reqs)

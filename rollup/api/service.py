@@ -7,9 +7,10 @@ sequencer, and the journal's SQLite connection is only ever used from the thread
 so a receipt returned here is for a request that is on disk.
 
 Start-up: an empty journal gets the genesis of the configuration (checked on a scratch sequencer
-first, so a bad genesis leaves the journal empty); a journal with rows is replayed in full
-(restart = the same state, books and fill history included; the signatures were checked when
-the rows were accepted).
+first, so a bad genesis leaves the journal empty; ``genesis.json`` records its length once it is
+all journaled, and a genesis cut short by a crash is completed on the next start); a journal
+with rows is replayed in full (restart = the same state, books and fill history included; the
+signatures were checked when the rows were accepted).
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ def replay(journal: Journal, cfg: Config, on_receipt: Callable[[int, Receipt], N
     seq.state.flush()
     seq.journal = journal
     return seq
+
+
+def _same(a: list[Request], b: list[Request]) -> bool:
+    def key(r):
+        return json.dumps(r.to_json(), sort_keys=True)
+
+    return [key(r) for r in a] == [key(r) for r in b]
 
 
 class SequencerService:
@@ -155,42 +163,60 @@ class SequencerService:
             raise ServiceError(f"another sequencer is running on {cfg.data}") from None
         self.journal = Journal(cfg.journal_path)
         if self.journal.last_seq() == 0:
-            self._genesis()
-        else:
-            t = time.perf_counter()
-            self.seq = replay(self.journal, cfg, self._record)
-            self.log(f"replayed {self.seq.seq} journal rows in {time.perf_counter() - t:.1f} s")
-            g = read_genesis(cfg)
-            self.genesis_seq = g["seq"] if g else 0
+            self._genesis([])
+            return
+        t = time.perf_counter()
+        self.seq = replay(self.journal, cfg, self._record)
+        self.log(f"replayed {self.seq.seq} journal rows in {time.perf_counter() - t:.1f} s")
+        g = read_genesis(cfg)
+        if g is not None:
+            self.genesis_seq = g["seq"]
             self._check_genesis()
+            return
+        # no genesis record: the previous run stopped during (or right after) the genesis
+        want = genesis_requests(cfg)
+        done = [r for _, r in itertools.islice(self.journal.requests_after(0), len(want) + 1)]
+        if _same(done, want[:len(done)]) and len(done) <= len(want):
+            self._genesis(done)
+        elif _same(done[:len(want)], want):
+            self._write_genesis(len(want), want)
+        else:
+            self.log("warning: no genesis record and the journal does not start with the "
+                     "configured genesis")
 
-    def _genesis(self) -> None:
+    def _genesis(self, done: list[Request]) -> None:
+        """Journal the configured genesis (the part of it not yet journaled: ``done``)."""
         cfg = self.cfg
         reqs = genesis_requests(cfg)
         scratch = Sequencer(State(cfg.tree_depth), cfg.domain())
         for r in reqs:  # a bad genesis fails here, before anything is journaled
             scratch.submit(r)
-        self.seq = Sequencer(State(cfg.tree_depth), cfg.domain(), journal=self.journal)
-        for r in reqs:
+        if self.seq is None:
+            self.seq = Sequencer(State(cfg.tree_depth), cfg.domain(), journal=self.journal)
+        for r in reqs[len(done):]:
             self.seq.submit(r)
-        self.genesis_seq = self.seq.seq
-        tmp = genesis_file(cfg).with_suffix(".tmp")
-        tmp.write_text(json.dumps({"seq": self.seq.seq, "root": hex32(self.seq.state.root)})
-                       + "\n")
-        tmp.replace(genesis_file(cfg))
+        self._write_genesis(len(reqs), reqs)
         self.log(f"genesis: {len(reqs)} requests, {len(cfg.markets)} market(s), "
                  f"{len(cfg.genesis_accounts)} funded account(s)")
 
+    def _write_genesis(self, n: int, reqs: list[Request]) -> None:
+        scratch = Sequencer(State(self.cfg.tree_depth), self.cfg.domain())
+        for r in reqs:
+            scratch.apply_verified(r)
+        self.genesis_seq = n
+        path = genesis_file(self.cfg)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"seq": n, "root": hex32(scratch.state.root)}) + "\n")
+        tmp.replace(path)
+
     def _check_genesis(self) -> None:
         try:
-            want = [r.to_json() for r in genesis_requests(self.cfg)]
+            want = genesis_requests(self.cfg)
         except Exception as exc:  # keys moved: the journal is still authoritative
             self.log(f"warning: cannot rebuild the configured genesis: {exc}")
             return
-        have = [r.to_json() for _, r in itertools.islice(self.journal.requests_after(0),
-                                                         len(want))]
-        if [json.dumps(x, sort_keys=True) for x in have] != \
-                [json.dumps(x, sort_keys=True) for x in want]:
+        have = [r for _, r in itertools.islice(self.journal.requests_after(0), len(want))]
+        if not _same(have, want):
             self.log("warning: the journal's genesis differs from the configuration's "
                      "(markets, keys or genesis accounts edited after genesis); the journal wins")
 
