@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import time
 from functools import cache
 from pathlib import Path
 
+from rollup import cli
 from rollup.config import Config, GenesisAccount, Market, render
 from rollup.keys import compress
 from rollup.transactions import Domain
@@ -128,3 +130,24 @@ def wait_until(pred, timeout: float = 30.0, step: float = 0.02) -> None:
         if time.monotonic() > end:
             raise AssertionError("timed out")
         time.sleep(step)
+
+
+def run(monkeypatch, capsys, *args, stdin: str | None = None) -> tuple[int, str, str]:
+    """``rollup ARGS`` through the real entry point (its one-line error handling included)."""
+    monkeypatch.setattr(sys, "argv", ["rollup", *map(str, args)])
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str, kind: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"error: {kind}:"), err
+    return lines[0]

@@ -6,8 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from operator_support import DOMAIN, ORACLE, PERP, PRICE, trader, write_config
-from test_operator_cli import one_line_error, run
+from operator_support import (
+    DOMAIN,
+    ORACLE,
+    PERP,
+    PRICE,
+    one_line_error,
+    run,
+    trader,
+    write_config,
+)
 
 from prover.formats.wtns import read_wtns_header
 from rollup.api.service import SequencerService

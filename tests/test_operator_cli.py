@@ -3,7 +3,6 @@ happy paths, and every main error as one line on stderr with a non-zero exit cod
 
 from __future__ import annotations
 
-import io
 import json
 import socket
 import stat
@@ -13,7 +12,18 @@ import threading
 import click
 import pytest
 from click.testing import CliRunner
-from operator_support import DOMAIN, OPERATOR, ORACLE, PERP, PRICE, pk, trader, write_config
+from operator_support import (
+    DOMAIN,
+    OPERATOR,
+    ORACLE,
+    PERP,
+    PRICE,
+    one_line_error,
+    pk,
+    run,
+    trader,
+    write_config,
+)
 
 from rollup import cli as cli_mod
 from rollup.api.server import ApiServer
@@ -23,27 +33,6 @@ from rollup.keys import compress, load_key
 from rollup.transactions import Order, Transfer, request_from_json
 
 DOM = ["--chain-id", str(DOMAIN.chain_id), "--rollup-address", hex(DOMAIN.rollup_address)]
-
-
-def run(monkeypatch, capsys, *args, stdin: str | None = None) -> tuple[int, str, str]:
-    """``rollup ARGS`` through the real entry point (its one-line error handling included)."""
-    monkeypatch.setattr(sys, "argv", ["rollup", *map(str, args)])
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    code = 0
-    try:
-        cli_mod.main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(err: str, kind: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert lines[0].startswith(f"error: {kind}:"), err
-    return lines[0]
 
 
 def _commands(group: click.Group, prefix=()):

@@ -131,7 +131,8 @@ def test_malformed_input_is_rejected_and_the_server_stays_up(api):
         (b"{not json", "MalformedJSON"),
         (b"\xff\xfe", "MalformedJSON"),
         (b"[" * 2000 + b"]" * 2000, "MalformedJSON"),  # nesting under the size bound
-        (b"1" * 4400, "MalformedJSON"),  # an int past Python's digit limit
+        # an int past Python's digit limit (a library in the process may have lifted it)
+        (b"1" * 4400, ("MalformedJSON", "MalformedRequest")),
         (b"[]", "MalformedRequest"),
         (json.dumps({**good, "type": 99}).encode(), "UnknownType"),
         (json.dumps(Deposit(4, pk(trader(4)), 10**9).to_json()).encode(), "UnsignedType"),
@@ -147,7 +148,8 @@ def test_malformed_input_is_rejected_and_the_server_stays_up(api):
     ]
     for data, code in bad_bodies:
         s, r = c.call("POST", "/v1/requests", data)
-        assert (s, r["error"]["code"]) == (400, code), (data[:40], r)
+        assert s == 400 and r["error"]["code"] in (code if isinstance(code, tuple) else (code,)), (
+            data[:40], r)
     s, r = c.call("POST", "/v1/requests", b"x" * 9000)
     assert (s, r["error"]["code"]) == (413, "BodyTooLarge")
     # integers as strings (decimal, hex) are the same request
