@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from circuits.babyjubjub import pack_point
 from circuits.eddsa import public_key_is_safe
 from rollup import errors as E
 from rollup.engine.orderbook import OrderBook, RestingOrder
@@ -146,6 +147,8 @@ class Sequencer:
         self.books: dict[int, OrderBook] = {}
         self.live: dict[tuple[int, int], tuple[int, int]] = {}  # (account, slot) -> (asset, id)
         self.seen_orders: set[tuple[int, int]] = set()
+        # the signed orders resting in the books: a fill's batch slot proves both signatures
+        self.resting: dict[tuple[int, int], Order] = {}
         self.seq = 0
         self.records: list[bytes] = []  # public data of the applied, not yet batched txs
         self.defer_root = False  # when True, commits queue leaves and ``flush`` hashes them
@@ -244,8 +247,8 @@ class Sequencer:
             acc = st.edit_account(req.account)
         acc.collateral += req.amount
         _check_collateral(acc)
-        rec = encode_record(T_DEPOSIT, account=req.account, pk_x=req.pk[0], pk_y=req.pk[1],
-                            amount=req.amount)
+        rec = encode_record(T_DEPOSIT, account=req.account,
+                            l2_key=int.from_bytes(pack_point(req.pk), "big"), amount=req.amount)
         return Receipt(0, 0, [rec]), []
 
     def _debit(self, i: int, amount: int) -> Account:
@@ -408,16 +411,18 @@ class Sequencer:
             cand[m.account].collateral -= maker_fee
             if fees:
                 cand[FEE_ACCOUNT].collateral += fees
-            maker_filled = m.size - m.remaining + q
-            taker_filled = size - remaining + q
-            cand[m.account].orders[m.order_id % ORDER_SLOTS] = (m.order_id, maker_filled)
-            cand[req.account].orders[taker_slot] = (req.order_id, taker_filled)
+            # an order slot holds (id, filled): a fill adds to it while the id is the same
+            for i, oid in ((m.account, m.order_id), (req.account, req.order_id)):
+                sid, filled = cand[i].orders.get(oid % ORDER_SLOTS, (0, 0))
+                cand[i].orders[oid % ORDER_SLOTS] = (oid, (filled if sid == oid else 0) + q)
             for acc in cand.values():
                 _check_collateral(acc)
-            if not trade_allowed(st, originals[m.account], cand[m.account]):
+            # margin is checked fill by fill, against the account just before the fill (the
+            # rule the batch circuit proves per slot)
+            if not trade_allowed(st, get(m.account), cand[m.account]):
                 dropped.append((m, "maker under initial margin"))
                 continue
-            if not trade_allowed(st, originals[req.account], cand[req.account]):
+            if not trade_allowed(st, get(req.account), cand[req.account]):
                 _check(bool(fills), E.InsufficientMargin,
                        f"account {req.account} would be under initial margin")
                 note = "stopped: further fills would breach initial margin"
@@ -468,11 +473,13 @@ class Sequencer:
                     book.fill(m, f.size)
                     if not m.live:
                         self.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
+                        self.resting.pop((m.account, m.order_id), None)
             self.seen_orders.add((req.account, req.order_id))
             if rest:
                 book.add(req.account, req.order_id, req.side, req.price, req.size, rest,
                          req.expiry, req.flags)
                 self.live[(req.account, taker_slot)] = (req.asset, req.order_id)
+                self.resting[(req.account, req.order_id)] = req
 
         receipt = Receipt(0, 0, records, fills,
                           [(m.account, m.order_id, why) for m, why in dropped], rest, note)
@@ -481,6 +488,7 @@ class Sequencer:
     def _unrest(self, book: OrderBook, m: RestingOrder) -> None:
         book.remove(m)
         self.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
+        self.resting.pop((m.account, m.order_id), None)
 
     def _cancel(self, req: Cancel):
         self.state.account(req.account)
