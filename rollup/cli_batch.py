@@ -4,12 +4,13 @@
     rollup batch prove [BATCH_JSON] [--config PATH] [--zkey PATH] [--vk PATH] [--backend B]
 
 ``build`` replays the journal up to the row before ``--from`` (the pre-batch state), hands the
-rows ``--from..--to`` to ``rollup.batch.build_batch`` and writes, in DATA/batches/:
-``batch-NNNNNN.wtns`` (the witness, snarkjs format) and ``batch-NNNNNN.json`` (number, journal
-range, roots, public data, public input, queue hashes). By default a batch starts after the last
-one built (or after the genesis) and takes up to ``batch.slots`` rows. Deposits need their L1
-queue entries (``--queue FILE``: a JSON list of {kind, asset, account_id, l1_address, amount,
-l2_key}).
+rows ``--from..--to`` to ``rollup.batch.build_batch`` (shape from [batch]: slots, l1_slots,
+assets) and writes, in DATA/batches/: ``batch-NNNNNN.wtns`` (the witness, snarkjs format) and
+``batch-NNNNNN.json`` (number, journal range, roots, public data, public input, queue hashes).
+By default a batch starts after the last one built (or after the genesis) and takes the rows
+``rollup.batch.plan_batches`` puts in one batch (one slot per published record). Deposits need
+their L1 queue entries (``--queue FILE``: a JSON list of {kind, asset, account_id, l1_address,
+amount, l2_key}).
 
 ``prove`` proves a built batch with the given proving key (default DATA/keys/batch.zkey, as
 ``rollup setup --out DATA/keys`` writes it), checks the proof's public input against the batch's
@@ -19,6 +20,7 @@ and, when a verification key is at hand, verifies the proof: ``batch-NNNNNN.proo
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -26,6 +28,8 @@ from pathlib import Path
 import click
 
 from rollup.cli_operator import config_option, load_config
+
+LOOKAHEAD = 100_000  # journal rows read to plan one batch
 
 
 class BatchError(RuntimeError):
@@ -57,7 +61,7 @@ def _queue(path: str | None) -> list:
 @click.option("--from", "first", type=int, default=None,
               help="First journal row [default: after the last batch built, or the genesis].")
 @click.option("--to", "last", type=int, default=None,
-              help="Last journal row [default: up to batch.slots rows].")
+              help="Last journal row [default: as many rows as one batch takes].")
 @click.option("--number", type=int, default=None,
               help="Batch number [default: the last built + 1].")
 @click.option("--queue", "queue_path", type=click.Path(dir_okay=False), default=None,
@@ -71,7 +75,7 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
     """Build the next batch's witness from the journal."""
     from prover.formats.wtns import write_wtns
     from rollup.api.service import last_batch, read_genesis
-    from rollup.batch import build_batch
+    from rollup.batch import build_batch, plan_batches
     from rollup.state.journal import Journal, recover
 
     cfg = load_config(config_path)
@@ -85,15 +89,12 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
         first = prev["last_seq"] + 1 if prev else genesis["seq"] + 1
     j = Journal(cfg.journal_path)
     try:
-        end = j.last_seq()
-        if last is None:
-            last = min(first + cfg.batch_slots - 1, end)
-        if not 1 <= first <= last <= end:
-            raise BatchError(f"nothing to batch in rows {first}..{last}: the journal has "
-                             f"{end} rows")
-        if last - first + 1 > cfg.batch_slots:
-            raise BatchError(f"rows {first}..{last} do not fit {cfg.batch_slots} slots")
-        reqs = [r for n, r in j.requests_after(first - 1) if n <= last]
+        end = j.last_seq() if last is None else last
+        if not 1 <= first <= end <= j.last_seq():
+            raise BatchError(f"nothing to batch in rows {first}..{end}: the journal has "
+                             f"{j.last_seq()} rows")
+        reqs = [r for n, r in itertools.islice(j.requests_after(first - 1), LOOKAHEAD)
+                if n <= end]
     finally:
         j.close()
     number = number if number is not None else (prev["number"] + 1 if prev else 1)
@@ -103,11 +104,15 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
         qb = bytes.fromhex(queue_before.removeprefix("0x").rjust(64, "0"))
     t0 = time.perf_counter()
     pre = recover(cfg.journal_path, cfg.domain(), cfg.tree_depth, upto=first - 1)
+    shape = {"slots": cfg.batch_slots, "l1_slots": cfg.batch_l1_slots}
     try:
-        b = build_batch(pre, reqs, slots=cfg.batch_slots, batch_number=number,
-                        queue=_queue(queue_path), queue_before=qb)
+        if last is None:  # as many rows as the first planned batch takes
+            reqs = plan_batches(pre, reqs, **shape)[0]
+        last = first + len(reqs) - 1
+        b = build_batch(pre, reqs, batch_number=number, queue=_queue(queue_path),
+                        queue_before=qb, assets=cfg.batch_assets, **shape)
     except ValueError as exc:  # rollup.batch.Unsupported among them
-        raise BatchError(f"rows {first}..{last}: {exc}") from None
+        raise BatchError(f"rows {first}..{last if last is not None else '?'}: {exc}") from None
     t1 = time.perf_counter()
     cs = b.circuit()
     witness = cs.witness()
@@ -120,7 +125,8 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
     stem = out / f"batch-{number:06d}"
     write_wtns(stem.with_suffix(".wtns"), witness)
     meta = {"number": number, "first_seq": first, "last_seq": last, "requests": len(reqs),
-            "slots": b.slots, "depth": b.depth, "old_root": f"0x{b.old_root:064x}",
+            "records": len(b.records), "slots": b.slots, "l1_slots": b.l1_slots,
+            "assets": b.assets, "depth": b.depth, "old_root": f"0x{b.old_root:064x}",
             "new_root": f"0x{b.new_root:064x}", "queue_before": "0x" + b.queue_before.hex(),
             "queue_after": "0x" + b.queue_after.hex(), "queue_consumed": b.queue_consumed,
             "public_data": "0x" + b.public_data.hex(), "public_input": str(b.public_input),
@@ -129,9 +135,10 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
     tmp = stem.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta, indent=2) + "\n")
     tmp.replace(stem.with_suffix(".json"))
-    click.echo(f"batch {number}: rows {first}..{last} ({len(reqs)} of {b.slots} slots), root "
-               f"{meta['old_root'][:12]}… -> {meta['new_root'][:12]}…, {cs.n_constraints:,} "
-               f"constraints, {t1 - t0:.1f} s + circuit {time.perf_counter() - t1:.1f} s "
+    click.echo(f"batch {number}: rows {first}..{last} ({len(reqs)} requests, "
+               f"{len(b.records)} of {b.slots} slots), root {meta['old_root'][:12]}… -> "
+               f"{meta['new_root'][:12]}…, {cs.n_constraints:,} constraints, "
+               f"{t1 - t0:.1f} s + circuit {time.perf_counter() - t1:.1f} s "
                f"-> {stem.with_suffix('.json')}")
 
 
@@ -169,7 +176,8 @@ def prove_cmd(batch_json: str | None, config_path: str, zkey: str | None, vk: st
     zkey_path = Path(zkey) if zkey else cfg.keys_dir / "batch.zkey"
     if not zkey_path.is_file():
         raise BatchError(f"no proving key at {zkey_path} (`rollup setup --slots "
-                         f"{meta['slots']} --depth {meta['depth']} --out {cfg.keys_dir}`, "
+                         f"{meta['slots']} --l1-slots {meta['l1_slots']} --assets "
+                         f"{meta['assets']} --depth {meta['depth']} --out {cfg.keys_dir}`, "
                          "or pass --zkey)")
     vk_path = Path(vk) if vk else cfg.keys_dir / "batch_vk.json"
     if vk and not vk_path.is_file():

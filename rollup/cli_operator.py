@@ -41,7 +41,11 @@ def load_config(path: str):
 @click.option("--depth", "tree_depth", type=int, default=32, show_default=True,
               help="Depth of the accounts tree.")
 @click.option("--slots", "batch_slots", type=int, default=4, show_default=True,
-              help="Transaction slots per batch.")
+              help="Record slots per batch.")
+@click.option("--l1-slots", "batch_l1_slots", type=int, default=2, show_default=True,
+              help="Slots per batch that may carry deposits and withdrawals.")
+@click.option("--assets", "batch_assets", type=int, default=8, show_default=True,
+              help="Asset table of the batch circuit (a power of two; asset ids below it).")
 @click.option("--batch-time", "batch_time_limit", type=float, default=60.0, show_default=True,
               help="Seconds before a partly filled batch closes.")
 @click.option("--host", "api_host", default="127.0.0.1", show_default=True,
@@ -56,7 +60,8 @@ def load_config(path: str):
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration file "
               "(existing key files are kept).")
 def init(directory: str, node: str, chain_id: int, rollup_address: str, data_dir: str,
-         tree_depth: int, batch_slots: int, batch_time_limit: float, api_host: str,
+         tree_depth: int, batch_slots: int, batch_l1_slots: int, batch_assets: int,
+         batch_time_limit: float, api_host: str,
          api_port: int, oracle_key: str | None, operator_key: str | None, no_markets: bool,
          force: bool) -> None:
     """Write DIRECTORY/rollup.toml with the operator's settings, and the oracle and operator
@@ -70,7 +75,8 @@ def init(directory: str, node: str, chain_id: int, rollup_address: str, data_dir
         raise ConfigError(f"{path} exists (pass --force to overwrite it)")
     cfg = Config(path=path.resolve(), node=node, chain_id=chain_id,
                  rollup_address=rollup_address, data_dir=data_dir, tree_depth=tree_depth,
-                 batch_slots=batch_slots, batch_time_limit=batch_time_limit, api_host=api_host,
+                 batch_slots=batch_slots, batch_l1_slots=batch_l1_slots,
+                 batch_assets=batch_assets, batch_time_limit=batch_time_limit, api_host=api_host,
                  api_port=api_port, oracle_key=oracle_key or "keys/oracle.json",
                  operator_key=operator_key or "keys/operator.json",
                  markets=[] if no_markets else example_markets())
@@ -183,7 +189,8 @@ def status(config_path: str, as_json: bool) -> None:
         "chain": {"node": cfg.node, "chain_id": cfg.chain_id,
                   "rollup_address": cfg.rollup_address},
         "data_dir": str(cfg.data), "tree_depth": cfg.tree_depth,
-        "batch": {"slots": cfg.batch_slots, "time_limit": cfg.batch_time_limit,
+        "batch": {"slots": cfg.batch_slots, "l1_slots": cfg.batch_l1_slots,
+                  "assets": cfg.batch_assets, "time_limit": cfg.batch_time_limit,
                   "last_built": last["number"] if last else 0,
                   "last_built_seq": last["last_seq"] if last else None},
         "api": f"http://{cfg.api_host}:{cfg.api_port}",
@@ -197,7 +204,8 @@ def status(config_path: str, as_json: bool) -> None:
     click.echo(f"config      {cfg.path}")
     click.echo(f"chain       {cfg.node}  id {cfg.chain_id}  rollup {cfg.rollup_address}")
     click.echo(f"data        {cfg.data}  (tree depth {cfg.tree_depth})")
-    click.echo(f"batches     {cfg.batch_slots} slots, {cfg.batch_time_limit:g} s; last built "
+    click.echo(f"batches     {cfg.batch_slots} slots ({cfg.batch_l1_slots} L1), "
+               f"{cfg.batch_assets} assets, {cfg.batch_time_limit:g} s; last built "
                f"#{report['batch']['last_built']}")
     click.echo(f"api         {report['api']}")
     click.echo(f"markets     {' '.join(map(str, report['markets'])) or '(none)'}")

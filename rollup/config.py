@@ -8,8 +8,10 @@ the offending key in one line.
 
 Genesis: the sequencer's first requests, applied when its journal is empty (in this order): the
 oracle key, the fee account (account 0, the operator's key), every ``[[markets]]`` entry as a
-ListAsset, then every ``[[genesis_accounts]]`` entry as a deposit. Genesis balances are for
-development networks; on a deployment, collateral arrives through the L1 deposit queue.
+ListAsset, the first oracle price of each market that names one (at ``state.genesis_time``; the
+operator's own set-up, unsigned), then every ``[[genesis_accounts]]`` entry as a deposit.
+Genesis balances are for development networks; on a deployment, collateral arrives through the
+L1 deposit queue.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Market:
     maker_fee: int = 0
     taker_fee: int = 0
     liquidation_fee: int = 0
+    price: int = 0  # first oracle price, set at genesis (0: the oracle posts the first one)
 
     def list_asset(self):
         from rollup.transactions import ListAsset
@@ -76,7 +79,10 @@ class Config:
     rollup_address: str = "0x" + "00" * 20
     data_dir: str = "data"
     tree_depth: int = 32
+    genesis_time: int = 0  # oracle time of the genesis prices
     batch_slots: int = 4
+    batch_l1_slots: int = 2  # slots that may carry deposits and withdrawals
+    batch_assets: int = 8  # asset table of the batch circuit (a power of two; ids below it)
     batch_time_limit: float = 60.0
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -128,8 +134,9 @@ _SECTIONS = {
     "chain": {"node": ("node", str), "chain_id": ("chain_id", int),
               "rollup_address": ("rollup_address", str)},
     "data": {"dir": ("data_dir", str)},
-    "state": {"tree_depth": ("tree_depth", int)},
-    "batch": {"slots": ("batch_slots", int), "time_limit": ("batch_time_limit", float)},
+    "state": {"tree_depth": ("tree_depth", int), "genesis_time": ("genesis_time", int)},
+    "batch": {"slots": ("batch_slots", int), "l1_slots": ("batch_l1_slots", int),
+              "assets": ("batch_assets", int), "time_limit": ("batch_time_limit", float)},
     "api": {"host": ("api_host", str), "port": ("api_port", int),
             "max_body": ("api_max_body", int)},
     "keys": {"oracle": ("oracle_key", str), "operator": ("operator_key", str)},
@@ -209,6 +216,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError("state.tree_depth must be in 2..32")
     if cfg.batch_slots < 1:
         raise ConfigError("batch.slots must be at least 1")
+    if not 0 <= cfg.batch_l1_slots <= cfg.batch_slots:
+        raise ConfigError("batch.l1_slots must be in 0..batch.slots")
+    a = cfg.batch_assets
+    if a < 2 or a & (a - 1) or a > 256:
+        raise ConfigError("batch.assets must be a power of two in 2..256")
+    if cfg.genesis_time < 0:
+        raise ConfigError("state.genesis_time must not be negative")
     if cfg.batch_time_limit <= 0:
         raise ConfigError("batch.time_limit must be positive (seconds)")
     if not 0 <= cfg.api_port < 65536:
@@ -221,6 +235,9 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"markets: asset {m.asset}: kind must be perp, call or put")
         if m.asset in seen:
             raise ConfigError(f"markets: asset {m.asset} listed twice")
+        if not 1 <= m.asset < cfg.batch_assets:
+            raise ConfigError(f"markets: asset {m.asset} outside 1..{cfg.batch_assets - 1} "
+                              "(batch.assets)")
         seen.add(m.asset)
     ids: set[int] = set()
     for a in cfg.genesis_accounts:
@@ -261,9 +278,12 @@ def render(cfg: Config) -> str:
         "",
         "[state]",
         f"tree_depth = {_toml(cfg.tree_depth)}  # accounts tree depth (the circuits' depth too)",
+        f"genesis_time = {_toml(cfg.genesis_time)}  # oracle time of the genesis prices",
         "",
         "[batch]",
-        f"slots = {_toml(cfg.batch_slots)}  # transaction slots per batch circuit",
+        f"slots = {_toml(cfg.batch_slots)}  # record slots per batch circuit",
+        f"l1_slots = {_toml(cfg.batch_l1_slots)}  # of which may carry deposits/withdrawals",
+        f"assets = {_toml(cfg.batch_assets)}  # circuit's asset table (power of two; ids below)",
         f"time_limit = {_toml(float(cfg.batch_time_limit))}  # seconds before a partial batch "
         "closes",
         "",
@@ -277,7 +297,8 @@ def render(cfg: Config) -> str:
         f"operator = {_toml(cfg.operator_key)}  # key of account 0, which collects the fees",
     ]
     for m in cfg.markets:
-        L += ["", "[[markets]]  # listed at genesis (ListAsset; factors and fees in ppm)"]
+        L += ["", "[[markets]]  # listed at genesis (ListAsset; factors and fees in ppm; price: "
+              "first oracle price)"]
         for f in fields(Market):
             v = getattr(m, f.name)
             if f.name in ("asset", "kind", "risk_initial", "risk_maintenance") or v != f.default:
@@ -294,4 +315,5 @@ def render(cfg: Config) -> str:
 def example_markets() -> list[Market]:
     """A starting point for [[markets]]: one perpetual (edit before genesis)."""
     return [Market(asset=1, kind="perp", name="ETH-PERP", risk_initial=50_000,
-                   risk_maintenance=30_000, maker_fee=100, taker_fee=500, liquidation_fee=10_000)]
+                   risk_maintenance=30_000, maker_fee=100, taker_fee=500, liquidation_fee=10_000,
+                   price=2_000)]

@@ -23,14 +23,15 @@ from rollup.config import load
 from rollup.state.journal import recover
 from rollup.transactions import OracleUpdate, Transfer
 
-DEPTH, SLOTS = 4, 1  # the demo's batch circuit: its development keys may be cached
+DEPTH, SLOTS, L1, ASSETS = 4, 1, 1, 4  # the smallest batch circuit with an L1 slot
 
 
 @pytest.fixture(scope="module")
 def journal(tmp_path_factory):
-    """Genesis (oracle key, fee account, one market, traders 1 and 2), then a transfer (a
-    provable row) and an oracle update (not provable yet)."""
-    path = write_config(tmp_path_factory.mktemp("batch"), n_traders=2, depth=DEPTH, slots=SLOTS)
+    """Genesis (oracle key, fee account, one market, traders 1 and 2), then a transfer and an
+    oracle update (one record each)."""
+    path = write_config(tmp_path_factory.mktemp("batch"), n_traders=2, depth=DEPTH, slots=SLOTS,
+                        batch_l1_slots=L1, batch_assets=ASSETS)
     svc = SequencerService(load(path), log=lambda m: None).start()
     try:
         r1 = svc.submit(Transfer(1, 2, 300, 0, 10**9).signed(trader(1), DOMAIN))
@@ -52,10 +53,12 @@ def test_batch_build_then_errors(journal, monkeypatch, capsys):
     assert int(meta["old_root"], 16) == pre.state.root
     _, _, n = read_wtns_header(cfg.batches_dir / meta["witness"])
     assert n > 100_000
-    # the next row is an oracle update: the circuit does not prove it yet
-    code, out, err = run(monkeypatch, capsys, "batch", "build", "--config", path)
+    # two records do not fit one slot
+    code, out, err = run(monkeypatch, capsys, "batch", "build", "--config", path, "--from",
+                         r1["seq"], "--to", r2["seq"], "--number", 7)
     line = one_line_error(err, "BatchError")
-    assert code == 1 and f"rows {r2['seq']}..{r2['seq']}" in line and "OracleUpdate" in line
+    assert code == 1 and f"rows {r1['seq']}..{r2['seq']}" in line
+    assert not (cfg.batches_dir / "batch-000007.json").exists()
     code, out, err = run(monkeypatch, capsys, "batch", "build", "--config", path, "--from", 99)
     assert code == 1 and "nothing to batch" in one_line_error(err, "BatchError")
     # status reports the batch
@@ -87,18 +90,20 @@ def test_batch_prove_errors(journal, tmp_path, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_batch_prove(journal, monkeypatch, capsys):
-    """Proves batch 1 with the demo's development keys (made once, then cached in
-    ~/.cache/zkderiv/demo as `rollup demo` does; the first run pays for the setup)."""
-    from rich.console import Console
-
-    from rollup.cli_demo import _cached_keys
+    """Proves batch 1 with development keys made once, then cached by circuit version in
+    ~/.cache/zkderiv/demo as `rollup demo` caches its own (the first run pays for the setup)."""
+    from circuits.batch import build_batch_circuit
+    from rollup.demo import dev_keys
 
     path, r1, _ = journal
     cfg = load(path)
     if not (cfg.batches_dir / "batch-000001.json").exists():
         run(monkeypatch, capsys, "batch", "build", "--config", path)
-    zkey, vk, _ = _cached_keys(Path.home() / ".cache" / "zkderiv" / "demo",
-                               Console(quiet=True))
+    keys = dev_keys(Path.home() / ".cache" / "zkderiv" / "demo",
+                    f"batch-{SLOTS}s{L1}l1-d{DEPTH}-a{ASSETS}",
+                    lambda: build_batch_circuit(SLOTS, DEPTH, l1_slots=L1, assets=ASSETS),
+                    lambda m: None)
+    zkey, vk = keys.zkey, keys.vk
     code, out, err = run(monkeypatch, capsys, "batch", "prove", "--config", path, "--zkey",
                          zkey, "--vk", vk, "--backend", "cpu")
     assert code == 0, err

@@ -131,6 +131,7 @@ def test_malformed_input_is_rejected_and_the_server_stays_up(api):
         (b"{not json", "MalformedJSON"),
         (b"\xff\xfe", "MalformedJSON"),
         (b"[" * 2000 + b"]" * 2000, "MalformedJSON"),  # nesting under the size bound
+        (b'{"a": "[[[[", "b": ' + b"[" * 40 + b"]" * 40 + b"}", "MalformedJSON"),
         # an int past Python's digit limit (a library in the process may have lifted it)
         (b"1" * 4400, ("MalformedJSON", "MalformedRequest")),
         (b"[]", "MalformedRequest"),
@@ -245,11 +246,11 @@ def test_genesis_cut_short_is_completed_on_start(tmp_path):
     reqs = genesis_requests(cfg)
     clean = Sequencer(State(cfg.tree_depth), cfg.domain())
     for r in reqs:
-        clean.submit(r)
+        clean.apply_verified(r)
     cfg.data.mkdir(parents=True)
     seq = Sequencer(State(cfg.tree_depth), cfg.domain(), journal=Journal(cfg.journal_path))
     for r in reqs[:2]:  # the process died here, before the rest and before genesis.json
-        seq.submit(r)
+        seq.apply_verified(r)
     seq.journal.close()
     svc = SequencerService(cfg, log=lambda m: None).start()
     try:

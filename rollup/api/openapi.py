@@ -192,7 +192,8 @@ _SCHEMAS = {
             "fills": _UINT, "accepted": _UINT, "rejected": _UINT,
             "uptime_s": {"type": "number"},
             "batch": {"type": "object", "properties": {
-                "slots": _UINT, "time_limit": {"type": "number"}, "last_built": _UINT,
+                "slots": _UINT, "l1_slots": _UINT, "assets": _UINT,
+                "time_limit": {"type": "number"}, "last_built": _UINT,
                 "last_built_seq": _UINT, "unbatched_requests": _UINT}},
         },
     },

@@ -27,6 +27,29 @@ from rollup.errors import EngineError
 
 MAX_DEPTH = 1000  # book levels per side
 MAX_FILLS = 10_000  # fills per page
+MAX_NESTING = 32  # a request is 3 levels deep; the parser never recurses past this
+
+
+def nesting(data: bytes) -> int:
+    """The deepest [ / { nesting of a JSON text (brackets inside strings ignored)."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for c in data:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:  # backslash
+                escaped = True
+            elif c == 0x22:  # quote
+                in_str = False
+        elif c == 0x22:
+            in_str = True
+        elif c in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 class HttpError(Exception):
@@ -190,6 +213,8 @@ class Handler(BaseHTTPRequestHandler):
         data = self.rfile.read(n)
         if len(data) != n:
             raise OSError("short body")
+        if nesting(data) > MAX_NESTING:
+            raise BadInput(f"malformed JSON: nested deeper than {MAX_NESTING}", "MalformedJSON")
         try:
             return json.loads(data)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge ints

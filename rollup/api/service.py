@@ -31,7 +31,7 @@ from rollup.config import Config
 from rollup.engine.sequencer import Receipt, Sequencer
 from rollup.state.journal import Journal
 from rollup.state.state import FEE_ACCOUNT, State
-from rollup.transactions import Deposit, Request, SetOracleKey
+from rollup.transactions import Deposit, OracleUpdate, Request, SetOracleKey
 
 
 class ServiceError(RuntimeError):
@@ -44,6 +44,7 @@ def genesis_requests(cfg: Config) -> list[Request]:
     reqs: list[Request] = [SetOracleKey(public_key_of(cfg.oracle_key, cfg.data)),
                            Deposit(FEE_ACCOUNT, public_key_of(cfg.operator_key, cfg.data), 0)]
     reqs += [m.list_asset() for m in cfg.markets]
+    reqs += [OracleUpdate(m.asset, m.price, cfg.genesis_time) for m in cfg.markets if m.price]
     for a in cfg.genesis_accounts:
         reqs.append(Deposit(a.id, public_key_of(a.key or a.pk, cfg.data), a.collateral))
     return reqs
@@ -189,12 +190,14 @@ class SequencerService:
         cfg = self.cfg
         reqs = genesis_requests(cfg)
         scratch = Sequencer(State(cfg.tree_depth), cfg.domain())
-        for r in reqs:  # a bad genesis fails here, before anything is journaled
-            scratch.submit(r)
+        # the operator's own set-up (prices unsigned, as at a deployment's genesis); a bad
+        # genesis fails on the scratch sequencer, before anything is journaled
+        for r in reqs:
+            scratch.apply_verified(r)
         if self.seq is None:
             self.seq = Sequencer(State(cfg.tree_depth), cfg.domain(), journal=self.journal)
         for r in reqs[len(done):]:
-            self.seq.submit(r)
+            self.seq.apply_verified(r)
         self._write_genesis(len(reqs), reqs)
         self.log(f"genesis: {len(reqs)} requests, {len(cfg.markets)} market(s), "
                  f"{len(cfg.genesis_accounts)} funded account(s)")
@@ -342,7 +345,8 @@ class SequencerService:
             "resting_orders": sum(len(b) for b in seq.books.values()),
             "fills": len(self.fills), "accepted": self.accepted, "rejected": self.rejected,
             "uptime_s": round(time.time() - self.started, 1),
-            "batch": {"slots": cfg.batch_slots, "time_limit": cfg.batch_time_limit,
+            "batch": {"slots": cfg.batch_slots, "l1_slots": cfg.batch_l1_slots,
+                      "assets": cfg.batch_assets, "time_limit": cfg.batch_time_limit,
                       "last_built": last["number"] if last else 0,
                       "last_built_seq": batched_to,
                       "unbatched_requests": seq.seq - batched_to},
