@@ -7,6 +7,7 @@ the genesis. Requests are signed before the clock starts (signing is slow in Pyt
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import threading
@@ -85,7 +86,7 @@ def run_clients(url: str, per_thread: list[list[bytes]], acks: list, stop=None) 
                     return
                 try:
                     s, r = c.call("POST", "/v1/requests", b)
-                except OSError:  # the server was killed
+                except (OSError, http.client.HTTPException, ValueError):  # the server was killed
                     return
                 with lock:
                     statuses.append(s)
