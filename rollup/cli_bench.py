@@ -121,3 +121,24 @@ def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
     records = prove.run(prove.parse_sizes(sizes), vs, json_path, repeat,
                         log=lambda m: click.echo(m, err=True), setup=setup, backend=backend)
     prove.print_records(records)
+
+
+@bench.command("batch")
+@click.option("--slots", default="4", show_default=True, help="Slot counts (comma separated).")
+@click.option("--l1-slots", type=int, default=1, show_default=True,
+              help="L1 slots per batch (withdrawals in the benchmark batch).")
+@click.option("--depth", type=int, default=16, show_default=True, help="Accounts tree depth.")
+@click.option("--prove/--no-prove", default=False, show_default=True,
+              help="Also set up (development keys, cached) and time a proof.")
+@click.option("--keys", "keys_dir", type=click.Path(file_okay=False),
+              default=".bench-keys", show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_batch(slots: str, l1_slots: int, depth: int, prove: bool, keys_dir: str,
+                json_path: str | None) -> None:
+    """Batch circuit: constraints per slot, witness and proving seconds per batch."""
+    from pathlib import Path
+
+    from benchmarks import batch
+
+    batch.main([int(s) for s in slots.split(",") if s.strip()], l1_slots, depth, prove,
+               json_path, Path(keys_dir))

@@ -212,7 +212,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     names = ["maker", "alice", "bob", "carol"]
     traders = {n: Trader(n, seed(n), eddsa_public_key(seed(n)), accts[1 + k])
                for k, n in enumerate(names)}
-    funds = {"maker": 20_000_000, "alice": 1_000_000, "bob": 2_000_000, "carol": 3_000_000}
+    funds = {"maker": 20_000_000, "alice": 320_000, "bob": 2_000_000, "carol": 3_000_000}
     for t in traders.values():
         transact(chain, token.functions.mint(t.l1, funds[t.name]), sender=operator)
         transact(chain, token.functions.approve(rollup.address, 2**256 - 1), sender=t.l1)
@@ -261,7 +261,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     submit(order("maker", PERP, SELL, 2_000, 2_010))
     submit(order("maker", PERP, BUY, 2_000, 1_990))
     submit(order("maker", CALL, SELL, 500, 125))
-    r_alice = submit(order("alice", PERP, BUY, 4_000, 2_020))  # leveraged long, partly filled
+    r_alice = submit(order("alice", PERP, BUY, 1_500, 2_020))  # a 10x long
     r_bob = submit(order("bob", CALL, BUY, 100, 130))
     r_carol = submit(order("carol", PERP, SELL, 500, 1_980))
     fills = len(r_alice.fills) + len(r_bob.fills) + len(r_carol.fills)
