@@ -157,9 +157,7 @@ class StoredBatch:
                 self.public_data, list(self.proof))
 
     def same_content(self, other: StoredBatch) -> bool:
-        return self.submission() == other.submission() and (
-            None in (self.public_input, other.public_input)
-            or self.public_input == other.public_input)
+        return (self.submission(), self.public_input) == (other.submission(), other.public_input)
 
     def to_json(self) -> dict:
         return {"batchNumber": self.number, "oldRoot": "0x" + self.old_root.hex(),
@@ -433,7 +431,6 @@ class Submitted:
 class PassReport:
     requests: list[PriorityItem] = field(default_factory=list)
     submitted: list[Submitted] = field(default_factory=list)
-    finalized_before: list[int] = field(default_factory=list)  # marked from the chain's state
     state: RollupState | None = None
 
 
@@ -469,32 +466,31 @@ class Relayer:
         store.bind(self.chain.w3.eth.chain_id, client.address)
 
     # --- batches -----------------------------------------------------------------------------
-    def reconcile(self) -> tuple[RollupState, list[int], list[Submitted]]:
-        """Read the chain; mark what it finalized; settle a transaction sent before a restart.
-        Returns (chain state, numbers newly marked finalized, sent transactions found mined)."""
+    def reconcile(self) -> tuple[RollupState, list[Submitted]]:
+        """Read the chain and bring the store in line: a transaction sent before a restart is
+        looked up (and waited for while the node holds it pending); every stored batch up to
+        the chain's batch number is marked finalized. Returns the chain state and the sent
+        transactions found mined."""
+        sent = [b for b in self.store.batches() if b.status == SENT and b.tx_hash is not None]
+        receipts = {b.number: self._receipt_of(b.tx_hash) for b in sent}
         st = self.client.state()
-        marked = self.store.finalize_upto(st.batch_number)
+        resumed: list[Submitted] = []
+        for b in sent:
+            rc = receipts[b.number]
+            if rc is not None and rc.status == 1 and b.number <= st.batch_number:
+                self.store.mark_finalized(b.number, b.tx_hash, rc.gasUsed)
+                resumed.append(Submitted(b.number, b.tx_hash, rc.gasUsed, True))
+                self.log(f"batch {b.number}: transaction 0x{b.tx_hash.hex()}, sent before a "
+                         "restart, is mined")
+            elif b.number > st.batch_number:  # dropped by the node, or reverted: send anew
+                self.store.mark_pending(b.number, None if rc is None
+                                        else f"transaction 0x{b.tx_hash.hex()} reverted")
+        for n in self.store.finalize_upto(st.batch_number):
+            self.log(f"batch {n}: finalized on chain")
         last = self.store.get(st.batch_number)
         if last is not None and last.new_root != st.state_root:
             raise RootMismatch(st.batch_number, st.state_root, last.new_root, "new")
-        resumed: list[Submitted] = []
-        nxt = self.store.get(st.batch_number + 1)
-        if nxt is not None and nxt.status == SENT and nxt.tx_hash is not None:
-            receipt = self._receipt_of(nxt.tx_hash)
-            if receipt is not None and receipt.status == 1:
-                st = self.client.state()
-            if receipt is not None and receipt.status == 1 and st.batch_number >= nxt.number:
-                self.store.finalize_upto(st.batch_number)
-                self.store.mark_finalized(nxt.number, nxt.tx_hash, receipt.gasUsed)
-                resumed.append(Submitted(nxt.number, nxt.tx_hash, receipt.gasUsed, True))
-                self.log(f"batch {nxt.number}: transaction 0x{nxt.tx_hash.hex()} sent before "
-                         "the restart is mined")
-            else:  # dropped by the node, or reverted: pending again, sent anew by the next pass
-                self.store.mark_pending(nxt.number, None if receipt is None
-                                        else f"transaction 0x{nxt.tx_hash.hex()} reverted")
-        for n in marked:
-            self.log(f"batch {n}: finalized on chain")
-        return st, marked, resumed
+        return st, resumed
 
     def _receipt_of(self, tx_hash: bytes):
         """The receipt of a transaction sent before, waiting if the node still holds it
@@ -540,11 +536,9 @@ class Relayer:
         """Submit stored batches in order from the chain's next number until the store has no
         next one (or `max_batches` were sent). Finalized ones are skipped, never resent."""
         out: list[Submitted] = []
+        st, resumed = self.reconcile()
+        out += resumed
         while max_batches is None or len(out) < max_batches:
-            st, _, resumed = self.reconcile()
-            out += resumed
-            if resumed:
-                continue
             b = self.store.get(st.batch_number + 1)
             if b is None:
                 if st.exodus and any(x.status != FINALIZED for x in self.store.batches()):
@@ -552,12 +546,14 @@ class Relayer:
                                        "be accepted")
                 break
             out.append(self._submit(b, st))
+            st = self.client.state()
         return out
 
     def submit(self, number: int) -> Submitted:
         """Submit stored batch `number` only (it must be the chain's next). A batch the chain
-        already finalized is not sent again: the result has tx_hash None."""
-        st, _, resumed = self.reconcile()
+        already finalized is not sent again: the result has resumed=True (and the transaction
+        hash when this store sent it)."""
+        st, resumed = self.reconcile()
         for r in resumed:
             if r.number == number:
                 return r
@@ -638,9 +634,8 @@ class Relayer:
         every stored batch the chain can take now."""
         rep = PassReport()
         rep.requests = self.poll_events()
-        st, rep.finalized_before, _ = self.reconcile()
         rep.submitted = self.submit_pending()
-        rep.state = self.client.state() if rep.submitted else st
+        rep.state = self.client.state()
         return rep
 
     def run(self, interval: float = 2.0, stop: Callable[[], bool] | None = None,
