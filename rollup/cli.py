@@ -22,13 +22,16 @@ def _register() -> None:
     from rollup.cli_demo import demo
     from rollup.cli_engine import engine
     from rollup.cli_prover import prover
+    from rollup.cli_relayer import batch, relayer
     from rollup.cli_setup import setup
 
+    cli.add_command(batch)
     cli.add_command(bench)
     cli.add_command(chain)
     cli.add_command(demo)
     cli.add_command(engine)
     cli.add_command(prover)
+    cli.add_command(relayer)
     cli.add_command(setup)
 
 
