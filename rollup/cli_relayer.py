@@ -52,10 +52,17 @@ def _relayer(rpc_url: str, rollup_address: str, store_path: str, sender: str | N
     if not is_address(rollup_address):
         raise click.BadParameter(f"{rollup_address!r} is not an address", param_hint="--rollup")
     chain = connect(rpc_url)
-    store = BatchStore(store_path)
-    store.lock()
-    client = RollupClient(chain, to_checksum_address(rollup_address))
-    return chain, Relayer(client, store, sender=sender, gas=gas, log=_err, **kw)
+    store = None
+    try:
+        store = BatchStore(store_path)
+        store.lock()
+        client = RollupClient(chain, to_checksum_address(rollup_address))
+        return chain, Relayer(client, store, sender=sender, gas=gas, log=_err, **kw)
+    except BaseException:
+        if store is not None:
+            store.close()
+        chain.close()
+        raise
 
 
 def _item_json(item) -> str:
@@ -124,21 +131,52 @@ def batch() -> None:
     """Proven batches in the relayer's store."""
 
 
+def _from_built(path: Path, d: dict, proof_path: str | None, store):
+    """A batch as `rollup batch build` / `prove` leave it (batch-N.json with snake_case fields
+    and batch-N.proof.json beside it). queueCountAfter: the file's `queue_count_after` if it has
+    one, else the previous stored batch's plus this batch's `queue_consumed`."""
+    from rollup.chain.relayer import StoredBatch, StoreError
+
+    proof = Path(proof_path) if proof_path else path.with_suffix(".proof.json")
+    if not proof.is_file():
+        raise StoreError(f"no proof at {proof} (prove the batch first, or pass --proof)")
+    try:
+        n = int(d["number"])
+        if "queue_count_after" in d:
+            after = int(d["queue_count_after"])
+        else:
+            prev = store.get(n - 1) if n > 1 else None
+            if n > 1 and prev is None:
+                raise StoreError(f"batch {n - 1} is not stored, so batch {n}'s queueCountAfter "
+                                 "is unknown")
+            after = (prev.queue_count_after if prev else 0) + int(d["queue_consumed"])
+        return StoredBatch(n, bytes.fromhex(d["old_root"][2:]), bytes.fromhex(d["new_root"][2:]),
+                           after, bytes.fromhex(d["public_data"][2:]), str(proof),
+                           int(d["public_input"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise StoreError(f"{path}: not a built batch ({e})") from None
+
+
 @batch.command("add")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @_store_option
-def add_cmd(path: str, store_path: str) -> None:
-    """Add a proven batch from JSON (batchNumber, oldRoot, newRoot, queueCountAfter,
-    publicData, proof[8], publicInput)."""
+@click.option("--proof", "proof_path", type=click.Path(dir_okay=False), default=None,
+              help="The proof.json of a built batch [default: beside it, NAME.proof.json].")
+def add_cmd(path: str, store_path: str, proof_path: str | None) -> None:
+    """Add a proven batch: a relayer record (batchNumber, oldRoot, newRoot, queueCountAfter,
+    publicData, proof[8], publicInput) or a built batch's JSON with its proof."""
     from rollup.chain.relayer import BatchStore, StoredBatch, StoreError
 
     try:
         d = json.loads(Path(path).read_text())
     except json.JSONDecodeError as e:
         raise StoreError(f"{path}: not JSON ({e})") from None
-    b = StoredBatch.from_json(d)
+    if not isinstance(d, dict):
+        raise StoreError(f"{path}: not a batch record")
     with BatchStore(store_path) as store:
         store.lock()
+        b = (StoredBatch.from_json(d) if "batchNumber" in d
+             else _from_built(Path(path), d, proof_path, store))
         store.put(b)
     click.echo(f"batch {b.number} stored in {store_path}")
 

@@ -162,8 +162,11 @@ def test_priority_requests_reach_the_callback_exactly_once(chain, tmp_path):  # 
     again = b.poll_events()
     assert [i.index for i in again] == [4] and [i.index for i in got] == [0, 1, 2, 3, 4]
     assert again[0].request is None and "not a packed Baby Jubjub point" in again[0].note
-    assert Relayer(r, BatchStore(db), on_request=got.append).poll_events() == []
-    assert len(got) == 5
+    passes = []
+    Relayer(r, BatchStore(db), on_request=got.append).run(0, stop=lambda: True,
+                                                           on_pass=passes.append)
+    assert len(passes) == 1 and passes[0].requests == passes[0].submitted == []
+    assert passes[0].state.queue_length == 5 and len(got) == 5
     # what the batch builder will consume, and the queue hashes it starts from
     assert b.store.queue_entries(0, 3) == want_entries
     assert b.store.queue_hash(5) == r.queue_hash(5)
