@@ -128,10 +128,16 @@ def make_story(cache: Path) -> Story:
                  secs)
 
 
+_stories: list[Story] = []
+
+
 @pytest.fixture(scope="session")
 def story(tmp_path_factory) -> Story:
-    cache = os.environ.get("ZKDERIV_TEST_KEYS")
-    return make_story(Path(cache) if cache else tmp_path_factory.mktemp("devkeys"))
+    # each test module that imports this fixture gets its own copy of it: made once all the same
+    if not _stories:
+        cache = os.environ.get("ZKDERIV_TEST_KEYS")
+        _stories.append(make_story(Path(cache) if cache else tmp_path_factory.mktemp("devkeys")))
+    return _stories[0]
 
 
 CHAIN_KINDS = ["py-evm", "anvil"]
