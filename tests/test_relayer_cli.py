@@ -15,7 +15,8 @@ from rollup.chain import node
 from rollup.chain.relayer import StoreError
 from rollup.cli import main
 
-pytestmark = pytest.mark.skipif(node.anvil_path() is None, reason="anvil is not installed")
+pytestmark = [pytest.mark.skipif(node.anvil_path() is None, reason="anvil is not installed"),
+              pytest.mark.slow]  # the session's proofs first (about a minute)
 
 
 @pytest.fixture(scope="module")

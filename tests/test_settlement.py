@@ -143,6 +143,7 @@ def test_relayer_finalizes_real_batches_across_a_crash_and_restarts(world, tmp_p
     assert r.pending(ALICE, ASSET_TOKEN) == 0
 
 
+@pytest.mark.slow  # the session's proofs first (about a minute)
 def test_relayer_refusals_leave_the_store_intact(settled, tmp_path):
     world = settled  # noqa: F811
     s, r = world.story, world.rollup
