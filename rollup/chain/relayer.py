@@ -482,9 +482,10 @@ class Relayer:
                 resumed.append(Submitted(b.number, b.tx_hash, rc.gasUsed, True))
                 self.log(f"batch {b.number}: transaction 0x{b.tx_hash.hex()}, sent before a "
                          "restart, is mined")
-            elif b.number > st.batch_number:  # dropped by the node, or reverted: send anew
-                self.store.mark_pending(b.number, None if rc is None
-                                        else f"transaction 0x{b.tx_hash.hex()} reverted")
+            elif b.number > st.batch_number:  # dropped, reverted or reorganised away: anew
+                self.store.mark_pending(b.number, None if rc is None else (
+                    f"transaction 0x{b.tx_hash.hex()} "
+                    + ("reverted" if rc.status != 1 else "mined but the batch is not final")))
         for n in self.store.finalize_upto(st.batch_number):
             self.log(f"batch {n}: finalized on chain")
         last = self.store.get(st.batch_number)
