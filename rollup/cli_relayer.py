@@ -126,11 +126,6 @@ def run_cmd(store_path, rpc_url, rollup_address, sender, gas, once, interval, co
 
 # --- rollup batch --------------------------------------------------------------------------------
 
-@click.group("batch")
-def batch() -> None:
-    """Proven batches in the relayer's store."""
-
-
 def _from_built(path: Path, d: dict, proof_path: str | None, store):
     """A batch as `rollup batch build` / `prove` leave it (batch-N.json with snake_case fields
     and batch-N.proof.json beside it). queueCountAfter: the file's `queue_count_after` if it has
@@ -157,7 +152,7 @@ def _from_built(path: Path, d: dict, proof_path: str | None, store):
         raise StoreError(f"{path}: not a built batch ({e})") from None
 
 
-@batch.command("add")
+@click.command("add")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @_store_option
 @click.option("--proof", "proof_path", type=click.Path(dir_okay=False), default=None,
@@ -181,7 +176,7 @@ def add_cmd(path: str, store_path: str, proof_path: str | None) -> None:
     click.echo(f"batch {b.number} stored in {store_path}")
 
 
-@batch.command("list")
+@click.command("list")
 @_store_option
 def list_cmd(store_path: str) -> None:
     """The stored batches and their status."""
@@ -201,7 +196,7 @@ def list_cmd(store_path: str) -> None:
                    f"{len(b.public_data)} B{extra}")
 
 
-@batch.command("submit")
+@click.command("submit")
 @click.argument("number", type=int)
 @_store_option
 @_node_options
@@ -221,3 +216,16 @@ def submit_cmd(number: int, store_path, rpc_url, rollup_address, sender, gas) ->
         click.echo(f"batch {number} is already finalized")
     else:
         click.echo(f"batch {number} finalized: gas {res.gas_used:,}, tx 0x{res.tx_hash.hex()}")
+
+
+# The store's commands, for whichever `rollup batch` group holds the batch commands.
+BATCH_COMMANDS = (add_cmd, list_cmd, submit_cmd)
+
+
+@click.group("batch")
+def batch() -> None:
+    """Proven batches in the relayer's store."""
+
+
+for _cmd in BATCH_COMMANDS:
+    batch.add_command(_cmd)
