@@ -25,9 +25,12 @@ def _register() -> None:
     from rollup.cli_keys import keys
     from rollup.cli_operator import init, status
     from rollup.cli_prover import prover
+    from rollup.cli_relayer import BATCH_COMMANDS, relayer
     from rollup.cli_sequencer import sequencer
     from rollup.cli_setup import setup
 
+    for cmd in BATCH_COMMANDS:  # add | list | submit beside build | prove
+        batch.add_command(cmd)
     cli.add_command(batch)
     cli.add_command(bench)
     cli.add_command(chain)
@@ -36,6 +39,7 @@ def _register() -> None:
     cli.add_command(init)
     cli.add_command(keys)
     cli.add_command(prover)
+    cli.add_command(relayer)
     cli.add_command(sequencer)
     cli.add_command(setup)
     cli.add_command(status)

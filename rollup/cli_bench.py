@@ -142,3 +142,19 @@ def bench_batch(slots: str, l1_slots: int, depth: int, prove: bool, keys_dir: st
 
     batch.main([int(s) for s in slots.split(",") if s.strip()], l1_slots, depth, prove,
                json_path, Path(keys_dir))
+
+
+@bench.command("gas")
+@click.option("--slots", default="1,2", show_default=True,
+              help="Batch circuit sizes (comma separated); each needs its own key setup.")
+@click.option("--chain", "chain_kind", type=click.Choice(["anvil", "embedded"]), default="anvil",
+              show_default=True)
+@click.option("--cache", type=click.Path(file_okay=False), default=None,
+              help="Development keys are kept here [default: ~/.cache/zkderiv/keys].")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
+def bench_gas(slots: str, chain_kind: str, cache: str | None, json_path: str | None) -> None:
+    """Gas with real proofs: submitBatch (1- and 2-slot), the verifier alone, deposits,
+    withdraw, exodus and exit (development keys: NOT a ceremony)."""
+    from benchmarks import gas
+
+    gas.main([int(s) for s in slots.split(",") if s.strip()], chain_kind, cache, json_path)

@@ -72,8 +72,8 @@ class RollupClient:
             self.queue_hash(consumed), self.queue_hash(queue_count_after), public_data)
 
     # --- writes ---------------------------------------------------------------------------
-    def _tx(self, fn, sender, value=0, gas=None) -> TxResult:
-        return transact(self.chain, fn, sender=sender, value=value, gas=gas)
+    def _tx(self, fn, sender, value=0, gas=None, on_sent=None) -> TxResult:
+        return transact(self.chain, fn, sender=sender, value=value, gas=gas, on_sent=on_sent)
 
     def deposit_eth(self, l2_key: bytes, value: int, *, sender: str) -> TxResult:
         return self._tx(self.f.depositEth(l2_key), sender, value)
@@ -87,9 +87,9 @@ class RollupClient:
 
     def submit_batch(self, batch_number: int, old_root: bytes, new_root: bytes,
                      queue_count_after: int, public_data: bytes, proof: list[int], *,
-                     sender: str, gas: int | None = 2_000_000) -> TxResult:
+                     sender: str, gas: int | None = 2_000_000, on_sent=None) -> TxResult:
         return self._tx(self.f.submitBatch(batch_number, old_root, new_root, queue_count_after,
-                                           public_data, proof), sender, gas=gas)
+                                           public_data, proof), sender, gas=gas, on_sent=on_sent)
 
     def withdraw(self, asset: int, *, sender: str) -> TxResult:
         return self._tx(self.f.withdraw(asset), sender)
