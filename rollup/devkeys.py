@@ -5,8 +5,8 @@
 
 The keys come from `prover.groth16.setup.dev_setup`: one process drew the toxic waste, so they
 are for tests, demos and benchmarks only (the setup logs that warning), never for value. A cache
-entry is named after the circuit's R1CS hash, so a changed circuit gets fresh keys and stale ones
-are never used.
+entry is named after the circuit's shape and a hash of the circuit sources, so a changed circuit
+gets fresh keys and stale ones are never used.
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ class DevKeys:
         return load_vk(self.vk_path)
 
 
-def _build(circuit: str, slots: int | None, depth: int):
+def _build(circuit: str, slots: int | None, depth: int, l1_slots: int | None, assets: int):
     if circuit == "batch":
         from circuits.batch import build_batch_circuit
 
         if slots is None:
             raise ValueError("the batch circuit needs a slot count")
-        return build_batch_circuit(slots, depth)
+        return build_batch_circuit(slots, depth, l1_slots=l1_slots, assets=assets)
     if circuit == "exit":
         from circuits.exit import build_exit_circuit
 
@@ -50,28 +50,41 @@ def _build(circuit: str, slots: int | None, depth: int):
     raise ValueError(f"unknown circuit {circuit!r}: batch or exit")
 
 
+def circuits_tag() -> str:
+    """A version tag over the circuit sources (every module under circuits/): keys are reused
+    only for the same circuit code, without building the circuit to hash its R1CS."""
+    import circuits
+
+    root = Path(circuits.__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def dev_keys(circuit: str, *, depth: int, cache: str | Path, slots: int | None = None,
+             l1_slots: int | None = None, assets: int = 8,
              on_setup: Callable[[str], None] | None = None) -> DevKeys:
-    """zkey and verification key of the batch (`slots` x `depth`) or exit (`depth`) circuit,
-    made by the development setup on first use and read from `cache` afterwards."""
-    from prover.formats.r1cs import write_r1cs
+    """zkey and verification key of the batch (`slots` x `depth`, `l1_slots`, `assets`) or exit
+    (`depth`) circuit, made by the development setup on first use and read from `cache`
+    afterwards."""
     from prover.formats.zkey import write_zkey
     from prover.groth16.keys import export_verification_key
     from prover.groth16.setup import dev_setup
 
     cache = Path(cache).expanduser()
     cache.mkdir(parents=True, exist_ok=True)
-    cs = _build(circuit, slots, depth)
+    if circuit == "batch":
+        l1 = slots if l1_slots is None else l1_slots
+        shape = f"{slots}s{l1}l1-d{depth}-a{assets}"
+    else:
+        shape = f"d{depth}"
+    stem = cache / f"{circuit}-{shape}-{circuits_tag()}"
+    zkey, vk, meta = stem.with_suffix(".zkey"), Path(f"{stem}_vk.json"), Path(f"{stem}.n")
+    if zkey.exists() and vk.exists() and meta.exists():
+        return DevKeys(circuit, zkey, vk, int(meta.read_text()), None)
+    cs = _build(circuit, slots, depth, l1_slots, assets)
     r1cs = cs.to_r1cs()
-    shape = f"{slots}x{depth}" if circuit == "batch" else f"{depth}"
-    tmp = cache / f"{circuit}-{shape}.r1cs.tmp"
-    write_r1cs(r1cs, tmp)
-    tag = hashlib.sha256(tmp.read_bytes()).hexdigest()[:16]
-    tmp.unlink()
-    stem = cache / f"{circuit}-{shape}-{tag}"
-    zkey, vk = stem.with_suffix(".zkey"), Path(f"{stem}_vk.json")
-    if zkey.exists() and vk.exists():
-        return DevKeys(circuit, zkey, vk, r1cs.n_constraints, None)
     if on_setup is not None:
         on_setup(f"{circuit} {shape}: development setup of {r1cs.n_constraints:,} constraints")
     t = time.perf_counter()
@@ -79,6 +92,7 @@ def dev_keys(circuit: str, *, depth: int, cache: str | Path, slots: int | None =
     part = zkey.with_suffix(".zkey.part")
     write_zkey(z, part)
     export_verification_key(z, vk)
+    meta.write_text(str(r1cs.n_constraints))
     part.replace(zkey)  # last: a zkey in the cache always has its vk beside it
     return DevKeys(circuit, zkey, vk, r1cs.n_constraints, time.perf_counter() - t)
 

@@ -91,19 +91,17 @@ def test_batch_prove_errors(journal, tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 def test_batch_prove(journal, monkeypatch, capsys):
     """Proves batch 1 with development keys made once, then cached by circuit version in
-    ~/.cache/zkderiv/demo as `rollup demo` caches its own (the first run pays for the setup)."""
-    from circuits.batch import build_batch_circuit
-    from rollup.demo import dev_keys
+    ~/.cache/zkderiv/demo (`rollup.devkeys`, as `rollup demo` does; the first run pays for the
+    setup)."""
+    from rollup.devkeys import dev_keys
 
     path, r1, _ = journal
     cfg = load(path)
     if not (cfg.batches_dir / "batch-000001.json").exists():
         run(monkeypatch, capsys, "batch", "build", "--config", path)
-    keys = dev_keys(Path.home() / ".cache" / "zkderiv" / "demo",
-                    f"batch-{SLOTS}s{L1}l1-d{DEPTH}-a{ASSETS}",
-                    lambda: build_batch_circuit(SLOTS, DEPTH, l1_slots=L1, assets=ASSETS),
-                    lambda m: None)
-    zkey, vk = keys.zkey, keys.vk
+    keys = dev_keys("batch", slots=SLOTS, l1_slots=L1, depth=DEPTH, assets=ASSETS,
+                    cache=Path.home() / ".cache" / "zkderiv" / "demo")
+    zkey, vk = keys.zkey, keys.vk_path
     code, out, err = run(monkeypatch, capsys, "batch", "prove", "--config", path, "--zkey",
                          zkey, "--vk", vk, "--backend", "cpu")
     assert code == 0, err
