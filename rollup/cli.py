@@ -25,6 +25,7 @@ def _register() -> None:
     from rollup.cli_keys import keys
     from rollup.cli_operator import init, status
     from rollup.cli_prover import prover
+    from rollup.cli_recover import exit_cmd, recover_cmd
     from rollup.cli_relayer import BATCH_COMMANDS, relayer
     from rollup.cli_sequencer import sequencer
     from rollup.cli_setup import setup
@@ -39,6 +40,8 @@ def _register() -> None:
     cli.add_command(init)
     cli.add_command(keys)
     cli.add_command(prover)
+    cli.add_command(recover_cmd)
+    cli.add_command(exit_cmd)
     cli.add_command(relayer)
     cli.add_command(sequencer)
     cli.add_command(setup)

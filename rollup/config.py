@@ -312,6 +312,18 @@ def render(cfg: Config) -> str:
     return "\n".join(L) + "\n"
 
 
+def set_rollup_address(path: str | Path, address: str) -> Config:
+    """Record a deployed Rollup's address in the configuration file (rewritten by ``render``)."""
+    cfg = load(path)
+    cfg.rollup_address = address
+    validate(cfg)
+    p = Path(path).expanduser()
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(render(cfg))
+    tmp.replace(p)
+    return cfg
+
+
 def example_markets() -> list[Market]:
     """A starting point for [[markets]]: one perpetual (edit before genesis)."""
     return [Market(asset=1, kind="perp", name="ETH-PERP", risk_initial=50_000,

@@ -75,3 +75,117 @@ def verify_cmd(vk: str, proof: str, public: str, chain_spec: str, rpc_url: str |
             click.echo(f"gas: {res.gas_used} total, {res.execution_gas} execution")
     if not ok:
         raise click.exceptions.Exit(1)
+
+
+class DeployError(ValueError):
+    """`rollup chain deploy` was not given what a deployment needs."""
+
+
+@chain.command("deploy")
+@click.option("--rpc", "rpc_url", required=True, envvar="ROLLUP_RPC",
+              help="JSON-RPC URL of the node; the sender must be unlocked there [env ROLLUP_RPC].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Operator configuration: depth and genesis from it, and the Rollup address "
+                   "written back into it.")
+@click.option("--batch-vk", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Verification key (snarkjs JSON) of the batch circuit.")
+@click.option("--exit-vk", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Verification key (snarkjs JSON) of the exit circuit.")
+@click.option("--genesis-root", default=None, help="The genesis state root (hex).")
+@click.option("--genesis", "genesis_path", type=click.Path(dir_okay=False), default=None,
+              help="Genesis file: raw records, {\"records\": hex}, or the sequencer's "
+                   "genesis.json (root only).")
+@click.option("--depth", type=int, default=None,
+              help="Accounts tree depth [default: the configuration's].")
+@click.option("--token", default=None,
+              help="Collateral ERC-20 [default: deploy a TestToken, development only].")
+@click.option("--deadline", type=int, default=3 * 24 * 3600, show_default=True,
+              help="Seconds a priority request may wait before exodus can be activated.")
+@click.option("--first-account", type=int, default=None,
+              help="First account id for new keys [default: the first id not held at "
+                   "genesis].")
+@click.option("--account-limit", type=int, default=None,
+              help="Account ids below this [default: 2**depth].")
+@click.option("--operator", default=None, help="Operator address [default: the sender].")
+@click.option("--from", "sender", default=None,
+              help="Deployer, unlocked on the node [default: its first account].")
+def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_path, depth,
+               token, deadline, first_account, account_limit, operator, sender) -> None:
+    """Deploy the two verifiers, a TestToken (unless --token) and Rollup; print the addresses
+    as JSON."""
+    import json
+
+    from eth_utils import is_address, to_checksum_address
+
+    from prover.formats.snarkjs_json import load_vk
+    from rollup.chain.contracts import deploy
+    from rollup.chain.node import connect
+    from rollup.chain.rollup import RollupClient
+    from rollup.chain.verifier import deploy_verifier
+    from rollup.genesis import config_records, from_records, load_genesis
+
+    cfg = None
+    if config_path is not None:
+        from rollup.config import load
+
+        cfg = load(config_path)
+        depth = cfg.tree_depth if depth is None else depth
+    if genesis_root is not None and genesis_path is not None:
+        raise DeployError("give --genesis-root or --genesis, not both")
+    if depth is None and (genesis_path is not None or account_limit is None):
+        raise DeployError("the accounts tree depth is unknown: pass --depth or --config")
+    if depth is not None and not 2 <= depth <= 32:
+        raise DeployError("--depth must be in 2..32")
+    for name, a in (("--token", token), ("--operator", operator), ("--from", sender)):
+        if a is not None and not is_address(a):
+            raise click.BadParameter(f"{a!r} is not an address", param_hint=name)
+    if genesis_root is not None:
+        try:
+            root = int(genesis_root, 16)
+        except ValueError:
+            root = -1
+        if not 0 <= root < 1 << 256:
+            raise DeployError(f"--genesis-root {genesis_root!r} is not a 32-byte hex number")
+        first = None
+    else:
+        if genesis_path is not None:
+            g = load_genesis(genesis_path, depth)
+        elif cfg is not None:
+            g = from_records(config_records(cfg), depth, str(cfg.path))
+        else:
+            raise DeployError("no genesis: pass --genesis FILE, --genesis-root HEX or --config")
+        root, first = g.root, g.first_free_id
+    if first_account is not None:
+        first = first_account
+    if first is None:
+        raise DeployError("the genesis accounts are unknown (root only): pass --first-account")
+    limit = account_limit if account_limit is not None else min(1 << depth, 2**32 - 1)
+    if not 0 < first < limit <= 2**32 - 1:
+        raise DeployError(f"need 0 < first account ({first}) < account limit ({limit}) < 2**32")
+    bvk, evk = load_vk(batch_vk), load_vk(exit_vk)
+    with connect(rpc_url) as ch:
+        if cfg is not None and cfg.chain_id != ch.w3.eth.chain_id:
+            raise DeployError(f"{config_path}: chain_id {cfg.chain_id} is not the node's "
+                              f"{ch.w3.eth.chain_id}")
+        sender = to_checksum_address(sender) if sender else ch.accounts[0]
+        bv = deploy_verifier(ch, bvk, sender=sender)
+        ev = deploy_verifier(ch, evk, sender=sender)
+        tok = (to_checksum_address(token) if token
+               else deploy(ch, "TestToken", sender=sender).address)
+        r = RollupClient.deploy(ch, batch_verifier=bv.address, exit_verifier=ev.address,
+                                token=tok, operator=to_checksum_address(operator or sender),
+                                genesis_root=root.to_bytes(32, "big"),
+                                priority_deadline=deadline, first_account_id=first,
+                                account_limit=limit, sender=sender)
+        out = {"rollup": r.address, "batch_verifier": bv.address, "exit_verifier": ev.address,
+               "token": tok, "test_token": token is None, "chain_id": ch.w3.eth.chain_id,
+               "genesis_root": f"0x{root:064x}", "first_account_id": first,
+               "account_limit": limit, "priority_deadline": deadline,
+               "operator": to_checksum_address(operator or sender),
+               "block": ch.w3.eth.block_number}
+    if cfg is not None:
+        from rollup.config import set_rollup_address
+
+        set_rollup_address(config_path, r.address)
+        out["config"] = str(config_path)
+    click.echo(json.dumps(out, indent=2))

@@ -1,0 +1,92 @@
+"""Published genesis: the records a deployment starts from, read back from a file.
+
+A genesis file is one of
+* the raw records, concatenated (``rollup.transactions`` encoding; what ``rollup.demo`` publishes
+  as ``genesis.bin`` and ``rollup.recover`` replays);
+* JSON with ``"records": "0x..."`` (the same bytes in hex; ``"root"`` beside it is checked);
+* the sequencer service's ``genesis.json`` (``{"seq": N, "root": "0x..."}``): its root only,
+  enough to deploy, not to recover.
+
+With the operator's configuration at hand the records are rebuilt from it instead
+(``config_records``: the requests ``rollup sequencer run`` applies to an empty journal).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class GenesisError(ValueError):
+    """A genesis file is missing, malformed, or does not give the root it claims."""
+
+
+@dataclass(frozen=True)
+class Genesis:
+    records: bytes | None  # None: a file that names only the root
+    root: int
+    first_free_id: int | None  # the first account id not held at genesis (None: unknown)
+    state: object | None = None  # the rebuilt State (records only)
+
+
+def from_records(records: bytes, depth: int, where: str = "genesis") -> Genesis:
+    from rollup.state.rebuild import rebuild
+
+    try:
+        st = rebuild(records, depth)
+    except Exception as exc:  # a record that does not decode or apply
+        raise GenesisError(f"{where}: the records do not replay ({type(exc).__name__}: "
+                           f"{exc})") from None
+    first = max(st.accounts) + 1 if st.accounts else 0
+    return Genesis(records, st.root, first, st)
+
+
+def load_genesis(path: str | Path, depth: int) -> Genesis:
+    """The genesis in `path` (raw records or JSON, see the module), replayed at `depth`."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise GenesisError(f"cannot read the genesis file {p}: {exc.strerror or exc}") from None
+    if not data:
+        raise GenesisError(f"{p}: empty genesis file")
+    if data.lstrip()[:1] == b"{":
+        try:
+            d = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise GenesisError(f"{p}: not JSON ({exc})") from None
+        root = _int(d.get("root"), p, "root") if d.get("root") is not None else None
+        if d.get("records") is None:
+            if root is None:
+                raise GenesisError(f"{p}: neither records nor root")
+            return Genesis(None, root, None)
+        try:
+            records = bytes.fromhex(str(d["records"]).removeprefix("0x"))
+        except ValueError:
+            raise GenesisError(f"{p}: records must be hex") from None
+        g = from_records(records, depth, str(p))
+        if root is not None and root != g.root:
+            raise GenesisError(f"{p}: the records give root {g.root:#x}, the file says "
+                               f"{root:#x}")
+        return g
+    return from_records(data, depth, str(p))
+
+
+def _int(v, p: Path, key: str) -> int:
+    try:
+        return int(v, 16) if isinstance(v, str) else int(v)
+    except (TypeError, ValueError):
+        raise GenesisError(f"{p}: {key} must be a number or 0x-hex") from None
+
+
+def config_records(cfg) -> bytes:
+    """The genesis records of an operator configuration (``rollup.api.service``'s genesis)."""
+    from rollup.api.service import genesis_requests
+    from rollup.engine.sequencer import Sequencer
+    from rollup.state.state import State
+
+    seq = Sequencer(State(cfg.tree_depth), cfg.domain())
+    for req in genesis_requests(cfg):
+        seq.apply_verified(req)
+    return b"".join(seq.records)
