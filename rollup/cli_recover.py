@@ -194,6 +194,7 @@ def exit_cmd(rpc_url, rollup_address, genesis_path, depth, account_id, key_path,
         if not verify(load_vk(vk_path), res.public_signals, res.proof):
             raise ExitRefused(f"the exit proof does not verify under {vk_path}")
         proof = proof_evm(res.proof)
+        earlier = client.pending(owner, ASSET_TOKEN)  # e.g. a withdrawal not yet collected
         call(client.f.exit(account_id, owner, 0, claim.token_amount, proof), sender=sender)
         tx = client.exit(account_id, owner, 0, claim.token_amount, proof, sender=sender)
         click.echo(f"account {account_id}: exit of {claim.token_amount:,} credited to {owner} "
@@ -208,4 +209,5 @@ def exit_cmd(rpc_url, rollup_address, genesis_path, depth, account_id, key_path,
             before = call(tok.functions.balanceOf(owner))
             client.withdraw(ASSET_TOKEN, sender=owner)
             paid = call(tok.functions.balanceOf(owner)) - before
-    click.echo(f"paid {paid} to {owner}")
+    click.echo(f"paid {paid} to {owner}" + (f" (the exit's {claim.token_amount} and "
+                                            f"{earlier} already pending)" if earlier else ""))

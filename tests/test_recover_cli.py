@@ -28,8 +28,7 @@ from rollup.chain.contracts import call, contract_at
 from rollup.chain.layout import ASSET_TOKEN
 from rollup.cli import main
 
-pytestmark = [pytest.mark.skipif(node.anvil_path() is None, reason="anvil is not installed"),
-              pytest.mark.slow]  # the session's proofs first (about a minute)
+needs_anvil = pytest.mark.skipif(node.anvil_path() is None, reason="anvil is not installed")
 
 
 def genesis_records(story) -> bytes:  # noqa: F811
@@ -82,6 +81,8 @@ def settled_world(story):  # noqa: F811
     w.chain.close()
 
 
+@needs_anvil
+@pytest.mark.slow  # the session's proofs first (about a minute with cached keys)
 def test_recover_then_exit_in_exodus(settled_world, tmp_path, monkeypatch, capsys):
     w, s = settled_world, settled_world.story
     r, url = w.rollup, w.chain.url
@@ -130,6 +131,9 @@ def test_recover_then_exit_in_exodus(settled_world, tmp_path, monkeypatch, capsy
     code, _, err = run("exit", *l1, "--account", ALICE_ID, "--key", alice_key, *keys)
     assert code == 1 and err.startswith("error: NotInExodus:") and err.count("\n") == 1
 
+    # alice collects her batch-2 withdrawal, so her exit is all that is pending for her
+    r.withdraw(ASSET_TOKEN, sender=ALICE)
+
     # the operator disappears: alice's forced withdrawal times out, exodus
     r.request_forced_withdrawal(ALICE_ID, ASSET_TOKEN, 0, sender=ALICE)
     w.chain.increase_time(DEADLINE + 10)
@@ -164,6 +168,8 @@ def test_recover_then_exit_in_exodus(settled_world, tmp_path, monkeypatch, capsy
     assert call(token.functions.balanceOf(BOB)) - before == 1_000
 
 
+@needs_anvil
+@pytest.mark.slow  # the session's development keys
 def test_chain_deploy(story, tmp_path, monkeypatch, capsys):  # noqa: F811
     from rollup.chain.rollup import RollupClient
     from rollup.config import Config, load, render
@@ -197,3 +203,33 @@ def test_chain_deploy(story, tmp_path, monkeypatch, capsys):  # noqa: F811
         r2 = RollupClient(ch, d2["rollup"])
         assert r2.state().state_root == story.genesis_root and d2["token"] == d["token"]
         assert call(r2.f.accountLimit()) == 8
+
+
+def test_help_and_usage_errors(tmp_path, monkeypatch, capsys):
+    for cmd in (["recover"], ["exit"], ["chain", "deploy"]):
+        code, out, _ = rollup_cli(monkeypatch, capsys, *cmd, "--help")
+        assert code == 0 and "--rpc" in out and "Usage:" in out
+    gen = tmp_path / "g.bin"
+    gen.write_bytes(b"\x01")
+    code, out, err = rollup_cli(monkeypatch, capsys, "exit", "--rpc", "http://127.0.0.1:1",
+                                "--rollup", "0x" + "11" * 20, "--genesis", gen, "--depth", 4,
+                                "--account", 1, "--key", tmp_path / "k.json")
+    assert code == 2 and "--keys-cache" in err and "Traceback" not in err
+
+
+def test_genesis_files(tmp_path):
+    from rollup.genesis import GenesisError, from_records, load_genesis
+
+    g = from_records(b"", 4)
+    assert g.first_free_id == 0
+    p = tmp_path / "g.json"
+    p.write_text(json.dumps({"seq": 2, "root": "0x05"}))
+    assert load_genesis(p, 4).root == 5 and load_genesis(p, 4).records is None
+    p.write_text(json.dumps({"records": "", "root": "0x05"}))
+    with pytest.raises(GenesisError, match="the records give root"):
+        load_genesis(p, 4)
+    p.write_bytes(b"\xff" * 10)
+    with pytest.raises(GenesisError, match="do not replay"):
+        load_genesis(p, 4)
+    with pytest.raises(GenesisError, match="cannot read"):
+        load_genesis(tmp_path / "missing.bin", 4)
