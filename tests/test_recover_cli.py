@@ -233,3 +233,20 @@ def test_genesis_files(tmp_path):
         load_genesis(p, 4)
     with pytest.raises(GenesisError, match="cannot read"):
         load_genesis(tmp_path / "missing.bin", 4)
+
+
+def test_genesis_from_config(tmp_path):
+    from circuits import eddsa_public_key
+    from rollup.config import Config, example_markets, set_rollup_address
+    from rollup.config import render as render_cfg
+    from rollup.genesis import config_records, from_records
+    from rollup.keys import compress
+
+    pk = compress(eddsa_public_key(SEEDS["bob"]))
+    path = tmp_path / "rollup.toml"
+    cfg = Config(path=path, tree_depth=DEPTH, oracle_key=pk, operator_key=pk,
+                 markets=example_markets())
+    path.write_text(render_cfg(cfg))
+    g = from_records(config_records(cfg), DEPTH)
+    assert g.first_free_id == 1 and g.state.oracle_pk == eddsa_public_key(SEEDS["bob"])
+    assert set_rollup_address(path, "0x" + "ab" * 20).rollup_address == "0x" + "ab" * 20
