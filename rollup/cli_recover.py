@@ -185,6 +185,9 @@ def exit_cmd(rpc_url, rollup_address, genesis_path, depth, account_id, key_path,
                                   "(a genesis account): pass --owner")
         owner = to_checksum_address(owner)
         sender = to_checksum_address(sender) if sender else owner
+        if sender not in ch.accounts:
+            raise ExitRefused(f"{sender} is not unlocked on the node: pass --from with one "
+                              "that is (anyone may send an exit; it pays only the owner)")
         claim = exit_inputs(state, account_id, int(owner, 16),
                             sign_exit(kp.private_key, account_id, int(owner, 16)))
         cs = exit_circuit(state, claim)
