@@ -115,6 +115,9 @@ class State:
         self.time = 0
         self.oracle_pk: tuple[int, int] = (0, 0)
         self._slot_cache: dict[tuple[int, int, int], int] = {}
+        self._empty_slot_hash = hasher.hash([0, 0, 0])
+        self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
+        self._proots: dict[int, int] = {}  # account -> positions root as of the last flush
         self._root: int | None = None
         self._txn: dict | None = None
         self._pending_accounts: dict[int, Account | None] = {}
@@ -254,6 +257,7 @@ class State:
         if h is None:
             if len(self._slot_cache) > 1 << 20:
                 self._slot_cache.clear()
+                self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
             a, b, s = slot
             h = self.hasher.hash([a, encode(b), encode(s)])
             self._slot_cache[slot] = h
@@ -272,40 +276,76 @@ class State:
     def _flush_accounts(self) -> None:
         """All queued account leaves, each kind of hash batched across accounts: order leaves
         (H2), order-tree levels, new slot hashes (H3), positions roots (H8), leaves (H6), then
-        the accounts tree level by level."""
+        the accounts tree level by level (a node shared by several dirty leaves is hashed once).
+
+        Incremental: a leaf whose fields all equal those it had at the last flush is not
+        rehashed; a positions root is reused while the 8 slots are unchanged, and a slot hash
+        while the slot is unchanged (``_slot_cache``), so a collateral-only change costs one H6
+        plus the path."""
         h = self.hasher
-        jobs, order_rows = [], []
-        live = {}
+        accounts, proots = self.accounts, self._proots
+        jobs, order_flat = [], []
+        dirty: list[tuple[int, Account]] = []  # leaves to rehash
+        need_proot: list[tuple[int, Account]] = []
+        leaves: dict[int, int] = {}
         for i, old in self._pending_accounts.items():
-            acc = self.accounts.get(i)
+            acc = accounts.get(i)
             if acc is None:
+                leaves[i] = 0
+                proots.pop(i, None)
                 continue
-            live[i] = acc
-            old_orders = old.orders if old is not None else {}
-            changed = {k: v for k, v in acc.orders.items() if old_orders.get(k) != v}
-            changed.update({k: (0, 0) for k in old_orders if k not in acc.orders})
-            if changed:
+            if old is None:
+                old_orders: dict = {}
+                same_pos = False
+            else:
+                old_orders = old.orders
+                same_pos = old.positions == acc.positions and i in proots
+                if (same_pos and old.collateral == acc.collateral and old.nonce == acc.nonce
+                        and old_orders == acc.orders and old.pk == acc.pk):
+                    continue  # the leaf is what it was
+            if not same_pos:
+                need_proot.append((i, acc))
+            dirty.append((i, acc))
+            orders = acc.orders
+            if orders != old_orders:
+                changed = {k: v for k, v in orders.items() if old_orders.get(k) != v}
+                for k in old_orders:
+                    if k not in orders:
+                        changed[k] = (0, 0)
                 tree = self.order_trees.get(i)
                 if tree is None:
                     tree = self.order_trees[i] = SparseMerkleTree(ORDER_TREE_DEPTH, h)
                 jobs.append((tree, changed))
-                order_rows.extend(v for v in changed.values() if v != (0, 0))
-        hashed = dict(zip(order_rows, h.hash_many(order_rows), strict=True))
-        update_trees([(t, {k: hashed.get(v, 0) for k, v in ch.items()}) for t, ch in jobs])
-        missing = list({s for acc in live.values() for s in acc.positions
-                        if s not in self._slot_cache})
-        if len(self._slot_cache) + len(missing) > 1 << 20:
-            self._slot_cache.clear()
-            missing = list({s for acc in live.values() for s in acc.positions})
-        rows = [[a, encode(b), encode(sn)] for a, b, sn in missing]
-        self._slot_cache.update(zip(missing, h.hash_many(rows), strict=True))
-        ids = list(live)
-        proots = h.hash_many([[self._slot_cache[s] for s in live[i].positions] for i in ids])
-        rows = [[live[i].pk[0], live[i].pk[1], live[i].nonce, encode(live[i].collateral), p,
-                 self.orders_root(i)] for i, p in zip(ids, proots, strict=True)]
-        leaves = dict.fromkeys(self._pending_accounts, 0)
-        leaves.update(zip(ids, h.hash_many(rows), strict=True))
-        self.account_tree.update(leaves)
+                for v in changed.values():
+                    if v != (0, 0):
+                        order_flat.extend(v)
+        if order_flat:
+            hashed = iter(h.hash_flat(order_flat, 2))
+            update_trees([(t, {k: (next(hashed) if v != (0, 0) else 0) for k, v in ch.items()})
+                          for t, ch in jobs])
+        if need_proot:
+            cache = self._slot_cache
+            missing = {s for _, acc in need_proot for s in acc.positions if s not in cache}
+            if len(cache) + len(missing) > 1 << 20:
+                cache.clear()
+                cache[EMPTY_SLOT] = self._empty_slot_hash
+                missing = {s for _, acc in need_proot for s in acc.positions} - {EMPTY_SLOT}
+            if missing:
+                missing = list(missing)
+                flat = [x for a, b, sn in missing for x in (a, encode(b), encode(sn))]
+                cache.update(zip(missing, h.hash_flat(flat, 3), strict=True))
+            flat = [cache[s] for _, acc in need_proot for s in acc.positions]
+            proots.update(zip([i for i, _ in need_proot], h.hash_flat(flat, POSITION_SLOTS),
+                              strict=True))
+        if dirty:
+            flat = []
+            for i, acc in dirty:
+                tree = self.order_trees.get(i)
+                flat += (acc.pk[0], acc.pk[1], acc.nonce, encode(acc.collateral), proots[i],
+                         tree.root if tree is not None else self._empty_orders_root())
+            leaves.update(zip([i for i, _ in dirty], h.hash_flat(flat, 6), strict=True))
+        if leaves:
+            self.account_tree.update(leaves)
 
     def account_leaf(self, i: int, acc: Account) -> int:
         return self.hasher.hash([acc.pk[0], acc.pk[1], acc.nonce, encode(acc.collateral),
@@ -330,6 +370,7 @@ class State:
         self._pending_accounts, self._pending_assets, self._pending_oracle = {}, {}, {}
         self.account_tree = SparseMerkleTree(self.account_depth, self.hasher)
         self.order_trees = {}
+        self._proots = {}
         self._pending_accounts = dict.fromkeys(self.accounts)
         self._flush_accounts()
         self._pending_accounts = {}
@@ -360,6 +401,7 @@ class State:
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
         self.hasher = DEFAULT_HASHER
+        self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
         for tree in [self.account_tree, self.registry_tree, self.oracle_tree,
                      *self.order_trees.values()]:
             tree.hasher = DEFAULT_HASHER

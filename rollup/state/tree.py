@@ -7,11 +7,12 @@ that differ from their default are stored: memory grows with the touched leaves,
 
 Updates are batched: ``update({index: leaf, ...})`` rewrites the leaves and then recomputes the
 parents level by level, hashing all dirty nodes of one level in one call to the hasher (one
-Numba batch instead of one Python call per node). A Merkle proof is the list of siblings from the
+Numba batch, ``circuits.poseidon_batch``, instead of one Python call per node); a parent shared by
+several dirty leaves is hashed once. A Merkle proof is the list of siblings from the
 leaf level up; ``root_from_proof`` recomputes the root the way the circuit does, bit d of the index
 choosing whether the level-d node is the right child.
 
-The hash is one swappable object (``Hasher``): the tree only calls ``hash2`` and ``hash_pairs``.
+The hash is one swappable object (``Hasher``): the tree only calls ``hash2`` and ``hash_flat``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from circuits.poseidon import poseidon
-from circuits.poseidon_constants import R
 
-# Below this many pairs a level is hashed one call at a time (array set-up costs more).
-_BATCH_MIN = 4
-_R_INV = pow(1 << 256, -1, R)  # leaves Montgomery form
+# Below this many rows a batch is hashed one call at a time (array set-up costs more).
+_BATCH_MIN = 2
 
 
 class Hasher(Protocol):
@@ -36,10 +35,12 @@ class Hasher(Protocol):
 
     def hash_many(self, rows: Sequence[Sequence[int]]) -> list[int]: ...
 
+    def hash_flat(self, flat: Sequence[int], k: int) -> list[int]: ...
+
 
 class PoseidonHasher:
     """circomlib Poseidon: single hashes through ``circuits.poseidon``, batches through the Numba
-    kernel of ``circuits.poseidon_fast`` (same function, checked by its tests)."""
+    kernel of ``circuits.poseidon_batch`` (same function, checked by its tests)."""
 
     def hash(self, inputs: Sequence[int]) -> int:
         return poseidon(list(inputs))
@@ -52,23 +53,19 @@ class PoseidonHasher:
 
     def hash_many(self, rows: Sequence[Sequence[int]]) -> list[int]:
         """Poseidon of each row (all rows of one length)."""
-        if len(rows) < _BATCH_MIN:
-            return [poseidon(list(r)) for r in rows]
-        from circuits.poseidon_fast import poseidon_many
-        from prover.fields import ints_to_limbs, limbs_to_ints
+        if not rows:
+            return []
+        return self.hash_flat([x for r in rows for x in r], len(rows[0]))
 
-        k = len(rows[0])
-        # Montgomery form x * 2^256 mod r with Python ints: cheaper than an array kernel call at
-        # these sizes. Inputs must be canonical (as ``poseidon`` requires).
-        mont = []
-        for r in rows:
-            for x in r:
-                if not 0 <= x < R:
-                    raise ValueError("poseidon input out of range [0, r)")
-                mont.append((x << 256) % R)
-        limbs = ints_to_limbs(mont).reshape(len(rows), k, 4)
-        out = limbs_to_ints(poseidon_many(limbs, parallel=False))
-        return [(v * _R_INV) % R for v in out]
+    def hash_flat(self, flat: Sequence[int], k: int) -> list[int]:
+        """Poseidon of each run of k consecutive inputs of ``flat`` (one kernel call)."""
+        if len(flat) < _BATCH_MIN * k:
+            return [poseidon(list(flat[i:i + k])) for i in range(0, len(flat), k)]
+        from circuits.poseidon_batch import hash_limbs, ints_to_plain, plain_to_ints
+
+        if len(flat) % k:
+            raise ValueError("hash_flat: input count is not a multiple of the row length")
+        return plain_to_ints(hash_limbs(ints_to_plain(flat).reshape(-1, k, 4)))
 
 
 DEFAULT_HASHER = PoseidonHasher()
@@ -150,28 +147,48 @@ def verify_proof(
 
 def update_trees(jobs: Sequence[tuple[SparseMerkleTree, Mapping[int, int]]]) -> None:
     """Update several trees (same hasher) at once: the dirty nodes of one height, across all the
-    trees, are hashed in one batch. This is what makes per-account subtrees cheap to flush."""
+    trees, are hashed in one batch. This is what makes per-account subtrees cheap to flush; a
+    node shared by several dirty leaves is hashed once."""
     if not jobs:
         return
     hasher = jobs[0][0].hasher
     dirty: list[tuple[SparseMerkleTree, set[int]]] = []
     for tree, leaves in jobs:
+        nodes, cap = tree.nodes, 1 << tree.depth
         parents = set()
         for index, value in leaves.items():
-            if not 0 <= index < tree.capacity:
+            if not 0 <= index < cap:
                 raise IndexError(f"leaf index {index} outside a depth-{tree.depth} tree")
-            tree._put(0, index, value)
+            if value == 0:  # defaults[0]
+                nodes.pop((0, index), None)
+            else:
+                nodes[(0, index)] = value
             parents.add(index >> 1)
-        dirty.append((tree, parents))
+        if parents:
+            dirty.append((tree, parents))
     height = 1
     while dirty:
-        work = [(tree, sorted(idx)) for tree, idx in dirty if height <= tree.depth and idx]
-        pairs = [(t.node(height - 1, 2 * i), t.node(height - 1, 2 * i + 1))
-                 for t, order in work for i in order]
-        values = iter(hasher.hash_pairs(pairs))
+        work, flat = [], []
+        below = height - 1
+        for tree, idx in dirty:
+            if height > tree.depth:
+                continue
+            order = sorted(idx)
+            get, dflt = tree.nodes.get, tree.defaults[below]
+            for i in order:
+                flat.append(get((below, 2 * i), dflt))
+                flat.append(get((below, 2 * i + 1), dflt))
+            work.append((tree, order))
+        values = iter(hasher.hash_flat(flat, 2))
         dirty = []
         for tree, order in work:
+            nodes, dflt = tree.nodes, tree.defaults[height]
             for i in order:
-                tree._put(height, i, next(values))
-            dirty.append((tree, {i >> 1 for i in order}))
+                v = next(values)
+                if v == dflt:
+                    nodes.pop((height, i), None)
+                else:
+                    nodes[(height, i)] = v
+            if height < tree.depth:
+                dirty.append((tree, {i >> 1 for i in order}))
         height += 1
