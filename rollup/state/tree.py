@@ -5,14 +5,14 @@ node(0, i) = leaf i, and an empty leaf is 0, so an empty subtree of height h has
 root ``defaults[h]`` (defaults[0] = 0, defaults[h] = H(defaults[h-1], defaults[h-1])). Only nodes
 that differ from their default are stored: memory grows with the touched leaves, not 2**depth.
 
-Updates are batched: ``update({index: leaf, ...})`` rewrites the leaves and then recomputes the
-parents level by level, hashing all dirty nodes of one level in one call to the hasher (one
-Numba batch, ``circuits.poseidon_batch``, instead of one Python call per node); a parent shared by
-several dirty leaves is hashed once. A Merkle proof is the list of siblings from the
+Updates are batched: ``update({index: leaf, ...})`` rewrites the leaves and then recomputes every
+node above them, all levels in one call to the hasher (one Numba kernel,
+``circuits.poseidon_batch.hash_pair_refs``, instead of one Python call per node); a parent shared
+by several dirty leaves is hashed once. A Merkle proof is the list of siblings from the
 leaf level up; ``root_from_proof`` recomputes the root the way the circuit does, bit d of the index
 choosing whether the level-d node is the right child.
 
-The hash is one swappable object (``Hasher``): the tree only calls ``hash2`` and ``hash_flat``.
+The hash is one swappable object (``Hasher``): the tree only calls ``hash2`` and ``hash_pair_refs``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class Hasher(Protocol):
     def hash_many(self, rows: Sequence[Sequence[int]]) -> list[int]: ...
 
     def hash_flat(self, flat: Sequence[int], k: int) -> list[int]: ...
+
+    def hash_pair_refs(self, static: Sequence[int], refs: Sequence[int]) -> list[int]: ...
 
 
 class PoseidonHasher:
@@ -66,6 +68,12 @@ class PoseidonHasher:
         if len(flat) % k:
             raise ValueError("hash_flat: input count is not a multiple of the row length")
         return plain_to_ints(hash_limbs(ints_to_plain(flat).reshape(-1, k, 4)))
+
+    def hash_pair_refs(self, static: Sequence[int], refs: Sequence[int]) -> list[int]:
+        """Chained Poseidon(2) pairs in one kernel call (``poseidon_batch.hash_pair_refs``)."""
+        from circuits.poseidon_batch import hash_pair_refs
+
+        return hash_pair_refs(static, refs)
 
 
 DEFAULT_HASHER = PoseidonHasher()
@@ -146,16 +154,19 @@ def verify_proof(
 
 
 def update_trees(jobs: Sequence[tuple[SparseMerkleTree, Mapping[int, int]]]) -> None:
-    """Update several trees (same hasher) at once: the dirty nodes of one height, across all the
-    trees, are hashed in one batch. This is what makes per-account subtrees cheap to flush; a
-    node shared by several dirty leaves is hashed once."""
+    """Update several trees (same hasher) at once, with one call to the hasher for all of them:
+    every node above a changed leaf is one Poseidon(2) pair whose inputs are either untouched
+    nodes (read once here) or pairs computed before it, lower in the same tree. A node shared by
+    several changed leaves is hashed once. This is what makes per-account subtrees cheap."""
     if not jobs:
         return
     hasher = jobs[0][0].hasher
-    dirty: list[tuple[SparseMerkleTree, set[int]]] = []
+    static: list[int] = []
+    refs: list[int] = []
+    outs: list[tuple[dict, int, int, int]] = []  # (nodes, height, index, default) per pair
     for tree, leaves in jobs:
         nodes, cap = tree.nodes, 1 << tree.depth
-        parents = set()
+        cur: dict[int, int] = {}  # index -> reference of the node at the current height
         for index, value in leaves.items():
             if not 0 <= index < cap:
                 raise IndexError(f"leaf index {index} outside a depth-{tree.depth} tree")
@@ -163,32 +174,30 @@ def update_trees(jobs: Sequence[tuple[SparseMerkleTree, Mapping[int, int]]]) -> 
                 nodes.pop((0, index), None)
             else:
                 nodes[(0, index)] = value
-            parents.add(index >> 1)
-        if parents:
-            dirty.append((tree, parents))
-    height = 1
-    while dirty:
-        work, flat = [], []
-        below = height - 1
-        for tree, idx in dirty:
-            if height > tree.depth:
-                continue
-            order = sorted(idx)
-            get, dflt = tree.nodes.get, tree.defaults[below]
-            for i in order:
-                flat.append(get((below, 2 * i), dflt))
-                flat.append(get((below, 2 * i + 1), dflt))
-            work.append((tree, order))
-        values = iter(hasher.hash_flat(flat, 2))
-        dirty = []
-        for tree, order in work:
-            nodes, dflt = tree.nodes, tree.defaults[height]
-            for i in order:
-                v = next(values)
-                if v == dflt:
-                    nodes.pop((height, i), None)
-                else:
-                    nodes[(height, i)] = v
-            if height < tree.depth:
-                dirty.append((tree, {i >> 1 for i in order}))
-        height += 1
+            cur[index] = len(static)
+            static.append(value)
+        get, defaults = nodes.get, tree.defaults
+        for height in range(1, tree.depth + 1):
+            if not cur:
+                break
+            below, dflt, nxt = height - 1, defaults[height - 1], {}
+            for i in sorted({k >> 1 for k in cur}):
+                left = cur.get(2 * i)
+                if left is None:
+                    left = len(static)
+                    static.append(get((below, 2 * i), dflt))
+                right = cur.get(2 * i + 1)
+                if right is None:
+                    right = len(static)
+                    static.append(get((below, 2 * i + 1), dflt))
+                refs.append(left)
+                refs.append(right)
+                outs.append((nodes, height, i, defaults[height]))
+                nxt[i] = -len(outs)
+            cur = nxt
+    for (nodes, height, i, dflt), v in zip(outs, hasher.hash_pair_refs(static, refs),
+                                           strict=True):
+        if v == dflt:
+            nodes.pop((height, i), None)
+        else:
+            nodes[(height, i)] = v
