@@ -130,8 +130,9 @@ class State:
     def begin(self) -> None:
         if self._txn is not None:
             raise RuntimeError("a state transaction is already open")
-        self._txn = {"accounts": {}, "assets": {}, "oracle": {}, "time": self.time,
-                     "oracle_pk": self.oracle_pk}
+        self._txn = {}  # account id -> its object (or None) before the transaction
+        self._txn_tables: dict[str, dict] | None = None  # "assets"/"oracle" -> same, if touched
+        self._txn_globals = (self.time, self.oracle_pk)
 
     @property
     def in_txn(self) -> bool:
@@ -141,14 +142,17 @@ class State:
         txn, self._txn = self._txn, None
         if txn is None:
             return
-        for table, saved in ((self.accounts, txn["accounts"]), (self.assets, txn["assets"]),
-                             (self.oracle, txn["oracle"])):
+        saved_tables = [(self.accounts, txn)]
+        if self._txn_tables:
+            saved_tables += [(getattr(self, name), saved)
+                             for name, saved in self._txn_tables.items()]
+        for table, saved in saved_tables:
             for key, old in saved.items():
                 if old is None:
                     table.pop(key, None)
                 else:
                     table[key] = old
-        self.time, self.oracle_pk = txn["time"], txn["oracle_pk"]
+        self.time, self.oracle_pk = self._txn_globals
 
     def commit(self, defer: bool = False) -> int | None:
         """Close the transaction: rehash the changed leaves and return the new root; with
@@ -156,11 +160,16 @@ class State:
         txn, self._txn = self._txn, None
         if txn is None:
             raise RuntimeError("commit without begin")
-        for i, old in txn["accounts"].items():
-            self._pending_accounts.setdefault(i, old)
-        self._pending_assets.update(txn["assets"])
-        self._pending_oracle.update(txn["oracle"])
-        self._root = None
+        pending = self._pending_accounts
+        for i, old in txn.items():
+            if i not in pending:
+                pending[i] = old
+        tables = self._txn_tables
+        if tables:
+            self._pending_assets.update(tables.get("assets", {}))
+            self._pending_oracle.update(tables.get("oracle", {}))
+        if txn or tables or self._txn_globals != (self.time, self.oracle_pk):
+            self._root = None
         return None if defer else self.flush()
 
     def flush(self) -> int:
@@ -183,7 +192,12 @@ class State:
     def _touch(self, table: str, key: int, current: object) -> None:
         if self._txn is None:
             raise RuntimeError("state changes need begin()")
-        saved = self._txn[table]
+        if table == "accounts":
+            saved = self._txn
+        else:
+            if self._txn_tables is None:
+                self._txn_tables = {}
+            saved = self._txn_tables.setdefault(table, {})
         if key not in saved:
             saved[key] = current
 
@@ -200,15 +214,19 @@ class State:
         acc = self.account(i)
         if self._txn is None:
             raise RuntimeError("state changes need begin()")
-        if i not in self._txn["accounts"]:
-            self._txn["accounts"][i] = acc
+        if i not in self._txn:
+            self._txn[i] = acc
             acc = acc.copy()
             self.accounts[i] = acc
         return acc
 
     def put_account(self, i: int, acc: Account) -> None:
         """Replace account i by ``acc`` (a new object: the old one is kept for rollback)."""
-        self._touch("accounts", i, self.accounts.get(i))
+        txn = self._txn
+        if txn is None:
+            raise RuntimeError("state changes need begin()")
+        if i not in txn:
+            txn[i] = self.accounts.get(i)
         self.accounts[i] = acc
 
     def create_account(self, i: int, pk: tuple[int, int]) -> Account:
