@@ -20,7 +20,7 @@ affordable at its limit price.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from circuits.eddsa import public_key_is_safe
@@ -273,17 +273,25 @@ class Sequencer:
         # orders (reduce-only ones aside): what the resting-order margin rule counts
         self.resting: dict[int, dict[int, list[int]]] = {}
         self.reference_matching = False  # tests: match with ``_order_reference``
+        self.snapshot_every: int | None = None  # write a snapshot every this many requests
+        self._last_snapshot = 0
+        self._group: list[tuple[int, Request]] | None = None  # rows of a group commit
+        self.failed: str | None = None  # why the sequencer stopped (journal behind memory)
 
     def __getstate__(self) -> dict:
         d = dict(self.__dict__)
         d["journal"] = None
         d["_verify"] = None
+        d["_group"] = None
         return d
 
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
         self._verify = lambda req, pk, dom: req.verify(pk, dom)
-        self.__dict__.setdefault("reference_matching", False)
+        for name, default in (("reference_matching", False), ("snapshot_every", None),
+                              ("_last_snapshot", d.get("seq", 0)), ("_group", None),
+                              ("failed", None)):
+            self.__dict__.setdefault(name, default)
         if "resting" not in d:  # a sequencer pickled before resting-order margin
             self.resting = {}
             for book in self.books.values():
@@ -300,16 +308,53 @@ class Sequencer:
                    f"{type(req).__name__} signature does not verify")
         return self.apply_verified(req)
 
+    def submit_many(self, reqs: Sequence[Request], *, verified: bool = False
+                    ) -> list[Receipt | E.EngineError]:
+        """``submit`` for several requests in order, journaled together (group commit): one
+        SQLite transaction, one fsync for the group, and the results are returned (the requests
+        acknowledged) only once it is on disk. Each result is the request's receipt, or the
+        typed error that rejected it (a rejected request changes nothing, as with ``submit``).
+        ``verified``: the signatures were checked already (``apply_verified`` for each).
+
+        If the group's journal write fails, JournalError is raised and the sequencer refuses
+        further requests: its memory holds requests the journal does not, so it must be rebuilt
+        with ``recover`` (which gives the state as of the last durable group)."""
+        self._check_usable()
+        out: list[Receipt | E.EngineError] = []
+        one = self.apply_verified if verified else self.submit
+        self._group = []
+        try:
+            for req in reqs:
+                try:
+                    out.append(one(req))
+                except E.EngineError as exc:
+                    out.append(exc)
+        finally:
+            rows, self._group = self._group, None
+            if rows:
+                try:
+                    self.journal.append_many(rows)
+                except E.JournalError as exc:
+                    self.failed = f"group journal write failed: {exc.reason}"
+                    raise
+        self._maybe_snapshot()
+        return out
+
     def apply_verified(self, req: Request) -> Receipt:
         """``submit`` without the signature check: for journal replay, and for callers that
         verified the signature already (e.g. a verifier pool in front of the sequencer)."""
+        if self.failed:
+            self._check_usable()
         handler = self._handlers[type(req)]
         state = self.state
         state.begin()
         try:
             receipt, book_ops = handler(self, req)
             if self.journal is not None:
-                self.journal.append(self.seq + 1, req)
+                if self._group is not None:
+                    self._group.append((self.seq + 1, req))
+                else:
+                    self.journal.append(self.seq + 1, req)
         except BaseException:
             state.rollback()
             raise
@@ -319,7 +364,23 @@ class Sequencer:
         for op in book_ops:
             op()
         self.records.extend(receipt.records)
+        if self.snapshot_every and self._group is None:
+            self._maybe_snapshot()
         return receipt
+
+    def _check_usable(self) -> None:
+        if self.failed:
+            raise E.JournalError(f"sequencer stopped ({self.failed}); recover it from its "
+                                 "journal")
+
+    def _maybe_snapshot(self) -> None:
+        """A snapshot every ``snapshot_every`` requests (when a journal is attached)."""
+        if (self.snapshot_every and self.journal is not None
+                and self.seq - self._last_snapshot >= self.snapshot_every):
+            from rollup.state.journal import snapshot
+
+            snapshot(self)
+            self._last_snapshot = self.seq
 
     def flush(self) -> int:
         return self.state.flush()
