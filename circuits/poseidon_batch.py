@@ -249,7 +249,7 @@ def _dot3(tab, i, a, b, c):
     return _csub(_redc(w), _Q0, _Q1, _Q2, _Q3)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _dot(tab, off, x, j0, n):
     """sum_{j<n} tab[off + j] * x[j0 + j] below 2p, summed wide in chunks of <= _CHUNK terms."""
     acc = (_U0, _U0, _U0, _U0)
@@ -306,7 +306,7 @@ def _permute3(s1, s2, tab):
     return _canon(s0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _full(s, tmp, tab, t, off):
     for i in range(t):
         _st(tmp, i, _sbox(_add(_ld(s, i), _ld(tab, off + i))))

@@ -2,19 +2,33 @@
 
 Every request goes through the same steps: verify its signature against the key committed in the
 state, validate it and build the new account values on working copies (nothing in the state or
-the books changes yet), journal it, then apply: state commit (new root) and book changes. Any
-typed error before the journal write rolls back, so a rejected request leaves the root, every
-balance and every book exactly as they were. A journaled request is acknowledged; replaying the
-journal through ``apply_verified`` reproduces the same state, since every step is a
-deterministic function of the state and the request (time is the oracle's, never the clock's).
+the books changes yet), journal it, then apply: state commit and book changes. Any typed error
+before the journal write rolls back, so a rejected request leaves the root, every balance and
+every book exactly as they were. A journaled request is acknowledged; replaying the journal
+through ``apply_verified`` reproduces the same state, since every step is a deterministic
+function of the state and the request (time is the oracle's, never the clock's).
+
+Roots: with ``defer_root`` the commit only marks the changed leaves dirty and the root is
+computed on demand (``state.root``, ``flush``, a batch), all dirty leaves hashed together
+(``rollup.state.state``); otherwise every receipt carries the root after its request.
+Journal: ``submit`` journals one request per SQLite transaction; ``submit_many`` journals a
+group in one transaction and acknowledges it once that is on disk (group commit).
+``snapshot_every`` writes a snapshot file every that many requests (``rollup.state.journal``).
 
 Deposits and forced withdrawals (read from the L1 priority queue), expiry settlements, and the
 operator's listings (ListAsset, SetOracleKey) carry no signature: only the queue reader and the
 operator may pass them in; user-facing endpoints must accept signed request types only.
 Matching policy: price-time priority, trades at the maker's price, self-trade prevention cancels
 the resting order, a maker that would breach margin is cancelled and matching goes on, a taker
-that would breach margin stops (rejected if nothing filled), a resting remainder must be
-affordable at its limit price.
+that would breach margin stops (rejected if nothing filled). Resting-order margin: a remainder
+may rest only if the account stays allowed (the initial-margin rule of a trade, against the
+account before the order) in the hypothetical where it fills entirely at its limit price and, in
+every asset, the account's other resting orders fill on whichever side (all bids, all asks, or
+none) leaves the least excess, each at its limit price (fees aside; reduce-only orders, which
+can only shrink a position, are neither counted nor checked). Otherwise the remainder is
+cancelled, or the order rejected if nothing filled. These are admission rules of the sequencer:
+the state transitions (what a fill does to balances, collateral, fees, order slots) are those of
+``rollup.state.encoding`` and unchanged by them.
 """
 
 from __future__ import annotations

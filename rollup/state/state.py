@@ -1,9 +1,17 @@
 """Accounts, the asset registry and the global (oracle) state, with their trees and one root.
 
 Leaf encodings are in ``rollup.state.encoding``. Updates go through a transaction: ``begin()``,
-then ``edit_account`` / ``set_oracle`` / ... on working copies, then ``commit()`` (leaves rehashed,
-trees updated, new root) or ``rollback()`` (old objects restored; the trees were never touched).
-Until commit, no tree node changes, so a rejected request cannot leave a partial root.
+then ``edit_account`` / ``set_oracle`` / ... on working copies, then ``commit()`` or
+``rollback()`` (old objects restored; the trees were never touched). Until commit, no tree node
+changes, so a rejected request cannot leave a partial root.
+
+``commit()`` hashes the changed leaves and returns the new root; ``commit(defer=True)`` only
+marks them dirty, and ``flush()`` (or ``root``) later hashes every dirty leaf at once: each kind
+of hash batched across accounts in one Numba call (``circuits.poseidon_batch``), the tree levels
+of all changed leaves in one more, a node shared by several dirty leaves hashed once. Leaves are
+rehashed incrementally: an account whose fields are what they were at the last flush is skipped,
+a positions root (H8) is reused while its 8 slots are unchanged, and a slot hash (H3) while its
+slot is unchanged, so a collateral or nonce change costs one H6 and the path.
 """
 
 from __future__ import annotations
@@ -370,7 +378,11 @@ class State:
                                  self.positions_root(acc), self.orders_root(i)])
 
     def global_root(self) -> int:
-        return self.hasher.hash([self.time, self.oracle_tree.root, *self.oracle_pk])
+        key = (self.time, self.oracle_tree.root, *self.oracle_pk)
+        cached = self.__dict__.get("_global")
+        if cached is None or cached[0] != key:
+            cached = self._global = (key, self.hasher.hash(list(key)))
+        return cached[1]
 
     def _hash_root(self) -> int:
         self._root = self.hasher.hash([self.account_tree.root, self.registry_tree.root,

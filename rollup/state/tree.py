@@ -17,13 +17,9 @@ The hash is one swappable object (``Hasher``): the tree only calls ``hash2`` and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Protocol
-
-from circuits.poseidon import poseidon
-
-# Below this many rows a batch is hashed one call at a time (array set-up costs more).
-_BATCH_MIN = 2
 
 
 class Hasher(Protocol):
@@ -41,39 +37,41 @@ class Hasher(Protocol):
 
 
 class PoseidonHasher:
-    """circomlib Poseidon: single hashes through ``circuits.poseidon``, batches through the Numba
-    kernel of ``circuits.poseidon_batch`` (same function, checked by its tests)."""
+    """circomlib Poseidon through the Numba kernels of ``circuits.poseidon_batch`` (the same
+    function as ``circuits.poseidon.poseidon``, checked by its tests), single hashes included:
+    one kernel call per batch, whatever its size."""
 
     def hash(self, inputs: Sequence[int]) -> int:
-        return poseidon(list(inputs))
+        return _batch().hash_ints([list(inputs)])[0]
 
     def hash2(self, left: int, right: int) -> int:
-        return poseidon([left, right])
+        return _batch().hash_ints([[left, right]])[0]
 
     def hash_pairs(self, pairs: Sequence[tuple[int, int]]) -> list[int]:
         return self.hash_many(pairs)
 
     def hash_many(self, rows: Sequence[Sequence[int]]) -> list[int]:
         """Poseidon of each row (all rows of one length)."""
-        if not rows:
-            return []
-        return self.hash_flat([x for r in rows for x in r], len(rows[0]))
+        return _batch().hash_ints(rows)
 
     def hash_flat(self, flat: Sequence[int], k: int) -> list[int]:
-        """Poseidon of each run of k consecutive inputs of ``flat`` (one kernel call)."""
-        if len(flat) < _BATCH_MIN * k:
-            return [poseidon(list(flat[i:i + k])) for i in range(0, len(flat), k)]
-        from circuits.poseidon_batch import hash_limbs, ints_to_plain, plain_to_ints
-
+        """Poseidon of each run of k consecutive ints of ``flat`` (one kernel call)."""
         if len(flat) % k:
             raise ValueError("hash_flat: input count is not a multiple of the row length")
-        return plain_to_ints(hash_limbs(ints_to_plain(flat).reshape(-1, k, 4)))
+        b = _batch()
+        return b.plain_to_ints(b.hash_limbs(b.ints_to_plain(flat).reshape(-1, k, 4)))
 
     def hash_pair_refs(self, static: Sequence[int], refs: Sequence[int]) -> list[int]:
         """Chained Poseidon(2) pairs in one kernel call (``poseidon_batch.hash_pair_refs``)."""
-        from circuits.poseidon_batch import hash_pair_refs
+        return _batch().hash_pair_refs(static, refs)
 
-        return hash_pair_refs(static, refs)
+
+@functools.cache
+def _batch():
+    # imported on first use: ``import rollup.state`` stays light (no Numba compile or load)
+    from circuits import poseidon_batch
+
+    return poseidon_batch
 
 
 DEFAULT_HASHER = PoseidonHasher()
