@@ -200,6 +200,16 @@ def test_periodic_snapshots_restart_from_newest_good_one(tmp_path):
     assert recover(path, tn.DOMAIN, account_depth=8, use_snapshot=False).state.root == root
 
 
+def test_failed_snapshot_does_not_fail_the_request(tmp_path):
+    path = tmp_path / "j.db"
+    seq = tn.venue(n_accounts=2, journal=Journal(path))
+    (tmp_path / "j.db.snapshots").write_text("not a directory")
+    seq.snapshot_every = 1
+    r = seq.apply_verified(Order(1, tn.PERP, SELL, 10, 60_000, 1, 10**9))
+    assert r.resting == 10 and seq.snapshot_error is not None
+    assert seq.journal.last_seq() == seq.seq
+
+
 SNAP_CHILD = textwrap.dedent("""
     import random, sys, time
     from rollup.engine import testnet as tn

@@ -291,6 +291,7 @@ class Sequencer:
         self._last_snapshot = 0
         self._group: list[tuple[int, Request]] | None = None  # rows of a group commit
         self.failed: str | None = None  # why the sequencer stopped (journal behind memory)
+        self.snapshot_error: str | None = None  # the last periodic snapshot that failed
 
     def __getstate__(self) -> dict:
         d = dict(self.__dict__)
@@ -304,7 +305,7 @@ class Sequencer:
         self._verify = lambda req, pk, dom: req.verify(pk, dom)
         for name, default in (("reference_matching", False), ("snapshot_every", None),
                               ("_last_snapshot", d.get("seq", 0)), ("_group", None),
-                              ("failed", None)):
+                              ("failed", None), ("snapshot_error", None)):
             self.__dict__.setdefault(name, default)
         if "resting" not in d:  # a sequencer pickled before resting-order margin
             self.resting = {}
@@ -388,13 +389,21 @@ class Sequencer:
                                  "journal")
 
     def _maybe_snapshot(self) -> None:
-        """A snapshot every ``snapshot_every`` requests (when a journal is attached)."""
+        """A snapshot every ``snapshot_every`` requests (when a journal is attached). The
+        requests are durable in the journal already: a snapshot that cannot be written is
+        recorded in ``snapshot_error`` and tried again ``snapshot_every`` requests later,
+        without failing the request."""
         if (self.snapshot_every and self.journal is not None
                 and self.seq - self._last_snapshot >= self.snapshot_every):
             from rollup.state.journal import snapshot
 
-            snapshot(self)
             self._last_snapshot = self.seq
+            try:
+                snapshot(self)
+            except OSError as exc:
+                self.snapshot_error = f"snapshot at {self.seq} failed: {exc}"
+            else:
+                self.snapshot_error = None
 
     def flush(self) -> int:
         return self.state.flush()
