@@ -46,7 +46,6 @@ from rollup.margin.risk import (
     excess,
     is_healthy,
     is_liquidatable,
-    position_risk,
     settle_funding,
     trade_allowed,
     value_and_risk,
@@ -772,22 +771,27 @@ class Sequencer:
         per = self.resting.get(i)
         if not per:
             return 0, 0
-        st = self.state
+        assets, oracle = self.state.assets, self.state.oracle
         dv_total = dr_total = 0
         for a, (bq, bn, aq, an) in per.items():
             b = balance if a == asset_id else _balance_in(positions, a)
-            price = st.oracle[a].price
-            r_b = position_risk(st, a, b)
-            best = (0, 0, 0)  # (excess change, value change, risk change)
+            asset = assets[a]
+            price = oracle[a].price
+            long_rate = price * asset.risk_initial  # position_risk(b) = b * long_rate, b >= 0
+            short_rate = long_rate + (oracle[asset.underlying].price * asset.short_initial
+                                      if asset.kind != KIND_PERP else 0)
+            r_b = b * long_rate if b >= 0 else -b * short_rate
+            best_ex = best_dv = best_dr = 0  # nothing fills
             for q, n in ((bq, bn), (-aq, -an)):
                 if q:
                     dv = q * price - n
-                    dr = position_risk(st, a, b + q) - r_b
-                    cand = (dv * RISK_SCALE - dr, dv, dr)
-                    if cand < best:
-                        best = cand
-            dv_total += best[1]
-            dr_total += best[2]
+                    x = b + q
+                    dr = (x * long_rate if x >= 0 else -x * short_rate) - r_b
+                    ex = dv * RISK_SCALE - dr
+                    if (ex, dv, dr) < (best_ex, best_dv, best_dr):
+                        best_ex, best_dv, best_dr = ex, dv, dr
+            dv_total += best_dv
+            dr_total += best_dr
         return dv_total, dr_total
 
     def _order_reference(self, req: Order):
