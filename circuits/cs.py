@@ -495,13 +495,15 @@ class ConstraintSystem:
         return vals
 
     def check(self, witness: Sequence[int] | None = None, *,
-              values: Sequence[int] | None = None, limit: int | None = None) -> list[Violation]:
+              values: Sequence[int] | None = None, limit: int | None = None,
+              only: str | None = None) -> list[Violation]:
         """Every violated constraint, with its component and the values of A.w, B.w, C.w.
 
         `witness` is a full witness in wire order (as `witness()` returns, possibly tampered);
         substituted signals then take the values their substitutions give. `values` is instead
         indexed by internal id (as `self.values` / `solve`), and the substituted equalities are
         checked too. With neither, the build-time values are checked. Empty list = satisfied.
+        `only` restricts the check to one component path and its sub-components.
         """
         f = self._finalize()
         if witness is not None:
@@ -529,7 +531,12 @@ class ConstraintSystem:
                 s += c * vals[w]
             return s % R
 
+        keep = None
+        if only is not None:
+            keep = {k for k, n in enumerate(names) if n == only or n.startswith(only + "/")}
         for i in range(len(f.a)):
+            if keep is not None and f.comp[i] not in keep:
+                continue
             av, bv, cv = ev(f.a[i]), ev(f.b[i]), ev(f.c[i])
             if av * bv % R != cv:
                 out.append(Violation("quadratic", i, names[f.comp[i]], av, bv, cv))
@@ -537,6 +544,8 @@ class ConstraintSystem:
                     return out
         if check_lin:
             for j, (t, ci) in enumerate(f.lin):
+                if keep is not None and ci not in keep:
+                    continue
                 dv = ev(t)
                 if dv:
                     out.append(Violation("linear", j, names[ci], dv, 1, 0))

@@ -11,9 +11,10 @@ import {IERC20} from "./IERC20.sol";
 ///
 /// Priority queue. Every deposit and forced-withdrawal request appends a 74-byte entry
 ///     kind u8 | asset u8 | accountId u32 | l1Address 20 | amount u128 | l2Key bytes32
-/// (kind 1 = deposit: accountId 0, l1Address = depositor, l2Key = the receiving account's
-/// compressed Baby Jubjub key; kind 2 = forced withdrawal: l1Address = requester, l2Key 0,
-/// amount 0 = everything) to a SHA-256 hash chain
+/// (kind 1 = deposit: accountId = the account this contract assigned to l2Key, l1Address =
+/// depositor, l2Key = the receiving account's compressed Baby Jubjub key; kind 2 = forced
+/// withdrawal: accountId, l1Address = requester = the account's owner, l2Key 0) to a SHA-256
+/// hash chain
 ///     H_0 = 0x00..00,   H_{i+1} = sha256(H_i || entry_i),
 /// SHA-256 because the batch circuit must recompute the chain and already has that gadget (the
 /// same hash as the public input; keccak would cost several times more constraints).
@@ -37,6 +38,11 @@ import {IERC20} from "./IERC20.sol";
 /// Exit public input (exodus mode, exit circuit):
 ///     sha256(root bytes32 | accountId u32 | owner address 20 | ethAmount u128 | tokenAmount u128)
 ///     as a uint256, & (2^253 - 1), root = the last finalized state root.
+///
+/// Accounts. The first deposit to a new key assigns it the next account id and makes the
+/// depositor that account's L1 owner: only the owner may queue a forced withdrawal of it, so the
+/// circuit pays a forced withdrawal to its requester without any other check of authority.
+/// Amounts are below 2^64 (the rollup's amount width), so every entry can be consumed.
 ///
 /// Assets: 0 = ETH (wei), 1 = the collateral token fixed at deployment (its base units).
 /// No function moves funds except to the address a proof or a queue entry names: the operator
@@ -71,6 +77,14 @@ contract Rollup {
     mapping(address => mapping(uint8 => uint256)) public pendingWithdrawal;
     mapping(uint32 => bool) public exited;
     mapping(uint256 => bool) public depositRefunded;
+    /// accountOf[l2Key] = the account id assigned to a compressed key (0 = none yet).
+    mapping(bytes32 => uint32) public accountOf;
+    /// ownerOf[accountId] = the L1 address whose deposit opened the account.
+    mapping(uint32 => address) public ownerOf;
+    /// The id the next new key gets; ids below the first one belong to the genesis state.
+    uint32 public nextAccountId;
+    /// Ids must stay below this (2^depth of the accounts tree the circuits prove).
+    uint32 public immutable accountLimit;
 
     bool private transient locked;
 
@@ -123,6 +137,8 @@ contract Rollup {
     error NotOverdue(uint64 deadline);
     error AlreadyExited(uint32 accountId);
     error NotARefundableDeposit();
+    error NotAccountOwner(uint32 accountId);
+    error AccountLimitReached();
 
     modifier nonReentrant() {
         if (locked) revert Reentrancy();
@@ -137,7 +153,9 @@ contract Rollup {
         IERC20 token_,
         address operator_,
         bytes32 genesisRoot,
-        uint64 priorityDeadline_
+        uint64 priorityDeadline_,
+        uint32 firstAccountId,
+        uint32 accountLimit_
     ) {
         batchVerifier = batchVerifier_;
         exitVerifier = exitVerifier_;
@@ -145,6 +163,8 @@ contract Rollup {
         operator = operator_;
         priorityDeadline = priorityDeadline_;
         stateRoot = genesisRoot;
+        nextAccountId = firstAccountId;
+        accountLimit = accountLimit_;
     }
 
     // --- L1 requests ----------------------------------------------------------------------
@@ -152,8 +172,8 @@ contract Rollup {
     /// @notice Deposit msg.value wei to the account with compressed key `l2Key`.
     function depositEth(bytes32 l2Key) external payable {
         if (msg.value == 0) revert ZeroAmount();
-        if (msg.value > type(uint128).max) revert AmountTooLarge();
-        _enqueue(KIND_DEPOSIT, ASSET_ETH, 0, msg.sender, uint128(msg.value), l2Key);
+        if (msg.value >> 64 != 0) revert AmountTooLarge();
+        _enqueue(KIND_DEPOSIT, ASSET_ETH, _accountFor(l2Key), msg.sender, uint128(msg.value), l2Key);
     }
 
     /// @notice Deposit `amount` collateral tokens (approved beforehand). The amount queued is
@@ -164,15 +184,30 @@ contract Rollup {
         _callToken(abi.encodeCall(IERC20.transferFrom, (msg.sender, address(this), amount)));
         uint256 received = token.balanceOf(address(this)) - before;
         if (received == 0) revert ZeroAmount();
-        if (received > type(uint128).max) revert AmountTooLarge();
-        _enqueue(KIND_DEPOSIT, ASSET_TOKEN, 0, msg.sender, uint128(received), l2Key);
+        if (received >> 64 != 0) revert AmountTooLarge();
+        _enqueue(KIND_DEPOSIT, ASSET_TOKEN, _accountFor(l2Key), msg.sender, uint128(received), l2Key);
     }
 
-    /// @notice Ask that `amount` (0 = all) of `asset` leave L2 account `accountId`, owned by
-    /// msg.sender. The next batches must consume it before its deadline, or exodus opens; the
-    /// circuit pays it out to msg.sender if msg.sender owns the account and does nothing if not.
+    /// The account of `l2Key`; a new key gets the next id, owned by msg.sender.
+    function _accountFor(bytes32 l2Key) private returns (uint32 id) {
+        id = accountOf[l2Key];
+        if (id == 0) {
+            id = nextAccountId;
+            if (id >= accountLimit) revert AccountLimitReached();
+            nextAccountId = id + 1;
+            accountOf[l2Key] = id;
+            ownerOf[id] = msg.sender;
+        }
+    }
+
+    /// @notice Ask that `amount` of `asset` leave L2 account `accountId`, owned by msg.sender.
+    /// The next batches must consume it before its deadline, or exodus opens; the circuit pays
+    /// it to msg.sender if the account stays healthy after paying it, and pays 0 otherwise.
     function requestForcedWithdrawal(uint32 accountId, uint8 asset, uint128 amount) external {
         if (asset > ASSET_TOKEN) revert UnknownAsset(asset);
+        if (ownerOf[accountId] != msg.sender || msg.sender == address(0)) {
+            revert NotAccountOwner(accountId);
+        }
         _enqueue(KIND_FORCED_WITHDRAWAL, asset, accountId, msg.sender, amount, bytes32(0));
     }
 
@@ -352,7 +387,9 @@ contract Rollup {
             revert NotARefundableDeposit();
         }
         bytes32 h = sha256(
-            abi.encodePacked(queueHash[index], KIND_DEPOSIT, asset, uint32(0), depositor, amount, l2Key)
+            abi.encodePacked(
+                queueHash[index], KIND_DEPOSIT, asset, accountOf[l2Key], depositor, amount, l2Key
+            )
         );
         if (h != queueHash[index + 1]) revert NotARefundableDeposit();
         depositRefunded[index] = true;

@@ -1,15 +1,20 @@
 """The batch builder: applied requests, in order -> slots -> the batch circuit's witness.
 
 ``build_batch(pre, requests, ...)`` replays the requests on a copy of the pre-batch sequencer
-(the same deterministic transition the engine applied), records for every slot the account
-openings before and after (A first, then B against the tree with A updated: the order the
-circuit chains them), pads with no-ops, and checks that the chained accounts root equals the
-engine's after every slot and that the circuit's public input equals
-``rollup.chain.layout.batch_public_input`` over the same bytes.
+(the engine's transition, which also yields each request's records), and replays each record on
+a second copy of the state with ``rollup.state.rebuild.apply_record`` (the transition a user
+rebuilding from L1 data applies): one record is one slot. For every slot it records the two
+account openings (A first, then B against the tree with A updated: the order the circuit chains
+them), the order-tree openings, the signed requests and orders, and pads with no-ops. It checks
+that the record replay gives the engine's root after every request, that the circuit's chained
+accounts root (fees credited to account 0 at the end of the batch) ends at the same root, and
+that the circuit's public input equals ``rollup.chain.layout.batch_public_input`` over the same
+bytes.
 
-Slot types supported are the ones `circuits.batch` proves (deposits, withdrawals, transfers of
-accounts without positions); anything else raises `Unsupported` so a batch never closes with a
-transaction the circuit cannot prove. ``BatchQueue`` closes batches on size or on age.
+Transactions the circuit does not prove raise `Unsupported` (listings and oracle-key changes,
+ETH deposits, assets outside the circuit's table, L1 operations past the L1 slots, account 0
+touched after fees accrued in the batch), so a batch never closes with a transaction the circuit
+cannot prove. ``BatchQueue`` closes batches on size or on age.
 """
 
 from __future__ import annotations
@@ -21,20 +26,50 @@ from dataclasses import dataclass, field
 from circuits.babyjubjub import pack_point
 from circuits.batch import (
     DIFF_BYTES,
-    EMPTY_POSITIONS_ROOT,
+    EMPTY_ORDERS_ROOT,
+    FEE_FIELDS,
+    ORACLE_FIELDS,
+    REGISTRY_FIELDS,
+    SLOT_SCALARS,
     build_batch_circuit,
     input_names,
 )
 from rollup.chain import layout
 from rollup.chain.layout import QueueEntry
 from rollup.engine.sequencer import Sequencer
-from rollup.state.encoding import encode
+from rollup.state.encoding import ORDER_TREE_DEPTH, encode
+from rollup.state.rebuild import apply_record
+from rollup.state.state import FEE_ACCOUNT, Account, State
 from rollup.state.tree import SparseMerkleTree
-from rollup.transactions import Deposit, Request, Transfer, Withdrawal
+from rollup.transactions import (
+    BUY,
+    T_DEPOSIT,
+    T_EXPIRY_SETTLEMENT,
+    T_FORCED_WITHDRAWAL,
+    T_FUNDING,
+    T_LIQUIDATION,
+    T_ORACLE,
+    T_SETTLEMENT_PRICE,
+    T_TRADE,
+    T_TRANSFER,
+    T_WITHDRAWAL,
+    Deposit,
+    ForcedWithdrawal,
+    Order,
+    Request,
+    decode_record,
+)
+
+DEFAULT_ASSETS = 8
+_TYPE_FLAG = {T_DEPOSIT: "dep", T_WITHDRAWAL: "wd", T_TRANSFER: "tr", T_TRADE: "trd",
+              T_ORACLE: "orc", T_FUNDING: "fnd", T_SETTLEMENT_PRICE: "spx",
+              T_LIQUIDATION: "liq", T_EXPIRY_SETTLEMENT: "xps", T_FORCED_WITHDRAWAL: "fwd"}
+_L1_TYPES = (T_DEPOSIT, T_WITHDRAWAL, T_FORCED_WITHDRAWAL)
+_ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
 
 
 class Unsupported(ValueError):
-    """A transaction the batch circuit does not prove yet (see circuits.batch's TODO)."""
+    """A transaction (or a batch shape) the batch circuit does not prove."""
 
 
 @dataclass
@@ -50,16 +85,13 @@ class Batch:
     public_data: bytes
     public_input: int
     batch_number: int
+    l1_slots: int = 0
+    assets: int = DEFAULT_ASSETS
+    records: list[bytes] = field(default_factory=list)
 
     def circuit(self):
-        return build_batch_circuit(self.slots, self.depth, self.values)
-
-
-def _leaf_fields(state, i: int) -> dict[str, int]:
-    acc = state.account(i)
-    return {"pk_x": acc.pk[0], "pk_y": acc.pk[1], "nonce": acc.nonce,
-            "collateral": encode(acc.collateral), "positions": state.positions_root(acc),
-            "orders": state.orders_root(i)}
+        return build_batch_circuit(self.slots, self.depth, self.values, l1_slots=self.l1_slots,
+                                   assets=self.assets)
 
 
 def _copy_tree(t: SparseMerkleTree) -> SparseMerkleTree:
@@ -68,108 +100,302 @@ def _copy_tree(t: SparseMerkleTree) -> SparseMerkleTree:
     return c
 
 
-def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_number: int,
-                queue: list[QueueEntry] = (), queue_before: bytes = layout.ZERO32) -> Batch:
-    """Replay `requests` (already accepted by the engine, in order) on a copy of `pre`, the
-    sequencer as it stood when the batch opened. `queue` holds the L1 entries the deposits
-    consume, in order; `queue_before` is the chain hash before the first of them."""
-    if len(requests) > slots:
-        raise ValueError(f"{len(requests)} requests do not fit {slots} slots")
-    seq: Sequencer = pickle.loads(pickle.dumps(pre))
-    st = seq.state
-    depth = st.account_depth
+def _side_values(st: State, i: int, acc: Account, order_id: int) -> dict[str, int]:
+    """An account's leaf fields, expanded positions and the opening of order slot
+    order_id mod 256 (the sibling list of the account's order tree; 0s when no order)."""
+    out = {"pk_x": acc.pk[0], "pk_y": acc.pk[1], "nonce": acc.nonce,
+           "collateral": encode(acc.collateral),
+           "orders": st.orders_root(i) if i in st.accounts else EMPTY_ORDERS_ROOT}
+    for j, (a, b, s) in enumerate(acc.positions):
+        out.update({f"p{j}_asset": a, f"p{j}_bal": encode(b), f"p{j}_snap": encode(s)})
+    if order_id:
+        k = order_id % _ORDER_SLOTS
+        sid, filled = acc.orders.get(k, (0, 0))
+        tree = st.order_trees.get(i) or SparseMerkleTree(ORDER_TREE_DEPTH, st.hasher)
+        out.update(osid=sid, ofill=filled)
+        out.update({f"osib{k_}": x for k_, x in enumerate(tree.proof(k))})
+    else:
+        out.update(osid=0, ofill=0)
+        out.update({f"osib{k_}": 0 for k_ in range(ORDER_TREE_DEPTH)})
+    return out
+
+
+def _header(st: State, seq: Sequencer, batch_number: int, queue_before: bytes,
+            assets: int) -> dict[str, int]:
     dom = seq.domain
-    old_root = st.root
-    tree = _copy_tree(st.account_tree)
-    v: dict[str, int] = {
-        "chain_id": dom.chain_id, "rollup": dom.rollup_address, "batch_number": batch_number,
-        "registry_root": st.registry_tree.root, "time": st.time,
-        "oracle_root": st.oracle_tree.root, "oracle_pk_x": st.oracle_pk[0],
-        "oracle_pk_y": st.oracle_pk[1], "accounts_root": st.account_tree.root,
-        "queue_before_hi": int.from_bytes(queue_before[:16], "big"),
-        "queue_before_lo": int.from_bytes(queue_before[16:], "big"),
-    }
-    qhash, q_used = bytes(queue_before), 0
-    l1, diffs = [], []
-    pad_id = min(st.accounts) if st.accounts else None
-    for s in range(slots):
-        p = f"s{s}_"
-        req = requests[s] if s < len(requests) else None
-        sv = dict.fromkeys(["dep", "wd", "tr", "new", "amount", "to", "expiry", "depositor",
-                            "sig_r8x", "sig_r8y", "sig_s"], 0)
-        if req is None:
-            if pad_id is None:
-                raise Unsupported("no account to open in a padding slot")
-            a_id = b_id = pad_id
-        elif isinstance(req, Deposit):
-            a_id = b_id = req.account
-            if q_used >= len(queue):
-                raise ValueError("a deposit without its L1 queue entry")
-            e = queue[q_used]
-            if (e.kind, e.asset, e.amount, bytes(e.l2_key)) != (
-                    layout.KIND_DEPOSIT, layout.ASSET_TOKEN, req.amount, pack_point(req.pk)):
-                raise ValueError(f"queue entry {q_used} is not this deposit")
-            q_used += 1
-            qhash = layout.queue_next(qhash, e)
-            sv.update(dep=1, new=int(req.account not in st.accounts), amount=req.amount,
-                      depositor=int.from_bytes(layout._addr(e.l1_address), "big"))
-        elif isinstance(req, Withdrawal | Transfer):
-            a_id = req.account if isinstance(req, Withdrawal) else req.sender
-            b_id = a_id if isinstance(req, Withdrawal) else req.receiver
-            if st.positions_root(st.account(a_id)) != EMPTY_POSITIONS_ROOT:
-                raise Unsupported("debit of an account with positions (margin not proven yet)")
-            (r8x, r8y), sig_s = req.sig
-            sv.update(wd=int(isinstance(req, Withdrawal)), tr=int(isinstance(req, Transfer)),
-                      amount=req.amount, expiry=req.expiry, sig_r8x=r8x, sig_r8y=r8y, sig_s=sig_s,
-                      to=getattr(req, "to", 0))
-        else:
-            raise Unsupported(f"{type(req).__name__} is not proven by the batch circuit yet")
-        sv["a_id"], sv["b_id"] = a_id, b_id
-        # A before (a created account opens the empty leaf with its new key and empty roots)
-        if sv["new"]:
-            a_old = {"pk_x": req.pk[0], "pk_y": req.pk[1], "nonce": 0, "collateral": 0,
-                     "positions": EMPTY_POSITIONS_ROOT, "orders": st.orders_root(a_id)}
-        else:
-            a_old = _leaf_fields(st, a_id)
-        b_old_engine = _leaf_fields(st, b_id) if b_id in st.accounts and b_id != a_id else None
-        a_sib = tree.proof(a_id)
-        if req is not None:
-            seq.apply_verified(req)
-        a_new = _leaf_fields(st, a_id)
-        tree.set(a_id, st.account_leaf(a_id, st.account(a_id)))
-        b_old = b_old_engine if b_old_engine is not None else a_new
-        b_sib = tree.proof(b_id)
-        tree.set(b_id, st.account_leaf(b_id, st.account(b_id)))
-        if tree.root != st.account_tree.root:
-            raise AssertionError(f"slot {s}: chained accounts root differs from the engine's")
-        del a_new
+    if any(a >= assets for a in st.assets):
+        raise Unsupported(f"asset ids must be below the circuit's table size {assets}")
+    v = {"chain_id": dom.chain_id, "rollup": dom.rollup_address, "batch_number": batch_number,
+         "time": st.time, "oracle_pk_x": st.oracle_pk[0], "oracle_pk_y": st.oracle_pk[1],
+         "accounts_root": st.account_tree.root,
+         "queue_before_hi": int.from_bytes(queue_before[:16], "big"),
+         "queue_before_lo": int.from_bytes(queue_before[16:], "big")}
+    for k in range(1, assets):
+        a = st.assets.get(k)
+        v[f"reg{k}_listed"] = int(a is not None)
+        fields = a.fields() if a is not None else [0] * len(REGISTRY_FIELDS)
+        v.update({f"reg{k}_{n}": x for n, x in zip(REGISTRY_FIELDS, fields, strict=True)})
+        o = st.oracle.get(k)
+        ofields = o.fields() if o is not None else [0] * len(ORACLE_FIELDS)
+        v.update({f"orc{k}_{n}": x for n, x in zip(ORACLE_FIELDS, ofields, strict=True)})
+    return v
+
+
+def _sig(values: dict, prefix: str, req) -> None:
+    (r8x, r8y), s = req.sig
+    values.update({prefix + "r8x": r8x, prefix + "r8y": r8y, prefix + "s": s})
+
+
+def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_number: int,
+                queue: list[QueueEntry] = (), queue_before: bytes = layout.ZERO32,
+                l1_slots: int | None = None, assets: int = DEFAULT_ASSETS) -> Batch:
+    """Replay `requests` (already accepted by the engine, in order) on a copy of `pre`, the
+    sequencer as it stood when the batch opened, into a batch of `slots` slots (one per
+    published record) of which the first `l1_slots` (default all) may carry deposits and
+    withdrawals. `queue` holds the L1 entries the deposits consume, in order; `queue_before`
+    is the chain hash before the first of them."""
+    l1_slots = slots if l1_slots is None else l1_slots
+    seq: Sequencer = pickle.loads(pickle.dumps(pre))
+    rs: State = pickle.loads(pickle.dumps(pre.state))  # the record-by-record replay
+    depth = rs.account_depth
+    old_root = rs.root
+    tree = _copy_tree(rs.account_tree)  # the circuit's running accounts tree
+    v = _header(rs, seq, batch_number, queue_before, assets)
+    if FEE_ACCOUNT not in rs.accounts:
+        raise Unsupported("the fee account (account 0) must exist before any batch")
+
+    def pad() -> int:  # an account opened (unchanged) by slots that touch none
+        return min((i for i in rs.accounts if i != FEE_ACCOUNT), default=FEE_ACCOUNT)
+
+    qhash, q_used, fees = bytes(queue_before), 0, 0
+    l1, diffs, records = [], [], []
+    s = 0
+    for req in requests:
+        resting = dict(getattr(seq, "resting", {}))
+        n0 = len(seq.records)
+        seq.apply_verified(req)
+        for rec in seq.records[n0:]:
+            if s >= slots:
+                raise ValueError(f"the requests publish more than {slots} records")
+            t, f, _ = decode_record(rec)
+            flag = _TYPE_FLAG.get(t)
+            if flag is None:
+                raise Unsupported(f"record type {t} is not proven by the batch circuit")
+            if t in _L1_TYPES and s >= l1_slots:
+                raise Unsupported(f"a {flag} record in slot {s}, past the {l1_slots} L1 slots")
+            sv = dict.fromkeys(SLOT_SCALARS, 0)
+            sv[flag] = 1
+            a_id = b_id = pad()
+            a_oid = b_oid = 0
+            if t == T_DEPOSIT:
+                a_id = b_id = f["account"]
+                if not isinstance(req, Deposit):
+                    raise Unsupported("deposit records come from Deposit requests")
+                if q_used >= len(queue):
+                    raise ValueError("a deposit without its L1 queue entry")
+                e = queue[q_used]
+                if (e.kind, e.asset, e.account_id, e.amount, bytes(e.l2_key)) != (
+                        layout.KIND_DEPOSIT, layout.ASSET_TOKEN, a_id, f["amount"],
+                        pack_point(req.pk)):
+                    raise ValueError(f"queue entry {q_used} is not this deposit")
+                q_used += 1
+                qhash = layout.queue_next(qhash, e)
+                sv.update(new=int(a_id not in rs.accounts), amount=f["amount"],
+                          famount=f["amount"],
+                          depositor=int.from_bytes(layout._addr(e.l1_address), "big"))
+            elif t == T_FORCED_WITHDRAWAL:
+                a_id = b_id = f["account"]
+                if not isinstance(req, ForcedWithdrawal):
+                    raise Unsupported("forced-withdrawal records come from ForcedWithdrawal")
+                if q_used >= len(queue):
+                    raise ValueError("a forced withdrawal without its L1 queue entry")
+                e = queue[q_used]
+                requester = int.from_bytes(layout._addr(e.l1_address), "big")
+                if (e.kind, e.asset, e.account_id, e.amount, requester) != (
+                        layout.KIND_FORCED_WITHDRAWAL, layout.ASSET_TOKEN, a_id, req.amount,
+                        req.to):
+                    raise ValueError(f"queue entry {q_used} is not this forced withdrawal")
+                q_used += 1
+                qhash = layout.queue_next(qhash, e)
+                sv.update(famount=req.amount, to=req.to, depositor=req.to)
+            elif t == T_WITHDRAWAL:
+                a_id = b_id = f["account"]
+                sv.update(amount=f["amount"], to=f["to"], expiry=req.expiry)
+                _sig(sv, "sa_", req)
+            elif t == T_TRANSFER:
+                a_id, b_id = f["sender"], f["receiver"]
+                sv.update(amount=f["amount"], expiry=req.expiry)
+                _sig(sv, "sa_", req)
+            elif t == T_TRADE:
+                a_id, b_id = f["buyer"], f["seller"]
+                a_oid, b_oid = f["buyer_order"], f["seller_order"]
+                orders = {}
+                for who, oid in ((a_id, a_oid), (b_id, b_oid)):
+                    o = req if (isinstance(req, Order) and (req.account, req.order_id)
+                                == (who, oid)) else resting.get((who, oid))
+                    if o is None:
+                        raise ValueError(f"no signed order {oid} of account {who}")
+                    orders[who] = o
+                ob, os_ = orders[a_id], orders[b_id]
+                sv.update(asset=f["asset"], qty=f["size"], price=f["price"],
+                          taker_buyer=int(req.side == BUY), expiry=ob.expiry,
+                          a_size=ob.size, a_price=ob.price, a_oid=a_oid, a_flags=ob.flags,
+                          b_size=os_.size, b_price=os_.price, b_oid=b_oid, b_flags=os_.flags,
+                          b_expiry=os_.expiry)
+                _sig(sv, "sa_", ob)
+                _sig(sv, "sb_", os_)
+            elif t in (T_ORACLE, T_FUNDING, T_SETTLEMENT_PRICE):
+                sv.update(asset=f["asset"], otime=f["time"],
+                          price=f.get("price", 0), index=encode(f.get("index", 0)))
+                _sig(sv, "sa_", req)
+            elif t == T_LIQUIDATION:
+                a_id, b_id = f["liquidator"], f["liquidated"]
+                sv.update(asset=f["asset"], qty=abs(f["size"]), price=f["price"],
+                          expiry=req.expiry)
+                _sig(sv, "sa_", req)
+            elif t == T_EXPIRY_SETTLEMENT:
+                a_id = b_id = f["account"]
+                sv.update(asset=f["asset"])
+            if fees and FEE_ACCOUNT in (a_id, b_id):
+                raise Unsupported("account 0 is touched after fees accrued in this batch")
+            sv.update(a_id=a_id, b_id=b_id)
+            p = f"s{s}_"
+            # A before: a created account opens the empty leaf with its new key
+            if sv["new"]:
+                acc_a = Account(tuple(req.pk))
+            else:
+                acc_a = rs.account(a_id)
+            a_vals = _side_values(rs, a_id, acc_a, a_oid)
+            b_vals = _side_values(rs, b_id, rs.account(b_id), b_oid) if b_id != a_id else None
+            a_sib = tree.proof(a_id)
+            rs.begin()
+            try:
+                apply_record(rs, t, f)
+            except BaseException:
+                rs.rollback()
+                raise
+            rs.commit(defer=True)
+            rs.flush()
+            if t == T_TRADE:
+                fees += f["buyer_fee"] + f["seller_fee"]
+            tree.set(a_id, rs.account_leaf(a_id, rs.account(a_id)))
+            if b_vals is None:  # B = A, reopened after A's update
+                b_vals = _side_values(rs, b_id, rs.account(b_id), 0)
+            b_sib = tree.proof(b_id)
+            tree.set(b_id, rs.account_leaf(b_id, rs.account(b_id)))
+            v.update({p + k: x for k, x in sv.items()})
+            v.update({f"{p}a_{k}": x for k, x in a_vals.items()})
+            v.update({f"{p}b_{k}": x for k, x in b_vals.items()})
+            v.update({f"{p}a_sib{k}": x for k, x in enumerate(a_sib)})
+            v.update({f"{p}b_sib{k}": x for k, x in enumerate(b_sib)})
+            if s < l1_slots:
+                out = f["amount"] if t == T_WITHDRAWAL else \
+                    f["paid"] if t == T_FORCED_WITHDRAWAL else 0
+                l1.append(layout.Withdrawal(a_id, layout.ASSET_TOKEN, f["to"].to_bytes(20, "big"),
+                                            out).encode() if out else bytes(layout.RECORD_BYTES))
+            diffs.append(rec.ljust(DIFF_BYTES, b"\0"))
+            records.append(rec)
+            s += 1
+        if rs.root != seq.state.root:
+            raise AssertionError(f"record replay of {type(req).__name__} differs from the engine")
+
+    # padding: no-ops opening the fee account twice
+    pad_id = pad()
+    for s_ in range(s, slots):
+        p = f"s{s_}_"
+        sv = dict.fromkeys(SLOT_SCALARS, 0)
+        sv.update(a_id=pad_id, b_id=pad_id)
+        vals = _side_values(rs, pad_id, rs.account(pad_id), 0)
+        sib = tree.proof(pad_id)
         v.update({p + k: x for k, x in sv.items()})
-        v.update({f"{p}a_{f}": x for f, x in a_old.items()})
-        v.update({f"{p}b_{f}": x for f, x in b_old.items()})
-        v.update({f"{p}a_sib{k}": x for k, x in enumerate(a_sib)})
-        v.update({f"{p}b_sib{k}": x for k, x in enumerate(b_sib)})
-        # public data of the slot
-        if sv["wd"]:
-            l1.append(layout.Withdrawal(a_id, layout.ASSET_TOKEN, req.to.to_bytes(20, "big"),
-                                        req.amount).encode())
-        else:
+        for side in ("a", "b"):
+            v.update({f"{p}{side}_{k}": x for k, x in vals.items()})
+            v.update({f"{p}{side}_sib{k}": x for k, x in enumerate(sib)})
+        if s_ < l1_slots:
             l1.append(bytes(layout.RECORD_BYTES))
-        rec = seq.records[-1] if req is not None else b""
-        diffs.append(rec.ljust(DIFF_BYTES, b"\0"))
-    assert len(v) == len(input_names(slots, depth))
+        diffs.append(bytes(DIFF_BYTES))
+
+    # fees: account 0 as the circuit last wrote it, then credited with the batch's fees
+    fee_now = rs.account(FEE_ACCOUNT)
+    before = fee_now.copy()
+    before.collateral -= fees
+    fv = {"pk_x": before.pk[0], "pk_y": before.pk[1], "nonce": before.nonce,
+          "collateral": encode(before.collateral), "positions": rs.positions_root(before),
+          "orders": rs.orders_root(FEE_ACCOUNT)}
+    if rs.account_leaf(FEE_ACCOUNT, before) != tree.leaf(FEE_ACCOUNT):
+        raise Unsupported("the fee account changed other than by fees (funding on its positions)")
+    v.update({f"fee_{k}": fv[k] for k in FEE_FIELDS})
+    v.update({f"fee_sib{k}": x for k, x in enumerate(tree.proof(FEE_ACCOUNT))})
+    tree.set(FEE_ACCOUNT, rs.account_leaf(FEE_ACCOUNT, fee_now))
+    if tree.root != rs.account_tree.root:
+        raise AssertionError("the circuit's chained accounts root differs from the engine's")
+
+    names = input_names(slots, depth, assets)
+    if len(v) != len(names):
+        raise AssertionError(f"witness has {len(v)} values for {len(names)} inputs")
     data = len(l1).to_bytes(4, "big") + b"".join(l1) + b"".join(diffs)
-    new_root = st.root
-    rollup = dom.rollup_address.to_bytes(20, "big")
-    pub = layout.batch_public_input(dom.chain_id, rollup, batch_number, old_root, new_root,
-                                    bytes(queue_before), qhash, data)
+    new_root = rs.root
+    if new_root != seq.state.root:
+        raise AssertionError("record replay differs from the engine")
+    dom = seq.domain
+    pub = layout.batch_public_input(dom.chain_id, dom.rollup_address.to_bytes(20, "big"),
+                                    batch_number, old_root, new_root, bytes(queue_before), qhash,
+                                    data)
     return Batch(slots, depth, v, old_root, new_root, bytes(queue_before), qhash, q_used, data,
-                 pub, batch_number)
+                 pub, batch_number, l1_slots, assets, records)
+
+
+def plan_batches(pre: Sequencer, requests: list[Request], *, slots: int,
+                 l1_slots: int | None = None) -> list[list[Request]]:
+    """Split `requests` (in order) into consecutive batches that `build_batch` accepts: each
+    request's records stay in one batch, deposits and withdrawals land in the first `l1_slots`
+    slots, and account 0 is not opened after fees accrued. Requests that publish nothing
+    (cancels, orders that only rest) join the batch in progress."""
+    l1_slots = slots if l1_slots is None else l1_slots
+    seq: Sequencer = pickle.loads(pickle.dumps(pre))
+    out: list[list[Request]] = []
+    cur: list[Request] = []
+    used, fees = 0, False
+    for req in requests:
+        n0 = len(seq.records)
+        seq.apply_verified(req)
+        recs = [decode_record(r) for r in seq.records[n0:]]
+        if len(recs) > slots:
+            raise Unsupported(f"{type(req).__name__} publishes {len(recs)} records, more than "
+                              f"the {slots} slots of a batch")
+
+        def fits(start: int, fees_before: bool, recs=recs) -> bool:
+            f_ = fees_before
+            for k, (t, f, _) in enumerate(recs):
+                if t in _L1_TYPES and start + k >= l1_slots:
+                    return False
+                ids = {f.get(n) for n in ("account", "sender", "receiver", "buyer", "seller",
+                                          "liquidator", "liquidated")}
+                if f_ and FEE_ACCOUNT in ids:
+                    return False
+                f_ = f_ or (t == T_TRADE and f["buyer_fee"] + f["seller_fee"] > 0)
+            return start + len(recs) <= slots
+
+        if not fits(used, fees):
+            if not fits(0, False):
+                raise Unsupported(f"{type(req).__name__} cannot fit any batch of this shape")
+            out.append(cur)
+            cur, used, fees = [], 0, False
+        cur.append(req)
+        for t, f, _ in recs:
+            fees = fees or (t == T_TRADE and f["buyer_fee"] + f["seller_fee"] > 0)
+        used += len(recs)
+    if cur:
+        out.append(cur)
+    return out
 
 
 @dataclass
 class BatchQueue:
     """Requests the engine applied, waiting for a batch: closes at `slots` requests or when the
-    oldest has waited `max_age` seconds (`clock` is injectable for tests)."""
+    oldest has waited `max_age` seconds (`clock` is injectable for tests). A request can publish
+    several records (an order with several fills), so callers size `slots` to the circuit's
+    slot count divided by the most records they let one request publish."""
 
     slots: int
     max_age: float

@@ -18,18 +18,31 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _register() -> None:
     from rollup.chain.cli import chain
+    from rollup.cli_batch import batch
     from rollup.cli_bench import bench
     from rollup.cli_demo import demo
     from rollup.cli_engine import engine
+    from rollup.cli_keys import keys
+    from rollup.cli_operator import init, status
     from rollup.cli_prover import prover
+    from rollup.cli_relayer import BATCH_COMMANDS, relayer
+    from rollup.cli_sequencer import sequencer
     from rollup.cli_setup import setup
 
+    for cmd in BATCH_COMMANDS:  # add | list | submit beside build | prove
+        batch.add_command(cmd)
+    cli.add_command(batch)
     cli.add_command(bench)
     cli.add_command(chain)
     cli.add_command(demo)
     cli.add_command(engine)
+    cli.add_command(init)
+    cli.add_command(keys)
     cli.add_command(prover)
+    cli.add_command(relayer)
+    cli.add_command(sequencer)
     cli.add_command(setup)
+    cli.add_command(status)
 
 
 _register()
@@ -45,6 +58,11 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        click.echo("interrupted", err=True)
+        sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -53,8 +71,16 @@ def main() -> None:
     except Exception as exc:  # one clear line unless --debug
         if debug:
             raise
-        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(one_line(exc), err=True)
         sys.exit(1)
+
+
+def one_line(exc: BaseException) -> str:
+    """``error: Type: message`` on one line (typed errors name what was wrong)."""
+    msg = " ".join(str(exc).split())
+    if len(msg) > 500:
+        msg = msg[:497] + "..."
+    return f"error: {type(exc).__name__}: {msg}" if msg else f"error: {type(exc).__name__}"
 
 
 if __name__ == "__main__":

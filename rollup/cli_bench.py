@@ -121,3 +121,40 @@ def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
     records = prove.run(prove.parse_sizes(sizes), vs, json_path, repeat,
                         log=lambda m: click.echo(m, err=True), setup=setup, backend=backend)
     prove.print_records(records)
+
+
+@bench.command("batch")
+@click.option("--slots", default="4", show_default=True, help="Slot counts (comma separated).")
+@click.option("--l1-slots", type=int, default=1, show_default=True,
+              help="L1 slots per batch (withdrawals in the benchmark batch).")
+@click.option("--depth", type=int, default=16, show_default=True, help="Accounts tree depth.")
+@click.option("--prove/--no-prove", default=False, show_default=True,
+              help="Also set up (development keys, cached) and time a proof.")
+@click.option("--keys", "keys_dir", type=click.Path(file_okay=False),
+              default=".bench-keys", show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_batch(slots: str, l1_slots: int, depth: int, prove: bool, keys_dir: str,
+                json_path: str | None) -> None:
+    """Batch circuit: constraints per slot, witness and proving seconds per batch."""
+    from pathlib import Path
+
+    from benchmarks import batch
+
+    batch.main([int(s) for s in slots.split(",") if s.strip()], l1_slots, depth, prove,
+               json_path, Path(keys_dir))
+
+
+@bench.command("gas")
+@click.option("--slots", default="1,2", show_default=True,
+              help="Batch circuit sizes (comma separated); each needs its own key setup.")
+@click.option("--chain", "chain_kind", type=click.Choice(["anvil", "embedded"]), default="anvil",
+              show_default=True)
+@click.option("--cache", type=click.Path(file_okay=False), default=None,
+              help="Development keys are kept here [default: ~/.cache/zkderiv/keys].")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
+def bench_gas(slots: str, chain_kind: str, cache: str | None, json_path: str | None) -> None:
+    """Gas with real proofs: submitBatch (1- and 2-slot), the verifier alone, deposits,
+    withdraw, exodus and exit (development keys: NOT a ceremony)."""
+    from benchmarks import gas
+
+    gas.main([int(s) for s in slots.split(",") if s.strip()], chain_kind, cache, json_path)

@@ -1,4 +1,4 @@
-"""`rollup setup --slots N --depth D --out DIR`: keys for the batch and exit circuits.
+"""`rollup setup --slots N --depth D [--l1-slots Q] --out DIR`: batch and exit circuit keys.
 
 Writes ``batch.r1cs``, ``batch.zkey``, ``batch_vk.json``, ``exit.r1cs``, ``exit.zkey``,
 ``exit_vk.json`` (snarkjs formats). The keys come from the development setup
@@ -17,10 +17,15 @@ import click
 @click.command("setup")
 @click.option("--slots", type=int, required=True, help="Transaction slots of the batch circuit.")
 @click.option("--depth", type=int, required=True, help="Depth of the accounts tree.")
+@click.option("--l1-slots", type=int, default=None,
+              help="Slots that may carry deposits and withdrawals (default: all).")
+@click.option("--assets", type=int, default=8, show_default=True,
+              help="Size of the asset table (a power of two; asset ids below it).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="keys",
               show_default=True)
 @click.option("--only", type=click.Choice(["batch", "exit"]), help="One circuit only.")
-def setup(slots: int, depth: int, out_dir: str, only: str | None) -> None:
+def setup(slots: int, depth: int, l1_slots: int | None, assets: int, out_dir: str,
+          only: str | None) -> None:
     """Proving and verification keys for both circuits (DEVELOPMENT setup, not a ceremony)."""
     from circuits.batch import build_batch_circuit
     from circuits.exit import build_exit_circuit
@@ -31,7 +36,8 @@ def setup(slots: int, depth: int, out_dir: str, only: str | None) -> None:
     click.echo(f"WARNING: {NOT_A_CEREMONY}", err=True)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    builders = {"batch": lambda: build_batch_circuit(slots, depth),
+    builders = {"batch": lambda: build_batch_circuit(slots, depth, l1_slots=l1_slots,
+                                                     assets=assets),
                 "exit": lambda: build_exit_circuit(depth)}
     for name, build in builders.items():
         if only and name != only:

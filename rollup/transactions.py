@@ -3,7 +3,9 @@
 Signed message
 --------------
     domain  = H3(DOMAIN_TAG, chain_id, rollup_address)        (H = circomlib Poseidon)
-    message = H(domain, type, f_1, ..., f_k)                  k <= 14, f_i as listed per type
+    message = H10(domain, type, f_1, ..., f_8)                the request's fields in dataclass
+                                                              order, zero-padded to 8
+(one arity for every type, so the batch circuit hashes every message with the same Poseidon).
 signed with EdDSA-Poseidon (circomlib). Signed integers enter as ``v mod r``
 (``circuits.gadgets.signed``). Replay protection: withdrawals, transfers and liquidations carry
 the account's next nonce; orders carry an order id (>= 1) stored with its filled amount in slot
@@ -31,6 +33,7 @@ from circuits import eddsa_sign, eddsa_verify, poseidon
 from circuits.gadgets.signed import encode
 
 DOMAIN_TAG = int.from_bytes(b"zkderiv/v1", "big")
+MSG_FIELDS = 8
 
 T_NOOP = 0
 T_DEPOSIT = 1
@@ -51,8 +54,8 @@ T_SET_ORACLE_KEY = 14
 # (field, bytes, signed) per record type; every record starts with its 1-byte type.
 U32, U64, U160, U256 = 4, 8, 20, 32
 RECORDS: dict[int, list[tuple[str, int, bool]]] = {
-    T_DEPOSIT: [("account", U32, False), ("pk_x", U256, False), ("pk_y", U256, False),
-                ("amount", U64, False)],
+    # l2_key: the credited key compressed (circomlib packPoint, as in the L1 queue entry)
+    T_DEPOSIT: [("account", U32, False), ("l2_key", U256, False), ("amount", U64, False)],
     T_WITHDRAWAL: [("account", U32, False), ("amount", U64, False), ("to", U160, False),
                    ("nonce", U32, False)],
     T_TRANSFER: [("sender", U32, False), ("receiver", U32, False), ("amount", U64, False),
@@ -141,7 +144,10 @@ class Request:
                 if f.name != "sig"]
 
     def message(self, domain: Domain) -> int:
-        return poseidon([domain.field, self.TYPE, *self.message_fields()])
+        fields = self.message_fields()
+        if len(fields) > MSG_FIELDS:
+            raise ValueError(f"{type(self).__name__} has more than {MSG_FIELDS} message fields")
+        return poseidon([domain.field, self.TYPE, *fields, *[0] * (MSG_FIELDS - len(fields))])
 
     def signed(self, private_key: bytes, domain: Domain):
         return dataclasses.replace(self, sig=eddsa_sign(private_key, self.message(domain)))

@@ -1,7 +1,9 @@
-"""The batch circuit and builder at toy size (depth 4, 3 slots): an honest batch of a deposit
-(creating an account, from the L1 queue), a transfer and a withdrawal satisfies the circuit,
-chains to the engine's root and has the contract's public input; each tampering breaks the
-constraint system in the component that states the rule."""
+"""The batch circuit and builder at toy size (depth 4, 4 slots of which 2 are L1 slots).
+
+Three honest batches cover every proven transaction type; they share one circuit (the shape
+depends only on the sizes), each satisfies it, chains to the engine's root and has the
+contract's public input, and the published records rebuild the same state. Each tampering
+breaks the constraint system in the component that states the rule."""
 
 from __future__ import annotations
 
@@ -9,39 +11,105 @@ import pickle
 
 import pytest
 
-from circuits import eddsa_public_key
 from circuits.babyjubjub import pack_point
-from rollup.batch import BatchQueue, Unsupported, build_batch
+from circuits.batch import build_batch_circuit, input_names
+from rollup.batch import BatchQueue, Unsupported, build_batch, plan_batches
+from rollup.chain import layout
 from rollup.chain.layout import ASSET_TOKEN, KIND_DEPOSIT, QueueEntry, queue_chain
-from rollup.engine.sequencer import Sequencer
-from rollup.state.state import State
-from rollup.transactions import Deposit, Domain, Transfer, Withdrawal
+from rollup.chain.layout import KIND_FORCED_WITHDRAWAL as KIND_FORCED
+from rollup.engine import testnet as tn
+from rollup.engine.testnet import CALL, DOMAIN, EXPIRY, PERP
+from rollup.margin.risk import is_liquidatable
+from rollup.state.rebuild import apply_record, batch_records
+from rollup.transactions import (
+    BUY,
+    POST_ONLY,
+    REDUCE_ONLY,
+    SELL,
+    Deposit,
+    ExpirySettlement,
+    ForcedWithdrawal,
+    FundingTick,
+    Liquidation,
+    ListAsset,
+    OracleUpdate,
+    Order,
+    SettlementPrice,
+    Transfer,
+    Withdrawal,
+    decode_records,
+)
 
-DOM = Domain(31337, 0x5FBDB2315678AFECB367F032D93F642F64180AA3)
-KEYS = {i: f"batch-test-{i}".encode().ljust(32, b"\0") for i in range(3)}
+SLOTS, L1, DEPTH = 4, 2, 4
 FAR = 10**9
 
 
-@pytest.fixture(scope="module")
-def world():
-    pks = {i: eddsa_public_key(k) for i, k in KEYS.items()}
-    seq = Sequencer(State(account_depth=4), DOM)
-    seq.submit(Deposit(0, pks[0], 0))
-    seq.submit(Deposit(1, pks[1], 1_000))
+def order(acc, side, size, price, oid, asset=PERP, flags=0, expiry=FAR):
+    return Order(acc, asset, side, size, price, oid, expiry, flags).signed(tn.key(acc), DOMAIN)
+
+
+def oracle(cls, asset, value, t):
+    return cls(asset, value, t).signed(tn.ORACLE_KEY, DOMAIN)
+
+
+def make(seq, reqs, queue=(), slots=SLOTS, l1=L1):
     pre = pickle.loads(pickle.dumps(seq))
-    reqs = [Deposit(2, pks[2], 500),
-            Transfer(1, 2, 300, 0, FAR).signed(KEYS[1], DOM),
-            Withdrawal(2, 100, 0xABC, 0, FAR).signed(KEYS[2], DOM)]
     for r in reqs:
         seq.submit(r)
-    queue = [QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, 0, b"\x22" * 20, 500, pack_point(pks[2]))]
-    batch = build_batch(pre, reqs, slots=3, batch_number=1, queue=queue)
-    return pre, seq, reqs, queue, batch
+    return pre, build_batch(pre, reqs, slots=slots, batch_number=1, queue=list(queue),
+                            l1_slots=l1)
 
 
 @pytest.fixture(scope="module")
-def cs(world):
-    return world[4].circuit()
+def venue():
+    seq = tn.venue(n_accounts=4, depth=DEPTH, deposit=10**9)
+    # 1 long and 2 short 300k perps at 60,000 (leveraged), 3 sells calls
+    seq.submit(order(1, BUY, 300_000, 60_000, 1))
+    seq.submit(order(2, SELL, 300_000, 60_000, 1))
+    seq.submit(order(3, SELL, 10, 3_000, 2, asset=CALL))
+    return seq
+
+
+@pytest.fixture(scope="module")
+def batches(venue):
+    """Three batches of the same shape over all proven types."""
+    out = {}
+    # A: a deposit creating account 5 (L1 queue), a withdrawal, a perp trade, an oracle update
+    seq = pickle.loads(pickle.dumps(venue))
+    pk5 = tn.public_key(tn.key(5))
+    queue = [QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, 5, b"\x22" * 20, 5_000_000, pack_point(pk5))]
+    seq.submit(order(4, SELL, 50, 60_500, 7))  # resting maker
+    out["a"] = (*make(seq, [Deposit(5, pk5, 5_000_000),
+                             Withdrawal(3, 1_000, 0xABCDEF, 0, FAR).signed(tn.key(3), DOMAIN),
+                             order(2, BUY, 20, 61_000, 9),
+                             oracle(OracleUpdate, PERP, 61_000, 5)], queue), seq, queue)
+    # B: an option trade, the perp price falls, account 1 is liquidated, a funding tick
+    seq = pickle.loads(pickle.dumps(venue))
+    reqs = [order(4, BUY, 10, 3_100, 1, asset=CALL),
+            oracle(OracleUpdate, PERP, 57_500, 10),
+            Liquidation(4, 1, PERP, 100, 0, FAR).signed(tn.key(4), DOMAIN),
+            oracle(FundingTick, PERP, -3, 11)]
+    out["b"] = (*make(seq, reqs), seq, [])
+    # C: settlement price, two expiry settlements (calls in the money), a transfer
+    seq = pickle.loads(pickle.dumps(venue))
+    seq.submit(order(4, BUY, 10, 3_100, 1, asset=CALL))
+    out["c"] = (*make(seq, [oracle(SettlementPrice, CALL, 65_000, EXPIRY),
+                             ExpirySettlement(4, CALL), ExpirySettlement(3, CALL),
+                             Transfer(2, 3, 1_000, 0, FAR).signed(tn.key(2), DOMAIN)]), seq, [])
+    # D: two forced withdrawals from the L1 queue: one paid, one refused (it would leave the
+    # leveraged account 1 under initial margin), then a trade
+    seq = pickle.loads(pickle.dumps(venue))
+    seq.submit(order(4, SELL, 50, 60_500, 7))
+    fw = [ForcedWithdrawal(3, 2_000, 0x33), ForcedWithdrawal(1, 10**9, 0x11)]
+    queue = [QueueEntry(KIND_FORCED, ASSET_TOKEN, r.account, r.to.to_bytes(20, "big"), r.amount)
+             for r in fw]
+    out["d"] = (*make(seq, [*fw, order(2, BUY, 20, 61_000, 9)], queue), seq, queue)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cs():
+    return build_batch_circuit(SLOTS, DEPTH, l1_slots=L1)
 
 
 def components(cs, values):
@@ -52,62 +120,211 @@ def hit(bad, name):
     return any(c == name or c.startswith(name + "/") for c in bad)
 
 
-def test_honest_batch(world, cs):
-    pre, seq, _, queue, batch = world
-    assert batch.new_root == seq.state.root and batch.old_root == pre.state.root
-    assert batch.queue_after == queue_chain(queue)[-1] and batch.queue_consumed == 1
-    assert cs.check() == []
-    assert cs.witness()[1] == batch.public_input
-    # padding: fewer requests than slots still proves, to the same root
-    small = build_batch(pre, world[2][:1], slots=3, batch_number=1, queue=queue)
-    assert cs.check(values=cs.solve(small.values)) == []
+@pytest.mark.parametrize("which", ["a", "b", "c", "d"])
+def test_honest_batches(batches, cs, which):
+    pre, batch, seq, queue = batches[which]
+    assert batch.old_root == pre.state.root and batch.new_root == seq.state.root
+    assert batch.queue_consumed == len(queue)
+    if queue:
+        assert batch.queue_after == queue_chain(queue)[-1]
+    w = cs.solve(batch.values)
+    assert cs.check(values=w) == []
+    assert cs.witness(w)[1] == batch.public_input
+    # the public data rebuilds the state: records replayed on the pre-batch state
+    st = pickle.loads(pickle.dumps(pre.state))
+    from circuits.batch import DIFF_BYTES
+    for t, f in decode_records(batch_records(batch.public_data, DIFF_BYTES)):
+        st.begin()
+        apply_record(st, t, f)
+        st.commit()
+    assert st.root == batch.new_root
 
 
-@pytest.mark.parametrize("case, component", [
-    ("forged_signature", "slot1/signature"),
-    ("replayed_nonce", "slot2/signature"),
-    ("overspend", "slot2/debit"),
-    ("wrong_sibling", "slot1/account_b"),
-    ("deposit_claims_existing_account", "slot0/account_a"),
-])
-def test_tampered_witness_fails(world, cs, case, component):
-    v = dict(world[4].values)
+def test_batch_d_pays_a_healthy_forced_withdrawal_and_refuses_the_other(batches):
+    pre, batch, seq, _ = batches["d"]
+    recs = [decode_records(r)[0][1] for r in batch.records[:2]]
+    assert (recs[0]["paid"], recs[1]["paid"]) == (2_000, 0)
+    assert recs[1]["requested"] == 10**9 and recs[0]["to"] == 0x33
+    assert seq.state.account(3).collateral == pre.state.account(3).collateral - 2_000
+    assert seq.state.account(1).collateral == pre.state.account(1).collateral
+    # the L1 record pays the requester; the refused one publishes an empty record
+    n = int.from_bytes(batch.public_data[:4], "big")
+    l1 = [layout.Withdrawal(3, ASSET_TOKEN, (0x33).to_bytes(20, "big"), 2_000).encode(),
+          bytes(layout.RECORD_BYTES)]
+    assert n == 2 and batch.public_data[4:4 + 82] == b"".join(l1)
+
+
+def test_batch_b_liquidates_an_account_that_was_below_maintenance(batches):
+    pre, batch, seq, _ = batches["b"]
+    assert len(batch.records) == 4 and batch.records[2][0] == 10  # the liquidation record
+    assert seq.state.account(1).balance(PERP) == 300_000 - 100
+
+
+def test_shape_is_all_the_circuit_depends_on(batches, cs):
+    assert len(input_names(SLOTS, DEPTH)) == cs.stats()["private_inputs"]
+    assert set(batches["a"][1].values) == set(input_names(SLOTS, DEPTH))
+
+
+def test_padding_with_no_ops(batches, cs):
+    pre, _, _, queue = batches["a"]
+    reqs = [Deposit(5, tn.public_key(tn.key(5)), 5_000_000)]
+    small = build_batch(pre, reqs, slots=SLOTS, batch_number=1, queue=queue, l1_slots=L1)
+    w = cs.solve(small.values)
+    assert cs.check(values=w) == [] and cs.witness(w)[1] == small.public_input
+
+
+def _resign(v, p, req, prefix):
+    (r8x, r8y), s = req.sig
+    v.update({f"{p}{prefix}r8x": r8x, f"{p}{prefix}r8y": r8y, f"{p}{prefix}s": s})
+
+
+def _tamper(batches, which, case):  # noqa: C901 - one branch per case
+    v = dict(batches[which][1].values)
     if case == "forged_signature":
-        v["s1_sig_s"] = (v["s1_sig_s"] + 1) % (1 << 250)
-    elif case == "replayed_nonce":
-        # the withdrawal signed again for nonce 1 while the leaf still holds nonce 0
-        (r8x, r8y), s = Withdrawal(2, 100, 0xABC, 1, FAR).signed(KEYS[2], DOM).sig
-        v.update(s2_sig_r8x=r8x, s2_sig_r8y=r8y, s2_sig_s=s)
-    elif case == "overspend":
-        (r8x, r8y), s = Withdrawal(2, 10_000, 0xABC, 0, FAR).signed(KEYS[2], DOM).sig
-        v.update(s2_amount=10_000, s2_sig_r8x=r8x, s2_sig_r8y=r8y, s2_sig_s=s)
-    elif case == "wrong_sibling":
-        v["s1_b_sib2"] += 1
-    elif case == "deposit_claims_existing_account":
-        v["s0_new"] = 0  # claim the deposit's account already existed
-    bad = components(cs, cs.solve(v))
-    assert hit(bad, component), bad
+        v["s1_sa_s"] = (v["s1_sa_s"] + 1) % (1 << 250)
+        return v, "s1_", "signature"
+    if case == "replayed_nonce":  # the withdrawal re-signed for nonce 1, the leaf holds 0
+        _resign(v, "s1_", Withdrawal(3, 1_000, 0xABCDEF, 1, FAR).signed(tn.key(3), DOMAIN),
+                "sa_")
+        return v, "s1_", "signature"
+    if case == "overspend":  # withdraw more than the account is worth, validly signed
+        v["s1_amount"] = 2 * 10**9
+        _resign(v, "s1_", Withdrawal(3, 2 * 10**9, 0xABCDEF, 0, FAR).signed(tn.key(3), DOMAIN),
+                "sa_")
+        return v, "s1_", "margin"
+    if case == "under_margined_trade":  # 2 (short 300k) buys 800k, both orders validly signed
+        v.update(s2_qty=800_000, s2_a_size=800_000, s2_b_size=800_000)
+        _resign(v, "s2_", order(2, BUY, 800_000, 61_000, 9), "sa_")
+        _resign(v, "s2_", order(4, SELL, 800_000, 60_500, 7), "sb_")
+        return v, "s2_", "margin"
+    if case == "trade_above_limit":
+        v["s2_price"] = 61_001
+        return v, "s2_", "rules"
+    if case == "overfill":
+        v["s2_qty"] = 51  # the maker's order holds 50
+        return v, "s2_", "account_b"
+    if case == "oracle_time_backwards":
+        v["s3_otime"] = 0
+        _resign(v, "s3_", oracle(OracleUpdate, PERP, 61_000, 0), "sa_")
+        return v, "s3_", "rules"
+    if case == "forged_oracle":
+        _resign(v, "s3_", OracleUpdate(PERP, 61_000, 5).signed(tn.key(1), DOMAIN), "sa_")
+        return v, "s3_", "signature"
+    if case == "wrong_sibling":
+        v["s2_b_sib2"] += 1
+        return v, "s2_", "account_b"
+    if case == "deposit_claims_existing_account":
+        v["s0_new"] = 0
+        return v, "s0_", "account_a"
+    if case == "other_queue_entry":  # the deposit credited from an entry the contract lacks
+        v["s0_depositor"] += 1
+        return v, None, None
+    if case == "healthy_liquidated":  # the liquidation moved before the price drop
+        for k in [k for k in v if k.startswith("s1_") or k.startswith("s2_")]:
+            v[k] = batches["b"][1].values["s2_" + k[3:]] if k.startswith("s1_") else \
+                batches["b"][1].values["s1_" + k[3:]]
+        return v, "s1_", "margin"
+    if case == "settle_before_expiry":
+        v["s0_otime"] = EXPIRY - 1
+        _resign(v, "s0_", oracle(SettlementPrice, CALL, 65_000, EXPIRY - 1), "sa_")
+        return v, "s0_", "rules"
+    if case == "forced_withdrawal_not_paid":  # refuse a payable forced withdrawal by
+        v["s0_famount"] = 0  # claiming it asked nothing: the account (reopened as B) would
+        return v, "s0_", "account_b"  # have to stay unpaid, and the queue hash changes too
+    if case == "inflated_payout":
+        v["s1_a_p0_bal"] += 1  # claim a larger option position than the leaf holds
+        return v, "s1_", "account_a"
+    raise AssertionError(case)
 
 
-def test_changed_public_data_fails(world, cs):
-    w = cs.witness()
+@pytest.mark.parametrize("which, case, component", [
+    ("a", "forged_signature", "signature"),
+    ("a", "replayed_nonce", "signature"),
+    ("a", "overspend", "margin"),
+    ("a", "under_margined_trade", "margin"),
+    ("a", "trade_above_limit", "rules"),
+    ("a", "overfill", "account_b/order_tree"),
+    ("a", "oracle_time_backwards", "rules"),
+    ("a", "forged_oracle", "signature"),
+    ("a", "wrong_sibling", "account_b"),
+    ("a", "deposit_claims_existing_account", "account_a"),
+    ("a", "other_queue_entry", None),
+    ("b", "healthy_liquidated", "margin"),
+    ("c", "settle_before_expiry", "rules"),
+    ("c", "inflated_payout", "account_a"),
+    ("d", "forced_withdrawal_not_paid", "account_b"),
+])
+def test_tampered_witness_fails(batches, cs, which, case, component):
+    v, slot, _ = _tamper(batches, which, case)
+    w = cs.solve(v)
+    if component is None:  # satisfiable, but not for the public input the contract computes
+        assert components(cs, w) == set()
+        assert cs.witness(w)[1] != batches[which][1].public_input
+        return
+    name = f"slot{slot[1:-1]}/{component}"
+    bad = {x.component for x in cs.check(values=w, only=name)}
+    assert hit(bad, name), sorted(bad)[:20]
+
+
+def test_changed_public_data_fails(batches, cs):
+    b = batches["a"][1]
+    w = cs.witness(cs.solve(b.values))
     w[1] += 1
     assert hit({v.component for v in cs.check(w)}, "public_input")
-    # and the contract's input moves with one byte of public data
-    b = world[4]
-    from rollup.chain import layout
     data = bytearray(b.public_data)
     data[-1] ^= 1
-    assert layout.batch_public_input(DOM.chain_id, DOM.rollup_address.to_bytes(20, "big"), 1,
-                                     b.old_root, b.new_root, b.queue_before, b.queue_after,
+    assert layout.batch_public_input(DOMAIN.chain_id, DOMAIN.rollup_address.to_bytes(20, "big"),
+                                     1, b.old_root, b.new_root, b.queue_before, b.queue_after,
                                      bytes(data)) != b.public_input
 
 
-def test_builder_refuses_what_the_circuit_does_not_prove(world):
-    pre = world[0]
-    from rollup.transactions import FundingTick
-    with pytest.raises(Unsupported):
-        build_batch(pre, [FundingTick(1, 5, 2)], slots=1, batch_number=1)
+def test_liquidation_needs_an_account_below_maintenance(batches):
+    pre = batches["b"][0]
+    assert not is_liquidatable(pre.state, pre.state.account(1))
+
+
+def test_builder_refuses_what_the_circuit_does_not_prove(venue):
+    seq = pickle.loads(pickle.dumps(venue))
+    with pytest.raises(Unsupported):  # a withdrawal past the L1 slots
+        make(seq, [oracle(OracleUpdate, PERP, 60_000, 2), oracle(OracleUpdate, PERP, 60_000, 3),
+                   Withdrawal(3, 1, 0xAB, 0, FAR).signed(tn.key(3), DOMAIN)])
+    seq = pickle.loads(pickle.dumps(venue))
+    seq.submit(ListAsset(9, 1, risk_initial=50_000, risk_maintenance=30_000))
+    with pytest.raises(Unsupported):  # asset 9 is outside an 8-entry table
+        make(seq, [oracle(OracleUpdate, PERP, 60_000, 2)])
+    seq = pickle.loads(pickle.dumps(venue))
+    seq.submit(order(4, SELL, 5, 60_000, 3))
+    with pytest.raises(Unsupported):  # account 0 opened after fees accrued
+        make(seq, [order(2, BUY, 5, 60_000, 3),
+                   Transfer(1, 0, 1, 0, FAR).signed(tn.key(1), DOMAIN)])
+
+
+def test_reduce_only_and_post_only_rules(venue, cs):
+    seq = pickle.loads(pickle.dumps(venue))
+    seq.submit(order(1, SELL, 10, 60_000, 5, flags=REDUCE_ONLY | POST_ONLY))  # 1 is long
+    _, b = make(seq, [order(3, BUY, 10, 60_000, 5)])
+    assert cs.check(values=cs.solve(b.values)) == []
+    v = dict(b.values)
+    v["s0_taker_buyer"] = 0  # claim the post-only seller took liquidity
+    assert hit({x.component for x in cs.check(values=cs.solve(v), only="slot0/rules")},
+               "slot0/rules")
+
+
+def test_plan_batches_respects_slots_l1_slots_and_fees(venue):
+    seq = pickle.loads(pickle.dumps(venue))
+    seq.submit(order(4, SELL, 50, 60_500, 7))
+    w = [Withdrawal(3, 1, 0xAB, n, FAR).signed(tn.key(3), DOMAIN) for n in range(3)]
+    reqs = [w[0], oracle(OracleUpdate, PERP, 60_000, 2), w[1], w[2],
+            order(2, BUY, 20, 61_000, 9), Transfer(1, 0, 1, 0, FAR).signed(tn.key(1), DOMAIN)]
+    plan = plan_batches(seq, reqs, slots=4, l1_slots=2)
+    # w1 would land in slot 2 (not an L1 slot); the transfer to account 0 follows a fee trade
+    assert plan == [reqs[:2], reqs[2:5], reqs[5:]]
+    pre = pickle.loads(pickle.dumps(seq))
+    for batch in plan:  # and the builder accepts each batch in turn
+        b = build_batch(pre, batch, slots=4, batch_number=1, l1_slots=2)
+        for r in batch:
+            pre.apply_verified(r)
+        assert b.new_root == pre.state.root
 
 
 def test_batch_queue_closes_on_size_and_age():

@@ -104,31 +104,40 @@ def test_public_input_layout_matches_contract(chain, verifier):  # noqa: F811
 @needs_node
 def test_deposits_build_the_hash_chain(world):
     r, u = world.rollup, world.users
-    key = b"\x42" * 32
-    t1 = r.deposit_eth(key, ETH, sender=u[0])
-    t2 = r.deposit_token(key, 5_000_000, sender=u[1])
-    t3 = r.request_forced_withdrawal(17, ASSET_TOKEN, 0, sender=u[2])
+    key, key2 = b"\x42" * 32, b"\x43" * 32
+    t1 = r.deposit_eth(key, ETH, sender=u[0])  # a new key: account 1, owned by u[0]
+    t2 = r.deposit_token(key, 5_000_000, sender=u[1])  # the same key: still account 1
+    t3 = r.request_forced_withdrawal(1, ASSET_TOKEN, 7, sender=u[0])
     record_gas(world.chain.kind, "deposit_eth_first", t1.gas_used)
     record_gas(world.chain.kind, "deposit_token", t2.gas_used)
     record_gas(world.chain.kind, "request_forced_withdrawal", t3.gas_used)
-    t4 = r.deposit_eth(key, ETH, sender=u[0])
+    t4 = r.deposit_eth(key2, ETH, sender=u[2])
     record_gas(world.chain.kind, "deposit_eth", t4.gas_used)
-    entries = [QueueEntry(1, ASSET_ETH, 0, u[0], ETH, key),
-               QueueEntry(1, ASSET_TOKEN, 0, u[1], 5_000_000, key),
-               QueueEntry(2, ASSET_TOKEN, 17, u[2], 0),
-               QueueEntry(1, ASSET_ETH, 0, u[0], ETH, key)]
+    entries = [QueueEntry(1, ASSET_ETH, 1, u[0], ETH, key),
+               QueueEntry(1, ASSET_TOKEN, 1, u[1], 5_000_000, key),
+               QueueEntry(2, ASSET_TOKEN, 1, u[0], 7),
+               QueueEntry(1, ASSET_ETH, 2, u[2], ETH, key2)]
     chain_hashes = layout.queue_chain(entries)
     assert [r.queue_hash(i) for i in range(5)] == chain_hashes
+    assert (r.account_of(key), r.account_of(key2), r.account_of(b"\x44" * 32)) == (1, 2, 0)
+    assert (r.owner_of(1), r.owner_of(2)) == (u[0], u[2])
     st = r.state()
     assert (st.queue_length, st.queue_consumed) == (4, 0)
     ev = r.contract.events.PriorityRequest().process_receipt(t3.receipt, errors=DISCARD)[0]["args"]
     assert (ev["index"], ev["kind"], ev["accountId"], bytes(ev["queueHash"])) == (
-        2, 2, 17, chain_hashes[3])
+        2, 2, 1, chain_hashes[3])
     assert ev["deadline"] == world.chain.w3.eth.get_block(t3.receipt.blockNumber)["timestamp"] \
         + DEADLINE
     assert call(world.token.functions.balanceOf(r.address)) == 5_000_000
     assert revert_name(r.deposit_eth, key, 0, sender=u[0]) == "ZeroAmount"
+    assert revert_name(r.deposit_eth, key, 2**64, sender=u[0]) == "AmountTooLarge"
     assert revert_name(r.request_forced_withdrawal, 1, 2, 0, sender=u[0]) == "UnknownAsset"
+    # only an account's owner may force its withdrawal (the circuit pays the requester)
+    assert revert_name(r.request_forced_withdrawal, 1, ASSET_TOKEN, 7, sender=u[1]) \
+        == "NotAccountOwner"
+    assert revert_name(r.request_forced_withdrawal, 9, ASSET_TOKEN, 7, sender=u[1]) \
+        == "NotAccountOwner"
+    assert r.state().queue_length == 4
 
 
 # --- batches ------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_fast_matching_equals_reference(flow):
         assert got == run(ref, req), req
         STATS.append(got[0] == "ok" and bool(got[1][2]))
         assert view(fast) == view(ref)
-        assert fast.resting == ref.resting == resting_from_books(fast)
+        assert fast.resting_totals == ref.resting_totals == resting_from_books(fast)
     assert fast.state.root == ref.state.root == fast.state.recompute_root()
 
 
@@ -149,7 +149,7 @@ def seq():
 
 
 def snapshot_view(seq):
-    return view(seq), seq.state.root, pickle.dumps(seq.resting)
+    return view(seq), seq.state.root, pickle.dumps(seq.resting_totals)
 
 
 def test_resting_orders_count_toward_initial_margin(seq):
@@ -165,14 +165,14 @@ def test_resting_orders_count_toward_initial_margin(seq):
     assert seq.apply_verified(Order(1, PERP, BUY, 200_000, 59_500, 3, FAR)).resting == 200_000
     # cancelling frees the margin
     seq.apply_verified(Cancel(1, PERP, 1))
-    assert seq.resting[1][PERP][2:] == [0, 0]
+    assert seq.resting_totals[1][PERP][2:] == [0, 0]
     assert seq.apply_verified(Order(1, PERP, SELL, 200_000, 60_500, 2, FAR)).resting
 
 
 def test_resting_margin_follows_fills_and_other_assets(seq):
     seq.apply_verified(Order(1, PERP, SELL, 200_000, 60_000, 1, FAR))
     seq.apply_verified(Order(2, PERP, BUY, 150_000, 60_000, 1, FAR))  # fills 150,000 of it
-    assert seq.resting[1][PERP] == [0, 0, 50_000, 50_000 * 60_000]
+    assert seq.resting_totals[1][PERP] == [0, 0, 50_000, 50_000 * 60_000]
     # short 150,000 and 50,000 more resting: another 200,000 does not fit, 100,000 does
     with pytest.raises(E.InsufficientMargin):
         seq.apply_verified(Order(1, PERP, SELL, 200_000, 60_000, 2, FAR))
@@ -182,7 +182,7 @@ def test_resting_margin_follows_fills_and_other_assets(seq):
     with pytest.raises(E.InsufficientMargin):
         seq.apply_verified(Order(1, CALL, SELL, 200_000, 3_000, 4, FAR))
     assert snapshot_view(seq) == before
-    assert seq.resting == resting_from_books(seq)
+    assert seq.resting_totals == resting_from_books(seq)
 
 
 def test_partial_fill_keeps_fills_and_cancels_unaffordable_remainder(seq):
@@ -191,7 +191,7 @@ def test_partial_fill_keeps_fills_and_cancels_unaffordable_remainder(seq):
     r = seq.apply_verified(Order(1, PERP, SELL, 300_000, 59_000, 2, FAR))
     assert [f.size for f in r.fills] == [10_000] and r.resting == 0
     assert r.note.startswith("remainder cancelled")
-    assert seq.resting == resting_from_books(seq)
+    assert seq.resting_totals == resting_from_books(seq)
 
 
 def test_reducing_orders_stay_allowed(seq):
@@ -201,4 +201,4 @@ def test_reducing_orders_stay_allowed(seq):
     assert seq.apply_verified(Order(1, PERP, BUY, 300_000, 59_000, 2, FAR)).resting == 300_000
     # reduce-only orders are not counted and not checked
     assert seq.apply_verified(Order(1, PERP, BUY, 300_000, 58_000, 3, FAR, REDUCE_ONLY)).resting
-    assert seq.resting[1][PERP] == [300_000, 300_000 * 59_000, 0, 0]
+    assert seq.resting_totals[1][PERP] == [300_000, 300_000 * 59_000, 0, 0]

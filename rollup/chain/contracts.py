@@ -10,6 +10,7 @@ node's gas estimate simulates it and the revert surfaces from there.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,8 +106,11 @@ def call(fn, *, sender: str | None = None, value: int = 0, block: Any = "latest"
 
 
 def transact(chain: Chain, fn, *, sender: str | None = None, value: int = 0,
-             gas: int | None = None, context: str | None = None) -> TxResult:
-    """Send a transaction and wait for it; a revert raises ContractRevert."""
+             gas: int | None = None, context: str | None = None,
+             on_sent: Callable[[bytes], None] | None = None) -> TxResult:
+    """Send a transaction and wait for it; a revert raises ContractRevert. `on_sent(tx_hash)`
+    runs once the node has accepted the transaction, before waiting for its receipt (a caller
+    that must survive a crash records the hash there)."""
     ctx = context or getattr(fn, "fn_name", "transaction")
     w3 = chain.w3
     tx: dict = {"from": sender or chain.accounts[0], "value": value}
@@ -117,6 +121,8 @@ def transact(chain: Chain, fn, *, sender: str | None = None, value: int = 0,
         txh = w3.eth.send_transaction(built)
     except _revert_types() as e:
         raise _convert(e, ctx) from None
+    if on_sent is not None:
+        on_sent(bytes(txh))
     receipt = w3.eth.wait_for_transaction_receipt(txh, timeout=300)
     data = bytes(HexBytes(built.get("data", b"")))
     if receipt.status != 1:

@@ -32,6 +32,13 @@ ANVIL_BIN = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" 
 # py-evm's default block gas limit (30,029,122) is kept unless asked otherwise: a batch with its
 # proof uses well under 1M.
 DEFAULT_EMBEDDED_GAS_LIMIT = 30_029_122
+# Anvil's default accounts (well known, never for value): `embedded(mnemonic=ANVIL_MNEMONIC)` gives
+# py-evm the same ten funded addresses as a fresh Anvil, so identical deployments land at identical
+# addresses on both (with `anvil(chain_id=EMBEDDED_CHAIN_ID)`, proofs bound to the chain id and the
+# contract address then verify on either).
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+ANVIL_HD_PATH = "m/44'/60'/0'/0"
+EMBEDDED_CHAIN_ID = 131277322940537  # eth-tester's py-evm chain
 
 
 def anvil_path() -> Path | None:
@@ -78,12 +85,18 @@ class Chain:
         self.close()
 
 
-def embedded(gas_limit: int = DEFAULT_EMBEDDED_GAS_LIMIT) -> Chain:
-    """py-evm in-process (eth-tester's PyEVMBackend: Prague rules, EIP-1108 precompile costs)."""
+def embedded(gas_limit: int = DEFAULT_EMBEDDED_GAS_LIMIT, mnemonic: str | None = None) -> Chain:
+    """py-evm in-process (eth-tester's PyEVMBackend: Prague rules, EIP-1108 precompile costs).
+    `mnemonic`: derive the funded accounts from it (Anvil's path) instead of eth-tester's keys."""
     from eth_tester import EthereumTester, PyEVMBackend
 
     params = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": gas_limit})
-    tester = EthereumTester(PyEVMBackend(genesis_parameters=params))
+    if mnemonic is None:
+        backend = PyEVMBackend(genesis_parameters=params)
+    else:
+        backend = PyEVMBackend.from_mnemonic(mnemonic, num_accounts=10, hd_path=ANVIL_HD_PATH,
+                                             genesis_parameters=params)
+    tester = EthereumTester(backend)
     w3 = Web3(EthereumTesterProvider(tester))
     return Chain(w3, "py-evm", list(w3.eth.accounts))
 

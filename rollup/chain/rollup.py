@@ -31,9 +31,13 @@ class RollupClient:
     @classmethod
     def deploy(cls, chain: Chain, *, batch_verifier: str, exit_verifier: str, token: str,
                operator: str, genesis_root: bytes, priority_deadline: int,
+               first_account_id: int = 1, account_limit: int = 2**32 - 1,
                sender: str | None = None) -> RollupClient:
+        """`first_account_id`: the id the first new key gets (ids below belong to the genesis
+        state); `account_limit`: 2**depth of the accounts tree the circuits prove."""
         c = deploy(chain, "Rollup", batch_verifier, exit_verifier, token, operator,
-                   genesis_root, priority_deadline, sender=sender)
+                   genesis_root, priority_deadline, first_account_id, account_limit,
+                   sender=sender)
         return cls(chain, c.address)
 
     @property
@@ -45,6 +49,13 @@ class RollupClient:
         f = self.f
         return RollupState(bytes(call(f.stateRoot())), call(f.batchNumber()),
                            call(f.queueLength()), call(f.queueConsumed()), call(f.exodus()))
+
+    def account_of(self, l2_key: bytes) -> int:
+        """The account id the contract assigned to a compressed key (0 = none yet)."""
+        return call(self.f.accountOf(l2_key))
+
+    def owner_of(self, account_id: int) -> str:
+        return call(self.f.ownerOf(account_id))
 
     def queue_hash(self, i: int) -> bytes:
         return bytes(call(self.f.queueHash(i)))
@@ -61,8 +72,8 @@ class RollupClient:
             self.queue_hash(consumed), self.queue_hash(queue_count_after), public_data)
 
     # --- writes ---------------------------------------------------------------------------
-    def _tx(self, fn, sender, value=0, gas=None) -> TxResult:
-        return transact(self.chain, fn, sender=sender, value=value, gas=gas)
+    def _tx(self, fn, sender, value=0, gas=None, on_sent=None) -> TxResult:
+        return transact(self.chain, fn, sender=sender, value=value, gas=gas, on_sent=on_sent)
 
     def deposit_eth(self, l2_key: bytes, value: int, *, sender: str) -> TxResult:
         return self._tx(self.f.depositEth(l2_key), sender, value)
@@ -76,9 +87,9 @@ class RollupClient:
 
     def submit_batch(self, batch_number: int, old_root: bytes, new_root: bytes,
                      queue_count_after: int, public_data: bytes, proof: list[int], *,
-                     sender: str, gas: int | None = 2_000_000) -> TxResult:
+                     sender: str, gas: int | None = 2_000_000, on_sent=None) -> TxResult:
         return self._tx(self.f.submitBatch(batch_number, old_root, new_root, queue_count_after,
-                                           public_data, proof), sender, gas=gas)
+                                           public_data, proof), sender, gas=gas, on_sent=on_sent)
 
     def withdraw(self, asset: int, *, sender: str) -> TxResult:
         return self._tx(self.f.withdraw(asset), sender)

@@ -19,16 +19,17 @@ Deposits and forced withdrawals (read from the L1 priority queue), expiry settle
 operator's listings (ListAsset, SetOracleKey) carry no signature: only the queue reader and the
 operator may pass them in; user-facing endpoints must accept signed request types only.
 Matching policy: price-time priority, trades at the maker's price, self-trade prevention cancels
-the resting order, a maker that would breach margin is cancelled and matching goes on, a taker
-that would breach margin stops (rejected if nothing filled). Resting-order margin: a remainder
-may rest only if the account stays allowed (the initial-margin rule of a trade, against the
-account before the order) in the hypothetical where it fills entirely at its limit price and, in
-every asset, the account's other resting orders fill on whichever side (all bids, all asks, or
-none) leaves the least excess, each at its limit price (fees aside; reduce-only orders, which
-can only shrink a position, are neither counted nor checked). Otherwise the remainder is
-cancelled, or the order rejected if nothing filled. These are admission rules of the sequencer:
-the state transitions (what a fill does to balances, collateral, fees, order slots) are those of
-``rollup.state.encoding`` and unchanged by them.
+the resting order, margin is checked fill by fill against the account just before the fill (the
+rule the batch circuit proves per slot): a maker that would breach it is cancelled and matching
+goes on, a taker that would breach it stops (rejected if nothing filled). Resting-order margin:
+a remainder may rest only if the account stays allowed (the initial-margin rule of a trade,
+against the account before the order) in the hypothetical where it fills entirely at its limit
+price and, in every asset, the account's other resting orders fill on whichever side (all bids,
+all asks, or none) leaves the least excess, each at its limit price (fees aside; reduce-only
+orders, which can only shrink a position, are neither counted nor checked). Otherwise the
+remainder is cancelled, or the order rejected if nothing filled. These are admission rules of
+the sequencer: the state transitions (what a fill does to balances, collateral, fees, order
+slots) are those of ``rollup.state.encoding`` and unchanged by them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from circuits.babyjubjub import pack_point
 from circuits.eddsa import public_key_is_safe
 from rollup import errors as E
 from rollup.engine.orderbook import OrderBook, RestingOrder
@@ -240,10 +242,13 @@ class _Work:
         self.slot = j if b else None
         self.bal, self.v, self.r = b, v, r
 
-    def set_order(self, slot: int, value: tuple[int, int]) -> None:
+    def fill_order(self, order_id: int, q: int) -> None:
+        """Order slot ``order_id mod 256`` := (id, filled + q), filled reset for a new id."""
+        slot = order_id % ORDER_SLOTS
         if self.orders is None:
             self.orders = {}
-        self.orders[slot] = value
+        sid, filled = self.orders.get(slot) or self.src.orders.get(slot, (0, 0))
+        self.orders[slot] = (order_id, (filled if sid == order_id else 0) + q)
 
     def account(self) -> Account:
         src = self.src
@@ -279,12 +284,14 @@ class Sequencer:
         self.books: dict[int, OrderBook] = {}
         self.live: dict[tuple[int, int], tuple[int, int]] = {}  # (account, slot) -> (asset, id)
         self.seen_orders: set[tuple[int, int]] = set()
+        # the signed orders resting in the books: a fill's batch slot proves both signatures
+        self.resting: dict[tuple[int, int], Order] = {}
         self.seq = 0
         self.records: list[bytes] = []  # public data of the applied, not yet batched txs
         self.defer_root = False  # when True, commits queue leaves and ``flush`` hashes them
         # account -> asset -> [bid size, bid notional, ask size, ask notional] of its resting
         # orders (reduce-only ones aside): what the resting-order margin rule counts
-        self.resting: dict[int, dict[int, list[int]]] = {}
+        self.resting_totals: dict[int, dict[int, list[int]]] = {}
         self.reference_matching = False  # tests: match with ``_order_reference``
         self.snapshot_every: int | None = None  # write a snapshot every this many requests
         self._last_snapshot = 0
@@ -306,8 +313,8 @@ class Sequencer:
                               ("_last_snapshot", d.get("seq", 0)), ("_group", None),
                               ("failed", None), ("snapshot_error", None)):
             self.__dict__.setdefault(name, default)
-        if "resting" not in d:  # a sequencer pickled before resting-order margin
-            self.resting = {}
+        if "resting_totals" not in d:  # a sequencer pickled before resting-order margin
+            self.resting_totals = {}
             for book in self.books.values():
                 for m in book.by_key.values():
                     self._resting_add(m, m.remaining, book.asset)
@@ -457,8 +464,8 @@ class Sequencer:
             acc = st.edit_account(req.account)
         acc.collateral += req.amount
         _check_collateral(acc)
-        rec = encode_record(T_DEPOSIT, account=req.account, pk_x=req.pk[0], pk_y=req.pk[1],
-                            amount=req.amount)
+        rec = encode_record(T_DEPOSIT, account=req.account,
+                            l2_key=int.from_bytes(pack_point(req.pk), "big"), amount=req.amount)
         return Receipt(0, 0, [rec]), []
 
     def _debit(self, i: int, amount: int) -> Account:
@@ -659,12 +666,14 @@ class Sequencer:
             wm, wt = work[mk], work[taker]
             vm = wm.v + delta[mk] + (new_bal[mk] - wm.bal) * mark
             rm = wm.r - risk_of(wm.bal) + risk_of(new_bal[mk])
-            if not allowed(wm.v0, wm.r0, vm, rm):
+            # margin is checked fill by fill, against the account just before the fill (the
+            # rule the batch circuit proves per slot)
+            if not allowed(wm.v, wm.r, vm, rm):
                 dropped.append((m, "maker under initial margin"))
                 continue
             vt = wt.v + delta[taker] + (new_bal[taker] - wt.bal) * mark
             rt = wt.r - risk_of(wt.bal) + risk_of(new_bal[taker])
-            if not allowed(wt.v0, wt.r0, vt, rt):
+            if not allowed(wt.v, wt.r, vt, rt):
                 _check(bool(fills), E.InsufficientMargin,
                        f"account {taker} would be under initial margin")
                 note = "stopped: further fills would breach initial margin"
@@ -675,9 +684,9 @@ class Sequencer:
                 w.v += d
             wm.set_balance(aid, new_bal[mk], snap, vm, rm)
             wt.set_balance(aid, new_bal[taker], snap, vt, rt)
-            maker_filled = m.size - m.remaining + q
-            wm.set_order(m.order_id % ORDER_SLOTS, (m.order_id, maker_filled))
-            wt.set_order(taker_slot, (req.order_id, size - remaining + q))
+            # an order slot holds (id, filled): a fill adds to it while the id is the same
+            wm.fill_order(m.order_id, q)
+            wt.fill_order(req.order_id, q)
             touched.update(delta)
             fills.append(Fill(mk, taker, m.order_id, req.order_id, aid, q, m.price, side,
                               maker_fee, taker_fee))
@@ -732,12 +741,14 @@ class Sequencer:
                     book.fill(m, f.size)
                     if not m.live:
                         self.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
+                        self.resting.pop((m.account, m.order_id), None)
             self.seen_orders.add((req.account, req.order_id))
             if rest:
                 m = book.add(req.account, req.order_id, req.side, req.price, req.size, rest,
                              req.expiry, req.flags)
                 self._resting_add(m, rest, book.asset)
                 self.live[(req.account, taker_slot)] = (req.asset, req.order_id)
+                self.resting[(req.account, req.order_id)] = req
 
         receipt = Receipt(0, 0, records, fills,
                           [(m.account, m.order_id, why) for m, why in dropped], rest, note)
@@ -750,7 +761,7 @@ class Sequencer:
         """Count ``qty`` more (or fewer, if negative) of resting order m, in ``asset_id``."""
         if m.flags & REDUCE_ONLY:
             return
-        per = self.resting.setdefault(m.account, {})
+        per = self.resting_totals.setdefault(m.account, {})
         agg = per.get(asset_id)
         if agg is None:
             agg = per[asset_id] = [0, 0, 0, 0]
@@ -760,7 +771,7 @@ class Sequencer:
         if not (agg[0] or agg[2]):
             del per[asset_id]
             if not per:
-                del self.resting[m.account]
+                del self.resting_totals[m.account]
 
     def _resting_worst(self, i: int, positions: list[tuple[int, int, int]], asset_id: int,
                        balance: int) -> tuple[int, int]:
@@ -768,7 +779,7 @@ class Sequencer:
         asset the side (all bids fill, all asks fill, or none) that leaves the least excess, each
         order filling at its limit price; ``positions`` holds the balances, except ``balance`` for
         ``asset_id``."""
-        per = self.resting.get(i)
+        per = self.resting_totals.get(i)
         if not per:
             return 0, 0
         assets, oracle = self.state.assets, self.state.oracle
@@ -865,16 +876,18 @@ class Sequencer:
             cand[m.account].collateral -= maker_fee
             if fees:
                 cand[FEE_ACCOUNT].collateral += fees
-            maker_filled = m.size - m.remaining + q
-            taker_filled = size - remaining + q
-            cand[m.account].orders[m.order_id % ORDER_SLOTS] = (m.order_id, maker_filled)
-            cand[req.account].orders[taker_slot] = (req.order_id, taker_filled)
+            # an order slot holds (id, filled): a fill adds to it while the id is the same
+            for i, oid in ((m.account, m.order_id), (req.account, req.order_id)):
+                sid, filled = cand[i].orders.get(oid % ORDER_SLOTS, (0, 0))
+                cand[i].orders[oid % ORDER_SLOTS] = (oid, (filled if sid == oid else 0) + q)
             for acc in cand.values():
                 _check_collateral(acc)
-            if not trade_allowed(st, originals[m.account], cand[m.account]):
+            # margin is checked fill by fill, against the account just before the fill (the
+            # rule the batch circuit proves per slot)
+            if not trade_allowed(st, get(m.account), cand[m.account]):
                 dropped.append((m, "maker under initial margin"))
                 continue
-            if not trade_allowed(st, originals[req.account], cand[req.account]):
+            if not trade_allowed(st, get(req.account), cand[req.account]):
                 _check(bool(fills), E.InsufficientMargin,
                        f"account {req.account} would be under initial margin")
                 note = "stopped: further fills would breach initial margin"
@@ -916,6 +929,7 @@ class Sequencer:
             self._resting_add(m, -m.remaining, book.asset)
         book.remove(m)
         self.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
+        self.resting.pop((m.account, m.order_id), None)
 
     def _cancel(self, req: Cancel):
         self.state.account(req.account)

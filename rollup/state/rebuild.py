@@ -8,6 +8,7 @@ equals the engine's root; the tests hold the two to each other.
 
 from __future__ import annotations
 
+from circuits.babyjubjub import unpack_point
 from rollup.margin.risk import settle_funding
 from rollup.state.encoding import DEFAULT_ACCOUNT_DEPTH, ORDER_TREE_DEPTH
 from rollup.state.state import EMPTY_SLOT, FEE_ACCOUNT, Account, Asset, OracleEntry, State
@@ -24,6 +25,7 @@ from rollup.transactions import (
     T_TRADE,
     T_TRANSFER,
     T_WITHDRAWAL,
+    decode_record,
     decode_records,
 )
 
@@ -46,11 +48,35 @@ def _fill(acc: Account, order_id: int, size: int) -> None:
     acc.orders[slot] = (order_id, (filled if stored == order_id else 0) + size)
 
 
-def rebuild(data: bytes, account_depth: int = DEFAULT_ACCOUNT_DEPTH) -> State:
-    st = State(account_depth)
+L1_RECORD_BYTES = 41
+
+
+def batch_records(public_data: bytes, diff_bytes: int) -> bytes:
+    """The records of one batch's public data (docs/public-input.md): skip the u32 count and
+    the count x 41-byte L1 records, then each `diff_bytes` chunk holds one zero-padded record
+    (type 0 = a no-op slot)."""
+    if len(public_data) < 4:
+        raise ValueError("public data shorter than its count")
+    start = 4 + int.from_bytes(public_data[:4], "big") * L1_RECORD_BYTES
+    body = public_data[start:]
+    if start > len(public_data) or len(body) % diff_bytes:
+        raise ValueError("public data is not a whole number of state-diff chunks")
+    out = bytearray()
+    for k in range(0, len(body), diff_bytes):
+        chunk = body[k:k + diff_bytes]
+        if chunk[0]:
+            _, _, n = decode_record(chunk)
+            out += chunk[:n]
+    return bytes(out)
+
+
+def rebuild(data: bytes, account_depth: int = DEFAULT_ACCOUNT_DEPTH,
+            state: State | None = None) -> State:
+    """Replay concatenated records (genesis listings first) on `state` (default: empty)."""
+    st = State(account_depth) if state is None else state
     for t, f in decode_records(data):
         st.begin()
-        _apply(st, t, f)
+        apply_record(st, t, f)
         st.commit(defer=True)
     st.flush()
     return st
@@ -62,7 +88,7 @@ def _working(st: State, i: int) -> Account:
     return acc
 
 
-def _apply(st: State, t: int, f: dict[str, int]) -> None:  # noqa: C901 - one branch per type
+def apply_record(st: State, t: int, f: dict[str, int]) -> None:  # noqa: C901 - one branch per type
     if t == T_SET_ORACLE_KEY:
         st.set_oracle_key((f["pk_x"], f["pk_y"]))
     elif t == T_LIST_ASSET:
@@ -72,8 +98,13 @@ def _apply(st: State, t: int, f: dict[str, int]) -> None:  # noqa: C901 - one br
                            f["liquidation_fee"]))
     elif t == T_DEPOSIT:
         i = f["account"]
-        acc = (st.edit_account(i) if i in st.accounts
-               else st.create_account(i, (f["pk_x"], f["pk_y"])))
+        if i in st.accounts:
+            acc = st.edit_account(i)
+        else:
+            pk = unpack_point(f["l2_key"].to_bytes(32, "big"))
+            if pk is None:
+                raise ValueError(f"deposit record for account {i} holds no valid key")
+            acc = st.create_account(i, pk)
         acc.collateral += f["amount"]
     elif t in (T_WITHDRAWAL, T_FORCED_WITHDRAWAL):
         amount = f["amount"] if t == T_WITHDRAWAL else f["paid"]

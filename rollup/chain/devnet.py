@@ -1,0 +1,69 @@
+"""A development deployment of the rollup: the two verifiers, a test collateral token, Rollup.
+
+    d = deploy_devnet(chain, batch_vk=..., exit_vk=..., genesis_root=root, priority_deadline=T)
+
+Four contract creations from one deployer, always in the same order, so the Rollup's address is
+known before deployment (`devnet_rollup_address`): batches bind the rollup address into their
+public input, so the engine's domain and the proofs can be made first. With the same deployer
+account and nonce on two chains (`node.embedded(mnemonic=ANVIL_MNEMONIC)` and Anvil), both
+deployments get the same addresses. The token is `contracts/test/TestToken.sol` (anyone mints):
+development only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import rlp
+from eth_utils import keccak, to_checksum_address
+
+from . import layout
+from .contracts import deploy
+from .node import Chain
+from .rollup import RollupClient
+from .verifier import deploy_verifier
+
+CREATIONS = 4  # batch verifier, exit verifier, token, rollup
+
+
+def create_address(sender: str | bytes, nonce: int) -> str:
+    """The address of the contract `sender` creates with transaction nonce `nonce` (CREATE)."""
+    return to_checksum_address(keccak(rlp.encode([layout._addr(sender), nonce]))[12:])
+
+
+def devnet_rollup_address(deployer: str, nonce: int = 0) -> str:
+    """Where `deploy_devnet` puts the Rollup when the deployer's next nonce is `nonce`."""
+    return create_address(deployer, nonce + CREATIONS - 1)
+
+
+@dataclass
+class Deployment:
+    chain: Chain
+    rollup: RollupClient
+    token: object  # web3 contract
+    batch_verifier: object
+    exit_verifier: object
+    operator: str
+
+
+def deploy_devnet(chain: Chain, *, batch_vk, exit_vk, genesis_root: bytes | int,
+                  priority_deadline: int, deployer: str | None = None,
+                  operator: str | None = None, first_account_id: int = 1,
+                  account_limit: int = 2**32 - 1) -> Deployment:
+    """Deploy the four contracts from `deployer` (default: the chain's first account); the
+    operator defaults to the deployer."""
+    deployer = deployer or chain.accounts[0]
+    operator = operator or deployer
+    expected = devnet_rollup_address(deployer, chain.w3.eth.get_transaction_count(deployer))
+    bv = deploy_verifier(chain, batch_vk, sender=deployer)
+    ev = deploy_verifier(chain, exit_vk, sender=deployer)
+    token = deploy(chain, "TestToken", sender=deployer)
+    root = genesis_root.to_bytes(32, "big") if isinstance(genesis_root, int) else genesis_root
+    rollup = RollupClient.deploy(chain, batch_verifier=bv.address, exit_verifier=ev.address,
+                                 token=token.address, operator=operator, genesis_root=root,
+                                 priority_deadline=priority_deadline,
+                                 first_account_id=first_account_id,
+                                 account_limit=account_limit, sender=deployer)
+    if rollup.address != expected:  # another transaction from the deployer got in between
+        raise RuntimeError(f"Rollup deployed at {rollup.address}, expected {expected}")
+    return Deployment(chain, rollup, token, bv, ev, operator)

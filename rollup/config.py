@@ -1,0 +1,319 @@
+"""The operator's configuration file (TOML, ``rollup.toml``): written by ``rollup init``, read by
+every operator command through ``--config PATH``.
+
+Relative paths in the file are relative to the file's own folder, so a configured folder can be
+moved as a whole. ``render`` writes the file by hand (the standard library reads TOML but does not
+write it); ``load`` reads it with ``tomllib`` and checks every value, raising ``ConfigError`` with
+the offending key in one line.
+
+Genesis: the sequencer's first requests, applied when its journal is empty (in this order): the
+oracle key, the fee account (account 0, the operator's key), every ``[[markets]]`` entry as a
+ListAsset, the first oracle price of each market that names one (at ``state.genesis_time``; the
+operator's own set-up, unsigned), then every ``[[genesis_accounts]]`` entry as a deposit.
+Genesis balances are for development networks; on a deployment, collateral arrives through the
+L1 deposit queue.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT
+
+DEFAULT_PATH = "rollup.toml"
+KINDS = {"perp": KIND_PERP, "call": KIND_CALL, "put": KIND_PUT}
+KIND_NAMES = {v: k for k, v in KINDS.items()}
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or holds a bad value."""
+
+
+@dataclass(frozen=True)
+class Market:
+    """One ListAsset of the genesis (ppm factors and fees as in ``rollup.transactions``)."""
+
+    asset: int
+    kind: str  # perp | call | put
+    risk_initial: int
+    risk_maintenance: int
+    name: str = ""
+    underlying: int = 0
+    strike: int = 0
+    expiry: int = 0
+    short_initial: int = 0
+    short_maintenance: int = 0
+    maker_fee: int = 0
+    taker_fee: int = 0
+    liquidation_fee: int = 0
+    price: int = 0  # first oracle price, set at genesis (0: the oracle posts the first one)
+
+    def list_asset(self):
+        from rollup.transactions import ListAsset
+
+        return ListAsset(self.asset, KINDS[self.kind], self.risk_initial, self.risk_maintenance,
+                         self.underlying, self.strike, self.expiry, self.short_initial,
+                         self.short_maintenance, self.maker_fee, self.taker_fee,
+                         self.liquidation_fee)
+
+
+@dataclass(frozen=True)
+class GenesisAccount:
+    """A development balance in the genesis state: ``key`` is a key file (relative to the data
+    folder), or ``pk`` a compressed public key in hex."""
+
+    id: int
+    collateral: int
+    key: str = ""
+    pk: str = ""
+
+
+@dataclass
+class Config:
+    path: Path  # the file itself; relative paths below are relative to its folder
+    node: str = "embedded"  # embedded | anvil | http(s) URL
+    chain_id: int = 31337
+    rollup_address: str = "0x" + "00" * 20
+    data_dir: str = "data"
+    tree_depth: int = 32
+    genesis_time: int = 0  # oracle time of the genesis prices
+    batch_slots: int = 4
+    batch_l1_slots: int = 2  # slots that may carry deposits and withdrawals
+    batch_assets: int = 8  # asset table of the batch circuit (a power of two; ids below it)
+    batch_time_limit: float = 60.0
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_max_body: int = 64 * 1024
+    oracle_key: str = "keys/oracle.json"  # key file (relative to data_dir) or compressed hex pk
+    operator_key: str = "keys/operator.json"  # key file of account 0 (fees), relative to data_dir
+    markets: list[Market] = field(default_factory=list)
+    genesis_accounts: list[GenesisAccount] = field(default_factory=list)
+
+    # --- derived paths ------------------------------------------------------------------------
+    @property
+    def base(self) -> Path:
+        return self.path.parent
+
+    @property
+    def data(self) -> Path:
+        return (self.base / self.data_dir).resolve()
+
+    @property
+    def journal_path(self) -> Path:
+        return self.data / "journal.db"
+
+    @property
+    def batches_dir(self) -> Path:
+        return self.data / "batches"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data / "keys"
+
+    def data_path(self, p: str) -> Path:
+        """A path named in the file under [data] (keys...): relative to the data folder."""
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else self.data / q
+
+    def domain(self):
+        from rollup.transactions import Domain
+
+        return Domain(self.chain_id, int(self.rollup_address, 16))
+
+    @property
+    def rollup_deployed(self) -> bool:
+        return int(self.rollup_address, 16) != 0
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+_SECTIONS = {
+    "chain": {"node": ("node", str), "chain_id": ("chain_id", int),
+              "rollup_address": ("rollup_address", str)},
+    "data": {"dir": ("data_dir", str)},
+    "state": {"tree_depth": ("tree_depth", int), "genesis_time": ("genesis_time", int)},
+    "batch": {"slots": ("batch_slots", int), "l1_slots": ("batch_l1_slots", int),
+              "assets": ("batch_assets", int), "time_limit": ("batch_time_limit", float)},
+    "api": {"host": ("api_host", str), "port": ("api_port", int),
+            "max_body": ("api_max_body", int)},
+    "keys": {"oracle": ("oracle_key", str), "operator": ("operator_key", str)},
+}
+
+
+def _typed(value, typ, where: str):
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, typ):
+        raise ConfigError(f"{where}: expected {typ.__name__}, got {value!r}")
+    return value
+
+
+def _entries(raw, cls, where: str) -> list:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: expected an array of tables ([[{where}]])")
+    known = {f.name: f.type for f in fields(cls)}
+    out = []
+    for i, item in enumerate(raw):
+        at = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{at}: expected a table")
+        extra = set(item) - set(known)
+        if extra:
+            raise ConfigError(f"{at}: unknown key(s) {', '.join(sorted(extra))}")
+        kw = {}
+        for k, v in item.items():
+            kw[k] = _typed(v, str if known[k] == "str" else int, f"{at}.{k}")
+        try:
+            out.append(cls(**kw))
+        except TypeError as exc:
+            raise ConfigError(f"{at}: {exc}") from None
+    return out
+
+
+def load(path: str | Path) -> Config:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ConfigError(f"no configuration at {p} (run `rollup init` or pass --config PATH)")
+    try:
+        raw = tomllib.loads(p.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    cfg = Config(path=p.resolve())
+    for section, keys in _SECTIONS.items():
+        table = raw.pop(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{p}: [{section}] must be a table")
+        for k, v in table.items():
+            if k not in keys:
+                raise ConfigError(f"{p}: unknown key {section}.{k}")
+            attr, typ = keys[k]
+            setattr(cfg, attr, _typed(v, typ, f"{p}: {section}.{k}"))
+    cfg.markets = _entries(raw.pop("markets", []), Market, "markets")
+    cfg.genesis_accounts = _entries(raw.pop("genesis_accounts", []), GenesisAccount,
+                                    "genesis_accounts")
+    if raw:
+        raise ConfigError(f"{p}: unknown section(s) {', '.join(sorted(raw))}")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    if not (cfg.node in ("embedded", "anvil") or cfg.node.startswith(("http://", "https://"))):
+        raise ConfigError(f"chain.node: {cfg.node!r} is not embedded, anvil or an http(s) URL")
+    if not 0 < cfg.chain_id < 1 << 64:
+        raise ConfigError("chain.chain_id must be a positive 64-bit integer")
+    try:
+        addr = int(cfg.rollup_address, 16)
+    except ValueError:
+        addr = -1
+    if not 0 <= addr < 1 << 160:
+        raise ConfigError(f"chain.rollup_address: {cfg.rollup_address!r} is not a 20-byte hex "
+                          "address")
+    if not 2 <= cfg.tree_depth <= 32:
+        raise ConfigError("state.tree_depth must be in 2..32")
+    if cfg.batch_slots < 1:
+        raise ConfigError("batch.slots must be at least 1")
+    if not 0 <= cfg.batch_l1_slots <= cfg.batch_slots:
+        raise ConfigError("batch.l1_slots must be in 0..batch.slots")
+    a = cfg.batch_assets
+    if a < 2 or a & (a - 1) or a > 256:
+        raise ConfigError("batch.assets must be a power of two in 2..256")
+    if cfg.genesis_time < 0:
+        raise ConfigError("state.genesis_time must not be negative")
+    if cfg.batch_time_limit <= 0:
+        raise ConfigError("batch.time_limit must be positive (seconds)")
+    if not 0 <= cfg.api_port < 65536:
+        raise ConfigError("api.port must be in 0..65535")
+    if cfg.api_max_body < 256:
+        raise ConfigError("api.max_body must be at least 256 bytes")
+    seen: set[int] = set()
+    for m in cfg.markets:
+        if m.kind not in KINDS:
+            raise ConfigError(f"markets: asset {m.asset}: kind must be perp, call or put")
+        if m.asset in seen:
+            raise ConfigError(f"markets: asset {m.asset} listed twice")
+        if not 1 <= m.asset < cfg.batch_assets:
+            raise ConfigError(f"markets: asset {m.asset} outside 1..{cfg.batch_assets - 1} "
+                              "(batch.assets)")
+        seen.add(m.asset)
+    ids: set[int] = set()
+    for a in cfg.genesis_accounts:
+        if bool(a.key) == bool(a.pk):
+            raise ConfigError(f"genesis_accounts: account {a.id}: give exactly one of key, pk")
+        if a.id == 0 or a.id in ids or not 0 < a.id < 1 << cfg.tree_depth:
+            raise ConfigError(f"genesis_accounts: account id {a.id} is 0, repeated or outside "
+                              f"the depth-{cfg.tree_depth} tree")
+        ids.add(a.id)
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+def _toml(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return json.dumps(str(v))  # a JSON string is a valid TOML basic string
+
+
+def render(cfg: Config) -> str:
+    """The file's text, commented; ``load(render(cfg))`` gives ``cfg`` back."""
+    L = [
+        "# zkderiv operator configuration: written by `rollup init`, read by",
+        "# `rollup status`, `rollup sequencer run`, `rollup batch ...`, `rollup keys sign`",
+        "# through --config PATH. Relative paths: [data].dir relative to this file, key files",
+        "# relative to the data folder.",
+        "",
+        "[chain]",
+        f"node = {_toml(cfg.node)}  # embedded (py-evm in-process) | anvil | http(s) JSON-RPC URL",
+        f"chain_id = {_toml(cfg.chain_id)}",
+        "# the Rollup contract (after deployment); it and chain_id form the signing domain",
+        f"rollup_address = {_toml(cfg.rollup_address)}",
+        "",
+        "[data]",
+        f"dir = {_toml(cfg.data_dir)}  # journal.db, batches/, keys/",
+        "",
+        "[state]",
+        f"tree_depth = {_toml(cfg.tree_depth)}  # accounts tree depth (the circuits' depth too)",
+        f"genesis_time = {_toml(cfg.genesis_time)}  # oracle time of the genesis prices",
+        "",
+        "[batch]",
+        f"slots = {_toml(cfg.batch_slots)}  # record slots per batch circuit",
+        f"l1_slots = {_toml(cfg.batch_l1_slots)}  # of which may carry deposits/withdrawals",
+        f"assets = {_toml(cfg.batch_assets)}  # circuit's asset table (power of two; ids below)",
+        f"time_limit = {_toml(float(cfg.batch_time_limit))}  # seconds before a partial batch "
+        "closes",
+        "",
+        "[api]",
+        f"host = {_toml(cfg.api_host)}",
+        f"port = {_toml(cfg.api_port)}",
+        f"max_body = {_toml(cfg.api_max_body)}  # bytes per request body",
+        "",
+        "[keys]",
+        f"oracle = {_toml(cfg.oracle_key)}  # oracle key file, or its compressed public key (hex)",
+        f"operator = {_toml(cfg.operator_key)}  # key of account 0, which collects the fees",
+    ]
+    for m in cfg.markets:
+        L += ["", "[[markets]]  # listed at genesis (ListAsset; factors and fees in ppm; price: "
+              "first oracle price)"]
+        for f in fields(Market):
+            v = getattr(m, f.name)
+            if f.name in ("asset", "kind", "risk_initial", "risk_maintenance") or v != f.default:
+                L.append(f"{f.name} = {_toml(v)}")
+    for a in cfg.genesis_accounts:
+        L += ["", "[[genesis_accounts]]  # development balance in the genesis state"]
+        for f in fields(GenesisAccount):
+            v = getattr(a, f.name)
+            if f.name in ("id", "collateral") or v != f.default:
+                L.append(f"{f.name} = {_toml(v)}")
+    return "\n".join(L) + "\n"
+
+
+def example_markets() -> list[Market]:
+    """A starting point for [[markets]]: one perpetual (edit before genesis)."""
+    return [Market(asset=1, kind="perp", name="ETH-PERP", risk_initial=50_000,
+                   risk_maintenance=30_000, maker_fee=100, taker_fee=500, liquidation_fee=10_000,
+                   price=2_000)]

@@ -1,0 +1,82 @@
+"""Rebuild the rollup state from L1 data alone: the genesis records and every finalized batch's
+calldata (what a user does when the operator is gone).
+
+The chain holds, for every finalized batch, a ``BatchFinalized(batchNumber, oldRoot, newRoot,
+...)`` event and the ``submitBatch`` transaction whose calldata carries the batch's public data.
+Replaying the genesis records (listings, oracle key, fee account: published with the deployment)
+must give the genesis root, which is batch 1's ``oldRoot``; replaying each batch's records
+(``rebuild.batch_records``) must then give that batch's ``newRoot``. Every root is checked, so
+recovery either reproduces the finalized state exactly or says which batch disagrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from circuits.batch import DIFF_BYTES
+from rollup.chain.rollup import RollupClient
+from rollup.state.rebuild import apply_record, batch_records, rebuild
+from rollup.state.state import State
+from rollup.transactions import decode_records
+
+
+class RecoveryError(Exception):
+    """The L1 data does not reproduce the finalized roots."""
+
+
+@dataclass(frozen=True)
+class FinalizedBatch:
+    number: int
+    old_root: int
+    new_root: int
+    public_data: bytes
+    tx_hash: str
+
+
+def finalized_batches(client: RollupClient) -> list[FinalizedBatch]:
+    """Every finalized batch, in order, with its public data read back from calldata."""
+    contract = client.contract
+    logs = contract.events.BatchFinalized().get_logs(from_block=0)
+    out = []
+    for log in sorted(logs, key=lambda lg: lg["args"]["batchNumber"]):
+        tx = client.chain.w3.eth.get_transaction(log["transactionHash"])
+        fn, args = contract.decode_function_input(tx["input"])
+        if fn.fn_name != "submitBatch":
+            raise RecoveryError(f"batch {log['args']['batchNumber']} was not finalized by a "
+                                "direct submitBatch call; its calldata cannot be read back")
+        a = log["args"]
+        out.append(FinalizedBatch(a["batchNumber"], int.from_bytes(a["oldRoot"], "big"),
+                                  int.from_bytes(a["newRoot"], "big"), bytes(args["publicData"]),
+                                  log["transactionHash"].hex()))
+    numbers = [b.number for b in out]
+    if numbers != list(range(1, len(out) + 1)):
+        raise RecoveryError(f"finalized batch numbers are not 1..n: {numbers}")
+    return out
+
+
+def recover(client: RollupClient, genesis: bytes, account_depth: int) -> State:
+    """The state at the last finalized root, from `genesis` (concatenated records) and the
+    chain; raises RecoveryError where a root does not match."""
+    st = rebuild(genesis, account_depth)
+    batches = finalized_batches(client)
+    onchain = client.state()
+    if batches and st.root != batches[0].old_root:
+        raise RecoveryError(f"the genesis records give root {st.root:#x}, the chain's first "
+                            f"batch starts from {batches[0].old_root:#x}")
+    if not batches and st.root != int.from_bytes(onchain.state_root, "big"):
+        raise RecoveryError("the genesis records do not give the on-chain root")
+    for b in batches:
+        for t, f in decode_records(batch_records(b.public_data, DIFF_BYTES)):
+            st.begin()
+            try:
+                apply_record(st, t, f)
+            except BaseException:
+                st.rollback()
+                raise
+            st.commit(defer=True)
+        if st.root != b.new_root:
+            raise RecoveryError(f"batch {b.number}: replay gives {st.root:#x}, the chain "
+                                f"finalized {b.new_root:#x}")
+    if st.root != int.from_bytes(onchain.state_root, "big"):
+        raise RecoveryError("the replayed root is not the contract's current root")
+    return st

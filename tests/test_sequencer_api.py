@@ -1,0 +1,262 @@
+"""The sequencer's HTTP/JSON API in this process: receipts, views, typed rejections, malformed
+input, and the OpenAPI description against the routes served."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+from operator_support import (
+    DOMAIN,
+    ORACLE,
+    PERP,
+    PRICE,
+    Client,
+    body,
+    pk,
+    trader,
+    write_config,
+)
+
+from rollup.api import codec
+from rollup.api.openapi import spec
+from rollup.api.server import ROUTES, ApiServer
+from rollup.api.service import SequencerService
+from rollup.config import load
+from rollup.keys import compress
+from rollup.transactions import (
+    BUY,
+    POST_ONLY,
+    SELL,
+    Cancel,
+    Deposit,
+    OracleUpdate,
+    Order,
+    Transfer,
+    Withdrawal,
+)
+
+FAR = 10**9
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    path = write_config(tmp_path_factory.mktemp("api"), n_traders=4)
+    svc = SequencerService(load(path), log=lambda m: None).start()
+    server = ApiServer(svc, "127.0.0.1", 0, max_body=8192)
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True)
+    t.start()
+    client = Client(server.url)
+    status, r = client.post(OracleUpdate(PERP, PRICE, 1).signed(ORACLE, DOMAIN))
+    assert status == 200, r
+    yield server, client
+    client.close()
+    server.shutdown()
+    server.server_close()
+    svc.close()
+
+
+def order(i, side, size, price, oid, flags=0):
+    return Order(i, PERP, side, size, price, oid, FAR, flags).signed(trader(i), DOMAIN)
+
+
+def test_order_flow_receipts_views_and_fills(api):
+    server, c = api
+    since = c.get("/v1/fills")["next"]
+    s, r = c.post(order(1, SELL, 3, PRICE + 10, 1))
+    assert s == 200 and r["accepted"] and r["fills"] == []
+    assert r["resting"] == {"asset": PERP, "order_id": 1, "side": "sell", "price": PRICE + 10,
+                            "remaining": 3}
+    book = c.get(f"/v1/books/{PERP}")
+    assert book["asks"] == [{"price": PRICE + 10, "size": 3, "orders": 1}] and book["bids"] == []
+    assert c.get("/v1/accounts/1")["open_orders"][0]["order_id"] == 1
+    s, r = c.post(order(2, BUY, 2, PRICE + 20, 1))
+    assert s == 200 and r["resting"] is None and len(r["fills"]) == 1
+    f = r["fills"][0]
+    assert (f["maker"], f["taker"], f["size"], f["price"], f["taker_side"]) == (
+        1, 2, 2, PRICE + 10, "buy")
+    assert r["root"] == c.get("/v1/status")["root"] and r["public_data"]
+    a2 = c.get("/v1/accounts/2")
+    assert a2["positions"] == [{"asset": PERP, "balance": 2, "funding_snapshot": 0}]
+    assert a2["margin"]["healthy"] and not a2["margin"]["liquidatable"]
+    assert a2["public_key"]["compressed"] == compress(pk(trader(2)))
+    fills = c.get(f"/v1/fills?since={since}")
+    assert [x["id"] for x in fills["fills"]] == [f["id"]] and fills["next"] == f["id"]
+    assert c.get(f"/v1/fills?since={since}&account=3")["fills"] == []
+    assert c.get(f"/v1/fills?since={fills['next']}")["fills"] == []
+    # the rest of account 1's order, then cancelled
+    assert c.get(f"/v1/books/{PERP}?depth=1")["asks"][0]["size"] == 1
+    s, r = c.post(Cancel(1, PERP, 1).signed(trader(1), DOMAIN))
+    assert s == 200 and r["note"] == "cancelled"
+    assert c.get(f"/v1/books/{PERP}")["asks"] == []
+
+
+def test_typed_rejections(api):
+    server, c = api
+    before = c.get("/v1/status")
+    cases = [
+        (Transfer(3, 4, 5, 0, FAR).signed(trader(4), DOMAIN), 403, "BadSignature"),
+        (Transfer(3, 4, 5, 7, FAR).signed(trader(3), DOMAIN), 409, "StaleNonce"),
+        (Transfer(3, 4, 10**15, 0, FAR).signed(trader(3), DOMAIN), 422,
+         "InsufficientCollateral"),
+        (Transfer(3, 9, 5, 0, FAR).signed(trader(3), DOMAIN), 404, "UnknownAccount"),
+        (Transfer(3, 4, 5, 0, 0).signed(trader(3), DOMAIN), 422, "Expired"),
+        (Cancel(3, PERP, 99).signed(trader(3), DOMAIN), 404, "UnknownOrder"),
+        (Order(3, 7, BUY, 1, PRICE, 5, FAR).signed(trader(3), DOMAIN), 404, "UnknownMarket"),
+        (Withdrawal(3, 5, 1 << 170, 0, FAR).signed(trader(3), DOMAIN), 422, "InvalidRequest"),
+    ]
+    for req, status, code in cases:
+        s, r = c.post(req)
+        assert (s, r["error"]["code"]) == (status, code), r
+        assert r["error"]["message"]
+    s, r = c.post(order(3, BUY, 1, PRICE - 500, 11, POST_ONLY))
+    assert s == 200
+    s, r = c.post(order(3, BUY, 1, PRICE - 500, 11))
+    assert (s, r["error"]["code"]) == (409, "OrderIdReused")
+    s, r = c.post(Cancel(3, PERP, 11).signed(trader(3), DOMAIN))
+    assert s == 200
+    after = c.get("/v1/status")
+    assert after["rejected"] == before["rejected"] + len(cases) + 1
+    assert after["seq"] == before["seq"] + 2  # the order and its cancel only
+
+
+def test_malformed_input_is_rejected_and_the_server_stays_up(api):
+    server, c = api
+    ok = Transfer(4, 3, 1, 0, FAR).signed(trader(4), DOMAIN)
+    good = json.loads(body(ok))
+    bad_bodies = [
+        (b"{not json", "MalformedJSON"),
+        (b"\xff\xfe", "MalformedJSON"),
+        (b"[" * 2000 + b"]" * 2000, "MalformedJSON"),  # nesting under the size bound
+        (b'{"a": "[[[[", "b": ' + b"[" * 40 + b"]" * 40 + b"}", "MalformedJSON"),
+        # an int past Python's digit limit (a library in the process may have lifted it)
+        (b"1" * 4400, ("MalformedJSON", "MalformedRequest")),
+        (b"[]", "MalformedRequest"),
+        (json.dumps({**good, "type": 99}).encode(), "UnknownType"),
+        (json.dumps(Deposit(4, pk(trader(4)), 10**9).to_json()).encode(), "UnsignedType"),
+        (json.dumps({k: v for k, v in good.items() if k != "sig"}).encode(),
+         "MissingSignature"),
+        (json.dumps({**good, "amount": "lots"}).encode(), "MalformedRequest"),
+        (json.dumps({**good, "amount": 1.5}).encode(), "MalformedRequest"),
+        (json.dumps({**good, "amount": True}).encode(), "MalformedRequest"),
+        (json.dumps({**good, "amount": 1 << 300}).encode(), "MalformedRequest"),
+        (json.dumps({**good, "extra": 1}).encode(), "MalformedRequest"),
+        (json.dumps({**good, "sig": [1, 2, 3]}).encode(), "MalformedRequest"),
+        (json.dumps({**good, "sig": [[1, "x"], 2]}).encode(), "MalformedRequest"),
+    ]
+    for data, code in bad_bodies:
+        s, r = c.call("POST", "/v1/requests", data)
+        assert s == 400 and r["error"]["code"] in (code if isinstance(code, tuple) else (code,)), (
+            data[:40], r)
+    s, r = c.call("POST", "/v1/requests", b"x" * 9000)
+    assert (s, r["error"]["code"]) == (413, "BodyTooLarge")
+    # integers as strings (decimal, hex) are the same request
+    s, r = c.call("POST", "/v1/requests", json.dumps(
+        {**good, "type": "transfer", "amount": "0x1", "sig": [[str(good["sig"][0][0]),
+                                                               hex(good["sig"][0][1])],
+                                                              str(good["sig"][1])]}).encode())
+    assert s == 200, r
+    for method, path, status in [("GET", "/v1/nothing", 404), ("PUT", "/v1/requests", 405),
+                                 ("GET", "/v1/requests", 405), ("GET", "/v1/accounts/x", 404),
+                                 ("GET", "/v1/accounts/12", 404),
+                                 ("GET", "/v1/books/1?depth=0", 400),
+                                 ("GET", "/v1/fills?since=-1", 400)]:
+        s, r = Client(server.url).call(method, path)
+        assert s == status and "error" in r, (method, path, s, r)
+    # raw sockets: no Content-Length, a broken request line, a client that leaves mid-body
+    host, port = server.server_address[:2]
+    for raw, expect in [
+            (b"POST /v1/requests HTTP/1.1\r\nHost: x\r\n\r\n{}", b"HTTP/1.1 411"),
+            (b"POST /v1/requests HTTP/1.1\r\nHost: x\r\nContent-Length: -4\r\n\r\n",
+             b"HTTP/1.1 400"),
+            (b"GET /v1/status HTTP/9.9\r\n\r\n", b"HTTP/1.1 505"),
+            (b"GARBAGE\r\n\r\n", b"HTTP/1.1 400"),
+            (b"POST /v1/requests HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{", b"")]:
+        with socket.create_connection((host, port), timeout=10) as sock:
+            sock.sendall(raw)
+            sock.shutdown(socket.SHUT_WR)
+            reply = b"".join(iter(lambda: sock.recv(65536), b""))
+        assert reply.startswith(expect), (raw, reply)
+    assert c.get("/v1/status")["root"].startswith("0x")  # still serving
+
+
+def test_openapi_describes_exactly_the_routes_served(api):
+    server, c = api
+    doc = c.get("/openapi.json")
+    assert doc == spec() and doc["openapi"].startswith("3.1")
+    described = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    served = {(m, p) for m, p, _ in ROUTES}
+    assert described == served
+    # every described route answers (a 404 here would be NotFound for the route itself)
+    for m, p in sorted(described):
+        st, r = Client(server.url).call(m, p.replace("{id}", "1").replace("{asset}", "1"),
+                                        b"{}" if m == "POST" else None)
+        assert st in (200, 400), (m, p, st, r)
+    for m, p in [("GET", "/v1/account/1"), ("GET", "/v1/status/"), ("POST", "/v1/fills")]:
+        st, r = Client(server.url).call(m, p, b"{}" if m == "POST" else None)
+        assert st in (404, 405) and r["error"]["code"] in ("NotFound", "MethodNotAllowed")
+    # every $ref resolves, every operation has a 200 answer and an operationId
+    schemas = doc["components"]["schemas"]
+
+    def refs(x):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == "$ref":
+                    yield v
+                else:
+                    yield from refs(v)
+        elif isinstance(x, list):
+            for v in x:
+                yield from refs(v)
+
+    for r in refs(doc):
+        assert r.startswith("#/components/schemas/") and r.split("/")[-1] in schemas, r
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids)) == len(ROUTES)
+    assert all("200" in op["responses"] for ops in doc["paths"].values() for op in ops.values())
+    # each request schema names exactly the fields of its request class
+    for name, cls in codec.SIGNED_TYPES.items():
+        sch = schemas[cls.__name__]
+        import dataclasses
+
+        assert set(sch["properties"]) == {"type"} | {f.name for f in dataclasses.fields(cls)}
+        assert {"const": name} in sch["properties"]["type"]["oneOf"]
+    # the answers carry the fields the schemas require
+    status = c.get("/v1/status")
+    assert set(schemas["Status"]["required"]) <= set(status)
+    assert set(schemas["Account"]["required"]) <= set(c.get("/v1/accounts/1"))
+    assert set(schemas["Book"]["required"]) <= set(c.get(f"/v1/books/{PERP}"))
+    assert set(schemas["Fills"]["required"]) <= set(c.get("/v1/fills"))
+    s, r = c.post(Transfer(2, 1, 1, 0, FAR).signed(trader(2), DOMAIN))
+    assert s == 200 and set(schemas["Receipt"]["required"]) <= set(r)
+    s, r = c.call("POST", "/v1/requests", b"{")
+    assert set(schemas["Error"]["required"]) <= set(r)
+
+
+def test_genesis_cut_short_is_completed_on_start(tmp_path):
+    from rollup.api.service import genesis_requests
+    from rollup.engine.sequencer import Sequencer
+    from rollup.state.journal import Journal
+    from rollup.state.state import State
+
+    cfg = load(write_config(tmp_path / "a", n_traders=2))
+    reqs = genesis_requests(cfg)
+    clean = Sequencer(State(cfg.tree_depth), cfg.domain())
+    for r in reqs:
+        clean.apply_verified(r)
+    cfg.data.mkdir(parents=True)
+    seq = Sequencer(State(cfg.tree_depth), cfg.domain(), journal=Journal(cfg.journal_path))
+    for r in reqs[:2]:  # the process died here, before the rest and before genesis.json
+        seq.apply_verified(r)
+    seq.journal.close()
+    svc = SequencerService(cfg, log=lambda m: None).start()
+    try:
+        st = svc.status()
+    finally:
+        svc.close()
+    assert (st["seq"], st["genesis_seq"]) == (len(reqs), len(reqs))
+    assert int(st["root"], 16) == clean.state.root
+    assert json.loads((cfg.data / "genesis.json").read_text())["seq"] == len(reqs)
