@@ -431,6 +431,9 @@ class State:
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
         self.hasher = DEFAULT_HASHER
+        if "_empty_slot_hash" not in d:  # pickled before the incremental flush
+            self._empty_slot_hash = DEFAULT_HASHER.hash([0, 0, 0])
+            self._proots = {}
         self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
         for tree in [self.account_tree, self.registry_tree, self.oracle_tree,
                      *self.order_trees.values()]:
