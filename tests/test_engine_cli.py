@@ -36,10 +36,12 @@ def test_bench_engine_toy_sizes():
     records: list[dict] = []
     bench.bench_matching(records, 300, 5, n_accounts=20)
     bench.bench_state_updates(records, [8], 20, 5, 20)
+    bench.bench_poseidon(records, 20)
     bench.bench_liquidation_scan(records, 300)
     bench.bench_greeks(records, 1000)
     ops = [r["op"] for r in records]
     assert ops == ["book_match", "sequencer_orders_root_deferred", "sequencer_orders_root_each",
-                   "account_updates", "liquidation_scan", "greeks"]
+                   "sequencer_orders_journaled", "account_updates", "account_updates",
+                   "poseidon", "poseidon", "poseidon", "liquidation_scan", "greeks"]
     assert all(r.get("per_second", 1) > 0 for r in records)
     assert "engine" in CliRunner().invoke(cli, ["bench", "--help"]).output

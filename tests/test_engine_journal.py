@@ -1,4 +1,6 @@
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -8,8 +10,9 @@ import pytest
 
 from rollup import errors as E
 from rollup.engine import testnet as tn
-from rollup.state.journal import Journal, recover, snapshot
-from rollup.transactions import SELL, Order, Withdrawal
+from rollup.state import journal as jr
+from rollup.state.journal import Journal, recover, request_json, snapshot
+from rollup.transactions import SELL, Deposit, OracleUpdate, Order, Withdrawal
 
 CHILD = textwrap.dedent("""
     import random, sys
@@ -90,3 +93,183 @@ def test_sigkill_mid_stream(tmp_path):
     assert at_last_ack.state.root == acks[last]
     for n in (31, last - 1):
         assert recover(path, tn.DOMAIN, account_depth=8, upto=n).state.root == acks[n]
+
+
+# --- group commit -----------------------------------------------------------------------------
+
+
+def test_request_json_is_to_json():
+    for req in (Order(1, tn.PERP, SELL, 10, 60_000, 1, 10**9).signed(tn.key(1), tn.DOMAIN),
+                Withdrawal(2, 5, 0xAB, 0, 10**9), Deposit(3, tn.public_key(tn.key(3)), 7),
+                OracleUpdate(tn.PERP, 61_000, 5).signed(tn.ORACLE_KEY, tn.DOMAIN)):
+        assert request_json(req) == json.dumps(req.to_json())
+
+
+def _orders(n, seed=1):
+    rng = random.Random(seed)
+    oid = dict.fromkeys(range(1, 5), 0)
+    out = []
+    for _ in range(n):
+        acc = rng.randrange(1, 5)
+        oid[acc] += 1 if rng.random() < 0.9 else 0  # some reuse an id: rejected
+        out.append(Order(acc, tn.PERP, rng.randrange(2), rng.randrange(1, 1000),
+                         60_000 + rng.randrange(-5, 6) * 10, max(1, oid[acc]), 10**9))
+    return out
+
+
+def test_submit_many_equals_one_by_one_and_recovers(tmp_path):
+    reqs = _orders(60)
+    one = tn.venue(n_accounts=4)
+    singles = []
+    for r in reqs:
+        try:
+            singles.append(one.apply_verified(r).fills)
+        except E.EngineError as exc:
+            singles.append(type(exc))
+    path = tmp_path / "j.db"
+    grouped = tn.venue(n_accounts=4, journal=Journal(path))
+    grouped.defer_root = True
+    got = []
+    for k in range(0, len(reqs), 16):
+        for res in grouped.submit_many(reqs[k:k + 16], verified=True):
+            got.append(type(res) if isinstance(res, E.EngineError) else res.fills)
+    assert got == singles and E.OrderIdReused in got
+    assert grouped.state.root == one.state.root and grouped.seq == one.seq
+    assert [n for n, _ in grouped.journal.requests_after(0)] == list(range(1, grouped.seq + 1))
+    grouped.journal.close()
+    assert recover(path, tn.DOMAIN, account_depth=8).state.root == one.state.root
+
+
+def test_submit_many_checks_signatures(tmp_path):
+    seq = tn.venue(n_accounts=3, journal=Journal(tmp_path / "j.db"))
+    good = Order(1, tn.PERP, SELL, 10, 60_000, 1, 10**9).signed(tn.key(1), tn.DOMAIN)
+    forged = Order(2, tn.PERP, SELL, 10, 60_000, 1, 10**9).signed(tn.key(1), tn.DOMAIN)
+    res = seq.submit_many([good, forged])
+    assert res[0].resting == 10 and isinstance(res[1], E.BadSignature)
+    assert seq.journal.last_seq() == seq.seq
+
+
+def test_failed_group_write_stops_the_sequencer(tmp_path):
+    path = tmp_path / "j.db"
+    seq = tn.venue(n_accounts=4, journal=Journal(path))
+    root, n = seq.state.root, seq.seq
+    # a row already holding the group's second number: the group's transaction must fail
+    seq.journal.db.execute("INSERT INTO requests (seq, body) VALUES (?, ?)",
+                           (n + 2, '{"type": 0}'))
+    with pytest.raises(E.JournalError):
+        seq.submit_many(_orders(3), verified=True)
+    assert seq.journal.last_seq() == n + 2  # nothing of the group was recorded
+    with pytest.raises(E.JournalError):
+        seq.apply_verified(_orders(1)[0])
+    seq.journal.db.execute("DELETE FROM requests WHERE seq = ?", (n + 2,))
+    seq.journal.close()
+    again = recover(path, tn.DOMAIN, account_depth=8)
+    assert (again.state.root, again.seq) == (root, n)
+
+
+# --- snapshots --------------------------------------------------------------------------------
+
+
+def test_periodic_snapshots_restart_from_newest_good_one(tmp_path):
+    path = tmp_path / "j.db"
+    seq = tn.venue(n_accounts=4, journal=Journal(path))
+    seq.snapshot_every = 10
+    for r in _orders(45):
+        try:
+            seq.apply_verified(r)
+        except E.EngineError:
+            pass
+    root, n = seq.state.root, seq.seq
+    files = sorted(seq.journal.snapshot_dir.glob("snap-*.pkl"))
+    assert len(files) == jr.KEEP_SNAPSHOTS  # older ones pruned
+    seq.journal.close()
+    got = recover(path, tn.DOMAIN, account_depth=8)
+    assert (got.state.root, got.seq) == (root, n)
+    assert got.snapshot_every == 10
+    got.journal.close()
+    newest = Journal(path).latest_snapshot()[0]
+    # a damaged newest snapshot is skipped for the older one; a stray temporary file is ignored
+    data = bytearray(files[-1].read_bytes())
+    data[-5] ^= 1
+    files[-1].write_bytes(bytes(data))
+    (seq.journal.snapshot_dir / f".snap-{n + 1:012d}.999.tmp").write_bytes(b"partial")
+    older = Journal(path).latest_snapshot()
+    assert older is not None and older[0] < newest
+    again = recover(path, tn.DOMAIN, account_depth=8)
+    assert (again.state.root, again.seq) == (root, n)
+    assert recover(path, tn.DOMAIN, account_depth=8, use_snapshot=False).state.root == root
+
+
+def test_failed_snapshot_does_not_fail_the_request(tmp_path):
+    path = tmp_path / "j.db"
+    seq = tn.venue(n_accounts=2, journal=Journal(path))
+    (tmp_path / "j.db.snapshots").write_text("not a directory")
+    seq.snapshot_every = 1
+    r = seq.apply_verified(Order(1, tn.PERP, SELL, 10, 60_000, 1, 10**9))
+    assert r.resting == 10 and seq.snapshot_error is not None
+    assert seq.journal.last_seq() == seq.seq
+
+
+SNAP_CHILD = textwrap.dedent("""
+    import random, sys, time
+    from rollup.engine import testnet as tn
+    from rollup.state import journal as jr
+    from rollup.transactions import Order
+    from rollup.errors import EngineError
+
+    write_all = jr._write_all
+
+    def slow_write(fd, data):
+        if len(data) < 1000:  # the header
+            return write_all(fd, data)
+        if seq.seq >= 40:  # the second periodic snapshot: stop half-way through the file
+            write_all(fd, data[: len(data) // 2])
+            print("SNAPWRITE", seq.seq, flush=True)
+            time.sleep(60)
+        write_all(fd, data)
+
+    jr._write_all = slow_write
+    seq = tn.venue(n_accounts=4, journal=jr.Journal(sys.argv[1]))
+    seq.snapshot_every = 20
+    rng = random.Random(7)
+    oid = {i: 0 for i in range(1, 5)}
+    while True:
+        acc = rng.randrange(1, 5)
+        oid[acc] += 1
+        req = Order(acc, tn.PERP, rng.randrange(2), rng.randrange(1, 1000),
+                    60_000 + rng.randrange(-5, 6) * 10, oid[acc], 10**9)
+        try:
+            r = seq.apply_verified(req)
+        except EngineError:
+            continue
+        print("ACK", r.seq, r.root, flush=True)
+""")
+
+
+def test_sigkill_mid_snapshot_loses_nothing(tmp_path):
+    path = tmp_path / "j.db"
+    proc = subprocess.Popen([sys.executable, "-c", SNAP_CHILD, str(path)], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    acks, writing = {}, None
+    try:
+        for line in proc.stdout:
+            parts = line.split()
+            if parts[0] == "SNAPWRITE":
+                writing = int(parts[1])
+                break
+            acks[int(parts[1])] = int(parts[2])
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert writing is not None and proc.returncode == -signal.SIGKILL
+    snaps = path.parent / (path.name + ".snapshots")
+    assert list(snaps.glob(".snap-*.tmp"))  # the half-written file is there...
+    j = Journal(path)
+    assert j.latest_snapshot()[0] < writing  # ...and not taken for a snapshot
+    j.close()
+    got = recover(path, tn.DOMAIN, account_depth=8)
+    last = max(acks)
+    assert got.seq >= writing > last - 1  # the request being snapshotted was journaled too
+    assert recover(path, tn.DOMAIN, account_depth=8, upto=last).state.root == acks[last]
+    assert got.state.root == recover(path, tn.DOMAIN, account_depth=8,
+                                     use_snapshot=False).state.root

@@ -103,16 +103,25 @@ class OrderBook:
     def makers(self, side: int, limit: int) -> Iterator[RestingOrder]:
         """Resting orders an incoming order of ``side`` with this limit may match, best first.
         Must not be interleaved with changes to the book."""
-        if side == BUY:
-            for o in self.asks.iter_orders():
-                if o.price > limit:
-                    return
+        s = self.asks if side == BUY else self.bids
+        s._clean_top()
+        heap = s._heap
+        if not heap:
+            return
+        bound = limit if side == BUY else -limit  # a level may match while its key <= bound
+        top = heap[0]
+        if top > bound:
+            return
+        for o in s.levels[abs(top)]:
+            if o.live:
                 yield o
-        else:
-            for o in self.bids.iter_orders():
-                if o.price < limit:
-                    return
-                yield o
+        # deeper levels are sorted only when the best level did not suffice
+        for key in sorted(k for k in heap if k != top and k <= bound):
+            level = s.levels.get(abs(key))
+            if level:
+                for o in level:
+                    if o.live:
+                        yield o
 
     def add(self, account: int, order_id: int, side: int, price: int, size: int,
             remaining: int, expiry: int, flags: int) -> RestingOrder:

@@ -2,24 +2,40 @@
 
 Every request goes through the same steps: verify its signature against the key committed in the
 state, validate it and build the new account values on working copies (nothing in the state or
-the books changes yet), journal it, then apply: state commit (new root) and book changes. Any
-typed error before the journal write rolls back, so a rejected request leaves the root, every
-balance and every book exactly as they were. A journaled request is acknowledged; replaying the
-journal through ``apply_verified`` reproduces the same state, since every step is a
-deterministic function of the state and the request (time is the oracle's, never the clock's).
+the books changes yet), journal it, then apply: state commit and book changes. Any typed error
+before the journal write rolls back, so a rejected request leaves the root, every balance and
+every book exactly as they were. A journaled request is acknowledged; replaying the journal
+through ``apply_verified`` reproduces the same state, since every step is a deterministic
+function of the state and the request (time is the oracle's, never the clock's).
+
+Roots: with ``defer_root`` the commit only marks the changed leaves dirty and the root is
+computed on demand (``state.root``, ``flush``, a batch), all dirty leaves hashed together
+(``rollup.state.state``); otherwise every receipt carries the root after its request.
+Journal: ``submit`` journals one request per SQLite transaction; ``submit_many`` journals a
+group in one transaction and acknowledges it once that is on disk (group commit).
+``snapshot_every`` writes a snapshot file every that many requests (``rollup.state.journal``).
 
 Deposits and forced withdrawals (read from the L1 priority queue), expiry settlements, and the
 operator's listings (ListAsset, SetOracleKey) carry no signature: only the queue reader and the
 operator may pass them in; user-facing endpoints must accept signed request types only.
 Matching policy: price-time priority, trades at the maker's price, self-trade prevention cancels
-the resting order, a maker that would breach margin is cancelled and matching goes on, a taker
-that would breach margin stops (rejected if nothing filled), a resting remainder must be
-affordable at its limit price.
+the resting order, margin is checked fill by fill against the account just before the fill (the
+rule the batch circuit proves per slot): a maker that would breach it is cancelled and matching
+goes on, a taker that would breach it stops (rejected if nothing filled). Resting-order margin:
+a remainder may rest only if the account stays allowed (the initial-margin rule of a trade,
+against the account before the order) in the hypothetical where it fills entirely at its limit
+price and, in every asset, the account's other resting orders fill on whichever side (all bids,
+all asks, or none) leaves the least excess, each at its limit price (fees aside; reduce-only
+orders, which can only shrink a position, are neither counted nor checked). Otherwise the
+remainder is cancelled, or the order rejected if nothing filled. These are admission rules of
+the sequencer: the state transitions (what a fill does to balances, collateral, fees, order
+slots) are those of ``rollup.state.encoding`` and unchanged by them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from circuits.babyjubjub import pack_point
@@ -28,11 +44,13 @@ from rollup import errors as E
 from rollup.engine.orderbook import OrderBook, RestingOrder
 from rollup.margin.risk import (
     account_value,
+    allowed,
     excess,
     is_healthy,
     is_liquidatable,
     settle_funding,
     trade_allowed,
+    value_and_risk,
 )
 from rollup.state.encoding import (
     AMOUNT_BITS,
@@ -49,7 +67,15 @@ from rollup.state.encoding import (
     fits,
     fits_unsigned,
 )
-from rollup.state.state import EMPTY_SLOT, FEE_ACCOUNT, Account, Asset, OracleEntry, State
+from rollup.state.state import (
+    EMPTY_SLOT,
+    FEE_ACCOUNT,
+    POSITION_SLOTS,
+    Account,
+    Asset,
+    OracleEntry,
+    State,
+)
 from rollup.transactions import (
     BUY,
     IOC,
@@ -85,6 +111,7 @@ from rollup.transactions import (
     Transfer,
     Withdrawal,
     encode_record,
+    record_size,
 )
 
 ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
@@ -137,6 +164,116 @@ def _check_collateral(acc: Account) -> None:
     _check(fits(acc.collateral, COLLATERAL_BITS), E.InvalidRequest, "collateral out of range")
 
 
+_BALANCE_LIMIT = 1 << (BALANCE_BITS - 1)  # signed: -limit <= b < limit
+_COLLATERAL_LIMIT = 1 << (COLLATERAL_BITS - 1)
+_PRICE_LIMIT = 1 << PRICE_BITS
+_ORDER_ID_LIMIT = 1 << ORDER_ID_BITS
+_TRADE = struct.Struct(">BIIHQQQQQQ")  # RECORDS[T_TRADE], big-endian
+assert _TRADE.size == record_size(T_TRADE)
+
+
+def _trade_record(buyer: int, seller: int, asset: int, size: int, price: int, buyer_order: int,
+                  seller_order: int, buyer_fee: int, seller_fee: int) -> bytes:
+    """``encode_record(T_TRADE, ...)``, packed in one call (the same bytes, the same error for
+    a value that does not fit)."""
+    try:
+        return _TRADE.pack(T_TRADE, buyer, seller, asset, size, price, buyer_order, seller_order,
+                           buyer_fee, seller_fee)
+    except struct.error:
+        return encode_record(T_TRADE, buyer=buyer, seller=seller, asset=asset, size=size,
+                             price=price, buyer_order=buyer_order, seller_order=seller_order,
+                             buyer_fee=buyer_fee, seller_fee=seller_fee)
+
+
+class _Work:
+    """An account while one order is matched: its positions with funding settled and its
+    collateral, as ``Sequencer._working`` would make them, plus the order slots written so far;
+    its value and initial risk now (v, r) and before the order (v0, r0); its balance of the
+    traded asset and the slot holding it. The account object itself is built once, at the end
+    (``account()``), and only for an account that traded."""
+
+    __slots__ = ("src", "positions", "coll", "orders", "v0", "r0", "v", "r", "bal", "slot")
+
+    def __init__(self, st: State, account: Account, asset_id: int) -> None:
+        # Sequencer._working (funding settled) and value_and_risk, in one pass
+        assets, oracle = st.assets, st.oracle
+        self.src = account
+        self.positions = positions = list(account.positions)
+        coll = account.collateral
+        v = r = 0
+        self.slot, self.bal, self.orders = None, 0, None
+        for j in range(POSITION_SLOTS):
+            a, b, snap = positions[j]
+            if not a:
+                continue
+            asset, o = assets[a], oracle[a]
+            p = o.price
+            if asset.kind == KIND_PERP:
+                f = o.funding_index
+                if f != snap:
+                    coll -= b * (f - snap)
+                    positions[j] = (a, b, f)
+            elif b < 0:
+                r -= b * oracle[asset.underlying].price * asset.short_initial
+            v += b * p
+            r += abs(b) * p * asset.risk_initial
+            if a == asset_id and self.slot is None:
+                self.slot, self.bal = j, b
+        self.coll = coll
+        self.v0 = self.v = v + coll
+        self.r0 = self.r = r
+
+    def check_balance(self, asset_id: int, b: int) -> None:
+        """The errors ``_set_balance`` would raise for balance b."""
+        if not -_BALANCE_LIMIT <= b < _BALANCE_LIMIT:
+            raise E.InvalidRequest("balance out of range")
+        if self.slot is None and b and _free_slot(self.positions) is None:
+            raise E.NoPositionSlot(f"no free position slot for asset {asset_id}")
+
+    def set_balance(self, asset_id: int, b: int, snap: int, v: int, r: int) -> None:
+        """``_set_balance`` (checked before), and the new value and risk."""
+        j = self.slot
+        if j is None:
+            if b:
+                j = _free_slot(self.positions)
+                self.positions[j] = (asset_id, b, snap)
+        else:
+            self.positions[j] = (asset_id, b, snap) if b else EMPTY_SLOT
+        self.slot = j if b else None
+        self.bal, self.v, self.r = b, v, r
+
+    def fill_order(self, order_id: int, q: int) -> None:
+        """Order slot ``order_id mod 256`` := (id, filled + q), filled reset for a new id."""
+        slot = order_id % ORDER_SLOTS
+        if self.orders is None:
+            self.orders = {}
+        sid, filled = self.orders.get(slot) or self.src.orders.get(slot, (0, 0))
+        self.orders[slot] = (order_id, (filled if sid == order_id else 0) + q)
+
+    def account(self) -> Account:
+        src = self.src
+        orders = dict(src.orders)
+        if self.orders:
+            orders.update(self.orders)
+        return Account(src.pk, src.nonce, self.coll, self.positions, orders)
+
+
+def _free_slot(positions: list[tuple[int, int, int]]) -> int | None:
+    """``Account.slot_of(0)`` on a positions list."""
+    for j, (a, _, _) in enumerate(positions):
+        if a == 0:
+            return j
+    return None
+
+
+def _balance_in(positions: list[tuple[int, int, int]], asset_id: int) -> int:
+    """``Account.balance`` on a positions list."""
+    for a, b, _ in positions:
+        if a == asset_id:
+            return b
+    return 0
+
+
 class Sequencer:
     def __init__(self, state: State, domain: Domain, journal=None,
                  verify: Callable[[Request, tuple[int, int], Domain], bool] | None = None) -> None:
@@ -152,16 +289,35 @@ class Sequencer:
         self.seq = 0
         self.records: list[bytes] = []  # public data of the applied, not yet batched txs
         self.defer_root = False  # when True, commits queue leaves and ``flush`` hashes them
+        # account -> asset -> [bid size, bid notional, ask size, ask notional] of its resting
+        # orders (reduce-only ones aside): what the resting-order margin rule counts
+        self.resting_totals: dict[int, dict[int, list[int]]] = {}
+        self.reference_matching = False  # tests: match with ``_order_reference``
+        self.snapshot_every: int | None = None  # write a snapshot every this many requests
+        self._last_snapshot = 0
+        self._group: list[tuple[int, Request]] | None = None  # rows of a group commit
+        self.failed: str | None = None  # why the sequencer stopped (journal behind memory)
+        self.snapshot_error: str | None = None  # the last periodic snapshot that failed
 
     def __getstate__(self) -> dict:
         d = dict(self.__dict__)
         d["journal"] = None
         d["_verify"] = None
+        d["_group"] = None
         return d
 
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
         self._verify = lambda req, pk, dom: req.verify(pk, dom)
+        for name, default in (("reference_matching", False), ("snapshot_every", None),
+                              ("_last_snapshot", d.get("seq", 0)), ("_group", None),
+                              ("failed", None), ("snapshot_error", None)):
+            self.__dict__.setdefault(name, default)
+        if "resting_totals" not in d:  # a sequencer pickled before resting-order margin
+            self.resting_totals = {}
+            for book in self.books.values():
+                for m in book.by_key.values():
+                    self._resting_add(m, m.remaining, book.asset)
 
     # --- entry points ---------------------------------------------------------------------------
 
@@ -173,16 +329,53 @@ class Sequencer:
                    f"{type(req).__name__} signature does not verify")
         return self.apply_verified(req)
 
+    def submit_many(self, reqs: Sequence[Request], *, verified: bool = False
+                    ) -> list[Receipt | E.EngineError]:
+        """``submit`` for several requests in order, journaled together (group commit): one
+        SQLite transaction, one fsync for the group, and the results are returned (the requests
+        acknowledged) only once it is on disk. Each result is the request's receipt, or the
+        typed error that rejected it (a rejected request changes nothing, as with ``submit``).
+        ``verified``: the signatures were checked already (``apply_verified`` for each).
+
+        If the group's journal write fails, JournalError is raised and the sequencer refuses
+        further requests: its memory holds requests the journal does not, so it must be rebuilt
+        with ``recover`` (which gives the state as of the last durable group)."""
+        self._check_usable()
+        out: list[Receipt | E.EngineError] = []
+        one = self.apply_verified if verified else self.submit
+        self._group = []
+        try:
+            for req in reqs:
+                try:
+                    out.append(one(req))
+                except E.EngineError as exc:
+                    out.append(exc)
+        finally:
+            rows, self._group = self._group, None
+            if rows:
+                try:
+                    self.journal.append_many(rows)
+                except E.JournalError as exc:
+                    self.failed = f"group journal write failed: {exc.reason}"
+                    raise
+        self._maybe_snapshot()
+        return out
+
     def apply_verified(self, req: Request) -> Receipt:
         """``submit`` without the signature check: for journal replay, and for callers that
         verified the signature already (e.g. a verifier pool in front of the sequencer)."""
+        if self.failed:
+            self._check_usable()
         handler = self._handlers[type(req)]
         state = self.state
         state.begin()
         try:
             receipt, book_ops = handler(self, req)
             if self.journal is not None:
-                self.journal.append(self.seq + 1, req)
+                if self._group is not None:
+                    self._group.append((self.seq + 1, req))
+                else:
+                    self.journal.append(self.seq + 1, req)
         except BaseException:
             state.rollback()
             raise
@@ -192,7 +385,31 @@ class Sequencer:
         for op in book_ops:
             op()
         self.records.extend(receipt.records)
+        if self.snapshot_every and self._group is None:
+            self._maybe_snapshot()
         return receipt
+
+    def _check_usable(self) -> None:
+        if self.failed:
+            raise E.JournalError(f"sequencer stopped ({self.failed}); recover it from its "
+                                 "journal")
+
+    def _maybe_snapshot(self) -> None:
+        """A snapshot every ``snapshot_every`` requests (when a journal is attached). The
+        requests are durable in the journal already: a snapshot that cannot be written is
+        recorded in ``snapshot_error`` and tried again ``snapshot_every`` requests later,
+        without failing the request."""
+        if (self.snapshot_every and self.journal is not None
+                and self.seq - self._last_snapshot >= self.snapshot_every):
+            from rollup.state.journal import snapshot
+
+            self._last_snapshot = self.seq
+            try:
+                snapshot(self)
+            except OSError as exc:
+                self.snapshot_error = f"snapshot at {self.seq} failed: {exc}"
+            else:
+                self.snapshot_error = None
 
     def flush(self) -> int:
         return self.state.flush()
@@ -314,28 +531,38 @@ class Sequencer:
 
     def _validate_order(self, req: Order) -> Asset:
         st = self.state
-        acc = st.account(req.account)
-        asset = self._asset(req.asset)
-        _check(req.side in (BUY, SELL), E.InvalidRequest, "side must be 0 (buy) or 1 (sell)")
-        _check(0 < req.size and fits(req.size, BALANCE_BITS), E.InvalidRequest, "bad size")
-        _check(0 < req.price and fits_unsigned(req.price, PRICE_BITS), E.InvalidRequest,
-               "bad price")
-        _check(0 < req.order_id and fits_unsigned(req.order_id, ORDER_ID_BITS),
-               E.InvalidRequest, "order id must be in 1..2**64-1")
-        _check(0 <= req.flags < 16, E.InvalidRequest, "unknown flags")
-        _check(not (req.flags & POST_ONLY and req.flags & (IOC | MARKET)), E.InvalidRequest,
-               "post-only cannot be IOC or market")
-        self._expiry(req.expiry)
-        if asset.is_option:
-            _check(st.time < asset.expiry, E.Expired, f"series {asset.asset_id} has expired")
-        _check(st.oracle[asset.asset_id].price > 0, E.UnknownMarket,
-               f"asset {asset.asset_id} has no oracle price yet")
+        acc = st.accounts.get(req.account)
+        if acc is None:
+            st.account(req.account)  # raises UnknownAccount
+        asset = st.assets.get(req.asset)
+        if asset is None:
+            raise E.UnknownMarket(f"asset {req.asset} is not listed")
+        if req.side not in (BUY, SELL):
+            raise E.InvalidRequest("side must be 0 (buy) or 1 (sell)")
+        if not 0 < req.size < _BALANCE_LIMIT:
+            raise E.InvalidRequest("bad size")
+        if not 0 < req.price < _PRICE_LIMIT:
+            raise E.InvalidRequest("bad price")
+        if not 0 < req.order_id < _ORDER_ID_LIMIT:
+            raise E.InvalidRequest("order id must be in 1..2**64-1")
+        flags = req.flags
+        if not 0 <= flags < 16:
+            raise E.InvalidRequest("unknown flags")
+        if flags & POST_ONLY and flags & (IOC | MARKET):
+            raise E.InvalidRequest("post-only cannot be IOC or market")
+        if req.expiry < st.time:
+            self._expiry(req.expiry)
+        if asset.kind != KIND_PERP and st.time >= asset.expiry:
+            raise E.Expired(f"series {asset.asset_id} has expired")
+        if not st.oracle[asset.asset_id].price > 0:
+            raise E.UnknownMarket(f"asset {asset.asset_id} has no oracle price yet")
         slot = req.order_id % ORDER_SLOTS
-        stored_id, _ = acc.orders.get(slot, (0, 0))
-        _check((req.account, req.order_id) not in self.seen_orders and req.order_id > stored_id,
-               E.OrderIdReused, f"order id {req.order_id} already used")
-        _check((req.account, slot) not in self.live, E.OrderIdReused,
-               f"order slot {slot} holds a resting order")
+        stored = acc.orders.get(slot)
+        if ((req.account, req.order_id) in self.seen_orders
+                or (stored is not None and req.order_id <= stored[0])):
+            raise E.OrderIdReused(f"order id {req.order_id} already used")
+        if (req.account, slot) in self.live:
+            raise E.OrderIdReused(f"order slot {slot} holds a resting order")
         return asset
 
     @staticmethod
@@ -343,6 +570,244 @@ class Sequencer:
         return notional * ppm // RISK_SCALE
 
     def _order(self, req: Order):
+        """Match an order against the book: the plan is built on per-account working copies
+        with each fill's margin checked on (value, risk) integers updated incrementally (only the
+        traded asset's term changes), so a fill copies no account. Same decisions, errors and
+        results as ``_order_reference`` (the straightforward version, kept for the tests)."""
+        if self.reference_matching:
+            return self._order_reference(req)
+        st = self.state
+        asset = self._validate_order(req)
+        aid, taker, side, flags = req.asset, req.account, req.side, req.flags
+        book = self.books.get(aid)
+        if book is None:
+            book = OrderBook(aid)  # registered when the request is applied
+        size = req.size
+        if flags & REDUCE_ONLY:
+            position = st.accounts[taker].balance(aid)
+            room = -position if side == BUY else position
+            _check(room > 0, E.ReduceOnlyViolation, "reduce-only order would not reduce")
+            size = min(size, room)
+        if flags & POST_ONLY:
+            _check(not book.crosses(side, req.price), E.PostOnlyWouldCross,
+                   "post-only order would take liquidity")
+        immediate = bool(flags & (IOC | MARKET))
+
+        o = st.oracle[aid]
+        mark, funding = o.price, o.funding_index
+        is_perp = asset.kind == KIND_PERP
+        snap = funding if is_perp else 0
+        rf = asset.risk_initial
+        short_rate = (st.oracle[asset.underlying].price * asset.short_initial
+                      if asset.is_option else 0)
+
+        def risk_of(b: int) -> int:  # position_risk(st, aid, b) for this asset
+            if b >= 0:
+                return b * mark * rf
+            return -b * (mark * rf + short_rate)
+
+        work: dict[int, _Work] = {}
+
+        def get(i: int) -> _Work:
+            w = work.get(i)
+            if w is None:
+                w = work[i] = _Work(st, st.accounts[i], aid)
+            return w
+
+        touched: set[int] = set()
+        fills: list[Fill] = []
+        dropped: list[tuple[RestingOrder, str]] = []
+        remaining = size
+        note = ""
+        taker_slot = req.order_id % ORDER_SLOTS
+        time_now = st.time
+        series_over = asset.kind != KIND_PERP and time_now >= asset.expiry
+        maker_ppm, taker_ppm = asset.maker_fee, asset.taker_fee
+        for m in book.makers(side, req.price):
+            if remaining == 0:
+                break
+            if m.expiry < time_now or series_over:
+                dropped.append((m, "expired"))
+                continue
+            mk = m.account
+            if mk == taker:
+                dropped.append((m, "self-trade prevention: resting order cancelled"))
+                continue
+            q = min(remaining, m.remaining)
+            if m.flags & REDUCE_ONLY:
+                mpos = get(mk).bal
+                q = min(q, mpos if m.side == SELL else -mpos)
+                if q <= 0:
+                    dropped.append((m, "reduce-only order would not reduce"))
+                    continue
+            buyer, seller = (taker, mk) if side == BUY else (mk, taker)
+            notional = q * m.price
+            maker_fee = notional * maker_ppm // RISK_SCALE
+            taker_fee = notional * taker_ppm // RISK_SCALE
+            fees = maker_fee + taker_fee
+            if fees:
+                _check(FEE_ACCOUNT in st.accounts, E.InvalidRequest, "no fee account")
+            wb, ws = get(buyer), get(seller)
+            if fees:
+                get(FEE_ACCOUNT)
+            nb, ns = wb.bal + q, ws.bal - q
+            wb.check_balance(aid, nb)
+            ws.check_balance(aid, ns)
+            delta = {buyer: -notional, seller: notional}
+            delta[taker] -= taker_fee
+            delta[mk] -= maker_fee
+            if fees:
+                delta[FEE_ACCOUNT] = delta.get(FEE_ACCOUNT, 0) + fees
+            for i, d in delta.items():
+                c = work[i].coll + d
+                if not -_COLLATERAL_LIMIT <= c < _COLLATERAL_LIMIT:
+                    raise E.InvalidRequest("collateral out of range")
+            new_bal = {buyer: nb, seller: ns}
+            wm, wt = work[mk], work[taker]
+            vm = wm.v + delta[mk] + (new_bal[mk] - wm.bal) * mark
+            rm = wm.r - risk_of(wm.bal) + risk_of(new_bal[mk])
+            # margin is checked fill by fill, against the account just before the fill (the
+            # rule the batch circuit proves per slot)
+            if not allowed(wm.v, wm.r, vm, rm):
+                dropped.append((m, "maker under initial margin"))
+                continue
+            vt = wt.v + delta[taker] + (new_bal[taker] - wt.bal) * mark
+            rt = wt.r - risk_of(wt.bal) + risk_of(new_bal[taker])
+            if not allowed(wt.v, wt.r, vt, rt):
+                _check(bool(fills), E.InsufficientMargin,
+                       f"account {taker} would be under initial margin")
+                note = "stopped: further fills would breach initial margin"
+                break
+            for i, d in delta.items():
+                w = work[i]
+                w.coll += d
+                w.v += d
+            wm.set_balance(aid, new_bal[mk], snap, vm, rm)
+            wt.set_balance(aid, new_bal[taker], snap, vt, rt)
+            # an order slot holds (id, filled): a fill adds to it while the id is the same
+            wm.fill_order(m.order_id, q)
+            wt.fill_order(req.order_id, q)
+            touched.update(delta)
+            fills.append(Fill(mk, taker, m.order_id, req.order_id, aid, q, m.price, side,
+                              maker_fee, taker_fee))
+            remaining -= q
+
+        if immediate:
+            _check(bool(fills), E.NoLiquidity, "nothing to match within the limit price")
+            rest = 0
+        else:
+            rest = 0 if note else remaining
+        if rest and not flags & REDUCE_ONLY:
+            # a resting order must be affordable if it fills entirely at its limit price, and so
+            # must the account's other resting orders (each asset at its worse side)
+            wt = get(taker)
+            signed_rest = rest if side == BUY else -rest
+            hb = wt.bal + signed_rest
+            wt.check_balance(aid, hb)
+            vh = wt.v - signed_rest * req.price + signed_rest * mark
+            rh = wt.r - risk_of(wt.bal) + risk_of(hb)
+            dv, dr = self._resting_worst(taker, wt.positions, aid, hb)
+            if not allowed(wt.v0, wt.r0, vh + dv, rh + dr):
+                _check(bool(fills), E.InsufficientMargin,
+                       f"account {taker}: resting order would breach initial margin")
+                rest, note = 0, "remainder cancelled: resting it would breach initial margin"
+
+        for i in sorted(touched):
+            st.put_account(i, work[i].account())
+        return self._order_result(req, book, fills, dropped, rest, note, taker_slot)
+
+    def _order_result(self, req: Order, book: OrderBook, fills: list[Fill],
+                      dropped: list[tuple[RestingOrder, str]], rest: int, note: str,
+                      taker_slot: int):
+        records = []
+        for f in fills:
+            if f.taker_side == BUY:
+                records.append(_trade_record(f.taker, f.maker, f.asset, f.size, f.price,
+                                             f.taker_order, f.maker_order, f.taker_fee,
+                                             f.maker_fee))
+            else:
+                records.append(_trade_record(f.maker, f.taker, f.asset, f.size, f.price,
+                                             f.maker_order, f.taker_order, f.maker_fee,
+                                             f.taker_fee))
+
+        def apply_book() -> None:
+            self.books.setdefault(req.asset, book)
+            for m, _ in dropped:
+                self._unrest(book, m)
+            for f in fills:
+                m = book.get(f.maker, f.maker_order)
+                if m is not None:
+                    self._resting_add(m, -f.size, book.asset)
+                    book.fill(m, f.size)
+                    if not m.live:
+                        self.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
+                        self.resting.pop((m.account, m.order_id), None)
+            self.seen_orders.add((req.account, req.order_id))
+            if rest:
+                m = book.add(req.account, req.order_id, req.side, req.price, req.size, rest,
+                             req.expiry, req.flags)
+                self._resting_add(m, rest, book.asset)
+                self.live[(req.account, taker_slot)] = (req.asset, req.order_id)
+                self.resting[(req.account, req.order_id)] = req
+
+        receipt = Receipt(0, 0, records, fills,
+                          [(m.account, m.order_id, why) for m, why in dropped], rest, note)
+        return receipt, [apply_book]
+
+    # resting orders' margin: per account and asset, the total size and notional (at the limit
+    # prices) resting on each side; reduce-only orders (which can only shrink a position) aside
+
+    def _resting_add(self, m: RestingOrder, qty: int, asset_id: int) -> None:
+        """Count ``qty`` more (or fewer, if negative) of resting order m, in ``asset_id``."""
+        if m.flags & REDUCE_ONLY:
+            return
+        per = self.resting_totals.setdefault(m.account, {})
+        agg = per.get(asset_id)
+        if agg is None:
+            agg = per[asset_id] = [0, 0, 0, 0]
+        k = 0 if m.side == BUY else 2
+        agg[k] += qty
+        agg[k + 1] += qty * m.price
+        if not (agg[0] or agg[2]):
+            del per[asset_id]
+            if not per:
+                del self.resting_totals[m.account]
+
+    def _resting_worst(self, i: int, positions: list[tuple[int, int, int]], asset_id: int,
+                       balance: int) -> tuple[int, int]:
+        """(value change, risk change) of account i's resting orders in the worst case: for each
+        asset the side (all bids fill, all asks fill, or none) that leaves the least excess, each
+        order filling at its limit price; ``positions`` holds the balances, except ``balance`` for
+        ``asset_id``."""
+        per = self.resting_totals.get(i)
+        if not per:
+            return 0, 0
+        assets, oracle = self.state.assets, self.state.oracle
+        dv_total = dr_total = 0
+        for a, (bq, bn, aq, an) in per.items():
+            b = balance if a == asset_id else _balance_in(positions, a)
+            asset = assets[a]
+            price = oracle[a].price
+            long_rate = price * asset.risk_initial  # position_risk(b) = b * long_rate, b >= 0
+            short_rate = long_rate + (oracle[asset.underlying].price * asset.short_initial
+                                      if asset.kind != KIND_PERP else 0)
+            r_b = b * long_rate if b >= 0 else -b * short_rate
+            best_ex = best_dv = best_dr = 0  # nothing fills
+            for q, n in ((bq, bn), (-aq, -an)):
+                if q:
+                    dv = q * price - n
+                    x = b + q
+                    dr = (x * long_rate if x >= 0 else -x * short_rate) - r_b
+                    ex = dv * RISK_SCALE - dr
+                    if (ex, dv, dr) < (best_ex, best_dv, best_dr):
+                        best_ex, best_dv, best_dr = ex, dv, dr
+            dv_total += best_dv
+            dr_total += best_dr
+        return dv_total, dr_total
+
+    def _order_reference(self, req: Order):
+        """The matching step written directly on account copies (one copy per account per fill
+        attempt, full margin recomputation): the reference ``_order`` is tested against."""
         st = self.state
         asset = self._validate_order(req)
         book = self.books.get(req.asset)
@@ -439,53 +904,29 @@ class Sequencer:
         else:
             rest = 0 if note else remaining
         if rest and not req.flags & REDUCE_ONLY:
-            # a resting order must be affordable if it fills entirely at its limit price
+            # a resting order must be affordable if it fills entirely at its limit price, and so
+            # must the account's other resting orders (each asset at its worse side)
             before = originals.get(req.account) or st.account(req.account)
             hyp = (work.get(req.account) or self._working(req.account)).copy()
             signed_rest = rest if req.side == BUY else -rest
             _set_balance(hyp, asset, hyp.balance(req.asset) + signed_rest, self._funding(asset))
             hyp.collateral -= signed_rest * req.price
-            if not trade_allowed(st, before, hyp):
+            dv, dr = self._resting_worst(req.account, hyp.positions, req.asset,
+                                         hyp.balance(req.asset))
+            v0, r0 = value_and_risk(st, before)
+            v1, r1 = value_and_risk(st, hyp)
+            if not allowed(v0, r0, v1 + dv, r1 + dr):
                 _check(bool(fills), E.InsufficientMargin,
                        f"account {req.account}: resting order would breach initial margin")
                 rest, note = 0, "remainder cancelled: resting it would breach initial margin"
 
         for i in sorted(touched):
             st.put_account(i, work[i])
-        records = []
-        for f in fills:
-            buyer, seller = (f.taker, f.maker) if f.taker_side == BUY else (f.maker, f.taker)
-            bo, so = ((f.taker_order, f.maker_order) if f.taker_side == BUY
-                      else (f.maker_order, f.taker_order))
-            bf, sf = ((f.taker_fee, f.maker_fee) if f.taker_side == BUY
-                      else (f.maker_fee, f.taker_fee))
-            records.append(encode_record(T_TRADE, buyer=buyer, seller=seller, asset=f.asset,
-                                         size=f.size, price=f.price, buyer_order=bo,
-                                         seller_order=so, buyer_fee=bf, seller_fee=sf))
-
-        def apply_book() -> None:
-            self.books.setdefault(req.asset, book)
-            for m, _ in dropped:
-                self._unrest(book, m)
-            for f in fills:
-                m = book.get(f.maker, f.maker_order)
-                if m is not None:
-                    book.fill(m, f.size)
-                    if not m.live:
-                        self.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
-                        self.resting.pop((m.account, m.order_id), None)
-            self.seen_orders.add((req.account, req.order_id))
-            if rest:
-                book.add(req.account, req.order_id, req.side, req.price, req.size, rest,
-                         req.expiry, req.flags)
-                self.live[(req.account, taker_slot)] = (req.asset, req.order_id)
-                self.resting[(req.account, req.order_id)] = req
-
-        receipt = Receipt(0, 0, records, fills,
-                          [(m.account, m.order_id, why) for m, why in dropped], rest, note)
-        return receipt, [apply_book]
+        return self._order_result(req, book, fills, dropped, rest, note, taker_slot)
 
     def _unrest(self, book: OrderBook, m: RestingOrder) -> None:
+        if m.live:
+            self._resting_add(m, -m.remaining, book.asset)
         book.remove(m)
         self.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
         self.resting.pop((m.account, m.order_id), None)

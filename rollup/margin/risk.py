@@ -70,6 +70,44 @@ def is_liquidatable(state: State, acc: Account) -> bool:
     return excess(state, acc, maintenance=True) < 0
 
 
+def value_and_risk(state: State, acc: Account, maintenance: bool = False) -> tuple[int, int]:
+    """(account_value, account_risk) in one pass over the slots (the same integers)."""
+    assets, oracle = state.assets, state.oracle
+    v, r = acc.collateral, 0
+    for a, b, snap in acc.positions:
+        if not a:
+            continue
+        asset, o = assets[a], oracle[a]
+        if asset.kind == KIND_PERP:
+            v -= b * (o.funding_index - snap)
+        v += b * o.price
+        if b:
+            r += abs(b) * o.price * (asset.risk_maintenance if maintenance else asset.risk_initial)
+            if b < 0 and asset.is_option:
+                sf = asset.short_maintenance if maintenance else asset.short_initial
+                r += -b * oracle[asset.underlying].price * sf
+    return v, r
+
+
+def position_risk(state: State, asset_id: int, b: int, maintenance: bool = False) -> int:
+    """The part of ``account_risk`` that a balance b of one asset contributes."""
+    if not b:
+        return 0
+    asset, oracle = state.assets[asset_id], state.oracle
+    r = abs(b) * oracle[asset_id].price * (asset.risk_maintenance if maintenance
+                                          else asset.risk_initial)
+    if b < 0 and asset.is_option:
+        sf = asset.short_maintenance if maintenance else asset.short_initial
+        r += -b * oracle[asset.underlying].price * sf
+    return r
+
+
+def allowed(v0: int, r0: int, v1: int, r1: int) -> bool:
+    """``trade_allowed`` on (value, initial risk) pairs: before (v0, r0), after (v1, r1)."""
+    ex1 = v1 * RISK_SCALE - r1
+    return ex1 >= 0 or (r1 < r0 and ex1 >= v0 * RISK_SCALE - r0)
+
+
 def trade_allowed(state: State, before: Account, after: Account) -> bool:
     """Healthy after, or strictly less risk with no less excess (initial factors)."""
     ex_after = excess(state, after)

@@ -1,39 +1,90 @@
-"""Durability: a SQLite (WAL) journal of accepted requests, snapshots, and recovery.
+"""Durability: a SQLite (WAL) journal of accepted requests, file snapshots, and recovery.
 
-A request is appended (and the SQLite transaction committed with ``synchronous=FULL``) after it
-has been validated and before the sequencer applies it and acknowledges it, so every
-acknowledged request is on disk. Journal rows are keyed by the sequencer's sequence number
-(PRIMARY KEY): a request cannot be recorded twice, and recovery applies each row exactly once,
-in order, on top of the newest snapshot whose sequence number precedes it.
+Journal. A request is appended (and the SQLite transaction committed with ``synchronous=FULL``)
+after it has been validated and before it is acknowledged, so every acknowledged request is on
+disk. ``Sequencer.submit`` journals one request per transaction; ``Sequencer.submit_many``
+journals a group of requests in one transaction (group commit: one fsync for the group) and
+acknowledges none of them before that transaction is on disk. Journal rows are keyed by the
+sequencer's sequence number (PRIMARY KEY): a request cannot be recorded twice, and recovery
+applies each row exactly once, in order, after the snapshot it starts from.
+
+Snapshots. The sequencer (state, trees, books, seen order ids) is pickled to
+``<journal>.snapshots/snap-<seq>.pkl``: written to a temporary file in that directory, fsynced,
+renamed over the final name (atomic on POSIX) and the directory fsynced. A crash while a snapshot
+is written leaves at most a temporary file, which is ignored (and removed by the next snapshot),
+so the previous snapshot and the journal still hold everything. Each file starts with a header
+(magic, sequence number, state root, SHA-256 of the body): a file that does not check is skipped
+for the next older one. Restart = newest good snapshot + the journal rows after it, which gives
+the same root as the sequencer had (``recover``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import json
+import os
 import pickle
 import sqlite3
-from collections.abc import Iterator
+import struct
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rollup.errors import JournalError
 from rollup.transactions import Domain, Request, request_from_json
 
+_MAGIC = b"zkderiv-snapshot-1\n"
+_HEADER = struct.Struct(">Q32s32s")  # sequence number, state root, SHA-256 of the body
+KEEP_SNAPSHOTS = 2  # the newest ones are kept; older files are removed after a new one lands
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def request_json(req: Request) -> str:
+    """The journal row of a request: ``json.dumps(req.to_json())`` (same text, built without
+    ``dataclasses.asdict``'s deep copy)."""
+    d = {name: getattr(req, name) for name in _field_names(type(req))}
+    d["type"] = req.TYPE
+    return json.dumps(d)
+
 
 class Journal:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self.snapshot_dir = Path(self.path + ".snapshots")
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY, "
                         "body TEXT NOT NULL)")
-        self.db.execute("CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, "
-                        "root TEXT NOT NULL, blob BLOB NOT NULL)")
 
     def append(self, seq: int, req: Request) -> None:
+        """One request in its own transaction (durable when this returns)."""
         try:
             self.db.execute("INSERT INTO requests (seq, body) VALUES (?, ?)",
-                            (seq, json.dumps(req.to_json())))
+                            (seq, request_json(req)))
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal write failed: {exc}") from None
+
+    def append_many(self, rows: Sequence[tuple[int, Request]]) -> None:
+        """Several requests in one transaction: all of them are durable when this returns, or
+        none is recorded (JournalError)."""
+        if not rows:
+            return
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT INTO requests (seq, body) VALUES (?, ?)",
+                               [(seq, request_json(req)) for seq, req in rows])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         except sqlite3.Error as exc:
             raise JournalError(f"journal write failed: {exc}") from None
 
@@ -45,46 +96,120 @@ class Journal:
     def last_seq(self) -> int:
         return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
 
-    def write_snapshot(self, seq: int, root: int, obj: object) -> None:
-        blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        self.db.execute("INSERT OR REPLACE INTO snapshots (seq, root, blob) VALUES (?, ?, ?)",
-                        (seq, str(root), blob))
+    # --- snapshots ------------------------------------------------------------------------------
 
-    def latest_snapshot(self) -> tuple[int, int, object] | None:
-        row = self.db.execute("SELECT seq, root, blob FROM snapshots ORDER BY seq DESC LIMIT 1"
-                              ).fetchone()
-        if row is None:
-            return None
-        return row[0], int(row[1]), pickle.loads(row[2])  # our own file: trusted
+    def write_snapshot(self, seq: int, root: int, obj: object) -> Path:
+        """Pickle ``obj`` as the snapshot at sequence number ``seq`` (temp file, fsync, rename,
+        directory fsync); returns its path."""
+        body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        header = _MAGIC + _HEADER.pack(seq, root.to_bytes(32, "big"),
+                                       hashlib.sha256(body).digest())
+        d = self.snapshot_dir
+        d.mkdir(exist_ok=True)
+        final = d / f"snap-{seq:012d}.pkl"
+        tmp = d / f".snap-{seq:012d}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, header)
+            _write_all(fd, body)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+        _fsync_dir(d)
+        self._prune(seq)
+        return final
+
+    def _prune(self, newest: int) -> None:
+        snaps = self._snapshot_files()
+        for _, path in snaps[:-KEEP_SNAPSHOTS]:
+            path.unlink(missing_ok=True)
+        for path in self.snapshot_dir.glob(".snap-*.tmp"):
+            if not path.name.startswith(f".snap-{newest:012d}."):
+                path.unlink(missing_ok=True)
+
+    def _snapshot_files(self) -> list[tuple[int, Path]]:
+        """(seq, path) of the snapshot files, oldest first."""
+        if not self.snapshot_dir.is_dir():
+            return []
+        out = []
+        for path in self.snapshot_dir.glob("snap-*.pkl"):
+            try:
+                out.append((int(path.name[5:-4]), path))
+            except ValueError:
+                continue
+        return sorted(out)
+
+    def latest_snapshot(self, upto: int | None = None) -> tuple[int, int, object] | None:
+        """(seq, root, object) of the newest snapshot that checks (at or before ``upto``)."""
+        for seq, path in reversed(self._snapshot_files()):
+            if upto is not None and seq > upto:
+                continue
+            got = _read_snapshot(path)
+            if got is not None and got[0] == seq:
+                return got
+        return None
 
     def close(self) -> None:
         self.db.close()
 
 
-def snapshot(sequencer) -> None:
-    """Write the sequencer's full state (trees, books, seen order ids) at its sequence number."""
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view[: 1 << 22])
+        view = view[n:]
+
+
+def _fsync_dir(d: Path) -> None:
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_snapshot(path: Path) -> tuple[int, int, object] | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    n = len(_MAGIC) + _HEADER.size
+    if len(data) < n or not data.startswith(_MAGIC):
+        return None
+    seq, root, digest = _HEADER.unpack(data[len(_MAGIC):n])
+    body = data[n:]
+    if hashlib.sha256(body).digest() != digest:
+        return None
+    return seq, int.from_bytes(root, "big"), pickle.loads(body)  # our own file: trusted
+
+
+def snapshot(sequencer) -> Path:
+    """Write the sequencer's full state (trees, books, seen order ids) at its sequence number.
+    Everything up to that number is in the journal already (requests are journaled before they
+    are applied)."""
     journal = sequencer.journal
-    journal.write_snapshot(sequencer.seq, sequencer.state.root, sequencer)
+    if journal is None:
+        raise JournalError("snapshot needs a journal")
+    return journal.write_snapshot(sequencer.seq, sequencer.state.root, sequencer)
 
 
 def recover(path: str | Path, domain: Domain, account_depth: int = 32, *,
             use_snapshot: bool = True, upto: int | None = None):
-    """A sequencer rebuilt from the newest snapshot plus the journal rows after it, attached to
-    the journal again (new requests continue its numbering). ``upto`` stops the replay at that
-    sequence number (and leaves the journal detached): for audits and tests."""
+    """A sequencer rebuilt from the newest good snapshot plus the journal rows after it,
+    attached to the journal again (new requests continue its numbering). ``upto`` stops the
+    replay at that sequence number (and leaves the journal detached): for audits and tests."""
     from rollup.engine.sequencer import Sequencer
     from rollup.state.state import State
 
     journal = Journal(path)
-    snap = journal.latest_snapshot() if use_snapshot else None
-    if snap is not None and upto is not None and snap[0] > upto:
-        snap = None
+    snap = journal.latest_snapshot(upto) if use_snapshot else None
     if snap is None:
         seq = Sequencer(State(account_depth), domain)
     else:
         seq = snap[2]
-        if seq.state.root != snap[1]:
-            raise JournalError("snapshot root does not match its recorded root")
+        if seq.seq != snap[0] or seq.state.root != snap[1]:
+            raise JournalError("snapshot does not match its header")
     seq.journal = None
     seq.defer_root = True
     for n, req in journal.requests_after(seq.seq):
@@ -97,4 +222,6 @@ def recover(path: str | Path, domain: Domain, account_depth: int = 32, *,
     seq.state.flush()
     if upto is None:
         seq.journal = journal
+    else:
+        journal.close()
     return seq

@@ -1,9 +1,17 @@
 """Accounts, the asset registry and the global (oracle) state, with their trees and one root.
 
 Leaf encodings are in ``rollup.state.encoding``. Updates go through a transaction: ``begin()``,
-then ``edit_account`` / ``set_oracle`` / ... on working copies, then ``commit()`` (leaves rehashed,
-trees updated, new root) or ``rollback()`` (old objects restored; the trees were never touched).
-Until commit, no tree node changes, so a rejected request cannot leave a partial root.
+then ``edit_account`` / ``set_oracle`` / ... on working copies, then ``commit()`` or
+``rollback()`` (old objects restored; the trees were never touched). Until commit, no tree node
+changes, so a rejected request cannot leave a partial root.
+
+``commit()`` hashes the changed leaves and returns the new root; ``commit(defer=True)`` only
+marks them dirty, and ``flush()`` (or ``root``) later hashes every dirty leaf at once: each kind
+of hash batched across accounts in one Numba call (``circuits.poseidon_batch``), the tree levels
+of all changed leaves in one more, a node shared by several dirty leaves hashed once. Leaves are
+rehashed incrementally: an account whose fields are what they were at the last flush is skipped,
+a positions root (H8) is reused while its 8 slots are unchanged, and a slot hash (H3) while its
+slot is unchanged, so a collateral or nonce change costs one H6 and the path.
 """
 
 from __future__ import annotations
@@ -115,6 +123,9 @@ class State:
         self.time = 0
         self.oracle_pk: tuple[int, int] = (0, 0)
         self._slot_cache: dict[tuple[int, int, int], int] = {}
+        self._empty_slot_hash = hasher.hash([0, 0, 0])
+        self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
+        self._proots: dict[int, int] = {}  # account -> positions root as of the last flush
         self._root: int | None = None
         self._txn: dict | None = None
         self._pending_accounts: dict[int, Account | None] = {}
@@ -127,8 +138,9 @@ class State:
     def begin(self) -> None:
         if self._txn is not None:
             raise RuntimeError("a state transaction is already open")
-        self._txn = {"accounts": {}, "assets": {}, "oracle": {}, "time": self.time,
-                     "oracle_pk": self.oracle_pk}
+        self._txn = {}  # account id -> its object (or None) before the transaction
+        self._txn_tables: dict[str, dict] | None = None  # "assets"/"oracle" -> same, if touched
+        self._txn_globals = (self.time, self.oracle_pk)
 
     @property
     def in_txn(self) -> bool:
@@ -138,14 +150,17 @@ class State:
         txn, self._txn = self._txn, None
         if txn is None:
             return
-        for table, saved in ((self.accounts, txn["accounts"]), (self.assets, txn["assets"]),
-                             (self.oracle, txn["oracle"])):
+        saved_tables = [(self.accounts, txn)]
+        if self._txn_tables:
+            saved_tables += [(getattr(self, name), saved)
+                             for name, saved in self._txn_tables.items()]
+        for table, saved in saved_tables:
             for key, old in saved.items():
                 if old is None:
                     table.pop(key, None)
                 else:
                     table[key] = old
-        self.time, self.oracle_pk = txn["time"], txn["oracle_pk"]
+        self.time, self.oracle_pk = self._txn_globals
 
     def commit(self, defer: bool = False) -> int | None:
         """Close the transaction: rehash the changed leaves and return the new root; with
@@ -153,11 +168,16 @@ class State:
         txn, self._txn = self._txn, None
         if txn is None:
             raise RuntimeError("commit without begin")
-        for i, old in txn["accounts"].items():
-            self._pending_accounts.setdefault(i, old)
-        self._pending_assets.update(txn["assets"])
-        self._pending_oracle.update(txn["oracle"])
-        self._root = None
+        pending = self._pending_accounts
+        for i, old in txn.items():
+            if i not in pending:
+                pending[i] = old
+        tables = self._txn_tables
+        if tables:
+            self._pending_assets.update(tables.get("assets", {}))
+            self._pending_oracle.update(tables.get("oracle", {}))
+        if txn or tables or self._txn_globals != (self.time, self.oracle_pk):
+            self._root = None
         return None if defer else self.flush()
 
     def flush(self) -> int:
@@ -180,7 +200,12 @@ class State:
     def _touch(self, table: str, key: int, current: object) -> None:
         if self._txn is None:
             raise RuntimeError("state changes need begin()")
-        saved = self._txn[table]
+        if table == "accounts":
+            saved = self._txn
+        else:
+            if self._txn_tables is None:
+                self._txn_tables = {}
+            saved = self._txn_tables.setdefault(table, {})
         if key not in saved:
             saved[key] = current
 
@@ -197,15 +222,19 @@ class State:
         acc = self.account(i)
         if self._txn is None:
             raise RuntimeError("state changes need begin()")
-        if i not in self._txn["accounts"]:
-            self._txn["accounts"][i] = acc
+        if i not in self._txn:
+            self._txn[i] = acc
             acc = acc.copy()
             self.accounts[i] = acc
         return acc
 
     def put_account(self, i: int, acc: Account) -> None:
         """Replace account i by ``acc`` (a new object: the old one is kept for rollback)."""
-        self._touch("accounts", i, self.accounts.get(i))
+        txn = self._txn
+        if txn is None:
+            raise RuntimeError("state changes need begin()")
+        if i not in txn:
+            txn[i] = self.accounts.get(i)
         self.accounts[i] = acc
 
     def create_account(self, i: int, pk: tuple[int, int]) -> Account:
@@ -254,6 +283,7 @@ class State:
         if h is None:
             if len(self._slot_cache) > 1 << 20:
                 self._slot_cache.clear()
+                self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
             a, b, s = slot
             h = self.hasher.hash([a, encode(b), encode(s)])
             self._slot_cache[slot] = h
@@ -272,47 +302,87 @@ class State:
     def _flush_accounts(self) -> None:
         """All queued account leaves, each kind of hash batched across accounts: order leaves
         (H2), order-tree levels, new slot hashes (H3), positions roots (H8), leaves (H6), then
-        the accounts tree level by level."""
+        the accounts tree level by level (a node shared by several dirty leaves is hashed once).
+
+        Incremental: a leaf whose fields all equal those it had at the last flush is not
+        rehashed; a positions root is reused while the 8 slots are unchanged, and a slot hash
+        while the slot is unchanged (``_slot_cache``), so a collateral-only change costs one H6
+        plus the path."""
         h = self.hasher
-        jobs, order_rows = [], []
-        live = {}
+        accounts, proots = self.accounts, self._proots
+        jobs, order_flat = [], []
+        dirty: list[tuple[int, Account]] = []  # leaves to rehash
+        need_proot: list[tuple[int, Account]] = []
+        leaves: dict[int, int] = {}
         for i, old in self._pending_accounts.items():
-            acc = self.accounts.get(i)
+            acc = accounts.get(i)
             if acc is None:
+                leaves[i] = 0
+                proots.pop(i, None)
                 continue
-            live[i] = acc
-            old_orders = old.orders if old is not None else {}
-            changed = {k: v for k, v in acc.orders.items() if old_orders.get(k) != v}
-            changed.update({k: (0, 0) for k in old_orders if k not in acc.orders})
-            if changed:
+            if old is None:
+                old_orders: dict = {}
+                same_pos = False
+            else:
+                old_orders = old.orders
+                same_pos = old.positions == acc.positions and i in proots
+                if (same_pos and old.collateral == acc.collateral and old.nonce == acc.nonce
+                        and old_orders == acc.orders and old.pk == acc.pk):
+                    continue  # the leaf is what it was
+            if not same_pos:
+                need_proot.append((i, acc))
+            dirty.append((i, acc))
+            orders = acc.orders
+            if orders != old_orders:
+                changed = {k: v for k, v in orders.items() if old_orders.get(k) != v}
+                for k in old_orders:
+                    if k not in orders:
+                        changed[k] = (0, 0)
                 tree = self.order_trees.get(i)
                 if tree is None:
                     tree = self.order_trees[i] = SparseMerkleTree(ORDER_TREE_DEPTH, h)
                 jobs.append((tree, changed))
-                order_rows.extend(v for v in changed.values() if v != (0, 0))
-        hashed = dict(zip(order_rows, h.hash_many(order_rows), strict=True))
-        update_trees([(t, {k: hashed.get(v, 0) for k, v in ch.items()}) for t, ch in jobs])
-        missing = list({s for acc in live.values() for s in acc.positions
-                        if s not in self._slot_cache})
-        if len(self._slot_cache) + len(missing) > 1 << 20:
-            self._slot_cache.clear()
-            missing = list({s for acc in live.values() for s in acc.positions})
-        rows = [[a, encode(b), encode(sn)] for a, b, sn in missing]
-        self._slot_cache.update(zip(missing, h.hash_many(rows), strict=True))
-        ids = list(live)
-        proots = h.hash_many([[self._slot_cache[s] for s in live[i].positions] for i in ids])
-        rows = [[live[i].pk[0], live[i].pk[1], live[i].nonce, encode(live[i].collateral), p,
-                 self.orders_root(i)] for i, p in zip(ids, proots, strict=True)]
-        leaves = dict.fromkeys(self._pending_accounts, 0)
-        leaves.update(zip(ids, h.hash_many(rows), strict=True))
-        self.account_tree.update(leaves)
+                for v in changed.values():
+                    if v != (0, 0):
+                        order_flat.extend(v)
+        if order_flat:
+            hashed = iter(h.hash_flat(order_flat, 2))
+            update_trees([(t, {k: (next(hashed) if v != (0, 0) else 0) for k, v in ch.items()})
+                          for t, ch in jobs])
+        if need_proot:
+            cache = self._slot_cache
+            missing = {s for _, acc in need_proot for s in acc.positions if s not in cache}
+            if len(cache) + len(missing) > 1 << 20:
+                cache.clear()
+                cache[EMPTY_SLOT] = self._empty_slot_hash
+                missing = {s for _, acc in need_proot for s in acc.positions} - {EMPTY_SLOT}
+            if missing:
+                missing = list(missing)
+                flat = [x for a, b, sn in missing for x in (a, encode(b), encode(sn))]
+                cache.update(zip(missing, h.hash_flat(flat, 3), strict=True))
+            flat = [cache[s] for _, acc in need_proot for s in acc.positions]
+            proots.update(zip([i for i, _ in need_proot], h.hash_flat(flat, POSITION_SLOTS),
+                              strict=True))
+        if dirty:
+            flat = []
+            for i, acc in dirty:
+                tree = self.order_trees.get(i)
+                flat += (acc.pk[0], acc.pk[1], acc.nonce, encode(acc.collateral), proots[i],
+                         tree.root if tree is not None else self._empty_orders_root())
+            leaves.update(zip([i for i, _ in dirty], h.hash_flat(flat, 6), strict=True))
+        if leaves:
+            self.account_tree.update(leaves)
 
     def account_leaf(self, i: int, acc: Account) -> int:
         return self.hasher.hash([acc.pk[0], acc.pk[1], acc.nonce, encode(acc.collateral),
                                  self.positions_root(acc), self.orders_root(i)])
 
     def global_root(self) -> int:
-        return self.hasher.hash([self.time, self.oracle_tree.root, *self.oracle_pk])
+        key = (self.time, self.oracle_tree.root, *self.oracle_pk)
+        cached = self.__dict__.get("_global")
+        if cached is None or cached[0] != key:
+            cached = self._global = (key, self.hasher.hash(list(key)))
+        return cached[1]
 
     def _hash_root(self) -> int:
         self._root = self.hasher.hash([self.account_tree.root, self.registry_tree.root,
@@ -330,6 +400,7 @@ class State:
         self._pending_accounts, self._pending_assets, self._pending_oracle = {}, {}, {}
         self.account_tree = SparseMerkleTree(self.account_depth, self.hasher)
         self.order_trees = {}
+        self._proots = {}
         self._pending_accounts = dict.fromkeys(self.accounts)
         self._flush_accounts()
         self._pending_accounts = {}
@@ -360,6 +431,10 @@ class State:
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
         self.hasher = DEFAULT_HASHER
+        if "_empty_slot_hash" not in d:  # pickled before the incremental flush
+            self._empty_slot_hash = DEFAULT_HASHER.hash([0, 0, 0])
+            self._proots = {}
+        self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
         for tree in [self.account_tree, self.registry_tree, self.oracle_tree,
                      *self.order_trees.values()]:
             tree.hasher = DEFAULT_HASHER

@@ -5,26 +5,21 @@ node(0, i) = leaf i, and an empty leaf is 0, so an empty subtree of height h has
 root ``defaults[h]`` (defaults[0] = 0, defaults[h] = H(defaults[h-1], defaults[h-1])). Only nodes
 that differ from their default are stored: memory grows with the touched leaves, not 2**depth.
 
-Updates are batched: ``update({index: leaf, ...})`` rewrites the leaves and then recomputes the
-parents level by level, hashing all dirty nodes of one level in one call to the hasher (one
-Numba batch instead of one Python call per node). A Merkle proof is the list of siblings from the
+Updates are batched: ``update({index: leaf, ...})`` rewrites the leaves and then recomputes every
+node above them, all levels in one call to the hasher (one Numba kernel,
+``circuits.poseidon_batch.hash_pair_refs``, instead of one Python call per node); a parent shared
+by several dirty leaves is hashed once. A Merkle proof is the list of siblings from the
 leaf level up; ``root_from_proof`` recomputes the root the way the circuit does, bit d of the index
 choosing whether the level-d node is the right child.
 
-The hash is one swappable object (``Hasher``): the tree only calls ``hash2`` and ``hash_pairs``.
+The hash is one swappable object (``Hasher``): the tree only calls ``hash2`` and ``hash_pair_refs``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Protocol
-
-from circuits.poseidon import poseidon
-from circuits.poseidon_constants import R
-
-# Below this many pairs a level is hashed one call at a time (array set-up costs more).
-_BATCH_MIN = 4
-_R_INV = pow(1 << 256, -1, R)  # leaves Montgomery form
 
 
 class Hasher(Protocol):
@@ -36,39 +31,47 @@ class Hasher(Protocol):
 
     def hash_many(self, rows: Sequence[Sequence[int]]) -> list[int]: ...
 
+    def hash_flat(self, flat: Sequence[int], k: int) -> list[int]: ...
+
+    def hash_pair_refs(self, static: Sequence[int], refs: Sequence[int]) -> list[int]: ...
+
 
 class PoseidonHasher:
-    """circomlib Poseidon: single hashes through ``circuits.poseidon``, batches through the Numba
-    kernel of ``circuits.poseidon_fast`` (same function, checked by its tests)."""
+    """circomlib Poseidon through the Numba kernels of ``circuits.poseidon_batch`` (the same
+    function as ``circuits.poseidon.poseidon``, checked by its tests), single hashes included:
+    one kernel call per batch, whatever its size."""
 
     def hash(self, inputs: Sequence[int]) -> int:
-        return poseidon(list(inputs))
+        return _batch().hash_ints([list(inputs)])[0]
 
     def hash2(self, left: int, right: int) -> int:
-        return poseidon([left, right])
+        return _batch().hash_ints([[left, right]])[0]
 
     def hash_pairs(self, pairs: Sequence[tuple[int, int]]) -> list[int]:
         return self.hash_many(pairs)
 
     def hash_many(self, rows: Sequence[Sequence[int]]) -> list[int]:
         """Poseidon of each row (all rows of one length)."""
-        if len(rows) < _BATCH_MIN:
-            return [poseidon(list(r)) for r in rows]
-        from circuits.poseidon_fast import poseidon_many
-        from prover.fields import ints_to_limbs, limbs_to_ints
+        return _batch().hash_ints(rows)
 
-        k = len(rows[0])
-        # Montgomery form x * 2^256 mod r with Python ints: cheaper than an array kernel call at
-        # these sizes. Inputs must be canonical (as ``poseidon`` requires).
-        mont = []
-        for r in rows:
-            for x in r:
-                if not 0 <= x < R:
-                    raise ValueError("poseidon input out of range [0, r)")
-                mont.append((x << 256) % R)
-        limbs = ints_to_limbs(mont).reshape(len(rows), k, 4)
-        out = limbs_to_ints(poseidon_many(limbs, parallel=False))
-        return [(v * _R_INV) % R for v in out]
+    def hash_flat(self, flat: Sequence[int], k: int) -> list[int]:
+        """Poseidon of each run of k consecutive ints of ``flat`` (one kernel call)."""
+        if len(flat) % k:
+            raise ValueError("hash_flat: input count is not a multiple of the row length")
+        b = _batch()
+        return b.plain_to_ints(b.hash_limbs(b.ints_to_plain(flat).reshape(-1, k, 4)))
+
+    def hash_pair_refs(self, static: Sequence[int], refs: Sequence[int]) -> list[int]:
+        """Chained Poseidon(2) pairs in one kernel call (``poseidon_batch.hash_pair_refs``)."""
+        return _batch().hash_pair_refs(static, refs)
+
+
+@functools.cache
+def _batch():
+    # imported on first use: ``import rollup.state`` stays light (no Numba compile or load)
+    from circuits import poseidon_batch
+
+    return poseidon_batch
 
 
 DEFAULT_HASHER = PoseidonHasher()
@@ -149,29 +152,50 @@ def verify_proof(
 
 
 def update_trees(jobs: Sequence[tuple[SparseMerkleTree, Mapping[int, int]]]) -> None:
-    """Update several trees (same hasher) at once: the dirty nodes of one height, across all the
-    trees, are hashed in one batch. This is what makes per-account subtrees cheap to flush."""
+    """Update several trees (same hasher) at once, with one call to the hasher for all of them:
+    every node above a changed leaf is one Poseidon(2) pair whose inputs are either untouched
+    nodes (read once here) or pairs computed before it, lower in the same tree. A node shared by
+    several changed leaves is hashed once. This is what makes per-account subtrees cheap."""
     if not jobs:
         return
     hasher = jobs[0][0].hasher
-    dirty: list[tuple[SparseMerkleTree, set[int]]] = []
+    static: list[int] = []
+    refs: list[int] = []
+    outs: list[tuple[dict, int, int, int]] = []  # (nodes, height, index, default) per pair
     for tree, leaves in jobs:
-        parents = set()
+        nodes, cap = tree.nodes, 1 << tree.depth
+        cur: dict[int, int] = {}  # index -> reference of the node at the current height
         for index, value in leaves.items():
-            if not 0 <= index < tree.capacity:
+            if not 0 <= index < cap:
                 raise IndexError(f"leaf index {index} outside a depth-{tree.depth} tree")
-            tree._put(0, index, value)
-            parents.add(index >> 1)
-        dirty.append((tree, parents))
-    height = 1
-    while dirty:
-        work = [(tree, sorted(idx)) for tree, idx in dirty if height <= tree.depth and idx]
-        pairs = [(t.node(height - 1, 2 * i), t.node(height - 1, 2 * i + 1))
-                 for t, order in work for i in order]
-        values = iter(hasher.hash_pairs(pairs))
-        dirty = []
-        for tree, order in work:
-            for i in order:
-                tree._put(height, i, next(values))
-            dirty.append((tree, {i >> 1 for i in order}))
-        height += 1
+            if value == 0:  # defaults[0]
+                nodes.pop((0, index), None)
+            else:
+                nodes[(0, index)] = value
+            cur[index] = len(static)
+            static.append(value)
+        get, defaults = nodes.get, tree.defaults
+        for height in range(1, tree.depth + 1):
+            if not cur:
+                break
+            below, dflt, nxt = height - 1, defaults[height - 1], {}
+            for i in sorted({k >> 1 for k in cur}):
+                left = cur.get(2 * i)
+                if left is None:
+                    left = len(static)
+                    static.append(get((below, 2 * i), dflt))
+                right = cur.get(2 * i + 1)
+                if right is None:
+                    right = len(static)
+                    static.append(get((below, 2 * i + 1), dflt))
+                refs.append(left)
+                refs.append(right)
+                outs.append((nodes, height, i, defaults[height]))
+                nxt[i] = -len(outs)
+            cur = nxt
+    for (nodes, height, i, dflt), v in zip(outs, hasher.hash_pair_refs(static, refs),
+                                           strict=True):
+        if v == dflt:
+            nodes.pop((height, i), None)
+        else:
+            nodes[(height, i)] = v
