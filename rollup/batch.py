@@ -38,7 +38,7 @@ from rollup.chain import layout
 from rollup.chain.layout import QueueEntry
 from rollup.engine.sequencer import Sequencer
 from rollup.state.encoding import ORDER_TREE_DEPTH, encode
-from rollup.state.rebuild import apply_record
+from rollup.state.rebuild import apply_in_transaction
 from rollup.state.state import FEE_ACCOUNT, Account, State
 from rollup.state.tree import SparseMerkleTree
 from rollup.transactions import (
@@ -268,13 +268,7 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             a_vals = _side_values(rs, a_id, acc_a, a_oid)
             b_vals = _side_values(rs, b_id, rs.account(b_id), b_oid) if b_id != a_id else None
             a_sib = tree.proof(a_id)
-            rs.begin()
-            try:
-                apply_record(rs, t, f)
-            except BaseException:
-                rs.rollback()
-                raise
-            rs.commit(defer=True)
+            apply_in_transaction(rs, t, f)
             rs.flush()
             if t == T_TRADE:
                 fees += f["buyer_fee"] + f["seller_fee"]

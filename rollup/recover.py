@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from circuits.batch import DIFF_BYTES
 from rollup.chain.rollup import RollupClient
-from rollup.state.rebuild import apply_record, batch_records, rebuild
+from rollup.state.rebuild import apply_in_transaction, batch_records, rebuild
 from rollup.state.state import State
 from rollup.transactions import decode_records
 
@@ -67,13 +67,7 @@ def recover(client: RollupClient, genesis: bytes, account_depth: int) -> State:
         raise RecoveryError("the genesis records do not give the on-chain root")
     for b in batches:
         for t, f in decode_records(batch_records(b.public_data, DIFF_BYTES)):
-            st.begin()
-            try:
-                apply_record(st, t, f)
-            except BaseException:
-                st.rollback()
-                raise
-            st.commit(defer=True)
+            apply_in_transaction(st, t, f)
         if st.root != b.new_root:
             raise RecoveryError(f"batch {b.number}: replay gives {st.root:#x}, the chain "
                                 f"finalized {b.new_root:#x}")

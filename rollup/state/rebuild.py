@@ -75,11 +75,21 @@ def rebuild(data: bytes, account_depth: int = DEFAULT_ACCOUNT_DEPTH,
     """Replay concatenated records (genesis listings first) on `state` (default: empty)."""
     st = State(account_depth) if state is None else state
     for t, f in decode_records(data):
-        st.begin()
-        apply_record(st, t, f)
-        st.commit(defer=True)
+        apply_in_transaction(st, t, f)
     st.flush()
     return st
+
+
+def apply_in_transaction(st: State, t: int, f: dict[str, int]) -> None:
+    """`apply_record` inside one state transaction: all of it or (on any error) none of it;
+    the leaves are rehashed at the next flush."""
+    st.begin()
+    try:
+        apply_record(st, t, f)
+    except BaseException:
+        st.rollback()
+        raise
+    st.commit(defer=True)
 
 
 def _working(st: State, i: int) -> Account:
