@@ -57,8 +57,13 @@ batch number, old root, new root, queue hash before, queue hash after) and the p
 truncated to 253 bits. Roots are decomposed canonically (254 bits <= r - 1), so the bytes are the
 ones the contract hashes.
 
-Not proven (the batch builder refuses them): forced withdrawals (queue kind 2), ETH deposits,
-asset listings and oracle-key changes (genesis only).
+Forced withdrawals (queue kind 2, L1 slots only): the contract lets only the account's L1 owner
+(its first depositor) queue one, so the circuit pays the requested amount to the requester when
+it is in 1..2**64-1 and the account stays healthy after paying it, and publishes paid = 0
+otherwise (the engine's rule); the entry is consumed either way.
+
+Not proven (the batch builder refuses them): ETH deposits, asset listings and oracle-key
+changes (genesis only).
 """
 
 from __future__ import annotations
