@@ -62,8 +62,17 @@ Forced withdrawals (queue kind 2, L1 slots only): the contract lets only the acc
 it is in 1..2**64-1 and the account stays healthy after paying it, and publishes paid = 0
 otherwise (the engine's rule); the entry is consumed either way.
 
-Not proven (the batch builder refuses them): ETH deposits, asset listings and oracle-key
-changes (genesis only).
+Refunds (kind-1 entries, L1 slots only): an ETH deposit (the state holds the collateral token
+only) or a token deposit to a key that cannot hold an account is consumed without touching the
+state and paid back to the depositor by an L1 record, so every queue entry can be consumed and
+no L1 request can stall the rollup. A key is proven unusable by one of: y >= p (its 255 bits
+compared with p); x^2 = (1 - y^2) / (a - d y^2) has no root (a root w of 5 x^2 is given: 5 is a
+non-square, and a - d y^2 != 0 since a/d is a non-square); or (x, y) is a point of small order
+(8 (x, y) = identity). A forced withdrawal in ETH, or naming an account the state lacks (its leaf
+opened as empty and left so), is consumed with paid = 0.
+
+Not proven (the batch builder refuses them): asset listings and oracle-key changes (genesis
+only).
 """
 
 from __future__ import annotations
@@ -86,6 +95,7 @@ from .poseidon import poseidon as poseidon_native
 T_NOOP, T_DEPOSIT, T_WITHDRAWAL, T_TRANSFER, T_ORDER, T_TRADE = 0, 1, 2, 3, 4, 5
 T_FUNDING, T_ORACLE, T_SETTLEMENT_PRICE, T_LIQUIDATION, T_EXPIRY_SETTLEMENT = 7, 8, 9, 10, 11
 T_FORCED_WITHDRAWAL = 12
+T_REFUND = 15
 DOMAIN_TAG = int.from_bytes(b"zkderiv/v1", "big")
 MSG_FIELDS = 8  # every signed message is H(domain, type, f_1..f_8), zero-padded
 ORDER_TREE_DEPTH = 8
@@ -115,7 +125,7 @@ EMPTY_SLOT_HASH = poseidon_native([0, 0, 0])
 EMPTY_POSITIONS_ROOT = poseidon_native([EMPTY_SLOT_HASH] * POSITION_SLOTS)
 EMPTY_ORDERS_ROOT = zero_hashes(ORDER_TREE_DEPTH)[ORDER_TREE_DEPTH]
 
-TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps", "fwd")
+TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps", "fwd", "rfd")
 REGISTRY_FIELDS = ("kind", "underlying", "strike", "expiry", "risk_initial", "risk_maintenance",
                    "short_initial", "short_maintenance", "maker_fee", "taker_fee",
                    "liquidation_fee")
@@ -125,7 +135,10 @@ SLOT_SCALARS = (*TYPES, "new", "asset", "amount", "famount", "to", "expiry", "de
                 "price",
                 "index", "otime", "taker_buyer",
                 "a_size", "a_price", "a_oid", "a_flags", "b_size", "b_price", "b_oid", "b_flags",
-                "b_expiry", "sa_r8x", "sa_r8y", "sa_s", "sb_r8x", "sb_r8y", "sb_s", "a_id", "b_id")
+                "b_expiry", "sa_r8x", "sa_r8y", "sa_s", "sb_r8x", "sb_r8y", "sb_s", "a_id", "b_id",
+                # the L1 queue entry: account, asset, packed key; refund reasons; absent account
+                "eacc", "easset", "key_hi", "key_lo", "kx", "kw", "r_nc", "r_nr", "r_so",
+                "absent")
 HEADER_INPUTS = ("chain_id", "rollup", "batch_number", "time", "oracle_pk_x", "oracle_pk_y",
                  "accounts_root", "queue_before_hi", "queue_before_lo")
 FEE_FIELDS = ("pk_x", "pk_y", "nonce", "collateral", "positions", "orders")
@@ -559,7 +572,8 @@ def _mux(cs, pairs) -> LC:
 
 def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, diff_bits):
     fl = {t: v[p + t] for t in TYPES}
-    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd = (fl[t] for t in TYPES)
+    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd, rfd = (fl[t] for t in TYPES)
+    absent, easset = v[p + "absent"], v[p + "easset"]
     new, x = v[p + "new"], v[p + "asset"]
     amount, to, expiry, qty, price = (v[p + n] for n in ("amount", "to", "expiry", "qty",
                                                           "price"))
@@ -575,7 +589,11 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
             cs.assert_zero(dep)
             cs.assert_zero(wd)
             cs.assert_zero(fwd)
+            cs.assert_zero(rfd)
             cs.assert_zero(new)
+            cs.assert_zero(absent)
+        cs.assert_bool(absent)
+        cs.constrain(absent, 1 - fwd, 0)  # only a forced withdrawal may name a missing account
         oracle_t = orc + fnd + spx
         user_a = wd + tr + trd + liq  # A signs
         settle_a = wd + tr + trd + liq + xps
@@ -632,7 +650,7 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
         cs.constrain(trd + liq, is_zero(cs, qty), 0)
         same = is_zero(cs, v[p + "a_id"] - v[p + "b_id"])
         cs.constrain(two, same, 0)  # two distinct accounts
-        cs.constrain(dep + wd + xps + fwd, 1 - same, 0)  # single-account types open A twice
+        cs.constrain(dep + wd + xps + fwd - absent, 1 - same, 0)  # single-account types
         # forced withdrawal (the contract let only the account's L1 owner queue it): pays the
         # requested amount to the requester when it is in 1..2**64-1 and the account stays
         # healthy after paying it (the engine's debit rule), else pays 0 and changes nothing
@@ -643,11 +661,15 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
             fam_small = is_zero(cs, lin(((1 << i, b) for i, b in enumerate(fam_bits[64:])), cs))
             fam_pos = 1 - is_zero(cs, v[p + "famount"])
             healthy_paid = 1 - is_negative(cs, a.exi_before - fam_lo * RISK_SCALE)
-            pay = cs.mul(cs.mul(fwd, fam_small), cs.mul(fam_pos, healthy_paid))
+            cs.assert_bool(easset)
+            ok = cs.mul(cs.mul(fam_small, fam_pos), cs.mul(healthy_paid, easset))
+            pay = cs.mul(fwd - absent, ok)  # nothing from a missing account or in ETH
             paid = cs.mul(pay, fam_lo)
             requested = fam_lo + cs.mul(1 - fam_small, (1 << 64) - 1 - fam_lo)
-            cs.constrain(dep, v[p + "famount"] - amount, 0)  # one amount field in the entry
-            cs.constrain(fwd, v[p + "to"] - v[p + "depositor"], 0)  # one address field too
+            cs.constrain(dep + rfd, v[p + "famount"] - amount, 0)  # one amount in the entry
+            cs.constrain(fwd + rfd, v[p + "to"] - v[p + "depositor"], 0)  # one address too
+            cs.constrain(dep + fwd + wd, v[p + "eacc"] - v[p + "a_id"], 0)  # the account
+            cs.constrain(dep, 1 - easset, 0)  # the state holds the collateral token only
         # trade: price within both limits, ids >= 1, option alive, fees
         to_bits(cs, cs.mul(trd, v[p + "a_price"] - price), PRICE_BITS)
         to_bits(cs, cs.mul(trd, price - v[p + "b_price"]), PRICE_BITS)
@@ -701,8 +723,10 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
             - cs.mul(liq, cs.mul(delta, price)) + penalty + payout
         a.finish(d_bal=d_bal_a, d_coll=d_coll_a, settle=settle_a + pay, nonce_inc=wd + tr + liq,
                  xl=xl, new_orders=a_orders)
-        old_leaf = a.old_leaf - cs.mul(new, a.old_leaf)  # a created account's old leaf is 0
-        _, st["root"] = merkle_update(cs, old_leaf, a.new_leaf,
+        # a created account's old leaf is 0; a missing one stays 0
+        old_leaf = cs.mul(1 - new - absent, a.old_leaf)
+        new_leaf = cs.mul(1 - absent, a.new_leaf)
+        _, st["root"] = merkle_update(cs, old_leaf, new_leaf,
                                       [v[f"{p}a_sib{k}"] for k in range(depth)], a_id_bits,
                                       old_root=st["root"], bits_checked=True)
     with cs.component("account_b"):
@@ -776,29 +800,57 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
     l2key = None
     if l1:
         with cs.component("key"):
+            # the entry's packed key (circomlib packPoint: y little-endian, bit 255 = sign of x)
+            # as the integer K = key_hi * 2**128 + key_lo of its 32 bytes read big-endian
+            kb = to_bits(cs, v[p + "key_lo"], 128) + to_bits(cs, v[p + "key_hi"], 128)
+            l2key = be(kb, 256, cs)
+            y_bits = [kb[8 * (31 - (i >> 3)) + (i & 7)] for i in range(255)]
+            sign = kb[7]
+            yv = lin(((1 << i, b) for i, b in enumerate(y_bits)), cs)
+            reasons = [v[p + "r_nc"], v[p + "r_nr"], v[p + "r_so"]]
+            for r_ in reasons:
+                cs.assert_bool(r_)
+            r_any = lsum(reasons, cs)
+            cs.constrain(r_any, 1 - rfd, 0)  # reasons only for a refund, and at most one
+            cs.constrain(cs.mul(rfd, easset), 1 - r_any, 0)  # a token refund needs one
+            # y canonical for a deposit and for the two reasons about the point
+            g.assert_bits_le(cs, y_bits, R - 1, dep + reasons[1] + reasons[2])
+            g.assert_bits_ge(cs, y_bits, R, reasons[0])  # reason 1: y >= p
+            y2 = cs.mul(yv, yv)
+            num, den = 1 - y2, g.bj.A - g.bj.D * y2  # x^2 = num / den; den != 0 (a/d non-square)
+            # reason 2: num/den is not a square: 5 (a non-square) * num / den is one
+            kw = v[p + "kw"]
+            cs.constrain(reasons[1], cs.mul(cs.mul(kw, kw), den) - 5 * num, 0)
+            # reason 3: (x, y) on the curve and 8 (x, y) = identity (small order)
+            kx = v[p + "kx"]
+            cs.constrain(reasons[2], cs.mul(cs.mul(kx, kx), den) - num, 0)
+            pt = g.select_point(cs, reasons[2], g.bj.BASE8, (kx, yv))
+            p8 = g.double(cs, g.double(cs, g.double(cs, pt)))
+            cs.constrain(reasons[2], p8[0], 0)
+            cs.constrain(reasons[2], p8[1] - 1, 0)
+            # a deposit's key is the credited account's: y and the sign of x
             _small_order_free(cs, a.pk, new)
             xk = canonical_bits(cs, a.pk[0])
-            yk = canonical_bits(cs, a.pk[1])
-            sign = _sign_bit(cs, xk)
-            key = list(yk) + [cs.const(0), sign]  # 256 little-endian bits of packPoint
-            l2key = []
-            for byte in range(32):  # y little-endian: byte k holds bits 8k..8k+7, MSB first
-                l2key += [key[8 * byte + 7 - t] for t in range(8)]
+            cs.constrain(dep, yv - a.pk[1], 0)
+            cs.constrain(dep, sign - _sign_bit(cs, xk), 0)
         with cs.component("queue"):
             dep_bits = to_bits(cs, v[p + "depositor"], 160)
-            # kind 1 (deposit) or 2 (forced withdrawal) | asset | the account id (assigned by
-            # the contract) | depositor or requester | amount u128 | key (0 for kind 2)
-            entry = [cs.const(0)] * 6 + [as_lc(fwd), as_lc(dep)] + const_bits(cs, ASSET_TOKEN, 8)
-            entry += id32 + be(dep_bits, 160, cs) + be(fam_bits, 128, cs)
-            entry += [cs.mul(dep, b) for b in l2key]
+            eacc_bits = to_bits(cs, v[p + "eacc"], 32)
+            # kind 1 (deposit or refunded deposit) or 2 (forced withdrawal) | asset | account id
+            # (assigned by the contract) | depositor or requester | amount u128 | key (kind 1)
+            entry = [cs.const(0)] * 6 + [as_lc(fwd), dep + rfd]
+            entry += [cs.const(0)] * 7 + [as_lc(easset)]
+            entry += be(eacc_bits, 32, cs) + be(dep_bits, 160, cs) + be(fam_bits, 128, cs)
+            entry += [cs.mul(dep + rfd, b) for b in l2key]
             nxt = sha256_bits(cs, list(st["queue"]) + entry)
-            st["queue"] = [q + cs.mul(dep + fwd, n - q)
+            st["queue"] = [q + cs.mul(dep + fwd + rfd, n - q)
                            for q, n in zip(st["queue"], nxt, strict=True)]
         with cs.component("l1_record"):
-            out_bits = to_bits(cs, wd * amount + paid, 64)
-            rec = id32 + const_bits(cs, ASSET_TOKEN, 8) + be(to_bits_, 160, cs) \
-                + be(out_bits, 128, cs)
-            l1_bits += _gate(cs, wd + pay, rec)
+            out_bits = to_bits(cs, (wd + rfd) * amount + paid, 64)
+            asset_bit = wd + pay + cs.mul(rfd, easset)
+            rec = be(eacc_bits, 32, cs) + [cs.const(0)] * 7 + [asset_bit] \
+                + be(to_bits_, 160, cs) + be(out_bits, 128, cs)
+            l1_bits += _gate(cs, wd + pay + rfd, rec)
 
     # -- public data ------------------------------------------------------------------------------
     with cs.component("public_data"):
@@ -826,6 +878,9 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
                             + u64(to_bits(cs, requested, 64)) + u64(to_bits(cs, paid, 64))
                             + be(to_bits_, 160, cs)))
             records.append((dep, const_bits(cs, T_DEPOSIT, 8) + id32 + l2key
+                            + u64(amount_bits)))
+            records.append((rfd, const_bits(cs, T_REFUND, 8) + be(eacc_bits, 32, cs)
+                            + [cs.const(0)] * 7 + [as_lc(easset)] + be(to_bits_, 160, cs)
                             + u64(amount_bits)))
         diff = _sum_bits(cs, *[_gate(cs, f_, bits) for f_, bits in records])
         diff += [cs.const(0)] * (8 * DIFF_BYTES - len(diff))

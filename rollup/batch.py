@@ -49,6 +49,7 @@ from rollup.transactions import (
     T_FUNDING,
     T_LIQUIDATION,
     T_ORACLE,
+    T_REFUND,
     T_SETTLEMENT_PRICE,
     T_TRADE,
     T_TRANSFER,
@@ -63,8 +64,9 @@ from rollup.transactions import (
 DEFAULT_ASSETS = 8
 _TYPE_FLAG = {T_DEPOSIT: "dep", T_WITHDRAWAL: "wd", T_TRANSFER: "tr", T_TRADE: "trd",
               T_ORACLE: "orc", T_FUNDING: "fnd", T_SETTLEMENT_PRICE: "spx",
-              T_LIQUIDATION: "liq", T_EXPIRY_SETTLEMENT: "xps", T_FORCED_WITHDRAWAL: "fwd"}
-_L1_TYPES = (T_DEPOSIT, T_WITHDRAWAL, T_FORCED_WITHDRAWAL)
+              T_LIQUIDATION: "liq", T_EXPIRY_SETTLEMENT: "xps", T_FORCED_WITHDRAWAL: "fwd",
+              T_REFUND: "rfd"}
+_L1_TYPES = (T_DEPOSIT, T_WITHDRAWAL, T_FORCED_WITHDRAWAL, T_REFUND)
 _ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
 
 
@@ -92,6 +94,42 @@ class Batch:
     def circuit(self):
         return build_batch_circuit(self.slots, self.depth, self.values, l1_slots=self.l1_slots,
                                    assets=self.assets)
+
+
+def _key_split(key: bytes) -> dict[str, int]:
+    k = int.from_bytes(key, "big")
+    return {"key_hi": k >> 128, "key_lo": k & ((1 << 128) - 1)}
+
+
+def key_unusable(key: bytes) -> tuple[str, int] | None:
+    """Why a packed key cannot hold an account, with the circuit's witness for it, or None for a
+    usable key: ("r_nc", 0) y >= p; ("r_nr", w) x^2 = num/den has no root (w^2 = 5 num/den);
+    ("r_so", x) the point has small order."""
+    from circuits.babyjubjub import A, D, P, _sqrt, mul
+
+    y = int.from_bytes(key, "little") & ((1 << 255) - 1)
+    if y >= P:
+        return "r_nc", 0
+    u = (1 - y * y) * pow(A - D * y * y, -1, P) % P
+    x = _sqrt(u)
+    if x is None:
+        return "r_nr", _sqrt(5 * u % P)
+    if mul((x, y), 8) == (0, 1):
+        return "r_so", x
+    return None
+
+
+def refund_witness(key: bytes, asset: int) -> dict[str, int]:
+    """The refund slot's key inputs: a token deposit is refunded only for an unusable key."""
+    out = dict(_key_split(key), kx=0, kw=0, r_nc=0, r_nr=0, r_so=0)
+    why = key_unusable(key)
+    if asset == layout.ASSET_TOKEN:
+        if why is None:
+            raise Unsupported("a token deposit to a usable key is credited, not refunded")
+        reason, w = why
+        out[reason] = 1
+        out["kx" if reason == "r_so" else "kw"] = w
+    return out
 
 
 def _copy_tree(t: SparseMerkleTree) -> SparseMerkleTree:
@@ -201,8 +239,23 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                 q_used += 1
                 qhash = layout.queue_next(qhash, e)
                 sv.update(new=int(a_id not in rs.accounts), amount=f["amount"],
-                          famount=f["amount"],
-                          depositor=int.from_bytes(layout._addr(e.l1_address), "big"))
+                          famount=f["amount"], eacc=a_id, easset=1,
+                          depositor=int.from_bytes(layout._addr(e.l1_address), "big"),
+                          **_key_split(bytes(e.l2_key)))
+            elif t == T_REFUND:
+                a_id = b_id = pad()
+                if q_used >= len(queue):
+                    raise ValueError("a refund without its L1 queue entry")
+                e = queue[q_used]
+                depositor = int.from_bytes(layout._addr(e.l1_address), "big")
+                if (e.kind, e.asset, e.account_id, e.amount, depositor) != (
+                        layout.KIND_DEPOSIT, f["asset"], f["account"], f["amount"], f["to"]):
+                    raise ValueError(f"queue entry {q_used} is not this refund")
+                q_used += 1
+                qhash = layout.queue_next(qhash, e)
+                sv.update(amount=f["amount"], famount=f["amount"], to=f["to"],
+                          depositor=f["to"], eacc=f["account"], easset=f["asset"],
+                          **refund_witness(bytes(e.l2_key), f["asset"]))
             elif t == T_FORCED_WITHDRAWAL:
                 a_id = b_id = f["account"]
                 if not isinstance(req, ForcedWithdrawal):
@@ -212,14 +265,17 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                 e = queue[q_used]
                 requester = int.from_bytes(layout._addr(e.l1_address), "big")
                 if (e.kind, e.asset, e.account_id, e.amount, requester) != (
-                        layout.KIND_FORCED_WITHDRAWAL, layout.ASSET_TOKEN, a_id, req.amount,
-                        req.to):
+                        layout.KIND_FORCED_WITHDRAWAL, req.asset, a_id, req.amount, req.to):
                     raise ValueError(f"queue entry {q_used} is not this forced withdrawal")
                 q_used += 1
                 qhash = layout.queue_next(qhash, e)
-                sv.update(famount=req.amount, to=req.to, depositor=req.to)
+                sv.update(famount=req.amount, to=req.to, depositor=req.to, eacc=a_id,
+                          easset=e.asset, absent=int(a_id not in rs.accounts))
+                if sv["absent"]:
+                    b_id = pad()
             elif t == T_WITHDRAWAL:
                 a_id = b_id = f["account"]
+                sv["eacc"] = a_id
                 sv.update(amount=f["amount"], to=f["to"], expiry=req.expiry)
                 _sig(sv, "sa_", req)
             elif t == T_TRANSFER:
@@ -263,6 +319,8 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             # A before: a created account opens the empty leaf with its new key
             if sv["new"]:
                 acc_a = Account(tuple(req.pk))
+            elif sv["absent"]:  # a forced withdrawal naming an account the state lacks
+                acc_a = Account((0, 0))
             else:
                 acc_a = rs.account(a_id)
             a_vals = _side_values(rs, a_id, acc_a, a_oid)
@@ -272,7 +330,8 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             rs.flush()
             if t == T_TRADE:
                 fees += f["buyer_fee"] + f["seller_fee"]
-            tree.set(a_id, rs.account_leaf(a_id, rs.account(a_id)))
+            if not sv["absent"]:
+                tree.set(a_id, rs.account_leaf(a_id, rs.account(a_id)))
             if b_vals is None:  # B = A, reopened after A's update
                 b_vals = _side_values(rs, b_id, rs.account(b_id), 0)
             b_sib = tree.proof(b_id)
@@ -283,9 +342,10 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             v.update({f"{p}a_sib{k}": x for k, x in enumerate(a_sib)})
             v.update({f"{p}b_sib{k}": x for k, x in enumerate(b_sib)})
             if s < l1_slots:
-                out = f["amount"] if t == T_WITHDRAWAL else \
+                out = f["amount"] if t in (T_WITHDRAWAL, T_REFUND) else \
                     f["paid"] if t == T_FORCED_WITHDRAWAL else 0
-                l1.append(layout.Withdrawal(a_id, layout.ASSET_TOKEN, f["to"].to_bytes(20, "big"),
+                asset = f["asset"] if t == T_REFUND else layout.ASSET_TOKEN
+                l1.append(layout.Withdrawal(sv["eacc"], asset, f["to"].to_bytes(20, "big"),
                                             out).encode() if out else bytes(layout.RECORD_BYTES))
             diffs.append(rec.ljust(DIFF_BYTES, b"\0"))
             records.append(rec)

@@ -50,6 +50,7 @@ T_EXPIRY_SETTLEMENT = 11
 T_FORCED_WITHDRAWAL = 12
 T_LIST_ASSET = 13
 T_SET_ORACLE_KEY = 14
+T_REFUND = 15  # an L1 deposit the state cannot take (ETH, unusable key), paid back on L1
 
 # (field, bytes, signed) per record type; every record starts with its 1-byte type.
 U32, U64, U160, U256 = 4, 8, 20, 32
@@ -78,6 +79,8 @@ RECORDS: dict[int, list[tuple[str, int, bool]]] = {
                    ("short_maintenance", U32, False), ("maker_fee", U32, False),
                    ("taker_fee", U32, False), ("liquidation_fee", U32, False)],
     T_SET_ORACLE_KEY: [("pk_x", U256, False), ("pk_y", U256, False)],
+    T_REFUND: [("account", U32, False), ("asset", 1, False), ("to", U160, False),
+               ("amount", U64, False)],
 }
 
 
@@ -178,11 +181,32 @@ class Deposit(Request):
 
 @dataclass(frozen=True)
 class ForcedWithdrawal(Request):
+    """From the L1 queue, queued by the account's L1 owner (``to``). Only the collateral token
+    (asset 1) is held in the state: a request for another asset pays nothing."""
+
     TYPE: ClassVar[int] = T_FORCED_WITHDRAWAL
     SIGNED: ClassVar[bool] = False
     account: int
     amount: int
     to: int
+    asset: int = 1
+
+
+@dataclass(frozen=True)
+class Refund(Request):
+    """An L1 deposit the state cannot take (ETH, or a key that is not a usable curve point):
+    consumed from the queue and paid back to the depositor ``to`` on L1."""
+
+    TYPE: ClassVar[int] = T_REFUND
+    SIGNED: ClassVar[bool] = False
+    account: int  # the id the contract assigned to the deposit's key
+    asset: int
+    to: int
+    amount: int
+    l2_key: int = 0  # the entry's 32 key bytes as a big-endian integer
+
+    def message_fields(self) -> list[int]:
+        return [self.account, self.asset, self.to, self.amount, self.l2_key % (1 << 253)]
 
 
 @dataclass(frozen=True)
@@ -313,7 +337,7 @@ class SetOracleKey(Request):
 REQUEST_TYPES: dict[int, type[Request]] = {
     cls.TYPE: cls for cls in (Deposit, ForcedWithdrawal, Withdrawal, Transfer, Order, Cancel,
                               OracleUpdate, FundingTick, SettlementPrice, Liquidation,
-                              ExpirySettlement, ListAsset, SetOracleKey)
+                              ExpirySettlement, ListAsset, SetOracleKey, Refund)
 }
 
 

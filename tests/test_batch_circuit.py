@@ -13,9 +13,17 @@ import pytest
 
 from circuits.babyjubjub import pack_point
 from circuits.batch import build_batch_circuit, input_names
-from rollup.batch import BatchQueue, Unsupported, build_batch, plan_batches
+from circuits.lc import R
+from rollup.batch import (
+    BatchQueue,
+    Unsupported,
+    build_batch,
+    key_unusable,
+    plan_batches,
+    refund_witness,
+)
 from rollup.chain import layout
-from rollup.chain.layout import ASSET_TOKEN, KIND_DEPOSIT, QueueEntry, queue_chain
+from rollup.chain.layout import ASSET_ETH, ASSET_TOKEN, KIND_DEPOSIT, QueueEntry, queue_chain
 from rollup.chain.layout import KIND_FORCED_WITHDRAWAL as KIND_FORCED
 from rollup.engine import testnet as tn
 from rollup.engine.testnet import CALL, DOMAIN, EXPIRY, PERP
@@ -34,6 +42,7 @@ from rollup.transactions import (
     ListAsset,
     OracleUpdate,
     Order,
+    Refund,
     SettlementPrice,
     Transfer,
     Withdrawal,
@@ -104,7 +113,28 @@ def batches(venue):
     queue = [QueueEntry(KIND_FORCED, ASSET_TOKEN, r.account, r.to.to_bytes(20, "big"), r.amount)
              for r in fw]
     out["d"] = (*make(seq, [*fw, order(2, BUY, 20, 61_000, 9)], queue), seq, queue)
+    # E: an ETH deposit and a forced withdrawal naming an account the state lacks (both
+    # consumed, the state unchanged; the ETH goes back on L1); F: token deposits to two unusable
+    # keys (y = p is not canonical; y = 0 is a point of order 4), refunded
+    seq = pickle.loads(pickle.dumps(venue))
+    reqs = [Refund(7, ASSET_ETH, 0x77, 10**15, int.from_bytes(GOOD_KEY, "big")),
+            ForcedWithdrawal(9, 500, 0x99)]
+    queue = [QueueEntry(KIND_DEPOSIT, ASSET_ETH, 7, (0x77).to_bytes(20, "big"), 10**15,
+                        GOOD_KEY),
+             QueueEntry(KIND_FORCED, ASSET_TOKEN, 9, (0x99).to_bytes(20, "big"), 500)]
+    out["e"] = (*make(seq, reqs, queue), seq, queue)
+    seq = pickle.loads(pickle.dumps(venue))
+    bad = [R_KEY, bytes(32)]
+    reqs = [Refund(10 + k, ASSET_TOKEN, 0x55, 700, int.from_bytes(key, "big"))
+            for k, key in enumerate(bad)]
+    queue = [QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, 10 + k, (0x55).to_bytes(20, "big"), 700, key)
+             for k, key in enumerate(bad)]
+    out["f"] = (*make(seq, reqs, queue), seq, queue)
     return out
+
+
+GOOD_KEY = pack_point(tn.public_key(tn.key(7)))
+R_KEY = R.to_bytes(32, "little")  # y = p: not canonical
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +150,7 @@ def hit(bad, name):
     return any(c == name or c.startswith(name + "/") for c in bad)
 
 
-@pytest.mark.parametrize("which", ["a", "b", "c", "d"])
+@pytest.mark.parametrize("which", ["a", "b", "c", "d", "e", "f"])
 def test_honest_batches(batches, cs, which):
     pre, batch, seq, queue = batches[which]
     assert batch.old_root == pre.state.root and batch.new_root == seq.state.root
@@ -152,6 +182,37 @@ def test_batch_d_pays_a_healthy_forced_withdrawal_and_refuses_the_other(batches)
     l1 = [layout.Withdrawal(3, ASSET_TOKEN, (0x33).to_bytes(20, "big"), 2_000).encode(),
           bytes(layout.RECORD_BYTES)]
     assert n == 2 and batch.public_data[4:4 + 82] == b"".join(l1)
+
+
+def test_unconsumable_entries_are_consumed_and_refunded(batches):
+    for which, assets in (("e", [ASSET_ETH, None]), ("f", [ASSET_TOKEN, ASSET_TOKEN])):
+        pre, batch, seq, queue = batches[which]
+        assert seq.state.root == pre.state.root  # nothing entered the state
+        assert batch.queue_consumed == 2 and batch.queue_after == queue_chain(queue)[-1]
+        l1 = batch.public_data[4:4 + 82]
+        for k, asset in enumerate(assets):
+            rec = l1[41 * k:41 * (k + 1)]
+            if asset is None:  # the forced withdrawal from a missing account pays nothing
+                assert rec == bytes(41)
+            else:  # the deposit goes back to its depositor, in its asset
+                e = queue[k]
+                assert rec == layout.Withdrawal(e.account_id, asset, e.l1_address,
+                                                e.amount).encode()
+    assert key_unusable(GOOD_KEY) is None
+    assert key_unusable(R_KEY)[0] == "r_nc" and key_unusable(bytes(32))[0] == "r_so"
+    nr = next(k for k in (y.to_bytes(32, "little") for y in range(2, 200))
+              if key_unusable(k) and key_unusable(k)[0] == "r_nr")
+    assert nr is not None
+
+
+def test_a_usable_key_is_not_refunded(batches, cs):
+    v = dict(batches["f"][1].values)
+    # claim the first (non-canonical) key had no reason: a token refund needs one
+    v["s0_r_nc"] = 0
+    assert hit({x.component for x in cs.check(values=cs.solve(v), only="slot0/key")},
+               "slot0/key")
+    with pytest.raises(Unsupported):
+        refund_witness(GOOD_KEY, ASSET_TOKEN)
 
 
 def test_batch_b_liquidates_an_account_that_was_below_maintenance(batches):

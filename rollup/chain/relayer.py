@@ -571,16 +571,21 @@ class Relayer:
     def _request(self, e: QueueEntry) -> tuple[Any, str]:
         from rollup.transactions import Deposit, ForcedWithdrawal
 
+        to = int.from_bytes(layout._addr(e.l1_address), "big")
         if e.kind == KIND_FORCED_WITHDRAWAL:
-            to = int.from_bytes(layout._addr(e.l1_address), "big")
-            return ForcedWithdrawal(e.account_id, e.amount, to), ""
+            return ForcedWithdrawal(e.account_id, e.amount, to, e.asset), ""
         if e.kind != KIND_DEPOSIT:
             return None, f"unknown queue entry kind {e.kind}"
-        from circuits.babyjubjub import pack_point, unpack_point
+        from circuits.babyjubjub import unpack_point
+        from rollup.batch import key_unusable
+        from rollup.transactions import Refund
 
-        pk = unpack_point(bytes(e.l2_key), strict=True)
-        if pk is None or pack_point(pk) != bytes(e.l2_key):
-            return None, "l2Key is not a packed Baby Jubjub point"
+        refund = Refund(e.account_id, e.asset, to, e.amount, int.from_bytes(e.l2_key, "big"))
+        if e.asset != layout.ASSET_TOKEN:
+            return refund, "the state holds the collateral token only: refunded on L1"
+        if key_unusable(bytes(e.l2_key)) is not None:
+            return refund, "l2Key is not a usable Baby Jubjub key: refunded on L1"
+        pk = unpack_point(bytes(e.l2_key))
         # the contract assigned the account (a new key gets the next id): the entry names it
         return Deposit(e.account_id, pk, e.amount), ""
 

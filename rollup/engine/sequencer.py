@@ -90,6 +90,7 @@ from rollup.transactions import (
     T_LIQUIDATION,
     T_LIST_ASSET,
     T_ORACLE,
+    T_REFUND,
     T_SET_ORACLE_KEY,
     T_SETTLEMENT_PRICE,
     T_TRADE,
@@ -105,6 +106,7 @@ from rollup.transactions import (
     ListAsset,
     OracleUpdate,
     Order,
+    Refund,
     Request,
     SetOracleKey,
     SettlementPrice,
@@ -498,6 +500,7 @@ class Sequencer:
         paid = 0
         try:
             _check(fits_unsigned(req.to, 160), E.InvalidRequest, "L1 address out of range")
+            _check(req.asset == 1, E.InvalidRequest, "the state holds the collateral token only")
             new = self._debit(req.account, req.amount)
             self.state.put_account(req.account, new)
             paid = req.amount
@@ -509,6 +512,14 @@ class Sequencer:
                             requested=min(req.amount, (1 << 64) - 1), paid=paid,
                             to=req.to if fits_unsigned(req.to, 160) else 0)
         return Receipt(0, 0, [rec], note=note), []
+
+    def _refund(self, req: Refund):
+        # An L1 deposit the state cannot take: consumed, paid back on L1, the state unchanged.
+        _check(fits_unsigned(req.amount, AMOUNT_BITS) and fits_unsigned(req.to, 160)
+               and req.asset in (0, 1), E.InvalidRequest, "not a queue entry")
+        rec = encode_record(T_REFUND, account=req.account, asset=req.asset, to=req.to,
+                            amount=req.amount)
+        return Receipt(0, 0, [rec], note="refunded on L1"), []
 
     def _transfer(self, req: Transfer):
         acc = self.state.account(req.sender)
@@ -1072,6 +1083,7 @@ class Sequencer:
 
     _handlers = {
         Deposit: _deposit, Withdrawal: _withdrawal, ForcedWithdrawal: _forced_withdrawal,
+        Refund: _refund,
         Transfer: _transfer, Order: _order, Cancel: _cancel, OracleUpdate: _oracle_update,
         FundingTick: _funding_tick, SettlementPrice: _settlement_price,
         Liquidation: _liquidation, ExpirySettlement: _expiry_settlement,

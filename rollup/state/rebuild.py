@@ -20,6 +20,7 @@ from rollup.transactions import (
     T_LIQUIDATION,
     T_LIST_ASSET,
     T_ORACLE,
+    T_REFUND,
     T_SET_ORACLE_KEY,
     T_SETTLEMENT_PRICE,
     T_TRADE,
@@ -116,6 +117,8 @@ def apply_record(st: State, t: int, f: dict[str, int]) -> None:  # noqa: C901 - 
                 raise ValueError(f"deposit record for account {i} holds no valid key")
             acc = st.create_account(i, pk)
         acc.collateral += f["amount"]
+    elif t == T_REFUND:
+        pass  # paid back on L1; the state never held it
     elif t in (T_WITHDRAWAL, T_FORCED_WITHDRAWAL):
         amount = f["amount"] if t == T_WITHDRAWAL else f["paid"]
         if amount:
