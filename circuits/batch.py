@@ -28,6 +28,10 @@ liquidation [10]      A liquidator, B liquidated   A signs; nonce; B below maint
                                                    penalty to A; at the oracle price
 expiry settlement     A settled, B = A             option with a settlement price; payout
 [11]                                               = b * intrinsic; position slot freed
+forced withdrawal     A debited, B = A (B any if   L1 slot only; queue entry of the owner;
+[12]                  A is missing)                paid if healthy after, else paid 0
+refund [15]           -                            L1 slot only; an ETH deposit or a key
+                                                   proven unusable; paid back on L1
 ====================  ===========================  ========================================
 
 Funding is settled on A and B for every type that touches them except deposits (the engine's
