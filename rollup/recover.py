@@ -33,10 +33,17 @@ class FinalizedBatch:
     tx_hash: str
 
 
-def finalized_batches(client: RollupClient) -> list[FinalizedBatch]:
-    """Every finalized batch, in order, with its public data read back from calldata."""
+def finalized_batches(client: RollupClient, from_block: int = 0,
+                      chunk: int = 10_000) -> list[FinalizedBatch]:
+    """Every finalized batch, in order, with its public data read back from calldata. Logs are
+    read in windows of `chunk` blocks from `from_block` (the deployment's block is enough),
+    since public nodes bound the range of one eth_getLogs call."""
     contract = client.contract
-    logs = contract.events.BatchFinalized().get_logs(from_block=0)
+    event = contract.events.BatchFinalized()
+    head = client.chain.w3.eth.block_number
+    logs = []
+    for lo in range(from_block, head + 1, chunk):
+        logs += event.get_logs(from_block=lo, to_block=min(lo + chunk - 1, head))
     out = []
     for log in sorted(logs, key=lambda lg: lg["args"]["batchNumber"]):
         tx = client.chain.w3.eth.get_transaction(log["transactionHash"])
@@ -54,11 +61,12 @@ def finalized_batches(client: RollupClient) -> list[FinalizedBatch]:
     return out
 
 
-def recover(client: RollupClient, genesis: bytes, account_depth: int) -> State:
+def recover(client: RollupClient, genesis: bytes, account_depth: int,
+            from_block: int = 0) -> State:
     """The state at the last finalized root, from `genesis` (concatenated records) and the
     chain; raises RecoveryError where a root does not match."""
     st = rebuild(genesis, account_depth)
-    batches = finalized_batches(client)
+    batches = finalized_batches(client, from_block)
     onchain = client.state()
     if batches and st.root != batches[0].old_root:
         raise RecoveryError(f"the genesis records give root {st.root:#x}, the chain's first "
