@@ -56,6 +56,31 @@ def _queue(path: str | None) -> list:
         raise BatchError(f"--queue {path}: not a list of queue entries ({exc})") from None
 
 
+def _fed_queue(cfg, first: int) -> list:
+    """The L1 entries the sequencer's L1 feed stored, from the first one not consumed by the
+    journal rows before `first` (the L1 requests journaled after the genesis)."""
+    from rollup.api.l1feed import L1_TYPES, STORE_NAME
+    from rollup.api.service import read_genesis
+    from rollup.chain.relayer import BatchStore
+    from rollup.state.journal import Journal
+
+    path = cfg.data / STORE_NAME
+    if not path.exists():
+        return []
+    g = read_genesis(cfg)
+    j = Journal(cfg.journal_path)
+    try:
+        done = sum(isinstance(r, L1_TYPES) for n, r in j.requests_after(g["seq"] if g else 0)
+                   if n < first)
+    finally:
+        j.close()
+    store = BatchStore(path)
+    try:
+        return store.queue_entries(done)
+    finally:
+        store.close()
+
+
 @batch.command("build")
 @config_option
 @click.option("--from", "first", type=int, default=None,
@@ -65,7 +90,8 @@ def _queue(path: str | None) -> list:
 @click.option("--number", type=int, default=None,
               help="Batch number [default: the last built + 1].")
 @click.option("--queue", "queue_path", type=click.Path(dir_okay=False), default=None,
-              help="JSON list of the L1 queue entries the batch's deposits consume.")
+              help="JSON list of the L1 queue entries the batch's deposits consume "
+                   "[default: the ones the sequencer's L1 feed stored].")
 @click.option("--queue-before", default=None,
               help="Queue chain hash before them (hex) [default: the last batch's, else zero].")
 @click.option("--check/--no-check", default=True, show_default=True,
@@ -109,7 +135,8 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
         if last is None:  # as many rows as the first planned batch takes
             reqs = plan_batches(pre, reqs, **shape)[0]
         last = first + len(reqs) - 1
-        b = build_batch(pre, reqs, batch_number=number, queue=_queue(queue_path),
+        queue = _queue(queue_path) if queue_path else _fed_queue(cfg, first)
+        b = build_batch(pre, reqs, batch_number=number, queue=queue,
                         queue_before=qb, assets=cfg.batch_assets, **shape)
     except ValueError as exc:  # rollup.batch.Unsupported among them
         raise BatchError(f"rows {first}..{last if last is not None else '?'}: {exc}") from None

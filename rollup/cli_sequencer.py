@@ -27,7 +27,11 @@ def sequencer() -> None:
 @click.option("--host", default=None, help="Override api.host.")
 @click.option("--port", type=int, default=None, help="Override api.port (0: any free port).")
 @click.option("--verbose", "-v", is_flag=True, help="Log every HTTP request on stderr.")
-def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool) -> None:
+@click.option("--l1-poll", type=float, default=0.0, show_default=True,
+              help="Read the Rollup's L1 queue (deposits, refunds, forced withdrawals) into the "
+                   "sequencer every this many seconds (0: off; needs an http(s) chain.node).")
+def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool,
+            l1_poll: float) -> None:
     """Serve POST /v1/requests, GET /v1/accounts/{id}, /v1/books/{asset}, /v1/fills,
     /v1/status and /openapi.json on the configured address (127.0.0.1 by default)."""
     from rollup.api.server import ApiServer
@@ -46,6 +50,18 @@ def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool)
     server.service = service
     st = service.status()
     log(f"state root {st['root']} after {st['seq']} journaled requests")
+    feed, feed_stop = None, threading.Event()
+    if l1_poll > 0:
+        from rollup.api.l1feed import L1Feed
+
+        try:
+            feed = L1Feed(service, log=log)
+        except BaseException:
+            server.server_close()
+            service.close()
+            raise
+        threading.Thread(target=feed.run, args=(l1_poll, feed_stop), name="l1-feed",
+                         daemon=True).start()
 
     def stop(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -58,6 +74,7 @@ def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool)
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        feed_stop.set()
         server.server_close()
         service.close()
         log("stopped")

@@ -1,0 +1,80 @@
+"""The L1 priority queue into the running sequencer: deposits, refunds, forced withdrawals.
+
+``L1Feed(service).poll()`` reads new ``PriorityRequest`` events through the relayer's event
+reader (re-chained against the contract's queue hashes, persisted cursor and entries in
+``DATA/l1-feed.db``) and submits each entry's request to the sequencer, in queue order.
+
+Exactly once, across crashes: the journal is the record of what the sequencer applied, so an
+entry whose index is below the number of L1 requests already journaled (after the genesis) is
+skipped instead of submitted again; the relayer's cursor only moves after the callback returns,
+so nothing is skipped either. The entries stay in the store for the batch builder
+(``rollup batch build`` reads them when no ``--queue`` file is given).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from rollup.transactions import Deposit, ForcedWithdrawal, Refund
+
+L1_TYPES = (Deposit, ForcedWithdrawal, Refund)
+STORE_NAME = "l1-feed.db"
+
+
+class FeedError(RuntimeError):
+    """An L1 entry the sequencer cannot take (the feed stops before its cursor moves)."""
+
+
+def l1_requests_journaled(journal, genesis_seq: int) -> int:
+    """How many L1 requests the journal holds after the genesis rows."""
+    return sum(isinstance(r, L1_TYPES) for _, r in journal.requests_after(genesis_seq))
+
+
+class L1Feed:
+    def __init__(self, service, *, from_block: int = 0,
+                 log: Callable[[str], None] | None = None) -> None:
+        from rollup.chain.node import rpc
+        from rollup.chain.relayer import BatchStore, Relayer
+        from rollup.chain.rollup import RollupClient
+
+        cfg = service.cfg
+        if not cfg.node.startswith(("http://", "https://")):
+            raise FeedError("the L1 feed needs chain.node to be an http(s) URL")
+        if not cfg.rollup_deployed:
+            raise FeedError("the L1 feed needs chain.rollup_address (deploy first)")
+        self.service = service
+        self.log = log or service.log
+        self.chain = rpc(cfg.node)
+        self.store = BatchStore(cfg.data / STORE_NAME)
+        self.relayer = Relayer(RollupClient(self.chain, cfg.rollup_address), self.store,
+                               on_request=self._take, from_block=from_block, log=self.log)
+        self.applied = service.call(
+            lambda s: l1_requests_journaled(s.journal, s.genesis_seq))
+
+    def _take(self, item) -> None:
+        if item.index < self.applied:
+            return  # journaled before a crash; the cursor had not moved yet
+        if item.request is None:
+            raise FeedError(f"queue entry {item.index}: {item.note}")
+        self.service.submit(item.request)
+        self.applied = item.index + 1
+        self.log(f"L1 entry {item.index}: {type(item.request).__name__}"
+                 + (f" ({item.note})" if item.note else ""))
+
+    def poll(self) -> int:
+        """Submit every new entry; returns how many were handed on."""
+        return len(self.relayer.poll_events())
+
+    def run(self, every: float, stop: threading.Event) -> None:
+        """Poll every `every` seconds until `stop` is set; a failure is logged and retried."""
+        while not stop.is_set():
+            try:
+                self.poll()
+            except Exception as exc:  # the node may be down for a while: keep trying
+                self.log(f"L1 feed: {type(exc).__name__}: {exc}")
+            stop.wait(every)
+
+    def close(self) -> None:
+        self.store.close()
+        self.chain.close()
