@@ -85,6 +85,7 @@ from collections.abc import Mapping
 
 from .cs import ConstraintSystem
 from .gadgets import babyjubjub as g
+from .gadgets import signed
 from .gadgets.bits import to_bits
 from .gadgets.comparators import is_zero
 from .gadgets.eddsa import eddsa_poseidon_verify
@@ -219,8 +220,9 @@ def signed_bits(cs: ConstraintSystem, x: LC | int, n: int) -> tuple[list[LC], LC
 
 
 def is_negative(cs: ConstraintSystem, x: LC | int, n: int = CMP_BITS) -> LC:
-    """[v < 0] for a value known to satisfy |v| < 2**(n-1) (n constraints)."""
-    return signed_bits(cs, x, n)[1]
+    """[v < 0] for a value known to satisfy |v| < 2**(n-1): the signed gadget at the width
+    the margin comparisons need by default."""
+    return signed.is_negative(cs, x, n)
 
 
 def onehot(cs: ConstraintSystem, x: LC, m: int) -> list[LC]:

@@ -96,6 +96,15 @@ class Batch:
                                    assets=self.assets)
 
 
+def _check_entry(e: QueueEntry, index: int, kind: int, asset: int, account: int, amount: int,
+                 l1: int, key: bytes) -> None:
+    """The queue entry a slot consumes must be exactly the one its record describes."""
+    got = (e.kind, e.asset, e.account_id, e.amount, int.from_bytes(layout._addr(e.l1_address),
+                                                                   "big"), bytes(e.l2_key))
+    if got != (kind, asset, account, amount, l1, key):
+        raise ValueError(f"queue entry {index} is not this slot's {kind=} request")
+
+
 def _key_split(key: bytes) -> dict[str, int]:
     k = int.from_bytes(key, "big")
     return {"key_hi": k >> 128, "key_lo": k & ((1 << 128) - 1)}
@@ -225,34 +234,24 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             sv[flag] = 1
             a_id = b_id = pad()
             a_oid = b_oid = 0
+            e = None
+            if t in (T_DEPOSIT, T_REFUND, T_FORCED_WITHDRAWAL):  # the next L1 queue entry
+                if q_used >= len(queue):
+                    raise ValueError(f"a {flag} record without its L1 queue entry")
+                e = queue[q_used]
+                e_l1 = int.from_bytes(layout._addr(e.l1_address), "big")
             if t == T_DEPOSIT:
                 a_id = b_id = f["account"]
                 if not isinstance(req, Deposit):
                     raise Unsupported("deposit records come from Deposit requests")
-                if q_used >= len(queue):
-                    raise ValueError("a deposit without its L1 queue entry")
-                e = queue[q_used]
-                if (e.kind, e.asset, e.account_id, e.amount, bytes(e.l2_key)) != (
-                        layout.KIND_DEPOSIT, layout.ASSET_TOKEN, a_id, f["amount"],
-                        pack_point(req.pk)):
-                    raise ValueError(f"queue entry {q_used} is not this deposit")
-                q_used += 1
-                qhash = layout.queue_next(qhash, e)
+                _check_entry(e, q_used, layout.KIND_DEPOSIT, layout.ASSET_TOKEN, a_id,
+                             f["amount"], e_l1, pack_point(req.pk))
                 sv.update(new=int(a_id not in rs.accounts), amount=f["amount"],
                           famount=f["amount"], eacc=a_id, easset=1,
-                          depositor=int.from_bytes(layout._addr(e.l1_address), "big"),
-                          **_key_split(bytes(e.l2_key)))
+                          depositor=e_l1, **_key_split(bytes(e.l2_key)))
             elif t == T_REFUND:
-                a_id = b_id = pad()
-                if q_used >= len(queue):
-                    raise ValueError("a refund without its L1 queue entry")
-                e = queue[q_used]
-                depositor = int.from_bytes(layout._addr(e.l1_address), "big")
-                if (e.kind, e.asset, e.account_id, e.amount, depositor) != (
-                        layout.KIND_DEPOSIT, f["asset"], f["account"], f["amount"], f["to"]):
-                    raise ValueError(f"queue entry {q_used} is not this refund")
-                q_used += 1
-                qhash = layout.queue_next(qhash, e)
+                _check_entry(e, q_used, layout.KIND_DEPOSIT, f["asset"], f["account"],
+                             f["amount"], f["to"], bytes(e.l2_key))
                 sv.update(amount=f["amount"], famount=f["amount"], to=f["to"],
                           depositor=f["to"], eacc=f["account"], easset=f["asset"],
                           **refund_witness(bytes(e.l2_key), f["asset"]))
@@ -260,15 +259,8 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                 a_id = b_id = f["account"]
                 if not isinstance(req, ForcedWithdrawal):
                     raise Unsupported("forced-withdrawal records come from ForcedWithdrawal")
-                if q_used >= len(queue):
-                    raise ValueError("a forced withdrawal without its L1 queue entry")
-                e = queue[q_used]
-                requester = int.from_bytes(layout._addr(e.l1_address), "big")
-                if (e.kind, e.asset, e.account_id, e.amount, requester) != (
-                        layout.KIND_FORCED_WITHDRAWAL, req.asset, a_id, req.amount, req.to):
-                    raise ValueError(f"queue entry {q_used} is not this forced withdrawal")
-                q_used += 1
-                qhash = layout.queue_next(qhash, e)
+                _check_entry(e, q_used, layout.KIND_FORCED_WITHDRAWAL, req.asset, a_id,
+                             req.amount, req.to, bytes(32))
                 sv.update(famount=req.amount, to=req.to, depositor=req.to, eacc=a_id,
                           easset=e.asset, absent=int(a_id not in rs.accounts))
                 if sv["absent"]:
@@ -312,6 +304,9 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             elif t == T_EXPIRY_SETTLEMENT:
                 a_id = b_id = f["account"]
                 sv.update(asset=f["asset"])
+            if e is not None:
+                q_used += 1
+                qhash = layout.queue_next(qhash, e)
             if fees and FEE_ACCOUNT in (a_id, b_id):
                 raise Unsupported("account 0 is touched after fees accrued in this batch")
             sv.update(a_id=a_id, b_id=b_id)
