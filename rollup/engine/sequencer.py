@@ -196,34 +196,21 @@ class _Work:
 
     __slots__ = ("src", "positions", "coll", "orders", "v0", "r0", "v", "r", "bal", "slot")
 
-    def __init__(self, st: State, account: Account, asset_id: int) -> None:
-        # Sequencer._working (funding settled) and value_and_risk, in one pass
-        assets, oracle = st.assets, st.oracle
-        self.src = account
-        self.positions = positions = list(account.positions)
-        coll = account.collateral
-        v = r = 0
-        self.slot, self.bal, self.orders = None, 0, None
+    def __init__(self, summary: tuple, asset_id: int) -> None:
+        # summary: Sequencer._summary (account, versions, raw collateral, settled collateral,
+        # settled positions, value, risk)
+        self.src = summary[0]
+        self.coll = summary[4]
+        self.positions = positions = list(summary[5])
+        self.v0 = self.v = summary[6]
+        self.r0 = self.r = summary[7]
+        self.orders = None
+        self.slot, self.bal = None, 0
         for j in range(POSITION_SLOTS):
-            a, b, snap = positions[j]
-            if not a:
-                continue
-            asset, o = assets[a], oracle[a]
-            p = o.price
-            if asset.kind == KIND_PERP:
-                f = o.funding_index
-                if f != snap:
-                    coll -= b * (f - snap)
-                    positions[j] = (a, b, f)
-            elif b < 0:
-                r -= b * oracle[asset.underlying].price * asset.short_initial
-            v += b * p
-            r += abs(b) * p * asset.risk_initial
-            if a == asset_id and self.slot is None:
-                self.slot, self.bal = j, b
-        self.coll = coll
-        self.v0 = self.v = v + coll
-        self.r0 = self.r = r
+            p = positions[j]
+            if p[0] == asset_id:
+                self.slot, self.bal = j, p[1]
+                break
 
     def check_balance(self, asset_id: int, b: int) -> None:
         """The errors ``_set_balance`` would raise for balance b."""
@@ -254,9 +241,12 @@ class _Work:
 
     def account(self) -> Account:
         src = self.src
-        orders = dict(src.orders)
+        orders = src.orders
         if self.orders:
+            orders = dict(orders)
             orders.update(self.orders)
+        else:
+            orders = dict(orders)
         return Account(src.pk, src.nonce, self.coll, self.positions, orders)
 
 
@@ -298,6 +288,7 @@ class Sequencer:
         self.snapshot_every: int | None = None  # write a snapshot every this many requests
         self._last_snapshot = 0
         self._group: list[tuple[int, Request]] | None = None  # rows of a group commit
+        self._sums: dict[int, tuple] = {}  # account -> _summary (a cache, not pickled)
         self.failed: str | None = None  # why the sequencer stopped (journal behind memory)
         self.snapshot_error: str | None = None  # the last periodic snapshot that failed
 
@@ -306,6 +297,7 @@ class Sequencer:
         d["journal"] = None
         d["_verify"] = None
         d["_group"] = None
+        d["_sums"] = {}
         return d
 
     def __setstate__(self, d: dict) -> None:
@@ -313,7 +305,7 @@ class Sequencer:
         self._verify = lambda req, pk, dom: req.verify(pk, dom)
         for name, default in (("reference_matching", False), ("snapshot_every", None),
                               ("_last_snapshot", d.get("seq", 0)), ("_group", None),
-                              ("failed", None), ("snapshot_error", None)):
+                              ("failed", None), ("snapshot_error", None), ("_sums", {})):
             self.__dict__.setdefault(name, default)
         if "resting_totals" not in d:  # a sequencer pickled before resting-order margin
             self.resting_totals = {}
@@ -580,6 +572,41 @@ class Sequencer:
     def _fee(notional: int, ppm: int) -> int:
         return notional * ppm // RISK_SCALE
 
+    def _summary(self, i: int) -> tuple:
+        """(account, oracle version, registry version, raw collateral, collateral with funding
+        settled, positions with funding settled, value, initial risk) of account i, cached while
+        the account object, its collateral and the oracle and registry tables are unchanged
+        (committed accounts are never edited in place: a transaction edits a copy)."""
+        st = self.state
+        acc = st.accounts[i]
+        oracle, assets = st.oracle, st.assets
+        e = self._sums.get(i)
+        if (e is not None and e[0] is acc and e[1] == oracle.version
+                and e[2] == assets.version and e[3] == acc.collateral):
+            return e
+        positions = list(acc.positions)
+        coll = acc.collateral
+        v = r = 0
+        for j in range(POSITION_SLOTS):
+            a, b, snap = positions[j]
+            if not a:
+                continue
+            asset, o = assets[a], oracle[a]
+            p = o.price
+            if asset.kind == KIND_PERP:
+                f = o.funding_index
+                if f != snap:
+                    coll -= b * (f - snap)
+                    positions[j] = (a, b, f)
+            elif b < 0:
+                r -= b * oracle[asset.underlying].price * asset.short_initial
+            v += b * p
+            r += abs(b) * p * asset.risk_initial
+        e = (acc, oracle.version, assets.version, acc.collateral, coll, tuple(positions),
+             v + coll, r)
+        self._sums[i] = e
+        return e
+
     def _order(self, req: Order):
         """Match an order against the book: the plan is built on per-account working copies
         with each fill's margin checked on (value, risk) integers updated incrementally (only the
@@ -602,38 +629,27 @@ class Sequencer:
         if flags & POST_ONLY:
             _check(not book.crosses(side, req.price), E.PostOnlyWouldCross,
                    "post-only order would take liquidity")
-        immediate = bool(flags & (IOC | MARKET))
 
         o = st.oracle[aid]
-        mark, funding = o.price, o.funding_index
-        is_perp = asset.kind == KIND_PERP
-        snap = funding if is_perp else 0
-        rf = asset.risk_initial
-        short_rate = (st.oracle[asset.underlying].price * asset.short_initial
-                      if asset.is_option else 0)
-
-        def risk_of(b: int) -> int:  # position_risk(st, aid, b) for this asset
-            if b >= 0:
-                return b * mark * rf
-            return -b * (mark * rf + short_rate)
-
+        mark = o.price
+        snap = o.funding_index if asset.kind == KIND_PERP else 0
+        # position_risk(st, aid, b) = b * long_rate for b >= 0, -b * short_rate for b < 0
+        long_rate = mark * asset.risk_initial
+        short_rate = long_rate + (st.oracle[asset.underlying].price * asset.short_initial
+                                  if asset.kind != KIND_PERP else 0)
+        summary = self._summary
         work: dict[int, _Work] = {}
-
-        def get(i: int) -> _Work:
-            w = work.get(i)
-            if w is None:
-                w = work[i] = _Work(st, st.accounts[i], aid)
-            return w
-
-        touched: set[int] = set()
         fills: list[Fill] = []
+        records: list[bytes] = []
+        plan: list[tuple[RestingOrder, int]] = []
         dropped: list[tuple[RestingOrder, str]] = []
         remaining = size
         note = ""
-        taker_slot = req.order_id % ORDER_SLOTS
         time_now = st.time
         series_over = asset.kind != KIND_PERP and time_now >= asset.expiry
         maker_ppm, taker_ppm = asset.maker_fee, asset.taker_fee
+        wt = None
+        touched: set[int] = set()  # accounts a fill changed (only those are written)
         for m in book.makers(side, req.price):
             if remaining == 0:
                 break
@@ -644,66 +660,97 @@ class Sequencer:
             if mk == taker:
                 dropped.append((m, "self-trade prevention: resting order cancelled"))
                 continue
-            q = min(remaining, m.remaining)
+            if wt is None:
+                wt = work[taker] = _Work(summary(taker), aid)
+            wm = work.get(mk)
+            if wm is None:
+                wm = work[mk] = _Work(summary(mk), aid)
+            q = m.remaining
+            if remaining < q:
+                q = remaining
             if m.flags & REDUCE_ONLY:
-                mpos = get(mk).bal
+                mpos = wm.bal
                 q = min(q, mpos if m.side == SELL else -mpos)
                 if q <= 0:
                     dropped.append((m, "reduce-only order would not reduce"))
                     continue
-            buyer, seller = (taker, mk) if side == BUY else (mk, taker)
-            notional = q * m.price
+            price = m.price
+            notional = q * price
             maker_fee = notional * maker_ppm // RISK_SCALE
             taker_fee = notional * taker_ppm // RISK_SCALE
             fees = maker_fee + taker_fee
+            wf = None
             if fees:
                 _check(FEE_ACCOUNT in st.accounts, E.InvalidRequest, "no fee account")
-            wb, ws = get(buyer), get(seller)
+                if FEE_ACCOUNT != taker and FEE_ACCOUNT != mk:
+                    wf = work.get(FEE_ACCOUNT)
+                    if wf is None:
+                        wf = work[FEE_ACCOUNT] = _Work(summary(FEE_ACCOUNT), aid)
+            if side == BUY:
+                nt, nm = wt.bal + q, wm.bal - q
+                wt.check_balance(aid, nt)  # the buyer's, then the seller's
+                wm.check_balance(aid, nm)
+                dt, dm = -notional - taker_fee, notional - maker_fee
+            else:
+                nt, nm = wt.bal - q, wm.bal + q
+                wm.check_balance(aid, nm)
+                wt.check_balance(aid, nt)
+                dt, dm = notional - taker_fee, -notional - maker_fee
             if fees:
-                get(FEE_ACCOUNT)
-            nb, ns = wb.bal + q, ws.bal - q
-            wb.check_balance(aid, nb)
-            ws.check_balance(aid, ns)
-            delta = {buyer: -notional, seller: notional}
-            delta[taker] -= taker_fee
-            delta[mk] -= maker_fee
-            if fees:
-                delta[FEE_ACCOUNT] = delta.get(FEE_ACCOUNT, 0) + fees
-            for i, d in delta.items():
-                c = work[i].coll + d
-                if not -_COLLATERAL_LIMIT <= c < _COLLATERAL_LIMIT:
+                if FEE_ACCOUNT == taker:
+                    dt += fees
+                elif FEE_ACCOUNT == mk:
+                    dm += fees
+                elif not -_COLLATERAL_LIMIT <= wf.coll + fees < _COLLATERAL_LIMIT:
                     raise E.InvalidRequest("collateral out of range")
-            new_bal = {buyer: nb, seller: ns}
-            wm, wt = work[mk], work[taker]
-            vm = wm.v + delta[mk] + (new_bal[mk] - wm.bal) * mark
-            rm = wm.r - risk_of(wm.bal) + risk_of(new_bal[mk])
+            if not (-_COLLATERAL_LIMIT <= wt.coll + dt < _COLLATERAL_LIMIT
+                    and -_COLLATERAL_LIMIT <= wm.coll + dm < _COLLATERAL_LIMIT):
+                raise E.InvalidRequest("collateral out of range")
+            b0 = wm.bal
+            vm = wm.v + dm + (nm - b0) * mark
+            rm = (wm.r - (b0 * long_rate if b0 >= 0 else -b0 * short_rate)
+                  + (nm * long_rate if nm >= 0 else -nm * short_rate))
             # margin is checked fill by fill, against the account just before the fill (the
-            # rule the batch circuit proves per slot)
-            if not allowed(wm.v, wm.r, vm, rm):
+            # rule the batch circuit proves per slot): allowed(v0, r0, v1, r1) inline
+            ex1 = vm * RISK_SCALE - rm
+            if not (ex1 >= 0 or (rm < wm.r and ex1 >= wm.v * RISK_SCALE - wm.r)):
                 dropped.append((m, "maker under initial margin"))
                 continue
-            vt = wt.v + delta[taker] + (new_bal[taker] - wt.bal) * mark
-            rt = wt.r - risk_of(wt.bal) + risk_of(new_bal[taker])
-            if not allowed(wt.v, wt.r, vt, rt):
+            b0 = wt.bal
+            vt = wt.v + dt + (nt - b0) * mark
+            rt = (wt.r - (b0 * long_rate if b0 >= 0 else -b0 * short_rate)
+                  + (nt * long_rate if nt >= 0 else -nt * short_rate))
+            ex1 = vt * RISK_SCALE - rt
+            if not (ex1 >= 0 or (rt < wt.r and ex1 >= wt.v * RISK_SCALE - wt.r)):
                 _check(bool(fills), E.InsufficientMargin,
                        f"account {taker} would be under initial margin")
                 note = "stopped: further fills would breach initial margin"
                 break
-            for i, d in delta.items():
-                w = work[i]
-                w.coll += d
-                w.v += d
-            wm.set_balance(aid, new_bal[mk], snap, vm, rm)
-            wt.set_balance(aid, new_bal[taker], snap, vt, rt)
+            wt.coll += dt
+            wm.coll += dm
+            if wf is not None:
+                wf.coll += fees
+                wf.v += fees
+                touched.add(FEE_ACCOUNT)
+            touched.add(taker)
+            touched.add(mk)
+            wm.set_balance(aid, nm, snap, vm, rm)
+            wt.set_balance(aid, nt, snap, vt, rt)
             # an order slot holds (id, filled): a fill adds to it while the id is the same
             wm.fill_order(m.order_id, q)
             wt.fill_order(req.order_id, q)
-            touched.update(delta)
-            fills.append(Fill(mk, taker, m.order_id, req.order_id, aid, q, m.price, side,
+            fills.append(Fill(mk, taker, m.order_id, req.order_id, aid, q, price, side,
                               maker_fee, taker_fee))
+            if side == BUY:
+                records.append(_trade_record(taker, mk, aid, q, price, req.order_id,
+                                             m.order_id, taker_fee, maker_fee))
+            else:
+                records.append(_trade_record(mk, taker, aid, q, price, m.order_id,
+                                             req.order_id, maker_fee, taker_fee))
+            plan.append((m, q))
             remaining -= q
 
-        if immediate:
+        if flags & (IOC | MARKET):
             _check(bool(fills), E.NoLiquidity, "nothing to match within the limit price")
             rest = 0
         else:
@@ -711,25 +758,60 @@ class Sequencer:
         if rest and not flags & REDUCE_ONLY:
             # a resting order must be affordable if it fills entirely at its limit price, and so
             # must the account's other resting orders (each asset at its worse side)
-            wt = get(taker)
+            if wt is None:
+                wt = _Work(summary(taker), aid)  # read only: nothing traded
             signed_rest = rest if side == BUY else -rest
-            hb = wt.bal + signed_rest
+            b0 = wt.bal
+            hb = b0 + signed_rest
             wt.check_balance(aid, hb)
             vh = wt.v - signed_rest * req.price + signed_rest * mark
-            rh = wt.r - risk_of(wt.bal) + risk_of(hb)
+            rh = (wt.r - (b0 * long_rate if b0 >= 0 else -b0 * short_rate)
+                  + (hb * long_rate if hb >= 0 else -hb * short_rate))
             dv, dr = self._resting_worst(taker, wt.positions, aid, hb)
             if not allowed(wt.v0, wt.r0, vh + dv, rh + dr):
                 _check(bool(fills), E.InsufficientMargin,
                        f"account {taker}: resting order would breach initial margin")
                 rest, note = 0, "remainder cancelled: resting it would breach initial margin"
 
-        for i in sorted(touched):
-            st.put_account(i, work[i].account())
-        return self._order_result(req, book, fills, dropped, rest, note, taker_slot)
+        if touched:
+            ov, av, sums = st.oracle.version, st.assets.version, self._sums
+            for i in sorted(touched):
+                w = work[i]
+                acc = w.account()
+                st.put_account(i, acc)
+                # what _summary would compute for it: positions and collateral are settled
+                sums[i] = (acc, ov, av, acc.collateral, acc.collateral, tuple(acc.positions),
+                           w.v, w.r)
+        receipt = Receipt(0, 0, records, fills,
+                          [(m.account, m.order_id, why) for m, why in dropped] if dropped else [],
+                          rest, note)
+        return receipt, [lambda: self._apply_book(req, book, plan, dropped, rest)]
+
+    def _apply_book(self, req: Order, book: OrderBook, plan: list[tuple[RestingOrder, int]],
+                    dropped: list[tuple[RestingOrder, str]], rest: int) -> None:
+        """The book changes of a matched order, once it is committed."""
+        self.books.setdefault(req.asset, book)
+        for m, _ in dropped:
+            self._unrest(book, m)
+        for m, q in plan:
+            if m.live:
+                self._resting_add(m, -q, book.asset)
+                book.fill(m, q)
+                if not m.live:
+                    self.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
+                    self.resting.pop((m.account, m.order_id), None)
+        self.seen_orders.add((req.account, req.order_id))
+        if rest:
+            m = book.add(req.account, req.order_id, req.side, req.price, req.size, rest,
+                         req.expiry, req.flags)
+            self._resting_add(m, rest, book.asset)
+            self.live[(req.account, req.order_id % ORDER_SLOTS)] = (req.asset, req.order_id)
+            self.resting[(req.account, req.order_id)] = req
 
     def _order_result(self, req: Order, book: OrderBook, fills: list[Fill],
                       dropped: list[tuple[RestingOrder, str]], rest: int, note: str,
                       taker_slot: int):
+        """The receipt and book changes of ``_order_reference``'s plan."""
         records = []
         for f in fills:
             if f.taker_side == BUY:
@@ -740,30 +822,10 @@ class Sequencer:
                 records.append(_trade_record(f.maker, f.taker, f.asset, f.size, f.price,
                                              f.maker_order, f.taker_order, f.maker_fee,
                                              f.taker_fee))
-
-        def apply_book() -> None:
-            self.books.setdefault(req.asset, book)
-            for m, _ in dropped:
-                self._unrest(book, m)
-            for f in fills:
-                m = book.get(f.maker, f.maker_order)
-                if m is not None:
-                    self._resting_add(m, -f.size, book.asset)
-                    book.fill(m, f.size)
-                    if not m.live:
-                        self.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
-                        self.resting.pop((m.account, m.order_id), None)
-            self.seen_orders.add((req.account, req.order_id))
-            if rest:
-                m = book.add(req.account, req.order_id, req.side, req.price, req.size, rest,
-                             req.expiry, req.flags)
-                self._resting_add(m, rest, book.asset)
-                self.live[(req.account, taker_slot)] = (req.asset, req.order_id)
-                self.resting[(req.account, req.order_id)] = req
-
+        plan = [(book.get(f.maker, f.maker_order), f.size) for f in fills]
         receipt = Receipt(0, 0, records, fills,
                           [(m.account, m.order_id, why) for m, why in dropped], rest, note)
-        return receipt, [apply_book]
+        return receipt, [lambda: self._apply_book(req, book, plan, dropped, rest)]
 
     # resting orders' margin: per account and asset, the total size and notional (at the limit
     # prices) resting on each side; reduce-only orders (which can only shrink a position) aside

@@ -42,6 +42,56 @@ EMPTY_SLOT = (0, 0, 0)
 FEE_ACCOUNT = 0  # collects trading fees; registered at genesis with the operator's key
 
 
+class Versioned(dict):
+    """A dict whose ``version`` changes on every write, so that values derived from it (an
+    account's value and risk at the current oracle prices) can be cached and checked in O(1)."""
+
+    version = 0  # the last version given out (class attribute); instances hold their own
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self._bump()
+
+    def _bump(self) -> None:
+        Versioned.version += 1  # one counter for all: a version is never reused
+        self.version = Versioned.version
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self._bump()
+
+    def __delitem__(self, key) -> None:
+        super().__delitem__(key)
+        self._bump()
+
+    def pop(self, *args):
+        self._bump()
+        return super().pop(*args)
+
+    def setdefault(self, key, default=None):
+        self._bump()
+        return super().setdefault(key, default)
+
+    def update(self, *args, **kw) -> None:
+        super().update(*args, **kw)
+        self._bump()
+
+    def clear(self) -> None:
+        super().clear()
+        self._bump()
+
+    def popitem(self):
+        self._bump()
+        return super().popitem()
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def __reduce__(self):
+        return (Versioned, (dict(self),))
+
+
 @dataclass
 class Account:
     pk: tuple[int, int]
@@ -116,9 +166,9 @@ class State:
         self.accounts: dict[int, Account] = {}
         self.account_tree = SparseMerkleTree(account_depth, hasher)
         self.order_trees: dict[int, SparseMerkleTree] = {}
-        self.assets: dict[int, Asset] = {}
+        self.assets: dict[int, Asset] = Versioned()
         self.registry_tree = SparseMerkleTree(ASSET_DEPTH, hasher)
-        self.oracle: dict[int, OracleEntry] = {}
+        self.oracle: dict[int, OracleEntry] = Versioned()
         self.oracle_tree = SparseMerkleTree(ASSET_DEPTH, hasher)
         self.time = 0
         self.oracle_pk: tuple[int, int] = (0, 0)
@@ -431,6 +481,7 @@ class State:
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
         self.hasher = DEFAULT_HASHER
+        self.assets, self.oracle = Versioned(self.assets), Versioned(self.oracle)
         if "_empty_slot_hash" not in d:  # pickled before the incremental flush
             self._empty_slot_hash = DEFAULT_HASHER.hash([0, 0, 0])
             self._proots = {}
