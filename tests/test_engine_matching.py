@@ -202,3 +202,41 @@ def test_reducing_orders_stay_allowed(seq):
     # reduce-only orders are not counted and not checked
     assert seq.apply_verified(Order(1, PERP, BUY, 300_000, 58_000, 3, FAR, REDUCE_ONLY)).resting
     assert seq.resting_totals[1][PERP] == [300_000, 300_000 * 59_000, 0, 0]
+
+
+def test_account_summary_cache_follows_prices_funding_and_edits():
+    """``Sequencer._summary`` (cached per account object and oracle/registry version) is always
+    what a fresh computation gives: funding settled on a copy, then value and initial risk."""
+    from rollup.margin.risk import value_and_risk
+    from rollup.state.state import OracleEntry
+
+    seq = base()
+
+    def fresh(i):
+        w = seq._working(i)
+        return (w.collateral, tuple(w.positions), *value_and_risk(seq.state, w))
+
+    def check():
+        for i in seq.state.accounts:
+            assert seq._summary(i)[4:] == fresh(i), i
+
+    requests = [Order(1, PERP, BUY, 5, 60_000, 1, 10**9), Order(2, PERP, SELL, 5, 60_000, 1, 10**9),
+                Order(3, CALL, SELL, 2, 3_000, 1, 10**9), Order(4, CALL, BUY, 2, 3_000, 1, 10**9)]
+    for req in requests:
+        assert seq.apply_verified(req).seq
+    check()
+    cached = {i: seq._summary(i) for i in seq.state.accounts}
+    assert all(seq._summary(i) is cached[i] for i in cached)  # a hit returns the entry
+    for req in (OracleUpdate(PERP, 61_500, 5), FundingTick(PERP, 40, 6)):
+        seq.apply_verified(req)
+        assert all(seq._summary(i) is not cached[i] for i in (1, 2))
+        check()
+    # a table written directly (not through a transaction) still invalidates the cache
+    seq.state.oracle[PERP] = OracleEntry(58_000, 40, 0, 0)
+    check()
+    # so does a new account object (a transaction's copy)
+    st = seq.state
+    st.begin()
+    st.edit_account(1).collateral += 7
+    st.commit()
+    check()
