@@ -274,3 +274,42 @@ def _triple(draw):
 @given(st.lists(_triple(), min_size=0, max_size=12))
 def test_property_random_inputs(triples):
     _check(triples)
+
+
+def test_verify_requests_equals_request_verify():
+    import dataclasses
+
+    from rollup.engine import testnet as tn
+    from rollup.transactions import (
+        Cancel,
+        Deposit,
+        Domain,
+        Order,
+        Withdrawal,
+        request_messages,
+        verify_requests,
+    )
+
+    dom = tn.DOMAIN
+    k1, k2 = tn.key(1), tn.key(2)
+    pk1, pk2 = tn.public_key(k1), tn.public_key(k2)
+    o = Order(1, 1, 0, 10, 60_000, 7, 10**9, 2).signed(k1, dom)
+    w = Withdrawal(1, 1000, 0xBEEF, 3, 10**9).signed(k1, dom)
+    reqs = [
+        o,
+        dataclasses.replace(o, size=11),  # tampered after signing
+        Order(1, 1, 1, -5, 60_000, 8, 10**9).signed(k1, dom),  # a negative field (v mod r)
+        w,
+        Withdrawal(1, 1000, 0xBEEF, 3, 10**9).signed(k1, Domain(1, 2)),  # other domain
+        Cancel(1, 1, 7).signed(k1, dom),
+        dataclasses.replace(w, sig=None),
+        Deposit(1, pk1, 5),  # unsigned type: no sig field
+    ]
+    keys = [pk1, pk1, pk1, pk1, pk1, pk2, pk1, pk1]
+    assert request_messages(reqs, dom) == [r.message(dom) for r in reqs]
+    got = verify_requests(reqs, keys, dom)
+    assert got == [r.verify(pk, dom) for r, pk in zip(reqs, keys, strict=True)]
+    assert got == [True, False, True, True, False, False, False, False]
+    assert verify_requests([], [], dom) == [] and request_messages([], dom) == []
+    with pytest.raises(ValueError):
+        verify_requests(reqs, keys[:-1], dom)
