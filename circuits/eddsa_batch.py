@@ -17,15 +17,15 @@ How the kernel evaluates the equation (Baby Jubjub over F_r, elements in Montgom
 * The group has order 8l, so 8*hm*A == (8*hm mod 8l)*A == e*(8A) with e = hm mod l < 2^251,
   whatever A's order. 8A is three doublings; e*(8A) is a width-5 wNAF multiplication (odd
   multiples 1, 3, ..., 15 of 8A; about 251 doublings and 42 additions).
-* S * base8 uses the fixed-base table of ``babyjubjub.mul_base8`` (j * 16^i * base8, affine,
-  with d*x*y): 63 mixed additions and no doubling.
+* S * base8 uses a fixed-base table (j * 256^i * base8 for j < 256, affine, with d*x*y, built
+  once): 32 mixed additions, one per byte of S, and no doubling.
 * The two sides are compared projectively: X_L Z_R == X_R Z_L and Y_L Z_R == Y_R Z_L. The
   addition and doubling laws are complete on Baby Jubjub (a square, d not), so this is
   equality in the group, the same test eddsa_verify makes.
 
 Small-order keys behave as in eddsa_verify (accepted when S*base8 == R8): see the
 ``circuits.eddsa`` docstring. The first call compiles the kernel (about a minute; cached on disk
-by Numba afterwards) and converts the base8 table (about 0.1 s).
+by Numba afterwards) and builds the base8 table (about 0.2 s).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ _NAF_LEN = 256  # digit positions; e < 2^251 leaves room for the last carry
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _on_curve(x, y):
     """a x^2 + y^2 == 1 + d x^2 y^2 (Montgomery inputs)."""
     x2 = fr_sqr(x)
@@ -79,7 +79,7 @@ def _on_curve(x, y):
     return eq(lhs, rhs)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _dbl(x1, y1, z1, with_t):
     """dbl-2008-hwcd: A=X^2, B=Y^2, C=2Z^2, D=aA, E=(X+Y)^2-A-B, G=D+B, F=G-C, H=D-B;
     X3=EF, Y3=GH, Z3=FG, T3=EH. T1 is not read; T3 is computed only when asked (an addition
@@ -97,7 +97,7 @@ def _dbl(x1, y1, z1, with_t):
     return fr_mul(e, f), fr_mul(g, h), fr_mul(f, g), t3
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_dt(x1, y1, z1, t1, x2, y2, z2, dt2):
     """add-2008-hwcd with d*T2 given: A=X1X2, B=Y1Y2, C=T1 dT2, D=Z1Z2, E=(X1+Y1)(X2+Y2)-A-B,
     F=D-C, G=D+C, H=B-aA; X3=EF, Y3=GH, Z3=FG, T3=EH."""
@@ -112,7 +112,7 @@ def _add_dt(x1, y1, z1, t1, x2, y2, z2, dt2):
     return fr_mul(e, f), fr_mul(g, h), fr_mul(f, g), fr_mul(e, h)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _madd(x1, y1, z1, t1, x2, y2, dt2):
     """The same with Z2 = 1 (an affine point with d*x2*y2 given): D = Z1."""
     a = fr_mul(x1, x2)
@@ -145,7 +145,7 @@ def _ld4(arr, i, j, k):
 
 @njit(cache=True)
 def _bits(x, i, j, pos, count):
-    """count (<= 5) bits of the 256-bit plain integer x[i, j] starting at bit pos."""
+    """count (<= 8) bits of the 256-bit plain integer x[i, j] starting at bit pos."""
     w = pos >> 6
     sh = np.uint64(pos & 63)
     v = x[i, j, w] >> sh
@@ -186,8 +186,8 @@ _R8X, _R8Y, _AX, _AY, _S, _E = range(6)
 @njit(cache=True)
 def _verify_rows(x, base8_tab, out):
     """out[i] = R8 and A on the curve and S*base8 == R8 + e*(8A) for row i of x (plain limbs:
-    R8x, R8y, Ax, Ay, S < l, e = hm mod l). base8_tab (64, 15, 3, 4): j*16^i*base8 as Montgomery
-    (x, y, d*x*y) for j = 1..15."""
+    R8x, R8y, Ax, Ay, S < l, e = hm mod l). base8_tab (32, 255, 3, 4): j*256^i*base8 as
+    Montgomery (x, y, d*x*y) for j = 1..255."""
     n = x.shape[0]
     digits = np.zeros(_NAF_LEN, dtype=np.int64)
     odd = np.empty((8, 4, 4), dtype=np.uint64)  # (2k+1)*8A as X, Y, Z, d*T
@@ -231,10 +231,10 @@ def _verify_rows(x, base8_tab, out):
                 rx, ry, rz, rt = _add_dt(rx, ry, rz, rt, fr_neg(_ld(odd, k, 0)), _ld(odd, k, 1),
                                          _ld(odd, k, 2), fr_neg(_ld(odd, k, 3)))
         rx, ry, rz, rt = _madd(rx, ry, rz, rt, r8x, r8y, fr_mul(_CD, fr_mul(r8x, r8y)))
-        # Left side: S*base8 from the fixed-base table, one 4-bit window per row.
+        # Left side: S*base8 from the fixed-base table, one byte of S per row.
         lx, ly, lz, lt = _ZERO, FR_ONE, FR_ONE, _ZERO
-        for row in range(64):
-            w = _bits(x, i, _S, 4 * row, 4)
+        for row in range(32):
+            w = _bits(x, i, _S, 8 * row, 8)
             if w:
                 lx, ly, lz, lt = _madd(lx, ly, lz, lt, _ld4(base8_tab, row, w - 1, 0),
                                        _ld4(base8_tab, row, w - 1, 1),
@@ -247,12 +247,35 @@ _BASE8_TAB: np.ndarray | None = None
 
 
 def _base8_table() -> np.ndarray:
-    """``babyjubjub._base8_table`` as Montgomery limbs (64, 15, 3, 4), built once."""
+    """[j * 256^i * base8 for j in 1..255] for i in 0..31 as Montgomery limbs (x, y, d*x*y),
+    shape (32, 255, 3, 4), built once (about 0.2 s): S*base8 is then 32 mixed additions, one
+    per byte of S. Projective sums, then one inversion for all of them (Montgomery's trick:
+    prefix products, invert the last, walk back)."""
     global _BASE8_TAB
     if _BASE8_TAB is None:
-        flat = [c * _MONT % _P for row in bj._base8_table() for pt in row for c in pt]
-        raw = b"".join(v.to_bytes(32, "little") for v in flat)
-        _BASE8_TAB = np.frombuffer(raw, dtype="<u8").reshape(64, 15, 3, 4).copy()
+        p = _P
+        pts = []
+        step = bj._to_ext(bj.BASE8)
+        for _ in range(32):
+            row = [step]
+            for _ in range(254):
+                row.append(bj._ext_add(row[-1], step))
+            pts += row
+            step = bj._ext_add(row[-1], step)  # 256 * step
+        prefix = []
+        acc = 1
+        for q in pts:
+            prefix.append(acc)
+            acc = acc * q[2] % p
+        inv = pow(acc, -1, p)
+        flat = [0] * (3 * len(pts))
+        for k in range(len(pts) - 1, -1, -1):
+            zi = inv * prefix[k] % p  # 1 / Z_k
+            inv = inv * pts[k][2] % p
+            x, y = pts[k][0] * zi % p, pts[k][1] * zi % p
+            flat[3 * k:3 * k + 3] = (x, y, bj.D * x % p * y % p)
+        raw = b"".join((v * _MONT % p).to_bytes(32, "little") for v in flat)
+        _BASE8_TAB = np.frombuffer(raw, dtype="<u8").reshape(32, 255, 3, 4).copy()
     return _BASE8_TAB
 
 
