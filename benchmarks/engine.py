@@ -10,10 +10,14 @@ Records: ``book_match`` (the book alone); ``sequencer_orders_root_deferred`` (va
 state updates; ``apply_per_second`` without the root, ``per_second`` with the root of all of
 them flushed at the end); ``sequencer_orders_root_each`` (the root after every order);
 ``sequencer_orders_journaled`` (group commit to a SQLite journal, 256 requests a group);
-``signature_verify``; ``account_updates`` at depths 24 and 32 for accounts at random ids (the
-worst case: paths share nothing below the top levels) and at consecutive ids (as deposits
-allocate them), root after each update and per batch; ``poseidon`` (hashes per second of the
-batch kernel: the bound on every root); ``liquidation_scan``; ``greeks``.
+``signature_verify`` (pure Python ``Request.verify``, one by one) and
+``signature_verify_batch`` (``verify_requests`` on the same signed orders: messages and
+signatures in one batch, compiled; ``verify_many_per_second`` the signatures alone, messages
+precomputed; ``speedup`` over ``signature_verify``); ``account_updates`` at depths 24 and 32
+for accounts at random ids (the worst case: paths share nothing below the top levels) and at
+consecutive ids (as deposits allocate them), root after each update and per batch;
+``poseidon`` (hashes per second of the batch kernel: the bound on every root);
+``liquidation_scan``; ``greeks``.
 """
 
 from __future__ import annotations
@@ -138,17 +142,40 @@ def bench_matching(records: list[dict], n_orders: int, n_rooted: int,
                 per_second=round(n_orders / (t2 - t0)))
 
 
-def bench_signatures(records: list[dict], n: int) -> None:
+def bench_signatures(records: list[dict], n: int, n_python: int | None = None) -> None:
+    """n signed orders; pure Python verifies the first ``n_python`` of them (default all), the
+    batch verifier all n in one call (after a warm-up call that may compile the kernels)."""
+    from circuits.eddsa_batch import verify_many
     from rollup.engine import testnet as tn
-    from rollup.transactions import Order
+    from rollup.transactions import Order, request_messages, verify_requests
 
     orders = [Order(1, tn.PERP, 0, 1, 60_000, i + 1, 10**9).signed(tn.key(1), tn.DOMAIN)
               for i in range(n)]
     pk = tn.public_key(tn.key(1))
+    n_py = n if n_python is None else min(n, n_python)
     t0 = _cpu()
-    assert all(o.verify(pk, tn.DOMAIN) for o in orders)
+    assert all(o.verify(pk, tn.DOMAIN) for o in orders[:n_py])
     dt = _cpu() - t0
-    _record(records, op="signature_verify", n=n, seconds=round(dt, 4), per_second=round(n / dt))
+    py_rate = n_py / dt
+    _record(records, op="signature_verify", n=n_py, seconds=round(dt, 4),
+            per_second=round(py_rate))
+
+    keys = [pk] * n
+    t0 = time.perf_counter()
+    verify_requests(orders[:1], keys[:1], tn.DOMAIN)
+    warmup = time.perf_counter() - t0
+    t0 = _cpu()
+    ok = verify_requests(orders, keys, tn.DOMAIN)
+    dt = _cpu() - t0
+    assert all(ok)
+    msgs = request_messages(orders, tn.DOMAIN)
+    sigs = [o.sig for o in orders]
+    t0 = _cpu()
+    assert all(verify_many(keys, msgs, sigs))
+    dt_sig = _cpu() - t0
+    _record(records, op="signature_verify_batch", n=n, batch_size=n, seconds=round(dt, 4),
+            per_second=round(n / dt), verify_many_per_second=round(n / dt_sig),
+            speedup=round(n / dt / py_rate, 1), warmup_seconds=round(warmup, 2))
 
 
 def bench_state_updates(records: list[dict], depths: list[int], n_accounts: int,
@@ -278,7 +305,7 @@ def run(quick: bool = False, json_path=None) -> list[dict]:
         bench_greeks(records, 10_000)
     else:
         bench_matching(records, 50_000, 1_000)
-        bench_signatures(records, 20)
+        bench_signatures(records, 2_000, n_python=200)
         bench_state_updates(records, [24, 32], 5_000, 500, 5_000)
         bench_poseidon(records, 5_000)
         bench_liquidation_scan(records, 100_000)

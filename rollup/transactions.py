@@ -26,6 +26,7 @@ are deterministic functions of the state and the record.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -339,6 +340,48 @@ REQUEST_TYPES: dict[int, type[Request]] = {
                               OracleUpdate, FundingTick, SettlementPrice, Liquidation,
                               ExpirySettlement, ListAsset, SetOracleKey, Refund)
 }
+
+
+def request_messages(requests: Sequence[Request], domain: Domain) -> list[int]:
+    """``[r.message(domain) for r in requests]``, the H10 hashes in one batch Poseidon call
+    (``circuits.poseidon_batch.hash_ints``) and the domain hash computed once. Where a request's
+    message cannot be hashed, ``message`` itself raises its error (first offending request)."""
+    if not requests:
+        return []
+    from circuits.poseidon_batch import hash_ints  # Numba: loaded on first use
+
+    dom = domain.field
+    rows = []
+    for r in requests:
+        fields = r.message_fields()
+        if len(fields) > MSG_FIELDS:
+            r.message(domain)  # raises its ValueError
+        rows.append([dom, r.TYPE, *fields, *[0] * (MSG_FIELDS - len(fields))])
+    try:
+        return hash_ints(rows)
+    except (TypeError, ValueError):
+        return [r.message(domain) for r in requests]
+
+
+def verify_requests(requests: Sequence[Request], public_keys: Sequence[tuple[int, int]],
+                    domain: Domain) -> list[bool]:
+    """``[r.verify(pk, domain) for r, pk in zip(requests, public_keys)]`` in one batch: the
+    messages through ``request_messages``, the signatures through
+    ``circuits.eddsa_batch.verify_many`` (same answers as ``eddsa_verify``). A request without a
+    signature (``sig`` None or no ``sig`` field) is False; its message is not computed."""
+    if len(public_keys) != len(requests):
+        raise ValueError("verify_requests: one public key per request")
+    from circuits.eddsa_batch import verify_many  # Numba: loaded on first use
+
+    out = [False] * len(requests)
+    idx = [i for i, r in enumerate(requests) if getattr(r, "sig", None) is not None]
+    if not idx:
+        return out
+    msgs = request_messages([requests[i] for i in idx], domain)
+    ok = verify_many([public_keys[i] for i in idx], msgs, [requests[i].sig for i in idx])
+    for i, v in zip(idx, ok, strict=True):
+        out[i] = v
+    return out
 
 
 def request_from_json(d: dict) -> Request:

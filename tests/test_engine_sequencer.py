@@ -249,3 +249,71 @@ def test_forced_withdrawal_always_consumed(seq):
     r = seq.submit(ForcedWithdrawal(1, 1000, 0xAB))
     assert r.note == "paid" and seq.state.accounts[1].collateral == c - 1000
     assert rebuild(b"".join(seq.records), 8).root == seq.state.root
+
+
+def test_submit_many_batch_verified_equals_one_by_one(base, monkeypatch):
+    """A group checked by one batch signature verification gives the same results and state as
+    ``submit`` one by one: valid, forged, replayed and unsigned requests, a signer created in the
+    group, an unknown signer, and an oracle key changed mid-group (a pre-verified answer for the
+    old key must not be used)."""
+    import pickle
+
+    from rollup import transactions
+    from rollup.transactions import SetOracleKey
+
+    new_oracle = tn.key(50)
+    o1 = order(1, SELL, 10, 60_000, 1)
+    forged = dataclasses.replace(order(2, BUY, 5, 61_000, 1), size=6)
+    reqs = [
+        o1,
+        o1,  # replay of a resting order
+        forged,
+        order(2, BUY, 5, 61_000, 2),
+        Order(3, PERP, BUY, 1, 61_000, 3, FAR).signed(tn.key(4), DOMAIN),  # another's key
+        dataclasses.replace(order(3, BUY, 1, 61_000, 4), sig=None),
+        order(9, BUY, 1, 60_000, 1),  # account 9 does not exist yet
+        Deposit(9, tn.public_key(tn.key(9)), 10**10),
+        order(9, BUY, 1, 60_000, 1),  # signer created earlier in the group
+        order(10, BUY, 1, 60_000, 1),  # unknown account
+        oracle(OracleUpdate, PERP, 60_100, 2),
+        SetOracleKey(tn.public_key(new_oracle)),
+        oracle(OracleUpdate, PERP, 60_200, 3),  # old key: pre-verified True, now forged
+        OracleUpdate(PERP, 60_300, 4).signed(new_oracle, DOMAIN),  # pre-verified False, now ok
+        Withdrawal(1, 1000, 0xBEEF, 0, FAR).signed(tn.key(1), DOMAIN),
+        Withdrawal(1, 1000, 0xBEEF, 0, FAR).signed(tn.key(1), DOMAIN),  # replay: stale nonce
+        Withdrawal(2, 1000, 0xBEEF, 0, FAR).signed(tn.key(1), DOMAIN),  # wrong signer
+    ]
+    single = pickle.loads(pickle.dumps(base))
+    expected = []
+    for req in reqs:
+        try:
+            expected.append(single.submit(req))
+        except E.EngineError as exc:
+            expected.append(exc)
+
+    calls = []
+    real = transactions.verify_requests
+
+    def spy(requests, keys, domain):
+        calls.append(len(requests))
+        return real(requests, keys, domain)
+
+    monkeypatch.setattr(transactions, "verify_requests", spy)
+    grouped = pickle.loads(pickle.dumps(base))
+    got = grouped.submit_many(reqs)
+    # not pre-verified: the deposit, SetOracleKey, and three orders of accounts absent up front
+    assert calls == [len(reqs) - 5]
+
+    def key(r):
+        return (type(r).__name__, r.reason) if isinstance(r, E.EngineError) else r
+
+    assert [key(r) for r in got] == [key(r) for r in expected]
+    assert sum(isinstance(r, E.BadSignature) for r in got) == 5
+    assert view(grouped) == view(single)
+
+    # A custom verifier is called per request, as before; no batch.
+    calls.clear()
+    custom = pickle.loads(pickle.dumps(base))
+    custom._verify = lambda req, pk, dom: req.verify(pk, dom)
+    assert [key(r) for r in custom.submit_many(reqs)] == [key(r) for r in expected]
+    assert calls == []

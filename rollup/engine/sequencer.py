@@ -337,6 +337,44 @@ class Sequencer:
         self._check_usable()
         out: list[Receipt | E.EngineError] = []
         one = self.apply_verified if verified else self.submit
+        reqs = list(reqs)
+        # With the default verifier (a lambda of this module), the group's signatures are checked
+        # up front in one batch (``verify_requests``: same answers as ``Request.verify``) against
+        # the signer keys as they are now. At a request's turn its key is looked up again, as
+        # ``submit`` does: the cached answer is used only if the key is the one pre-verified
+        # (a deposit or SetOracleKey earlier in the group can change it), otherwise it is verified
+        # singly. A request whose key or message cannot be had now is left to ``submit``.
+        fn = self._verify
+        if (not verified and getattr(fn, "__module__", None) == __name__
+                and getattr(fn, "__qualname__", "").startswith("Sequencer.")
+                and getattr(fn, "__name__", None) == "<lambda>"):
+            from rollup.transactions import verify_requests
+
+            idx, keys = [], []
+            for i, req in enumerate(reqs):
+                if req.SIGNED:
+                    try:
+                        keys.append(self._signer_key(req))
+                    except Exception:  # raised again by ``submit`` at the request's turn
+                        continue
+                    idx.append(i)
+            try:
+                ok = verify_requests([reqs[i] for i in idx], keys, self.domain)
+            except (TypeError, ValueError):  # ``submit`` raises it at the request's turn
+                ok = []
+            # keyed by the request object (the list holds them, so ids stay distinct): the answer
+            # depends only on the request and the key, which is compared again at its turn
+            pre = {id(reqs[i]): (pk, v) for i, pk, v in zip(idx, keys, ok, strict=False)}
+
+            def one(req: Request) -> Receipt:
+                cached = pre.get(id(req))
+                if cached is None:
+                    return self.submit(req)
+                pk = self._signer_key(req)
+                good = cached[1] if pk == cached[0] else self._verify(req, pk, self.domain)
+                _check(good, E.BadSignature, f"{type(req).__name__} signature does not verify")
+                return self.apply_verified(req)
+
         self._group = []
         try:
             for req in reqs:

@@ -1,0 +1,345 @@
+"""Batch EdDSA-Poseidon verification: ``eddsa_verify`` for many signatures in one compiled pass.
+
+``verify_many(public_keys, messages, signatures)`` returns, as a list of bools, exactly what
+``circuits.eddsa.eddsa_verify`` returns for each triple, and raises the TypeError it would raise
+for the first triple holding a wrong Python type. Three stages:
+
+1. Python pre-screen, with eddsa_verify's own helpers in its order (so the same TypeErrors and
+   the same structural False answers): tuple lengths, coordinates and message in [0, r),
+   S in [0, l).
+2. hm = Poseidon(R8x, R8y, Ax, Ay, M) for every survivor, one ``hash_ints`` call.
+3. One Numba kernel (single-threaded) per batch: R8 and A on the curve, then
+   S * base8 == R8 + (8 * hm) * A.
+
+How the kernel evaluates the equation (Baby Jubjub over F_r, elements in Montgomery form, the
+``prover.kernels.cpu.fr`` arithmetic, extended coordinates as in ``circuits.babyjubjub``):
+
+* The group has order 8l, so 8*hm*A == (8*hm mod 8l)*A == e*(8A) with e = hm mod l < 2^251,
+  whatever A's order. 8A is three doublings; e*(8A) is a width-5 wNAF multiplication (odd
+  multiples 1, 3, ..., 15 of 8A; about 251 doublings and 42 additions).
+* S * base8 uses a fixed-base table (j * 256^i * base8 for j < 256, affine, with d*x*y, built
+  once): 32 mixed additions, one per byte of S, and no doubling.
+* The two sides are compared projectively: X_L Z_R == X_R Z_L and Y_L Z_R == Y_R Z_L. The
+  addition and doubling laws are complete on Baby Jubjub (a square, d not), so this is
+  equality in the group, the same test eddsa_verify makes.
+
+Small-order keys behave as in eddsa_verify (accepted when S*base8 == R8): see the
+``circuits.eddsa`` docstring. The first call in a process builds the base8 table (about 0.2 s)
+and loads the kernels from Numba's on-disk cache; with a cold cache it compiles them: about 8 s
+for this module, about 85 s when the Poseidon batch and Fr kernels are not compiled yet either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numba import njit
+
+from circuits import babyjubjub as bj
+from circuits.eddsa import _as_pair, _check_int
+from circuits.poseidon_batch import hash_ints
+from prover.kernels.cpu.field import eq
+from prover.kernels.cpu.fr import FR, FR_ONE, fr_add, fr_mul, fr_neg, fr_sqr, fr_sub
+from prover.kernels.cpu.params import int_to_limbs
+
+__all__ = ["verify_many"]
+
+_P = bj.P
+_L = bj.SUBGROUP_ORDER
+_MONT = 1 << 256
+
+
+def _mont(x: int) -> tuple:
+    """Montgomery-form limbs of x mod p (x * 2^256 mod p)."""
+    return int_to_limbs(x * _MONT % _P)
+
+
+_U0 = np.uint64(0)
+_U1 = np.uint64(1)
+_ZERO = (_U0, _U0, _U0, _U0)
+_CA = _mont(bj.A)
+_CD = _mont(bj.D)
+_R2 = FR.r2  # fr_mul(x, R2) = x * 2^256 mod p: plain -> Montgomery
+_W = 5  # wNAF width: digits odd, |d| <= 15
+_NAF_LEN = 256  # digit positions; e < 2^251 leaves room for the last carry
+
+
+# ---------------------------------------------------------------------------------------------
+# Curve arithmetic in extended coordinates (X, Y, Z, T), x = X/Z, y = Y/Z, T = XY/Z
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _on_curve(x, y):
+    """a x^2 + y^2 == 1 + d x^2 y^2 (Montgomery inputs)."""
+    x2 = fr_sqr(x)
+    y2 = fr_sqr(y)
+    lhs = fr_add(fr_mul(_CA, x2), y2)
+    rhs = fr_add(FR_ONE, fr_mul(fr_mul(_CD, x2), y2))
+    return eq(lhs, rhs)
+
+
+@njit(cache=True, inline="always")
+def _dbl(x1, y1, z1, with_t):
+    """dbl-2008-hwcd: A=X^2, B=Y^2, C=2Z^2, D=aA, E=(X+Y)^2-A-B, G=D+B, F=G-C, H=D-B;
+    X3=EF, Y3=GH, Z3=FG, T3=EH. T1 is not read; T3 is computed only when asked (an addition
+    reads it, a doubling does not)."""
+    a = fr_sqr(x1)
+    b = fr_sqr(y1)
+    zz = fr_sqr(z1)
+    c = fr_add(zz, zz)
+    d = fr_mul(_CA, a)
+    e = fr_sub(fr_sub(fr_sqr(fr_add(x1, y1)), a), b)
+    g = fr_add(d, b)
+    f = fr_sub(g, c)
+    h = fr_sub(d, b)
+    t3 = fr_mul(e, h) if with_t else _ZERO
+    return fr_mul(e, f), fr_mul(g, h), fr_mul(f, g), t3
+
+
+@njit(cache=True, inline="always")
+def _add_dt(x1, y1, z1, t1, x2, y2, z2, dt2):
+    """add-2008-hwcd with d*T2 given: A=X1X2, B=Y1Y2, C=T1 dT2, D=Z1Z2, E=(X1+Y1)(X2+Y2)-A-B,
+    F=D-C, G=D+C, H=B-aA; X3=EF, Y3=GH, Z3=FG, T3=EH."""
+    a = fr_mul(x1, x2)
+    b = fr_mul(y1, y2)
+    c = fr_mul(t1, dt2)
+    d = fr_mul(z1, z2)
+    e = fr_sub(fr_sub(fr_mul(fr_add(x1, y1), fr_add(x2, y2)), a), b)
+    f = fr_sub(d, c)
+    g = fr_add(d, c)
+    h = fr_sub(b, fr_mul(_CA, a))
+    return fr_mul(e, f), fr_mul(g, h), fr_mul(f, g), fr_mul(e, h)
+
+
+@njit(cache=True, inline="always")
+def _madd(x1, y1, z1, t1, x2, y2, dt2):
+    """The same with Z2 = 1 (an affine point with d*x2*y2 given): D = Z1."""
+    a = fr_mul(x1, x2)
+    b = fr_mul(y1, y2)
+    c = fr_mul(t1, dt2)
+    e = fr_sub(fr_sub(fr_mul(fr_add(x1, y1), fr_add(x2, y2)), a), b)
+    f = fr_sub(z1, c)
+    g = fr_add(z1, c)
+    h = fr_sub(b, fr_mul(_CA, a))
+    return fr_mul(e, f), fr_mul(g, h), fr_mul(f, g), fr_mul(e, h)
+
+
+@njit(cache=True, inline="always")
+def _ld(arr, i, j):
+    return (arr[i, j, 0], arr[i, j, 1], arr[i, j, 2], arr[i, j, 3])
+
+
+@njit(cache=True, inline="always")
+def _st(arr, i, j, v):
+    arr[i, j, 0] = v[0]
+    arr[i, j, 1] = v[1]
+    arr[i, j, 2] = v[2]
+    arr[i, j, 3] = v[3]
+
+
+@njit(cache=True, inline="always")
+def _ld4(arr, i, j, k):
+    return (arr[i, j, k, 0], arr[i, j, k, 1], arr[i, j, k, 2], arr[i, j, k, 3])
+
+
+@njit(cache=True)
+def _bits(x, i, j, pos, count):
+    """count (<= 8) bits of the 256-bit plain integer x[i, j] starting at bit pos."""
+    w = pos >> 6
+    sh = np.uint64(pos & 63)
+    v = x[i, j, w] >> sh
+    if (pos & 63) + count > 64 and w < 3:
+        v |= x[i, j, w + 1] << (np.uint64(64) - sh)
+    return np.int64(v & ((_U1 << np.uint64(count)) - _U1))
+
+
+@njit(cache=True)
+def _wnaf(x, i, j, digits):
+    """Width-_W NAF of x[i, j] into digits (index = bit position), zeros elsewhere; returns the
+    highest non-zero position, or -1 for 0. Each digit d is odd with |d| < 2^(_W-1), and
+    sum d_k 2^k = x: a window's value v >= 2^(_W-1) is written v - 2^_W with a carry into the
+    next position."""
+    for k in range(_NAF_LEN):
+        digits[k] = 0
+    carry = 0
+    bit = 0
+    top = -1
+    while bit < _NAF_LEN:
+        if _bits(x, i, j, bit, 1) == carry:
+            bit += 1
+            continue
+        now = min(_W, _NAF_LEN - bit)
+        word = _bits(x, i, j, bit, now) + carry
+        carry = (word >> (_W - 1)) & 1
+        word -= carry << _W
+        digits[bit] = word
+        top = bit
+        bit += now
+    return top
+
+
+# Row layout of the kernel input x (n, 6, 4), plain little-endian limbs.
+_R8X, _R8Y, _AX, _AY, _S, _E = range(6)
+
+
+@njit(cache=True)
+def _verify_rows(x, base8_tab, out):
+    """out[i] = R8 and A on the curve and S*base8 == R8 + e*(8A) for row i of x (plain limbs:
+    R8x, R8y, Ax, Ay, S < l, e = hm mod l). base8_tab (32, 255, 3, 4): j*256^i*base8 as
+    Montgomery (x, y, d*x*y) for j = 1..255."""
+    n = x.shape[0]
+    digits = np.zeros(_NAF_LEN, dtype=np.int64)
+    odd = np.empty((8, 4, 4), dtype=np.uint64)  # (2k+1)*8A as X, Y, Z, d*T
+    for i in range(n):
+        r8x = fr_mul(_ld(x, i, _R8X), _R2)
+        r8y = fr_mul(_ld(x, i, _R8Y), _R2)
+        ax = fr_mul(_ld(x, i, _AX), _R2)
+        ay = fr_mul(_ld(x, i, _AY), _R2)
+        if not (_on_curve(r8x, r8y) and _on_curve(ax, ay)):
+            out[i] = False
+            continue
+        # 8A, then the odd multiples (2k+1)*8A = (2k-1)*8A + 2*8A.
+        px, py, pz, pt = _dbl(ax, ay, FR_ONE, False)
+        px, py, pz, pt = _dbl(px, py, pz, False)
+        px, py, pz, pt = _dbl(px, py, pz, True)
+        qx, qy, qz, qt = _dbl(px, py, pz, True)
+        dq = fr_mul(_CD, qt)
+        _st(odd, 0, 0, px)
+        _st(odd, 0, 1, py)
+        _st(odd, 0, 2, pz)
+        _st(odd, 0, 3, fr_mul(_CD, pt))
+        for k in range(1, 8):
+            px, py, pz, pt = _add_dt(px, py, pz, pt, qx, qy, qz, dq)
+            _st(odd, k, 0, px)
+            _st(odd, k, 1, py)
+            _st(odd, k, 2, pz)
+            _st(odd, k, 3, fr_mul(_CD, pt))
+        # Right side: e*(8A) by wNAF, most significant digit first, then + R8.
+        top = _wnaf(x, i, _E, digits)
+        rx, ry, rz, rt = _ZERO, FR_ONE, FR_ONE, _ZERO
+        for b in range(top, -1, -1):
+            d = digits[b]
+            if b != top:  # T is read by the next addition (a digit's, or + R8 after b = 0)
+                rx, ry, rz, rt = _dbl(rx, ry, rz, d != 0 or b == 0)
+            if d > 0:
+                k = d >> 1
+                rx, ry, rz, rt = _add_dt(rx, ry, rz, rt, _ld(odd, k, 0), _ld(odd, k, 1),
+                                         _ld(odd, k, 2), _ld(odd, k, 3))
+            elif d < 0:  # -(X, Y, Z, T) = (-X, Y, Z, -T)
+                k = (-d) >> 1
+                rx, ry, rz, rt = _add_dt(rx, ry, rz, rt, fr_neg(_ld(odd, k, 0)), _ld(odd, k, 1),
+                                         _ld(odd, k, 2), fr_neg(_ld(odd, k, 3)))
+        rx, ry, rz, rt = _madd(rx, ry, rz, rt, r8x, r8y, fr_mul(_CD, fr_mul(r8x, r8y)))
+        # Left side: S*base8 from the fixed-base table, one byte of S per row.
+        lx, ly, lz, lt = _ZERO, FR_ONE, FR_ONE, _ZERO
+        for row in range(32):
+            w = _bits(x, i, _S, 8 * row, 8)
+            if w:
+                lx, ly, lz, lt = _madd(lx, ly, lz, lt, _ld4(base8_tab, row, w - 1, 0),
+                                       _ld4(base8_tab, row, w - 1, 1),
+                                       _ld4(base8_tab, row, w - 1, 2))
+        out[i] = eq(fr_mul(lx, rz), fr_mul(rx, lz)) and eq(fr_mul(ly, rz), fr_mul(ry, lz))
+    return out
+
+
+_BASE8_TAB: np.ndarray | None = None
+
+
+def _base8_table() -> np.ndarray:
+    """[j * 256^i * base8 for j in 1..255] for i in 0..31 as Montgomery limbs (x, y, d*x*y),
+    shape (32, 255, 3, 4), built once (about 0.2 s): S*base8 is then 32 mixed additions, one
+    per byte of S. Projective sums, then one inversion for all of them (Montgomery's trick:
+    prefix products, invert the last, walk back)."""
+    global _BASE8_TAB
+    if _BASE8_TAB is None:
+        p = _P
+        pts = []
+        step = bj._to_ext(bj.BASE8)
+        for _ in range(32):
+            row = [step]
+            for _ in range(254):
+                row.append(bj._ext_add(row[-1], step))
+            pts += row
+            step = bj._ext_add(row[-1], step)  # 256 * step
+        prefix = []
+        acc = 1
+        for q in pts:
+            prefix.append(acc)
+            acc = acc * q[2] % p
+        inv = pow(acc, -1, p)
+        flat = [0] * (3 * len(pts))
+        for k in range(len(pts) - 1, -1, -1):
+            zi = inv * prefix[k] % p  # 1 / Z_k
+            inv = inv * pts[k][2] % p
+            x, y = pts[k][0] * zi % p, pts[k][1] * zi % p
+            flat[3 * k:3 * k + 3] = (x, y, bj.D * x % p * y % p)
+        raw = b"".join((v * _MONT % p).to_bytes(32, "little") for v in flat)
+        _BASE8_TAB = np.frombuffer(raw, dtype="<u8").reshape(32, 255, 3, 4).copy()
+    return _BASE8_TAB
+
+
+# ---------------------------------------------------------------------------------------------
+# Python API
+# ---------------------------------------------------------------------------------------------
+
+
+def _screen(public_key: object, message: object, signature: object):
+    """eddsa_verify up to the curve checks, in its order: raises its TypeErrors, returns None
+    where it returns False before any curve arithmetic, else (R8x, R8y, Ax, Ay, M, S)."""
+    a = _as_pair(public_key, "public key")
+    message = _check_int(message, "message")
+    if not isinstance(signature, tuple | list):
+        raise TypeError(f"signature must be a tuple or list, got {type(signature).__name__}")
+    if len(signature) != 2:
+        return None
+    r8 = _as_pair(signature[0], "R8")
+    s = _check_int(signature[1], "S")
+    if a is None or r8 is None:
+        return None
+    if not (0 <= message < _P):
+        return None
+    # in_curve's range test for the coordinates; the curve equation is the kernel's.
+    if not (0 <= r8[0] < _P and 0 <= r8[1] < _P and 0 <= a[0] < _P and 0 <= a[1] < _P):
+        return None
+    if not (0 <= s < _L):
+        return None
+    return r8[0], r8[1], a[0], a[1], message, s
+
+
+def verify_many(
+    public_keys: Sequence[Sequence[int]],
+    messages: Sequence[int],
+    signatures: Sequence[tuple[Sequence[int], int]],
+) -> list[bool]:
+    """[eddsa_verify(pk, m, sig) for pk, m, sig in zip(...)] as a list of bools, computed in one
+    Poseidon batch and one compiled pass. Raises ValueError if the three lengths differ, and the
+    TypeError eddsa_verify raises for the first triple holding a wrong Python type (before any
+    work is done)."""
+    n = len(public_keys)
+    if len(messages) != n or len(signatures) != n:
+        raise ValueError("verify_many: public_keys, messages and signatures differ in length")
+    out = [False] * n
+    idx: list[int] = []
+    rows: list[tuple[int, int, int, int, int, int]] = []
+    for i in range(n):
+        row = _screen(public_keys[i], messages[i], signatures[i])
+        if row is not None:
+            idx.append(i)
+            rows.append(row)
+    if not rows:
+        return out
+    hms = hash_ints([r[:5] for r in rows])
+    raw = b"".join(
+        b"".join((r[0].to_bytes(32, "little"), r[1].to_bytes(32, "little"),
+                  r[2].to_bytes(32, "little"), r[3].to_bytes(32, "little"),
+                  r[5].to_bytes(32, "little"), (hm % _L).to_bytes(32, "little")))
+        for r, hm in zip(rows, hms, strict=True)
+    )
+    x = np.frombuffer(raw, dtype="<u8").reshape(len(rows), 6, 4)
+    ok = np.empty(len(rows), dtype=np.bool_)
+    _verify_rows(x, _base8_table(), ok)
+    for i, v in zip(idx, ok.tolist(), strict=True):
+        out[i] = v
+    return out
