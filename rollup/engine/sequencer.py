@@ -273,6 +273,7 @@ class Sequencer:
         self.domain = domain
         self.journal = journal
         self._verify = verify or (lambda req, pk, dom: req.verify(pk, dom))
+        self._default_verify = verify is None  # signatures may then be checked in batches
         self.books: dict[int, OrderBook] = {}
         self.live: dict[tuple[int, int], tuple[int, int]] = {}  # (account, slot) -> (asset, id)
         self.seen_orders: set[tuple[int, int]] = set()
@@ -303,6 +304,7 @@ class Sequencer:
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
         self._verify = lambda req, pk, dom: req.verify(pk, dom)
+        self._default_verify = True
         for name, default in (("reference_matching", False), ("snapshot_every", None),
                               ("_last_snapshot", d.get("seq", 0)), ("_group", None),
                               ("failed", None), ("snapshot_error", None), ("_sums", {})):
@@ -338,16 +340,13 @@ class Sequencer:
         out: list[Receipt | E.EngineError] = []
         one = self.apply_verified if verified else self.submit
         reqs = list(reqs)
-        # With the default verifier (a lambda of this module), the group's signatures are checked
+        # With the default verifier, the group's signatures are checked
         # up front in one batch (``verify_requests``: same answers as ``Request.verify``) against
         # the signer keys as they are now. At a request's turn its key is looked up again, as
         # ``submit`` does: the cached answer is used only if the key is the one pre-verified
         # (a deposit or SetOracleKey earlier in the group can change it), otherwise it is verified
         # singly. A request whose key or message cannot be had now is left to ``submit``.
-        fn = self._verify
-        if (not verified and getattr(fn, "__module__", None) == __name__
-                and getattr(fn, "__qualname__", "").startswith("Sequencer.")
-                and getattr(fn, "__name__", None) == "<lambda>"):
+        if not verified and self._default_verify:
             from rollup.transactions import verify_requests
 
             idx, keys = [], []
