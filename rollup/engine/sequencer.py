@@ -266,14 +266,19 @@ def _balance_in(positions: list[tuple[int, int, int]], asset_id: int) -> int:
     return 0
 
 
+def _verify_signature(req: Request, pk: tuple[int, int], domain: Domain) -> bool:
+    """The default verifier (``submit_many`` checks a group's signatures with it in one batch:
+    ``rollup.transactions.verify_requests``)."""
+    return req.verify(pk, domain)
+
+
 class Sequencer:
     def __init__(self, state: State, domain: Domain, journal=None,
                  verify: Callable[[Request, tuple[int, int], Domain], bool] | None = None) -> None:
         self.state = state
         self.domain = domain
         self.journal = journal
-        self._verify = verify or (lambda req, pk, dom: req.verify(pk, dom))
-        self._default_verify = verify is None  # signatures may then be checked in batches
+        self._verify = verify or _verify_signature
         self.books: dict[int, OrderBook] = {}
         self.live: dict[tuple[int, int], tuple[int, int]] = {}  # (account, slot) -> (asset, id)
         self.seen_orders: set[tuple[int, int]] = set()
@@ -303,8 +308,7 @@ class Sequencer:
 
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
-        self._verify = lambda req, pk, dom: req.verify(pk, dom)
-        self._default_verify = True
+        self._verify = _verify_signature
         for name, default in (("reference_matching", False), ("snapshot_every", None),
                               ("_last_snapshot", d.get("seq", 0)), ("_group", None),
                               ("failed", None), ("snapshot_error", None), ("_sums", {})):
@@ -346,7 +350,7 @@ class Sequencer:
         # ``submit`` does: the cached answer is used only if the key is the one pre-verified
         # (a deposit or SetOracleKey earlier in the group can change it), otherwise it is verified
         # singly. A request whose key or message cannot be had now is left to ``submit``.
-        if not verified and self._default_verify:
+        if not verified and self._verify is _verify_signature:
             from rollup.transactions import verify_requests
 
             idx, keys = [], []
