@@ -32,6 +32,10 @@ forced withdrawal     A debited, B = A (B any if   L1 slot only; queue entry of 
 [12]                  A is missing)                paid if healthy after, else paid 0
 refund [15]           -                            L1 slot only; an ETH deposit or a key
                                                    proven unusable; paid back on L1
+listing [13]          -                            L1 slot only (operator); asset not listed
+                                                   before; an option's underlying listed by
+                                                   now, its expiry in the future; publishes
+                                                   the registry entry
 ====================  ===========================  ========================================
 
 Funding is settled on A and B for every type that touches them except deposits (the engine's
@@ -39,9 +43,14 @@ Funding is settled on A and B for every type that touches them except deposits (
 
 Batch-wide tables. The registry and oracle trees (depth 8) are opened as tables of the first
 ``assets`` (M, a power of two) asset ids: their roots are computed from the table and empty
-subtrees, so an asset id >= M cannot exist in a state this circuit accepts. The registry is
-constant within a batch; the oracle table is updated by oracle slots and its root recomputed
-at the end. Position lookups select from the tables with one-hot vectors (M products each).
+subtrees, so an asset id >= M cannot exist in a state this circuit accepts. The registry table
+is the one after the batch's listings: entries flagged ``new`` are empty in the old root (and
+their oracle entries start at zero, as the engine's listing sets them); a running ``avail``
+vector says which assets are listed at each slot (listed before the batch, or by an earlier
+listing slot), every slot naming an asset needs it, and at the end ``avail`` must equal the
+table's ``listed`` (each new entry published by exactly one listing slot, in order). The
+oracle table is updated by oracle slots and its root recomputed at the end. Position lookups
+select from the tables with one-hot vectors (M products each).
 
 Fees. Trading fees are summed over the batch and credited to the fee account (account 0) once,
 after the last slot; the batch builder refuses a batch in which account 0 is opened by a slot
@@ -75,8 +84,7 @@ non-square, and a - d y^2 != 0 since a/d is a non-square); or (x, y) is a point 
 (8 (x, y) = identity). A forced withdrawal in ETH, or naming an account the state lacks (its leaf
 opened as empty and left so), is consumed with paid = 0.
 
-Not proven (the batch builder refuses them): asset listings and oracle-key changes (genesis
-only).
+Not proven (the batch builder refuses them): oracle-key changes (genesis only).
 """
 
 from __future__ import annotations
@@ -100,6 +108,7 @@ from .poseidon import poseidon as poseidon_native
 T_NOOP, T_DEPOSIT, T_WITHDRAWAL, T_TRANSFER, T_ORDER, T_TRADE = 0, 1, 2, 3, 4, 5
 T_FUNDING, T_ORACLE, T_SETTLEMENT_PRICE, T_LIQUIDATION, T_EXPIRY_SETTLEMENT = 7, 8, 9, 10, 11
 T_FORCED_WITHDRAWAL = 12
+T_LIST_ASSET = 13
 T_REFUND = 15
 DOMAIN_TAG = int.from_bytes(b"zkderiv/v1", "big")
 MSG_FIELDS = 8  # every signed message is H(domain, type, f_1..f_8), zero-padded
@@ -130,7 +139,7 @@ EMPTY_SLOT_HASH = poseidon_native([0, 0, 0])
 EMPTY_POSITIONS_ROOT = poseidon_native([EMPTY_SLOT_HASH] * POSITION_SLOTS)
 EMPTY_ORDERS_ROOT = zero_hashes(ORDER_TREE_DEPTH)[ORDER_TREE_DEPTH]
 
-TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps", "fwd", "rfd")
+TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps", "fwd", "rfd", "lst")
 REGISTRY_FIELDS = ("kind", "underlying", "strike", "expiry", "risk_initial", "risk_maintenance",
                    "short_initial", "short_maintenance", "maker_fee", "taker_fee",
                    "liquidation_fee")
@@ -162,7 +171,7 @@ def input_names(slots: int, depth: int, assets: int = 8) -> list[str]:
     """Every private input of the batch circuit, in creation order."""
     names = list(HEADER_INPUTS)
     for k in range(1, assets):
-        names += [f"reg{k}_listed"] + [f"reg{k}_{f}" for f in REGISTRY_FIELDS]
+        names += [f"reg{k}_listed", f"reg{k}_new"] + [f"reg{k}_{f}" for f in REGISTRY_FIELDS]
         names += [f"orc{k}_{f}" for f in ORACLE_FIELDS]
     names += [f"fee_{f}" for f in FEE_FIELDS] + [f"fee_sib{k}" for k in range(depth)]
     for i in range(slots):
@@ -293,19 +302,25 @@ def _tree_root(cs: ConstraintSystem, leaves: list, depth: int) -> LC:
 
 
 class Tables:
-    """The registry (constant) and the oracle state (running) as M-entry tables."""
+    """The registry and the oracle state as M-entry tables: the registry as it is after the
+    batch's listings (``listed``; ``new`` marks the entries listed by this batch, whose old leaves
+    are empty and whose oracle entries start at zero), the oracle state running."""
 
     def __init__(self, cs: ConstraintSystem, v: Mapping[str, LC], m: int):
         self.m = m
         zero = cs.const(0)
         reg = {f: [zero] for f in REGISTRY_FIELDS}
         self.listed, self.perp, self.call, self.put = [zero], [zero], [zero], [zero]
+        self.new, self.old = [zero], [zero]  # listed by this batch / before it
         self.under = [[zero] * m]  # under[k][j] = [underlying of k == j]
-        leaves = [0]
+        leaves, old_leaves = [0], [0]
         with cs.component("registry"):
             for k in range(1, m):
-                listed = v[f"reg{k}_listed"]
+                listed, new = v[f"reg{k}_listed"], v[f"reg{k}_new"]
                 cs.assert_bool(listed)
+                cs.assert_bool(new)
+                cs.constrain(new, 1 - listed, 0)  # a new entry is listed
+                old = listed - new
                 f = {n: v[f"reg{k}_{n}"] for n in REGISTRY_FIELDS}
                 # kind = perp + 2 call + 3 put with exactly one of them when listed
                 flags = cs.hint(lambda kd: [int(kd == 1), int(kd == 2), int(kd == 3)],
@@ -325,27 +340,39 @@ class Tables:
                 for n in REGISTRY_FIELDS:  # an unlisted entry is all zero
                     cs.constrain(1 - listed, f[n], 0)
                     reg[n].append(f[n])
+                # a listing's rules (the engine's): maintenance factors <= initial ones
+                to_bits(cs, cs.mul(new, f["risk_initial"] - f["risk_maintenance"]), PPM_BITS)
+                to_bits(cs, cs.mul(new, f["short_initial"] - f["short_maintenance"]), PPM_BITS)
                 self.listed.append(listed)
+                self.new.append(new)
+                self.old.append(old)
                 self.perp.append(flags[0])
                 self.call.append(flags[1])
                 self.put.append(flags[2])
-                leaves.append(cs.mul(listed, poseidon(cs, [f[n] for n in REGISTRY_FIELDS])))
+                h = poseidon(cs, [f[n] for n in REGISTRY_FIELDS])
+                leaves.append(cs.mul(listed, h))
+                old_leaves.append(cs.mul(old, h))
             # the underlying of an option must be a perpetual (checked now that all are known)
             for k in range(1, m):
                 for j in range(1, m):
                     cs.constrain(self.under[k][j], 1 - self.perp[j], 0)
             self.registry_root = _tree_root(cs, leaves, ASSET_DEPTH)
+            self.registry_root_before = _tree_root(cs, old_leaves, ASSET_DEPTH)
         self.reg = reg
+        # avail[k]: asset k is listed at this point of the batch (before it, or by an earlier
+        # listing slot); every slot naming an asset needs it, and at the end avail == listed
+        self.avail = list(self.old)
         self.orc = {f: [zero] + [v[f"orc{k}_{f}"] for k in range(1, m)] for f in ORACLE_FIELDS}
         with cs.component("oracle_open"):
-            for k in range(1, m):  # an unlisted asset has no oracle entry
+            for k in range(1, m):  # an unlisted asset has no oracle entry; a new one starts at 0
                 for f in ORACLE_FIELDS:
-                    cs.constrain(1 - self.listed[k], self.orc[f][k], 0)
-            self.oracle_root_before = self.oracle_root(cs)
+                    cs.constrain(1 - self.old[k], self.orc[f][k], 0)
+            self.oracle_root_before = self.oracle_root(cs, self.old)
 
-    def oracle_root(self, cs: ConstraintSystem) -> LC:
-        leaves = [0] + [cs.mul(self.listed[k], poseidon(cs, [self.orc[f][k]
-                                                              for f in ORACLE_FIELDS]))
+    def oracle_root(self, cs: ConstraintSystem, present: list | None = None) -> LC:
+        present = self.listed if present is None else present
+        leaves = [0] + [cs.mul(present[k], poseidon(cs, [self.orc[f][k]
+                                                          for f in ORACLE_FIELDS]))
                         for k in range(1, self.m)]
         return _tree_root(cs, leaves, ASSET_DEPTH)
 
@@ -531,7 +558,7 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
         tables = Tables(cs, v, assets)
         opk = (v["oracle_pk_x"], v["oracle_pk_y"])
         glob = poseidon(cs, [v["time"], tables.oracle_root_before, *opk])
-        old_root = poseidon(cs, [v["accounts_root"], tables.registry_root, glob])
+        old_root = poseidon(cs, [v["accounts_root"], tables.registry_root_before, glob])
 
     st = {"root": v["accounts_root"], "time": v["time"], "queue": queue, "fees": as_lc(0)}
     l1_bits: list[LC] = []
@@ -551,6 +578,10 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
         _, acc_root = merkle_update(cs, old, new, [v[f"fee_sib{k}"] for k in range(depth)],
                                     [cs.const(0)] * depth, old_root=st["root"],
                                     bits_checked=True)
+
+    with cs.component("listings"):
+        for k in range(1, assets):  # every new entry was listed by a slot
+            cs.assert_equal(tables.avail[k], tables.listed[k])
 
     with cs.component("public_input"):
         glob_new = poseidon(cs, [st["time"], tables.oracle_root(cs), *opk])
@@ -578,7 +609,7 @@ def _mux(cs, pairs) -> LC:
 
 def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, diff_bits):
     fl = {t: v[p + t] for t in TYPES}
-    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd, rfd = (fl[t] for t in TYPES)
+    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd, rfd, lst = (fl[t] for t in TYPES)
     absent, easset = v[p + "absent"], v[p + "easset"]
     new, x = v[p + "new"], v[p + "asset"]
     amount, to, expiry, qty, price = (v[p + n] for n in ("amount", "to", "expiry", "qty",
@@ -596,6 +627,7 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
             cs.assert_zero(wd)
             cs.assert_zero(fwd)
             cs.assert_zero(rfd)
+            cs.assert_zero(lst)
             cs.assert_zero(new)
             cs.assert_zero(absent)
         cs.assert_bool(absent)
@@ -626,14 +658,29 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
     with cs.component("asset"):
         d = tables.derived(cs)
         xl = {n: lookup(cs, sel_x, d[n]) for n in ("price", "funding", "RI", "RM", "SI", "SM")}
-        for n in ("listed", "perp", "call", "put"):
+        for n in ("perp", "call", "put"):
             xl[n] = lookup(cs, sel_x, getattr(tables, n))
+        xl["listed"] = lookup(cs, sel_x, tables.avail)  # listed by now
         for n in ("strike", "expiry", "maker_fee", "taker_fee", "liquidation_fee"):
             xl[n] = lookup(cs, sel_x, tables.reg[n])
         for n in ("settlement", "settled"):
             xl[n] = lookup(cs, sel_x, tables.orc[n])
         # every type naming an asset names a listed one
         cs.constrain(pos_a + oracle_t, 1 - xl["listed"], 0)
+    if l1:
+        with cs.component("listing"):
+            # a listing (operator action, L1 slots only) names an asset not listed before this
+            # point and listed after the batch; an option's underlying is listed by now and its
+            # expiry is in the future (the engine's rules)
+            cs.constrain(lst, xl["listed"], 0)
+            cs.constrain(lst, 1 - lookup(cs, sel_x, tables.listed), 0)
+            option_x = cs.mul(lst, xl["call"] + xl["put"])
+            under_avail = lsum([cs.mul(lookup(cs, sel_x, [row[j] for row in tables.under]),
+                                       tables.avail[j]) for j in range(1, m)], cs)
+            cs.constrain(option_x, 1 - under_avail, 0)
+            to_bits(cs, cs.mul(option_x, xl["expiry"] - time - 1), TIME_BITS)
+            for k in range(1, m):
+                tables.avail[k] = tables.avail[k] + cs.mul(lst, sel_x[k])
 
     # -- accounts: open ------------------------------------------------------------------------
     with cs.component("account_a"):
@@ -888,6 +935,15 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
             records.append((rfd, const_bits(cs, T_REFUND, 8) + be(eacc_bits, 32, cs)
                             + [cs.const(0)] * 7 + [as_lc(easset)] + be(to_bits_, 160, cs)
                             + u64(amount_bits)))
+            # a listing publishes the registry entry it adds (the engine's T_LIST_ASSET record)
+            entry = {n: lookup(cs, sel_x, tables.reg[n]) for n in REGISTRY_FIELDS}
+            listing = const_bits(cs, T_LIST_ASSET, 8) + x16 \
+                + be(to_bits(cs, entry["kind"], 8), 8, cs) \
+                + be(to_bits(cs, entry["underlying"], 16), 16, cs) \
+                + u64(to_bits(cs, entry["strike"], 64)) + u64(to_bits(cs, entry["expiry"], 64))
+            for n in REGISTRY_FIELDS[4:]:
+                listing += be(to_bits(cs, entry[n], PPM_BITS), 32, cs)
+            records.append((lst, listing))
         diff = _sum_bits(cs, *[_gate(cs, f_, bits) for f_, bits in records])
         diff += [cs.const(0)] * (8 * DIFF_BYTES - len(diff))
         diff_bits += diff

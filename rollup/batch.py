@@ -11,10 +11,10 @@ accounts root (fees credited to account 0 at the end of the batch) ends at the s
 that the circuit's public input equals ``rollup.chain.layout.batch_public_input`` over the same
 bytes.
 
-Transactions the circuit does not prove raise `Unsupported` (listings and oracle-key changes,
-ETH deposits, assets outside the circuit's table, L1 operations past the L1 slots, account 0
-touched after fees accrued in the batch), so a batch never closes with a transaction the circuit
-cannot prove. ``BatchQueue`` closes batches on size or on age.
+Transactions the circuit does not prove raise `Unsupported` (oracle-key changes, ETH deposits,
+assets outside the circuit's table, L1 operations and listings past the L1 slots, account 0
+touched after fees accrued in the batch), so a batch never closes with a transaction the
+circuit cannot prove. ``BatchQueue`` closes batches on size or on age.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from rollup.transactions import (
     T_FORCED_WITHDRAWAL,
     T_FUNDING,
     T_LIQUIDATION,
+    T_LIST_ASSET,
     T_ORACLE,
     T_REFUND,
     T_SETTLEMENT_PRICE,
@@ -65,8 +66,8 @@ DEFAULT_ASSETS = 8
 _TYPE_FLAG = {T_DEPOSIT: "dep", T_WITHDRAWAL: "wd", T_TRANSFER: "tr", T_TRADE: "trd",
               T_ORACLE: "orc", T_FUNDING: "fnd", T_SETTLEMENT_PRICE: "spx",
               T_LIQUIDATION: "liq", T_EXPIRY_SETTLEMENT: "xps", T_FORCED_WITHDRAWAL: "fwd",
-              T_REFUND: "rfd"}
-_L1_TYPES = (T_DEPOSIT, T_WITHDRAWAL, T_FORCED_WITHDRAWAL, T_REFUND)
+              T_REFUND: "rfd", T_LIST_ASSET: "lst"}
+_L1_TYPES = (T_DEPOSIT, T_WITHDRAWAL, T_FORCED_WITHDRAWAL, T_REFUND, T_LIST_ASSET)
 _ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
 
 
@@ -178,13 +179,22 @@ def _header(st: State, seq: Sequencer, batch_number: int, queue_before: bytes,
          "queue_before_hi": int.from_bytes(queue_before[:16], "big"),
          "queue_before_lo": int.from_bytes(queue_before[16:], "big")}
     for k in range(1, assets):
-        a = st.assets.get(k)
-        v[f"reg{k}_listed"] = int(a is not None)
-        fields = a.fields() if a is not None else [0] * len(REGISTRY_FIELDS)
-        v.update({f"reg{k}_{n}": x for n, x in zip(REGISTRY_FIELDS, fields, strict=True)})
         o = st.oracle.get(k)
         ofields = o.fields() if o is not None else [0] * len(ORACLE_FIELDS)
         v.update({f"orc{k}_{n}": x for n, x in zip(ORACLE_FIELDS, ofields, strict=True)})
+    return v
+
+
+def _registry(st: State, before: set[int], assets: int) -> dict[str, int]:
+    """The registry table after the batch (``st``), each entry flagged new unless it was listed
+    before the batch (``before``)."""
+    v = {}
+    for k in range(1, assets):
+        a = st.assets.get(k)
+        v[f"reg{k}_listed"] = int(a is not None)
+        v[f"reg{k}_new"] = int(a is not None and k not in before)
+        fields = a.fields() if a is not None else [0] * len(REGISTRY_FIELDS)
+        v.update({f"reg{k}_{n}": x for n, x in zip(REGISTRY_FIELDS, fields, strict=True)})
     return v
 
 
@@ -208,6 +218,7 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
     old_root = rs.root
     tree = _copy_tree(rs.account_tree)  # the circuit's running accounts tree
     v = _header(rs, seq, batch_number, queue_before, assets)
+    listed_before = set(rs.assets)
     if FEE_ACCOUNT not in rs.accounts:
         raise Unsupported("the fee account (account 0) must exist before any batch")
 
@@ -304,6 +315,10 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             elif t == T_EXPIRY_SETTLEMENT:
                 a_id = b_id = f["account"]
                 sv.update(asset=f["asset"])
+            elif t == T_LIST_ASSET:
+                if f["asset"] >= assets:
+                    raise Unsupported(f"asset ids must be below the circuit's table size {assets}")
+                sv.update(asset=f["asset"])
             if e is not None:
                 q_used += 1
                 qhash = layout.queue_next(qhash, e)
@@ -379,6 +394,7 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
     if tree.root != rs.account_tree.root:
         raise AssertionError("the circuit's chained accounts root differs from the engine's")
 
+    v.update(_registry(rs, listed_before, assets))
     names = input_names(slots, depth, assets)
     if len(v) != len(names):
         raise AssertionError(f"witness has {len(v)} values for {len(names)} inputs")

@@ -28,6 +28,7 @@ from rollup.chain.layout import KIND_FORCED_WITHDRAWAL as KIND_FORCED
 from rollup.engine import testnet as tn
 from rollup.engine.testnet import CALL, DOMAIN, EXPIRY, PERP
 from rollup.margin.risk import is_liquidatable
+from rollup.state.encoding import KIND_CALL
 from rollup.state.rebuild import apply_record, batch_records
 from rollup.transactions import (
     BUY,
@@ -130,7 +131,20 @@ def batches(venue):
     queue = [QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, 10 + k, (0x55).to_bytes(20, "big"), 700, key)
              for k, key in enumerate(bad)]
     out["f"] = (*make(seq, reqs, queue), seq, queue)
+    # G: the operator lists a new call series after genesis (an L1 slot), its first price, and
+    # it trades
+    seq = pickle.loads(pickle.dumps(venue))
+    out["g"] = (*make(seq, [NEW_SERIES, oracle(OracleUpdate, NEW, 2_000, 5),
+                             order(3, SELL, 10, 2_000, 5, asset=NEW),  # rests: no record
+                             order(4, BUY, 10, 2_000, 6, asset=NEW)]), seq, [])
     return out
+
+
+NEW = 4
+NEW_SERIES = ListAsset(NEW, KIND_CALL, risk_initial=100_000, risk_maintenance=50_000,
+                       underlying=PERP, strike=62_000, expiry=EXPIRY, short_initial=100_000,
+                       short_maintenance=60_000, maker_fee=100, taker_fee=300,
+                       liquidation_fee=10_000)
 
 
 GOOD_KEY = pack_point(tn.public_key(tn.key(7)))
@@ -150,7 +164,7 @@ def hit(bad, name):
     return any(c == name or c.startswith(name + "/") for c in bad)
 
 
-@pytest.mark.parametrize("which", ["a", "b", "c", "d", "e", "f"])
+@pytest.mark.parametrize("which", ["a", "b", "c", "d", "e", "f", "g"])
 def test_honest_batches(batches, cs, which):
     pre, batch, seq, queue = batches[which]
     assert batch.old_root == pre.state.root and batch.new_root == seq.state.root
@@ -292,6 +306,17 @@ def _tamper(batches, which, case):  # noqa: C901 - one branch per case
     if case == "forced_withdrawal_not_paid":  # refuse a payable forced withdrawal by
         v["s0_famount"] = 0  # claiming it asked nothing: the account (reopened as B) would
         return v, "s0_", "account_b"  # have to stay unpaid, and the queue hash changes too
+    if case == "listing_not_new":  # claim the new series was listed before the batch
+        v["reg4_new"] = 0
+        return v, "s0_", "listing"
+    if case == "price_before_listing":  # the series' first price moved before its listing
+        g = batches["g"][1].values
+        for k in [k for k in v if k.startswith("s0_") or k.startswith("s1_")]:
+            v[k] = g[("s1_" if k.startswith("s0_") else "s0_") + k[3:]]
+        return v, "s0_", "asset"
+    if case == "listing_edited":  # another strike than the one listed: another registry root
+        v["reg4_strike"] += 1
+        return v, None, None
     if case == "inflated_payout":
         v["s1_a_p0_bal"] += 1  # claim a larger option position than the leaf holds
         return v, "s1_", "account_a"
@@ -314,6 +339,9 @@ def _tamper(batches, which, case):  # noqa: C901 - one branch per case
     ("c", "settle_before_expiry", "rules"),
     ("c", "inflated_payout", "account_a"),
     ("d", "forced_withdrawal_not_paid", "account_b"),
+    ("g", "listing_not_new", "listing"),
+    ("g", "price_before_listing", "asset"),
+    ("g", "listing_edited", None),
 ])
 def test_tampered_witness_fails(batches, cs, which, case, component):
     v, slot, _ = _tamper(batches, which, case)
