@@ -300,3 +300,15 @@ def test_unexpected_failure_before_anything_applied_answers_one_by_one(tmp_path,
         del seq.submit_many
     finally:
         svc.close()
+
+
+def test_api_benchmark_smoke(tmp_path):
+    from benchmarks import api as bench
+
+    records: list[dict] = []
+    reqs = bench._stream(40, 8, signed=False)
+    for mode in bench.MODES:
+        bench.bench_mode(records, mode, reqs, 4, 10, 8, False, tmp_path)
+    assert [r["mode"] for r in records] == list(bench.MODES)
+    assert all(r["accepted"] == 40 and r["per_second"] > 0 for r in records)
+    assert records[0]["groups"] == 0 and records[2]["groups"] >= 1
