@@ -170,7 +170,13 @@ class SequencerService:
                         break
                     group.append(nxt)
                     n += len(nxt.reqs)
-                self._run_group([g for g in group if g.fut.set_running_or_notify_cancel()])
+                group = [g for g in group if g.fut.set_running_or_notify_cancel()]
+                try:
+                    self._run_group(group)
+                except BaseException as exc:  # a failure of the service's own bookkeeping
+                    for g in group:
+                        if not g.fut.done():
+                            g.fut.set_exception(exc)
                 continue
             fn, fut = item
             if fn is None:
@@ -276,7 +282,7 @@ class SequencerService:
         for f in r.fills:
             self.fills.append(fill_json(f, len(self.fills) + 1, n))
 
-    # --- operations (each runs on the worker thread through ``call``) --------------------------
+    # --- operations (each runs on the worker thread: through ``call``, submits as queue entries)
     def submit(self, req: Request) -> dict:
         """The receipt of one request (raises its typed error if it is rejected)."""
         return self._enqueue(_Submits([req], single=True))
