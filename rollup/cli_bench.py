@@ -102,6 +102,20 @@ def bench_engine(json_path: str | None, quick: bool) -> None:
 
     engine.main(json_path, quick)
 
+@bench.command("api")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
+@click.option("--quick", is_flag=True, help="Small sizes (a smoke run).")
+@click.option("--clients", default=16, show_default=True, help="Concurrent HTTP clients.")
+@click.option("--dir", "work_dir", type=click.Path(file_okay=False, exists=True),
+              help="Where the data folders go (the disk whose fsync counts).")
+def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | None) -> None:
+    """Requests/s over HTTP from concurrent clients: one fsync per request, group commit, and
+    the batch endpoint, with and without signature verification."""
+    from benchmarks import api
+
+    api.main(json_path, quick, clients=clients, work_dir=work_dir)
+
+
 @bench.command("prove")
 @click.option("--constraints", "sizes", default="2^12,2^14", show_default=True,
               help="Circuit sizes, comma separated: 2^k or integers.")

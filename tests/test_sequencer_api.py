@@ -236,6 +236,89 @@ def test_openapi_describes_exactly_the_routes_served(api):
     assert set(schemas["Error"]["required"]) <= set(r)
 
 
+def post_batch(c, items) -> tuple[int, object]:
+    data = items if isinstance(items, bytes) else json.dumps(
+        [x.to_json() if hasattr(x, "to_json") else x for x in items]).encode()
+    return c.call("POST", "/v1/requests/batch", data)
+
+
+def test_batch_applies_in_order_in_one_group(api):
+    server, c = api
+    before = c.get("/v1/status")
+    groups = before["group_commits"]["groups"]
+    batch = [order(1, SELL, 2, PRICE + 30, 101), order(1, SELL, 2, PRICE + 40, 102),
+             order(2, BUY, 3, PRICE + 40, 101),  # takes 2 at +30, then 1 at +40
+             Cancel(1, PERP, 102).signed(trader(1), DOMAIN)]
+    s, r = post_batch(c, batch)
+    assert s == 200 and [x["index"] for x in r] == [0, 1, 2, 3], r
+    assert all(x["status"] == 200 and x["accepted"] for x in r)
+    assert [x["seq"] for x in r] == list(range(before["seq"] + 1, before["seq"] + 5))
+    assert [(f["price"], f["size"]) for f in r[2]["fills"]] == [(PRICE + 30, 2), (PRICE + 40, 1)]
+    assert r[3]["note"] == "cancelled" and r[3]["root"] == c.get("/v1/status")["root"]
+    after = c.get("/v1/status")
+    assert after["group_commits"]["groups"] == groups + 1
+    assert after["accepted"] == before["accepted"] + 4
+    assert c.get(f"/v1/books/{PERP}")["asks"] == []
+    schemas = c.get("/openapi.json")["components"]["schemas"]
+    assert all(set(schemas["Receipt"]["required"]) <= set(x) for x in r)
+    assert post_batch(c, []) == (200, [])
+
+
+def test_batch_answers_each_item_as_the_single_endpoint_would(api):
+    server, c = api
+    before = c.get("/v1/status")
+    nonce = c.get("/v1/accounts/3")["nonce"]
+    good = Transfer(3, 4, 7, nonce, FAR).signed(trader(3), DOMAIN)
+    items = [
+        order(3, BUY, 1, PRICE - 700, 201, POST_ONLY),
+        {**good.to_json(), "amount": "lots"},  # malformed: answered in its place, not sent
+        Transfer(3, 4, 5, nonce, FAR).signed(trader(4), DOMAIN),  # forged
+        good,
+        good,  # the same again: its nonce is used now
+        order(3, BUY, 1, PRICE - 700, 201),  # order id reused
+        Deposit(3, pk(trader(3)), 10**9),  # unsigned type: from the L1 queue only
+        "not an object",
+        Cancel(3, PERP, 201).signed(trader(3), DOMAIN),
+    ]
+    s, r = post_batch(c, items)
+    assert s == 200 and [x["index"] for x in r] == list(range(len(items)))
+    got = [(x["status"], x["error"]["code"] if "error" in x else x["type"]) for x in r]
+    assert got == [(200, "Order"), (400, "MalformedRequest"), (403, "BadSignature"),
+                   (200, "Transfer"), (409, "StaleNonce"), (409, "OrderIdReused"),
+                   (400, "UnsignedType"), (400, "MalformedRequest"), (200, "Cancel")]
+    # the single endpoint gives the same answer to the same rejected request
+    s1, r1 = c.post(good)
+    assert (s1, r1) == (409, {"error": r[4]["error"]})
+    assert all(x["error"]["message"] for x in r if "error" in x)
+    after = c.get("/v1/status")
+    assert after["seq"] == before["seq"] + 3
+    assert after["rejected"] == before["rejected"] + 3 + 1  # malformed items never reach it
+    assert [x["seq"] for x in r if x["status"] == 200] == [before["seq"] + k for k in (1, 2, 3)]
+
+
+def test_batch_limits_and_malformed_bodies(api):
+    server, c = api
+    seq = c.get("/v1/status")["seq"]
+    one = order(4, BUY, 1, PRICE - 800, 301, POST_ONLY).to_json()
+    s, r = post_batch(c, [one] * (codec.MAX_BATCH + 1))
+    assert (s, r["error"]["code"]) == (413, "BatchTooLarge") and str(codec.MAX_BATCH) in (
+        r["error"]["message"])
+    for data, code in [(b"{not json", "MalformedJSON"), (b"[" * 40 + b"]" * 40, "MalformedJSON"),
+                       (json.dumps(one).encode(), "MalformedRequest"), (b"7", "MalformedRequest"),
+                       (b'"[]"', "MalformedRequest")]:
+        s, r = post_batch(c, data)
+        assert (s, r["error"]["code"]) == (400, code), (data[:30], r)
+    s, r = post_batch(c, b"[" + b" " * server.max_batch_body + b"]")
+    assert (s, r["error"]["code"]) == (413, "BodyTooLarge")
+    assert c.get("/v1/status")["seq"] == seq  # nothing applied
+    # a full batch fits the batch body limit (the single endpoint's limit is far smaller)
+    s, r = post_batch(c, [one] + [{**one, "order_id": 1000 + k}
+                                  for k in range(codec.MAX_BATCH - 1)])
+    assert s == 200 and len(r) == codec.MAX_BATCH
+    assert r[0]["status"] == 200 and {x["status"] for x in r[1:]} == {403}  # one signature
+    assert c.get("/v1/status")["seq"] == seq + 1
+
+
 def test_genesis_cut_short_is_completed_on_start(tmp_path):
     from rollup.api.service import genesis_requests
     from rollup.engine.sequencer import Sequencer

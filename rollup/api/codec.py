@@ -36,6 +36,7 @@ SIGNED_TYPES: dict[str, type[Request]] = {
 }
 TYPE_NAMES = {cls.TYPE: name for name, cls in SIGNED_TYPES.items()}
 INT_BOUND = 1 << 256
+MAX_BATCH = 1000  # requests in one POST /v1/requests/batch
 
 
 class BadInput(ValueError):

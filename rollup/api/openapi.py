@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 
+from rollup.api.codec import MAX_BATCH
+
 _INT = {"type": "integer"}
 _UINT = {"type": "integer", "minimum": 0}
 _BIGINT = {"oneOf": [{"type": "integer"},
@@ -53,8 +55,8 @@ _SCHEMAS = {
                          "The engine's typed error (rollup.errors: InsufficientMargin, "
                          "StaleNonce, BadSignature, ...) or an input error (MalformedJSON, "
                          "MalformedRequest, UnknownType, UnsignedType, MissingSignature, "
-                         "BodyTooLarge, LengthRequired, NotFound, MethodNotAllowed, "
-                         "BadParameter, InternalError)."},
+                         "BodyTooLarge, BatchTooLarge, LengthRequired, NotFound, "
+                         "MethodNotAllowed, BadParameter, InternalError)."},
                 "message": {"type": "string"}}}},
     },
     "Signature": {
@@ -132,6 +134,15 @@ _SCHEMAS = {
                             "description": "hex of the public-data records published"},
         },
     },
+    "BatchItem": {
+        "type": "object", "description": "The answer to one request of a batch: its index in "
+        "the batch and the HTTP status the single endpoint would have answered; with status "
+        "200 the receipt's fields, otherwise an error object.",
+        "required": ["index", "status"],
+        "properties": {"index": _UINT, "status": _UINT},
+        "oneOf": [{"allOf": [{"properties": {"status": {"const": 200}}}, _ref("Receipt")]},
+                  {"allOf": [{"properties": {"status": {"minimum": 400}}}, _ref("Error")]}],
+    },
     "Account": {
         "type": "object",
         "required": ["id", "public_key", "nonce", "collateral", "positions", "open_orders",
@@ -191,6 +202,11 @@ _SCHEMAS = {
             "oracle_key": {"type": ["string", "null"]}, "resting_orders": _UINT,
             "fills": _UINT, "accepted": _UINT, "rejected": _UINT,
             "uptime_s": {"type": "number"},
+            "group_commits": {"type": "object", "description": "group commits of more than "
+                              "one request since start: how many, and their requests",
+                              "properties": {"groups": _UINT, "requests": _UINT}},
+            "stopped": {"type": ["string", "null"], "description": "why the sequencer refuses "
+                        "requests (a failed journal write); null while it accepts them"},
             "batch": {"type": "object", "properties": {
                 "slots": _UINT, "l1_slots": _UINT, "assets": _UINT,
                 "time_limit": {"type": "number"}, "last_built": _UINT,
@@ -230,6 +246,34 @@ _SPEC = {
                                        "InvalidRequest, NoLiquidity, PostOnlyWouldCross, ..."),
                 "503": _error_response("JournalError: the request could not be journaled "
                                        "and was not applied."),
+            }}},
+        "/v1/requests/batch": {"post": {
+            "operationId": "submitBatch",
+            "summary": "Submit several signed requests, applied in order",
+            "description": f"At most {MAX_BATCH} requests, each in the form of POST /v1/requests. "
+                           "They are applied in the order given and journaled together (one "
+                           "group commit), and the answer comes once they are on disk: one "
+                           "entry per request, in order, with its index and the status the "
+                           "single endpoint would have answered (a rejected request changes "
+                           "nothing; the ones after it still go ahead). A malformed item "
+                           "(not a valid request object) is answered in its place with status "
+                           "400 and is not submitted; the others are. Requests from other "
+                           "clients may be applied between batches, never inside one.",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"type": "array", "maxItems": MAX_BATCH,
+                           "items": _ref("SignedRequest")}}}},
+            "responses": {
+                "200": {"description": "One entry per request, in order.",
+                        "content": {"application/json": {"schema": {
+                            "type": "array", "items": _ref("BatchItem")}}}},
+                "400": _error_response("Malformed body: bad JSON (MalformedJSON), or not a "
+                                       "JSON array (MalformedRequest)."),
+                "411": _error_response("Content-Length missing (or a chunked body)."),
+                "413": _error_response(f"More than {MAX_BATCH} requests (BatchTooLarge), or "
+                                       "a body over the server's batch body limit "
+                                       "(BodyTooLarge)."),
+                "503": _error_response("JournalError: the batch could not be journaled and "
+                                       "none of it was applied."),
             }}},
         "/v1/accounts/{id}": {"get": {
             "operationId": "getAccount",

@@ -5,8 +5,8 @@ Routes are one table (``ROUTES``); ``rollup.api.openapi`` describes exactly thes
 the two together). Every answer is JSON; a rejection is ``{"error": {"code", "message"}}`` with a
 4xx status (the code is the engine's typed error name, or an input error such as
 ``MalformedJSON``), and nothing a client sends can stop the server: bodies are bounded
-(``Content-Length`` required, at most ``max_body`` bytes), slow clients time out, and an
-unexpected failure of one request is a 500 for that request only.
+(``Content-Length`` required, at most ``max_body`` bytes; ``max_batch_body`` for a batch), slow
+clients time out, and an unexpected failure of one request is a 500 for that request only.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from rollup.api import codec
-from rollup.api.codec import BadInput, as_int, error_json
+from rollup.api.codec import MAX_BATCH, BadInput, as_int, error_json
 from rollup.api.service import SequencerService
 from rollup.errors import EngineError
 
@@ -82,6 +82,38 @@ def _submit(svc, params, query, body) -> dict:
     return svc.submit(codec.parse_request(body))
 
 
+def _item_error(index: int, status: int, code: str, message: str) -> dict:
+    return {"index": index, "status": status, **error_json(code, message)}
+
+
+def _submit_batch(svc, params, query, body) -> list[dict]:
+    """Per item, in order: ``{"index", "status": 200, ...receipt}`` or ``{"index", "status",
+    "error"}`` with the status and error the single endpoint would answer. A malformed item is
+    reported in its place and the other items still go ahead (they do not depend on it being
+    valid any more than separate submits would)."""
+    if not isinstance(body, list):
+        raise BadInput("a batch is a JSON array of requests")
+    if len(body) > MAX_BATCH:
+        raise HttpError(413, "BatchTooLarge", f"{len(body)} requests in a batch; at most "
+                        f"{MAX_BATCH}")
+    out: list[dict | None] = [None] * len(body)
+    reqs, where = [], []
+    for i, obj in enumerate(body):
+        try:
+            reqs.append(codec.parse_request(obj))
+            where.append(i)
+        except BadInput as exc:
+            out[i] = _item_error(i, 400, exc.code, str(exc))
+    for i, res in zip(where, svc.submit_batch(reqs), strict=True):
+        if isinstance(res, EngineError):
+            out[i] = _item_error(i, codec.engine_status(res), type(res).__name__, res.reason)
+        elif isinstance(res, BaseException):  # only on the one-request fallback path
+            out[i] = _item_error(i, 500, "InternalError", f"{type(res).__name__}: {res}")
+        else:
+            out[i] = {"index": i, "status": 200, **res}
+    return out
+
+
 def _account(svc, params, query, body) -> dict:
     return svc.account(params["id"])
 
@@ -102,6 +134,7 @@ ROUTES: list[tuple[str, str, Callable]] = [
     ("GET", "/openapi.json", _openapi),
     ("GET", "/v1/status", _status),
     ("POST", "/v1/requests", _submit),
+    ("POST", "/v1/requests/batch", _submit_batch),
     ("GET", "/v1/accounts/{id}", _account),
     ("GET", "/v1/books/{asset}", _book),
     ("GET", "/v1/fills", _fills),
@@ -134,6 +167,10 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "zkderiv-sequencer/1"
     timeout = 30  # seconds a client may take to send a request
+    # the headers and the body of an answer are two writes: with Nagle's algorithm the body
+    # waits for the client's delayed ACK of the headers (about 40 ms on Linux), which would cap
+    # a keep-alive client at some 25 requests per second
+    disable_nagle_algorithm = True
 
     server: ApiServer
 
@@ -171,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
                                 close=method != "GET")
             if method != "POST" and self.headers.get("Content-Length", "0") != "0":
                 self.close_connection = True  # a body nobody reads: do not reuse the stream
-            body = self._body() if method == "POST" else None
+            body = self._body(handler) if method == "POST" else None
             query = parse_qs(url.query, keep_blank_values=True, max_num_fields=20)
             status, payload = 200, handler(svc, params, query, body)
         except HttpError as exc:
@@ -192,7 +229,7 @@ class Handler(BaseHTTPRequestHandler):
             status, payload = 500, error_json("InternalError", f"{type(exc).__name__}: {exc}")
         self._send(status, payload, headers)
 
-    def _body(self):
+    def _body(self, handler):
         if self.headers.get("Transfer-Encoding"):
             raise HttpError(411, "LengthRequired", "chunked bodies are not accepted; send "
                             "Content-Length", close=True)
@@ -206,7 +243,7 @@ class Handler(BaseHTTPRequestHandler):
         if n < 0:
             raise HttpError(400, "BadContentLength", f"bad Content-Length {raw[:20]!r}",
                             close=True)
-        limit = self.server.max_body
+        limit = self.server.max_batch_body if handler is _submit_batch else self.server.max_body
         if n > limit:
             raise HttpError(413, "BodyTooLarge", f"body of {n} bytes exceeds {limit}",
                             close=True)
@@ -221,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
             msg = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
             raise BadInput(f"malformed JSON: {msg}", "MalformedJSON") from None
 
-    def _send(self, status: int, payload: dict, headers: dict) -> None:
+    def _send(self, status: int, payload: dict | list, headers: dict) -> None:
         data = json.dumps(payload, separators=(",", ":")).encode()
         try:
             self.send_response(status)
@@ -259,9 +296,13 @@ class ApiServer(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(self, service: SequencerService | None, host: str, port: int, *,
-                 max_body: int = 64 * 1024, verbose: bool = False) -> None:
+                 max_body: int = 64 * 1024, max_batch_body: int | None = None,
+                 verbose: bool = False) -> None:
         self.service = service
         self.max_body = max_body
+        # a batch body holds up to MAX_BATCH requests (a signed request is about 400 bytes as
+        # decimal JSON, 500 with hex strings)
+        self.max_batch_body = max_batch_body or max(max_body, MAX_BATCH * 1024)
         self.verbose = verbose
         super().__init__((host, port), Handler)
 

@@ -11,6 +11,20 @@ first, so a bad genesis leaves the journal empty; ``genesis.json`` records its l
 all journaled, and a genesis cut short by a crash is completed on the next start); a journal
 with rows is replayed in full (restart = the same state, books and fill history included; the
 signatures were checked when the rows were accepted).
+
+Group commit: one fsync per request caps throughput under concurrent clients, so when the worker
+takes a submit from its queue it also takes the submits queued right behind it (up to
+``group_max`` requests; never past a call of another kind, so reads, status and everything else
+keep their place relative to the submits) and hands them to ``Sequencer.submit_many``: applied
+in queue order, journaled in one transaction, and answered only once that is on disk. Each
+caller gets what a submit of its own would have given it (the same receipt, or the same typed
+error for a rejected request, which changes nothing). A submit that finds nothing queued behind
+it takes the one-request path (``Sequencer.submit``), exactly as before grouping existed.
+
+A group whose journal write fails is different from one request's: the group's requests are in
+the sequencer's memory but not on disk, so the sequencer stops (``Sequencer.failed``) and every
+later submit is refused with JournalError until a restart replays the journal; every caller of
+that group gets the JournalError (nothing of the group was acknowledged).
 """
 
 from __future__ import annotations
@@ -29,6 +43,7 @@ from pathlib import Path
 from rollup.api.codec import fill_json, hex32, side_name
 from rollup.config import Config
 from rollup.engine.sequencer import Receipt, Sequencer
+from rollup.errors import EngineError, JournalError
 from rollup.state.journal import Journal
 from rollup.state.state import FEE_ACCOUNT, State
 from rollup.transactions import Deposit, OracleUpdate, Request, SetOracleKey
@@ -65,8 +80,6 @@ def replay(journal: Journal, cfg: Config, on_receipt: Callable[[int, Receipt], N
            ) -> Sequencer:
     """A sequencer with every journal row applied (roots hashed once at the end), attached to
     the journal; ``on_receipt(seq, receipt)`` sees each row's receipt (the fill history)."""
-    from rollup.errors import JournalError
-
     seq = Sequencer(State(cfg.tree_depth), cfg.domain())
     seq.defer_root = True
     for n, req in journal.requests_after(0):
@@ -87,10 +100,25 @@ def _same(a: list[Request], b: list[Request]) -> bool:
     return [key(r) for r in a] == [key(r) for r in b]
 
 
+GROUP_MAX = 512  # requests in one group commit (a batch larger than this is one group alone)
+
+
+class _Submits:
+    """A queue entry of requests to journal and apply, in order: one ``submit`` (``single``:
+    the future gets the receipt dict or the error) or one ``submit_batch`` (the future gets the
+    list of receipt dicts and errors)."""
+
+    __slots__ = ("reqs", "fut", "single")
+
+    def __init__(self, reqs: list[Request], single: bool) -> None:
+        self.reqs, self.single, self.fut = reqs, single, Future()
+
+
 class SequencerService:
     """Owns one Sequencer (+ journal) on a worker thread; ``call(fn)`` runs ``fn(self)`` there."""
 
-    def __init__(self, cfg: Config, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, cfg: Config, log: Callable[[str], None] | None = None, *,
+                 group_max: int = GROUP_MAX) -> None:
         self.cfg = cfg
         self.log = log or (lambda m: print(m, file=sys.stderr, flush=True))
         self.seq: Sequencer | None = None
@@ -104,6 +132,10 @@ class SequencerService:
         self._thread = threading.Thread(target=self._loop, name="sequencer", daemon=True)
         self._ready: Future = Future()
         self._lock = None
+        # 1: every submit is journaled on its own (one fsync each), as without group commit
+        self.group_max = max(1, group_max)
+        self.groups = 0  # group commits of more than one request (status: how much grouping)
+        self.grouped = 0  # requests that went through those groups
 
     # --- thread -----------------------------------------------------------------------------------
     def start(self) -> SequencerService:
@@ -122,8 +154,31 @@ class SequencerService:
                 self._lock.close()
             return
         self._ready.set_result(None)
+        held = None  # an entry taken while gathering a group that must run after it
         while True:
-            fn, fut = self._q.get()
+            item, held = (held, None) if held is not None else (self._q.get(), None)
+            if isinstance(item, _Submits):
+                group, n = [item], len(item.reqs)
+                # only what is already queued: a lone submit is not delayed waiting for company
+                while n < self.group_max:
+                    try:
+                        nxt = self._q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if not isinstance(nxt, _Submits) or n + len(nxt.reqs) > self.group_max:
+                        held = nxt  # a call of another kind (or a full group): it runs next
+                        break
+                    group.append(nxt)
+                    n += len(nxt.reqs)
+                group = [g for g in group if g.fut.set_running_or_notify_cancel()]
+                try:
+                    self._run_group(group)
+                except BaseException as exc:  # a failure of the service's own bookkeeping
+                    for g in group:
+                        if not g.fut.done():
+                            g.fut.set_exception(exc)
+                continue
+            fn, fut = item
             if fn is None:
                 break
             if not fut.set_running_or_notify_cancel():
@@ -227,9 +282,91 @@ class SequencerService:
         for f in r.fills:
             self.fills.append(fill_json(f, len(self.fills) + 1, n))
 
-    # --- operations (each runs on the worker thread through ``call``) --------------------------
+    # --- operations (each runs on the worker thread: through ``call``, submits as queue entries)
     def submit(self, req: Request) -> dict:
-        return self.call(lambda s: s._submit(req))
+        """The receipt of one request (raises its typed error if it is rejected)."""
+        return self._enqueue(_Submits([req], single=True))
+
+    def submit_batch(self, reqs: list[Request]) -> list[dict | EngineError]:
+        """Several requests applied in order in one group commit: per request its receipt or
+        the typed error that rejected it. A JournalError (nothing journaled) is raised."""
+        if not reqs:
+            return []
+        return self._enqueue(_Submits(list(reqs), single=False))
+
+    def _enqueue(self, entry: _Submits):
+        if not self._thread.is_alive():
+            raise RuntimeError("the sequencer thread is not running")
+        self._q.put(entry)
+        return entry.fut.result()
+
+    def _run_group(self, group: list[_Submits]) -> None:
+        """One group commit for these entries (worker thread); resolves every entry's future."""
+        if not group:
+            return
+        if len(group) == 1 and group[0].single:
+            self._run_singly(group[0])  # nothing to group with: the one-request path
+            return
+        reqs = [r for g in group for r in g.reqs]
+        before = self.seq.seq
+        try:
+            # verification included (verified=False): submit_many decides how to check the
+            # group's signatures
+            results = self.seq.submit_many(reqs)
+        except JournalError as exc:
+            # the group is not on disk and the sequencer has stopped (or had stopped already):
+            # nobody in it is acknowledged; counted as rejected, as one request's would be
+            self.rejected += len(reqs)
+            for g in group:
+                g.fut.set_exception(exc)
+            return
+        except BaseException as exc:
+            if self.seq.seq == before:
+                # nothing was applied: answer each entry on the one-request path, so each gets
+                # exactly its own answer (the failing request its own exception)
+                for g in group:
+                    self._run_singly(g)
+                return
+            # some requests of the group were applied and journaled before the failure, but
+            # their receipts are lost: fills and counters would no longer match the journal.
+            # Stop accepting requests; a restart replays the journal into a consistent state.
+            self.seq.failed = (f"{type(exc).__name__} in a group commit after request "
+                               f"{self.seq.seq}: {exc}")
+            self.log(f"error: {self.seq.failed}")
+            for g in group:
+                g.fut.set_exception(exc)
+            return
+        self.groups += 1
+        self.grouped += len(reqs)
+        it = iter(zip(reqs, results, strict=True))
+        for g in group:
+            outs: list[dict | EngineError] = []
+            for req, res in itertools.islice(it, len(g.reqs)):
+                if isinstance(res, EngineError):
+                    self.rejected += 1
+                    outs.append(res)
+                else:
+                    self.accepted += 1
+                    outs.append(self._receipt_json(req, res))
+            if not g.single:
+                g.fut.set_result(outs)
+            elif isinstance(outs[0], EngineError):
+                g.fut.set_exception(outs[0])
+            else:
+                g.fut.set_result(outs[0])
+
+    def _run_singly(self, g: _Submits) -> None:
+        """Each request of the entry on the one-request path (its own journal transaction)."""
+        outs: list = []
+        for req in g.reqs:
+            try:
+                outs.append(self._submit(req))
+            except BaseException as exc:
+                if g.single:
+                    g.fut.set_exception(exc)
+                    return
+                outs.append(exc)  # as separate submits would: the others still go ahead
+        g.fut.set_result(outs[0] if g.single else outs)
 
     def _submit(self, req: Request) -> dict:
         try:
@@ -238,6 +375,10 @@ class SequencerService:
             self.rejected += 1
             raise
         self.accepted += 1
+        return self._receipt_json(req, r)
+
+    def _receipt_json(self, req: Request, r: Receipt) -> dict:
+        """The answer to an accepted request (its fills recorded in the fill history)."""
         first = len(self.fills) + 1
         self._record(r.seq, r)
         out = {"accepted": True, "seq": r.seq, "root": hex32(r.root), "type": type(req).__name__,
@@ -344,6 +485,8 @@ class SequencerService:
             "oracle_key": compress(st.oracle_pk) if st.oracle_pk != (0, 0) else None,
             "resting_orders": sum(len(b) for b in seq.books.values()),
             "fills": len(self.fills), "accepted": self.accepted, "rejected": self.rejected,
+            "group_commits": {"groups": self.groups, "requests": self.grouped},
+            "stopped": seq.failed,
             "uptime_s": round(time.time() - self.started, 1),
             "batch": {"slots": cfg.batch_slots, "l1_slots": cfg.batch_l1_slots,
                       "assets": cfg.batch_assets, "time_limit": cfg.batch_time_limit,
