@@ -78,6 +78,7 @@ class Config:
     chain_id: int = 31337
     rollup_address: str = "0x" + "00" * 20
     data_dir: str = "data"
+    snapshot_every: int = 100_000  # journal rows between the service's snapshots (0: never)
     tree_depth: int = 32
     genesis_time: int = 0  # oracle time of the genesis prices
     batch_slots: int = 4
@@ -133,7 +134,7 @@ class Config:
 _SECTIONS = {
     "chain": {"node": ("node", str), "chain_id": ("chain_id", int),
               "rollup_address": ("rollup_address", str)},
-    "data": {"dir": ("data_dir", str)},
+    "data": {"dir": ("data_dir", str), "snapshot_every": ("snapshot_every", int)},
     "state": {"tree_depth": ("tree_depth", int), "genesis_time": ("genesis_time", int)},
     "batch": {"slots": ("batch_slots", int), "l1_slots": ("batch_l1_slots", int),
               "assets": ("batch_assets", int), "time_limit": ("batch_time_limit", float)},
@@ -212,6 +213,8 @@ def validate(cfg: Config) -> None:
     if not 0 <= addr < 1 << 160:
         raise ConfigError(f"chain.rollup_address: {cfg.rollup_address!r} is not a 20-byte hex "
                           "address")
+    if cfg.snapshot_every < 0:
+        raise ConfigError("data.snapshot_every must be >= 0")
     if not 2 <= cfg.tree_depth <= 32:
         raise ConfigError("state.tree_depth must be in 2..32")
     if cfg.batch_slots < 1:
@@ -275,6 +278,8 @@ def render(cfg: Config) -> str:
         "",
         "[data]",
         f"dir = {_toml(cfg.data_dir)}  # journal.db, batches/, keys/",
+        f"snapshot_every = {_toml(cfg.snapshot_every)}  # requests between state snapshots "
+        "(restart = newest snapshot + the journal after it); 0 = never",
         "",
         "[state]",
         f"tree_depth = {_toml(cfg.tree_depth)}  # accounts tree depth (the circuits' depth too)",

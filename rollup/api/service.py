@@ -9,8 +9,11 @@ so a receipt returned here is for a request that is on disk.
 Start-up: an empty journal gets the genesis of the configuration (checked on a scratch sequencer
 first, so a bad genesis leaves the journal empty; ``genesis.json`` records its length once it is
 all journaled, and a genesis cut short by a crash is completed on the next start); a journal
-with rows is replayed in full (restart = the same state, books and fill history included; the
-signatures were checked when the rows were accepted).
+with rows is replayed (restart = the same state, books and fill history included; the
+signatures were checked when the rows were accepted): from the newest snapshot the service wrote
+(``[data] snapshot_every`` requests apart, and at a clean stop: the sequencer with the fill
+history, ``rollup.state.journal`` files) plus the rows after it, or from the genesis when there
+is none, so a restart's time is bounded by the snapshot interval, not by the journal's length.
 
 Group commit: one fsync per request caps throughput under concurrent clients, so when the worker
 takes a submit from its queue it also takes the submits queued right behind it (up to
@@ -76,13 +79,17 @@ def read_genesis(cfg: Config) -> dict | None:
         return None
 
 
-def replay(journal: Journal, cfg: Config, on_receipt: Callable[[int, Receipt], None]
-           ) -> Sequencer:
+_FILLS = "service_fills"  # the fill history rides in the service's snapshots under this name
+
+
+def replay(journal: Journal, cfg: Config, on_receipt: Callable[[int, Receipt], None],
+           start: Sequencer | None = None) -> Sequencer:
     """A sequencer with every journal row applied (roots hashed once at the end), attached to
-    the journal; ``on_receipt(seq, receipt)`` sees each row's receipt (the fill history)."""
-    seq = Sequencer(State(cfg.tree_depth), cfg.domain())
+    the journal; ``on_receipt(seq, receipt)`` sees each row's receipt (the fill history).
+    ``start``: a restored snapshot; only the rows after it are applied."""
+    seq = start if start is not None else Sequencer(State(cfg.tree_depth), cfg.domain())
     seq.defer_root = True
-    for n, req in journal.requests_after(0):
+    for n, req in journal.requests_after(seq.seq):
         r = seq.apply_verified(req)
         if seq.seq != n:
             raise JournalError(f"journal gap: expected {seq.seq}, found {n}")
@@ -136,6 +143,7 @@ class SequencerService:
         self.group_max = max(1, group_max)
         self.groups = 0  # group commits of more than one request (status: how much grouping)
         self.grouped = 0  # requests that went through those groups
+        self._last_snapshot = 0  # sequence number of the newest snapshot (written or restored)
 
     # --- thread -----------------------------------------------------------------------------------
     def start(self) -> SequencerService:
@@ -177,6 +185,7 @@ class SequencerService:
                     for g in group:
                         if not g.fut.done():
                             g.fut.set_exception(exc)
+                self._maybe_snapshot()
                 continue
             fn, fut = item
             if fn is None:
@@ -187,6 +196,8 @@ class SequencerService:
                 fut.set_result(fn(self))
             except BaseException as exc:
                 fut.set_exception(exc)
+            self._maybe_snapshot()
+        self._maybe_snapshot(stopping=True)
         self.journal.close()
         self._lock.close()
         fut.set_result(None)
@@ -222,8 +233,12 @@ class SequencerService:
             self._genesis([])
             return
         t = time.perf_counter()
-        self.seq = replay(self.journal, cfg, self._record)
-        self.log(f"replayed {self.seq.seq} journal rows in {time.perf_counter() - t:.1f} s")
+        start = self._restore()
+        first = start.seq if start is not None else 0
+        self.seq = replay(self.journal, cfg, self._record, start)
+        self.log((f"restored the snapshot at {first}, " if start is not None else "")
+                 + f"replayed {self.seq.seq - first} journal rows in "
+                 f"{time.perf_counter() - t:.1f} s")
         g = read_genesis(cfg)
         if g is not None:
             self.genesis_seq = g["seq"]
@@ -239,6 +254,49 @@ class SequencerService:
         else:
             self.log("warning: no genesis record and the journal does not start with the "
                      "configured genesis")
+
+    def _restore(self) -> Sequencer | None:
+        """The newest snapshot this service wrote (the sequencer, its fill history restored),
+        or None: no snapshot, one written by another tool (no fill history), or one that does
+        not match the journal."""
+        try:
+            snap = self.journal.latest_snapshot()
+        except Exception as exc:  # an unreadable snapshot costs a full replay, nothing more
+            self.log(f"warning: cannot read the snapshots ({exc}); replaying the journal")
+            return None
+        if snap is None:
+            return None
+        n, root, seq = snap
+        fills = seq.__dict__.pop(_FILLS, None) if isinstance(seq, Sequencer) else None
+        if fills is None:
+            return None
+        if seq.seq != n or n > self.journal.last_seq() or seq.state.root != root:
+            self.log(f"warning: the snapshot at {n} does not match the journal; replaying it all")
+            return None
+        self.fills = fills
+        self._last_snapshot = n
+        return seq
+
+    def _maybe_snapshot(self, stopping: bool = False) -> None:
+        """A snapshot once ``snapshot_every`` requests were applied since the last one (and at a
+        clean stop, if any were). The requests are in the journal already: a snapshot that
+        cannot be written is logged and tried again later, nothing else."""
+        every, seq = self.cfg.snapshot_every, self.seq
+        if not every or seq is None or seq.failed or seq.state.in_txn:
+            return
+        if seq.seq - self._last_snapshot < (1 if stopping else every):
+            return
+        self._last_snapshot = seq.seq
+        t = time.perf_counter()
+        seq.__dict__[_FILLS] = self.fills
+        try:
+            self.journal.write_snapshot(seq.seq, seq.state.root, seq)
+        except Exception as exc:  # disk full, permissions: the journal still has everything
+            self.log(f"warning: snapshot at {seq.seq} failed: {exc}")
+        else:
+            self.log(f"snapshot at {seq.seq} in {time.perf_counter() - t:.1f} s")
+        finally:
+            seq.__dict__.pop(_FILLS, None)
 
     def _genesis(self, done: list[Request]) -> None:
         """Journal the configured genesis (the part of it not yet journaled: ``done``)."""
