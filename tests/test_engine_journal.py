@@ -140,6 +140,31 @@ def test_submit_many_equals_one_by_one_and_recovers(tmp_path):
     assert recover(path, tn.DOMAIN, account_depth=8).state.root == one.state.root
 
 
+def test_submit_many_group_root_hashes_once_per_group(tmp_path):
+    """``group_root``: the same results and final root as one by one with a root after each;
+    every receipt of a group carries the root after the group; ``defer_root`` is left as it
+    was."""
+    reqs = _orders(40, seed=3)
+    one = tn.venue(n_accounts=4)
+    after = []
+    for r in reqs:
+        try:
+            after.append(one.apply_verified(r).root)
+        except E.EngineError:
+            after.append(None)
+    grouped = tn.venue(n_accounts=4, journal=Journal(tmp_path / "j.db"))
+    assert not grouped.defer_root
+    for k in range(0, len(reqs), 16):
+        res = grouped.submit_many(reqs[k:k + 16], verified=True, group_root=True)
+        ok = [r for r in res if not isinstance(r, E.EngineError)]
+        assert ok and {r.root for r in ok} == {grouped.state.root}
+        # the root after the group is the one-by-one root after its last accepted request
+        assert grouped.state.root == [x for x in after[k:k + 16] if x is not None][-1]
+        assert not grouped.defer_root
+    assert grouped.state.root == one.state.root == grouped.state.recompute_root()
+    grouped.journal.close()
+
+
 def test_submit_many_checks_signatures(tmp_path):
     seq = tn.venue(n_accounts=3, journal=Journal(tmp_path / "j.db"))
     good = Order(1, tn.PERP, SELL, 10, 60_000, 1, 10**9).signed(tn.key(1), tn.DOMAIN)

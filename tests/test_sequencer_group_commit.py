@@ -72,9 +72,19 @@ def in_thread(fn, *args) -> tuple[threading.Thread, list]:
 
 
 def answer(res) -> tuple:
-    """What a caller saw, comparable across services (errors by type and reason)."""
+    """What a caller saw, comparable across services (errors by type and reason; a receipt
+    without its root: a group's receipts carry the root after the group, see ``roots``)."""
     kind, v = res
-    return (kind, v) if kind == "ok" else (kind, type(v).__name__, v.reason)
+    if kind == "ok":
+        return kind, {k: x for k, x in v.items() if k != "root"}
+    return kind, type(v).__name__, v.reason
+
+
+def roots(results, group_reqs, reqs) -> set:
+    """The roots the accepted requests of one group were answered with."""
+    k = {id(r): i for i, r in enumerate(reqs)}
+    return {results[k[id(r)]][0][1]["root"] for r in group_reqs
+            if results[k[id(r)]][0][0] == "ok"}
 
 
 def record_groups(svc: SequencerService) -> list[list]:
@@ -152,6 +162,9 @@ def test_grouped_submits_answer_as_serial_submits_and_survive_a_restart(tmp_path
         assert {"BadSignature", "StaleNonce", "OrderIdReused", "UnknownOrder"} <= set(kinds)
         after = svc.status()
         assert after["group_commits"] == {"groups": 2, "requests": len(reqs) - 1}
+        # one root per group: the status read between the groups saw the first one's
+        assert roots(results, groups[0], reqs) == {status[0][1]["root"]}
+        assert roots(results, groups[1], reqs) == {after["root"]}
         assert after["stopped"] is None
         fills = svc.fills_since(0, 10_000, None)
         rows = journal_rows(svc)

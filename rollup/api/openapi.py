@@ -117,7 +117,9 @@ _SCHEMAS = {
         "properties": {
             "accepted": {"const": True},
             "seq": {**_UINT, "description": "position in the journal"},
-            "root": {**_HEX32, "description": "state root after the request"},
+            "root": {**_HEX32, "description": "state root after the request; for requests "
+                     "applied together in a group commit (a batch, or concurrent submits), "
+                     "the root after the group"},
             "type": {"type": "string"},
             "fills": {"type": "array", "items": _ref("Fill")},
             "resting": {"oneOf": [{"type": "null"}, {

@@ -21,8 +21,11 @@ takes a submit from its queue it also takes the submits queued right behind it (
 keep their place relative to the submits) and hands them to ``Sequencer.submit_many``: applied
 in queue order, journaled in one transaction, and answered only once that is on disk. Each
 caller gets what a submit of its own would have given it (the same receipt, or the same typed
-error for a rejected request, which changes nothing). A submit that finds nothing queued behind
-it takes the one-request path (``Sequencer.submit``), exactly as before grouping existed.
+error for a rejected request, which changes nothing), except that the tree is hashed once for
+the group: every receipt of a group carries the root after the group (a root after each request
+costs a tree path per changed account each: at depth 32 about three times the group's). A
+submit that finds nothing queued behind it takes the one-request path (``Sequencer.submit``),
+exactly as before grouping existed.
 
 A group whose journal write fails is different from one request's: the group's requests are in
 the sequencer's memory but not on disk, so the sequencer stops (``Sequencer.failed``) and every
@@ -370,7 +373,7 @@ class SequencerService:
         try:
             # verification included (verified=False): submit_many decides how to check the
             # group's signatures
-            results = self.seq.submit_many(reqs)
+            results = self.seq.submit_many(reqs, group_root=True)
         except JournalError as exc:
             # the group is not on disk and the sequencer has stopped (or had stopped already):
             # nobody in it is acknowledged; counted as rejected, as one request's would be

@@ -329,13 +329,17 @@ class Sequencer:
                    f"{type(req).__name__} signature does not verify")
         return self.apply_verified(req)
 
-    def submit_many(self, reqs: Sequence[Request], *, verified: bool = False
-                    ) -> list[Receipt | E.EngineError]:
+    def submit_many(self, reqs: Sequence[Request], *, verified: bool = False,
+                    group_root: bool = False) -> list[Receipt | E.EngineError]:
         """``submit`` for several requests in order, journaled together (group commit): one
         SQLite transaction, one fsync for the group, and the results are returned (the requests
         acknowledged) only once it is on disk. Each result is the request's receipt, or the
         typed error that rejected it (a rejected request changes nothing, as with ``submit``).
         ``verified``: the signatures were checked already (``apply_verified`` for each).
+        ``group_root``: the tree is hashed once for the group (the changed leaves batched, a node
+        shared by several requests hashed once) and every receipt of the group carries the root
+        after the group, instead of a root after each request (with ``defer_root`` off, the
+        roots after each request cost one tree path per changed account each).
 
         If the group's journal write fails, JournalError is raised and the sequencer refuses
         further requests: its memory holds requests the journal does not, so it must be rebuilt
@@ -379,6 +383,9 @@ class Sequencer:
                 return self.apply_verified(req)
 
         self._group = []
+        defer = self.defer_root
+        if group_root:
+            self.defer_root = True
         try:
             for req in reqs:
                 try:
@@ -386,6 +393,7 @@ class Sequencer:
                 except E.EngineError as exc:
                     out.append(exc)
         finally:
+            self.defer_root = defer
             rows, self._group = self._group, None
             if rows:
                 try:
@@ -393,6 +401,11 @@ class Sequencer:
                 except E.JournalError as exc:
                     self.failed = f"group journal write failed: {exc.reason}"
                     raise
+        if group_root and not defer:
+            root = self.state.flush()
+            for r in out:
+                if isinstance(r, Receipt):
+                    r.root = root
         self._maybe_snapshot()
         return out
 
