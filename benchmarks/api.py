@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -64,20 +63,12 @@ def _config(folder: Path, n_accounts: int):
 
 def _stream(n: int, n_accounts: int, signed: bool, seed: int = 1) -> list[dict]:
     """Limit orders around the price from random accounts (about half cross), as JSON."""
+    from benchmarks.engine import _order_stream
     from rollup.engine import testnet as tn
-    from rollup.transactions import Order
 
-    rng = random.Random(seed)
-    oid = dict.fromkeys(range(1, n_accounts + 1), 0)
     out = []
-    for _ in range(n):
-        acc = rng.randrange(1, n_accounts + 1)
-        oid[acc] += 1
-        side = rng.randrange(2)
-        price = tn.PERP_PRICE + (rng.randrange(-5, 3) if side == 0 else rng.randrange(-2, 6))
-        o = Order(acc, tn.PERP, side, rng.randrange(1, 5), price, oid[acc], 10**9)
-        o = o.signed(tn.key(1), tn.DOMAIN) if signed else o
-        d = o.to_json()
+    for o in _order_stream(n, n_accounts, seed, max_size=5):
+        d = (o.signed(tn.key(1), tn.DOMAIN) if signed else o).to_json()
         if not signed:
             d["sig"] = [[0, 0], 0]
         out.append(d)

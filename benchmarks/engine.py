@@ -39,7 +39,7 @@ def _record(records: list[dict], **rec) -> None:
     print(json.dumps(rec), flush=True)
 
 
-def _order_stream(n: int, n_accounts: int, seed: int = 1):
+def _order_stream(n: int, n_accounts: int, seed: int = 1, max_size: int = 50):
     """Limit orders around a mid price from random accounts; about half cross."""
     from rollup.engine import testnet as tn
     from rollup.transactions import Order
@@ -52,7 +52,8 @@ def _order_stream(n: int, n_accounts: int, seed: int = 1):
         oid[acc] += 1
         side = rng.randrange(2)
         price = tn.PERP_PRICE + (rng.randrange(-5, 3) if side == 0 else rng.randrange(-2, 6))
-        out.append(Order(acc, tn.PERP, side, rng.randrange(1, 50), price, oid[acc], 10**9))
+        out.append(Order(acc, tn.PERP, side, rng.randrange(1, max_size), price, oid[acc],
+                         10**9))
     return out
 
 

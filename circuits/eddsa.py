@@ -99,6 +99,25 @@ def _as_pair(value: object, what: str) -> tuple[int, int] | None:
     return _check_int(value[0], what), _check_int(value[1], what)
 
 
+def _parse(public_key: object, message: object, signature: object
+           ) -> tuple[tuple[int, int], tuple[int, int], int, int] | None:
+    """``eddsa_verify``'s checks before any curve arithmetic, in its order: (A, R8, M, S), None
+    where it returns False (wrong lengths, message outside [0, r)), its TypeErrors raised."""
+    a = _as_pair(public_key, "public key")
+    message = _check_int(message, "message")
+    if not isinstance(signature, tuple | list):
+        raise TypeError(f"signature must be a tuple or list, got {type(signature).__name__}")
+    if len(signature) != 2:
+        return None
+    r8 = _as_pair(signature[0], "R8")
+    s = _check_int(signature[1], "S")
+    if a is None or r8 is None:
+        return None
+    if not (0 <= message < R):
+        return None
+    return a, r8, message, s
+
+
 def eddsa_verify(
     public_key: Sequence[int], message: int, signature: tuple[Sequence[int], int]
 ) -> bool:
@@ -106,18 +125,10 @@ def eddsa_verify(
     for invalid or malformed values: coordinates or message outside [0, r), points off the
     curve, S >= l, wrong tuple lengths. Wrong Python types (not int / tuple / list) raise
     TypeError."""
-    a = _as_pair(public_key, "public key")
-    message = _check_int(message, "message")
-    if not isinstance(signature, tuple | list):
-        raise TypeError(f"signature must be a tuple or list, got {type(signature).__name__}")
-    if len(signature) != 2:
+    parsed = _parse(public_key, message, signature)
+    if parsed is None:
         return False
-    r8 = _as_pair(signature[0], "R8")
-    s = _check_int(signature[1], "S")
-    if a is None or r8 is None:
-        return False
-    if not (0 <= message < R):
-        return False
+    a, r8, message, s = parsed
     # Same order of checks as circomlibjs: R8 on curve, A on curve, S < l.
     if not bj.in_curve(r8) or not bj.in_curve(a):
         return False

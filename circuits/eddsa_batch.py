@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from circuits import babyjubjub as bj
-from circuits.eddsa import _as_pair, _check_int
+from circuits.eddsa import _parse
 from circuits.poseidon_batch import hash_ints
 from prover.kernels.cpu.field import eq
 from prover.kernels.cpu.fr import FR, FR_ONE, fr_add, fr_mul, fr_neg, fr_sqr, fr_sub
@@ -288,18 +288,10 @@ def _base8_table() -> np.ndarray:
 def _screen(public_key: object, message: object, signature: object):
     """eddsa_verify up to the curve checks, in its order: raises its TypeErrors, returns None
     where it returns False before any curve arithmetic, else (R8x, R8y, Ax, Ay, M, S)."""
-    a = _as_pair(public_key, "public key")
-    message = _check_int(message, "message")
-    if not isinstance(signature, tuple | list):
-        raise TypeError(f"signature must be a tuple or list, got {type(signature).__name__}")
-    if len(signature) != 2:
+    parsed = _parse(public_key, message, signature)
+    if parsed is None:
         return None
-    r8 = _as_pair(signature[0], "R8")
-    s = _check_int(signature[1], "S")
-    if a is None or r8 is None:
-        return None
-    if not (0 <= message < _P):
-        return None
+    a, r8, message, s = parsed
     # in_curve's range test for the coordinates; the curve equation is the kernel's.
     if not (0 <= r8[0] < _P and 0 <= r8[1] < _P and 0 <= a[0] < _P and 0 <= a[1] < _P):
         return None
