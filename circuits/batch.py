@@ -36,6 +36,9 @@ listing [13]          -                            L1 slot only (operator); asse
                                                    before; an option's underlying listed by
                                                    now, its expiry in the future; publishes
                                                    the registry entry
+oracle key [14]       -                            L1 slot only (operator); the new key on the
+                                                   curve, not of small order, canonically
+                                                   packed; later oracle slots verify with it
 ====================  ===========================  ========================================
 
 Funding is settled on A and B for every type that touches them except deposits (the engine's
@@ -84,7 +87,8 @@ non-square, and a - d y^2 != 0 since a/d is a non-square); or (x, y) is a point 
 (8 (x, y) = identity). A forced withdrawal in ETH, or naming an account the state lacks (its leaf
 opened as empty and left so), is consumed with paid = 0.
 
-Not proven (the batch builder refuses them): oracle-key changes (genesis only).
+The oracle key is running state too: an oracle-key slot replaces it for the slots after it, and
+the new global root holds the last one.
 """
 
 from __future__ import annotations
@@ -109,6 +113,7 @@ T_NOOP, T_DEPOSIT, T_WITHDRAWAL, T_TRANSFER, T_ORDER, T_TRADE = 0, 1, 2, 3, 4, 5
 T_FUNDING, T_ORACLE, T_SETTLEMENT_PRICE, T_LIQUIDATION, T_EXPIRY_SETTLEMENT = 7, 8, 9, 10, 11
 T_FORCED_WITHDRAWAL = 12
 T_LIST_ASSET = 13
+T_SET_ORACLE_KEY = 14
 T_REFUND = 15
 DOMAIN_TAG = int.from_bytes(b"zkderiv/v1", "big")
 MSG_FIELDS = 8  # every signed message is H(domain, type, f_1..f_8), zero-padded
@@ -139,7 +144,8 @@ EMPTY_SLOT_HASH = poseidon_native([0, 0, 0])
 EMPTY_POSITIONS_ROOT = poseidon_native([EMPTY_SLOT_HASH] * POSITION_SLOTS)
 EMPTY_ORDERS_ROOT = zero_hashes(ORDER_TREE_DEPTH)[ORDER_TREE_DEPTH]
 
-TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps", "fwd", "rfd", "lst")
+TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps", "fwd", "rfd", "lst",
+         "okey")
 REGISTRY_FIELDS = ("kind", "underlying", "strike", "expiry", "risk_initial", "risk_maintenance",
                    "short_initial", "short_maintenance", "maker_fee", "taker_fee",
                    "liquidation_fee")
@@ -560,12 +566,13 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
         glob = poseidon(cs, [v["time"], tables.oracle_root_before, *opk])
         old_root = poseidon(cs, [v["accounts_root"], tables.registry_root_before, glob])
 
-    st = {"root": v["accounts_root"], "time": v["time"], "queue": queue, "fees": as_lc(0)}
+    st = {"root": v["accounts_root"], "time": v["time"], "queue": queue, "fees": as_lc(0),
+          "opk": opk}
     l1_bits: list[LC] = []
     diff_bits: list[LC] = []
     for i in range(slots):
         with cs.component(f"slot{i}"):
-            _slot(cs, v, f"s{i}_", depth, st, tables, domain, opk, i < l1_slots, l1_bits,
+            _slot(cs, v, f"s{i}_", depth, st, tables, domain, i < l1_slots, l1_bits,
                   diff_bits)
 
     with cs.component("fee_account"):
@@ -584,7 +591,7 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
             cs.assert_equal(tables.avail[k], tables.listed[k])
 
     with cs.component("public_input"):
-        glob_new = poseidon(cs, [st["time"], tables.oracle_root(cs), *opk])
+        glob_new = poseidon(cs, [st["time"], tables.oracle_root(cs), *st["opk"]])
         new_root = poseidon(cs, [acc_root, tables.registry_root, glob_new])
         pre = be(chain_bits, 256, cs) + be(rollup_bits, 160, cs) + be(number_bits, 64, cs)
         pre += be(canonical_bits(cs, old_root), 256, cs)
@@ -607,9 +614,10 @@ def _mux(cs, pairs) -> LC:
     return lsum([cs.mul(f, x) for f, x in pairs], cs)
 
 
-def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, diff_bits):
+def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bits):
     fl = {t: v[p + t] for t in TYPES}
-    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd, rfd, lst = (fl[t] for t in TYPES)
+    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd, rfd, lst, okey = (fl[t] for t in TYPES)
+    opk = st["opk"]  # the oracle key as of this slot
     absent, easset = v[p + "absent"], v[p + "easset"]
     new, x = v[p + "new"], v[p + "asset"]
     amount, to, expiry, qty, price = (v[p + n] for n in ("amount", "to", "expiry", "qty",
@@ -628,6 +636,7 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
             cs.assert_zero(fwd)
             cs.assert_zero(rfd)
             cs.assert_zero(lst)
+            cs.assert_zero(okey)
             cs.assert_zero(new)
             cs.assert_zero(absent)
         cs.assert_bool(absent)
@@ -866,8 +875,8 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
             r_any = lsum(reasons, cs)
             cs.constrain(r_any, 1 - rfd, 0)  # reasons only for a refund, and at most one
             cs.constrain(cs.mul(rfd, easset), 1 - r_any, 0)  # a token refund needs one
-            # y canonical for a deposit and for the two reasons about the point
-            g.assert_bits_le(cs, y_bits, R - 1, dep + reasons[1] + reasons[2])
+            # y canonical for a deposit, a new oracle key and the two reasons about the point
+            g.assert_bits_le(cs, y_bits, R - 1, dep + okey + reasons[1] + reasons[2])
             g.assert_bits_ge(cs, y_bits, R, reasons[0])  # reason 1: y >= p
             y2 = cs.mul(yv, yv)
             num, den = 1 - y2, g.bj.A - g.bj.D * y2  # x^2 = num / den; den != 0 (a/d non-square)
@@ -886,6 +895,10 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
             xk = canonical_bits(cs, a.pk[0])
             cs.constrain(dep, yv - a.pk[1], 0)
             cs.constrain(dep, sign - _sign_bit(cs, xk), 0)
+            # a new oracle key (kx, y): on the curve, not of small order, x's sign as packed
+            _small_order_free(cs, (kx, yv), okey)
+            cs.constrain(okey, sign - _sign_bit(cs, canonical_bits(cs, kx)), 0)
+            st["opk"] = (opk[0] + cs.mul(okey, kx - opk[0]), opk[1] + cs.mul(okey, yv - opk[1]))
         with cs.component("queue"):
             dep_bits = to_bits(cs, v[p + "depositor"], 160)
             eacc_bits = to_bits(cs, v[p + "eacc"], 32)
@@ -944,6 +957,7 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, opk, l1: bool, l1_bits, d
             for n in REGISTRY_FIELDS[4:]:
                 listing += be(to_bits(cs, entry[n], PPM_BITS), 32, cs)
             records.append((lst, listing))
+            records.append((okey, const_bits(cs, T_SET_ORACLE_KEY, 8) + l2key))
         diff = _sum_bits(cs, *[_gate(cs, f_, bits) for f_, bits in records])
         diff += [cs.const(0)] * (8 * DIFF_BYTES - len(diff))
         diff_bits += diff

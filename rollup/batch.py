@@ -11,8 +11,8 @@ accounts root (fees credited to account 0 at the end of the batch) ends at the s
 that the circuit's public input equals ``rollup.chain.layout.batch_public_input`` over the same
 bytes.
 
-Transactions the circuit does not prove raise `Unsupported` (oracle-key changes, ETH deposits,
-assets outside the circuit's table, L1 operations and listings past the L1 slots, account 0
+Transactions the circuit does not prove raise `Unsupported` (ETH deposits, assets outside the
+circuit's table, L1 operations, listings and oracle-key changes past the L1 slots, account 0
 touched after fees accrued in the batch), so a batch never closes with a transaction the
 circuit cannot prove. ``BatchQueue`` closes batches on size or on age.
 """
@@ -23,7 +23,7 @@ import pickle
 import time
 from dataclasses import dataclass, field
 
-from circuits.babyjubjub import pack_point
+from circuits.babyjubjub import pack_point, unpack_point
 from circuits.batch import (
     DIFF_BYTES,
     EMPTY_ORDERS_ROOT,
@@ -51,6 +51,7 @@ from rollup.transactions import (
     T_LIST_ASSET,
     T_ORACLE,
     T_REFUND,
+    T_SET_ORACLE_KEY,
     T_SETTLEMENT_PRICE,
     T_TRADE,
     T_TRANSFER,
@@ -66,8 +67,9 @@ DEFAULT_ASSETS = 8
 _TYPE_FLAG = {T_DEPOSIT: "dep", T_WITHDRAWAL: "wd", T_TRANSFER: "tr", T_TRADE: "trd",
               T_ORACLE: "orc", T_FUNDING: "fnd", T_SETTLEMENT_PRICE: "spx",
               T_LIQUIDATION: "liq", T_EXPIRY_SETTLEMENT: "xps", T_FORCED_WITHDRAWAL: "fwd",
-              T_REFUND: "rfd", T_LIST_ASSET: "lst"}
-_L1_TYPES = (T_DEPOSIT, T_WITHDRAWAL, T_FORCED_WITHDRAWAL, T_REFUND, T_LIST_ASSET)
+              T_REFUND: "rfd", T_LIST_ASSET: "lst", T_SET_ORACLE_KEY: "okey"}
+_L1_TYPES = (T_DEPOSIT, T_WITHDRAWAL, T_FORCED_WITHDRAWAL, T_REFUND, T_LIST_ASSET,
+             T_SET_ORACLE_KEY)
 _ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
 
 
@@ -315,6 +317,9 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             elif t == T_EXPIRY_SETTLEMENT:
                 a_id = b_id = f["account"]
                 sv.update(asset=f["asset"])
+            elif t == T_SET_ORACLE_KEY:
+                key = f["key"].to_bytes(32, "big")
+                sv.update(kx=unpack_point(key)[0], **_key_split(key))
             elif t == T_LIST_ASSET:
                 if f["asset"] >= assets:
                     raise Unsupported(f"asset ids must be below the circuit's table size {assets}")

@@ -79,7 +79,7 @@ RECORDS: dict[int, list[tuple[str, int, bool]]] = {
                    ("risk_maintenance", U32, False), ("short_initial", U32, False),
                    ("short_maintenance", U32, False), ("maker_fee", U32, False),
                    ("taker_fee", U32, False), ("liquidation_fee", U32, False)],
-    T_SET_ORACLE_KEY: [("pk_x", U256, False), ("pk_y", U256, False)],
+    T_SET_ORACLE_KEY: [("key", U256, False)],  # packed (circomlib packPoint), as l2_key
     T_REFUND: [("account", U32, False), ("asset", 1, False), ("to", U160, False),
                ("amount", U64, False)],
 }

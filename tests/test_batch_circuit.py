@@ -44,6 +44,7 @@ from rollup.transactions import (
     OracleUpdate,
     Order,
     Refund,
+    SetOracleKey,
     SettlementPrice,
     Transfer,
     Withdrawal,
@@ -137,7 +138,17 @@ def batches(venue):
     out["g"] = (*make(seq, [NEW_SERIES, oracle(OracleUpdate, NEW, 2_000, 5),
                              order(3, SELL, 10, 2_000, 5, asset=NEW),  # rests: no record
                              order(4, BUY, 10, 2_000, 6, asset=NEW)]), seq, [])
+    # H: the operator rotates the oracle key (an L1 slot): the next price is signed with the
+    # new key, then a trade
+    seq = pickle.loads(pickle.dumps(venue))
+    seq.submit(order(4, SELL, 50, 60_500, 7))  # resting maker
+    out["h"] = (*make(seq, [SetOracleKey(tn.public_key(NEW_ORACLE)),
+                             OracleUpdate(PERP, 60_700, 6).signed(NEW_ORACLE, DOMAIN),
+                             order(2, BUY, 20, 61_000, 9)]), seq, [])
     return out
+
+
+NEW_ORACLE = b"rotated-oracle".ljust(32, b"\0")
 
 
 NEW = 4
@@ -164,7 +175,7 @@ def hit(bad, name):
     return any(c == name or c.startswith(name + "/") for c in bad)
 
 
-@pytest.mark.parametrize("which", ["a", "b", "c", "d", "e", "f", "g"])
+@pytest.mark.parametrize("which", ["a", "b", "c", "d", "e", "f", "g", "h"])
 def test_honest_batches(batches, cs, which):
     pre, batch, seq, queue = batches[which]
     assert batch.old_root == pre.state.root and batch.new_root == seq.state.root
@@ -317,6 +328,14 @@ def _tamper(batches, which, case):  # noqa: C901 - one branch per case
     if case == "listing_edited":  # another strike than the one listed: another registry root
         v["reg4_strike"] += 1
         return v, None, None
+    if case == "old_oracle_key_after_rotation":
+        _resign(v, "s1_", OracleUpdate(PERP, 60_700, 6).signed(tn.ORACLE_KEY, DOMAIN), "sa_")
+        return v, "s1_", "signature"
+    if case == "small_order_oracle_key":  # the order-2 point (0, -1) as the new key
+        key = pack_point((0, R - 1))
+        v.update(s0_kx=0, s0_key_hi=int.from_bytes(key[:16], "big"),
+                 s0_key_lo=int.from_bytes(key[16:], "big"))
+        return v, "s0_", "key"
     if case == "inflated_payout":
         v["s1_a_p0_bal"] += 1  # claim a larger option position than the leaf holds
         return v, "s1_", "account_a"
@@ -342,6 +361,8 @@ def _tamper(batches, which, case):  # noqa: C901 - one branch per case
     ("g", "listing_not_new", "listing"),
     ("g", "price_before_listing", "asset"),
     ("g", "listing_edited", None),
+    ("h", "old_oracle_key_after_rotation", "signature"),
+    ("h", "small_order_oracle_key", "key"),
 ])
 def test_tampered_witness_fails(batches, cs, which, case, component):
     v, slot, _ = _tamper(batches, which, case)

@@ -1194,7 +1194,7 @@ class Sequencer:
     def _set_oracle_key(self, req: SetOracleKey):
         _check(public_key_is_safe(req.pk), E.UnsafeKey, "oracle key off curve or small order")
         self.state.set_oracle_key(tuple(req.pk))
-        rec = encode_record(T_SET_ORACLE_KEY, pk_x=req.pk[0], pk_y=req.pk[1])
+        rec = encode_record(T_SET_ORACLE_KEY, key=int.from_bytes(pack_point(req.pk), "big"))
         return Receipt(0, 0, [rec]), []
 
     _handlers = {

@@ -101,7 +101,10 @@ def _working(st: State, i: int) -> Account:
 
 def apply_record(st: State, t: int, f: dict[str, int]) -> None:  # noqa: C901 - one branch per type
     if t == T_SET_ORACLE_KEY:
-        st.set_oracle_key((f["pk_x"], f["pk_y"]))
+        pk = unpack_point(f["key"].to_bytes(32, "big"))
+        if pk is None:
+            raise ValueError("oracle key record holds no curve point")
+        st.set_oracle_key(pk)
     elif t == T_LIST_ASSET:
         st.add_asset(Asset(f["asset"], f["kind"], f["risk_initial"], f["risk_maintenance"],
                            f["underlying"], f["strike"], f["expiry"], f["short_initial"],
