@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 
 import click
 
@@ -78,3 +79,87 @@ def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool,
         server.server_close()
         service.close()
         log("stopped")
+
+
+# --- the operator's actions on a running service (POST /v1/admin) ---------------------------------
+
+
+def _admin_post(cfg, url: str | None, body: dict) -> dict:
+    """POST body to the running service's /v1/admin with the token it wrote to the data folder;
+    the receipt, or a one-line ClickException with the service's error."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    from rollup.api.service import admin_token_file
+
+    try:
+        token = admin_token_file(cfg).read_text().strip()
+    except OSError:
+        raise click.ClickException(f"no {admin_token_file(cfg)}: is `rollup sequencer run` "
+                                   "running on this data folder?") from None
+    parts = urlsplit(url or f"http://{cfg.api_host}:{cfg.api_port}")
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=60)
+    data = json.dumps(body).encode()
+    try:
+        conn.request("POST", "/v1/admin", body=data, headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        out = json.loads(resp.read() or b"{}")
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot reach the sequencer at {parts.geturl()}: "
+                                   f"{exc}") from None
+    finally:
+        conn.close()
+    if resp.status != 200:
+        err = out.get("error", {})
+        raise click.ClickException(f"{resp.status} {err.get('code')}: {err.get('message')}")
+    return out
+
+
+_KINDS = {"perp": 1, "call": 2, "put": 3}
+
+
+@sequencer.command("list-asset")
+@config_option
+@click.option("--url", default=None, help="The service (default: api.host and api.port).")
+@click.option("--asset", type=int, required=True, help="Asset id (below the batch circuit's "
+              "[batch] assets table size).")
+@click.option("--kind", type=click.Choice(sorted(_KINDS)), required=True)
+@click.option("--underlying", type=int, default=0, help="Option series: the perpetual's id.")
+@click.option("--strike", type=int, default=0)
+@click.option("--expiry", type=int, default=0, help="Option series: oracle time of expiry.")
+@click.option("--risk-initial", type=int, required=True, help="ppm of |balance| * price.")
+@click.option("--risk-maintenance", type=int, required=True)
+@click.option("--short-initial", type=int, default=0, help="Short options: ppm of |balance| * "
+              "underlying price.")
+@click.option("--short-maintenance", type=int, default=0)
+@click.option("--maker-fee", type=int, default=0, help="ppm of notional.")
+@click.option("--taker-fee", type=int, default=0)
+@click.option("--liquidation-fee", type=int, default=0)
+def list_asset_cmd(config_path: str, url: str | None, kind: str, **fields) -> None:
+    """List a perpetual market or an option series on the running sequencer (journaled; the
+    batch that carries it proves it in an L1 slot)."""
+    cfg = load_config(config_path)
+    r = _admin_post(cfg, url, {"type": "list_asset", "kind": _KINDS[kind], **fields})
+    click.echo(f"listed asset {fields['asset']} ({kind}) at journal row {r['seq']}, "
+               f"root {r['root']}")
+
+
+@sequencer.command("set-oracle-key")
+@config_option
+@click.option("--url", default=None, help="The service (default: api.host and api.port).")
+@click.option("--key", "key_spec", required=True,
+              help="The new oracle key: a key file, or its packed public key (hex).")
+def set_oracle_key_cmd(config_path: str, url: str | None, key_spec: str) -> None:
+    """Change the oracle key on the running sequencer: oracle messages after it must be signed
+    with the new key (journaled; proven in an L1 slot of the batch that carries it)."""
+    from rollup.keys import public_key_of
+
+    cfg = load_config(config_path)
+    try:
+        pk = public_key_of(key_spec, Path.cwd())
+    except Exception as exc:  # a missing file, a malformed key
+        raise click.ClickException(f"--key: {exc}") from None
+    r = _admin_post(cfg, url, {"type": "set_oracle_key", "pk": [str(pk[0]), str(pk[1])]})
+    click.echo(f"oracle key changed at journal row {r['seq']}, root {r['root']}")

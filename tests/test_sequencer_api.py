@@ -194,7 +194,8 @@ def test_openapi_describes_exactly_the_routes_served(api):
     for m, p in sorted(described):
         st, r = Client(server.url).call(m, p.replace("{id}", "1").replace("{asset}", "1"),
                                         b"{}" if m == "POST" else None)
-        assert st in (200, 400), (m, p, st, r)
+        want = (401,) if p == "/v1/admin" else (200, 400)  # its own answer: no token
+        assert st in want, (m, p, st, r)
     for m, p in [("GET", "/v1/account/1"), ("GET", "/v1/status/"), ("POST", "/v1/fills")]:
         st, r = Client(server.url).call(m, p, b"{}" if m == "POST" else None)
         assert st in (404, 405) and r["error"]["code"] in ("NotFound", "MethodNotAllowed")
@@ -343,3 +344,75 @@ def test_genesis_cut_short_is_completed_on_start(tmp_path):
     assert (st["seq"], st["genesis_seq"]) == (len(reqs), len(reqs))
     assert int(st["root"], 16) == clean.state.root
     assert json.loads((cfg.data / "genesis.json").read_text())["seq"] == len(reqs)
+
+
+NEW_ORACLE = b"api-rotated-oracle".ljust(32, b"\0")
+
+
+def test_operator_endpoint_lists_assets_and_rotates_the_oracle_key(api):
+    """POST /v1/admin takes the operator's ListAsset / SetOracleKey with the service's bearer
+    token (DATA/admin.token, 0600) and nothing without it; the trader endpoint refuses them."""
+    import os
+    import stat
+
+    from click.testing import CliRunner
+
+    from rollup.api.service import admin_token_file
+    from rollup.cli import cli as main
+
+    server, c = api
+    svc = server.service
+    path = admin_token_file(svc.cfg)
+    token = path.read_text().strip()
+    assert token == svc.admin_token and len(token) == 64
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    series = {"type": "list_asset", "asset": 5, "kind": 2, "underlying": PERP, "strike": PRICE,
+              "expiry": FAR, "risk_initial": 100_000, "risk_maintenance": 50_000,
+              "short_initial": 100_000, "short_maintenance": 60_000}
+    data = json.dumps(series).encode()
+    before = c.get("/v1/status")
+    for headers in ({}, {"Authorization": "Bearer " + "0" * 64}, {"Authorization": token}):
+        st, r = Client(server.url).call("POST", "/v1/admin", data, headers)
+        assert st == 401 and r["error"]["code"] == "Unauthorized", headers
+    st, r = Client(server.url).call("POST", "/v1/requests", data)
+    assert st == 400 and r["error"]["code"] == "UnknownType"
+    st, r = Client(server.url).call("POST", "/v1/requests", json.dumps({**series, "type": 13})
+                                    .encode())
+    assert st == 400 and r["error"]["code"] == "UnsignedType"
+    assert c.get("/v1/status")["seq"] == before["seq"]  # nothing journaled
+    auth = {"Authorization": f"Bearer {token}"}
+    st, r = Client(server.url).call("POST", "/v1/admin", data, auth)
+    assert st == 200 and r["accepted"] and r["public_data"], r
+    assert 5 in c.get("/v1/status")["assets"]
+    st, r = Client(server.url).call("POST", "/v1/admin", data, auth)  # listed already
+    assert st == 422 and r["error"]["code"] == "InvalidRequest"
+    # a trader endpoint request of the operator's kind is still refused; signed types here too
+    st, r = Client(server.url).call("POST", "/v1/admin", body(
+        OracleUpdate(PERP, PRICE, 2).signed(ORACLE, DOMAIN)), auth)
+    assert st == 400 and r["error"]["code"] == "SignedType"
+
+    # the oracle key: rotated through the CLI, then old signatures fail and new ones pass
+    runner = CliRunner()
+    res = runner.invoke(main, ["sequencer", "set-oracle-key", "--config", str(svc.cfg.path),
+                               "--url", server.url, "--key", compress(pk(NEW_ORACLE))])
+    assert res.exit_code == 0, res.output
+    assert c.get("/v1/status")["oracle_key"] == compress(pk(NEW_ORACLE))
+    t = c.get("/v1/status")["time"]
+    st, r = c.post(OracleUpdate(PERP, PRICE, t + 1).signed(ORACLE, DOMAIN))
+    assert st == 403 and r["error"]["code"] == "BadSignature"
+    st, r = c.post(OracleUpdate(PERP, PRICE, t + 1).signed(NEW_ORACLE, DOMAIN))
+    assert st == 200, r
+    res = runner.invoke(main, ["sequencer", "list-asset", "--config", str(svc.cfg.path),
+                               "--url", server.url, "--asset", "6", "--kind", "put",
+                               "--underlying", str(PERP), "--strike", str(PRICE), "--expiry",
+                               str(FAR), "--risk-initial", "100000", "--risk-maintenance",
+                               "50000"])
+    assert res.exit_code == 0 and "listed asset 6 (put)" in res.output, res.output
+    res = runner.invoke(main, ["sequencer", "list-asset", "--config", str(svc.cfg.path),
+                               "--url", server.url, "--asset", "6", "--kind", "put",
+                               "--risk-initial", "1", "--risk-maintenance", "1"])
+    assert res.exit_code == 1 and "422 InvalidRequest" in res.output, res.output
+    # back to the fixture's oracle key for the other tests
+    st, r = Client(server.url).call("POST", "/v1/admin", json.dumps(
+        {"type": "set_oracle_key", "pk": compress(pk(ORACLE))}).encode(), auth)
+    assert st == 200, r

@@ -16,7 +16,7 @@ import pytest
 from operator_support import DOMAIN, ORACLE, PERP, PRICE, trader, wait_until, write_config
 
 from rollup import errors as E
-from rollup.api.service import SequencerService
+from rollup.api.service import SequencerService, admin_token_file
 from rollup.config import load
 from rollup.state.journal import recover
 from rollup.transactions import BUY, SELL, Cancel, OracleUpdate, Order, Transfer
@@ -354,6 +354,7 @@ def test_restart_from_the_services_snapshot_keeps_state_books_and_fills(tmp_path
     want = svc.call(view)
     svc.close()
     assert any(m.startswith("snapshot at") for m in logs[-2:])  # and one at the clean stop
+    assert not admin_token_file(cfg).exists()  # the operator token lives while the service does
 
     logs.clear()
     svc = SequencerService(cfg, log=logs.append).start()

@@ -4,14 +4,17 @@ sequencer), receipts, fills, and the HTTP status of every typed rejection.
 A request is ``rollup.transactions.Request.to_json()``'s form: ``{"type": 4, "account": 1, ...,
 "sig": [[R8x, R8y], S]}``. Here ``type`` may also be a name (``"order"``), and an integer may be
 written as a decimal or 0x-hex string (JavaScript clients cannot hold 254-bit numbers); every
-integer must lie in (-2**255, 2**256). Only signed types are accepted: deposits, forced
-withdrawals, expiry settlements and listings come from the L1 queue or the operator.
+integer must lie in (-2**255, 2**256). Only signed types are accepted on the trader
+endpoints: deposits, forced withdrawals and refunds come from the L1 queue, expiry settlements
+from the operator, and listings and oracle-key changes through the operator's endpoint
+(``ADMIN_TYPES``, a bearer token instead of a signature; ``pk`` as [x, y] or a packed point).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from circuits.babyjubjub import unpack_point
 from rollup import errors as E
 from rollup.transactions import (
     BUY,
@@ -19,9 +22,11 @@ from rollup.transactions import (
     Cancel,
     FundingTick,
     Liquidation,
+    ListAsset,
     OracleUpdate,
     Order,
     Request,
+    SetOracleKey,
     SettlementPrice,
     Transfer,
     Withdrawal,
@@ -35,6 +40,8 @@ SIGNED_TYPES: dict[str, type[Request]] = {
     "liquidation": Liquidation,
 }
 TYPE_NAMES = {cls.TYPE: name for name, cls in SIGNED_TYPES.items()}
+# the operator's actions after genesis (POST /v1/admin, bearer token; not signed by a trader)
+ADMIN_TYPES: dict[str, type[Request]] = {"list_asset": ListAsset, "set_oracle_key": SetOracleKey}
 INT_BOUND = 1 << 256
 MAX_BATCH = 1000  # requests in one POST /v1/requests/batch
 
@@ -67,28 +74,47 @@ def _sig(v) -> list:
     return [[as_int(v[0][0], "sig"), as_int(v[0][1], "sig")], as_int(v[1], "sig")]
 
 
-def request_class(t) -> type[Request]:
-    if isinstance(t, str) and t in SIGNED_TYPES:
-        return SIGNED_TYPES[t]
+def request_class(t, types: dict[str, type[Request]] = SIGNED_TYPES) -> type[Request]:
+    if isinstance(t, str) and t in types:
+        return types[t]
     if isinstance(t, int) and not isinstance(t, bool) and t in REQUEST_TYPES:
         cls = REQUEST_TYPES[t]
-        if not cls.SIGNED:
-            raise BadInput(f"type {t} ({cls.__name__}) is not accepted here: it comes from the "
-                           "L1 queue or the operator", "UnsignedType")
+        if cls not in types.values():
+            where = "the L1 queue or the operator" if not cls.SIGNED else "a trader (signed)"
+            raise BadInput(f"type {t} ({cls.__name__}) is not accepted here: it comes from "
+                           f"{where}", "UnsignedType" if not cls.SIGNED else "SignedType")
         return cls
     raise BadInput(f"unknown request type {t!r}; expected one of "
-                   f"{', '.join(f'{n} ({c.TYPE})' for n, c in SIGNED_TYPES.items())}",
+                   f"{', '.join(f'{n} ({c.TYPE})' for n, c in types.items())}",
                    "UnknownType")
 
 
-def parse_request(obj, *, require_sig: bool = True) -> Request:
+def _point(v, where: str) -> tuple[int, int]:
+    """A public key: [x, y], or its packed form (32 bytes, hex)."""
+    if isinstance(v, str):
+        try:
+            raw = bytes.fromhex(v.removeprefix("0x"))
+        except ValueError:
+            raw = b""
+        pt = unpack_point(raw) if len(raw) == 32 else None
+        if pt is None:
+            raise BadInput(f"{where}: not a packed curve point (32 bytes, hex)")
+        return pt
+    if isinstance(v, list) and len(v) == 2:
+        return as_int(v[0], where), as_int(v[1], where)
+    raise BadInput(f"{where}: expected [x, y] or a packed point in hex")
+
+
+def parse_request(obj, *, require_sig: bool = True,
+                  types: dict[str, type[Request]] = SIGNED_TYPES) -> Request:
     """A signed request from decoded JSON, or BadInput naming the first bad field
-    (``require_sig=False``: the same checks on a request still to be signed)."""
+    (``require_sig=False``: the same checks on a request still to be signed; ``types``: the
+    accepted types, e.g. ``ADMIN_TYPES``, which carry no signature)."""
     if not isinstance(obj, dict):
         raise BadInput("a request is a JSON object")
     if "type" not in obj:
         raise BadInput("missing field: type")
-    cls = request_class(obj["type"])
+    cls = request_class(obj["type"], types)
     flds = {f.name: f for f in dataclasses.fields(cls)}
     extra = sorted(set(obj) - set(flds) - {"type"})
     if extra:
@@ -101,7 +127,8 @@ def parse_request(obj, *, require_sig: bool = True) -> Request:
             if name != "sig" and f.default is dataclasses.MISSING:
                 raise BadInput(f"{cls.__name__}: missing field {name}")
             continue
-        out[name] = _sig(obj[name]) if name == "sig" else as_int(obj[name], name)
+        out[name] = (_sig(obj[name]) if name == "sig" else _point(obj[name], name)
+                     if name == "pk" else as_int(obj[name], name))
     return request_from_json(out)
 
 

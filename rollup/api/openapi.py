@@ -277,6 +277,32 @@ _SPEC = {
                 "503": _error_response("JournalError: the batch could not be journaled and "
                                        "none of it was applied."),
             }}},
+        "/v1/admin": {"post": {
+            "operationId": "operatorAction",
+            "summary": "The operator's actions after genesis: list a market or option series, "
+                       "change the oracle key",
+            "description": "Authorization: Bearer <token>, the token the running service "
+                           "writes to DATA/admin.token (mode 0600, a new one each start; "
+                           "`rollup sequencer list-asset` / `set-oracle-key` read it). The body "
+                           "is a list_asset request (asset, kind 1 perp / 2 call / 3 put, "
+                           "risk factors and fees in ppm, underlying, strike, expiry) or a "
+                           "set_oracle_key request (pk: [x, y] or the packed key in hex). "
+                           "Journaled and applied like any request; batches prove both (an L1 "
+                           "slot each).",
+            "security": [{"operatorToken": []}],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"type": "object", "required": ["type"],
+                           "properties": {"type": {"enum": ["list_asset", "set_oracle_key",
+                                                            13, 14]}}}}}},
+            "responses": {
+                "200": _ok("Accepted, journaled and applied.", "Receipt"),
+                **_ERRORS,
+                "401": _error_response("Unauthorized: no or a wrong bearer token."),
+                "404": _error_response("UnknownMarket (an option's underlying)."),
+                "422": _error_response("InvalidRequest (already listed, factors out of range), "
+                                       "Expired, UnsafeKey."),
+                "503": _error_response("JournalError."),
+            }}},
         "/v1/accounts/{id}": {"get": {
             "operationId": "getAccount",
             "summary": "Collateral, nonce, positions, open orders, margin",
@@ -314,7 +340,9 @@ _SPEC = {
                                   "content": {"application/json": {
                                       "schema": {"type": "object"}}}}}}},
     },
-    "components": {"schemas": _SCHEMAS},
+    "components": {"schemas": _SCHEMAS, "securitySchemes": {
+        "operatorToken": {"type": "http", "scheme": "bearer",
+                          "description": "The token in DATA/admin.token."}}},
 }
 
 

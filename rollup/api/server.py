@@ -11,6 +11,7 @@ clients time out, and an unexpected failure of one request is a 500 for that req
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import sys
@@ -82,6 +83,12 @@ def _submit(svc, params, query, body) -> dict:
     return svc.submit(codec.parse_request(body))
 
 
+def _admin(svc, params, query, body) -> dict:
+    """The operator's actions after genesis (list a market or series, change the oracle key),
+    journaled like every request; the caller presented the service's bearer token."""
+    return svc.submit(codec.parse_request(body, require_sig=False, types=codec.ADMIN_TYPES))
+
+
 def _item_error(index: int, status: int, code: str, message: str) -> dict:
     return {"index": index, "status": status, **error_json(code, message)}
 
@@ -135,6 +142,7 @@ ROUTES: list[tuple[str, str, Callable]] = [
     ("GET", "/v1/status", _status),
     ("POST", "/v1/requests", _submit),
     ("POST", "/v1/requests/batch", _submit_batch),
+    ("POST", "/v1/admin", _admin),
     ("GET", "/v1/accounts/{id}", _account),
     ("GET", "/v1/books/{asset}", _book),
     ("GET", "/v1/fills", _fills),
@@ -208,6 +216,8 @@ class Handler(BaseHTTPRequestHandler):
                                 close=method != "GET")
             if method != "POST" and self.headers.get("Content-Length", "0") != "0":
                 self.close_connection = True  # a body nobody reads: do not reuse the stream
+            if handler is _admin:
+                self._authorize(svc, headers)
             body = self._body(handler) if method == "POST" else None
             query = parse_qs(url.query, keep_blank_values=True, max_num_fields=20)
             status, payload = 200, handler(svc, params, query, body)
@@ -228,6 +238,16 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             status, payload = 500, error_json("InternalError", f"{type(exc).__name__}: {exc}")
         self._send(status, payload, headers)
+
+    def _authorize(self, svc, headers: dict) -> None:
+        """``Authorization: Bearer <the service's admin token>`` (compared in constant time)."""
+        got = self.headers.get("Authorization", "")
+        want = getattr(svc, "admin_token", None)
+        if not (want and got.startswith("Bearer ")
+                and hmac.compare_digest(got[7:].strip().encode(), want.encode())):
+            headers["WWW-Authenticate"] = 'Bearer realm="operator"'
+            raise HttpError(401, "Unauthorized", "the operator endpoint needs the service's "
+                            "token (DATA/admin.token) as a bearer token", close=True)
 
     def _body(self, handler):
         if self.headers.get("Transfer-Encoding"):

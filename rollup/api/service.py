@@ -71,6 +71,11 @@ def genesis_requests(cfg: Config) -> list[Request]:
     return reqs
 
 
+def admin_token_file(cfg: Config) -> Path:
+    """The operator endpoint's bearer token, written (mode 0600) while the service runs."""
+    return cfg.data / "admin.token"
+
+
 def genesis_file(cfg: Config) -> Path:
     return cfg.data / "genesis.json"
 
@@ -147,6 +152,7 @@ class SequencerService:
         self.groups = 0  # group commits of more than one request (status: how much grouping)
         self.grouped = 0  # requests that went through those groups
         self._last_snapshot = 0  # sequence number of the newest snapshot (written or restored)
+        self.admin_token: str | None = None  # POST /v1/admin's bearer token (admin_token_file)
 
     # --- thread -----------------------------------------------------------------------------------
     def start(self) -> SequencerService:
@@ -201,6 +207,7 @@ class SequencerService:
                 fut.set_exception(exc)
             self._maybe_snapshot()
         self._maybe_snapshot(stopping=True)
+        admin_token_file(self.cfg).unlink(missing_ok=True)
         self.journal.close()
         self._lock.close()
         fut.set_result(None)
@@ -231,6 +238,7 @@ class SequencerService:
         except OSError:
             self._lock.close()
             raise ServiceError(f"another sequencer is running on {cfg.data}") from None
+        self._write_admin_token()
         self.journal = Journal(cfg.journal_path)
         if self.journal.last_seq() == 0:
             self._genesis([])
@@ -257,6 +265,24 @@ class SequencerService:
         else:
             self.log("warning: no genesis record and the journal does not start with the "
                      "configured genesis")
+
+    def _write_admin_token(self) -> None:
+        """A fresh random token for this run, readable by the data folder's owner only (like a
+        node's cookie file): ``rollup sequencer list-asset`` / ``set-oracle-key`` read it."""
+        import os
+        import secrets
+
+        token = secrets.token_hex(32)
+        path = admin_token_file(self.cfg)
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, token.encode() + b"\n")
+        finally:
+            os.close(fd)
+        tmp.replace(path)
+        self.admin_token = token
 
     def _restore(self) -> Sequencer | None:
         """The newest snapshot this service wrote (the sequencer, its fill history restored),
