@@ -99,10 +99,13 @@ def _admin_post(cfg, url: str | None, body: dict) -> dict:
         raise click.ClickException(f"no {admin_token_file(cfg)}: is `rollup sequencer run` "
                                    "running on this data folder?") from None
     parts = urlsplit(url or f"http://{cfg.api_host}:{cfg.api_port}")
-    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=60)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.ClickException(f"--url: {url!r} is not an http(s) URL")
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname, parts.port, timeout=60)
     data = json.dumps(body).encode()
     try:
-        conn.request("POST", "/v1/admin", body=data, headers={
+        conn.request("POST", parts.path.rstrip("/") + "/v1/admin", body=data, headers={
             "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
         resp = conn.getresponse()
         out = json.loads(resp.read() or b"{}")

@@ -381,6 +381,12 @@ def test_operator_endpoint_lists_assets_and_rotates_the_oracle_key(api):
     assert st == 400 and r["error"]["code"] == "UnsignedType"
     assert c.get("/v1/status")["seq"] == before["seq"]  # nothing journaled
     auth = {"Authorization": f"Bearer {token}"}
+    # what no batch could prove is refused before it is journaled: an id outside the batch
+    # circuit's asset table, a perpetual naming an underlying
+    for bad in ({**series, "asset": svc.cfg.batch_assets}, {**series, "kind": 1}):
+        st, r = Client(server.url).call("POST", "/v1/admin", json.dumps(bad).encode(), auth)
+        assert st == 422 and r["error"]["code"] == "InvalidRequest", (bad, r)
+    assert c.get("/v1/status")["seq"] == before["seq"]
     st, r = Client(server.url).call("POST", "/v1/admin", data, auth)
     assert st == 200 and r["accepted"] and r["public_data"], r
     assert 5 in c.get("/v1/status")["assets"]
@@ -412,6 +418,9 @@ def test_operator_endpoint_lists_assets_and_rotates_the_oracle_key(api):
                                "--url", server.url, "--asset", "6", "--kind", "put",
                                "--risk-initial", "1", "--risk-maintenance", "1"])
     assert res.exit_code == 1 and "422 InvalidRequest" in res.output, res.output
+    res = runner.invoke(main, ["sequencer", "set-oracle-key", "--config", str(svc.cfg.path),
+                               "--url", "ftp://127.0.0.1:1", "--key", compress(pk(ORACLE))])
+    assert res.exit_code == 1 and "not an http(s) URL" in res.output, res.output
     # back to the fixture's oracle key for the other tests
     st, r = Client(server.url).call("POST", "/v1/admin", json.dumps(
         {"type": "set_oracle_key", "pk": compress(pk(ORACLE))}).encode(), auth)

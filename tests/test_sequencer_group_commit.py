@@ -380,6 +380,33 @@ def test_restart_from_the_services_snapshot_keeps_state_books_and_fills(tmp_path
     assert svc.call(view) == want
     assert not any(m.startswith("restored") for m in logs), logs
     svc.close()
+    # a snapshot of the service's own, but the journal's row at its number is not the one it was
+    # taken after (another journal), or the configuration's domain changed: skipped
+    svc = SequencerService(cfg, log=logs.append).start()
+    n = svc.call(lambda s: s.seq.seq)
+    svc.call(lambda s: s._maybe_snapshot(stopping=True) if s.seq.seq > s._last_snapshot
+             else None)
+    svc.close()
+    import sqlite3
+
+    db = sqlite3.connect(cfg.journal_path)
+    (body,) = db.execute("SELECT body FROM requests WHERE seq = ?", (n,)).fetchone()
+    db.execute("UPDATE requests SET body = ? WHERE seq = ?", (" " + body, n))  # same request
+    db.commit()
+    db.close()
+    logs.clear()
+    svc = SequencerService(cfg, log=logs.append).start()
+    assert svc.call(view) == want
+    assert any("does not match" in m for m in logs) and not any(
+        m.startswith("restored") for m in logs), logs
+    svc.close()
+    other = load(write_config(tmp_path / "snap", n_traders=N_TRADERS, snapshot_every=7,
+                              chain_id=424242))
+    logs.clear()
+    svc = SequencerService(other, log=logs.append).start()
+    assert svc.call(lambda s: s.seq.domain.chain_id) == 424242
+    assert not any(m.startswith("restored") for m in logs), logs
+    svc.close()
     # damaged snapshot files: skipped, full replay
     for p in (cfg.data / "journal.db.snapshots").glob("snap-*.pkl"):
         p.write_bytes(p.read_bytes()[:-10])

@@ -86,7 +86,7 @@ def _submit(svc, params, query, body) -> dict:
 def _admin(svc, params, query, body) -> dict:
     """The operator's actions after genesis (list a market or series, change the oracle key),
     journaled like every request; the caller presented the service's bearer token."""
-    return svc.submit(codec.parse_request(body, require_sig=False, types=codec.ADMIN_TYPES))
+    return svc.admin(codec.parse_request(body, require_sig=False, types=codec.ADMIN_TYPES))
 
 
 def _item_error(index: int, status: int, code: str, message: str) -> dict:

@@ -87,7 +87,9 @@ def read_genesis(cfg: Config) -> dict | None:
         return None
 
 
-_FILLS = "service_fills"  # the fill history rides in the service's snapshots under this name
+# the fill history and the digest of the snapshot's last journal row ride in the service's
+# snapshots under this name
+_FILLS = "service_fills"
 
 
 def replay(journal: Journal, cfg: Config, on_receipt: Callable[[int, Receipt], None],
@@ -296,11 +298,17 @@ class SequencerService:
         if snap is None:
             return None
         n, root, seq = snap
-        fills = seq.__dict__.pop(_FILLS, None) if isinstance(seq, Sequencer) else None
-        if fills is None:
+        extra = seq.__dict__.pop(_FILLS, None) if isinstance(seq, Sequencer) else None
+        if not (isinstance(extra, tuple) and len(extra) == 2):
             return None
-        if seq.seq != n or n > self.journal.last_seq() or seq.state.root != root:
-            self.log(f"warning: the snapshot at {n} does not match the journal; replaying it all")
+        fills, row = extra
+        cfg = self.cfg
+        if (seq.seq != n or seq.state.root != root or row != self.journal.row_digest(n)
+                or seq.domain != cfg.domain() or seq.state.account_depth != cfg.tree_depth):
+            # another journal (its row n differs), or a configuration changed since: the
+            # journal and the configuration decide
+            self.log(f"warning: the snapshot at {n} does not match the journal or the "
+                     "configuration; replaying the journal")
             return None
         self.fills = fills
         self._last_snapshot = n
@@ -317,7 +325,7 @@ class SequencerService:
             return
         self._last_snapshot = seq.seq
         t = time.perf_counter()
-        seq.__dict__[_FILLS] = self.fills
+        seq.__dict__[_FILLS] = (self.fills, self.journal.row_digest(seq.seq))
         try:
             self.journal.write_snapshot(seq.seq, seq.state.root, seq)
         except Exception as exc:  # disk full, permissions: the journal still has everything
@@ -373,6 +381,22 @@ class SequencerService:
     def submit(self, req: Request) -> dict:
         """The receipt of one request (raises its typed error if it is rejected)."""
         return self._enqueue(_Submits([req], single=True))
+
+    def admin(self, req: Request) -> dict:
+        """An operator action (ListAsset, SetOracleKey) checked against what the configured
+        batch circuit can prove before it is submitted: a listing or key change no batch can
+        carry would stop every later batch."""
+        from rollup.errors import InvalidRequest
+        from rollup.transactions import ListAsset
+
+        cfg = self.cfg
+        if cfg.batch_l1_slots < 1:
+            raise InvalidRequest("batches of this configuration have no L1 slot to carry an "
+                                 "operator action ([batch] l1_slots = 0)")
+        if isinstance(req, ListAsset) and not 1 <= req.asset < cfg.batch_assets:
+            raise InvalidRequest(f"asset id {req.asset} outside the batch circuit's table: "
+                                 f"1..{cfg.batch_assets - 1} ([batch] assets)")
+        return self.submit(req)
 
     def submit_batch(self, reqs: list[Request]) -> list[dict | EngineError]:
         """Several requests applied in order in one group commit: per request its receipt or

@@ -1166,7 +1166,12 @@ class Sequencer:
 
     def _list_asset(self, req: ListAsset):
         _check(req.asset not in self.state.assets, E.InvalidRequest, "asset already listed")
-        if req.kind != KIND_PERP:
+        _check(all(fits_unsigned(x, 64) for x in (req.underlying, req.strike, req.expiry)),
+               E.InvalidRequest, "underlying, strike and expiry must be 64-bit unsigned")
+        if req.kind == KIND_PERP:
+            # the registry's rule (and the batch circuit's): a perpetual has no underlying
+            _check(req.underlying == 0, E.InvalidRequest, "a perpetual has no underlying")
+        else:
             u = self._asset(req.underlying)
             _check(u.kind == KIND_PERP, E.UnknownMarket, "underlying must be a perpetual")
             _check(req.expiry > self.state.time, E.Expired, "series expiry in the past")

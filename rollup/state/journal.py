@@ -93,6 +93,12 @@ class Journal:
         for s, body in cur:
             yield s, request_from_json(json.loads(body))
 
+    def row_digest(self, seq: int) -> bytes | None:
+        """sha256 of row ``seq``'s stored text (None if there is no such row): ties a snapshot to
+        the journal it was taken from."""
+        row = self.db.execute("SELECT body FROM requests WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else hashlib.sha256(row[0].encode()).digest()
+
     def last_seq(self) -> int:
         return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
 
