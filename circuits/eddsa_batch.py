@@ -184,7 +184,7 @@ def _wnaf(x, i, j, digits):
 _R8X, _R8Y, _AX, _AY, _S, _E = range(6)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # releases the GIL: HTTP threads verify beside the sequencer
 def _verify_rows(x, base8_tab, out):
     """out[i] = R8 and A on the curve and S*base8 == R8 + e*(8A) for row i of x (plain limbs:
     R8x, R8y, Ax, Ay, S < l, e = hm mod l). base8_tab (32, 255, 3, 4): j*256^i*base8 as

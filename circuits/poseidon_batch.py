@@ -364,7 +364,7 @@ def _leave(a):
     return _canon(_mul(a, _ONE_PLAIN))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # releases the GIL: callers on other threads run beside it
 def _hash_plain_rows(x, out, tab):
     """out[i] = Poseidon(x[i, :]) over plain limbs x (m, k, 4); returns the first row holding an
     element >= p (nothing is hashed then), or -1."""
@@ -390,7 +390,7 @@ def _hash_plain_rows(x, out, tab):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hash_pair_refs(static, refs, out, tab):
     """out[j] = Poseidon(node(refs[j, 0]), node(refs[j, 1])) in order, where node(r) is
     static[r] for r >= 0 and out[-r - 1] (an earlier output) for r < 0; plain limbs in and out.

@@ -303,8 +303,10 @@ def test_unexpected_failure_before_anything_applied_answers_one_by_one(tmp_path,
         seq.submit_many = broken
         before = svc.status()
         with held(svc):
-            outs = [in_thread(svc.submit, r) for r in reqs[:4]]
-            queued(svc, 4)
+            outs = []
+            for k, r in enumerate(reqs[:4]):  # queued in this order (the price first)
+                outs.append(in_thread(svc.submit, r))
+                queued(svc, k + 1)
         for t, _ in outs:
             t.join(60)
         assert calls == [4]
@@ -414,3 +416,33 @@ def test_restart_from_the_services_snapshot_keeps_state_books_and_fills(tmp_path
     assert svc.call(view) == want
     svc.close()
     assert recover(cfg.journal_path, DOMAIN, cfg.tree_depth).state.root == want[1]
+
+
+def test_signatures_are_checked_on_the_callers_thread(tmp_path, reqs):
+    """The service verifies a submit's signature in one compiled batch on the caller's thread
+    (beside the single writer); the worker uses the answer only for the key still current."""
+    svc = start(tmp_path / "a")
+    try:
+        seq = svc.call(lambda s: s.seq)
+        threads: list[str] = []
+        real = seq.preverify
+
+        def spy(batch):
+            threads.append(threading.current_thread().name)
+            return real(batch)
+
+        seq.preverify = spy
+        assert svc.submit(reqs[0])["accepted"]
+        res = svc.submit_batch(reqs[1:8])
+        assert all(not isinstance(r, Exception) for r in res), res
+        forged = Transfer(1, 2, 5, 1, FAR).signed(trader(2), DOMAIN)
+        with pytest.raises(E.BadSignature):
+            svc.submit(forged)
+        assert threads and "sequencer" not in threads and len(threads) == 3
+        # an answer for a key that is no longer the signer's is not used: verified again
+        fake = seq.preverify([forged])
+        assert fake[0] is not None and fake[0][1] is False
+        with pytest.raises(E.BadSignature):
+            svc.call(lambda s: s.seq.submit(forged, ((1, 2), True)))  # another key: re-checked
+    finally:
+        svc.close()

@@ -125,10 +125,10 @@ class _Submits:
     the future gets the receipt dict or the error) or one ``submit_batch`` (the future gets the
     list of receipt dicts and errors)."""
 
-    __slots__ = ("reqs", "fut", "single")
+    __slots__ = ("reqs", "fut", "single", "pre")
 
-    def __init__(self, reqs: list[Request], single: bool) -> None:
-        self.reqs, self.single, self.fut = reqs, single, Future()
+    def __init__(self, reqs: list[Request], single: bool, pre: list) -> None:
+        self.reqs, self.single, self.fut, self.pre = reqs, single, Future(), pre
 
 
 class SequencerService:
@@ -380,7 +380,7 @@ class SequencerService:
     # --- operations (each runs on the worker thread: through ``call``, submits as queue entries)
     def submit(self, req: Request) -> dict:
         """The receipt of one request (raises its typed error if it is rejected)."""
-        return self._enqueue(_Submits([req], single=True))
+        return self._enqueue(_Submits([req], single=True, pre=self._preverify([req])))
 
     def admin(self, req: Request) -> dict:
         """An operator action (ListAsset, SetOracleKey) checked against what the configured
@@ -403,7 +403,22 @@ class SequencerService:
         the typed error that rejected it. A JournalError (nothing journaled) is raised."""
         if not reqs:
             return []
-        return self._enqueue(_Submits(list(reqs), single=False))
+        reqs = list(reqs)
+        return self._enqueue(_Submits(reqs, single=False, pre=self._preverify(reqs)))
+
+    def _preverify(self, reqs: list[Request]) -> list:
+        """The signatures checked on the caller's thread (an HTTP handler's), in one batch, while
+        the worker thread applies other requests: the compiled kernels release the GIL, so on
+        more than one core verification runs beside the single writer. Only an answer for the
+        signer key that is still current at the request's turn is used (``Sequencer.submit``);
+        anything that goes wrong here only leaves the check to the worker."""
+        seq = self.seq
+        if seq is None:
+            return [None] * len(reqs)
+        try:
+            return seq.preverify(reqs)
+        except Exception:
+            return [None] * len(reqs)
 
     def _enqueue(self, entry: _Submits):
         if not self._thread.is_alive():
@@ -423,7 +438,8 @@ class SequencerService:
         try:
             # verification included (verified=False): submit_many decides how to check the
             # group's signatures
-            results = self.seq.submit_many(reqs, group_root=True)
+            results = self.seq.submit_many(reqs, group_root=True,
+                                           pre=[p for g in group for p in g.pre])
         except JournalError as exc:
             # the group is not on disk and the sequencer has stopped (or had stopped already):
             # nobody in it is acknowledged; counted as rejected, as one request's would be
@@ -469,9 +485,9 @@ class SequencerService:
     def _run_singly(self, g: _Submits) -> None:
         """Each request of the entry on the one-request path (its own journal transaction)."""
         outs: list = []
-        for req in g.reqs:
+        for req, pre in zip(g.reqs, g.pre, strict=True):
             try:
-                outs.append(self._submit(req))
+                outs.append(self._submit(req, pre))
             except BaseException as exc:
                 if g.single:
                     g.fut.set_exception(exc)
@@ -479,9 +495,9 @@ class SequencerService:
                 outs.append(exc)  # as separate submits would: the others still go ahead
         g.fut.set_result(outs[0] if g.single else outs)
 
-    def _submit(self, req: Request) -> dict:
+    def _submit(self, req: Request, pre=None) -> dict:
         try:
-            r = self.seq.submit(req)
+            r = self.seq.submit(req, pre)
         except Exception:
             self.rejected += 1
             raise

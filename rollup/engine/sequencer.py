@@ -321,16 +321,51 @@ class Sequencer:
 
     # --- entry points ---------------------------------------------------------------------------
 
-    def submit(self, req: Request) -> Receipt:
-        """Verify, validate, journal and apply one request (or raise a typed error, unchanged)."""
+    def submit(self, req: Request, pre: tuple[tuple[int, int], bool] | None = None) -> Receipt:
+        """Verify, validate, journal and apply one request (or raise a typed error, unchanged).
+        ``pre``: ``preverify``'s answer for it, used if the signer key is still the one it was
+        checked against (else the signature is verified now)."""
         if req.SIGNED:
             pk = self._signer_key(req)
-            _check(self._verify(req, pk, self.domain), E.BadSignature,
-                   f"{type(req).__name__} signature does not verify")
+            good = pre[1] if pre is not None and pre[0] == pk else self._verify(req, pk,
+                                                                                 self.domain)
+            _check(good, E.BadSignature, f"{type(req).__name__} signature does not verify")
         return self.apply_verified(req)
 
+    def preverify(self, reqs: Sequence[Request]) -> list[tuple[tuple[int, int], bool] | None]:
+        """Per request, (its signer key as of now, whether its signature verifies under it), all
+        from one batch (``verify_requests``: the same answers as ``Request.verify``), or None
+        where the answer is left to ``submit`` (unsigned, a key not known yet, a malformed
+        signature, a verifier other than the default). ``submit`` / ``submit_many`` use an
+        answer only while the signer key is the one it was checked against (a deposit or a key
+        change in between can change it). Reads only account keys and the oracle key, which no
+        request edits in place, so a thread other than the writer may call it ahead of the
+        apply (the compiled kernels release the GIL)."""
+        out: list[tuple[tuple[int, int], bool] | None] = [None] * len(reqs)
+        if self._verify is not _verify_signature:
+            return out
+        from rollup.transactions import verify_requests
+
+        idx, keys = [], []
+        for i, req in enumerate(reqs):
+            if req.SIGNED:
+                try:
+                    keys.append(self._signer_key(req))
+                except Exception:  # raised again by ``submit`` at the request's turn
+                    continue
+                idx.append(i)
+        try:
+            ok = verify_requests([reqs[i] for i in idx], keys, self.domain)
+        except (TypeError, ValueError):  # ``submit`` raises it at the request's turn
+            return out
+        for i, pk, v in zip(idx, keys, ok, strict=True):
+            out[i] = (pk, v)
+        return out
+
     def submit_many(self, reqs: Sequence[Request], *, verified: bool = False,
-                    group_root: bool = False) -> list[Receipt | E.EngineError]:
+                    group_root: bool = False,
+                    pre: Sequence[tuple[tuple[int, int], bool] | None] | None = None
+                    ) -> list[Receipt | E.EngineError]:
         """``submit`` for several requests in order, journaled together (group commit): one
         SQLite transaction, one fsync for the group, and the results are returned (the requests
         acknowledged) only once it is on disk. Each result is the request's receipt, or the
@@ -340,56 +375,31 @@ class Sequencer:
         shared by several requests hashed once) and every receipt of the group carries the root
         after the group, instead of a root after each request (with ``defer_root`` off, the
         roots after each request cost one tree path per changed account each).
+        Signatures (unless ``verified``): ``pre`` (``preverify``'s answers, e.g. computed by
+        another thread) or else one ``preverify`` of the group, each answer used at the
+        request's turn only if its signer key is still the one it was checked against.
 
         If the group's journal write fails, JournalError is raised and the sequencer refuses
         further requests: its memory holds requests the journal does not, so it must be rebuilt
         with ``recover`` (which gives the state as of the last durable group)."""
         self._check_usable()
         out: list[Receipt | E.EngineError] = []
-        one = self.apply_verified if verified else self.submit
         reqs = list(reqs)
-        # With the default verifier, the group's signatures are checked
-        # up front in one batch (``verify_requests``: same answers as ``Request.verify``) against
-        # the signer keys as they are now. At a request's turn its key is looked up again, as
-        # ``submit`` does: the cached answer is used only if the key is the one pre-verified
-        # (a deposit or SetOracleKey earlier in the group can change it), otherwise it is verified
-        # singly. A request whose key or message cannot be had now is left to ``submit``.
-        if not verified and self._verify is _verify_signature:
-            from rollup.transactions import verify_requests
-
-            idx, keys = [], []
-            for i, req in enumerate(reqs):
-                if req.SIGNED:
-                    try:
-                        keys.append(self._signer_key(req))
-                    except Exception:  # raised again by ``submit`` at the request's turn
-                        continue
-                    idx.append(i)
-            try:
-                ok = verify_requests([reqs[i] for i in idx], keys, self.domain)
-            except (TypeError, ValueError):  # ``submit`` raises it at the request's turn
-                ok = []
-            # keyed by the request object (the list holds them, so ids stay distinct): the answer
-            # depends only on the request and the key, which is compared again at its turn
-            pre = {id(reqs[i]): (pk, v) for i, pk, v in zip(idx, keys, ok, strict=False)}
-
-            def one(req: Request) -> Receipt:
-                cached = pre.get(id(req))
-                if cached is None:
-                    return self.submit(req)
-                pk = self._signer_key(req)
-                good = cached[1] if pk == cached[0] else self._verify(req, pk, self.domain)
-                _check(good, E.BadSignature, f"{type(req).__name__} signature does not verify")
-                return self.apply_verified(req)
+        if verified:
+            pre = [None] * len(reqs)
+        elif pre is None:
+            pre = self.preverify(reqs)
+        elif len(pre) != len(reqs):
+            raise ValueError("submit_many: one preverify answer per request")
 
         self._group = []
         defer = self.defer_root
         if group_root:
             self.defer_root = True
         try:
-            for req in reqs:
+            for req, p in zip(reqs, pre, strict=True):
                 try:
-                    out.append(one(req))
+                    out.append(self.apply_verified(req) if verified else self.submit(req, p))
                 except E.EngineError as exc:
                     out.append(exc)
         finally:
