@@ -134,6 +134,9 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
     folder = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=work))
     svc, server = _serve(_config(folder, n_accounts), 1 if mode == "one_per_fsync" else 512,
                          verify)
+    from circuits.eddsa_batch import warm_up
+
+    warm_up()  # as `rollup sequencer run` does before it listens
     try:
         st0 = svc.status()
         # request k goes to client k mod K, so each client's orders keep their account order

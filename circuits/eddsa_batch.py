@@ -335,3 +335,9 @@ def verify_many(
     for i, v in zip(idx, ok.tolist(), strict=True):
         out[i] = v
     return out
+
+
+def warm_up() -> None:
+    """Load (or compile) the kernels and build the base8 table now rather than in the first
+    caller's request: one verification of a well-formed, invalid signature."""
+    verify_many([bj.BASE8], [0], [(bj.BASE8, 1)])

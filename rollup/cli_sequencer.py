@@ -49,6 +49,9 @@ def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool,
         server.server_close()
         raise
     server.service = service
+    from circuits.eddsa_batch import warm_up
+
+    warm_up()  # load the signature kernels now, not in the first client's request (~1 s)
     st = service.status()
     log(f"state root {st['root']} after {st['seq']} journaled requests")
     feed, feed_stop = None, threading.Event()
