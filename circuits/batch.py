@@ -949,7 +949,9 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
                             + [cs.const(0)] * 7 + [as_lc(easset)] + be(to_bits_, 160, cs)
                             + u64(amount_bits)))
             # a listing publishes the registry entry it adds (the engine's T_LIST_ASSET record)
-            entry = {n: lookup(cs, sel_x, tables.reg[n]) for n in REGISTRY_FIELDS}
+            # the asset component looked up some of the fields already
+            entry = {n: xl[n] if n in xl else lookup(cs, sel_x, tables.reg[n])
+                     for n in REGISTRY_FIELDS}
             listing = const_bits(cs, T_LIST_ASSET, 8) + x16 \
                 + be(to_bits(cs, entry["kind"], 8), 8, cs) \
                 + be(to_bits(cs, entry["underlying"], 16), 16, cs) \

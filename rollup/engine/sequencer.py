@@ -241,12 +241,9 @@ class _Work:
 
     def account(self) -> Account:
         src = self.src
-        orders = src.orders
+        orders = dict(src.orders)
         if self.orders:
-            orders = dict(orders)
             orders.update(self.orders)
-        else:
-            orders = dict(orders)
         return Account(src.pk, src.nonce, self.coll, self.positions, orders)
 
 

@@ -481,7 +481,8 @@ class State:
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
         self.hasher = DEFAULT_HASHER
-        self.assets, self.oracle = Versioned(self.assets), Versioned(self.oracle)
+        if not isinstance(self.assets, Versioned):  # pickled before the tables were versioned
+            self.assets, self.oracle = Versioned(self.assets), Versioned(self.oracle)
         if "_empty_slot_hash" not in d:  # pickled before the incremental flush
             self._empty_slot_hash = DEFAULT_HASHER.hash([0, 0, 0])
             self._proots = {}
