@@ -1,94 +1,125 @@
 """One limit order book per asset: price-time priority.
 
-Each side keeps a dict price -> FIFO of resting orders and a heap of its prices (best first;
-an emptied level is dropped lazily when it reaches the top). Matching is planned by walking the
-book without changing it (``makers``), so the sequencer can validate every fill against the
-state first and then apply the plan (``fill`` / ``remove`` / ``add``), or drop it on rejection.
+The orders live in the arrays of a ``rollup.engine.core.Core`` (shared by all the books of a
+sequencer, so the compiled kernel can match a run of orders against them); an ``OrderBook`` is
+the view of one asset, and a ``RestingOrder`` the view of one order. Matching is planned by
+walking the book without changing it (``makers``), so the sequencer can validate every fill
+against the state first and then apply the plan (``fill`` / ``remove`` / ``add``), or drop it on
+rejection.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+import numpy as np
+
+from rollup.engine import core as C
 from rollup.transactions import BUY, SELL
 
 
-@dataclass(eq=False)
 class RestingOrder:
-    seq: int  # arrival number: time priority
-    account: int
-    order_id: int
-    side: int
-    price: int
-    size: int  # signed size of the order
-    remaining: int
-    expiry: int
-    flags: int
-    live: bool = True
+    """A resting order: its fixed fields, and ``remaining`` / ``live`` read from the book."""
+
+    __slots__ = ("_core", "_h", "_gen", "seq", "account", "order_id", "side", "price", "size",
+                 "expiry", "flags")
+
+    def __init__(self, core: C.Core, h: int) -> None:
+        i = core.oi[h].tolist()
+        u = core.ou[h].tolist()
+        self._core, self._h, self._gen = core, h, i[C.O_GEN]
+        self.seq, self.account, self.side = i[C.O_SEQ], i[C.O_ACCT], i[C.O_SIDE]
+        self.size, self.flags = i[C.O_SIZE], i[C.O_FLAGS]
+        self.order_id, self.price, self.expiry = u[C.U_OID], u[C.U_PRICE], u[C.U_EXP]
+
+    def _mine(self) -> bool:
+        return int(self._core.oi[self._h, C.O_GEN]) == self._gen
+
+    @property
+    def live(self) -> bool:
+        return self._mine() and bool(self._core.oi[self._h, C.O_LIVE])
+
+    @property
+    def remaining(self) -> int:
+        return int(self._core.oi[self._h, C.O_REM]) if self._mine() else 0
+
+    def __repr__(self) -> str:
+        return (f"RestingOrder(account={self.account}, order_id={self.order_id}, "
+                f"side={self.side}, price={self.price}, remaining={self.remaining}, "
+                f"live={self.live})")
 
 
 class Side:
-    def __init__(self, is_bid: bool) -> None:
-        self.is_bid = is_bid
-        self.levels: dict[int, deque[RestingOrder]] = {}
-        self._heap: list[int] = []  # -price for bids, price for asks
+    """One side of a book (read only)."""
 
-    def _key(self, price: int) -> int:
-        return -price if self.is_bid else price
+    def __init__(self, book: OrderBook, side: int) -> None:
+        self.book, self.side = book, side
+        self.is_bid = side == BUY
 
-    def add(self, order: RestingOrder) -> None:
-        level = self.levels.get(order.price)
-        if level is None:
-            level = self.levels[order.price] = deque()
-            heapq.heappush(self._heap, self._key(order.price))
-        level.append(order)
+    def _row(self) -> int:
+        return self.book.asset * 2 + self.side
 
-    def _clean_top(self) -> None:
-        while self._heap:
-            price = abs(self._heap[0])
-            level = self.levels.get(price)
-            while level and not level[0].live:
-                level.popleft()
-            if level:
-                return
-            self.levels.pop(price, None)
-            heapq.heappop(self._heap)
+    def handles(self) -> list[int]:
+        core = self.book.core
+        if self.book.asset >= core.n_assets:
+            return []
+        r = self._row()
+        out = np.empty(len(self.book._h) + 1, np.int64)
+        n = C.side_handles(core.oi, core.lh, core.ln, r, out)
+        return out[:n].tolist()
+
+    def walk(self, bound: int | None = None) -> Iterator[int]:
+        """Handles in priority order, lazily, over levels priced at or better than ``bound``
+        (an incoming order's limit). Must not be interleaved with changes to the book."""
+        core = self.book.core
+        if self.book.asset >= core.n_assets:
+            return
+        r = self._row()
+        lp, lh, oi = core.lp, core.lh, core.oi
+        for li in range(int(core.ln[r]) - 1, -1, -1):
+            if bound is not None:
+                price = lp[r, li].item()
+                if (price < bound) if self.is_bid else (price > bound):
+                    return
+            h = lh[r, li].item()
+            while h >= 0:
+                yield h
+                h = oi[h, C.O_NEXT].item()
 
     def best_price(self) -> int | None:
-        self._clean_top()
-        return abs(self._heap[0]) if self._heap else None
+        core = self.book.core
+        if self.book.asset >= core.n_assets:
+            return None
+        r = self._row()
+        n = int(core.ln[r])
+        return int(core.lp[r, n - 1]) if n else None
 
     def iter_orders(self) -> Iterator[RestingOrder]:
-        """Live orders in priority order (walks a sorted copy of the price keys)."""
-        self._clean_top()
-        if not self._heap:
-            return
-        top = self._heap[0]
-        for o in self.levels[abs(top)]:
-            if o.live:
-                yield o
-        # deeper levels are sorted only when the best level did not suffice
-        for key in sorted(k for k in self._heap if k != top):
-            level = self.levels.get(abs(key))
-            if level:
-                for o in level:
-                    if o.live:
-                        yield o
+        """Live orders in priority order."""
+        core = self.book.core
+        for h in self.walk():
+            yield RestingOrder(core, h)
+
+    @property
+    def levels(self) -> dict[int, list[RestingOrder]]:
+        """price -> its orders in time order."""
+        out: dict[int, list[RestingOrder]] = {}
+        for o in self.iter_orders():
+            out.setdefault(o.price, []).append(o)
+        return out
 
     def __len__(self) -> int:
-        return sum(1 for lvl in self.levels.values() for o in lvl if o.live)
+        return len(self.handles())
 
 
 class OrderBook:
-    def __init__(self, asset: int) -> None:
+    def __init__(self, asset: int, core: C.Core | None = None) -> None:
         self.asset = asset
-        self.bids = Side(True)
-        self.asks = Side(False)
-        self.by_key: dict[tuple[int, int], RestingOrder] = {}  # (account, order_id)
-        self._seq = 0
+        self.core = core if core is not None else C.Core()
+        self.core.ensure_asset(asset)
+        self._h: dict[tuple[int, int], int] = {}  # (account, order_id) -> handle
+        self.bids = Side(self, BUY)
+        self.asks = Side(self, SELL)
 
     def side(self, side: int) -> Side:
         return self.bids if side == BUY else self.asks
@@ -104,45 +135,42 @@ class OrderBook:
         """Resting orders an incoming order of ``side`` with this limit may match, best first.
         Must not be interleaved with changes to the book."""
         s = self.asks if side == BUY else self.bids
-        s._clean_top()
-        heap = s._heap
-        if not heap:
-            return
-        bound = limit if side == BUY else -limit  # a level may match while its key <= bound
-        top = heap[0]
-        if top > bound:
-            return
-        for o in s.levels[abs(top)]:
-            if o.live:
-                yield o
-        # deeper levels are sorted only when the best level did not suffice
-        for key in sorted(k for k in heap if k != top and k <= bound):
-            level = s.levels.get(abs(key))
-            if level:
-                for o in level:
-                    if o.live:
-                        yield o
+        core = self.core
+        for h in s.walk(limit):
+            yield RestingOrder(core, h)
 
     def add(self, account: int, order_id: int, side: int, price: int, size: int,
-            remaining: int, expiry: int, flags: int) -> RestingOrder:
-        self._seq += 1
-        o = RestingOrder(self._seq, account, order_id, side, price, size, remaining, expiry,
-                         flags)
-        self.side(side).add(o)
-        self.by_key[(account, order_id)] = o
-        return o
+            remaining: int, expiry: int, flags: int, row: int = 0) -> RestingOrder:
+        """Rest an order; ``row``: its account's row in the core's mirror (the sequencer's)."""
+        core = self.core
+        core.reserve(1)
+        h = C.book_add(core.oi, core.ou, core.free, core.meta, core.lp, core.lh, core.lt,
+                       core.ln, self.asset, side, account, row, np.uint64(order_id),
+                       np.uint64(price), size, remaining, np.uint64(expiry), flags)
+        self._h[(account, order_id)] = h
+        return RestingOrder(core, h)
 
     def fill(self, order: RestingOrder, qty: int) -> None:
-        order.remaining -= qty
-        if order.remaining == 0:
+        core = self.core
+        core.oi[order._h, C.O_REM] -= qty
+        if core.oi[order._h, C.O_REM] == 0:
             self.remove(order)
 
     def remove(self, order: RestingOrder) -> None:
-        order.live = False
-        self.by_key.pop((order.account, order.order_id), None)
+        if not order.live:
+            return
+        core = self.core
+        C.book_remove(core.oi, core.ou, core.pend, core.meta, core.lp, core.lh, core.lt,
+                      core.ln, order._h)
+        self._h.pop((order.account, order.order_id), None)
 
     def get(self, account: int, order_id: int) -> RestingOrder | None:
-        return self.by_key.get((account, order_id))
+        h = self._h.get((account, order_id))
+        return None if h is None else RestingOrder(self.core, h)
+
+    @property
+    def by_key(self) -> dict[tuple[int, int], RestingOrder]:
+        return {k: RestingOrder(self.core, h) for k, h in self._h.items()}
 
     def __len__(self) -> int:
-        return len(self.by_key)
+        return len(self._h)

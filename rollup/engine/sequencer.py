@@ -36,11 +36,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
+
+import numpy as np
 from dataclasses import dataclass, field
 
 from circuits.babyjubjub import pack_point
 from circuits.eddsa import public_key_is_safe
 from rollup import errors as E
+from rollup.engine import core as C
 from rollup.engine.orderbook import OrderBook, RestingOrder
 from rollup.margin.risk import (
     account_value,
@@ -117,6 +120,13 @@ from rollup.transactions import (
 )
 
 ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
+# the core's codes for why a maker was dropped, and for a receipt's note
+_WHY = {C.WHY_EXPIRED: "expired",
+        C.WHY_SELF: "self-trade prevention: resting order cancelled",
+        C.WHY_REDUCE: "reduce-only order would not reduce",
+        C.WHY_MARGIN: "maker under initial margin"}
+_NOTES = {C.NOTE_NONE: "", C.NOTE_STOPPED: "stopped: further fills would breach initial margin",
+          C.NOTE_CANCELLED: "remainder cancelled: resting it would breach initial margin"}
 
 
 @dataclass
@@ -276,6 +286,7 @@ class Sequencer:
         self.domain = domain
         self.journal = journal
         self._verify = verify or _verify_signature
+        self.core = C.Core()  # the books' arrays and the compiled matcher's account mirror
         self.books: dict[int, OrderBook] = {}
         self.live: dict[tuple[int, int], tuple[int, int]] = {}  # (account, slot) -> (asset, id)
         self.seen_orders: set[tuple[int, int]] = set()
@@ -288,6 +299,7 @@ class Sequencer:
         # orders (reduce-only ones aside): what the resting-order margin rule counts
         self.resting_totals: dict[int, dict[int, list[int]]] = {}
         self.reference_matching = False  # tests: match with ``_order_reference``
+        self.use_core = True  # ``submit_many`` matches runs of orders in the compiled core
         self.snapshot_every: int | None = None  # write a snapshot every this many requests
         self._last_snapshot = 0
         self._group: list[tuple[int, Request]] | None = None  # rows of a group commit
@@ -304,17 +316,15 @@ class Sequencer:
         return d
 
     def __setstate__(self, d: dict) -> None:
+        if "core" not in d:  # books of an older layout: the snapshot is not usable
+            raise ValueError("sequencer pickled before the compiled matching core")
         self.__dict__.update(d)
         self._verify = _verify_signature
         for name, default in (("reference_matching", False), ("snapshot_every", None),
+                              ("use_core", True),
                               ("_last_snapshot", d.get("seq", 0)), ("_group", None),
                               ("failed", None), ("snapshot_error", None), ("_sums", {})):
             self.__dict__.setdefault(name, default)
-        if "resting_totals" not in d:  # a sequencer pickled before resting-order margin
-            self.resting_totals = {}
-            for book in self.books.values():
-                for m in book.by_key.values():
-                    self._resting_add(m, m.remaining, book.asset)
 
     # --- entry points ---------------------------------------------------------------------------
 
@@ -393,8 +403,17 @@ class Sequencer:
         defer = self.defer_root
         if group_root:
             self.defer_root = True
+        fast = self.use_core and not self.reference_matching and self.defer_root
         try:
-            for req, p in zip(reqs, pre, strict=True):
+            i, n = 0, len(reqs)
+            while i < n:
+                if fast and type(reqs[i]) is Order:
+                    j = self._core_run(reqs, pre, i, out, verified)
+                    if j > i:
+                        i = j
+                        continue
+                req, p = reqs[i], pre[i]
+                i += 1
                 try:
                     out.append(self.apply_verified(req) if verified else self.submit(req, p))
                 except E.EngineError as exc:
@@ -423,6 +442,9 @@ class Sequencer:
             self._check_usable()
         handler = self._handlers[type(req)]
         state = self.state
+        core = self.core
+        if core.meta[C.M_NPEND]:  # handles freed by earlier requests become reusable
+            C.release(core.free, core.pend, core.meta)
         state.begin()
         try:
             receipt, book_ops = handler(self, req)
@@ -443,6 +465,201 @@ class Sequencer:
         if self.snapshot_every and self._group is None:
             self._maybe_snapshot()
         return receipt
+
+    # --- runs of orders in the compiled core ----------------------------------------------------
+
+    _RUN = 4096  # orders per kernel call at most
+
+    def _core_run(self, reqs: list, pre: list, i: int, out: list, verified: bool) -> int:
+        """Apply the run of orders starting at ``reqs[i]`` through the compiled core, appending
+        their results to ``out``; returns the index after the run (``i`` when ``reqs[i]`` is not
+        for the core: the caller applies it alone). A run is a sequence of orders whose checks
+        that need Python objects pass now (account, signature, order id, slot) and that cannot
+        interfere with each other's (no (account, order slot) twice); the kernel checks the
+        rest and hands back (to ``apply_verified``) every order it cannot decide exactly as
+        ``_order`` would, including every rejection."""
+        st = self.state
+        core = self.core
+        core.sync(st)
+        accounts = st.accounts
+        seen, live = self.seen_orders, self.live
+        row_loaded = core.row_loaded
+        run: list[Order] = []
+        rows: list[int] = []
+        slots: set[tuple[int, int]] = set()
+        n = min(len(reqs), i + self._RUN)
+        j = i
+        while j < n:
+            req = reqs[j]
+            if type(req) is not Order:
+                break
+            a = req.account
+            acc = accounts.get(a)
+            if acc is None:
+                break
+            if not verified:
+                p = pre[j]
+                if p is None or not p[1] or p[0] != acc.pk:
+                    break
+            oid = req.order_id
+            if type(oid) is not int:
+                break
+            key = (a, oid % ORDER_SLOTS)
+            if key in slots or key in live or (a, oid) in seen:
+                break
+            stored = acc.orders.get(key[1])
+            if stored is not None and oid <= stored[0]:
+                break
+            slots.add(key)
+            run.append(req)
+            rows.append(row_loaded(a, accounts))
+            j += 1
+        if not run:
+            return i
+        try:
+            qi = np.array([(r, q.account, q.asset, q.side, q.size, q.flags)
+                           for r, q in zip(rows, run, strict=True)], np.int64)
+            qu = np.array([(q.order_id, q.price, q.expiry) for q in run], np.uint64)
+        except (OverflowError, TypeError, ValueError):
+            qi = None
+        if qi is None or qi[:, 1:].tolist() != [[q.account, q.asset, q.side, q.size, q.flags]
+                                                for q in run] \
+                or qu.tolist() != [[q.order_id, q.price, q.expiry] for q in run]:
+            return i  # a field the arrays cannot hold exactly: the Python path decides
+        m = len(run)
+        res = np.zeros((m, C.N_R), np.int64)
+        start = 0
+        while start < m:
+            core.reserve(m - start)
+            cap = 4 * (m - start) + 64
+            fo = np.zeros((cap, C.N_FO), np.int64)
+            fu = np.zeros((cap, 2), np.uint64)
+            do = np.zeros((cap, C.N_DO), np.int64)
+            du = np.zeros((cap, 2), np.uint64)
+            tr = np.zeros(2 * cap, np.int64)
+            counts = np.zeros(3, np.int64)
+            core.g[C.G_RUN] += 1
+            k, how = C.match_run(core.oi, core.ou, core.free, core.pend, core.meta, core.lp,
+                                 core.lh, core.lt, core.ln, core.ai, core.pa, core.pb, core.ps,
+                                 core.rt, core.asi, core.asu, core.g, core.gu, core.rw_stamp,
+                                 core.rw_idx, qi, qu, start, res, fo, fu, do, du, tr, counts)
+            self._core_results(run, start, k, res, fo, fu, do, du, tr, counts, out)
+            if how == C.DONE:
+                break
+            if how == C.FULL and k > start:
+                start = k
+                continue
+            # BAIL (or one order needing more than a call's buffers): the Python path
+            try:
+                out.append(self.apply_verified(run[k]))
+            except E.EngineError as exc:
+                out.append(exc)
+            start = k + 1
+            if start < m:
+                core.sync(st)
+        return i + m
+
+    def _core_results(self, run, start, stop, res, fo, fu, do, du, tr, counts, out) -> None:
+        """Receipts, records, journal rows, book and order-slot bookkeeping and the written
+        accounts for orders ``start..stop`` of a kernel call (what ``apply_verified`` and
+        ``_apply_book`` do for one order)."""
+        if stop <= start:
+            return
+        st = self.state
+        core = self.core
+        nf, nd, nt = (int(x) for x in counts)
+        fol, ful = fo[:nf].tolist(), fu[:nf].tolist()
+        dol, dul = do[:nd].tolist(), du[:nd].tolist()
+        resl = res[start:stop].tolist()
+        group = self._group if self.journal is not None else None
+        live, resting, seen = self.live, self.resting, self.seen_orders
+        totals_add = self._totals_add
+        records_all = self.records
+        overlay: dict[int, dict[int, tuple[int, int]]] = {}
+        accounts = st.accounts
+        why_text = _WHY
+        notes = _NOTES
+        seq = self.seq
+        for k in range(start, stop):
+            req = run[k]
+            f0, nfk, d0, ndk, rest, note, hr = resl[k - start]
+            taker, aid, side, toid = req.account, req.asset, req.side, req.order_id
+            book = self.books.get(aid)
+            if book is None:
+                book = self.books[aid] = OrderBook(aid, core)
+            bh = book._h
+            dropped = []
+            for x in range(d0, d0 + ndk):
+                _, why, mk, rem, mside, mflags = dol[x]
+                moid, mprice = dul[x]
+                dropped.append((mk, moid, why_text[why]))
+                if not mflags & REDUCE_ONLY:
+                    totals_add(mk, aid, mside, mprice, -rem)
+                live.pop((mk, moid % ORDER_SLOTS), None)
+                resting.pop((mk, moid), None)
+                bh.pop((mk, moid), None)
+            fills, records = [], []
+            tslot = toid % ORDER_SLOTS
+            mside = SELL if side == BUY else BUY
+            for x in range(f0, f0 + nfk):
+                _, q, mfee, tfee, mk, mflags, done = fol[x]
+                moid, price = ful[x]
+                fills.append(Fill(mk, taker, moid, toid, aid, q, price, side, mfee, tfee))
+                if side == BUY:
+                    records.append(_trade_record(taker, mk, aid, q, price, toid, moid, tfee, mfee))
+                else:
+                    records.append(_trade_record(mk, taker, aid, q, price, moid, toid, mfee, tfee))
+                if not mflags & REDUCE_ONLY:
+                    totals_add(mk, aid, mside, price, -q)
+                if done:
+                    live.pop((mk, moid % ORDER_SLOTS), None)
+                    resting.pop((mk, moid), None)
+                    bh.pop((mk, moid), None)
+                # order slots: (id, filled), filled reset for a new id
+                for acct, oid in ((mk, moid), (taker, toid)):
+                    ov = overlay.get(acct)
+                    if ov is None:
+                        ov = overlay[acct] = {}
+                    slot = oid % ORDER_SLOTS
+                    cur = ov.get(slot)
+                    if cur is None:
+                        cur = accounts[acct].orders.get(slot, (0, 0))
+                    ov[slot] = (oid, (cur[1] if cur[0] == oid else 0) + q)
+            seen.add((taker, toid))
+            if rest:
+                bh[(taker, toid)] = hr
+                if not req.flags & REDUCE_ONLY:
+                    totals_add(taker, aid, side, req.price, rest)
+                live[(taker, tslot)] = (aid, toid)
+                resting[(taker, toid)] = req
+            seq += 1
+            if group is not None:
+                group.append((seq, req))
+            records_all.extend(records)
+            out.append(Receipt(seq, None, records, fills, dropped, rest, notes[note]))
+        self.seq = seq
+        if nt:
+            rows = tr[:nt]
+            ids = core.ai[rows, C.A_ID].tolist()
+            colls = core.ai[rows, C.A_COLL].tolist()
+            pas, pbs, pss = core.pa[rows].tolist(), core.pb[rows].tolist(), core.ps[rows].tolist()
+            written = []
+            st.begin()
+            for x, i in enumerate(ids):
+                src = accounts[i]
+                orders = src.orders
+                ov = overlay.get(i)
+                if ov:
+                    orders = dict(orders)
+                    orders.update(ov)
+                else:
+                    orders = dict(orders)
+                acc = Account(src.pk, src.nonce, colls[x],
+                              list(zip(pas[x], pbs[x], pss[x], strict=True)), orders)
+                st.put_account(i, acc)
+                written.append((int(rows[x]), acc))
+            st.commit(defer=True)
+            core.committed(written, accounts)
 
     def _check_usable(self) -> None:
         if self.failed:
@@ -479,7 +696,7 @@ class Sequencer:
     def book(self, asset: int) -> OrderBook:
         b = self.books.get(asset)
         if b is None:
-            b = self.books[asset] = OrderBook(asset)
+            b = self.books[asset] = OrderBook(asset, self.core)
         return b
 
     # --- helpers --------------------------------------------------------------------------------
@@ -680,7 +897,7 @@ class Sequencer:
         aid, taker, side, flags = req.asset, req.account, req.side, req.flags
         book = self.books.get(aid)
         if book is None:
-            book = OrderBook(aid)  # registered when the request is applied
+            book = OrderBook(aid, self.core)  # registered when the request is applied
         size = req.size
         if flags & REDUCE_ONLY:
             position = st.accounts[taker].balance(aid)
@@ -864,7 +1081,8 @@ class Sequencer:
         self.seen_orders.add((req.account, req.order_id))
         if rest:
             m = book.add(req.account, req.order_id, req.side, req.price, req.size, rest,
-                         req.expiry, req.flags)
+                         req.expiry, req.flags,
+                         row=self.core.row_loaded(req.account, self.state.accounts))
             self._resting_add(m, rest, book.asset)
             self.live[(req.account, req.order_id % ORDER_SLOTS)] = (req.asset, req.order_id)
             self.resting[(req.account, req.order_id)] = req
@@ -892,20 +1110,25 @@ class Sequencer:
     # prices) resting on each side; reduce-only orders (which can only shrink a position) aside
 
     def _resting_add(self, m: RestingOrder, qty: int, asset_id: int) -> None:
-        """Count ``qty`` more (or fewer, if negative) of resting order m, in ``asset_id``."""
+        """Count ``qty`` more (or fewer, if negative) of resting order m, in ``asset_id`` (and
+        in the core's mirror of the totals)."""
         if m.flags & REDUCE_ONLY:
             return
-        per = self.resting_totals.setdefault(m.account, {})
+        self._totals_add(m.account, asset_id, m.side, m.price, qty)
+        self.core.rt_add(m.account, asset_id, m.side, m.price, qty, self.state.accounts)
+
+    def _totals_add(self, account: int, asset_id: int, side: int, price: int, qty: int) -> None:
+        per = self.resting_totals.setdefault(account, {})
         agg = per.get(asset_id)
         if agg is None:
             agg = per[asset_id] = [0, 0, 0, 0]
-        k = 0 if m.side == BUY else 2
+        k = 0 if side == BUY else 2
         agg[k] += qty
-        agg[k + 1] += qty * m.price
+        agg[k + 1] += qty * price
         if not (agg[0] or agg[2]):
             del per[asset_id]
             if not per:
-                del self.resting_totals[m.account]
+                del self.resting_totals[account]
 
     def _resting_worst(self, i: int, positions: list[tuple[int, int, int]], asset_id: int,
                        balance: int) -> tuple[int, int]:
@@ -946,7 +1169,7 @@ class Sequencer:
         asset = self._validate_order(req)
         book = self.books.get(req.asset)
         if book is None:
-            book = OrderBook(req.asset)  # registered when the request is applied
+            book = OrderBook(req.asset, self.core)  # registered when the request is applied
         size = req.size
         position = st.account(req.account).balance(req.asset)
         if req.flags & REDUCE_ONLY:

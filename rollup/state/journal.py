@@ -187,7 +187,11 @@ def _read_snapshot(path: Path) -> tuple[int, int, object] | None:
     body = data[n:]
     if hashlib.sha256(body).digest() != digest:
         return None
-    return seq, int.from_bytes(root, "big"), pickle.loads(body)  # our own file: trusted
+    try:
+        obj = pickle.loads(body)  # our own file: trusted
+    except Exception:  # written by an older version whose objects no longer load: not usable
+        return None
+    return seq, int.from_bytes(root, "big"), obj
 
 
 def snapshot(sequencer) -> Path:

@@ -92,6 +92,52 @@ class Versioned(dict):
         return (Versioned, (dict(self),))
 
 
+class Tracked(dict):
+    """The accounts table: a dict that records which keys were written (``changed``), so that a
+    mirror of some accounts (the compiled matching core's) knows which rows to reload."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.changed: set = set(self)
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.changed.add(key)
+
+    def __delitem__(self, key) -> None:
+        super().__delitem__(key)
+        self.changed.add(key)
+
+    def pop(self, key, *default):
+        self.changed.add(key)
+        return super().pop(key, *default)
+
+    def setdefault(self, key, default=None):
+        self.changed.add(key)
+        return super().setdefault(key, default)
+
+    def update(self, *args, **kw) -> None:
+        other = dict(*args, **kw)
+        super().update(other)
+        self.changed.update(other)
+
+    def clear(self) -> None:
+        self.changed.update(self)
+        super().clear()
+
+    def popitem(self):
+        k, v = super().popitem()
+        self.changed.add(k)
+        return k, v
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def __reduce__(self):
+        return (Tracked, (dict(self),))
+
+
 @dataclass
 class Account:
     pk: tuple[int, int]
@@ -163,7 +209,7 @@ class State:
                  hasher: Hasher = DEFAULT_HASHER) -> None:
         self.hasher = hasher
         self.account_depth = account_depth
-        self.accounts: dict[int, Account] = {}
+        self.accounts: dict[int, Account] = Tracked()
         self.account_tree = SparseMerkleTree(account_depth, hasher)
         self.order_trees: dict[int, SparseMerkleTree] = {}
         self.assets: dict[int, Asset] = Versioned()
@@ -481,6 +527,8 @@ class State:
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
         self.hasher = DEFAULT_HASHER
+        if not isinstance(self.accounts, Tracked):  # pickled before accounts were tracked
+            self.accounts = Tracked(self.accounts)
         if not isinstance(self.assets, Versioned):  # pickled before the tables were versioned
             self.assets, self.oracle = Versioned(self.assets), Versioned(self.oracle)
         if "_empty_slot_hash" not in d:  # pickled before the incremental flush
