@@ -63,8 +63,8 @@ Q_ROW, Q_ACCT, Q_ASSET, Q_SIDE, Q_SIZE, Q_FLAGS = range(6)
 N_Q = 6
 QU_OID, QU_PRICE, QU_EXP = range(3)
 # per-order outputs
-R_F0, R_NF, R_D0, R_ND, R_REST, R_NOTE, R_H = range(7)
-N_R = 7
+R_F0, R_NF, R_D0, R_ND, R_REST, R_NOTE, R_H, R_FILLED = range(8)
+N_R = 8
 # fill outputs (int64) and (uint64)
 FO_H, FO_Q, FO_MFEE, FO_TFEE, FO_MACCT, FO_MFLAGS, FO_DONE = range(7)
 N_FO = 7
@@ -713,6 +713,7 @@ def match_run(oi, ou, free, pend, meta, lp, lh, lt, ln, ai, pa, pb, ps, rt, asi,
                 t += 1
         res[k, R_F0], res[k, R_NF], res[k, R_D0], res[k, R_ND] = f0, nf, d0, nd
         res[k, R_REST], res[k, R_NOTE], res[k, R_H] = rest, note, hr
+        res[k, R_FILLED] = size - remaining
         counts[0] = f0 + nf
         counts[1] = d0 + nd
         counts[2] = t
@@ -948,21 +949,23 @@ class Core:
             if self.asi[a, S_KIND] != KIND_PERP and not self.asi[self.asi[a, S_UNDER], S_OK]:
                 self.asi[a, S_OK] = 0
 
-    def committed(self, rows, accounts: dict) -> None:
+    def committed(self, rows: list[int], ids: list[int], objs: list, accounts: dict) -> None:
         """The kernel's rows were written back to the state as these objects: they mirror them
         (their ids were recorded as changed by the write; they need no reload)."""
+        src = self.src
+        for r, acc in zip(rows, objs, strict=True):
+            src[r] = acc
         changed = getattr(accounts, "changed", None)
-        for r, acc in rows:
-            self.src[r] = acc
-            if changed is not None:
-                changed.discard(int(self.ai[r, A_ID]))
+        if changed is not None:
+            changed.difference_update(ids)
 
     # --- resting totals written by the Python path ---
 
     def rt_add(self, account: int, asset: int, side: int, price: int, qty: int,
-               accounts) -> None:
-        """``Sequencer._resting_add``'s change, mirrored (a total leaving the kernel's range
-        marks the row: its resting-order rule is left to Python from then on)."""
+               accounts) -> bool:
+        """Add qty (at this price) to the account's resting totals; False, changing nothing but
+        marking the row, when a total would leave the kernel's range (the caller keeps that
+        account's totals exactly from then on; the kernel hands its resting-order rule back)."""
         r = self.row_loaded(account, accounts)
         self.ensure_asset(asset)
         c = 0 if side == BUY else 2
@@ -970,6 +973,24 @@ class Core:
         n = int(self.rt[r, asset, c + 1]) + qty * price
         if self.ai[r, A_FLAG] & F_RTWIDE or not (-BOUND < q < BOUND and -BOUND < n < BOUND):
             self.ai[r, A_FLAG] |= F_RTWIDE
-            return
+            return False
         self.rt[r, asset, c] = q
         self.rt[r, asset, c + 1] = n
+        return True
+
+    def totals_of(self, account: int) -> dict[int, list[int]]:
+        """asset -> [bid size, bid notional, ask size, ask notional] of the account's resting
+        orders, from the arrays (exact unless the row is marked wide)."""
+        r = self.index.get(account)
+        if r is None:
+            return {}
+        return {a: t for a, t in enumerate(self.rt[r].tolist()) if t[0] or t[2]}
+
+    def all_totals(self) -> dict[int, dict[int, list[int]]]:
+        """``totals_of`` for every account with resting orders, wide rows aside."""
+        out = {}
+        for i, r in self.index.items():
+            if not self.ai[r, A_FLAG] & F_RTWIDE and (self.rt[r, :, 0].any()
+                                                       or self.rt[r, :, 2].any()):
+                out[i] = self.totals_of(i)
+        return out

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from circuits.babyjubjub import pack_point
 from circuits.eddsa import public_key_is_safe
@@ -181,6 +182,9 @@ _COLLATERAL_LIMIT = 1 << (COLLATERAL_BITS - 1)
 _PRICE_LIMIT = 1 << PRICE_BITS
 _ORDER_ID_LIMIT = 1 << ORDER_ID_BITS
 _TRADE = struct.Struct(">BIIHQQQQQQ")  # RECORDS[T_TRADE], big-endian
+# an order's fields as the core's input columns (Q_ACCT.. and QU_..)
+_Q_INT = attrgetter("account", "asset", "side", "size", "flags")
+_Q_UINT = attrgetter("order_id", "price", "expiry")
 assert _TRADE.size == record_size(T_TRADE)
 
 
@@ -295,9 +299,9 @@ class Sequencer:
         self.seq = 0
         self.records: list[bytes] = []  # public data of the applied, not yet batched txs
         self.defer_root = False  # when True, commits queue leaves and ``flush`` hashes them
-        # account -> asset -> [bid size, bid notional, ask size, ask notional] of its resting
-        # orders (reduce-only ones aside): what the resting-order margin rule counts
-        self.resting_totals: dict[int, dict[int, list[int]]] = {}
+        # resting-order totals (what the resting-order margin rule counts) live in the core's
+        # arrays; these are the exact ones of accounts whose totals left the arrays' range
+        self._wide_totals: dict[int, dict[int, list[int]]] = {}
         self.reference_matching = False  # tests: match with ``_order_reference``
         self.use_core = True  # ``submit_many`` matches runs of orders in the compiled core
         self.snapshot_every: int | None = None  # write a snapshot every this many requests
@@ -484,6 +488,7 @@ class Sequencer:
         accounts = st.accounts
         seen, live = self.seen_orders, self.live
         row_loaded = core.row_loaded
+        index = core.index
         run: list[Order] = []
         rows: list[int] = []
         slots: set[tuple[int, int]] = set()
@@ -512,21 +517,22 @@ class Sequencer:
                 break
             slots.add(key)
             run.append(req)
-            rows.append(row_loaded(a, accounts))
+            r = index.get(a)
+            rows.append(r if r is not None else row_loaded(a, accounts))
             j += 1
         if not run:
             return i
-        try:
-            qi = np.array([(r, q.account, q.asset, q.side, q.size, q.flags)
-                           for r, q in zip(rows, run, strict=True)], np.int64)
-            qu = np.array([(q.order_id, q.price, q.expiry) for q in run], np.uint64)
-        except (OverflowError, TypeError, ValueError):
-            qi = None
-        if qi is None or qi[:, 1:].tolist() != [[q.account, q.asset, q.side, q.size, q.flags]
-                                                for q in run] \
-                or qu.tolist() != [[q.order_id, q.price, q.expiry] for q in run]:
-            return i  # a field the arrays cannot hold exactly: the Python path decides
         m = len(run)
+        fi, fu_ = list(map(_Q_INT, run)), list(map(_Q_UINT, run))
+        if {type(x) for t in fi for x in t} | {type(x) for t in fu_ for x in t} != {int}:
+            return i  # not plain integers: the Python path decides
+        qi = np.empty((m, C.N_Q), np.int64)
+        qi[:, C.Q_ROW] = rows
+        try:
+            qi[:, C.Q_ACCT:] = fi
+            qu = np.array(fu_, np.uint64)
+        except (OverflowError, ValueError):
+            return i  # a field the arrays cannot hold: the Python path decides
         res = np.zeros((m, C.N_R), np.int64)
         start = 0
         while start < m:
@@ -573,16 +579,20 @@ class Sequencer:
         resl = res[start:stop].tolist()
         group = self._group if self.journal is not None else None
         live, resting, seen = self.live, self.resting, self.seen_orders
+        wide = self._wide_totals
         totals_add = self._totals_add
         records_all = self.records
-        overlay: dict[int, dict[int, tuple[int, int]]] = {}
+        # (account, order id) -> size filled in this call: an order slot holds (id, filled),
+        # filled reset for a new id; within a run all fills written to one (account, slot) are
+        # of one order (``_core_run`` admits no order whose slot is live or used in the run)
+        filled_in: dict[tuple[int, int], int] = {}
         accounts = st.accounts
         why_text = _WHY
         notes = _NOTES
         seq = self.seq
         for k in range(start, stop):
             req = run[k]
-            f0, nfk, d0, ndk, rest, note, hr = resl[k - start]
+            f0, nfk, d0, ndk, rest, note, hr, filled = resl[k - start]
             taker, aid, side, toid = req.account, req.asset, req.side, req.order_id
             book = self.books.get(aid)
             if book is None:
@@ -593,7 +603,7 @@ class Sequencer:
                 _, why, mk, rem, mside, mflags = dol[x]
                 moid, mprice = dul[x]
                 dropped.append((mk, moid, why_text[why]))
-                if not mflags & REDUCE_ONLY:
+                if mk in wide and not mflags & REDUCE_ONLY:  # (the kernel did the others)
                     totals_add(mk, aid, mside, mprice, -rem)
                 live.pop((mk, moid % ORDER_SLOTS), None)
                 resting.pop((mk, moid), None)
@@ -609,27 +619,20 @@ class Sequencer:
                     records.append(_trade_record(taker, mk, aid, q, price, toid, moid, tfee, mfee))
                 else:
                     records.append(_trade_record(mk, taker, aid, q, price, moid, toid, mfee, tfee))
-                if not mflags & REDUCE_ONLY:
+                if mk in wide and not mflags & REDUCE_ONLY:
                     totals_add(mk, aid, mside, price, -q)
                 if done:
                     live.pop((mk, moid % ORDER_SLOTS), None)
                     resting.pop((mk, moid), None)
                     bh.pop((mk, moid), None)
-                # order slots: (id, filled), filled reset for a new id
-                for acct, oid in ((mk, moid), (taker, toid)):
-                    ov = overlay.get(acct)
-                    if ov is None:
-                        ov = overlay[acct] = {}
-                    slot = oid % ORDER_SLOTS
-                    cur = ov.get(slot)
-                    if cur is None:
-                        cur = accounts[acct].orders.get(slot, (0, 0))
-                    ov[slot] = (oid, (cur[1] if cur[0] == oid else 0) + q)
+                key = (mk, moid)
+                filled_in[key] = filled_in.get(key, 0) + q
+            if filled:
+                key = (taker, toid)
+                filled_in[key] = filled_in.get(key, 0) + filled
             seen.add((taker, toid))
             if rest:
-                bh[(taker, toid)] = hr
-                if not req.flags & REDUCE_ONLY:
-                    totals_add(taker, aid, side, req.price, rest)
+                bh[(taker, toid)] = hr  # (the kernel counted it: the taker's row is not wide)
                 live[(taker, tslot)] = (aid, toid)
                 resting[(taker, toid)] = req
             seq += 1
@@ -638,6 +641,14 @@ class Sequencer:
             records_all.extend(records)
             out.append(Receipt(seq, None, records, fills, dropped, rest, notes[note]))
         self.seq = seq
+        overlay: dict[int, dict[int, tuple[int, int]]] = {}
+        for (acct, oid), q in filled_in.items():
+            ov = overlay.get(acct)
+            if ov is None:
+                ov = overlay[acct] = {}
+            slot = oid % ORDER_SLOTS
+            cur = accounts[acct].orders.get(slot, (0, 0))
+            ov[slot] = (oid, (cur[1] if cur[0] == oid else 0) + q)
         if nt:
             rows = tr[:nt]
             ids = core.ai[rows, C.A_ID].tolist()
@@ -648,18 +659,16 @@ class Sequencer:
             for x, i in enumerate(ids):
                 src = accounts[i]
                 orders = src.orders
+                orders = dict(orders)
                 ov = overlay.get(i)
                 if ov:
-                    orders = dict(orders)
                     orders.update(ov)
-                else:
-                    orders = dict(orders)
                 acc = Account(src.pk, src.nonce, colls[x],
                               list(zip(pas[x], pbs[x], pss[x], strict=True)), orders)
                 st.put_account(i, acc)
-                written.append((int(rows[x]), acc))
+                written.append(acc)
             st.commit(defer=True)
-            core.committed(written, accounts)
+            core.committed(rows.tolist(), ids, written, accounts)
 
     def _check_usable(self) -> None:
         if self.failed:
@@ -1109,16 +1118,31 @@ class Sequencer:
     # resting orders' margin: per account and asset, the total size and notional (at the limit
     # prices) resting on each side; reduce-only orders (which can only shrink a position) aside
 
+    @property
+    def resting_totals(self) -> dict[int, dict[int, list[int]]]:
+        """account -> asset -> [bid size, bid notional, ask size, ask notional] of its resting
+        orders (reduce-only ones aside), for accounts with any."""
+        out = self.core.all_totals()
+        out.update({i: per for i, per in self._wide_totals.items() if per})
+        return out
+
+    def _totals(self, i: int) -> dict[int, list[int]]:
+        wide = self._wide_totals.get(i)
+        return wide if wide is not None else self.core.totals_of(i)
+
     def _resting_add(self, m: RestingOrder, qty: int, asset_id: int) -> None:
-        """Count ``qty`` more (or fewer, if negative) of resting order m, in ``asset_id`` (and
-        in the core's mirror of the totals)."""
+        """Count ``qty`` more (or fewer, if negative) of resting order m, in ``asset_id``."""
         if m.flags & REDUCE_ONLY:
             return
         self._totals_add(m.account, asset_id, m.side, m.price, qty)
-        self.core.rt_add(m.account, asset_id, m.side, m.price, qty, self.state.accounts)
 
     def _totals_add(self, account: int, asset_id: int, side: int, price: int, qty: int) -> None:
-        per = self.resting_totals.setdefault(account, {})
+        per = self._wide_totals.get(account)
+        if per is None:
+            if self.core.rt_add(account, asset_id, side, price, qty, self.state.accounts):
+                return
+            # the arrays cannot hold it: this account's totals are kept here from now on
+            per = self._wide_totals[account] = self.core.totals_of(account)
         agg = per.get(asset_id)
         if agg is None:
             agg = per[asset_id] = [0, 0, 0, 0]
@@ -1127,8 +1151,6 @@ class Sequencer:
         agg[k + 1] += qty * price
         if not (agg[0] or agg[2]):
             del per[asset_id]
-            if not per:
-                del self.resting_totals[account]
 
     def _resting_worst(self, i: int, positions: list[tuple[int, int, int]], asset_id: int,
                        balance: int) -> tuple[int, int]:
@@ -1136,7 +1158,7 @@ class Sequencer:
         asset the side (all bids fill, all asks fill, or none) that leaves the least excess, each
         order filling at its limit price; ``positions`` holds the balances, except ``balance`` for
         ``asset_id``."""
-        per = self.resting_totals.get(i)
+        per = self._totals(i)
         if not per:
             return 0, 0
         assets, oracle = self.state.assets, self.state.oracle

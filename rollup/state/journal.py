@@ -31,7 +31,7 @@ import struct
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from rollup.errors import JournalError
+from rollup.errors import EngineError, JournalError
 from rollup.transactions import Domain, Request, request_from_json
 
 _MAGIC = b"zkderiv-snapshot-1\n"
@@ -204,6 +204,19 @@ def snapshot(sequencer) -> Path:
     return journal.write_snapshot(sequencer.seq, sequencer.state.root, sequencer)
 
 
+_REPLAY_GROUP = 4096
+
+
+def _replay(seq, batch: list) -> None:
+    """Apply journaled requests (each was accepted when it was journaled) in groups, so runs of
+    orders go through the compiled core (``Sequencer.submit_many``)."""
+    if not batch:
+        return
+    for req, res in zip(batch, seq.submit_many(batch, verified=True), strict=True):
+        if isinstance(res, EngineError):
+            raise JournalError(f"journaled request no longer applies ({res!r}): {req!r}")
+
+
 def recover(path: str | Path, domain: Domain, account_depth: int = 32, *,
             use_snapshot: bool = True, upto: int | None = None):
     """A sequencer rebuilt from the newest good snapshot plus the journal rows after it,
@@ -222,12 +235,17 @@ def recover(path: str | Path, domain: Domain, account_depth: int = 32, *,
             raise JournalError("snapshot does not match its header")
     seq.journal = None
     seq.defer_root = True
+    batch: list = []
     for n, req in journal.requests_after(seq.seq):
         if upto is not None and n > upto:
             break
-        seq.apply_verified(req)
-        if seq.seq != n:
-            raise JournalError(f"journal gap: expected {seq.seq}, found {n}")
+        if n != seq.seq + len(batch) + 1:
+            raise JournalError(f"journal gap: expected {seq.seq + len(batch) + 1}, found {n}")
+        batch.append(req)
+        if len(batch) == _REPLAY_GROUP:
+            _replay(seq, batch)
+            batch = []
+    _replay(seq, batch)
     seq.defer_root = False
     seq.state.flush()
     if upto is None:
