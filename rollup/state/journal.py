@@ -24,6 +24,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import operator
 import os
 import pickle
 import sqlite3
@@ -32,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rollup.errors import EngineError, JournalError
-from rollup.transactions import Domain, Request, request_from_json
+from rollup.transactions import T_ORDER, Domain, Order, Request, request_from_json
 
 _MAGIC = b"zkderiv-snapshot-1\n"
 _HEADER = struct.Struct(">Q32s32s")  # sequence number, state root, SHA-256 of the body
@@ -44,9 +45,38 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+_ORDER_INTS = operator.attrgetter("account", "asset", "side", "size", "price", "order_id",
+                                  "expiry", "flags")
+
+
+def _order_json(req: Order) -> str | None:
+    """``request_json`` of an order whose fields are plain integers, formatted directly (the
+    same text as ``json.dumps``; a quarter of its time); None for anything else."""
+    v = _ORDER_INTS(req)
+    sig = req.sig
+    if sig is None:
+        s = "null"
+    else:
+        try:
+            (rx, ry), sv = sig
+        except (TypeError, ValueError):
+            return None
+        if not (type(rx) is int and type(ry) is int and type(sv) is int):
+            return None
+        s = f"[[{rx}, {ry}], {sv}]"
+    if {type(x) for x in v} != {int}:
+        return None
+    return ('{"account": %d, "asset": %d, "side": %d, "size": %d, "price": %d, "order_id": %d, '
+            '"expiry": %d, "flags": %d, "sig": %s, "type": %d}' % (*v, s, T_ORDER))
+
+
 def request_json(req: Request) -> str:
     """The journal row of a request: ``json.dumps(req.to_json())`` (same text, built without
     ``dataclasses.asdict``'s deep copy)."""
+    if type(req) is Order:
+        text = _order_json(req)
+        if text is not None:
+            return text
     d = {name: getattr(req, name) for name in _field_names(type(req))}
     d["type"] = req.TYPE
     return json.dumps(d)
