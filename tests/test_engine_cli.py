@@ -40,8 +40,12 @@ def test_bench_engine_toy_sizes():
     bench.bench_liquidation_scan(records, 300)
     bench.bench_greeks(records, 1000)
     ops = [r["op"] for r in records]
-    assert ops == ["book_match", "sequencer_orders_root_deferred", "sequencer_orders_root_each",
+    assert ops == ["sequencer_orders_core", "sequencer_orders_core",
+                   "sequencer_orders_one_by_one", "sequencer_orders_root_each",
                    "sequencer_orders_journaled", "account_updates", "account_updates",
                    "poseidon", "poseidon", "poseidon", "liquidation_scan", "greeks"]
     assert all(r.get("per_second", 1) > 0 for r in records)
+    # the core and the Python path matched the same stream alike, the core on its own
+    core, python = records[0], records[2]
+    assert core["fills"] == python["fills"] > 0 and core["handed_back"] == 0
     assert "engine" in CliRunner().invoke(cli, ["bench", "--help"]).output

@@ -524,7 +524,7 @@ class Sequencer:
                 if p is None or not p[1] or p[0] != acc.pk:
                     break
             oid = req.order_id
-            if type(oid) is not int:
+            if type(oid) is not int or oid <= 0:
                 break
             key = (a, oid % ORDER_SLOTS)
             if key in slots or key in live or (a, oid) in seen:
