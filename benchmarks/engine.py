@@ -65,6 +65,20 @@ def _cpu() -> float:
     return time.process_time()
 
 
+def _submit_groups(seq, stream: list, group: int) -> tuple[int, int]:
+    """``submit_many`` over consecutive groups; (fills, rejected)."""
+    from rollup.errors import EngineError
+
+    fills = rejected = 0
+    for k in range(0, len(stream), group):
+        for res in seq.submit_many(stream[k:k + group], verified=True):
+            if isinstance(res, EngineError):
+                rejected += 1
+            else:
+                fills += len(res.fills)
+    return fills, rejected
+
+
 def bench_matching(records: list[dict], n_orders: int, n_rooted: int,
                    n_accounts: int = 1_000) -> None:
     import gc
@@ -101,12 +115,7 @@ def bench_matching(records: list[dict], n_orders: int, n_rooted: int,
                 except EngineError:
                     rejected += 1
         else:
-            for k in range(0, len(stream), group):
-                for res in seq.submit_many(stream[k:k + group], verified=True):
-                    if isinstance(res, EngineError):
-                        rejected += 1
-                    else:
-                        fills += len(res.fills)
+            fills, rejected = _submit_groups(seq, stream, group)
         t1 = _cpu()
         seq.flush()
         t2 = _cpu()
@@ -153,14 +162,8 @@ def bench_matching(records: list[dict], n_orders: int, n_rooted: int,
         seq.defer_root = True
         stream = _order_stream(n_orders, n_accounts, seed=2)
         group = 256
-        fills = rejected = 0
         w0, t0 = time.perf_counter(), _cpu()
-        for k in range(0, len(stream), group):
-            for res in seq.submit_many(stream[k:k + group], verified=True):
-                if isinstance(res, EngineError):
-                    rejected += 1
-                else:
-                    fills += len(res.fills)
+        fills, rejected = _submit_groups(seq, stream, group)
         t1 = _cpu()
         seq.flush()
         t2, w2 = _cpu(), time.perf_counter()

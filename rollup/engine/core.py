@@ -348,11 +348,20 @@ def _fee(notional, ppm):
     return ok, hi + (notional % RISK_SCALE) * ppm // RISK_SCALE
 
 
-@njit(cache=True)
-def _work_of(row, stamp, rw_stamp, rw_idx, nw):
+@njit(cache=True, inline="always")
+def _work(ai, pa, pb, ps, asi, row, stamp, rw_stamp, rw_idx, nw, wrow, wcoll, wpa, wpb, wps,
+          wv, wr, wbal, wslot, wdirty, aid):
+    """(k, nw, how): the working copy k of row (loaded now if the order has none yet), the
+    working set's new size, and DONE, FULL (no room) or BAIL (the row is out of range)."""
     if rw_stamp[row] == stamp:
-        return rw_idx[row]
-    return -1
+        return rw_idx[row], nw, DONE
+    if nw >= WORK:
+        return -1, nw, FULL
+    if not _load(ai, pa, pb, ps, asi, row, nw, wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot,
+                 wdirty, aid):
+        return -1, nw, BAIL
+    rw_stamp[row], rw_idx[row] = stamp, nw
+    return nw, nw + 1, DONE
 
 
 @njit(cache=True)
@@ -441,29 +450,18 @@ def match_run(oi, ou, free, pend, meta, lp, lh, lt, ln, ai, pa, pb, ps, rt, asi,
                     nd += 1
                     h = nxt
                     continue
+                how = DONE
                 if kt < 0:
-                    if nw >= WORK:
-                        full = True
-                        break
-                    kt = nw
-                    if not _load(ai, pa, pb, ps, asi, trow, kt, wrow, wcoll, wpa, wpb, wps, wv,
-                                 wr, wbal, wslot, wdirty, aid):
-                        bail = True
-                        break
-                    rw_stamp[trow], rw_idx[trow] = stamp, kt
-                    nw += 1
-                km = _work_of(mrow, stamp, rw_stamp, rw_idx, nw)
-                if km < 0:
-                    if nw >= WORK:
-                        full = True
-                        break
-                    km = nw
-                    if not _load(ai, pa, pb, ps, asi, mrow, km, wrow, wcoll, wpa, wpb, wps, wv,
-                                 wr, wbal, wslot, wdirty, aid):
-                        bail = True
-                        break
-                    rw_stamp[mrow], rw_idx[mrow] = stamp, km
-                    nw += 1
+                    kt, nw, how = _work(ai, pa, pb, ps, asi, trow, stamp, rw_stamp, rw_idx, nw,
+                                        wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot, wdirty,
+                                        aid)
+                if how == DONE:
+                    km, nw, how = _work(ai, pa, pb, ps, asi, mrow, stamp, rw_stamp, rw_idx, nw,
+                                        wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot, wdirty,
+                                        aid)
+                if how != DONE:
+                    full, bail = how == FULL, how == BAIL
+                    break
                 q = oi[h, O_REM]
                 if remaining < q:
                     q = remaining
@@ -501,18 +499,12 @@ def match_run(oi, ou, free, pend, meta, lp, lh, lt, ln, ai, pa, pb, ps, rt, asi,
                         bail = True
                         break
                     if fee_row != trow and fee_row != mrow:
-                        kf = _work_of(fee_row, stamp, rw_stamp, rw_idx, nw)
-                        if kf < 0:
-                            if nw >= WORK:
-                                full = True
-                                break
-                            kf = nw
-                            if not _load(ai, pa, pb, ps, asi, fee_row, kf, wrow, wcoll, wpa,
-                                         wpb, wps, wv, wr, wbal, wslot, wdirty, aid):
-                                bail = True
-                                break
-                            rw_stamp[fee_row], rw_idx[fee_row] = stamp, kf
-                            nw += 1
+                        kf, nw, how = _work(ai, pa, pb, ps, asi, fee_row, stamp, rw_stamp, rw_idx,
+                                            nw, wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot,
+                                            wdirty, aid)
+                        if how != DONE:
+                            full, bail = how == FULL, how == BAIL
+                            break
                 bt, bm = wbal[kt], wbal[km]
                 if side == BUY:
                     if bt > BAL_MAX - q or bm < BAL_MIN + q:
@@ -628,13 +620,10 @@ def match_run(oi, ou, free, pend, meta, lp, lh, lt, ln, ai, pa, pb, ps, rt, asi,
         if rest:
             # the resting-order rule against the account before the order
             if kt < 0:
-                if nw >= WORK:
-                    return k, FULL
-                kt = nw
-                if not _load(ai, pa, pb, ps, asi, trow, kt, wrow, wcoll, wpa, wpb, wps, wv, wr,
-                             wbal, wslot, wdirty, aid):
-                    return k, BAIL
-                nw += 1
+                kt, nw, how = _work(ai, pa, pb, ps, asi, trow, stamp, rw_stamp, rw_idx, nw,
+                                    wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot, wdirty, aid)
+                if how != DONE:
+                    return k, how
             if ai[trow, A_FLAG] & F_RTWIDE:
                 return k, BAIL
             signed_rest = rest if side == BUY else -rest
