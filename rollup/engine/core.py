@@ -805,8 +805,9 @@ class Core:
 
     # --- capacity ---
 
-    def reserve(self, orders: int) -> None:
-        """Room for ``orders`` more resting orders and price levels on any side."""
+    def reserve(self, orders: int, row: int | None = None) -> None:
+        """Room for ``orders`` more resting orders and price levels on any side (on level row
+        ``row`` only, if given)."""
         need = int(self.meta[M_USED]) + orders
         if need > self.oi.shape[0] and int(self.meta[M_NFREE]) < orders:
             n = max(2 * self.oi.shape[0], need)
@@ -814,7 +815,7 @@ class Core:
             self.ou = _grow(self.ou, n)
             self.free = _grow(self.free, n)
             self.pend = _grow(self.pend, n)
-        need = int(self.ln.max()) + orders
+        need = int(self.ln.max() if row is None else self.ln[row]) + orders
         if need > self.lp.shape[1]:
             n = max(2 * self.lp.shape[1], need)
             self.lp = _grow(self.lp, n, 1)

@@ -143,7 +143,7 @@ class OrderBook:
             remaining: int, expiry: int, flags: int, row: int = 0) -> RestingOrder:
         """Rest an order; ``row``: its account's row in the core's mirror (the sequencer's)."""
         core = self.core
-        core.reserve(1)
+        core.reserve(1, self.asset * 2 + side)
         h = C.book_add(core.oi, core.ou, core.free, core.meta, core.lp, core.lh, core.lt,
                        core.ln, self.asset, side, account, row, np.uint64(order_id),
                        np.uint64(price), size, remaining, np.uint64(expiry), flags)

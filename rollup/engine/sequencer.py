@@ -8,6 +8,16 @@ every book exactly as they were. A journaled request is acknowledged; replaying 
 through ``apply_verified`` reproduces the same state, since every step is a deterministic
 function of the state and the request (time is the oracle's, never the clock's).
 
+Two matchers, one set of rules. ``apply_verified`` matches an order in Python (``_order``,
+held to the straightforward ``_order_reference`` by the tests). ``submit_many`` (with a deferred
+or per-group root) sends each run of consecutive orders to the compiled core
+(``rollup.engine.core``): one Numba call validates, matches and margin-checks the whole run on
+the books' arrays and a mirror of the trading accounts, then ``_core_results`` turns its outputs
+into the same receipts, records, journal rows, book bookkeeping and account objects, once per
+run. The core hands back to ``apply_verified`` every order it cannot decide exactly as
+``_order`` would (every rejection, reduce-only takers, amounts beyond its 62-bit ranges), so the
+two give identical results; ``core_stats`` counts both.
+
 Roots: with ``defer_root`` the commit only marks the changed leaves dirty and the root is
 computed on demand (``state.root``, ``flush``, a batch), all dirty leaves hashed together
 (``rollup.state.state``); otherwise every receipt carries the root after its request.
