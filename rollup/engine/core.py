@@ -343,9 +343,11 @@ def _resting_worst(rt, asi, row, wpa, wpb, k, aid, hb):
 
 @njit(cache=True)
 def _fee(notional, ppm):
-    """(ok, notional * ppm // 10**6) for 0 <= notional < 2**62, ppm < 2**31, exactly."""
+    """(ok, notional * ppm // 10**6) for 0 <= notional < 2**62, ppm < 2**31, exactly; ok when
+    the fee is below 2**62."""
     hi, ok = wsmall(wmul(w(notional // RISK_SCALE), w(ppm)), BOUND)
-    return ok, hi + (notional % RISK_SCALE) * ppm // RISK_SCALE
+    fee = hi + (notional % RISK_SCALE) * ppm // RISK_SCALE  # < 2**62 + 2**31: no wrap
+    return ok and fee < BOUND, fee
 
 
 @njit(cache=True, inline="always")
@@ -492,7 +494,10 @@ def match_run(oi, ou, free, pend, meta, lp, lh, lt, ln, ai, pa, pb, ps, rt, asi,
                 if not (ok1 and ok2):
                     bail = True
                     break
-                fees = maker_fee + taker_fee
+                fees = maker_fee + taker_fee  # < 2**63: no wrap
+                if fees >= BOUND:
+                    bail = True
+                    break
                 kf = -1
                 if fees:
                     if fee_row < 0:
@@ -863,7 +868,8 @@ class Core:
             self.ai[r, A_FLAG] = keep
             return
         c = acc.collateral
-        wide = not -BOUND < c < BOUND
+        # trade records carry account ids in 32 bits: a fill with a larger id is left to Python
+        wide = not -BOUND < c < BOUND or not 0 <= int(self.ai[r, A_ID]) < 1 << 32
         self.ai[r, A_COLL] = 0 if wide else c
         self.ai[r, A_FLAG] = keep | F_LOADED | (F_WIDE if wide else 0)
         for j, (a, b, s) in enumerate(acc.positions):

@@ -191,6 +191,7 @@ _BALANCE_LIMIT = 1 << (BALANCE_BITS - 1)  # signed: -limit <= b < limit
 _COLLATERAL_LIMIT = 1 << (COLLATERAL_BITS - 1)
 _PRICE_LIMIT = 1 << PRICE_BITS
 _ORDER_ID_LIMIT = 1 << ORDER_ID_BITS
+_TIME_LIMIT = 1 << TIME_BITS
 _TRADE = struct.Struct(">BIIHQQQQQQ")  # RECORDS[T_TRADE], big-endian
 # an order's fields as the core's input columns (Q_ACCT.. and QU_..)
 _Q_INT = attrgetter("account", "asset", "side", "size", "flags")
@@ -198,15 +199,24 @@ _Q_UINT = attrgetter("order_id", "price", "expiry")
 assert _TRADE.size == record_size(T_TRADE)
 
 
+def _record(tx_type: int, **values: int) -> bytes:
+    """``encode_record``, with a value that does not fit its field a typed rejection (a fee, a
+    penalty or a payout too large for the public data) rather than an OverflowError."""
+    try:
+        return encode_record(tx_type, **values)
+    except OverflowError:
+        raise E.InvalidRequest("a value does not fit its public-data record field") from None
+
+
 def _trade_record(buyer: int, seller: int, asset: int, size: int, price: int, buyer_order: int,
                   seller_order: int, buyer_fee: int, seller_fee: int) -> bytes:
-    """``encode_record(T_TRADE, ...)``, packed in one call (the same bytes, the same error for
-    a value that does not fit)."""
+    """``encode_record(T_TRADE, ...)``, packed in one call (the same bytes; a value that does
+    not fit: ``_record``'s typed error)."""
     try:
         return _TRADE.pack(T_TRADE, buyer, seller, asset, size, price, buyer_order, seller_order,
                            buyer_fee, seller_fee)
     except struct.error:
-        return encode_record(T_TRADE, buyer=buyer, seller=seller, asset=asset, size=size,
+        return _record(T_TRADE, buyer=buyer, seller=seller, asset=asset, size=size,
                              price=price, buyer_order=buyer_order, seller_order=seller_order,
                              buyer_fee=buyer_fee, seller_fee=seller_fee)
 
@@ -781,7 +791,7 @@ class Sequencer:
             acc = st.edit_account(req.account)
         acc.collateral += req.amount
         _check_collateral(acc)
-        rec = encode_record(T_DEPOSIT, account=req.account,
+        rec = _record(T_DEPOSIT, account=req.account,
                             l2_key=int.from_bytes(pack_point(req.pk), "big"), amount=req.amount)
         return Receipt(0, 0, [rec]), []
 
@@ -806,7 +816,7 @@ class Sequencer:
         new = self._debit(req.account, req.amount)
         new.nonce += 1
         self.state.put_account(req.account, new)
-        rec = encode_record(T_WITHDRAWAL, account=req.account, amount=req.amount, to=req.to,
+        rec = _record(T_WITHDRAWAL, account=req.account, amount=req.amount, to=req.to,
                             nonce=req.nonce)
         return Receipt(0, 0, [rec]), []
 
@@ -823,7 +833,7 @@ class Sequencer:
             note = f"not paid: {exc.reason}"
         else:
             note = "paid"
-        rec = encode_record(T_FORCED_WITHDRAWAL, account=req.account,
+        rec = _record(T_FORCED_WITHDRAWAL, account=req.account,
                             requested=min(req.amount, (1 << 64) - 1), paid=paid,
                             to=req.to if fits_unsigned(req.to, 160) else 0)
         return Receipt(0, 0, [rec], note=note), []
@@ -832,7 +842,7 @@ class Sequencer:
         # An L1 deposit the state cannot take: consumed, paid back on L1, the state unchanged.
         _check(fits_unsigned(req.amount, AMOUNT_BITS) and fits_unsigned(req.to, 160)
                and req.asset in (0, 1), E.InvalidRequest, "not a queue entry")
-        rec = encode_record(T_REFUND, account=req.account, asset=req.asset, to=req.to,
+        rec = _record(T_REFUND, account=req.account, asset=req.asset, to=req.to,
                             amount=req.amount)
         return Receipt(0, 0, [rec], note="refunded on L1"), []
 
@@ -849,7 +859,7 @@ class Sequencer:
         _check_collateral(dst)
         self.state.put_account(req.sender, new)
         self.state.put_account(req.receiver, dst)
-        rec = encode_record(T_TRANSFER, sender=req.sender, receiver=req.receiver,
+        rec = _record(T_TRANSFER, sender=req.sender, receiver=req.receiver,
                             amount=req.amount, nonce=req.nonce)
         return Receipt(0, 0, [rec]), []
 
@@ -878,6 +888,8 @@ class Sequencer:
             raise E.InvalidRequest("post-only cannot be IOC or market")
         if req.expiry < st.time:
             self._expiry(req.expiry)
+        if req.expiry >= _TIME_LIMIT:
+            raise E.InvalidRequest("expiry must be a 64-bit time")
         if asset.kind != KIND_PERP and st.time >= asset.expiry:
             raise E.Expired(f"series {asset.asset_id} has expired")
         if not st.oracle[asset.asset_id].price > 0:
@@ -1367,7 +1379,7 @@ class Sequencer:
         old = self.state.oracle[req.asset]
         self.state.set_oracle(req.asset, OracleEntry(req.price, old.funding_index,
                                                      old.settlement_price, old.settled))
-        rec = encode_record(T_ORACLE, asset=req.asset, price=req.price, time=req.time)
+        rec = _record(T_ORACLE, asset=req.asset, price=req.price, time=req.time)
         return Receipt(0, 0, [rec]), []
 
     def _funding_tick(self, req: FundingTick):
@@ -1377,7 +1389,7 @@ class Sequencer:
         self._oracle_time(req.time)
         old = self.state.oracle[req.asset]
         self.state.set_oracle(req.asset, OracleEntry(old.price, req.index, 0, 0))
-        rec = encode_record(T_FUNDING, asset=req.asset, index=req.index, time=req.time)
+        rec = _record(T_FUNDING, asset=req.asset, index=req.index, time=req.time)
         return Receipt(0, 0, [rec]), []
 
     def _settlement_price(self, req: SettlementPrice):
@@ -1389,7 +1401,7 @@ class Sequencer:
         old = self.state.oracle[req.asset]
         _check(not old.settled, E.BadOracle, "series already settled")
         self.state.set_oracle(req.asset, OracleEntry(old.price, 0, req.price, 1))
-        rec = encode_record(T_SETTLEMENT_PRICE, asset=req.asset, price=req.price, time=req.time)
+        rec = _record(T_SETTLEMENT_PRICE, asset=req.asset, price=req.price, time=req.time)
         return Receipt(0, 0, [rec]), []
 
     # --- liquidation and settlement -------------------------------------------------------------
@@ -1426,7 +1438,7 @@ class Sequencer:
                f"liquidator {req.liquidator} would be under initial margin")
         st.put_account(req.liquidated, victim)
         st.put_account(req.liquidator, liq)
-        rec = encode_record(T_LIQUIDATION, liquidator=req.liquidator, liquidated=req.liquidated,
+        rec = _record(T_LIQUIDATION, liquidator=req.liquidator, liquidated=req.liquidated,
                             asset=req.asset, size=delta, price=price, penalty=penalty,
                             nonce=req.nonce)
         return Receipt(0, 0, [rec]), []
@@ -1446,7 +1458,7 @@ class Sequencer:
         _set_balance(acc, asset, 0, 0)
         _check_collateral(acc)
         st.put_account(req.account, acc)
-        rec = encode_record(T_EXPIRY_SETTLEMENT, account=req.account, asset=req.asset,
+        rec = _record(T_EXPIRY_SETTLEMENT, account=req.account, asset=req.asset,
                             payout=b * intrinsic)
         return Receipt(0, 0, [rec]), []
 
@@ -1476,7 +1488,7 @@ class Sequencer:
             self.state.add_asset(asset)
         except ValueError as exc:
             raise E.InvalidRequest(str(exc)) from None
-        rec = encode_record(T_LIST_ASSET, asset=req.asset, kind=req.kind,
+        rec = _record(T_LIST_ASSET, asset=req.asset, kind=req.kind,
                             underlying=req.underlying, strike=req.strike, expiry=req.expiry,
                             risk_initial=req.risk_initial, risk_maintenance=req.risk_maintenance,
                             short_initial=req.short_initial,
@@ -1487,7 +1499,7 @@ class Sequencer:
     def _set_oracle_key(self, req: SetOracleKey):
         _check(public_key_is_safe(req.pk), E.UnsafeKey, "oracle key off curve or small order")
         self.state.set_oracle_key(tuple(req.pk))
-        rec = encode_record(T_SET_ORACLE_KEY, key=int.from_bytes(pack_point(req.pk), "big"))
+        rec = _record(T_SET_ORACLE_KEY, key=int.from_bytes(pack_point(req.pk), "big"))
         return Receipt(0, 0, [rec]), []
 
     _handlers = {
