@@ -12,8 +12,9 @@ books with their priority order and sequence numbers, ``live``, ``seen_orders``,
 
 The flows are built op by op from the reference's state at that point (nonces, live orders,
 equity), so withdrawals can leave an account just at its margin and orders can reuse live or
-stale order ids on purpose. Divergences found are kept as minimal ``xfail(strict=True)`` tests at
-the end of the file (and kept out of the random flows, so the flows keep looking for new ones).
+stale order ids on purpose. The divergences these tests found (order id 0 admitted by the core,
+an int64 wrap of the fee sum) and two Python-path OverflowErrors are fixed; their minimal
+reproducers are the tests at the end of the file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rollup import errors as E
 from rollup.engine import core as C
 from rollup.engine import testnet as tn
 from rollup.engine.testnet import CALL, EXPIRY, PERP, PUT
@@ -348,10 +350,9 @@ class Flow:
         return [Order(**f)]
 
 
-# Known divergences (the xfail tests at the end) are kept out of the random flows: order id 0 is
-# not drawn; the fee-sum overflow needs fees above 100% on a notional near 2**61 and a fee account
-# holding just under 2**62, which the flows do not build
-INVALID_FIELDS = [("side", 2), ("side", -1), ("size", 0), ("size", -5), ("size", 2**63),
+# (the fee-sum overflow once found needs fees above 100% on a notional near 2**61 and a fee account
+# holding just under 2**62, which the flows do not build: its own test is at the end)
+INVALID_FIELDS = [("order_id", 0), ("side", 2), ("side", -1), ("size", 0), ("size", -5), ("size", 2**63),
                   ("size", 2**63 - 1), ("price", 0), ("price", 2**64), ("price", -1),
                   ("order_id", 2**64), ("order_id", -3), ("flags", 16), ("flags", -1),
                   ("flags", POST_ONLY | IOC), ("flags", POST_ONLY | MARKET), ("asset", 0),
@@ -467,7 +468,7 @@ def differential(flow_ops, sizes_, actions, ref=None, core=None):
         for req in flow.requests(op):
             try:
                 want = run_one(ref, req)
-            except Exception as exc:  # not a typed error (see the xfail tests at the end)
+            except Exception as exc:  # not a typed error (none known now)
                 # the core path must fail alike: the request alone, after the pending ones
                 if pending:
                     settle_chunk(ref_ahead=True)
@@ -795,29 +796,22 @@ def test_arrays_grow_mid_run():
     assert core.core_stats["handed_back"] == 0
 
 
-# --- divergences found (minimal reproducers) ----------------------------------------------------
+# --- divergences found by these tests, fixed (their reproducers) -------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="core admits order id 0: _core_run checks the slot and seen ids"
-                   " but not 0 < order_id < 2**64, and match_run does not validate it; "
-                   "the Python path raises InvalidRequest('order id must be in 1..2**64-1')")
 def test_order_id_zero_rejected_by_core():
+    """The core once admitted order id 0 (its run checks skipped 0 < id < 2**64)."""
     req = Order(1, PERP, BUY, 10, 60_000, 0, FAR)
     ref, core = base(), base()
     assert run_one(ref, req) == ("InvalidRequest", "order id must be in 1..2**64-1")
     assert submit_chunk(core, [req]) == [run_one(base(), req)]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="match_run adds maker_fee + taker_fee in int64: each fee is checked "
-                   "below 2**62 (+ppm) but their sum can exceed 2**63 when fee factors are above "
-                   "10**6 (in the kernel's range: < 2**31); it wraps, the fee account's range "
-                   "check passes on the wrapped sum and its collateral is written wrong")
 def test_fee_sum_overflow_in_core():
     """Fees of 200% (maker and taker), a fill of notional 2**61 + 1: each fee is 2**62 + 2, their
     sum 2**63 + 4. The fee account (a third party) holds 2**62 - 1. Python: it ends with
-    3 * 2**62 + 3; the core: -2**62 + 3 (2**63 + 4 wrapped to -2**63 + 4)."""
+    3 * 2**62 + 3; the core once wrapped the sum in int64 and wrote -2**62 + 3. Now a fee or a
+    fee sum beyond 2**62 sends the order to the Python path."""
     x, n, top = NEW, 2**61 + 1, 2**62 - 1
 
     def venue():
@@ -842,36 +836,27 @@ def test_fee_sum_overflow_in_core():
     assert want[0] == "ok" and want[1][3][0]["maker_fee"] == 2**62 + 2
     assert ref.state.accounts[0].collateral == 3 * 2**62 + 3
     assert submit_chunk(core, [taker]) == [want]
-    assert core.core_stats == {"matched": 1, "handed_back": 0}
-    assert core.state.accounts[0].collateral == 3 * 2**62 + 3  # the core writes -2**62 + 3
+    assert core.core_stats == {"matched": 0, "handed_back": 1}
+    assert core.state.accounts[0].collateral == 3 * 2**62 + 3
     compare(ref, core)
     compare_roots(ref, core)
 
 
-# --- Python-path bugs found on the way (the same on both paths: the core hands these orders and
-# requests to the Python path, so they are no divergence; kept here as reproducers) -------------
+# --- Python-path bugs found on the way (the same on both paths), fixed --------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="an order with expiry >= 2**64 passes _validate_order, is committed"
-                   " (seq advanced, id in seen_orders) and then OrderBook.add raises "
-                   "OverflowError in the post-commit book op: no receipt, no resting order")
 def test_order_expiry_beyond_64_bits_is_a_typed_error():
+    """An expiry >= 2**64 was committed, then the book (64-bit times) raised OverflowError after
+    the commit: now a typed rejection that changes nothing."""
     seq = base()
     before = view(seq)
-    try:
+    with pytest.raises(E.InvalidRequest, match="expiry must be a 64-bit time"):
         seq.apply_verified(Order(1, PERP, BUY, 10, 60_000, 1, 2**64))
-    except EngineError:
-        assert view(seq) == before
-    else:
-        assert seq.books[PERP].get(1, 1) is not None
+    assert view(seq) == before
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="a liquidation whose penalty (or size) does not fit its record's"
-                   " 64-bit field raises OverflowError from encode_record instead of a "
-                   "typed EngineError (the state is rolled back)")
 def test_liquidation_record_overflow_is_a_typed_error():
+    """A penalty too large for its record's 64-bit field: a typed rejection, nothing changed."""
     seq = base()
     for req in (Order(1, PERP, BUY, 1_000, 60_000, 1, FAR),
                 Order(2, PERP, SELL, 1_000, 60_000, 1, FAR),
