@@ -352,7 +352,8 @@ class Flow:
 
 # (the fee-sum overflow once found needs fees above 100% on a notional near 2**61 and a fee account
 # holding just under 2**62, which the flows do not build: its own test is at the end)
-INVALID_FIELDS = [("order_id", 0), ("side", 2), ("side", -1), ("size", 0), ("size", -5), ("size", 2**63),
+INVALID_FIELDS = [("order_id", 0), ("side", 2), ("side", -1), ("size", 0), ("size", -5),
+                  ("size", 2**63),
                   ("size", 2**63 - 1), ("price", 0), ("price", 2**64), ("price", -1),
                   ("order_id", 2**64), ("order_id", -3), ("flags", 16), ("flags", -1),
                   ("flags", POST_ONLY | IOC), ("flags", POST_ONLY | MARKET), ("asset", 0),

@@ -46,10 +46,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-
-import numpy as np
 from dataclasses import dataclass, field
 from operator import attrgetter
+
+import numpy as np
 
 from circuits.babyjubjub import pack_point
 from circuits.eddsa import public_key_is_safe

@@ -66,8 +66,10 @@ def _order_json(req: Order) -> str | None:
         s = f"[[{rx}, {ry}], {sv}]"
     if {type(x) for x in v} != {int}:
         return None
-    return ('{"account": %d, "asset": %d, "side": %d, "size": %d, "price": %d, "order_id": %d, '
-            '"expiry": %d, "flags": %d, "sig": %s, "type": %d}' % (*v, s, T_ORDER))
+    a, asset, side, size, price, oid, expiry, flags = v
+    return (f'{{"account": {a}, "asset": {asset}, "side": {side}, "size": {size}, '
+            f'"price": {price}, "order_id": {oid}, "expiry": {expiry}, "flags": {flags}, '
+            f'"sig": {s}, "type": {T_ORDER}}}')
 
 
 def request_json(req: Request) -> str:
