@@ -868,3 +868,54 @@ def test_liquidation_record_overflow_is_a_typed_error():
     with pytest.raises(EngineError):
         seq.apply_verified(Liquidation(1, 2, PERP, 1_000, 0, FAR))
     assert view(seq) == before
+
+
+# --- found by review, fixed --------------------------------------------------------------------
+
+
+def test_funding_payments_cannot_wrap_the_core():
+    """Six large perp longs whose funding payments b * (F - snapshot) sum past 2**128: summed
+    unchecked in 128 bits they wrapped back into range and the core filled an order the Python
+    path rejects (the settled collateral is ~ -2**128). Each payment is range-checked now, so
+    the order is handed back."""
+    f = next(x for x in range(2**62 - 1, 0, -1)
+             if 2**128 - (2**128 // (x + 2**63)) * (x + 2**63) < 2**40)
+    total = 2**128 // (f + 2**63)  # long balance over six perps at price 1
+    assets = range(4, 10)
+    sizes = [total // 6] * 5 + [total - 5 * (total // 6)]
+    setup = []
+    for a in assets:
+        setup += [ListAsset(a, KIND_PERP, risk_initial=0, risk_maintenance=0,
+                            liquidation_fee=0), OracleUpdate(a, 1, 2), FundingTick(a, -2**63, 2)]
+    for k, (a, b) in enumerate(zip(assets, sizes, strict=True)):
+        setup += [Order(2, a, SELL, b, 1, 100 + k, FAR), Order(1, a, BUY, b, 1, 100 + k, FAR, IOC)]
+    pk = tn.public_key(tn.key(1))
+    need = total - 2 * 10**9  # account 1's raw collateral back to 10**9
+    setup += [Deposit(1, pk, 2**64 - 1), Deposit(1, pk, need - (2**64 - 1))]
+    setup += [FundingTick(a, f, 3) for a in assets]
+    reqs = [Order(3, PERP, SELL, 1, 60_000, 1, FAR), Order(1, PERP, BUY, 1, 60_000, 1, FAR)]
+    ref, core = base(shared_key=True), base(shared_key=True)
+    for seq in (ref, core):
+        for r in setup:
+            seq.apply_verified(r)
+    want = [run_one(ref, r) for r in reqs]
+    assert want[1] == ("InvalidRequest", "collateral out of range")
+    assert submit_chunk(core, reqs) == want
+    assert core.core_stats["handed_back"] == 1
+    compare(ref, core)
+    compare_roots(ref, core)
+
+
+def test_an_order_the_arrays_cannot_hold_cuts_the_run_there():
+    """A field beyond 64 bits stops the run before that order (the Python path rejects it);
+    the orders before and after it still go through the core."""
+    reqs = [Order(1 + k % 4, PERP, k % 2, 1, 60_000 + (k % 7) * 10 - 30, 1 + k // 4, FAR)
+            for k in range(40)]
+    reqs.insert(20, Order(1, PERP, BUY, 2**63, 60_000, 500, FAR))
+    ref, core = base(), base()
+    want = [run_one(ref, r) for r in reqs]
+    assert want[20] == ("InvalidRequest", "bad size")
+    assert submit_chunk(core, reqs) == want
+    assert core.core_stats == {"matched": 40, "handed_back": 0}
+    compare(ref, core)
+    compare_roots(ref, core)

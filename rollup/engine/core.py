@@ -13,8 +13,9 @@ the same way: any rejection (the Python path raises the typed error), a reduce-o
 value outside the ranges below, a full working set. A handed-back order has changed nothing; the
 sequencer applies it through ``_order``, which uses these same books (``OrderBook`` is a view).
 Ranges: collateral and every per-position notional |b * p| below 2**62 (a position's notional at
-the oracle price, and every fill's notional q * p, and every resting total), prices below 2**62,
-risk factors and fees below 2**31. Margin sums are exact 128-bit integers
+the oracle price, and every fill's notional q * p, each fee and their sum, every funding payment
+b * (F - snapshot), and every resting total), prices below 2**62, risk factors and fees below
+2**31. Margin sums are exact 128-bit integers
 (``rollup.engine.wide``): value < 2**66, value * 10**6 < 2**86, risk < 2**98.
 
 Books. An order is a handle into the pool arrays (``oi`` int64 columns, ``ou`` uint64 columns).
@@ -265,7 +266,12 @@ def _load(ai, pa, pb, ps, asi, row, k, wrow, wcoll, wpa, wpb, wps, wv, wr, wbal,
         if asi[a, S_KIND] == KIND_PERP:
             f = asi[a, S_FUND]
             if f != s:
-                coll = wsub(coll, wmul(w(b), wsub(w(f), w(s))))
+                # each payment in range before summing: b * (f - s) reaches ~2**126 and 8 of
+                # them could wrap 128 bits
+                pay, ok = wsmall(wmul(w(b), wsub(w(f), w(s))), BOUND)
+                if not ok:
+                    return False
+                coll = wsub(coll, w(pay))
                 wps[k, j] = f
         bp, ok = wsmall(wmul(w(b), w(asi[a, S_PRICE])), BOUND)
         if not ok:
@@ -678,11 +684,11 @@ def match_run(oi, ou, free, pend, meta, lp, lh, lt, ln, ai, pa, pb, ps, rt, asi,
             do_[j, DO_MACCT], do_[j, DO_REM] = oi[h, O_ACCT], oi[h, O_REM]
             do_[j, DO_SIDE], do_[j, DO_FLAGS] = oi[h, O_SIDE], oi[h, O_FLAGS]
             du[j, DU_MOID], du[j, DU_PRICE] = ou[h, U_OID], ou[h, U_PRICE]
-            _rt_add(rt, oi, ou, h, -oi[h, O_REM])
+            _rt_add(rt, ai, oi, ou, h, -oi[h, O_REM])
             book_remove(oi, ou, pend, meta, lp, lh, lt, ln, h)
         for x in range(nf):
             h, q = plan_h[x], plan_q[x]
-            _rt_add(rt, oi, ou, h, -q)
+            _rt_add(rt, ai, oi, ou, h, -q)
             oi[h, O_REM] -= q
             fo[f0 + x, FO_DONE] = 0
             if oi[h, O_REM] == 0:
@@ -692,7 +698,7 @@ def match_run(oi, ou, free, pend, meta, lp, lh, lt, ln, ai, pa, pb, ps, rt, asi,
         if rest:
             hr = book_add(oi, ou, free, meta, lp, lh, lt, ln, aid, side, acct, trow,
                           qu[k, QU_OID], limit, size, rest, expiry, flags)
-            _rt_add(rt, oi, ou, hr, rest)
+            _rt_add(rt, ai, oi, ou, hr, rest)
         t = t0
         for x in range(nw):
             if not wdirty[x]:
@@ -740,12 +746,13 @@ def _set_bal(wpa, wpb, wps, wslot, wbal, k, aid, b, snap):
 
 
 @njit(cache=True, inline="always")
-def _rt_add(rt, oi, ou, h, qty):
+def _rt_add(rt, ai, oi, ou, h, qty):
     """``Sequencer._resting_add``: qty more (or fewer) of resting order h in its account's
-    totals (reduce-only orders are not counted)."""
-    if oi[h, O_FLAGS] & REDUCE_ONLY:
-        return
+    totals (reduce-only orders are not counted; an account whose totals left the range keeps
+    them in Python: ``Sequencer._wide_totals``)."""
     row, a = oi[h, O_ROW], oi[h, O_ASSET]
+    if oi[h, O_FLAGS] & REDUCE_ONLY or ai[row, A_FLAG] & F_RTWIDE:
+        return
     c = 0 if oi[h, O_SIDE] == BUY else 2
     rt[row, a, c] += qty
     rt[row, a, c + 1] += qty * np.int64(ou[h, U_PRICE])
@@ -998,7 +1005,7 @@ def warm_up() -> None:
 
     book = OrderBook(1)
     core = book.core
-    book.remove(book.add(1, 1, BUY, 1, 1, 1, 0, 0))
+    book.remove(book.add(1, 1, BUY, 1, 1, 1, 0, 0, row=0))
     release(core.free, core.pend, core.meta)
     list(book.bids.handles())
     z = np.zeros((0, N_Q), np.int64)

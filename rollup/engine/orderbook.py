@@ -64,7 +64,7 @@ class Side:
         if self.book.asset >= core.n_assets:
             return []
         r = self._row()
-        out = np.empty(len(self.book._h) + 1, np.int64)
+        out = np.empty(int(core.meta[C.M_USED]) + 1, np.int64)  # more than any side holds
         n = C.side_handles(core.oi, core.lh, core.ln, r, out)
         return out[:n].tolist()
 
@@ -140,7 +140,7 @@ class OrderBook:
             yield RestingOrder(core, h)
 
     def add(self, account: int, order_id: int, side: int, price: int, size: int,
-            remaining: int, expiry: int, flags: int, row: int = 0) -> RestingOrder:
+            remaining: int, expiry: int, flags: int, *, row: int) -> RestingOrder:
         """Rest an order; ``row``: its account's row in the core's mirror (the sequencer's)."""
         core = self.core
         core.reserve(1, self.asset * 2 + side)

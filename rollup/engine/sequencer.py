@@ -196,6 +196,7 @@ _TRADE = struct.Struct(">BIIHQQQQQQ")  # RECORDS[T_TRADE], big-endian
 # an order's fields as the core's input columns (Q_ACCT.. and QU_..)
 _Q_INT = attrgetter("account", "asset", "side", "size", "flags")
 _Q_UINT = attrgetter("order_id", "price", "expiry")
+_I64, _U64 = 1 << 63, 1 << 64
 assert _TRADE.size == record_size(T_TRADE)
 
 
@@ -559,17 +560,23 @@ class Sequencer:
             j += 1
         if not run:
             return i
-        m = len(run)
         fi, fu_ = list(map(_Q_INT, run)), list(map(_Q_UINT, run))
-        if {type(x) for t in fi for x in t} | {type(x) for t in fu_ for x in t} != {int}:
-            return i  # not plain integers: the Python path decides
+        if {type(x) for t in fi for x in t} | {type(x) for t in fu_ for x in t} != {int} or not (
+                -_I64 <= min(min(t) for t in fi) and max(max(t) for t in fi) < _I64
+                and 0 <= min(min(t) for t in fu_) and max(max(t) for t in fu_) < _U64):
+            # a field the arrays cannot hold: the run stops before the first such order (which
+            # the Python path then decides on its own)
+            cut = next(k for k, (a, b) in enumerate(zip(fi, fu_, strict=True))
+                       if not all(type(x) is int and -_I64 <= x < _I64 for x in a)
+                       or not all(type(x) is int and 0 <= x < _U64 for x in b))
+            if cut == 0:
+                return i
+            del run[cut:], rows[cut:], fi[cut:], fu_[cut:]
+        m = len(run)
         qi = np.empty((m, C.N_Q), np.int64)
         qi[:, C.Q_ROW] = rows
-        try:
-            qi[:, C.Q_ACCT:] = fi
-            qu = np.array(fu_, np.uint64)
-        except (OverflowError, ValueError):
-            return i  # a field the arrays cannot hold: the Python path decides
+        qi[:, C.Q_ACCT:] = fi
+        qu = np.array(fu_, np.uint64)
         res = np.zeros((m, C.N_R), np.int64)
         start = 0
         while start < m:
