@@ -561,9 +561,14 @@ class Sequencer:
         if not run:
             return i
         fi, fu_ = list(map(_Q_INT, run)), list(map(_Q_UINT, run))
-        if {type(x) for t in fi for x in t} | {type(x) for t in fu_ for x in t} != {int} or not (
-                -_I64 <= min(min(t) for t in fi) and max(max(t) for t in fi) < _I64
-                and 0 <= min(min(t) for t in fu_) and max(max(t) for t in fu_) < _U64):
+        m = len(run)
+        qi = np.empty((m, C.N_Q), np.int64)
+        try:
+            if {type(x) for t in fi for x in t} | {type(x) for t in fu_ for x in t} != {int}:
+                raise TypeError
+            qi[:, C.Q_ACCT:] = fi
+            qu = np.array(fu_, np.uint64)
+        except (TypeError, OverflowError, ValueError):
             # a field the arrays cannot hold: the run stops before the first such order (which
             # the Python path then decides on its own)
             cut = next(k for k, (a, b) in enumerate(zip(fi, fu_, strict=True))
@@ -572,11 +577,11 @@ class Sequencer:
             if cut == 0:
                 return i
             del run[cut:], rows[cut:], fi[cut:], fu_[cut:]
-        m = len(run)
-        qi = np.empty((m, C.N_Q), np.int64)
+            m = cut
+            qi = np.empty((m, C.N_Q), np.int64)
+            qi[:, C.Q_ACCT:] = fi
+            qu = np.array(fu_, np.uint64)
         qi[:, C.Q_ROW] = rows
-        qi[:, C.Q_ACCT:] = fi
-        qu = np.array(fu_, np.uint64)
         res = np.zeros((m, C.N_R), np.int64)
         start = 0
         while start < m:
