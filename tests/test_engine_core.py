@@ -919,3 +919,31 @@ def test_an_order_the_arrays_cannot_hold_cuts_the_run_there():
     assert core.core_stats == {"matched": 40, "handed_back": 0}
     compare(ref, core)
     compare_roots(ref, core)
+
+
+def test_signatures_checked_in_the_run_as_submit_checks_them():
+    """Without ``verified``, an order joins a run only if its signature verifies under the
+    account's key (``preverify``'s answer, or the sequencer's verifier now when there is none):
+    with a verifier that refuses some orders, ``submit_many`` gives what ``submit`` gives one by
+    one, and the accepted orders still go through the core."""
+    refused = {(2, 3), (1, 5)}
+
+    def verify(req, pk, domain):
+        return (req.account, req.order_id) not in refused
+
+    reqs = [Order(1 + k % 4, PERP, k % 2, 1, 60_000 + (k % 5) * 10 - 20, 1 + k // 4, FAR)
+            for k in range(32)]
+    ref, core = base(), base()
+    ref._verify = core._verify = verify
+    want = []
+    for r in reqs:
+        try:
+            want.append(result(ref.submit(r)))
+        except EngineError as exc:
+            want.append(result(exc))
+    assert [w[0] for w in want].count("BadSignature") == 2
+    got = [result(r) for r in core.submit_many(reqs)]
+    assert got == want
+    assert core.core_stats["matched"] == 30
+    compare(ref, core)
+    compare_roots(ref, core)

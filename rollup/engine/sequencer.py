@@ -542,8 +542,15 @@ class Sequencer:
                 break
             if not verified:
                 p = pre[j]
-                if p is None or not p[1] or p[0] != acc.pk:
-                    break
+                if p is not None and p[0] == acc.pk:
+                    if not p[1]:
+                        break  # ``submit`` rejects it at its turn
+                else:  # no answer for this key: verify now, as ``submit`` would
+                    try:
+                        if not self._verify(req, acc.pk, self.domain):
+                            break
+                    except Exception:  # raised again by ``submit`` at the request's turn
+                        break
             oid = req.order_id
             if type(oid) is not int or oid <= 0:
                 break
