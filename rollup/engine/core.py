@@ -800,14 +800,13 @@ class Core:
         self._reset_mirror()
 
     def _reset_mirror(self) -> None:
-        self.src: list = [None] * self.ai.shape[0]  # row -> the Account object it mirrors
         self.stale: set[int] = set(self.index.values())  # rows to reload before the next run
         self._accounts = None  # the state's accounts table the rows were loaded from
         self._versions = None  # (oracle, registry) versions the asset table was loaded at
 
     def __getstate__(self) -> dict:
         d = dict(self.__dict__)
-        for k in ("src", "stale", "_accounts", "_versions"):
+        for k in ("stale", "_accounts", "_versions"):
             d.pop(k)
         return d
 
@@ -851,7 +850,6 @@ class Core:
     def _grow_rows(self, n: int) -> None:
         for name in ("ai", "pa", "pb", "ps", "rt", "rw_stamp", "rw_idx"):
             setattr(self, name, _grow(getattr(self, name), n))
-        self.src.extend([None] * (n - len(self.src)))
 
     # --- the account mirror ---
 
@@ -869,7 +867,6 @@ class Core:
         return r
 
     def _load_row(self, r: int, acc) -> None:
-        self.src[r] = acc
         keep = int(self.ai[r, A_FLAG]) & F_RTWIDE
         if acc is None:  # the account is gone: nothing may trade on this row
             self.ai[r, A_FLAG] = keep
@@ -952,12 +949,9 @@ class Core:
             if self.asi[a, S_KIND] != KIND_PERP and not self.asi[self.asi[a, S_UNDER], S_OK]:
                 self.asi[a, S_OK] = 0
 
-    def committed(self, rows: list[int], ids: list[int], objs: list, accounts: dict) -> None:
-        """The kernel's rows were written back to the state as these objects: they mirror them
-        (their ids were recorded as changed by the write; they need no reload)."""
-        src = self.src
-        for r, acc in zip(rows, objs, strict=True):
-            src[r] = acc
+    def committed(self, ids: list[int], accounts: dict) -> None:
+        """The kernel's rows were written back to the state (which recorded their ids as
+        changed): they mirror what was written and need no reload."""
         changed = getattr(accounts, "changed", None)
         if changed is not None:
             changed.difference_update(ids)

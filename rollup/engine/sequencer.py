@@ -719,7 +719,6 @@ class Sequencer:
             ids = core.ai[rows, C.A_ID].tolist()
             colls = core.ai[rows, C.A_COLL].tolist()
             pas, pbs, pss = core.pa[rows].tolist(), core.pb[rows].tolist(), core.ps[rows].tolist()
-            written = []
             st.begin()
             for x, i in enumerate(ids):
                 src = accounts[i]
@@ -731,9 +730,8 @@ class Sequencer:
                 acc = Account(src.pk, src.nonce, colls[x],
                               list(zip(pas[x], pbs[x], pss[x], strict=True)), orders)
                 st.put_account(i, acc)
-                written.append(acc)
             st.commit(defer=True)
-            core.committed(rows.tolist(), ids, written, accounts)
+            core.committed(ids, accounts)
 
     def _check_usable(self) -> None:
         if self.failed:
