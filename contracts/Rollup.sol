@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 import {IERC20} from "./IERC20.sol";
+import {IEdDSAPoseidonVerifier} from "./EdDSAPoseidonVerifier.sol";
 
 /// @title Settlement contract of the derivatives rollup.
 /// @notice Holds the finalized state root, the priority queue of L1 requests, the pull-based
@@ -13,8 +14,8 @@ import {IERC20} from "./IERC20.sol";
 ///     kind u8 | asset u8 | accountId u32 | l1Address 20 | amount u128 | l2Key bytes32
 /// (kind 1 = deposit: accountId = the account this contract assigned to l2Key, l1Address =
 /// depositor, l2Key = the receiving account's compressed Baby Jubjub key; kind 2 = forced
-/// withdrawal: accountId, l1Address = requester = the account's owner, l2Key 0) to a SHA-256
-/// hash chain
+/// withdrawal: accountId, l1Address = the address paid, l2Key = the compressed key whose
+/// signature authorised it) to a SHA-256 hash chain
 ///     H_0 = 0x00..00,   H_{i+1} = sha256(H_i || entry_i),
 /// SHA-256 because the batch circuit must recompute the chain and already has that gadget (the
 /// same hash as the public input; keccak would cost several times more constraints).
@@ -36,13 +37,23 @@ import {IERC20} from "./IERC20.sol";
 /// are committed by the state root itself and the exit circuit reads them from there.
 ///
 /// Exit public input (exodus mode, exit circuit):
-///     sha256(root bytes32 | accountId u32 | owner address 20 | ethAmount u128 | tokenAmount u128)
+///     sha256(root bytes32 | chainId u64 | rollup address 20 | accountId u32 | owner address 20 |
+///            ethAmount u128 | tokenAmount u128)
 ///     as a uint256, & (2^253 - 1), root = the last finalized state root.
 ///
-/// Accounts. The first deposit to a new key assigns it the next account id and makes the
-/// depositor that account's L1 owner: only the owner may queue a forced withdrawal of it, so the
-/// circuit pays a forced withdrawal to its requester without any other check of authority.
-/// Amounts are below 2^64 (the rollup's amount width), so every entry can be consumed.
+/// Accounts. The first deposit to a new key assigns it the next account id; depositing grants
+/// nothing else. Authority over an account is its L2 key's alone: a forced withdrawal carries an
+/// EdDSA-Poseidon signature of a key over (chain, this contract, account, asset, amount, payee,
+/// nonce), checked here; the entry records the key, and the circuit pays only when it is the
+/// account's key in the state (else it pays 0). So a stranger can neither take an account's funds
+/// nor block its owner's requests (nonces are per (account, key)).
+///
+/// Queue economics. Every entry pays `queueFee` wei to the operator (credited to its pull
+/// balance): at least what consuming it costs on L1. Deposits are at least `minDeposit` base
+/// units. Deadlines follow the queue's progress: entry i's deadline is
+///     max(now + priorityDeadline, deadline_{i-1} + queueSpacing),
+/// so a flood of k paid entries moves later deadlines by at most k * queueSpacing: an operator
+/// that consumes entries in order at one per queueSpacing seconds cannot be pushed into exodus.
 ///
 /// Assets: 0 = ETH (wei), 1 = the collateral token fixed at deployment (its base units).
 /// No function moves funds except to the address a proof or a queue entry names: the operator
@@ -57,10 +68,19 @@ contract Rollup {
 
     IGroth16Verifier public immutable batchVerifier;
     IGroth16Verifier public immutable exitVerifier;
+    IEdDSAPoseidonVerifier public immutable signatureVerifier;
     IERC20 public immutable token;
     address public immutable operator;
     /// Seconds a priority request may wait before anyone can activate exodus.
     uint64 public immutable priorityDeadline;
+    /// Wei every queue entry pays the operator; the smallest deposit; seconds between deadlines.
+    uint256 public immutable queueFee;
+    uint256 public immutable minDeposit;
+    uint64 public immutable queueSpacing;
+    /// BN254's scalar field: messages signed by L2 keys are its elements.
+    uint256 internal constant FIELD =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    bytes32 public constant FORCED_WITHDRAWAL_TAG = "zkderiv/forced-withdrawal/v1";
 
     bytes32 public stateRoot;
     // One slot: the counters every batch and deposit touch.
@@ -79,8 +99,8 @@ contract Rollup {
     mapping(uint256 => bool) public depositRefunded;
     /// accountOf[l2Key] = the account id assigned to a compressed key (0 = none yet).
     mapping(bytes32 => uint32) public accountOf;
-    /// ownerOf[accountId] = the L1 address whose deposit opened the account.
-    mapping(uint32 => address) public ownerOf;
+    /// forcedNonce[keccak256(accountId, l2Key)] = forced withdrawals that key signed for it.
+    mapping(bytes32 => uint64) public forcedNonce;
     /// The id the next new key gets; ids below the first one belong to the genesis state.
     uint32 public nextAccountId;
     /// Ids must stay below this (2^depth of the accounts tree the circuits prove).
@@ -99,6 +119,9 @@ contract Rollup {
         bytes32 queueHash,
         uint64 deadline
     );
+    /// The batch's public data, emitted so that recovery reads it from logs whatever account
+    /// (an EOA or a contract wallet) sent the batch.
+    event BatchData(uint64 indexed batchNumber, bytes publicData);
     event BatchFinalized(
         uint64 indexed batchNumber,
         bytes32 oldRoot,
@@ -137,8 +160,11 @@ contract Rollup {
     error NotOverdue(uint64 deadline);
     error AlreadyExited(uint32 accountId);
     error NotARefundableDeposit();
-    error NotAccountOwner(uint32 accountId);
+    error BadSignature();
     error AccountLimitReached();
+    error FeeRequired(uint256 fee);
+    error DepositTooSmall(uint256 minimum);
+    error BadDeployment(string what);
 
     modifier nonReentrant() {
         if (locked) revert Reentrancy();
@@ -147,48 +173,80 @@ contract Rollup {
         locked = false;
     }
 
-    constructor(
-        IGroth16Verifier batchVerifier_,
-        IGroth16Verifier exitVerifier_,
-        IERC20 token_,
-        address operator_,
-        bytes32 genesisRoot,
-        uint64 priorityDeadline_,
-        uint32 firstAccountId,
-        uint32 accountLimit_
-    ) {
-        batchVerifier = batchVerifier_;
-        exitVerifier = exitVerifier_;
-        token = token_;
-        operator = operator_;
-        priorityDeadline = priorityDeadline_;
-        stateRoot = genesisRoot;
-        nextAccountId = firstAccountId;
-        accountLimit = accountLimit_;
+    /// Deployment parameters (one struct: more than fit the stack as arguments).
+    ///   firstAccountId: the first id a new key gets (>= 1 and >= the genesis state's next
+    ///     free id, which the deployer checks); accountLimit: ids stay below it, <= 2^accountsDepth
+    ///     (the depth the circuits prove); genesisCollateral: the token the genesis state credits,
+    ///     which this contract must already hold (sent to its precomputed address), so exits of
+    ///     genesis balances are paid.
+    struct Config {
+        IGroth16Verifier batchVerifier;
+        IGroth16Verifier exitVerifier;
+        IEdDSAPoseidonVerifier signatureVerifier;
+        IERC20 token;
+        address operator;
+        bytes32 genesisRoot;
+        uint64 priorityDeadline;
+        uint32 firstAccountId;
+        uint32 accountLimit;
+        uint8 accountsDepth;
+        uint256 queueFee;
+        uint256 minDeposit;
+        uint64 queueSpacing;
+        uint256 genesisCollateral;
+    }
+
+    constructor(Config memory c) {
+        if (c.accountsDepth == 0 || c.accountsDepth > 32) revert BadDeployment("accountsDepth");
+        if (uint256(c.accountLimit) > (uint256(1) << c.accountsDepth)) {
+            revert BadDeployment("accountLimit above 2^accountsDepth");
+        }
+        if (c.firstAccountId == 0 || c.firstAccountId > c.accountLimit) {
+            revert BadDeployment("firstAccountId outside 1..accountLimit");
+        }
+        if (c.minDeposit == 0) revert BadDeployment("minDeposit is 0");
+        if (c.genesisCollateral != 0 && c.token.balanceOf(address(this)) < c.genesisCollateral) {
+            revert BadDeployment("genesis collateral not held");
+        }
+        batchVerifier = c.batchVerifier;
+        exitVerifier = c.exitVerifier;
+        signatureVerifier = c.signatureVerifier;
+        token = c.token;
+        operator = c.operator;
+        priorityDeadline = c.priorityDeadline;
+        queueFee = c.queueFee;
+        minDeposit = c.minDeposit;
+        queueSpacing = c.queueSpacing;
+        stateRoot = c.genesisRoot;
+        nextAccountId = c.firstAccountId;
+        accountLimit = c.accountLimit;
     }
 
     // --- L1 requests ----------------------------------------------------------------------
 
-    /// @notice Deposit msg.value wei to the account with compressed key `l2Key`.
+    /// @notice Deposit msg.value - queueFee wei to the account with compressed key `l2Key`
+    /// (the state holds the collateral token only: the batch refunds it on L1).
     function depositEth(bytes32 l2Key) external payable {
-        if (msg.value == 0) revert ZeroAmount();
-        if (msg.value >> 64 != 0) revert AmountTooLarge();
-        _enqueue(KIND_DEPOSIT, ASSET_ETH, _accountFor(l2Key), msg.sender, uint128(msg.value), l2Key);
+        uint256 amount = _takeFee(msg.value);
+        if (amount < minDeposit) revert DepositTooSmall(minDeposit);
+        if (amount >> 64 != 0) revert AmountTooLarge();
+        _enqueue(KIND_DEPOSIT, ASSET_ETH, _accountFor(l2Key), msg.sender, uint128(amount), l2Key);
     }
 
-    /// @notice Deposit `amount` collateral tokens (approved beforehand). The amount queued is
-    /// what the contract actually received, so fee-on-transfer tokens cannot over-credit.
-    function depositToken(bytes32 l2Key, uint128 amount) external nonReentrant {
-        if (amount == 0) revert ZeroAmount();
+    /// @notice Deposit `amount` collateral tokens (approved beforehand), paying queueFee wei.
+    /// The amount queued is what the contract actually received, so fee-on-transfer tokens
+    /// cannot over-credit.
+    function depositToken(bytes32 l2Key, uint128 amount) external payable nonReentrant {
+        if (_takeFee(msg.value) != 0) revert FeeRequired(queueFee);
         uint256 before = token.balanceOf(address(this));
         _callToken(abi.encodeCall(IERC20.transferFrom, (msg.sender, address(this), amount)));
         uint256 received = token.balanceOf(address(this)) - before;
-        if (received == 0) revert ZeroAmount();
+        if (received < minDeposit) revert DepositTooSmall(minDeposit);
         if (received >> 64 != 0) revert AmountTooLarge();
         _enqueue(KIND_DEPOSIT, ASSET_TOKEN, _accountFor(l2Key), msg.sender, uint128(received), l2Key);
     }
 
-    /// The account of `l2Key`; a new key gets the next id, owned by msg.sender.
+    /// The account of `l2Key`; a new key gets the next id (and nothing else).
     function _accountFor(bytes32 l2Key) private returns (uint32 id) {
         id = accountOf[l2Key];
         if (id == 0) {
@@ -196,19 +254,81 @@ contract Rollup {
             if (id >= accountLimit) revert AccountLimitReached();
             nextAccountId = id + 1;
             accountOf[l2Key] = id;
-            ownerOf[id] = msg.sender;
         }
     }
 
-    /// @notice Ask that `amount` of `asset` leave L2 account `accountId`, owned by msg.sender.
-    /// The next batches must consume it before its deadline, or exodus opens; the circuit pays
-    /// it to msg.sender if the account stays healthy after paying it, and pays 0 otherwise.
-    function requestForcedWithdrawal(uint32 accountId, uint8 asset, uint128 amount) external {
+    /// The queue fee out of `value` (credited to the operator's pull balance); the rest.
+    function _takeFee(uint256 value) private returns (uint256) {
+        uint256 fee = queueFee;
+        if (value < fee) revert FeeRequired(fee);
+        if (fee != 0) pendingWithdrawal[operator][ASSET_ETH] += fee;
+        return value - fee;
+    }
+
+    /// @notice The field element an L2 key signs to authorise a forced withdrawal:
+    /// keccak256(FORCED_WITHDRAWAL_TAG | chainId u256 | this 20 | accountId u32 | asset u8 |
+    /// amount u128 | to 20 | nonce u64) mod r, nonce = forcedNonce of (accountId, the key).
+    function forcedWithdrawalMessage(
+        uint32 accountId,
+        uint8 asset,
+        uint128 amount,
+        address to,
+        uint64 nonce
+    ) public view returns (uint256) {
+        return uint256(
+            keccak256(
+                abi.encodePacked(
+                    FORCED_WITHDRAWAL_TAG, block.chainid, address(this), accountId, asset,
+                    amount, to, nonce
+                )
+            )
+        ) % FIELD;
+    }
+
+    /// @notice Ask that `amount` of `asset` leave L2 account `accountId` for `to`, authorised by
+    /// the EdDSA-Poseidon signature `sig` = (R8x, R8y, S) of the L2 key `key` = (x, y) over
+    /// forcedWithdrawalMessage(..., forcedNonce of (accountId, key)). Anyone may send it (paying
+    /// queueFee wei). The next batches must consume it before its deadline, or exodus opens;
+    /// the circuit pays `to` if `key` is the account's key and the account stays healthy after
+    /// paying it, and pays 0 otherwise.
+    function requestForcedWithdrawal(
+        uint32 accountId,
+        uint8 asset,
+        uint128 amount,
+        address to,
+        uint256[2] calldata key,
+        uint256[3] calldata sig
+    ) external payable {
         if (asset > ASSET_TOKEN) revert UnknownAsset(asset);
-        if (ownerOf[accountId] != msg.sender || msg.sender == address(0)) {
-            revert NotAccountOwner(accountId);
+        if (to == address(0)) revert BadSignature();
+        bytes32 l2Key = packKey(key[0], key[1]);
+        bytes32 slot = keccak256(abi.encodePacked(accountId, l2Key));
+        uint64 nonce = forcedNonce[slot];
+        uint256 m = forcedWithdrawalMessage(accountId, asset, amount, to, nonce);
+        if (!signatureVerifier.verify(key[0], key[1], sig[0], sig[1], sig[2], m)) {
+            revert BadSignature();
         }
-        _enqueue(KIND_FORCED_WITHDRAWAL, asset, accountId, msg.sender, amount, bytes32(0));
+        if (_takeFee(msg.value) != 0) revert FeeRequired(queueFee);
+        forcedNonce[slot] = nonce + 1;
+        _enqueue(KIND_FORCED_WITHDRAWAL, asset, accountId, to, amount, l2Key);
+    }
+
+    /// @notice circomlibjs packPoint as bytes32: y's 32 bytes little-endian, the top bit of the
+    /// last byte set iff x > (r - 1) / 2. Coordinates must be canonical (the verifier checks).
+    function packKey(uint256 x, uint256 y) public pure returns (bytes32) {
+        // reverse the byte order of y (swap bytes, then 2-, 4-, 8-, 16-byte groups, then halves)
+        uint256 v = y;
+        v = ((v & 0xFF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00) >> 8)
+            | ((v & 0x00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF) << 8);
+        v = ((v & 0xFFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000) >> 16)
+            | ((v & 0x0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF) << 16);
+        v = ((v & 0xFFFFFFFF00000000FFFFFFFF00000000FFFFFFFF00000000FFFFFFFF00000000) >> 32)
+            | ((v & 0x00000000FFFFFFFF00000000FFFFFFFF00000000FFFFFFFF00000000FFFFFFFF) << 32);
+        v = ((v & 0xFFFFFFFFFFFFFFFF0000000000000000FFFFFFFFFFFFFFFF0000000000000000) >> 64)
+            | ((v & 0x0000000000000000FFFFFFFFFFFFFFFF0000000000000000FFFFFFFFFFFFFFFF) << 64);
+        v = (v >> 128) | (v << 128);
+        if (x > (FIELD - 1) / 2) v |= 0x80;
+        return bytes32(v);
     }
 
     function _enqueue(
@@ -225,6 +345,11 @@ contract Rollup {
             abi.encodePacked(queueHash[i], kind, asset, accountId, l1Address, amount, l2Key)
         );
         uint64 deadline = uint64(block.timestamp) + priorityDeadline;
+        if (i != 0) {
+            // deadlines follow the queue's progress (see the contract comment)
+            uint64 paced = queueDeadline[i - 1] + queueSpacing;
+            if (paced > deadline) deadline = paced;
+        }
         queueHash[i + 1] = h;
         queueDeadline[i] = deadline;
         queueLength = i + 1;
@@ -287,6 +412,7 @@ contract Rollup {
         batchNumber = newBatchNumber;
         queueConsumed = queueCountAfter;
         emit BatchFinalized(newBatchNumber, oldRoot, newRoot, queueCountAfter, qAfter, input);
+        emit BatchData(newBatchNumber, publicData);
         _creditWithdrawals(newBatchNumber, publicData);
     }
 
@@ -352,8 +478,19 @@ contract Rollup {
         view
         returns (uint256)
     {
-        return uint256(sha256(abi.encodePacked(stateRoot, accountId, owner, ethAmount, tokenAmount)))
-            & INPUT_MASK;
+        return uint256(
+            sha256(
+                abi.encodePacked(
+                    stateRoot,
+                    uint64(block.chainid),
+                    address(this),
+                    accountId,
+                    owner,
+                    ethAmount,
+                    tokenAmount
+                )
+            )
+        ) & INPUT_MASK;
     }
 
     /// @notice Exodus only: credit `owner` with the balances of `accountId` in the last finalized

@@ -15,6 +15,8 @@ from test_contracts_support import chain, record_gas, standin  # noqa: F401
 from test_formats_support import needs_node
 from web3.logs import DISCARD
 
+from circuits.babyjubjub import pack_point
+from circuits.eddsa import eddsa_public_key, eddsa_sign
 from rollup.chain import layout
 from rollup.chain.contracts import call, deploy, transact
 from rollup.chain.errors import ContractRevert
@@ -25,6 +27,9 @@ from rollup.chain.verifier import deploy_verifier, proof_evm
 DEADLINE = 3 * 24 * 3600
 GENESIS = b"\x11" * 32
 ETH = 10**18
+SK = [bytes([7 + i]) * 32 for i in range(3)]  # L2 keys of the three users
+PK = [eddsa_public_key(k) for k in SK]
+KEY = [pack_point(p) for p in PK]
 
 
 def root(i: int) -> bytes:
@@ -95,8 +100,18 @@ def test_public_input_layout_matches_contract(chain, verifier):  # noqa: F811
                                      qa, data)
     assert call(r.f.batchPublicInput(5, root(1), root(2), qb, qa, data)) == want
     assert want < 2**253
-    want = layout.exit_public_input(GENESIS, 9, chain.accounts[3], 10, 20)
+    want = layout.exit_public_input(GENESIS, chain.w3.eth.chain_id, r.address, 9,
+                                    chain.accounts[3], 10, 20)
     assert call(r.f.exitPublicInput(9, chain.accounts[3], 10, 20)) == want
+    m = layout.forced_withdrawal_message(chain.w3.eth.chain_id, r.address, 9, 1, 10**20,
+                                         chain.accounts[3], 5)
+    assert call(r.f.forcedWithdrawalMessage(9, 1, 10**20, chain.accounts[3], 5)) == m
+    for pk in [*PK, (1, 2), (r_field() - 1, 0)]:
+        assert bytes(call(r.f.packKey(*pk))) == pack_point(pk)
+
+
+def r_field() -> int:
+    return layout.FIELD
 
 
 # --- deposits and the queue -------------------------------------------------------------------
@@ -104,10 +119,10 @@ def test_public_input_layout_matches_contract(chain, verifier):  # noqa: F811
 @needs_node
 def test_deposits_build_the_hash_chain(world):
     r, u = world.rollup, world.users
-    key, key2 = b"\x42" * 32, b"\x43" * 32
-    t1 = r.deposit_eth(key, ETH, sender=u[0])  # a new key: account 1, owned by u[0]
+    key, key2 = KEY[0], b"\x43" * 32
+    t1 = r.deposit_eth(key, ETH, sender=u[0])  # a new key: account 1
     t2 = r.deposit_token(key, 5_000_000, sender=u[1])  # the same key: still account 1
-    t3 = r.request_forced_withdrawal(1, ASSET_TOKEN, 7, sender=u[0])
+    t3 = r.request_forced_withdrawal(1, ASSET_TOKEN, 7, private_key=SK[0], sender=u[0])
     record_gas(world.chain.kind, "deposit_eth_first", t1.gas_used)
     record_gas(world.chain.kind, "deposit_token", t2.gas_used)
     record_gas(world.chain.kind, "request_forced_withdrawal", t3.gas_used)
@@ -115,12 +130,11 @@ def test_deposits_build_the_hash_chain(world):
     record_gas(world.chain.kind, "deposit_eth", t4.gas_used)
     entries = [QueueEntry(1, ASSET_ETH, 1, u[0], ETH, key),
                QueueEntry(1, ASSET_TOKEN, 1, u[1], 5_000_000, key),
-               QueueEntry(2, ASSET_TOKEN, 1, u[0], 7),
+               QueueEntry(2, ASSET_TOKEN, 1, u[0], 7, key),
                QueueEntry(1, ASSET_ETH, 2, u[2], ETH, key2)]
     chain_hashes = layout.queue_chain(entries)
     assert [r.queue_hash(i) for i in range(5)] == chain_hashes
     assert (r.account_of(key), r.account_of(key2), r.account_of(b"\x44" * 32)) == (1, 2, 0)
-    assert (r.owner_of(1), r.owner_of(2)) == (u[0], u[2])
     st = r.state()
     assert (st.queue_length, st.queue_consumed) == (4, 0)
     ev = r.contract.events.PriorityRequest().process_receipt(t3.receipt, errors=DISCARD)[0]["args"]
@@ -129,14 +143,10 @@ def test_deposits_build_the_hash_chain(world):
     assert ev["deadline"] == world.chain.w3.eth.get_block(t3.receipt.blockNumber)["timestamp"] \
         + DEADLINE
     assert call(world.token.functions.balanceOf(r.address)) == 5_000_000
-    assert revert_name(r.deposit_eth, key, 0, sender=u[0]) == "ZeroAmount"
+    assert revert_name(r.deposit_eth, key, 0, sender=u[0]) == "DepositTooSmall"
     assert revert_name(r.deposit_eth, key, 2**64, sender=u[0]) == "AmountTooLarge"
-    assert revert_name(r.request_forced_withdrawal, 1, 2, 0, sender=u[0]) == "UnknownAsset"
-    # only an account's owner may force its withdrawal (the circuit pays the requester)
-    assert revert_name(r.request_forced_withdrawal, 1, ASSET_TOKEN, 7, sender=u[1]) \
-        == "NotAccountOwner"
-    assert revert_name(r.request_forced_withdrawal, 9, ASSET_TOKEN, 7, sender=u[1]) \
-        == "NotAccountOwner"
+    assert revert_name(r.request_forced_withdrawal, 1, 2, 0, private_key=SK[0],
+                       sender=u[0]) == "UnknownAsset"
     assert r.state().queue_length == 4
 
 
@@ -277,7 +287,7 @@ def test_exodus_story(world):
     world.submit(*world.batch_args(root(5), queue_after=2))
     # a deposit the operator never processes, then the forced request it ignores
     r.deposit_eth(b"\x0c" * 32, ETH, sender=u[2])
-    r.request_forced_withdrawal(1, ASSET_ETH, 0, sender=u[0])
+    r.request_forced_withdrawal(1, ASSET_ETH, 0, private_key=SK[0], sender=u[0])
     assert revert_name(r.activate_exodus, sender=u[1]) == "NotOverdue"
     assert revert_name(r.exit, 1, u[0], 1, 0, world.prove(1), sender=u[0]) == "NotInExodus"
     ch.increase_time(DEADLINE + 10)
@@ -294,7 +304,8 @@ def test_exodus_story(world):
     # each account exits once, with exactly its value in the last root
     accounts = {1: (u[0], 4 * ETH, 0), 2: (u[1], 0, 9_000)}
     for acc_id, (owner, eth, tok) in accounts.items():
-        x = layout.exit_public_input(root(5), acc_id, owner, eth, tok)
+        x = layout.exit_public_input(root(5), ch.w3.eth.chain_id, r.address, acc_id, owner,
+                                     eth, tok)
         proof = world.prove(x)
         # a proof of another amount is refused
         assert revert_name(r.exit, acc_id, owner, eth + 1, tok, proof, sender=u[2]) \

@@ -106,12 +106,31 @@ def batch_public_input(*args, **kwargs) -> int:
     return truncate(hashlib.sha256(batch_preimage(*args, **kwargs)).digest())
 
 
-def exit_preimage(root: bytes | int, account_id: int, owner: str | bytes, eth_amount: int,
-                  token_amount: int) -> bytes:
-    """root 32 | accountId u32 | owner 20 | ethAmount u128 | tokenAmount u128 (88 bytes)."""
-    return (_b32(root) + account_id.to_bytes(4, "big") + _addr(owner)
+def exit_preimage(root: bytes | int, chain_id: int, rollup: str | bytes, account_id: int,
+                  owner: str | bytes, eth_amount: int, token_amount: int) -> bytes:
+    """root 32 | chainId u64 | rollup 20 | accountId u32 | owner 20 | ethAmount u128 |
+    tokenAmount u128 (116 bytes): the deployment's domain keeps an exit proof to one rollup."""
+    return (_b32(root) + chain_id.to_bytes(8, "big") + _addr(rollup)
+            + account_id.to_bytes(4, "big") + _addr(owner)
             + eth_amount.to_bytes(16, "big") + token_amount.to_bytes(16, "big"))
 
 
 def exit_public_input(*args, **kwargs) -> int:
     return truncate(hashlib.sha256(exit_preimage(*args, **kwargs)).digest())
+
+
+FORCED_WITHDRAWAL_TAG = b"zkderiv/forced-withdrawal/v1".ljust(32, b"\x00")
+FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+
+def forced_withdrawal_message(chain_id: int, rollup: str | bytes, account_id: int, asset: int,
+                              amount: int, to: str | bytes, nonce: int) -> int:
+    """The field element an L2 key signs to authorise a forced withdrawal (Rollup.sol's
+    forcedWithdrawalMessage): keccak256(tag 32 | chainId u256 | rollup 20 | accountId u32 |
+    asset u8 | amount u128 | to 20 | nonce u64) mod r."""
+    from eth_utils import keccak
+
+    data = (FORCED_WITHDRAWAL_TAG + chain_id.to_bytes(32, "big") + _addr(rollup)
+            + account_id.to_bytes(4, "big") + asset.to_bytes(1, "big")
+            + amount.to_bytes(16, "big") + _addr(to) + nonce.to_bytes(8, "big"))
+    return int.from_bytes(keccak(data), "big") % FIELD
