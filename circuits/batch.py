@@ -28,8 +28,8 @@ liquidation [10]      A liquidator, B liquidated   A signs; nonce; B below maint
                                                    penalty to A; at the oracle price
 expiry settlement     A settled, B = A             option with a settlement price; payout
 [11]                                               = b * intrinsic; position slot freed
-forced withdrawal     A debited, B = A (B any if   L1 slot only; queue entry of the owner;
-[12]                  A is missing)                paid if healthy after, else paid 0
+forced withdrawal     A debited, B = A (B any if   L1 slot only; queue entry signed by A's
+[12]                  A is missing)                key; paid if healthy after, else paid 0
 refund [15]           -                            L1 slot only; an ETH deposit or a key
                                                    proven unusable; paid back on L1
 listing [13]          -                            L1 slot only (operator); asset not listed
@@ -73,10 +73,12 @@ batch number, old root, new root, queue hash before, queue hash after) and the p
 truncated to 253 bits. Roots are decomposed canonically (254 bits <= r - 1), so the bytes are the
 ones the contract hashes.
 
-Forced withdrawals (queue kind 2, L1 slots only): the contract lets only the account's L1 owner
-(its first depositor) queue one, so the circuit pays the requested amount to the requester when
-it is in 1..2**64-1 and the account stays healthy after paying it, and publishes paid = 0
-otherwise (the engine's rule); the entry is consumed either way.
+Forced withdrawals (queue kind 2, L1 slots only): the contract queues one only with a valid
+EdDSA-Poseidon signature, by the key the entry names, over the payee, amount and a nonce; the
+circuit pays the requested amount to the entry's address when that key is the account's (y and
+the sign of x equal), the amount is in 1..2**64-1 and the account stays healthy after paying it,
+and publishes paid = 0 otherwise (the engine's rule); the entry is consumed either way. Being the
+first to deposit to a key grants nothing.
 
 Refunds (kind-1 entries, L1 slots only): an ETH deposit (the state holds the collateral token
 only) or a token deposit to a key that cannot hold an account is consumed without touching the
@@ -713,11 +715,24 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
         same = is_zero(cs, v[p + "a_id"] - v[p + "b_id"])
         cs.constrain(two, same, 0)  # two distinct accounts
         cs.constrain(dep + wd + xps + fwd - absent, 1 - same, 0)  # single-account types
-        # forced withdrawal (the contract let only the account's L1 owner queue it): pays the
-        # requested amount to the requester when it is in 1..2**64-1 and the account stays
-        # healthy after paying it (the engine's debit rule), else pays 0 and changes nothing
+        # forced withdrawal (the contract checked a signature by the key the entry names over
+        # the payee and amount): pays the requested amount to the entry's address when that key
+        # is A's, the amount is in 1..2**64-1 and the account stays healthy after paying it (the
+        # engine's debit rule), else pays 0 and changes nothing
         pay = paid = as_lc(0)
         if l1:
+            # the entry's packed key (circomlib packPoint: y little-endian, bit 255 = sign of x)
+            # as the integer K = key_hi * 2**128 + key_lo of its 32 bytes read big-endian
+            kb = to_bits(cs, v[p + "key_lo"], 128) + to_bits(cs, v[p + "key_hi"], 128)
+            y_bits = [kb[8 * (31 - (i >> 3)) + (i & 7)] for i in range(255)]
+            sign = kb[7]
+            yv = lin(((1 << i, b) for i, b in enumerate(y_bits)), cs)
+            xk = canonical_bits(cs, a.pk[0])
+            a_sign = _sign_bit(cs, xk)
+            # y is canonical for a forced withdrawal (asserted in "key"), so the entry names A's
+            # key iff y and the sign of x agree: (y, sign) determines a point of the curve
+            same_sign = 1 - sign - a_sign + 2 * cs.mul(sign, a_sign)
+            key_is_a = cs.mul(is_zero(cs, yv - a.pk[1]), same_sign)
             fam_bits = to_bits(cs, v[p + "famount"], 128)
             fam_lo = lin(((1 << i, b) for i, b in enumerate(fam_bits[:64])), cs)
             fam_small = is_zero(cs, lin(((1 << i, b) for i, b in enumerate(fam_bits[64:])), cs))
@@ -725,7 +740,8 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
             healthy_paid = 1 - is_negative(cs, a.exi_before - fam_lo * RISK_SCALE)
             cs.assert_bool(easset)
             ok = cs.mul(cs.mul(fam_small, fam_pos), cs.mul(healthy_paid, easset))
-            pay = cs.mul(fwd - absent, ok)  # nothing from a missing account or in ETH
+            # nothing from a missing account, in ETH, or when another key signed
+            pay = cs.mul(cs.mul(fwd - absent, ok), key_is_a)
             paid = cs.mul(pay, fam_lo)
             requested = fam_lo + cs.mul(1 - fam_small, (1 << 64) - 1 - fam_lo)
             cs.constrain(dep + rfd, v[p + "famount"] - amount, 0)  # one amount in the entry
@@ -862,21 +878,17 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
     l2key = None
     if l1:
         with cs.component("key"):
-            # the entry's packed key (circomlib packPoint: y little-endian, bit 255 = sign of x)
-            # as the integer K = key_hi * 2**128 + key_lo of its 32 bytes read big-endian
-            kb = to_bits(cs, v[p + "key_lo"], 128) + to_bits(cs, v[p + "key_hi"], 128)
+            # the entry's packed key, decomposed in "rules"
             l2key = be(kb, 256, cs)
-            y_bits = [kb[8 * (31 - (i >> 3)) + (i & 7)] for i in range(255)]
-            sign = kb[7]
-            yv = lin(((1 << i, b) for i, b in enumerate(y_bits)), cs)
             reasons = [v[p + "r_nc"], v[p + "r_nr"], v[p + "r_so"]]
             for r_ in reasons:
                 cs.assert_bool(r_)
             r_any = lsum(reasons, cs)
             cs.constrain(r_any, 1 - rfd, 0)  # reasons only for a refund, and at most one
             cs.constrain(cs.mul(rfd, easset), 1 - r_any, 0)  # a token refund needs one
-            # y canonical for a deposit, a new oracle key and the two reasons about the point
-            g.assert_bits_le(cs, y_bits, R - 1, dep + okey + reasons[1] + reasons[2])
+            # y canonical for a deposit, a forced withdrawal (the contract packs a checked key),
+            # a new oracle key and the two reasons about the point
+            g.assert_bits_le(cs, y_bits, R - 1, dep + fwd + okey + reasons[1] + reasons[2])
             g.assert_bits_ge(cs, y_bits, R, reasons[0])  # reason 1: y >= p
             y2 = cs.mul(yv, yv)
             num, den = 1 - y2, g.bj.A - g.bj.D * y2  # x^2 = num / den; den != 0 (a/d non-square)
@@ -892,9 +904,8 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
             cs.constrain(reasons[2], p8[1] - 1, 0)
             # a deposit's key is the credited account's: y and the sign of x
             _small_order_free(cs, a.pk, new)
-            xk = canonical_bits(cs, a.pk[0])
             cs.constrain(dep, yv - a.pk[1], 0)
-            cs.constrain(dep, sign - _sign_bit(cs, xk), 0)
+            cs.constrain(dep, sign - a_sign, 0)
             # a new oracle key (kx, y): on the curve, not of small order, x's sign as packed
             _small_order_free(cs, (kx, yv), okey)
             cs.constrain(okey, sign - _sign_bit(cs, canonical_bits(cs, kx)), 0)
@@ -903,11 +914,11 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
             dep_bits = to_bits(cs, v[p + "depositor"], 160)
             eacc_bits = to_bits(cs, v[p + "eacc"], 32)
             # kind 1 (deposit or refunded deposit) or 2 (forced withdrawal) | asset | account id
-            # (assigned by the contract) | depositor or requester | amount u128 | key (kind 1)
+            # (assigned by the contract) | depositor or payee | amount u128 | key
             entry = [cs.const(0)] * 6 + [as_lc(fwd), dep + rfd]
             entry += [cs.const(0)] * 7 + [as_lc(easset)]
             entry += be(eacc_bits, 32, cs) + be(dep_bits, 160, cs) + be(fam_bits, 128, cs)
-            entry += [cs.mul(dep + rfd, b) for b in l2key]
+            entry += [cs.mul(dep + rfd + fwd, b) for b in l2key]
             nxt = sha256_bits(cs, list(st["queue"]) + entry)
             st["queue"] = [q + cs.mul(dep + fwd + rfd, n - q)
                            for q, n in zip(st["queue"], nxt, strict=True)]

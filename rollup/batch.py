@@ -273,9 +273,10 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                 if not isinstance(req, ForcedWithdrawal):
                     raise Unsupported("forced-withdrawal records come from ForcedWithdrawal")
                 _check_entry(e, q_used, layout.KIND_FORCED_WITHDRAWAL, req.asset, a_id,
-                             req.amount, req.to, bytes(32))
+                             req.amount, req.to, req.l2_key.to_bytes(32, "big"))
                 sv.update(famount=req.amount, to=req.to, depositor=req.to, eacc=a_id,
-                          easset=e.asset, absent=int(a_id not in rs.accounts))
+                          easset=e.asset, absent=int(a_id not in rs.accounts),
+                          **_key_split(bytes(e.l2_key)))
                 if sv["absent"]:
                     b_id = pad()
             elif t == T_WITHDRAWAL:

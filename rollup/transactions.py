@@ -182,8 +182,10 @@ class Deposit(Request):
 
 @dataclass(frozen=True)
 class ForcedWithdrawal(Request):
-    """From the L1 queue, queued by the account's L1 owner (``to``). Only the collateral token
-    (asset 1) is held in the state: a request for another asset pays nothing."""
+    """From the L1 queue: the contract checked a signature by the key ``l2_key`` (packed, as a
+    big-endian integer) over the payee ``to`` and the amount. It pays only when that key is the
+    account's. Only the collateral token (asset 1) is held in the state: a request for another
+    asset pays nothing."""
 
     TYPE: ClassVar[int] = T_FORCED_WITHDRAWAL
     SIGNED: ClassVar[bool] = False
@@ -191,6 +193,7 @@ class ForcedWithdrawal(Request):
     amount: int
     to: int
     asset: int = 1
+    l2_key: int = 0  # the entry's 32 key bytes as a big-endian integer
 
 
 @dataclass(frozen=True)

@@ -111,19 +111,18 @@ def batches(venue):
     # leveraged account 1 under initial margin), then a trade
     seq = pickle.loads(pickle.dumps(venue))
     seq.submit(order(4, SELL, 50, 60_500, 7))
-    fw = [ForcedWithdrawal(3, 2_000, 0x33), ForcedWithdrawal(1, 10**9, 0x11)]
-    queue = [QueueEntry(KIND_FORCED, ASSET_TOKEN, r.account, r.to.to_bytes(20, "big"), r.amount)
-             for r in fw]
+    fw = [ForcedWithdrawal(3, 2_000, 0x33, ASSET_TOKEN, key_of(3)),
+          ForcedWithdrawal(1, 10**9, 0x11, ASSET_TOKEN, key_of(1))]
+    queue = [fw_entry(r) for r in fw]
     out["d"] = (*make(seq, [*fw, order(2, BUY, 20, 61_000, 9)], queue), seq, queue)
     # E: an ETH deposit and a forced withdrawal naming an account the state lacks (both
     # consumed, the state unchanged; the ETH goes back on L1); F: token deposits to two unusable
     # keys (y = p is not canonical; y = 0 is a point of order 4), refunded
     seq = pickle.loads(pickle.dumps(venue))
     reqs = [Refund(7, ASSET_ETH, 0x77, 10**15, int.from_bytes(GOOD_KEY, "big")),
-            ForcedWithdrawal(9, 500, 0x99)]
+            ForcedWithdrawal(9, 500, 0x99, ASSET_TOKEN, key_of(7))]
     queue = [QueueEntry(KIND_DEPOSIT, ASSET_ETH, 7, (0x77).to_bytes(20, "big"), 10**15,
-                        GOOD_KEY),
-             QueueEntry(KIND_FORCED, ASSET_TOKEN, 9, (0x99).to_bytes(20, "big"), 500)]
+                        GOOD_KEY), fw_entry(reqs[1])]
     out["e"] = (*make(seq, reqs, queue), seq, queue)
     seq = pickle.loads(pickle.dumps(venue))
     bad = [R_KEY, bytes(32)]
@@ -145,7 +144,24 @@ def batches(venue):
     out["h"] = (*make(seq, [SetOracleKey(tn.public_key(NEW_ORACLE)),
                              OracleUpdate(PERP, 60_700, 6).signed(NEW_ORACLE, DOMAIN),
                              order(2, BUY, 20, 61_000, 9)]), seq, [])
+    # I: a forced withdrawal from account 3 signed by account 4's key (the contract accepts the
+    # signature, the circuit must not pay it), then account 3's own
+    seq = pickle.loads(pickle.dumps(venue))
+    fw = [ForcedWithdrawal(3, 2_000, 0x44, ASSET_TOKEN, key_of(4)),
+          ForcedWithdrawal(3, 1_000, 0x33, ASSET_TOKEN, key_of(3))]
+    queue = [fw_entry(r) for r in fw]
+    out["i"] = (*make(seq, fw, queue), seq, queue)
     return out
+
+
+def key_of(account: int) -> int:
+    """The packed L2 key of a test account, as the big-endian integer a queue entry holds."""
+    return int.from_bytes(pack_point(tn.public_key(tn.key(account))), "big")
+
+
+def fw_entry(r: ForcedWithdrawal) -> QueueEntry:
+    return QueueEntry(KIND_FORCED, r.asset, r.account, r.to.to_bytes(20, "big"), r.amount,
+                      r.l2_key.to_bytes(32, "big"))
 
 
 NEW_ORACLE = b"rotated-oracle".ljust(32, b"\0")
@@ -175,7 +191,7 @@ def hit(bad, name):
     return any(c == name or c.startswith(name + "/") for c in bad)
 
 
-@pytest.mark.parametrize("which", ["a", "b", "c", "d", "e", "f", "g", "h"])
+@pytest.mark.parametrize("which", ["a", "b", "c", "d", "e", "f", "g", "h", "i"])
 def test_honest_batches(batches, cs, which):
     pre, batch, seq, queue = batches[which]
     assert batch.old_root == pre.state.root and batch.new_root == seq.state.root
@@ -206,6 +222,21 @@ def test_batch_d_pays_a_healthy_forced_withdrawal_and_refuses_the_other(batches)
     n = int.from_bytes(batch.public_data[:4], "big")
     l1 = [layout.Withdrawal(3, ASSET_TOKEN, (0x33).to_bytes(20, "big"), 2_000).encode(),
           bytes(layout.RECORD_BYTES)]
+    assert n == 2 and batch.public_data[4:4 + 82] == b"".join(l1)
+
+
+@pytest.mark.adversarial
+def test_forced_withdrawal_signed_by_another_key_pays_nothing(batches):
+    """The old attack: whoever deposited first to a key became the account's L1 owner and could
+    force-withdraw its funds. Now the entry names the key that signed it; another account's key
+    (4's, for account 3) is consumed with paid = 0, the account's own key is paid."""
+    pre, batch, seq, _ = batches["i"]
+    recs = [decode_records(r)[0][1] for r in batch.records[:2]]
+    assert (recs[0]["paid"], recs[1]["paid"]) == (0, 1_000)
+    assert seq.state.account(3).collateral == pre.state.account(3).collateral - 1_000
+    n = int.from_bytes(batch.public_data[:4], "big")
+    l1 = [bytes(layout.RECORD_BYTES),
+          layout.Withdrawal(3, ASSET_TOKEN, (0x33).to_bytes(20, "big"), 1_000).encode()]
     assert n == 2 and batch.public_data[4:4 + 82] == b"".join(l1)
 
 
@@ -317,6 +348,10 @@ def _tamper(batches, which, case):  # noqa: C901 - one branch per case
     if case == "forced_withdrawal_not_paid":  # refuse a payable forced withdrawal by
         v["s0_famount"] = 0  # claiming it asked nothing: the account (reopened as B) would
         return v, "s0_", "account_b"  # have to stay unpaid, and the queue hash changes too
+    if case == "forced_withdrawal_paid_to_another_key":  # D's paid request, with the entry
+        k = key_of(4)  # naming account 4's key: the paid state it leads to no longer follows
+        v.update(s0_key_hi=k >> 128, s0_key_lo=k & ((1 << 128) - 1))
+        return v, "s0_", "account_b"
     if case == "listing_not_new":  # claim the new series was listed before the batch
         v["reg4_new"] = 0
         return v, "s0_", "listing"
@@ -358,12 +393,14 @@ def _tamper(batches, which, case):  # noqa: C901 - one branch per case
     ("c", "settle_before_expiry", "rules"),
     ("c", "inflated_payout", "account_a"),
     ("d", "forced_withdrawal_not_paid", "account_b"),
+    ("d", "forced_withdrawal_paid_to_another_key", "account_b"),
     ("g", "listing_not_new", "listing"),
     ("g", "price_before_listing", "asset"),
     ("g", "listing_edited", None),
     ("h", "old_oracle_key_after_rotation", "signature"),
     ("h", "small_order_oracle_key", "key"),
 ])
+@pytest.mark.adversarial
 def test_tampered_witness_fails(batches, cs, which, case, component):
     v, slot, _ = _tamper(batches, which, case)
     w = cs.solve(v)

@@ -573,7 +573,8 @@ class Relayer:
 
         to = int.from_bytes(layout._addr(e.l1_address), "big")
         if e.kind == KIND_FORCED_WITHDRAWAL:
-            return ForcedWithdrawal(e.account_id, e.amount, to, e.asset), ""
+            return ForcedWithdrawal(e.account_id, e.amount, to, e.asset,
+                                    int.from_bytes(e.l2_key, "big")), ""
         if e.kind != KIND_DEPOSIT:
             return None, f"unknown queue entry kind {e.kind}"
         from circuits.babyjubjub import unpack_point

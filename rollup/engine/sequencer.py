@@ -843,6 +843,9 @@ class Sequencer:
         try:
             _check(fits_unsigned(req.to, 160), E.InvalidRequest, "L1 address out of range")
             _check(req.asset == 1, E.InvalidRequest, "the state holds the collateral token only")
+            acc = self.state.accounts.get(req.account)
+            _check(acc is not None and req.l2_key == int.from_bytes(pack_point(acc.pk), "big"),
+                   E.InvalidRequest, "not signed by the account's key")
             new = self._debit(req.account, req.amount)
             self.state.put_account(req.account, new)
             paid = req.amount
