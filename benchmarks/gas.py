@@ -48,7 +48,14 @@ def run_slots(slots: int, chain_kind: str, cache: Path, records: list[dict], log
     from rollup.batch import build_batch
     from rollup.chain.contracts import transact
     from rollup.chain.devnet import deploy_devnet, devnet_rollup_address
-    from rollup.chain.layout import ASSET_ETH, ASSET_TOKEN, KIND_DEPOSIT, QueueEntry
+    from rollup.chain.layout import (
+        ASSET_ETH,
+        ASSET_TOKEN,
+        DEFAULT_QUEUE_FEE,
+        DEFAULT_QUEUE_SPACING,
+        KIND_DEPOSIT,
+        QueueEntry,
+    )
     from rollup.devkeys import dev_keys, prove_for_chain
     from rollup.engine.sequencer import Sequencer
     from rollup.state.state import State
@@ -71,10 +78,11 @@ def run_slots(slots: int, chain_kind: str, cache: Path, records: list[dict], log
         d = deploy_devnet(chain, batch_vk=bkeys.vk,
                           exit_vk=(ekeys or bkeys).vk, genesis_root=seq.state.root,
                           priority_deadline=DEADLINE, first_account_id=2,
-                          account_limit=1 << DEPTH)
+                          account_limit=1 << DEPTH, accounts_depth=DEPTH,
+                          genesis_collateral=1_000,  # backs bob's genesis balance
+                          queue_fee=DEFAULT_QUEUE_FEE, queue_spacing=DEFAULT_QUEUE_SPACING)
         r, tok = d.rollup, d.token.functions
         transact(chain, tok.mint(alice, 10**9))
-        transact(chain, tok.mint(r.address, 1_000))  # backs bob's genesis balance
         transact(chain, tok.approve(r.address, 2**256 - 1), sender=alice)
         key = pack_point(pks["alice"])
         _record(records, chain.kind, "depositToken (first)", r.deposit_token(key, 5_000,
@@ -113,14 +121,15 @@ def run_slots(slots: int, chain_kind: str, cache: Path, records: list[dict], log
         _record(records, chain.kind, "depositToken", r.deposit_token(key, 100, sender=alice))
         _record(records, chain.kind, "depositEth", r.deposit_eth(key, 10**15, sender=carol))
         _record(records, chain.kind, "requestForcedWithdrawal",
-                r.request_forced_withdrawal(2, ASSET_TOKEN, 5, sender=alice))
+                r.request_forced_withdrawal(2, ASSET_TOKEN, 5, private_key=SEEDS["alice"],
+                                            sender=alice))
         chain.increase_time(DEADLINE + 1)
         _record(records, chain.kind, "activateExodus", r.activate_exodus(sender=carol))
         from rollup.exit import exit_circuit, exit_inputs, sign_exit
 
         t = time.perf_counter()
-        claim = exit_inputs(seq.state, 2, int(alice, 16), sign_exit(SEEDS["alice"], 2,
-                                                                    int(alice, 16)))
+        claim = exit_inputs(seq.state, dom, 2, int(alice, 16),
+                            sign_exit(SEEDS["alice"], dom, 2, int(alice, 16)))
         proof = prove_for_chain(ekeys, exit_circuit(seq.state, claim), claim.public_input)
         log(f"exit witness and proof in {time.perf_counter() - t:.1f} s")
         _record(records, chain.kind, "exit", r.exit(2, alice, 0, claim.token_amount, proof,

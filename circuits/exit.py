@@ -12,17 +12,20 @@ Statement (every value below is a private input except the one public signal ``i
                and must have b_j = 0
     value    = collateral + sum_j b_j * (price_j - (F_j - snap_j))
     token    = max(value, 0)                                            (< 2**128)
-    EdDSA-Poseidon signature by (pk_x, pk_y) over H3(EXIT_TAG, account_id, owner)
-    input    = sha256(root | account_id u32 | owner 20 | eth u128 | token u128) mod 2**253
+    EdDSA-Poseidon signature by (pk_x, pk_y) over H5(EXIT_TAG, chain_id, rollup, account_id,
+                                                    owner)
+    input    = sha256(root | chain_id u64 | rollup 20 | account_id u32 | owner 20 | eth u128 |
+                      token u128) mod 2**253
 
 with the byte layout of docs/public-input.md ("Exit public input"). The contract supplies the
 root, so the proof only verifies against the root it actually finalized.
 
 Why these choices
 * The leaf stores no L1 address, so ``owner`` is bound by the account key's signature: only the
-  key holder can direct the account's funds. The signed message has no chain domain (the exit
-  circuit's keys exist before the rollup address does); the root and the account id already
-  pin the exit to one state, and ``owner`` is the key holder's own choice.
+  key holder can direct the account's funds. The signed message and the public input carry the
+  deployment's domain (chain id, rollup address: private inputs, so the keys still exist before
+  the rollup does), so neither a signature nor a proof made for one deployment is accepted by
+  another with the same root.
 * Funding is applied on every slot, not only perpetual ones: the state transition keeps
   ``F = snap = 0`` for option series (funding ticks are perpetual-only, option snapshots are
   written as 0), so the term vanishes there and the registry need not be opened.
@@ -61,7 +64,7 @@ def input_names(depth: int) -> list[str]:
     """Every private input of the exit circuit, in creation order."""
     names = ["accounts_root", "registry_root", "time", "oracle_root", "oracle_pk_x",
              "oracle_pk_y", "account_id", "pk_x", "pk_y", "nonce", "collateral", "orders_root",
-             "owner", "sig_r8x", "sig_r8y", "sig_s"]
+             "owner", "sig_r8x", "sig_r8y", "sig_s", "chain_id", "rollup"]
     names += [f"account_sib{k}" for k in range(depth)]
     for j in range(POSITION_SLOTS):
         names += [f"slot{j}_{f}" for f in SLOT_FIELDS]
@@ -131,7 +134,9 @@ def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> C
                          v["accounts_root"], bits_checked=True)
 
     with cs.component("owner_signature"):
-        msg = poseidon(cs, [EXIT_TAG, v["account_id"], v["owner"]])
+        chain_bits = uint_bits_be(cs, v["chain_id"], 64, 64)
+        rollup_bits = uint_bits_be(cs, v["rollup"], 160, 160)
+        msg = poseidon(cs, [EXIT_TAG, v["chain_id"], v["rollup"], v["account_id"], v["owner"]])
         eddsa_poseidon_verify(cs, (v["pk_x"], v["pk_y"]), msg,
                               ((v["sig_r8x"], v["sig_r8y"]), v["sig_s"]))
 
@@ -139,7 +144,7 @@ def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> C
         token = relu(cs, value, VALUE_BITS)
 
     with cs.component("public_input"):
-        bits = field_to_bits_be(cs, root)
+        bits = field_to_bits_be(cs, root) + chain_bits + rollup_bits
         bits += [cs.const(0)] * (32 - depth) + list(reversed(id_bits))
         bits += uint_bits_be(cs, v["owner"], 160, 160)
         bits += [cs.const(0)] * AMOUNT_BITS  # eth amount
@@ -149,11 +154,12 @@ def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> C
     return cs
 
 
-def exit_message(account_id: int, owner: int) -> int:
-    """The message the account key signs to exit to `owner` (a 160-bit L1 address)."""
+def exit_message(chain_id: int, rollup: int, account_id: int, owner: int) -> int:
+    """The message the account key signs to exit to `owner` (a 160-bit L1 address) from the
+    rollup at `rollup` (a 160-bit address) on chain `chain_id`."""
     from .poseidon import poseidon as poseidon_native
 
-    return poseidon_native([EXIT_TAG, account_id, owner])
+    return poseidon_native([EXIT_TAG, chain_id, rollup, account_id, owner])
 
 
 def root_of(values: Mapping[str, int]) -> int:

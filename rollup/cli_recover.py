@@ -136,7 +136,7 @@ def _exit_keys(zkey, vk, keys_cache, depth):
 @click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
               help="The account's key file (`rollup keys new`).")
 @click.option("--owner", default=None,
-              help="L1 address paid [default: the account's owner on the contract].")
+              help="L1 address paid [default: the sender, --from].")
 @click.option("--zkey", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Proving key of the exit circuit.")
 @click.option("--vk", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -178,18 +178,19 @@ def exit_cmd(rpc_url, rollup_address, genesis_path, depth, account_id, key_path,
             raise ExitRefused(f"account {account_id} is not in the recovered state")
         if state.account(account_id).pk != kp.public_key:
             raise ExitRefused(f"{key_path} is not the key of account {account_id}")
-        if owner is None:
-            owner = client.owner_of(account_id)
-            if int(owner, 16) == 0:
-                raise ExitRefused(f"account {account_id} has no L1 owner on the contract "
-                                  "(a genesis account): pass --owner")
-        owner = to_checksum_address(owner)
+        if owner is None and sender is None:
+            raise ExitRefused("the contract records no L1 owner (the key decides where an exit "
+                              "pays): pass --owner ADDRESS or --from ADDRESS")
+        owner = to_checksum_address(owner or sender)
         sender = to_checksum_address(sender) if sender else owner
         if sender not in ch.accounts:
             raise ExitRefused(f"{sender} is not unlocked on the node: pass --from with one "
                               "that is (anyone may send an exit; it pays only the owner)")
-        claim = exit_inputs(state, account_id, int(owner, 16),
-                            sign_exit(kp.private_key, account_id, int(owner, 16)))
+        from rollup.transactions import Domain
+
+        dom = Domain(ch.w3.eth.chain_id, int(client.address, 16))
+        claim = exit_inputs(state, dom, account_id, int(owner, 16),
+                            sign_exit(kp.private_key, dom, account_id, int(owner, 16)))
         cs = exit_circuit(state, claim)
         res = prove(zkey_path, cs.witness())
         if res.public_signals != [claim.public_input]:

@@ -94,8 +94,10 @@ def relayer() -> None:
 @_node_options
 @click.option("--once", is_flag=True, help="One pass (events, then pending batches), then exit.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
-@click.option("--confirmations", default=0, show_default=True,
-              help="Blocks an event must be buried under before it is read.")
+@click.option("--confirmations", type=int, default=None,
+              help="Blocks an event must be buried under before it is read [default: 2, so a "
+                   "reorganisation of the last blocks never un-sends a request; 0 on a local "
+                   "development chain, id 31337].")
 @click.option("--from-block", default=0, show_default=True,
               help="Where a fresh store starts reading events (the deployment block).")
 def run_cmd(store_path, rpc_url, rollup_address, sender, gas, once, interval, confirmations,

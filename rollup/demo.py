@@ -117,7 +117,15 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     from prover.groth16.prove import prove
     from rollup.batch import build_batch, plan_batches
     from rollup.chain.contracts import call, deploy, transact
-    from rollup.chain.layout import ASSET_TOKEN, KIND_DEPOSIT, ZERO32, QueueEntry
+    from rollup.chain.layout import (
+        ASSET_ETH,
+        ASSET_TOKEN,
+        DEFAULT_QUEUE_FEE,
+        DEFAULT_QUEUE_SPACING,
+        KIND_DEPOSIT,
+        ZERO32,
+        QueueEntry,
+    )
     from rollup.chain.rollup import RollupClient
     from rollup.chain.verifier import deploy_verifier, proof_evm
     from rollup.engine.sequencer import Sequencer
@@ -205,7 +213,9 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
                                  genesis_root=genesis_root.to_bytes(32, "big"),
                                  priority_deadline=cfg.deadline,
                                  first_account_id=max(seq.state.accounts) + 1,
-                                 account_limit=1 << cfg.depth, sender=operator)
+                                 account_limit=1 << cfg.depth, accounts_depth=cfg.depth,
+                                 queue_fee=DEFAULT_QUEUE_FEE,
+                                 queue_spacing=DEFAULT_QUEUE_SPACING, sender=operator)
     dom = Domain(w3.eth.chain_id, int(rollup.address, 16))
     seq.domain = dom
     log(f"deployed: Rollup {rollup.address}, verifiers, collateral token")
@@ -233,7 +243,8 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
         requests.append(req)
     for t in traders.values():
         t.account = rollup.account_of(pack_point(t.pk))
-        check(rollup.owner_of(t.account) == t.l1, f"{t.name} owns account {t.account} on L1")
+    check(rollup.pending(operator, ASSET_ETH) == len(traders) * DEFAULT_QUEUE_FEE,
+          "each queue entry paid the operator its fee")
     log("deposits: " + ", ".join(f"{t.name} #{t.account} {funds[t.name]:,}"
                                  for t in traders.values()))
 
@@ -332,7 +343,8 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
 
     # -- 7. the operator disappears -------------------------------------------------------------
     carol = traders["carol"]
-    rollup.request_forced_withdrawal(carol.account, ASSET_TOKEN, 0, sender=carol.l1)
+    rollup.request_forced_withdrawal(carol.account, ASSET_TOKEN, 0, private_key=carol.seed,
+                                     sender=carol.l1)
     chain.increase_time(cfg.deadline + 60)
     rollup.activate_exodus(sender=carol.l1)
     check(rollup.state().exodus, "exodus is active after the forced withdrawal's deadline")
@@ -351,8 +363,8 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
             continue
         t = owners[acc_id]
         value = max(account_value(state, state.account(acc_id)), 0)
-        claim = exit_inputs(state, acc_id, int(t.l1, 16), sign_exit(t.seed, acc_id,
-                                                                     int(t.l1, 16)))
+        claim = exit_inputs(state, dom, acc_id, int(t.l1, 16),
+                            sign_exit(t.seed, dom, acc_id, int(t.l1, 16)))
         check(claim.token_amount == value, f"{t.name}'s exit claims its value")
         tp = time.perf_counter()
         res = prove(ek.zkey, exit_cs.witness(exit_cs.solve(claim.values)))

@@ -89,5 +89,9 @@ class NotSettleable(EngineError):
     """The option series has not expired or has no settlement price yet."""
 
 
+class ExodusActive(EngineError):
+    """The L1 contract is in exodus mode: no batch can finalize, so no request is taken."""
+
+
 class JournalError(EngineError):
     """The journal could not record the request; it was not applied."""

@@ -1,6 +1,6 @@
 """Exit proofs from the engine's state: witness values, setup, proof, and the contract's call.
 
-``exit_inputs(state, account_id, owner, sig)`` opens everything the exit circuit
+``exit_inputs(state, domain, account_id, owner, sig)`` opens everything the exit circuit
 (`circuits.exit`) needs from a `State` whose root is the last finalized one; the amount owed is
 the account's value at the committed oracle prices floored at zero (``rollup.margin.risk``'s
 ``account_value``, which the circuit recomputes), paid in the collateral token.
@@ -40,13 +40,16 @@ class ExitClaim:
         return self.owner.to_bytes(20, "big")
 
 
-def sign_exit(private_key: bytes, account_id: int, owner: int):
-    """The account key's authorisation to pay the exit of `account_id` to `owner`."""
-    return eddsa_sign(private_key, exit_message(account_id, owner))
+def sign_exit(private_key: bytes, domain, account_id: int, owner: int):
+    """The account key's authorisation to pay the exit of `account_id` to `owner` from the
+    deployment `domain` (``rollup.transactions.Domain``: chain id, rollup address)."""
+    msg = exit_message(domain.chain_id, domain.rollup_address, account_id, owner)
+    return eddsa_sign(private_key, msg)
 
 
-def exit_inputs(state: State, account_id: int, owner: int, signature) -> ExitClaim:
-    """The exit circuit's inputs for `account_id` at ``state.root`` (see circuits.exit)."""
+def exit_inputs(state: State, domain, account_id: int, owner: int, signature) -> ExitClaim:
+    """The exit circuit's inputs for `account_id` at ``state.root`` (see circuits.exit), for
+    the deployment `domain`."""
     root = state.root
     acc = state.account(account_id)
     (r8x, r8y), s = signature
@@ -57,6 +60,7 @@ def exit_inputs(state: State, account_id: int, owner: int, signature) -> ExitCla
         "account_id": account_id, "pk_x": acc.pk[0], "pk_y": acc.pk[1], "nonce": acc.nonce,
         "collateral": encode(acc.collateral), "orders_root": state.orders_root(account_id),
         "owner": owner, "sig_r8x": r8x, "sig_r8y": r8y, "sig_s": s,
+        "chain_id": domain.chain_id, "rollup": domain.rollup_address,
     }
     for k, sib in enumerate(state.account_tree.proof(account_id)):
         v[f"account_sib{k}"] = sib
@@ -74,7 +78,8 @@ def exit_inputs(state: State, account_id: int, owner: int, signature) -> ExitCla
     if root_of(v) != root:
         raise AssertionError("exit inputs do not open the state root")
     token = max(account_value(state, acc), 0)
-    pub = exit_public_input(root, account_id, owner.to_bytes(20, "big"), 0, token)
+    pub = exit_public_input(root, domain.chain_id, domain.rollup_address.to_bytes(20, "big"),
+                            account_id, owner.to_bytes(20, "big"), 0, token)
     return ExitClaim(account_id, owner, 0, token, root, pub, v)
 
 

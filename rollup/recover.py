@@ -2,7 +2,8 @@
 calldata (what a user does when the operator is gone).
 
 The chain holds, for every finalized batch, a ``BatchFinalized(batchNumber, oldRoot, newRoot,
-...)`` event and the ``submitBatch`` transaction whose calldata carries the batch's public data.
+...)`` event and a ``BatchData(batchNumber, publicData)`` event emitted by the contract itself,
+so the public data is found whatever sent the batch (an EOA or a contract wallet).
 Replaying the genesis records (listings, oracle key, fee account: published with the deployment)
 must give the genesis root, which is batch 1's ``oldRoot``; replaying each batch's records
 (``rebuild.batch_records``) must then give that batch's ``newRoot``. Every root is checked, so
@@ -35,25 +36,33 @@ class FinalizedBatch:
 
 def finalized_batches(client: RollupClient, from_block: int = 0,
                       chunk: int = 10_000) -> list[FinalizedBatch]:
-    """Every finalized batch, in order, with its public data read back from calldata. Logs are
-    read in windows of `chunk` blocks from `from_block` (the deployment's block is enough),
-    since public nodes bound the range of one eth_getLogs call."""
+    """Every finalized batch, in order, with its public data read from the contract's
+    BatchData events. Logs are read in windows of `chunk` blocks from `from_block` (the
+    deployment's block is enough), since public nodes bound the range of one eth_getLogs call."""
     contract = client.contract
-    event = contract.events.BatchFinalized()
     head = client.chain.w3.eth.block_number
-    logs = []
-    for lo in range(from_block, head + 1, chunk):
-        logs += event.get_logs(from_block=lo, to_block=min(lo + chunk - 1, head))
+
+    def logs_of(event) -> list:
+        got = []
+        for lo in range(from_block, head + 1, chunk):
+            got += event.get_logs(from_block=lo, to_block=min(lo + chunk - 1, head))
+        return got
+
+    data = {}
+    for lg in logs_of(contract.events.BatchData()):
+        # a batch number is finalized once; a log in the same transaction as its BatchFinalized
+        data[(lg["args"]["batchNumber"], bytes(lg["transactionHash"]))] = \
+            bytes(lg["args"]["publicData"])
     out = []
-    for log in sorted(logs, key=lambda lg: lg["args"]["batchNumber"]):
-        tx = client.chain.w3.eth.get_transaction(log["transactionHash"])
-        fn, args = contract.decode_function_input(tx["input"])
-        if fn.fn_name != "submitBatch":
-            raise RecoveryError(f"batch {log['args']['batchNumber']} was not finalized by a "
-                                "direct submitBatch call; its calldata cannot be read back")
+    for log in sorted(logs_of(contract.events.BatchFinalized()),
+                      key=lambda lg: lg["args"]["batchNumber"]):
         a = log["args"]
+        pd = data.get((a["batchNumber"], bytes(log["transactionHash"])))
+        if pd is None:
+            raise RecoveryError(f"batch {a['batchNumber']} has no BatchData event in its "
+                                "transaction; its public data cannot be read back")
         out.append(FinalizedBatch(a["batchNumber"], int.from_bytes(a["oldRoot"], "big"),
-                                  int.from_bytes(a["newRoot"], "big"), bytes(args["publicData"]),
+                                  int.from_bytes(a["newRoot"], "big"), pd,
                                   log["transactionHash"].hex()))
     numbers = [b.number for b in out]
     if numbers != list(range(1, len(out) + 1)):

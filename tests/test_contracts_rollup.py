@@ -16,7 +16,7 @@ from test_formats_support import needs_node
 from web3.logs import DISCARD
 
 from circuits.babyjubjub import pack_point
-from circuits.eddsa import eddsa_public_key, eddsa_sign
+from circuits.eddsa import eddsa_public_key
 from rollup.chain import layout
 from rollup.chain.contracts import call, deploy, transact
 from rollup.chain.errors import ContractRevert

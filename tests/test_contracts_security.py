@@ -48,17 +48,17 @@ def env(chain, standin):  # noqa: F811
 
 
 def _rollup(env, **kw) -> RollupClient:
-    chain, v, sig, token, _ = env
+    ch, v, sig, token, _ = env
     args = dict(batch_verifier=v, exit_verifier=v, token=token.address,
-                operator=chain.accounts[0], genesis_root=b"\x11" * 32,
+                operator=ch.accounts[0], genesis_root=b"\x11" * 32,
                 priority_deadline=DEADLINE, signature_verifier=sig, queue_fee=FEE,
                 queue_spacing=SPACING, min_deposit=100, accounts_depth=16,
                 account_limit=1 << 16)
     args.update(kw)
-    r = RollupClient.deploy(chain, **args)
-    for u in chain.accounts[1:4]:
-        transact(chain, token.functions.mint(u, 10**12))
-        transact(chain, token.functions.approve(r.address, 2**256 - 1), sender=u)
+    r = RollupClient.deploy(ch, **args)
+    for u in ch.accounts[1:4]:
+        transact(ch, token.functions.mint(u, 10**12))
+        transact(ch, token.functions.approve(r.address, 2**256 - 1), sender=u)
     return r
 
 
@@ -66,9 +66,9 @@ def test_front_running_deposit_grants_no_forced_withdrawal(env):
     """The old attack: deposit 1 wei to the victim's key before the victim does, become the
     account's L1 owner, force-withdraw its funds to yourself. Now a deposit grants nothing and a
     forced withdrawal needs the account key's signature over the payee."""
-    chain = env[0]
+    ch = env[0]
     r = _rollup(env)
-    victim, attacker = chain.accounts[1], chain.accounts[2]
+    victim, attacker = ch.accounts[1], ch.accounts[2]
     vpk, apk = eddsa_public_key(VICTIM), eddsa_public_key(ATTACKER)
     r.deposit_token(pack_point(vpk), 100, sender=attacker)  # front-runs the victim's deposit
     r.deposit_token(pack_point(vpk), 10**6, sender=victim)
@@ -111,10 +111,10 @@ def test_front_running_deposit_grants_no_forced_withdrawal(env):
 
 
 def test_queue_entries_pay_the_operator(env):
-    chain = env[0]
+    ch = env[0]
     r = _rollup(env)
-    u = chain.accounts[1]
-    op_before = r.pending(chain.accounts[0], layout.ASSET_ETH)
+    u = ch.accounts[1]
+    op_before = r.pending(ch.accounts[0], layout.ASSET_ETH)
     assert revert_name(r.deposit_token, b"\x01" * 32, 10**6, sender=u, fee=0) == "FeeRequired"
     assert revert_name(r.deposit_token, b"\x01" * 32, 10**6, sender=u,
                        fee=FEE - 1) == "FeeRequired"
@@ -124,16 +124,16 @@ def test_queue_entries_pay_the_operator(env):
                        sender=u, fee=0) == "FeeRequired"
     r.deposit_token(b"\x01" * 32, 10**6, sender=u)
     r.request_forced_withdrawal(1, ASSET_TOKEN, 5, private_key=VICTIM, sender=u)
-    assert r.pending(chain.accounts[0], layout.ASSET_ETH) == op_before + 2 * FEE
-    assert chain.w3.eth.get_balance(r.address) == 2 * FEE
+    assert r.pending(ch.accounts[0], layout.ASSET_ETH) == op_before + 2 * FEE
+    assert ch.w3.eth.get_balance(r.address) == 2 * FEE
 
 
 def test_queue_flood_cannot_trip_exodus(env, standin):  # noqa: F811
     """A flood of paid entries in one block: their deadlines are spaced SPACING apart, so an
     operator consuming them in order at that pace is never overdue."""
-    chain = env[0]
+    ch = env[0]
     r = _rollup(env)
-    u = chain.accounts[3]
+    u = ch.accounts[3]
     flood = 6
     for i in range(flood):
         r.deposit_token(bytes([0x30 + i]) * 32, 100, sender=u)
@@ -144,22 +144,22 @@ def test_queue_flood_cannot_trip_exodus(env, standin):  # noqa: F811
     for a, b in zip(deadlines, deadlines[1:], strict=False):
         assert b >= a + SPACING
     # the operator consumes one entry per SPACING from the first deadline on: never overdue
-    chain.increase_time(DEADLINE - 5)
+    ch.increase_time(DEADLINE - 5)
     for k in range(1, flood + 1):
         st = r.state()
         data = layout.encode_public_data([], b"")
         x = r.public_input(st.batch_number + 1, st.state_root, (k).to_bytes(32, "big"), k, data)
         proof, _ = standin.prove({"x": x, "w": 5})
         r.submit_batch(st.batch_number + 1, st.state_root, (k).to_bytes(32, "big"), k, data,
-                       proof_evm(proof), sender=chain.accounts[0])
+                       proof_evm(proof), sender=ch.accounts[0])
         if k < flood:
             assert revert_name(r.activate_exodus, sender=u) == "NotOverdue"
-        chain.increase_time(SPACING)
+        ch.increase_time(SPACING)
     assert revert_name(r.activate_exodus, sender=u) == "NothingOverdue"
 
 
 def test_deployment_foot_guns_are_refused(env):
-    chain, _, _, token, _ = env
+    ch, _, _, token, _ = env
     bad = [(dict(accounts_depth=16, account_limit=(1 << 16) + 1), "accountLimit above"),
            (dict(accounts_depth=0), "accountsDepth"),
            (dict(accounts_depth=33, account_limit=2**32 - 1), "accountsDepth"),
@@ -172,11 +172,11 @@ def test_deployment_foot_guns_are_refused(env):
             _rollup(env, **kw)
         assert why in str(ei.value), (kw, str(ei.value))
     # genesis collateral sent to the contract's address before it exists: accepted
-    deployer = chain.accounts[0]
-    from rollup.chain.devnet import create_address
+    deployer = ch.accounts[0]
+    from rollup.ch.devnet import create_address
 
-    nonce = chain.w3.eth.get_transaction_count(deployer)
-    transact(chain, token.functions.mint(create_address(deployer, nonce + 1), 10**6),
+    nonce = ch.w3.eth.get_transaction_count(deployer)
+    transact(ch, token.functions.mint(create_address(deployer, nonce + 1), 10**6),
              sender=deployer)
     r = _rollup(env, genesis_collateral=10**6)
     assert call(token.functions.balanceOf(r.address)) == 10**6
@@ -184,14 +184,14 @@ def test_deployment_foot_guns_are_refused(env):
 
 def test_exit_proof_is_bound_to_its_deployment(env, standin):  # noqa: F811
     """Two deployments with the same root: an exit proven for one is refused by the other."""
-    chain = env[0]
+    ch = env[0]
     r1, r2 = _rollup(env), _rollup(env)
-    owner = chain.accounts[1]
+    owner = ch.accounts[1]
     for r in (r1, r2):
         r.deposit_token(b"\x05" * 32, 100, sender=owner)
-        chain.increase_time(DEADLINE + SPACING * 4)
+        ch.increase_time(DEADLINE + SPACING * 4)
         r.activate_exodus(sender=owner)
-    x1 = layout.exit_public_input(b"\x11" * 32, chain.w3.eth.chain_id, r1.address, 1, owner,
+    x1 = layout.exit_public_input(b"\x11" * 32, ch.w3.eth.chain_id, r1.address, 1, owner,
                                   0, 100)
     assert call(r1.f.exitPublicInput(1, owner, 0, 100)) == x1
     proof, _ = standin.prove({"x": x1, "w": 5})
@@ -200,27 +200,34 @@ def test_exit_proof_is_bound_to_its_deployment(env, standin):  # noqa: F811
     r1.exit(1, owner, 0, 100, proof_evm(proof), sender=owner)
 
 
-def test_batch_data_is_in_the_logs(env, standin):  # noqa: F811
-    """Recovery reads public data from BatchData events, so a batch sent through a contract
-    wallet (no direct transaction input to decode) is still recoverable."""
-    chain = env[0]
-    r = _rollup(env)
+def test_batch_sent_through_a_contract_wallet_is_recoverable(env, standin):  # noqa: F811
+    """Recovery reads public data from the contract's BatchData events, so a batch sent by a
+    contract wallet (whose transaction input is the wallet's, not submitBatch's) is found."""
+    from rollup.recover import finalized_batches
+
+    ch = env[0]
+    wallet = deploy(ch, "OperatorWallet")
+    r = _rollup(env, operator=wallet.address)
     st = r.state()
     data = layout.encode_public_data([], b"\xab" * 40)
     x = r.public_input(1, st.state_root, b"\x02" * 32, 0, data)
     proof, _ = standin.prove({"x": x, "w": 5})
-    res = r.submit_batch(1, st.state_root, b"\x02" * 32, 0, data, proof_evm(proof),
-                         sender=chain.accounts[0])
+    call_data = r.f.submitBatch(1, st.state_root, b"\x02" * 32, 0, data,
+                                proof_evm(proof))._encode_transaction_data()
+    res = transact(ch, wallet.functions.exec(r.address, call_data), gas=2_000_000)
     ev = r.contract.events.BatchData().process_receipt(res.receipt, errors=DISCARD)[0]["args"]
     assert (ev["batchNumber"], bytes(ev["publicData"])) == (1, data)
+    got = finalized_batches(r)
+    assert [(b.number, b.public_data, b.new_root) for b in got] == [
+        (1, data, int.from_bytes(b"\x02" * 32, "big"))]
 
 
 def test_queue_entry_layout_of_a_forced_withdrawal(env):
-    chain = env[0]
+    ch = env[0]
     r = _rollup(env)
-    u = chain.accounts[1]
-    r.request_forced_withdrawal(4, ASSET_TOKEN, 77, private_key=VICTIM, to=chain.accounts[2],
+    u = ch.accounts[1]
+    r.request_forced_withdrawal(4, ASSET_TOKEN, 77, private_key=VICTIM, to=ch.accounts[2],
                                 sender=u)
-    e = QueueEntry(2, ASSET_TOKEN, 4, chain.accounts[2], 77,
+    e = QueueEntry(2, ASSET_TOKEN, 4, ch.accounts[2], 77,
                    pack_point(eddsa_public_key(VICTIM)))
     assert r.queue_hash(1) == layout.queue_chain([e])[1]

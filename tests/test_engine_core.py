@@ -26,6 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from circuits.babyjubjub import pack_point
 from rollup import errors as E
 from rollup.engine import core as C
 from rollup.engine import testnet as tn
@@ -307,7 +308,8 @@ class Flow:
     def op_withdraw(self, acc, frac, forced):
         amount = max(1, int(self._free(acc) * frac))
         if forced:
-            return [ForcedWithdrawal(acc, amount, 0xAB)]
+            key = int.from_bytes(pack_point(tn.public_key(tn.key(acc))), "big")
+            return [ForcedWithdrawal(acc, amount, 0xAB, 1, key)]
         return [Withdrawal(acc, amount, 0xAB, self._nonce(acc), FAR)]
 
     def op_transfer(self, sender, receiver, frac):

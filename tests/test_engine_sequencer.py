@@ -242,13 +242,45 @@ def test_options_trade_and_expiry_settlement(seq):
     assert rebuild(b"".join(seq.records), 8).root == seq.state.root
 
 
+def _key(acc: int) -> int:
+    from circuits.babyjubjub import pack_point
+
+    return int.from_bytes(pack_point(tn.public_key(tn.key(acc))), "big")
+
+
 def test_forced_withdrawal_always_consumed(seq):
-    r = seq.submit(ForcedWithdrawal(1, 10**15, 0xAB))
+    r = seq.submit(ForcedWithdrawal(1, 10**15, 0xAB, 1, _key(1)))
     assert r.note.startswith("not paid") and r.records[0][-28:-20] == bytes(8)
     c = seq.state.accounts[1].collateral
-    r = seq.submit(ForcedWithdrawal(1, 1000, 0xAB))
+    r = seq.submit(ForcedWithdrawal(1, 1000, 0xAB, 1, _key(1)))
     assert r.note == "paid" and seq.state.accounts[1].collateral == c - 1000
     assert rebuild(b"".join(seq.records), 8).root == seq.state.root
+
+
+@pytest.mark.adversarial
+def test_no_request_after_exodus(seq):
+    """After L1's exodus no batch can finalize: the sequencer takes nothing more, not even
+    one group through the compiled core, and its state stays as it was."""
+    root = seq.state.root
+    seq.enter_exodus("activated on L1")
+    for req in (order(1, BUY, 1, 60_000, 99), ForcedWithdrawal(1, 5, 0xAB, 1, _key(1)),
+                Withdrawal(1, 10, 0xBEEF, 0, FAR).signed(tn.key(1), DOMAIN)):
+        rejected(seq, req, E.ExodusActive)
+    with pytest.raises(E.ExodusActive):
+        seq.submit_many([order(2, SELL, 1, 60_000, 98)], group_root=True)
+    assert seq.state.root == root
+
+
+@pytest.mark.adversarial
+def test_forced_withdrawal_signed_by_another_key_is_not_paid(seq):
+    """Another account's key (the contract checked its signature, not whose key it is) gets
+    nothing from account 1; no key at all neither."""
+    c = seq.state.accounts[1].collateral
+    for key in (_key(2), 0):
+        r = seq.submit(ForcedWithdrawal(1, 1000, 0xAB, 1, key))
+        assert r.note == "not paid: not signed by the account's key"
+        assert r.records[0][-28:-20] == bytes(8)  # paid = 0 published
+    assert seq.state.accounts[1].collateral == c
 
 
 def test_submit_many_batch_verified_equals_one_by_one(base, monkeypatch):

@@ -12,10 +12,12 @@ from rollup.exit import exit_circuit, exit_inputs, sign_exit
 from rollup.margin.risk import account_value
 from rollup.state.encoding import KIND_CALL, KIND_PERP, encode
 from rollup.state.state import Asset, OracleEntry, State
+from rollup.transactions import Domain
 
 DEPTH = 4
 OWNER = 0x1234567890ABCDEF1234567890ABCDEF12345678
 KEYS = {i: f"exit-test-{i}".encode().ljust(32, b"\0") for i in (1, 2)}
+DOM = Domain(31337, 0x00C0FFEE00000000000000000000000000C0FFEE)
 
 
 def small_state() -> State:
@@ -47,7 +49,7 @@ def state():
 
 @pytest.fixture(scope="module")
 def claim(state):
-    return exit_inputs(state, 1, OWNER, sign_exit(KEYS[1], 1, OWNER))
+    return exit_inputs(state, DOM, 1, OWNER, sign_exit(KEYS[1], DOM, 1, OWNER))
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +67,14 @@ def test_honest_exit_satisfies_and_matches_contract_input(state, claim, cs):
     # collateral + 7 * (61,000 + 5) - 2 * 3,000
     assert claim.token_amount == account_value(state, acc) == 1_000_000 + 7 * 61_005 - 6_000
     assert cs.witness()[1] == claim.public_input == exit_public_input(
-        state.root, 1, OWNER.to_bytes(20, "big"), 0, claim.token_amount)
+        state.root, DOM.chain_id, DOM.rollup_address.to_bytes(20, "big"), 1,
+        OWNER.to_bytes(20, "big"), 0, claim.token_amount)
     assert cs.stats()["public_outputs"] == 1 and cs.stats()["public_inputs"] == 0
     assert len(input_names(DEPTH)) == cs.stats()["private_inputs"]
 
 
 def test_value_floored_at_zero(state):
-    c = exit_inputs(state, 2, OWNER, sign_exit(KEYS[2], 2, OWNER))
+    c = exit_inputs(state, DOM, 2, OWNER, sign_exit(KEYS[2], DOM, 2, OWNER))
     assert c.token_amount == 0
     cs = exit_circuit(state, c)
     assert cs.check() == []
@@ -92,7 +95,11 @@ def test_solve_reproduces_the_witness_of_a_structure_only_build(cs, claim):
     ("slot0_price", 70_000, "slot0"),  # a price the root does not commit
     ("slot1_balance", 5, "slot1"),  # a balance in an empty slot
     ("account_id", 2, "account"),  # another account's path
+    # an exit signed for one deployment replayed on another (same root)
+    ("rollup", DOM.rollup_address + 1, "owner_signature"),
+    ("chain_id", 1, "owner_signature"),
 ])
+@pytest.mark.adversarial
 def test_tampered_inputs_fail_in_their_component(cs, claim, name, value, component):
     vals = dict(claim.values)
     vals[name] = value

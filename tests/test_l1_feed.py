@@ -12,6 +12,7 @@ from rollup.chain import node
 from rollup.chain.contracts import deploy, transact
 from rollup.chain.layout import ASSET_ETH, ASSET_TOKEN, KIND_DEPOSIT, KIND_FORCED_WITHDRAWAL
 from rollup.chain.rollup import RollupClient
+from rollup.errors import ExodusActive
 from rollup.transactions import Deposit, ForcedWithdrawal, Refund
 
 needs_anvil = pytest.mark.skipif(node.anvil_path() is None, reason="anvil is not installed")
@@ -43,14 +44,14 @@ def test_feed_submits_each_l1_entry_once(tmp_path):
         transact(chain, token.functions.approve(r.address, 2**256 - 1), sender=user)
         r.deposit_token(key, 1_000, sender=user)
         r.deposit_eth(b"\x07" * 32, ETH, sender=user)
-        r.request_forced_withdrawal(3, ASSET_TOKEN, 100, sender=user)
+        r.request_forced_withdrawal(3, ASSET_TOKEN, 100, private_key=trader(3), sender=user)
 
         service = SequencerService(cfg, log=lambda m: None).start()
         try:
             feed = L1Feed(service)
             assert feed.poll() == 3
             st = service.call(lambda s: s.seq.state)
-            assert st.account(3).collateral == 900  # the owner's forced withdrawal was paid
+            assert st.account(3).collateral == 900  # the key's forced withdrawal was paid
             rows = service.call(lambda s: [q for _, q in s.journal.requests_after(s.genesis_seq)])
             assert [type(q) for q in rows] == [Deposit, Refund, ForcedWithdrawal]
             assert rows[1] == Refund(4, ASSET_ETH, int(user, 16), ETH,
@@ -67,6 +68,14 @@ def test_feed_submits_each_l1_entry_once(tmp_path):
             accepted = service.accepted
             assert lost.poll() == 3 and service.accepted == accepted
             assert service.call(lambda s: s.seq.state.account(3).collateral) == 900
+            # the operator never batches them: exodus on L1; the next poll stops the sequencer
+            chain.increase_time(3_600 + 60)
+            r.activate_exodus(sender=user)
+            accepted = service.accepted
+            assert lost.poll() == 0 and lost.exodus
+            with pytest.raises(ExodusActive):
+                service.submit(ForcedWithdrawal(3, 1, 0xAB, ASSET_TOKEN, 0))
+            assert service.accepted == accepted
             lost.close()
             first = service.genesis_seq + 1
         finally:

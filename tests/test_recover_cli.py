@@ -135,7 +135,8 @@ def test_recover_then_exit_in_exodus(settled_world, tmp_path, monkeypatch, capsy
     r.withdraw(ASSET_TOKEN, sender=ALICE)
 
     # the operator disappears: alice's forced withdrawal times out, exodus
-    r.request_forced_withdrawal(ALICE_ID, ASSET_TOKEN, 0, sender=ALICE)
+    r.request_forced_withdrawal(ALICE_ID, ASSET_TOKEN, 0, private_key=SEEDS["alice"],
+                                sender=ALICE)
     w.chain.increase_time(DEADLINE + 10)
     r.activate_exodus(sender=BOB)
     token = contract_at(w.chain, "TestToken", w.d.token.address)
@@ -146,16 +147,18 @@ def test_recover_then_exit_in_exodus(settled_world, tmp_path, monkeypatch, capsy
                        *keys)
     assert code == 1 and err.startswith("error: ExitRefused:") and "not the key" in err
 
-    # alice exits to her L1 owner (read from the contract), paid exactly her value once
-    code, out, err = run("exit", *l1, "--account", ALICE_ID, "--key", alice_key, *keys)
+    # alice exits to her own address (her key signs it), paid exactly her value once
+    code, out, err = run("exit", *l1, "--account", ALICE_ID, "--key", alice_key, "--owner",
+                         ALICE, *keys)
     assert code == 0, err
     assert out.strip().endswith(f"paid 3500 to {ALICE}")
     assert call(token.functions.balanceOf(ALICE)) - before == 3_500
-    code, out, err = run("exit", *l1, "--account", ALICE_ID, "--key", alice_key, *keys)
+    code, out, err = run("exit", *l1, "--account", ALICE_ID, "--key", alice_key, "--owner",
+                         ALICE, *keys)
     assert code == 1 and out == "" and err.count("\n") == 1
     assert err.startswith("error: AlreadyExited: account 2 has already exited")
 
-    # bob's genesis account has no L1 owner: --owner names it; keys from the development cache
+    # no address given: the contract records no owner to default to; keys from the cache
     bob_key = key_file(tmp_path, "bob")
     cache = ["--keys-cache", s.exit_keys.zkey.parent]
     code, _, err = run("exit", *l1, "--account", BOB_ID, "--key", bob_key, *cache)

@@ -124,7 +124,8 @@ def test_priority_requests_reach_the_callback_exactly_once(chain, tmp_path):  # 
     start = chain.w3.eth.block_number + 1
     r.deposit_token(k1, 100, sender=u1)
     r.deposit_eth(k2, ETH, sender=u2)
-    r.request_forced_withdrawal(1, ASSET_TOKEN, 0, sender=u1)
+    r.request_forced_withdrawal(1, ASSET_TOKEN, 0, private_key=b"q1".ljust(32, b"\0"),
+                                sender=u1)
 
     db = tmp_path / "relayer.db"
     got = []
@@ -133,13 +134,13 @@ def test_priority_requests_reach_the_callback_exactly_once(chain, tmp_path):  # 
     assert got == items and [i.index for i in items] == [0, 1, 2]
     want_entries = [layout.QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, 1, u1, 100, k1),
                     layout.QueueEntry(KIND_DEPOSIT, ASSET_ETH, 2, u2, ETH, k2),
-                    layout.QueueEntry(KIND_FORCED_WITHDRAWAL, ASSET_TOKEN, 1, u1, 0)]
+                    layout.QueueEntry(KIND_FORCED_WITHDRAWAL, ASSET_TOKEN, 1, u1, 0, k1)]
     assert [i.entry for i in items] == want_entries
     # deposits name the accounts the contract assigned to their keys, from 1 on; an ETH
     # deposit is refunded (the state holds the collateral token only)
     assert [i.request for i in items] == [
         Deposit(1, pk1, 100), Refund(2, ASSET_ETH, int(u2, 16), ETH, int.from_bytes(k2, "big")),
-        ForcedWithdrawal(1, 0, int(u1, 16))]
+        ForcedWithdrawal(1, 0, int(u1, 16), ASSET_TOKEN, int.from_bytes(k1, "big"))]
     assert [i.queue_hash for i in items] == [r.queue_hash(i) for i in (1, 2, 3)]
     assert a.poll_events() == [] and len(got) == 3
 

@@ -27,10 +27,13 @@ from test_settlement_support import (  # noqa: F401
     CAROL,
     DEADLINE,
     OPERATOR,
+    SEEDS,
     story,
     world,
 )
 
+from circuits.babyjubjub import pack_point
+from circuits.eddsa import eddsa_public_key, eddsa_sign
 from rollup.chain.contracts import call
 from rollup.chain.errors import ContractRevert
 from rollup.chain.layout import ASSET_TOKEN
@@ -195,10 +198,15 @@ def test_relayer_refusals_leave_the_store_intact(settled, tmp_path):
 def test_exodus_with_real_exit_proofs(settled, tmp_path):
     world = settled  # noqa: F811
     s, r, ch, kind = world.story, world.rollup, world.chain, world.chain.kind
-    # the operator is gone: alice's forced withdrawal (she owns her account) is never processed
-    assert revert_name(r.request_forced_withdrawal, BOB_ID, ASSET_TOKEN, 5, sender=CAROL) \
-        == "NotAccountOwner"
-    r.request_forced_withdrawal(ALICE_ID, ASSET_TOKEN, 5, sender=ALICE)
+    # the operator is gone: alice's forced withdrawal (signed by her key) is never processed;
+    # carol cannot sign one for bob's account
+    bob_pk = eddsa_public_key(SEEDS["bob"])
+    m = r.forced_withdrawal_message(BOB_ID, ASSET_TOKEN, 5, CAROL, pack_point(bob_pk))
+    assert revert_name(r.request_forced_withdrawal, BOB_ID, ASSET_TOKEN, 5, to=CAROL,
+                       public_key=bob_pk,
+                       signature=eddsa_sign(SEEDS["alice"], m), sender=CAROL) == "BadSignature"
+    r.request_forced_withdrawal(ALICE_ID, ASSET_TOKEN, 5, private_key=SEEDS["alice"],
+                                sender=ALICE)
     assert revert_name(r.activate_exodus, sender=CAROL) == "NotOverdue"
     owner, amount, proof = s.exits[ALICE_ID]
     assert revert_name(r.exit, ALICE_ID, owner, 0, amount, proof, sender=CAROL) == "NotInExodus"

@@ -119,8 +119,8 @@ def make_story(cache: Path) -> Story:
     exits = {}
     for name, acc_id, owner in (("alice", ALICE_ID, ALICE), ("bob", BOB_ID, BOB)):
         t = time.perf_counter()
-        claim = exit_inputs(seq.state, acc_id, addr_int(owner),
-                            sign_exit(SEEDS[name], acc_id, addr_int(owner)))
+        claim = exit_inputs(seq.state, dom, acc_id, addr_int(owner),
+                            sign_exit(SEEDS[name], dom, acc_id, addr_int(owner)))
         proof = prove_for_chain(exit_keys, exit_circuit(seq.state, claim), claim.public_input)
         secs[f"exit_{name}_witness_and_proof"] = time.perf_counter() - t
         exits[acc_id] = (owner, claim.token_amount, proof)
@@ -173,11 +173,11 @@ def open_world(kind: str, story: Story) -> World:
     assert ch.w3.eth.chain_id == story.chain_id
     d = deploy_devnet(ch, batch_vk=story.batch_keys.vk, exit_vk=story.exit_keys.vk,
                       genesis_root=story.genesis_root, priority_deadline=DEADLINE,
-                      first_account_id=ALICE_ID, account_limit=1 << DEPTH)
+                      first_account_id=ALICE_ID, account_limit=1 << DEPTH,
+                      accounts_depth=DEPTH, genesis_collateral=BOB_GENESIS)
     assert d.rollup.address == story.rollup_address
     tok = d.token.functions
     transact(ch, tok.mint(ALICE, 10**6))
-    transact(ch, tok.mint(d.rollup.address, BOB_GENESIS))  # backs bob's genesis balance
     transact(ch, tok.approve(d.rollup.address, 2**256 - 1), sender=ALICE)
     d.rollup.deposit_token(story.entry0.l2_key, ALICE_DEPOSIT, sender=ALICE)
     return World(ch, d, story)

@@ -51,6 +51,7 @@ class L1Feed:
                                on_request=self._take, from_block=from_block, log=self.log)
         self.applied = service.call(
             lambda s: l1_requests_journaled(s.journal, s.genesis_seq))
+        self.exodus = False
 
     def _take(self, item) -> None:
         if item.index < self.applied:
@@ -63,7 +64,14 @@ class L1Feed:
                  + (f" ({item.note})" if item.note else ""))
 
     def poll(self) -> int:
-        """Submit every new entry; returns how many were handed on."""
+        """Submit every new entry; returns how many were handed on. Once the contract is in
+        exodus, the sequencer is told to refuse every request (ExodusActive)."""
+        if self.relayer.client.state().exodus:
+            if not self.exodus:
+                self.exodus = True
+                self.service.call(lambda s: s.seq.enter_exodus("activated on L1"))
+                self.log("L1 is in exodus: the sequencer refuses every request from now on")
+            return 0
         return len(self.relayer.poll_events())
 
     def run(self, every: float, stop: threading.Event) -> None:

@@ -106,21 +106,32 @@ class DeployError(ValueError):
                    "genesis].")
 @click.option("--account-limit", type=int, default=None,
               help="Account ids below this [default: 2**depth].")
+@click.option("--queue-fee", type=int, default=None,
+              help="Wei each L1 queue entry pays the operator [default: 10**15, ~125k gas "
+                   "at 8 gwei: what consuming an entry costs].")
+@click.option("--queue-spacing", type=int, default=None,
+              help="Seconds between consecutive queue deadlines under a flood [default: 30].")
+@click.option("--min-deposit", type=int, default=None,
+              help="Smallest deposit in base units [default: 1].")
 @click.option("--operator", default=None, help="Operator address [default: the sender].")
 @click.option("--from", "sender", default=None,
               help="Deployer, unlocked on the node [default: its first account].")
 def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_path, depth,
-               token, deadline, first_account, account_limit, operator, sender) -> None:
-    """Deploy the two verifiers, a TestToken (unless --token) and Rollup; print the addresses
-    as JSON."""
+               token, deadline, first_account, account_limit, queue_fee, queue_spacing,
+               min_deposit, operator, sender) -> None:
+    """Deploy the two verifiers, the signature verifier, a TestToken (unless --token) and
+    Rollup, the genesis collateral sent to the Rollup's address first; print the addresses as
+    JSON."""
     import json
 
     from eth_utils import is_address, to_checksum_address
 
     from prover.formats.snarkjs_json import load_vk
-    from rollup.chain.contracts import deploy
+    from rollup.chain import layout
+    from rollup.chain.contracts import call, contract_at, deploy, transact
+    from rollup.chain.devnet import create_address
     from rollup.chain.node import connect
-    from rollup.chain.rollup import RollupClient
+    from rollup.chain.rollup import RollupClient, deploy_signature_verifier
     from rollup.chain.verifier import deploy_verifier
     from rollup.genesis import config_records, from_records, load_genesis
 
@@ -146,7 +157,7 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
             root = -1
         if not 0 <= root < 1 << 256:
             raise DeployError(f"--genesis-root {genesis_root!r} is not a 32-byte hex number")
-        first = None
+        first, held, collateral = None, None, 0
     else:
         if genesis_path is not None:
             g = load_genesis(genesis_path, depth)
@@ -155,13 +166,29 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
         else:
             raise DeployError("no genesis: pass --genesis FILE, --genesis-root HEX or --config")
         root, first = g.root, g.first_free_id
+        held = first
+        collateral = 0 if g.state is None else sum(
+            max(a.collateral, 0) for a in g.state.accounts.values())
     if first_account is not None:
+        if held is not None and first_account < held:
+            # a new key would get an id the genesis state already holds: its deposit could
+            # never be consumed, and exodus would follow
+            raise DeployError(f"--first-account {first_account} is below the genesis state's "
+                              f"first free id {held}")
         first = first_account
     if first is None:
         raise DeployError("the genesis accounts are unknown (root only): pass --first-account")
     limit = account_limit if account_limit is not None else min(1 << depth, 2**32 - 1)
     if not 0 < first < limit <= 2**32 - 1:
         raise DeployError(f"need 0 < first account ({first}) < account limit ({limit}) < 2**32")
+    if depth is not None and limit > 1 << depth:
+        raise DeployError(f"--account-limit {limit} is above 2**depth = {1 << depth}: ids the "
+                          "circuits cannot prove would be assigned")
+    queue_fee = layout.DEFAULT_QUEUE_FEE if queue_fee is None else queue_fee
+    queue_spacing = layout.DEFAULT_QUEUE_SPACING if queue_spacing is None else queue_spacing
+    min_deposit = layout.DEFAULT_MIN_DEPOSIT if min_deposit is None else min_deposit
+    if queue_fee < 0 or queue_spacing < 0 or min_deposit < 1:
+        raise DeployError("need --queue-fee >= 0, --queue-spacing >= 0, --min-deposit >= 1")
     bvk, evk = load_vk(batch_vk), load_vk(exit_vk)
     with connect(rpc_url) as ch:
         if cfg is not None and cfg.chain_id != ch.w3.eth.chain_id:
@@ -172,15 +199,35 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
         ev = deploy_verifier(ch, evk, sender=sender)
         tok = (to_checksum_address(token) if token
                else deploy(ch, "TestToken", sender=sender).address)
+        sig = deploy_signature_verifier(ch, sender=sender)
+        if collateral:
+            # the genesis balances must be held by the contract before it exists (its
+            # constructor checks): mint (TestToken) or transfer them to its address
+            nonce = ch.w3.eth.get_transaction_count(sender)
+            at = create_address(sender, nonce + 1)
+            t = contract_at(ch, "TestToken", tok)
+            if token is None:
+                transact(ch, t.functions.mint(at, collateral), sender=sender)
+            else:
+                if call(t.functions.balanceOf(sender)) < collateral:
+                    raise DeployError(f"the genesis credits {collateral} tokens; {sender} "
+                                      "holds fewer, and the contract must hold them all")
+                transact(ch, t.functions.transfer(at, collateral), sender=sender)
         r = RollupClient.deploy(ch, batch_verifier=bv.address, exit_verifier=ev.address,
                                 token=tok, operator=to_checksum_address(operator or sender),
                                 genesis_root=root.to_bytes(32, "big"),
                                 priority_deadline=deadline, first_account_id=first,
-                                account_limit=limit, sender=sender)
+                                account_limit=limit, accounts_depth=depth or 32,
+                                signature_verifier=sig, queue_fee=queue_fee,
+                                queue_spacing=queue_spacing, min_deposit=min_deposit,
+                                genesis_collateral=collateral, sender=sender)
         out = {"rollup": r.address, "batch_verifier": bv.address, "exit_verifier": ev.address,
                "token": tok, "test_token": token is None, "chain_id": ch.w3.eth.chain_id,
                "genesis_root": f"0x{root:064x}", "first_account_id": first,
                "account_limit": limit, "priority_deadline": deadline,
+               "signature_verifier": sig, "queue_fee": queue_fee,
+               "queue_spacing": queue_spacing, "min_deposit": min_deposit,
+               "genesis_collateral": collateral,
                "operator": to_checksum_address(operator or sender),
                "block": ch.w3.eth.block_number}
     if cfg is not None:

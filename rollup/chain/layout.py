@@ -16,6 +16,13 @@ KIND_FORCED_WITHDRAWAL = 2
 ASSET_ETH = 0
 ASSET_TOKEN = 1
 
+# Queue economics defaults (Rollup.sol's queueFee, queueSpacing, minDeposit): an L1 slot costs
+# the operator ~125,000 gas to consume, 10**15 wei at 8 gwei; a flood moves deadlines by 30 s an
+# entry; the smallest deposit is one base unit (the fee is what makes spam cost).
+DEFAULT_QUEUE_FEE = 10**15
+DEFAULT_QUEUE_SPACING = 30
+DEFAULT_MIN_DEPOSIT = 1
+
 ENTRY_BYTES = 74
 RECORD_BYTES = 41
 ZERO32 = b"\x00" * 32

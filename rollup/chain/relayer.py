@@ -433,19 +433,27 @@ class PassReport:
     state: RollupState | None = None
 
 
+DEFAULT_CONFIRMATIONS = 2
+# local chains that mine on demand and never reorganise: Anvil/Hardhat (31337), the embedded one
+DEV_CHAIN_IDS = (31337, 131277322940537)
+
+
 class Relayer:
     """Submits stored batches to one Rollup contract and hands its priority requests on.
 
     sender: the operator account (unlocked on the node); gas: the submitBatch gas limit (sent
     without estimation: an estimate would run the pairing once more); confirmations: blocks an
-    event must be buried under before it is handed on; from_block: where a fresh store starts
-    reading events (the deployment block, on a long chain).
+    event must be buried under before it is handed on (default: DEFAULT_CONFIRMATIONS, so a
+    reorganisation of the last two blocks never un-sends a request; 0 on a local development
+    chain, which mines on demand and never reorganises); from_block: where a fresh
+    store starts reading events (the deployment block, on a long chain).
     """
 
     def __init__(self, client: RollupClient, store: BatchStore, *, sender: str | None = None,
                  on_request: Callable[[PriorityItem], None] | None = None,
                  account_for_key: Callable[[tuple[int, int]], int] | None = None,
-                 first_account: int = 1, gas: int = 2_000_000, confirmations: int = 0,
+                 first_account: int = 1, gas: int = 2_000_000,
+                 confirmations: int | None = None,
                  from_block: int = 0, log_chunk: int = 2_000,
                  log: Callable[[str], None] | None = None):
         self.client = client
@@ -456,6 +464,10 @@ class Relayer:
         self.account_for_key = account_for_key
         self.first_account = first_account
         self.gas = gas
+        if confirmations is None:
+            dev = (client.chain.kind in ("py-evm", "anvil")
+                   or client.chain.w3.eth.chain_id in DEV_CHAIN_IDS)
+            confirmations = 0 if dev else DEFAULT_CONFIRMATIONS
         self.confirmations = confirmations
         self.from_block = from_block
         self.log_chunk = log_chunk

@@ -346,6 +346,7 @@ class Sequencer:
         self._group: list[tuple[int, Request]] | None = None  # rows of a group commit
         self._sums: dict[int, tuple] = {}  # account -> _summary (a cache, not pickled)
         self.failed: str | None = None  # why the sequencer stopped (journal behind memory)
+        self.exodus: str | None = None  # set once L1 is in exodus: every request is refused
         self.snapshot_error: str | None = None  # the last periodic snapshot that failed
 
     def __getstate__(self) -> dict:
@@ -365,7 +366,8 @@ class Sequencer:
                               ("use_core", True),
                               ("core_stats", {"matched": 0, "handed_back": 0}),
                               ("_last_snapshot", d.get("seq", 0)), ("_group", None),
-                              ("failed", None), ("snapshot_error", None), ("_sums", {})):
+                              ("failed", None), ("snapshot_error", None), ("_sums", {}),
+                              ("exodus", None)):
             self.__dict__.setdefault(name, default)
 
     # --- entry points ---------------------------------------------------------------------------
@@ -480,7 +482,7 @@ class Sequencer:
     def apply_verified(self, req: Request) -> Receipt:
         """``submit`` without the signature check: for journal replay, and for callers that
         verified the signature already (e.g. a verifier pool in front of the sequencer)."""
-        if self.failed:
+        if self.failed or self.exodus:
             self._check_usable()
         handler = self._handlers[type(req)]
         state = self.state
@@ -733,7 +735,15 @@ class Sequencer:
             st.commit(defer=True)
             core.committed(ids, accounts)
 
+    def enter_exodus(self, why: str) -> None:
+        """L1 switched to exodus: from now on every request is refused with ExodusActive (the
+        state stays readable; traders leave with exit proofs against the last finalized root)."""
+        self.exodus = why
+
     def _check_usable(self) -> None:
+        if self.exodus:
+            raise E.ExodusActive(f"the rollup is in exodus ({self.exodus}): no request is "
+                                 "taken; exit with a proof against the last finalized root")
         if self.failed:
             raise E.JournalError(f"sequencer stopped ({self.failed}); recover it from its "
                                  "journal")
