@@ -131,7 +131,7 @@ def poseidon_artifact(n: int = POSEIDON_INPUTS) -> dict:
         "compiler": {"name": "circomlibjs", "version": version, "settings": {}},
         "abi": out["abi"],
         "bytecode": "0x" + code,
-        "deployedBytecode": "",  # the creation code returns it; not known without running it
+        "deployedBytecode": "0x",  # the creation code returns it; not known without running it
     }
 
 

@@ -30,7 +30,7 @@ callback returns, one entry at a time: a callback that raises gets the same entr
 next pass, and a restart neither repeats nor skips an entry. (A process killed between a
 callback's return and the store's commit would see that one entry again; `item.index` lets a
 consumer recognise it.) Deposits name the account the contract assigned to their key (a new
-key gets the contract's next id, and its depositor becomes the account's L1 owner).
+key gets the contract's next id); forced withdrawals carry the key that signed them.
 """
 
 from __future__ import annotations
