@@ -5,10 +5,10 @@
         --key trader.json [--owner 0x...] [--zkey Z --vk V | --keys-cache DIR] [--from 0x...]
 
 Both rebuild the state from L1 alone (the published genesis records plus every finalized batch's
-calldata, every root checked: `rollup.recover`). `exit` then proves the account's value at the
-last finalized root with the exit circuit, signed by the account's key for the L1 address it
-names (--owner), sends
-`Rollup.exit` and collects the collateral with `withdraw`.
+public data, read from the contract's BatchData events, every root checked: `rollup.recover`).
+`exit` then proves the account's value at the last finalized root with the exit circuit, signed
+by the account's key for the L1 address it names (--owner), sends `Rollup.exit` and collects the
+collateral with `withdraw`.
 """
 
 from __future__ import annotations
