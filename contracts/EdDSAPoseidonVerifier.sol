@@ -22,7 +22,7 @@ interface IEdDSAPoseidonVerifier {
 /// checked as S * B8 + hm * (-8A) == R8 with one double-and-add loop over both scalars
 /// (Shamir's trick) in extended twisted Edwards coordinates (X:Y:Z:T), x = X/Z, y = Y/Z, T = XY/Z,
 /// formulas add-2008-hwcd and dbl-2008-hwcd (Hisil-Wong-Carter-Dawson), complete on this curve
-/// (a = 168700 is a square and d = 168696 is not). About 200k gas; used only by L1 requests that
+/// (a = 168700 is a square and d = 168696 is not). About 350k gas; used only by L1 requests that
 /// need an L2 key's consent (forced withdrawals), never on the batch path.
 contract EdDSAPoseidonVerifier is IEdDSAPoseidonVerifier {
     // the base field of Baby Jubjub = BN254's scalar field r

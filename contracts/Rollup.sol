@@ -51,9 +51,13 @@ import {IEdDSAPoseidonVerifier} from "./EdDSAPoseidonVerifier.sol";
 /// Queue economics. Every entry pays `queueFee` wei to the operator (credited to its pull
 /// balance): at least what consuming it costs on L1. Deposits are at least `minDeposit` base
 /// units. Deadlines follow the queue's progress: entry i's deadline is
-///     max(now + priorityDeadline, deadline_{i-1} + queueSpacing),
-/// so a flood of k paid entries moves later deadlines by at most k * queueSpacing: an operator
-/// that consumes entries in order at one per queueSpacing seconds cannot be pushed into exodus.
+///     now + priorityDeadline + (i - queueConsumed) * queueSpacing,
+/// one spacing more per entry still waiting ahead of it: an operator that consumes entries in
+/// order at one per queueSpacing seconds cannot be pushed into exodus by a flood, and the
+/// extension ends with the backlog (an operator flooding its own queue must still prove and
+/// consume every entry of it at that pace to keep users waiting). Deadlines need not increase
+/// along the queue; exodus looks at the oldest unconsumed entry, so a later, earlier deadline
+/// only holds the operator to a tighter schedule.
 ///
 /// Assets: 0 = ETH (wei), 1 = the collateral token fixed at deployment (its base units).
 /// No function moves funds except to the address a proof or a queue entry names: the operator
@@ -161,6 +165,7 @@ contract Rollup {
     error AlreadyExited(uint32 accountId);
     error NotARefundableDeposit();
     error BadSignature();
+    error UnknownAccount(uint32 accountId);
     error AccountLimitReached();
     error FeeRequired(uint256 fee);
     error DepositTooSmall(uint256 minimum);
@@ -205,6 +210,14 @@ contract Rollup {
             revert BadDeployment("firstAccountId outside 1..accountLimit");
         }
         if (c.minDeposit == 0) revert BadDeployment("minDeposit is 0");
+        // the escape hatch must work: a deadline, a signature verifier, an operator, and a
+        // chain id that fits the exit input's u64
+        if (c.priorityDeadline < 1 hours) revert BadDeployment("priorityDeadline under 1 hour");
+        if (address(c.signatureVerifier).code.length == 0) {
+            revert BadDeployment("signatureVerifier has no code");
+        }
+        if (c.operator == address(0)) revert BadDeployment("operator is 0");
+        if (block.chainid >> 64 != 0) revert BadDeployment("chain id above 2^64");
         if (c.genesisCollateral != 0 && c.token.balanceOf(address(this)) < c.genesisCollateral) {
             revert BadDeployment("genesis collateral not held");
         }
@@ -300,6 +313,9 @@ contract Rollup {
         uint256[3] calldata sig
     ) external payable {
         if (asset > ASSET_TOKEN) revert UnknownAsset(asset);
+        // only ids the accounts tree can hold (genesis ids and assigned ones): the circuit
+        // cannot consume an entry naming an id of 2^depth or more, which would stall the queue
+        if (accountId >= nextAccountId) revert UnknownAccount(accountId);
         if (to == address(0)) revert BadSignature();
         bytes32 l2Key = packKey(key[0], key[1]);
         bytes32 slot = keccak256(abi.encodePacked(accountId, l2Key));
@@ -344,12 +360,9 @@ contract Rollup {
         bytes32 h = sha256(
             abi.encodePacked(queueHash[i], kind, asset, accountId, l1Address, amount, l2Key)
         );
-        uint64 deadline = uint64(block.timestamp) + priorityDeadline;
-        if (i != 0) {
-            // deadlines follow the queue's progress (see the contract comment)
-            uint64 paced = queueDeadline[i - 1] + queueSpacing;
-            if (paced > deadline) deadline = paced;
-        }
+        // deadlines follow the queue's progress (see the contract comment)
+        uint64 deadline =
+            uint64(block.timestamp) + priorityDeadline + (i - queueConsumed) * queueSpacing;
         queueHash[i + 1] = h;
         queueDeadline[i] = deadline;
         queueLength = i + 1;

@@ -120,9 +120,9 @@ def test_queue_entries_pay_the_operator(env):
                        fee=FEE - 1) == "FeeRequired"
     assert revert_name(r.deposit_eth, b"\x01" * 32, 1, sender=u) == "DepositTooSmall"
     assert revert_name(r.deposit_token, b"\x01" * 32, 99, sender=u) == "DepositTooSmall"
+    r.deposit_token(b"\x01" * 32, 10**6, sender=u)
     assert revert_name(r.request_forced_withdrawal, 1, ASSET_TOKEN, 5, private_key=VICTIM,
                        sender=u, fee=0) == "FeeRequired"
-    r.deposit_token(b"\x01" * 32, 10**6, sender=u)
     r.request_forced_withdrawal(1, ASSET_TOKEN, 5, private_key=VICTIM, sender=u)
     assert r.pending(ch.accounts[0], layout.ASSET_ETH) == op_before + 2 * FEE
     assert ch.w3.eth.get_balance(r.address) == 2 * FEE
@@ -173,7 +173,7 @@ def test_deployment_foot_guns_are_refused(env):
         assert why in str(ei.value), (kw, str(ei.value))
     # genesis collateral sent to the contract's address before it exists: accepted
     deployer = ch.accounts[0]
-    from rollup.ch.devnet import create_address
+    from rollup.chain.devnet import create_address
 
     nonce = ch.w3.eth.get_transaction_count(deployer)
     transact(ch, token.functions.mint(create_address(deployer, nonce + 1), 10**6),
@@ -224,8 +224,10 @@ def test_batch_sent_through_a_contract_wallet_is_recoverable(env, standin):  # n
 
 def test_queue_entry_layout_of_a_forced_withdrawal(env):
     ch = env[0]
-    r = _rollup(env)
+    r = _rollup(env, first_account_id=5)  # ids 1..4 belong to the genesis state
     u = ch.accounts[1]
+    assert revert_name(r.request_forced_withdrawal, 5, ASSET_TOKEN, 77, private_key=VICTIM,
+                       sender=u) == "UnknownAccount"  # not assigned: the tree may not hold it
     r.request_forced_withdrawal(4, ASSET_TOKEN, 77, private_key=VICTIM, to=ch.accounts[2],
                                 sender=u)
     e = QueueEntry(2, ASSET_TOKEN, 4, ch.accounts[2], 77,

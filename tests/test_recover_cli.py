@@ -188,7 +188,7 @@ def test_chain_deploy(story, tmp_path, monkeypatch, capsys):  # noqa: F811
         code, _, err = rollup_cli(monkeypatch, capsys, *args)
         assert code == 1 and err.startswith("error: DeployError:") and err.count("\n") == 1
         code, out, err = rollup_cli(monkeypatch, capsys, *args, "--genesis", gen,
-                                    "--config", cfg, "--deadline", 600)
+                                    "--config", cfg, "--deadline", 3600)
         assert code == 0, err
         d = json.loads(out)
         r = RollupClient(ch, d["rollup"])

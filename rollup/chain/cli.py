@@ -187,6 +187,9 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
     queue_fee = layout.DEFAULT_QUEUE_FEE if queue_fee is None else queue_fee
     queue_spacing = layout.DEFAULT_QUEUE_SPACING if queue_spacing is None else queue_spacing
     min_deposit = layout.DEFAULT_MIN_DEPOSIT if min_deposit is None else min_deposit
+    if deadline < 3600:
+        raise DeployError("--deadline must be at least 3600 s: users need time to see an "
+                          "ignored request and act (the contract refuses less)")
     if queue_fee < 0 or queue_spacing < 0 or min_deposit < 1:
         raise DeployError("need --queue-fee >= 0, --queue-spacing >= 0, --min-deposit >= 1")
     bvk, evk = load_vk(batch_vk), load_vk(exit_vk)
