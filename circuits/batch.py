@@ -16,7 +16,9 @@ withdrawal [2]        A debited, B = A             L1 slot only; A signs; nonce;
                                                    publishes an L1 record paying ``to``
 transfer [3]          A -> B                       A signs; nonce; expiry; A healthy after
 trade [5]             A buyer, B seller            both orders signed; price within both
-                                                   limits; fills tracked in the order trees;
+                                                   limits and equal to the maker's (the
+                                                   seller's if taker_buyer, else the
+                                                   buyer's); fills tracked in the order trees;
                                                    fees; trade_allowed for both; reduce-only,
                                                    post-only; option not expired
 oracle price [8]      -                            oracle key signs; time monotonic; price > 0
@@ -732,9 +734,13 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
             cs.constrain(fwd + rfd, v[p + "to"] - v[p + "depositor"], 0)  # one address too
             cs.constrain(dep + fwd + wd, v[p + "eacc"] - v[p + "a_id"], 0)  # the account
             cs.constrain(dep, 1 - easset, 0)  # the state holds the collateral token only
-        # trade: price within both limits, ids >= 1, option alive, fees
+        # trade: price within both limits and equal to the maker's (the engine trades at the
+        # resting order's price: the seller's when the buyer takes, else the buyer's), ids >= 1,
+        # option alive, fees
         to_bits(cs, cs.mul(trd, v[p + "a_price"] - price), PRICE_BITS)
         to_bits(cs, cs.mul(trd, price - v[p + "b_price"]), PRICE_BITS)
+        maker_price = v[p + "a_price"] + cs.mul(taker_buyer, v[p + "b_price"] - v[p + "a_price"])
+        cs.constrain(trd, price - maker_price, 0)
         cs.constrain(trd, is_zero(cs, v[p + "a_oid"]), 0)
         cs.constrain(trd, is_zero(cs, v[p + "b_oid"]), 0)
         option = xl["call"] + xl["put"]
