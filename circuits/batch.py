@@ -58,8 +58,15 @@ oracle table is updated by oracle slots and its root recomputed at the end. Posi
 select from the tables with one-hot vectors (M products each).
 
 Fees. Trading fees are summed over the batch and credited to the fee account (account 0) once,
-after the last slot; the batch builder refuses a batch in which account 0 is opened by a slot
-after fees accrued, or in which it holds positions (the engine would settle its funding).
+after the last slot, and the fee account must then hold no positions (its positions root is the
+empty one). The published records credit the fees trade by trade, settling account 0's funding
+each time (``rollup.state.rebuild``); the rule makes both give the same root: collateral
+changes add up in any order, and a position account 0 held in between was opened and closed by
+slots that settle its funding in both (the replay's extra settlements at one balance
+telescope). The rebuild applies what each record states and decides nothing from account 0's
+collateral. The engine never lets account 0 trade or liquidate; the batch builder also refuses
+a batch in which account 0 is opened by a slot after fees accrued (the engine decides such a
+slot on collateral that includes the fees, the circuit on collateral without them).
 
 Slots ``0 .. l1_slots-1`` may carry deposits and withdrawals: only they hash the L1 queue
 chain (two SHA-256 compressions) and publish a 41-byte L1 record. The other slots are cheaper.
@@ -579,6 +586,8 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
 
     with cs.component("fee_account"):
         f = {n: v["fee_" + n] for n in FEE_FIELDS}
+        # the fee account holds no positions when its fees are credited (the module docstring)
+        cs.assert_equal(f["positions"], EMPTY_POSITIONS_ROOT)
         pk = (f["pk_x"], f["pk_y"])
         old = _leaf(cs, pk, f["nonce"], f["collateral"], f["positions"], f["orders"])
         coll = f["collateral"] + st["fees"]

@@ -28,6 +28,10 @@ group in one transaction and acknowledges it once that is on disk (group commit)
 Deposits and forced withdrawals (read from the L1 priority queue), expiry settlements, and the
 operator's listings (ListAsset, SetOracleKey) carry no signature: only the queue reader and the
 operator may pass them in; user-facing endpoints must accept signed request types only.
+The fee account (account 0) collects every trade's fees and holds no positions: it may not
+place orders or liquidate (the batch circuit credits a batch's fees to it once, at the end, and
+requires it to hold no positions then; ``rollup.state.rebuild`` says why the published records
+then rebuild the same root).
 Matching policy: price-time priority, trades at the maker's price, self-trade prevention cancels
 the resting order, margin is checked fill by fill against the account just before the fill (the
 rule the batch circuit proves per slot): a maker that would breach it is cancelled and matching
@@ -538,7 +542,7 @@ class Sequencer:
                 break
             a = req.account
             acc = accounts.get(a)
-            if acc is None:
+            if acc is None or a == FEE_ACCOUNT:  # ``_order`` rejects it
                 break
             if not verified:
                 p = pre[j]
@@ -887,6 +891,8 @@ class Sequencer:
         acc = st.accounts.get(req.account)
         if acc is None:
             st.account(req.account)  # raises UnknownAccount
+        if req.account == FEE_ACCOUNT:
+            raise E.InvalidRequest("the fee account (0) holds no positions: it does not trade")
         asset = st.assets.get(req.asset)
         if asset is None:
             raise E.UnknownMarket(f"asset {req.asset} is not listed")
@@ -1429,6 +1435,8 @@ class Sequencer:
         self._nonce(lq, req.nonce)
         self._expiry(req.expiry)
         _check(req.liquidator != req.liquidated, E.InvalidRequest, "self-liquidation")
+        _check(req.liquidator != FEE_ACCOUNT, E.InvalidRequest,
+               "the fee account (0) holds no positions: it does not liquidate")
         asset = self._asset(req.asset)
         victim_before = st.account(req.liquidated)
         _check(is_liquidatable(st, victim_before), E.NotLiquidatable,
