@@ -38,8 +38,10 @@ listing [13]          -                            L1 slot only (operator); asse
                                                    before; an option's underlying listed by
                                                    now, its expiry in the future; publishes
                                                    the registry entry
-oracle key [14]       -                            L1 slot only (operator); the new key on the
-                                                   curve, not of small order, canonically
+oracle key [14]       -                            L1 slot only (operator); the running oracle
+                                                   key signs the new key (x, y) (unsigned only
+                                                   while none is registered); the new key on
+                                                   the curve, not of small order, canonically
                                                    packed; later oracle slots verify with it
 ====================  ===========================  ========================================
 
@@ -97,7 +99,10 @@ non-square, and a - d y^2 != 0 since a/d is a non-square); or (x, y) is a point 
 opened as empty and left so), is consumed with paid = 0.
 
 The oracle key is running state too: an oracle-key slot replaces it for the slots after it, and
-the new global root holds the last one.
+the new global root holds the last one. The change is signed by the key it replaces (message
+``H(domain, 14, x, y, 0...)`` over the new key), so an operator that does not hold the oracle
+key cannot replace the oracle; one that does could sign any price already, and gains nothing.
+Only the first key, set while none is registered (the state's (0, 0)), goes unsigned.
 """
 
 from __future__ import annotations
@@ -843,34 +848,6 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
             o["settled"][k] = o["settled"][k] + cs.mul(cs.mul(hit, spx), 1 - o["settled"][k]) \
                 - cs.mul(cs.mul(hit, fnd), o["settled"][k])
 
-    # -- signatures -------------------------------------------------------------------------------
-    with cs.component("signature"):
-        a_id, b_id = v[p + "a_id"], v[p + "b_id"]
-        mtype = wd * T_WITHDRAWAL + tr * T_TRANSFER + trd * T_ORDER + liq * T_LIQUIDATION \
-            + orc * T_ORACLE + fnd * T_FUNDING + spx * T_SETTLEMENT_PRICE
-        exp_a, nonce = v[p + "expiry"], a.nonce
-        fa = [
-            _mux(cs, [(user_a, a_id), (oracle_t, x)]),
-            _mux(cs, [(wd, amount), (tr + liq, b_id), (trd, x), (orc + spx, price),
-                      (fnd, index)]),
-            _mux(cs, [(wd, to), (tr, amount), (liq, x), (oracle_t, otime)]),
-            _mux(cs, [(wd + tr, nonce), (trd, v[p + "a_size"]), (liq, qty)]),
-            _mux(cs, [(wd + tr, exp_a), (trd, v[p + "a_price"]), (liq, nonce)]),
-            _mux(cs, [(trd, v[p + "a_oid"]), (liq, exp_a)]),
-            cs.mul(trd, exp_a),
-            cs.mul(trd, v[p + "a_flags"]),
-        ]
-        msg_a = _message(cs, domain, mtype, fa)
-        key_a = (a.pk[0] + cs.mul(oracle_t, opk[0] - a.pk[0]),
-                 a.pk[1] + cs.mul(oracle_t, opk[1] - a.pk[1]))
-        eddsa_poseidon_verify(cs, key_a, msg_a, ((v[p + "sa_r8x"], v[p + "sa_r8y"]),
-                                                 v[p + "sa_s"]), user_a + oracle_t)
-        fb = [b_id, x, 1, v[p + "b_size"], v[p + "b_price"], v[p + "b_oid"], v[p + "b_expiry"],
-              v[p + "b_flags"]]
-        msg_b = _message(cs, domain, T_ORDER, fb)
-        eddsa_poseidon_verify(cs, b.pk, msg_b, ((v[p + "sb_r8x"], v[p + "sb_r8y"]),
-                                                v[p + "sb_s"]), trd)
-
     # -- L1: queue and payout record --------------------------------------------------------------
     id32 = be(a_id_bits, 32, cs)
     bid32 = be(b_id_bits, 32, cs)
@@ -914,6 +891,45 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
             _small_order_free(cs, (kx, yv), okey)
             cs.constrain(okey, sign - _sign_bit(cs, canonical_bits(cs, kx)), 0)
             st["opk"] = (opk[0] + cs.mul(okey, kx - opk[0]), opk[1] + cs.mul(okey, yv - opk[1]))
+
+    # -- signatures -------------------------------------------------------------------------------
+    with cs.component("signature"):
+        a_id, b_id = v[p + "a_id"], v[p + "b_id"]
+        mtype = wd * T_WITHDRAWAL + tr * T_TRANSFER + trd * T_ORDER + liq * T_LIQUIDATION \
+            + orc * T_ORACLE + fnd * T_FUNDING + spx * T_SETTLEMENT_PRICE
+        exp_a, nonce = v[p + "expiry"], a.nonce
+        # an oracle-key change (L1 slots) is signed by the oracle key it replaces, over the new
+        # key (x, y); only the first key (none registered: opk = (0, 0), x = 0 for no safe key)
+        # goes unsigned
+        okey_x, okey_y, okey_signed = [], [], 0
+        if l1:
+            mtype = mtype + okey * T_SET_ORACLE_KEY
+            okey_x, okey_y = [(okey, kx)], [(okey, yv)]
+            okey_signed = cs.mul(okey, 1 - is_zero(cs, opk[0]))
+        fa = [
+            _mux(cs, [(user_a, a_id), (oracle_t, x), *okey_x]),
+            _mux(cs, [(wd, amount), (tr + liq, b_id), (trd, x), (orc + spx, price),
+                      (fnd, index), *okey_y]),
+            _mux(cs, [(wd, to), (tr, amount), (liq, x), (oracle_t, otime)]),
+            _mux(cs, [(wd + tr, nonce), (trd, v[p + "a_size"]), (liq, qty)]),
+            _mux(cs, [(wd + tr, exp_a), (trd, v[p + "a_price"]), (liq, nonce)]),
+            _mux(cs, [(trd, v[p + "a_oid"]), (liq, exp_a)]),
+            cs.mul(trd, exp_a),
+            cs.mul(trd, v[p + "a_flags"]),
+        ]
+        msg_a = _message(cs, domain, mtype, fa)
+        oracle_k = oracle_t + (okey if l1 else 0)  # signed by the running oracle key
+        key_a = (a.pk[0] + cs.mul(oracle_k, opk[0] - a.pk[0]),
+                 a.pk[1] + cs.mul(oracle_k, opk[1] - a.pk[1]))
+        eddsa_poseidon_verify(cs, key_a, msg_a, ((v[p + "sa_r8x"], v[p + "sa_r8y"]),
+                                                 v[p + "sa_s"]), user_a + oracle_t + okey_signed)
+        fb = [b_id, x, 1, v[p + "b_size"], v[p + "b_price"], v[p + "b_oid"], v[p + "b_expiry"],
+              v[p + "b_flags"]]
+        msg_b = _message(cs, domain, T_ORDER, fb)
+        eddsa_poseidon_verify(cs, b.pk, msg_b, ((v[p + "sb_r8x"], v[p + "sb_r8y"]),
+                                                v[p + "sb_s"]), trd)
+
+    if l1:
         with cs.component("queue"):
             dep_bits = to_bits(cs, v[p + "depositor"], 160)
             eacc_bits = to_bits(cs, v[p + "eacc"], 32)

@@ -325,6 +325,11 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             elif t == T_SET_ORACLE_KEY:
                 key = f["key"].to_bytes(32, "big")
                 sv.update(kx=unpack_point(key)[0], **_key_split(key))
+                if rs.oracle_pk != (0, 0):  # signed by the key it replaces
+                    if getattr(req, "sig", None) is None:
+                        raise ValueError("an oracle-key change without the current oracle "
+                                         "key's signature")
+                    _sig(sv, "sa_", req)
             elif t == T_LIST_ASSET:
                 if f["asset"] >= assets:
                     raise Unsupported(f"asset ids must be below the circuit's table size {assets}")

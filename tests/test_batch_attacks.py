@@ -16,16 +16,19 @@ from circuits.batch import DIFF_BYTES, EMPTY_POSITIONS_ROOT, build_batch_circuit
 from rollup import errors as E
 from rollup.batch import Unsupported, build_batch
 from rollup.engine import testnet as tn
+from rollup.engine.sequencer import Sequencer
 from rollup.engine.testnet import CALL, DOMAIN, PERP
 from rollup.state.rebuild import batch_records, rebuild
-from rollup.state.state import FEE_ACCOUNT
+from rollup.state.state import FEE_ACCOUNT, State
 from rollup.transactions import (
     BUY,
     SELL,
+    Deposit,
     FundingTick,
     Liquidation,
     OracleUpdate,
     Order,
+    SetOracleKey,
     Transfer,
     Withdrawal,
 )
@@ -156,6 +159,65 @@ def test_fee_account_cannot_trade_or_liquidate(venue):
     with pytest.raises(E.InvalidRequest):
         seq.submit(Liquidation(FEE_ACCOUNT, 1, PERP, 100, 0, FAR).signed(tn.key(0), DOMAIN))
     assert not any(a for a, _, _ in seq.state.account(FEE_ACCOUNT).positions)
+
+
+# -- finding 4: the oracle key changes only with the old key's consent --------------------------
+
+NEW_ORACLE = b"rotated-oracle".ljust(32, b"\0")
+
+
+def _rotation(venue):
+    """An honest batch: the oracle key rotated (signed by the old key), a price signed by the
+    new one."""
+    seq = copy(venue)
+    new = tn.public_key(NEW_ORACLE)
+    return make(seq, [SetOracleKey(new).signed(tn.ORACLE_KEY, DOMAIN),
+                      OracleUpdate(PERP, 60_700, 6).signed(NEW_ORACLE, DOMAIN)])
+
+
+@pytest.mark.adversarial
+def test_oracle_key_rotation_without_the_old_keys_signature(venue, cs):
+    """The operator replaces the oracle key with one it holds, unsigned or signed by the new key
+    itself, then could sign any price. The circuit before the fix accepted both witnesses (an
+    oracle-key slot checked no signature); the slot now verifies the running oracle key's
+    signature over the new key."""
+    pre, b = _rotation(venue)
+    assert cs.check(values=cs.solve(b.values)) == []
+    assert rebuilt_root(pre, b) == b.new_root
+    for forged in (None, SetOracleKey(tn.public_key(NEW_ORACLE)).signed(NEW_ORACLE, DOMAIN).sig,
+                   SetOracleKey(tn.public_key(tn.key(1))).signed(tn.ORACLE_KEY, DOMAIN).sig):
+        v = dict(b.values)
+        (r8x, r8y), s = forged or ((0, 0), 0)
+        v.update(s0_sa_r8x=r8x, s0_sa_r8y=r8y, s0_sa_s=s)
+        assert hit(violated(cs, v, "slot0/signature"), "slot0/signature"), forged
+
+
+@pytest.mark.adversarial
+def test_engine_refuses_an_oracle_key_change_without_the_old_keys_signature(venue):
+    """Unsigned, signed by the new key, or signed by the old key over another key: each is
+    refused with BadSignature and changes nothing (before the fix the engine took any)."""
+    seq = copy(venue)
+    new = tn.public_key(NEW_ORACLE)
+    root = seq.state.root
+    for bad in (SetOracleKey(new), SetOracleKey(new).signed(NEW_ORACLE, DOMAIN),
+                SetOracleKey(tn.public_key(tn.key(1))).signed(tn.ORACLE_KEY, DOMAIN)):
+        bad = SetOracleKey(new, sig=bad.sig)
+        with pytest.raises(E.BadSignature):
+            seq.submit(bad)
+        assert isinstance(seq.submit_many([bad])[0], E.BadSignature)
+    assert seq.state.root == root and seq.state.oracle_pk == tn.public_key(tn.ORACLE_KEY)
+    seq.submit(SetOracleKey(new).signed(tn.ORACLE_KEY, DOMAIN))
+    assert seq.state.oracle_pk == new
+
+
+def test_first_oracle_key_is_set_unsigned_and_proven(cs):
+    """While no oracle key is registered (a state before any), the first key needs no
+    signature, in the engine and in the circuit alike."""
+    seq = Sequencer(State(account_depth=DEPTH), DOMAIN)
+    seq.submit(Deposit(FEE_ACCOUNT, tn.public_key(tn.key(0)), 0))
+    _, b = make(seq, [SetOracleKey(tn.public_key(tn.ORACLE_KEY))])
+    assert seq.state.oracle_pk == tn.public_key(tn.ORACLE_KEY)
+    assert cs.check(values=cs.solve(b.values)) == []
 
 
 # -- differential: what the circuit accepts, the records rebuild ------------------------------

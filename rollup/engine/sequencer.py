@@ -26,8 +26,10 @@ group in one transaction and acknowledges it once that is on disk (group commit)
 ``snapshot_every`` writes a snapshot file every that many requests (``rollup.state.journal``).
 
 Deposits and forced withdrawals (read from the L1 priority queue), expiry settlements, and the
-operator's listings (ListAsset, SetOracleKey) carry no signature: only the queue reader and the
-operator may pass them in; user-facing endpoints must accept signed request types only.
+operator's listings (ListAsset) carry no signature: only the queue reader and the operator may
+pass them in; user-facing endpoints must accept signed request types only. An oracle-key change
+(SetOracleKey, the operator's too) must be signed by the current oracle key (the first one,
+while none is registered, excepted): the operator cannot replace an oracle it does not hold.
 The fee account (account 0) collects every trade's fees and holds no positions: it may not
 place orders or liquidate (the batch circuit credits a batch's fees to it once, at the end, and
 requires it to hold no positions then; ``rollup.state.rebuild`` says why the published records
@@ -378,7 +380,7 @@ class Sequencer:
         """Verify, validate, journal and apply one request (or raise a typed error, unchanged).
         ``pre``: ``preverify``'s answer for it, used if the signer key is still the one it was
         checked against (else the signature is verified now)."""
-        if req.SIGNED:
+        if self._needs_signature(req):
             pk = self._signer_key(req)
             good = pre[1] if pre is not None and pre[0] == pk else self._verify(req, pk,
                                                                                  self.domain)
@@ -401,7 +403,7 @@ class Sequencer:
 
         idx, keys = [], []
         for i, req in enumerate(reqs):
-            if req.SIGNED:
+            if self._needs_signature(req):
                 try:
                     keys.append(self._signer_key(req))
                 except Exception:  # raised again by ``submit`` at the request's turn
@@ -762,8 +764,15 @@ class Sequencer:
     def flush(self) -> int:
         return self.state.flush()
 
+    def _needs_signature(self, req: Request) -> bool:
+        """Signed types need a signature; an oracle-key change does too unless no key is
+        registered yet (the first key, at genesis)."""
+        if type(req) is SetOracleKey:
+            return self.state.oracle_pk != (0, 0)
+        return req.SIGNED
+
     def _signer_key(self, req: Request) -> tuple[int, int]:
-        if isinstance(req, OracleUpdate | FundingTick | SettlementPrice):
+        if isinstance(req, OracleUpdate | FundingTick | SettlementPrice | SetOracleKey):
             _check(self.state.oracle_pk != (0, 0), E.BadOracle, "no oracle key registered")
             return self.state.oracle_pk
         who = {Transfer: "sender", Liquidation: "liquidator"}.get(type(req), "account")
