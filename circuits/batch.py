@@ -16,7 +16,9 @@ withdrawal [2]        A debited, B = A             L1 slot only; A signs; nonce;
                                                    publishes an L1 record paying ``to``
 transfer [3]          A -> B                       A signs; nonce; expiry; A healthy after
 trade [5]             A buyer, B seller            both orders signed; price within both
-                                                   limits; fills tracked in the order trees;
+                                                   limits and equal to the maker's (the
+                                                   seller's if taker_buyer, else the
+                                                   buyer's); fills tracked in the order trees;
                                                    fees; trade_allowed for both; reduce-only,
                                                    post-only; option not expired
 oracle price [8]      -                            oracle key signs; time monotonic; price > 0
@@ -36,8 +38,10 @@ listing [13]          -                            L1 slot only (operator); asse
                                                    before; an option's underlying listed by
                                                    now, its expiry in the future; publishes
                                                    the registry entry
-oracle key [14]       -                            L1 slot only (operator); the new key on the
-                                                   curve, not of small order, canonically
+oracle key [14]       -                            L1 slot only (operator); the running oracle
+                                                   key signs the new key (x, y) (unsigned only
+                                                   while none is registered); the new key on
+                                                   the curve, not of small order, canonically
                                                    packed; later oracle slots verify with it
 ====================  ===========================  ========================================
 
@@ -56,8 +60,15 @@ oracle table is updated by oracle slots and its root recomputed at the end. Posi
 select from the tables with one-hot vectors (M products each).
 
 Fees. Trading fees are summed over the batch and credited to the fee account (account 0) once,
-after the last slot; the batch builder refuses a batch in which account 0 is opened by a slot
-after fees accrued, or in which it holds positions (the engine would settle its funding).
+after the last slot, and the fee account must then hold no positions (its positions root is the
+empty one). The published records credit the fees trade by trade, settling account 0's funding
+each time (``rollup.state.rebuild``); the rule makes both give the same root: collateral
+changes add up in any order, and a position account 0 held in between was opened and closed by
+slots that settle its funding in both (the replay's extra settlements at one balance
+telescope). The rebuild applies what each record states and decides nothing from account 0's
+collateral. The engine never lets account 0 trade or liquidate; the batch builder also refuses
+a batch in which account 0 is opened by a slot after fees accrued (the engine decides such a
+slot on collateral that includes the fees, the circuit on collateral without them).
 
 Slots ``0 .. l1_slots-1`` may carry deposits and withdrawals: only they hash the L1 queue
 chain (two SHA-256 compressions) and publish a 41-byte L1 record. The other slots are cheaper.
@@ -90,7 +101,10 @@ non-square, and a - d y^2 != 0 since a/d is a non-square); or (x, y) is a point 
 opened as empty and left so), is consumed with paid = 0.
 
 The oracle key is running state too: an oracle-key slot replaces it for the slots after it, and
-the new global root holds the last one.
+the new global root holds the last one. The change is signed by the key it replaces (message
+``H(domain, 14, x, y, 0...)`` over the new key), so an operator that does not hold the oracle
+key cannot replace the oracle; one that does could sign any price already, and gains nothing.
+Only the first key, set while none is registered (the state's (0, 0)), goes unsigned.
 """
 
 from __future__ import annotations
@@ -579,6 +593,8 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
 
     with cs.component("fee_account"):
         f = {n: v["fee_" + n] for n in FEE_FIELDS}
+        # the fee account holds no positions when its fees are credited (the module docstring)
+        cs.assert_equal(f["positions"], EMPTY_POSITIONS_ROOT)
         pk = (f["pk_x"], f["pk_y"])
         old = _leaf(cs, pk, f["nonce"], f["collateral"], f["positions"], f["orders"])
         coll = f["collateral"] + st["fees"]
@@ -748,9 +764,13 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
             cs.constrain(fwd + rfd, v[p + "to"] - v[p + "depositor"], 0)  # one address too
             cs.constrain(dep + fwd + wd, v[p + "eacc"] - v[p + "a_id"], 0)  # the account
             cs.constrain(dep, 1 - easset, 0)  # the state holds the collateral token only
-        # trade: price within both limits, ids >= 1, option alive, fees
+        # trade: price within both limits and equal to the maker's (the engine trades at the
+        # resting order's price: the seller's when the buyer takes, else the buyer's), ids >= 1,
+        # option alive, fees
         to_bits(cs, cs.mul(trd, v[p + "a_price"] - price), PRICE_BITS)
         to_bits(cs, cs.mul(trd, price - v[p + "b_price"]), PRICE_BITS)
+        maker_price = v[p + "a_price"] + cs.mul(taker_buyer, v[p + "b_price"] - v[p + "a_price"])
+        cs.constrain(trd, price - maker_price, 0)
         cs.constrain(trd, is_zero(cs, v[p + "a_oid"]), 0)
         cs.constrain(trd, is_zero(cs, v[p + "b_oid"]), 0)
         option = xl["call"] + xl["put"]
@@ -844,34 +864,6 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
             o["settled"][k] = o["settled"][k] + cs.mul(cs.mul(hit, spx), 1 - o["settled"][k]) \
                 - cs.mul(cs.mul(hit, fnd), o["settled"][k])
 
-    # -- signatures -------------------------------------------------------------------------------
-    with cs.component("signature"):
-        a_id, b_id = v[p + "a_id"], v[p + "b_id"]
-        mtype = wd * T_WITHDRAWAL + tr * T_TRANSFER + trd * T_ORDER + liq * T_LIQUIDATION \
-            + orc * T_ORACLE + fnd * T_FUNDING + spx * T_SETTLEMENT_PRICE
-        exp_a, nonce = v[p + "expiry"], a.nonce
-        fa = [
-            _mux(cs, [(user_a, a_id), (oracle_t, x)]),
-            _mux(cs, [(wd, amount), (tr + liq, b_id), (trd, x), (orc + spx, price),
-                      (fnd, index)]),
-            _mux(cs, [(wd, to), (tr, amount), (liq, x), (oracle_t, otime)]),
-            _mux(cs, [(wd + tr, nonce), (trd, v[p + "a_size"]), (liq, qty)]),
-            _mux(cs, [(wd + tr, exp_a), (trd, v[p + "a_price"]), (liq, nonce)]),
-            _mux(cs, [(trd, v[p + "a_oid"]), (liq, exp_a)]),
-            cs.mul(trd, exp_a),
-            cs.mul(trd, v[p + "a_flags"]),
-        ]
-        msg_a = _message(cs, domain, mtype, fa)
-        key_a = (a.pk[0] + cs.mul(oracle_t, opk[0] - a.pk[0]),
-                 a.pk[1] + cs.mul(oracle_t, opk[1] - a.pk[1]))
-        eddsa_poseidon_verify(cs, key_a, msg_a, ((v[p + "sa_r8x"], v[p + "sa_r8y"]),
-                                                 v[p + "sa_s"]), user_a + oracle_t)
-        fb = [b_id, x, 1, v[p + "b_size"], v[p + "b_price"], v[p + "b_oid"], v[p + "b_expiry"],
-              v[p + "b_flags"]]
-        msg_b = _message(cs, domain, T_ORDER, fb)
-        eddsa_poseidon_verify(cs, b.pk, msg_b, ((v[p + "sb_r8x"], v[p + "sb_r8y"]),
-                                                v[p + "sb_s"]), trd)
-
     # -- L1: queue and payout record --------------------------------------------------------------
     id32 = be(a_id_bits, 32, cs)
     bid32 = be(b_id_bits, 32, cs)
@@ -910,6 +902,45 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
             _small_order_free(cs, (kx, yv), okey)
             cs.constrain(okey, sign - _sign_bit(cs, canonical_bits(cs, kx)), 0)
             st["opk"] = (opk[0] + cs.mul(okey, kx - opk[0]), opk[1] + cs.mul(okey, yv - opk[1]))
+
+    # -- signatures -------------------------------------------------------------------------------
+    with cs.component("signature"):
+        a_id, b_id = v[p + "a_id"], v[p + "b_id"]
+        mtype = wd * T_WITHDRAWAL + tr * T_TRANSFER + trd * T_ORDER + liq * T_LIQUIDATION \
+            + orc * T_ORACLE + fnd * T_FUNDING + spx * T_SETTLEMENT_PRICE
+        exp_a, nonce = v[p + "expiry"], a.nonce
+        # an oracle-key change (L1 slots) is signed by the oracle key it replaces, over the new
+        # key (x, y); only the first key (none registered: opk = (0, 0), x = 0 for no safe key)
+        # goes unsigned
+        okey_x, okey_y, okey_signed = [], [], 0
+        if l1:
+            mtype = mtype + okey * T_SET_ORACLE_KEY
+            okey_x, okey_y = [(okey, kx)], [(okey, yv)]
+            okey_signed = cs.mul(okey, 1 - is_zero(cs, opk[0]))
+        fa = [
+            _mux(cs, [(user_a, a_id), (oracle_t, x), *okey_x]),
+            _mux(cs, [(wd, amount), (tr + liq, b_id), (trd, x), (orc + spx, price),
+                      (fnd, index), *okey_y]),
+            _mux(cs, [(wd, to), (tr, amount), (liq, x), (oracle_t, otime)]),
+            _mux(cs, [(wd + tr, nonce), (trd, v[p + "a_size"]), (liq, qty)]),
+            _mux(cs, [(wd + tr, exp_a), (trd, v[p + "a_price"]), (liq, nonce)]),
+            _mux(cs, [(trd, v[p + "a_oid"]), (liq, exp_a)]),
+            cs.mul(trd, exp_a),
+            cs.mul(trd, v[p + "a_flags"]),
+        ]
+        msg_a = _message(cs, domain, mtype, fa)
+        oracle_k = oracle_t + (okey if l1 else 0)  # signed by the running oracle key
+        key_a = (a.pk[0] + cs.mul(oracle_k, opk[0] - a.pk[0]),
+                 a.pk[1] + cs.mul(oracle_k, opk[1] - a.pk[1]))
+        eddsa_poseidon_verify(cs, key_a, msg_a, ((v[p + "sa_r8x"], v[p + "sa_r8y"]),
+                                                 v[p + "sa_s"]), user_a + oracle_t + okey_signed)
+        fb = [b_id, x, 1, v[p + "b_size"], v[p + "b_price"], v[p + "b_oid"], v[p + "b_expiry"],
+              v[p + "b_flags"]]
+        msg_b = _message(cs, domain, T_ORDER, fb)
+        eddsa_poseidon_verify(cs, b.pk, msg_b, ((v[p + "sb_r8x"], v[p + "sb_r8y"]),
+                                                v[p + "sb_s"]), trd)
+
+    if l1:
         with cs.component("queue"):
             dep_bits = to_bits(cs, v[p + "depositor"], 160)
             eacc_bits = to_bits(cs, v[p + "eacc"], 32)

@@ -161,15 +161,41 @@ def list_asset_cmd(config_path: str, url: str | None, kind: str, **fields) -> No
 @click.option("--url", default=None, help="The service (default: api.host and api.port).")
 @click.option("--key", "key_spec", required=True,
               help="The new oracle key: a key file, or its packed public key (hex).")
-def set_oracle_key_cmd(config_path: str, url: str | None, key_spec: str) -> None:
-    """Change the oracle key on the running sequencer: oracle messages after it must be signed
-    with the new key (journaled; proven in an L1 slot of the batch that carries it)."""
-    from rollup.keys import public_key_of
+@click.option("--signer", "signer", default=None,
+              help="The CURRENT oracle key's key file: it signs the change.")
+@click.option("--sig", "sig_json", default=None,
+              help="Or the current oracle key's signature over the change, made elsewhere: "
+                   "JSON [[R8x, R8y], S].")
+def set_oracle_key_cmd(config_path: str, url: str | None, key_spec: str, signer: str | None,
+                       sig_json: str | None) -> None:
+    """Change the oracle key on the running sequencer: the change is signed by the current
+    oracle key (--signer or --sig), and oracle messages after it must be signed with the new key
+    (journaled; proven in an L1 slot of the batch that carries it)."""
+    import json
+
+    from rollup.keys import load_key, public_key_of
+    from rollup.transactions import SetOracleKey
 
     cfg = load_config(config_path)
+    if (signer is None) == (sig_json is None):
+        raise click.ClickException("give the current oracle key's signature: --signer KEYFILE "
+                                   "or --sig '[[R8x, R8y], S]' (one of them)")
     try:
         pk = public_key_of(key_spec, Path.cwd())
     except Exception as exc:  # a missing file, a malformed key
         raise click.ClickException(f"--key: {exc}") from None
-    r = _admin_post(cfg, url, {"type": "set_oracle_key", "pk": [str(pk[0]), str(pk[1])]})
+    if signer is not None:
+        try:
+            priv = load_key(signer).private_key
+        except Exception as exc:
+            raise click.ClickException(f"--signer: {exc}") from None
+        (r8x, r8y), s = SetOracleKey(pk).signed(priv, cfg.domain()).sig
+        sig = [[str(r8x), str(r8y)], str(s)]
+    else:
+        try:
+            sig = json.loads(sig_json)
+        except ValueError as exc:
+            raise click.ClickException(f"--sig: not JSON ({exc})") from None
+    r = _admin_post(cfg, url, {"type": "set_oracle_key", "pk": [str(pk[0]), str(pk[1])],
+                               "sig": sig})
     click.echo(f"oracle key changed at journal row {r['seq']}, root {r['root']}")

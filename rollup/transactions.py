@@ -12,7 +12,8 @@ the account's next nonce; orders carry an order id (>= 1) stored with its filled
 ``order_id mod 256`` of the account's order tree, so an id is usable only while it is the newest
 in its slot and only up to its size; every user request carries an expiry (seconds, compared with
 the state's oracle time). Oracle messages (prices, funding, settlement) are signed by the oracle
-key committed in the global state and must not go back in time.
+key committed in the global state and must not go back in time; so is an oracle-key change
+(fields: the new key's x, y), except the first, made while no key is registered.
 
 Public data
 -----------
@@ -333,9 +334,17 @@ class ListAsset(Request):
 
 @dataclass(frozen=True)
 class SetOracleKey(Request):
+    """Operator action: replace the oracle key. Signed by the current oracle key over the new
+    key (message fields x, y), so an operator that does not hold the oracle key cannot replace
+    the oracle (one that does could sign any price already). The first key, set while none is
+    registered (genesis), carries no signature."""
+
     TYPE: ClassVar[int] = T_SET_ORACLE_KEY
-    SIGNED: ClassVar[bool] = False
     pk: tuple[int, int]
+    sig: Signature | None = None
+
+    def message_fields(self) -> list[int]:
+        return [self.pk[0], self.pk[1]]
 
 
 REQUEST_TYPES: dict[int, type[Request]] = {

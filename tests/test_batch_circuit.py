@@ -141,7 +141,8 @@ def batches(venue):
     # new key, then a trade
     seq = pickle.loads(pickle.dumps(venue))
     seq.submit(order(4, SELL, 50, 60_500, 7))  # resting maker
-    out["h"] = (*make(seq, [SetOracleKey(tn.public_key(NEW_ORACLE)),
+    out["h"] = (*make(seq, [SetOracleKey(tn.public_key(NEW_ORACLE)).signed(tn.ORACLE_KEY,
+                                                                            DOMAIN),
                              OracleUpdate(PERP, 60_700, 6).signed(NEW_ORACLE, DOMAIN),
                              order(2, BUY, 20, 61_000, 9)]), seq, [])
     # I: a forced withdrawal from account 3 signed by account 4's key (the contract accepts the

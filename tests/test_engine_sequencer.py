@@ -308,7 +308,7 @@ def test_submit_many_batch_verified_equals_one_by_one(base, monkeypatch):
         order(9, BUY, 1, 60_000, 1),  # signer created earlier in the group
         order(10, BUY, 1, 60_000, 1),  # unknown account
         oracle(OracleUpdate, PERP, 60_100, 2),
-        SetOracleKey(tn.public_key(new_oracle)),
+        SetOracleKey(tn.public_key(new_oracle)).signed(tn.ORACLE_KEY, DOMAIN),
         oracle(OracleUpdate, PERP, 60_200, 3),  # old key: pre-verified True, now forged
         OracleUpdate(PERP, 60_300, 4).signed(new_oracle, DOMAIN),  # pre-verified False, now ok
         Withdrawal(1, 1000, 0xBEEF, 0, FAR).signed(tn.key(1), DOMAIN),
@@ -333,8 +333,8 @@ def test_submit_many_batch_verified_equals_one_by_one(base, monkeypatch):
     monkeypatch.setattr(transactions, "verify_requests", spy)
     grouped = pickle.loads(pickle.dumps(base))
     got = grouped.submit_many(reqs)
-    # not pre-verified: the deposit, SetOracleKey, and three orders of accounts absent up front
-    assert calls == [len(reqs) - 5]
+    # not pre-verified: the deposit and three orders of accounts absent up front
+    assert calls == [len(reqs) - 4]
 
     def key(r):
         return (type(r).__name__, r.reason) if isinstance(r, E.EngineError) else r

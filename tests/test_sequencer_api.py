@@ -25,7 +25,7 @@ from rollup.api.openapi import spec
 from rollup.api.server import ROUTES, ApiServer
 from rollup.api.service import SequencerService
 from rollup.config import load
-from rollup.keys import compress
+from rollup.keys import SCHEME, compress, public_json
 from rollup.transactions import (
     BUY,
     POST_ONLY,
@@ -34,6 +34,7 @@ from rollup.transactions import (
     Deposit,
     OracleUpdate,
     Order,
+    SetOracleKey,
     Transfer,
     Withdrawal,
 )
@@ -397,10 +398,24 @@ def test_operator_endpoint_lists_assets_and_rotates_the_oracle_key(api):
         OracleUpdate(PERP, PRICE, 2).signed(ORACLE, DOMAIN)), auth)
     assert st == 400 and r["error"]["code"] == "SignedType"
 
-    # the oracle key: rotated through the CLI, then old signatures fail and new ones pass
+    # the oracle key: a change not signed by the current key is refused (the operator cannot
+    # replace the oracle), then rotated through the CLI with the current key's signature, after
+    # which old signatures fail and new ones pass
     runner = CliRunner()
+    for sig in (None, SetOracleKey(pk(NEW_ORACLE)).signed(NEW_ORACLE, DOMAIN).sig):
+        st, r = Client(server.url).call("POST", "/v1/admin", json.dumps(
+            {"type": "set_oracle_key", "pk": compress(pk(NEW_ORACLE)),
+             "sig": sig and [[str(sig[0][0]), str(sig[0][1])], str(sig[1])]}).encode(), auth)
+        assert st == 403 and r["error"]["code"] == "BadSignature", r
     res = runner.invoke(main, ["sequencer", "set-oracle-key", "--config", str(svc.cfg.path),
                                "--url", server.url, "--key", compress(pk(NEW_ORACLE))])
+    assert res.exit_code == 1 and "--signer" in res.output, res.output
+    signer = svc.cfg.path.parent / "current-oracle.json"
+    signer.write_text(json.dumps({"scheme": SCHEME, "private_key": ORACLE.hex(),
+                                  "public_key": public_json(pk(ORACLE))}))
+    res = runner.invoke(main, ["sequencer", "set-oracle-key", "--config", str(svc.cfg.path),
+                               "--url", server.url, "--key", compress(pk(NEW_ORACLE)),
+                               "--signer", str(signer)])
     assert res.exit_code == 0, res.output
     assert c.get("/v1/status")["oracle_key"] == compress(pk(NEW_ORACLE))
     t = c.get("/v1/status")["time"]
@@ -418,10 +433,13 @@ def test_operator_endpoint_lists_assets_and_rotates_the_oracle_key(api):
                                "--url", server.url, "--asset", "6", "--kind", "put",
                                "--risk-initial", "1", "--risk-maintenance", "1"])
     assert res.exit_code == 1 and "422 InvalidRequest" in res.output, res.output
+    back = SetOracleKey(pk(ORACLE)).signed(NEW_ORACLE, DOMAIN).sig
     res = runner.invoke(main, ["sequencer", "set-oracle-key", "--config", str(svc.cfg.path),
-                               "--url", "ftp://127.0.0.1:1", "--key", compress(pk(ORACLE))])
+                               "--url", "ftp://127.0.0.1:1", "--key", compress(pk(ORACLE)),
+                               "--sig", json.dumps(back)])
     assert res.exit_code == 1 and "not an http(s) URL" in res.output, res.output
-    # back to the fixture's oracle key for the other tests
+    # back to the fixture's oracle key for the other tests (signed by the key it replaces)
     st, r = Client(server.url).call("POST", "/v1/admin", json.dumps(
-        {"type": "set_oracle_key", "pk": compress(pk(ORACLE))}).encode(), auth)
+        {"type": "set_oracle_key", "pk": compress(pk(ORACLE)),
+         "sig": [[str(back[0][0]), str(back[0][1])], str(back[1])]}).encode(), auth)
     assert st == 200, r

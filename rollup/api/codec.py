@@ -7,7 +7,8 @@ written as a decimal or 0x-hex string (JavaScript clients cannot hold 254-bit nu
 integer must lie in (-2**255, 2**256). Only signed types are accepted on the trader
 endpoints: deposits, forced withdrawals and refunds come from the L1 queue, expiry settlements
 from the operator, and listings and oracle-key changes through the operator's endpoint
-(``ADMIN_TYPES``, a bearer token instead of a signature; ``pk`` as [x, y] or a packed point).
+(``ADMIN_TYPES``, a bearer token instead of a trader's signature; ``pk`` as [x, y] or a packed
+point; an oracle-key change also carries the current oracle key's ``sig``).
 """
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ def request_class(t, types: dict[str, type[Request]] = SIGNED_TYPES) -> type[Req
     if isinstance(t, int) and not isinstance(t, bool) and t in REQUEST_TYPES:
         cls = REQUEST_TYPES[t]
         if cls not in types.values():
-            where = "the L1 queue or the operator" if not cls.SIGNED else "a trader (signed)"
+            trader = cls.SIGNED and cls not in ADMIN_TYPES.values()
+            where = "a trader (signed)" if trader else "the L1 queue or the operator"
             raise BadInput(f"type {t} ({cls.__name__}) is not accepted here: it comes from "
-                           f"{where}", "UnsignedType" if not cls.SIGNED else "SignedType")
+                           f"{where}", "SignedType" if trader else "UnsignedType")
         return cls
     raise BadInput(f"unknown request type {t!r}; expected one of "
                    f"{', '.join(f'{n} ({c.TYPE})' for n, c in types.items())}",

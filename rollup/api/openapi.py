@@ -286,7 +286,9 @@ _SPEC = {
                            "`rollup sequencer list-asset` / `set-oracle-key` read it). The body "
                            "is a list_asset request (asset, kind 1 perp / 2 call / 3 put, "
                            "risk factors and fees in ppm, underlying, strike, expiry) or a "
-                           "set_oracle_key request (pk: [x, y] or the packed key in hex). "
+                           "set_oracle_key request (pk: [x, y] or the packed key in hex; sig: "
+                           "the current oracle key's signature over the new key, message "
+                           "H(domain, 14, x, y, 0...), needed once a key is registered). "
                            "Journaled and applied like any request; batches prove both (an L1 "
                            "slot each).",
             "security": [{"operatorToken": []}],

@@ -400,7 +400,8 @@ class SequencerService:
     def admin(self, req: Request) -> dict:
         """An operator action (ListAsset, SetOracleKey) checked against what the configured
         batch circuit can prove before it is submitted: a listing or key change no batch can
-        carry would stop every later batch."""
+        carry would stop every later batch. A key change must carry the current oracle key's
+        signature (``Sequencer.submit`` checks it)."""
         from rollup.errors import InvalidRequest
         from rollup.transactions import ListAsset
 

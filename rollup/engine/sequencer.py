@@ -26,8 +26,14 @@ group in one transaction and acknowledges it once that is on disk (group commit)
 ``snapshot_every`` writes a snapshot file every that many requests (``rollup.state.journal``).
 
 Deposits and forced withdrawals (read from the L1 priority queue), expiry settlements, and the
-operator's listings (ListAsset, SetOracleKey) carry no signature: only the queue reader and the
-operator may pass them in; user-facing endpoints must accept signed request types only.
+operator's listings (ListAsset) carry no signature: only the queue reader and the operator may
+pass them in; user-facing endpoints must accept signed request types only. An oracle-key change
+(SetOracleKey, the operator's too) must be signed by the current oracle key (the first one,
+while none is registered, excepted): the operator cannot replace an oracle it does not hold.
+The fee account (account 0) collects every trade's fees and holds no positions: it may not
+place orders or liquidate (the batch circuit credits a batch's fees to it once, at the end, and
+requires it to hold no positions then; ``rollup.state.rebuild`` says why the published records
+then rebuild the same root).
 Matching policy: price-time priority, trades at the maker's price, self-trade prevention cancels
 the resting order, margin is checked fill by fill against the account just before the fill (the
 rule the batch circuit proves per slot): a maker that would breach it is cancelled and matching
@@ -376,7 +382,7 @@ class Sequencer:
         """Verify, validate, journal and apply one request (or raise a typed error, unchanged).
         ``pre``: ``preverify``'s answer for it, used if the signer key is still the one it was
         checked against (else the signature is verified now)."""
-        if req.SIGNED:
+        if self._needs_signature(req):
             pk = self._signer_key(req)
             good = pre[1] if pre is not None and pre[0] == pk else self._verify(req, pk,
                                                                                  self.domain)
@@ -399,7 +405,7 @@ class Sequencer:
 
         idx, keys = [], []
         for i, req in enumerate(reqs):
-            if req.SIGNED:
+            if self._needs_signature(req):
                 try:
                     keys.append(self._signer_key(req))
                 except Exception:  # raised again by ``submit`` at the request's turn
@@ -540,7 +546,7 @@ class Sequencer:
                 break
             a = req.account
             acc = accounts.get(a)
-            if acc is None:
+            if acc is None or a == FEE_ACCOUNT:  # ``_order`` rejects it
                 break
             if not verified:
                 p = pre[j]
@@ -768,8 +774,15 @@ class Sequencer:
     def flush(self) -> int:
         return self.state.flush()
 
+    def _needs_signature(self, req: Request) -> bool:
+        """Signed types need a signature; an oracle-key change does too unless no key is
+        registered yet (the first key, at genesis)."""
+        if type(req) is SetOracleKey:
+            return self.state.oracle_pk != (0, 0)
+        return req.SIGNED
+
     def _signer_key(self, req: Request) -> tuple[int, int]:
-        if isinstance(req, OracleUpdate | FundingTick | SettlementPrice):
+        if isinstance(req, OracleUpdate | FundingTick | SettlementPrice | SetOracleKey):
             _check(self.state.oracle_pk != (0, 0), E.BadOracle, "no oracle key registered")
             return self.state.oracle_pk
         who = {Transfer: "sender", Liquidation: "liquidator"}.get(type(req), "account")
@@ -900,6 +913,8 @@ class Sequencer:
         acc = st.accounts.get(req.account)
         if acc is None:
             st.account(req.account)  # raises UnknownAccount
+        if req.account == FEE_ACCOUNT:
+            raise E.InvalidRequest("the fee account (0) holds no positions: it does not trade")
         asset = st.assets.get(req.asset)
         if asset is None:
             raise E.UnknownMarket(f"asset {req.asset} is not listed")
@@ -1442,6 +1457,8 @@ class Sequencer:
         self._nonce(lq, req.nonce)
         self._expiry(req.expiry)
         _check(req.liquidator != req.liquidated, E.InvalidRequest, "self-liquidation")
+        _check(req.liquidator != FEE_ACCOUNT, E.InvalidRequest,
+               "the fee account (0) holds no positions: it does not liquidate")
         asset = self._asset(req.asset)
         victim_before = st.account(req.liquidated)
         _check(is_liquidatable(st, victim_before), E.NotLiquidatable,

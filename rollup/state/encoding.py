@@ -59,7 +59,8 @@ Transition rules (each an equality or a comparison on the integers above):
   collateral -= b * (F - snapshot), snapshot = F, for every perpetual slot;
 * trade of q at price p (the maker's): buyer b += q, collateral -= q*p + fee_b; seller
   b -= q, collateral += q*p - fee_s; fee = floor(q*p*fee_ppm / 10**6) (taker_fee for the taker,
-  maker_fee for the maker), credited to account 0; order slot := (id, filled + q) with filled
+  maker_fee for the maker), credited to account 0 (which holds no positions: it never trades
+  or liquidates); order slot := (id, filled + q) with filled
   reset to 0 when the slot held an older id; filled <= order size; the order's limit respected;
 * a trade is allowed for an account if afterwards value*10**6 >= risk_initial, or if it lowers
   risk_initial without lowering value*10**6 - risk_initial;

@@ -4,6 +4,17 @@ Each record is replayed with the same deterministic rules the sequencer applied:
 settled on every account a record touches (except deposits), fees go to the fee account, order
 slots take (order id, cumulative fill), positions take the first free slot. The rebuilt root
 equals the engine's root; the tests hold the two to each other.
+
+The batch circuit credits a batch's fees to the fee account (account 0) once, at the end of the
+batch, where this replay credits them trade by trade (settling account 0's funding each time).
+The two give the same root because the fee account holds no positions when its fees are
+credited (the circuit's rule; the engine never lets account 0 trade or liquidate): collateral
+changes add up in any order, and a position account 0 held in between was opened and closed by
+slots that settle its funding in both, so the replay's extra settlements at the same balance add
+up to the same amount (sum of b (F_k - F_k-1) telescopes) and leave no snapshot behind. Nothing here
+re-decides what a record states, so a rule that reads account 0's collateral mid-batch (a
+forced withdrawal paid if healthy, a liquidation below maintenance) cannot decide differently
+here than in the circuit.
 """
 
 from __future__ import annotations
@@ -81,12 +92,13 @@ def rebuild(data: bytes, account_depth: int = DEFAULT_ACCOUNT_DEPTH,
     return st
 
 
-def apply_in_transaction(st: State, t: int, f: dict[str, int]) -> None:
+def apply_in_transaction(st: State, t: int, f: dict[str, int], *,
+                         credit_fees: bool = True) -> None:
     """`apply_record` inside one state transaction: all of it or (on any error) none of it;
     the leaves are rehashed at the next flush."""
     st.begin()
     try:
-        apply_record(st, t, f)
+        apply_record(st, t, f, credit_fees=credit_fees)
     except BaseException:
         st.rollback()
         raise
@@ -99,7 +111,12 @@ def _working(st: State, i: int) -> Account:
     return acc
 
 
-def apply_record(st: State, t: int, f: dict[str, int]) -> None:  # noqa: C901 - one branch per type
+def apply_record(st: State, t: int, f: dict[str, int], *,  # noqa: C901 - one branch per type
+                 credit_fees: bool = True) -> None:
+    """Apply one record as it states it (nothing here re-decides what the record says: a
+    forced withdrawal pays its ``paid``, a liquidation moves its ``size``). ``credit_fees=False``
+    leaves a trade's fees out (the batch circuit credits a batch's fees to account 0 at its end;
+    ``rollup.batch`` replays with it to follow the circuit slot by slot)."""
     if t == T_SET_ORACLE_KEY:
         pk = unpack_point(f["key"].to_bytes(32, "big"))
         if pk is None:
@@ -139,7 +156,7 @@ def apply_record(st: State, t: int, f: dict[str, int]) -> None:  # noqa: C901 - 
     elif t == T_TRADE:
         asset = st.assets[f["asset"]]
         fees = f["buyer_fee"] + f["seller_fee"]
-        ids = {f["buyer"], f["seller"]} | ({FEE_ACCOUNT} if fees else set())
+        ids = {f["buyer"], f["seller"]} | ({FEE_ACCOUNT} if fees and credit_fees else set())
         w = {i: _working(st, i) for i in ids}
         b, s, q = w[f["buyer"]], w[f["seller"]], f["size"]
         funding = st.oracle[asset.asset_id].funding_index
@@ -147,7 +164,7 @@ def apply_record(st: State, t: int, f: dict[str, int]) -> None:  # noqa: C901 - 
         _set_balance(s, asset, s.balance(asset.asset_id) - q, funding)
         b.collateral -= q * f["price"] + f["buyer_fee"]
         s.collateral += q * f["price"] - f["seller_fee"]
-        if fees:
+        if fees and credit_fees:
             w[FEE_ACCOUNT].collateral += fees
         _fill(b, f["buyer_order"], q)
         _fill(s, f["seller_order"], q)
