@@ -11,9 +11,11 @@ from test_contracts_support import chain  # noqa: F401
 from circuits import eddsa_public_key
 from circuits.babyjubjub import pack_point, unpack_point
 from rollup.chain import layout
+from rollup.chain import node as node_mod
 from rollup.chain.contracts import deploy, transact
 from rollup.chain.layout import ASSET_ETH, ASSET_TOKEN, KIND_DEPOSIT, KIND_FORCED_WITHDRAWAL
 from rollup.chain.relayer import (
+    DEFAULT_CONFIRMATIONS,
     PENDING,
     BatchStore,
     QueueMismatch,
@@ -200,3 +202,28 @@ def test_relayer_checks_the_contract_and_the_queue_chain(chain, tmp_path):  # no
     # the store is tied to this rollup from now on
     with pytest.raises(StoreError, match="belongs to rollup"):
         Relayer(RollupClient(chain, token.address), store)
+
+
+@pytest.mark.skipif(node_mod.anvil_path() is None, reason="anvil is not installed")
+def test_default_confirmations_survive_a_reorg(tmp_path):
+    """Reached over RPC, a chain that is not a local development one (here Anvil with chain id
+    5) gets 2 confirmations by default: an event is handed on only once two blocks bury it, so
+    a reorganisation of the last block cannot un-send a request. A local development chain
+    (id 31337, mines on demand) gets 0."""
+    for chain_id, want in ((5, DEFAULT_CONFIRMATIONS), (31337, 0)):
+        with node_mod.AnvilNode(chain_id=chain_id) as n:
+            ch = node_mod.rpc(n.url)
+            token = deploy(ch, "TestToken")
+            r = RollupClient.deploy(ch, batch_verifier=token.address,
+                                    exit_verifier=token.address, token=token.address,
+                                    operator=ch.accounts[0], genesis_root=b"\x01" * 32,
+                                    priority_deadline=3600)
+            rel = Relayer(r, BatchStore(tmp_path / f"c{chain_id}.db"))
+            assert rel.confirmations == want
+            if want:
+                r.deposit_eth(b"\x05" * 32, ETH, sender=ch.accounts[1])
+                assert rel.poll_events() == []  # the deposit's block is the head: not yet
+                for _ in range(want):
+                    ch.w3.provider.make_request("evm_mine", [])
+                assert [i.index for i in rel.poll_events()] == [0]
+            rel.store.close()
