@@ -195,7 +195,7 @@ def test_chain_deploy(story, tmp_path, monkeypatch, capsys):  # noqa: F811
         assert r.state().state_root == story.genesis_root
         assert call(r.f.accountLimit()) == 1 << DEPTH == d["account_limit"]
         assert d["first_account_id"] == 2 and d["test_token"]
-        assert call(r.f.token()) == d["token"] and call(r.f.priorityDeadline()) == 600
+        assert call(r.f.token()) == d["token"] and call(r.f.priorityDeadline()) == 3600
         assert load(cfg).rollup_address == d["rollup"]
         # root only (the sequencer's genesis.json), an existing token
         code, out, err = rollup_cli(monkeypatch, capsys, *args, "--genesis-root",
@@ -206,6 +206,15 @@ def test_chain_deploy(story, tmp_path, monkeypatch, capsys):  # noqa: F811
         r2 = RollupClient(ch, d2["rollup"])
         assert r2.state().state_root == story.genesis_root and d2["token"] == d["token"]
         assert call(r2.f.accountLimit()) == 8
+        # foot-guns refused before anything is deployed: a first account the genesis holds,
+        # ids beyond the tree, a deadline users cannot act within
+        for extra, why in ((["--first-account", 1], "first free id"),
+                           (["--account-limit", (1 << DEPTH) + 1], "above 2**depth"),
+                           (["--deadline", 60], "at least 3600")):
+            code, out, err = rollup_cli(monkeypatch, capsys, *args, "--genesis", gen,
+                                        "--config", cfg, *extra)
+            assert code == 1 and out == "" and err.startswith("error: DeployError:"), err
+            assert why in err and err.count("\n") == 1
 
 
 def test_help_and_usage_errors(tmp_path, monkeypatch, capsys):
