@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: bootstrap demo test lint bench clean
+.PHONY: bootstrap demo test test-fast lint bench clean
 
 bootstrap: $(PY_STAMP) $(NODE_STAMP)
 
@@ -24,14 +24,20 @@ $(NODE_STAMP): package.json package-lock.json
 demo: bootstrap
 	$(BIN)/rollup demo
 
-test: bootstrap
+# lint and the layer contracts first (seconds), then the suite
+test: bootstrap lint
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
+
+# everything but the slow end-to-end and node-interop tests: the inner loop
+test-fast: bootstrap
+	$(BIN)/python -m pytest -q -m "not slow and not node"
 
 lint: bootstrap
 	$(BIN)/ruff check prover circuits rollup benchmarks tests
 
 bench: bootstrap
-	$(BIN)/rollup bench field
+	$(BIN)/python -m benchmarks field
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

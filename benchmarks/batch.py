@@ -1,6 +1,6 @@
 """The batch circuit at operator sizes: constraints, witness time and proving time per batch.
 
-    rollup bench batch --slots 4,8 --l1-slots 2 --depth 16 [--prove] --json batch.json
+    python -m benchmarks batch --slots 4,8 --l1-slots 2 --depth 16 [--prove] --json batch.json
 
 For each slot count: the circuit is built once (no witness; its per-component counts give the
 cost of an L1 slot and of a trading slot), then a full batch is made on a small venue: the L1

@@ -84,7 +84,7 @@ def bench_matching(records: list[dict], n_orders: int, n_rooted: int,
     import gc
 
     from rollup.engine import testnet as tn
-    from rollup.engine.core import warm_up
+    from rollup.engine.orderbook import warm_up
     from rollup.engine.sequencer import tune_gc
     from rollup.errors import EngineError
 

@@ -9,7 +9,7 @@ warm-up call before anything is timed. Results are checked against the CPU backe
 
     python -m benchmarks.gpu msm --sizes 16,18,20,22,24 --json gpu_msm.json
     python -m benchmarks.gpu ntt --sizes 16,18,20,22,24 --json gpu_ntt.json
-    rollup bench msm --backend cuda --sizes 16,20,24 --g2-sizes 16,18
+    python -m benchmarks msm --backend cuda --sizes 16,20,24 --g2-sizes 16,18
 """
 
 from __future__ import annotations

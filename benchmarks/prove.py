@@ -1,6 +1,6 @@
 """Groth16 proving time and peak memory, ours against the snarkjs CLI on the same zkey and witness.
 
-    rollup bench prove --constraints 2^12,2^14 --vs snarkjs --json prove.json
+    python -m benchmarks prove --constraints 2^12,2^14 --vs snarkjs --json prove.json
 
 For each size: a circom circuit that chains Poseidon(2) hashes (circomlib) up to about that many
 constraints, compiled with circom2 --O2; a snarkjs setup (powers of tau generated once per power

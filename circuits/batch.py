@@ -1005,3 +1005,21 @@ def _slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_b
         diff = _sum_bits(cs, *[_gate(cs, f_, bits) for f_, bits in records])
         diff += [cs.const(0)] * (8 * DIFF_BYTES - len(diff))
         diff_bits += diff
+
+
+def key_unusable(key: bytes) -> tuple[str, int] | None:
+    """Why a packed key cannot hold an account, with the circuit's witness for it, or None for a
+    usable key: ("r_nc", 0) y >= p; ("r_nr", w) x^2 = num/den has no root (w^2 = 5 num/den);
+    ("r_so", x) the point has small order."""
+    from .babyjubjub import A, D, P, _sqrt, mul
+
+    y = int.from_bytes(key, "little") & ((1 << 255) - 1)
+    if y >= P:
+        return "r_nc", 0
+    u = (1 - y * y) * pow(A - D * y * y, -1, P) % P
+    x = _sqrt(u)
+    if x is None:
+        return "r_nr", _sqrt(5 * u % P)
+    if mul((x, y), 8) == (0, 1):
+        return "r_so", x
+    return None

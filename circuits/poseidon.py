@@ -21,6 +21,7 @@ from functools import cache
 from circuits.poseidon_constants import (
     MAX_WIDTH,
     MIN_WIDTH,
+    PoseidonInputError,
     R,
     optimized_tables,
     params,
@@ -33,10 +34,6 @@ __all__ = [
     "poseidon_permutation_reference",
     "poseidon_python",
 ]
-
-
-class PoseidonInputError(ValueError):
-    """An input is not a canonical field element, or the number of inputs is unsupported."""
 
 
 def _check_state(state: Sequence[int]) -> list[int]:

@@ -31,8 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from circuits.poseidon import PoseidonInputError
-from circuits.poseidon_constants import MAX_WIDTH, R
+from circuits.poseidon_constants import MAX_WIDTH, PoseidonInputError, R
 from circuits.poseidon_fast import _partial_rounds_of, tables
 from prover.kernels.cpu.arith import adc, mac, sbb
 from prover.kernels.cpu.fr import FR

@@ -32,6 +32,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+
+class PoseidonInputError(ValueError):
+    """An input is not a canonical field element, or the number of inputs is unsupported."""
+
+
 # BN254 scalar field (the field of circuit signals).
 R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 FIELD_BITS = 254
@@ -41,7 +46,6 @@ FULL_ROUNDS = 8
 PARTIAL_ROUNDS = (56, 57, 56, 60, 60, 63, 64, 63, 60, 66, 60, 65, 70, 60, 64, 68)
 MIN_WIDTH = 2
 MAX_WIDTH = 17
-
 
 def partial_rounds(t: int) -> int:
     _check_width(t)

@@ -29,8 +29,14 @@ from functools import cache
 import numpy as np
 from numba import njit, prange
 
-from circuits.poseidon import PoseidonInputError
-from circuits.poseidon_constants import MAX_WIDTH, MIN_WIDTH, R, optimized_tables, params
+from circuits.poseidon_constants import (
+    MAX_WIDTH,
+    MIN_WIDTH,
+    PoseidonInputError,
+    R,
+    optimized_tables,
+    params,
+)
 from prover.errors import NonCanonicalError
 from prover.fields import Fr, ints_to_limbs, limbs_to_ints
 from prover.kernels.cpu.field import U0, U1, load, store

@@ -34,6 +34,7 @@ from circuits.batch import (
     SLOT_SCALARS,
     build_batch_circuit,
     input_names,
+    key_unusable,
 )
 from rollup.chain import layout
 from rollup.chain.layout import QueueEntry
@@ -112,24 +113,6 @@ def _check_entry(e: QueueEntry, index: int, kind: int, asset: int, account: int,
 def _key_split(key: bytes) -> dict[str, int]:
     k = int.from_bytes(key, "big")
     return {"key_hi": k >> 128, "key_lo": k & ((1 << 128) - 1)}
-
-
-def key_unusable(key: bytes) -> tuple[str, int] | None:
-    """Why a packed key cannot hold an account, with the circuit's witness for it, or None for a
-    usable key: ("r_nc", 0) y >= p; ("r_nr", w) x^2 = num/den has no root (w^2 = 5 num/den);
-    ("r_so", x) the point has small order."""
-    from circuits.babyjubjub import A, D, P, _sqrt, mul
-
-    y = int.from_bytes(key, "little") & ((1 << 255) - 1)
-    if y >= P:
-        return "r_nc", 0
-    u = (1 - y * y) * pow(A - D * y * y, -1, P) % P
-    x = _sqrt(u)
-    if x is None:
-        return "r_nr", _sqrt(5 * u % P)
-    if mul((x, y), 8) == (0, 1):
-        return "r_so", x
-    return None
 
 
 def refund_witness(key: bytes, asset: int) -> dict[str, int]:

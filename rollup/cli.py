@@ -17,9 +17,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from rollup.chain.cli import chain
     from rollup.cli_batch import batch
-    from rollup.cli_bench import bench
+    from rollup.cli_chain import chain
     from rollup.cli_demo import demo
     from rollup.cli_engine import engine
     from rollup.cli_keys import keys
@@ -33,7 +32,6 @@ def _register() -> None:
     for cmd in BATCH_COMMANDS:  # add | list | submit beside build | prove
         batch.add_command(cmd)
     cli.add_command(batch)
-    cli.add_command(bench)
     cli.add_command(chain)
     cli.add_command(demo)
     cli.add_command(engine)

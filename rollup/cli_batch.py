@@ -102,7 +102,8 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
     from prover.formats.wtns import write_wtns
     from rollup.api.service import last_batch, read_genesis
     from rollup.batch import build_batch, plan_batches
-    from rollup.state.journal import Journal, recover
+    from rollup.engine.restart import recover
+    from rollup.state.journal import Journal
 
     cfg = load_config(config_path)
     if not cfg.journal_path.exists():

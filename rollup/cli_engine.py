@@ -23,7 +23,7 @@ def _domain(chain_id: int, rollup_address: str):
 @click.option("--rollup-address", default="0x0", show_default=True)
 def recover_cmd(journal: str, depth: int, chain_id: int, rollup_address: str) -> None:
     """Rebuild the state from a journal (snapshot + requests) and print its root."""
-    from rollup.state.journal import recover
+    from rollup.engine.restart import recover
 
     seq = recover(journal, _domain(chain_id, rollup_address), depth, upto=None)
     st = seq.state
@@ -39,8 +39,8 @@ def recover_cmd(journal: str, depth: int, chain_id: int, rollup_address: str) ->
 @click.option("--rollup-address", default="0x0", show_default=True)
 def scan_cmd(journal: str, depth: int, chain_id: int, rollup_address: str) -> None:
     """List the accounts below maintenance margin at the journal's latest oracle prices."""
+    from rollup.engine.restart import recover
     from rollup.margin.liquidation import MarginMatrix
-    from rollup.state.journal import recover
 
     seq = recover(journal, _domain(chain_id, rollup_address), depth)
     ids = MarginMatrix(seq.state).scan()

@@ -50,11 +50,11 @@ def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool,
         raise
     server.service = service
     from circuits.eddsa_batch import warm_up
-    from rollup.engine import core
+    from rollup.engine import orderbook
     from rollup.engine.sequencer import tune_gc
 
     warm_up()  # load the signature kernels now, not in the first client's request (~1 s)
-    core.warm_up()  # and the matching kernels
+    orderbook.warm_up()  # and the matching kernels
     tune_gc()  # the state just loaded is long-lived (snapshots freeze again)
     st = service.status()
     log(f"state root {st['root']} after {st['seq']} journaled requests")

@@ -81,8 +81,7 @@ def _int(v, p: Path, key: str) -> int:
 
 
 def config_records(cfg) -> bytes:
-    """The genesis records of an operator configuration (``rollup.api.service``'s genesis)."""
-    from rollup.api.service import genesis_requests
+    """The genesis records of an operator configuration (``genesis_requests`` applied)."""
     from rollup.engine.sequencer import Sequencer
     from rollup.state.state import State
 
@@ -90,3 +89,20 @@ def config_records(cfg) -> bytes:
     for req in genesis_requests(cfg):
         seq.apply_verified(req)
     return b"".join(seq.records)
+
+
+def genesis_requests(cfg) -> list:
+    """The requests ``rollup sequencer run`` applies to an empty journal, in order: the oracle
+    key, the fee account (account 0, the operator's key), the listings, their first prices,
+    the genesis balances."""
+    from rollup.keys import public_key_of
+    from rollup.state.state import FEE_ACCOUNT
+    from rollup.transactions import Deposit, OracleUpdate, SetOracleKey
+
+    reqs: list = [SetOracleKey(public_key_of(cfg.oracle_key, cfg.data)),
+                           Deposit(FEE_ACCOUNT, public_key_of(cfg.operator_key, cfg.data), 0)]
+    reqs += [m.list_asset() for m in cfg.markets]
+    reqs += [OracleUpdate(m.asset, m.price, cfg.genesis_time) for m in cfg.markets if m.price]
+    for a in cfg.genesis_accounts:
+        reqs.append(Deposit(a.id, public_key_of(a.key or a.pk, cfg.data), a.collateral))
+    return reqs

@@ -20,7 +20,7 @@ from operator_support import (
 from prover.formats.wtns import read_wtns_header
 from rollup.api.service import SequencerService
 from rollup.config import load
-from rollup.state.journal import recover
+from rollup.engine.restart import recover
 from rollup.transactions import OracleUpdate, Transfer
 
 DEPTH, SLOTS, L1, ASSETS = 4, 1, 1, 4  # the smallest batch circuit with an L1 slot

@@ -7,7 +7,7 @@ import sys
 from click.testing import CliRunner
 
 from benchmarks import prove as bp
-from rollup.cli import cli
+from benchmarks.cli import bench
 
 
 def test_parse_sizes():
@@ -25,7 +25,7 @@ def test_timed_child_measures_that_child_alone():
 
 
 def test_bench_prove_help():
-    out = CliRunner().invoke(cli, ["bench", "prove", "--help"])
+    out = CliRunner().invoke(bench, ["prove", "--help"])
     assert out.exit_code == 0
     for opt in ("--constraints", "--vs", "--json", "--setup"):
         assert opt in out.output

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from rollup import errors as E
 from rollup.engine import testnet as tn
+from rollup.engine.restart import recover
 from rollup.state import journal as jr
-from rollup.state.journal import Journal, recover, request_json, snapshot
+from rollup.state.journal import Journal, request_json, snapshot
 from rollup.transactions import SELL, Deposit, OracleUpdate, Order, Withdrawal
 
 CHILD = textwrap.dedent("""

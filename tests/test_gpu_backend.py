@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pytest
 
+from benchmarks.cli import bench
 from prover import ntt
 from prover.backend import (
     BackendUnavailable,
@@ -86,9 +87,8 @@ def test_h_evaluations_is_ab_minus_c_on_the_coset():
 def test_bench_msm_with_cuda_backend_reports_a_missing_device():
     from click.testing import CliRunner
 
-    from rollup.cli import cli
 
-    out = CliRunner().invoke(cli, ["bench", "msm", "--backend", "cuda", "--sizes", "4",
+    out = CliRunner().invoke(bench, ["msm", "--backend", "cuda", "--sizes", "4",
                                    "--g2-sizes", ""])
     assert out.exit_code == 1
     assert "CUDA backend requested but unavailable" in out.output

@@ -23,7 +23,7 @@ TIMEOUT_S = 900
 
 
 def _kernel_names() -> list[str]:
-    from prover.kernels.cuda.compile import all_kernels
+    from prover.kernels.cuda.registry import all_kernels
 
     return sorted(all_kernels())
 
@@ -85,7 +85,8 @@ MULTIPLYING = ("mul", "inv", "bucket", "window", "ntt_stage", "scale", "montgome
 
 
 def _compile_all(arch: str) -> None:
-    from prover.kernels.cuda.compile import all_kernels, compile_ptx
+    from prover.kernels.cuda.compile import compile_ptx
+    from prover.kernels.cuda.registry import all_kernels
 
     cc = tuple(int(x) for x in arch.split("."))
     for name in sorted(all_kernels()):

@@ -322,8 +322,8 @@ def test_batch_limits_and_malformed_bodies(api):
 
 
 def test_genesis_cut_short_is_completed_on_start(tmp_path):
-    from rollup.api.service import genesis_requests
     from rollup.engine.sequencer import Sequencer
+    from rollup.genesis import genesis_requests
     from rollup.state.journal import Journal
     from rollup.state.state import State
 

@@ -18,7 +18,7 @@ from operator_support import DOMAIN, ORACLE, PERP, PRICE, trader, wait_until, wr
 from rollup import errors as E
 from rollup.api.service import SequencerService, admin_token_file
 from rollup.config import load
-from rollup.state.journal import recover
+from rollup.engine.restart import recover
 from rollup.transactions import BUY, SELL, Cancel, OracleUpdate, Order, Transfer
 
 FAR = 10**9

@@ -25,10 +25,11 @@ from operator_support import (
     write_config,
 )
 
-from rollup.api.service import genesis_requests
 from rollup.config import load
+from rollup.engine.restart import recover
 from rollup.engine.sequencer import Sequencer
-from rollup.state.journal import Journal, recover
+from rollup.genesis import genesis_requests
+from rollup.state.journal import Journal
 from rollup.state.state import State
 from rollup.transactions import (
     BUY,

@@ -51,25 +51,14 @@ from rollup.api.codec import fill_json, hex32, side_name
 from rollup.config import Config
 from rollup.engine.sequencer import Receipt, Sequencer
 from rollup.errors import EngineError, JournalError
+from rollup.genesis import genesis_requests
 from rollup.state.journal import Journal
-from rollup.state.state import FEE_ACCOUNT, State
-from rollup.transactions import Deposit, OracleUpdate, Request, SetOracleKey
+from rollup.state.state import State
+from rollup.transactions import Request
 
 
 class ServiceError(RuntimeError):
     """The service cannot start on this data folder (another sequencer holds it...)."""
-
-
-def genesis_requests(cfg: Config) -> list[Request]:
-    from rollup.keys import public_key_of
-
-    reqs: list[Request] = [SetOracleKey(public_key_of(cfg.oracle_key, cfg.data)),
-                           Deposit(FEE_ACCOUNT, public_key_of(cfg.operator_key, cfg.data), 0)]
-    reqs += [m.list_asset() for m in cfg.markets]
-    reqs += [OracleUpdate(m.asset, m.price, cfg.genesis_time) for m in cfg.markets if m.price]
-    for a in cfg.genesis_accounts:
-        reqs.append(Deposit(a.id, public_key_of(a.key or a.pk, cfg.data), a.collateral))
-    return reqs
 
 
 def admin_token_file(cfg: Config) -> Path:

@@ -590,7 +590,7 @@ class Relayer:
         if e.kind != KIND_DEPOSIT:
             return None, f"unknown queue entry kind {e.kind}"
         from circuits.babyjubjub import unpack_point
-        from rollup.batch import key_unusable
+        from circuits.batch import key_unusable
         from rollup.transactions import Refund
 
         refund = Refund(e.account_id, e.asset, to, e.amount, int.from_bytes(e.l2_key, "big"))

@@ -991,21 +991,3 @@ class Core:
                                                        or self.rt[r, :, 2].any()):
                 out[i] = self.totals_of(i)
         return out
-
-
-def warm_up() -> None:
-    """Load (or compile) the kernels now rather than in the first request."""
-    from rollup.engine.orderbook import OrderBook
-
-    book = OrderBook(1)
-    core = book.core
-    book.remove(book.add(1, 1, BUY, 1, 1, 1, 0, 0, row=0))
-    release(core.free, core.pend, core.meta)
-    list(book.bids.handles())
-    z = np.zeros((0, N_Q), np.int64)
-    match_run(core.oi, core.ou, core.free, core.pend, core.meta, core.lp, core.lh, core.lt,
-              core.ln, core.ai, core.pa, core.pb, core.ps, core.rt, core.asi, core.asu, core.g,
-              core.gu, core.rw_stamp, core.rw_idx, z, np.zeros((0, 3), np.uint64), 0,
-              np.zeros((0, N_R), np.int64), np.zeros((1, N_FO), np.int64),
-              np.zeros((1, 2), np.uint64), np.zeros((1, N_DO), np.int64),
-              np.zeros((1, 2), np.uint64), np.zeros(1, np.int64), np.zeros(3, np.int64))

@@ -174,3 +174,19 @@ class OrderBook:
 
     def __len__(self) -> int:
         return len(self._h)
+
+
+def warm_up() -> None:
+    """Load (or compile) the kernels now rather than in the first request."""
+    book = OrderBook(1)
+    core = book.core
+    book.remove(book.add(1, 1, C.BUY, 1, 1, 1, 0, 0, row=0))
+    C.release(core.free, core.pend, core.meta)
+    list(book.bids.handles())
+    z = np.zeros((0, C.N_Q), np.int64)
+    C.match_run(core.oi, core.ou, core.free, core.pend, core.meta, core.lp, core.lh, core.lt,
+                core.ln, core.ai, core.pa, core.pb, core.ps, core.rt, core.asi, core.asu, core.g,
+                core.gu, core.rw_stamp, core.rw_idx, z, np.zeros((0, 3), np.uint64), 0,
+                np.zeros((0, C.N_R), np.int64), np.zeros((1, C.N_FO), np.int64),
+                np.zeros((1, 2), np.uint64), np.zeros((1, C.N_DO), np.int64),
+                np.zeros((1, 2), np.uint64), np.zeros(1, np.int64), np.zeros(3, np.int64))

@@ -12,7 +12,7 @@ without lowering value * RISK_SCALE - risk (so positions can always be reduced a
 from __future__ import annotations
 
 from rollup.state.encoding import KIND_PERP, RISK_SCALE
-from rollup.state.state import Account, State
+from rollup.state.state import Account, State, settle_funding  # noqa: F401 (re-export)
 
 
 def unsettled_funding(state: State, acc: Account) -> int:
@@ -22,16 +22,6 @@ def unsettled_funding(state: State, acc: Account) -> int:
         if a and state.assets[a].kind == KIND_PERP:
             total -= b * (state.oracle[a].funding_index - snap)
     return total
-
-
-def settle_funding(state: State, acc: Account) -> None:
-    """Move unsettled funding into collateral and reset the snapshots (acc is a working copy)."""
-    for j, (a, b, snap) in enumerate(acc.positions):
-        if a and state.assets[a].kind == KIND_PERP:
-            f = state.oracle[a].funding_index
-            if f != snap:
-                acc.collateral -= b * (f - snap)
-                acc.positions[j] = (a, b, f)
 
 
 def account_value(state: State, acc: Account) -> int:

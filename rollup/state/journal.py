@@ -29,11 +29,11 @@ import os
 import pickle
 import sqlite3
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rollup.errors import EngineError, JournalError
-from rollup.transactions import T_ORDER, Domain, Order, Request, request_from_json
+from rollup.transactions import T_ORDER, Order, Request, request_from_json
 
 _MAGIC = b"zkderiv-snapshot-1\n"
 _HEADER = struct.Struct(">Q32s32s")  # sequence number, state root, SHA-256 of the body
@@ -249,18 +249,17 @@ def _replay(seq, batch: list) -> None:
             raise JournalError(f"journaled request no longer applies ({res!r}): {req!r}")
 
 
-def recover(path: str | Path, domain: Domain, account_depth: int = 32, *,
-            use_snapshot: bool = True, upto: int | None = None):
-    """A sequencer rebuilt from the newest good snapshot plus the journal rows after it,
-    attached to the journal again (new requests continue its numbering). ``upto`` stops the
-    replay at that sequence number (and leaves the journal detached): for audits and tests."""
-    from rollup.engine.sequencer import Sequencer
-    from rollup.state.state import State
-
+def replay(path: str | Path, new_sequencer: Callable[[], object], *,
+           use_snapshot: bool = True, upto: int | None = None):
+    """A sequencer rebuilt from the newest good snapshot (else ``new_sequencer()``, an empty
+    one) plus the journal rows after it, attached to the journal again (new requests continue
+    its numbering). ``upto`` stops the replay at that sequence number (and leaves the journal
+    detached): for audits and tests. The engine's ``rollup.engine.restart.recover`` passes the
+    factory, so this module never imports the engine."""
     journal = Journal(path)
     snap = journal.latest_snapshot(upto) if use_snapshot else None
     if snap is None:
-        seq = Sequencer(State(account_depth), domain)
+        seq = new_sequencer()
     else:
         seq = snap[2]
         if seq.seq != snap[0] or seq.state.root != snap[1]:

@@ -20,9 +20,16 @@ here than in the circuit.
 from __future__ import annotations
 
 from circuits.babyjubjub import unpack_point
-from rollup.margin.risk import settle_funding
 from rollup.state.encoding import DEFAULT_ACCOUNT_DEPTH, ORDER_TREE_DEPTH
-from rollup.state.state import EMPTY_SLOT, FEE_ACCOUNT, Account, Asset, OracleEntry, State
+from rollup.state.state import (
+    EMPTY_SLOT,
+    FEE_ACCOUNT,
+    Account,
+    Asset,
+    OracleEntry,
+    State,
+    settle_funding,
+)
 from rollup.transactions import (
     T_DEPOSIT,
     T_EXPIRY_SETTLEMENT,

@@ -538,3 +538,14 @@ class State:
         for tree in [self.account_tree, self.registry_tree, self.oracle_tree,
                      *self.order_trees.values()]:
             tree.hasher = DEFAULT_HASHER
+
+
+def settle_funding(state: State, acc: Account) -> None:
+    """Move unsettled funding into collateral and reset the snapshots (acc is a working copy):
+    the state transition every request that touches an account applies first."""
+    for j, (a, b, snap) in enumerate(acc.positions):
+        if a and state.assets[a].kind == KIND_PERP:
+            f = state.oracle[a].funding_index
+            if f != snap:
+                acc.collateral -= b * (f - snap)
+                acc.positions[j] = (a, b, f)

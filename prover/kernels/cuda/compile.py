@@ -85,9 +85,3 @@ def compile_ptx(name: str, cc: tuple[int, int]) -> str:
         ptx, _ = cuda.compile_ptx(spec.pyfunc, spec.signature, cc=cc)
     return ptx
 
-
-def all_kernels() -> dict[str, KernelSpec]:
-    """Every kernel of the package (importing the modules registers them)."""
-    from prover.kernels.cuda import fq, fr, msm, ntt  # noqa: F401
-
-    return dict(KERNELS)

@@ -1,4 +1,5 @@
-"""`rollup bench ...`: the entry point for every benchmark; each writes JSON with --json PATH."""
+"""`python -m benchmarks ...`: the entry point for every benchmark; each writes JSON with
+--json PATH. The benchmarks live beside the package, not in it: run them from a checkout."""
 
 from __future__ import annotations
 
