@@ -27,7 +27,6 @@ from rollup.transactions import (
     FundingTick,
     Liquidation,
     OracleUpdate,
-    Order,
     SetOracleKey,
     Transfer,
     Withdrawal,
@@ -37,12 +36,7 @@ SLOTS, L1, DEPTH = 3, 1, 4
 FAR = 10**9
 
 
-def order(acc, side, size, price, oid, asset=PERP, flags=0, expiry=FAR):
-    return Order(acc, asset, side, size, price, oid, expiry, flags).signed(tn.key(acc), DOMAIN)
-
-
-def oracle(cls, asset, value, t):
-    return cls(asset, value, t).signed(tn.ORACLE_KEY, DOMAIN)
+order, oracle = tn.order, tn.oracle
 
 
 def copy(x):

@@ -42,7 +42,6 @@ from rollup.transactions import (
     Liquidation,
     ListAsset,
     OracleUpdate,
-    Order,
     Refund,
     SetOracleKey,
     SettlementPrice,
@@ -55,12 +54,7 @@ SLOTS, L1, DEPTH = 4, 2, 4
 FAR = 10**9
 
 
-def order(acc, side, size, price, oid, asset=PERP, flags=0, expiry=FAR):
-    return Order(acc, asset, side, size, price, oid, expiry, flags).signed(tn.key(acc), DOMAIN)
-
-
-def oracle(cls, asset, value, t):
-    return cls(asset, value, t).signed(tn.ORACLE_KEY, DOMAIN)
+order, oracle = tn.order, tn.oracle
 
 
 def make(seq, reqs, queue=(), slots=SLOTS, l1=L1):

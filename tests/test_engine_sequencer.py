@@ -31,12 +31,7 @@ from rollup.transactions import (
 FAR = 10**9
 
 
-def order(acc, side, size, price, oid, asset=PERP, flags=0, expiry=FAR):
-    return Order(acc, asset, side, size, price, oid, expiry, flags).signed(tn.key(acc), DOMAIN)
-
-
-def oracle(cls, asset, value, t):
-    return cls(asset, value, t).signed(tn.ORACLE_KEY, DOMAIN)
+order, oracle = tn.order, tn.oracle
 
 
 def view(seq):

@@ -9,7 +9,7 @@ from circuits import eddsa_public_key
 from rollup.engine.sequencer import Sequencer
 from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT
 from rollup.state.state import FEE_ACCOUNT, State
-from rollup.transactions import Deposit, Domain, ListAsset, OracleUpdate, SetOracleKey
+from rollup.transactions import Deposit, Domain, ListAsset, OracleUpdate, Order, SetOracleKey
 
 DOMAIN = Domain(chain_id=31337, rollup_address=0x5FBDB2315678AFECB367F032D93F642F64180AA3)
 PERP, CALL, PUT = 1, 2, 3
@@ -26,6 +26,20 @@ def key(i: int) -> bytes:
 @cache
 def public_key(seed: bytes) -> tuple[int, int]:
     return eddsa_public_key(seed)
+
+
+FAR = 10**9  # an expiry no test reaches
+
+
+def order(acc: int, side: int, size: int, price: int, oid: int, asset: int = PERP,
+          flags: int = 0, expiry: int = FAR) -> Order:
+    """An order of test account `acc`, signed with its key for DOMAIN."""
+    return Order(acc, asset, side, size, price, oid, expiry, flags).signed(key(acc), DOMAIN)
+
+
+def oracle(cls, asset: int, value: int, t: int):
+    """An oracle message (OracleUpdate, FundingTick, SettlementPrice) signed with ORACLE_KEY."""
+    return cls(asset, value, t).signed(ORACLE_KEY, DOMAIN)
 
 
 def venue(n_accounts: int = 4, deposit: int = 10**10, depth: int = 8, journal=None,
