@@ -1,0 +1,137 @@
+"""`zkprove` (prover/cli.py): snarkjs's verbs, each compared with snarkjs's own output on the
+fixture circuit of test_formats_support."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from test_formats_support import HAVE_NODE, ROOT, SNARKJS, R, build, needs_node, run_snarkjs
+from test_groth16 import snarkjs_verify
+
+from prover.cli import cli
+from prover.fields import limbs_to_ints
+from prover.formats.wtns import read_wtns, write_wtns
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture(scope="module")
+def circuit(tmp_path_factory):
+    if not HAVE_NODE:
+        pytest.skip("node_modules/.bin/snarkjs is absent")
+    return build(tmp_path_factory.mktemp("snark"))
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def zkprove(*args, cwd=ROOT):
+    """The console script as a process: `python -m prover.cli` is what `zkprove` runs."""
+    return subprocess.run([sys.executable, "-m", "prover.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def snarkjs_lines(*args, cwd) -> list[str]:
+    """snarkjs's logger lines without the "[INFO]  snarkJS: " prefix and colours."""
+    out = ANSI.sub("", run_snarkjs(*args, cwd=cwd))
+    return [re.sub(r"^\[\w+\]\s+snarkJS: ", "", ln) for ln in out.splitlines() if ln.strip()]
+
+
+def snarkjs_any(*args, cwd) -> tuple[int, str]:
+    """(exit status, output without colours) of snarkjs, failing or not."""
+    res = subprocess.run([str(SNARKJS), *map(str, args)], cwd=cwd, capture_output=True,
+                         text=True, timeout=300)
+    return res.returncode, ANSI.sub("", res.stdout + res.stderr)
+
+
+def tampered(circuit, tmp_path, wire: int, name: str):
+    w = limbs_to_ints(read_wtns(circuit.wtns))
+    w[wire] = (w[wire] + 1) % R
+    p = tmp_path / name
+    write_wtns(p, w)
+    return p
+
+
+def test_help_lists_snarkjs_verbs():
+    out = run("--help")
+    assert out.exit_code == 0
+    for g in ("groth16", "zkey", "r1cs", "wtns"):
+        assert g in out.output
+    out = run("zkey", "export", "--help")
+    assert "verificationkey" in out.output
+
+
+@needs_node
+def test_prove_export_verify(circuit, tmp_path):
+    proof, public, vk = tmp_path / "proof.json", tmp_path / "public.json", tmp_path / "vk.json"
+    out = run("groth16", "prove", circuit.zkey, circuit.wtns, proof, public, "--verbose")
+    assert out.exit_code == 0, out.output
+    assert "proof check" in out.output
+    out = run("zkey", "export", "verificationkey", circuit.zkey, vk)
+    assert out.exit_code == 0, out.output
+    assert vk.read_bytes() == circuit.vk.read_bytes()
+    out = run("groth16", "verify", vk, public, proof)
+    assert out.exit_code == 0 and "OK" in out.output
+    assert snarkjs_verify(circuit.vk, public, proof, tmp_path)
+
+
+@needs_node
+def test_r1cs_info_matches_snarkjs(circuit):
+    ours = zkprove("r1cs", "info", circuit.r1cs)
+    assert ours.returncode == 0, ours.stderr
+    theirs = snarkjs_lines("r1cs", "info", circuit.r1cs, cwd=circuit.dir)
+    assert ours.stdout.splitlines() == theirs
+    assert "# of Constraints: 4" in theirs  # ab, out, sq and its repeat (===)
+
+
+@needs_node
+def test_wtns_check_matches_snarkjs(circuit, tmp_path):
+    ok = zkprove("wtns", "check", circuit.r1cs, circuit.wtns)
+    assert ok.returncode == 0 and "satisfies all 4 constraints" in ok.stdout
+    assert "WITNESS IS CORRECT" in run_snarkjs("wtns", "check", circuit.r1cs, circuit.wtns,
+                                                cwd=circuit.dir)
+    for wire in (1, 2, 5, 6):  # out, a (public), ab, sq: each breaks a different first row
+        bad = tampered(circuit, tmp_path, wire, f"bad{wire}.wtns")
+        rc, theirs = snarkjs_any("wtns", "check", circuit.r1cs, bad, cwd=circuit.dir)
+        assert rc != 0 and "WITNESS IS NOT CORRECT" in theirs
+        first = int(re.search(r"aborting checking process at constraint (\d+)", theirs)[1])
+        res = zkprove("wtns", "check", circuit.r1cs, bad)
+        assert res.returncode == 1
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: WitnessError:"), res.stderr
+        assert f"constraint #{first} " in lines[0], (wire, first, lines[0])
+
+
+@needs_node
+def test_wtns_check_errors_are_one_line(circuit, tmp_path):
+    short = tmp_path / "short.wtns"
+    write_wtns(short, [1, 2, 3])
+    for args in (("wtns", "check", circuit.r1cs, short),
+                 ("wtns", "check", circuit.wtns, circuit.wtns),  # not an r1cs
+                 ("r1cs", "info", circuit.zkey)):
+        res = zkprove(*args)
+        assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+        assert res.stderr.startswith("error: ") and "Traceback" not in res.stderr
+    res = zkprove("r1cs", "info", tmp_path / "none.r1cs")
+    assert res.returncode == 2 and "does not exist" in res.stderr  # click's usage error
+
+
+@needs_node
+def test_prove_refuses_unsatisfying_witness(circuit, tmp_path):
+    bad = tampered(circuit, tmp_path, 5, "bad.wtns")
+    proof, public = tmp_path / "proof.json", tmp_path / "public.json"
+    res = zkprove("groth16", "prove", circuit.zkey, bad, proof, public)
+    assert res.returncode == 1 and "does not satisfy" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not proof.exists() and not public.exists()
+    res = zkprove("groth16", "prove", circuit.zkey, bad, proof, public, "--r1cs", circuit.r1cs)
+    assert res.returncode == 1 and "constraint #0 " in res.stderr, res.stderr
+    # --no-check proves anyway: the proof exists and is invalid (snarkjs's behaviour)
+    out = run("groth16", "prove", circuit.zkey, bad, proof, public, "--no-check")
+    assert out.exit_code == 0, out.output
+    assert not snarkjs_verify(circuit.vk, public, proof, tmp_path)
