@@ -259,6 +259,42 @@ def export_vk_cmd(zkey_path: str, vk_json: str) -> None:
     export_verification_key(zkey_path, vk_json)
 
 
+@zkey_export.command("json")
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("json_path", metavar="JSON", type=click.Path(dir_okay=False))
+def export_json_cmd(zkey_path: str, json_path: str) -> None:
+    """Write the whole zkey as JSON in snarkjs's layout (`snarkjs zkey export json`)."""
+    from prover.formats.snarkjs_json import dump_zkey_json
+    from prover.formats.zkey import read_zkey
+
+    dump_zkey_json(read_zkey(zkey_path), json_path)
+
+
+def solidity_calldata(proof, public: list[int]) -> str:
+    """The line `snarkjs zkey export soliditycalldata` prints: pA, pB (each Fq2 as [x1, x0],
+    the EVM precompile's order), pC and the public signals, as 0x-prefixed 64-digit hex."""
+    def h(v: int) -> str:
+        return f'"0x{v:064x}"'
+
+    # snarkjs prints the point at infinity as its projective (0, 1, 0) without the z
+    inf1, inf2 = (0, 1), ((0, 0), (1, 0))
+    (ax, ay), (cx, cy) = proof.pi_a or inf1, proof.pi_c or inf1
+    (bx0, bx1), (by0, by1) = proof.pi_b or inf2
+    return (f"[{h(ax)}, {h(ay)}],[[{h(bx1)}, {h(bx0)}],[{h(by1)}, {h(by0)}]],"
+            f"[{h(cx)}, {h(cy)}],[{','.join(h(v) for v in public)}]")
+
+
+@zkey_export.command("soliditycalldata")
+@click.argument("public_json", metavar="PUBLIC", type=click.Path(exists=True, dir_okay=False))
+@click.argument("proof_json", metavar="PROOF", type=click.Path(exists=True, dir_okay=False))
+def export_calldata_cmd(public_json: str, proof_json: str) -> None:
+    """Print verifyProof's arguments for PUBLIC and PROOF (snarkjs's argument order)."""
+    from prover.formats.snarkjs_json import load_proof, load_public
+
+    proof = load_proof(proof_json, check_curve=False)  # as snarkjs: formatting, not checking
+    click.echo(solidity_calldata(proof, load_public(public_json)))
+
+
 # --- r1cs, wtns --------------------------------------------------------------------------------
 
 @click.group("r1cs")

@@ -3,6 +3,7 @@ fixture circuit of test_formats_support."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -135,3 +136,31 @@ def test_prove_refuses_unsatisfying_witness(circuit, tmp_path):
     out = run("groth16", "prove", circuit.zkey, bad, proof, public, "--no-check")
     assert out.exit_code == 0, out.output
     assert not snarkjs_verify(circuit.vk, public, proof, tmp_path)
+
+
+@needs_node
+def test_export_soliditycalldata_matches_snarkjs(circuit, tmp_path):
+    proof, public = tmp_path / "proof.json", tmp_path / "public.json"
+    assert run("groth16", "prove", circuit.zkey, circuit.wtns, proof, public).exit_code == 0
+    for pub, prf in ((circuit.public, circuit.proof), (public, proof)):  # snarkjs's, ours
+        theirs = run_snarkjs("zkey", "export", "soliditycalldata", pub, prf, cwd=circuit.dir)
+        ours = zkprove("zkey", "export", "soliditycalldata", pub, prf)
+        assert ours.returncode == 0, ours.stderr
+        assert ours.stdout == theirs
+    res = zkprove("zkey", "export", "soliditycalldata", circuit.proof, circuit.public)  # swapped
+    assert res.returncode == 1 and res.stderr.startswith("error: ")
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+@needs_node
+def test_export_json_matches_snarkjs(circuit, tmp_path):
+    theirs, ours = tmp_path / "theirs.json", tmp_path / "ours.json"
+    for zk in (circuit.zkey0, circuit.zkey):  # delta = 1 before the contribution, then not
+        run_snarkjs("zkey", "export", "json", zk, theirs, cwd=circuit.dir)
+        out = run("zkey", "export", "json", zk, ours)
+        assert out.exit_code == 0, out.output
+        a, b = json.loads(ours.read_text()), json.loads(theirs.read_text())
+        assert list(a) == list(b)
+        for k in b:
+            assert a[k] == b[k], k
+        assert ours.read_bytes() == theirs.read_bytes()
