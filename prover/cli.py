@@ -295,6 +295,20 @@ def export_calldata_cmd(public_json: str, proof_json: str) -> None:
     click.echo(solidity_calldata(proof, load_public(public_json)))
 
 
+@zkey_export.command("solidityverifier")
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("sol_path", metavar="VERIFIER_SOL", type=click.Path(dir_okay=False))
+def export_verifier_cmd(zkey_path: str, sol_path: str) -> None:
+    """Write a Solidity verifier for ZKEY with snarkjs's verifyProof ABI."""
+    from prover.formats.snarkjs_json import vk_from_zkey
+    from prover.formats.zkey import read_zkey
+    from prover.solidity import groth16_verifier_source
+
+    src = groth16_verifier_source(vk_from_zkey(read_zkey(zkey_path), with_alphabeta=False))
+    with open(sol_path, "w", encoding="utf-8") as f:
+        f.write(src)
+
+
 # --- r1cs, wtns --------------------------------------------------------------------------------
 
 @click.group("r1cs")
