@@ -1,10 +1,15 @@
 """`zkprove`: snarkjs's verbs and argument order on this project's Groth16 prover (BN254).
 
+    zkprove r1cs info <r1cs>
+    zkprove wtns check <r1cs> <wtns>
     zkprove groth16 setup <r1cs> <ptau> <zkey>
-    zkprove groth16 prove <zkey> <wtns> <proof.json> <public.json> [--no-check] [--verbose]
+    zkprove groth16 prove <zkey> <wtns> <proof.json> <public.json> [--no-check] [--r1cs R1CS]
     zkprove groth16 verify <verification_key.json> <public.json> <proof.json>
     zkprove zkey contribute <in.zkey> <out.zkey> [--name N] [-e ENTROPY]
     zkprove zkey export verificationkey <zkey> <verification_key.json>
+    zkprove zkey export json <zkey> <zkey.json>
+    zkprove zkey export solidityverifier <zkey> <verifier.sol>
+    zkprove zkey export soliditycalldata <public.json> <proof.json>
     zkprove groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
 
 The same commands are `rollup prover ...` (rollup/cli_prover.py registers these groups).
@@ -104,8 +109,8 @@ def check_proof_against_key(zkey_path: str, result) -> None:
     """Verify a fresh proof with the zkey's own verification key; raise when it fails.
 
     The zkey holds A and B but not C, so a witness cannot be checked constraint by constraint
-    from it: an unsatisfying witness shows as a proof that does not verify (two pairings'
-    worth of work, ~0.2 s). `--r1cs` adds the constraint-level check before proving.
+    from it: an unsatisfying witness shows as a proof that does not verify (one pairing
+    product, ~0.25 s on the test circuit). `--r1cs` adds the constraint-level check first.
     """
     from prover.formats.snarkjs_json import vk_from_zkey
     from prover.formats.zkey import read_zkey
