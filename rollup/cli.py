@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
+
+from prover.cli import one_line, run_main
+
+__all__ = ["cli", "main", "one_line"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,38 +52,7 @@ _register()
 
 
 def main() -> None:
-    debug = "--debug" in sys.argv[1:]
-    try:
-        rc = cli.main(standalone_mode=False)
-        # Without standalone mode click returns ctx.exit(code) as a value instead of exiting.
-        if isinstance(rc, int) and not isinstance(rc, bool) and rc:
-            sys.exit(rc)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # one clear line unless --debug
-        if debug:
-            raise
-        click.echo(one_line(exc), err=True)
-        sys.exit(1)
-
-
-def one_line(exc: BaseException) -> str:
-    """``error: Type: message`` on one line (typed errors name what was wrong)."""
-    msg = " ".join(str(exc).split())
-    if len(msg) > 500:
-        msg = msg[:497] + "..."
-    return f"error: {type(exc).__name__}: {msg}" if msg else f"error: {type(exc).__name__}"
+    run_main(cli)  # one-line errors (exit 1) unless --debug
 
 
 if __name__ == "__main__":

@@ -250,6 +250,33 @@ def vk_from_zkey(z: Any, *, with_alphabeta: bool = True) -> VerificationKey:
         alphabeta_12=compute_alphabeta_12(alpha1, beta2) if with_alphabeta else None)
 
 
+def zkey_to_json(z: Any) -> dict:
+    """What `snarkjs zkey export json` writes for a Groth16 prover.formats.zkey.Zkey: the header,
+    every point as projective decimal strings (infinity [0, 1, 0]), coefficients canonical, and
+    C indexed by wire (null for the constant and public wires, as snarkjs's sparse array)."""
+    q = z.q
+
+    def g1s(arr) -> list:
+        return [g1_to_json(p) for p in g1_from_mont(arr, q)]
+
+    def g2s(arr) -> list:
+        return [g2_to_json(p) for p in g2_from_mont(arr, q)]
+
+    coefs = [{"matrix": int(m), "constraint": int(c), "signal": int(sg), "value": str(v)}
+             for m, c, sg, v in zip(z.coeffs["matrix"].tolist(), z.coeffs["constraint"].tolist(),
+                                    z.coeffs["signal"].tolist(), z.coeff_values(), strict=True)]
+    return {
+        "protocol": PROTOCOL, "n8q": z.n8q, "q": str(q), "n8r": z.n8r, "r": str(z.r),
+        "nVars": z.n_vars, "nPublic": z.n_public, "domainSize": z.domain_size,
+        "power": z.power,
+        "vk_alpha_1": g1s(z.alpha1)[0], "vk_beta_1": g1s(z.beta1)[0],
+        "vk_beta_2": g2s(z.beta2)[0], "vk_gamma_2": g2s(z.gamma2)[0],
+        "vk_delta_1": g1s(z.delta1)[0], "vk_delta_2": g2s(z.delta2)[0],
+        "IC": g1s(z.ic), "ccoefs": coefs, "A": g1s(z.a), "B1": g1s(z.b1), "B2": g2s(z.b2),
+        "C": [None] * (z.n_public + 1) + g1s(z.c), "hExps": g1s(z.h),
+    }
+
+
 # --- text and files ----------------------------------------------------------------------------
 
 def dumps(obj: Any) -> str:
@@ -292,3 +319,7 @@ def load_vk(path: str | os.PathLike, *, check_curve: bool = True) -> Verificatio
 
 def dump_vk(vk: VerificationKey, path: str | os.PathLike) -> None:
     _save(path, vk_to_json(vk))
+
+
+def dump_zkey_json(z: Any, path: str | os.PathLike) -> None:
+    _save(path, zkey_to_json(z))

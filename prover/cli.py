@@ -1,0 +1,387 @@
+"""`zkprove`: snarkjs's verbs and argument order on this project's Groth16 prover (BN254).
+
+    zkprove r1cs info <r1cs>
+    zkprove wtns check <r1cs> <wtns>
+    zkprove groth16 setup <r1cs> <ptau> <zkey>
+    zkprove groth16 prove <zkey> <wtns> <proof.json> <public.json> [--no-check] [--r1cs R1CS]
+    zkprove groth16 verify <verification_key.json> <public.json> <proof.json>
+    zkprove zkey contribute <in.zkey> <out.zkey> [--name N] [-e ENTROPY]
+    zkprove zkey export verificationkey <zkey> <verification_key.json>
+    zkprove zkey export json <zkey> <zkey.json>
+    zkprove zkey export solidityverifier <zkey> <verifier.sol>
+    zkprove zkey export soliditycalldata <public.json> <proof.json>
+    zkprove groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
+
+The same commands are `rollup prover ...` (rollup/cli_prover.py registers these groups).
+Errors are one line on stderr and exit 1 (`--debug` shows the traceback); `verify` exits 0 for a
+valid proof, 1 for an invalid one, 2 for malformed input.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+# Input errors that mean "malformed" (exit 2) rather than "invalid proof" (exit 1).
+_MALFORMED = (ValueError, OSError, TypeError)
+
+
+# --- error handling shared by the console scripts ------------------------------------------------
+
+def one_line(exc: BaseException) -> str:
+    """``error: Type: message`` on one line (typed errors name what was wrong)."""
+    msg = " ".join(str(exc).split())
+    if len(msg) > 500:
+        msg = msg[:497] + "..."
+    return f"error: {type(exc).__name__}: {msg}" if msg else f"error: {type(exc).__name__}"
+
+
+def run_main(group: click.Group, args: list[str] | None = None) -> None:
+    """Run a click group as a console script: one-line errors (exit 1) unless --debug."""
+    argv = sys.argv[1:] if args is None else args
+    debug = "--debug" in argv
+    try:
+        rc = group.main(args=argv, standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(code) as a value instead of exiting.
+        if isinstance(rc, int) and not isinstance(rc, bool) and rc:
+            sys.exit(rc)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # one clear line unless --debug
+        if debug:
+            raise
+        click.echo(one_line(exc), err=True)
+        sys.exit(1)
+
+
+# --- groth16 --------------------------------------------------------------------------------------
+
+@click.group("groth16")
+def groth16() -> None:
+    """Prove and verify Groth16 proofs (BN254)."""
+
+
+def print_timings(timings: dict[str, float], total: float) -> None:
+    width = max(len(k) for k in timings) if timings else 10
+    for phase, sec in timings.items():
+        click.echo(f"  {phase:<{width}}  {sec * 1e3:9.1f} ms", err=True)
+    click.echo(f"  {'total':<{width}}  {total * 1e3:9.1f} ms", err=True)
+
+
+def _prove_with_progress(prove, zkey, wtns, backend):
+    """A rich progress bar over the prover's phases on a terminal; plain call otherwise."""
+    from prover.groth16.prove import PHASES
+
+    if not sys.stderr.isatty():
+        return prove(zkey, wtns, backend=backend)
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]prove[/bold] {task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(PHASES[0], total=len(PHASES))
+
+        def step(phase: str, _seconds: float) -> None:
+            nxt = PHASES.index(phase) + 1 if phase in PHASES else 0
+            bar.update(task, advance=1, description=PHASES[nxt] if nxt < len(PHASES) else "")
+
+        return prove(zkey, wtns, backend=backend, on_phase=step)
+
+
+class UnsatisfiedWitness(ValueError):
+    """The witness does not satisfy the circuit: no proof is written."""
+
+
+def check_proof_against_key(zkey_path: str, result) -> None:
+    """Verify a fresh proof with the zkey's own verification key; raise when it fails.
+
+    The zkey holds A and B but not C, so a witness cannot be checked constraint by constraint
+    from it: an unsatisfying witness shows as a proof that does not verify (one pairing
+    product, ~0.25 s on the test circuit). `--r1cs` adds the constraint-level check first.
+    """
+    from prover.formats.snarkjs_json import vk_from_zkey
+    from prover.formats.zkey import read_zkey
+    from prover.groth16 import verify
+
+    vk = vk_from_zkey(read_zkey(zkey_path), with_alphabeta=False)
+    if not verify(vk, result.public_signals, result.proof):
+        raise UnsatisfiedWitness("the witness does not satisfy the circuit (the proof fails "
+                                 "against the zkey's own key); no proof written. "
+                                 "`zkprove wtns check <r1cs> <wtns>` names the constraint")
+
+
+@groth16.command("prove")
+@click.argument("zkey", type=click.Path(exists=True, dir_okay=False))
+@click.argument("wtns", type=click.Path(exists=True, dir_okay=False))
+@click.argument("proof_json", type=click.Path(dir_okay=False))
+@click.argument("public_json", type=click.Path(dir_okay=False))
+@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True,
+              help="MSM/NTT kernels: auto uses CUDA when a GPU is present, else the CPU.")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="Refuse a witness that does not satisfy the circuit (the proof is verified "
+                   "against the zkey's key before anything is written).")
+@click.option("--r1cs", "r1cs_path", type=click.Path(exists=True, dir_okay=False),
+              help="Also check every constraint of this .r1cs before proving (names the first "
+                   "one the witness breaks).")
+@click.option("--verbose", "-v", is_flag=True, help="Per-phase timings on stderr.")
+def prove_cmd(zkey: str, wtns: str, proof_json: str, public_json: str, backend: str,
+              check: bool, r1cs_path: str | None, verbose: bool) -> None:
+    """Prove from a .zkey and a .wtns; write proof.json and public.json as snarkjs does."""
+    t0 = time.perf_counter()
+    from prover.backend import get_backend
+    from prover.formats.snarkjs_json import dump_proof, dump_public
+    from prover.groth16 import prove
+
+    t_import = time.perf_counter() - t0
+    extra: dict[str, float] = {}
+    if check and r1cs_path:
+        from prover.formats.r1cs import read_r1cs
+        from prover.formats.wtns import read_wtns
+        from prover.r1cs_check import check_satisfied
+
+        t = time.perf_counter()
+        check_satisfied(read_r1cs(r1cs_path), read_wtns(wtns))
+        extra["r1cs check"] = time.perf_counter() - t
+    be = get_backend(backend)
+    res = _prove_with_progress(prove, zkey, wtns, be)
+    if check:
+        t = time.perf_counter()
+        check_proof_against_key(zkey, res)
+        extra["proof check"] = time.perf_counter() - t
+    dump_proof(res.proof, proof_json)
+    dump_public(res.public_signals, public_json)
+    if verbose:
+        click.echo(f"groth16 prove (backend {backend} -> {be.name}, {be.device_name}):", err=True)
+        print_timings({"imports": t_import, **res.timings, **extra}, time.perf_counter() - t0)
+
+
+@groth16.command("verify")
+@click.argument("vk_json", type=click.Path(dir_okay=False))
+@click.argument("public_json", type=click.Path(dir_okay=False))
+@click.argument("proof_json", type=click.Path(dir_okay=False))
+@click.option("--verbose", "-v", is_flag=True, help="Time the check on stderr.")
+@click.pass_context
+def verify_cmd(ctx: click.Context, vk_json: str, public_json: str, proof_json: str,
+               verbose: bool) -> None:
+    """Exit 0 when the proof is valid, 1 when invalid, 2 when an input is malformed."""
+    from prover.formats.snarkjs_json import load_proof, load_public, load_vk
+    from prover.groth16 import verify
+
+    t0 = time.perf_counter()
+    try:
+        ok = verify(load_vk(vk_json), load_public(public_json), load_proof(proof_json))
+    except _MALFORMED as e:
+        click.echo(f"malformed input: {e}", err=True)
+        ctx.exit(2)
+    if verbose:
+        click.echo(f"verify: {time.perf_counter() - t0:.3f} s", err=True)
+    if ok:
+        click.echo("OK")
+        return
+    click.echo("INVALID proof", err=True)
+    ctx.exit(1)
+
+
+@groth16.command("setup")
+@click.argument("r1cs", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ptau", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(dir_okay=False))
+def setup_cmd(r1cs: str, ptau: str, zkey_path: str) -> None:
+    """The zkey `snarkjs groth16 setup` writes (phase 2 still to contribute: delta = 1)."""
+    from prover.groth16.setup import setup_file
+
+    t0 = time.perf_counter()
+    z = setup_file(r1cs, ptau, zkey_path)
+    click.echo(f"{zkey_path}: {z.n_vars} wires, {z.n_public} public, domain {z.domain_size}, "
+               f"circuit hash {z.cs_hash.hex()[:32]}..., {time.perf_counter() - t0:.1f} s",
+               err=True)
+    click.echo("phase 2 has no contribution yet: run `zkey contribute` before use", err=True)
+
+
+@groth16.command("dev-setup")
+@click.argument("r1cs", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(dir_okay=False))
+def dev_setup_cmd(r1cs: str, zkey_path: str) -> None:
+    """A zkey from fresh local randomness. NOT A CEREMONY: for tests and benchmarks only."""
+    from prover.groth16.setup import NOT_A_CEREMONY, dev_setup_file
+
+    click.secho(f"WARNING: {NOT_A_CEREMONY}", fg="red", bold=True, err=True)
+    t0 = time.perf_counter()
+    z = dev_setup_file(r1cs, zkey_path)
+    click.echo(f"{zkey_path}: {z.n_vars} wires, {z.n_public} public, domain {z.domain_size}, "
+               f"{time.perf_counter() - t0:.1f} s", err=True)
+
+
+# --- zkey -----------------------------------------------------------------------------------------
+
+@click.group("zkey")
+def zkey() -> None:
+    """Operations on .zkey files."""
+
+
+@zkey.command("contribute")
+@click.argument("zkey_in", metavar="IN_ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_out", metavar="OUT_ZKEY", type=click.Path(dir_okay=False))
+@click.option("--name", "-n", help="Contributor name recorded in the transcript.")
+@click.option("--entropy", "-e", help="Extra entropy mixed into the OS randomness.")
+def contribute_cmd(zkey_in: str, zkey_out: str, name: str | None, entropy: str | None) -> None:
+    """Phase-2 contribution (snarkjs's format; `snarkjs zkey verify` checks it)."""
+    from prover.groth16.contribute import contribute_file
+
+    t0 = time.perf_counter()
+    z = contribute_file(zkey_in, zkey_out, name, entropy.encode() if entropy else None)
+    n = len(z.contribution_list())
+    click.echo(f"{zkey_out}: contribution #{n} written, {time.perf_counter() - t0:.1f} s",
+               err=True)
+
+
+@zkey.group("export")
+def zkey_export() -> None:
+    """Export parts of a .zkey."""
+
+
+@zkey_export.command("verificationkey")
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("vk_json", type=click.Path(dir_okay=False))
+def export_vk_cmd(zkey_path: str, vk_json: str) -> None:
+    """Write the verification key of ZKEY as snarkjs's verification_key.json."""
+    from prover.groth16 import export_verification_key
+
+    export_verification_key(zkey_path, vk_json)
+
+
+@zkey_export.command("json")
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("json_path", metavar="JSON", type=click.Path(dir_okay=False))
+def export_json_cmd(zkey_path: str, json_path: str) -> None:
+    """Write the whole zkey as JSON in snarkjs's layout (`snarkjs zkey export json`)."""
+    from prover.formats.snarkjs_json import dump_zkey_json
+    from prover.formats.zkey import read_zkey
+
+    dump_zkey_json(read_zkey(zkey_path), json_path)
+
+
+def solidity_calldata(proof, public: list[int]) -> str:
+    """The line `snarkjs zkey export soliditycalldata` prints: pA, pB (each Fq2 as [x1, x0],
+    the EVM precompile's order), pC and the public signals, as 0x-prefixed 64-digit hex."""
+    def h(v: int) -> str:
+        return f'"0x{v:064x}"'
+
+    # snarkjs prints the point at infinity as its projective (0, 1, 0) without the z
+    inf1, inf2 = (0, 1), ((0, 0), (1, 0))
+    (ax, ay), (cx, cy) = proof.pi_a or inf1, proof.pi_c or inf1
+    (bx0, bx1), (by0, by1) = proof.pi_b or inf2
+    return (f"[{h(ax)}, {h(ay)}],[[{h(bx1)}, {h(bx0)}],[{h(by1)}, {h(by0)}]],"
+            f"[{h(cx)}, {h(cy)}],[{','.join(h(v) for v in public)}]")
+
+
+@zkey_export.command("soliditycalldata")
+@click.argument("public_json", metavar="PUBLIC", type=click.Path(exists=True, dir_okay=False))
+@click.argument("proof_json", metavar="PROOF", type=click.Path(exists=True, dir_okay=False))
+def export_calldata_cmd(public_json: str, proof_json: str) -> None:
+    """Print verifyProof's arguments for PUBLIC and PROOF (snarkjs's argument order)."""
+    from prover.formats.snarkjs_json import load_proof, load_public
+
+    proof = load_proof(proof_json, check_curve=False)  # as snarkjs: formatting, not checking
+    click.echo(solidity_calldata(proof, load_public(public_json)))
+
+
+@zkey_export.command("solidityverifier")
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("sol_path", metavar="VERIFIER_SOL", type=click.Path(dir_okay=False))
+def export_verifier_cmd(zkey_path: str, sol_path: str) -> None:
+    """Write a Solidity verifier for ZKEY with snarkjs's verifyProof ABI."""
+    from prover.formats.snarkjs_json import vk_from_zkey
+    from prover.formats.zkey import read_zkey
+    from prover.solidity import groth16_verifier_source
+
+    src = groth16_verifier_source(vk_from_zkey(read_zkey(zkey_path), with_alphabeta=False))
+    with open(sol_path, "w", encoding="utf-8") as f:
+        f.write(src)
+
+
+# --- r1cs, wtns --------------------------------------------------------------------------------
+
+@click.group("r1cs")
+def r1cs() -> None:
+    """Inspect .r1cs files."""
+
+
+BLS12_381_R = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
+
+
+def r1cs_info_lines(path: str) -> list[str]:
+    """The facts `snarkjs r1cs info` prints, in its words and order."""
+    from prover.formats import BN254_R
+    from prover.formats.r1cs import read_r1cs
+
+    c = read_r1cs(path, prime=None)
+    curve = {BN254_R: "Curve: bn-128", BLS12_381_R: "Curve: bls12-381"}.get(
+        c.prime, f"Unknown Curve. Prime: {c.prime}")
+    return [curve, f"# of Wires: {c.n_wires}", f"# of Constraints: {c.n_constraints}",
+            f"# of Private Inputs: {c.n_prv_in}", f"# of Public Inputs: {c.n_pub_in}",
+            f"# of Labels: {c.n_labels}", f"# of Outputs: {c.n_pub_out}"]
+
+
+@r1cs.command("info")
+@click.argument("r1cs_path", metavar="R1CS", type=click.Path(exists=True, dir_okay=False))
+def r1cs_info_cmd(r1cs_path: str) -> None:
+    """Curve, wires, constraints, inputs, labels and outputs of a circuit."""
+    for line in r1cs_info_lines(r1cs_path):
+        click.echo(line)
+
+
+@click.group("wtns")
+def wtns() -> None:
+    """Check .wtns files."""
+
+
+@wtns.command("check")
+@click.argument("r1cs_path", metavar="R1CS", type=click.Path(exists=True, dir_okay=False))
+@click.argument("wtns_path", metavar="WTNS", type=click.Path(exists=True, dir_okay=False))
+def wtns_check_cmd(r1cs_path: str, wtns_path: str) -> None:
+    """Exit 0 when the witness satisfies every constraint; else name the first that fails."""
+    from prover.formats.r1cs import read_r1cs
+    from prover.formats.wtns import read_wtns
+    from prover.r1cs_check import check_satisfied
+
+    c = read_r1cs(r1cs_path)
+    check_satisfied(c, read_wtns(wtns_path, prime=c.prime))
+    click.echo(f"OK: the witness satisfies all {c.n_constraints} constraints")
+
+
+# --- the console script ---------------------------------------------------------------------------
+
+GROUPS = (groth16, zkey, r1cs, wtns)
+
+
+@click.group("zkprove", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """Groth16 (BN254) with snarkjs's files, verbs and argument order."""
+
+
+for _g in GROUPS:
+    cli.add_command(_g)
+
+
+def main() -> None:
+    run_main(cli)
+
+
+if __name__ == "__main__":
+    main()
