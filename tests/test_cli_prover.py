@@ -6,17 +6,15 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from test_formats_support import HAVE_NODE, build, needs_node
+from test_formats_support import needs_node, snark  # noqa: F401
 from test_groth16 import snarkjs_verify
 
 from rollup.cli import cli
 
 
 @pytest.fixture(scope="module")
-def circuit(tmp_path_factory):
-    if not HAVE_NODE:
-        pytest.skip("node_modules/.bin/snarkjs is absent")
-    return build(tmp_path_factory.mktemp("snark"))
+def circuit(snark):  # noqa: F811 - the session's snarkjs circuit, built once for every module
+    return snark
 
 
 def run(*args):

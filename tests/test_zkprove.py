@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from test_formats_support import HAVE_NODE, ROOT, SNARKJS, R, build, needs_node, run_snarkjs
+from test_formats_support import ROOT, SNARKJS, R, needs_node, run_snarkjs, snark  # noqa: F401
 from test_groth16 import snarkjs_verify
 
 from prover.cli import cli
@@ -21,10 +21,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @pytest.fixture(scope="module")
-def circuit(tmp_path_factory):
-    if not HAVE_NODE:
-        pytest.skip("node_modules/.bin/snarkjs is absent")
-    return build(tmp_path_factory.mktemp("snark"))
+def circuit(snark):  # noqa: F811 - the session's snarkjs circuit, built once for every module
+    return snark
 
 
 def run(*args):
