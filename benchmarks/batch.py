@@ -24,9 +24,9 @@ from pathlib import Path
 
 
 def _batch(slots: int, l1: int, depth: int):
-    from rollup.batch import build_batch
     from rollup.engine import testnet as tn
     from rollup.engine.testnet import DOMAIN, PERP
+    from rollup.settlement.batch import build_batch
     from rollup.transactions import BUY, SELL, Order, Withdrawal
 
     far = 10**9

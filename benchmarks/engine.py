@@ -155,7 +155,7 @@ def bench_matching(records: list[dict], n_orders: int, n_rooted: int,
     # 3. the core's flow journaled: group commit (one SQLite transaction, one fsync per group)
     import tempfile
 
-    from rollup.state.journal import Journal
+    from rollup.durability.journal import Journal
 
     with tempfile.TemporaryDirectory() as d:
         seq = venue(journal=Journal(f"{d}/journal.db"))

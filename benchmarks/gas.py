@@ -45,7 +45,6 @@ def run_slots(slots: int, chain_kind: str, cache: Path, records: list[dict], log
               with_exit: bool) -> None:
     from circuits import eddsa_public_key
     from circuits.babyjubjub import pack_point
-    from rollup.batch import build_batch
     from rollup.chain.contracts import transact
     from rollup.chain.devnet import deploy_devnet, devnet_rollup_address
     from rollup.chain.layout import (
@@ -58,6 +57,7 @@ def run_slots(slots: int, chain_kind: str, cache: Path, records: list[dict], log
     )
     from rollup.devkeys import dev_keys, prove_for_chain
     from rollup.engine.sequencer import Sequencer
+    from rollup.settlement.batch import build_batch
     from rollup.state.state import State
     from rollup.transactions import Deposit, Domain, Withdrawal
 
@@ -125,7 +125,7 @@ def run_slots(slots: int, chain_kind: str, cache: Path, records: list[dict], log
                                             sender=alice))
         chain.increase_time(DEADLINE + 1)
         _record(records, chain.kind, "activateExodus", r.activate_exodus(sender=carol))
-        from rollup.exit import exit_circuit, exit_inputs, sign_exit
+        from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
 
         t = time.perf_counter()
         claim = exit_inputs(seq.state, dom, 2, int(alice, 16),

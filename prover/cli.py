@@ -12,7 +12,7 @@
     zkprove zkey export soliditycalldata <public.json> <proof.json>
     zkprove groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
 
-The same commands are `rollup prover ...` (rollup/cli_prover.py registers these groups).
+The same commands are `rollup prover ...` (rollup/cli/prover.py registers these groups).
 Errors are one line on stderr and exit 1 (`--debug` shows the traceback); `verify` exits 0 for a
 valid proof, 1 for an invalid one, 2 for malformed input.
 """

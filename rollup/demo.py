@@ -15,7 +15,7 @@
    ``Rollup.submitBatch``; the withdrawal's L1 record is collected with ``withdraw``.
 7. The operator disappears: a forced withdrawal is never processed, its deadline passes, anyone
    activates exodus; the state is rebuilt from the genesis records and the batches' calldata
-   alone (``rollup.recover``), and every account exits with a proof of its value.
+   alone (``rollup.recovery.recover``), and every account exits with a proof of its value.
 Every step checks its outcome (roots, balances, conservation) and raises DemoError if not.
 """
 
@@ -115,7 +115,6 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     from circuits.babyjubjub import pack_point, unpack_point
     from circuits.batch import build_batch_circuit
     from prover.groth16.prove import prove
-    from rollup.batch import build_batch, plan_batches
     from rollup.chain.contracts import call, deploy, transact
     from rollup.chain.layout import (
         ASSET_ETH,
@@ -129,10 +128,11 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     from rollup.chain.rollup import RollupClient
     from rollup.chain.verifier import deploy_verifier, proof_evm
     from rollup.engine.sequencer import Sequencer
-    from rollup.exit import exit_circuit, exit_inputs, sign_exit
     from rollup.margin.liquidation import MarginMatrix
     from rollup.margin.risk import account_value
-    from rollup.recover import recover
+    from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
+    from rollup.recovery.recover import recover
+    from rollup.settlement.batch import build_batch, plan_batches
     from rollup.state.encoding import KIND_CALL, KIND_PERP
     from rollup.state.state import FEE_ACCOUNT, State
     from rollup.transactions import (
@@ -369,7 +369,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
         tp = time.perf_counter()
         res = prove(ek.zkey, exit_cs.witness(exit_cs.solve(claim.values)))
         t_exit = time.perf_counter() - tp
-        tx = rollup.exit(acc_id, t.l1, 0, claim.token_amount, proof_evm(res.proof),
+        tx = rollup.recovery.exit(acc_id, t.l1, 0, claim.token_amount, proof_evm(res.proof),
                          sender=t.l1)
         before = call(token.functions.balanceOf(t.l1))
         rollup.withdraw(ASSET_TOKEN, sender=t.l1)

@@ -14,10 +14,10 @@ import pytest
 
 from circuits.batch import DIFF_BYTES, EMPTY_POSITIONS_ROOT, build_batch_circuit
 from rollup import errors as E
-from rollup.batch import Unsupported, build_batch
 from rollup.engine import testnet as tn
 from rollup.engine.sequencer import Sequencer
 from rollup.engine.testnet import CALL, DOMAIN, PERP
+from rollup.settlement.batch import Unsupported, build_batch
 from rollup.state.rebuild import batch_records, rebuild
 from rollup.state.state import FEE_ACCOUNT, State
 from rollup.transactions import (

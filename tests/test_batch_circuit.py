@@ -14,7 +14,13 @@ import pytest
 from circuits.babyjubjub import pack_point
 from circuits.batch import build_batch_circuit, input_names
 from circuits.lc import R
-from rollup.batch import (
+from rollup.chain import layout
+from rollup.chain.layout import ASSET_ETH, ASSET_TOKEN, KIND_DEPOSIT, QueueEntry, queue_chain
+from rollup.chain.layout import KIND_FORCED_WITHDRAWAL as KIND_FORCED
+from rollup.engine import testnet as tn
+from rollup.engine.testnet import CALL, DOMAIN, EXPIRY, PERP
+from rollup.margin.risk import is_liquidatable
+from rollup.settlement.batch import (
     BatchQueue,
     Unsupported,
     build_batch,
@@ -22,12 +28,6 @@ from rollup.batch import (
     plan_batches,
     refund_witness,
 )
-from rollup.chain import layout
-from rollup.chain.layout import ASSET_ETH, ASSET_TOKEN, KIND_DEPOSIT, QueueEntry, queue_chain
-from rollup.chain.layout import KIND_FORCED_WITHDRAWAL as KIND_FORCED
-from rollup.engine import testnet as tn
-from rollup.engine.testnet import CALL, DOMAIN, EXPIRY, PERP
-from rollup.margin.risk import is_liquidatable
 from rollup.state.encoding import KIND_CALL
 from rollup.state.rebuild import apply_record, batch_records
 from rollup.transactions import (

@@ -203,7 +203,7 @@ def test_exit_proof_is_bound_to_its_deployment(env, standin):  # noqa: F811
 def test_batch_sent_through_a_contract_wallet_is_recoverable(env, standin):  # noqa: F811
     """Recovery reads public data from the contract's BatchData events, so a batch sent by a
     contract wallet (whose transaction input is the wallet's, not submitBatch's) is found."""
-    from rollup.recover import finalized_batches
+    from rollup.recovery.recover import finalized_batches
 
     ch = env[0]
     wallet = deploy(ch, "OperatorWallet")

@@ -5,8 +5,8 @@ from click.testing import CliRunner
 from benchmarks import engine as bench
 from benchmarks.cli import bench as bench_cli
 from rollup.cli import cli
+from rollup.durability.journal import Journal
 from rollup.engine import testnet as tn
-from rollup.state.journal import Journal
 
 
 def test_engine_greeks_cli():

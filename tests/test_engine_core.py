@@ -731,8 +731,8 @@ def test_resting_order_views_after_removal_and_reuse():
 def test_journal_recover_reproduces_the_core_run(tmp_path):
     """A journaled flow applied in groups, recovered from its journal (replayed through the
     core in one group): the same root, books and accounts; and the same as one by one."""
+    from rollup.durability.journal import Journal
     from rollup.engine.restart import recover
-    from rollup.state.journal import Journal
 
     path = tmp_path / "j.db"
     journaled = tn.venue(n_accounts=4, deposit=3 * 10**9, journal=Journal(path))

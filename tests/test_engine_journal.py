@@ -11,16 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollup import errors as E
+from rollup.durability.journal import Journal, request_json, snapshot
 from rollup.engine import testnet as tn
 from rollup.engine.restart import recover
-from rollup.state import journal as jr
-from rollup.state.journal import Journal, request_json, snapshot
+from rollup.durability import journal as jr
 from rollup.transactions import SELL, Deposit, OracleUpdate, Order, Withdrawal
 
 CHILD = textwrap.dedent("""
     import random, sys
     from rollup.engine import testnet as tn
-    from rollup.state.journal import Journal, snapshot
+    from rollup.durability.journal import Journal, snapshot
     from rollup.transactions import Order
     from rollup.errors import EngineError
 
@@ -253,7 +253,7 @@ def test_failed_snapshot_does_not_fail_the_request(tmp_path):
 SNAP_CHILD = textwrap.dedent("""
     import random, sys, time
     from rollup.engine import testnet as tn
-    from rollup.state import journal as jr
+    from rollup.durability import journal as jr
     from rollup.transactions import Order
     from rollup.errors import EngineError
 

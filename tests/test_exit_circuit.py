@@ -8,8 +8,8 @@ import pytest
 from circuits import eddsa_public_key
 from circuits.exit import input_names
 from rollup.chain.layout import exit_public_input
-from rollup.exit import exit_circuit, exit_inputs, sign_exit
 from rollup.margin.risk import account_value
+from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
 from rollup.state.encoding import KIND_CALL, KIND_PERP, encode
 from rollup.state.state import Asset, OracleEntry, State
 from rollup.transactions import Domain

@@ -1,4 +1,4 @@
-"""The L1 queue into the running sequencer (rollup.api.l1feed) on Anvil: a token deposit to a new
+"""The L1 queue into the running sequencer (rollup.node.l1feed) on Anvil: a token deposit to a new
 key, an ETH deposit (refunded) and the owner's forced withdrawal reach the journal once each,
 across a feed restart and a lost cursor; `batch build` finds the entries in the feed's store."""
 
@@ -21,10 +21,10 @@ ETH = 10**18
 
 @needs_anvil
 def test_feed_submits_each_l1_entry_once(tmp_path):
-    from rollup.api.l1feed import STORE_NAME, L1Feed
     from rollup.api.service import SequencerService
-    from rollup.cli_batch import _fed_queue
+    from rollup.cli.batch import _fed_queue
     from rollup.config import load
+    from rollup.node.l1feed import STORE_NAME, L1Feed
 
     with node.anvil() as chain:
         acc = chain.accounts

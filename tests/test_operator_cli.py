@@ -222,7 +222,7 @@ def test_status_without_journal_and_unreachable_chain(tmp_path, monkeypatch, cap
 def test_onchain_status_from_a_deployed_rollup(tmp_path):
     from rollup.chain.node import embedded
     from rollup.chain.rollup import RollupClient
-    from rollup.cli_operator import onchain_state
+    from rollup.cli.operator import onchain_state
 
     chain = embedded()
     acc = chain.accounts[0]

@@ -230,7 +230,7 @@ def test_help_and_usage_errors(tmp_path, monkeypatch, capsys):
 
 
 def test_genesis_files(tmp_path):
-    from rollup.genesis import GenesisError, from_records, load_genesis
+    from rollup.recovery.genesis import GenesisError, from_records, load_genesis
 
     g = from_records(b"", 4)
     assert g.first_free_id == 0
@@ -251,8 +251,8 @@ def test_genesis_from_config(tmp_path):
     from circuits import eddsa_public_key
     from rollup.config import Config, example_markets, set_rollup_address
     from rollup.config import render as render_cfg
-    from rollup.genesis import config_records, from_records
     from rollup.keys import compress
+    from rollup.recovery.genesis import config_records, from_records
 
     pk = compress(eddsa_public_key(SEEDS["bob"]))
     path = tmp_path / "rollup.toml"

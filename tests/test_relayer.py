@@ -14,7 +14,8 @@ from rollup.chain import layout
 from rollup.chain import node as node_mod
 from rollup.chain.contracts import deploy, transact
 from rollup.chain.layout import ASSET_ETH, ASSET_TOKEN, KIND_DEPOSIT, KIND_FORCED_WITHDRAWAL
-from rollup.chain.relayer import (
+from rollup.chain.rollup import RollupClient
+from rollup.settlement.relayer import (
     DEFAULT_CONFIRMATIONS,
     PENDING,
     BatchStore,
@@ -25,7 +26,6 @@ from rollup.chain.relayer import (
     StoreError,
     accounts_by_key,
 )
-from rollup.chain.rollup import RollupClient
 from rollup.transactions import Deposit, ForcedWithdrawal, Refund
 
 ETH = 10**18

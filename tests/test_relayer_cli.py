@@ -12,8 +12,8 @@ from test_settlement_support import ALICE, open_world, story  # noqa: F401
 
 from prover.formats.snarkjs_json import Proof, dump_proof
 from rollup.chain import node
-from rollup.chain.relayer import StoreError
 from rollup.cli import main
+from rollup.settlement.relayer import StoreError
 
 pytestmark = [pytest.mark.skipif(node.anvil_path() is None, reason="anvil is not installed"),
               pytest.mark.slow]  # the session's proofs first (about a minute)

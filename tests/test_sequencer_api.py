@@ -322,9 +322,9 @@ def test_batch_limits_and_malformed_bodies(api):
 
 
 def test_genesis_cut_short_is_completed_on_start(tmp_path):
+    from rollup.durability.journal import Journal
     from rollup.engine.sequencer import Sequencer
-    from rollup.genesis import genesis_requests
-    from rollup.state.journal import Journal
+    from rollup.recovery.genesis import genesis_requests
     from rollup.state.state import State
 
     cfg = load(write_config(tmp_path / "a", n_traders=2))

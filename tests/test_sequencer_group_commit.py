@@ -334,7 +334,7 @@ def test_restart_from_the_services_snapshot_keeps_state_books_and_fills(tmp_path
     restart loads the newest snapshot and replays only the journal rows after it: same root,
     books and fills as a full replay. Snapshots another tool wrote (no fill history), or a
     damaged one, are skipped for a full replay."""
-    from rollup.state.journal import snapshot
+    from rollup.durability.journal import snapshot
 
     logs: list[str] = []
     cfg = load(write_config(tmp_path / "snap", n_traders=N_TRADERS, snapshot_every=7))

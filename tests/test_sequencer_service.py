@@ -26,10 +26,10 @@ from operator_support import (
 )
 
 from rollup.config import load
+from rollup.durability.journal import Journal
 from rollup.engine.restart import recover
 from rollup.engine.sequencer import Sequencer
-from rollup.genesis import genesis_requests
-from rollup.state.journal import Journal
+from rollup.recovery.genesis import genesis_requests
 from rollup.state.state import State
 from rollup.transactions import (
     BUY,

@@ -37,7 +37,7 @@ from circuits.eddsa import eddsa_public_key, eddsa_sign
 from rollup.chain.contracts import call
 from rollup.chain.errors import ContractRevert
 from rollup.chain.layout import ASSET_TOKEN
-from rollup.chain.relayer import (
+from rollup.settlement.relayer import (
     FINALIZED,
     PENDING,
     SENT,
@@ -187,7 +187,7 @@ def test_relayer_refusals_leave_the_store_intact(settled, tmp_path):
     st = r.state()
     assert (st.batch_number, st.state_root) == (2, s.final_root)
     # a stored batch the chain finalized cannot be overwritten with other content
-    from rollup.chain.relayer import StoreError
+    from rollup.settlement.relayer import StoreError
 
     with pytest.raises(StoreError):
         store.put(replace(s.stored[1], new_root=b"\x06" * 32))

@@ -29,7 +29,7 @@ from rollup.chain import node
 from rollup.chain.contracts import transact
 from rollup.chain.devnet import Deployment, deploy_devnet, devnet_rollup_address
 from rollup.chain.layout import ASSET_TOKEN, KIND_DEPOSIT, ZERO32, QueueEntry
-from rollup.chain.relayer import StoredBatch
+from rollup.settlement.relayer import StoredBatch
 
 DEPTH, SLOTS = 4, 1
 DEADLINE = 3 * 24 * 3600
@@ -58,7 +58,7 @@ class Story:
     alice_pk: tuple[int, int]
     entry0: QueueEntry
     deposit: object  # the engine's Deposit for queue entry 0
-    batches: list  # rollup.batch.Batch, batch 1 and 2
+    batches: list  # rollup.settlement.batch.Batch, batch 1 and 2
     stored: list[StoredBatch]  # the same with their proofs
     exits: dict[int, tuple[str, int, list[int]]]  # account -> (owner, token amount, proof)
     final_root: bytes
@@ -72,10 +72,10 @@ def _root(x: int) -> bytes:
 def make_story(cache: Path) -> Story:
     from circuits import eddsa_public_key
     from circuits.babyjubjub import pack_point
-    from rollup.batch import build_batch
     from rollup.devkeys import dev_keys, prove_for_chain
     from rollup.engine.sequencer import Sequencer
-    from rollup.exit import exit_circuit, exit_inputs, sign_exit
+    from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
+    from rollup.settlement.batch import build_batch
     from rollup.state.state import State
     from rollup.transactions import Deposit, Domain, Withdrawal
 

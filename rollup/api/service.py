@@ -12,7 +12,7 @@ all journaled, and a genesis cut short by a crash is completed on the next start
 with rows is replayed (restart = the same state, books and fill history included; the
 signatures were checked when the rows were accepted): from the newest snapshot the service wrote
 (``[data] snapshot_every`` requests apart, and at a clean stop: the sequencer with the fill
-history, ``rollup.state.journal`` files) plus the rows after it, or from the genesis when there
+history, ``rollup.durability.journal`` files) plus the rows after it, or from the genesis when there
 is none, so a restart's time is bounded by the snapshot interval, not by the journal's length.
 
 Group commit: one fsync per request caps throughput under concurrent clients, so when the worker
@@ -49,10 +49,10 @@ from pathlib import Path
 
 from rollup.api.codec import fill_json, hex32, side_name
 from rollup.config import Config
+from rollup.durability.journal import Journal
 from rollup.engine.sequencer import Receipt, Sequencer
 from rollup.errors import EngineError, JournalError
-from rollup.genesis import genesis_requests
-from rollup.state.journal import Journal
+from rollup.recovery.genesis import genesis_requests
 from rollup.state.state import State
 from rollup.transactions import Request
 

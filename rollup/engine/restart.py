@@ -1,12 +1,13 @@
 """Restart: the sequencer rebuilt from its journal and newest snapshot
-(``rollup.state.journal.replay``), with the factory of an empty sequencer for a fresh journal."""
+(``rollup.durability.journal.replay``),
+with the factory of an empty sequencer for a fresh journal."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from rollup.durability.journal import replay
 from rollup.engine.sequencer import Sequencer
-from rollup.state.journal import replay
 from rollup.state.state import State
 from rollup.transactions import Domain
 

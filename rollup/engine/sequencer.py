@@ -23,7 +23,7 @@ computed on demand (``state.root``, ``flush``, a batch), all dirty leaves hashed
 (``rollup.state.state``); otherwise every receipt carries the root after its request.
 Journal: ``submit`` journals one request per SQLite transaction; ``submit_many`` journals a
 group in one transaction and acknowledges it once that is on disk (group commit).
-``snapshot_every`` writes a snapshot file every that many requests (``rollup.state.journal``).
+``snapshot_every`` writes a snapshot file every that many requests (``rollup.durability.journal``).
 
 Deposits and forced withdrawals (read from the L1 priority queue), expiry settlements, and the
 operator's listings (ListAsset) carry no signature: only the queue reader and the operator may
@@ -761,7 +761,7 @@ class Sequencer:
         without failing the request."""
         if (self.snapshot_every and self.journal is not None
                 and self.seq - self._last_snapshot >= self.snapshot_every):
-            from rollup.state.journal import snapshot
+            from rollup.durability.journal import snapshot
 
             self._last_snapshot = self.seq
             try:

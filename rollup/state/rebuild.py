@@ -123,7 +123,7 @@ def apply_record(st: State, t: int, f: dict[str, int], *,  # noqa: C901 - one br
     """Apply one record as it states it (nothing here re-decides what the record says: a
     forced withdrawal pays its ``paid``, a liquidation moves its ``size``). ``credit_fees=False``
     leaves a trade's fees out (the batch circuit credits a batch's fees to account 0 at its end;
-    ``rollup.batch`` replays with it to follow the circuit slot by slot)."""
+    ``rollup.settlement.batch`` replays with it to follow the circuit slot by slot)."""
     if t == T_SET_ORACLE_KEY:
         pk = unpack_point(f["key"].to_bytes(32, "big"))
         if pk is None:

@@ -5,7 +5,8 @@
         --key trader.json [--owner 0x...] [--zkey Z --vk V | --keys-cache DIR] [--from 0x...]
 
 Both rebuild the state from L1 alone (the published genesis records plus every finalized batch's
-public data, read from the contract's BatchData events, every root checked: `rollup.recover`).
+public data, read from the contract's BatchData events, every root checked:
+`rollup.recovery.recover`).
 `exit` then proves the account's value at the last finalized root with the exit circuit, signed
 by the account's key for the L1 address it names (--owner), sends `Rollup.exit` and collects the
 collateral with `withdraw`.
@@ -58,8 +59,8 @@ def _client(chain, rollup_address: str):
 
 def recover_state(client, genesis_path: str, depth: int):
     """The state at the chain's last finalized root, from the genesis file and calldata."""
-    from rollup.genesis import GenesisError, load_genesis
-    from rollup.recover import RecoveryError, recover
+    from rollup.recovery.genesis import GenesisError, load_genesis
+    from rollup.recovery.recover import RecoveryError, recover
 
     if not 2 <= depth <= 32:
         raise click.BadParameter("must be in 2..32", param_hint="--depth")
@@ -159,8 +160,8 @@ def exit_cmd(rpc_url, rollup_address, genesis_path, depth, account_id, key_path,
     from rollup.chain.layout import ASSET_TOKEN
     from rollup.chain.node import connect
     from rollup.chain.verifier import proof_evm
-    from rollup.exit import exit_circuit, exit_inputs, sign_exit
     from rollup.keys import load_key
+    from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
 
     for name, a in (("--owner", owner), ("--from", sender)):
         if a is not None and not is_address(a):

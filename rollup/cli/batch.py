@@ -4,11 +4,13 @@
     rollup batch prove [BATCH_JSON] [--config PATH] [--zkey PATH] [--vk PATH] [--backend B]
 
 ``build`` replays the journal up to the row before ``--from`` (the pre-batch state), hands the
-rows ``--from..--to`` to ``rollup.batch.build_batch`` (shape from [batch]: slots, l1_slots,
-assets) and writes, in DATA/batches/: ``batch-NNNNNN.wtns`` (the witness, snarkjs format) and
+rows ``--from..--to`` to ``rollup.settlement.batch.build_batch`` (shape from [batch]: slots,
+l1_slots, assets) and writes, in DATA/batches/: ``batch-NNNNNN.wtns`` (the witness, snarkjs
+format) and
 ``batch-NNNNNN.json`` (number, journal range, roots, public data, public input, queue hashes).
 By default a batch starts after the last one built (or after the genesis) and takes the rows
-``rollup.batch.plan_batches`` puts in one batch (one slot per published record). Deposits need
+``rollup.settlement.batch.plan_batches`` puts
+in one batch (one slot per published record). Deposits need
 their L1 queue entries (``--queue FILE``: a JSON list of {kind, asset, account_id, l1_address,
 amount, l2_key}).
 
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import click
 
-from rollup.cli_operator import config_option, load_config
+from rollup.cli.operator import config_option, load_config
 
 LOOKAHEAD = 100_000  # journal rows read to plan one batch
 
@@ -59,10 +61,10 @@ def _queue(path: str | None) -> list:
 def _fed_queue(cfg, first: int) -> list:
     """The L1 entries the sequencer's L1 feed stored, from the first one not consumed by the
     journal rows before `first` (the L1 requests journaled after the genesis)."""
-    from rollup.api.l1feed import L1_TYPES, STORE_NAME
     from rollup.api.service import read_genesis
-    from rollup.chain.relayer import BatchStore
-    from rollup.state.journal import Journal
+    from rollup.durability.journal import Journal
+    from rollup.node.l1feed import L1_TYPES, STORE_NAME
+    from rollup.settlement.relayer import BatchStore
 
     path = cfg.data / STORE_NAME
     if not path.exists():
@@ -101,9 +103,9 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
     """Build the next batch's witness from the journal."""
     from prover.formats.wtns import write_wtns
     from rollup.api.service import last_batch, read_genesis
-    from rollup.batch import build_batch, plan_batches
+    from rollup.durability.journal import Journal
     from rollup.engine.restart import recover
-    from rollup.state.journal import Journal
+    from rollup.settlement.batch import build_batch, plan_batches
 
     cfg = load_config(config_path)
     if not cfg.journal_path.exists():
@@ -139,7 +141,7 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
         queue = _queue(queue_path) if queue_path else _fed_queue(cfg, first)
         b = build_batch(pre, reqs, batch_number=number, queue=queue,
                         queue_before=qb, assets=cfg.batch_assets, **shape)
-    except ValueError as exc:  # rollup.batch.Unsupported among them
+    except ValueError as exc:  # rollup.settlement.batch.Unsupported among them
         raise BatchError(f"rows {first}..{last if last is not None else '?'}: {exc}") from None
     t1 = time.perf_counter()
     cs = b.circuit()

@@ -19,17 +19,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from rollup.cli_batch import batch
-    from rollup.cli_chain import chain
-    from rollup.cli_demo import demo
-    from rollup.cli_engine import engine
-    from rollup.cli_keys import keys
-    from rollup.cli_operator import init, status
-    from rollup.cli_prover import prover
-    from rollup.cli_recover import exit_cmd, recover_cmd
-    from rollup.cli_relayer import BATCH_COMMANDS, relayer
-    from rollup.cli_sequencer import sequencer
-    from rollup.cli_setup import setup
+    from rollup.cli.batch import batch
+    from rollup.cli.chain import chain
+    from rollup.cli.demo import demo
+    from rollup.cli.engine import engine
+    from rollup.cli.keys import keys
+    from rollup.cli.operator import init, status
+    from rollup.cli.prover import prover
+    from rollup.cli.recover import exit_cmd, recover_cmd
+    from rollup.cli.relayer import BATCH_COMMANDS, relayer
+    from rollup.cli.sequencer import sequencer
+    from rollup.cli.setup import setup
 
     for cmd in BATCH_COMMANDS:  # add | list | submit beside build | prove
         batch.add_command(cmd)

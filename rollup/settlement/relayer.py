@@ -48,10 +48,10 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from . import layout
-from .errors import ChainError, ContractRevert
-from .layout import KIND_DEPOSIT, KIND_FORCED_WITHDRAWAL, QueueEntry
-from .rollup import RollupClient, RollupState
+from rollup.chain import layout
+from rollup.chain.errors import ChainError, ContractRevert
+from rollup.chain.layout import KIND_DEPOSIT, KIND_FORCED_WITHDRAWAL, QueueEntry
+from rollup.chain.rollup import RollupClient, RollupState
 
 # --- errors ------------------------------------------------------------------------------------
 
@@ -144,8 +144,9 @@ class StoredBatch:
 
     @classmethod
     def from_batch(cls, batch, proof, *, queue_count_before: int) -> StoredBatch:
-        """From `rollup.batch.build_batch`'s Batch and its proof. `queue_count_before` is the
-        number of queue entries consumed before this batch (the contract's `queueConsumed`)."""
+        """From `rollup.settlement.batch.build_batch`'s Batch and its proof.
+        `queue_count_before` is the number of queue entries consumed before this batch (the
+        contract's `queueConsumed`)."""
         return cls(batch.batch_number, batch.old_root, batch.new_root,
                    queue_count_before + batch.queue_consumed, batch.public_data, proof,
                    batch.public_input)

@@ -2,7 +2,7 @@
 
 A genesis file is one of
 * the raw records, concatenated (``rollup.transactions`` encoding; what ``rollup.demo`` publishes
-  as ``genesis.bin`` and ``rollup.recover`` replays);
+  as ``genesis.bin`` and ``rollup.recovery.recover`` replays);
 * JSON with ``"records": "0x..."`` (the same bytes in hex; ``"root"`` beside it is checked);
 * the sequencer service's ``genesis.json`` (``{"seq": N, "root": "0x..."}``): its root only,
   enough to deploy, not to recover.

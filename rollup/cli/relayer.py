@@ -1,5 +1,5 @@
 """`rollup relayer ...` and `rollup batch ...`: proven batches from the relayer's store onto
-Rollup.sol, and the L1 priority queue read back (see rollup/chain/relayer.py).
+Rollup.sol, and the L1 priority queue read back (see rollup/settlement/relayer.py).
 
     rollup batch add batch-7.json --store relayer.db        # a proven batch, as StoredBatch JSON
     rollup batch list --store relayer.db
@@ -46,8 +46,8 @@ def _relayer(rpc_url: str, rollup_address: str, store_path: str, sender: str | N
     from eth_utils import is_address, to_checksum_address
 
     from rollup.chain.node import connect
-    from rollup.chain.relayer import BatchStore, Relayer
     from rollup.chain.rollup import RollupClient
+    from rollup.settlement.relayer import BatchStore, Relayer
 
     if not is_address(rollup_address):
         raise click.BadParameter(f"{rollup_address!r} is not an address", param_hint="--rollup")
@@ -132,7 +132,7 @@ def _from_built(path: Path, d: dict, proof_path: str | None, store):
     """A batch as `rollup batch build` / `prove` leave it (batch-N.json with snake_case fields
     and batch-N.proof.json beside it). queueCountAfter: the file's `queue_count_after` if it has
     one, else the previous stored batch's plus this batch's `queue_consumed`."""
-    from rollup.chain.relayer import StoredBatch, StoreError
+    from rollup.settlement.relayer import StoredBatch, StoreError
 
     proof = Path(proof_path) if proof_path else path.with_suffix(".proof.json")
     if not proof.is_file():
@@ -162,7 +162,7 @@ def _from_built(path: Path, d: dict, proof_path: str | None, store):
 def add_cmd(path: str, store_path: str, proof_path: str | None) -> None:
     """Add a proven batch: a relayer record (batchNumber, oldRoot, newRoot, queueCountAfter,
     publicData, proof[8], publicInput) or a built batch's JSON with its proof."""
-    from rollup.chain.relayer import BatchStore, StoredBatch, StoreError
+    from rollup.settlement.relayer import BatchStore, StoredBatch, StoreError
 
     try:
         d = json.loads(Path(path).read_text())
@@ -182,7 +182,7 @@ def add_cmd(path: str, store_path: str, proof_path: str | None) -> None:
 @_store_option
 def list_cmd(store_path: str) -> None:
     """The stored batches and their status."""
-    from rollup.chain.relayer import BatchStore
+    from rollup.settlement.relayer import BatchStore
 
     if not Path(store_path).exists():
         raise click.ClickException(f"no store at {store_path}")
@@ -207,7 +207,7 @@ def submit_cmd(number: int, store_path, rpc_url, rollup_address, sender, gas) ->
     chain, rel = _relayer(rpc_url, rollup_address, store_path, sender, gas)
     try:
         if not rel.store.get(number):
-            from rollup.chain.relayer import StoreError
+            from rollup.settlement.relayer import StoreError
 
             raise StoreError(f"batch {number} is not in {store_path}")
         res = rel.submit(number)

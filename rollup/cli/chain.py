@@ -133,7 +133,7 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
     from rollup.chain.node import connect
     from rollup.chain.rollup import RollupClient, deploy_signature_verifier
     from rollup.chain.verifier import deploy_verifier
-    from rollup.genesis import config_records, from_records, load_genesis
+    from rollup.recovery.genesis import config_records, from_records, load_genesis
 
     cfg = None
     if config_path is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from rollup.cli_operator import config_option, load_config
+from rollup.cli.operator import config_option, load_config
 
 
 @click.group("sequencer")
@@ -60,7 +60,7 @@ def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool,
     log(f"state root {st['root']} after {st['seq']} journaled requests")
     feed, feed_stop = None, threading.Event()
     if l1_poll > 0:
-        from rollup.api.l1feed import L1Feed
+        from rollup.node.l1feed import L1Feed
 
         try:
             feed = L1Feed(service, log=log)

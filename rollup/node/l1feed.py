@@ -35,8 +35,8 @@ class L1Feed:
     def __init__(self, service, *, from_block: int = 0,
                  log: Callable[[str], None] | None = None) -> None:
         from rollup.chain.node import rpc
-        from rollup.chain.relayer import BatchStore, Relayer
         from rollup.chain.rollup import RollupClient
+        from rollup.settlement.relayer import BatchStore, Relayer
 
         cfg = service.cfg
         if not cfg.node.startswith(("http://", "https://")):

@@ -113,8 +113,8 @@ def _is_hex_key(s: str) -> bool:
 
 
 def _local_state(cfg) -> dict:
+    from rollup.durability.journal import Journal
     from rollup.engine.restart import recover
-    from rollup.state.journal import Journal
 
     if not cfg.journal_path.exists():
         return {"journal": str(cfg.journal_path), "journal_length": 0, "root": None}
