@@ -90,6 +90,9 @@ class Config:
     api_max_body: int = 64 * 1024
     oracle_key: str = "keys/oracle.json"  # key file (relative to data_dir) or compressed hex pk
     operator_key: str = "keys/operator.json"  # key file of account 0 (fees), relative to data_dir
+    l1_key: str = ""  # the operator's L1 key file (relayer), "" = an account unlocked on the node
+    passphrase_env: str = "ROLLUP_PASSPHRASE"  # environment variable holding the passphrase
+    passphrase_file: str = ""  # or a file holding it (first line), relative to data_dir
     markets: list[Market] = field(default_factory=list)
     genesis_accounts: list[GenesisAccount] = field(default_factory=list)
 
@@ -119,6 +122,13 @@ class Config:
         q = Path(p).expanduser()
         return q if q.is_absolute() else self.data / q
 
+    def passphrase(self):
+        """Where the passphrase of the encrypted key files named here comes from."""
+        from rollup.keys import Passphrase
+
+        return Passphrase(self.passphrase_env or None,
+                          self.data_path(self.passphrase_file) if self.passphrase_file else None)
+
     def domain(self):
         from rollup.transactions import Domain
 
@@ -140,7 +150,9 @@ _SECTIONS = {
               "assets": ("batch_assets", int), "time_limit": ("batch_time_limit", float)},
     "api": {"host": ("api_host", str), "port": ("api_port", int),
             "max_body": ("api_max_body", int)},
-    "keys": {"oracle": ("oracle_key", str), "operator": ("operator_key", str)},
+    "keys": {"oracle": ("oracle_key", str), "operator": ("operator_key", str),
+             "l1": ("l1_key", str), "passphrase_env": ("passphrase_env", str),
+             "passphrase_file": ("passphrase_file", str)},
 }
 
 
@@ -300,6 +312,12 @@ def render(cfg: Config) -> str:
         "[keys]",
         f"oracle = {_toml(cfg.oracle_key)}  # oracle key file, or its compressed public key (hex)",
         f"operator = {_toml(cfg.operator_key)}  # key of account 0, which collects the fees",
+        f"l1 = {_toml(cfg.l1_key)}  # the operator's L1 key file (\"\": an account unlocked on "
+        "the node)",
+        "# encrypted key files are opened with the passphrase in this environment variable,",
+        "# or in this file (first line; relative to the data folder)",
+        f"passphrase_env = {_toml(cfg.passphrase_env)}",
+        f"passphrase_file = {_toml(cfg.passphrase_file)}",
     ]
     for m in cfg.markets:
         L += ["", "[[markets]]  # listed at genesis (ListAsset; factors and fees in ppm; price: "
