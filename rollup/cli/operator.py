@@ -29,6 +29,44 @@ def load_config(path: str):
     return load(path)
 
 
+class NoChainGiven(click.UsageError):
+    """A command that talks to L1 was given no node URL or no Rollup address."""
+
+
+def optional_config(path: str | None):
+    """The configuration at ``path``; without one, ./rollup.toml when present, else None (the
+    command then runs on its flags alone)."""
+    if path is None:
+        path = DEFAULT_PATH if Path(DEFAULT_PATH).is_file() else None
+    return None if path is None else load_config(path)
+
+
+def node_url(cfg, rpc: str | None) -> str:
+    """--rpc, else the configuration's chain.node when it is a URL."""
+    if rpc:
+        return rpc
+    if cfg is not None and cfg.node.startswith(("http://", "https://")):
+        return cfg.node
+    if cfg is not None:
+        raise NoChainGiven(f"chain.node is {cfg.node!r} in {cfg.path}, which lives inside the "
+                           "process that starts it: pass --rpc URL")
+    raise NoChainGiven("no node: pass --rpc URL or --config (chain.node)")
+
+
+def rollup_address(cfg, flag: str | None) -> str:
+    """--rollup, else the configuration's chain.rollup_address once deployed (checksummed)."""
+    from eth_utils import is_address, to_checksum_address
+
+    addr = flag if flag else (cfg.rollup_address if cfg is not None and cfg.rollup_deployed
+                              else None)
+    if addr is None:
+        raise NoChainGiven("no Rollup address: pass --rollup ADDRESS or --config (chain."
+                           "rollup_address, set by `rollup chain deploy --config`)")
+    if not is_address(addr):
+        raise click.BadParameter(f"{addr!r} is not an address", param_hint="--rollup")
+    return to_checksum_address(addr)
+
+
 @click.command("init")
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option("--chain", "node", default="embedded", show_default=True,
