@@ -275,3 +275,22 @@ def test_exodus_then_collect(w, run):
     code, out, err = run("l1", "collect", *node_args(w), "--from", w.operator, "--json")
     assert code == 0 and json.loads(out)["paid"] == {"eth": 5 * FEE}
     assert w.pending(w.operator, 0) == 0
+
+
+def test_relayer_reads_the_configuration(w, run, tmp_path):
+    """`relayer run` takes the node and the Rollup from rollup.toml (and its L1 key)."""
+    store = tmp_path / "relayer.db"
+    code, out, err = run("relayer", "run", "--once", "--config", w.config, "--store", store,
+                         "--confirmations", 0)
+    assert code == 0, err
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [(x["index"], x["kind"]) for x in lines] == [
+        (0, "deposit"), (1, "deposit"), (2, "deposit"), (3, "forced_withdrawal"),
+        (4, "forced_withdrawal")]
+    assert "EXODUS" in err
+    # a flag overrides the file
+    code, out, err = run("relayer", "run", "--once", "--config", w.config, "--store", store,
+                         "--rollup", w.trader)
+    assert code == 1 and "no contract at" in one_error(err, "RelayerError")
+    code, out, err = run("batch", "submit", 1, "--config", w.config, "--store", store)
+    assert code == 1 and "batch 1 is not in" in one_error(err, "StoreError")

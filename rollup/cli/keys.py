@@ -39,9 +39,9 @@ class SubmitError(RuntimeError):
 
 def passphrase_options(f):
     f = click.option("--passphrase-file", type=click.Path(dir_okay=False), default=None,
-                     help="Read the key files' passphrase from this file (first line).")(f)
+                     help="Or read it from this file (first line).")(f)
     return click.option("--passphrase-env", default=None, metavar="NAME",
-                        help="Read it from this environment variable [default: "
+                        help="Environment variable holding the key files' passphrase [default: "
                              "ROLLUP_PASSPHRASE, or the configuration's keys.passphrase_env]."
                         )(f)
 
