@@ -187,3 +187,19 @@ def test_keys_commands(tmp_path, monkeypatch, capsys):
     for secret in (PW, load_key(k, PW).private_key.hex(), before.private_key.hex(),
                    bytes(load_l1_key(l1).account.key).hex()):
         assert secret not in text
+
+
+def test_init_encrypts_the_new_key_files(tmp_path, monkeypatch, capsys):
+    pw = tmp_path / "pw"
+    pw.write_text(PW + "\n")
+    d = tmp_path / "op"
+    code, out, err = run(monkeypatch, capsys, "init", d, "--encrypt", "--passphrase-file", pw,
+                         "--scrypt-n", N, "--chain", "http://127.0.0.1:8545", "--chain-id", 5)
+    assert code == 0, err
+    assert out.count("(encrypted)") == 2
+    cfg = load(d / "rollup.toml")
+    assert cfg.passphrase_file == str(pw) and cfg.passphrase().get() == PW
+    for name in ("oracle", "operator"):
+        f = cfg.data_path(f"keys/{name}.json")
+        assert is_encrypted(f) and load_key(f, cfg.passphrase()).encrypted
+    assert PW not in out + err

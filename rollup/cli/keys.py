@@ -64,7 +64,7 @@ def passphrase_source(file: str | None, env: str | None, cfg=None, *, confirm: b
     return Passphrase(DEFAULT_PASSPHRASE_ENV, None, tty)
 
 
-_SCRYPT_N = click.option("--scrypt-n", type=int, default=None,
+SCRYPT_N_OPTION = click.option("--scrypt-n", type=int, default=None,
                          help="scrypt cost of an encrypted file [default: 2**18, as "
                               "eth-account's].")
 
@@ -80,7 +80,7 @@ def keys() -> None:
 @click.option("--encrypt", is_flag=True,
               help="Encrypt it (keystore V3) under the passphrase.")
 @passphrase_options
-@_SCRYPT_N
+@SCRYPT_N_OPTION
 @click.option("--force", is_flag=True, help="Replace an existing key file.")
 def new_cmd(keyfile: str, l1: bool, encrypt: bool, passphrase_env: str | None,
             passphrase_file: str | None, scrypt_n: int | None, force: bool) -> None:
@@ -123,7 +123,7 @@ def _kind(path: str) -> str:
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the encrypted file here [default: replace KEYFILE].")
 @passphrase_options
-@_SCRYPT_N
+@SCRYPT_N_OPTION
 @click.option("--force", is_flag=True, help="Replace an existing --out file.")
 def encrypt_cmd(keyfile: str, out: str | None, passphrase_env: str | None,
                 passphrase_file: str | None, scrypt_n: int | None, force: bool) -> None:
