@@ -56,13 +56,14 @@ def test_export_from_config_then_journal(tmp_path, monkeypatch, capsys):
 def test_recover_reads_the_export(tmp_path, monkeypatch, capsys):
     from rollup.chain.contracts import deploy
     from rollup.chain.rollup import RollupClient, deploy_signature_verifier
+    from rollup.config import set_rollup_address
 
-    path = write_config(tmp_path / "op", n_traders=2, depth=DEPTH)
-    code, out, err = run(monkeypatch, capsys, "genesis", "export", "--config", path)
-    assert code == 0, err
-    exported = load(path).data / "genesis-records.json"
-    root = bytes.fromhex(json.loads(exported.read_text())["root"][2:])
     with node.anvil() as ch:
+        path = write_config(tmp_path / "op", n_traders=2, depth=DEPTH, node=ch.url)
+        code, out, err = run(monkeypatch, capsys, "genesis", "export", "--config", path)
+        assert code == 0, err
+        exported = load(path).data / "genesis-records.json"
+        root = bytes.fromhex(json.loads(exported.read_text())["root"][2:])
         tok = deploy(ch, "TestToken")  # the verifiers are never called: any address will do
         r = RollupClient.deploy(ch, batch_verifier=tok.address, exit_verifier=tok.address,
                                 token=tok.address, operator=ch.accounts[0], genesis_root=root,
@@ -71,5 +72,12 @@ def test_recover_reads_the_export(tmp_path, monkeypatch, capsys):
                                 signature_verifier=deploy_signature_verifier(ch))
         code, out, err = run(monkeypatch, capsys, "recover", "--rpc", ch.url, "--rollup",
                              r.address, "--genesis", exported, "--depth", DEPTH)
-    assert code == 0, err
-    assert f"recovered root 0x{root.hex()} at batch 0" in out and "3 accounts:" in out
+        assert code == 0, err
+        assert f"recovered root 0x{root.hex()} at batch 0" in out and "3 accounts:" in out
+        # everything from the configuration (node, Rollup, depth, the exported genesis)
+        set_rollup_address(path, r.address)
+        code, out2, err = run(monkeypatch, capsys, "recover", "--config", path)
+        assert (code, out2) == (0, out), err
+        monkeypatch.chdir(tmp_path)  # no ./rollup.toml here
+        code, out, err = run(monkeypatch, capsys, "recover", "--rpc", ch.url)
+        assert code == 2 and "no genesis" in err
