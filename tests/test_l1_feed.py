@@ -22,9 +22,9 @@ ETH = 10**18
 @needs_anvil
 def test_feed_submits_each_l1_entry_once(tmp_path):
     from rollup.api.service import SequencerService
-    from rollup.cli.batch import _fed_queue
     from rollup.config import load
     from rollup.node.l1feed import STORE_NAME, L1Feed
+    from rollup.settlement.stage import fed_queue as _fed_queue
 
     with node.anvil() as chain:
         acc = chain.accounts

@@ -172,6 +172,18 @@ def onchain_state(cfg, opener=None) -> dict:
     return out
 
 
+def _node_status(cfg) -> dict | None:
+    """What `rollup node run` last wrote (DATA/node-status.json, every second), with its age."""
+    import time
+
+    try:
+        d = json.loads((cfg.data / "node-status.json").read_text())
+    except (OSError, ValueError):
+        return None
+    d["age_s"] = round(time.time() - d.get("updated_at", 0), 1)
+    return d
+
+
 @click.command("status")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
@@ -197,7 +209,7 @@ def status(config_path: str, as_json: bool) -> None:
         "api": f"http://{cfg.api_host}:{cfg.api_port}",
         "markets": [m.asset for m in cfg.markets],
         "genesis_seq": genesis["seq"] if genesis else None,
-        "local": local, "onchain": chain,
+        "local": local, "onchain": chain, "node": _node_status(cfg),
     }
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -225,3 +237,12 @@ def status(config_path: str, as_json: bool) -> None:
             click.echo(f"warning     {chain['warning']}", err=True)
     else:
         click.echo(f"on-chain    {chain['reason']}")
+    nd = report["node"]
+    if nd is not None:
+        b = nd["batches"]
+        errors = [f"{k}: {v['last_error']}" for k, v in nd["stages"].items() if v["last_error"]]
+        click.echo(f"node        {'running' if nd['age_s'] < 5 else 'stopped'} (status "
+                   f"{nd['age_s']:g} s old): built #{b['built']}, proven #{b['proven']}, "
+                   f"finalized #{b['finalized']}, {b['unbatched_requests']} unbatched")
+        for e in errors:
+            click.echo(f"last error  {e}")

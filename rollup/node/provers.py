@@ -1,0 +1,89 @@
+"""The prover pool: a job queue, witness in, proof out.
+
+``ProofJob(number, batch_json)`` names a built batch (its metadata file; the witness sits
+beside it); a worker proves it with the proving key it loaded once, checks the public input
+(and the proof, given a verification key) and writes ``.public.json`` then ``.proof.json``
+atomically beside the batch. ``submit`` returns a Future of ``ProofDone``: jobs finish in any
+order; the node submits proofs to L1 in batch order.
+
+``LocalProverPool`` runs N worker processes (spawned, not forked: the node has threads). A
+cluster pool only needs the same ``submit``/``close`` pair and a shared data folder.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ProofJob:
+    number: int
+    batch_json: str
+
+
+@dataclass(frozen=True)
+class ProofDone:
+    number: int
+    seconds: float
+    worker: int
+
+
+class ProverPool(Protocol):
+    workers: int
+
+    def submit(self, job: ProofJob) -> cf.Future: ...
+
+    def close(self) -> None: ...
+
+
+_KEY = None  # the worker's proving key, loaded once by _init
+_VK = None
+_BACKEND = None
+
+
+def _init(zkey_path: str, vk_path: str | None, backend: str) -> None:
+    global _KEY, _VK, _BACKEND
+    from rollup.chain.node import _die_with_parent
+
+    _die_with_parent()  # a kill -9 of the node takes its provers with it
+    from prover.backend import get_backend
+    from prover.formats.snarkjs_json import load_vk
+    from prover.formats.zkey import read_zkey
+
+    _KEY = read_zkey(zkey_path)
+    _VK = load_vk(vk_path) if vk_path else None
+    _BACKEND = get_backend(backend)
+
+
+def _prove(job: ProofJob) -> ProofDone:
+    import json
+
+    from rollup.settlement.stage import prove_file
+
+    path = Path(job.batch_json)
+    meta = json.loads(path.read_text())
+    seconds = prove_file(path, meta, _KEY, vk=_VK, backend=_BACKEND)
+    return ProofDone(job.number, seconds, os.getpid())
+
+
+class LocalProverPool:
+    """N spawned processes, each holding the proving key."""
+
+    def __init__(self, zkey: str | Path, *, vk: str | Path | None = None, workers: int = 1,
+                 backend: str = "auto") -> None:
+        self.workers = workers
+        ctx = multiprocessing.get_context("spawn")
+        self._pool = cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init,
+            initargs=(str(zkey), str(vk) if vk else None, backend))
+
+    def submit(self, job: ProofJob) -> cf.Future:
+        return self._pool.submit(_prove, job)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
