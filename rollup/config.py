@@ -77,6 +77,7 @@ class Config:
     node: str = "embedded"  # embedded | anvil | http(s) URL
     chain_id: int = 31337
     rollup_address: str = "0x" + "00" * 20
+    anvil_port: int = 8545  # node = "anvil": the port of the Anvil that `rollup node run` starts
     data_dir: str = "data"
     snapshot_every: int = 100_000  # journal rows between the service's snapshots (0: never)
     tree_depth: int = 32
@@ -144,7 +145,7 @@ class Config:
 
 _SECTIONS = {
     "chain": {"node": ("node", str), "chain_id": ("chain_id", int),
-              "rollup_address": ("rollup_address", str)},
+              "rollup_address": ("rollup_address", str), "anvil_port": ("anvil_port", int)},
     "data": {"dir": ("data_dir", str), "snapshot_every": ("snapshot_every", int)},
     "state": {"tree_depth": ("tree_depth", int), "genesis_time": ("genesis_time", int)},
     "batch": {"slots": ("batch_slots", int), "l1_slots": ("batch_l1_slots", int),
@@ -221,6 +222,8 @@ def load(path: str | Path) -> Config:
 def validate(cfg: Config) -> None:
     if not (cfg.node in ("embedded", "anvil") or cfg.node.startswith(("http://", "https://"))):
         raise ConfigError(f"chain.node: {cfg.node!r} is not embedded, anvil or an http(s) URL")
+    if not 1 <= cfg.anvil_port < 65536:
+        raise ConfigError("chain.anvil_port must be in 1..65535")
     if not 0 < cfg.chain_id < 1 << 64:
         raise ConfigError("chain.chain_id must be a positive 64-bit integer")
     try:
@@ -308,6 +311,8 @@ def render(cfg: Config) -> str:
         f"chain_id = {_toml(cfg.chain_id)}",
         "# the Rollup contract (after deployment); it and chain_id form the signing domain",
         f"rollup_address = {_toml(cfg.rollup_address)}",
+        f"anvil_port = {_toml(cfg.anvil_port)}  # node = \"anvil\": `rollup node run` starts Anvil "
+        "here (state kept in DATA/anvil/)",
         "",
         "[data]",
         f"dir = {_toml(cfg.data_dir)}  # journal.db, batches/, keys/",

@@ -11,7 +11,9 @@ batch proving key in DATA/keys (`rollup setup ... --out DATA/keys`).
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -45,13 +47,21 @@ def _oracle_key(cfg, log) -> bytes | None:
 @click.option("--provers", type=int, default=None, help="Override node.provers.")
 @click.option("--metrics-port", type=int, default=None,
               help="Override node.metrics_port (-1: off, 0: any free port).")
-def run_cmd(config_path: str, rpc_url: str | None, host: str | None, port: int | None,
-            provers: int | None, metrics_port: int | None) -> None:
-    """Run the rollup until stopped: every batch is built, proven and finalized on its own."""
+@click.option("--deploy", is_flag=True,
+              help="Development: deploy the rollup first if chain.rollup_address is unset (with "
+                   "the keys in DATA/keys; the address is written to the configuration).")
+@click.pass_context
+def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str | None,
+            port: int | None, provers: int | None, metrics_port: int | None,
+            deploy: bool) -> None:
+    """Run the rollup until stopped: every batch is built, proven and finalized on its own.
+    With chain.node = "anvil" the node starts Anvil on chain.anvil_port and keeps its state in
+    DATA/anvil/ (a development chain that survives restarts)."""
     import time
 
     from rollup.api.server import ApiServer
     from rollup.api.service import SequencerService
+    from rollup.chain.node import AnvilNode
     from rollup.node import metrics as M
     from rollup.node.node import Node, NodeError
     from rollup.node.provers import LocalProverPool
@@ -59,9 +69,31 @@ def run_cmd(config_path: str, rpc_url: str | None, host: str | None, port: int |
     cfg = load_config(config_path)
     log = lambda m: click.echo(f"{time.strftime('%H:%M:%S')} {m}", err=True)  # noqa: E731
     url = rpc_url or cfg.node
+    anvil = None
+    if url == "anvil":
+        state = cfg.data / "anvil"
+        state.mkdir(parents=True, exist_ok=True)
+        anvil = AnvilNode(chain_id=cfg.chain_id, port=cfg.anvil_port, extra_args=(
+            "--state", str(state / "state.json"), "--state-interval", "1",
+            "--preserve-historical-states")).start()
+        url = anvil.url
+        log(f"anvil on {url} (state in {state})")
     if not url.startswith(("http://", "https://")):
-        raise NodeError(f"the node needs an http(s) JSON-RPC URL (chain.node is {cfg.node!r}; "
-                        "pass --rpc, or start one: `rollup chain anvil`)")
+        raise NodeError(f"the node needs an http(s) JSON-RPC URL or anvil (chain.node is "
+                        f"{cfg.node!r}; pass --rpc)")
+    if not cfg.rollup_deployed and deploy:
+        from rollup.cli.chain import deploy_cmd
+
+        for name in ("batch_vk.json", "exit_vk.json"):
+            if not (cfg.keys_dir / name).is_file():
+                raise NodeError(f"--deploy: no {cfg.keys_dir / name} (`rollup setup ... --out "
+                                f"{cfg.keys_dir}`)")
+        log("deploying the rollup")
+        with contextlib.redirect_stdout(sys.stderr):  # stdout's first line: "listening on"
+            ctx.invoke(deploy_cmd, rpc_url=url, config_path=str(cfg.path),
+                       batch_vk=str(cfg.keys_dir / "batch_vk.json"),
+                       exit_vk=str(cfg.keys_dir / "exit_vk.json"))
+        cfg = load_config(config_path)
     if not cfg.rollup_deployed:
         raise NodeError("chain.rollup_address is not set: deploy first (`rollup chain deploy "
                         f"--rpc {url} --config {cfg.path} ...`)")
@@ -100,6 +132,8 @@ def run_cmd(config_path: str, rpc_url: str | None, host: str | None, port: int |
             log(f"metrics on http://{cfg.api_host}:{M.serve(mport, cfg.api_host)}/metrics")
     except BaseException:
         server.server_close()
+        if anvil is not None:
+            anvil.stop()
         if node_ is not None:
             node_.close()
         elif pool is not None:
@@ -124,6 +158,8 @@ def run_cmd(config_path: str, rpc_url: str | None, host: str | None, port: int |
         server.server_close()
         node_.close()
         service.close()
+        if anvil is not None:
+            anvil.stop()
         log("stopped")
 
 

@@ -37,6 +37,7 @@ class L1Feed:
     polls)."""
 
     def __init__(self, service, *, from_block: int = 0, node: str | None = None,
+                 confirmations: int | None = None,
                  log: Callable[[str], None] | None = None) -> None:
         cfg = service.cfg
         self.node = node or cfg.node
@@ -47,6 +48,7 @@ class L1Feed:
         self.service = service
         self.cfg = cfg
         self.from_block = from_block
+        self.confirmations = confirmations
         self.log = log or service.log
         self._owner: int | None = None
         self.chain = self.store = self.relayer = None
@@ -65,7 +67,8 @@ class L1Feed:
         self.chain = rpc(self.node)
         self.store = BatchStore(self.cfg.data / STORE_NAME)
         self.relayer = Relayer(RollupClient(self.chain, self.cfg.rollup_address), self.store,
-                               on_request=self._take, from_block=self.from_block, log=self.log)
+                               on_request=self._take, from_block=self.from_block,
+                               confirmations=self.confirmations, log=self.log)
         self._owner = threading.get_ident()
 
     def _take(self, item) -> None:

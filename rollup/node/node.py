@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from rollup.config import Config
 from rollup.node import metrics as M
-from rollup.node.provers import ProofJob, ProverPool
+from rollup.node.provers import ProofJob, ProverPool, stop_executor
 from rollup.settlement import files as F
 
 
@@ -140,7 +140,7 @@ class Node:
         self.stop.set()
         for t in self._threads:
             t.join(timeout=10)
-        self._builder.shutdown(wait=False, cancel_futures=True)
+        stop_executor(self._builder)
         if self.pool is not None:
             self.pool.close()
         self._write_status()
@@ -149,7 +149,9 @@ class Node:
     def _start_l1feed(self) -> None:
         from rollup.node.l1feed import L1Feed
 
-        feed = L1Feed(self.service, node=self.node_url, log=self.log)
+        c = self.cfg.node_confirmations
+        feed = L1Feed(self.service, node=self.node_url, confirmations=None if c < 0 else c,
+                      log=self.log)
         self.feed = feed
 
         def body() -> None:

@@ -86,4 +86,15 @@ class LocalProverPool:
         return self._pool.submit(_prove, job)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop now: a proof in progress is dropped (its batch is proven again after a restart);
+        the workers are reaped, so their CPU time counts toward the node's."""
+        stop_executor(self._pool)
+
+
+def stop_executor(pool: cf.ProcessPoolExecutor) -> None:
+    procs = list((pool._processes or {}).values())  # no public handle on the workers
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.join(10)
