@@ -24,6 +24,7 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from rollup.config import Config
@@ -59,13 +60,19 @@ class Stage:
         return {k: v for k, v in self.__dict__.items() if k != "name"}
 
 
+_CACHE = None  # the builder process's pre-state between builds (rollup.settlement.stage.PreState)
+
+
 def _build(cfg_path: str, full_only: bool) -> dict | None:
     """Runs in the builder process: the next batch's files, or None (not full yet)."""
+    global _CACHE
     from rollup.config import load
-    from rollup.settlement.stage import build_next
+    from rollup.settlement.stage import PreState, build_next
 
+    if _CACHE is None:
+        _CACHE = PreState()
     # no constraint check here: the prover's proof is verified before it is written
-    built = build_next(load(cfg_path), full_only=full_only, check=False)
+    built = build_next(load(cfg_path), full_only=full_only, check=False, cache=_CACHE)
     return None if built is None else built.meta
 
 
@@ -96,9 +103,14 @@ class Node:
     def __post_init__(self) -> None:
         for name in ("l1feed", "oracle", "batcher", "provers", "relayer"):
             self.stages[name] = Stage(name)
-        ctx = multiprocessing.get_context("spawn")
-        self._builder = cf.ProcessPoolExecutor(1, mp_context=ctx, initializer=_builder_init)
+        self._builder = self._new_builder()
         self._pending_since: float | None = None
+        self._next_try = 0  # the journal row count at which a not-yet-full batch is tried again
+
+    @staticmethod
+    def _new_builder() -> cf.ProcessPoolExecutor:
+        ctx = multiprocessing.get_context("spawn")
+        return cf.ProcessPoolExecutor(1, mp_context=ctx, initializer=_builder_init)
 
     # --- supervision ---------------------------------------------------------------------------
     def _loop(self, stage: Stage, every: float, body: Callable[[], None],
@@ -214,12 +226,17 @@ class Node:
         if self._pending_since is None:
             self._pending_since = now
         due = now - self._pending_since >= self.cfg.batch_time_limit
-        if not due and last - first + 1 < self.cfg.batch_slots:
+        if not due and (last - first + 1 < self.cfg.batch_slots or last < self._next_try):
             st.ok("idle")
             return
         t0 = time.perf_counter()
-        meta = self._builder.submit(_build, str(self.cfg.path), not due).result()
-        if meta is None:
+        try:
+            meta = self._builder.submit(_build, str(self.cfg.path), not due).result()
+        except BrokenProcessPool:  # the builder died (killed, out of memory)
+            self._builder = self._new_builder()
+            raise
+        if meta is None:  # not full yet: try again once as many rows as slots have come
+            self._next_try = last + self.cfg.batch_slots
             st.ok("idle")
             return
         M.BUILD_SECONDS.observe(time.perf_counter() - t0)
@@ -243,6 +260,8 @@ class Node:
             except Exception as exc:
                 prov.failed(exc)
                 self.log(f"provers: batch {n}: {prov.last_error}")
+                if isinstance(exc, BrokenProcessPool) and self.pool is not None:
+                    self.pool.restart()  # a worker died: the others' jobs come back too
                 continue
             self.proven_at[n] = time.time()
             if n in self.closed_at:

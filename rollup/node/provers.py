@@ -38,6 +38,8 @@ class ProverPool(Protocol):
 
     def submit(self, job: ProofJob) -> cf.Future: ...
 
+    def restart(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -77,10 +79,18 @@ class LocalProverPool:
     def __init__(self, zkey: str | Path, *, vk: str | Path | None = None, workers: int = 1,
                  backend: str = "auto") -> None:
         self.workers = workers
+        self._args = (str(zkey), str(vk) if vk else None, backend)
+        self._pool = self._new()
+
+    def _new(self) -> cf.ProcessPoolExecutor:
         ctx = multiprocessing.get_context("spawn")
-        self._pool = cf.ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init,
-            initargs=(str(zkey), str(vk) if vk else None, backend))
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                      initializer=_init, initargs=self._args)
+
+    def restart(self) -> None:
+        """A fresh set of workers after one died (the pool is broken then)."""
+        stop_executor(self._pool)
+        self._pool = self._new()
 
     def submit(self, job: ProofJob) -> cf.Future:
         return self._pool.submit(_prove, job)

@@ -91,12 +91,36 @@ def pending_rows(cfg: Config) -> tuple[int, int]:
         j.close()
 
 
+class PreState:
+    """The engine after journal row ``seq``, kept between builds by a long-lived builder so the
+    next batch starts from it instead of replaying the journal (rows never change)."""
+
+    def __init__(self) -> None:
+        self.seq: int | None = None
+        self.engine = None
+
+    def take(self, upto: int):
+        return self.engine if self.seq == upto else None
+
+    def advance(self, engine, upto: int, reqs: list) -> None:
+        from rollup.errors import EngineError
+
+        self.seq = self.engine = None  # until the rows applied
+        for req, res in zip(reqs, engine.submit_many(reqs, verified=True), strict=True):
+            if isinstance(res, EngineError):  # accepted when journaled: cannot happen
+                raise BatchError(f"journaled request no longer applies ({res!r}): {req!r}")
+        engine.state.flush()
+        self.seq, self.engine = upto, engine
+
+
 def build_next(cfg: Config, *, first: int | None = None, last: int | None = None,
                number: int | None = None, queue: list | None = None,
                queue_before: bytes | None = None, check: bool = True,
-               full_only: bool = False) -> Built | None:
+               full_only: bool = False, cache: PreState | None = None) -> Built | None:
     """Build the next batch's witness and metadata from the journal. ``full_only``: build only
-    if the planned batch is full (rows remain after it), else return None."""
+    if the planned batch is full (rows remain after it), else return None. ``cache``: the
+    pre-state kept from the previous build (used when it ends at row first - 1, then advanced
+    past this batch)."""
     from prover.formats.wtns import write_wtns
     from rollup.durability.journal import Journal
     from rollup.engine.restart import recover
@@ -126,7 +150,9 @@ def build_next(cfg: Config, *, first: int | None = None, last: int | None = None
     qb = queue_before if queue_before is not None else (
         bytes.fromhex(prev["queue_after"][2:]) if prev else bytes(32))
     t0 = time.perf_counter()
-    pre = recover(cfg.journal_path, cfg.domain(), cfg.tree_depth, upto=first - 1)
+    pre = cache.take(first - 1) if cache is not None else None
+    if pre is None:
+        pre = recover(cfg.journal_path, cfg.domain(), cfg.tree_depth, upto=first - 1)
     shape = {"slots": cfg.batch_slots, "l1_slots": cfg.batch_l1_slots}
     try:
         if last is None:  # as many rows as the first planned batch takes
@@ -163,6 +189,8 @@ def build_next(cfg: Config, *, first: int | None = None, last: int | None = None
             "chain_id": cfg.chain_id, "rollup_address": cfg.rollup_address,
             "witness": wtns.name, "constraints": cs.n_constraints}
     F.write_atomic(stem.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+    if cache is not None:
+        cache.advance(pre, last, reqs)
     return Built(meta, t1 - t0, time.perf_counter() - t1)
 
 
