@@ -203,3 +203,34 @@ def test_init_encrypts_the_new_key_files(tmp_path, monkeypatch, capsys):
         f = cfg.data_path(f"keys/{name}.json")
         assert is_encrypted(f) and load_key(f, cfg.passphrase()).encrypted
     assert PW not in out + err
+
+
+def test_node_opens_its_keys(tmp_path):
+    """`rollup node run` opens the relayer's L1 key and the oracle key with the configured
+    passphrase; plaintext keys draw a warning outside a development chain."""
+    from rollup.cli.node import _l1_account, _oracle_key
+    from rollup.config import ConfigError, validate
+
+    pw = tmp_path / "pw"
+    pw.write_text(PW)
+    cfg = Config(path=tmp_path / "rollup.toml", l1_key="keys/l1.json", passphrase_env="",
+                 passphrase_file=str(pw))
+    addr = new_l1_key(cfg.data_path(cfg.l1_key), passphrase=PW, n=N)
+    oracle = new_key(cfg.data_path(cfg.oracle_key), passphrase=PW, n=N)
+    logs: list[str] = []
+    assert _l1_account(cfg, logs.append).address == addr
+    assert _oracle_key(cfg, logs.append) == oracle.private_key
+    assert not any("plaintext" in m for m in logs)
+    cfg.passphrase_file = str(tmp_path / "none")
+    with pytest.raises(NoPassphrase):
+        _l1_account(cfg, logs.append)
+    # plaintext keys on chain 1: one warning each
+    cfg.chain_id, cfg.l1_key, cfg.oracle_key = 1, "keys/dev-l1.json", "keys/dev-oracle.json"
+    new_l1_key(cfg.data_path(cfg.l1_key))
+    new_key(cfg.data_path(cfg.oracle_key))
+    _l1_account(cfg, logs.append)
+    _oracle_key(cfg, logs.append)
+    assert sum("plaintext key file" in m for m in logs) == 2
+    cfg.node_sender = addr
+    with pytest.raises(ConfigError, match="give one"):
+        validate(cfg)

@@ -26,6 +26,7 @@ def _register() -> None:
     from rollup.cli.genesis import genesis
     from rollup.cli.keys import keys
     from rollup.cli.l1 import l1
+    from rollup.cli.node import node
     from rollup.cli.operator import init, status
     from rollup.cli.prover import prover
     from rollup.cli.recover import exit_cmd, recover_cmd
@@ -43,6 +44,7 @@ def _register() -> None:
     cli.add_command(init)
     cli.add_command(keys)
     cli.add_command(l1)
+    cli.add_command(node)
     cli.add_command(prover)
     cli.add_command(recover_cmd)
     cli.add_command(exit_cmd)
