@@ -1,7 +1,8 @@
-"""`rollup node run` end to end on Anvil: traders through the HTTP API and L1, batches built,
-proven and finalized with no manual step, kill -9 of the node at five points (after a batch
-closes, while proving, while submitting, at random), nothing acknowledged lost, no batch
-submitted twice, and `rollup recover` rebuilding the node's root from L1 alone."""
+"""`rollup node run` end to end on Anvil: traders through the HTTP API and `rollup l1`, batches
+built, proven and finalized with no manual step, kill -9 of the node at five points (after a
+batch closes, while proving, while submitting, at random), nothing acknowledged lost, no batch
+submitted twice, and `rollup recover` rebuilding the node's root from L1 alone (with the
+genesis `rollup genesis export` wrote)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ import shutil
 import time
 
 import pytest
-from operator_support import Client, ServerProcess, pk, run, trader, wait_until, write_config
+from operator_support import Client, ServerProcess, run, trader, wait_until, write_config
 from test_settlement_support import story  # noqa: F401 (the session's development keys)
 
-from circuits.babyjubjub import pack_point
 from rollup.chain import node as chain_node
 from rollup.chain.contracts import contract_at, transact
 from rollup.chain.layout import ASSET_TOKEN
 from rollup.chain.rollup import RollupClient
 from rollup.config import Market, load
 from rollup.durability.journal import Journal
+from rollup.keys import SCHEME
 from rollup.transactions import BUY, POST_ONLY, SELL, Cancel, Order
 
 needs_anvil = pytest.mark.skipif(chain_node.anvil_path() is None, reason="anvil is not installed")
@@ -111,13 +112,23 @@ def test_node_settles_on_its_own_and_survives_kill_9(story, tmp_path, monkeypatc
             st = _status(cfg)
             return st["batches"]["built"] if st else 0
 
-        # L1: a token deposit to a new key, and trader 1's forced withdrawal to `user`
+        # L1, through `rollup l1` (node and Rollup from the configuration): a token deposit to
+        # a new key, and trader 1's forced withdrawal to `user`, signed by its L2 key file
         token = contract_at(chain, "TestToken", deployed["token"])
         transact(chain, token.functions.mint(user, 10**9), sender=user)
-        transact(chain, token.functions.approve(cfg.rollup_address, 2**256 - 1), sender=user)
-        client_l1.deposit_token(pack_point(pk(trader(9))), 5_000, sender=user)
-        client_l1.request_forced_withdrawal(1, ASSET_TOKEN, 100, private_key=trader(1),
-                                            sender=user)
+        key_files = {}
+        for i in (1, 9):
+            key_files[i] = tmp_path / f"trader{i}.json"
+            key_files[i].write_text(json.dumps({"scheme": SCHEME,
+                                                "private_key": trader(i).hex()}))
+        code, out, err = run(monkeypatch, capsys, "l1", "deposit", 5_000, "--to", key_files[9],
+                             "--config", path, "--from", user, "--json")
+        assert code == 0, err
+        assert json.loads(out)["account"] == 4  # the contract's next id after the genesis
+        code, out, err = run(monkeypatch, capsys, "l1", "forced-withdraw", "--account", 1,
+                             "--amount", 100, "--l2-key", key_files[1], "--config", path,
+                             "--from", user)
+        assert code == 0 and "queue entry 1" in out, err
         trade()
 
         # kill 1: right after a batch closes (its files written, not yet proven)
@@ -172,13 +183,14 @@ def test_node_settles_on_its_own_and_survives_kill_9(story, tmp_path, monkeypatc
         assert rep["node"]["finalized"]["batch"] == finalized()
         assert rep["onchain"]["root"] == st["local"]["root"]
         proc.kill(15)
+        # `rollup l1 collect` pays the forced withdrawal out
+        code, out, err = run(monkeypatch, capsys, "l1", "collect", "--config", path, "--from",
+                             user, "--json")
+        assert code == 0 and json.loads(out)["paid"] == {"token": 100}, err
 
-        # recovery from L1 alone rebuilds the node's root
-        from rollup.recovery.genesis import config_records
-
-        genesis = tmp_path / "genesis.bin"
-        genesis.write_bytes(config_records(cfg))
-        code, out, err = run(monkeypatch, capsys, "recover", "--rpc", chain.url, "--rollup",
-                             cfg.rollup_address, "--genesis", genesis, "--depth", "4")
+        # recovery from L1 alone (and the exported genesis) rebuilds the node's root
+        code, out, err = run(monkeypatch, capsys, "genesis", "export", "--config", path)
+        assert code == 0 and "from the journal" in out, err
+        code, out, err = run(monkeypatch, capsys, "recover", "--config", path)
         assert code == 0, err
         assert out.splitlines()[0].startswith(f"recovered root {st['local']['root']}")
