@@ -23,3 +23,15 @@ class WitnessError(ProverInputError):
 
 class PublicInputError(ProverInputError):
     """Public signals do not fit the verification key (count or range)."""
+
+
+class CircuitInputError(ProverInputError):
+    """An input.json does not fit the circuit: an unknown signal, a wrong count, a bad value."""
+
+
+class WitnessCalculationError(ProverInputError):
+    """The circuit's witness generator failed (a failed assert, ...); `code` is circom's."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
