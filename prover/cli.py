@@ -8,6 +8,8 @@
     zkprove groth16 fullprove <input.json> <circuit.wasm> <zkey> <proof.json> <public.json>
     zkprove groth16 verify <verification_key.json> <public.json> <proof.json>
     zkprove zkey contribute <in.zkey> <out.zkey> [--name N] [-e ENTROPY]
+    zkprove zkey beacon <in.zkey> <out.zkey> <beacon hex> <numIterationsExp> [--name N]
+    zkprove zkey verify <r1cs> <ptau> <zkey>
     zkprove zkey export verificationkey <zkey> <verification_key.json>
     zkprove zkey export json <zkey> <zkey.json>
     zkprove zkey export solidityverifier <zkey> <verifier.sol>
@@ -292,6 +294,40 @@ def contribute_cmd(zkey_in: str, zkey_out: str, name: str | None, entropy: str |
     n = len(z.contribution_list())
     click.echo(f"{zkey_out}: contribution #{n} written, {time.perf_counter() - t0:.1f} s",
                err=True)
+
+
+@zkey.command("beacon")
+@click.argument("zkey_in", metavar="IN_ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_out", metavar="OUT_ZKEY", type=click.Path(dir_okay=False))
+@click.argument("beacon_hex", metavar="BEACON_HASH")
+@click.argument("num_iterations_exp", metavar="NUM_ITERATIONS_EXP", type=int)
+@click.option("--name", "-n", help="Contributor name recorded in the transcript.")
+def beacon_cmd(zkey_in: str, zkey_out: str, beacon_hex: str, num_iterations_exp: int,
+               name: str | None) -> None:
+    """The final contribution from a public beacon (hex), hashed 2^NUM_ITERATIONS_EXP times:
+    byte for byte the zkey `snarkjs zkey beacon` writes."""
+    import re
+
+    from prover.groth16.contribute import beacon_file, contribution_hash
+    from prover.groth16.zkey_verify import format_hash
+
+    if not re.fullmatch(r"(?:[0-9a-fA-F]{2})+", beacon_hex):
+        raise click.BadParameter("not a hexadecimal byte string", param_hint="BEACON_HASH")
+    z = beacon_file(zkey_in, zkey_out, bytes.fromhex(beacon_hex), num_iterations_exp, name)
+    click.echo(format_hash(contribution_hash(z), "Contribution Hash: "))
+
+
+@zkey.command("verify")
+@click.argument("r1cs_path", metavar="R1CS", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ptau_path", metavar="PTAU", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(exists=True, dir_okay=False))
+def zkey_verify_cmd(r1cs_path: str, ptau_path: str, zkey_path: str) -> None:
+    """Exit 0 when ZKEY is the circuit's key from PTAU through valid contributions; else
+    one line naming the first check that fails (exit 1)."""
+    from prover.groth16.zkey_verify import report_lines, verify_zkey
+
+    for line in report_lines(verify_zkey(r1cs_path, ptau_path, zkey_path)):
+        click.echo(line)
 
 
 @zkey.group("export")
