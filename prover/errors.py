@@ -5,6 +5,10 @@ class ProverInputError(ValueError):
     """Base class: an input was rejected before any work was done on it."""
 
 
+class FormatError(ProverInputError):
+    """A file or document does not follow the expected format (reason in the message)."""
+
+
 class NonCanonicalError(ProverInputError):
     """A field element was negative or not below its modulus."""
 

@@ -18,15 +18,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from prover.errors import CircuitInputError, FormatError, WitnessCalculationError
 
-from prover.errors import CircuitInputError, WitnessCalculationError
-from prover.formats.container import FormatError, u32, write_container
+if TYPE_CHECKING:
+    import numpy as np
 
 # circom's exceptionHandler codes (code_producers/src/wasm_elements/common/witness_calculator.js)
 EXCEPTIONS = {1: "Signal not found.", 2: "Too many signals set.", 3: "Signal already set.",
@@ -355,15 +356,21 @@ class WitnessCalculator:
         if self.n32 != 8:
             raise FormatError(f"{self.name}: {32 * self.n32}-bit field, only 256-bit is "
                               "supported here")
+        import numpy as np
+
         raw = self.calculate_bytes(inputs, sanity_check)
         return np.frombuffer(raw, dtype="<u8").reshape(self.witness_size, 4)
 
-    def wtns_sections(self, inputs: Mapping[str, Any], sanity_check: bool = False) -> list:
-        """The .wtns container's sections for `inputs`: 1 (n8, prime, size), 2 (values)."""
+    def wtns_bytes(self, inputs: Mapping[str, Any], sanity_check: bool = False) -> bytes:
+        """The .wtns file for `inputs` (prover/formats/wtns.py's layout, written here without
+        numpy to keep `wtns calculate`'s start-up short): header section 1 (n8, prime, size),
+        then section 2 (the values)."""
         n8 = 4 * self.n32
         values = self.calculate_bytes(inputs, sanity_check)
-        header = u32(n8) + self.prime.to_bytes(n8, "little") + u32(self.witness_size)
-        return [(1, header), (2, values)]
+        header = struct.pack("<I", n8) + self.prime.to_bytes(n8, "little") + struct.pack(
+            "<I", self.witness_size)
+        return (b"wtns" + struct.pack("<II", 2, 2) + struct.pack("<IQ", 1, len(header)) + header
+                + struct.pack("<IQ", 2, len(values)) + values)
 
 
 def calculate_wtns(wasm: str | os.PathLike, inputs: str | os.PathLike | Mapping[str, Any],
@@ -375,8 +382,9 @@ def calculate_wtns(wasm: str | os.PathLike, inputs: str | os.PathLike | Mapping[
     """
     doc = inputs if isinstance(inputs, Mapping) else load_inputs(inputs)
     wc = WitnessCalculator(wasm, compiler=compiler, log=log)
-    sections = wc.wtns_sections(doc)
-    write_container(wtns, b"wtns", 2, sections)
+    data = wc.wtns_bytes(doc)
+    with open(wtns, "wb") as f:
+        f.write(data)
     return wc.witness_size
 
 
