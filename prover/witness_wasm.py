@@ -294,7 +294,11 @@ class WitnessCalculator:
             self._msg_str += (" " if self._msg_str else "") + msg
 
     def _show_shared(self) -> None:
-        self._msg_str += (" " if self._msg_str else "") + str(self._read_shared())
+        value = str(self._read_shared())
+        if self.version[1] < 1 and self.version[2] < 7:  # before circom 2.0.7: a line each
+            self._log(value)
+        else:
+            self._msg_str += (" " if self._msg_str else "") + value
 
     # --- computing -----------------------------------------------------------------------------
 
