@@ -15,6 +15,7 @@ tens of microseconds.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -85,6 +86,9 @@ _HELPER_WAT = """
 
 _WASM_PAGE = 65536
 _engines: dict[str, Any] = {}
+# Drop the engines before interpreter shutdown tears down wasmtime's ctypes bindings, which
+# their finalizers call ("Exception ignored in Managed.__del__" otherwise).
+atexit.register(_engines.clear)
 
 
 def _engine(compiler: str):
