@@ -165,7 +165,7 @@ def test_node_settles_on_its_own_and_survives_kill_9(story, tmp_path, monkeypatc
         def settled() -> bool:
             st = _status(cfg)
             return (st is not None and st["batches"]["unbatched_requests"] == 0
-                    and finalized() == st["batches"]["built"] > 0)
+                    and finalized() == st["batches"]["built"] == st["finalized"]["batch"] > 0)
 
         wait_until(settled, timeout=600, step=0.5)
         st = _status(cfg)
