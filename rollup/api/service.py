@@ -53,6 +53,7 @@ from rollup.durability.journal import Journal
 from rollup.engine.receipts import Receipt
 from rollup.engine.sequencer import Sequencer
 from rollup.errors import EngineError, JournalError
+from rollup.keys import compress, public_json
 from rollup.recovery.genesis import genesis_requests
 from rollup.state.encoding import RISK_SCALE
 from rollup.state.state import State
@@ -530,8 +531,6 @@ class SequencerService:
         return self.call(lambda s: s._account(i))
 
     def _account(self, i: int) -> dict:
-        from rollup.keys import public_json
-
         v = self.seq.account_view(i)  # UnknownAccount -> 404
         m = v.margin
         return {
@@ -579,8 +578,6 @@ class SequencerService:
         return self.call(lambda s: s._status())
 
     def _status(self) -> dict:
-        from rollup.keys import compress
-
         cfg = self.cfg
         st = self.seq.status()
         last = last_batch(cfg)

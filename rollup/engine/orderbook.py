@@ -185,6 +185,6 @@ def warm_up() -> None:
     book.remove(book.add(1, 1, C.BUY, 1, 1, 1, 0, 0, row=0))
     C.release(core.free, core.pend, core.meta)
     list(book.bids.handles())
-    K.match_run(K.books_of(core), K.mirror_of(core), K.market_of(core),
+    K.match_run(K.books_of(core), K.mirror_of(core), K.assets_of(core),
                 np.zeros((0, K.N_Q), np.int64), np.zeros((0, 3), np.uint64), 0,
                 K.outputs(np.zeros((0, K.N_R), np.int64), 1))

@@ -124,7 +124,7 @@ class CompiledMatcher(PythonMatcher):
             core.reserve(m - start)
             buf = K.outputs(res, 4 * (m - start) + 64)
             core.g[C.G_RUN] += 1
-            k, how = K.match_run(K.books_of(core), K.mirror_of(core), K.market_of(core), qi, qu,
+            k, how = K.match_run(K.books_of(core), K.mirror_of(core), K.assets_of(core), qi, qu,
                                  start, buf)
             self._results(seq, run, start, k, buf, out)
             self.stats["matched"] += k - start
@@ -144,7 +144,7 @@ class CompiledMatcher(PythonMatcher):
                 core.sync(st)
         return i + m
 
-    def _results(self, seq, run: list[Order], start: int, stop: int, buf: K.Out,
+    def _results(self, seq, run: list[Order], start: int, stop: int, buf: tuple,
                  out: list) -> None:
         """Receipts, records, journal rows, book and order-slot bookkeeping and the written
         accounts for orders ``start..stop`` of a kernel call (what ``apply_verified`` and
@@ -153,10 +153,11 @@ class CompiledMatcher(PythonMatcher):
             return
         st = seq.state
         core = seq.core
-        nf, nd, nt = (int(x) for x in buf.counts)
-        fol, ful = buf.fo[:nf].tolist(), buf.fu[:nf].tolist()
-        dol, dul = buf.do[:nd].tolist(), buf.du[:nd].tolist()
-        resl = buf.res[start:stop].tolist()
+        res, fo, fu, do, du, tr, counts = buf  # (kernel.OUT)
+        nf, nd, nt = (int(x) for x in counts)
+        fol, ful = fo[:nf].tolist(), fu[:nf].tolist()
+        dol, dul = do[:nd].tolist(), du[:nd].tolist()
+        resl = res[start:stop].tolist()
         group = seq._group if seq.journal is not None else None
         live, resting, seen = seq.live, seq.resting, seq.seen_orders
         wide = seq._wide_totals
@@ -236,7 +237,7 @@ class CompiledMatcher(PythonMatcher):
             cur = accounts[acct].orders.get(slot, (0, 0))
             ov[slot] = (oid, (cur[1] if cur[0] == oid else 0) + q)
         if nt:
-            rows = buf.tr[:nt]
+            rows = tr[:nt]
             ids = core.ai[rows, C.A_ID].tolist()
             colls = core.ai[rows, C.A_COLL].tolist()
             pas, pbs, pss = core.pa[rows].tolist(), core.pb[rows].tolist(), core.ps[rows].tolist()
