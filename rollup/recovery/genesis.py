@@ -20,8 +20,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-# written by the sequencer service (rollup.api.service) when it journals the genesis
-GENESIS_JSON = "genesis.json"
 EXPORT_NAME = "genesis-records.json"
 
 
@@ -121,9 +119,10 @@ def journal_records(cfg) -> bytes | None:
     sequencer's first start."""
     from rollup.durability.journal import Journal
     from rollup.engine.sequencer import Sequencer
+    from rollup.settlement.files import genesis_file
     from rollup.state.state import State
 
-    gpath = cfg.data / GENESIS_JSON
+    gpath = genesis_file(cfg)
     if not gpath.is_file() or not cfg.journal_path.exists():
         return None
     try:
