@@ -3,18 +3,16 @@
     zkprove r1cs info <r1cs>
     zkprove wtns check <r1cs> <wtns>
     zkprove groth16 setup <r1cs> <ptau> <zkey>
+    zkprove groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
     zkprove groth16 prove <zkey> <wtns> <proof.json> <public.json> [--no-check] [--r1cs R1CS]
     zkprove groth16 verify <verification_key.json> <public.json> <proof.json>
     zkprove zkey contribute <in.zkey> <out.zkey> [--name N] [-e ENTROPY]
-    zkprove zkey export verificationkey <zkey> <verification_key.json>
-    zkprove zkey export json <zkey> <zkey.json>
+    zkprove zkey export verificationkey|json <zkey> <out.json>
     zkprove zkey export solidityverifier <zkey> <verifier.sol>
     zkprove zkey export soliditycalldata <public.json> <proof.json>
-    zkprove groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
 
-The same commands are `rollup prover ...` (rollup/cli/prover.py registers these groups).
-Errors are one line on stderr and exit 1 (`--debug` shows the traceback); `verify` exits 0 for a
-valid proof, 1 for an invalid one, 2 for malformed input.
+Also `rollup prover ...` (rollup/cli/prover.py). Errors: one line on stderr, exit 1 (`--debug`
+shows the traceback); `verify` exits 0 valid, 1 invalid, 2 malformed input. See docs/prover.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`rollup recover` and `rollup exit`: a user's way out when the operator is gone.
 
     rollup recover --rpc URL --rollup 0x... --genesis genesis.bin --depth D [--json OUT]
-    rollup exit --rpc URL --rollup 0x... --genesis genesis.bin --depth D --account N \
+    rollup exit --rpc URL --rollup 0x... --genesis genesis.bin --depth D --account N
         --key trader.json [--owner 0x...] [--zkey Z --vk V | --keys-cache DIR] [--from 0x...]
 
 Both rebuild the state from L1 alone (the published genesis records plus every finalized batch's
