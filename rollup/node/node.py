@@ -10,7 +10,7 @@ A stage that fails logs one line, records the error for ``status`` and retries a
 kill -9 at any moment loses no acknowledged request, and a restart rebuilds, proves and submits
 only what is missing (files written last and atomically, sent transaction hashes stored, the
 chain's batch number final). In exodus the sequencer refuses every request and the batcher and
-relayer stop. See docs/operator.md.
+relayer stop. See docs/node.md.
 """
 
 from __future__ import annotations
