@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollup import errors as E
+from rollup.durability import journal as jr
 from rollup.durability.journal import Journal, request_json, snapshot
 from rollup.engine import testnet as tn
 from rollup.engine.restart import recover
-from rollup.durability import journal as jr
 from rollup.transactions import SELL, Deposit, OracleUpdate, Order, Withdrawal
 
 CHILD = textwrap.dedent("""
