@@ -14,12 +14,10 @@ MAX_DOCSTRING_LINES = 15
 MAX_README_LINES = 260
 
 # Modules whose docstrings are still over the limit because they are being rewritten elsewhere
-# (issue 17: the sequencer split, one owner for durability, the API's narrow read interface).
+# (issue 17: one owner for durability, the API's narrow read interface).
 # Whoever rewrites one moves its design prose to docs/ and removes it here; the test fails while
 # an entry is stale, so the list only shrinks.
 ALLOWLIST = {
-    "rollup/engine/sequencer.py",  # broken up by family of request (issue 17, item 3)
-    "rollup/engine/core.py",  # the matching core's structures (issue 17, item 3)
     "rollup/api/service.py",  # the service behind a narrow read interface (issue 17, item 3)
     "rollup/durability/journal.py",  # the snapshot format; docs/durability.md (issue 17, item 4)
     "rollup/demo.py",  # rewritten with the layout (issue 17)

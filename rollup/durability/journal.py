@@ -265,19 +265,19 @@ def replay(path: str | Path, new_sequencer: Callable[[], object], *,
         if seq.seq != snap[0] or seq.state.root != snap[1]:
             raise JournalError("snapshot does not match its header")
     seq.journal = None
-    seq.defer_root = True
-    batch: list = []
-    for n, req in journal.requests_after(seq.seq):
-        if upto is not None and n > upto:
-            break
-        if n != seq.seq + len(batch) + 1:
-            raise JournalError(f"journal gap: expected {seq.seq + len(batch) + 1}, found {n}")
-        batch.append(req)
-        if len(batch) == _REPLAY_GROUP:
-            _replay(seq, batch)
-            batch = []
-    _replay(seq, batch)
-    seq.defer_root = False
+    with seq.deferred_roots():
+        batch: list = []
+        for n, req in journal.requests_after(seq.seq):
+            if upto is not None and n > upto:
+                break
+            if n != seq.seq + len(batch) + 1:
+                raise JournalError(f"journal gap: expected {seq.seq + len(batch) + 1}, "
+                                   f"found {n}")
+            batch.append(req)
+            if len(batch) == _REPLAY_GROUP:
+                _replay(seq, batch)
+                batch = []
+        _replay(seq, batch)
     seq.state.flush()
     if upto is None:
         seq.journal = journal
