@@ -1,24 +1,14 @@
 """`zkprove`: snarkjs's verbs and argument order on this project's Groth16 prover (BN254).
 
-    zkprove r1cs info <r1cs>
-    zkprove wtns calculate <circuit.wasm> <input.json> <wtns>
-    zkprove wtns check <r1cs> <wtns>
-    zkprove groth16 setup <r1cs> <ptau> <zkey>
-    zkprove groth16 prove <zkey> <wtns> <proof.json> <public.json> [--no-check] [--r1cs R1CS]
-    zkprove groth16 fullprove <input.json> <circuit.wasm> <zkey> <proof.json> <public.json>
-    zkprove groth16 verify <verification_key.json> <public.json> <proof.json>
-    zkprove zkey contribute <in.zkey> <out.zkey> [--name N] [-e ENTROPY]
-    zkprove zkey beacon <in.zkey> <out.zkey> <beacon hex> <numIterationsExp> [--name N]
-    zkprove zkey verify <r1cs> <ptau> <zkey>
-    zkprove zkey export verificationkey <zkey> <verification_key.json>
-    zkprove zkey export json <zkey> <zkey.json>
-    zkprove zkey export solidityverifier <zkey> <verifier.sol>
-    zkprove zkey export soliditycalldata <public.json> <proof.json>
-    zkprove groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
+    zkprove r1cs info
+    zkprove wtns calculate | check
+    zkprove groth16 setup | dev-setup (development only) | prove | fullprove | verify
+    zkprove zkey contribute | beacon | verify
+    zkprove zkey export verificationkey | json | solidityverifier | soliditycalldata
 
-The same commands are `rollup prover ...` (rollup/cli/prover.py registers these groups).
-Errors are one line on stderr and exit 1 (`--debug` shows the traceback); `verify` exits 0 for a
-valid proof, 1 for an invalid one, 2 for malformed input.
+Each takes snarkjs's arguments in snarkjs's order (`zkprove CMD --help`; docs/prover.md lists
+them); the same commands are `rollup prover ...` (rollup/cli/prover.py). Errors: one line on
+stderr, exit 1 (`--debug` shows the traceback); `verify` exits 0 valid, 1 invalid, 2 malformed.
 """
 
 from __future__ import annotations

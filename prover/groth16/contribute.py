@@ -1,20 +1,14 @@
 """Phase-2 contribution to a Groth16 zkey, in snarkjs's format (`snarkjs zkey verify` checks it),
 and the beacon contribution (`zkey beacon`), whose secret is derived from a public value.
 
-A contributor with secret x in Fr moves delta to x*delta: delta1, delta2 times x, the C (L) and
-H sections times x^-1 (they hold values over delta). The proof of knowledge of x, as snarkjs
-records it in section 10:
-
-    transcript = BLAKE2b-512(csHash || pubkey(c_1) || ... || pubkey(c_k) || U(g1_s) || U(g1_sx))
-    g1_s random in G1, g1_sx = x g1_s, g2_sp = hashToG2(transcript), g2_spx = x g2_sp
-    pubkey(c) = U(deltaAfter) || U(g1_s) || U(g1_sx) || U(g2_spx) || transcript
-
-U is the big-endian uncompressed point encoding (setup._uncompressed). A verifier checks
+A contributor with secret x in Fr moves delta to x*delta (delta1, delta2 times x; the C and H
+sections times x^-1) and records a proof of knowledge of x in section 10 as snarkjs does:
+g1_s, g1_sx = x g1_s and g2_spx = x g2_sp, with g2_sp = hashToG2(transcript) and the transcript
+a BLAKE2b-512 over csHash and the earlier contributions. A verifier checks
 e(g1_s, g2_spx) = e(g1_sx, g2_sp) and e(delta_before, g2_spx) = e(deltaAfter, g2_sp).
-
-hashToG2 is the sampling of ffjavascript's G2.fromRng driven by its ChaCha20 generator seeded with
-the first 32 bytes of the transcript (eight big-endian u32 words); every step below must match
-it bit for bit, or the verifier derives another g2_sp.
+hashToG2 is ffjavascript's `G2.fromRng` driven by its ChaCha20 generator seeded with the
+transcript's first 32 bytes: every step must match it bit for bit, or the verifier derives
+another g2_sp. The transcript layout: docs/prover.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`rollup recover` and `rollup exit`: a user's way out when the operator is gone.
 
     rollup recover --rpc URL --rollup 0x... --genesis genesis.bin --depth D [--json OUT]
-    rollup exit --rpc URL --rollup 0x... --genesis genesis.bin --depth D --account N \
+    rollup exit --rpc URL --rollup 0x... --genesis genesis.bin --depth D --account N
         --key trader.json [--owner 0x...] [--zkey Z --vk V | --keys-cache DIR] [--from 0x...]
 
 With a configuration (--config, or ./rollup.toml when present) the flags default to its

@@ -1,19 +1,16 @@
 """`rollup node run`: the whole rollup in one supervised process tree.
 
-Stages (threads of the node process unless noted), each restart-safe from its own durable state:
-    api       the HTTP API in front of the sequencer service (journal: DATA/journal.db)
-    l1feed    the L1 queue into the sequencer (cursor and entries: DATA/l1-feed.db)
-    oracle    signed prices and funding ticks from ``[node] oracle``
-    batcher   closes a batch when one is full or the oldest unbatched row waited
-              ``[batch] time_limit`` seconds; builds it in a builder process (DATA/batches/)
-    provers   N processes proving built batches, any order (``rollup.node.provers``)
-    relayer   proven batches onto Rollup.sol in batch order, exactly once (DATA/relayer.db)
-A stage that fails logs one line, records the error for ``status`` and retries after a pause;
-a kill -9 at any moment loses no acknowledged request (the journal is written before the
-answer), and a restart rebuilds, proves and submits only what is missing: files are written
-last-and-atomically, the relayer store keeps sent transaction hashes, and the chain's batch
-number says what is final. Once the contract is in exodus the sequencer refuses every request
-and the batcher and relayer stop.
+Stages, each restart-safe from its own durable state: ``api`` (the HTTP API in front of the
+sequencer service; DATA/journal.db), ``l1feed`` (the L1 queue into the sequencer;
+DATA/l1-feed.db), ``oracle`` (signed prices and funding ticks from ``[node] oracle``),
+``batcher`` (closes a batch when it is full or its oldest row waited ``[batch] time_limit``
+seconds, and builds it in a builder process), ``provers`` (N processes proving built batches in
+any order) and ``relayer`` (proven batches onto Rollup.sol in batch order, exactly once).
+A stage that fails logs one line, records the error for ``status`` and retries after a pause. A
+kill -9 at any moment loses no acknowledged request, and a restart rebuilds, proves and submits
+only what is missing (files written last and atomically, sent transaction hashes stored, the
+chain's batch number final). In exodus the sequencer refuses every request and the batcher and
+relayer stop. See docs/node.md.
 """
 
 from __future__ import annotations
