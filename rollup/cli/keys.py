@@ -9,12 +9,8 @@ signed requests.
         --price 60000 --order-id 1 [--post-only|--ioc|--market] [--reduce-only] [--expiry T]
     rollup keys sign --key KEYFILE ... cancel|transfer|withdraw ...
 
-`sign` prints the signed request as one line of JSON (the API's POST /v1/requests body); with
-``--submit URL`` it posts it to a running sequencer and prints the receipt instead.
-
-Encrypted files (keystore V3, rollup.keys.keystore) are opened with the passphrase in
-``--passphrase-file`` or in the environment variable ``--passphrase-env`` ($ROLLUP_PASSPHRASE),
-or typed at a terminal; plaintext files are for development chains.
+`sign` prints the signed request as the API's POST /v1/requests body (``--submit URL``: posts
+it and prints the receipt). Encrypted files (keystore V3): see docs/trader.md.
 """
 
 from __future__ import annotations

@@ -8,12 +8,10 @@ With a configuration (--config, or ./rollup.toml when present) the flags default
 chain.node, chain.rollup_address, state.tree_depth and DATA/genesis-records.json (what
 `rollup genesis export` writes).
 
-Both rebuild the state from L1 alone (the published genesis records plus every finalized batch's
-public data, read from the contract's BatchData events, every root checked:
-`rollup.recovery.recover`).
-`exit` then proves the account's value at the last finalized root with the exit circuit, signed
-by the account's key for the L1 address it names (--owner), sends `Rollup.exit` and collects the
-collateral with `withdraw`.
+Both rebuild the state from L1 alone (genesis records + every finalized batch's BatchData
+public data, every root checked: `rollup.recovery.recover`). `exit` then proves the account's
+value at the last finalized root with the exit circuit, signed by the account's key for the L1
+address it names (--owner), sends `Rollup.exit` and collects the collateral with `withdraw`.
 """
 
 from __future__ import annotations
