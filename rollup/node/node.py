@@ -74,9 +74,9 @@ def _build(cfg_path: str, full_only: bool) -> dict | None:
 
 
 def _builder_init() -> None:
-    from rollup.chain.node import _die_with_parent
+    from rollup.node.provers import orphan_watch
 
-    _die_with_parent()
+    orphan_watch()
 
 
 @dataclass
@@ -122,6 +122,8 @@ class Node:
                 body()
                 pause = every
             except Exception as exc:  # a stage never takes the node down: log, record, retry
+                if self.stop.is_set():
+                    break  # stopping: the pools were shut under it
                 stage.failed(exc)
                 self.log(f"{stage.name}: {stage.last_error}")
                 pause = min(max(pause * 2, every), 30.0)

@@ -48,11 +48,29 @@ _VK = None
 _BACKEND = None
 
 
-def _init(zkey_path: str, vk_path: str | None, backend: str) -> None:
-    global _KEY, _VK, _BACKEND
+def orphan_watch() -> None:
+    """Exit when the parent (the node) is gone: the kernel's parent-death signal, and a thread
+    that notices a new parent within a second (a worker must never outlive a kill -9 of the
+    node, holding hundreds of MB)."""
+    import threading
+    import time
+
     from rollup.chain.node import _die_with_parent
 
-    _die_with_parent()  # a kill -9 of the node takes its provers with it
+    _die_with_parent()
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def _init(zkey_path: str, vk_path: str | None, backend: str) -> None:
+    global _KEY, _VK, _BACKEND
+    orphan_watch()  # a kill -9 of the node takes its provers with it
     from prover.backend import get_backend
     from prover.formats.snarkjs_json import load_vk
     from prover.formats.zkey import read_zkey
