@@ -23,7 +23,8 @@ computed on demand (``state.root``, ``flush``, a batch), all dirty leaves hashed
 (``rollup.state.state``); otherwise every receipt carries the root after its request.
 Journal: ``submit`` journals one request per SQLite transaction; ``submit_many`` journals a
 group in one transaction and acknowledges it once that is on disk (group commit).
-``snapshot_every`` writes a snapshot file every that many requests (``rollup.durability.journal``).
+Snapshots: the journal's policy (``rollup.durability``) is checked after each request or group;
+``to_snapshot`` / ``from_snapshot`` (``rollup.engine.snapshot``) are the engine's side of it.
 
 Deposits and forced withdrawals (read from the L1 priority queue), expiry settlements, and the
 operator's listings (ListAsset) carry no signature: only the queue reader and the operator may
@@ -60,7 +61,9 @@ import numpy as np
 from circuits.babyjubjub import pack_point
 from circuits.eddsa import public_key_is_safe
 from rollup import errors as E
+from rollup.durability.snapshot import Snapshot
 from rollup.engine import core as C
+from rollup.engine import snapshot
 from rollup.engine.orderbook import OrderBook, RestingOrder
 from rollup.margin.risk import (
     account_value,
@@ -347,34 +350,47 @@ class Sequencer:
         self.use_core = True  # ``submit_many`` matches runs of orders in the compiled core
         # orders the core applied, and orders it handed back to the Python path
         self.core_stats = {"matched": 0, "handed_back": 0}
-        self.snapshot_every: int | None = None  # write a snapshot every this many requests
-        self._last_snapshot = 0
-        self._group: list[tuple[int, Request]] | None = None  # rows of a group commit
-        self._sums: dict[int, tuple] = {}  # account -> _summary (a cache, not pickled)
+        self._group: list[tuple] | None = None  # rows of a group commit: (seq, request, fills)
+        self._sums: dict[int, tuple] = {}  # account -> _summary (a cache)
         self.failed: str | None = None  # why the sequencer stopped (journal behind memory)
         self.exodus: str | None = None  # set once L1 is in exodus: every request is refused
-        self.snapshot_error: str | None = None  # the last periodic snapshot that failed
 
-    def __getstate__(self) -> dict:
-        d = dict(self.__dict__)
-        d["journal"] = None
-        d["_verify"] = None
-        d["_group"] = None
-        d["_sums"] = {}
-        return d
+    # --- snapshots (the tables: ``rollup.engine.snapshot``; the file and the policy:
+    # ``rollup.durability``) ---------------------------------------------------------------------
 
-    def __setstate__(self, d: dict) -> None:
-        if "core" not in d:  # books of an older layout: the snapshot is not usable
-            raise ValueError("sequencer pickled before the compiled matching core")
-        self.__dict__.update(d)
-        self._verify = _verify_signature
-        for name, default in (("reference_matching", False), ("snapshot_every", None),
-                              ("use_core", True),
-                              ("core_stats", {"matched": 0, "handed_back": 0}),
-                              ("_last_snapshot", d.get("seq", 0)), ("_group", None),
-                              ("failed", None), ("snapshot_error", None), ("_sums", {}),
-                              ("exodus", None)):
-            self.__dict__.setdefault(name, default)
+    def to_snapshot(self) -> Snapshot:
+        """What the journal rows up to ``seq`` determine (state, books, order ids, records)."""
+        return snapshot.export(self)
+
+    @classmethod
+    def from_snapshot(cls, snap: Snapshot, domain: Domain | None = None,
+                      account_depth: int | None = None, journal=None,
+                      verify: Callable[[Request, tuple[int, int], Domain], bool] | None = None
+                      ) -> Sequencer:
+        """The sequencer of ``snap``; SnapshotError if it cannot be used (or, when given, is of
+        another domain or tree depth)."""
+        return snapshot.restore(lambda st, d: cls(st, d, journal=journal, verify=verify), snap,
+                                domain=domain, account_depth=account_depth)
+
+    def clone(self) -> Sequencer:
+        """An independent copy (no journal; ``defer_root`` kept, other modes as built)."""
+        return snapshot.clone(self, lambda st, d: type(self)(st, d, verify=self._verify))
+
+    @property
+    def snapshot_every(self) -> int | None:
+        """The journal's snapshot interval (its ``SnapshotPolicy``); None without a journal."""
+        return self.journal.snapshot_every if self.journal is not None else None
+
+    @snapshot_every.setter
+    def snapshot_every(self, n: int) -> None:
+        if self.journal is None:
+            raise ValueError("snapshots need a journal")
+        self.journal.snapshot_every = n
+
+    @property
+    def snapshot_error(self) -> str | None:
+        """Why the last snapshot failed (None after a success)."""
+        return self.journal.policy.error if self.journal is not None else None
 
     # --- entry points ---------------------------------------------------------------------------
 
@@ -500,9 +516,9 @@ class Sequencer:
             receipt, book_ops = handler(self, req)
             if self.journal is not None:
                 if self._group is not None:
-                    self._group.append((self.seq + 1, req))
+                    self._group.append((self.seq + 1, req, receipt.fills))
                 else:
-                    self.journal.append(self.seq + 1, req)
+                    self.journal.append(self.seq + 1, req, receipt.fills)
         except BaseException:
             state.rollback()
             raise
@@ -711,7 +727,7 @@ class Sequencer:
                 resting[key] = req
             seq += 1
             if group is not None:
-                group.append((seq, req))
+                group.append((seq, req, fills))
             out.append(Receipt(seq, None, records, fills, dropped, rest, notes[note]))
         self.seq = seq
         overlay: dict[int, dict[int, tuple[int, int]]] = {}
@@ -755,21 +771,9 @@ class Sequencer:
                                  "journal")
 
     def _maybe_snapshot(self) -> None:
-        """A snapshot every ``snapshot_every`` requests (when a journal is attached). The
-        requests are durable in the journal already: a snapshot that cannot be written is
-        recorded in ``snapshot_error`` and tried again ``snapshot_every`` requests later,
-        without failing the request."""
-        if (self.snapshot_every and self.journal is not None
-                and self.seq - self._last_snapshot >= self.snapshot_every):
-            from rollup.durability.journal import snapshot
-
-            self._last_snapshot = self.seq
-            try:
-                snapshot(self)
-            except OSError as exc:
-                self.snapshot_error = f"snapshot at {self.seq} failed: {exc}"
-            else:
-                self.snapshot_error = None
+        """A snapshot if the journal's policy says one is due (``Journal.maybe_snapshot``)."""
+        if self.journal is not None:
+            self.journal.maybe_snapshot(self)
 
     def flush(self) -> int:
         return self.state.flush()
