@@ -173,3 +173,23 @@ def bench_gas(slots: str, chain_kind: str, cache: str | None, json_path: str | N
     from benchmarks import gas
 
     gas.main([int(s) for s in slots.split(",") if s.strip()], chain_kind, cache, json_path)
+
+
+@bench.command("node")
+@click.option("--seconds", default=60.0, show_default=True, help="Load duration.")
+@click.option("--rate", default=0.5, show_default=True, help="Trades per second per client.")
+@click.option("--clients", default=2, show_default=True)
+@click.option("--slots", default=4, show_default=True, help="Batch circuit slots.")
+@click.option("--depth", default=8, show_default=True, help="Accounts tree depth.")
+@click.option("--provers", default=1, show_default=True, help="Prover processes.")
+@click.option("--drain", default=600.0, show_default=True,
+              help="Seconds after the load for the node to finalize every trade.")
+@click.option("--keys-cache", default=".cache/devkeys", show_default=True,
+              help="Development keys, made on first use.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_node(seconds, rate, clients, slots, depth, provers, drain, keys_cache, json_path):
+    """`rollup node run` on Anvil under a sustained load: ack and finality latency, finalized
+    trades per second, CPU seconds per finalized trade."""
+    from benchmarks import node
+
+    node.main(json_path, seconds, rate, clients, slots, depth, provers, drain, keys_cache)

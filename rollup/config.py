@@ -77,6 +77,7 @@ class Config:
     node: str = "embedded"  # embedded | anvil | http(s) URL
     chain_id: int = 31337
     rollup_address: str = "0x" + "00" * 20
+    anvil_port: int = 8545  # node = "anvil": the port of the Anvil that `rollup node run` starts
     data_dir: str = "data"
     snapshot_every: int = 100_000  # journal rows between the service's snapshots (0: never)
     tree_depth: int = 32
@@ -90,6 +91,17 @@ class Config:
     api_max_body: int = 64 * 1024
     oracle_key: str = "keys/oracle.json"  # key file (relative to data_dir) or compressed hex pk
     operator_key: str = "keys/operator.json"  # key file of account 0 (fees), relative to data_dir
+    # [node]: `rollup node run`
+    node_provers: int = 1  # prover worker processes, each holding the proving key
+    node_backend: str = "auto"  # auto | cpu | cuda
+    node_poll: float = 1.0  # seconds between the batcher's and the relayer's passes
+    node_l1_poll: float = 2.0  # seconds between reads of the L1 queue
+    node_confirmations: int = -1  # blocks an L1 event must be buried under (-1: 0 on 31337, else 2)
+    node_sender: str = ""  # the operator's L1 account, unlocked on the node ("": its first)
+    node_oracle: str = "walk"  # walk | file:PATH | command:CMD | off
+    node_oracle_interval: float = 5.0  # seconds between signed prices
+    node_funding_interval: float = 60.0  # seconds between funding ticks (0: none)
+    node_metrics_port: int = -1  # Prometheus /metrics (-1: off, 0: any free port)
     markets: list[Market] = field(default_factory=list)
     genesis_accounts: list[GenesisAccount] = field(default_factory=list)
 
@@ -133,7 +145,7 @@ class Config:
 
 _SECTIONS = {
     "chain": {"node": ("node", str), "chain_id": ("chain_id", int),
-              "rollup_address": ("rollup_address", str)},
+              "rollup_address": ("rollup_address", str), "anvil_port": ("anvil_port", int)},
     "data": {"dir": ("data_dir", str), "snapshot_every": ("snapshot_every", int)},
     "state": {"tree_depth": ("tree_depth", int), "genesis_time": ("genesis_time", int)},
     "batch": {"slots": ("batch_slots", int), "l1_slots": ("batch_l1_slots", int),
@@ -141,6 +153,12 @@ _SECTIONS = {
     "api": {"host": ("api_host", str), "port": ("api_port", int),
             "max_body": ("api_max_body", int)},
     "keys": {"oracle": ("oracle_key", str), "operator": ("operator_key", str)},
+    "node": {"provers": ("node_provers", int), "backend": ("node_backend", str),
+             "poll": ("node_poll", float), "l1_poll": ("node_l1_poll", float),
+             "confirmations": ("node_confirmations", int), "sender": ("node_sender", str),
+             "oracle": ("node_oracle", str), "oracle_interval": ("node_oracle_interval", float),
+             "funding_interval": ("node_funding_interval", float),
+             "metrics_port": ("node_metrics_port", int)},
 }
 
 
@@ -204,6 +222,8 @@ def load(path: str | Path) -> Config:
 def validate(cfg: Config) -> None:
     if not (cfg.node in ("embedded", "anvil") or cfg.node.startswith(("http://", "https://"))):
         raise ConfigError(f"chain.node: {cfg.node!r} is not embedded, anvil or an http(s) URL")
+    if not 1 <= cfg.anvil_port < 65536:
+        raise ConfigError("chain.anvil_port must be in 1..65535")
     if not 0 < cfg.chain_id < 1 << 64:
         raise ConfigError("chain.chain_id must be a positive 64-bit integer")
     try:
@@ -232,6 +252,22 @@ def validate(cfg: Config) -> None:
         raise ConfigError("api.port must be in 0..65535")
     if cfg.api_max_body < 256:
         raise ConfigError("api.max_body must be at least 256 bytes")
+    if not 1 <= cfg.node_provers <= 64:
+        raise ConfigError("node.provers must be in 1..64")
+    if cfg.node_backend not in ("auto", "cpu", "cuda"):
+        raise ConfigError("node.backend must be auto, cpu or cuda")
+    if cfg.node_poll <= 0 or cfg.node_l1_poll <= 0 or cfg.node_oracle_interval <= 0:
+        raise ConfigError("node.poll, node.l1_poll and node.oracle_interval must be positive")
+    if cfg.node_funding_interval < 0:
+        raise ConfigError("node.funding_interval must not be negative (0: no funding ticks)")
+    if cfg.node_confirmations < -1:
+        raise ConfigError("node.confirmations must be >= 0 (or -1: the chain's default)")
+    if not (cfg.node_oracle in ("walk", "off") or cfg.node_oracle.startswith(("file:",
+                                                                              "command:"))):
+        raise ConfigError(f"node.oracle: {cfg.node_oracle!r} is not walk, file:PATH, "
+                          "command:CMD or off")
+    if not -1 <= cfg.node_metrics_port < 65536:
+        raise ConfigError("node.metrics_port must be in 0..65535 (or -1: off)")
     seen: set[int] = set()
     for m in cfg.markets:
         if m.kind not in KINDS:
@@ -275,6 +311,8 @@ def render(cfg: Config) -> str:
         f"chain_id = {_toml(cfg.chain_id)}",
         "# the Rollup contract (after deployment); it and chain_id form the signing domain",
         f"rollup_address = {_toml(cfg.rollup_address)}",
+        f"anvil_port = {_toml(cfg.anvil_port)}  # node = \"anvil\": `rollup node run` starts Anvil "
+        "here (state kept in DATA/anvil/)",
         "",
         "[data]",
         f"dir = {_toml(cfg.data_dir)}  # journal.db, batches/, keys/",
@@ -300,6 +338,23 @@ def render(cfg: Config) -> str:
         "[keys]",
         f"oracle = {_toml(cfg.oracle_key)}  # oracle key file, or its compressed public key (hex)",
         f"operator = {_toml(cfg.operator_key)}  # key of account 0, which collects the fees",
+        "",
+        "[node]  # `rollup node run`",
+        f"provers = {_toml(cfg.node_provers)}  # prover processes, each holding the proving key",
+        f"backend = {_toml(cfg.node_backend)}  # auto | cpu | cuda",
+        f"poll = {_toml(float(cfg.node_poll))}  # seconds between batcher and relayer passes",
+        f"l1_poll = {_toml(float(cfg.node_l1_poll))}  # seconds between reads of the L1 queue",
+        f"confirmations = {_toml(cfg.node_confirmations)}  # L1 blocks an event waits for "
+        "(-1: 0 on chain 31337, else 2)",
+        f"sender = {_toml(cfg.node_sender)}  # operator's L1 account, unlocked on the node "
+        '("": its first)',
+        f"oracle = {_toml(cfg.node_oracle)}  # prices: walk (deterministic random walk) | "
+        "file:PATH (JSON lines) | command:CMD (prints JSON) | off",
+        f"oracle_interval = {_toml(float(cfg.node_oracle_interval))}  # seconds between prices",
+        f"funding_interval = {_toml(float(cfg.node_funding_interval))}  # seconds between "
+        "funding ticks (0: none)",
+        f"metrics_port = {_toml(cfg.node_metrics_port)}  # Prometheus /metrics (-1: off, "
+        "0: any free port)",
     ]
     for m in cfg.markets:
         L += ["", "[[markets]]  # listed at genesis (ListAsset; factors and fees in ppm; price: "

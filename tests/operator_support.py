@@ -41,14 +41,16 @@ def pk(key: bytes) -> tuple[int, int]:
 
 
 def write_config(folder: Path, n_traders: int = 4, depth: int = 8, slots: int = 4,
-                 funds: int = FUNDS, markets: bool = True, **kw) -> Path:
-    """folder/rollup.toml: traders 1..n funded at genesis, one perpetual (asset 1)."""
+                 funds: int = FUNDS, markets: bool | list = True, **kw) -> Path:
+    """folder/rollup.toml: traders 1..n funded at genesis, one perpetual (asset 1), or the
+    given list of markets."""
     folder.mkdir(parents=True, exist_ok=True)
     args = dict(chain_id=DOMAIN.chain_id, rollup_address=f"0x{DOMAIN.rollup_address:040x}",
                 tree_depth=depth, batch_slots=slots, api_port=0,
                 oracle_key=compress(pk(ORACLE)), operator_key=compress(pk(OPERATOR)),
                 markets=[Market(PERP, "perp", 50_000, 30_000, name="ETH-PERP", maker_fee=100,
-                                taker_fee=500, liquidation_fee=10_000)] if markets else [],
+                                taker_fee=500, liquidation_fee=10_000)] if markets is True
+                else markets or [],
                 genesis_accounts=[GenesisAccount(i, funds, pk=compress(pk(trader(i))))
                                   for i in range(1, n_traders + 1)])
     cfg = Config(path=folder / "rollup.toml", **{**args, **kw})
@@ -90,10 +92,12 @@ class Client:
 
 
 class ServerProcess:
-    """``rollup sequencer run`` as a child process on a free port."""
+    """``rollup sequencer run`` (or ``command``, e.g. ("node", "run")) as a child process on a
+    free port."""
 
-    def __init__(self, config: Path, log: Path) -> None:
-        self.config, self.log = config, log
+    def __init__(self, config: Path, log: Path, command: tuple[str, ...] = ("sequencer", "run"),
+                 extra: tuple[str, ...] = ()) -> None:
+        self.config, self.log, self.command, self.extra = config, log, command, extra
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
@@ -101,9 +105,9 @@ class ServerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "rollup.cli", "sequencer", "run", "--config",
-                 str(self.config), "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                stderr=err, stdin=subprocess.DEVNULL)
+                [sys.executable, "-m", "rollup.cli", *self.command, "--config",
+                 str(self.config), "--port", "0", *self.extra], cwd=ROOT, env=env,
+                stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
         line: list[str] = []
         t = threading.Thread(target=lambda: line.append(self.proc.stdout.readline().decode()),
                              daemon=True)

@@ -15,6 +15,7 @@ import hmac
 import json
 import re
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from http import HTTPStatus
@@ -200,6 +201,8 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         svc = self.server.service
         headers = {}
+        t0 = time.perf_counter()
+        handler = None
         try:
             url = urlsplit(self.path)
             try:
@@ -238,6 +241,9 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             status, payload = 500, error_json("InternalError", f"{type(exc).__name__}: {exc}")
         self._send(status, payload, headers)
+        on_ack = self.server.on_ack
+        if on_ack is not None and handler in (_submit, _submit_batch) and status == 200:
+            on_ack(time.perf_counter() - t0)
 
     def _authorize(self, svc, headers: dict) -> None:
         """``Authorization: Bearer <the service's admin token>`` (compared in constant time)."""
@@ -324,6 +330,7 @@ class ApiServer(ThreadingHTTPServer):
         # decimal JSON, 500 with hex strings)
         self.max_batch_body = max_batch_body or max(max_body, MAX_BATCH * 1024)
         self.verbose = verbose
+        self.on_ack: Callable[[float], None] | None = None  # seconds per accepted submission
         super().__init__((host, port), Handler)
 
     @property

@@ -39,7 +39,6 @@ import gc
 import itertools
 import json
 import queue
-import re
 import sys
 import threading
 import time
@@ -54,6 +53,7 @@ from rollup.engine.restart import recover
 from rollup.engine.sequencer import Receipt, Sequencer
 from rollup.errors import EngineError, JournalError
 from rollup.recovery.genesis import genesis_requests
+from rollup.settlement.files import genesis_file, last_batch, read_genesis  # noqa: F401
 from rollup.state.state import State
 from rollup.transactions import Request
 
@@ -67,15 +67,6 @@ def admin_token_file(cfg: Config) -> Path:
     return cfg.data / "admin.token"
 
 
-def genesis_file(cfg: Config) -> Path:
-    return cfg.data / "genesis.json"
-
-
-def read_genesis(cfg: Config) -> dict | None:
-    try:
-        return json.loads(genesis_file(cfg).read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _same(a: list[Request], b: list[Request]) -> bool:
@@ -547,19 +538,3 @@ class SequencerService:
                       "last_built_seq": batched_to,
                       "unbatched_requests": seq.seq - batched_to},
         }
-
-
-def last_batch(cfg: Config) -> dict | None:
-    """The metadata of the highest-numbered batch built into the batches folder, if any."""
-    d = cfg.batches_dir
-    if not d.is_dir():
-        return None
-    built = [p for p in d.glob("batch-*.json") if re.fullmatch(r"batch-\d{6,}\.json", p.name)]
-    for p in sorted(built, key=lambda p: int(p.stem.split("-")[1]), reverse=True):
-        try:
-            meta = json.loads(p.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(meta, dict) and "number" in meta:
-            return meta
-    return None

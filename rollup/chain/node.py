@@ -144,7 +144,7 @@ class AnvilNode:
 
     def __init__(self, binary: Path | None = None, *, chain_id: int = 31337,
                  block_gas_limit: int = 30_000_000, startup_timeout: float = 30.0,
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), port: int | None = None):
         self.binary = binary or anvil_path()
         if self.binary is None:
             raise ChainError("anvil not found: run `npm ci` "
@@ -153,13 +153,14 @@ class AnvilNode:
         self.block_gas_limit = block_gas_limit
         self.startup_timeout = startup_timeout
         self.extra_args = extra_args
+        self.port = port  # None: a free one
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
 
     def start(self) -> AnvilNode:
         last = ""
-        for _ in range(3):  # the free port can be taken between probe and bind: retry
-            port = _free_port()
+        for _ in range(1 if self.port else 3):  # a free port can be taken before anvil binds it
+            port = self.port or _free_port()
             proc = subprocess.Popen(
                 [str(self.binary), "--host", "127.0.0.1", "--port", str(port),
                  "--chain-id", str(self.chain_id), "--gas-limit", str(self.block_gas_limit),

@@ -24,6 +24,7 @@ def _register() -> None:
     from rollup.cli.demo import demo
     from rollup.cli.engine import engine
     from rollup.cli.keys import keys
+    from rollup.cli.node import node
     from rollup.cli.operator import init, status
     from rollup.cli.prover import prover
     from rollup.cli.recover import exit_cmd, recover_cmd
@@ -39,6 +40,7 @@ def _register() -> None:
     cli.add_command(engine)
     cli.add_command(init)
     cli.add_command(keys)
+    cli.add_command(node)
     cli.add_command(prover)
     cli.add_command(recover_cmd)
     cli.add_command(exit_cmd)

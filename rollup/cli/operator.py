@@ -34,6 +34,8 @@ def load_config(path: str):
 @click.option("--chain", "node", default="embedded", show_default=True,
               help="embedded (py-evm in-process), anvil, or an http(s) JSON-RPC URL.")
 @click.option("--chain-id", type=int, default=31337, show_default=True)
+@click.option("--anvil-port", type=int, default=8545, show_default=True,
+              help="--chain anvil: the port of the Anvil that `rollup node run` starts.")
 @click.option("--rollup-address", default="0x" + "00" * 20, show_default=True,
               help="The Rollup contract, once deployed (part of the signing domain).")
 @click.option("--data-dir", default="data", show_default=True,
@@ -59,7 +61,8 @@ def load_config(path: str):
 @click.option("--no-markets", is_flag=True, help="Leave [[markets]] empty.")
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration file "
               "(existing key files are kept).")
-def init(directory: str, node: str, chain_id: int, rollup_address: str, data_dir: str,
+def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_address: str,
+         data_dir: str,
          tree_depth: int, batch_slots: int, batch_l1_slots: int, batch_assets: int,
          batch_time_limit: float, api_host: str,
          api_port: int, oracle_key: str | None, operator_key: str | None, no_markets: bool,
@@ -73,7 +76,7 @@ def init(directory: str, node: str, chain_id: int, rollup_address: str, data_dir
     path = base / DEFAULT_PATH
     if path.exists() and not force:
         raise ConfigError(f"{path} exists (pass --force to overwrite it)")
-    cfg = Config(path=path.resolve(), node=node, chain_id=chain_id,
+    cfg = Config(path=path.resolve(), node=node, chain_id=chain_id, anvil_port=anvil_port,
                  rollup_address=rollup_address, data_dir=data_dir, tree_depth=tree_depth,
                  batch_slots=batch_slots, batch_l1_slots=batch_l1_slots,
                  batch_assets=batch_assets, batch_time_limit=batch_time_limit, api_host=api_host,
@@ -134,13 +137,15 @@ def _local_state(cfg) -> dict:
 
 
 def open_chain(cfg, timeout: float = 5.0):
-    """A connection to the configured chain for reads (an RPC URL only: the embedded and
-    Anvil chains live inside the process that starts them)."""
+    """A connection to the configured chain for reads (an RPC URL, or the Anvil that
+    `rollup node run` starts on chain.anvil_port; the embedded chain lives inside the process
+    that starts it)."""
     from web3 import HTTPProvider, Web3
 
     from rollup.chain.node import Chain
 
-    w3 = Web3(HTTPProvider(cfg.node, request_kwargs={"timeout": timeout},
+    url = f"http://127.0.0.1:{cfg.anvil_port}" if cfg.node == "anvil" else cfg.node
+    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout},
                            exception_retry_configuration=None))  # a status fails fast
     return Chain(w3, "rpc", [])
 
@@ -149,9 +154,9 @@ def onchain_state(cfg, opener=None) -> dict:
     """The Rollup contract's batch number and root, or why they are not available."""
     if not cfg.rollup_deployed:
         return {"available": False, "reason": "not deployed (chain.rollup_address is zero)"}
-    if cfg.node in ("embedded", "anvil") and opener is None:
+    if cfg.node == "embedded" and opener is None:
         return {"available": False,
-                "reason": f"the {cfg.node} chain lives inside the process that starts it"}
+                "reason": "the embedded chain lives inside the process that starts it"}
     from rollup.chain.rollup import RollupClient
 
     try:
@@ -170,6 +175,18 @@ def onchain_state(cfg, opener=None) -> dict:
     if chain_id != cfg.chain_id:
         out["warning"] = f"node reports chain id {chain_id}, configuration says {cfg.chain_id}"
     return out
+
+
+def _node_status(cfg) -> dict | None:
+    """What `rollup node run` last wrote (DATA/node-status.json, every second), with its age."""
+    import time
+
+    try:
+        d = json.loads((cfg.data / "node-status.json").read_text())
+    except (OSError, ValueError):
+        return None
+    d["age_s"] = round(time.time() - d.get("updated_at", 0), 1)
+    return d
 
 
 @click.command("status")
@@ -197,7 +214,7 @@ def status(config_path: str, as_json: bool) -> None:
         "api": f"http://{cfg.api_host}:{cfg.api_port}",
         "markets": [m.asset for m in cfg.markets],
         "genesis_seq": genesis["seq"] if genesis else None,
-        "local": local, "onchain": chain,
+        "local": local, "onchain": chain, "node": _node_status(cfg),
     }
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -225,3 +242,12 @@ def status(config_path: str, as_json: bool) -> None:
             click.echo(f"warning     {chain['warning']}", err=True)
     else:
         click.echo(f"on-chain    {chain['reason']}")
+    nd = report["node"]
+    if nd is not None:
+        b = nd["batches"]
+        errors = [f"{k}: {v['last_error']}" for k, v in nd["stages"].items() if v["last_error"]]
+        click.echo(f"node        {'running' if nd['age_s'] < 5 else 'stopped'} (status "
+                   f"{nd['age_s']:g} s old): built #{b['built']}, proven #{b['proven']}, "
+                   f"finalized #{b['finalized']}, {b['unbatched_requests']} unbatched")
+        for e in errors:
+            click.echo(f"last error  {e}")

@@ -16,10 +16,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from rollup.transactions import Deposit, ForcedWithdrawal, Refund
+from rollup.settlement.files import FEED_STORE as STORE_NAME
+from rollup.settlement.files import L1_TYPES
 
-L1_TYPES = (Deposit, ForcedWithdrawal, Refund)
-STORE_NAME = "l1-feed.db"
+__all__ = ["L1_TYPES", "STORE_NAME", "FeedError", "L1Feed", "l1_requests_journaled"]
 
 
 class FeedError(RuntimeError):
@@ -32,26 +32,44 @@ def l1_requests_journaled(journal, genesis_seq: int) -> int:
 
 
 class L1Feed:
-    def __init__(self, service, *, from_block: int = 0,
-                 log: Callable[[str], None] | None = None) -> None:
-        from rollup.chain.node import rpc
-        from rollup.chain.rollup import RollupClient
-        from rollup.settlement.relayer import BatchStore, Relayer
+    """SQLite connections belong to the thread that opened them, so the feed opens its store
+    and node connection on the first poll, on the polling thread (and again if another thread
+    polls)."""
 
+    def __init__(self, service, *, from_block: int = 0, node: str | None = None,
+                 confirmations: int | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
         cfg = service.cfg
-        if not cfg.node.startswith(("http://", "https://")):
+        self.node = node or cfg.node
+        if not self.node.startswith(("http://", "https://")):
             raise FeedError("the L1 feed needs chain.node to be an http(s) URL")
         if not cfg.rollup_deployed:
             raise FeedError("the L1 feed needs chain.rollup_address (deploy first)")
         self.service = service
+        self.cfg = cfg
+        self.from_block = from_block
+        self.confirmations = confirmations
         self.log = log or service.log
-        self.chain = rpc(cfg.node)
-        self.store = BatchStore(cfg.data / STORE_NAME)
-        self.relayer = Relayer(RollupClient(self.chain, cfg.rollup_address), self.store,
-                               on_request=self._take, from_block=from_block, log=self.log)
+        self._owner: int | None = None
+        self.chain = self.store = self.relayer = None
         self.applied = service.call(
             lambda s: l1_requests_journaled(s.journal, s.genesis_seq))
         self.exodus = False
+
+    def _open(self) -> None:
+        from rollup.chain.node import rpc
+        from rollup.chain.rollup import RollupClient
+        from rollup.settlement.relayer import BatchStore, Relayer
+
+        if self._owner == threading.get_ident():
+            return
+        self.close()
+        self.chain = rpc(self.node)
+        self.store = BatchStore(self.cfg.data / STORE_NAME)
+        self.relayer = Relayer(RollupClient(self.chain, self.cfg.rollup_address), self.store,
+                               on_request=self._take, from_block=self.from_block,
+                               confirmations=self.confirmations, log=self.log)
+        self._owner = threading.get_ident()
 
     def _take(self, item) -> None:
         if item.index < self.applied:
@@ -68,6 +86,7 @@ class L1Feed:
         exodus, the sequencer is told to refuse every request (ExodusActive)."""
         from rollup.chain.contracts import call
 
+        self._open()
         if call(self.relayer.client.f.exodus()):  # one eth_call, not the whole state
             if not self.exodus:
                 self.exodus = True
@@ -84,7 +103,13 @@ class L1Feed:
             except Exception as exc:  # the node may be down for a while: keep trying
                 self.log(f"L1 feed: {type(exc).__name__}: {exc}")
             stop.wait(every)
+        self.close()
 
     def close(self) -> None:
-        self.store.close()
-        self.chain.close()
+        """Close the store and the node connection (on the thread that polled)."""
+        if self.store is not None:
+            self.store.close()
+        if self.chain is not None:
+            self.chain.close()
+        self.chain = self.store = self.relayer = None
+        self._owner = None

@@ -111,7 +111,7 @@ def _proof8(proof: Any) -> tuple[int, ...]:
     if isinstance(proof, list | tuple):
         out = tuple(int(x) for x in proof)
     else:
-        from .verifier import proof_evm
+        from rollup.chain.verifier import proof_evm
 
         out = tuple(proof_evm(proof))
     if len(out) != 8 or not all(0 <= x < 1 << 256 for x in out):

@@ -1,0 +1,5 @@
+"""`python -m rollup.cli`: the `rollup` command."""
+
+from rollup.cli import main
+
+main()

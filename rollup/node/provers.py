@@ -1,0 +1,110 @@
+"""The prover pool: a job queue, witness in, proof out.
+
+``ProofJob(number, batch_json)`` names a built batch (its metadata file; the witness sits
+beside it); a worker proves it with the proving key it loaded once, checks the public input
+(and the proof, given a verification key) and writes ``.public.json`` then ``.proof.json``
+atomically beside the batch. ``submit`` returns a Future of ``ProofDone``: jobs finish in any
+order; the node submits proofs to L1 in batch order.
+
+``LocalProverPool`` runs N worker processes (spawned, not forked: the node has threads). A
+cluster pool only needs the same ``submit``/``close`` pair and a shared data folder.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ProofJob:
+    number: int
+    batch_json: str
+
+
+@dataclass(frozen=True)
+class ProofDone:
+    number: int
+    seconds: float
+    worker: int
+
+
+class ProverPool(Protocol):
+    workers: int
+
+    def submit(self, job: ProofJob) -> cf.Future: ...
+
+    def restart(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+_KEY = None  # the worker's proving key, loaded once by _init
+_VK = None
+_BACKEND = None
+
+
+def _init(zkey_path: str, vk_path: str | None, backend: str) -> None:
+    global _KEY, _VK, _BACKEND
+    from rollup.chain.node import _die_with_parent
+
+    _die_with_parent()  # a kill -9 of the node takes its provers with it
+    from prover.backend import get_backend
+    from prover.formats.snarkjs_json import load_vk
+    from prover.formats.zkey import read_zkey
+
+    _KEY = read_zkey(zkey_path)
+    _VK = load_vk(vk_path) if vk_path else None
+    _BACKEND = get_backend(backend)
+
+
+def _prove(job: ProofJob) -> ProofDone:
+    import json
+
+    from rollup.settlement.stage import prove_file
+
+    path = Path(job.batch_json)
+    meta = json.loads(path.read_text())
+    seconds = prove_file(path, meta, _KEY, vk=_VK, backend=_BACKEND)
+    return ProofDone(job.number, seconds, os.getpid())
+
+
+class LocalProverPool:
+    """N spawned processes, each holding the proving key."""
+
+    def __init__(self, zkey: str | Path, *, vk: str | Path | None = None, workers: int = 1,
+                 backend: str = "auto") -> None:
+        self.workers = workers
+        self._args = (str(zkey), str(vk) if vk else None, backend)
+        self._pool = self._new()
+
+    def _new(self) -> cf.ProcessPoolExecutor:
+        ctx = multiprocessing.get_context("spawn")
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                      initializer=_init, initargs=self._args)
+
+    def restart(self) -> None:
+        """A fresh set of workers after one died (the pool is broken then)."""
+        stop_executor(self._pool)
+        self._pool = self._new()
+
+    def submit(self, job: ProofJob) -> cf.Future:
+        return self._pool.submit(_prove, job)
+
+    def close(self) -> None:
+        """Stop now: a proof in progress is dropped (its batch is proven again after a restart);
+        the workers are reaped, so their CPU time counts toward the node's."""
+        stop_executor(self._pool)
+
+
+def stop_executor(pool: cf.ProcessPoolExecutor) -> None:
+    procs = list((pool._processes or {}).values())  # no public handle on the workers
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.join(10)
