@@ -660,23 +660,23 @@ def test_snapshot_mid_flow_continues_identically():
     reloaded, the resting totals recomputed."""
     flow_ops = _seeded_ops(7, 160)
     ref, plain = differential(flow_ops, [5, 9, 2, 13], [""])
-    ref2, pickled = differential(flow_ops, [5, 9, 2, 13], ["snapshot"])
-    assert view(pickled) == view(plain) == view(ref) == view(ref2)
-    assert pickled.state.root == plain.state.root
+    ref2, loaded = differential(flow_ops, [5, 9, 2, 13], ["snapshot"])
+    assert view(loaded) == view(plain) == view(ref) == view(ref2)
+    assert loaded.state.root == plain.state.root
     assert plain.core_stats["matched"] > 50 and plain.core_stats["handed_back"] > 0
     # once more with pending handles and a wide account in the snapshot
     more = [Order(1, PERP, SELL, 2**20, 2**50, 10_001, FAR),
             Order(2, PERP, BUY, 5, 70_000, 10_001, FAR, IOC),
             Order(3, PERP, SELL, 5, 50_000, 10_001, FAR, IOC)]
     want = [run_one(ref, r) for r in more[:2]]
-    assert submit_chunk(plain, more[:2]) == submit_chunk(pickled, more[:2]) == want
-    assert 1 in pickled._wide_totals
-    pickled = through_snapshot(pickled)
+    assert submit_chunk(plain, more[:2]) == submit_chunk(loaded, more[:2]) == want
+    assert 1 in loaded._wide_totals
+    loaded = through_snapshot(loaded)
     want = [run_one(ref, more[2])]
-    assert submit_chunk(plain, more[2:]) == submit_chunk(pickled, more[2:]) == want
+    assert submit_chunk(plain, more[2:]) == submit_chunk(loaded, more[2:]) == want
     compare(ref, plain)
-    compare(ref, pickled)
-    compare_roots(ref, pickled)
+    compare(ref, loaded)
+    compare_roots(ref, loaded)
 
 
 def test_group_root_takes_the_core_path_too():

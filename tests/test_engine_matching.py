@@ -29,14 +29,14 @@ from rollup.transactions import (
     Order,
 )
 
-_BASE: dict[int, bytes] = {}
+_BASE: dict[int, object] = {}
 STATS: list[bool] = []  # per request: did it trade (the flows must exercise fills)
 
 
 def base(deposit: int = 3 * 10**9):
     if deposit not in _BASE:
-        _BASE[deposit] = pickle.dumps(tn.venue(n_accounts=4, deposit=deposit))
-    return pickle.loads(_BASE[deposit])
+        _BASE[deposit] = tn.venue(n_accounts=4, deposit=deposit)
+    return _BASE[deposit].clone()
 
 
 def view(seq):
