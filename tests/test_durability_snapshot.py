@@ -274,6 +274,19 @@ def test_fills_are_journaled_with_their_requests(tmp_path):
     got.journal.close()
 
 
+def test_a_journal_from_before_the_fills_table_says_where_its_history_starts(tmp_path):
+    path = tmp_path / "j.db"
+    seq = tn.venue(n_accounts=2, journal=Journal(path))
+    assert seq.journal.fills_from == 1
+    seq.journal.db.execute("DROP TABLE fills")
+    n = seq.seq
+    seq.journal.close()
+    for _ in range(2):  # recorded once, kept
+        j = Journal(path)
+        assert j.fills_from == n + 1 and j.fills_total == 0
+        j.close()
+
+
 # --- the golden file ----------------------------------------------------------------------------
 
 

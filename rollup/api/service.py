@@ -202,6 +202,9 @@ class SequencerService:
             raise ServiceError(f"another sequencer is running on {cfg.data}") from None
         self._write_admin_token()
         self.journal = Journal(cfg.journal_path, snapshot_every=cfg.snapshot_every, log=self.log)
+        if self.journal.fills_from > 1:
+            self.log(f"warning: the fill history starts at journal row {self.journal.fills_from}"
+                     " (the rows before it were journaled without their fills)")
         if self.journal.last_seq() == 0:
             self._genesis([])
             return

@@ -98,9 +98,16 @@ class Journal:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY, "
                         "body TEXT NOT NULL)")
+        had_fills = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'fills'"
+                                    ).fetchone() is not None
         self.db.execute(F.SCHEMA)
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, "
                         "value TEXT NOT NULL)")
+        if not had_fills and self.last_seq():  # a journal from before fills were journaled
+            self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('fills_from', ?)",
+                            (str(self.last_seq() + 1),))
+        got = self._meta("fills_from")
+        self.fills_from = int(got) if got is not None else 1  # the first row with its fills
         self.fills_total = F.total(self.db)  # fill ids given out so far
         stored = self._meta("snapshot_every")
         self.policy = SnapshotPolicy(int(stored) if stored is not None else 0)
