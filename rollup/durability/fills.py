@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import NamedTuple
 
 SCHEMA = ("CREATE TABLE IF NOT EXISTS fills (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, "
@@ -34,16 +35,19 @@ class StoredFill(NamedTuple):
     taker_fee: int
 
 
+_VALUES = attrgetter(*StoredFill._fields[2:])
+_BODY = "[" + ",".join(["%d"] * len(StoredFill._fields[2:])) + "]"  # exact for any int
+
+
 def rows(first_id: int, seq: int, fills: Iterable) -> list[tuple]:
     """The table rows of one request's fills (objects with ``StoredFill``'s fields after
     ``seq``), numbered from ``first_id``."""
     out = []
     for k, f in enumerate(fills):
-        m, t = f.maker, f.taker
-        body = (f"[{m},{t},{f.maker_order},{f.taker_order},{f.asset},{f.size},{f.price},"
-                f"{f.taker_side},{f.maker_fee},{f.taker_fee}]")
+        v = _VALUES(f)
+        m, t = v[0], v[1]
         out.append((first_id + k, seq, m if 0 <= m < _I63 else None,
-                    t if 0 <= t < _I63 else None, body))
+                    t if 0 <= t < _I63 else None, _BODY % v))
     return out
 
 
