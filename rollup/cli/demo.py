@@ -46,6 +46,8 @@ def demo(json_path: str | None, cache_dir: str, anvil: bool, rpc_url: str | None
         console.print(f"[dim]{time.perf_counter() - t0:6.1f} s[/dim]  {msg}")
 
     cfg = DemoConfig(depth=depth, slots=slots, l1_slots=l1_slots)
+    log("the first run compiles the Numba kernels (hash, signature, matching, proving) as it "
+        "meets them: a few minutes in a fresh clone, cached afterwards")
     chain = node.anvil() if anvil else node.rpc(rpc_url) if rpc_url else node.embedded()
     with chain:
         log(f"chain: {chain.kind}")
