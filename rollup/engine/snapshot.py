@@ -146,7 +146,7 @@ def restore(make: Callable[[State, Domain], S], snap: Snapshot, *, domain: Domai
             raise SnapshotError("the state's trees do not give the snapshot's root")
         seq = make(state, got)
         _restore_engine(seq, meta, snap.arrays)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise SnapshotError(f"malformed snapshot: {exc!r}") from None
     seq.seq = snap.seq
     return seq
@@ -202,8 +202,12 @@ def _books(seq, meta: dict, a: dict) -> None:
     n = len(cols["asset"])
     if not n:
         return
+    # the kernel does not check bounds: the rows must name existing books and sides
     if not set(np.unique(cols["asset"]).tolist()) <= set(seq.books):
         raise ValueError("a resting order in a book that is not listed")
+    if not (np.isin(cols["side"], (BUY, SELL)).all() and (cols["remaining"] > 0).all()
+            and (cols["remaining"] <= cols["size"]).all()):
+        raise ValueError("a resting order with a bad side or remaining size")
     accts, inverse = np.unique(cols["account"], return_inverse=True)
     rows = np.array([core.row(i) for i in accts.tolist()], np.int64)[inverse]
     wide = np.array([i in seq._wide_totals for i in accts.tolist()], np.bool_)[inverse]
