@@ -138,6 +138,22 @@ def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
     prove.print_records(records)
 
 
+@bench.command("witness")
+@click.option("--constraints", "sizes", default="2^10,2^12", show_default=True,
+              help="Circuit sizes, comma separated: 2^k or integers.")
+@click.option("--repeat", default=3, show_default=True, help="Runs per tool (best is kept).")
+@click.option("--setup", type=click.Choice(["auto", "snarkjs", "dev"]), default="dev",
+              show_default=True, help="Who makes the zkey both provers use.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
+def bench_witness(sizes: str, repeat: int, setup: str, json_path: str | None) -> None:
+    """wtns calculate and groth16 fullprove: ours vs the snarkjs CLI, whole processes."""
+    from benchmarks import prove, witness
+
+    records = witness.run(prove.parse_sizes(sizes), json_path, repeat,
+                          log=lambda m: click.echo(m, err=True), setup=setup)
+    witness.print_records(records)
+
+
 @bench.command("batch")
 @click.option("--slots", default="4", show_default=True, help="Slot counts (comma separated).")
 @click.option("--l1-slots", type=int, default=1, show_default=True,

@@ -100,15 +100,17 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def timed_child(cmd: list, cwd: Path | None = None) -> tuple[float, float, str]:
+def timed_child(cmd: list, cwd: Path | None = None,
+                env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """(wall seconds, peak RSS MiB, output) of one child process, measured by a small launcher
-    process (see _LAUNCHER) so that the RSS is the child's own."""
+    process (see _LAUNCHER) so that the RSS is the child's own; `env` adds variables."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         res_path = Path(tmp) / "rusage.json"
         p = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, res_path,
-                            *[str(c) for c in cmd]], cwd=cwd, capture_output=True, text=True)
+                            *[str(c) for c in cmd]], cwd=cwd, capture_output=True, text=True,
+                           env={**os.environ, **env} if env else None)
         out = p.stdout + p.stderr
         if p.returncode != 0 or not res_path.exists():
             raise RuntimeError(f"launcher failed ({p.returncode}):\n{out}")
@@ -170,9 +172,10 @@ def build_circuit(target: int, setup: str = "auto", log=print) -> dict:
         (d / "input.json").write_text(json.dumps({"seed": "1", "k": "2"}))
         t0 = time.perf_counter()
         # circom2 runs under WASI with the working directory as its file-system root: run it
-        # from the repository so that the relative include path reaches node_modules/circomlib.
+        # from the folder that really holds node_modules (a git worktree may link to another
+        # checkout's) so that the relative include path reaches node_modules/circomlib.
         _run([CIRCOM, d / "chain.circom", "--r1cs", "--wasm", "--O2", "-l", "node_modules",
-              "-o", d], cwd=ROOT)
+              "-o", d], cwd=(ROOT / "node_modules").resolve().parent)
         t_compile = time.perf_counter() - t0
         _run([SNARKJS, "wtns", "calculate", d / "chain_js" / "chain.wasm", d / "input.json",
               d / "chain.wtns"], cwd=d)

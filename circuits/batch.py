@@ -1,110 +1,17 @@
 """The batch circuit: N transaction slots chained root to root, one SHA-256 public input.
 
-Every slot is the same "universal" slot: two account openings A and B (each with its 8
-position slots expanded, so margin can be computed over all of them), one order-tree opening
-per account, two EdDSA-Poseidon signatures, and one-hot type flags selecting which rules apply.
-Types (``rollup.transactions`` numbering in brackets; a slot with no flag is a no-op):
+Every slot is the same "universal" slot: two account openings A and B (all 8 position slots
+expanded, so margin covers every position), one order-tree opening per account, two
+EdDSA-Poseidon signatures, and one-hot type flags (``rollup.transactions`` numbering) selecting
+the rules; a slot with no flag is a no-op. Only slots ``0 .. l1_slots-1`` hash the L1 queue chain
+and publish a 41-byte L1 record.
 
-====================  ===========================  ========================================
-type                  A / B                        rules (all integers; see encoding.py)
-====================  ===========================  ========================================
-deposit [1]           A credited, B = A            L1 slot only; queue entry hashed into the
-                                                   chain; A created (empty leaf) or holds the
-                                                   entry's key; collateral += amount
-withdrawal [2]        A debited, B = A             L1 slot only; A signs; nonce; expiry;
-                                                   healthy after (implies amount <= value);
-                                                   publishes an L1 record paying ``to``
-transfer [3]          A -> B                       A signs; nonce; expiry; A healthy after
-trade [5]             A buyer, B seller            both orders signed; price within both
-                                                   limits and equal to the maker's (the
-                                                   seller's if taker_buyer, else the
-                                                   buyer's); fills tracked in the order trees;
-                                                   fees; trade_allowed for both; reduce-only,
-                                                   post-only; option not expired
-oracle price [8]      -                            oracle key signs; time monotonic; price > 0
-funding tick [7]      -                            oracle key signs; perpetual; time monotonic
-settlement price [9]  -                            oracle key signs; option; time >= expiry;
-                                                   not settled before
-liquidation [10]      A liquidator, B liquidated   A signs; nonce; B below maintenance and
-                                                   strictly improved; A trade_allowed;
-                                                   penalty to A; at the oracle price
-expiry settlement     A settled, B = A             option with a settlement price; payout
-[11]                                               = b * intrinsic; position slot freed
-forced withdrawal     A debited, B = A (B any if   L1 slot only; queue entry signed by A's
-[12]                  A is missing)                key; paid if healthy after, else paid 0
-refund [15]           -                            L1 slot only; an ETH deposit or a key
-                                                   proven unusable; paid back on L1
-listing [13]          -                            L1 slot only (operator); asset not listed
-                                                   before; an option's underlying listed by
-                                                   now, its expiry in the future; publishes
-                                                   the registry entry
-oracle key [14]       -                            L1 slot only (operator); the running oracle
-                                                   key signs the new key (x, y) (unsigned only
-                                                   while none is registered); the new key on
-                                                   the curve, not of small order, canonically
-                                                   packed; later oracle slots verify with it
-====================  ===========================  ========================================
-
-Funding is settled on A and B for every type that touches them except deposits (the engine's
-``_working``), so ``collateral -= sum_j b_j (F_j - snap_j)`` and ``snap_j = F_j``.
-
-Batch-wide tables. The registry and oracle trees (depth 8) are opened as tables of the first
-``assets`` (M, a power of two) asset ids: their roots are computed from the table and empty
-subtrees, so an asset id >= M cannot exist in a state this circuit accepts. The registry table
-is the one after the batch's listings: entries flagged ``new`` are empty in the old root (and
-their oracle entries start at zero, as the engine's listing sets them); a running ``avail``
-vector says which assets are listed at each slot (listed before the batch, or by an earlier
-listing slot), every slot naming an asset needs it, and at the end ``avail`` must equal the
-table's ``listed`` (each new entry published by exactly one listing slot, in order). The
-oracle table is updated by oracle slots and its root recomputed at the end. Position lookups
-select from the tables with one-hot vectors (M products each).
-
-Fees. Trading fees are summed over the batch and credited to the fee account (account 0) once,
-after the last slot, and the fee account must then hold no positions (its positions root is the
-empty one). The published records credit the fees trade by trade, settling account 0's funding
-each time (``rollup.state.rebuild``); the rule makes both give the same root: collateral
-changes add up in any order, and a position account 0 held in between was opened and closed by
-slots that settle its funding in both (the replay's extra settlements at one balance
-telescope). The rebuild applies what each record states and decides nothing from account 0's
-collateral. The engine never lets account 0 trade or liquidate; the batch builder also refuses
-a batch in which account 0 is opened by a slot after fees accrued (the engine decides such a
-slot on collateral that includes the fees, the circuit on collateral without them).
-
-Slots ``0 .. l1_slots-1`` may carry deposits and withdrawals: only they hash the L1 queue
-chain (two SHA-256 compressions) and publish a 41-byte L1 record. The other slots are cheaper.
-
-Public input (docs/public-input.md): sha256 of the 188-byte header (chain id, rollup address,
-batch number, old root, new root, queue hash before, queue hash after) and the public data
-
-    u32 count (= l1_slots) | l1_slots x L1 record (41 bytes: accountId u32 | asset u8 = 1 |
-                              to 20 | amount u128; all zero except for withdrawals)
-                           | N x state-diff chunk (DIFF_BYTES: the engine's record of the slot,
-                              ``rollup.transactions.RECORDS``, zero-padded; all zero for a no-op)
-
-truncated to 253 bits. Roots are decomposed canonically (254 bits <= r - 1), so the bytes are the
-ones the contract hashes.
-
-Forced withdrawals (queue kind 2, L1 slots only): the contract queues one only with a valid
-EdDSA-Poseidon signature, by the key the entry names, over the payee, amount and a nonce; the
-circuit pays the requested amount to the entry's address when that key is the account's (y and
-the sign of x equal), the amount is in 1..2**64-1 and the account stays healthy after paying it,
-and publishes paid = 0 otherwise (the engine's rule); the entry is consumed either way. Being the
-first to deposit to a key grants nothing.
-
-Refunds (kind-1 entries, L1 slots only): an ETH deposit (the state holds the collateral token
-only) or a token deposit to a key that cannot hold an account is consumed without touching the
-state and paid back to the depositor by an L1 record, so every queue entry can be consumed and
-no L1 request can stall the rollup. A key is proven unusable by one of: y >= p (its 255 bits
-compared with p); x^2 = (1 - y^2) / (a - d y^2) has no root (a root w of 5 x^2 is given: 5 is a
-non-square, and a - d y^2 != 0 since a/d is a non-square); or (x, y) is a point of small order
-(8 (x, y) = identity). A forced withdrawal in ETH, or naming an account the state lacks (its leaf
-opened as empty and left so), is consumed with paid = 0.
-
-The oracle key is running state too: an oracle-key slot replaces it for the slots after it, and
-the new global root holds the last one. The change is signed by the key it replaces (message
-``H(domain, 14, x, y, 0...)`` over the new key), so an operator that does not hold the oracle
-key cannot replace the oracle; one that does could sign any price already, and gains nothing.
-Only the first key, set while none is registered (the state's (0, 0)), goes unsigned.
+Invariants: each slot's transition is the one its published record states (the fee account
+aside: a batch's fees reach account 0 once, after the last slot, and it must then hold no
+positions); the registry and oracle trees are opened as tables of the first ``assets`` ids, so no
+other asset id exists in an accepted state; every L1 queue entry can be consumed; the public
+input is sha256(188-byte header | public data) mod 2**253, the bytes the contract hashes.
+Rules per type, tables, fees, refunds, the oracle key: docs/circuits.md.
 """
 
 from __future__ import annotations

@@ -1,37 +1,15 @@
 """A rank-1 constraint system builder over BN254's scalar field.
 
-Signals
-    Every signal has an internal id in creation order (id 0 is the constant one). At export the
-    surviving signals are renumbered into the iden3 wire order: 0 = one, then public outputs,
-    public inputs, private inputs, then internal wires, each group in creation order.
+Signals get ids in creation order (0 = the constant one) and are renumbered at export into the
+iden3 wire order: one, public outputs, public inputs, private inputs, internal wires. With
+``compute_witness=True`` every value is computed while building (hints compute the wires they
+allocate) and every step is recorded, so `solve` replays them for new input values.
 
-Witness
-    With ``compute_witness=True`` (the default) every signal gets its value while the circuit is
-    built: inputs carry values, products are multiplied, and hints (plain Python functions of
-    already-known values, e.g. an inverse or a bit decomposition) produce the values of the wires
-    they allocate. Every value-producing step is also recorded, so a system built once (with or
-    without values) can `solve` a new witness from new input values by replaying the steps.
-
-Constraints
-    Only quadratic constraints ``A * B == C`` with A and B both non-constant are recorded as
-    such. A linear equality (`assert_equal`, or `constrain` with a constant factor) is never
-    emitted as its own constraint when it can be avoided: it is kept aside and, when the system
-    is finalized, one internal wire of it is *substituted away* (replaced by the rest of the
-    equality in every constraint, Gaussian-elimination style, like circom --O2). The wire chosen
-    is the internal one occurring in the fewest constraints and equalities, so fill-in stays
-    small; ties go to the newest wire, the one the equality usually defines (the carry bits of a
-    sum's decomposition rather than the result bits that later gates read). Inputs and outputs
-    are never eliminated, because they are the circuit's interface; when an equality has no
-    internal wire left (e.g. ``public_in == private_in``) it becomes the single constraint
-    ``(lhs - rhs) * 1 == 0``, the only form R1CS has for it. A
-    substitution that turns a quadratic constraint linear (a factor became constant) feeds that
-    constraint back into elimination. Substituted wires vanish from the exported wire list; their
-    values remain known, so `check` still verifies the eliminated equalities.
-
-Components
-    ``with cs.component("merkle"):`` nests a name (``batch/slot3/merkle/level7``). Each
-    constraint remembers its component; `component_counts` / `component_tree` count the final
-    (post-substitution) constraints per component, inclusive of sub-components.
+Only quadratic constraints with two non-constant factors are emitted: linear equalities are
+substituted away at finalization (one internal wire each, the one in the fewest constraints, as
+circom --O2 does); inputs and outputs are never eliminated, and `check` still verifies the
+eliminated equalities. ``with cs.component(name):`` nests names; `component_counts` counts the
+final constraints per component. Details: docs/circuits.md.
 """
 
 from __future__ import annotations

@@ -1,25 +1,14 @@
 """EdDSA-Poseidon on Baby Jubjub, as circomlibjs 0.1.7 ``eddsa.js`` (prv2pub, signPoseidon,
 verifyPoseidon) and circomlib's ``EdDSAPoseidonVerifier`` define it.
 
-Key derivation (prv2pub): h = BLAKE-512(private key) (64 bytes); the first 32 bytes are pruned
-(clear the low 3 bits of byte 0, clear bit 7 and set bit 6 of byte 31) and read little-endian as
-s; the public key is A = (s >> 3) * base8.
+    s  = pruned BLAKE-512(private key)[:32], little-endian;   A = (s >> 3) * base8
+    r  = BLAKE-512(h[32:64] || M) mod l;  R8 = r * base8;  hm = Poseidon(R8x, R8y, Ax, Ay, M)
+    S  = (r + hm * s) mod l;   valid iff R8, A on the curve, S < l, S*base8 == R8 + (8*hm)*A
 
-Signing (signPoseidon), message M a field element:
-    r  = BLAKE-512(h[32:64] || M as 32 bytes little-endian) read little-endian, mod l
-    R8 = r * base8
-    hm = Poseidon(R8x, R8y, Ax, Ay, M)
-    S  = (r + hm * s) mod l          (the pruned s itself, not s >> 3)
-
-Verification (verifyPoseidon) accepts iff R8 and A are on the curve, S < l and
-    S * base8 == R8 + (8 * hm) * A.
-Because 8 * (s >> 3) == s (low bits pruned), honest signatures satisfy it.
-
-Divergence to know about: like circomlibjs, ``eddsa_verify`` does not require A or R8 to be in the
-prime-order subgroup. The circuit additionally rejects public keys of small order (it asserts that
-the x of 8*A is non-zero) and does not test R8 for being on the curve. For a small-order key
-(e.g. the identity) circomlibjs accepts S*base8 == R8 for any message; use
-``public_key_is_safe`` when registering keys, which rejects exactly those keys.
+Like circomlibjs, ``eddsa_verify`` does not require A or R8 to be in the prime-order subgroup,
+so for a small-order key (e.g. the identity) S*base8 == R8 verifies any message; the circuit
+rejects such keys. Use ``public_key_is_safe`` when registering keys: it rejects exactly those.
+Details: docs/circuits.md.
 """
 
 from __future__ import annotations

@@ -2,31 +2,13 @@
 
 ``verify_many(public_keys, messages, signatures)`` returns, as a list of bools, exactly what
 ``circuits.eddsa.eddsa_verify`` returns for each triple, and raises the TypeError it would raise
-for the first triple holding a wrong Python type. Three stages:
+for the first triple holding a wrong Python type. Stages: a Python pre-screen with eddsa_verify's
+own helpers, in its order; hm = Poseidon(R8x, R8y, Ax, Ay, M) for the survivors in one
+``hash_ints`` call; one Numba kernel that checks R8 and A on the curve and
+S * base8 == R8 + (hm mod l) * (8A) (fixed-base table; wNAF), compared projectively.
 
-1. Python pre-screen, with eddsa_verify's own helpers in its order (so the same TypeErrors and
-   the same structural False answers): tuple lengths, coordinates and message in [0, r),
-   S in [0, l).
-2. hm = Poseidon(R8x, R8y, Ax, Ay, M) for every survivor, one ``hash_ints`` call.
-3. One Numba kernel (single-threaded) per batch: R8 and A on the curve, then
-   S * base8 == R8 + (8 * hm) * A.
-
-How the kernel evaluates the equation (Baby Jubjub over F_r, elements in Montgomery form, the
-``prover.kernels.cpu.fr`` arithmetic, extended coordinates as in ``circuits.babyjubjub``):
-
-* The group has order 8l, so 8*hm*A == (8*hm mod 8l)*A == e*(8A) with e = hm mod l < 2^251,
-  whatever A's order. 8A is three doublings; e*(8A) is a width-5 wNAF multiplication (odd
-  multiples 1, 3, ..., 15 of 8A; about 251 doublings and 42 additions).
-* S * base8 uses a fixed-base table (j * 256^i * base8 for j < 256, affine, with d*x*y, built
-  once): 32 mixed additions, one per byte of S, and no doubling.
-* The two sides are compared projectively: X_L Z_R == X_R Z_L and Y_L Z_R == Y_R Z_L. The
-  addition and doubling laws are complete on Baby Jubjub (a square, d not), so this is
-  equality in the group, the same test eddsa_verify makes.
-
-Small-order keys behave as in eddsa_verify (accepted when S*base8 == R8): see the
-``circuits.eddsa`` docstring. The first call in a process builds the base8 table (about 0.2 s)
-and loads the kernels from Numba's on-disk cache; with a cold cache it compiles them: about 8 s
-for this module, about 85 s when the Poseidon batch and Fr kernels are not compiled yet either.
+The first call builds the base8 table (about 0.2 s); with a cold Numba cache the kernels compile
+(about 8 s, 85 s with the Poseidon and Fr kernels too). Derivation: docs/circuits.md.
 """
 
 from __future__ import annotations

@@ -1,38 +1,13 @@
 """The exit circuit (exodus mode): an account's value at a finalized root, as one public input.
 
-Statement (every value below is a private input except the one public signal ``input``):
-
-    global   = H4(time, oracle_root, oracle_pk_x, oracle_pk_y)
-    root     = H3(accounts_root, registry_root, global)
-    slot_j   = H3(asset_j, enc(b_j), enc(snap_j))                       j = 0..7
-    leaf     = H6(pk_x, pk_y, nonce, enc(collateral), H8(slot_0..slot_7), orders_root)
-    leaf sits at index account_id (depth D) under accounts_root
-    oracle_j = H4(price_j, enc(F_j), settlement_j, settled_j) sits at index asset_j (depth 8)
-               under oracle_root; an empty slot (asset_j = 0) opens the empty leaf 0 instead
-               and must have b_j = 0
-    value    = collateral + sum_j b_j * (price_j - (F_j - snap_j))
-    token    = max(value, 0)                                            (< 2**128)
-    EdDSA-Poseidon signature by (pk_x, pk_y) over H5(EXIT_TAG, chain_id, rollup, account_id,
-                                                    owner)
-    input    = sha256(root | chain_id u64 | rollup 20 | account_id u32 | owner 20 | eth u128 |
-                      token u128) mod 2**253
-
-with the byte layout of docs/public-input.md ("Exit public input"). The contract supplies the
-root, so the proof only verifies against the root it actually finalized.
-
-Why these choices
-* The leaf stores no L1 address, so ``owner`` is bound by the account key's signature: only the
-  key holder can direct the account's funds. The signed message and the public input carry the
-  deployment's domain (chain id, rollup address: private inputs, so the keys still exist before
-  the rollup does), so neither a signature nor a proof made for one deployment is accepted by
-  another with the same root.
-* Funding is applied on every slot, not only perpetual ones: the state transition keeps
-  ``F = snap = 0`` for option series (funding ticks are perpetual-only, option snapshots are
-  written as 0), so the term vanishes there and the registry need not be opened.
-* Collateral is the single collateral token: ``eth`` is the constant 0.
-* The committed values were range-checked by the batch proofs that produced the root; the only
-  range proofs here are the ones the arithmetic needs (the sign of ``value`` at
-  ``VALUE_BITS`` and ``token`` < 2**128 for its u128 field).
+Proves that the account leaf at ``account_id`` sits under ``root`` with its 8 position slots,
+each opened against the oracle prices the root commits; that
+``token = max(value, 0)`` with ``value = collateral + sum_j b_j * (price_j - (F_j - snap_j))``;
+and that the account key signed H5(EXIT_TAG, chain_id, rollup, account_id, owner). The one public
+input is sha256(root | chain_id | rollup | account_id | owner | eth = 0 | token) mod 2**253 (the
+bytes of docs/public-input.md, "Exit public input"), so a proof verifies only against the root
+the contract finalized, for one deployment and one owner.
+The full statement and the reasons for each choice: docs/circuits.md.
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """Native sparse Merkle tree hashed with Poseidon(2): the tree the Merkle gadgets prove against.
 
-Tree definition (the engine's state tree must match it exactly)
----------------------------------------------------------------
-* A tree of depth ``d`` has ``2**d`` leaves, indexed 0 .. 2**d - 1. A leaf is a field element;
-  an empty leaf is 0.
-* Level 0 holds the leaves; ``node(k + 1, i) = poseidon([node(k, 2i), node(k, 2i + 1)])``
-  (circomlib Poseidon(2), left child first). The root is ``node(d, 0)``.
-* An empty subtree of height k hashes to ``ZERO[k]``: ``ZERO[0] = 0``,
-  ``ZERO[k + 1] = poseidon([ZERO[k], ZERO[k]])``; an empty tree's root is ``ZERO[d]``.
-* The path of leaf ``index``: bit k of the index (little-endian, ``(index >> k) & 1``) says whether
-  the level-k node on the path is a right child (1) or a left child (0); ``siblings[k]`` is the
-  other child at level k. So the root is recomputed bottom-up as
-  ``cur = poseidon([cur, sib]) if bit == 0 else poseidon([sib, cur])``.
-
-Only non-empty nodes are stored (a dict per level), so memory grows with the number of set leaves.
+The engine's state tree must match it exactly: ``2**d`` leaves (an empty leaf is 0),
+``node(k + 1, i) = poseidon([node(k, 2i), node(k, 2i + 1)])``, root ``node(d, 0)``; an empty
+subtree of height k hashes to ``ZERO[k]`` (``ZERO[0] = 0``,
+``ZERO[k + 1] = poseidon([ZERO[k], ZERO[k]])``). Bit k of a leaf's index (little-endian) says
+whether the level-k node on its path is a right child (1); ``siblings[k]`` is the other child.
+Only non-empty nodes are stored (a dict per level). See docs/state.md.
 """
 
 from __future__ import annotations

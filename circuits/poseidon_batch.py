@@ -1,27 +1,13 @@
 """Batch Poseidon: many hashes of one width per call, and whole sparse-Merkle level passes.
 
-Same function as ``circuits.poseidon.poseidon`` (circomlib parameters, the sparse schedule and
-constant tables of ``circuits.poseidon_fast``); this module is the throughput path of the state
-layer, which hashes thousands of nodes and leaves per flush. Differences from the kernels of
-``poseidon_fast`` are only in how the field arithmetic is done:
+Same function as ``circuits.poseidon.poseidon`` (circomlib parameters, the sparse schedule of
+``circuits.poseidon_fast``): the state layer's throughput path. Only the field arithmetic
+differs: lazy reduction (values kept in [0, 2p) inside a permutation, canonical once at the end),
+wide dot products (a matrix row accumulated in 512 bits and reduced once; rows longer than 11
+terms in chunks, so the sum cannot overflow), dedicated squaring, every helper inlined.
 
-* lazy reduction: inside a permutation every value is kept in [0, 2p) instead of [0, p). The
-  Montgomery product of two values below 2p is below 2p without the final conditional
-  subtraction (BN254's r < 2^254, so 4r < 2^256); additions subtract 2p at most once; the output
-  is made canonical once at the end;
-* wide dot products: a matrix row sum_j M_ij s_j is accumulated as a 512-bit integer and
-  Montgomery-reduced once (16 word products per term plus one reduction, instead of a full
-  Montgomery multiplication per term); squarings use 10 word products instead of 16;
-* every helper is inlined into the kernel (``inline="always"``), whatever Numba's on-disk cache
-  holds, and width 3 (two inputs: Merkle nodes) keeps its state in registers.
-
-Bounds (p = r ~ 0.189 * 2^256, R = 2^256, constants canonical, state values below 2p): a wide sum
-of n <= 11 products is below 2n p^2 < R^2 - R p, so the reduction cannot overflow 512 bits, and
-its result is below (2n * 0.189 + 1) p: below 4p for n <= 5 and below 6p for n <= 11, brought
-under 2p by one or two conditional subtractions. Rows longer than 11 are summed in chunks.
-
-Entry points take and return *plain* canonical limbs (not Montgomery): inputs are checked
-(< p) and converted inside the kernel, so the Python side only packs ints to bytes and back.
+Entry points take and return plain canonical limbs (not Montgomery): inputs are checked (< p)
+and converted inside the kernel. Bounds and costs: docs/circuits.md.
 """
 
 from __future__ import annotations

@@ -1,30 +1,14 @@
 """Poseidon parameters for BN254's scalar field, generated as circomlib's were.
 
-circomlib (and circomlibjs) use the constants printed by the Poseidon authors' reference script
-``generate_parameters_grain.sage`` run as ``1 0 254 t 8 R_P r`` (prime field, x^5 S-box,
-254-bit field, width t, 8 full rounds, R_P partial rounds) for t = 2..17. Instead of pasting the
-~11,000 numbers, this module re-runs that procedure (Poseidon paper, eprint 2019/458, Appendix F):
+Re-runs the Poseidon authors' ``generate_parameters_grain.sage`` (eprint 2019/458, Appendix F)
+with circomlib's arguments, ``1 0 254 t 8 R_P r`` for t = 2..17, instead of pasting ~11,000
+numbers: a Grain LFSR with self-shrinking yields the round constants (rejection-sampled below r)
+and a Cauchy MDS matrix. Tables are plain Python ints, generated once per width on first use;
+``tests/test_poseidon.py`` checks them against circomlibjs's constant file.
 
-* an 80-bit Grain LFSR, b[i+80] = b[i+62] ^ b[i+51] ^ b[i+38] ^ b[i+23] ^ b[i+13] ^ b[i], seeded
-  with field (2 bits) | sbox (4) | n (12) | t (12) | R_F (10) | R_P (10) | 30 one bits, the
-  first 160 output bits discarded;
-* self-shrinking: raw bits are read in pairs (a, b); b is emitted when a == 1, dropped otherwise;
-* an element is n = 254 emitted bits, most significant first;
-* round constants: (R_F + R_P) * t elements, each redrawn while >= r (rejection sampling);
-* MDS: from the same stream, 2t elements reduced mod r (redrawn as a set if any repeat),
-  x = first t, y = last t, M[i][j] = 1 / (x_i + y_j) (a Cauchy matrix).
-
-The tables are plain Python ints (lists), generated once per width on first use, so that vectorized
-implementations can convert them to their own representation. ``tests/test_poseidon.py`` checks
-them against circomlibjs's own constant file and against the shared vectors.
-
-Circuit note: circomlib's ``poseidon.circom`` does not use (C, M) directly but an equivalent
-optimized form (``poseidon_constants.circom``: C, S, M, P): partial-round constants are moved so
-that only one constant per partial round remains, and the dense MDS of partial rounds is factored
-into a pre-matrix P applied once plus one sparse matrix S per partial round (row 0 and column 0
-only, identity elsewhere). ``optimized_tables`` below builds an equivalent factorization (ours
-moves constants and matrices forward through the rounds rather than backward, so the numbers
-differ from circomlib's while the permutation is the same); a circuit gadget may use either.
+``optimized_tables`` factors the partial rounds into one constant and one sparse matrix each
+plus a pre-matrix, as circomlib's ``poseidon_constants.circom`` does (moving forward through the
+rounds rather than backward: other numbers, the same permutation). Details: docs/circuits.md.
 """
 
 from __future__ import annotations

@@ -1,20 +1,11 @@
 """Poseidon (circomlib parameters) over Fr Montgomery limbs, as Numba kernels; Merkle path hashing.
 
-Same function as ``circuits.poseidon.poseidon``: state = [0, x_1..x_n], t = n + 1 (2..17), the
-permutation, output state[0]. The kernels run the sparse schedule of
-``poseidon_constants.optimized_tables``: 4 full rounds, R_P partial rounds of one S-box and one
-sparse matrix (s0' = a*z + sum w_j s_j, s_i' = s_i + v_i*z with z = (s0 + c)^5), the dense post
-matrix on s[1:], 4 full rounds. During the partial rounds s0 is held scaled, s0 = lam*y0, with
-lam chosen so that a becomes 1: then (s0 + c)^5 = lam^5 (y0 + c/lam)^5, and lam' = a*lam^5 gives
-y0' = z' + sum (w_j/lam') s_j, s_j' = s_j + (v_j*lam^5) z' with z' = (y0 + c/lam)^5. Per partial
-round that is 3 + 2(t - 1) multiplications (the textbook round needs 3 + t^2), plus one at the
-end (s0 = lam*y0). The field kernels are throughput-bound on 64x64-bit products, so the count of
-multiplications is the cost model.
-
-Elements are UniTuple(uint64, 4) in Montgomery form (``prover.kernels.cpu.fr``). The constants of
-width t are one (N, 4) uint64 array (layout in ``_table_array``), built once per width; passing
-one array keeps the dispatch cost of a call low. Width 3 (two inputs: Merkle nodes) has its own
-kernel with the state held in registers; the other widths keep the state in a (t, 4) scratch row.
+Same function as ``circuits.poseidon.poseidon``: state = [0, x_1..x_n], t = n + 1 (2..17), output
+state[0]. The kernels run the sparse schedule of ``poseidon_constants.optimized_tables`` with s0
+held scaled during the partial rounds, so a partial round costs 3 + 2(t - 1) multiplications
+instead of 3 + t^2 (derivation: docs/circuits.md). Elements are UniTuple(uint64, 4)
+(``prover.kernels.cpu.fr``); the constants of width t are one (N, 4) uint64 array built once per
+width; width 3 (Merkle nodes) keeps its state in registers.
 
     >>> from circuits.poseidon import poseidon
     >>> poseidon_ints([[1, 2], [3, 4]]) == [poseidon([1, 2]), poseidon([3, 4])]

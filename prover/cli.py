@@ -1,20 +1,14 @@
 """`zkprove`: snarkjs's verbs and argument order on this project's Groth16 prover (BN254).
 
-    zkprove r1cs info <r1cs>
-    zkprove wtns check <r1cs> <wtns>
-    zkprove groth16 setup <r1cs> <ptau> <zkey>
-    zkprove groth16 prove <zkey> <wtns> <proof.json> <public.json> [--no-check] [--r1cs R1CS]
-    zkprove groth16 verify <verification_key.json> <public.json> <proof.json>
-    zkprove zkey contribute <in.zkey> <out.zkey> [--name N] [-e ENTROPY]
-    zkprove zkey export verificationkey <zkey> <verification_key.json>
-    zkprove zkey export json <zkey> <zkey.json>
-    zkprove zkey export solidityverifier <zkey> <verifier.sol>
-    zkprove zkey export soliditycalldata <public.json> <proof.json>
-    zkprove groth16 dev-setup <r1cs> <zkey>     (development only: not a ceremony)
+    zkprove r1cs info
+    zkprove wtns calculate | check
+    zkprove groth16 setup | dev-setup (development only) | prove | fullprove | verify
+    zkprove zkey contribute | beacon | verify
+    zkprove zkey export verificationkey | json | solidityverifier | soliditycalldata
 
-The same commands are `rollup prover ...` (rollup/cli/prover.py registers these groups).
-Errors are one line on stderr and exit 1 (`--debug` shows the traceback); `verify` exits 0 for a
-valid proof, 1 for an invalid one, 2 for malformed input.
+Each takes snarkjs's arguments in snarkjs's order (`zkprove CMD --help`; docs/prover.md lists
+them); the same commands are `rollup prover ...` (rollup/cli/prover.py). Errors: one line on
+stderr, exit 1 (`--debug` shows the traceback); `verify` exits 0 valid, 1 invalid, 2 malformed.
 """
 
 from __future__ import annotations
@@ -123,41 +117,27 @@ def check_proof_against_key(zkey_path: str, result) -> None:
                                  "`zkprove wtns check <r1cs> <wtns>` names the constraint")
 
 
-@groth16.command("prove")
-@click.argument("zkey", type=click.Path(exists=True, dir_okay=False))
-@click.argument("wtns", type=click.Path(exists=True, dir_okay=False))
-@click.argument("proof_json", type=click.Path(dir_okay=False))
-@click.argument("public_json", type=click.Path(dir_okay=False))
-@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True,
-              help="MSM/NTT kernels: auto uses CUDA when a GPU is present, else the CPU.")
-@click.option("--check/--no-check", default=True, show_default=True,
-              help="Refuse a witness that does not satisfy the circuit (the proof is verified "
-                   "against the zkey's key before anything is written).")
-@click.option("--r1cs", "r1cs_path", type=click.Path(exists=True, dir_okay=False),
-              help="Also check every constraint of this .r1cs before proving (names the first "
-                   "one the witness breaks).")
-@click.option("--verbose", "-v", is_flag=True, help="Per-phase timings on stderr.")
-def prove_cmd(zkey: str, wtns: str, proof_json: str, public_json: str, backend: str,
-              check: bool, r1cs_path: str | None, verbose: bool) -> None:
-    """Prove from a .zkey and a .wtns; write proof.json and public.json as snarkjs does."""
-    t0 = time.perf_counter()
+_BACKEND = click.option(
+    "--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+    help="MSM/NTT kernels: auto uses CUDA when a GPU is present, else the CPU.")
+_CHECK = click.option(
+    "--check/--no-check", default=True, show_default=True,
+    help="Refuse a witness that does not satisfy the circuit (the proof is verified against "
+         "the zkey's key before anything is written).")
+_VERBOSE = click.option("--verbose", "-v", is_flag=True, help="Per-phase timings on stderr.")
+
+
+def prove_and_write(zkey: str, witness, proof_json: str, public_json: str, backend: str,
+                    check: bool, verbose: bool, t0: float, timings: dict[str, float]) -> None:
+    """Prove, check the proof against the zkey's key (unless --no-check), then write
+    proof.json and public.json: nothing is written when a step fails."""
     from prover.backend import get_backend
     from prover.formats.snarkjs_json import dump_proof, dump_public
     from prover.groth16 import prove
 
-    t_import = time.perf_counter() - t0
-    extra: dict[str, float] = {}
-    if check and r1cs_path:
-        from prover.formats.r1cs import read_r1cs
-        from prover.formats.wtns import read_wtns
-        from prover.r1cs_check import check_satisfied
-
-        t = time.perf_counter()
-        check_satisfied(read_r1cs(r1cs_path), read_wtns(wtns))
-        extra["r1cs check"] = time.perf_counter() - t
     be = get_backend(backend)
-    res = _prove_with_progress(prove, zkey, wtns, be)
+    res = _prove_with_progress(prove, zkey, witness, be)
+    extra: dict[str, float] = {}
     if check:
         t = time.perf_counter()
         check_proof_against_key(zkey, res)
@@ -165,8 +145,65 @@ def prove_cmd(zkey: str, wtns: str, proof_json: str, public_json: str, backend: 
     dump_proof(res.proof, proof_json)
     dump_public(res.public_signals, public_json)
     if verbose:
-        click.echo(f"groth16 prove (backend {backend} -> {be.name}, {be.device_name}):", err=True)
-        print_timings({"imports": t_import, **res.timings, **extra}, time.perf_counter() - t0)
+        click.echo(f"groth16 (backend {backend} -> {be.name}, {be.device_name}):", err=True)
+        print_timings({**timings, **res.timings, **extra}, time.perf_counter() - t0)
+
+
+@groth16.command("prove")
+@click.argument("zkey", type=click.Path(exists=True, dir_okay=False))
+@click.argument("wtns", type=click.Path(exists=True, dir_okay=False))
+@click.argument("proof_json", type=click.Path(dir_okay=False))
+@click.argument("public_json", type=click.Path(dir_okay=False))
+@_BACKEND
+@_CHECK
+@click.option("--r1cs", "r1cs_path", type=click.Path(exists=True, dir_okay=False),
+              help="Also check every constraint of this .r1cs before proving (names the first "
+                   "one the witness breaks).")
+@_VERBOSE
+def prove_cmd(zkey: str, wtns: str, proof_json: str, public_json: str, backend: str,
+              check: bool, r1cs_path: str | None, verbose: bool) -> None:
+    """Prove from a .zkey and a .wtns; write proof.json and public.json as snarkjs does."""
+    t0 = time.perf_counter()
+    import prover.groth16  # noqa: F401 - timed as the imports
+
+    timings = {"imports": time.perf_counter() - t0}
+    if check and r1cs_path:
+        from prover.formats.r1cs import read_r1cs
+        from prover.formats.wtns import read_wtns
+        from prover.r1cs_check import check_satisfied
+
+        t = time.perf_counter()
+        check_satisfied(read_r1cs(r1cs_path), read_wtns(wtns))
+        timings["r1cs check"] = time.perf_counter() - t
+    prove_and_write(zkey, wtns, proof_json, public_json, backend, check, verbose, t0, timings)
+
+
+@groth16.command("fullprove")
+@click.argument("input_json", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.argument("wasm", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey", type=click.Path(exists=True, dir_okay=False))
+@click.argument("proof_json", type=click.Path(dir_okay=False))
+@click.argument("public_json", type=click.Path(dir_okay=False))
+@_BACKEND
+@_CHECK
+@_VERBOSE
+def fullprove_cmd(input_json: str, wasm: str, zkey: str, proof_json: str, public_json: str,
+                  backend: str, check: bool, verbose: bool) -> None:
+    """Witness from circom's WASM and INPUT, then the proof: `wtns calculate` + `prove`."""
+    t0 = time.perf_counter()
+    import prover.groth16  # noqa: F401 - timed as the imports
+    from prover.formats import BN254_R, FormatError
+    from prover.witness_wasm import WitnessCalculator, load_inputs
+
+    timings = {"imports": time.perf_counter() - t0}
+    t = time.perf_counter()
+    wc = WitnessCalculator(wasm)
+    if wc.prime != BN254_R:
+        raise FormatError(f"{wasm}: compiled for the prime {wc.prime}, not BN254's scalar field "
+                          "(circom --prime bn128)")
+    witness = wc.calculate(load_inputs(input_json))
+    timings["witness"] = time.perf_counter() - t
+    prove_and_write(zkey, witness, proof_json, public_json, backend, check, verbose, t0, timings)
 
 
 @groth16.command("verify")
@@ -247,6 +284,40 @@ def contribute_cmd(zkey_in: str, zkey_out: str, name: str | None, entropy: str |
     n = len(z.contribution_list())
     click.echo(f"{zkey_out}: contribution #{n} written, {time.perf_counter() - t0:.1f} s",
                err=True)
+
+
+@zkey.command("beacon")
+@click.argument("zkey_in", metavar="IN_ZKEY", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_out", metavar="OUT_ZKEY", type=click.Path(dir_okay=False))
+@click.argument("beacon_hex", metavar="BEACON_HASH")
+@click.argument("num_iterations_exp", metavar="NUM_ITERATIONS_EXP", type=int)
+@click.option("--name", "-n", help="Contributor name recorded in the transcript.")
+def beacon_cmd(zkey_in: str, zkey_out: str, beacon_hex: str, num_iterations_exp: int,
+               name: str | None) -> None:
+    """The final contribution from a public beacon (hex), hashed 2^NUM_ITERATIONS_EXP times:
+    byte for byte the zkey `snarkjs zkey beacon` writes."""
+    import re
+
+    from prover.groth16.contribute import beacon_file, contribution_hash
+    from prover.groth16.zkey_verify import format_hash
+
+    if not re.fullmatch(r"(?:[0-9a-fA-F]{2})+", beacon_hex):
+        raise click.BadParameter("not a hexadecimal byte string", param_hint="BEACON_HASH")
+    z = beacon_file(zkey_in, zkey_out, bytes.fromhex(beacon_hex), num_iterations_exp, name)
+    click.echo(format_hash(contribution_hash(z), "Contribution Hash: "))
+
+
+@zkey.command("verify")
+@click.argument("r1cs_path", metavar="R1CS", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ptau_path", metavar="PTAU", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zkey_path", metavar="ZKEY", type=click.Path(exists=True, dir_okay=False))
+def zkey_verify_cmd(r1cs_path: str, ptau_path: str, zkey_path: str) -> None:
+    """Exit 0 when ZKEY is the circuit's key from PTAU through valid contributions; else
+    one line naming the first check that fails (exit 1)."""
+    from prover.groth16.zkey_verify import report_lines, verify_zkey
+
+    for line in report_lines(verify_zkey(r1cs_path, ptau_path, zkey_path)):
+        click.echo(line)
 
 
 @zkey.group("export")
@@ -347,7 +418,21 @@ def r1cs_info_cmd(r1cs_path: str) -> None:
 
 @click.group("wtns")
 def wtns() -> None:
-    """Check .wtns files."""
+    """Compute and check .wtns files."""
+
+
+@wtns.command("calculate")
+@click.argument("wasm", type=click.Path(exists=True, dir_okay=False))
+@click.argument("input_json", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.argument("wtns_path", metavar="WTNS", type=click.Path(dir_okay=False))
+def wtns_calculate_cmd(wasm: str, input_json: str, wtns_path: str) -> None:
+    """The witness of INPUT by circom's witness generator WASM, as snarkjs writes it.
+
+    The circuit's log() lines go to stdout, as with snarkjs.
+    """
+    from prover.witness_wasm import calculate_wtns
+
+    calculate_wtns(wasm, input_json, wtns_path)
 
 
 @wtns.command("check")

@@ -5,6 +5,10 @@ class ProverInputError(ValueError):
     """Base class: an input was rejected before any work was done on it."""
 
 
+class FormatError(ProverInputError):
+    """A file or document does not follow the expected format (reason in the message)."""
+
+
 class NonCanonicalError(ProverInputError):
     """A field element was negative or not below its modulus."""
 
@@ -23,3 +27,15 @@ class WitnessError(ProverInputError):
 
 class PublicInputError(ProverInputError):
     """Public signals do not fit the verification key (count or range)."""
+
+
+class CircuitInputError(ProverInputError):
+    """An input.json does not fit the circuit: an unknown signal, a wrong count, a bad value."""
+
+
+class WitnessCalculationError(ProverInputError):
+    """The circuit's witness generator failed (a failed assert, ...); `code` is circom's."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code

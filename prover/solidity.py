@@ -4,17 +4,10 @@
 
 so contracts and scripts written against `snarkjs zkey export solidityverifier` keep working
 (calldata from `zkey export soliditycalldata`: G2 coordinates imaginary part first, EIP-197).
-
-The contract checks every public signal is below r (else it returns false), computes
-vk_x = IC_0 + sum x_i IC_i with ecMul (0x07) and ecAdd (0x06), and asks the pairing precompile
-(0x08) whether
-
-    e(A, B) * e(alpha, -beta) * e(vk_x, -gamma) * e(C, -delta) == 1,
-
-the Groth16 equation with beta, gamma and delta negated here, once, at generation time (negating
-a G2 point negates both Fq2 components of y), so nothing is negated per call and A and B go to
-the precompile straight from calldata. A proof coordinate >= q, a point off the curve or
-outside G2's subgroup makes a precompile fail, and the function returns false.
+The contract returns false for a public signal >= r, else asks the precompiles whether
+e(A, B) * e(alpha, -beta) * e(vk_x, -gamma) * e(C, -delta) == 1, vk_x = IC_0 + sum x_i IC_i,
+with -beta, -gamma, -delta negated here, once; a coordinate >= q or a point off the curve or
+outside G2's subgroup makes a precompile fail and the function return false. See docs/prover.md.
 """
 
 from __future__ import annotations

@@ -91,6 +91,9 @@ class Config:
     api_max_body: int = 64 * 1024
     oracle_key: str = "keys/oracle.json"  # key file (relative to data_dir) or compressed hex pk
     operator_key: str = "keys/operator.json"  # key file of account 0 (fees), relative to data_dir
+    l1_key: str = ""  # the operator's L1 key file (relayer), "" = an account unlocked on the node
+    passphrase_env: str = "ROLLUP_PASSPHRASE"  # environment variable holding the passphrase
+    passphrase_file: str = ""  # or a file holding it (first line), relative to data_dir
     # [node]: `rollup node run`
     node_provers: int = 1  # prover worker processes, each holding the proving key
     node_backend: str = "auto"  # auto | cpu | cuda
@@ -131,6 +134,13 @@ class Config:
         q = Path(p).expanduser()
         return q if q.is_absolute() else self.data / q
 
+    def passphrase(self):
+        """Where the passphrase of the encrypted key files named here comes from."""
+        from rollup.keys import Passphrase
+
+        return Passphrase(self.passphrase_env or None,
+                          self.data_path(self.passphrase_file) if self.passphrase_file else None)
+
     def domain(self):
         from rollup.transactions import Domain
 
@@ -152,7 +162,9 @@ _SECTIONS = {
               "assets": ("batch_assets", int), "time_limit": ("batch_time_limit", float)},
     "api": {"host": ("api_host", str), "port": ("api_port", int),
             "max_body": ("api_max_body", int)},
-    "keys": {"oracle": ("oracle_key", str), "operator": ("operator_key", str)},
+    "keys": {"oracle": ("oracle_key", str), "operator": ("operator_key", str),
+             "l1": ("l1_key", str), "passphrase_env": ("passphrase_env", str),
+             "passphrase_file": ("passphrase_file", str)},
     "node": {"provers": ("node_provers", int), "backend": ("node_backend", str),
              "poll": ("node_poll", float), "l1_poll": ("node_l1_poll", float),
              "confirmations": ("node_confirmations", int), "sender": ("node_sender", str),
@@ -252,6 +264,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("api.port must be in 0..65535")
     if cfg.api_max_body < 256:
         raise ConfigError("api.max_body must be at least 256 bytes")
+    if cfg.l1_key and cfg.node_sender:
+        raise ConfigError("keys.l1 and node.sender both name the operator's L1 account: "
+                          "give one")
     if not 1 <= cfg.node_provers <= 64:
         raise ConfigError("node.provers must be in 1..64")
     if cfg.node_backend not in ("auto", "cpu", "cuda"):
@@ -338,6 +353,12 @@ def render(cfg: Config) -> str:
         "[keys]",
         f"oracle = {_toml(cfg.oracle_key)}  # oracle key file, or its compressed public key (hex)",
         f"operator = {_toml(cfg.operator_key)}  # key of account 0, which collects the fees",
+        f"l1 = {_toml(cfg.l1_key)}  # the operator's L1 key file (\"\": an account unlocked on "
+        "the node)",
+        "# encrypted key files are opened with the passphrase in this environment variable,",
+        "# or in this file (first line; relative to the data folder)",
+        f"passphrase_env = {_toml(cfg.passphrase_env)}",
+        f"passphrase_file = {_toml(cfg.passphrase_file)}",
         "",
         "[node]  # `rollup node run`",
         f"provers = {_toml(cfg.node_provers)}  # prover processes, each holding the proving key",
@@ -347,7 +368,7 @@ def render(cfg: Config) -> str:
         f"confirmations = {_toml(cfg.node_confirmations)}  # L1 blocks an event waits for "
         "(-1: 0 on chain 31337, else 2)",
         f"sender = {_toml(cfg.node_sender)}  # operator's L1 account, unlocked on the node "
-        '("": its first)',
+        '("": its first; keys.l1 signs here instead)',
         f"oracle = {_toml(cfg.node_oracle)}  # prices: walk (deterministic random walk) | "
         "file:PATH (JSON lines) | command:CMD (prints JSON) | off",
         f"oracle_interval = {_toml(float(cfg.node_oracle_interval))}  # seconds between prices",

@@ -1,27 +1,16 @@
 """Requests, their signed messages, and the public-data record of every transaction type.
 
-Signed message
---------------
     domain  = H3(DOMAIN_TAG, chain_id, rollup_address)        (H = circomlib Poseidon)
     message = H10(domain, type, f_1, ..., f_8)                the request's fields in dataclass
                                                               order, zero-padded to 8
-(one arity for every type, so the batch circuit hashes every message with the same Poseidon).
-signed with EdDSA-Poseidon (circomlib). Signed integers enter as ``v mod r``
-(``circuits.gadgets.signed``). Replay protection: withdrawals, transfers and liquidations carry
-the account's next nonce; orders carry an order id (>= 1) stored with its filled amount in slot
-``order_id mod 256`` of the account's order tree, so an id is usable only while it is the newest
-in its slot and only up to its size; every user request carries an expiry (seconds, compared with
-the state's oracle time). Oracle messages (prices, funding, settlement) are signed by the oracle
-key committed in the global state and must not go back in time; so is an oracle-key change
-(fields: the new key's x, y), except the first, made while no key is registered.
+signed with EdDSA-Poseidon; signed integers enter as ``v mod r``. Replay protection: the
+account's next nonce (withdrawals, transfers, liquidations), an order id held in the account's
+order tree (orders), an expiry (every user request); oracle messages are signed by the committed
+oracle key and never go back in time.
 
-Public data
------------
-Each applied transaction publishes one fixed-size record: a 1-byte type, then the fields of
-``RECORDS[type]`` in order, big-endian, each of the listed byte width; signed fields are two's
-complement at that width. These records (with the asset listings and oracle key they follow) are
-enough to replay every state change from genesis: funding settlement, fees and slot assignment
-are deterministic functions of the state and the record.
+Each applied transaction publishes one record: a 1-byte type, then the fields of
+``RECORDS[type]`` big-endian at the listed widths (signed: two's complement). The records are
+enough to replay every state change from genesis. Details: docs/state.md.
 """
 
 from __future__ import annotations

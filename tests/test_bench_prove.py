@@ -29,3 +29,17 @@ def test_bench_prove_help():
     assert out.exit_code == 0
     for opt in ("--constraints", "--vs", "--json", "--setup"):
         assert opt in out.output
+
+
+def test_bench_witness_help():
+    out = CliRunner().invoke(bench, ["witness", "--help"])
+    assert out.exit_code == 0
+    for opt in ("--constraints", "--repeat", "--json", "--setup"):
+        assert opt in out.output
+
+
+def test_timed_child_passes_env():
+    _, _, out = bp.timed_child([sys.executable, "-S", "-c",
+                                "import os; print(os.environ['ZK_BENCH_PROBE'])"],
+                               env={"ZK_BENCH_PROBE": "seen"})
+    assert "seen" in out

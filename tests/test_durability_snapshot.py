@@ -25,6 +25,7 @@ from test_engine_core import (
     differential,
     run_one,
     submit_chunk,
+    through_snapshot,
     view,
 )
 
@@ -42,10 +43,7 @@ GOLDEN = ROOT / "tests" / "vectors" / "snapshot-v1.snap"
 
 
 def through_file(seq) -> Sequencer:
-    back = Sequencer.from_snapshot(S.decode(S.encode(seq.to_snapshot())), tn.DOMAIN,
-                                   seq.state.account_depth)
-    back.defer_root = seq.defer_root
-    return back
+    return through_snapshot(seq)
 
 
 # --- round trips --------------------------------------------------------------------------------

@@ -1,14 +1,15 @@
 """The compiled matching core against the Python path: differential tests built to find
 divergences.
 
-Two sequencers start from clones of one venue, both with ``defer_root``: the reference applies
-a flow one request at a time (``apply_verified``: every order through ``Sequencer._order``), the
-other applies the same flow with ``submit_many(chunk, verified=True)`` over chunkings drawn by
-hypothesis, so runs of consecutive orders go through ``rollup.engine.core.match_run`` and the
-orders the kernel hands back go through ``_order`` in between. Compared: every result (receipt,
-or the typed error's type and reason), after every chunk the whole observable state (accounts,
-books with their priority order and sequence numbers, ``live``, ``seen_orders``, ``resting``,
-``resting_totals`` and the wide ones, ``records``, time and oracle), and the state roots.
+Two sequencers start from clones of one venue, both with ``defer_root``: the reference
+applies a flow one request at a time (``apply_verified``: every order through
+``PythonMatcher.order``), the other applies the same flow with ``submit_many(chunk,
+verified=True)`` over chunkings drawn by hypothesis, so runs of consecutive orders go through
+``rollup.engine.kernel.match_run`` and the orders the kernel hands back go through
+``PythonMatcher.order`` in between. Compared: every result (receipt, or the typed error's type
+and reason), after every chunk the whole observable state (accounts, books with their priority
+order and sequence numbers, ``live``, ``seen_orders``, ``resting``, ``resting_totals`` and the
+wide ones, ``records``, time and oracle), and the state roots.
 
 The flows are built op by op from the reference's state at that point (nonces, live orders,
 equity), so withdrawals can leave an account just at its margin and orders can reuse live or
@@ -19,6 +20,7 @@ reproducers are the tests at the end of the file.
 
 from __future__ import annotations
 
+import copy
 import random
 
 import pytest
@@ -30,6 +32,8 @@ from rollup import errors as E
 from rollup.durability.snapshot import decode, encode
 from rollup.engine import core as C
 from rollup.engine import testnet as tn
+from rollup.engine.checks import working
+from rollup.engine.runs import CompiledMatcher
 from rollup.engine.sequencer import Sequencer
 from rollup.engine.testnet import CALL, EXPIRY, PERP, PUT
 from rollup.errors import EngineError
@@ -66,16 +70,17 @@ STATS = {"matched": 0, "handed_back": 0, "fills": 0, "errors": 0, "untyped": 0}
 _BASE: dict[tuple, object] = {}
 
 
-def base(n_accounts: int = 4, deposit: int = 3 * 10**9, shared_key: bool = False):
-    """A fresh copy of the testnet venue, ``defer_root`` on."""
-    k = (n_accounts, deposit, shared_key)
+def base(n_accounts: int = 4, deposit: int = 3 * 10**9, shared_key: bool = False,
+         defer_root: bool = True, run_cap: int | None = None):
+    """A fresh copy of the testnet venue, ``defer_root`` on unless told; ``run_cap``: kernel
+    runs of at most this many orders (``CompiledMatcher``)."""
+    k = (n_accounts, deposit, shared_key, defer_root, run_cap)
     if k not in _BASE:
-        _BASE[k] = (tn.venue(n_accounts=n_accounts, deposit=deposit,
-                                         depth=8 if n_accounts < 256 else 9,
-                                         shared_key=shared_key))
-    seq = _BASE[k].clone()
-    seq.defer_root = True
-    return seq
+        opts = {"matcher": CompiledMatcher(run_cap)} if run_cap else {}
+        _BASE[k] = tn.venue(n_accounts=n_accounts, deposit=deposit,
+                            depth=8 if n_accounts < 256 else 9,
+                            shared_key=shared_key, defer_root=defer_root, **opts)
+    return _BASE[k].clone()
 
 
 def funded_fee_account(seq):
@@ -227,7 +232,7 @@ class Flow:
         """The most account i can pay out and stay at initial margin."""
         if self._acc(i) is None:
             return 1
-        v, r = value_and_risk(self.ref.state, self.ref._working(i))
+        v, r = value_and_risk(self.ref.state, working(self.ref.state, i))
         return v - -(-r // 1_000_000)
 
     def _mark(self, asset: int) -> int:
@@ -441,10 +446,12 @@ boundaries = st.lists(st.sampled_from(["", "", "", "flush", "snapshot", "clone"]
 
 
 def through_snapshot(seq):
-    """``seq`` written to snapshot bytes and loaded again (modes are not in a snapshot)."""
-    back = Sequencer.from_snapshot(decode(encode(seq.to_snapshot())), tn.DOMAIN)
-    back.defer_root = seq.defer_root
-    return back
+    """``seq`` written to snapshot bytes and loaded again, with its modes (which are not in a
+    snapshot: the constructor's)."""
+    matcher = copy.copy(seq.matcher)
+    matcher.stats = dict(seq.matcher.stats)
+    return Sequencer.from_snapshot(decode(encode(seq.to_snapshot())), tn.DOMAIN,
+                                   defer_root=seq.defer_root, matcher=matcher)
 
 
 def differential(flow_ops, sizes_, actions, ref=None, core=None):
@@ -476,7 +483,6 @@ def differential(flow_ops, sizes_, actions, ref=None, core=None):
             core = through_snapshot(core)
         elif action == "clone":
             core = core.clone()
-            core.defer_root = True
         n_chunk += 1
 
     for op in flow_ops:
@@ -516,9 +522,7 @@ dense_ops = st.lists(weighted((6, OPS["cross"]), (2, OPS["order"]), (1, OPS["swe
 @settings(max_examples=150, deadline=None)
 @given(dense_ops, chunkings, st.sampled_from([None, None, 1, 3, 7]))
 def test_core_equals_python_path_dense(flow_ops, sizes_, run_cap):
-    core = funded_fee_account(base())
-    if run_cap:  # kernel runs of at most this many orders (``Sequencer._RUN``)
-        core._RUN = run_cap
+    core = funded_fee_account(base(run_cap=run_cap))  # runs of at most run_cap orders
     differential(flow_ops, [4 * s for s in sizes_], [""], core=core)
 
 
@@ -683,8 +687,7 @@ def test_group_root_takes_the_core_path_too():
     """``group_root=True`` with ``defer_root`` off: the same results (each receipt carrying the
     root after its group), the same state, ``defer_root`` left off."""
     ref = funded_fee_account(base())
-    core = funded_fee_account(base())
-    core.defer_root = False
+    core = funded_fee_account(base(defer_root=False))
     flow = Flow(ref)
     reqs = [r for op in _seeded_ops(3, 150) for r in flow.requests(op)]
     k = 0
@@ -748,14 +751,13 @@ def test_journal_recover_reproduces_the_core_run(tmp_path):
     from rollup.engine.restart import recover
 
     path = tmp_path / "j.db"
-    journaled = tn.venue(n_accounts=4, deposit=3 * 10**9, journal=Journal(path))
-    journaled.defer_root = True
+    journaled = tn.venue(n_accounts=4, deposit=3 * 10**9, journal=Journal(path),
+                         defer_root=True)
     ref = base()
     differential(_seeded_ops(11, 120), [7, 3, 16], [""], ref=ref, core=journaled)
     assert journaled.core_stats["matched"] > 30
     journaled.journal.close()
     again = recover(path, tn.DOMAIN, account_depth=8)
-    again.defer_root = True
     assert again.core_stats["matched"] > 30  # replayed through the kernel
     assert again.seq == journaled.seq == ref.seq
     assert again.state.root == journaled.state.root == ref.state.root

@@ -142,8 +142,7 @@ def test_submit_many_equals_one_by_one_and_recovers(tmp_path):
         except E.EngineError as exc:
             singles.append(type(exc))
     path = tmp_path / "j.db"
-    grouped = tn.venue(n_accounts=4, journal=Journal(path))
-    grouped.defer_root = True
+    grouped = tn.venue(n_accounts=4, journal=Journal(path), defer_root=True)
     got = []
     for k in range(0, len(reqs), 16):
         for res in grouped.submit_many(reqs[k:k + 16], verified=True):
@@ -212,8 +211,7 @@ def test_failed_group_write_stops_the_sequencer(tmp_path):
 
 def test_periodic_snapshots_restart_from_newest_good_one(tmp_path):
     path = tmp_path / "j.db"
-    seq = tn.venue(n_accounts=4, journal=Journal(path))
-    seq.snapshot_every = 10
+    seq = tn.venue(n_accounts=4, journal=Journal(path), snapshot_every=10)
     for r in _orders(45):
         try:
             seq.apply_verified(r)
@@ -242,9 +240,8 @@ def test_periodic_snapshots_restart_from_newest_good_one(tmp_path):
 
 def test_failed_snapshot_does_not_fail_the_request(tmp_path):
     path = tmp_path / "j.db"
-    seq = tn.venue(n_accounts=2, journal=Journal(path))
     (tmp_path / "j.db.snapshots").write_text("not a directory")
-    seq.snapshot_every = 1
+    seq = tn.venue(n_accounts=2, journal=Journal(path), snapshot_every=1)
     r = seq.apply_verified(Order(1, tn.PERP, SELL, 10, 60_000, 1, 10**9))
     assert r.resting == 10 and seq.snapshot_error is not None
     assert seq.journal.last_seq() == seq.seq
@@ -270,8 +267,7 @@ SNAP_CHILD = textwrap.dedent("""
         write_all(fd, data)
 
     sn._write_all = slow_write
-    seq = tn.venue(n_accounts=4, journal=jr.Journal(sys.argv[1]))
-    seq.snapshot_every = 20
+    seq = tn.venue(n_accounts=4, journal=jr.Journal(sys.argv[1]), snapshot_every=20)
     rng = random.Random(7)
     oid = {i: 0 for i in range(1, 5)}
     while True:

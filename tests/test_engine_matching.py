@@ -1,9 +1,10 @@
 """The matching step's two implementations agree on everything, and the resting-order margin rule.
 
-``Sequencer._order`` (incremental margin integers, no account copies per fill) is held to
-``Sequencer._order_reference`` (copies and full margin recomputation) on random flows: the same
-receipts, errors, accounts, books, records and root. Then resting-order margin: an account's open
-orders count toward its initial margin when it rests another one, and a rejection changes nothing.
+``PythonMatcher`` (incremental margin integers, no account copies per fill) is held to
+``ReferenceMatcher`` (tests/reference_matcher.py: copies and full margin recomputation) on random
+flows: the same receipts, errors, accounts, books, records and root. Then resting-order margin:
+an account's open orders count toward its initial margin when it rests another one, and a
+rejection changes nothing.
 """
 
 import pickle
@@ -11,11 +12,14 @@ import pickle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_matcher import ReferenceMatcher
 
 from rollup import errors as E
 from rollup.engine import testnet as tn
+from rollup.engine.checks import working
 from rollup.engine.testnet import CALL, PERP, PUT
 from rollup.errors import EngineError
+from rollup.margin.summary import summary
 from rollup.transactions import (
     BUY,
     IOC,
@@ -29,14 +33,17 @@ from rollup.transactions import (
     Order,
 )
 
-_BASE: dict[int, object] = {}
+_BASE: dict[tuple, object] = {}
 STATS: list[bool] = []  # per request: did it trade (the flows must exercise fills)
 
 
-def base(deposit: int = 3 * 10**9):
-    if deposit not in _BASE:
-        _BASE[deposit] = tn.venue(n_accounts=4, deposit=deposit)
-    return _BASE[deposit].clone()
+def base(deposit: int = 3 * 10**9, reference: bool = False):
+    """A fresh copy of the testnet venue (with ``reference``: matching with the oracle)."""
+    k = (deposit, reference)
+    if k not in _BASE:
+        opts = {"matcher": ReferenceMatcher()} if reference else {}
+        _BASE[k] = tn.venue(n_accounts=4, deposit=deposit, **opts)
+    return _BASE[k].clone()
 
 
 def view(seq):
@@ -93,8 +100,7 @@ ops = st.lists(st.one_of(crosses, crosses, orders, orders, cancels, prices, fund
 @settings(max_examples=30, deadline=None)
 @given(ops)
 def test_fast_matching_equals_reference(flow):
-    fast, ref = base(), base()
-    ref.reference_matching = True
+    fast, ref = base(), base(reference=True)
     oid = dict.fromkeys(range(5), 0)
     t = 2
     requests = []
@@ -205,31 +211,33 @@ def test_reducing_orders_stay_allowed(seq):
 
 
 def test_account_summary_cache_follows_prices_funding_and_edits():
-    """``Sequencer._summary`` (cached per account object and oracle/registry version) is always
-    what a fresh computation gives: funding settled on a copy, then value and initial risk."""
+    """``rollup.margin.summary.summary`` (cached per account object and oracle/registry version)
+    is always what a fresh computation gives: funding settled on a copy, then value and initial
+    risk."""
     from rollup.margin.risk import value_and_risk
     from rollup.state.state import OracleEntry
 
     seq = base()
 
     def fresh(i):
-        w = seq._working(i)
+        w = working(seq.state, i)
         return (w.collateral, tuple(w.positions), *value_and_risk(seq.state, w))
 
     def check():
         for i in seq.state.accounts:
-            assert seq._summary(i)[4:] == fresh(i), i
+            assert summary(seq.state, i, seq._sums)[4:] == fresh(i), i
 
     requests = [Order(1, PERP, BUY, 5, 60_000, 1, 10**9), Order(2, PERP, SELL, 5, 60_000, 1, 10**9),
                 Order(3, CALL, SELL, 2, 3_000, 1, 10**9), Order(4, CALL, BUY, 2, 3_000, 1, 10**9)]
     for req in requests:
         assert seq.apply_verified(req).seq
     check()
-    cached = {i: seq._summary(i) for i in seq.state.accounts}
-    assert all(seq._summary(i) is cached[i] for i in cached)  # a hit returns the entry
+    cached = {i: summary(seq.state, i, seq._sums) for i in seq.state.accounts}
+    # a hit returns the entry
+    assert all(summary(seq.state, i, seq._sums) is cached[i] for i in cached)
     for req in (OracleUpdate(PERP, 61_500, 5), FundingTick(PERP, 40, 6)):
         seq.apply_verified(req)
-        assert all(seq._summary(i) is not cached[i] for i in (1, 2))
+        assert all(summary(seq.state, i, seq._sums) is not cached[i] for i in (1, 2))
         check()
     # a table written directly (not through a transaction) still invalidates the cache
     seq.state.oracle[PERP] = OracleEntry(58_000, 40, 0, 0)

@@ -322,7 +322,7 @@ def test_submit_many_batch_verified_equals_one_by_one(base, monkeypatch):
         calls.append(len(requests))
         return real(requests, keys, domain)
 
-    monkeypatch.setattr(transactions, "verify_requests", spy)
+    monkeypatch.setattr("rollup.engine.sequencer.verify_requests", spy)
     grouped = base.clone()
     got = grouped.submit_many(reqs)
     # not pre-verified: the deposit and three orders of accounts absent up front

@@ -97,7 +97,7 @@ def test_points_and_infinity_format():
     p = Proof(G1_GEN, G2_GEN, None)
     assert proof_from_json(json.loads(dumps(proof_to_json(p)))) == p
     text = dumps({"a": ["1"], "b": []})
-    assert text == '{\n "a": [\n  "1"\n ],\n "b": []\n}'
+    assert text == '{\n "a": [\n  "1"\n ],\n "b": [\n ]\n}'  # bfj breaks empty arrays too
 
 
 def test_alphabeta_shape_and_degenerate_case():
@@ -201,3 +201,14 @@ def test_snarkjs_verifies_our_documents(snark, tmp_path):  # noqa: F811
     dump_public([public[0], (public[1] + 1) % BN254_R], pb)
     with pytest.raises(RuntimeError):
         run_snarkjs("groth16", "verify", vf, pb, pf, cwd=tmp_path)
+
+
+def test_dumps_breaks_empty_containers_as_bfj():
+    """bfj (snarkjs's writer) opens a line even for an empty array or object: a public.json
+    without public signals is "[\\n]", not "[]"; strings are left alone."""
+    from prover.formats.snarkjs_json import dumps
+
+    assert dumps([]) == "[\n]" and dumps({}) == "{\n}"
+    doc = {"a": [], "c": [[]], "d": ["1", {}], "e": 'x[]{}"[]'}
+    assert dumps(doc) == ('{\n "a": [\n ],\n "c": [\n  [\n  ]\n ],\n "d": [\n  "1",\n  {\n  }\n'
+                          ' ],\n "e": "x[]{}\\"[]"\n}')

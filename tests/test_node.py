@@ -1,7 +1,8 @@
-"""`rollup node run` end to end on Anvil: traders through the HTTP API and L1, batches built,
-proven and finalized with no manual step, kill -9 of the node at five points (after a batch
-closes, while proving, while submitting, at random), nothing acknowledged lost, no batch
-submitted twice, and `rollup recover` rebuilding the node's root from L1 alone."""
+"""`rollup node run` end to end on Anvil: traders through the HTTP API and `rollup l1`, batches
+built, proven and finalized with no manual step, kill -9 of the node at five points (after a
+batch closes, while proving, while submitting, at random), nothing acknowledged lost, no batch
+submitted twice, and `rollup recover` rebuilding the node's root from L1 alone (with the
+genesis `rollup genesis export` wrote)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ import shutil
 import time
 
 import pytest
-from operator_support import Client, ServerProcess, pk, run, trader, wait_until, write_config
+from operator_support import Client, ServerProcess, run, trader, wait_until, write_config
 from test_settlement_support import story  # noqa: F401 (the session's development keys)
 
-from circuits.babyjubjub import pack_point
 from rollup.chain import node as chain_node
 from rollup.chain.contracts import contract_at, transact
 from rollup.chain.layout import ASSET_TOKEN
 from rollup.chain.rollup import RollupClient
 from rollup.config import Market, load
 from rollup.durability.journal import Journal
+from rollup.keys import SCHEME
 from rollup.transactions import BUY, POST_ONLY, SELL, Cancel, Order
 
 needs_anvil = pytest.mark.skipif(chain_node.anvil_path() is None, reason="anvil is not installed")
@@ -77,108 +78,122 @@ def test_node_settles_on_its_own_and_survives_kill_9(story, tmp_path, monkeypatc
 
         log = tmp_path / "node.log"
         proc = ServerProcess(path, log, command=("node", "run")).start(timeout=300)
-        acked: dict[int, dict] = {}  # journal row -> the request's JSON, for each 200 answer
+        try:
+            acked: dict[int, dict] = {}  # journal row -> the request's JSON, for each 200 answer
 
-        def post(req) -> None:
-            c = Client(proc.url)
-            try:
-                status, out = c.post(req.signed(trader(req.account), dom))
-            finally:
-                c.close()
-            assert status == 200, out
-            acked[out["seq"]] = req.signed(trader(req.account), dom).to_json()
+            def post(req) -> None:
+                c = Client(proc.url)
+                try:
+                    status, out = c.post(req.signed(trader(req.account), dom))
+                finally:
+                    c.close()
+                assert status == 200, out
+                acked[out["seq"]] = req.signed(trader(req.account), dom).to_json()
 
-        oid = iter(range(1, 10**6))
+            oid = iter(range(1, 10**6))
 
-        def trade() -> None:
-            """A resting sell, a buy that takes it, a far order and its cancel: one trade."""
-            price = 2_000 + rng.randint(-5, 5)
-            post(Order(1, 1, SELL, 1, price, next(oid), FAR, POST_ONLY))
-            post(Order(2, 1, BUY, 1, price, next(oid), FAR))
-            far = next(oid)
-            post(Order(3, 1, SELL, 1, 9_000, far, FAR, POST_ONLY))
-            post(Cancel(3, 1, far))
+            def trade() -> None:
+                """A resting sell, a buy that takes it, a far order and its cancel: one trade."""
+                price = 2_000 + rng.randint(-5, 5)
+                post(Order(1, 1, SELL, 1, price, next(oid), FAR, POST_ONLY))
+                post(Order(2, 1, BUY, 1, price, next(oid), FAR))
+                far = next(oid)
+                post(Order(3, 1, SELL, 1, 9_000, far, FAR, POST_ONLY))
+                post(Cancel(3, 1, far))
 
-        def restart() -> None:
-            nonlocal proc
-            proc.kill(9)
-            proc = ServerProcess(path, log, command=("node", "run")).start(timeout=300)
+            def restart() -> None:
+                nonlocal proc
+                proc.kill(9)
+                proc = ServerProcess(path, log, command=("node", "run")).start(timeout=300)
 
-        def finalized() -> int:
-            return client_l1.state().batch_number
+            def finalized() -> int:
+                return client_l1.state().batch_number
 
-        def built() -> int:
-            st = _status(cfg)
-            return st["batches"]["built"] if st else 0
+            def built() -> int:
+                st = _status(cfg)
+                return st["batches"]["built"] if st else 0
 
-        # L1: a token deposit to a new key, and trader 1's forced withdrawal to `user`
-        token = contract_at(chain, "TestToken", deployed["token"])
-        transact(chain, token.functions.mint(user, 10**9), sender=user)
-        transact(chain, token.functions.approve(cfg.rollup_address, 2**256 - 1), sender=user)
-        client_l1.deposit_token(pack_point(pk(trader(9))), 5_000, sender=user)
-        client_l1.request_forced_withdrawal(1, ASSET_TOKEN, 100, private_key=trader(1),
-                                            sender=user)
-        trade()
-
-        # kill 1: right after a batch closes (its files written, not yet proven)
-        wait_until(lambda: built() >= 1, timeout=240, step=0.05)
-        restart()
-        trade()
-        # kill 2: while a proof is in flight
-        wait_until(lambda: (_status(cfg) or {}).get("batches", {}).get("proving"), timeout=240,
-                   step=0.05)
-        restart()
-        trade()
-        # kill 3: while a proven batch waits for (or is in) its submission
-        wait_until(lambda: (_status(cfg) or {}).get("batches", {}).get("awaiting_submission"),
-                   timeout=300, step=0.02)
-        restart()
-        # kills 4 and 5: at random moments
-        for _ in range(2):
+            # L1, through `rollup l1` (node and Rollup from the configuration): a token deposit
+            # to a new key, and trader 1's forced withdrawal to `user`, signed by its key file
+            token = contract_at(chain, "TestToken", deployed["token"])
+            transact(chain, token.functions.mint(user, 10**9), sender=user)
+            key_files = {}
+            for i in (1, 9):
+                key_files[i] = tmp_path / f"trader{i}.json"
+                key_files[i].write_text(json.dumps({"scheme": SCHEME,
+                                                    "private_key": trader(i).hex()}))
+            code, out, err = run(monkeypatch, capsys, "l1", "deposit", 5_000, "--to",
+                                 key_files[9], "--config", path, "--from", user, "--json")
+            assert code == 0, err
+            assert json.loads(out)["account"] == 4  # the contract's next id after the genesis
+            code, out, err = run(monkeypatch, capsys, "l1", "forced-withdraw", "--account", 1,
+                                 "--amount", 100, "--l2-key", key_files[1], "--config", path,
+                                 "--from", user)
+            assert code == 0 and "queue entry 1" in out, err
             trade()
-            time.sleep(rng.uniform(0.5, 6.0))
+
+            # kill 1: right after a batch closes (its files written, not yet proven)
+            wait_until(lambda: built() >= 1, timeout=240, step=0.05)
             restart()
+            trade()
+            # kill 2: while a proof is in flight
+            wait_until(lambda: (_status(cfg) or {}).get("batches", {}).get("proving"), timeout=240,
+                       step=0.05)
+            restart()
+            trade()
+            # kill 3: while a proven batch waits for (or is in) its submission
+            wait_until(lambda: (_status(cfg) or {}).get("batches", {}).get("awaiting_submission"),
+                       timeout=300, step=0.02)
+            restart()
+            # kills 4 and 5: at random moments
+            for _ in range(2):
+                trade()
+                time.sleep(rng.uniform(0.5, 6.0))
+                restart()
 
-        # everything acknowledged is journaled, at the row its answer named
-        def journal_rows() -> dict[int, dict]:
-            j = Journal(cfg.journal_path)
-            try:
-                return {n: r.to_json() for n, r in j.requests_after(0)}
-            finally:
-                j.close()
+            # everything acknowledged is journaled, at the row its answer named
+            def journal_rows() -> dict[int, dict]:
+                j = Journal(cfg.journal_path)
+                try:
+                    return {n: r.to_json() for n, r in j.requests_after(0)}
+                finally:
+                    j.close()
 
-        rows = journal_rows()
-        assert all(rows.get(n) == r for n, r in acked.items())
+            rows = journal_rows()
+            assert all(rows.get(n) == r for n, r in acked.items())
 
-        # the node settles what remains with no manual step
-        def settled() -> bool:
+            # the node settles what remains with no manual step
+            def settled() -> bool:
+                st = _status(cfg)
+                return (st is not None and st["batches"]["unbatched_requests"] == 0
+                        and finalized() == st["batches"]["built"] == st["finalized"]["batch"] > 0)
+
+            wait_until(settled, timeout=600, step=0.5)
             st = _status(cfg)
-            return (st is not None and st["batches"]["unbatched_requests"] == 0
-                    and finalized() == st["batches"]["built"] > 0)
+            assert st["local"]["root"] == "0x" + client_l1.state().state_root.hex()
+            assert all(s["state"] != "error" for s in st["stages"].values()), st["stages"]
+            # no batch was submitted twice, none skipped
+            subs = _submissions(chain, cfg.rollup_address)
+            assert subs == {n: 1 for n in range(1, finalized() + 1)}, subs
+            # the forced withdrawal reached L1's pull payments
+            assert client_l1.pending(user, ASSET_TOKEN) == 100
+            # `rollup status --json` reports the node
+            code, out, err = run(monkeypatch, capsys, "status", "--config", path, "--json")
+            assert code == 0, err
+            rep = json.loads(out)
+            assert rep["node"]["finalized"]["batch"] == finalized()
+            assert rep["onchain"]["root"] == st["local"]["root"]
+        finally:  # a failed assertion must not leave the node running
+            proc.kill(9)
 
-        wait_until(settled, timeout=600, step=0.5)
-        st = _status(cfg)
-        assert st["local"]["root"] == "0x" + client_l1.state().state_root.hex()
-        assert all(s["state"] != "error" for s in st["stages"].values()), st["stages"]
-        # no batch was submitted twice, none skipped
-        subs = _submissions(chain, cfg.rollup_address)
-        assert subs == {n: 1 for n in range(1, finalized() + 1)}, subs
-        # the forced withdrawal reached L1's pull payments
-        assert client_l1.pending(user, ASSET_TOKEN) == 100
-        # `rollup status --json` reports the node
-        code, out, err = run(monkeypatch, capsys, "status", "--config", path, "--json")
-        assert code == 0, err
-        rep = json.loads(out)
-        assert rep["node"]["finalized"]["batch"] == finalized()
-        assert rep["onchain"]["root"] == st["local"]["root"]
-        proc.kill(15)
-
-        # recovery from L1 alone rebuilds the node's root
-        from rollup.recovery.genesis import config_records
-
-        genesis = tmp_path / "genesis.bin"
-        genesis.write_bytes(config_records(cfg))
-        code, out, err = run(monkeypatch, capsys, "recover", "--rpc", chain.url, "--rollup",
-                             cfg.rollup_address, "--genesis", genesis, "--depth", "4")
+        # `rollup l1 collect` pays the forced withdrawal out
+        code, out, err = run(monkeypatch, capsys, "l1", "collect", "--config", path, "--from",
+                             user, "--json")
+        assert code == 0 and json.loads(out)["paid"] == {"token": 100}, err
+        # recovery from L1 alone (and the genesis `rollup genesis export` wrote) rebuilds the
+        # node's root
+        code, out, err = run(monkeypatch, capsys, "genesis", "export", "--config", path)
+        assert code == 0 and "from the journal" in out, err
+        code, out, err = run(monkeypatch, capsys, "recover", "--config", path)
         assert code == 0, err
         assert out.splitlines()[0].startswith(f"recovered root {st['local']['root']}")

@@ -1,32 +1,15 @@
 """SHA-256 (FIPS 180-4) in constraints, and its truncation to a field element.
 
-Bit conventions
-    The message is a sequence of bits in transmission order: byte 0 first, each byte most
-    significant bit first (`bytes_to_bits_native`). The digest is returned the same way (256 bits,
-    bit 0 = MSB of digest byte 0). Input bits must already be boolean-constrained by the caller
-    (they usually come from a `to_bits` decomposition): the gates below rely on it.
+Bits travel in transmission order: byte 0 first, each byte most significant bit first
+(`bytes_to_bits_native`); the digest comes back the same way. Input bits must already be
+boolean-constrained by the caller: the gates rely on it.
 
-Truncation to a field element (the rollup contract computes exactly the same)
-    ``sha256_field = int.from_bytes(sha256(data), "big") mod 2**253``: the digest read as a
-    big-endian 256-bit integer with its 3 most significant bits cleared. Every such value is
-    below 2**253 < R, so the map to the field is injective on its range. In Solidity:
-    ``uint256(sha256(data)) & ((1 << 253) - 1)``.
+``sha256_field = int.from_bytes(sha256(data), "big") mod 2**253``, what the rollup contract
+computes (``uint256(sha256(data)) & ((1 << 253) - 1)``); injective on its range, 2**253 < r.
 
-Cost (words kept as 32 bits; every gate below is a single constraint per bit)
-    * xor of three bits: with ``y = a + b + c`` in {0..3}, the parity r is the unique solution
-      of ``(2r - y) * y == 3r - 2y`` (for fixed y it is linear in r with slope ``2y - 3 != 0``;
-      y = 0..3 gives r = 0, 1, 0, 1). So the sigma functions cost 32 constraints per word.
-      Two-input xor is ``a + b - 2ab`` (one product); constant inputs fold.
-    * maj(a, b, c) = [y >= 2]: the unique m with ``(y - 4m) * y == y - 6m``
-      (slope ``6 - 4y != 0``; y = 0..3 gives m = 0, 0, 1, 1).
-    * ch(e, f, g) = ``g + e * (f - g)``: one product.
-    * addition mod 2**32 of k words plus a constant: one linear sum S, decomposed into
-      bitlen(max S) bits (32 result bits + carry bits, each booleanity-constrained); the
-      recomposition equality is substituted away.
-    Per block: schedule 48 x (32 + 32 + 34), rounds 64 x (4 x 32 + 35 + 34), final 8 x 33, i.e.
-    17,576 when nothing is constant; constant state (first block) and constant message words
-    (padding blocks) fold away. SHA-256 of 512 bits (two blocks) is 30,035 constraints against
-    59,281 for circomlib's Sha256(512) with circom --O2.
+Every gate is one constraint per bit (xor of three by ``(2r - y) * y == 3r - 2y``, maj by
+``(y - 4m) * y == y - 6m``, with y = a + b + c): 17,576 per block when nothing is constant,
+30,035 for 512 bits against 59,281 for circomlib's Sha256(512). Derivations: docs/circuits.md.
 """
 
 from __future__ import annotations

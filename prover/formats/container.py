@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prover.errors import ProverInputError
+from prover.errors import FormatError
 
 from ._limbs import limbs_to_int
 
@@ -30,8 +30,7 @@ HEADER_SIZE = 12  # magic + version + nSections
 SECTION_HEADER_SIZE = 12  # id u32 + size u64
 
 
-class FormatError(ProverInputError):
-    """A file or document does not follow the expected format (reason in the message)."""
+__all__ = ["FormatError"]  # defined in prover.errors, named here as every reader raises it
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,13 @@
 """snarkjs powers-of-tau `.ptau` reader/writer (layout of snarkjs src/powersoftau_new.js,
 powersoftau_utils.js, powersoftau_preparephase2.js).
 
-Container magic b"ptau", version 1. With N = 2^power:
-
-   1  header:      n8 u32 | q (n8 bytes) | power u32 | ceremonyPower u32
-   2  tauG1:       2N-1 G1 points  [tau^i]_1,        i = 0 .. 2N-2
-   3  tauG2:       N G2 points     [tau^i]_2
-   4  alphaTauG1:  N G1 points     [alpha*tau^i]_1
-   5  betaTauG1:   N G1 points     [beta*tau^i]_1
-   6  betaG2:      1 G2 point      [beta]_2
-   7  contributions (phase-1 transcript; kept as raw bytes)
-  -- only in files made by `powersoftau prepare phase2` --
-  12  Lagrange bases of tauG1 for every domain size 2^k, k = 0 .. power+1, concatenated
-      (2^(power+2)-1 points); the basis of size 2^k starts at point 2^k - 1 and holds
-      [L_i(tau)]_1 for the 2^k-th roots of unity in their natural order w^0, w^1, ...
-  13  the same for tauG2, k = 0 .. power (2^(power+1)-1 points)
-  14  the same for alphaTauG1, k = 0 .. power
-  15  the same for betaTauG1, k = 0 .. power
-
-Points: affine, Montgomery coordinates, little-endian limbs, infinity all zeros; G1 arrays
-(n, 2, 4), G2 arrays (n, 2, 2, 4), read-only views over the mapped file.
+Container magic b"ptau", version 1. With N = 2^power: 1 header, 2 tauG1 (2N-1 points), 3 tauG2,
+4 alphaTauG1, 5 betaTauG1 (N points each), 6 betaG2, 7 the phase-1 transcript (raw bytes); files
+made by `powersoftau prepare phase2` add 12-15, the Lagrange bases of sections 2-5 for every
+domain size 2^k, concatenated (the basis of size 2^k starts at point 2^k - 1, roots of unity in
+their natural order). Points: affine, Montgomery coordinates, little-endian limbs, infinity all
+zeros; G1 arrays (n, 2, 4), G2 arrays (n, 2, 2, 4), read-only views over the mapped file.
+Section table: docs/prover.md.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ every number a decimal string, and the point at infinity as [0, 1, 0]:
     G2  [["x0", "x1"], ["y0", "y1"], ["1", "0"]]   infinity [["0","0"], ["1","0"], ["0","0"]]
 
 Files are written as snarkjs does (bfj with {space: 1}): JSON with one-space indentation, keys in
-snarkjs's order, no trailing newline; equal to Python's json.dumps(obj, indent=1).
+snarkjs's order, no trailing newline; json.dumps(obj, indent=1) but for empty containers.
 
 vk_alphabeta_12 = e(alpha1, beta2) in GT, written as snarkjs's Fq12 tower
 [[c0.c0, c0.c1, c0.c2], [c1.c0, c1.c1, c1.c2]] with each entry an Fq2 pair, where
@@ -279,9 +279,25 @@ def zkey_to_json(z: Any) -> dict:
 
 # --- text and files ----------------------------------------------------------------------------
 
+_STRING_OR_EMPTY = re.compile(r'"(?:[^"\\]|\\.)*"|\[\]|\{\}')
+
+
+def _break_empty(m: re.Match) -> str:
+    tok = m.group(0)
+    if tok[0] == '"':
+        return tok
+    text, line = m.string, m.string.rfind("\n", 0, m.start()) + 1
+    pad = len(text[line:m.start()]) - len(text[line:m.start()].lstrip(" "))
+    return tok[0] + "\n" + " " * pad + tok[1]
+
+
 def dumps(obj: Any) -> str:
-    """snarkjs's layout: bfj.write(..., {space: 1}) == JSON.stringify(obj, null, 1)."""
-    return json.dumps(obj, indent=1, ensure_ascii=False)
+    """snarkjs's layout, bfj.write(..., {space: 1}): JSON.stringify(obj, null, 1) except that
+    an empty array or object still breaks its line ("[\\n]" for public.json without signals)."""
+    text = json.dumps(obj, indent=1, ensure_ascii=False)
+    if "[]" in text or "{}" in text:
+        text = _STRING_OR_EMPTY.sub(_break_empty, text)
+    return text
 
 
 def _load(src: str | os.PathLike) -> Any:

@@ -1,43 +1,15 @@
 """snarkjs Groth16 `.zkey` v1 reader/writer (layout of snarkjs src/zkey_utils.js, zkey_new.js).
 
-Container magic b"zkey", version 1. Sections:
+Sections: 1 header (protocol 1 = Groth16; PLONK and FFLONK are rejected), 2 Groth header
+(curve, sizes, alpha/beta/gamma/delta), 3 IC, 4 A and B coefficients, 5 A, 6 B1, 7 B2, 8 C (the
+private wires only), 9 H, 10 the phase-2 contributions. Points are affine with Montgomery
+coordinates in little-endian limbs, infinity all zero bytes; arrays are (n, 2, 4) for G1 and
+(n, 2, 2, 4) for G2, read-only views over the mapped file.
 
-   1  header:       protocol u32 (1 = Groth16; 2 = PLONK and 10 = FFLONK are rejected)
-   2  Groth header: n8q u32 | q | n8r u32 | r | nVars u32 | nPublic u32 | domainSize u32 |
-                    alpha1 G1 | beta1 G1 | beta2 G2 | gamma2 G2 | delta1 G1 | delta2 G2
-   3  IC:           nPublic+1 G1 points
-   4  coefficients: n u32, then n records (matrix u32, constraint u32, signal u32, value n8r bytes)
-   5  A:            nVars G1 points
-   6  B1:           nVars G1 points
-   7  B2:           nVars G2 points
-   8  C:            nVars-nPublic-1 G1 points (the private wires only)
-   9  H:            domainSize G1 points
-  10  contributions (MPC phase-2 transcript): csHash (64 bytes) | n u32 | n contributions
-
-Points are affine, coordinates in Montgomery form (x*2^256 mod q), little-endian 64-bit limbs,
-G2 coordinates as (c0, c1); the point at infinity is all zero bytes. Arrays here have shape
-(n, 2, 4) for G1 and (n, 2, 2, 4) for G2 and are read-only views over the mapped file.
-
-Section 4 (what the prover needs to know):
-  * only matrices A (0) and B (1); C is not stored because for a satisfying witness
-    C.w = (A.w)*(B.w) on every constraint row.
-  * records are sorted by constraint; within one constraint all A terms come before B terms,
-    each in the order of the .r1cs file.
-  * after the nConstraints real constraints, snarkjs appends for every public signal
-    s = 0..nPublic one A record (matrix 0, constraint nConstraints+s, signal s, value 1): the
-    usual trick that makes the public inputs linearly independent in the QAP.
-  * `value` is NOT the canonical coefficient c: it is c*R^2 mod r as a canonical integer
-    (R = 2^256). Read as a Montgomery-form element its value is c*R. snarkjs multiplies it with
-    the raw (canonical, non-Montgomery) witness bytes using Montgomery multiplication:
-    mont(c*R^2, w) = c*R^2 * w * R^-1 = (c*w)*R, i.e. the Montgomery form of c*w, without
-    converting the witness first. To recover c: c = value * R^-2 mod r (see coeff_values).
-
-Section 9 (H): point i is [L_{2i+1}(tau)]_1, the Lagrange basis polynomial of index 2i+1 over
-the 2*domainSize roots of unity (ptau section 12, basis of size 2*domainSize, odd indices).
-The prover evaluates p = A.w*B.w - C.w on the odd points (the coset w_{2n}*<w_n>, where p is not
-identically zero) and takes the MSM of those values with H. Since p vanishes on the even points,
-that MSM equals [p(tau)]_1 = [h(tau)*Z(tau)]_1 (scaled by 1/delta after phase-2 contributions);
-no division by Z is needed.
+Two conventions a prover must know: a section-4 `value` is c*R^2 mod r (R = 2^256), not the
+coefficient c (`coeff_values` undoes it), and C is not stored; section 9 holds the odd Lagrange
+points [L_{2i+1}(tau)]_1 of the 2*domainSize domain, so no division by Z is needed.
+Byte layout and the reasons: docs/prover.md.
 """
 
 from __future__ import annotations

@@ -1,20 +1,15 @@
 """Groth16 proving from a snarkjs `.zkey` and a witness, reproducing snarkjs's conventions.
 
-Given the witness w (w_0 = 1, then nPublic public signals, then the private wires):
-
-1. A.w and B.w on the n-point domain, from zkey section 4 (sparse, values c*R^2, see zkey.py);
-   C.w = (A.w)*(B.w) pointwise, true on every row for a satisfying witness.
-2. H, in snarkjs's convention: each of A, B, C goes back to coefficients (iNTT over n points),
-   coefficient j is multiplied by g^j with g = w_{2n} a primitive 2n-th root of unity, and an
-   NTT evaluates the result on the odd points g*w_n^i of the 2n-domain. There
-   p = A*B - C is generally non-zero; section 9 holds [L_{2i+1}(tau)/delta]_1, the odd Lagrange
-   points of the 2n-domain, and since p vanishes on the even points,
-   sum_i p(g w_n^i) [L_{2i+1}(tau)/delta]_1 = [p(tau)/delta]_1 = [h(tau) Z(tau)/delta]_1.
-3. With r, s uniform in Fr (CSPRNG):
-     pi_a = A + alpha1 + r delta1                      A  = sum_i w_i [A_i]_1
-     pi_b = B2 + beta2 + s delta2                      B2 = sum_i w_i [B_i]_2
+With the witness w (w_0 = 1, then the public signals, then the private wires):
+1. A.w and B.w on the n-point domain from zkey section 4; C.w = (A.w)*(B.w) pointwise;
+2. H: iNTT, coefficient j times g^j (g a primitive 2n-th root of unity), NTT: A*B - C on the odd
+   points of the 2n-domain, whose Lagrange points over delta section 9 holds, so their MSM is
+   [h(tau) Z(tau) / delta]_1 with no division by Z;
+3. with r, s uniform in Fr (CSPRNG):
+     pi_a = A + alpha1 + r delta1,   pi_b = B2 + beta2 + s delta2,
      pi_c = C + H + s pi_a + r (B1 + beta1 + s delta1) - r s delta1
    where C sums the private wires only (section 8 starts at wire nPublic + 1).
+Details: docs/prover.md.
 """
 
 from __future__ import annotations

@@ -1,23 +1,13 @@
-"""Groth16 setup for development: a proving key (.zkey, snarkjs's layout) made from an .r1cs with
-toxic waste drawn here and then dropped. NOT A CEREMONY: whoever runs it could have kept tau,
-alpha, beta, gamma, delta and forge proofs. For tests and benchmarks only; deployments need a
-phase-1 ceremony and phase-2 contributions.
+"""Groth16 setup: `groth16 setup` from an .r1cs and a prepared .ptau, byte-identical to snarkjs's;
+and a development setup from toxic waste drawn here and then dropped.
 
-With the domain w^0..w^(n-1) of n = 2^k >= nConstraints + nPublic + 1 points and Lagrange basis
-L_j(tau) = (tau^n - 1)/n * w^j/(tau - w^j), per wire i (U, V, W from the matrices A, B, C, with the
-extra rows A[nConstraints + s][s] = 1, s = 0..nPublic, that snarkjs appends):
-
-    U_i = sum_j A[j][i] L_j(tau)    V_i = sum_j B[j][i] L_j(tau)    W_i = sum_j C[j][i] L_j(tau)
-    K_i = beta U_i + alpha V_i + W_i
-
-    section 5 A: [U_i]_1   6 B1: [V_i]_1   7 B2: [V_i]_2
-    section 3 IC: [K_i / gamma]_1 for i <= nPublic   8 C: [K_i / delta]_1 for i > nPublic
-    section 9 H: [L'_(2i+1)(tau) / delta]_1, L' the Lagrange basis of the 2n-domain (odd points)
-    header: alpha1, beta1, beta2, gamma2, delta1, delta2
-
-exactly what `snarkjs groth16 setup` followed by phase-2 contributions produces, so snarkjs proves
-and verifies with it. Section 10 holds no contributions and a zero csHash (there is no transcript
-to check: `snarkjs zkey verify` rejects such a key, as it should).
+The development setup is NOT A CEREMONY: whoever runs it could have kept tau, alpha, beta,
+gamma, delta and forge proofs. For tests and benchmarks only; deployments need a phase-1
+ceremony and phase-2 contributions. It writes what `snarkjs groth16 setup` followed by phase-2
+contributions would (A, B1, B2 = [U_i]_1, [V_i]_1, [V_i]_2; IC, C = [K_i / gamma]_1,
+[K_i / delta]_1 with K_i = beta U_i + alpha V_i + W_i; H = the odd Lagrange points of the
+2n-domain over delta), so snarkjs proves and verifies with it; section 10 holds no contributions
+and a zero csHash, which `snarkjs zkey verify` rightly rejects. Formulas: docs/prover.md.
 """
 
 from __future__ import annotations

@@ -5,15 +5,11 @@ A proof (pi_a, pi_b, pi_c) for public signals x_1..x_l is valid when
     e(-pi_a, pi_b) * e(alpha1, beta2) * e(vk_x, gamma2) * e(pi_c, delta2) == 1,
     vk_x = IC_0 + sum_i x_i IC_i,
 
-the check `snarkjs groth16 verify` and the EVM verifier make. The four Miller loops share one
-final exponentiation, computed by the Numba pairing (`prover.pairing`, about 0.1 s);
-`pairing_product_is_one_reference` does the same with py_ecc (about 1.3 s), as an independent
-cross-check for tests.
-
-Malformed input raises a ProverInputError subclass before any pairing: coordinates not below q
-(NonCanonicalError), points off the curve (NotOnCurveError), G2 points outside the order-r
-subgroup (NotInSubgroupError), public signals not below r (NonCanonicalError) or of the wrong
-count (PublicInputError). A well-formed proof that fails the equation makes verify() return False.
+the check `snarkjs groth16 verify` and the EVM verifier make (the Numba pairing, about 0.1 s;
+`pairing_product_is_one_reference` is the py_ecc cross-check for tests). Malformed input raises
+a ProverInputError subclass before any pairing (NonCanonicalError, NotOnCurveError,
+NotInSubgroupError, PublicInputError); a well-formed proof that fails the equation makes
+verify() return False.
 """
 
 from __future__ import annotations

@@ -49,11 +49,14 @@ from pathlib import Path
 from rollup.api.codec import fill_json, hex32, side_name
 from rollup.config import Config
 from rollup.durability.journal import Journal
+from rollup.engine.receipts import Receipt
 from rollup.engine.restart import recover
-from rollup.engine.sequencer import Receipt, Sequencer
+from rollup.engine.sequencer import Sequencer
 from rollup.errors import EngineError, JournalError
+from rollup.keys import compress, public_json
 from rollup.recovery.genesis import genesis_requests
 from rollup.settlement.files import genesis_file, last_batch, read_genesis  # noqa: F401
+from rollup.state.encoding import RISK_SCALE
 from rollup.state.state import State
 from rollup.transactions import Request
 
@@ -444,65 +447,37 @@ class SequencerService:
         return self.call(lambda s: s._account(i))
 
     def _account(self, i: int) -> dict:
-        from rollup.keys import public_json
-        from rollup.margin.risk import account_risk, account_value, excess, unsettled_funding
-        from rollup.state.encoding import RISK_SCALE
-
-        st = self.seq.state
-        acc = st.account(i)  # UnknownAccount -> 404
-        orders = []
-        for (a, _slot), (asset, oid) in sorted(self.seq.live.items()):
-            if a != i:
-                continue
-            o = self.seq.books[asset].get(i, oid)
-            if o is not None:
-                orders.append({"asset": asset, "order_id": oid, "side": side_name(o.side),
-                               "price": o.price, "size": o.size, "remaining": o.remaining,
-                               "expiry": o.expiry, "flags": o.flags})
-        ex_i, ex_m = excess(st, acc), excess(st, acc, maintenance=True)
+        v = self.seq.account_view(i)  # UnknownAccount -> 404
+        m = v.margin
         return {
-            "id": i, "public_key": public_json(acc.pk), "nonce": acc.nonce,
-            "collateral": acc.collateral,
+            "id": i, "public_key": public_json(v.pk), "nonce": v.nonce,
+            "collateral": v.collateral,
             "positions": [{"asset": a, "balance": b, "funding_snapshot": s}
-                          for a, b, s in acc.positions if a],
-            "open_orders": orders,
-            "margin": {"value": account_value(st, acc),
-                       "unsettled_funding": unsettled_funding(st, acc),
-                       "risk_initial": account_risk(st, acc) // RISK_SCALE,
-                       "risk_maintenance": account_risk(st, acc, True) // RISK_SCALE,
-                       "excess_initial": ex_i // RISK_SCALE,
-                       "excess_maintenance": ex_m // RISK_SCALE,
-                       "healthy": ex_i >= 0, "liquidatable": ex_m < 0},
+                          for a, b, s in v.positions],
+            "open_orders": [{"asset": o.asset, "order_id": o.order_id,
+                             "side": side_name(o.side), "price": o.price, "size": o.size,
+                             "remaining": o.remaining, "expiry": o.expiry, "flags": o.flags}
+                            for o in v.open_orders],
+            "margin": {"value": m.value,
+                       "unsettled_funding": m.unsettled_funding,
+                       "risk_initial": m.risk_initial // RISK_SCALE,
+                       "risk_maintenance": m.risk_maintenance // RISK_SCALE,
+                       "excess_initial": m.excess_initial // RISK_SCALE,
+                       "excess_maintenance": m.excess_maintenance // RISK_SCALE,
+                       "healthy": m.healthy, "liquidatable": m.liquidatable},
         }
 
     def book(self, asset: int, depth: int) -> dict:
         return self.call(lambda s: s._book(asset, depth))
 
     def _book(self, asset: int, depth: int) -> dict:
-        from rollup.errors import UnknownMarket
+        b = self.seq.book_levels(asset, depth)  # UnknownMarket -> 404
 
-        st = self.seq.state
-        if asset not in st.assets:
-            raise UnknownMarket(f"asset {asset} is not listed")
-        book = self.seq.books.get(asset)
-        sides = {}
-        for name, side in (("bids", book.bids if book else None),
-                           ("asks", book.asks if book else None)):
-            levels: dict[int, list[int]] = {}
-            if side is not None:
-                for price, fifo in side.levels.items():
-                    for o in fifo:
-                        if o.live:
-                            lvl = levels.setdefault(price, [0, 0])
-                            lvl[0] += o.remaining
-                            lvl[1] += 1
-            prices = sorted(levels, reverse=name == "bids")[:depth]
-            sides[name] = [{"price": p, "size": levels[p][0], "orders": levels[p][1]}
-                           for p in prices]
-        o = st.oracle.get(asset)
-        a = st.assets[asset]
-        return {"asset": asset, "kind": a.kind, "oracle_price": o.price if o else 0,
-                "time": st.time, **sides}
+        def levels(side):
+            return [{"price": x.price, "size": x.size, "orders": x.orders} for x in side]
+
+        return {"asset": asset, "kind": b.kind, "oracle_price": b.oracle_price, "time": b.time,
+                "bids": levels(b.bids), "asks": levels(b.asks)}
 
     def fills_since(self, since: int, limit: int, account: int | None) -> dict:
         return self.call(lambda s: s._fills(since, limit, account))
@@ -518,26 +493,24 @@ class SequencerService:
         return self.call(lambda s: s._status())
 
     def _status(self) -> dict:
-        from rollup.keys import compress
-
-        cfg, seq = self.cfg, self.seq
-        st = seq.state
+        cfg = self.cfg
+        st = self.seq.status()
         last = last_batch(cfg)
         batched_to = last["last_seq"] if last else self.genesis_seq
         return {
-            "root": hex32(st.root), "seq": seq.seq, "genesis_seq": self.genesis_seq,
+            "root": hex32(st.root), "seq": st.seq, "genesis_seq": self.genesis_seq,
             "time": st.time, "chain_id": cfg.chain_id, "rollup_address": cfg.rollup_address,
-            "tree_depth": cfg.tree_depth, "accounts": len(st.accounts),
-            "assets": sorted(st.assets),
-            "oracle_key": compress(st.oracle_pk) if st.oracle_pk != (0, 0) else None,
-            "resting_orders": sum(len(b) for b in seq.books.values()),
-            "fills": self.journal.fills_total, "accepted": self.accepted, "rejected": self.rejected,
+            "tree_depth": cfg.tree_depth, "accounts": st.accounts, "assets": st.assets,
+            "oracle_key": compress(st.oracle_pk) if st.oracle_pk is not None else None,
+            "resting_orders": st.resting_orders,
+            "fills": self.journal.fills_total, "accepted": self.accepted,
+            "rejected": self.rejected,
             "group_commits": {"groups": self.groups, "requests": self.grouped},
-            "stopped": seq.failed,
+            "stopped": st.stopped,
             "uptime_s": round(time.time() - self.started, 1),
             "batch": {"slots": cfg.batch_slots, "l1_slots": cfg.batch_l1_slots,
                       "assets": cfg.batch_assets, "time_limit": cfg.batch_time_limit,
                       "last_built": last["number"] if last else 0,
                       "last_built_seq": batched_to,
-                      "unbatched_requests": seq.seq - batched_to},
+                      "unbatched_requests": st.seq - batched_to},
         }

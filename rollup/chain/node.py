@@ -74,6 +74,19 @@ class Chain:
     def timestamp(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
 
+    def add_signer(self, account) -> str:
+        """Send transactions from `account` (an eth-account LocalAccount) signed here and sent
+        raw, so the node never holds the key; its address joins `accounts`."""
+        from web3.middleware import SignAndSendRawMiddlewareBuilder
+
+        name = f"sign:{account.address}"
+        if name not in self.w3.middleware_onion:
+            self.w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(account),
+                                            name=name, layer=0)
+        if account.address not in self.accounts:
+            self.accounts.append(account.address)
+        return account.address
+
     def close(self) -> None:
         while self._closers:
             self._closers.pop()()

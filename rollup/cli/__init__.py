@@ -23,7 +23,9 @@ def _register() -> None:
     from rollup.cli.chain import chain
     from rollup.cli.demo import demo
     from rollup.cli.engine import engine
+    from rollup.cli.genesis import genesis
     from rollup.cli.keys import keys
+    from rollup.cli.l1 import l1
     from rollup.cli.node import node
     from rollup.cli.operator import init, status
     from rollup.cli.prover import prover
@@ -38,8 +40,10 @@ def _register() -> None:
     cli.add_command(chain)
     cli.add_command(demo)
     cli.add_command(engine)
+    cli.add_command(genesis)
     cli.add_command(init)
     cli.add_command(keys)
+    cli.add_command(l1)
     cli.add_command(node)
     cli.add_command(prover)
     cli.add_command(recover_cmd)

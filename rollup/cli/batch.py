@@ -3,21 +3,13 @@
     rollup batch build [--config PATH] [--from SEQ] [--to SEQ] [--number N] [--queue FILE]
     rollup batch prove [BATCH_JSON] [--config PATH] [--zkey PATH] [--vk PATH] [--backend B]
 
-``build`` replays the journal up to the row before ``--from`` (the pre-batch state), hands the
-rows ``--from..--to`` to ``rollup.settlement.batch.build_batch`` (shape from [batch]: slots,
-l1_slots, assets) and writes, in DATA/batches/: ``batch-NNNNNN.wtns`` (the witness, snarkjs
-format) and
-``batch-NNNNNN.json`` (number, journal range, roots, public data, public input, queue hashes).
-By default a batch starts after the last one built (or after the genesis) and takes the rows
-``rollup.settlement.batch.plan_batches`` puts
-in one batch (one slot per published record). Deposits need
-their L1 queue entries (``--queue FILE``: a JSON list of {kind, asset, account_id, l1_address,
-amount, l2_key}).
-
-``prove`` proves a built batch with the given proving key (default DATA/keys/batch.zkey, as
-``rollup setup --out DATA/keys`` writes it), checks the proof's public input against the batch's
-and, when a verification key is at hand, verifies the proof: ``batch-NNNNNN.proof.json`` and
-``batch-NNNNNN.public.json`` beside the batch.
+``build`` replays the journal up to the row before ``--from``, hands the rows ``--from..--to``
+(default: what ``rollup.settlement.batch.plan_batches`` puts in the next batch) to
+``build_batch`` and writes ``batch-NNNNNN.wtns`` and ``batch-NNNNNN.json`` in DATA/batches/;
+deposits take their L1 queue entries from ``--queue FILE`` or the L1 feed's store. ``prove``
+proves a built batch (default key DATA/keys/batch.zkey), checks the proof's public input against
+the batch's and, given a verification key, verifies it: ``batch-NNNNNN.proof.json`` and
+``.public.json`` beside the batch. Details: docs/settlement.md.
 """
 
 from __future__ import annotations

@@ -1,19 +1,22 @@
-"""`rollup keys ...`: a trader's key file, its public key, and signed requests.
+"""`rollup keys ...`: key files (Baby Jubjub for L2, secp256k1 with --l1), encrypted or not, and
+signed requests.
 
-    rollup keys new KEYFILE [--force]
+    rollup keys new KEYFILE [--l1] [--encrypt] [--force]
+    rollup keys encrypt KEYFILE [--out FILE]
     rollup keys show KEYFILE [--json]
     rollup keys sign --key KEYFILE [--config PATH | --chain-id N --rollup-address A] json [FILE|-]
     rollup keys sign --key KEYFILE ... order --account 7 --asset 1 --side buy --size 2 \\
         --price 60000 --order-id 1 [--post-only|--ioc|--market] [--reduce-only] [--expiry T]
     rollup keys sign --key KEYFILE ... cancel|transfer|withdraw ...
 
-`sign` prints the signed request as one line of JSON (the API's POST /v1/requests body); with
-``--submit URL`` it posts it to a running sequencer and prints the receipt instead.
+`sign` prints the signed request as the API's POST /v1/requests body (``--submit URL``: posts
+it and prints the receipt). Encrypted files (keystore V3): see docs/trader.md.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -30,36 +33,139 @@ class SubmitError(RuntimeError):
     """The sequencer rejected a request (its error code and message) or could not be reached."""
 
 
+def passphrase_options(f):
+    f = click.option("--passphrase-file", type=click.Path(dir_okay=False), default=None,
+                     help="Or read it from this file (first line).")(f)
+    return click.option("--passphrase-env", default=None, metavar="NAME",
+                        help="Environment variable holding the key files' passphrase [default: "
+                             "ROLLUP_PASSPHRASE, or the configuration's keys.passphrase_env]."
+                        )(f)
+
+
+def passphrase_source(file: str | None, env: str | None, cfg=None, *, confirm: bool = False):
+    """The Passphrase of the options, else the configuration's, typed at a terminal as a
+    last resort (twice when ``confirm``: a new key)."""
+    from rollup.keys import DEFAULT_PASSPHRASE_ENV, Passphrase
+
+    def prompt(what: str) -> str:
+        return click.prompt(f"passphrase for {what}", hide_input=True,
+                            confirmation_prompt=confirm, err=True)
+
+    tty = prompt if sys.stdin.isatty() else None
+    if file is not None or env is not None:
+        return Passphrase(env, file, tty)
+    if cfg is not None:
+        base = cfg.passphrase()
+        return Passphrase(base.env, base.file, tty)
+    return Passphrase(DEFAULT_PASSPHRASE_ENV, None, tty)
+
+
+SCRYPT_N_OPTION = click.option("--scrypt-n", type=int, default=None,
+                         help="scrypt cost of an encrypted file [default: 2**18, as "
+                              "eth-account's].")
+
+
 @click.group("keys")
 def keys() -> None:
-    """Trader keys (Baby Jubjub EdDSA-Poseidon) and signed requests."""
+    """Key files (Baby Jubjub L2 keys; L1 keys with --l1) and signed requests."""
 
 
 @keys.command("new")
 @click.argument("keyfile", type=click.Path(dir_okay=False))
+@click.option("--l1", "l1", is_flag=True, help="An L1 (Ethereum secp256k1) key.")
+@click.option("--encrypt", is_flag=True,
+              help="Encrypt it (keystore V3) under the passphrase.")
+@passphrase_options
+@SCRYPT_N_OPTION
 @click.option("--force", is_flag=True, help="Replace an existing key file.")
-def new_cmd(keyfile: str, force: bool) -> None:
-    """Write a new private key (32 bytes from the OS's CSPRNG) to KEYFILE, mode 0600."""
-    from rollup.keys import compress, new_key
+def new_cmd(keyfile: str, l1: bool, encrypt: bool, passphrase_env: str | None,
+            passphrase_file: str | None, scrypt_n: int | None, force: bool) -> None:
+    """Write a new private key (32 bytes from the OS's CSPRNG) to KEYFILE, mode 0600; print its
+    public key (an L1 key: its address)."""
+    from rollup.keys import SCRYPT_N, compress, new_key
+    from rollup.keys.l1 import new_l1_key
 
-    kp = new_key(keyfile, force=force)
-    click.echo(f"{keyfile}: public key {compress(kp.public_key)}")
+    pw = (passphrase_source(passphrase_file, passphrase_env, confirm=True).get(
+        f"the new key {keyfile}") if encrypt else None)
+    n = scrypt_n or SCRYPT_N
+    how = "encrypted" if encrypt else "plaintext, development only"
+    if l1:
+        addr = new_l1_key(keyfile, force=force, passphrase=pw, n=n)
+        click.echo(f"{keyfile}: address {addr} ({how})")
+        return
+    kp = new_key(keyfile, force=force, passphrase=pw, n=n)
+    click.echo(f"{keyfile}: public key {compress(kp.public_key)} ({how})")
+
+
+def _kind(path: str) -> str:
+    """"l2" or "l1": what a key file holds (KeyFileError if neither)."""
+    from rollup.keys import KeyFileError, is_encrypted
+
+    try:
+        is_encrypted(path)
+        return "l2"
+    except KeyFileError as exc:
+        from rollup.keys.l1 import is_encrypted as l1_encrypted
+
+        try:
+            l1_encrypted(path)
+        except KeyFileError:
+            raise exc from None
+        return "l1"
+
+
+@keys.command("encrypt")
+@click.argument("keyfile", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the encrypted file here [default: replace KEYFILE].")
+@passphrase_options
+@SCRYPT_N_OPTION
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+def encrypt_cmd(keyfile: str, out: str | None, passphrase_env: str | None,
+                passphrase_file: str | None, scrypt_n: int | None, force: bool) -> None:
+    """Encrypt a plaintext key file (L2 or L1) under the passphrase (keystore V3)."""
+    from rollup.keys import SCRYPT_N, compress, encrypt_key_file
+    from rollup.keys.l1 import encrypt_l1_file
+
+    kind = _kind(keyfile)
+    pw = passphrase_source(passphrase_file, passphrase_env, confirm=True).get(
+        f"the key in {keyfile}")
+    n = scrypt_n or SCRYPT_N
+    dest = out or keyfile
+    if kind == "l1":
+        addr = encrypt_l1_file(keyfile, pw, out, n=n, force=force)
+        click.echo(f"{dest}: encrypted, address {addr}")
+    else:
+        kp = encrypt_key_file(keyfile, pw, out, n=n, force=force)
+        click.echo(f"{dest}: encrypted, public key {compress(kp.public_key)}")
 
 
 @keys.command("show")
 @click.argument("keyfile", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 def show_cmd(keyfile: str, as_json: bool) -> None:
-    """Print the public key of KEYFILE: x, y and the compressed form (hex)."""
-    from rollup.keys import load_key, public_json
+    """Print the public key of KEYFILE: x, y and the compressed form (hex); an L1 key file's
+    address. Encrypted files name them in the clear: no passphrase needed."""
+    from rollup.keys import is_encrypted, load_key, load_public, public_json
 
-    pk = public_json(load_key(keyfile).public_key)
+    if _kind(keyfile) == "l1":
+        from rollup.keys.l1 import address_of
+        from rollup.keys.l1 import is_encrypted as l1_encrypted
+
+        d = {"address": address_of(keyfile), "encrypted": l1_encrypted(keyfile)}
+        click.echo(json.dumps(d) if as_json else
+                   f"address     {d['address']}\nencrypted   {str(d['encrypted']).lower()}")
+        return
+    enc = is_encrypted(keyfile)
+    pk = {**public_json(load_public(keyfile) if enc else load_key(keyfile).public_key),
+          "encrypted": enc}
     if as_json:
         click.echo(json.dumps(pk))
         return
     click.echo(f"x           {pk['x']}")
     click.echo(f"y           {pk['y']}")
     click.echo(f"compressed  {pk['compressed']}")
+    click.echo(f"encrypted   {str(pk['encrypted']).lower()}")
 
 
 # --- sign -----------------------------------------------------------------------------------------
@@ -97,22 +203,29 @@ def _domain(config_path: str | None, chain_id: int | None, rollup_address: str |
 @click.option("--rollup-address", default=None, help="Signing domain: Rollup contract.")
 @click.option("--submit", "submit_url", default=None, metavar="URL",
               help="POST the signed request to this sequencer API and print its receipt.")
+@passphrase_options
 @click.pass_context
 def sign(ctx: click.Context, keyfile: str | None, config_path: str | None, chain_id: int | None,
-         rollup_address: str | None, submit_url: str | None) -> None:
+         rollup_address: str | None, submit_url: str | None, passphrase_env: str | None,
+         passphrase_file: str | None) -> None:
     """Sign a request (given as JSON, or with flags for the common ones)."""
     ctx.obj = {**(ctx.obj or {}), "keyfile": keyfile, "submit": submit_url,
-               "domain": lambda: _domain(config_path, chain_id, rollup_address)}
+               "domain": lambda: _domain(config_path, chain_id, rollup_address),
+               "passphrase": lambda: passphrase_source(passphrase_file, passphrase_env)}
 
 
 def _emit(ctx: click.Context, req) -> None:
     from rollup.keys import load_key
+    from rollup.keys.keystore import plaintext_warning
 
     o = ctx.obj
     if o["keyfile"] is None:
         raise SignError("no key: pass --key KEYFILE (before the request type) or set ROLLUP_KEY")
-    kp = load_key(o["keyfile"])
+    kp = load_key(o["keyfile"], o["passphrase"]())
     dom = o["domain"]()
+    warn = None if kp.encrypted else plaintext_warning(o["keyfile"], dom.chain_id)
+    if warn:
+        click.echo(warn, err=True)
     signed = req.signed(kp.private_key, dom)
     body = json.dumps(signed.to_json(), separators=(",", ":"))
     if o["submit"]:

@@ -36,7 +36,30 @@ def _oracle_key(cfg, log) -> bytes | None:
     if not path.is_file():
         log(f"oracle feeder off: keys.oracle ({cfg.oracle_key}) is not a key file")
         return None
-    return load_key(path).private_key
+    kp = load_key(path, cfg.passphrase())  # an encrypted file: keys.passphrase_env / _file
+    _plaintext(kp.encrypted, path, cfg, log)
+    return kp.private_key
+
+
+def _plaintext(encrypted: bool, path, cfg, log) -> None:
+    from rollup.keys.keystore import plaintext_warning
+
+    if not encrypted and (w := plaintext_warning(path, cfg.chain_id)):
+        log(w)
+
+
+def _l1_account(cfg, log):
+    """The relayer's L1 key (keys.l1), opened before anything starts; None: node.sender, an
+    account unlocked on the node."""
+    from rollup.keys.l1 import load_l1_key
+
+    if not cfg.l1_key:
+        return None
+    path = cfg.data_path(cfg.l1_key)
+    key = load_l1_key(path, cfg.passphrase())
+    _plaintext(key.encrypted, path, cfg, log)
+    log(f"relayer: signing as {key.address} ({path})")
+    return key.account
 
 
 @node.command("run")
@@ -104,6 +127,7 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
                         f"{cfg.tree_depth} --out {cfg.keys_dir}`)")
     vk = cfg.keys_dir / "batch_vk.json"
     oracle_key = _oracle_key(cfg, log)
+    l1_account = _l1_account(cfg, log)
     server = ApiServer(None, host or cfg.api_host, cfg.api_port if port is None else port,
                        max_body=cfg.api_max_body)
     service = pool = node_ = None
@@ -126,7 +150,8 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
             "proving kernels on its first batch)")
         pool = LocalProverPool(zkey, vk=vk if vk.is_file() else None, workers=n,
                                backend=cfg.node_backend)
-        node_ = Node(cfg, service, log, url, pool=pool, oracle_key=oracle_key).start()
+        node_ = Node(cfg, service, log, url, pool=pool, oracle_key=oracle_key,
+                     l1_account=l1_account).start()
         mport = cfg.node_metrics_port if metrics_port is None else metrics_port
         if mport >= 0:
             log(f"metrics on http://{cfg.api_host}:{M.serve(mport, cfg.api_host)}/metrics")

@@ -29,6 +29,47 @@ def load_config(path: str):
     return load(path)
 
 
+class NoChainGiven(click.UsageError):
+    """A command that talks to L1 was given no node URL or no Rollup address."""
+
+
+def optional_config(path: str | None):
+    """The configuration at ``path``; without one, ./rollup.toml when present, else None (the
+    command then runs on its flags alone)."""
+    if path is None:
+        path = DEFAULT_PATH if Path(DEFAULT_PATH).is_file() else None
+    return None if path is None else load_config(path)
+
+
+def node_url(cfg, rpc: str | None) -> str:
+    """--rpc, else the configuration's chain.node: a URL, or the Anvil `rollup node run`
+    starts on chain.anvil_port."""
+    if rpc:
+        return rpc
+    if cfg is not None and cfg.node.startswith(("http://", "https://")):
+        return cfg.node
+    if cfg is not None and cfg.node == "anvil":  # the one `rollup node run` manages
+        return f"http://127.0.0.1:{cfg.anvil_port}"
+    if cfg is not None:
+        raise NoChainGiven(f"chain.node is {cfg.node!r} in {cfg.path}, which lives inside the "
+                           "process that starts it: pass --rpc URL")
+    raise NoChainGiven("no node: pass --rpc URL or --config (chain.node)")
+
+
+def rollup_address(cfg, flag: str | None) -> str:
+    """--rollup, else the configuration's chain.rollup_address once deployed (checksummed)."""
+    from eth_utils import is_address, to_checksum_address
+
+    addr = flag if flag else (cfg.rollup_address if cfg is not None and cfg.rollup_deployed
+                              else None)
+    if addr is None:
+        raise NoChainGiven("no Rollup address: pass --rollup ADDRESS or --config (chain."
+                           "rollup_address, set by `rollup chain deploy --config`)")
+    if not is_address(addr):
+        raise click.BadParameter(f"{addr!r} is not an address", param_hint="--rollup")
+    return to_checksum_address(addr)
+
+
 @click.command("init")
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option("--chain", "node", default="embedded", show_default=True,
@@ -59,6 +100,15 @@ def load_config(path: str):
 @click.option("--operator-key", default=None,
               help="Key file of account 0 (fees) [default: a new DATA/keys/operator.json].")
 @click.option("--no-markets", is_flag=True, help="Leave [[markets]] empty.")
+@click.option("--encrypt", is_flag=True,
+              help="Encrypt the new key files (keystore V3) under the passphrase, and record "
+                   "where it comes from in [keys].")
+@click.option("--passphrase-env", default=None, metavar="NAME",
+              help="Environment variable holding the passphrase [default: ROLLUP_PASSPHRASE].")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False), default=None,
+              help="Or a file holding it (first line); its absolute path is recorded.")
+@click.option("--scrypt-n", type=int, default=None,
+              help="scrypt cost of the encrypted files [default: 2**18, as eth-account's].")
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration file "
               "(existing key files are kept).")
 def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_address: str,
@@ -66,9 +116,10 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
          tree_depth: int, batch_slots: int, batch_l1_slots: int, batch_assets: int,
          batch_time_limit: float, api_host: str,
          api_port: int, oracle_key: str | None, operator_key: str | None, no_markets: bool,
-         force: bool) -> None:
+         encrypt: bool, passphrase_env: str | None, passphrase_file: str | None,
+         scrypt_n: int | None, force: bool) -> None:
     """Write DIRECTORY/rollup.toml with the operator's settings, and the oracle and operator
-    key files it names (new ones, mode 0600, unless given)."""
+    key files it names (new ones, mode 0600, unless given; encrypted with --encrypt)."""
     from rollup.config import Config, ConfigError, example_markets, render, validate
     from rollup.keys import new_key
 
@@ -83,8 +134,18 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
                  api_port=api_port, oracle_key=oracle_key or "keys/oracle.json",
                  operator_key=operator_key or "keys/operator.json",
                  markets=[] if no_markets else example_markets())
+    if passphrase_env is not None:
+        cfg.passphrase_env = passphrase_env
+    if passphrase_file is not None:
+        cfg.passphrase_file = str(Path(passphrase_file).resolve())
     validate(cfg)
-    from rollup.keys import public_key_of
+    from rollup.keys import SCRYPT_N, public_key_of
+
+    pw = None
+    if encrypt:
+        from rollup.cli.keys import passphrase_source
+
+        pw = passphrase_source(None, None, cfg, confirm=True).get("the new key files")
 
     # a given key must be readable before anything is written; its path is kept absolute
     for given in (oracle_key, operator_key):
@@ -101,8 +162,8 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
             if kp_path.exists():
                 click.echo(f"{name} key: keeping {kp_path}")
             else:
-                new_key(kp_path)
-                click.echo(f"{name} key: new {kp_path}")
+                new_key(kp_path, passphrase=pw, n=scrypt_n or SCRYPT_N)
+                click.echo(f"{name} key: new {kp_path}" + (" (encrypted)" if pw else ""))
     tmp = path.with_suffix(".tmp")
     tmp.write_text(render(cfg))
     tmp.replace(path)

@@ -1,15 +1,17 @@
 """`rollup recover` and `rollup exit`: a user's way out when the operator is gone.
 
     rollup recover --rpc URL --rollup 0x... --genesis genesis.bin --depth D [--json OUT]
-    rollup exit --rpc URL --rollup 0x... --genesis genesis.bin --depth D --account N \
+    rollup exit --rpc URL --rollup 0x... --genesis genesis.bin --depth D --account N
         --key trader.json [--owner 0x...] [--zkey Z --vk V | --keys-cache DIR] [--from 0x...]
 
-Both rebuild the state from L1 alone (the published genesis records plus every finalized batch's
-public data, read from the contract's BatchData events, every root checked:
-`rollup.recovery.recover`).
-`exit` then proves the account's value at the last finalized root with the exit circuit, signed
-by the account's key for the L1 address it names (--owner), sends `Rollup.exit` and collects the
-collateral with `withdraw`.
+With a configuration (--config, or ./rollup.toml when present) the flags default to its
+chain.node, chain.rollup_address, state.tree_depth and DATA/genesis-records.json (what
+`rollup genesis export` writes).
+
+Both rebuild the state from L1 alone (genesis records + every finalized batch's BatchData
+public data, every root checked: `rollup.recovery.recover`). `exit` then proves the account's
+value at the last finalized root with the exit circuit, signed by the account's key for the L1
+address it names (--owner), sends `Rollup.exit` and collects the collateral with `withdraw`.
 """
 
 from __future__ import annotations
@@ -33,15 +35,40 @@ class AlreadyExited(ExitRefused):
 
 
 def _l1_options(f):
-    f = click.option("--depth", type=int, required=True,
-                     help="Depth of the accounts tree (the circuits' depth).")(f)
-    f = click.option("--genesis", "genesis_path", required=True,
+    f = click.option("--depth", type=int, default=None,
+                     help="Depth of the accounts tree (the circuits' depth) [default: the "
+                          "configuration's state.tree_depth].")(f)
+    f = click.option("--genesis", "genesis_path", default=None,
                      type=click.Path(exists=True, dir_okay=False),
-                     help="The published genesis records (raw, or JSON {\"records\": hex}).")(f)
-    f = click.option("--rollup", "rollup_address", required=True, envvar="ROLLUP_ADDRESS",
+                     help="The published genesis records (raw, or JSON {\"records\": hex}) "
+                          "[default: the configuration's DATA/genesis-records.json].")(f)
+    f = click.option("--rollup", "rollup_address", default=None, envvar="ROLLUP_ADDRESS",
                      help="Rollup contract address [env ROLLUP_ADDRESS].")(f)
-    return click.option("--rpc", "rpc_url", required=True, envvar="ROLLUP_RPC",
-                        help="JSON-RPC URL of an L1 node [env ROLLUP_RPC].")(f)
+    f = click.option("--rpc", "rpc_url", default=None, envvar="ROLLUP_RPC",
+                     help="JSON-RPC URL of an L1 node [env ROLLUP_RPC].")(f)
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                        default=None, envvar="ROLLUP_CONFIG",
+                        help="rollup.toml: the defaults of the options above [default: "
+                             "./rollup.toml when present].")(f)
+
+
+def _resolve(config_path, rpc_url, rollup_address, genesis_path, depth):
+    """The flags, completed from the configuration."""
+    from rollup.cli.operator import node_url, optional_config
+    from rollup.cli.operator import rollup_address as configured_rollup
+    from rollup.recovery.genesis import EXPORT_NAME
+
+    cfg = optional_config(config_path)
+    if genesis_path is None:
+        if cfg is None or not (cfg.data / EXPORT_NAME).is_file():
+            raise click.UsageError("no genesis: pass --genesis FILE (the published records; "
+                                   "`rollup genesis export` writes them)")
+        genesis_path = str(cfg.data / EXPORT_NAME)
+    if depth is None:
+        if cfg is None:
+            raise click.UsageError("the accounts tree depth is unknown: pass --depth or --config")
+        depth = cfg.tree_depth
+    return node_url(cfg, rpc_url), configured_rollup(cfg, rollup_address), genesis_path, depth
 
 
 def _client(chain, rollup_address: str):
@@ -93,11 +120,13 @@ def _accounts(state) -> list[dict]:
 @_l1_options
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Also write the recovered root and accounts as JSON to this file.")
-def recover_cmd(rpc_url, rollup_address, genesis_path, depth, json_out) -> None:
+def recover_cmd(config_path, rpc_url, rollup_address, genesis_path, depth, json_out) -> None:
     """Rebuild the state from the genesis records and every finalized batch's calldata,
     checking each root; print the root and every account's value."""
     from rollup.chain.node import connect
 
+    rpc_url, rollup_address, genesis_path, depth = _resolve(
+        config_path, rpc_url, rollup_address, genesis_path, depth)
     with connect(rpc_url) as ch:
         client = _client(ch, rollup_address)
         state = recover_state(client, genesis_path, depth)
@@ -147,8 +176,8 @@ def _exit_keys(zkey, vk, keys_cache, depth):
               help="Development keys of the exit circuit, made here on first use.")
 @click.option("--from", "sender", default=None,
               help="Sender of Rollup.exit, unlocked on the node [default: the owner].")
-def exit_cmd(rpc_url, rollup_address, genesis_path, depth, account_id, key_path, owner, zkey,
-             vk, keys_cache, sender) -> None:
+def exit_cmd(config_path, rpc_url, rollup_address, genesis_path, depth, account_id, key_path,
+             owner, zkey, vk, keys_cache, sender) -> None:
     """In exodus: prove ACCOUNT's value at the last finalized root, send Rollup.exit, then
     withdraw the collateral to the owner; print the amount paid."""
     from eth_utils import is_address, to_checksum_address
@@ -166,6 +195,8 @@ def exit_cmd(rpc_url, rollup_address, genesis_path, depth, account_id, key_path,
     for name, a in (("--owner", owner), ("--from", sender)):
         if a is not None and not is_address(a):
             raise click.BadParameter(f"{a!r} is not an address", param_hint=name)
+    rpc_url, rollup_address, genesis_path, depth = _resolve(
+        config_path, rpc_url, rollup_address, genesis_path, depth)
     zkey_path, vk_path = _exit_keys(zkey, vk, keys_cache, depth)
     kp = load_key(key_path)
     with connect(rpc_url) as ch:

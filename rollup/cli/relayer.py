@@ -3,12 +3,15 @@ Rollup.sol, and the L1 priority queue read back (see rollup/settlement/relayer.p
 
     rollup batch add batch-7.json --store relayer.db        # a proven batch, as StoredBatch JSON
     rollup batch list --store relayer.db
-    rollup batch submit 7 --store relayer.db --rollup 0x... --rpc http://127.0.0.1:8545
-    rollup relayer run --store relayer.db --rollup 0x... [--once]
+    rollup batch submit 7 --store relayer.db [--config rollup.toml] [--rollup 0x... --rpc URL]
+    rollup relayer run --store relayer.db [--config rollup.toml] [--rollup 0x...] [--once]
 
 `relayer run` prints every new priority request as one JSON line on stdout (the engine's feed)
-and its progress on stderr. The transaction sender must be the rollup's operator, unlocked on
-the node (default: the node's first account).
+and its progress on stderr. The node and the Rollup come from rollup.toml (--config, default
+./rollup.toml when present: chain.node, chain.rollup_address), overridden by --rpc and
+--rollup. The transaction sender must be the rollup's operator: the L1 key file --key (default:
+the configuration's keys.l1; keystore V3, or plaintext for development) signs here, or --sender
+names an account unlocked on the node (default: the node's first account).
 """
 
 from __future__ import annotations
@@ -26,37 +29,73 @@ def _store_option(f):
                         type=click.Path(dir_okay=False), help=_STORE_HELP)(f)
 
 
+DEFAULT_RPC = "http://127.0.0.1:8545"  # without a configuration or --rpc
+
+
 def _node_options(f):
+    from rollup.cli.keys import passphrase_options
+
     f = click.option("--gas", default=2_000_000, show_default=True,
                      help="Gas limit of submitBatch (sent without an estimate).")(f)
+    f = passphrase_options(f)
+    f = click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
+                     help="The operator's L1 key file, signing here [default: the "
+                          "configuration's keys.l1].")(f)
     f = click.option("--sender", default=None,
                      help="Operator account, unlocked on the node [default: its first].")(f)
-    f = click.option("--rollup", "rollup_address", required=True, envvar="ROLLUP_ADDRESS",
-                     help="Rollup contract address [env ROLLUP_ADDRESS].")(f)
-    return click.option("--rpc", "rpc_url", default="http://127.0.0.1:8545", show_default=True,
-                        envvar="ROLLUP_RPC", help="JSON-RPC URL of the node [env ROLLUP_RPC].")(f)
+    f = click.option("--rollup", "rollup_address", default=None, envvar="ROLLUP_ADDRESS",
+                     help="Rollup contract address [env ROLLUP_ADDRESS; default: the "
+                          "configuration's chain.rollup_address].")(f)
+    f = click.option("--rpc", "rpc_url", default=None, envvar="ROLLUP_RPC",
+                     help="JSON-RPC URL of the node [env ROLLUP_RPC; default: the "
+                          f"configuration's chain.node, else {DEFAULT_RPC}].")(f)
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                        default=None, envvar="ROLLUP_CONFIG",
+                        help="rollup.toml [default: ./rollup.toml when present].")(f)
 
 
 def _err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _relayer(rpc_url: str, rollup_address: str, store_path: str, sender: str | None, gas: int,
-             **kw):
+def _relayer(config_path: str | None, rpc_url: str | None, rollup_address: str | None,
+             store_path: str, sender: str | None, key_path: str | None, gas: int,
+             passphrase_env: str | None = None, passphrase_file: str | None = None, **kw):
     from eth_utils import is_address, to_checksum_address
 
     from rollup.chain.node import connect
     from rollup.chain.rollup import RollupClient
+    from rollup.cli.keys import passphrase_source
+    from rollup.cli.operator import node_url, optional_config
+    from rollup.cli.operator import rollup_address as configured_rollup
     from rollup.settlement.relayer import BatchStore, Relayer
 
-    if not is_address(rollup_address):
-        raise click.BadParameter(f"{rollup_address!r} is not an address", param_hint="--rollup")
-    chain = connect(rpc_url)
+    cfg = optional_config(config_path)
+    url = node_url(cfg, rpc_url) if cfg is not None or rpc_url else DEFAULT_RPC
+    address = configured_rollup(cfg, rollup_address)
+    if sender is not None and not is_address(sender):
+        raise click.BadParameter(f"{sender!r} is not an address", param_hint="--sender")
+    if key_path and sender:
+        raise click.UsageError("give --key or --sender, not both")
+    if not key_path and not sender and cfg is not None and cfg.l1_key:
+        key_path = str(cfg.data_path(cfg.l1_key))
+    key = None
+    if key_path:  # opened before the node is reached: a bad passphrase costs nothing
+        from rollup.keys.l1 import load_l1_key
+
+        key = load_l1_key(key_path, passphrase_source(passphrase_file, passphrase_env, cfg))
+    chain = connect(url)
     store = None
     try:
+        if key is not None:
+            from rollup.keys.keystore import plaintext_warning
+
+            sender = chain.add_signer(key.account)
+            if not key.encrypted and (w := plaintext_warning(key_path, chain.w3.eth.chain_id)):
+                _err(w)
         store = BatchStore(store_path)
         store.lock()
-        client = RollupClient(chain, to_checksum_address(rollup_address))
+        client = RollupClient(chain, to_checksum_address(address))
         return chain, Relayer(client, store, sender=sender, gas=gas, log=_err, **kw)
     except BaseException:
         if store is not None:
@@ -100,10 +139,11 @@ def relayer() -> None:
                    "development chain, id 31337].")
 @click.option("--from-block", default=0, show_default=True,
               help="Where a fresh store starts reading events (the deployment block).")
-def run_cmd(store_path, rpc_url, rollup_address, sender, gas, once, interval, confirmations,
-            from_block) -> None:
+def run_cmd(store_path, config_path, rpc_url, rollup_address, sender, key_path, passphrase_env,
+            passphrase_file, gas, once, interval, confirmations, from_block) -> None:
     """Submit every pending stored batch; print new priority requests as JSON lines."""
-    chain, rel = _relayer(rpc_url, rollup_address, store_path, sender, gas,
+    chain, rel = _relayer(config_path, rpc_url, rollup_address, store_path, sender, key_path,
+                          gas, passphrase_env, passphrase_file,
                           on_request=lambda item: click.echo(_item_json(item)),
                           confirmations=confirmations, from_block=from_block)
 
@@ -202,9 +242,11 @@ def list_cmd(store_path: str) -> None:
 @click.argument("number", type=int)
 @_store_option
 @_node_options
-def submit_cmd(number: int, store_path, rpc_url, rollup_address, sender, gas) -> None:
+def submit_cmd(number: int, store_path, config_path, rpc_url, rollup_address, sender, key_path,
+               passphrase_env, passphrase_file, gas) -> None:
     """Submit stored batch NUMBER (the chain's next one) and wait for it."""
-    chain, rel = _relayer(rpc_url, rollup_address, store_path, sender, gas)
+    chain, rel = _relayer(config_path, rpc_url, rollup_address, store_path, sender, key_path,
+                          gas, passphrase_env, passphrase_file)
     try:
         if not rel.store.get(number):
             from rollup.settlement.relayer import StoreError

@@ -11,6 +11,7 @@ only saves time, the journal alone decides the state.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -22,8 +23,10 @@ from rollup.errors import EngineError, JournalError
 class Engine(Protocol):
     seq: int  # journal rows applied
     journal: Journal | None
-    defer_root: bool  # roots hashed on demand (replay hashes once, at the end)
     failed: str | None  # why it stopped (memory ahead of the journal): never snapshotted
+
+    def deferred_roots(self) -> AbstractContextManager:
+        """Roots hashed on demand within the block (a replay hashes once, at the end)."""
 
     def to_snapshot(self) -> Snapshot: ...
 
@@ -74,19 +77,19 @@ def recover(journal: Journal | str | Path, empty: Callable[[], E],
     else:
         j.policy.last = engine.seq
     engine.journal = None
-    engine.defer_root = True
-    batch: list = []
-    for n, req in j.requests_after(engine.seq):
-        if upto is not None and n > upto:
-            break
-        if n != engine.seq + len(batch) + 1:
-            raise JournalError(f"journal gap: expected {engine.seq + len(batch) + 1}, found {n}")
-        batch.append(req)
-        if len(batch) == REPLAY_GROUP:
-            _apply(engine, batch)
-            batch = []
-    _apply(engine, batch)
-    engine.defer_root = False
+    with engine.deferred_roots():
+        batch: list = []
+        for n, req in j.requests_after(engine.seq):
+            if upto is not None and n > upto:
+                break
+            if n != engine.seq + len(batch) + 1:
+                raise JournalError(f"journal gap: expected {engine.seq + len(batch) + 1}, "
+                                   f"found {n}")
+            batch.append(req)
+            if len(batch) == REPLAY_GROUP:
+                _apply(engine, batch)
+                batch = []
+        _apply(engine, batch)
     engine.flush()
     if upto is None:
         engine.journal = j

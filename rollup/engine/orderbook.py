@@ -3,7 +3,7 @@
 The orders live in the arrays of a ``rollup.engine.core.Core`` (shared by all the books of a
 sequencer, so the compiled kernel can match a run of orders against them); an ``OrderBook`` is
 the view of one asset, and a ``RestingOrder`` the view of one order. Matching is planned by
-walking the book without changing it (``makers``), so the sequencer can validate every fill
+walking the book without changing it (``makers``), so the matcher can validate every fill
 against the state first and then apply the plan (``fill`` / ``remove`` / ``add``), or drop it on
 rejection.
 """
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from rollup.engine import core as C
+from rollup.engine import kernel as K
 from rollup.transactions import BUY, SELL
 
 
@@ -176,17 +177,14 @@ class OrderBook:
         return len(self._h)
 
 
+
 def warm_up() -> None:
-    """Load (or compile) the kernels now rather than in the first request."""
+    """Load (or compile) the matching kernels now rather than in the first request."""
     book = OrderBook(1)
     core = book.core
     book.remove(book.add(1, 1, C.BUY, 1, 1, 1, 0, 0, row=0))
     C.release(core.free, core.pend, core.meta)
     list(book.bids.handles())
-    z = np.zeros((0, C.N_Q), np.int64)
-    C.match_run(core.oi, core.ou, core.free, core.pend, core.meta, core.lp, core.lh, core.lt,
-                core.ln, core.ai, core.pa, core.pb, core.ps, core.rt, core.asi, core.asu, core.g,
-                core.gu, core.rw_stamp, core.rw_idx, z, np.zeros((0, 3), np.uint64), 0,
-                np.zeros((0, C.N_R), np.int64), np.zeros((1, C.N_FO), np.int64),
-                np.zeros((1, 2), np.uint64), np.zeros((1, C.N_DO), np.int64),
-                np.zeros((1, 2), np.uint64), np.zeros(1, np.int64), np.zeros(3, np.int64))
+    K.match_run(K.books_of(core), K.mirror_of(core), K.assets_of(core),
+                np.zeros((0, K.N_Q), np.int64), np.zeros((0, 3), np.uint64), 0,
+                K.outputs(np.zeros((0, K.N_R), np.int64), 1))

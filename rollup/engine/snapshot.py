@@ -34,6 +34,7 @@ S = TypeVar("S")
 _BOOK = ("asset", "side", "account", "order_id", "price", "size", "remaining", "expiry",
          "flags", "stamp")
 _ORDER = ("account", "asset", "side", "size", "price", "order_id", "expiry", "flags")
+_UBOUND = np.uint64(C.BOUND)  # the core's range for amounts, as a price
 
 
 def _book_columns(seq, out: dict) -> None:
@@ -166,7 +167,7 @@ def _load_books(oi, ou, free, meta, lp, lh, lt, ln, rt, q, qu, counted, handles)
         oi[h, C.O_SEQ] = q[k, 7]
         handles[k] = h
         if counted[k]:
-            if qu[k, 1] >= C.UBOUND or rem < 0:
+            if qu[k, 1] >= _UBOUND or rem < 0:
                 return k
             price = np.int64(qu[k, 1])
             c = 0 if side == C.BUY else 2
@@ -196,7 +197,7 @@ def _books(seq, meta: dict, a: dict) -> None:
     account that is not wide."""
     core = seq.core
     for asset in meta["books"]:
-        seq.book(asset)
+        seq.books[asset] = OrderBook(asset, core)
     cols = {n: _as(a[f"engine.book.{n}"], np.uint64 if n in ("order_id", "price", "expiry")
                    else np.int64) for n in _BOOK}
     n = len(cols["asset"])
@@ -264,7 +265,7 @@ def _restore_engine(seq, meta: dict, a: dict) -> None:
 
 def clone(seq, make: Callable[[State, Domain], S]) -> S:
     """An independent copy of ``seq`` made directly from its objects (no tables: the same
-    content as a snapshot, plus the core's arrays as they are and ``defer_root``)."""
+    content as a snapshot, plus the core's arrays as they are); ``make`` sets the modes."""
     new = make(seq.state.clone(), seq.domain)
     core = C.Core.__new__(C.Core)
     for k, v in vars(seq.core).items():
@@ -279,5 +280,5 @@ def clone(seq, make: Callable[[State, Domain], S]) -> S:
     new.seen_orders, new.records = set(seq.seen_orders), list(seq.records)
     new._wide_totals = {i: {a: list(t) for a, t in per.items()}
                         for i, per in seq._wide_totals.items()}
-    new.seq, new.defer_root = seq.seq, seq.defer_root
+    new.seq = seq.seq
     return new

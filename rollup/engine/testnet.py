@@ -43,10 +43,12 @@ def oracle(cls, asset: int, value: int, t: int):
 
 
 def venue(n_accounts: int = 4, deposit: int = 10**10, depth: int = 8, journal=None,
-          verify=None, shared_key: bool = False) -> Sequencer:
+          verify=None, shared_key: bool = False, **options) -> Sequencer:
     """Accounts 1..n funded with ``deposit``; account 0 collects fees; oracle time 1.
-    ``shared_key``: every account holds key(1) (key derivation is slow in pure Python)."""
-    seq = Sequencer(State(account_depth=depth), DOMAIN, journal=journal, verify=verify)
+    ``shared_key``: every account holds key(1) (key derivation is slow in pure Python);
+    ``options``: the Sequencer's (matcher, defer_root, snapshot_every)."""
+    seq = Sequencer(State(account_depth=depth), DOMAIN, journal=journal, verify=verify,
+                    **options)
     seq.submit(SetOracleKey(public_key(ORACLE_KEY)))
     seq.submit(Deposit(FEE_ACCOUNT, public_key(key(0)), 0))
     seq.submit(ListAsset(PERP, KIND_PERP, risk_initial=50_000, risk_maintenance=30_000,

@@ -1,12 +1,10 @@
 """Vectorized liquidation scan: which accounts are below maintenance at given prices.
 
 The positions of all accounts are kept as (N, POSITION_SLOTS) arrays; a scan evaluates the
-margin rule of ``rollup.margin.risk`` for every account at once in float64:
-    value = collateral + sum b*p - sum_perp b*(F - snap)
-    risk  = sum |b|*p*rf_m + sum_{short opt} |b|*p_u*sf_m
-and flags value*1e6 < risk. Amounts reach ~2**150, beyond float64's exact range, so accounts
-whose margin is within a relative band of 1e-9 of the threshold are re-checked with the exact
-integer rule: the result equals the integer rule for every account.
+margin rule of ``rollup.margin.risk`` (value and maintenance risk) for every account at once in
+float64 and flags value * RISK_SCALE < risk. Amounts reach ~2**150, beyond float64's exact range,
+so accounts whose margin is within a relative band of 1e-9 of the threshold are re-checked with
+the exact integer rule (``is_liquidatable``): the result equals the rule for every account.
 """
 
 from __future__ import annotations

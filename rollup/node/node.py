@@ -1,19 +1,16 @@
 """`rollup node run`: the whole rollup in one supervised process tree.
 
-Stages (threads of the node process unless noted), each restart-safe from its own durable state:
-    api       the HTTP API in front of the sequencer service (journal: DATA/journal.db)
-    l1feed    the L1 queue into the sequencer (cursor and entries: DATA/l1-feed.db)
-    oracle    signed prices and funding ticks from ``[node] oracle``
-    batcher   closes a batch when one is full or the oldest unbatched row waited
-              ``[batch] time_limit`` seconds; builds it in a builder process (DATA/batches/)
-    provers   N processes proving built batches, any order (``rollup.node.provers``)
-    relayer   proven batches onto Rollup.sol in batch order, exactly once (DATA/relayer.db)
-A stage that fails logs one line, records the error for ``status`` and retries after a pause;
-a kill -9 at any moment loses no acknowledged request (the journal is written before the
-answer), and a restart rebuilds, proves and submits only what is missing: files are written
-last-and-atomically, the relayer store keeps sent transaction hashes, and the chain's batch
-number says what is final. Once the contract is in exodus the sequencer refuses every request
-and the batcher and relayer stop.
+Stages, each restart-safe from its own durable state: ``api`` (the HTTP API in front of the
+sequencer service; DATA/journal.db), ``l1feed`` (the L1 queue into the sequencer;
+DATA/l1-feed.db), ``oracle`` (signed prices and funding ticks from ``[node] oracle``),
+``batcher`` (closes a batch when it is full or its oldest row waited ``[batch] time_limit``
+seconds, and builds it in a builder process), ``provers`` (N processes proving built batches in
+any order) and ``relayer`` (proven batches onto Rollup.sol in batch order, exactly once).
+A stage that fails logs one line, records the error for ``status`` and retries after a pause. A
+kill -9 at any moment loses no acknowledged request, and a restart rebuilds, proves and submits
+only what is missing (files written last and atomically, sent transaction hashes stored, the
+chain's batch number final). In exodus the sequencer refuses every request and the batcher and
+relayer stop. See docs/node.md.
 """
 
 from __future__ import annotations
@@ -90,6 +87,7 @@ class Node:
     node_url: str
     pool: ProverPool | None = None
     oracle_key: bytes | None = None
+    l1_account: object = None  # the relayer's key (eth-account LocalAccount), signing here
     stop: threading.Event = field(default_factory=threading.Event)
     stages: dict[str, Stage] = field(default_factory=dict)
     chain_batch: int = 0  # the contract's batch number, as last read
@@ -289,10 +287,13 @@ class Node:
         from rollup.settlement.relayer import BatchStore, Relayer
 
         chain = rpc(self.node_url)
+        sender = self.cfg.node_sender or None
+        if self.l1_account is not None:
+            sender = chain.add_signer(self.l1_account)
         store = BatchStore(self.cfg.data / F.RELAYER_STORE)
         store.lock()
         self.relayer = Relayer(RollupClient(chain, self.cfg.rollup_address), store,
-                               sender=self.cfg.node_sender or None, log=self.log)
+                               sender=sender, log=self.log)
 
     def _relay_pass(self) -> None:
         from rollup.settlement.stage import stored_batch

@@ -8,14 +8,19 @@ A genesis file is one of
   enough to deploy, not to recover.
 
 With the operator's configuration at hand the records are rebuilt from it instead
-(``config_records``: the requests ``rollup sequencer run`` applies to an empty journal).
+(``config_records``: the requests ``rollup sequencer run`` applies to an empty journal), or read
+back from the sequencer's journal once it has started (``export``: what ``rollup genesis
+export`` publishes, the journal's first rows checked against the root it recorded).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+EXPORT_NAME = "genesis-records.json"
 
 
 class GenesisError(ValueError):
@@ -106,3 +111,63 @@ def genesis_requests(cfg) -> list:
     for a in cfg.genesis_accounts:
         reqs.append(Deposit(a.id, public_key_of(a.key or a.pk, cfg.data), a.collateral))
     return reqs
+
+
+def journal_records(cfg) -> bytes | None:
+    """The genesis records as the sequencer journaled them (its first rows, as many as
+    DATA/genesis.json counts), checked against the root recorded there; None before the
+    sequencer's first start."""
+    from rollup.durability.journal import Journal
+    from rollup.engine.sequencer import Sequencer
+    from rollup.settlement.files import genesis_file
+    from rollup.state.state import State
+
+    gpath = genesis_file(cfg)
+    if not gpath.is_file() or not cfg.journal_path.exists():
+        return None
+    try:
+        g = json.loads(gpath.read_text())
+        n, root = int(g["seq"]), _int(g["root"], gpath, "root")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GenesisError(f"{gpath}: not the sequencer's genesis record ({exc})") from None
+    j = Journal(cfg.journal_path)
+    try:
+        rows = [r for _, r in itertools.islice(j.requests_after(0), n)]
+    finally:
+        j.close()
+    if len(rows) != n:
+        raise GenesisError(f"{cfg.journal_path} holds {len(rows)} rows, the genesis has {n}")
+    seq = Sequencer(State(cfg.tree_depth), cfg.domain())
+    for r in rows:
+        seq.apply_verified(r)
+    if seq.state.root != root:
+        raise GenesisError(f"the journal's first {n} rows give root {seq.state.root:#x}, "
+                           f"{gpath} says {root:#x}")
+    return b"".join(seq.records)
+
+
+def export(cfg) -> dict:
+    """The genesis an operator publishes for ``rollup recover`` and ``rollup exit``: the
+    records (from the journal once the sequencer has started, else from the configuration),
+    their root and the deployment they belong to. ``load_genesis`` reads it back."""
+    records = journal_records(cfg)
+    source = "journal"
+    if records is None:
+        records, source = config_records(cfg), "config"
+    g = from_records(records, cfg.tree_depth, source)
+    return {"records": "0x" + records.hex(), "root": f"0x{g.root:064x}",
+            "depth": cfg.tree_depth, "chain_id": cfg.chain_id,
+            "rollup_address": cfg.rollup_address, "first_free_id": g.first_free_id,
+            "source": source}
+
+
+def write_export(cfg, path: str | Path | None = None) -> tuple[Path, dict]:
+    """Write ``export(cfg)`` as JSON (atomically) to ``path`` [default: DATA/
+    genesis-records.json]."""
+    doc = export(cfg)
+    p = Path(path) if path is not None else cfg.data / EXPORT_NAME
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp.replace(p)
+    return p, doc

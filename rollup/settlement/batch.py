@@ -1,21 +1,14 @@
 """The batch builder: applied requests, in order -> slots -> the batch circuit's witness.
 
 ``build_batch(pre, requests, ...)`` replays the requests on a copy of the pre-batch sequencer
-(the engine's transition, which also yields each request's records), and replays each record on
-a second copy of the state with ``rollup.state.rebuild.apply_record`` (the transition a user
-rebuilding from L1 data applies): one record is one slot. A third copy follows the circuit
-itself: the same records with each trade's fees left out, the batch's fees credited to account 0
-at the end; the slots' account openings are taken from it. For every slot it records the two
-account openings (A first, then B against the tree with A updated: the order the circuit chains
-them), the order-tree openings, the signed requests and orders, and pads with no-ops. It checks
-that the record replay gives the engine's root after every request, that the circuit's chained
-root ends at the same root, and that the circuit's public input equals
-``rollup.chain.layout.batch_public_input`` over the same bytes.
-
-Transactions the circuit does not prove raise `Unsupported` (ETH deposits, assets outside the
-circuit's table, L1 operations, listings and oracle-key changes past the L1 slots, account 0
-touched after fees accrued in the batch, account 0 holding positions), so a batch never closes
-with a transaction the circuit cannot prove. ``BatchQueue`` closes batches on size or on age.
+(the engine's transition, yielding the records), each record on a second copy of the state with
+``rollup.state.rebuild.apply_record`` (one record = one slot), and the circuit's own view on a
+third (the batch's fees credited to account 0 at the end), from which the slots' openings come.
+Checked for every batch: the record replay gives the engine's root after every request, the
+circuit's chained root ends at the same root, and the public input equals
+``rollup.chain.layout.batch_public_input``. What the circuit cannot prove raises `Unsupported`,
+so a batch never closes with it. ``BatchQueue`` closes batches on size or on age.
+Details: docs/settlement.md.
 """
 
 from __future__ import annotations

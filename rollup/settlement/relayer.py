@@ -6,31 +6,12 @@ the L1 priority queue (deposits, forced withdrawals) from the contract's events 
     relayer = Relayer(RollupClient(chain, address), store, on_request=feed_the_sequencer)
     relayer.run_once()                               # events, then every pending batch
 
-Batches. Every store entry is one `submitBatch` call: batch number, old and new root,
-`queueCountAfter`, public data and the proof (`uint256[8]`), plus the public input it was proven
-for, when known, which is checked against the chain's before any gas is spent. The chain is the
-authority on what is finalized: each pass starts from the contract's `batchNumber` and
-`stateRoot`, marks every stored batch up to that number finalized and submits the next ones, so
-a relayer that restarts (a new Relayer over the same store) never submits a finalized batch
-twice. The transaction hash is written to the store as soon as the node accepts it; a restart
-finds it there and waits for that transaction instead of sending another. A stored batch whose
-old root is not the chain's root raises `RootMismatch` before anything is sent (the store and
-the chain disagree about history: someone else submitted, or the store is for another rollup);
-a revert raises `BatchRejected` with the contract's custom-error name as `reason`
-(`InvalidProof`, `NotOperator`, `QueueCountOutOfRange`, ...) and leaves the stored batch as it
-was, pending, with the reason noted.
-
-Priority requests. `PriorityRequest(index, ...)` events are read in index order from a block
-cursor kept in the store; each is re-chained (`H_{i+1} = sha256(H_i || entry_i)`) and compared
-with the event's `queueHash` before it is handed on, so a missed or altered event stops the
-relayer (`QueueMismatch`) instead of feeding the engine a queue that the batch circuit will not
-reproduce. The callback receives a `PriorityItem`: the `QueueEntry` the batch builder consumes,
-and the engine request (`Deposit` or `ForcedWithdrawal`). The store's cursor advances after the
-callback returns, one entry at a time: a callback that raises gets the same entry again on the
-next pass, and a restart neither repeats nor skips an entry. (A process killed between a
-callback's return and the store's commit would see that one entry again; `item.index` lets a
-consumer recognise it.) Deposits name the account the contract assigned to their key (a new
-key gets the contract's next id); forced withdrawals carry the key that signed them.
+The chain is the authority: each pass starts from the contract's `batchNumber` and `stateRoot`,
+so a finalized batch is never resent, and a sent transaction's hash is stored at once, so a
+restart waits for it instead of sending another. `RootMismatch` and `PublicInputMismatch` come
+before any gas is spent; a revert raises `BatchRejected` (the custom error as `reason`) and
+leaves the batch pending. Queue events are re-chained against their `queueHash`
+(`QueueMismatch`); the cursor moves only after the callback returns. See docs/settlement.md.
 """
 
 from __future__ import annotations

@@ -3,18 +3,9 @@
 Each record is replayed with the same deterministic rules the sequencer applied: funding is
 settled on every account a record touches (except deposits), fees go to the fee account, order
 slots take (order id, cumulative fill), positions take the first free slot. The rebuilt root
-equals the engine's root; the tests hold the two to each other.
-
-The batch circuit credits a batch's fees to the fee account (account 0) once, at the end of the
-batch, where this replay credits them trade by trade (settling account 0's funding each time).
-The two give the same root because the fee account holds no positions when its fees are
-credited (the circuit's rule; the engine never lets account 0 trade or liquidate): collateral
-changes add up in any order, and a position account 0 held in between was opened and closed by
-slots that settle its funding in both, so the replay's extra settlements at the same balance add
-up to the same amount (sum of b (F_k - F_k-1) telescopes) and leave no snapshot behind. Nothing here
-re-decides what a record states, so a rule that reads account 0's collateral mid-batch (a
-forced withdrawal paid if healthy, a liquidation below maintenance) cannot decide differently
-here than in the circuit.
+equals the engine's, and the batch circuit's although the circuit credits a batch's fees to
+account 0 once at the end: account 0 holds no positions then, so both give the same root (the
+argument: docs/state.md). Nothing here re-decides what a record states.
 """
 
 from __future__ import annotations

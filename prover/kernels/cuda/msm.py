@@ -1,26 +1,14 @@
 """Pippenger MSM sum_i k_i P_i over G1 or G2 on the device.
 
-Recipe, for c-bit windows (W = ceil(255 / c) of them, 2^(c-1) buckets each):
-1. Digits (one thread per scalar): signed base-2^c digits d_w in [-2^(c-1)+1, 2^(c-1)], the
-   recoding of `kernels/cpu/msm.py`; entry (w, i) gets the key w*2^(c-1) + |d_w| - 1 (its global
-   bucket) and the value i | sign << 31, or the key NONE when d_w = 0.
-2. Counting sort of the entries by key: an atomic histogram of bucket sizes, an exclusive scan
-   (CuPy on the device, else through the host), an atomic scatter of point references.
-3. Bucket sums (one thread per bucket): B = sum of the bucket's +-P_i by mixed Jacobian
-   additions (madd-2007-bl).
-4. Window sums: S_w = sum_b (b+1) B_b. A segment [lo, lo + L) of a window's buckets is one
-   thread: a running sum from the top gives T_s = sum_b (b-lo+1) B_b and R_s = sum_b B_b; then
-   one thread per window: S_w = sum_s T_s + L * sum_s s R_s (L a power of two: doublings).
-5. Host: S = sum_w 2^(cw) S_w (Horner, c doublings per window; W points, negligible), and the
-   chunks of a job larger than the device limit are added together.
-
-One thread per bucket is the simple design; its cost is the largest bucket (random scalars give
-n / 2^(c-1) points per bucket, a repeated base or scalar makes one bucket long). Faster designs:
-split long buckets into fixed-size segments reduced in a second pass (balanced threads), add
-points in affine coordinates with one batched inversion per group of additions (about 6 products
-per addition instead of 11), precompute 2^(cw) multiples of the bases so all windows share one
-bucket set, and multi-thread field arithmetic with carry chains in PTX (add.cc/addc), which Numba
-cannot emit.
+For c-bit windows (W = ceil(255 / c) of them, 2^(c-1) buckets each):
+1. digits: the signed recoding of `kernels/cpu/msm.py`, one thread per scalar, keyed by bucket;
+2. counting sort of the entries by bucket: atomic histogram, exclusive scan, atomic scatter;
+3. bucket sums B_b: one thread per bucket, mixed Jacobian additions (madd-2007-bl);
+4. window sums S_w = sum_b (b+1) B_b by segments of L buckets: per segment T_s and R_s, then
+   S_w = sum_s T_s + L * sum_s s R_s;
+5. host: S = sum_w 2^(cw) S_w (Horner); the chunks of a job beyond the device limit are added.
+A long bucket (a repeated base or scalar) is what this simple design pays for; faster designs
+are listed in docs/prover.md.
 """
 
 from __future__ import annotations

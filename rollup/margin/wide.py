@@ -1,10 +1,11 @@
-"""Signed 128-bit integers for the compiled matching core (``rollup.engine.core``).
+"""Signed 128-bit integers for the compiled margin rule (``rollup.margin.compiled``) and the
+matching kernel (``rollup.engine.kernel``).
 
 Numba has no 128-bit integer type. A value here is a pair ``(hi, lo)`` of int64 words meaning
 ``hi * 2**64 + (lo mod 2**64)``; the operations are LLVM intrinsics on ``i128`` (two's
-complement, wrapping like the hardware: callers keep values in range, see ``core``'s bounds).
-Margin values reach ~2**86 there (value * 10**6 with value < 2**66), so one word is not enough
-and two are plenty.
+complement, wrapping like the hardware: callers keep values in range, see
+``rollup.margin.compiled``). Margin values reach ~2**86 there (value * 10**6 with value < 2**66),
+so one word is not enough and two are plenty.
 """
 
 from __future__ import annotations

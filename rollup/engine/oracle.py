@@ -1,0 +1,144 @@
+"""Request handlers for markets: oracle update, funding tick, settlement price, expiry
+settlement, asset listing, oracle key.
+
+The oracle's messages are signed by the registered oracle key and carry the time, which only
+moves forward (the state's time is the oracle's, never the clock's). Expiry settlements and
+listings are the operator's and carry no signature; an oracle-key change is signed by the
+current oracle key (the first one excepted). Handlers have the shape of ``rollup.engine.funds``'.
+"""
+
+from __future__ import annotations
+
+from circuits.babyjubjub import pack_point
+from circuits.eddsa import public_key_is_safe
+from rollup import errors as E
+from rollup.engine.checks import check, check_collateral, listed, set_balance, working
+from rollup.engine.receipts import Receipt, record
+from rollup.state.encoding import (
+    FUNDING_BITS,
+    KIND_CALL,
+    KIND_PERP,
+    PRICE_BITS,
+    TIME_BITS,
+    fits,
+    fits_unsigned,
+)
+from rollup.state.state import Asset, OracleEntry
+from rollup.transactions import (
+    T_EXPIRY_SETTLEMENT,
+    T_FUNDING,
+    T_LIST_ASSET,
+    T_ORACLE,
+    T_SET_ORACLE_KEY,
+    T_SETTLEMENT_PRICE,
+    ExpirySettlement,
+    FundingTick,
+    ListAsset,
+    OracleUpdate,
+    SetOracleKey,
+    SettlementPrice,
+)
+
+
+def _advance_time(st, t: int) -> None:
+    check(fits_unsigned(t, TIME_BITS) and t >= st.time, E.BadOracle,
+          f"oracle time {t} is before state time {st.time}")
+    st.set_time(t)
+
+
+def oracle_update(seq, req: OracleUpdate):
+    st = seq.state
+    listed(st, req.asset)
+    check(0 < req.price and fits_unsigned(req.price, PRICE_BITS), E.BadOracle, "bad price")
+    _advance_time(st, req.time)
+    old = st.oracle[req.asset]
+    st.set_oracle(req.asset, OracleEntry(req.price, old.funding_index, old.settlement_price,
+                                         old.settled))
+    rec = record(T_ORACLE, asset=req.asset, price=req.price, time=req.time)
+    return Receipt(0, 0, [rec]), []
+
+
+def funding_tick(seq, req: FundingTick):
+    st = seq.state
+    asset = listed(st, req.asset)
+    check(asset.kind == KIND_PERP, E.UnknownMarket, "funding applies to perpetuals only")
+    check(fits(req.index, FUNDING_BITS), E.BadOracle, "funding index out of range")
+    _advance_time(st, req.time)
+    old = st.oracle[req.asset]
+    st.set_oracle(req.asset, OracleEntry(old.price, req.index, 0, 0))
+    rec = record(T_FUNDING, asset=req.asset, index=req.index, time=req.time)
+    return Receipt(0, 0, [rec]), []
+
+
+def settlement_price(seq, req: SettlementPrice):
+    st = seq.state
+    asset = listed(st, req.asset)
+    check(asset.is_option, E.UnknownMarket, "settlement applies to option series only")
+    check(fits_unsigned(req.price, PRICE_BITS), E.BadOracle, "bad price")
+    _advance_time(st, req.time)
+    check(req.time >= asset.expiry, E.NotSettleable, "series has not expired")
+    old = st.oracle[req.asset]
+    check(not old.settled, E.BadOracle, "series already settled")
+    st.set_oracle(req.asset, OracleEntry(old.price, 0, req.price, 1))
+    rec = record(T_SETTLEMENT_PRICE, asset=req.asset, price=req.price, time=req.time)
+    return Receipt(0, 0, [rec]), []
+
+
+def expiry_settlement(seq, req: ExpirySettlement):
+    st = seq.state
+    asset = listed(st, req.asset)
+    check(asset.is_option, E.UnknownMarket, "not an option series")
+    o = st.oracle[req.asset]
+    check(bool(o.settled), E.NotSettleable, "series has no settlement price yet")
+    b = st.account(req.account).balance(req.asset)
+    check(b != 0, E.NotSettleable, "no position in that series")
+    s, k = o.settlement_price, asset.strike
+    intrinsic = max(s - k, 0) if asset.kind == KIND_CALL else max(k - s, 0)
+    acc = working(st, req.account)
+    acc.collateral += b * intrinsic
+    set_balance(acc, asset, 0, 0)
+    check_collateral(acc)
+    st.put_account(req.account, acc)
+    rec = record(T_EXPIRY_SETTLEMENT, account=req.account, asset=req.asset,
+                 payout=b * intrinsic)
+    return Receipt(0, 0, [rec]), []
+
+
+def list_asset(seq, req: ListAsset):
+    st = seq.state
+    check(req.asset not in st.assets, E.InvalidRequest, "asset already listed")
+    check(all(fits_unsigned(x, 64) for x in (req.underlying, req.strike, req.expiry)),
+          E.InvalidRequest, "underlying, strike and expiry must be 64-bit unsigned")
+    if req.kind == KIND_PERP:
+        # the registry's rule (and the batch circuit's): a perpetual has no underlying
+        check(req.underlying == 0, E.InvalidRequest, "a perpetual has no underlying")
+    else:
+        u = listed(st, req.underlying)
+        check(u.kind == KIND_PERP, E.UnknownMarket, "underlying must be a perpetual")
+        check(req.expiry > st.time, E.Expired, "series expiry in the past")
+    ppm = (req.risk_initial, req.risk_maintenance, req.short_initial, req.short_maintenance,
+           req.maker_fee, req.taker_fee, req.liquidation_fee)
+    check(all(0 <= x < 1 << 32 for x in ppm), E.InvalidRequest, "factors out of range")
+    check(req.risk_maintenance <= req.risk_initial
+          and req.short_maintenance <= req.short_initial, E.InvalidRequest,
+          "maintenance factors must not exceed initial ones")
+    asset = Asset(req.asset, req.kind, req.risk_initial, req.risk_maintenance,
+                  req.underlying, req.strike, req.expiry, req.short_initial,
+                  req.short_maintenance, req.maker_fee, req.taker_fee, req.liquidation_fee)
+    try:
+        st.add_asset(asset)
+    except ValueError as exc:
+        raise E.InvalidRequest(str(exc)) from None
+    rec = record(T_LIST_ASSET, asset=req.asset, kind=req.kind, underlying=req.underlying,
+                 strike=req.strike, expiry=req.expiry, risk_initial=req.risk_initial,
+                 risk_maintenance=req.risk_maintenance, short_initial=req.short_initial,
+                 short_maintenance=req.short_maintenance, maker_fee=req.maker_fee,
+                 taker_fee=req.taker_fee, liquidation_fee=req.liquidation_fee)
+    return Receipt(0, 0, [rec]), []
+
+
+def set_oracle_key(seq, req: SetOracleKey):
+    check(public_key_is_safe(req.pk), E.UnsafeKey, "oracle key off curve or small order")
+    seq.state.set_oracle_key(tuple(req.pk))
+    rec = record(T_SET_ORACLE_KEY, key=int.from_bytes(pack_point(req.pk), "big"))
+    return Receipt(0, 0, [rec]), []

@@ -1,0 +1,152 @@
+"""Order and cancel handlers, and what a matched order does to the books once it is committed.
+
+``place`` hands an order to the sequencer's matcher, chosen when the sequencer is built
+(``rollup.engine.matching.PythonMatcher``, ``rollup.engine.runs.CompiledMatcher``): it matches
+on working copies, writes the accounts into the open transaction and returns the receipt with
+the book changes (``apply_book``), run after the commit. Every ``Matcher`` takes the same
+decisions with the same errors and results (``docs/engine.md``: price-time priority at the
+maker's price, self-trade prevention, margin fill by fill, resting-order margin).
+Bookkeeping kept beside the books: ``live`` ((account, order slot) -> (asset, order id) of
+resting orders), ``resting`` (their signed orders), ``seen_orders`` (every (account, order id)
+accepted) and the resting totals (``rollup.margin.resting``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from rollup import errors as E
+from rollup.engine.checks import check, not_expired
+from rollup.engine.orderbook import OrderBook, RestingOrder
+from rollup.engine.receipts import Receipt
+from rollup.margin import resting as R
+from rollup.state.encoding import (
+    BALANCE_BITS,
+    KIND_PERP,
+    ORDER_ID_BITS,
+    ORDER_TREE_DEPTH,
+    PRICE_BITS,
+    TIME_BITS,
+)
+from rollup.state.state import FEE_ACCOUNT, Asset
+from rollup.transactions import BUY, IOC, MARKET, POST_ONLY, REDUCE_ONLY, SELL, Cancel, Order
+
+ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
+BALANCE_LIMIT = 1 << (BALANCE_BITS - 1)  # signed: -limit <= b < limit
+_PRICE_LIMIT = 1 << PRICE_BITS
+_ORDER_ID_LIMIT = 1 << ORDER_ID_BITS
+_TIME_LIMIT = 1 << TIME_BITS
+
+BookOps = list[Callable[[], None]]
+
+
+class Matcher(Protocol):
+    """How orders are matched (one implementation per class, chosen at construction)."""
+
+    stats: dict[str, int]  # orders run through a compiled kernel, and those it handed back
+
+    def order(self, seq, req: Order) -> tuple[Receipt, BookOps]:
+        """Match one order (validated here): its receipt and the book changes to apply after
+        the commit, or the typed error with nothing changed."""
+
+    def run(self, seq, reqs: list, pre: list, i: int, out: list, verified: bool) -> int:
+        """Apply the run of orders that starts at ``reqs[i]`` (results appended to ``out``,
+        journaled and committed with deferred roots); the index after it (``i``: none)."""
+
+
+def validate(seq, req: Order) -> Asset:
+    """The order's asset, once the order is well formed, its account may trade, its market is
+    open and its order id and slot are free; else the typed error."""
+    st = seq.state
+    acc = st.accounts.get(req.account)
+    if acc is None:
+        st.account(req.account)  # raises UnknownAccount
+    if req.account == FEE_ACCOUNT:
+        raise E.InvalidRequest("the fee account (0) holds no positions: it does not trade")
+    asset = st.assets.get(req.asset)
+    if asset is None:
+        raise E.UnknownMarket(f"asset {req.asset} is not listed")
+    if req.side not in (BUY, SELL):
+        raise E.InvalidRequest("side must be 0 (buy) or 1 (sell)")
+    if not 0 < req.size < BALANCE_LIMIT:
+        raise E.InvalidRequest("bad size")
+    if not 0 < req.price < _PRICE_LIMIT:
+        raise E.InvalidRequest("bad price")
+    if not 0 < req.order_id < _ORDER_ID_LIMIT:
+        raise E.InvalidRequest("order id must be in 1..2**64-1")
+    flags = req.flags
+    if not 0 <= flags < 16:
+        raise E.InvalidRequest("unknown flags")
+    if flags & POST_ONLY and flags & (IOC | MARKET):
+        raise E.InvalidRequest("post-only cannot be IOC or market")
+    if req.expiry < st.time:
+        not_expired(st, req.expiry)
+    if req.expiry >= _TIME_LIMIT:
+        raise E.InvalidRequest("expiry must be a 64-bit time")
+    if asset.kind != KIND_PERP and st.time >= asset.expiry:
+        raise E.Expired(f"series {asset.asset_id} has expired")
+    if not st.oracle[asset.asset_id].price > 0:
+        raise E.UnknownMarket(f"asset {asset.asset_id} has no oracle price yet")
+    slot = req.order_id % ORDER_SLOTS
+    stored = acc.orders.get(slot)
+    if ((req.account, req.order_id) in seq.seen_orders
+            or (stored is not None and req.order_id <= stored[0])):
+        raise E.OrderIdReused(f"order id {req.order_id} already used")
+    if (req.account, slot) in seq.live:
+        raise E.OrderIdReused(f"order slot {slot} holds a resting order")
+    return asset
+
+
+def place(seq, req: Order) -> tuple[Receipt, BookOps]:
+    return seq.matcher.order(seq, req)
+
+
+def cancel(seq, req: Cancel) -> tuple[Receipt, BookOps]:
+    seq.state.account(req.account)
+    book = seq.books.get(req.asset)
+    m = book.get(req.account, req.order_id) if book is not None else None
+    check(m is not None, E.UnknownOrder, f"order {req.order_id} is not resting")
+    return Receipt(0, 0, note="cancelled"), [lambda: unrest(seq, book, m)]
+
+
+def apply_book(seq, req: Order, book: OrderBook, plan: list[tuple[RestingOrder, int]],
+               dropped: list[tuple[RestingOrder, str]], rest: int) -> None:
+    """The book changes of a matched order: makers dropped, makers filled (``plan``: (maker,
+    size)), the remainder ``rest`` resting."""
+    seq.books.setdefault(req.asset, book)
+    live, resting = seq.live, seq.resting
+    for m, _ in dropped:
+        unrest(seq, book, m)
+    for m, q in plan:
+        if m.live:
+            resting_add(seq, m, -q, book.asset)
+            book.fill(m, q)
+            if not m.live:
+                live.pop((m.account, m.order_id % ORDER_SLOTS), None)
+                resting.pop((m.account, m.order_id), None)
+    seq.seen_orders.add((req.account, req.order_id))
+    if rest:
+        m = book.add(req.account, req.order_id, req.side, req.price, req.size, rest,
+                     req.expiry, req.flags,
+                     row=seq.core.row_loaded(req.account, seq.state.accounts))
+        resting_add(seq, m, rest, book.asset)
+        live[(req.account, req.order_id % ORDER_SLOTS)] = (req.asset, req.order_id)
+        resting[(req.account, req.order_id)] = req
+
+
+def unrest(seq, book: OrderBook, m: RestingOrder) -> None:
+    """Take a resting order out of its book and the bookkeeping."""
+    if m.live:
+        resting_add(seq, m, -m.remaining, book.asset)
+    book.remove(m)
+    seq.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
+    seq.resting.pop((m.account, m.order_id), None)
+
+
+def resting_add(seq, m: RestingOrder, qty: int, asset_id: int) -> None:
+    """Count ``qty`` more (or fewer, if negative) of resting order m in its account's totals."""
+    if m.flags & REDUCE_ONLY:
+        return
+    R.add(seq.core, seq._wide_totals, m.account, asset_id, m.side, m.price, qty,
+          seq.state.accounts)
