@@ -18,7 +18,6 @@ Records: {"op": "batch", "slots", "l1_slots", "depth", "constraints", "l1_slot_c
 from __future__ import annotations
 
 import json
-import pickle
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def _batch(slots: int, l1: int, depth: int):
     seq = tn.venue(n_accounts=4, depth=depth, deposit=10**12, shared_key=True)
     key = tn.key(1)  # every account holds key(1) (shared_key): signing stays cheap
     seq.submit(Order(1, PERP, SELL, 10 * max(n_takers, 1), 60_000, 1, far).signed(key, DOMAIN))
-    pre = pickle.loads(pickle.dumps(seq))
+    pre = seq.clone()
     reqs = [Withdrawal(2, 1_000 + k, 0xABC, k, far).signed(key, DOMAIN) for k in range(l1)]
     reqs += [Order(3 + (k % 2), PERP, BUY, 10, 60_000, 1 + k, far).signed(key, DOMAIN)
              for k in range(n_takers)]

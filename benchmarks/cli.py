@@ -175,6 +175,18 @@ def bench_batch(slots: str, l1_slots: int, depth: int, prove: bool, keys_dir: st
                json_path, Path(keys_dir))
 
 
+@bench.command("snapshot")
+@click.option("--accounts", default="2000,20000", show_default=True,
+              help="Funded accounts (comma separated).")
+@click.option("--orders", type=int, default=20_000, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_snapshot(accounts: str, orders: int, json_path: str | None) -> None:
+    """Sequencer snapshots: write, load and clone seconds, file bytes (pickle for reference)."""
+    from benchmarks import snapshot
+
+    snapshot.main([int(s) for s in accounts.split(",") if s.strip()], orders, json_path)
+
+
 @bench.command("gas")
 @click.option("--slots", default="1,2", show_default=True,
               help="Batch circuit sizes (comma separated); each needs its own key setup.")

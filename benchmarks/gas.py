@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import time
 from pathlib import Path
 
@@ -94,7 +93,7 @@ def run_slots(slots: int, chain_kind: str, cache: Path, records: list[dict], log
             else [([deposit, withdrawal], [entry], "deposit + withdrawal")]
         queue_before, consumed = bytes(32), 0
         for number, (reqs, queue, what) in enumerate(plan, start=1):
-            pre = pickle.loads(pickle.dumps(seq))
+            pre = seq.clone()
             for q in reqs:
                 seq.submit(q)
             t = time.perf_counter()

@@ -22,7 +22,6 @@ Every step checks its outcome (roots, balances, conservation) and raises DemoErr
 from __future__ import annotations
 
 import hashlib
-import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -301,7 +300,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     replay.domain = dom
     qpos, qhash = 0, ZERO32
     for number, reqs in enumerate(plan, start=1):
-        pre = pickle.loads(pickle.dumps(replay))
+        pre = replay.clone()
         for r in reqs:
             replay.apply_verified(r)
         n_dep = sum(isinstance(r, Deposit) for r in reqs)

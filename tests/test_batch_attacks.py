@@ -7,7 +7,6 @@ names the review finding it closes and says what the circuit before the fix did 
 
 from __future__ import annotations
 
-import pickle
 import random
 
 import pytest
@@ -40,7 +39,7 @@ order, oracle = tn.order, tn.oracle
 
 
 def copy(x):
-    return pickle.loads(pickle.dumps(x))
+    return x.clone()
 
 
 def make(seq, reqs, *, strict=True, slots=SLOTS, l1=L1):

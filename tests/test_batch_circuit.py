@@ -7,8 +7,6 @@ breaks the constraint system in the component that states the rule."""
 
 from __future__ import annotations
 
-import pickle
-
 import pytest
 
 from circuits.babyjubjub import pack_point
@@ -58,7 +56,7 @@ order, oracle = tn.order, tn.oracle
 
 
 def make(seq, reqs, queue=(), slots=SLOTS, l1=L1):
-    pre = pickle.loads(pickle.dumps(seq))
+    pre = seq.clone()
     for r in reqs:
         seq.submit(r)
     return pre, build_batch(pre, reqs, slots=slots, batch_number=1, queue=list(queue),
@@ -80,7 +78,7 @@ def batches(venue):
     """Three batches of the same shape over all proven types."""
     out = {}
     # A: a deposit creating account 5 (L1 queue), a withdrawal, a perp trade, an oracle update
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     pk5 = tn.public_key(tn.key(5))
     queue = [QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, 5, b"\x22" * 20, 5_000_000, pack_point(pk5))]
     seq.submit(order(4, SELL, 50, 60_500, 7))  # resting maker
@@ -89,21 +87,21 @@ def batches(venue):
                              order(2, BUY, 20, 61_000, 9),
                              oracle(OracleUpdate, PERP, 61_000, 5)], queue), seq, queue)
     # B: an option trade, the perp price falls, account 1 is liquidated, a funding tick
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     reqs = [order(4, BUY, 10, 3_100, 1, asset=CALL),
             oracle(OracleUpdate, PERP, 57_500, 10),
             Liquidation(4, 1, PERP, 100, 0, FAR).signed(tn.key(4), DOMAIN),
             oracle(FundingTick, PERP, -3, 11)]
     out["b"] = (*make(seq, reqs), seq, [])
     # C: settlement price, two expiry settlements (calls in the money), a transfer
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     seq.submit(order(4, BUY, 10, 3_100, 1, asset=CALL))
     out["c"] = (*make(seq, [oracle(SettlementPrice, CALL, 65_000, EXPIRY),
                              ExpirySettlement(4, CALL), ExpirySettlement(3, CALL),
                              Transfer(2, 3, 1_000, 0, FAR).signed(tn.key(2), DOMAIN)]), seq, [])
     # D: two forced withdrawals from the L1 queue: one paid, one refused (it would leave the
     # leveraged account 1 under initial margin), then a trade
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     seq.submit(order(4, SELL, 50, 60_500, 7))
     fw = [ForcedWithdrawal(3, 2_000, 0x33, ASSET_TOKEN, key_of(3)),
           ForcedWithdrawal(1, 10**9, 0x11, ASSET_TOKEN, key_of(1))]
@@ -112,13 +110,13 @@ def batches(venue):
     # E: an ETH deposit and a forced withdrawal naming an account the state lacks (both
     # consumed, the state unchanged; the ETH goes back on L1); F: token deposits to two unusable
     # keys (y = p is not canonical; y = 0 is a point of order 4), refunded
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     reqs = [Refund(7, ASSET_ETH, 0x77, 10**15, int.from_bytes(GOOD_KEY, "big")),
             ForcedWithdrawal(9, 500, 0x99, ASSET_TOKEN, key_of(7))]
     queue = [QueueEntry(KIND_DEPOSIT, ASSET_ETH, 7, (0x77).to_bytes(20, "big"), 10**15,
                         GOOD_KEY), fw_entry(reqs[1])]
     out["e"] = (*make(seq, reqs, queue), seq, queue)
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     bad = [R_KEY, bytes(32)]
     reqs = [Refund(10 + k, ASSET_TOKEN, 0x55, 700, int.from_bytes(key, "big"))
             for k, key in enumerate(bad)]
@@ -127,13 +125,13 @@ def batches(venue):
     out["f"] = (*make(seq, reqs, queue), seq, queue)
     # G: the operator lists a new call series after genesis (an L1 slot), its first price, and
     # it trades
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     out["g"] = (*make(seq, [NEW_SERIES, oracle(OracleUpdate, NEW, 2_000, 5),
                              order(3, SELL, 10, 2_000, 5, asset=NEW),  # rests: no record
                              order(4, BUY, 10, 2_000, 6, asset=NEW)]), seq, [])
     # H: the operator rotates the oracle key (an L1 slot): the next price is signed with the
     # new key, then a trade
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     seq.submit(order(4, SELL, 50, 60_500, 7))  # resting maker
     out["h"] = (*make(seq, [SetOracleKey(tn.public_key(NEW_ORACLE)).signed(tn.ORACLE_KEY,
                                                                             DOMAIN),
@@ -141,7 +139,7 @@ def batches(venue):
                              order(2, BUY, 20, 61_000, 9)]), seq, [])
     # I: a forced withdrawal from account 3 signed by account 4's key (the contract accepts the
     # signature, the circuit must not pay it), then account 3's own
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     fw = [ForcedWithdrawal(3, 2_000, 0x44, ASSET_TOKEN, key_of(4)),
           ForcedWithdrawal(3, 1_000, 0x33, ASSET_TOKEN, key_of(3))]
     queue = [fw_entry(r) for r in fw]
@@ -197,7 +195,7 @@ def test_honest_batches(batches, cs, which):
     assert cs.check(values=w) == []
     assert cs.witness(w)[1] == batch.public_input
     # the public data rebuilds the state: records replayed on the pre-batch state
-    st = pickle.loads(pickle.dumps(pre.state))
+    st = pre.state.clone()
     from circuits.batch import DIFF_BYTES
     for t, f in decode_records(batch_records(batch.public_data, DIFF_BYTES)):
         st.begin()
@@ -426,15 +424,15 @@ def test_liquidation_needs_an_account_below_maintenance(batches):
 
 
 def test_builder_refuses_what_the_circuit_does_not_prove(venue):
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     with pytest.raises(Unsupported):  # a withdrawal past the L1 slots
         make(seq, [oracle(OracleUpdate, PERP, 60_000, 2), oracle(OracleUpdate, PERP, 60_000, 3),
                    Withdrawal(3, 1, 0xAB, 0, FAR).signed(tn.key(3), DOMAIN)])
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     seq.submit(ListAsset(9, 1, risk_initial=50_000, risk_maintenance=30_000))
     with pytest.raises(Unsupported):  # asset 9 is outside an 8-entry table
         make(seq, [oracle(OracleUpdate, PERP, 60_000, 2)])
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     seq.submit(order(4, SELL, 5, 60_000, 3))
     with pytest.raises(Unsupported):  # account 0 opened after fees accrued
         make(seq, [order(2, BUY, 5, 60_000, 3),
@@ -442,7 +440,7 @@ def test_builder_refuses_what_the_circuit_does_not_prove(venue):
 
 
 def test_reduce_only_and_post_only_rules(venue, cs):
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     seq.submit(order(1, SELL, 10, 60_000, 5, flags=REDUCE_ONLY | POST_ONLY))  # 1 is long
     _, b = make(seq, [order(3, BUY, 10, 60_000, 5)])
     assert cs.check(values=cs.solve(b.values)) == []
@@ -453,7 +451,7 @@ def test_reduce_only_and_post_only_rules(venue, cs):
 
 
 def test_plan_batches_respects_slots_l1_slots_and_fees(venue):
-    seq = pickle.loads(pickle.dumps(venue))
+    seq = venue.clone()
     seq.submit(order(4, SELL, 50, 60_500, 7))
     w = [Withdrawal(3, 1, 0xAB, n, FAR).signed(tn.key(3), DOMAIN) for n in range(3)]
     reqs = [w[0], oracle(OracleUpdate, PERP, 60_000, 2), w[1], w[2],
@@ -461,7 +459,7 @@ def test_plan_batches_respects_slots_l1_slots_and_fees(venue):
     plan = plan_batches(seq, reqs, slots=4, l1_slots=2)
     # w1 would land in slot 2 (not an L1 slot); the transfer to account 0 follows a fee trade
     assert plan == [reqs[:2], reqs[2:5], reqs[5:]]
-    pre = pickle.loads(pickle.dumps(seq))
+    pre = seq.clone()
     for batch in plan:  # and the builder accepts each batch in turn
         b = build_batch(pre, batch, slots=4, batch_number=1, l1_slots=2)
         for r in batch:

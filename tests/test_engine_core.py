@@ -1,7 +1,7 @@
 """The compiled matching core against the Python path: differential tests built to find
 divergences.
 
-Two sequencers start from the same pickled venue, both with ``defer_root``: the reference
+Two sequencers start from clones of one venue, both with ``defer_root``: the reference
 applies a flow one request at a time (``apply_verified``: every order through
 ``PythonMatcher.order``), the other applies the same flow with ``submit_many(chunk,
 verified=True)`` over chunkings drawn by hypothesis, so runs of consecutive orders go through
@@ -20,7 +20,7 @@ reproducers are the tests at the end of the file.
 
 from __future__ import annotations
 
-import pickle
+import copy
 import random
 
 import pytest
@@ -29,10 +29,12 @@ from hypothesis import strategies as st
 
 from circuits.babyjubjub import pack_point
 from rollup import errors as E
+from rollup.durability.snapshot import decode, encode
 from rollup.engine import core as C
 from rollup.engine import testnet as tn
 from rollup.engine.checks import working
 from rollup.engine.runs import CompiledMatcher
+from rollup.engine.sequencer import Sequencer
 from rollup.engine.testnet import CALL, EXPIRY, PERP, PUT
 from rollup.errors import EngineError
 from rollup.margin.risk import value_and_risk
@@ -65,7 +67,7 @@ STEP = {PERP: 100, CALL: 10, PUT: 10, NEW: 10, HIGH: 10}
 # matched / handed-back orders and fills over all examples (the flows must exercise both paths)
 STATS = {"matched": 0, "handed_back": 0, "fills": 0, "errors": 0, "untyped": 0}
 
-_BASE: dict[tuple, bytes] = {}
+_BASE: dict[tuple, object] = {}
 
 
 def base(n_accounts: int = 4, deposit: int = 3 * 10**9, shared_key: bool = False,
@@ -75,10 +77,10 @@ def base(n_accounts: int = 4, deposit: int = 3 * 10**9, shared_key: bool = False
     k = (n_accounts, deposit, shared_key, defer_root, run_cap)
     if k not in _BASE:
         opts = {"matcher": CompiledMatcher(run_cap)} if run_cap else {}
-        _BASE[k] = pickle.dumps(tn.venue(n_accounts=n_accounts, deposit=deposit,
-                                         depth=8 if n_accounts < 256 else 9,
-                                         shared_key=shared_key, defer_root=defer_root, **opts))
-    return pickle.loads(_BASE[k])
+        _BASE[k] = tn.venue(n_accounts=n_accounts, deposit=deposit,
+                            depth=8 if n_accounts < 256 else 9,
+                            shared_key=shared_key, defer_root=defer_root, **opts)
+    return _BASE[k].clone()
 
 
 def funded_fee_account(seq):
@@ -439,7 +441,17 @@ WEIGHTS = {"order": 8, "cross": 20, "sweep": 3, "cancel": 3, "reuse": 3, "price"
 ops = st.lists(weighted(*[(WEIGHTS[k], s) for k, s in OPS.items()]), min_size=10, max_size=60)
 # chunk sizes (cycled) and what happens at each chunk's end on the core side (cycled)
 chunkings = st.lists(st.integers(1, 14), min_size=1, max_size=8)
-boundaries = st.lists(st.sampled_from(["", "", "", "flush", "pickle"]), min_size=1, max_size=6)
+boundaries = st.lists(st.sampled_from(["", "", "", "flush", "snapshot", "clone"]), min_size=1,
+                      max_size=6)
+
+
+def through_snapshot(seq):
+    """``seq`` written to snapshot bytes and loaded again, with its modes (which are not in a
+    snapshot: the constructor's)."""
+    matcher = copy.copy(seq.matcher)
+    matcher.stats = dict(seq.matcher.stats)
+    return Sequencer.from_snapshot(decode(encode(seq.to_snapshot())), tn.DOMAIN,
+                                   defer_root=seq.defer_root, matcher=matcher)
 
 
 def differential(flow_ops, sizes_, actions, ref=None, core=None):
@@ -467,8 +479,10 @@ def differential(flow_ops, sizes_, actions, ref=None, core=None):
         action = actions[n_chunk % len(actions)]
         if action == "flush":
             compare_roots(ref, core)
-        elif action == "pickle":  # as a snapshot does
-            core = pickle.loads(pickle.dumps(core))
+        elif action == "snapshot":  # as a restart from a snapshot does
+            core = through_snapshot(core)
+        elif action == "clone":
+            core = core.clone()
         n_chunk += 1
 
     for op in flow_ops:
@@ -644,28 +658,29 @@ def _seeded_ops(seed: int, n: int) -> list:
     return out
 
 
-def test_pickled_mid_flow_continues_identically():
-    """A sequencer pickled and loaded between groups (as a snapshot is) goes on exactly as one
-    that was not: the account mirror is reloaded, the asset table and handles are kept."""
+def test_snapshot_mid_flow_continues_identically():
+    """A sequencer written to a snapshot and loaded between groups goes on exactly as one that
+    was not: the books are rebuilt in priority order, the account mirror and the asset table
+    reloaded, the resting totals recomputed."""
     flow_ops = _seeded_ops(7, 160)
     ref, plain = differential(flow_ops, [5, 9, 2, 13], [""])
-    ref2, pickled = differential(flow_ops, [5, 9, 2, 13], ["pickle"])
-    assert view(pickled) == view(plain) == view(ref) == view(ref2)
-    assert pickled.state.root == plain.state.root
+    ref2, loaded = differential(flow_ops, [5, 9, 2, 13], ["snapshot"])
+    assert view(loaded) == view(plain) == view(ref) == view(ref2)
+    assert loaded.state.root == plain.state.root
     assert plain.core_stats["matched"] > 50 and plain.core_stats["handed_back"] > 0
-    # once more with pending handles and a wide account in the pickle
+    # once more with pending handles and a wide account in the snapshot
     more = [Order(1, PERP, SELL, 2**20, 2**50, 10_001, FAR),
             Order(2, PERP, BUY, 5, 70_000, 10_001, FAR, IOC),
             Order(3, PERP, SELL, 5, 50_000, 10_001, FAR, IOC)]
     want = [run_one(ref, r) for r in more[:2]]
-    assert submit_chunk(plain, more[:2]) == submit_chunk(pickled, more[:2]) == want
-    assert 1 in pickled._wide_totals
-    pickled = pickle.loads(pickle.dumps(pickled))
+    assert submit_chunk(plain, more[:2]) == submit_chunk(loaded, more[:2]) == want
+    assert 1 in loaded._wide_totals
+    loaded = through_snapshot(loaded)
     want = [run_one(ref, more[2])]
-    assert submit_chunk(plain, more[2:]) == submit_chunk(pickled, more[2:]) == want
+    assert submit_chunk(plain, more[2:]) == submit_chunk(loaded, more[2:]) == want
     compare(ref, plain)
-    compare(ref, pickled)
-    compare_roots(ref, pickled)
+    compare(ref, loaded)
+    compare_roots(ref, loaded)
 
 
 def test_group_root_takes_the_core_path_too():

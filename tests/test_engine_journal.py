@@ -218,7 +218,7 @@ def test_periodic_snapshots_restart_from_newest_good_one(tmp_path):
         except E.EngineError:
             pass
     root, n = seq.state.root, seq.seq
-    files = sorted(seq.journal.snapshot_dir.glob("snap-*.pkl"))
+    files = sorted(seq.journal.snapshot_dir.glob("snap-*.snap"))
     assert len(files) == jr.KEEP_SNAPSHOTS  # older ones pruned
     seq.journal.close()
     got = recover(path, tn.DOMAIN, account_depth=8)
@@ -251,10 +251,11 @@ SNAP_CHILD = textwrap.dedent("""
     import random, sys, time
     from rollup.engine import testnet as tn
     from rollup.durability import journal as jr
+    from rollup.durability import snapshot as sn
     from rollup.transactions import Order
     from rollup.errors import EngineError
 
-    write_all = jr._write_all
+    write_all = sn._write_all
 
     def slow_write(fd, data):
         if len(data) < 1000:  # the header
@@ -265,7 +266,7 @@ SNAP_CHILD = textwrap.dedent("""
             time.sleep(60)
         write_all(fd, data)
 
-    jr._write_all = slow_write
+    sn._write_all = slow_write
     seq = tn.venue(n_accounts=4, journal=jr.Journal(sys.argv[1]), snapshot_every=20)
     rng = random.Random(7)
     oid = {i: 0 for i in range(1, 5)}

@@ -33,7 +33,7 @@ from rollup.transactions import (
     Order,
 )
 
-_BASE: dict[tuple, bytes] = {}
+_BASE: dict[tuple, object] = {}
 STATS: list[bool] = []  # per request: did it trade (the flows must exercise fills)
 
 
@@ -42,8 +42,8 @@ def base(deposit: int = 3 * 10**9, reference: bool = False):
     k = (deposit, reference)
     if k not in _BASE:
         opts = {"matcher": ReferenceMatcher()} if reference else {}
-        _BASE[k] = pickle.dumps(tn.venue(n_accounts=4, deposit=deposit, **opts))
-    return pickle.loads(_BASE[k])
+        _BASE[k] = tn.venue(n_accounts=4, deposit=deposit, **opts)
+    return _BASE[k].clone()
 
 
 def view(seq):

@@ -59,8 +59,7 @@ def base():
 
 @pytest.fixture
 def seq(base):
-    import pickle
-    return pickle.loads(pickle.dumps(base))
+    return base.clone()
 
 
 def total_collateral(seq):
@@ -283,8 +282,6 @@ def test_submit_many_batch_verified_equals_one_by_one(base, monkeypatch):
     ``submit`` one by one: valid, forged, replayed and unsigned requests, a signer created in the
     group, an unknown signer, and an oracle key changed mid-group (a pre-verified answer for the
     old key must not be used)."""
-    import pickle
-
     from rollup import transactions
     from rollup.transactions import SetOracleKey
 
@@ -310,7 +307,7 @@ def test_submit_many_batch_verified_equals_one_by_one(base, monkeypatch):
         Withdrawal(1, 1000, 0xBEEF, 0, FAR).signed(tn.key(1), DOMAIN),  # replay: stale nonce
         Withdrawal(2, 1000, 0xBEEF, 0, FAR).signed(tn.key(1), DOMAIN),  # wrong signer
     ]
-    single = pickle.loads(pickle.dumps(base))
+    single = base.clone()
     expected = []
     for req in reqs:
         try:
@@ -326,7 +323,7 @@ def test_submit_many_batch_verified_equals_one_by_one(base, monkeypatch):
         return real(requests, keys, domain)
 
     monkeypatch.setattr("rollup.engine.sequencer.verify_requests", spy)
-    grouped = pickle.loads(pickle.dumps(base))
+    grouped = base.clone()
     got = grouped.submit_many(reqs)
     # not pre-verified: the deposit and three orders of accounts absent up front
     assert calls == [len(reqs) - 4]
@@ -340,7 +337,7 @@ def test_submit_many_batch_verified_equals_one_by_one(base, monkeypatch):
 
     # A custom verifier is called per request, as before; no batch.
     calls.clear()
-    custom = pickle.loads(pickle.dumps(base))
+    custom = base.clone()
     custom._verify = lambda req, pk, dom: req.verify(pk, dom)
     assert [key(r) for r in custom.submit_many(reqs)] == [key(r) for r in expected]
     assert calls == []

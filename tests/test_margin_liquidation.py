@@ -1,4 +1,3 @@
-import pickle
 
 import numpy as np
 import pytest
@@ -37,7 +36,7 @@ def test_margin_formula_by_hand(book_state):
 
 @pytest.mark.parametrize("price", [55_000, 58_000, 60_000, 61_500, 62_000, 63_000, 66_000])
 def test_scan_equals_exact_rule(book_state, price):
-    seq = pickle.loads(pickle.dumps(book_state))
+    seq = book_state.clone()
     seq.apply_verified(OracleUpdate(PERP, price, 5))
     seq.apply_verified(FundingTick(PERP, 40, 6))
     mm = MarginMatrix(seq.state)
@@ -50,7 +49,7 @@ def test_scan_equals_exact_rule(book_state, price):
 
 
 def test_scan_matrix_refresh(book_state):
-    seq = pickle.loads(pickle.dumps(book_state))
+    seq = book_state.clone()
     mm = MarginMatrix(seq.state)
     seq.apply_verified(Order(2, PERP, BUY, 2_000_000, 60_000, 5, 10**9))
     seq.apply_verified(Order(5, PERP, SELL, 2_000_000, 60_000, 5, 10**9))

@@ -18,7 +18,6 @@ set (to keep them between local runs).
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +92,7 @@ def make_story(cache: Path) -> Story:
     seq.submit(Deposit(0, pks["bob"], 0))  # the fee account (the batch circuit credits fees)
     seq.submit(Deposit(BOB_ID, pks["bob"], BOB_GENESIS))
     seq.records.clear()  # genesis is not a batch
-    genesis_state = pickle.loads(pickle.dumps(seq.state))
+    genesis_state = seq.state.clone()
     genesis_root = _root(seq.state.root)
 
     entry0 = QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, ALICE_ID, ALICE, ALICE_DEPOSIT,
@@ -104,7 +103,7 @@ def make_story(cache: Path) -> Story:
     batches, stored = [], []
     queue_before, consumed = ZERO32, 0
     for number, (req, queue) in enumerate([(deposit, [entry0]), (withdrawal, [])], start=1):
-        pre = pickle.loads(pickle.dumps(seq))
+        pre = seq.clone()
         seq.submit(req)
         t = time.perf_counter()
         b = build_batch(pre, [req], slots=SLOTS, batch_number=number, queue=queue,

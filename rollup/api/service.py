@@ -9,11 +9,11 @@ so a receipt returned here is for a request that is on disk.
 Start-up: an empty journal gets the genesis of the configuration (checked on a scratch sequencer
 first, so a bad genesis leaves the journal empty; ``genesis.json`` records its length once it is
 all journaled, and a genesis cut short by a crash is completed on the next start); a journal
-with rows is replayed (restart = the same state, books and fill history included; the
-signatures were checked when the rows were accepted): from the newest snapshot the service wrote
-(``[data] snapshot_every`` requests apart, and at a clean stop: the sequencer with the fill
-history, ``rollup.durability.journal`` files) plus the rows after it, or from the genesis when there
-is none, so a restart's time is bounded by the snapshot interval, not by the journal's length.
+with rows is recovered (``rollup.engine.restart.recover``: the newest usable snapshot plus the
+rows after it; the signatures were checked when the rows were accepted). Snapshots follow the
+journal's policy (``[data] snapshot_every`` requests apart, and at a clean stop), so a restart's
+time is bounded by the snapshot interval, not by the journal's length. The fill history is the
+journal's ``fills`` table (written with the requests), read a page at a time.
 
 Group commit: one fsync per request caps throughput under concurrent clients, so when the worker
 takes a submit from its queue it also takes the submits queued right behind it (up to
@@ -50,6 +50,7 @@ from rollup.api.codec import fill_json, hex32, side_name
 from rollup.config import Config
 from rollup.durability.journal import Journal
 from rollup.engine.receipts import Receipt
+from rollup.engine.restart import recover
 from rollup.engine.sequencer import Sequencer
 from rollup.errors import EngineError, JournalError
 from rollup.keys import compress, public_json
@@ -69,40 +70,6 @@ def admin_token_file(cfg: Config) -> Path:
     return cfg.data / "admin.token"
 
 
-# the fill history and the digest of the snapshot's last journal row ride in the service's
-# snapshots under this name
-_FILLS = "service_fills"
-
-
-def replay(journal: Journal, cfg: Config, on_receipt: Callable[[int, Receipt], None],
-           start: Sequencer | None = None) -> Sequencer:
-    """A sequencer with every journal row applied (roots hashed once at the end), attached to
-    the journal; ``on_receipt(seq, receipt)`` sees each row's receipt (the fill history).
-    ``start``: a restored snapshot; only the rows after it are applied."""
-    seq = start if start is not None else Sequencer(State(cfg.tree_depth), cfg.domain())
-    batch: list[tuple[int, Request]] = []
-
-    def apply() -> None:
-        # in groups, so runs of orders go through the compiled core
-        results = seq.submit_many([req for _, req in batch], verified=True)
-        for (n, req), r in zip(batch, results, strict=True):
-            if isinstance(r, EngineError):
-                raise JournalError(f"journal row {n} no longer applies ({r!r}): {req!r}")
-            on_receipt(n, r)
-        batch.clear()
-
-    with seq.deferred_roots():
-        for n, req in journal.requests_after(seq.seq):
-            if n != seq.seq + len(batch) + 1:
-                raise JournalError(f"journal gap: expected {seq.seq + len(batch) + 1}, "
-                                   f"found {n}")
-            batch.append((n, req))
-            if len(batch) == 4096:
-                apply()
-        apply()
-    seq.state.flush()
-    seq.journal = journal
-    return seq
 
 
 def _same(a: list[Request], b: list[Request]) -> bool:
@@ -135,7 +102,6 @@ class SequencerService:
         self.log = log or (lambda m: print(m, file=sys.stderr, flush=True))
         self.seq: Sequencer | None = None
         self.journal: Journal | None = None
-        self.fills: list[dict] = []
         self.genesis_seq = 0
         self.started = time.time()
         self.accepted = 0
@@ -148,7 +114,8 @@ class SequencerService:
         self.group_max = max(1, group_max)
         self.groups = 0  # group commits of more than one request (status: how much grouping)
         self.grouped = 0  # requests that went through those groups
-        self._last_snapshot = 0  # sequence number of the newest snapshot (written or restored)
+        self._fill_id = 0  # the last fill id given out in a receipt
+        self._frozen = 0  # snapshots written when the collector was last frozen
         self.admin_token: str | None = None  # POST /v1/admin's bearer token (admin_token_file)
 
     # --- thread -----------------------------------------------------------------------------------
@@ -191,7 +158,7 @@ class SequencerService:
                     for g in group:
                         if not g.fut.done():
                             g.fut.set_exception(exc)
-                self._maybe_snapshot()
+                self._after_snapshot()
                 continue
             fn, fut = item
             if fn is None:
@@ -202,8 +169,9 @@ class SequencerService:
                 fut.set_result(fn(self))
             except BaseException as exc:
                 fut.set_exception(exc)
-            self._maybe_snapshot()
-        self._maybe_snapshot(stopping=True)
+            self._after_snapshot()
+        if not self.seq.state.in_txn:
+            self.journal.maybe_snapshot(self.seq, stopping=True)
         admin_token_file(self.cfg).unlink(missing_ok=True)
         self.journal.close()
         self._lock.close()
@@ -236,16 +204,18 @@ class SequencerService:
             self._lock.close()
             raise ServiceError(f"another sequencer is running on {cfg.data}") from None
         self._write_admin_token()
-        self.journal = Journal(cfg.journal_path)
+        self.journal = Journal(cfg.journal_path, snapshot_every=cfg.snapshot_every, log=self.log)
+        if self.journal.fills_from > 1:
+            self.log(f"warning: the fill history starts at journal row {self.journal.fills_from}"
+                     " (the rows before it were journaled without their fills)")
         if self.journal.last_seq() == 0:
             self._genesis([])
             return
         t = time.perf_counter()
-        start = self._restore()
-        first = start.seq if start is not None else 0
-        self.seq = replay(self.journal, cfg, self._record, start)
-        self.log((f"restored the snapshot at {first}, " if start is not None else "")
-                 + f"replayed {self.seq.seq - first} journal rows in "
+        self.seq = recover(self.journal, cfg.domain(), cfg.tree_depth)
+        first = self.journal.restored_from
+        self.log((f"restored the snapshot at {first}, " if first is not None else "")
+                 + f"replayed {self.seq.seq - (first or 0)} journal rows in "
                  f"{time.perf_counter() - t:.1f} s")
         g = read_genesis(cfg)
         if g is not None:
@@ -281,55 +251,12 @@ class SequencerService:
         tmp.replace(path)
         self.admin_token = token
 
-    def _restore(self) -> Sequencer | None:
-        """The newest snapshot this service wrote (the sequencer, its fill history restored),
-        or None: no snapshot, one written by another tool (no fill history), or one that does
-        not match the journal."""
-        try:
-            snap = self.journal.latest_snapshot()
-        except Exception as exc:  # an unreadable snapshot costs a full replay, nothing more
-            self.log(f"warning: cannot read the snapshots ({exc}); replaying the journal")
-            return None
-        if snap is None:
-            return None
-        n, root, seq = snap
-        extra = seq.__dict__.pop(_FILLS, None) if isinstance(seq, Sequencer) else None
-        if not (isinstance(extra, tuple) and len(extra) == 2):
-            return None
-        fills, row = extra
-        cfg = self.cfg
-        if (seq.seq != n or seq.state.root != root or row != self.journal.row_digest(n)
-                or seq.domain != cfg.domain() or seq.state.account_depth != cfg.tree_depth):
-            # another journal (its row n differs), or a configuration changed since: the
-            # journal and the configuration decide
-            self.log(f"warning: the snapshot at {n} does not match the journal or the "
-                     "configuration; replaying the journal")
-            return None
-        self.fills = fills
-        self._last_snapshot = n
-        return seq
-
-    def _maybe_snapshot(self, stopping: bool = False) -> None:
-        """A snapshot once ``snapshot_every`` requests were applied since the last one (and at a
-        clean stop, if any were). The requests are in the journal already: a snapshot that
-        cannot be written is logged and tried again later, nothing else."""
-        every, seq = self.cfg.snapshot_every, self.seq
-        if not every or seq is None or seq.failed or seq.state.in_txn:
-            return
-        if seq.seq - self._last_snapshot < (1 if stopping else every):
-            return
-        self._last_snapshot = seq.seq
-        t = time.perf_counter()
-        seq.__dict__[_FILLS] = (self.fills, self.journal.row_digest(seq.seq))
-        try:
-            self.journal.write_snapshot(seq.seq, seq.state.root, seq)
-        except Exception as exc:  # disk full, permissions: the journal still has everything
-            self.log(f"warning: snapshot at {seq.seq} failed: {exc}")
-        else:
-            self.log(f"snapshot at {seq.seq} in {time.perf_counter() - t:.1f} s")
-            gc.freeze()  # what is alive now is mostly the state: see ``rollup sequencer run``
-        finally:
-            seq.__dict__.pop(_FILLS, None)
+    def _after_snapshot(self) -> None:
+        """After a snapshot was written, what is alive is mostly the state: frozen out of the
+        collector's full passes (see ``rollup sequencer run``)."""
+        if self.journal.policy.written != self._frozen:
+            self._frozen = self.journal.policy.written
+            gc.freeze()
 
     def _genesis(self, done: list[Request]) -> None:
         """Journal the configured genesis (the part of it not yet journaled: ``done``)."""
@@ -368,10 +295,6 @@ class SequencerService:
         if not _same(have, want):
             self.log("warning: the journal's genesis differs from the configuration's "
                      "(markets, keys or genesis accounts edited after genesis); the journal wins")
-
-    def _record(self, n: int, r: Receipt) -> None:
-        for f in r.fills:
-            self.fills.append(fill_json(f, len(self.fills) + 1, n))
 
     # --- operations (each runs on the worker thread: through ``call``, submits as queue entries)
     def submit(self, req: Request) -> dict:
@@ -432,6 +355,7 @@ class SequencerService:
             return
         reqs = [r for g in group for r in g.reqs]
         before = self.seq.seq
+        self._fill_id = self.journal.fills_total
         try:
             # verification included (verified=False): submit_many decides how to check the
             # group's signatures
@@ -493,6 +417,7 @@ class SequencerService:
         g.fut.set_result(outs[0] if g.single else outs)
 
     def _submit(self, req: Request, pre=None) -> dict:
+        self._fill_id = self.journal.fills_total
         try:
             r = self.seq.submit(req, pre)
         except Exception:
@@ -502,11 +427,13 @@ class SequencerService:
         return self._receipt_json(req, r)
 
     def _receipt_json(self, req: Request, r: Receipt) -> dict:
-        """The answer to an accepted request (its fills recorded in the fill history)."""
-        first = len(self.fills) + 1
-        self._record(r.seq, r)
+        """The answer to an accepted request; its fills are numbered as the journal numbered
+        them (in journal order, after the fills of the requests before it)."""
+        first = self._fill_id + 1
+        self._fill_id += len(r.fills)
         out = {"accepted": True, "seq": r.seq, "root": hex32(r.root), "type": type(req).__name__,
-               "fills": self.fills[first - 1:], "resting": None,
+               "fills": [fill_json(f, first + k, r.seq) for k, f in enumerate(r.fills)],
+               "resting": None,
                "dropped": [{"account": a, "order_id": o, "reason": why}
                            for a, o, why in r.dropped],
                "note": r.note, "public_data": [rec.hex() for rec in r.records]}
@@ -556,12 +483,11 @@ class SequencerService:
         return self.call(lambda s: s._fills(since, limit, account))
 
     def _fills(self, since: int, limit: int, account: int | None) -> dict:
-        rows = self.fills[max(since, 0):]
-        if account is not None:
-            rows = [f for f in rows if account in (f["maker"], f["taker"])]
-        rows = rows[:limit]
+        rows = [fill_json(f, f.id, f.seq)
+                for f in self.journal.fills_after(max(since, 0), limit, account)]
         return {"since": since, "fills": rows,
-                "next": rows[-1]["id"] if rows else max(since, 0), "total": len(self.fills)}
+                "next": rows[-1]["id"] if rows else max(since, 0),
+                "total": self.journal.fills_total}
 
     def status(self) -> dict:
         return self.call(lambda s: s._status())
@@ -577,7 +503,8 @@ class SequencerService:
             "tree_depth": cfg.tree_depth, "accounts": st.accounts, "assets": st.assets,
             "oracle_key": compress(st.oracle_pk) if st.oracle_pk is not None else None,
             "resting_orders": st.resting_orders,
-            "fills": len(self.fills), "accepted": self.accepted, "rejected": self.rejected,
+            "fills": self.journal.fills_total, "accepted": self.accepted,
+            "rejected": self.rejected,
             "group_commits": {"groups": self.groups, "requests": self.grouped},
             "stopped": st.stopped,
             "uptime_s": round(time.time() - self.started, 1),

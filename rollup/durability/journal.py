@@ -1,21 +1,15 @@
-"""Durability: a SQLite (WAL) journal of accepted requests, file snapshots, and recovery.
+"""The write-ahead journal: accepted requests (and their fills) in SQLite, snapshots beside it.
 
-Journal. A request is appended (and the SQLite transaction committed with ``synchronous=FULL``)
-after it has been validated and before it is acknowledged, so every acknowledged request is on
-disk. ``Sequencer.submit`` journals one request per transaction; ``Sequencer.submit_many``
-journals a group of requests in one transaction (group commit: one fsync for the group) and
-acknowledges none of them before that transaction is on disk. Journal rows are keyed by the
-sequencer's sequence number (PRIMARY KEY): a request cannot be recorded twice, and recovery
-applies each row exactly once, in order, after the snapshot it starts from.
-
-Snapshots. The sequencer (state, trees, books, seen order ids) is pickled to
-``<journal>.snapshots/snap-<seq>.pkl``: written to a temporary file in that directory, fsynced,
-renamed over the final name (atomic on POSIX) and the directory fsynced. A crash while a snapshot
-is written leaves at most a temporary file, which is ignored (and removed by the next snapshot),
-so the previous snapshot and the journal still hold everything. Each file starts with a header
-(magic, sequence number, state root, SHA-256 of the body): a file that does not check is skipped
-for the next older one. Restart = newest good snapshot + the journal rows after it, which gives
-the same root as the sequencer had (``recover``).
+A request is appended (the SQLite transaction committed with ``synchronous=FULL``) after it
+has been validated and before it is acknowledged, so every acknowledged request is on disk;
+``append_many`` journals a group in one transaction (group commit: one fsync for the group).
+Rows are keyed by the sequencer's sequence number (PRIMARY KEY): a request cannot be recorded
+twice, and recovery (``rollup.durability.recovery``) applies each row once, in order, after the
+snapshot it starts from. A request's fills go into the ``fills`` table in the same transaction
+(``rollup.durability.fills``). Snapshots (``rollup.durability.snapshot``) live in
+``<journal>.snapshots/``, written by ``maybe_snapshot`` under the journal's one
+``SnapshotPolicy`` (its interval is stored in the database); each records the digest of the
+journal row it was taken after, and one that does not match this journal is not used.
 """
 
 from __future__ import annotations
@@ -25,19 +19,23 @@ import functools
 import hashlib
 import json
 import operator
-import os
-import pickle
 import sqlite3
-import struct
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from rollup.errors import EngineError, JournalError
+from rollup.durability import fills as F
+from rollup.durability.snapshot import (
+    KEEP_SNAPSHOTS,
+    Snapshot,
+    SnapshotError,
+    SnapshotPolicy,
+    SnapshotStore,
+)
+from rollup.errors import JournalError
 from rollup.transactions import T_ORDER, Order, Request, request_from_json
 
-_MAGIC = b"zkderiv-snapshot-1\n"
-_HEADER = struct.Struct(">Q32s32s")  # sequence number, state root, SHA-256 of the body
-KEEP_SNAPSHOTS = 2  # the newest ones are kept; older files are removed after a new one lands
+__all__ = ["KEEP_SNAPSHOTS", "Journal", "request_json", "snapshot"]
 
 
 @functools.cache
@@ -84,41 +82,80 @@ def request_json(req: Request) -> str:
     return json.dumps(d)
 
 
+
 class Journal:
-    def __init__(self, path: str | Path) -> None:
+    """One journal database. ``snapshot_every``: the snapshot interval to store (None: keep the
+    stored one, 0 by default); ``log``: where snapshot messages go."""
+
+    def __init__(self, path: str | Path, *, snapshot_every: int | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
         self.path = str(path)
         self.snapshot_dir = Path(self.path + ".snapshots")
+        self.snapshots = SnapshotStore(self.snapshot_dir)
+        self.log = log or (lambda _m: None)
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY, "
                         "body TEXT NOT NULL)")
+        had_fills = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'fills'"
+                                    ).fetchone() is not None
+        self.db.execute(F.SCHEMA)
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, "
+                        "value TEXT NOT NULL)")
+        if not had_fills and self.last_seq():  # a journal from before fills were journaled
+            self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('fills_from', ?)",
+                            (str(self.last_seq() + 1),))
+        got = self._meta("fills_from")
+        self.fills_from = int(got) if got is not None else 1  # the first row with its fills
+        self.fills_total = F.total(self.db)  # fill ids given out so far
+        stored = self._meta("snapshot_every")
+        self.policy = SnapshotPolicy(int(stored) if stored is not None else 0)
+        if snapshot_every is not None:
+            self.snapshot_every = snapshot_every
+        self.restored_from: int | None = None  # the snapshot the last recovery started from
 
-    def append(self, seq: int, req: Request) -> None:
-        """One request in its own transaction (durable when this returns)."""
+    # --- requests and their fills ---------------------------------------------------------------
+
+    def append(self, seq: int, req: Request, fills: Sequence = ()) -> None:
+        """One request (and its fills) in its own transaction, durable when this returns."""
+        if fills:
+            self.append_many([(seq, req, fills)])
+            return
         try:
             self.db.execute("INSERT INTO requests (seq, body) VALUES (?, ?)",
                             (seq, request_json(req)))
         except sqlite3.Error as exc:
             raise JournalError(f"journal write failed: {exc}") from None
 
-    def append_many(self, rows: Sequence[tuple[int, Request]]) -> None:
-        """Several requests in one transaction: all of them are durable when this returns, or
-        none is recorded (JournalError)."""
+    def append_many(self, rows: Sequence[tuple]) -> None:
+        """Several requests, each ``(seq, request)`` or ``(seq, request, fills)``, in one
+        transaction: all of them are durable when this returns, or none is recorded
+        (JournalError)."""
         if not rows:
             return
         db = self.db
+        n = self.fills_total
+        fill_rows: list[tuple] = []
+        for row in rows:
+            if len(row) > 2 and row[2]:
+                fill_rows += F.rows(n + 1, row[0], row[2])
+                n += len(row[2])
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany("INSERT INTO requests (seq, body) VALUES (?, ?)",
-                               [(seq, request_json(req)) for seq, req in rows])
+                               [(row[0], request_json(row[1])) for row in rows])
+                if fill_rows:
+                    db.executemany("INSERT INTO fills (id, seq, maker, taker, body) "
+                                   "VALUES (?, ?, ?, ?, ?)", fill_rows)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise JournalError(f"journal write failed: {exc}") from None
+        self.fills_total = n
 
     def requests_after(self, seq: int) -> Iterator[tuple[int, Request]]:
         cur = self.db.execute("SELECT seq, body FROM requests WHERE seq > ? ORDER BY seq", (seq,))
@@ -134,153 +171,86 @@ class Journal:
     def last_seq(self) -> int:
         return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
 
+    def fills_after(self, since: int, limit: int,
+                    account: int | None = None) -> list[F.StoredFill]:
+        """A page of the fill history (``rollup.durability.fills.page``)."""
+        return F.page(self.db, since, limit, account)
+
     # --- snapshots ------------------------------------------------------------------------------
 
-    def write_snapshot(self, seq: int, root: int, obj: object) -> Path:
-        """Pickle ``obj`` as the snapshot at sequence number ``seq`` (temp file, fsync, rename,
-        directory fsync); returns its path."""
-        body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        header = _MAGIC + _HEADER.pack(seq, root.to_bytes(32, "big"),
-                                       hashlib.sha256(body).digest())
-        d = self.snapshot_dir
-        d.mkdir(exist_ok=True)
-        final = d / f"snap-{seq:012d}.pkl"
-        tmp = d / f".snap-{seq:012d}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    @property
+    def snapshot_every(self) -> int:
+        return self.policy.every
+
+    @snapshot_every.setter
+    def snapshot_every(self, n: int) -> None:
+        if n < 0:
+            raise ValueError("snapshot_every must be >= 0")
+        if self._meta("snapshot_every") != str(n):
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES "
+                            "('snapshot_every', ?)", (str(n),))
+        self.policy.every = n
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def write_snapshot(self, engine) -> Path:
+        """Write ``engine.to_snapshot()`` now, tied to this journal's row at its number; the
+        policy counts from it."""
+        snap = engine.to_snapshot()
+        digest = self.row_digest(snap.seq)
+        snap.meta["journal_row_sha256"] = digest.hex() if digest is not None else None
+        path = self.snapshots.write(snap)
+        self.policy.last = snap.seq
+        return path
+
+    def maybe_snapshot(self, engine, stopping: bool = False) -> Path | None:
+        """A snapshot if the policy says one is due (``stopping``: a clean stop) and the engine
+        is sound. The requests are durable already: a snapshot that cannot be written is logged
+        and recorded in ``policy.error``, and tried again one interval later."""
+        pol = self.policy
+        if not pol.due(engine.seq, stopping) or engine.failed:
+            return None
+        pol.last = engine.seq
+        t = time.perf_counter()
         try:
-            _write_all(fd, header)
-            _write_all(fd, body)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, final)
-        _fsync_dir(d)
-        self._prune(seq)
-        return final
+            path = self.write_snapshot(engine)
+        except Exception as exc:  # disk full, permissions...: the journal still has everything
+            pol.error = f"snapshot at {engine.seq} failed: {exc}"
+            self.log(f"warning: {pol.error}")
+            return None
+        pol.error = None
+        pol.written += 1
+        self.log(f"snapshot at {engine.seq} in {time.perf_counter() - t:.1f} s")
+        return path
 
-    def _prune(self, newest: int) -> None:
-        snaps = self._snapshot_files()
-        for _, path in snaps[:-KEEP_SNAPSHOTS]:
-            path.unlink(missing_ok=True)
-        for path in self.snapshot_dir.glob(".snap-*.tmp"):
-            if not path.name.startswith(f".snap-{newest:012d}."):
-                path.unlink(missing_ok=True)
+    def snapshots_newest_first(self, upto: int | None = None
+                               ) -> Iterator[Snapshot | SnapshotError]:
+        """The snapshot files (at or before ``upto``), newest first, each as its snapshot or the
+        SnapshotError that rules it out (unreadable, or taken after another journal's row)."""
+        for got in self.snapshots.newest_first(upto):
+            if isinstance(got, Snapshot):
+                digest = self.row_digest(got.seq)
+                want = digest.hex() if digest is not None else None
+                if got.meta.get("journal_row_sha256", "") != want:
+                    got = SnapshotError(f"the snapshot at {got.seq} does not match the "
+                                        f"journal's row {got.seq}")
+            yield got
 
-    def _snapshot_files(self) -> list[tuple[int, Path]]:
-        """(seq, path) of the snapshot files, oldest first."""
-        if not self.snapshot_dir.is_dir():
-            return []
-        out = []
-        for path in self.snapshot_dir.glob("snap-*.pkl"):
-            try:
-                out.append((int(path.name[5:-4]), path))
-            except ValueError:
-                continue
-        return sorted(out)
-
-    def latest_snapshot(self, upto: int | None = None) -> tuple[int, int, object] | None:
-        """(seq, root, object) of the newest snapshot that checks (at or before ``upto``)."""
-        for seq, path in reversed(self._snapshot_files()):
-            if upto is not None and seq > upto:
-                continue
-            got = _read_snapshot(path)
-            if got is not None and got[0] == seq:
-                return got
-        return None
+    def latest_snapshot(self, upto: int | None = None) -> Snapshot | None:
+        """The newest usable snapshot file (at or before ``upto``), or None."""
+        return next((s for s in self.snapshots_newest_first(upto) if isinstance(s, Snapshot)),
+                    None)
 
     def close(self) -> None:
         self.db.close()
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view[: 1 << 22])
-        view = view[n:]
-
-
-def _fsync_dir(d: Path) -> None:
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _read_snapshot(path: Path) -> tuple[int, int, object] | None:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    n = len(_MAGIC) + _HEADER.size
-    if len(data) < n or not data.startswith(_MAGIC):
-        return None
-    seq, root, digest = _HEADER.unpack(data[len(_MAGIC):n])
-    body = data[n:]
-    if hashlib.sha256(body).digest() != digest:
-        return None
-    try:
-        obj = pickle.loads(body)  # our own file: trusted
-    except Exception:  # written by an older version whose objects no longer load: not usable
-        return None
-    return seq, int.from_bytes(root, "big"), obj
-
-
-def snapshot(sequencer) -> Path:
-    """Write the sequencer's full state (trees, books, seen order ids) at its sequence number.
-    Everything up to that number is in the journal already (requests are journaled before they
-    are applied)."""
-    journal = sequencer.journal
+def snapshot(engine) -> Path:
+    """Write the engine's snapshot at its sequence number now (everything up to it is in the
+    journal already: requests are journaled before they are applied)."""
+    journal = engine.journal
     if journal is None:
         raise JournalError("snapshot needs a journal")
-    return journal.write_snapshot(sequencer.seq, sequencer.state.root, sequencer)
-
-
-_REPLAY_GROUP = 4096
-
-
-def _replay(seq, batch: list) -> None:
-    """Apply journaled requests (each was accepted when it was journaled) in groups, so runs of
-    orders go through the compiled core (``Sequencer.submit_many``)."""
-    if not batch:
-        return
-    for req, res in zip(batch, seq.submit_many(batch, verified=True), strict=True):
-        if isinstance(res, EngineError):
-            raise JournalError(f"journaled request no longer applies ({res!r}): {req!r}")
-
-
-def replay(path: str | Path, new_sequencer: Callable[[], object], *,
-           use_snapshot: bool = True, upto: int | None = None):
-    """A sequencer rebuilt from the newest good snapshot (else ``new_sequencer()``, an empty
-    one) plus the journal rows after it, attached to the journal again (new requests continue
-    its numbering). ``upto`` stops the replay at that sequence number (and leaves the journal
-    detached): for audits and tests. The engine's ``rollup.engine.restart.recover`` passes the
-    factory, so this module never imports the engine."""
-    journal = Journal(path)
-    snap = journal.latest_snapshot(upto) if use_snapshot else None
-    if snap is None:
-        seq = new_sequencer()
-    else:
-        seq = snap[2]
-        if seq.seq != snap[0] or seq.state.root != snap[1]:
-            raise JournalError("snapshot does not match its header")
-    seq.journal = None
-    with seq.deferred_roots():
-        batch: list = []
-        for n, req in journal.requests_after(seq.seq):
-            if upto is not None and n > upto:
-                break
-            if n != seq.seq + len(batch) + 1:
-                raise JournalError(f"journal gap: expected {seq.seq + len(batch) + 1}, "
-                                   f"found {n}")
-            batch.append(req)
-            if len(batch) == _REPLAY_GROUP:
-                _replay(seq, batch)
-                batch = []
-        _replay(seq, batch)
-    seq.state.flush()
-    if upto is None:
-        seq.journal = journal
-    else:
-        journal.close()
-    return seq
+    return journal.write_snapshot(engine)

@@ -222,16 +222,6 @@ class Core:
         self._accounts = None  # the state's accounts table the rows were loaded from
         self._versions = None  # (oracle, registry) versions the asset table was loaded at
 
-    def __getstate__(self) -> dict:
-        d = dict(self.__dict__)
-        for k in ("stale", "_accounts", "_versions"):
-            d.pop(k)
-        return d
-
-    def __setstate__(self, d: dict) -> None:
-        self.__dict__.update(d)
-        self._reset_mirror()
-
     # --- capacity ---
 
     def reserve(self, orders: int, row: int | None = None) -> None:

@@ -225,7 +225,7 @@ class CompiledMatcher(PythonMatcher):
                 resting[key] = req
             n += 1
             if group is not None:
-                group.append((n, req))
+                group.append((n, req, fills))
             out.append(Receipt(n, None, records, fills, dropped, rest, notes[note]))
         seq.seq = n
         overlay: dict[int, dict[int, tuple[int, int]]] = {}

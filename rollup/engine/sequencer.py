@@ -7,21 +7,24 @@ balance and every book exactly as they were. A journaled request is acknowledged
 the journal through ``apply_verified`` reproduces the same state (each step is a deterministic
 function of the state and the request). Fixed at construction: the matcher (``CompiledMatcher``
 by default), ``defer_root`` (commits only queue leaves; ``deferred_roots()`` does so for a
-block) and ``snapshot_every``. Unsigned request types (deposits, forced withdrawals, refunds,
-expiry settlements, listings) may be passed in only by the L1 queue reader and the operator.
+block) and ``snapshot_every`` (the journal's policy, ``rollup.durability``, checked after each
+request or group; ``to_snapshot`` / ``from_snapshot``: ``rollup.engine.snapshot``). Unsigned
+request types (deposits, forced withdrawals, refunds, expiry settlements, listings) may be
+passed in only by the L1 queue reader and the operator.
 Readers use ``account_view``, ``open_orders``, ``book_levels`` and ``status`` (``views``);
 ``docs/engine.md`` describes the design.
 """
 
 from __future__ import annotations
 
+import copy
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 
 from rollup import errors as E
-from rollup.durability.journal import snapshot
-from rollup.engine import funds, liquidate, oracle, orders, views
+from rollup.durability.snapshot import Snapshot
+from rollup.engine import funds, liquidate, oracle, orders, snapshot, views
 from rollup.engine.checks import check
 from rollup.engine.core import M_NPEND, Core, release
 from rollup.engine.orderbook import OrderBook
@@ -102,33 +105,49 @@ class Sequencer:
         # resting-order totals live in the core's arrays; these are the exact ones of accounts
         # whose totals left the arrays' range (``rollup.margin.resting``)
         self._wide_totals: dict[int, dict[int, list[int]]] = {}
-        self.snapshot_every = snapshot_every  # write a snapshot every this many requests
-        self._last_snapshot = 0
-        self._group: list[tuple[int, Request]] | None = None  # rows of a group commit
-        self._sums: dict[int, tuple] = {}  # account -> margin summary (a cache, not pickled)
+        if snapshot_every is not None:  # the journal's policy: one for every writer
+            if journal is None:
+                raise ValueError("snapshot_every needs a journal")
+            journal.snapshot_every = snapshot_every
+        self._group: list[tuple] | None = None  # rows of a group commit: (seq, request, fills)
+        self._sums: dict[int, tuple] = {}  # account -> margin summary (a cache)
         self.failed: str | None = None  # why the sequencer stopped (journal behind memory)
         self.exodus: str | None = None  # set once L1 is in exodus: every request is refused
-        self.snapshot_error: str | None = None  # the last periodic snapshot that failed
 
-    def __getstate__(self) -> dict:
-        d = dict(self.__dict__)
-        d["journal"] = None
-        d["_verify"] = None
-        d["_group"] = None
-        d["_sums"] = {}
-        return d
+    # --- snapshots (the tables: ``rollup.engine.snapshot``; the file and the policy:
+    # ``rollup.durability``) ---------------------------------------------------------------------
 
-    def __setstate__(self, d: dict) -> None:
-        if "core" not in d:  # books of an older layout: the snapshot is not usable
-            raise ValueError("sequencer pickled before the compiled matching core")
-        self.__dict__.update(d)
-        self._verify = _verify_signature
-        for name, default in (("matcher", CompiledMatcher()), ("snapshot_every", None),
-                              ("_defer_root", d.get("defer_root", False)),
-                              ("_last_snapshot", d.get("seq", 0)), ("_group", None),
-                              ("failed", None), ("snapshot_error", None), ("_sums", {}),
-                              ("exodus", None)):
-            self.__dict__.setdefault(name, default)
+    def to_snapshot(self) -> Snapshot:
+        """What the journal rows up to ``seq`` determine (state, books, order ids, records)."""
+        return snapshot.export(self)
+
+    @classmethod
+    def from_snapshot(cls, snap: Snapshot, domain: Domain | None = None,
+                      account_depth: int | None = None, journal=None,
+                      verify: Callable[[Request, tuple[int, int], Domain], bool] | None = None,
+                      **options) -> Sequencer:
+        """The sequencer of ``snap`` (``options``: the constructor's); SnapshotError if it
+        cannot be used (or, when given, is of another domain or tree depth)."""
+        return snapshot.restore(
+            lambda st, d: cls(st, d, journal=journal, verify=verify, **options), snap,
+            domain=domain, account_depth=account_depth)
+
+    def clone(self) -> Sequencer:
+        """An independent copy (no journal; a copy of the matcher, the same ``defer_root``)."""
+        matcher = copy.copy(self.matcher)
+        matcher.stats = dict(self.matcher.stats)
+        return snapshot.clone(self, lambda st, d: type(self)(
+            st, d, verify=self._verify, matcher=matcher, defer_root=self._defer_root))
+
+    @property
+    def snapshot_every(self) -> int | None:
+        """The journal's snapshot interval (its ``SnapshotPolicy``); None without a journal."""
+        return self.journal.snapshot_every if self.journal is not None else None
+
+    @property
+    def snapshot_error(self) -> str | None:
+        """Why the last snapshot failed (None after a success)."""
+        return self.journal.policy.error if self.journal is not None else None
 
     # --- modes ----------------------------------------------------------------------------------
 
@@ -274,9 +293,9 @@ class Sequencer:
             receipt, book_ops = handler(self, req)
             if self.journal is not None:
                 if self._group is not None:
-                    self._group.append((self.seq + 1, req))
+                    self._group.append((self.seq + 1, req, receipt.fills))
                 else:
-                    self.journal.append(self.seq + 1, req)
+                    self.journal.append(self.seq + 1, req, receipt.fills)
         except BaseException:
             state.rollback()
             raise
@@ -304,19 +323,9 @@ class Sequencer:
                                  "journal")
 
     def _maybe_snapshot(self) -> None:
-        """A snapshot every ``snapshot_every`` requests (when a journal is attached). The
-        requests are durable in the journal already: a snapshot that cannot be written is
-        recorded in ``snapshot_error`` and tried again ``snapshot_every`` requests later,
-        without failing the request."""
-        if (self.snapshot_every and self.journal is not None
-                and self.seq - self._last_snapshot >= self.snapshot_every):
-            self._last_snapshot = self.seq
-            try:
-                snapshot(self)
-            except OSError as exc:
-                self.snapshot_error = f"snapshot at {self.seq} failed: {exc}"
-            else:
-                self.snapshot_error = None
+        """A snapshot if the journal's policy says one is due (``Journal.maybe_snapshot``)."""
+        if self.journal is not None:
+            self.journal.maybe_snapshot(self)
 
     def flush(self) -> int:
         return self.state.flush()

@@ -13,7 +13,6 @@ Details: docs/settlement.md.
 
 from __future__ import annotations
 
-import pickle
 import time
 from dataclasses import dataclass, field
 
@@ -194,9 +193,9 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
     about account 0 and the checks against the engine's root: the witness then follows the
     circuit's rules wherever they lead, and ``new_root`` is the root the circuit computes."""
     l1_slots = slots if l1_slots is None else l1_slots
-    seq: Sequencer = pickle.loads(pickle.dumps(pre))
-    rs: State = pickle.loads(pickle.dumps(pre.state))  # the record-by-record replay
-    cv: State = pickle.loads(pickle.dumps(pre.state))  # the circuit's view: fees at the end
+    seq = pre.clone()
+    rs = pre.state.clone()  # the record-by-record replay
+    cv = pre.state.clone()  # the circuit's view: fees at the end
     depth = rs.account_depth
     old_root = rs.root
     tree = _copy_tree(rs.account_tree)  # the circuit's running accounts tree
@@ -418,7 +417,7 @@ def plan_batches(pre: Sequencer, requests: list[Request], *, slots: int,
     slots, and account 0 is not opened after fees accrued. Requests that publish nothing
     (cancels, orders that only rest) join the batch in progress."""
     l1_slots = slots if l1_slots is None else l1_slots
-    seq: Sequencer = pickle.loads(pickle.dumps(pre))
+    seq = pre.clone()
     out: list[list[Request]] = []
     cur: list[Request] = []
     used, fees = 0, False

@@ -229,6 +229,29 @@ class State:
         self._pending_oracle: dict[int, OracleEntry | None] = {}
         self.recompute_root()
 
+    def clone(self) -> State:
+        """An independent copy, between transactions (pending leaves and caches included):
+        every table, account and tree copied; the shared objects (assets, oracle entries,
+        hashes) are immutable."""
+        if self._txn is not None:
+            raise RuntimeError("clone inside a transaction")
+        new = State.__new__(State)
+        new.hasher, new.account_depth = self.hasher, self.account_depth
+        new.accounts = Tracked({i: a.copy() for i, a in self.accounts.items()})
+        new.account_tree = self.account_tree.copy()
+        new.order_trees = {i: t.copy() for i, t in self.order_trees.items()}
+        new.assets, new.registry_tree = Versioned(self.assets), self.registry_tree.copy()
+        new.oracle, new.oracle_tree = Versioned(self.oracle), self.oracle_tree.copy()
+        new.time, new.oracle_pk = self.time, self.oracle_pk
+        new._slot_cache, new._empty_slot_hash = dict(self._slot_cache), self._empty_slot_hash
+        new._proots, new._root, new._txn = dict(self._proots), self._root, None
+        new._pending_accounts = dict(self._pending_accounts)
+        new._pending_assets = dict(self._pending_assets)
+        new._pending_oracle = dict(self._pending_oracle)
+        if "_global" in self.__dict__:
+            new._global = self._global
+        return new
+
     # --- transactions ---------------------------------------------------------------------------
 
     def begin(self) -> None:
@@ -512,32 +535,6 @@ class State:
 
     def iter_accounts(self) -> Iterator[tuple[int, Account]]:
         return iter(self.accounts.items())
-
-    # --- snapshots ------------------------------------------------------------------------------
-
-    def __getstate__(self) -> dict:
-        if self._txn is not None:
-            raise RuntimeError("cannot snapshot inside a transaction")
-        self.flush()
-        d = dict(self.__dict__)
-        d["hasher"] = None
-        d["_slot_cache"] = {}
-        return d
-
-    def __setstate__(self, d: dict) -> None:
-        self.__dict__.update(d)
-        self.hasher = DEFAULT_HASHER
-        if not isinstance(self.accounts, Tracked):  # pickled before accounts were tracked
-            self.accounts = Tracked(self.accounts)
-        if not isinstance(self.assets, Versioned):  # pickled before the tables were versioned
-            self.assets, self.oracle = Versioned(self.assets), Versioned(self.oracle)
-        if "_empty_slot_hash" not in d:  # pickled before the incremental flush
-            self._empty_slot_hash = DEFAULT_HASHER.hash([0, 0, 0])
-            self._proots = {}
-        self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
-        for tree in [self.account_tree, self.registry_tree, self.oracle_tree,
-                     *self.order_trees.values()]:
-            tree.hasher = DEFAULT_HASHER
 
 
 def settle_funding(state: State, acc: Account) -> None:

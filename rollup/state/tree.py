@@ -100,6 +100,13 @@ class SparseMerkleTree:
         # (height, index) -> node value, only where it differs from defaults[height]
         self.nodes: dict[tuple[int, int], int] = {}
 
+    def copy(self) -> SparseMerkleTree:
+        """An independent tree with the same nodes (node values are ints: a dict copy)."""
+        new = SparseMerkleTree.__new__(SparseMerkleTree)
+        new.depth, new.hasher, new.defaults = self.depth, self.hasher, self.defaults
+        new.nodes = dict(self.nodes)
+        return new
+
     @property
     def capacity(self) -> int:
         return 1 << self.depth
