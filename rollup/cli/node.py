@@ -12,14 +12,12 @@ batch proving key in DATA/keys (`rollup setup ... --out DATA/keys`).
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import click
 
-from rollup.cli.operator import config_option, load_config
+from rollup.cli.operator import config_option, load_config, serve_until_stopped
 
 
 @click.group("node")
@@ -169,23 +167,14 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
     st = service.status()
     log(f"state root {st['root']} after {st['seq']} journaled requests")
 
-    def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    click.echo(f"listening on {server.url}")
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.server_close()
+    def on_stop() -> None:
         node_.close()
         service.close()
         if anvil is not None:
             anvil.stop()
         log("stopped")
+
+    serve_until_stopped(server, on_stop)
 
 
 @node.command("status")

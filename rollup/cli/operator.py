@@ -312,3 +312,24 @@ def status(config_path: str, as_json: bool) -> None:
                    f"finalized #{b['finalized']}, {b['unbatched_requests']} unbatched")
         for e in errors:
             click.echo(f"last error  {e}")
+
+
+def serve_until_stopped(server, on_stop) -> None:
+    """Print ``listening on URL`` (stdout's first line), serve until SIGTERM or Ctrl-C, then
+    close the server and run ``on_stop``."""
+    import signal
+    import threading
+
+    def stop(*_):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    click.echo(f"listening on {server.url}")
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+        on_stop()

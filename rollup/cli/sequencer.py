@@ -9,13 +9,12 @@ serves the same state.
 
 from __future__ import annotations
 
-import signal
 import threading
 from pathlib import Path
 
 import click
 
-from rollup.cli.operator import config_option, load_config
+from rollup.cli.operator import config_option, load_config, serve_until_stopped
 
 
 @click.group("sequencer")
@@ -71,21 +70,12 @@ def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool,
         threading.Thread(target=feed.run, args=(l1_poll, feed_stop), name="l1-feed",
                          daemon=True).start()
 
-    def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    click.echo(f"listening on {server.url}")
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def on_stop() -> None:
         feed_stop.set()
-        server.server_close()
         service.close()
         log("stopped")
+
+    serve_until_stopped(server, on_stop)
 
 
 # --- the operator's actions on a running service (POST /v1/admin) ---------------------------------
