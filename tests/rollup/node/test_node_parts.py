@@ -60,6 +60,11 @@ def test_file_and_command_sources(tmp_path):
         FileSource(str(bad)).next({}, set())
     with pytest.raises(OracleError, match="oracle file"):
         FileSource(str(tmp_path / "missing"))
+    broken = FileSource(_lines(tmp_path / "broken.jsonl", '{"asset": 1, "price": 1}', "{"))
+    assert broken.next({}, set()) == [{"asset": 1, "price": 1}]
+    broken.commit()
+    with pytest.raises(OracleError, match="oracle file line 2"):
+        broken.next({}, set())
     cmd = CommandSource(f"{sys.executable} -c 'import json; print(json.dumps([{{\"asset\": 1, "
                         f"\"price\": 7}}]))'")
     assert cmd.next({}, set()) == [{"asset": 1, "price": 7}]
@@ -67,6 +72,37 @@ def test_file_and_command_sources(tmp_path):
         CommandSource(f"{sys.executable} -c 'import sys; sys.exit(3)'").next({}, set())
     with pytest.raises(OracleError):
         make_source("sometimes", 1)
+
+
+def _lines(path, *lines) -> str:
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_file_source_goes_on_after_a_restart(tmp_path):
+    """The position is kept on commit (after the sequencer acknowledged the line's requests) and
+    survives a restart; another file, or a damaged position record, starts at line 0."""
+    prices = _lines(tmp_path / "p.jsonl", *(f'{{"asset": 1, "price": {p}}}' for p in (10, 11, 12)))
+    pos = tmp_path / "data" / "oracle-file.json"
+    pos.parent.mkdir()
+    src = make_source(f"file:{prices}", 1, pos.parent)
+    assert src.next({}, set()) == [{"asset": 1, "price": 10}]
+    src.commit()
+    assert src.next({}, set()) == [{"asset": 1, "price": 11}]  # not committed: a crash now ...
+    assert src.next({}, set()) == [{"asset": 1, "price": 12}]  # (in memory it goes on)
+    again = make_source(f"file:{prices}", 1, pos.parent)
+    assert again.next({}, set()) == [{"asset": 1, "price": 11}]  # ... sends it again
+    again.commit()
+    assert again.next({}, set()) == [{"asset": 1, "price": 12}]
+    again.commit()
+    assert again.next({}, set()) == [] and again.done
+    again.commit()
+    third = make_source(f"file:{prices}", 1, pos.parent)
+    assert third.next({}, set()) == [] and third.done  # the whole file was sent
+    other = _lines(tmp_path / "q.jsonl", '{"asset": 1, "price": 7}')
+    assert make_source(f"file:{other}", 1, pos.parent).next({}, set()) == [{"asset": 1, "price": 7}]
+    pos.write_text("not json")
+    assert make_source(f"file:{prices}", 1, pos.parent).next({}, set())[0]["price"] == 10
 
 
 def test_feeder_signs_prices_the_sequencer_accepts(tmp_path):
