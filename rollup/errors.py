@@ -95,3 +95,17 @@ class ExodusActive(EngineError):
 
 class JournalError(EngineError):
     """The journal could not record the request; it was not applied."""
+
+
+class OperatorOnly(EngineError):
+    """The request type comes from the operator or the L1 queue, not from a public endpoint."""
+
+
+class GroupRejected(EngineError):
+    """An item of an atomic group was rejected, so none of the group took effect: ``index``
+    names the item, ``error`` is its own typed error."""
+
+    def __init__(self, index: int, error: EngineError) -> None:
+        super().__init__(f"group item {index}: {type(error).__name__}: {error.reason}")
+        self.index = index
+        self.error = error

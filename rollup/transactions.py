@@ -5,8 +5,8 @@
                                                               order, zero-padded to 8
 signed with EdDSA-Poseidon; signed integers enter as ``v mod r``. Replay protection: the
 account's next nonce (withdrawals, transfers, liquidations), an order id held in the account's
-order tree (orders), an expiry (every user request); oracle messages are signed by the committed
-oracle key and never go back in time.
+order tree (orders), an order-id bound (cancel-all), an expiry (every user request); oracle
+messages are signed by the committed oracle key and never go back in time.
 
 Each applied transaction publishes one record: a 1-byte type, then the fields of
 ``RECORDS[type]`` big-endian at the listed widths (signed: two's complement). The records are
@@ -42,6 +42,8 @@ T_FORCED_WITHDRAWAL = 12
 T_LIST_ASSET = 13
 T_SET_ORACLE_KEY = 14
 T_REFUND = 15  # an L1 deposit the state cannot take (ETH, unusable key), paid back on L1
+T_CANCEL_ALL = 16  # signed request only; changes the book, not the state
+T_DROP_ORDERS = 17  # the operator's (unsigned); changes the book, not the state
 
 # (field, bytes, signed) per record type; every record starts with its 1-byte type.
 U32, U64, U160, U256 = 4, 8, 20, 32
@@ -252,6 +254,33 @@ class Cancel(Request):
 
 
 @dataclass(frozen=True)
+class CancelAll(Request):
+    """Cancel the account's resting orders in market ``asset`` (0: every market) whose order id
+    is at most ``up_to_order_id``: a replayed signature cannot reach an order newer than those
+    it was signed for (order ids that grow over time make the bound a time bound)."""
+
+    TYPE: ClassVar[int] = T_CANCEL_ALL
+    account: int
+    asset: int  # 0: every market
+    up_to_order_id: int
+    expiry: int
+    sig: Signature | None = None
+
+
+@dataclass(frozen=True)
+class DropOrders(Request):
+    """Operator action (cancel-on-disconnect, risk controls): drop the account's resting orders
+    in market ``asset`` (0: every market) with an order id at most ``up_to_order_id``. Unsigned,
+    so a public endpoint never takes it (``PUBLIC_TYPES``)."""
+
+    TYPE: ClassVar[int] = T_DROP_ORDERS
+    SIGNED: ClassVar[bool] = False
+    account: int
+    asset: int = 0  # 0: every market
+    up_to_order_id: int = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
 class OracleUpdate(Request):
     TYPE: ClassVar[int] = T_ORACLE
     asset: int
@@ -339,8 +368,15 @@ class SetOracleKey(Request):
 REQUEST_TYPES: dict[int, type[Request]] = {
     cls.TYPE: cls for cls in (Deposit, ForcedWithdrawal, Withdrawal, Transfer, Order, Cancel,
                               OracleUpdate, FundingTick, SettlementPrice, Liquidation,
-                              ExpirySettlement, ListAsset, SetOracleKey, Refund)
+                              ExpirySettlement, ListAsset, SetOracleKey, Refund, CancelAll,
+                              DropOrders)
 }
+# what a public endpoint may pass in: requests signed by an account's key (or the oracle's);
+# the L1 queue's, the operator's (listings, oracle-key changes, DropOrders) and expiry
+# settlements come from the node itself
+PUBLIC_TYPES: frozenset[type[Request]] = frozenset(
+    (Withdrawal, Transfer, Order, Cancel, CancelAll, Liquidation, OracleUpdate, FundingTick,
+     SettlementPrice))
 
 
 def request_messages(requests: Sequence[Request], domain: Domain) -> list[int]:

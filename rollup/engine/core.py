@@ -78,24 +78,24 @@ def _find_level(lp, ln, r, price, bid):
     return lo, False
 
 
-@njit(cache=True)
-def book_add(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, price, size, rem,
-             expiry, flags):
-    """Rest an order at the back of its level; its handle. The caller ensured capacity."""
+@njit(cache=True, inline="always")
+def _new_order(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, price, size,
+               rem, expiry, flags, stamp):
+    """A handle holding the order's fields, and the index of its price level (created if new);
+    the order is not linked into the level yet."""
     if meta[M_NFREE] > 0:
         meta[M_NFREE] -= 1
         h = free[meta[M_NFREE]]
     else:
         h = meta[M_USED]
         meta[M_USED] += 1
-    meta[M_SEQ] += 1
     oi[h, O_ACCT] = acct
     oi[h, O_ROW] = row
     oi[h, O_SIDE] = side
     oi[h, O_SIZE] = size
     oi[h, O_REM] = rem
     oi[h, O_FLAGS] = flags
-    oi[h, O_SEQ] = meta[M_SEQ]
+    oi[h, O_SEQ] = stamp
     oi[h, O_ASSET] = asset
     oi[h, O_LIVE] = 1
     oi[h, O_GEN] += 1
@@ -114,6 +114,17 @@ def book_add(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, pr
         lh[r, i] = -1
         lt[r, i] = -1
         ln[r] = n + 1
+    return h, i
+
+
+@njit(cache=True)
+def book_add(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, price, size, rem,
+             expiry, flags):
+    """Rest an order at the back of its level; its handle. The caller ensured capacity."""
+    meta[M_SEQ] += 1
+    h, i = _new_order(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, price,
+                      size, rem, expiry, flags, meta[M_SEQ])
+    r = asset * 2 + side
     tail = lt[r, i]
     oi[h, O_PREV] = tail
     oi[h, O_NEXT] = -1
@@ -122,6 +133,31 @@ def book_add(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, pr
     else:
         lh[r, i] = h
     lt[r, i] = h
+    return h
+
+
+@njit(cache=True)
+def book_insert(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, price, size,
+                rem, expiry, flags, stamp):
+    """Put a removed order back where its priority stamp places it in its level (undoing a
+    removal: the level's FIFO is in stamp order); its handle. The caller ensured capacity."""
+    h, i = _new_order(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, price,
+                      size, rem, expiry, flags, stamp)
+    r = asset * 2 + side
+    prev = lt[r, i]
+    while prev >= 0 and oi[prev, O_SEQ] > stamp:
+        prev = oi[prev, O_PREV]
+    nxt = oi[prev, O_NEXT] if prev >= 0 else lh[r, i]
+    oi[h, O_PREV] = prev
+    oi[h, O_NEXT] = nxt
+    if prev >= 0:
+        oi[prev, O_NEXT] = h
+    else:
+        lh[r, i] = h
+    if nxt >= 0:
+        oi[nxt, O_PREV] = h
+    else:
+        lt[r, i] = h
     return h
 
 
@@ -215,6 +251,8 @@ class Core:
         self.g = np.array([-1, 0], np.int64)
         self.gu = np.zeros(1, np.uint64)
         self.index: dict[int, int] = {}  # account id -> row
+        # while a list: the inverses of the books' changes (``OrderBook``), for a group rollback
+        self.undo: list | None = None
         self._reset_mirror()
 
     def _reset_mirror(self) -> None:

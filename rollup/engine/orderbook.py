@@ -5,7 +5,8 @@ sequencer, so the compiled kernel can match a run of orders against them); an ``
 the view of one asset, and a ``RestingOrder`` the view of one order. Matching is planned by
 walking the book without changing it (``makers``), so the matcher can validate every fill
 against the state first and then apply the plan (``fill`` / ``remove`` / ``add``), or drop it on
-rejection.
+rejection. While ``core.undo`` is a list, each change logs its inverse there (an atomic
+group's rollback: ``rollup.engine.groups``).
 """
 
 from __future__ import annotations
@@ -149,10 +150,14 @@ class OrderBook:
                        core.ln, self.asset, side, account, row, np.uint64(order_id),
                        np.uint64(price), size, remaining, np.uint64(expiry), flags)
         self._h[(account, order_id)] = h
+        if core.undo is not None:
+            core.undo.append((self._unadd, (account, order_id)))
         return RestingOrder(core, h)
 
     def fill(self, order: RestingOrder, qty: int) -> None:
         core = self.core
+        if core.undo is not None:
+            core.undo.append((self._unfill, (order.account, order.order_id, qty)))
         core.oi[order._h, C.O_REM] -= qty
         if core.oi[order._h, C.O_REM] == 0:
             self.remove(order)
@@ -161,9 +166,35 @@ class OrderBook:
         if not order.live:
             return
         core = self.core
+        h = order._h
+        if core.undo is not None:
+            core.undo.append((self._unremove, (
+                order.account, order.order_id, order.side, int(core.oi[h, C.O_ROW]),
+                order.price, order.size, int(core.oi[h, C.O_REM]), order.expiry, order.flags,
+                order.seq)))
         C.book_remove(core.oi, core.ou, core.pend, core.meta, core.lp, core.lh, core.lt,
-                      core.ln, order._h)
+                      core.ln, h)
         self._h.pop((order.account, order.order_id), None)
+
+    # the inverses of add, fill and remove, logged in ``core.undo`` while it is a list (an
+    # atomic group: ``rollup.engine.groups``) and run newest first
+
+    def _unadd(self, account: int, order_id: int) -> None:
+        core = self.core
+        C.book_remove(core.oi, core.ou, core.pend, core.meta, core.lp, core.lh, core.lt,
+                      core.ln, self._h.pop((account, order_id)))
+
+    def _unfill(self, account: int, order_id: int, qty: int) -> None:
+        self.core.oi[self._h[(account, order_id)], C.O_REM] += qty
+
+    def _unremove(self, account: int, order_id: int, side: int, row: int, price: int,
+                  size: int, remaining: int, expiry: int, flags: int, stamp: int) -> None:
+        core = self.core
+        core.reserve(1, self.asset * 2 + side)
+        self._h[(account, order_id)] = C.book_insert(
+            core.oi, core.ou, core.free, core.meta, core.lp, core.lh, core.lt, core.ln,
+            self.asset, side, account, row, np.uint64(order_id), np.uint64(price), size,
+            remaining, np.uint64(expiry), flags, stamp)
 
     def get(self, account: int, order_id: int) -> RestingOrder | None:
         h = self._h.get((account, order_id))

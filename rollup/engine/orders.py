@@ -8,7 +8,9 @@ decisions with the same errors and results (``docs/engine.md``: price-time prior
 maker's price, self-trade prevention, margin fill by fill, resting-order margin).
 Bookkeeping kept beside the books: ``live`` ((account, order slot) -> (asset, order id) of
 resting orders), ``resting`` (their signed orders), ``seen_orders`` (every (account, order id)
-accepted) and the resting totals (``rollup.margin.resting``).
+accepted) and the resting totals (``rollup.margin.resting``); during an atomic group each change
+to them is first noted in ``seq._undo`` (``rollup.engine.groups``). Cancels (``Cancel``, the
+signed ``CancelAll``, the operator's ``DropOrders``) change the books, never the state.
 """
 
 from __future__ import annotations
@@ -30,7 +32,18 @@ from rollup.state.encoding import (
     TIME_BITS,
 )
 from rollup.state.state import FEE_ACCOUNT, Asset
-from rollup.transactions import BUY, IOC, MARKET, POST_ONLY, REDUCE_ONLY, SELL, Cancel, Order
+from rollup.transactions import (
+    BUY,
+    IOC,
+    MARKET,
+    POST_ONLY,
+    REDUCE_ONLY,
+    SELL,
+    Cancel,
+    CancelAll,
+    DropOrders,
+    Order,
+)
 
 ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
 BALANCE_LIMIT = 1 << (BALANCE_BITS - 1)  # signed: -limit <= b < limit
@@ -110,12 +123,50 @@ def cancel(seq, req: Cancel) -> tuple[Receipt, BookOps]:
     return Receipt(0, 0, note="cancelled"), [lambda: unrest(seq, book, m)]
 
 
+def _bounded_cancel(seq, account: int, asset: int, up_to: int,
+                    why: str) -> tuple[Receipt, BookOps]:
+    """Every resting order of ``account`` in market ``asset`` (0: all) with an id <= ``up_to``,
+    in id order: the receipt lists them (``dropped``, with ``why``)."""
+    seq.state.account(account)
+    if asset != 0 and asset not in seq.state.assets:
+        raise E.UnknownMarket(f"asset {asset} is not listed")
+    if not 0 < up_to < _ORDER_ID_LIMIT:
+        raise E.InvalidRequest("up_to_order_id must be in 1..2**64-1")
+    live = seq.live
+    if len(live) < ORDER_SLOTS:
+        mine = [v for (a, _), v in live.items() if a == account]
+    else:  # the account's slots, not every resting order
+        mine = [v for v in map(live.get, [(account, k) for k in range(ORDER_SLOTS)]) if v]
+    hits = sorted((oid, a) for a, oid in mine if oid <= up_to and asset in (0, a))
+    found = [(seq.books[a], seq.books[a].get(account, oid)) for oid, a in hits]
+
+    def apply() -> None:
+        for book, m in found:
+            unrest(seq, book, m)
+
+    return (Receipt(0, 0, dropped=[(account, oid, why) for oid, _ in hits],
+                    note=f"cancelled {len(hits)}"), [apply] if hits else [])
+
+
+def cancel_all(seq, req: CancelAll) -> tuple[Receipt, BookOps]:
+    if not 0 <= req.expiry < _TIME_LIMIT:
+        raise E.InvalidRequest("expiry must be a 64-bit time")
+    not_expired(seq.state, req.expiry)
+    return _bounded_cancel(seq, req.account, req.asset, req.up_to_order_id, "cancelled")
+
+
+def drop_orders(seq, req: DropOrders) -> tuple[Receipt, BookOps]:
+    return _bounded_cancel(seq, req.account, req.asset, req.up_to_order_id,
+                           "dropped by the operator")
+
+
 def apply_book(seq, req: Order, book: OrderBook, plan: list[tuple[RestingOrder, int]],
                dropped: list[tuple[RestingOrder, str]], rest: int) -> None:
     """The book changes of a matched order: makers dropped, makers filled (``plan``: (maker,
     size)), the remainder ``rest`` resting."""
     seq.books.setdefault(req.asset, book)
     live, resting = seq.live, seq.resting
+    undo = seq._undo
     for m, _ in dropped:
         unrest(seq, book, m)
     for m, q in plan:
@@ -123,8 +174,12 @@ def apply_book(seq, req: Order, book: OrderBook, plan: list[tuple[RestingOrder, 
             resting_add(seq, m, -q, book.asset)
             book.fill(m, q)
             if not m.live:
+                if undo is not None:
+                    undo.order(m.account, m.order_id)
                 live.pop((m.account, m.order_id % ORDER_SLOTS), None)
                 resting.pop((m.account, m.order_id), None)
+    if undo is not None:
+        undo.order(req.account, req.order_id)
     seq.seen_orders.add((req.account, req.order_id))
     if rest:
         m = book.add(req.account, req.order_id, req.side, req.price, req.size, rest,
@@ -140,6 +195,8 @@ def unrest(seq, book: OrderBook, m: RestingOrder) -> None:
     if m.live:
         resting_add(seq, m, -m.remaining, book.asset)
     book.remove(m)
+    if seq._undo is not None:
+        seq._undo.order(m.account, m.order_id)
     seq.live.pop((m.account, m.order_id % ORDER_SLOTS), None)
     seq.resting.pop((m.account, m.order_id), None)
 
@@ -148,5 +205,7 @@ def resting_add(seq, m: RestingOrder, qty: int, asset_id: int) -> None:
     """Count ``qty`` more (or fewer, if negative) of resting order m in its account's totals."""
     if m.flags & REDUCE_ONLY:
         return
+    if seq._undo is not None:
+        seq._undo.totals(m.account)
     R.add(seq.core, seq._wide_totals, m.account, asset_id, m.side, m.price, qty,
           seq.state.accounts)

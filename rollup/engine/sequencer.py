@@ -9,8 +9,10 @@ function of the state and the request). Fixed at construction: the matcher (``Co
 by default), ``defer_root`` (commits only queue leaves; ``deferred_roots()`` does so for a
 block) and ``snapshot_every`` (the journal's policy, ``rollup.durability``, checked after each
 request or group; ``to_snapshot`` / ``from_snapshot``: ``rollup.engine.snapshot``). Unsigned
-request types (deposits, forced withdrawals, refunds, expiry settlements, listings) may be
-passed in only by the L1 queue reader and the operator.
+request types (deposits, forced withdrawals, refunds, expiry settlements, listings, DropOrders)
+may be passed in only by the L1 queue reader and the operator: a public endpoint submits with
+``public=True``, which refuses every type outside ``PUBLIC_TYPES`` (OperatorOnly).
+``submit_group`` applies cancels and orders of one account all-or-nothing (``groups``).
 Readers use ``account_view``, ``open_orders``, ``book_levels`` and ``status`` (``views``);
 ``docs/engine.md`` describes the design.
 """
@@ -24,7 +26,7 @@ from contextlib import contextmanager, nullcontext
 
 from rollup import errors as E
 from rollup.durability.snapshot import Snapshot
-from rollup.engine import funds, liquidate, oracle, orders, snapshot, views
+from rollup.engine import funds, groups, liquidate, oracle, orders, snapshot, views
 from rollup.engine.checks import check
 from rollup.engine.core import M_NPEND, Core, release
 from rollup.engine.orderbook import OrderBook
@@ -34,9 +36,12 @@ from rollup.engine.runs import CompiledMatcher
 from rollup.margin import resting as R
 from rollup.state.state import State
 from rollup.transactions import (
+    PUBLIC_TYPES,
     Cancel,
+    CancelAll,
     Deposit,
     Domain,
+    DropOrders,
     ExpirySettlement,
     ForcedWithdrawal,
     FundingTick,
@@ -57,7 +62,8 @@ from rollup.transactions import (
 HANDLERS = {
     Deposit: funds.deposit, Withdrawal: funds.withdrawal,
     ForcedWithdrawal: funds.forced_withdrawal, Refund: funds.refund, Transfer: funds.transfer,
-    Order: orders.place, Cancel: orders.cancel,
+    Order: orders.place, Cancel: orders.cancel, CancelAll: orders.cancel_all,
+    DropOrders: orders.drop_orders,
     OracleUpdate: oracle.oracle_update, FundingTick: oracle.funding_tick,
     SettlementPrice: oracle.settlement_price, ExpirySettlement: oracle.expiry_settlement,
     ListAsset: oracle.list_asset, SetOracleKey: oracle.set_oracle_key,
@@ -111,6 +117,7 @@ class Sequencer:
             journal.snapshot_every = snapshot_every
         self._group: list[tuple] | None = None  # rows of a group commit: (seq, request, fills)
         self._sums: dict[int, tuple] = {}  # account -> margin summary (a cache)
+        self._undo: groups.Undo | None = None  # an atomic group's rollback, while one runs
         self.failed: str | None = None  # why the sequencer stopped (journal behind memory)
         self.exodus: str | None = None  # set once L1 is in exodus: every request is refused
 
@@ -174,10 +181,14 @@ class Sequencer:
 
     # --- entry points ---------------------------------------------------------------------------
 
-    def submit(self, req: Request, pre: tuple[tuple[int, int], bool] | None = None) -> Receipt:
+    def submit(self, req: Request, pre: tuple[tuple[int, int], bool] | None = None, *,
+               public: bool = False) -> Receipt:
         """Verify, validate, journal and apply one request (or raise a typed error, unchanged).
         ``pre``: ``preverify``'s answer for it, used if the signer key is still the one it was
-        checked against (else the signature is verified now)."""
+        checked against (else the signature is verified now). ``public``: it came through a
+        public endpoint, which may pass in ``PUBLIC_TYPES`` only."""
+        if public:
+            self._check_public(req)
         if self._needs_signature(req):
             pk = self._signer_key(req)
             good = pre[1] if pre is not None and pre[0] == pk else self._verify(req, pk,
@@ -215,8 +226,8 @@ class Sequencer:
 
     def submit_many(self, reqs: Sequence[Request], *, verified: bool = False,
                     group_root: bool = False,
-                    pre: Sequence[tuple[tuple[int, int], bool] | None] | None = None
-                    ) -> list[Receipt | E.EngineError]:
+                    pre: Sequence[tuple[tuple[int, int], bool] | None] | None = None,
+                    public: bool = False) -> list[Receipt | E.EngineError]:
         """``submit`` for several requests in order, journaled together (group commit): one
         SQLite transaction, one fsync for the group, and the results are returned (the requests
         acknowledged) only once it is on disk. Each result is the request's receipt, or the
@@ -229,6 +240,7 @@ class Sequencer:
         Signatures (unless ``verified``): ``pre`` (``preverify``'s answers, e.g. computed by
         another thread) or else one ``preverify`` of the group, each answer used at the
         request's turn only if its signer key is still the one it was checked against.
+        ``public``: as for ``submit`` (a type outside ``PUBLIC_TYPES`` gets OperatorOnly).
 
         If the group's journal write fails, JournalError is raised and the sequencer refuses
         further requests: its memory holds requests the journal does not, so it must be rebuilt
@@ -258,6 +270,8 @@ class Sequencer:
                     req, p = reqs[i], pre[i]
                     i += 1
                     try:
+                        if public:
+                            self._check_public(req)
                         out.append(self.apply_verified(req) if verified
                                    else self.submit(req, p))
                     except E.EngineError as exc:
@@ -277,6 +291,23 @@ class Sequencer:
                     r.root = root
         self._maybe_snapshot()
         return out
+
+    def submit_group(self, reqs: Sequence[Request], *, verified: bool = False,
+                     public: bool = False) -> list[Receipt]:
+        """Apply signed ``Cancel`` / ``CancelAll`` / ``Order`` requests of one account in order,
+        all or nothing (an amend, a mass quote): their receipts, journaled together (one row per
+        request, one transaction), each receipt's root the root after the group. If an item is
+        rejected, GroupRejected (``index``: the item, ``error``: its typed error) and the state,
+        the books and the journal are as before the call. ``verified``: signatures checked
+        already; ``public``: as for ``submit``. Details: ``rollup.engine.groups``."""
+        self._check_usable()
+        if public:
+            for i, req in enumerate(reqs):
+                try:
+                    self._check_public(req)
+                except E.OperatorOnly as exc:
+                    raise E.GroupRejected(i, exc) from None
+        return groups.apply_group(self, reqs, verified)
 
     def apply_verified(self, req: Request) -> Receipt:
         """``submit`` without the signature check: for journal replay, and for callers that
@@ -313,6 +344,12 @@ class Sequencer:
         """L1 switched to exodus: from now on every request is refused with ExodusActive (the
         state stays readable; traders leave with exit proofs against the last finalized root)."""
         self.exodus = why
+
+    @staticmethod
+    def _check_public(req: Request) -> None:
+        check(type(req) in PUBLIC_TYPES, E.OperatorOnly,
+              f"{type(req).__name__} is not taken from a public endpoint: it comes from the "
+              "operator or the L1 queue")
 
     def _check_usable(self) -> None:
         if self.exodus:

@@ -271,6 +271,7 @@ def clone(seq, make: Callable[[State, Domain], S]) -> S:
     for k, v in vars(seq.core).items():
         setattr(core, k, v.copy() if isinstance(v, np.ndarray | dict | set) else v)
     core._reset_mirror()  # every row reloaded from the new state before the next run
+    core.undo = None
     new.core = core
     new.books = {}
     for asset, book in seq.books.items():

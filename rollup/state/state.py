@@ -3,7 +3,9 @@
 Leaf encodings are in ``rollup.state.encoding``. Updates go through a transaction: ``begin()``,
 then ``edit_account`` / ``set_oracle`` / ... on working copies, then ``commit()`` or
 ``rollback()`` (old objects restored; the trees were never touched). Until commit, no tree node
-changes, so a rejected request cannot leave a partial root.
+changes, so a rejected request cannot leave a partial root. A savepoint spans several
+transactions committed with ``defer=True`` (``savepoint``, then ``restore_savepoint`` or
+``release_savepoint``): restoring puts back every object they replaced (an atomic group).
 
 ``commit()`` hashes the changed leaves and returns the new root; ``commit(defer=True)`` only
 marks them dirty, and ``flush()`` (or ``root``) later hashes every dirty leaf at once: each kind
@@ -227,6 +229,7 @@ class State:
         self._pending_accounts: dict[int, Account | None] = {}
         self._pending_assets: dict[int, Asset | None] = {}
         self._pending_oracle: dict[int, OracleEntry | None] = {}
+        self._saved: dict | None = None  # an open savepoint: table -> key -> object before it
         self.recompute_root()
 
     def clone(self) -> State:
@@ -248,6 +251,7 @@ class State:
         new._pending_accounts = dict(self._pending_accounts)
         new._pending_assets = dict(self._pending_assets)
         new._pending_oracle = dict(self._pending_oracle)
+        new._saved = None
         if "_global" in self.__dict__:
             new._global = self._global
         return new
@@ -295,14 +299,52 @@ class State:
         if tables:
             self._pending_assets.update(tables.get("assets", {}))
             self._pending_oracle.update(tables.get("oracle", {}))
+        saved = self._saved
+        if saved is not None:
+            if not defer:
+                raise RuntimeError("a savepoint needs deferred commits")
+            for name, olds in (("accounts", txn), *(tables or {}).items()):
+                into = saved[name]
+                for key, old in olds.items():
+                    into.setdefault(key, old)
         if txn or tables or self._txn_globals != (self.time, self.oracle_pk):
             self._root = None
         return None if defer else self.flush()
 
+    # --- savepoints -----------------------------------------------------------------------------
+
+    def savepoint(self) -> None:
+        """Remember, from now on, every object the transactions replace (between transactions;
+        until released, commits must defer and nothing flushes)."""
+        if self._txn is not None or self._saved is not None:
+            raise RuntimeError("a savepoint starts between transactions, one at a time")
+        self._saved = {"accounts": {}, "assets": {}, "oracle": {},
+                       "globals": (self.time, self.oracle_pk, self._root)}
+
+    def restore_savepoint(self) -> None:
+        """Put back what the transactions since ``savepoint`` replaced, and close it. The queued
+        leaves stay queued: a flush finds them as they were (and rehashes nothing changed)."""
+        saved, self._saved = self._saved, None
+        if saved is None or self._txn is not None:
+            raise RuntimeError("restore_savepoint needs an open savepoint, between transactions")
+        for name in ("accounts", "assets", "oracle"):
+            table = getattr(self, name)
+            for key, old in saved[name].items():
+                if old is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = old
+        # the tables are as they were and no tree moved: so is the root
+        self.time, self.oracle_pk, self._root = saved["globals"]
+
+    def release_savepoint(self) -> None:
+        """Keep what the transactions since ``savepoint`` did, and close it."""
+        self._saved = None
+
     def flush(self) -> int:
         """Hash every queued change into the trees; returns the state root."""
-        if self._txn is not None:
-            raise RuntimeError("flush inside a transaction")
+        if self._txn is not None or self._saved is not None:
+            raise RuntimeError("flush inside a transaction or a savepoint")
         if self._root is not None:
             return self._root
         if self._pending_accounts:
