@@ -123,8 +123,8 @@ def cancel(seq, req: Cancel) -> tuple[Receipt, BookOps]:
     return Receipt(0, 0, note="cancelled"), [lambda: unrest(seq, book, m)]
 
 
-def _bounded_cancel(seq, account: int, asset: int, up_to: int,
-                    why: str) -> tuple[Receipt, BookOps]:
+def _bounded_cancel(seq, account: int, asset: int, up_to: int, why: str,
+                    expiry: int | None = None) -> tuple[Receipt, BookOps]:
     """Every resting order of ``account`` in market ``asset`` (0: all) with an id <= ``up_to``,
     in id order: the receipt lists them (``dropped``, with ``why``)."""
     seq.state.account(account)
@@ -132,6 +132,10 @@ def _bounded_cancel(seq, account: int, asset: int, up_to: int,
         raise E.UnknownMarket(f"asset {asset} is not listed")
     if not 0 < up_to < _ORDER_ID_LIMIT:
         raise E.InvalidRequest("up_to_order_id must be in 1..2**64-1")
+    if expiry is not None:
+        if not 0 <= expiry < _TIME_LIMIT:
+            raise E.InvalidRequest("expiry must be a 64-bit time")
+        not_expired(seq.state, expiry)
     live = seq.live
     if len(live) < ORDER_SLOTS:
         mine = [v for (a, _), v in live.items() if a == account]
@@ -149,10 +153,8 @@ def _bounded_cancel(seq, account: int, asset: int, up_to: int,
 
 
 def cancel_all(seq, req: CancelAll) -> tuple[Receipt, BookOps]:
-    if not 0 <= req.expiry < _TIME_LIMIT:
-        raise E.InvalidRequest("expiry must be a 64-bit time")
-    not_expired(seq.state, req.expiry)
-    return _bounded_cancel(seq, req.account, req.asset, req.up_to_order_id, "cancelled")
+    return _bounded_cancel(seq, req.account, req.asset, req.up_to_order_id, "cancelled",
+                           req.expiry)
 
 
 def drop_orders(seq, req: DropOrders) -> tuple[Receipt, BookOps]:

@@ -9,12 +9,10 @@ function of the state and the request). Fixed at construction: the matcher (``Co
 by default), ``defer_root`` (commits only queue leaves; ``deferred_roots()`` does so for a
 block) and ``snapshot_every`` (the journal's policy, ``rollup.durability``, checked after each
 request or group; ``to_snapshot`` / ``from_snapshot``: ``rollup.engine.snapshot``). Unsigned
-request types (deposits, forced withdrawals, refunds, expiry settlements, listings, DropOrders)
-may be passed in only by the L1 queue reader and the operator: a public endpoint submits with
-``public=True``, which refuses every type outside ``PUBLIC_TYPES`` (OperatorOnly).
-``submit_group`` applies cancels and orders of one account all-or-nothing (``groups``).
-Readers use ``account_view``, ``open_orders``, ``book_levels`` and ``status`` (``views``);
-``docs/engine.md`` describes the design.
+types (L1 queue, expiry settlements, listings, DropOrders) come from the queue reader and the
+operator only: ``public=True`` (a public endpoint) refuses all but ``PUBLIC_TYPES``.
+``submit_group``: one account's cancels and orders all-or-nothing (``groups``). Readers use
+``account_view``, ``open_orders``, ``book_levels``, ``status`` (``views``); design: docs/engine.md.
 """
 
 from __future__ import annotations

@@ -3,9 +3,8 @@
 Leaf encodings are in ``rollup.state.encoding``. Updates go through a transaction: ``begin()``,
 then ``edit_account`` / ``set_oracle`` / ... on working copies, then ``commit()`` or
 ``rollback()`` (old objects restored; the trees were never touched). Until commit, no tree node
-changes, so a rejected request cannot leave a partial root. A savepoint spans several
-transactions committed with ``defer=True`` (``savepoint``, then ``restore_savepoint`` or
-``release_savepoint``): restoring puts back every object they replaced (an atomic group).
+changes, so a rejected request cannot leave a partial root. A ``savepoint`` spans deferred
+commits; ``restore_savepoint`` puts back every object they replaced (an atomic group).
 
 ``commit()`` hashes the changed leaves and returns the new root; ``commit(defer=True)`` only
 marks them dirty, and ``flush()`` (or ``root``) later hashes every dirty leaf at once: each kind
