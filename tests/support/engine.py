@@ -15,6 +15,7 @@ from rollup.durability.snapshot import decode, encode
 from rollup.engine import core as C
 from rollup.engine import testnet as tn
 from rollup.engine.checks import working
+from rollup.engine.orders import ORDER_SLOTS
 from rollup.engine.runs import CompiledMatcher
 from rollup.engine.sequencer import Sequencer
 from rollup.engine.testnet import CALL, EXPIRY, PERP, PUT
@@ -138,7 +139,7 @@ def check_consistent(seq):
             prio = [((o.price if side.is_bid else -o.price), -o.seq) for o in side.iter_orders()]
             assert prio == sorted(prio, reverse=True), a
         for acc, oid in keyed:
-            assert seq.live[(acc, oid % 256)] == (a, oid)
+            assert seq.live[(acc, oid % ORDER_SLOTS)] == (a, oid)
             assert (acc, oid) in seq.resting and (acc, oid) in seq.seen_orders
     assert len(seq.live) == sum(len(b) for b in seq.books.values()) == len(seq.resting)
     assert seq.resting_totals == totals_from_books(seq)
@@ -248,20 +249,21 @@ class Flow:
         return [Cancel(acc, asset, max(1, self.oid.get(acc, 0) + pick))]
 
     def op_reuse(self, acc, asset, side, size, price, how, pick):
-        """An order whose id reuses a slot: a live order's id + 256 (slot busy), a seen id, a
-        stored slot's id + 256 (a legitimate reuse once the slot is free), or a lower one."""
+        """An order whose id reuses a slot: a live order's id + ORDER_SLOTS (slot busy), a seen
+        id, a stored slot's id + ORDER_SLOTS (a legitimate reuse once the slot is free), or a
+        lower one."""
         acct = self._acc(acc)
         stored = sorted(acct.orders.values()) if acct is not None else []
         live = sorted(oid for (a, _), (_, oid) in self.ref.live.items() if a == acc)
         seen = sorted(oid for a, oid in self.ref.seen_orders if a == acc)
         if how == "live" and live:
-            oid = live[pick % len(live)] + 256
+            oid = live[pick % len(live)] + ORDER_SLOTS
         elif how == "seen" and seen:
             oid = seen[pick % len(seen)]
         elif how == "slot" and stored:
-            oid = stored[pick % len(stored)][0] + 256
+            oid = stored[pick % len(stored)][0] + ORDER_SLOTS
         elif how == "lower" and stored:
-            oid = max(1, stored[pick % len(stored)][0] - 256 * (1 + pick % 2))
+            oid = max(1, stored[pick % len(stored)][0] - ORDER_SLOTS * (1 + pick % 2))
         else:
             oid = self._id(acc)
         return [Order(acc, asset, side, size, self._price(asset, price), oid, FAR)]

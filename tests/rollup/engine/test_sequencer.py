@@ -4,6 +4,7 @@ import pytest
 
 from rollup import errors as E
 from rollup.engine import testnet as tn
+from rollup.engine.orders import ORDER_SLOTS
 from rollup.engine.testnet import CALL, DOMAIN, PERP
 from rollup.margin.risk import is_liquidatable
 from rollup.state.rebuild import rebuild
@@ -141,8 +142,8 @@ def test_replayed_and_forged_requests(seq):
     rejected(seq, o, E.OrderIdReused)  # replay of a resting order
     seq.submit(Cancel(1, PERP, 1).signed(tn.key(1), DOMAIN))
     rejected(seq, o, E.OrderIdReused)  # replay after cancel
-    assert seq.submit(order(1, SELL, 10, 60_000, 1 + 256)).resting == 10  # newer id, same slot
-    rejected(seq, order(1, SELL, 10, 60_000, 1 + 512), E.OrderIdReused)  # slot holds it
+    assert seq.submit(order(1, SELL, 10, 60_000, 1 + ORDER_SLOTS)).resting == 10  # newer, same slot
+    rejected(seq, order(1, SELL, 10, 60_000, 1 + 2 * ORDER_SLOTS), E.OrderIdReused)  # taken
     w = Withdrawal(1, 1000, 0xBEEF, 0, FAR).signed(tn.key(1), DOMAIN)
     seq.submit(w)
     rejected(seq, w, E.StaleNonce)

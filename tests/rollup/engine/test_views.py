@@ -10,6 +10,7 @@ import pytest
 from rollup import errors as E
 from rollup.engine import testnet as tn
 from rollup.engine.matching import PythonMatcher
+from rollup.engine.orders import ORDER_SLOTS
 from rollup.engine.testnet import CALL, FAR, PERP
 from rollup.engine.views import Level, OpenOrder
 from rollup.transactions import BUY, REDUCE_ONLY, SELL, Cancel, Order
@@ -18,7 +19,7 @@ from rollup.transactions import BUY, REDUCE_ONLY, SELL, Cancel, Order
 def trading_venue(**options):
     seq = tn.venue(n_accounts=4, deposit=10**10, **options)
     for req in [Order(1, PERP, SELL, 10, 60_100, 1, FAR), Order(2, PERP, SELL, 5, 60_100, 1, FAR),
-                Order(1, PERP, SELL, 7, 60_300, 2 + 256, FAR),  # slot 2
+                Order(1, PERP, SELL, 7, 60_300, 2 + ORDER_SLOTS, FAR),  # slot 2
                 Order(3, PERP, SELL, 4, 60_200, 1, FAR), Order(1, PERP, BUY, 3, 59_000, 3, FAR),
                 Order(2, PERP, BUY, 6, 59_500, 2, FAR), Order(3, PERP, BUY, 2, 59_500, 2, FAR),
                 Order(4, PERP, BUY, 12, 60_100, 1, FAR),  # takes 10 of 1's, 2 of 2's
@@ -31,7 +32,7 @@ def trading_venue(**options):
 def test_open_orders_and_book_levels_read_the_books():
     seq = trading_venue()
     # account 1: its first ask filled, the call cancelled; by order slot
-    assert seq.open_orders(1) == [OpenOrder(PERP, 2 + 256, SELL, 60_300, 7, 7, FAR, 0),
+    assert seq.open_orders(1) == [OpenOrder(PERP, 2 + ORDER_SLOTS, SELL, 60_300, 7, 7, FAR, 0),
                                   OpenOrder(PERP, 3, BUY, 59_000, 3, 3, FAR, 0),
                                   OpenOrder(PERP, 5, BUY, 58_000, 1, 1, FAR, REDUCE_ONLY)]
     assert seq.open_orders(2) == [OpenOrder(PERP, 1, SELL, 60_100, 5, 3, FAR, 0),
