@@ -40,7 +40,7 @@ T_SET_ORACLE_KEY = 14
 T_REFUND = 15
 DOMAIN_TAG = int.from_bytes(b"zkderiv/v1", "big")
 MSG_FIELDS = 8  # every signed message is H(domain, type, f_1..f_8), zero-padded
-ORDER_TREE_DEPTH = 8
+ORDER_TREE_DEPTH = 12  # 4,096 order slots per account (docs/circuits.md: the cost per level)
 ASSET_DEPTH = 8
 POSITION_SLOTS = 8
 COLLATERAL_BITS = 96
@@ -437,9 +437,9 @@ class Side:
             return h + cs.mul(1 - h, cs.mul(r, e))
 
     def order_update(self, oid_bits: list, enabled: LC, qty: LC, size: LC) -> LC:
-        """The order slot oid mod 256 takes (oid, filled') when `enabled`; returns the new
-        orders root (unchanged otherwise). filled' = (same id ? filled : 0) + qty <= size,
-        and a stored id may not be newer than oid."""
+        """The order slot oid mod 2**ORDER_TREE_DEPTH takes (oid, filled') when `enabled`;
+        returns the new orders root (unchanged otherwise). filled' = (same id ? filled : 0) +
+        qty <= size, and a stored id may not be newer than oid."""
         cs, v, p = self.cs, self.v, self.p
         with cs.component("order_tree"):
             sid, fill = v[p + "osid"], v[p + "ofill"]

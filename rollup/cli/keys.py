@@ -288,7 +288,7 @@ def sign_json(ctx: click.Context, source) -> None:
 @click.option("--size", type=int, required=True, help="In the asset's base units.")
 @click.option("--price", type=int, required=True,
               help="Limit price (collateral units per base unit); for --market the worst one.")
-@click.option("--order-id", type=int, required=True, help="Unused id >= 1 (slot = id mod 256).")
+@click.option("--order-id", type=int, required=True, help="Unused id >= 1 (slot = id mod 4096).")
 @_EXPIRY
 @click.option("--post-only", is_flag=True)
 @click.option("--ioc", is_flag=True, help="Immediate or cancel.")

@@ -78,7 +78,7 @@ class _Work:
         self.bal, self.v, self.r = b, v, r
 
     def fill_order(self, order_id: int, q: int) -> None:
-        """Order slot ``order_id mod 256`` := (id, filled + q), filled reset for a new id."""
+        """Order slot ``order_id % ORDER_SLOTS`` := (id, filled + q), filled reset for a new id."""
         slot = order_id % ORDER_SLOTS
         if self.orders is None:
             self.orders = {}

@@ -128,7 +128,8 @@ def _copy_tree(t: SparseMerkleTree) -> SparseMerkleTree:
 
 def _side_values(st: State, i: int, acc: Account, order_id: int) -> dict[str, int]:
     """An account's leaf fields, expanded positions and the opening of order slot
-    order_id mod 256 (the sibling list of the account's order tree; 0s when no order)."""
+    order_id mod 2**ORDER_TREE_DEPTH (the sibling list of the account's order tree; 0s when no
+    order)."""
     out = {"pk_x": acc.pk[0], "pk_y": acc.pk[1], "nonce": acc.nonce,
            "collateral": encode(acc.collateral),
            "orders": st.orders_root(i) if i in st.accounts else EMPTY_ORDERS_ROOT}

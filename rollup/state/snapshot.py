@@ -6,7 +6,8 @@ their order), every tree node, the cached positions roots, the asset registry, t
 table, the time and the oracle key. Integers of any size go through ``int_column`` (int64 or
 uint64 when they all fit, else 256-bit two's complement rows); tree nodes and keys are always
 such rows. The loaded state's root is recomputed from its tree roots (two hashes), so a table
-that does not match its trees' top is caught; the leaves are trusted to the file's hash.
+that does not match its trees' top is caught; the leaves are trusted to the file's hash. A state
+of another order-tree depth (``meta["order_depth"]``, 8 when absent) is refused.
 Malformed tables raise ValueError (``rollup.durability.snapshot`` turns it into SnapshotError).
 """
 
@@ -107,7 +108,8 @@ def state_tables(state: State) -> tuple[dict, dict[str, np.ndarray]]:
     a["proots.account"] = int_column(list(state._proots))
     a["proots.value"] = wide_column(list(state._proots.values()))
     meta = {
-        "account_depth": state.account_depth, "time": state.time,
+        "account_depth": state.account_depth, "order_depth": ORDER_TREE_DEPTH,
+        "time": state.time,
         "oracle_pk": list(state.oracle_pk),
         "assets": [[getattr(x, f) for f in ASSET_FIELDS] for x in state.assets.values()],
         "oracle": [[k] + [getattr(o, f) for f in ORACLE_FIELDS] for k, o in state.oracle.items()],
@@ -127,6 +129,11 @@ def _split(counts: list[int], rows: list) -> list[list]:
 
 def state_from_tables(meta: dict, a: dict[str, np.ndarray]) -> State:
     """The State of ``state_tables``; its root recomputed from the trees' roots."""
+    # the order trees' nodes are stored as they are: they must be of this build's depth (files
+    # written before the depth was recorded hold depth-8 trees)
+    got = meta.get("order_depth", 8)
+    if got != ORDER_TREE_DEPTH:
+        raise ValueError(f"a state of depth-{got} order trees; this build's are {ORDER_TREE_DEPTH}")
     st = State(int(meta["account_depth"]))
     ids = column_ints(a["accounts.id"])
     xs, ys = column_ints(a["accounts.pk_x"]), column_ints(a["accounts.pk_y"])

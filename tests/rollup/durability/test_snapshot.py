@@ -4,7 +4,8 @@ SnapshotError and recovery falls back to an older file or to the journal alone; 
 file still loads; the fill history is journaled with its requests; no pickle in ``rollup/``.
 
 ``python tests/rollup/durability/test_snapshot.py`` rewrites the golden file (only ever for a new
-format version, under a new name: old files must keep loading).
+format version, under a new name: old files must keep loading; the exception is a change of the
+state commitment, which no old state survives: the order trees' depth 8 -> 12 rewrote it).
 """
 
 from __future__ import annotations
@@ -304,7 +305,7 @@ def golden_engine() -> Sequencer:
 
 # what the committed file holds: account -> (collateral, nonce, perpetual balance)
 GOLDEN_V1 = {
-    "root": "0x2f09f6522993cccba6d0886500e1840750438c9631bb798456ec698329edbd65",
+    "root": "0x23fe366eb4e6481d22f31315a9749d15a6c0eaf43652ffdf939eed356176a75d",
     "seq": 19,
     "records": 15,
     "accounts": {0: (144, 0, 0), 1: (10_000_240_376, 0, -4), 2: (9_999_999_000, 1, 0),
@@ -335,6 +336,20 @@ def test_golden_v1_file_still_loads():
     r = seq.submit(tn.order(4, SELL, 6, 59_800, 2))
     assert [(f.maker, f.maker_order, f.price, f.size) for f in r.fills] == [
         (2, 1, 59_900, 5), (2, 2, 59_800, 1)]
+
+
+def test_a_state_of_another_order_tree_depth_is_refused():
+    """The order trees' nodes are stored as they are: a snapshot of other depth (or of before the
+    depth was recorded: 8) is refused, never loaded with trees this build cannot read."""
+    snap = golden_engine().to_snapshot()
+    assert snap.meta["state"]["order_depth"] == 12
+    for other in (8, None):
+        if other is None:
+            del snap.meta["state"]["order_depth"]
+        else:
+            snap.meta["state"]["order_depth"] = other
+        with pytest.raises(S.SnapshotError, match="depth-8 order trees"):
+            Sequencer.from_snapshot(snap, tn.DOMAIN)
 
 
 def test_golden_stream_gives_the_golden_engine():

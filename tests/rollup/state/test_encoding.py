@@ -1,7 +1,7 @@
 from circuits import poseidon
 from circuits.gadgets import signed
 from rollup.engine import testnet
-from rollup.state.encoding import POSITION_SLOTS
+from rollup.state.encoding import ORDER_TREE_DEPTH, POSITION_SLOTS
 from rollup.state.tree import SparseMerkleTree
 from rollup.transactions import (
     RECORDS,
@@ -22,7 +22,7 @@ def test_state_root_formula():
     acc = st.accounts[1]
     slots = [poseidon([a, signed.encode(b), signed.encode(s)]) for a, b, s in acc.positions]
     assert len(slots) == POSITION_SLOTS
-    empty_orders = SparseMerkleTree(8).root
+    empty_orders = SparseMerkleTree(ORDER_TREE_DEPTH).root
     leaf = poseidon([*acc.pk, acc.nonce, signed.encode(acc.collateral), poseidon(slots),
                      empty_orders])
     assert st.account_tree.leaf(1) == leaf
@@ -34,6 +34,16 @@ def test_state_root_formula():
     leaf_1, sib = st.account_proof(1)
     from rollup.state import verify_proof
     assert verify_proof(st.account_tree.root, 1, leaf_1, sib)
+
+
+def test_the_engine_and_the_circuits_share_the_order_tree():
+    """One order tree: the state's depth is the batch circuit's (an account rests at most one
+    order per slot, 2**depth of them)."""
+    from circuits import batch
+    from rollup.engine.orders import ORDER_SLOTS
+
+    assert batch.ORDER_TREE_DEPTH == ORDER_TREE_DEPTH == 12 and ORDER_SLOTS == 4096
+    assert batch.EMPTY_ORDERS_ROOT == SparseMerkleTree(ORDER_TREE_DEPTH).root
 
 
 def test_negative_values_as_field_elements():

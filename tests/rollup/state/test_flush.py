@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from circuits.poseidon import poseidon
-from rollup.state.encoding import encode
+from rollup.state.encoding import ORDER_TREE_DEPTH, encode
 from rollup.state.snapshot import state_from_tables, state_tables
 from rollup.state.state import EMPTY_SLOT, State
 from rollup.state.tree import SparseMerkleTree, update_trees
@@ -60,7 +60,7 @@ def from_scratch(s: State) -> int:
     leaves = {}
     for i, acc in s.accounts.items():
         slots = [poseidon([a, encode(b), encode(f)]) for a, b, f in acc.positions]
-        orders = SparseMerkleTree(8)
+        orders = SparseMerkleTree(ORDER_TREE_DEPTH)
         orders.update({k: poseidon([oid, filled]) for k, (oid, filled) in acc.orders.items()})
         leaves[i] = poseidon([acc.pk[0], acc.pk[1], acc.nonce, encode(acc.collateral),
                               poseidon(slots), orders.root])
