@@ -28,7 +28,7 @@ from rollup.state.encoding import ASSET_DEPTH, KIND_CALL, KIND_PERP, RISK_SCALE
 from rollup.state.state import State
 
 # (spot shock, vol shock, weight), ppm: Paradex's portfolio-margin table (docs/margin.md). The
-# tail weights are 16% / |shock|, so a linear position loses the same in every tail row.
+# tail weights are about 16% / |shock|: a linear position loses 15.8-16% of its notional there.
 GRID: tuple[tuple[int, int, int], ...] = (
     (160_000, 400_000, 1_000_000),
     (120_000, 400_000, 1_000_000), (120_000, -220_000, 1_000_000),
@@ -91,9 +91,10 @@ def option_rows(spot, strike, seconds_left, rate, iv, is_call) -> np.ndarray:
     spot * (1 + shock) and iv * (1 + vol shock * vol_scale(DTE)), minus the value now, times
     the weight, floored; the delta rows are floor(-/+ DELTA_CHARGE * delta * spot). ``spot``,
     ``strike``: collateral base units per underlying base unit; ``rate``: per year."""
-    s, k, secs, iv = (np.asarray(x, dtype=np.float64).reshape(-1)
-                      for x in np.broadcast_arrays(spot, strike, seconds_left, iv))
-    call = np.broadcast_to(np.asarray(is_call, dtype=bool), s.shape)
+    *floats, call = (x.reshape(-1) for x in np.broadcast_arrays(
+        *(np.asarray(x, dtype=np.float64) for x in (spot, strike, seconds_left, iv)),
+        np.asarray(is_call, dtype=bool)))
+    s, k, secs, iv = floats
     if np.any(iv <= 0) or np.any(s <= 0) or np.any(k <= 0):
         raise BadOracle("option revaluation needs positive spot, strike and volatility")
     t = secs / SECONDS_PER_YEAR
