@@ -8,14 +8,9 @@ normal CDF and n its density (Hull, Options, Futures and Other Derivatives, ch. 
     theta_call = -S n(d1) sigma / (2 sqrt T) - r K e^{-rT} N(d2)
     theta_put  = -S n(d1) sigma / (2 sqrt T) + r K e^{-rT} N(-d2)
 Theta is per year and vega per unit of volatility (divide by 365 / 100 for per-day / per-point).
-N is computed from the C library's erfc through a Numba ufunc (full double precision, no scipy);
-erfc rather than erf keeps N(x) accurate in the far left tail.
-
-``greeks_compiled`` is the same computation fused into one Numba loop (no temporaries): the
-same formulas in the same order, so it agrees with ``greeks`` to a few ulps.
-
-Marks feed pre-trade checks, risk reports and liquidation scans; the state itself only ever sees
-the oracle's integer prices.
+N is the C library's erfc through Numba (full double precision; accurate in the far left tail).
+``greeks_compiled`` fuses ``greeks`` into one Numba loop, same formulas in the same order.
+Marks feed risk views and the oracle's scenario rows; the state only sees integer prices.
 """
 
 from __future__ import annotations

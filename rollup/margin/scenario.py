@@ -48,7 +48,7 @@ DELTA_CHARGE_PPM = 20_000  # of |net delta| x spot, per underlying (rows 24: dow
 N_SCENARIOS = len(GRID) + 2
 MAINTENANCE_PPM = 500_000  # maintenance = half the initial requirement
 DV_LIMIT = 1 << 60  # |dV| < DV_LIMIT (DV_BITS = 61, signed)
-SPREAD_BITS = 64  # the circuit's window: M_u - min(0, min_s L_u(s)) < 2**SPREAD_BITS
+SPREAD_BITS = 60  # the circuit's window: M_u - min(0, min_s L_u(s)) < 2**SPREAD_BITS
 N_ASSETS = 1 << ASSET_DEPTH
 SECONDS_PER_YEAR = 365 * 86_400
 VOL_DAYS = 30  # vol shocks scale by (VOL_DAYS / max(1, DTE)) ** power
