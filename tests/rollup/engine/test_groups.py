@@ -166,29 +166,35 @@ def test_group_shape_and_signatures(base):
 
 # --- groups against their requests one by one ---------------------------------------------------
 
-FLAGS = st.sampled_from([0, 0, 0, POST_ONLY, IOC, MARKET, REDUCE_ONLY])
+FLAGS = st.sampled_from([0, 0, 0, 0, 0, POST_ONLY, IOC, MARKET, REDUCE_ONLY])
+# an order: (asset, side, size, price steps from the mid, flags, id: fresh below 10, else 1..3)
+ORDER = st.tuples(st.just("order"), st.sampled_from([PERP, CALL]), st.sampled_from([BUY, SELL]),
+                  st.integers(1, 45), st.integers(-3, 3), FLAGS, st.integers(0, 12))
 ITEM = st.one_of(
-    st.tuples(st.just("cancel"), st.sampled_from([PERP, CALL]), st.integers(1, 8)),
+    st.tuples(st.just("cancel"), st.integers(0, 5)),
     st.tuples(st.just("cancel_all"), st.sampled_from([0, PERP, CALL]), st.integers(0, 12),
-              st.sampled_from([FAR, FAR, 0])),
-    st.tuples(st.just("order"), st.sampled_from([PERP, CALL]), st.sampled_from([BUY, SELL]),
-              st.integers(1, 45), st.integers(-3, 3), FLAGS, st.integers(0, 9)),
+              st.sampled_from([FAR, FAR, FAR, 0])),
+    ORDER, ORDER,
 )
 
 
 def build(items):
-    out, fresh = [], 10
+    """The group's requests: a cancel names the group's latest order (0), one of account 1's
+    resting orders 1..4, or none (5)."""
+    out, fresh, assets = [], 10, {1: PERP, 2: PERP, 3: CALL, 4: CALL, 5: PERP}
     for it in items:
         if it[0] == "cancel":
-            out.append(Cancel(1, it[1], it[2]))
+            oid = it[1] or fresh
+            out.append(Cancel(1, assets.get(oid, PERP), oid))
         elif it[0] == "cancel_all":
             out.append(CancelAll(1, it[1], it[2], it[3]))
         else:
             _, asset, side, size, d, flags, reuse = it
-            if reuse < 7:
+            if reuse < 10:
                 fresh += 1
+                assets[fresh] = asset
             out.append(Order(1, asset, side, size, MID[asset] + d * STEP[asset],
-                             fresh if reuse < 7 else reuse - 6, FAR, flags))
+                             fresh if reuse < 10 else reuse - 9, FAR, flags))
     return out
 
 
