@@ -296,7 +296,7 @@ ROUTES: list[Endpoint] = [
                          "Journaled and applied like any request; batches prove both (an L1 "
                          "slot each)."),
     Endpoint("GET", "/v1/accounts/{id}", get_account, "getAccount",
-             "Collateral, nonce, positions, open orders, margin", W.AccountView,
+             "Collateral, nonce, positions, open orders, margin", W.Account,
              params={"id": "account id"},
              errors={404: "UnknownAccount (or a path that is not a number: NotFound)."}),
     Endpoint("GET", "/v1/books/{asset}", get_book, "getBook",
@@ -374,5 +374,6 @@ def create_app(service: SequencerService | None, *, max_body: int = 64 * 1024,
               for ep in ROUTES]
     app = Starlette(routes=[*routes, *extra_routes],
                     exception_handlers={HTTPException: _http_error})
+    app.router.redirect_slashes = False  # /v1/status/ is no route, not a redirect
     app.state.api = api
     return app

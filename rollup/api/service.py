@@ -91,14 +91,15 @@ class _Submits:
     """A queue entry of requests to journal and apply, in order: one ``submit`` (``single``:
     the future gets the receipt or the error) or one ``submit_batch`` (the future gets the list
     of receipts and errors). ``keys``: each request's idempotency key; ``received``: when the
-    API received it."""
+    API received it (b"": not deduplicated)."""
 
     __slots__ = ("reqs", "fut", "single", "pre", "keys", "received", "outs")
 
     def __init__(self, reqs: list[Request], single: bool, pre: list,
                  received: int | None = None) -> None:
         self.reqs, self.single, self.fut, self.pre = reqs, single, Future(), pre
-        self.keys = [key_of(request_json(r)) for r in reqs]
+        # only signed requests are retried by their sender; two equal L1 deposits are two
+        self.keys = [key_of(request_json(r)) if r.SIGNED else b"" for r in reqs]
         self.received = received if received is not None else now_us()
         self.outs: list = [None] * len(reqs)
 
@@ -337,7 +338,8 @@ class SequencerService:
         if first <= last:
             self._rebuild_receipts(first, last)
         for seq, key, body, text in j.recent_receipts(self.window):
-            self._remember_one(key, seq)
+            if key:
+                self._remember_one(key, seq)
             self.history.observe(request_from_json(json.loads(text)),
                                  msgspec.json.decode(body, type=W.Receipt))
 
@@ -355,7 +357,8 @@ class SequencerService:
             r = scratch.apply_verified(req)
             self._fill_id = fill_ids.get(seq, 1) - 1
             rec = self._receipt(req, r, None, scratch.state.time)
-            rows.append((seq, key_of(text), None, rec.engine_time, msgspec.json.encode(rec)))
+            key = key_of(text) if req.SIGNED else b""
+            rows.append((seq, key, None, rec.engine_time, msgspec.json.encode(rec)))
         self.journal.store_receipts(rows)
         self.log(f"rebuilt the receipts of journal rows {first}..{last} in "
                  f"{time.perf_counter() - t:.1f} s")
@@ -376,12 +379,13 @@ class SequencerService:
         self.journal.store_receipts([(r.seq, key, r.received_us, r.engine_time, enc(r))
                                      for _req, key, r in done])
         for req, key, r in done:
-            self._remember_one(key, r.seq)
+            if key:
+                self._remember_one(key, r.seq)
             self.history.observe(req, r)
 
     def _stored(self, key: bytes) -> Replayed | None:
         """The stored receipt of an accepted request with this key, if it is still kept."""
-        seq = self._recent.get(key)
+        seq = self._recent.get(key) if key else None
         body = self.journal.receipt(seq) if seq is not None else None
         if body is None:
             return None
@@ -579,11 +583,11 @@ class SequencerService:
     def account(self, i: int) -> dict:
         return msgspec.to_builtins(self.call(lambda s: s.account_view(i)))
 
-    def account_view(self, i: int) -> W.AccountView:
+    def account_view(self, i: int) -> W.Account:
         v = self.seq.account_view(i)  # UnknownAccount -> 404
         m = v.margin
         pk = public_json(v.pk)
-        return W.AccountView(
+        return W.Account(
             i, W.PublicKey(pk["x"], pk["y"], pk["compressed"]), v.nonce, v.collateral,
             [W.Position(a, b, s) for a, b, s in v.positions],
             [W.OpenOrder(o.asset, o.order_id, "buy" if o.side == BUY else "sell", o.price,

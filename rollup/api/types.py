@@ -42,7 +42,7 @@ def _uint(doc: str) -> object:
     return _int(0, U256, doc)
 
 
-Account = _uint("account id")
+AccountId = _uint("account id")
 Asset = _uint("asset id")
 Amount = _uint("collateral units")
 Expiry = _uint("oracle time (s) after which the request is void")
@@ -106,7 +106,7 @@ class Order(WireRequest):
 
     REQUEST: ClassVar[type[Request]] = T.Order
     type: Literal[4, "order"]
-    account: Account
+    account: AccountId
     asset: Asset
     side: _int(0, U256, "0 buy, 1 sell")
     size: Size
@@ -122,7 +122,7 @@ class Cancel(WireRequest):
 
     REQUEST: ClassVar[type[Request]] = T.Cancel
     type: Literal[6, "cancel"]
-    account: Account
+    account: AccountId
     asset: Asset
     order_id: _uint("the order's id")
     sig: Signature | None = None
@@ -133,7 +133,7 @@ class Withdrawal(WireRequest):
 
     REQUEST: ClassVar[type[Request]] = T.Withdrawal
     type: Literal[2, "withdrawal"]
-    account: Account
+    account: AccountId
     amount: Amount
     to: _uint("the L1 address as an integer (the engine checks it is below 2**160)")
     nonce: Nonce
@@ -146,8 +146,8 @@ class Transfer(WireRequest):
 
     REQUEST: ClassVar[type[Request]] = T.Transfer
     type: Literal[3, "transfer"]
-    sender: Account
-    receiver: Account
+    sender: AccountId
+    receiver: AccountId
     amount: Amount
     nonce: Nonce
     expiry: Expiry
@@ -159,8 +159,8 @@ class Liquidation(WireRequest):
 
     REQUEST: ClassVar[type[Request]] = T.Liquidation
     type: Literal[10, "liquidation"]
-    liquidator: Account
-    liquidated: Account
+    liquidator: AccountId
+    liquidated: AccountId
     asset: Asset
     size: Size
     nonce: Nonce
@@ -396,7 +396,7 @@ class Margin(Struct):
     liquidatable: bool
 
 
-class AccountView(Struct):
+class Account(Struct):
     id: Uint
     public_key: PublicKey
     nonce: Uint
