@@ -35,17 +35,12 @@ from starlette.routing import BaseRoute, Route
 from rollup.api import codec
 from rollup.api import types as W
 from rollup.api.codec import ApiError, BadInput, engine_status, error
+from rollup.api.openapi import spec_bytes
 from rollup.api.service import Replayed, SequencerService, now_us
+from rollup.api.types import OneOf
 from rollup.errors import EngineError
 
 JSON = "application/json"
-
-
-@dataclass(frozen=True)
-class OneOf:
-    """An answer that is one of several types (for the OpenAPI document)."""
-
-    types: tuple[type, ...]
 
 
 @dataclass(frozen=True)
@@ -72,6 +67,7 @@ class Api:
         self.service = service
         self.max_body, self.max_batch_body = max_body, max_batch_body
         self.on_ack = on_ack
+        self.openapi = spec_bytes(ROUTES)
         # signature checks release the GIL: with more than one core they run beside the writer
         self.pool = ThreadPoolExecutor(4, thread_name_prefix="api")
 
@@ -133,9 +129,7 @@ def limited(wait: float) -> ApiError:
 # --- handlers: each returns (answer, extra headers) -----------------------------------------------
 
 async def get_openapi(api: Api, request: Request, params: dict) -> tuple:
-    from rollup.api.openapi import spec_bytes
-
-    return spec_bytes(), {}
+    return api.openapi, {}
 
 
 async def get_status(api: Api, request: Request, params: dict) -> tuple:

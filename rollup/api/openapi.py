@@ -1,17 +1,17 @@
-"""The API's OpenAPI 3.1 document (served at ``GET /openapi.json``), generated from the route
-table (``rollup.api.app.ROUTES``) and the msgspec types it names
-(``msgspec.json.schema_components``): what is served and what is described cannot drift apart.
+"""The API's OpenAPI 3.1 document (served at ``GET /openapi.json``), generated from a route
+table (``rollup.api.app.ROUTES``: endpoints with their types, parameters and errors) and the
+msgspec types it names (``msgspec.json.schema_components``): what is served and what is
+described cannot drift apart.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
 import typing
 
 import msgspec
 
 from rollup.api import types as W
+from rollup.api.types import OneOf
 
 REF = "#/components/schemas/{name}"
 JSON = "application/json"
@@ -19,8 +19,6 @@ JSON = "application/json"
 
 def _members(t) -> list:
     """The msgspec types inside an answer or body type (list[...], OneOf(...))."""
-    from rollup.api.app import OneOf
-
     if isinstance(t, OneOf):
         return [m for x in t.types for m in _members(x)]
     if typing.get_origin(t) is list:
@@ -29,8 +27,6 @@ def _members(t) -> list:
 
 
 def _schema(t, refs: dict) -> dict:
-    from rollup.api.app import OneOf
-
     if isinstance(t, OneOf):
         return {"oneOf": [_schema(x, refs) for x in t.types]}
     if typing.get_origin(t) is list:
@@ -45,20 +41,18 @@ def _error(doc: str) -> dict:
         name="Error")}}}}
 
 
-@functools.cache
-def _build() -> dict:
-    from rollup.api.app import ROUTES
-
-    types = list(dict.fromkeys([W.Error, *(m for ep in ROUTES for t in (ep.response, ep.body)
+def spec(routes) -> dict:
+    """The document of these routes."""
+    types = list(dict.fromkeys([W.Error, *(m for ep in routes for t in (ep.response, ep.body)
                                           for m in _members(t))]))
     found, components = msgspec.json.schema_components(types, ref_template=REF)
     refs = dict(zip(types, found, strict=True))
-    queries = [ep.query for ep in ROUTES if ep.query is not None]
+    queries = [ep.query for ep in routes if ep.query is not None]
     qfound, qcomp = msgspec.json.schema_components(queries, ref_template=REF)
     qprops = {q: qcomp[s["$ref"].rsplit("/", 1)[1]] for q, s in zip(queries, qfound,
                                                                       strict=True)}
     paths: dict = {}
-    for ep in ROUTES:
+    for ep in routes:
         params = [{"name": n, "in": "path", "required": True, "description": doc,
                    "schema": {"type": "integer", "minimum": 0}} for n, doc in ep.params.items()]
         if ep.query is not None:
@@ -95,10 +89,5 @@ def _build() -> dict:
     }
 
 
-def spec() -> dict:
-    return copy.deepcopy(_build())
-
-
-@functools.cache
-def spec_bytes() -> bytes:
-    return msgspec.json.encode(_build())
+def spec_bytes(routes) -> bytes:
+    return msgspec.json.encode(spec(routes))

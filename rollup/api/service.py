@@ -502,8 +502,9 @@ class SequencerService:
             # the group is not on disk and the sequencer has stopped (or had stopped already):
             # nobody in it is acknowledged; counted as rejected, as one request's would be
             self.rejected += len(reqs)
-            for g, i in todo:
-                g.outs[i] = exc
+            for g, _ in todo:
+                if not g.fut.done():
+                    g.fut.set_exception(exc)
             return
         except BaseException as exc:
             if self.seq.seq == before:
@@ -518,8 +519,9 @@ class SequencerService:
             self.seq.failed = (f"{type(exc).__name__} in a group commit after request "
                                f"{self.seq.seq}: {exc}")
             self.log(f"error: {self.seq.failed}")
-            for g, i in todo:
-                g.outs[i] = exc
+            for g, _ in todo:
+                if not g.fut.done():
+                    g.fut.set_exception(exc)
             return
         self.groups += 1
         self.grouped += len(reqs)

@@ -10,6 +10,7 @@ means (a known account, enough margin, an L1 address below 2**160) is the engine
 with its typed errors. Query parameters are Structs too (``BookQuery``, ``FillsQuery``).
 """
 
+import dataclasses
 import typing
 from typing import Annotated, ClassVar, Literal, NamedTuple
 
@@ -18,6 +19,13 @@ from msgspec import Meta, Struct
 
 from rollup import transactions as T
 from rollup.transactions import Request
+
+
+@dataclasses.dataclass(frozen=True)
+class OneOf:
+    """An answer or body that is one of several types (for the OpenAPI document)."""
+
+    types: tuple[type, ...]
 
 
 class Bound(NamedTuple):
@@ -339,7 +347,8 @@ class Receipt(Struct):
     note: str
     public_data: Annotated[list[str], Meta(description="hex of the public-data records")]
     engine_time: EngineTime
-    received_us: Micros
+    received_us: Annotated[Micros | None, Meta(description="null in a receipt rebuilt from "
+                                               "the journal after a crash")]
     accepted: bool = True
 
 
