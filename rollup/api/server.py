@@ -31,7 +31,10 @@ class _Server(uvicorn.Server):
 class ApiServer:
     def __init__(self, service: SequencerService | None, host: str, port: int, *,
                  max_body: int = 64 * 1024, max_batch_body: int | None = None,
-                 verbose: bool = False, on_ack: Callable[[float], None] | None = None) -> None:
+                 verbose: bool = False, on_ack: Callable[[float], None] | None = None,
+                 loop: str = "uvloop", http: str = "httptools") -> None:
+        """``loop`` / ``http``: uvicorn's event loop and HTTP parser (``asyncio`` / ``h11``:
+        the pure-Python pair, for comparison)."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -45,7 +48,7 @@ class ApiServer:
         self.app = create_app(service, max_body=max_body, max_batch_body=max_batch_body,
                               on_ack=on_ack)
         self.api = self.app.state.api
-        config = uvicorn.Config(self.app, loop="uvloop", http="httptools", ws="none",
+        config = uvicorn.Config(self.app, loop=loop, http=http, ws="none",
                                 lifespan="off", access_log=verbose, server_header=False,
                                 log_level="info" if verbose else "warning",
                                 timeout_keep_alive=30, log_config=None)
