@@ -158,10 +158,12 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
             bodies = [[json.dumps(r) for r in s] for s in shares]
             path = "/v1/requests"
         job = json.dumps({"url": server.url, "path": path, "clients": bodies})
+        cpu0 = time.process_time()
         proc = subprocess.run([sys.executable, "-c", "from benchmarks.api import _clients; "
                                "_clients()"], input=job, capture_output=True, text=True,
                               check=True, cwd=Path(__file__).resolve().parent.parent)
         res = json.loads(proc.stdout)
+        cpu = time.process_time() - cpu0
         st1 = svc.status()
     finally:
         server.shutdown()
@@ -177,6 +179,7 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
     rec = dict(op="api", mode=mode, verify=verify, clients=n_clients, stack=f"{loop}+{http}",
                batch_size=batch_size if mode == "batch" else None, requests=n,
                accepted=accepted, seconds=round(res["seconds"], 3),
+               server_cpu_us=round(cpu / n * 1e6, 1),
                per_second=round(n / res["seconds"], 1),
                mean_group=round(g["requests"] / g["groups"], 1) if g["groups"] else None)
     if mode != "batch":
