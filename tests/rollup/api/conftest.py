@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from operator_support import DOMAIN, ORACLE, PERP, PRICE, Client, write_config
 
 from rollup.api.server import ApiServer
 from rollup.api.service import SequencerService
 from rollup.config import load
 from rollup.transactions import OracleUpdate
+from tests.support.operator import DOMAIN, ORACLE, PERP, PRICE, Client, write_config
 
 
 class Served:

@@ -9,9 +9,8 @@ import http.client
 import json
 import sqlite3
 
-from operator_support import DOMAIN, PERP, PRICE, body, trader
-
 from rollup.transactions import BUY, SELL, Order, Transfer
+from tests.support.operator import DOMAIN, PERP, PRICE, body, trader
 
 FAR = 10**9
 
@@ -95,7 +94,7 @@ def test_retries_hold_across_a_restart_and_a_crash_that_lost_receipts(served):
 
 
 def test_the_window_bounds_what_is_remembered(tmp_path):
-    from conftest import Served
+    from tests.rollup.api.conftest import Served
 
     s = Served(tmp_path / "w", api_idempotency_window=2).start()
     try:

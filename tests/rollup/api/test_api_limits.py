@@ -7,10 +7,9 @@ from __future__ import annotations
 import http.client
 import json
 
-from operator_support import DOMAIN, ORACLE, PERP, PRICE, body, trader
-
 from rollup.api.limits import RateLimiter
 from rollup.transactions import BUY, OracleUpdate, Order, Transfer
+from tests.support.operator import DOMAIN, ORACLE, PERP, PRICE, body, trader
 
 FAR = 10**9
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 import jsonschema
-from operator_support import DOMAIN, PERP, PRICE, trader
 
 from rollup.transactions import BUY, IOC, SELL, Cancel, Order
+from tests.support.operator import DOMAIN, PERP, PRICE, trader
 
 FAR = 10**9
 
