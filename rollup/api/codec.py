@@ -97,7 +97,7 @@ def decode_batch(data: bytes) -> list[Request | BadInput]:
         items = _decode(data, list[msgspec.Raw])
     except BadInput as exc:
         if exc.code == "MalformedRequest":
-            _decode(data, object)  # not JSON at all: MalformedJSON, as for a single request
+            _decode(data, msgspec.Raw)  # not JSON at all: MalformedJSON (nothing is built)
             raise BadInput(f"a batch is a JSON array of requests ({exc})") from None
         raise
     if len(items) > MAX_BATCH:
