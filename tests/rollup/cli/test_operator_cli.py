@@ -187,7 +187,7 @@ def test_sign_submit_and_status(served, tmp_path, monkeypatch, capsys):
     kf.write_text(json.dumps({"scheme": "eddsa-poseidon-babyjubjub",
                               "private_key": trader(1).hex()}))
     args = ["keys", "sign", "--key", kf, "--config", path, "--submit", server.url, "transfer",
-            "--from", 1, "--to", 2, "--amount", 10, "--nonce", 0]
+            "--from", 1, "--to", 2, "--expiry", 10**9, "--amount", 10, "--nonce", 0]
     code, out, err = run(monkeypatch, capsys, *args)
     assert code == 0, err
     receipt = json.loads(out)
