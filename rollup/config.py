@@ -21,7 +21,9 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from rollup.keys import Passphrase
 from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT
+from rollup.transactions import Domain, ListAsset
 
 DEFAULT_PATH = "rollup.toml"
 KINDS = {"perp": KIND_PERP, "call": KIND_CALL, "put": KIND_PUT}
@@ -52,8 +54,6 @@ class Market:
     price: int = 0  # first oracle price, set at genesis (0: the oracle posts the first one)
 
     def list_asset(self):
-        from rollup.transactions import ListAsset
-
         return ListAsset(self.asset, KINDS[self.kind], self.risk_initial, self.risk_maintenance,
                          self.underlying, self.strike, self.expiry, self.short_initial,
                          self.short_maintenance, self.maker_fee, self.taker_fee,
@@ -136,14 +136,10 @@ class Config:
 
     def passphrase(self):
         """Where the passphrase of the encrypted key files named here comes from."""
-        from rollup.keys import Passphrase
-
         return Passphrase(self.passphrase_env or None,
                           self.data_path(self.passphrase_file) if self.passphrase_file else None)
 
     def domain(self):
-        from rollup.transactions import Domain
-
         return Domain(self.chain_id, int(self.rollup_address, 16))
 
     @property

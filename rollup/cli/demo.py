@@ -13,6 +13,9 @@ from pathlib import Path
 
 import click
 
+# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
+# run, so that `rollup --help` starts fast.
+
 
 @click.command("demo")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import click
 
+from rollup.transactions import Domain
+
+# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
+# run, so that `rollup --help` starts fast.
+
 
 @click.group("engine")
 def engine() -> None:
@@ -11,8 +16,6 @@ def engine() -> None:
 
 
 def _domain(chain_id: int, rollup_address: str):
-    from rollup.transactions import Domain
-
     return Domain(chain_id, int(rollup_address, 16))
 
 

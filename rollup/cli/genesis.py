@@ -15,6 +15,9 @@ import click
 
 from rollup.cli.operator import config_option, load_config
 
+# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
+# run, so that `rollup --help` starts fast.
+
 
 @click.group("genesis")
 def genesis() -> None:

@@ -10,11 +10,19 @@ Every operator command reads the configuration through ``--config PATH`` (defaul
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 from pathlib import Path
 
 import click
 
-from rollup.config import DEFAULT_PATH
+from rollup.cli.keys import passphrase_source
+from rollup.config import DEFAULT_PATH, Config, ConfigError, example_markets, load, render, validate
+from rollup.keys import SCRYPT_N, new_key, public_key_of
+
+# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
+# run, so that `rollup --help` starts fast.
 
 
 def config_option(f):
@@ -24,8 +32,6 @@ def config_option(f):
 
 
 def load_config(path: str):
-    from rollup.config import load
-
     return load(path)
 
 
@@ -120,9 +126,6 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
          scrypt_n: int | None, force: bool) -> None:
     """Write DIRECTORY/rollup.toml with the operator's settings, and the oracle and operator
     key files it names (new ones, mode 0600, unless given; encrypted with --encrypt)."""
-    from rollup.config import Config, ConfigError, example_markets, render, validate
-    from rollup.keys import new_key
-
     base = Path(directory)
     path = base / DEFAULT_PATH
     if path.exists() and not force:
@@ -139,12 +142,8 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
     if passphrase_file is not None:
         cfg.passphrase_file = str(Path(passphrase_file).resolve())
     validate(cfg)
-    from rollup.keys import SCRYPT_N, public_key_of
-
     pw = None
     if encrypt:
-        from rollup.cli.keys import passphrase_source
-
         pw = passphrase_source(None, None, cfg, confirm=True).get("the new key files")
 
     # a given key must be readable before anything is written; its path is kept absolute
@@ -240,8 +239,6 @@ def onchain_state(cfg, opener=None) -> dict:
 
 def _node_status(cfg) -> dict | None:
     """What `rollup node run` last wrote (DATA/node-status.json, every second), with its age."""
-    import time
-
     try:
         d = json.loads((cfg.data / "node-status.json").read_text())
     except (OSError, ValueError):
@@ -317,9 +314,6 @@ def status(config_path: str, as_json: bool) -> None:
 def serve_until_stopped(server, on_stop) -> None:
     """Print ``listening on URL`` (stdout's first line), serve until SIGTERM or Ctrl-C, then
     close the server and run ``on_stop``."""
-    import signal
-    import threading
-
     def stop(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()
 

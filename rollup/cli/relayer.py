@@ -21,6 +21,16 @@ from pathlib import Path
 
 import click
 
+from rollup.chain import layout
+from rollup.cli.keys import passphrase_options, passphrase_source
+from rollup.cli.operator import node_url, optional_config
+from rollup.cli.operator import rollup_address as configured_rollup
+from rollup.keys.keystore import plaintext_warning
+from rollup.keys.l1 import load_l1_key
+
+# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
+# run, so that `rollup --help` starts fast.
+
 _STORE_HELP = "The relayer's SQLite store."
 
 
@@ -33,8 +43,6 @@ DEFAULT_RPC = "http://127.0.0.1:8545"  # without a configuration or --rpc
 
 
 def _node_options(f):
-    from rollup.cli.keys import passphrase_options
-
     f = click.option("--gas", default=2_000_000, show_default=True,
                      help="Gas limit of submitBatch (sent without an estimate).")(f)
     f = passphrase_options(f)
@@ -65,9 +73,6 @@ def _relayer(config_path: str | None, rpc_url: str | None, rollup_address: str |
 
     from rollup.chain.node import connect
     from rollup.chain.rollup import RollupClient
-    from rollup.cli.keys import passphrase_source
-    from rollup.cli.operator import node_url, optional_config
-    from rollup.cli.operator import rollup_address as configured_rollup
     from rollup.settlement.relayer import BatchStore, Relayer
 
     cfg = optional_config(config_path)
@@ -81,15 +86,11 @@ def _relayer(config_path: str | None, rpc_url: str | None, rollup_address: str |
         key_path = str(cfg.data_path(cfg.l1_key))
     key = None
     if key_path:  # opened before the node is reached: a bad passphrase costs nothing
-        from rollup.keys.l1 import load_l1_key
-
         key = load_l1_key(key_path, passphrase_source(passphrase_file, passphrase_env, cfg))
     chain = connect(url)
     store = None
     try:
         if key is not None:
-            from rollup.keys.keystore import plaintext_warning
-
             sender = chain.add_signer(key.account)
             if not key.encrypted and (w := plaintext_warning(key_path, chain.w3.eth.chain_id)):
                 _err(w)
@@ -105,8 +106,6 @@ def _relayer(config_path: str | None, rpc_url: str | None, rollup_address: str |
 
 
 def _item_json(item) -> str:
-    from rollup.chain import layout
-
     e = item.entry
     d = {"index": item.index,
          "kind": {layout.KIND_DEPOSIT: "deposit",
@@ -172,7 +171,8 @@ def _from_built(path: Path, d: dict, proof_path: str | None, store):
     """A batch as `rollup batch build` / `prove` leave it (batch-N.json with snake_case fields
     and batch-N.proof.json beside it). queueCountAfter: the file's `queue_count_after` if it has
     one, else the previous stored batch's plus this batch's `queue_consumed`."""
-    from rollup.settlement.relayer import StoredBatch, StoreError
+    from rollup.settlement.errors import StoreError
+    from rollup.settlement.store import StoredBatch
 
     proof = Path(proof_path) if proof_path else path.with_suffix(".proof.json")
     if not proof.is_file():
@@ -202,7 +202,8 @@ def _from_built(path: Path, d: dict, proof_path: str | None, store):
 def add_cmd(path: str, store_path: str, proof_path: str | None) -> None:
     """Add a proven batch: a relayer record (batchNumber, oldRoot, newRoot, queueCountAfter,
     publicData, proof[8], publicInput) or a built batch's JSON with its proof."""
-    from rollup.settlement.relayer import BatchStore, StoredBatch, StoreError
+    from rollup.settlement.errors import StoreError
+    from rollup.settlement.store import BatchStore, StoredBatch
 
     try:
         d = json.loads(Path(path).read_text())
@@ -222,7 +223,7 @@ def add_cmd(path: str, store_path: str, proof_path: str | None) -> None:
 @_store_option
 def list_cmd(store_path: str) -> None:
     """The stored batches and their status."""
-    from rollup.settlement.relayer import BatchStore
+    from rollup.settlement.store import BatchStore
 
     if not Path(store_path).exists():
         raise click.ClickException(f"no store at {store_path}")
@@ -249,7 +250,7 @@ def submit_cmd(number: int, store_path, config_path, rpc_url, rollup_address, se
                           gas, passphrase_env, passphrase_file)
     try:
         if not rel.store.get(number):
-            from rollup.settlement.relayer import StoreError
+            from rollup.settlement.errors import StoreError
 
             raise StoreError(f"batch {number} is not in {store_path}")
         res = rel.submit(number)
