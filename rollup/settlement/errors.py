@@ -1,5 +1,5 @@
-"""The relayer's typed errors: each says in one line why the relayer refused to go on (a
-ChainError, so the CLI prints it as one line)."""
+"""The relayer's typed errors (ChainErrors): each says in one line why the relayer or its store
+refused to go on."""
 
 from __future__ import annotations
 
