@@ -1,6 +1,6 @@
 """The architecture, checked: the import-linter contracts of pyproject.toml hold (imports only go
-down the layers), and no module imports itself through others (zero import cycles, counting the
-imports inside functions)."""
+down the layers), no module imports itself through others (zero import cycles, counting the
+imports inside functions), and a first-party import inside a function says why it waits."""
 
 from __future__ import annotations
 
