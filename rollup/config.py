@@ -21,9 +21,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from rollup.keys import Passphrase
 from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT
-from rollup.transactions import Domain, ListAsset
 
 DEFAULT_PATH = "rollup.toml"
 KINDS = {"perp": KIND_PERP, "call": KIND_CALL, "put": KIND_PUT}
@@ -54,6 +52,9 @@ class Market:
     price: int = 0  # first oracle price, set at genesis (0: the oracle posts the first one)
 
     def list_asset(self):
+        # lazy: `rollup --help` reads DEFAULT_PATH from here; the request types wait for use
+        from rollup.transactions import ListAsset
+
         return ListAsset(self.asset, KINDS[self.kind], self.risk_initial, self.risk_maintenance,
                          self.underlying, self.strike, self.expiry, self.short_initial,
                          self.short_maintenance, self.maker_fee, self.taker_fee,
@@ -136,10 +137,14 @@ class Config:
 
     def passphrase(self):
         """Where the passphrase of the encrypted key files named here comes from."""
+        from rollup.keys import Passphrase  # lazy: key files, as the request types above
+
         return Passphrase(self.passphrase_env or None,
                           self.data_path(self.passphrase_file) if self.passphrase_file else None)
 
     def domain(self):
+        from rollup.transactions import Domain  # lazy: as in Market.list_asset
+
         return Domain(self.chain_id, int(self.rollup_address, 16))
 
     @property

@@ -19,10 +19,9 @@ from pathlib import Path
 import click
 
 from rollup.cli.operator import config_option, load_config
-from rollup.settlement.files import batch_stem
 
-# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
-# run, so that `rollup --help` starts fast.
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 
 @click.group("batch")
@@ -56,6 +55,8 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
     built = build_next(cfg, first=first, last=last, number=number,
                        queue=read_queue_file(queue_path) if queue_path else None,
                        queue_before=qb, check=check)
+    from rollup.settlement.files import batch_stem
+
     click.echo(f"{built.line()} -> {batch_stem(cfg, built.meta['number']).with_suffix('.json')}")
 
 

@@ -7,11 +7,10 @@ import time
 
 import click
 
-from rollup.chain import layout
 from rollup.config import load, set_rollup_address
 
-# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
-# run, so that `rollup --help` starts fast.
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 _CHAIN_HELP = "embedded (py-evm in-process, default), anvil (started here), or an http(s) URL."
 
@@ -132,6 +131,7 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
     from eth_utils import is_address, to_checksum_address
 
     from prover.formats.snarkjs_json import load_vk
+    from rollup.chain import layout
     from rollup.chain.contracts import call, contract_at, deploy, transact
     from rollup.chain.devnet import create_address
     from rollup.chain.node import connect

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from rollup.transactions import Domain
-
-# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
-# run, so that `rollup --help` starts fast.
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 
 @click.group("engine")
@@ -16,6 +14,8 @@ def engine() -> None:
 
 
 def _domain(chain_id: int, rollup_address: str):
+    from rollup.transactions import Domain
+
     return Domain(chain_id, int(rollup_address, 16))
 
 

@@ -15,8 +15,8 @@ import click
 
 from rollup.cli.operator import config_option, load_config
 
-# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
-# run, so that `rollup --help` starts fast.
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 
 @click.group("genesis")

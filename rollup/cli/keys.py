@@ -23,38 +23,9 @@ from pathlib import Path
 import click
 
 from rollup.config import DEFAULT_PATH, load
-from rollup.keys import (
-    DEFAULT_PASSPHRASE_ENV,
-    SCRYPT_N,
-    KeyFileError,
-    Passphrase,
-    compress,
-    encrypt_key_file,
-    is_encrypted,
-    load_key,
-    load_public,
-    new_key,
-    public_json,
-)
-from rollup.keys.keystore import plaintext_warning
-from rollup.keys.l1 import address_of, encrypt_l1_file, new_l1_key
-from rollup.keys.l1 import is_encrypted as l1_encrypted
-from rollup.transactions import (
-    BUY,
-    IOC,
-    MARKET,
-    POST_ONLY,
-    REDUCE_ONLY,
-    SELL,
-    Cancel,
-    Domain,
-    Order,
-    Transfer,
-    Withdrawal,
-)
 
-# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
-# run, so that `rollup --help` starts fast.
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 
 class SignError(ValueError):
@@ -77,6 +48,8 @@ def passphrase_options(f):
 def passphrase_source(file: str | None, env: str | None, cfg=None, *, confirm: bool = False):
     """The Passphrase of the options, else the configuration's, typed at a terminal as a
     last resort (twice when ``confirm``: a new key)."""
+    from rollup.keys import DEFAULT_PASSPHRASE_ENV, Passphrase
+
     def prompt(what: str) -> str:
         return click.prompt(f"passphrase for {what}", hide_input=True,
                             confirmation_prompt=confirm, err=True)
@@ -112,6 +85,9 @@ def new_cmd(keyfile: str, l1: bool, encrypt: bool, passphrase_env: str | None,
             passphrase_file: str | None, scrypt_n: int | None, force: bool) -> None:
     """Write a new private key (32 bytes from the OS's CSPRNG) to KEYFILE, mode 0600; print its
     public key (an L1 key: its address)."""
+    from rollup.keys import SCRYPT_N, compress, new_key
+    from rollup.keys.l1 import new_l1_key
+
     pw = (passphrase_source(passphrase_file, passphrase_env, confirm=True).get(
         f"the new key {keyfile}") if encrypt else None)
     n = scrypt_n or SCRYPT_N
@@ -126,10 +102,14 @@ def new_cmd(keyfile: str, l1: bool, encrypt: bool, passphrase_env: str | None,
 
 def _kind(path: str) -> str:
     """"l2" or "l1": what a key file holds (KeyFileError if neither)."""
+    from rollup.keys import KeyFileError, is_encrypted
+
     try:
         is_encrypted(path)
         return "l2"
     except KeyFileError as exc:
+        from rollup.keys.l1 import is_encrypted as l1_encrypted
+
         try:
             l1_encrypted(path)
         except KeyFileError:
@@ -147,6 +127,9 @@ def _kind(path: str) -> str:
 def encrypt_cmd(keyfile: str, out: str | None, passphrase_env: str | None,
                 passphrase_file: str | None, scrypt_n: int | None, force: bool) -> None:
     """Encrypt a plaintext key file (L2 or L1) under the passphrase (keystore V3)."""
+    from rollup.keys import SCRYPT_N, compress, encrypt_key_file
+    from rollup.keys.l1 import encrypt_l1_file
+
     kind = _kind(keyfile)
     pw = passphrase_source(passphrase_file, passphrase_env, confirm=True).get(
         f"the key in {keyfile}")
@@ -166,7 +149,12 @@ def encrypt_cmd(keyfile: str, out: str | None, passphrase_env: str | None,
 def show_cmd(keyfile: str, as_json: bool) -> None:
     """Print the public key of KEYFILE: x, y and the compressed form (hex); an L1 key file's
     address. Encrypted files name them in the clear: no passphrase needed."""
+    from rollup.keys import is_encrypted, load_key, load_public, public_json
+
     if _kind(keyfile) == "l1":
+        from rollup.keys.l1 import address_of
+        from rollup.keys.l1 import is_encrypted as l1_encrypted
+
         d = {"address": address_of(keyfile), "encrypted": l1_encrypted(keyfile)}
         click.echo(json.dumps(d) if as_json else
                    f"address     {d['address']}\nencrypted   {str(d['encrypted']).lower()}")
@@ -186,6 +174,8 @@ def show_cmd(keyfile: str, as_json: bool) -> None:
 # --- sign -----------------------------------------------------------------------------------------
 
 def _domain(config_path: str | None, chain_id: int | None, rollup_address: str | None):
+    from rollup.transactions import Domain
+
     cfg = None
     flags_only = chain_id is not None and rollup_address is not None and config_path is None
     if not flags_only and (config_path is not None or Path(DEFAULT_PATH).is_file()):
@@ -227,6 +217,9 @@ def sign(ctx: click.Context, keyfile: str | None, config_path: str | None, chain
 
 
 def _emit(ctx: click.Context, req) -> None:
+    from rollup.keys import load_key
+    from rollup.keys.keystore import plaintext_warning
+
     o = ctx.obj
     if o["keyfile"] is None:
         raise SignError("no key: pass --key KEYFILE (before the request type) or set ROLLUP_KEY")
@@ -307,6 +300,8 @@ def sign_json(ctx: click.Context, source) -> None:
 def sign_order(ctx, account, asset, side, size, price, order_id, expiry, post_only, ioc, market,
                reduce_only) -> None:
     """A limit (or market) order."""
+    from rollup.transactions import BUY, IOC, MARKET, POST_ONLY, REDUCE_ONLY, SELL, Order
+
     flags = ((POST_ONLY if post_only else 0) | (IOC if ioc else 0) | (MARKET if market else 0)
              | (REDUCE_ONLY if reduce_only else 0))
     _emit(ctx, Order(account, asset, BUY if side == "buy" else SELL, size, price, order_id,
@@ -320,6 +315,8 @@ def sign_order(ctx, account, asset, side, size, price, order_id, expiry, post_on
 @click.pass_context
 def sign_cancel(ctx, account, asset, order_id) -> None:
     """Cancel a resting order."""
+    from rollup.transactions import Cancel
+
     _emit(ctx, Cancel(account, asset, order_id))
 
 
@@ -332,6 +329,8 @@ def sign_cancel(ctx, account, asset, order_id) -> None:
 @click.pass_context
 def sign_transfer(ctx, sender, receiver, amount, nonce, expiry) -> None:
     """Collateral to another account."""
+    from rollup.transactions import Transfer
+
     _emit(ctx, Transfer(sender, receiver, amount, nonce,
                         _default_expiry() if expiry is None else expiry))
 
@@ -345,6 +344,8 @@ def sign_transfer(ctx, sender, receiver, amount, nonce, expiry) -> None:
 @click.pass_context
 def sign_withdraw(ctx, account, amount, to, nonce, expiry) -> None:
     """Collateral out to an L1 address (paid after the batch is on chain)."""
+    from rollup.transactions import Withdrawal
+
     try:
         addr = int(to, 16)
     except ValueError:

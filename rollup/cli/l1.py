@@ -25,15 +25,11 @@ import click
 
 from circuits.babyjubjub import pack_point
 from circuits.eddsa import eddsa_sign
-from rollup.chain import layout
 from rollup.cli.keys import passphrase_options, passphrase_source
 from rollup.cli.operator import node_url, optional_config, rollup_address
-from rollup.keys import load_key, public_key_of
-from rollup.keys.keystore import plaintext_warning
-from rollup.keys.l1 import load_l1_key
 
-# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
-# run, so that `rollup --help` starts fast.
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 ASSETS = {"eth": 0, "token": 1}
 ASSET_NAMES = {v: k for k, v in ASSETS.items()}
@@ -198,6 +194,9 @@ def _session(opts: dict, *, need_sender: bool = True) -> Session:
 def _sender(s: Session, cfg, opts: dict) -> str:
     from eth_utils import is_address, to_checksum_address
 
+    from rollup.keys.keystore import plaintext_warning
+    from rollup.keys.l1 import load_l1_key
+
     key_path, sender = opts["key_path"], opts["sender"]
     if key_path and sender:
         raise click.UsageError("give --key or --from, not both")
@@ -273,6 +272,8 @@ def l1() -> None:
 
 
 def _l2_public(spec: str) -> tuple[int, int]:
+    from rollup.keys import public_key_of
+
     return public_key_of(spec, Path.cwd())
 
 
@@ -372,6 +373,10 @@ def forced_withdraw_cmd(account_id, amount, asset, to, l2_key, nonce, sign_only,
     its deadline, or anyone may activate exodus."""
     from eth_utils import is_address, to_checksum_address
 
+    from rollup.chain import layout
+    from rollup.keys import load_key
+    from rollup.keys.keystore import plaintext_warning
+
     if signed_path is not None:
         if any(v is not None for v in (account_id, amount, to, l2_key, nonce)) or sign_only:
             raise click.UsageError("--signed takes the request from its file: no --account, "
@@ -466,6 +471,7 @@ def activate_exodus_cmd(**opts) -> None:
 
 def _unconsumed_deposits(s: Session, depositor: str, from_block: int, chunk: int = 10_000):
     """The depositor's deposits no batch consumed and not yet refunded: (index, entry args)."""
+    from rollup.chain import layout
     from rollup.chain.contracts import call
 
     c = s.client
@@ -494,6 +500,8 @@ def collect_cmd(asset: str, from_block: int, **opts) -> None:
     """Pay the sender what the Rollup owes it: withdrawals credited by finalized batches,
     exits, queue fees (the operator) and, in exodus, its deposits that no batch consumed
     (refunded first)."""
+    from rollup.chain import layout
+
     s = _session(opts)
     try:
         c = s.client

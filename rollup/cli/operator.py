@@ -19,10 +19,9 @@ import click
 
 from rollup.cli.keys import passphrase_source
 from rollup.config import DEFAULT_PATH, Config, ConfigError, example_markets, load, render, validate
-from rollup.keys import SCRYPT_N, new_key, public_key_of
 
-# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
-# run, so that `rollup --help` starts fast.
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 
 def config_option(f):
@@ -126,6 +125,8 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
          scrypt_n: int | None, force: bool) -> None:
     """Write DIRECTORY/rollup.toml with the operator's settings, and the oracle and operator
     key files it names (new ones, mode 0600, unless given; encrypted with --encrypt)."""
+    from rollup.keys import new_key
+
     base = Path(directory)
     path = base / DEFAULT_PATH
     if path.exists() and not force:
@@ -142,6 +143,8 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
     if passphrase_file is not None:
         cfg.passphrase_file = str(Path(passphrase_file).resolve())
     validate(cfg)
+    from rollup.keys import SCRYPT_N, public_key_of
+
     pw = None
     if encrypt:
         pw = passphrase_source(None, None, cfg, confirm=True).get("the new key files")

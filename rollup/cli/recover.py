@@ -21,15 +21,11 @@ from pathlib import Path
 
 import click
 
-from rollup.chain.layout import ASSET_TOKEN
 from rollup.cli.operator import node_url, optional_config
 from rollup.cli.operator import rollup_address as configured_rollup
-from rollup.keys import compress, load_key
-from rollup.margin.risk import account_value
-from rollup.transactions import Domain
 
-# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
-# run, so that `rollup --help` starts fast.
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 
 class ExitRefused(RuntimeError):
@@ -112,6 +108,9 @@ def recover_state(client, genesis_path: str, depth: int):
 
 
 def _accounts(state) -> list[dict]:
+    from rollup.keys import compress
+    from rollup.margin.risk import account_value
+
     out = []
     for i in sorted(state.accounts):
         acc = state.account(i)
@@ -191,8 +190,10 @@ def exit_cmd(config_path, rpc_url, rollup_address, genesis_path, depth, account_
     from prover.groth16.prove import prove
     from prover.groth16.verify import verify
     from rollup.chain.contracts import call, contract_at
+    from rollup.chain.layout import ASSET_TOKEN
     from rollup.chain.node import connect
     from rollup.chain.verifier import proof_evm
+    from rollup.keys import load_key
     from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
 
     for name, a in (("--owner", owner), ("--from", sender)):
@@ -222,6 +223,8 @@ def exit_cmd(config_path, rpc_url, rollup_address, genesis_path, depth, account_
         if sender not in ch.accounts:
             raise ExitRefused(f"{sender} is not unlocked on the node: pass --from with one "
                               "that is (anyone may send an exit; it pays only the owner)")
+        from rollup.transactions import Domain
+
         dom = Domain(ch.w3.eth.chain_id, int(client.address, 16))
         claim = exit_inputs(state, dom, account_id, int(owner, 16),
                             sign_exit(kp.private_key, dom, account_id, int(owner, 16)))

@@ -21,15 +21,12 @@ from pathlib import Path
 
 import click
 
-from rollup.chain import layout
 from rollup.cli.keys import passphrase_options, passphrase_source
 from rollup.cli.operator import node_url, optional_config
 from rollup.cli.operator import rollup_address as configured_rollup
-from rollup.keys.keystore import plaintext_warning
-from rollup.keys.l1 import load_l1_key
 
-# lazy: the commands import their machinery (web3, Numba kernels, the engine) when they
-# run, so that `rollup --help` starts fast.
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 _STORE_HELP = "The relayer's SQLite store."
 
@@ -86,11 +83,15 @@ def _relayer(config_path: str | None, rpc_url: str | None, rollup_address: str |
         key_path = str(cfg.data_path(cfg.l1_key))
     key = None
     if key_path:  # opened before the node is reached: a bad passphrase costs nothing
+        from rollup.keys.l1 import load_l1_key
+
         key = load_l1_key(key_path, passphrase_source(passphrase_file, passphrase_env, cfg))
     chain = connect(url)
     store = None
     try:
         if key is not None:
+            from rollup.keys.keystore import plaintext_warning
+
             sender = chain.add_signer(key.account)
             if not key.encrypted and (w := plaintext_warning(key_path, chain.w3.eth.chain_id)):
                 _err(w)
@@ -106,6 +107,8 @@ def _relayer(config_path: str | None, rpc_url: str | None, rollup_address: str |
 
 
 def _item_json(item) -> str:
+    from rollup.chain import layout
+
     e = item.entry
     d = {"index": item.index,
          "kind": {layout.KIND_DEPOSIT: "deposit",
