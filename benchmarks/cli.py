@@ -103,6 +103,17 @@ def bench_engine(json_path: str | None, quick: bool) -> None:
 
     engine.main(json_path, quick)
 
+@bench.command("margin")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
+@click.option("--quick", is_flag=True, help="Small sizes (a smoke run).")
+def bench_margin(json_path: str | None, quick: bool) -> None:
+    """Scenario margin: Greeks for 1,000,000 positions (vs pyvolr where installed), the
+    requirement of 100,000 accounts x 8 positions x 26 scenarios, 100 series revalued."""
+    from benchmarks import margin
+
+    margin.main(json_path, quick)
+
+
 @bench.command("api")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
 @click.option("--quick", is_flag=True, help="Small sizes (a smoke run).")
