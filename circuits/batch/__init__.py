@@ -17,7 +17,18 @@ layout, gadgets, tables and account (one opening), slot, circuit (the assembly).
 
 from __future__ import annotations
 
+from .account import Side
 from .circuit import build_batch_circuit
+from .gadgets import (
+    be,
+    canonical_bits,
+    const_bits,
+    floor_div_ppm,
+    is_negative,
+    lookup,
+    onehot,
+    signed_bits,
+)
 from .layout import (
     AMOUNT_BITS,
     ASSET_DEPTH,
@@ -71,6 +82,7 @@ from .layout import (
     side_names,
 )
 from .slot import key_unusable
+from .tables import Tables
 
 __all__ = [
     "AMOUNT_BITS",
@@ -104,6 +116,7 @@ __all__ = [
     "REGISTRY_FIELDS",
     "RISK_SCALE",
     "SLOT_SCALARS",
+    "Side",
     "TIME_BITS",
     "TYPES",
     "T_DEPOSIT",
@@ -121,8 +134,17 @@ __all__ = [
     "T_TRADE",
     "T_TRANSFER",
     "T_WITHDRAWAL",
+    "Tables",
+    "be",
     "build_batch_circuit",
+    "canonical_bits",
+    "const_bits",
+    "floor_div_ppm",
     "input_names",
+    "is_negative",
     "key_unusable",
+    "lookup",
+    "onehot",
     "side_names",
+    "signed_bits",
 ]
