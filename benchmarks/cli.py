@@ -121,8 +121,8 @@ def bench_margin(json_path: str | None, quick: bool) -> None:
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, exists=True),
               help="Where the data folders go (the disk whose fsync counts).")
 def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | None) -> None:
-    """Requests/s over HTTP from concurrent clients: one fsync per request, group commit, and
-    the batch endpoint, with and without signature verification."""
+    """Single-order ack p50/p99 over loopback at 1 and N clients next to this disk's fsync
+    p50, and orders/s through the batch endpoint; with and without signature checks."""
     from benchmarks import api
 
     api.main(json_path, quick, clients=clients, work_dir=work_dir)
