@@ -589,7 +589,7 @@ class ConstraintSystem:
 
     def to_r1cs(self):
         """The system as `prover.formats.r1cs.R1CS` (labels = internal signal ids)."""
-        from prover.formats.r1cs import R1CS
+        from prover.formats.r1cs import R1CS  # lazy: Numba kernels; building needs no export
 
         f = self._finalize()
         return R1CS.from_constraints(
@@ -604,13 +604,13 @@ class ConstraintSystem:
         )
 
     def write_r1cs(self, path) -> None:
-        from prover.formats.r1cs import write_r1cs
+        from prover.formats.r1cs import write_r1cs  # lazy: Numba kernels, as in to_r1cs
 
         write_r1cs(self.to_r1cs(), path)
 
     def write_wtns(self, path, witness: Sequence[int] | None = None) -> None:
         """Write `witness` (wire order; default: the build-time witness) as a .wtns file."""
-        from prover.formats.wtns import write_wtns
+        from prover.formats.wtns import write_wtns  # lazy: numpy; building needs no export
 
         write_wtns(path, self.witness() if witness is None else list(witness), prime=R)
 

@@ -24,6 +24,7 @@ from .gadgets.poseidon import poseidon
 from .gadgets.sha256 import digest_to_field, sha256_bits
 from .gadgets.signed import relu
 from .lc import LC, R, lin
+from .poseidon import poseidon as poseidon_native
 
 EXIT_TAG = int.from_bytes(b"zkderiv/exit", "big")
 POSITION_SLOTS = 8
@@ -132,15 +133,11 @@ def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> C
 def exit_message(chain_id: int, rollup: int, account_id: int, owner: int) -> int:
     """The message the account key signs to exit to `owner` (a 160-bit L1 address) from the
     rollup at `rollup` (a 160-bit address) on chain `chain_id`."""
-    from .poseidon import poseidon as poseidon_native
-
     return poseidon_native([EXIT_TAG, chain_id, rollup, account_id, owner])
 
 
 def root_of(values: Mapping[str, int]) -> int:
     """The state root the inputs open (native; for the witness builder's checks)."""
-    from .poseidon import poseidon as poseidon_native
-
     glob = poseidon_native([values["time"], values["oracle_root"], values["oracle_pk_x"],
                             values["oracle_pk_y"]])
     return poseidon_native([values["accounts_root"], values["registry_root"], glob])

@@ -143,7 +143,7 @@ def poseidon(inputs: Sequence[int]) -> int:
     """
     global _fast_hash
     if _fast_hash is None:
-        from circuits.poseidon_fast import poseidon_fast
+        from circuits.poseidon_fast import poseidon_fast  # lazy: Numba, on the first hash
 
         _fast_hash = poseidon_fast
     return _fast_hash(inputs)

@@ -52,6 +52,7 @@ class Market:
     price: int = 0  # first oracle price, set at genesis (0: the oracle posts the first one)
 
     def list_asset(self):
+        # lazy: `rollup --help` reads DEFAULT_PATH from here; the request types wait for use
         from rollup.transactions import ListAsset
 
         return ListAsset(self.asset, KINDS[self.kind], self.risk_initial, self.risk_maintenance,
@@ -139,13 +140,13 @@ class Config:
 
     def passphrase(self):
         """Where the passphrase of the encrypted key files named here comes from."""
-        from rollup.keys import Passphrase
+        from rollup.keys import Passphrase  # lazy: key files, as the request types above
 
         return Passphrase(self.passphrase_env or None,
                           self.data_path(self.passphrase_file) if self.passphrase_file else None)
 
     def domain(self):
-        from rollup.transactions import Domain
+        from rollup.transactions import Domain  # lazy: as in Market.list_asset
 
         return Domain(self.chain_id, int(self.rollup_address, 16))
 

@@ -27,6 +27,48 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import circuits
+from circuits import eddsa_public_key
+from circuits.babyjubjub import pack_point, unpack_point
+from circuits.batch import build_batch_circuit
+from prover.formats.zkey import write_zkey
+from prover.groth16.keys import export_verification_key
+from prover.groth16.prove import prove
+from prover.groth16.setup import dev_setup
+from rollup.chain.contracts import call, deploy, transact
+from rollup.chain.layout import (
+    ASSET_ETH,
+    ASSET_TOKEN,
+    DEFAULT_QUEUE_FEE,
+    DEFAULT_QUEUE_SPACING,
+    KIND_DEPOSIT,
+    ZERO32,
+    QueueEntry,
+)
+from rollup.chain.rollup import RollupClient
+from rollup.chain.verifier import deploy_verifier, proof_evm
+from rollup.engine.sequencer import Sequencer
+from rollup.margin.liquidation import MarginMatrix
+from rollup.margin.risk import account_value
+from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
+from rollup.recovery.recover import recover
+from rollup.settlement.batch import build_batch, plan_batches
+from rollup.state.encoding import KIND_CALL, KIND_PERP
+from rollup.state.state import FEE_ACCOUNT, State
+from rollup.transactions import (
+    BUY,
+    SELL,
+    Deposit,
+    Domain,
+    FundingTick,
+    Liquidation,
+    ListAsset,
+    OracleUpdate,
+    Order,
+    SetOracleKey,
+    Withdrawal,
+)
+
 DEMO_ASSETS = 4  # asset ids 1..3: the perpetual, a call, a put
 
 
@@ -53,8 +95,6 @@ class Keys:
 
 def _circuits_tag() -> str:
     """A version tag over the circuit sources: keys are reused only for the same circuits."""
-    import circuits
-
     root = Path(circuits.__file__).parent
     h = hashlib.sha256()
     for p in sorted(root.rglob("*.py")):
@@ -65,10 +105,6 @@ def _circuits_tag() -> str:
 def dev_keys(cache: Path, name: str, build: Callable, log: Callable[[str], None]) -> Keys:
     """Proving and verification key of the circuit `build()` returns, from the development
     setup, cached under `cache` by name and circuit-source version."""
-    from prover.formats.zkey import write_zkey
-    from prover.groth16.keys import export_verification_key
-    from prover.groth16.setup import dev_setup
-
     cache.mkdir(parents=True, exist_ok=True)
     stem = f"{name}-{_circuits_tag()}"
     zkey, vk, meta = cache / f"{stem}.zkey", cache / f"{stem}_vk.json", cache / f"{stem}.n"
@@ -110,44 +146,6 @@ class Summary:
 
 def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = print,
         summary: Summary | None = None) -> Summary:  # noqa: C901 - the story, step by step
-    from circuits import eddsa_public_key
-    from circuits.babyjubjub import pack_point, unpack_point
-    from circuits.batch import build_batch_circuit
-    from prover.groth16.prove import prove
-    from rollup.chain.contracts import call, deploy, transact
-    from rollup.chain.layout import (
-        ASSET_ETH,
-        ASSET_TOKEN,
-        DEFAULT_QUEUE_FEE,
-        DEFAULT_QUEUE_SPACING,
-        KIND_DEPOSIT,
-        ZERO32,
-        QueueEntry,
-    )
-    from rollup.chain.rollup import RollupClient
-    from rollup.chain.verifier import deploy_verifier, proof_evm
-    from rollup.engine.sequencer import Sequencer
-    from rollup.margin.liquidation import MarginMatrix
-    from rollup.margin.risk import account_value
-    from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
-    from rollup.recovery.recover import recover
-    from rollup.settlement.batch import build_batch, plan_batches
-    from rollup.state.encoding import KIND_CALL, KIND_PERP
-    from rollup.state.state import FEE_ACCOUNT, State
-    from rollup.transactions import (
-        BUY,
-        SELL,
-        Deposit,
-        Domain,
-        FundingTick,
-        Liquidation,
-        ListAsset,
-        OracleUpdate,
-        Order,
-        SetOracleKey,
-        Withdrawal,
-    )
-
     t_start = time.perf_counter()
     s = summary or Summary(config=cfg.__dict__.copy())
     w3 = chain.w3
@@ -390,9 +388,6 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
 
 def _at_genesis(seq, genesis, cfg):
     """A sequencer holding only the genesis state (what batch 1 starts from)."""
-    from rollup.engine.sequencer import Sequencer
-    from rollup.state.state import State
-
     g = Sequencer(State(account_depth=cfg.depth), seq.domain)
     for req in genesis:
         g.apply_verified(req)

@@ -18,6 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import circuits
+from circuits.batch import build_batch_circuit
+from circuits.exit import build_exit_circuit
+from prover.formats.snarkjs_json import load_vk
+from prover.formats.zkey import write_zkey
+from prover.groth16.keys import export_verification_key
+from prover.groth16.prove import prove
+from prover.groth16.setup import dev_setup
+from rollup.chain.verifier import proof_evm
+
 log = logging.getLogger(__name__)
 
 
@@ -31,21 +41,15 @@ class DevKeys:
 
     @property
     def vk(self):
-        from prover.formats.snarkjs_json import load_vk
-
         return load_vk(self.vk_path)
 
 
 def _build(circuit: str, slots: int | None, depth: int, l1_slots: int | None, assets: int):
     if circuit == "batch":
-        from circuits.batch import build_batch_circuit
-
         if slots is None:
             raise ValueError("the batch circuit needs a slot count")
         return build_batch_circuit(slots, depth, l1_slots=l1_slots, assets=assets)
     if circuit == "exit":
-        from circuits.exit import build_exit_circuit
-
         return build_exit_circuit(depth)
     raise ValueError(f"unknown circuit {circuit!r}: batch or exit")
 
@@ -53,8 +57,6 @@ def _build(circuit: str, slots: int | None, depth: int, l1_slots: int | None, as
 def circuits_tag() -> str:
     """A version tag over the circuit sources (every module under circuits/): keys are reused
     only for the same circuit code, without building the circuit to hash its R1CS."""
-    import circuits
-
     root = Path(circuits.__file__).parent
     h = hashlib.sha256()
     for p in sorted(root.rglob("*.py")):
@@ -68,10 +70,6 @@ def dev_keys(circuit: str, *, depth: int, cache: str | Path, slots: int | None =
     """zkey and verification key of the batch (`slots` x `depth`, `l1_slots`, `assets`) or exit
     (`depth`) circuit, made by the development setup on first use and read from `cache`
     afterwards."""
-    from prover.formats.zkey import write_zkey
-    from prover.groth16.keys import export_verification_key
-    from prover.groth16.setup import dev_setup
-
     cache = Path(cache).expanduser()
     cache.mkdir(parents=True, exist_ok=True)
     if circuit == "batch":
@@ -100,9 +98,6 @@ def dev_keys(circuit: str, *, depth: int, cache: str | Path, slots: int | None =
 def prove_for_chain(keys: DevKeys, cs, public_input: int | None = None) -> list[int]:
     """Prove the circuit `cs` (built with its witness values) and return the proof as the
     contracts' uint256[8]; checks the single public signal against `public_input` if given."""
-    from prover.groth16.prove import prove
-    from rollup.chain.verifier import proof_evm
-
     res = prove(keys.zkey, cs.witness())
     if public_input is not None and res.public_signals != [public_input]:
         raise AssertionError(f"the proof's public signal {res.public_signals} is not "

@@ -385,7 +385,7 @@ def request_messages(requests: Sequence[Request], domain: Domain) -> list[int]:
     message cannot be hashed, ``message`` itself raises its error (first offending request)."""
     if not requests:
         return []
-    from circuits.poseidon_batch import hash_ints  # Numba: loaded on first use
+    from circuits.poseidon_batch import hash_ints  # lazy: Numba, loaded on first use
 
     dom = domain.field
     rows = []
@@ -408,7 +408,7 @@ def verify_requests(requests: Sequence[Request], public_keys: Sequence[tuple[int
     signature (``sig`` None or no ``sig`` field) is False; its message is not computed."""
     if len(public_keys) != len(requests):
         raise ValueError("verify_requests: one public key per request")
-    from circuits.eddsa_batch import verify_many  # Numba: loaded on first use
+    from circuits.eddsa_batch import verify_many  # lazy: Numba, loaded on first use
 
     out = [False] * len(requests)
     idx = [i for i, r in enumerate(requests) if getattr(r, "sig", None) is not None]

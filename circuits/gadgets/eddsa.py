@@ -20,6 +20,7 @@ from .. import babyjubjub as bj
 from ..cs import ConstraintSystem
 from ..lc import LC, as_lc
 from . import babyjubjub as g
+from .bits import to_bits
 from .poseidon import poseidon
 
 L = bj.SUBGROUP_ORDER
@@ -48,8 +49,6 @@ def eddsa_poseidon_verify(cs: ConstraintSystem, public_key, message: LC | int, s
         # S < l: 251 bits suffice (l < 2^251) with a constant comparison; circomlib takes 253
         # bits and gates only the comparison, so a disabled slot keeps the 253-bit width
         with cs.component("s_range"):
-            from .bits import to_bits
-
             width = 251 if enabled.is_constant() else 253
             s_bits = to_bits(cs, s, width)
             g.assert_bits_le(cs, s_bits, L - 1, enabled)

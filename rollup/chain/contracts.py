@@ -68,7 +68,7 @@ def _tester_revert(e: Exception, context: str) -> ContractRevert:
 
 def _revert_types() -> tuple[type[Exception], ...]:
     try:
-        from eth_tester.exceptions import TransactionFailed
+        from eth_tester.exceptions import TransactionFailed  # lazy: eth-tester (~2 s)
     except ImportError:  # pragma: no cover - eth-tester is a dependency
         return (ContractLogicError,)
     return (ContractLogicError, TransactionFailed)

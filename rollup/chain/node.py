@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3.middleware import SignAndSendRawMiddlewareBuilder
 
 from .errors import ChainError
 
@@ -77,8 +78,6 @@ class Chain:
     def add_signer(self, account) -> str:
         """Send transactions from `account` (an eth-account LocalAccount) signed here and sent
         raw, so the node never holds the key; its address joins `accounts`."""
-        from web3.middleware import SignAndSendRawMiddlewareBuilder
-
         name = f"sign:{account.address}"
         if name not in self.w3.middleware_onion:
             self.w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(account),
@@ -101,7 +100,7 @@ class Chain:
 def embedded(gas_limit: int = DEFAULT_EMBEDDED_GAS_LIMIT, mnemonic: str | None = None) -> Chain:
     """py-evm in-process (eth-tester's PyEVMBackend: Prague rules, EIP-1108 precompile costs).
     `mnemonic`: derive the funded accounts from it (Anvil's path) instead of eth-tester's keys."""
-    from eth_tester import EthereumTester, PyEVMBackend
+    from eth_tester import EthereumTester, PyEVMBackend  # lazy: eth-tester (~2 s), embedded only
 
     params = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": gas_limit})
     if mnemonic is None:

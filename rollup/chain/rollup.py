@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_utils import keccak
+
+from circuits.babyjubjub import pack_point
+from circuits.eddsa import eddsa_public_key, eddsa_sign
+
 from . import layout
 from .contracts import TxResult, call, contract_at, deploy, transact
 from .node import Chain
@@ -75,8 +80,6 @@ class RollupClient:
 
     def forced_nonce(self, account_id: int, l2_key: bytes) -> int:
         """Forced withdrawals the key `l2_key` (packed) has signed for `account_id` so far."""
-        from eth_utils import keccak
-
         return call(self.f.forcedNonce(keccak(account_id.to_bytes(4, "big") + bytes(l2_key))))
 
     def queue_hash(self, i: int) -> bytes:
@@ -122,9 +125,6 @@ class RollupClient:
                                   fee: int | None = None) -> TxResult:
         """Queue a forced withdrawal to `to` (default: the sender), signed by the L2 key
         `private_key` (or pass `public_key` and a ready `signature` ((R8x, R8y), S))."""
-        from circuits.babyjubjub import pack_point
-        from circuits.eddsa import eddsa_public_key, eddsa_sign
-
         to = to or sender
         if public_key is None:
             if private_key is None:

@@ -6,6 +6,23 @@ import click
 
 from prover.cli import one_line, run_main
 
+# One module per command group. Bound under other names: each group's command object has its
+# module's name, and `rollup.cli.<name>` must stay the module (for imports and patching).
+from rollup.cli import batch as batch_cmds
+from rollup.cli import chain as chain_cmds
+from rollup.cli import demo as demo_cmds
+from rollup.cli import engine as engine_cmds
+from rollup.cli import genesis as genesis_cmds
+from rollup.cli import keys as keys_cmds
+from rollup.cli import l1 as l1_cmds
+from rollup.cli import node as node_cmds
+from rollup.cli import operator as operator_cmds
+from rollup.cli import prover as prover_cmds
+from rollup.cli import recover as recover_cmds
+from rollup.cli import relayer as relayer_cmds
+from rollup.cli import sequencer as sequencer_cmds
+from rollup.cli import setup as setup_cmds
+
 __all__ = ["cli", "main", "one_line"]
 
 
@@ -18,43 +35,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def _register() -> None:
-    from rollup.cli.batch import batch
-    from rollup.cli.chain import chain
-    from rollup.cli.demo import demo
-    from rollup.cli.engine import engine
-    from rollup.cli.genesis import genesis
-    from rollup.cli.keys import keys
-    from rollup.cli.l1 import l1
-    from rollup.cli.node import node
-    from rollup.cli.operator import init, status
-    from rollup.cli.prover import prover
-    from rollup.cli.recover import exit_cmd, recover_cmd
-    from rollup.cli.relayer import BATCH_COMMANDS, relayer
-    from rollup.cli.sequencer import sequencer
-    from rollup.cli.setup import setup
-
-    for cmd in BATCH_COMMANDS:  # add | list | submit beside build | prove
-        batch.add_command(cmd)
-    cli.add_command(batch)
-    cli.add_command(chain)
-    cli.add_command(demo)
-    cli.add_command(engine)
-    cli.add_command(genesis)
-    cli.add_command(init)
-    cli.add_command(keys)
-    cli.add_command(l1)
-    cli.add_command(node)
-    cli.add_command(prover)
-    cli.add_command(recover_cmd)
-    cli.add_command(exit_cmd)
-    cli.add_command(relayer)
-    cli.add_command(sequencer)
-    cli.add_command(setup)
-    cli.add_command(status)
-
-
-_register()
+for _cmd in relayer_cmds.BATCH_COMMANDS:  # add | list | submit beside build | prove
+    batch_cmds.batch.add_command(_cmd)
+for _cmd in (batch_cmds.batch, chain_cmds.chain, demo_cmds.demo, engine_cmds.engine,
+             genesis_cmds.genesis, operator_cmds.init, keys_cmds.keys, l1_cmds.l1, node_cmds.node,
+             prover_cmds.prover, recover_cmds.recover_cmd, recover_cmds.exit_cmd,
+             relayer_cmds.relayer, sequencer_cmds.sequencer, setup_cmds.setup,
+             operator_cmds.status):
+    cli.add_command(_cmd)
+del _cmd
 
 
 def main() -> None:

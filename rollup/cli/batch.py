@@ -20,6 +20,9 @@ import click
 
 from rollup.cli.operator import config_option, load_config
 
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
+
 
 @click.group("batch")
 def batch() -> None:

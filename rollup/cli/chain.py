@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import click
+
+from rollup.config import load, set_rollup_address
+
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 _CHAIN_HELP = "embedded (py-evm in-process, default), anvil (started here), or an http(s) URL."
 
@@ -38,8 +46,6 @@ def build_cmd(check: bool) -> None:
 @chain.command("anvil")
 def anvil_cmd() -> None:
     """Start Anvil (from node_modules) on 127.0.0.1 and print its URL; Ctrl-C stops it."""
-    import time
-
     from rollup.chain.node import AnvilNode
 
     with AnvilNode() as n:
@@ -122,8 +128,6 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
     """Deploy the two verifiers, the signature verifier, a TestToken (unless --token) and
     Rollup, the genesis collateral sent to the Rollup's address first; print the addresses as
     JSON."""
-    import json
-
     from eth_utils import is_address, to_checksum_address
 
     from prover.formats.snarkjs_json import load_vk
@@ -137,8 +141,6 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
 
     cfg = None
     if config_path is not None:
-        from rollup.config import load
-
         cfg = load(config_path)
         depth = cfg.tree_depth if depth is None else depth
     if genesis_root is not None and genesis_path is not None:
@@ -234,8 +236,6 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
                "operator": to_checksum_address(operator or sender),
                "block": ch.w3.eth.block_number}
     if cfg is not None:
-        from rollup.config import set_rollup_address
-
         set_rollup_address(config_path, r.address)
         out["config"] = str(config_path)
     click.echo(json.dumps(out, indent=2))

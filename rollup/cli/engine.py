@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
+
 
 @click.group("engine")
 def engine() -> None:

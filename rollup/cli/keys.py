@@ -22,7 +22,10 @@ from pathlib import Path
 
 import click
 
-from rollup.config import DEFAULT_PATH
+from rollup.config import DEFAULT_PATH, load
+
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 
 class SignError(ValueError):
@@ -171,7 +174,6 @@ def show_cmd(keyfile: str, as_json: bool) -> None:
 # --- sign -----------------------------------------------------------------------------------------
 
 def _domain(config_path: str | None, chain_id: int | None, rollup_address: str | None):
-    from rollup.config import load
     from rollup.transactions import Domain
 
     cfg = None

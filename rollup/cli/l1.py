@@ -23,7 +23,13 @@ from pathlib import Path
 
 import click
 
+from circuits.babyjubjub import pack_point
+from circuits.eddsa import eddsa_sign
 from rollup.cli.keys import passphrase_options, passphrase_source
+from rollup.cli.operator import node_url, optional_config, rollup_address
+
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 ASSETS = {"eth": 0, "token": 1}
 ASSET_NAMES = {v: k for k, v in ASSETS.items()}
@@ -162,8 +168,6 @@ def open_node(url: str, timeout: float = 60.0):
 
 def _session(opts: dict, *, need_sender: bool = True) -> Session:
     from rollup.chain.rollup import RollupClient
-    from rollup.cli.operator import node_url, optional_config, rollup_address
-
     cfg = optional_config(opts["config_path"])
     url = node_url(cfg, opts["rpc"])
     address = rollup_address(cfg, opts["rollup_flag"])
@@ -285,7 +289,6 @@ def _l2_public(spec: str) -> tuple[int, int]:
 def deposit_cmd(amount: int, to_key: str, asset: str, **opts) -> None:
     """Deposit AMOUNT into the account of an L2 key (a new key gets the next account id),
     paying the queue fee; token deposits approve the Rollup for AMOUNT first when needed."""
-    from circuits.babyjubjub import pack_point
     from rollup.chain.contracts import call, transact
 
     if amount <= 0:
@@ -370,8 +373,6 @@ def forced_withdraw_cmd(account_id, amount, asset, to, l2_key, nonce, sign_only,
     its deadline, or anyone may activate exodus."""
     from eth_utils import is_address, to_checksum_address
 
-    from circuits.babyjubjub import pack_point
-    from circuits.eddsa import eddsa_sign
     from rollup.chain import layout
     from rollup.keys import load_key
     from rollup.keys.keystore import plaintext_warning

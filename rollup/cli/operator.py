@@ -10,11 +10,18 @@ Every operator command reads the configuration through ``--config PATH`` (defaul
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 from pathlib import Path
 
 import click
 
-from rollup.config import DEFAULT_PATH
+from rollup.cli.keys import passphrase_source
+from rollup.config import DEFAULT_PATH, Config, ConfigError, example_markets, load, render, validate
+
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
 
 
 def config_option(f):
@@ -24,8 +31,6 @@ def config_option(f):
 
 
 def load_config(path: str):
-    from rollup.config import load
-
     return load(path)
 
 
@@ -120,7 +125,6 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
          scrypt_n: int | None, force: bool) -> None:
     """Write DIRECTORY/rollup.toml with the operator's settings, and the oracle and operator
     key files it names (new ones, mode 0600, unless given; encrypted with --encrypt)."""
-    from rollup.config import Config, ConfigError, example_markets, render, validate
     from rollup.keys import new_key
 
     base = Path(directory)
@@ -143,8 +147,6 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
 
     pw = None
     if encrypt:
-        from rollup.cli.keys import passphrase_source
-
         pw = passphrase_source(None, None, cfg, confirm=True).get("the new key files")
 
     # a given key must be readable before anything is written; its path is kept absolute
@@ -240,8 +242,6 @@ def onchain_state(cfg, opener=None) -> dict:
 
 def _node_status(cfg) -> dict | None:
     """What `rollup node run` last wrote (DATA/node-status.json, every second), with its age."""
-    import time
-
     try:
         d = json.loads((cfg.data / "node-status.json").read_text())
     except (OSError, ValueError):
@@ -317,9 +317,6 @@ def status(config_path: str, as_json: bool) -> None:
 def serve_until_stopped(server, on_stop) -> None:
     """Print ``listening on URL`` (stdout's first line), serve until SIGTERM or Ctrl-C (the
     requests in flight are answered), then close the server and run ``on_stop``."""
-    import signal
-    import threading
-
     def stop(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()
 

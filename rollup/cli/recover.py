@@ -21,6 +21,12 @@ from pathlib import Path
 
 import click
 
+from rollup.cli.operator import node_url, optional_config
+from rollup.cli.operator import rollup_address as configured_rollup
+
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
+
 
 class ExitRefused(RuntimeError):
     """The exit cannot be made (checked before any proof is computed or gas is spent)."""
@@ -54,8 +60,6 @@ def _l1_options(f):
 
 def _resolve(config_path, rpc_url, rollup_address, genesis_path, depth):
     """The flags, completed from the configuration."""
-    from rollup.cli.operator import node_url, optional_config
-    from rollup.cli.operator import rollup_address as configured_rollup
     from rollup.recovery.genesis import EXPORT_NAME
 
     cfg = optional_config(config_path)

@@ -21,6 +21,13 @@ from pathlib import Path
 
 import click
 
+from rollup.cli.keys import passphrase_options, passphrase_source
+from rollup.cli.operator import node_url, optional_config
+from rollup.cli.operator import rollup_address as configured_rollup
+
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
+
 _STORE_HELP = "The relayer's SQLite store."
 
 
@@ -33,8 +40,6 @@ DEFAULT_RPC = "http://127.0.0.1:8545"  # without a configuration or --rpc
 
 
 def _node_options(f):
-    from rollup.cli.keys import passphrase_options
-
     f = click.option("--gas", default=2_000_000, show_default=True,
                      help="Gas limit of submitBatch (sent without an estimate).")(f)
     f = passphrase_options(f)
@@ -65,9 +70,6 @@ def _relayer(config_path: str | None, rpc_url: str | None, rollup_address: str |
 
     from rollup.chain.node import connect
     from rollup.chain.rollup import RollupClient
-    from rollup.cli.keys import passphrase_source
-    from rollup.cli.operator import node_url, optional_config
-    from rollup.cli.operator import rollup_address as configured_rollup
     from rollup.settlement.relayer import BatchStore, Relayer
 
     cfg = optional_config(config_path)
@@ -172,7 +174,8 @@ def _from_built(path: Path, d: dict, proof_path: str | None, store):
     """A batch as `rollup batch build` / `prove` leave it (batch-N.json with snake_case fields
     and batch-N.proof.json beside it). queueCountAfter: the file's `queue_count_after` if it has
     one, else the previous stored batch's plus this batch's `queue_consumed`."""
-    from rollup.settlement.relayer import StoredBatch, StoreError
+    from rollup.settlement.errors import StoreError
+    from rollup.settlement.store import StoredBatch
 
     proof = Path(proof_path) if proof_path else path.with_suffix(".proof.json")
     if not proof.is_file():
@@ -202,7 +205,8 @@ def _from_built(path: Path, d: dict, proof_path: str | None, store):
 def add_cmd(path: str, store_path: str, proof_path: str | None) -> None:
     """Add a proven batch: a relayer record (batchNumber, oldRoot, newRoot, queueCountAfter,
     publicData, proof[8], publicInput) or a built batch's JSON with its proof."""
-    from rollup.settlement.relayer import BatchStore, StoredBatch, StoreError
+    from rollup.settlement.errors import StoreError
+    from rollup.settlement.store import BatchStore, StoredBatch
 
     try:
         d = json.loads(Path(path).read_text())
@@ -222,7 +226,7 @@ def add_cmd(path: str, store_path: str, proof_path: str | None) -> None:
 @_store_option
 def list_cmd(store_path: str) -> None:
     """The stored batches and their status."""
-    from rollup.settlement.relayer import BatchStore
+    from rollup.settlement.store import BatchStore
 
     if not Path(store_path).exists():
         raise click.ClickException(f"no store at {store_path}")
@@ -249,7 +253,7 @@ def submit_cmd(number: int, store_path, config_path, rpc_url, rollup_address, se
                           gas, passphrase_env, passphrase_file)
     try:
         if not rel.store.get(number):
-            from rollup.settlement.relayer import StoreError
+            from rollup.settlement.errors import StoreError
 
             raise StoreError(f"batch {number} is not in {store_path}")
         res = rel.submit(number)

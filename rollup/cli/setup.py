@@ -13,6 +13,9 @@ from pathlib import Path
 
 import click
 
+# lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
+
 
 @click.command("setup")
 @click.option("--slots", type=int, required=True, help="Transaction slots of the batch circuit.")

@@ -17,6 +17,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from circuits import eddsa_public_key
+from circuits.babyjubjub import pack_point, unpack_point
+from circuits.eddsa import public_key_is_safe
+
 from .keystore import DEFAULT_ENV as DEFAULT_PASSPHRASE_ENV
 from .keystore import (
     SCRYPT_N,
@@ -46,23 +50,16 @@ class KeyPair:
 
     @classmethod
     def from_private(cls, private_key: bytes) -> KeyPair:
-        from circuits import eddsa_public_key
-
         return cls(bytes(private_key), eddsa_public_key(bytes(private_key)))
 
 
 def compress(pk: tuple[int, int]) -> str:
-    from circuits.babyjubjub import pack_point
-
     return pack_point(pk).hex()
 
 
 def decompress(text: str) -> tuple[int, int]:
     """A compressed public key (64 hex digits, optional 0x) -> (x, y); KeyFileError if it does
     not decode to a point of the curve's prime-order subgroup."""
-    from circuits.babyjubjub import unpack_point
-    from circuits.eddsa import public_key_is_safe
-
     t = text.strip().removeprefix("0x")
     try:
         data = bytes.fromhex(t)

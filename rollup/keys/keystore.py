@@ -45,21 +45,21 @@ def is_keystore(doc) -> bool:
 
 
 def _keccak(data: bytes) -> bytes:
-    from eth_utils import keccak
+    from eth_utils import keccak  # lazy: eth_utils (~0.4 s), for key files only
 
     return keccak(data)
 
 
 def _aes_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
-    from Crypto.Cipher import AES
-    from Crypto.Util import Counter
+    from Crypto.Cipher import AES  # lazy: pycryptodome, for encrypted key files only
+    from Crypto.Util import Counter  # lazy: as AES
 
     ctr = Counter.new(128, initial_value=int.from_bytes(iv, "big"))
     return AES.new(key, AES.MODE_CTR, counter=ctr).encrypt(data)
 
 
 def _scrypt(passphrase: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
-    from Crypto.Protocol.KDF import scrypt
+    from Crypto.Protocol.KDF import scrypt  # lazy: as AES
 
     return scrypt(passphrase, salt, dklen, N=n, r=r, p=p)
 

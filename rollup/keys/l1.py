@@ -58,7 +58,7 @@ def _doc(path: Path) -> dict:
 
 
 def _account(secret: bytes, path: Path):
-    from eth_account import Account
+    from eth_account import Account  # lazy: eth-account (~1.5 s), for L1 keys only
 
     try:
         return Account.from_key(secret)
@@ -68,7 +68,7 @@ def _account(secret: bytes, path: Path):
 
 def address_of(path: str | Path) -> str:
     """The address a key file names (checked against its key only when the key is loaded)."""
-    from eth_utils import is_address, to_checksum_address
+    from eth_utils import is_address, to_checksum_address  # lazy: eth_utils (~0.4 s)
 
     p = Path(path)
     d = _doc(p)
@@ -87,7 +87,7 @@ def is_encrypted(path: str | Path) -> bool:
 def load_l1_key(path: str | Path, passphrase: Passphrase | str | None = None) -> L1Key:
     """The key in an L1 key file; an encrypted one is opened with ``passphrase`` (a string, or
     where to read it; default $ROLLUP_PASSPHRASE): WrongPassphrase, NoPassphrase."""
-    from eth_account import Account
+    from eth_account import Account  # lazy: eth-account (~1.5 s), for L1 keys only
 
     p = Path(path)
     d = _doc(p)
@@ -119,7 +119,7 @@ def load_l1_key(path: str | Path, passphrase: Passphrase | str | None = None) ->
 
 
 def _body(secret: bytes, passphrase: str | None, n: int) -> str:
-    from eth_account import Account
+    from eth_account import Account  # lazy: eth-account (~1.5 s), for L1 keys only
 
     if passphrase is None:
         doc = {"scheme": SCHEME, "private_key": secret.hex(),

@@ -20,6 +20,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from rollup.durability.journal import Journal
+from rollup.engine.sequencer import Sequencer
+from rollup.keys import public_key_of
+from rollup.settlement.files import genesis_file
+from rollup.state.rebuild import rebuild
+from rollup.state.state import FEE_ACCOUNT, State
+from rollup.transactions import Deposit, OracleUpdate, SetOracleKey
+
 EXPORT_NAME = "genesis-records.json"
 
 
@@ -36,8 +44,6 @@ class Genesis:
 
 
 def from_records(records: bytes, depth: int, where: str = "genesis") -> Genesis:
-    from rollup.state.rebuild import rebuild
-
     try:
         st = rebuild(records, depth)
     except Exception as exc:  # a record that does not decode or apply
@@ -87,9 +93,6 @@ def _int(v, p: Path, key: str) -> int:
 
 def config_records(cfg) -> bytes:
     """The genesis records of an operator configuration (``genesis_requests`` applied)."""
-    from rollup.engine.sequencer import Sequencer
-    from rollup.state.state import State
-
     seq = Sequencer(State(cfg.tree_depth), cfg.domain())
     for req in genesis_requests(cfg):
         seq.apply_verified(req)
@@ -100,10 +103,6 @@ def genesis_requests(cfg) -> list:
     """The requests ``rollup sequencer run`` applies to an empty journal, in order: the oracle
     key, the fee account (account 0, the operator's key), the listings, their first prices,
     the genesis balances."""
-    from rollup.keys import public_key_of
-    from rollup.state.state import FEE_ACCOUNT
-    from rollup.transactions import Deposit, OracleUpdate, SetOracleKey
-
     reqs: list = [SetOracleKey(public_key_of(cfg.oracle_key, cfg.data)),
                            Deposit(FEE_ACCOUNT, public_key_of(cfg.operator_key, cfg.data), 0)]
     reqs += [m.list_asset() for m in cfg.markets]
@@ -117,11 +116,6 @@ def journal_records(cfg) -> bytes | None:
     """The genesis records as the sequencer journaled them (its first rows, as many as
     DATA/genesis.json counts), checked against the root recorded there; None before the
     sequencer's first start."""
-    from rollup.durability.journal import Journal
-    from rollup.engine.sequencer import Sequencer
-    from rollup.settlement.files import genesis_file
-    from rollup.state.state import State
-
     gpath = genesis_file(cfg)
     if not gpath.is_file() or not cfg.journal_path.exists():
         return None

@@ -14,7 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from prover.formats.snarkjs_json import dumps, proof_to_json, public_to_json
+from prover.formats.wtns import write_wtns
+from rollup.chain.layout import QueueEntry
 from rollup.config import Config
+from rollup.durability.journal import Journal
+from rollup.errors import EngineError
 from rollup.settlement import files as F
 
 LOOKAHEAD = 100_000  # journal rows read to plan one batch
@@ -26,8 +31,6 @@ class BatchError(RuntimeError):
 
 def read_queue_file(path: str | Path) -> list:
     """A JSON list of {kind, asset, account_id, l1_address, amount, l2_key} queue entries."""
-    from rollup.chain.layout import QueueEntry
-
     try:
         rows = json.loads(Path(path).read_text())
         return [QueueEntry(int(r["kind"]), int(r["asset"]), int(r["account_id"]),
@@ -41,8 +44,8 @@ def read_queue_file(path: str | Path) -> list:
 def fed_queue(cfg: Config, first: int) -> list:
     """The L1 entries the L1 feed stored, from the first one not consumed by the journal rows
     before `first` (the L1 requests journaled after the genesis)."""
-    from rollup.durability.journal import Journal
-    from rollup.settlement.relayer import BatchStore
+    # lazy: the store loads eth_utils and eth_abi (~0.5 s); the prover workers never read it
+    from rollup.settlement.store import BatchStore
 
     path = cfg.data / F.FEED_STORE
     if not path.exists():
@@ -77,8 +80,6 @@ class Built:
 
 def pending_rows(cfg: Config) -> tuple[int, int]:
     """(first journal row not in a built batch, last journal row)."""
-    from rollup.durability.journal import Journal
-
     prev = F.last_batch(cfg)
     genesis = F.read_genesis(cfg)
     first = prev["last_seq"] + 1 if prev else (genesis["seq"] + 1 if genesis else 1)
@@ -103,8 +104,6 @@ class PreState:
         return self.engine if self.seq == upto else None
 
     def advance(self, engine, upto: int, reqs: list) -> None:
-        from rollup.errors import EngineError
-
         self.seq = self.engine = None  # until the rows applied
         for req, res in zip(reqs, engine.submit_many(reqs, verified=True), strict=True):
             if isinstance(res, EngineError):  # accepted when journaled: cannot happen
@@ -121,8 +120,8 @@ def build_next(cfg: Config, *, first: int | None = None, last: int | None = None
     if the planned batch is full (rows remain after it), else return None. ``cache``: the
     pre-state kept from the previous build (used when it ends at row first - 1, then advanced
     past this batch)."""
-    from prover.formats.wtns import write_wtns
-    from rollup.durability.journal import Journal
+    # lazy: the engine and the batch builder (Numba); `rollup batch prove` and the prover
+    # workers import this module to prove only
     from rollup.engine.restart import recover
     from rollup.settlement.batch import build_batch, plan_batches
 
@@ -221,7 +220,7 @@ def prove_file(path: Path, meta: dict, zkey, *, vk=None, backend=None) -> float:
     """Prove the built batch at PATH with ZKEY (a path or a loaded Zkey), check the public
     input (and the proof under VK, a loaded key, when given), and write NAME.public.json then
     NAME.proof.json atomically. Returns the proving seconds."""
-    from prover.formats.snarkjs_json import dumps, proof_to_json, public_to_json
+    # lazy: the prover's Numba kernels; the batcher imports this module to build only
     from prover.groth16 import prove, verify
 
     t0 = time.perf_counter()
@@ -242,7 +241,9 @@ def prove_file(path: Path, meta: dict, zkey, *, vk=None, backend=None) -> float:
 def stored_batch(cfg: Config, number: int):
     """Built and proven batch NUMBER as the relayer stores it; queueCountAfter counts the queue
     entries consumed by batches 1..NUMBER (their files)."""
-    from rollup.settlement.relayer import StoredBatch, StoreError
+    # lazy: as in fed_queue (the store)
+    from rollup.settlement.errors import StoreError
+    from rollup.settlement.store import StoredBatch
 
     consumed = 0
     for k in range(1, number + 1):

@@ -68,7 +68,7 @@ class PoseidonHasher:
 
 @functools.cache
 def _batch():
-    # imported on first use: ``import rollup.state`` stays light (no Numba compile or load)
+    # lazy: Numba; ``import rollup.state`` stays light (no kernel compiled or loaded)
     from circuits import poseidon_batch
 
     return poseidon_batch

@@ -1,0 +1,95 @@
+"""The batch circuit assembled (``build_batch_circuit``): header and tables, the slots chained
+root to root, the fee account credited once after the last slot, and the SHA-256 public input
+over the 188-byte header and the public data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..cs import ConstraintSystem
+from ..gadgets.bits import to_bits
+from ..gadgets.merkle import merkle_update
+from ..gadgets.poseidon import poseidon
+from ..gadgets.sha256 import digest_to_field, sha256_bits
+from ..lc import LC, as_lc
+from .gadgets import account_leaf, be, canonical_bits, const_bits, signed_bits
+from .layout import (
+    ASSET_DEPTH,
+    COLLATERAL_BITS,
+    DOMAIN_TAG,
+    EMPTY_POSITIONS_ROOT,
+    FEE_FIELDS,
+    TIME_BITS,
+    input_names,
+)
+from .slot import slot
+from .tables import Tables
+
+
+def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None = None, *,
+                        l1_slots: int | None = None, assets: int = 8) -> ConstraintSystem:
+    """The batch circuit for `slots` slots over an accounts tree of `depth` (<= 32), the first
+    `l1_slots` (default: all) able to consume the L1 queue and pay out on L1, with an asset
+    table of `assets` (a power of two <= 256) entries. With `values` (a dict over
+    `input_names`), the witness is computed while building."""
+    l1_slots = slots if l1_slots is None else l1_slots
+    if not 1 <= depth <= 32 or slots < 1 or not 0 <= l1_slots <= slots:
+        raise ValueError("need 1 <= depth <= 32, at least one slot, 0 <= l1_slots <= slots")
+    if assets < 2 or assets & (assets - 1) or assets > 1 << ASSET_DEPTH:
+        raise ValueError("assets must be a power of two in 2..256")
+    cs = ConstraintSystem(compute_witness=values is not None)
+    v = {n: cs.private_input(n, None if values is None else values[n])
+         for n in input_names(slots, depth, assets)}
+
+    with cs.component("header"):
+        chain_bits = to_bits(cs, v["chain_id"], 64)
+        rollup_bits = to_bits(cs, v["rollup"], 160)
+        number_bits = to_bits(cs, v["batch_number"], 64)
+        to_bits(cs, v["time"], TIME_BITS)
+        domain = poseidon(cs, [DOMAIN_TAG, v["chain_id"], v["rollup"]])
+        q_hi = to_bits(cs, v["queue_before_hi"], 128)
+        q_lo = to_bits(cs, v["queue_before_lo"], 128)
+        queue = be(q_hi, 128, cs) + be(q_lo, 128, cs)  # big-endian digest bits
+        tables = Tables(cs, v, assets)
+        opk = (v["oracle_pk_x"], v["oracle_pk_y"])
+        glob = poseidon(cs, [v["time"], tables.oracle_root_before, *opk])
+        old_root = poseidon(cs, [v["accounts_root"], tables.registry_root_before, glob])
+
+    st = {"root": v["accounts_root"], "time": v["time"], "queue": queue, "fees": as_lc(0),
+          "opk": opk}
+    l1_bits: list[LC] = []
+    diff_bits: list[LC] = []
+    for i in range(slots):
+        with cs.component(f"slot{i}"):
+            slot(cs, v, f"s{i}_", depth, st, tables, domain, i < l1_slots, l1_bits,
+                  diff_bits)
+
+    with cs.component("fee_account"):
+        f = {n: v["fee_" + n] for n in FEE_FIELDS}
+        # the fee account holds no positions when its fees are credited (the module docstring)
+        cs.assert_equal(f["positions"], EMPTY_POSITIONS_ROOT)
+        pk = (f["pk_x"], f["pk_y"])
+        old = account_leaf(cs, pk, f["nonce"], f["collateral"], f["positions"], f["orders"])
+        coll = f["collateral"] + st["fees"]
+        signed_bits(cs, coll, COLLATERAL_BITS)
+        new = account_leaf(cs, pk, f["nonce"], coll, f["positions"], f["orders"])
+        _, acc_root = merkle_update(cs, old, new, [v[f"fee_sib{k}"] for k in range(depth)],
+                                    [cs.const(0)] * depth, old_root=st["root"],
+                                    bits_checked=True)
+
+    with cs.component("listings"):
+        for k in range(1, assets):  # every new entry was listed by a slot
+            cs.assert_equal(tables.avail[k], tables.listed[k])
+
+    with cs.component("public_input"):
+        glob_new = poseidon(cs, [st["time"], tables.oracle_root(cs), *st["opk"]])
+        new_root = poseidon(cs, [acc_root, tables.registry_root, glob_new])
+        pre = be(chain_bits, 256, cs) + be(rollup_bits, 160, cs) + be(number_bits, 64, cs)
+        pre += be(canonical_bits(cs, old_root), 256, cs)
+        pre += be(canonical_bits(cs, new_root), 256, cs)
+        pre += be(q_hi, 128, cs) + be(q_lo, 128, cs) + st["queue"]
+        pre += const_bits(cs, l1_slots, 32)
+        pre += l1_bits + diff_bits
+        digest = sha256_bits(cs, pre)
+        cs.public_output("input", digest_to_field(digest, cs))
+    return cs

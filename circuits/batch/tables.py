@@ -1,0 +1,102 @@
+"""The registry and the oracle state of a batch as ``m``-entry tables (``Tables``), opened once
+in the header against the old roots and rehashed for the new root after the last slot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..cs import ConstraintSystem
+from ..gadgets.bits import to_bits
+from ..gadgets.poseidon import poseidon
+from ..lc import LC, lsum
+from .gadgets import onehot, tree_root
+from .layout import ASSET_DEPTH, ORACLE_FIELDS, PPM_BITS, REGISTRY_FIELDS
+
+
+class Tables:
+    """The registry and the oracle state as M-entry tables: the registry as it is after the
+    batch's listings (``listed``; ``new`` marks the entries listed by this batch, whose old leaves
+    are empty and whose oracle entries start at zero), the oracle state running."""
+
+    def __init__(self, cs: ConstraintSystem, v: Mapping[str, LC], m: int):
+        self.m = m
+        zero = cs.const(0)
+        reg = {f: [zero] for f in REGISTRY_FIELDS}
+        self.listed, self.perp, self.call, self.put = [zero], [zero], [zero], [zero]
+        self.new, self.old = [zero], [zero]  # listed by this batch / before it
+        self.under = [[zero] * m]  # under[k][j] = [underlying of k == j]
+        leaves, old_leaves = [0], [0]
+        with cs.component("registry"):
+            for k in range(1, m):
+                listed, new = v[f"reg{k}_listed"], v[f"reg{k}_new"]
+                cs.assert_bool(listed)
+                cs.assert_bool(new)
+                cs.constrain(new, 1 - listed, 0)  # a new entry is listed
+                old = listed - new
+                f = {n: v[f"reg{k}_{n}"] for n in REGISTRY_FIELDS}
+                # kind = perp + 2 call + 3 put with exactly one of them when listed
+                flags = cs.hint(lambda kd: [int(kd == 1), int(kd == 2), int(kd == 3)],
+                                f["kind"], n_out=3)
+                for b in flags:
+                    cs.assert_bool(b)
+                cs.assert_equal(lsum(flags, cs), listed)
+                cs.assert_equal(flags[0] + 2 * flags[1] + 3 * flags[2], f["kind"])
+                for n in ("strike", "expiry"):
+                    to_bits(cs, f[n], 64)
+                for n in REGISTRY_FIELDS[4:]:
+                    to_bits(cs, f[n], PPM_BITS)
+                u = onehot(cs, f["underlying"], m)
+                # an option's underlying is a listed perpetual; a perpetual has none
+                cs.assert_equal(lsum(u[1:], cs), flags[1] + flags[2])
+                self.under.append([zero] + u[1:])
+                for n in REGISTRY_FIELDS:  # an unlisted entry is all zero
+                    cs.constrain(1 - listed, f[n], 0)
+                    reg[n].append(f[n])
+                # a listing's rules (the engine's): maintenance factors <= initial ones
+                to_bits(cs, cs.mul(new, f["risk_initial"] - f["risk_maintenance"]), PPM_BITS)
+                to_bits(cs, cs.mul(new, f["short_initial"] - f["short_maintenance"]), PPM_BITS)
+                self.listed.append(listed)
+                self.new.append(new)
+                self.old.append(old)
+                self.perp.append(flags[0])
+                self.call.append(flags[1])
+                self.put.append(flags[2])
+                h = poseidon(cs, [f[n] for n in REGISTRY_FIELDS])
+                leaves.append(cs.mul(listed, h))
+                old_leaves.append(cs.mul(old, h))
+            # the underlying of an option must be a perpetual (checked now that all are known)
+            for k in range(1, m):
+                for j in range(1, m):
+                    cs.constrain(self.under[k][j], 1 - self.perp[j], 0)
+            self.registry_root = tree_root(cs, leaves, ASSET_DEPTH)
+            self.registry_root_before = tree_root(cs, old_leaves, ASSET_DEPTH)
+        self.reg = reg
+        # avail[k]: asset k is listed at this point of the batch (before it, or by an earlier
+        # listing slot); every slot naming an asset needs it, and at the end avail == listed
+        self.avail = list(self.old)
+        self.orc = {f: [zero] + [v[f"orc{k}_{f}"] for k in range(1, m)] for f in ORACLE_FIELDS}
+        with cs.component("oracle_open"):
+            for k in range(1, m):  # an unlisted asset has no oracle entry; a new one starts at 0
+                for f in ORACLE_FIELDS:
+                    cs.constrain(1 - self.old[k], self.orc[f][k], 0)
+            self.oracle_root_before = self.oracle_root(cs, self.old)
+
+    def oracle_root(self, cs: ConstraintSystem, present: list | None = None) -> LC:
+        present = self.listed if present is None else present
+        leaves = [0] + [cs.mul(present[k], poseidon(cs, [self.orc[f][k]
+                                                          for f in ORACLE_FIELDS]))
+                        for k in range(1, self.m)]
+        return tree_root(cs, leaves, ASSET_DEPTH)
+
+    def derived(self, cs: ConstraintSystem) -> dict[str, list]:
+        """Per-asset risk prices at the current oracle state: RI/RM = price * risk factor,
+        SI/SM = underlying price * short factor (0 for perpetuals)."""
+        m, price = self.m, self.orc["price"]
+        under_price = [0] + [lsum([cs.mul(self.under[k][j], price[j]) for j in range(1, m)], cs)
+                             for k in range(1, m)]
+        out = {"price": price, "funding": self.orc["funding"]}
+        for name, f, base in (("RI", "risk_initial", price), ("RM", "risk_maintenance", price),
+                              ("SI", "short_initial", under_price),
+                              ("SM", "short_maintenance", under_price)):
+            out[name] = [0] + [cs.mul(base[k], self.reg[f][k]) for k in range(1, m)]
+        return out
