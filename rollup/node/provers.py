@@ -6,8 +6,9 @@ beside it); a worker proves it with the proving key it loaded once, checks the p
 atomically beside the batch. ``submit`` returns a Future of ``ProofDone``: jobs finish in any
 order; the node submits proofs to L1 in batch order.
 
-``LocalProverPool`` runs N worker processes (spawned, not forked: the node has threads). A
-cluster pool only needs the same ``submit``/``close`` pair and a shared data folder.
+``LocalProverPool`` runs N worker processes (spawned, not forked: the node has threads);
+``rollup.node.cluster.RayProverPool`` runs them as actors on a Ray cluster (``[node] cluster``)
+and ``make_pool`` picks one from the configuration.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class ProofJob:
 class ProofDone:
     number: int
     seconds: float
-    worker: int
+    worker: int  # the worker's process id
+    host: str = ""  # its machine (a cluster pool)
 
 
 class ProverPool(Protocol):
@@ -117,6 +119,20 @@ class LocalProverPool:
         """Stop now: a proof in progress is dropped (its batch is proven again after a restart);
         the workers are reaped, so their CPU time counts toward the node's."""
         stop_executor(self._pool)
+
+
+def make_pool(cfg, zkey: str | Path, *, vk: str | Path | None = None,
+              workers: int | None = None, log=None) -> ProverPool:
+    """The pool ``[node] cluster`` names (a ``rollup.config.Config``): ``local`` processes, or
+    Ray workers: ``embedded`` starts Ray here, anything else is the address of a cluster."""
+    n = cfg.node_provers if workers is None else workers
+    if cfg.node_cluster == "local":
+        return LocalProverPool(zkey, vk=vk, workers=n, backend=cfg.node_backend)
+    from rollup.node.cluster import RayProverPool  # Ray only when a cluster is configured
+
+    return RayProverPool(zkey, vk=vk, workers=n, gpu_workers=cfg.node_gpu_provers,
+                         cpus=cfg.node_prover_cpus, log=log,
+                         address=None if cfg.node_cluster == "embedded" else cfg.node_cluster)
 
 
 def stop_executor(pool: cf.ProcessPoolExecutor) -> None:
