@@ -257,6 +257,14 @@ class RayProverPool:
             return {w.job.job.number: dict(w.info) for w in self._slots
                     if w.state == "busy" and w.job}
 
+    def stats(self) -> dict:
+        """For the node's status: workers by state, workers lost, jobs put back."""
+        with self._lock:
+            states = collections.Counter(w.state for w in self._slots)
+        return {"ready": states["idle"] + states["busy"], "busy": states["busy"],
+                "loading": states["loading"], "refused": states["refused"],
+                "lost": self.lost, "retried": self.retried}
+
     # --- the dispatcher thread --------------------------------------------------------------
     def _start(self, w: _Worker) -> None:
         opts = {"num_cpus": self.cpus,

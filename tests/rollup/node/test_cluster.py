@@ -24,9 +24,9 @@ def built(story, tmp_path_factory):
     from prover.formats.wtns import write_wtns
 
     folder = tmp_path_factory.mktemp("built")
-    for b in story.batches:
+    for b, witness in zip(story.batches, story.witnesses, strict=True):
         stem = folder / f"batch-{b.batch_number:06d}"
-        write_wtns(stem.with_suffix(".wtns"), b.circuit().witness())
+        write_wtns(stem.with_suffix(".wtns"), witness)
         stem.with_suffix(".json").write_text(json.dumps(
             {"number": b.batch_number, "witness": stem.with_suffix(".wtns").name,
              "public_input": str(b.public_input)}))
@@ -57,10 +57,11 @@ def cluster():
     ray.shutdown()
 
 
-def test_a_worker_with_another_key_refuses_to_start(cluster, story, tmp_path):
-    stale = tmp_path / "stale.zkey"  # what an operator left on a worker machine
-    stale.write_bytes(b"an older proving key")
-    pool = RayProverPool(story.batch_keys.zkey, workers=1, key_path=str(stale),
+def test_a_worker_with_another_key_refuses_to_start(cluster, tmp_path):
+    node_key, stale = tmp_path / "batch.zkey", tmp_path / "stale.zkey"
+    node_key.write_bytes(b"the node's proving key")  # hashed, never loaded: refused before
+    stale.write_bytes(b"an older proving key")  # what an operator left on a worker machine
+    pool = RayProverPool(node_key, workers=1, key_path=str(stale),
                          key_cache=str(tmp_path / "cache"))
     try:
         with pytest.raises(KeyMismatch, match="stale.zkey has SHA-256"):
@@ -72,8 +73,26 @@ def test_a_worker_with_another_key_refuses_to_start(cluster, story, tmp_path):
     assert not (tmp_path / "cache").exists()  # nothing fetched for a worker that refused
     # bytes fetched through the object store are checked the same way before they are cached
     with pytest.raises(KeyMismatch, match="fetched"):
-        install_key(sha256_file(story.batch_keys.zkey), b"truncated", tmp_path / "cache")
+        install_key(sha256_file(node_key), b"truncated", tmp_path / "cache")
     assert not list((tmp_path / "cache").glob("*.zkey"))
+
+
+def test_the_configuration_picks_the_ray_pool(cluster, tmp_path):
+    from rollup.config import load
+    from rollup.node.provers import make_pool
+    from tests.support.operator import write_config
+
+    cfg = load(write_config(tmp_path / "op", node_cluster="embedded", node_provers=1,
+                            node_gpu_provers=1, node_prover_cpus=1))
+    key = tmp_path / "batch.zkey"
+    key.write_bytes(b"a proving key")
+    pool = make_pool(cfg, key)  # Ray is up already: the pool joins it
+    try:
+        assert isinstance(pool, RayProverPool) and pool.workers == 2
+        assert pool.sha256 == sha256_file(key)
+    finally:
+        pool.close()
+    assert cluster.is_initialized()  # a pool closes only the Ray it started
 
 
 @pytest.fixture(scope="module")

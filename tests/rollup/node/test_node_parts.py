@@ -200,3 +200,18 @@ def test_node_run_refuses_to_start_without_what_it_needs(tmp_path, monkeypatch, 
     assert code == 1 and "NodeError: no proving key" in err
     code, _, err = run(monkeypatch, capsys, "node", "status", "--config", path)
     assert code == 1 and "no node status" in err
+
+
+def test_a_local_pool_starts_nothing_heavy(tmp_path):
+    """cluster = "local" (the default) is the process pool, and Ray is never imported."""
+    import subprocess
+
+    path = write_config(tmp_path / "op")
+    zkey = tmp_path / "batch.zkey"
+    zkey.write_bytes(b"")  # workers start (and read it) on the first job only
+    code = ("import sys; from rollup.config import load; from rollup.node.provers import "
+            f"LocalProverPool, make_pool; p = make_pool(load({str(path)!r}), {str(zkey)!r}); "
+            "assert isinstance(p, LocalProverPool) and p.workers == 1; p.close(); "
+            "assert 'ray' not in sys.modules, 'ray imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
