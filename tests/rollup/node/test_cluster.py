@@ -107,7 +107,7 @@ def pool(cluster, story, tmp_path_factory):
     p.close()
 
 
-@pytest.mark.slow  # ~1 min: a Ray instance, two workers loading a 180 MB key, four proofs
+@pytest.mark.slow  # a Ray instance, two workers fetching a 180 MB key, three proofs
 def test_two_workers_prove_out_of_order_into_the_process_pools_files(pool, built, story,
                                                                      tmp_path):
     infos = pool.wait_ready(300, every=True)
@@ -122,22 +122,23 @@ def test_two_workers_prove_out_of_order_into_the_process_pools_files(pool, built
     assert {n: d.number for n, d in done.items()} == {1: 1, 2: 2}
     assert done[1].worker != done[2].worker  # both workers at once
 
-    local_jobs = _copy(built, tmp_path / "local")
+    local_job = _copy(built, tmp_path / "local")[1]  # one proof is enough to compare files
     local = LocalProverPool(story.batch_keys.zkey, vk=story.batch_keys.vk_path, workers=1,
                             backend="cpu")
     try:
-        for j in local_jobs:
-            local.submit(j).result(300)
+        local.submit(local_job).result(300)
     finally:
         local.close()
-    for r, lo in zip(ray_jobs, local_jobs, strict=True):
-        public = [p.replace(".json", ".public.json") for p in (r.batch_json, lo.batch_json)]
-        assert open(public[0], "rb").read() == open(public[1], "rb").read()
-        assert json.load(open(public[0])) == [str(story.batches[r.number - 1].public_input)]
-        assert _verifies(story, r.batch_json) and _verifies(story, lo.batch_json)
+    public = [j.batch_json.replace(".json", ".public.json") for j in (ray_jobs[1], local_job)]
+    assert open(public[0], "rb").read() == open(public[1], "rb").read()
+    for j in ray_jobs:
+        assert json.load(open(j.batch_json.replace(".json", ".public.json"))) == [
+            str(story.batches[j.number - 1].public_input)]
+        assert _verifies(story, j.batch_json)
+    assert _verifies(story, local_job.batch_json)
 
 
-@pytest.mark.slow  # ~30 s: a proof, a worker killed, the proof again elsewhere, a new worker
+@pytest.mark.slow  # a proof, a worker killed, the proof again elsewhere, a new worker
 def test_a_worker_killed_mid_proof_loses_nothing(pool, built, story, tmp_path):
     pool.wait_ready(300, every=True)
     job = _copy(built, tmp_path / "kill")[0]
