@@ -227,7 +227,9 @@ def _model(records: list[dict], per_batch: float, t_build: float, t_submit: floa
             "formula": "trades/s = trades_per_batch * min(N / t_proof, 1 / t_build, "
                        "1 / t_submit)",
             "trades_per_s": {str(n): round(trades_per_s(n), 3) for n in (1, 2, 4, 8, 16, 64)},
+            "worker_seconds_per_trade": round(t_proof / per_batch, 3),
             "target_trades_per_s": target,
             "workers_for_target": math.ceil(target * t_proof / per_batch),
+            "serial_stage_limit_s": round(per_batch / target, 4),  # t_build, t_submit under it
             "serial_ceiling_trades_per_s": round(ceiling, 2),
             "target_reachable_with_this_batch_size": ceiling >= target}
