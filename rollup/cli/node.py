@@ -86,8 +86,8 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
     from rollup.api.service import SequencerService
     from rollup.chain.node import AnvilNode
     from rollup.node import metrics as M
+    from rollup.node.cluster import make_pool
     from rollup.node.node import Node, NodeError
-    from rollup.node.provers import make_pool
 
     cfg = load_config(config_path)
     log = lambda m: click.echo(f"{time.strftime('%H:%M:%S')} {m}", err=True)  # noqa: E731

@@ -9,7 +9,7 @@ workers need no shared folder. A worker lost mid-proof is replaced and its job g
 front of the queue (``max_attempts`` losses fail it; the node proves it again on its next pass);
 a job resolves once, and the relayer submits from the files in order, as with local processes.
 CPU workers use the CPU backend; ``gpu`` workers hold one GPU and use CUDA when present.
-See docs/cluster.md.
+``make_pool`` builds the pool ``[node] cluster`` names. See docs/cluster.md.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rollup.node.provers import ProofDone, ProofJob
+from rollup.node.provers import LocalProverPool, ProofDone, ProofJob, ProverPool
 
 KEY_CACHE_ENV = "ZKDERIV_KEY_CACHE"  # a worker machine's key cache (default ~/.cache/zkderiv/keys)
 NAMESPACE = "zkderiv-provers"
@@ -37,6 +37,18 @@ class ClusterError(RuntimeError):
 
 class KeyMismatch(ClusterError):
     """A worker's proving key is not the node's (its SHA-256 differs)."""
+
+
+def make_pool(cfg, zkey: str | Path, *, vk: str | Path | None = None,
+              workers: int | None = None, log=None) -> ProverPool:
+    """The pool ``[node] cluster`` names (a ``rollup.config.Config``): ``local`` processes, or
+    Ray workers: ``embedded`` starts Ray here, anything else is the address of a cluster."""
+    n = cfg.node_provers if workers is None else workers
+    if cfg.node_cluster == "local":  # Ray is never imported then
+        return LocalProverPool(zkey, vk=vk, workers=n, backend=cfg.node_backend)
+    return RayProverPool(zkey, vk=vk, workers=n, gpu_workers=cfg.node_gpu_provers,
+                         cpus=cfg.node_prover_cpus, log=log,
+                         address=None if cfg.node_cluster == "embedded" else cfg.node_cluster)
 
 
 def sha256_file(path: str | Path) -> str:

@@ -7,8 +7,8 @@ atomically beside the batch. ``submit`` returns a Future of ``ProofDone``: jobs 
 order; the node submits proofs to L1 in batch order.
 
 ``LocalProverPool`` runs N worker processes (spawned, not forked: the node has threads);
-``rollup.node.cluster.RayProverPool`` runs them as actors on a Ray cluster (``[node] cluster``)
-and ``make_pool`` picks one from the configuration.
+``rollup.node.cluster.RayProverPool`` runs them as actors on a Ray cluster, and
+``rollup.node.cluster.make_pool`` picks one from ``[node] cluster``.
 """
 
 from __future__ import annotations
@@ -119,20 +119,6 @@ class LocalProverPool:
         """Stop now: a proof in progress is dropped (its batch is proven again after a restart);
         the workers are reaped, so their CPU time counts toward the node's."""
         stop_executor(self._pool)
-
-
-def make_pool(cfg, zkey: str | Path, *, vk: str | Path | None = None,
-              workers: int | None = None, log=None) -> ProverPool:
-    """The pool ``[node] cluster`` names (a ``rollup.config.Config``): ``local`` processes, or
-    Ray workers: ``embedded`` starts Ray here, anything else is the address of a cluster."""
-    n = cfg.node_provers if workers is None else workers
-    if cfg.node_cluster == "local":
-        return LocalProverPool(zkey, vk=vk, workers=n, backend=cfg.node_backend)
-    from rollup.node.cluster import RayProverPool  # Ray only when a cluster is configured
-
-    return RayProverPool(zkey, vk=vk, workers=n, gpu_workers=cfg.node_gpu_provers,
-                         cpus=cfg.node_prover_cpus, log=log,
-                         address=None if cfg.node_cluster == "embedded" else cfg.node_cluster)
 
 
 def stop_executor(pool: cf.ProcessPoolExecutor) -> None:

@@ -79,7 +79,7 @@ def test_a_worker_with_another_key_refuses_to_start(cluster, tmp_path):
 
 def test_the_configuration_picks_the_ray_pool(cluster, tmp_path):
     from rollup.config import load
-    from rollup.node.provers import make_pool
+    from rollup.node.cluster import make_pool
     from tests.support.operator import write_config
 
     cfg = load(write_config(tmp_path / "op", node_cluster="embedded", node_provers=1,

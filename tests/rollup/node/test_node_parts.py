@@ -209,8 +209,9 @@ def test_a_local_pool_starts_nothing_heavy(tmp_path):
     path = write_config(tmp_path / "op")
     zkey = tmp_path / "batch.zkey"
     zkey.write_bytes(b"")  # workers start (and read it) on the first job only
-    code = ("import sys; from rollup.config import load; from rollup.node.provers import "
-            f"LocalProverPool, make_pool; p = make_pool(load({str(path)!r}), {str(zkey)!r}); "
+    code = ("import sys; from rollup.config import load; from rollup.node.cluster import "
+            "make_pool; from rollup.node.provers import LocalProverPool; "
+            f"p = make_pool(load({str(path)!r}), {str(zkey)!r}); "
             "assert isinstance(p, LocalProverPool) and p.workers == 1; p.close(); "
             "assert 'ray' not in sys.modules, 'ray imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
