@@ -35,7 +35,7 @@ test-fast: bootstrap
 	$(BIN)/python -m pytest -q -m "not slow and not node"
 
 lint: bootstrap
-	$(BIN)/ruff check prover circuits rollup benchmarks tests
+	$(BIN)/ruff check prover circuits rollup benchmarks tests examples
 
 bench: bootstrap
 	$(BIN)/python -m benchmarks field

@@ -394,3 +394,15 @@ def request_from_json(d: dict) -> Request:
     if "pk" in d:
         d["pk"] = tuple(d["pk"])
     return cls(**d)
+
+
+# --- sessions: who may read an account's private views (not a transaction: never in a batch) ---
+
+SESSION_TYPE = 256  # outside the record type byte: a session signature is no transaction's
+SESSION_MAX_S = 86_400  # a session lasts at most a day
+
+
+def session_message(domain: Domain, account: int, expiry: int, nonce: int) -> int:
+    """H10(domain, 256, account, expiry, nonce, 0...): what the account's key signs to open an
+    API session until ``expiry`` (wall-clock seconds); ``nonce`` makes each signature single-use."""
+    return poseidon([domain.field, SESSION_TYPE, account, expiry, nonce, *[0] * (MSG_FIELDS - 3)])

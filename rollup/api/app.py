@@ -30,13 +30,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from rollup.api import codec
+from rollup.api import codec, ws
 from rollup.api import types as W
 from rollup.api.codec import ApiError, BadInput, engine_status, error
 from rollup.api.openapi import spec_bytes
 from rollup.api.service import Replayed, SequencerService, now_us
+from rollup.api.sessions import Sessions
 from rollup.api.types import OneOf
 from rollup.errors import EngineError
 
@@ -68,6 +69,8 @@ class Api:
         self.max_body, self.max_batch_body = max_body, max_batch_body
         self.on_ack = on_ack
         self.openapi = spec_bytes(ROUTES)
+        self.sessions = Sessions()
+        self.hub = None  # rollup.api.streams.Hub, made with the WebSocket endpoint
         # signature checks release the GIL: with more than one core they run beside the writer
         self.pool = ThreadPoolExecutor(4, thread_name_prefix="api")
 
@@ -208,8 +211,38 @@ async def post_batch(api: Api, request: Request, params: dict) -> tuple:
     return out, {}
 
 
+def private(api: Api, request: Request, account: int) -> None:
+    """An account's private views need a live session of that account (POST /v1/sessions)."""
+    api.sessions.check(request.headers.get("authorization"), account)
+
+
+def _int_of(v) -> int:
+    if isinstance(v, str):
+        return int(v, 16) if v.lower().startswith(("0x", "-0x")) else int(v, 10)
+    return v
+
+
+async def post_session(api: Api, request: Request, params: dict) -> tuple:
+    try:
+        r = msgspec.json.decode(await body(request, api.max_body), type=W.SessionRequest)
+        (rx, ry), rs = r.sig
+        account, expiry, nonce = _int_of(r.account), _int_of(r.expiry), _int_of(r.nonce)
+        sig = ((_int_of(rx), _int_of(ry)), _int_of(rs))
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+        raise BadInput(f"session request: {exc}", "MalformedRequest") from None
+    pk = await api.read(lambda s: s.account_key(account))  # UnknownAccount -> 404
+    domain = api.service.cfg.domain()
+    token, sess = await api.off_loop(api.sessions.open, domain, pk, account, expiry, nonce, sig)
+    return W.SessionToken(token, sess.account, sess.expires), {}
+
+
+async def get_markets(api: Api, request: Request, params: dict) -> tuple:
+    return await api.read(lambda s: s.markets_view()), {}
+
+
 async def get_account(api: Api, request: Request, params: dict) -> tuple:
     i = params["id"]
+    private(api, request, i)
     return await api.read(lambda s: s.account_view(i)), {}
 
 
@@ -221,11 +254,14 @@ async def get_book(api: Api, request: Request, params: dict) -> tuple:
 
 async def get_fills(api: Api, request: Request, params: dict) -> tuple:
     q = query(request, W.FillsQuery)
+    if q.account is not None:
+        private(api, request, q.account)
     return await api.read(lambda s: s.fills_page(q.since, q.limit, q.account)), {}
 
 
 async def get_order(api: Api, request: Request, params: dict) -> tuple:
     a, o = params["account"], params["order_id"]
+    private(api, request, a)
     return await api.read(lambda s: s.order_status(a, o)), {}
 
 
@@ -289,17 +325,35 @@ ROUTES: list[Endpoint] = [
                          "(message H(domain, 14, x, y, 0...)) once a key is registered. "
                          "Journaled and applied like any request; batches prove both (an L1 "
                          "slot each)."),
+    Endpoint("POST", "/v1/sessions", post_session, "openSession",
+             "A bearer token for one account's private views and streams", W.SessionToken,
+             W.SessionRequest,
+             errors={400: "MalformedRequest, or BadExpiry (not within a day from now).",
+                     401: "BadSignature: not signed by the account's key.",
+                     404: "UnknownAccount.",
+                     409: "SessionReplayed: this signed message opened a session already."},
+             description="The account's key signs H10(domain, 256, account, expiry, nonce, "
+                         "0, 0, 0, 0, 0) (docs/api.md, Sessions); the token lasts until expiry "
+                         "(wall clock) or the server's restart."),
+    Endpoint("GET", "/v1/markets", get_markets, "getMarkets",
+             "Listed markets: kind, underlying, strike, expiry, oracle price, factors, fees",
+             W.Markets),
     Endpoint("GET", "/v1/accounts/{id}", get_account, "getAccount",
-             "Collateral, nonce, positions, open orders, margin", W.Account,
-             params={"id": "account id"},
-             errors={404: "UnknownAccount (or a path that is not a number: NotFound)."}),
+             "Collateral, nonce, positions, open orders, margin (a session of the account)",
+             W.Account, params={"id": "account id"},
+             errors={401: "Unauthorized: no live session token.",
+                     403: "Forbidden: the session is another account's.",
+                     404: "UnknownAccount (or a path that is not a number: NotFound)."}),
     Endpoint("GET", "/v1/books/{asset}", get_book, "getBook",
              "Order book depth (aggregated price levels)", W.Book, query=W.BookQuery,
              params={"asset": "asset id"}, errors={400: _BAD, 404: "UnknownMarket."}),
-    Endpoint("GET", "/v1/fills", get_fills, "getFills", "Fills after a fill id, oldest first",
-             W.Fills, query=W.FillsQuery, errors={400: _BAD}),
+    Endpoint("GET", "/v1/fills", get_fills, "getFills",
+             "Fills after a fill id, oldest first (with account=: a session of the account)",
+             W.Fills, query=W.FillsQuery,
+             errors={400: _BAD, 401: "Unauthorized (account=).", 403: "Forbidden (account=)."}),
     Endpoint("GET", "/v1/orders/{account}/{order_id}", get_order, "getOrder",
-             "An order's status by (account, order id)", W.OrderStatus,
+             "An order's status by (account, order id) (a session of the account)",
+             W.OrderStatus, errors={401: "Unauthorized.", 403: "Forbidden."},
              params={"account": "account id", "order_id": "the order's id"}),
 ]
 
@@ -366,6 +420,7 @@ def create_app(service: SequencerService | None, *, max_body: int = 64 * 1024,
               on_ack)
     routes = [Route(starlette_path(ep.path), _endpoint(api, ep), methods=[ep.method])
               for ep in ROUTES]
+    routes.append(WebSocketRoute("/v1/ws", ws.endpoint(api)))
     app = Starlette(routes=[*routes, *extra_routes],
                     exception_handlers={HTTPException: _http_error})
     app.router.redirect_slashes = False  # /v1/status/ is no route, not a redirect

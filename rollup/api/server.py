@@ -48,7 +48,7 @@ class ApiServer:
         self.app = create_app(service, max_body=max_body, max_batch_body=max_batch_body,
                               on_ack=on_ack)
         self.api = self.app.state.api
-        config = uvicorn.Config(self.app, loop=loop, http=http, ws="none",
+        config = uvicorn.Config(self.app, loop=loop, http=http, ws="websockets-sansio",
                                 lifespan="off", access_log=verbose, server_header=False,
                                 log_level="info" if verbose else "warning",
                                 timeout_keep_alive=30, log_config=None)

@@ -42,7 +42,7 @@ from rollup.errors import EngineError, JournalError
 from rollup.keys import compress, public_json
 from rollup.recovery.genesis import genesis_requests
 from rollup.settlement.files import genesis_file, last_batch, read_genesis  # noqa: F401
-from rollup.state.encoding import RISK_SCALE
+from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT, RISK_SCALE
 from rollup.state.state import State
 from rollup.transactions import (
     BUY,
@@ -143,6 +143,7 @@ class SequencerService:
         self._recent: OrderedDict[bytes, int] = OrderedDict()
         self.replayed = 0  # retries answered with their stored receipt
         self.history = OrderHistory(self.window)
+        self.hub = None  # rollup.api.streams.Hub once a WebSocket client subscribed
         self.limiter = RateLimiter(cfg.api_rate, cfg.api_burst)
 
     # --- thread -----------------------------------------------------------------------------------
@@ -382,6 +383,10 @@ class SequencerService:
             if key:
                 self._remember_one(key, r.seq)
             self.history.observe(req, r)
+        if self.hub is not None and self.hub.channels:
+            self.hub.after_group([{"request": req.to_json(), "receipt": msgspec.to_builtins(r),
+                                   "time": r.engine_time, "received_us": r.received_us}
+                                  for req, _key, r in done])
 
     def _stored(self, key: bytes) -> Replayed | None:
         """The stored receipt of an accepted request with this key, if it is still kept."""
@@ -634,6 +639,20 @@ class SequencerService:
 
     def status(self) -> dict:
         return msgspec.to_builtins(self.call(lambda s: s.status_view()))
+
+    def markets_view(self) -> W.Markets:
+        st = self.seq.state
+        names = {KIND_PERP: "perp", KIND_CALL: "call", KIND_PUT: "put"}
+        return W.Markets(st.time, [
+            W.Market(a, x.name, names[x.kind], x.underlying, x.strike, x.expiry,
+                     bool(x.expiry and st.time >= x.expiry), st.oracle[a].price, x.risk_initial,
+                     x.risk_maintenance, x.short_initial, x.short_maintenance, x.maker_fee,
+                     x.taker_fee, x.liquidation_fee)
+            for a, x in sorted(st.assets.items())])
+
+    def account_key(self, i: int) -> tuple[int, int]:
+        """The public key of account ``i`` (UnknownAccount -> 404)."""
+        return self.seq.account_view(i).pk
 
     def status_view(self) -> W.Status:
         cfg = self.cfg

@@ -525,3 +525,44 @@ class FillsQuery(Struct, forbid_unknown_fields=True):
 
 def encode(obj) -> bytes:
     return msgspec.json.encode(obj)
+
+
+# --- sessions and instrument metadata ----------------------------------------------------------
+
+class SessionRequest(Struct, forbid_unknown_fields=True):
+    """Open a session: the account's key signs H10(domain, 256, account, expiry, nonce, 0...)."""
+
+    account: AccountId
+    expiry: _uint("wall-clock seconds, at most a day from now")
+    nonce: _uint("any number not used for a session of this account before")
+    sig: Signature
+
+
+class SessionToken(Struct):
+    token: Annotated[str, Meta(description="send as Authorization: Bearer <token>")]
+    account: Uint
+    expires: Uint
+
+
+class Market(Struct):
+    asset: Uint
+    name: str
+    kind: Literal["perp", "call", "put"]
+    underlying: Annotated[int, Meta(ge=0, description="options: the perpetual they settle on")]
+    strike: Uint
+    expiry: Annotated[int, Meta(ge=0, description="options: oracle time (s) of expiry")]
+    expired: bool
+    oracle_price: Uint
+    risk_initial: Annotated[int, Meta(ge=0, description="ppm of |balance| x price")]
+    risk_maintenance: Uint
+    short_initial: Annotated[int, Meta(ge=0, description="short options: ppm of the "
+                                       "underlying's notional")]
+    short_maintenance: Uint
+    maker_fee: Annotated[int, Meta(ge=0, description="ppm of notional")]
+    taker_fee: Uint
+    liquidation_fee: Uint
+
+
+class Markets(Struct):
+    time: Uint
+    markets: list[Market]

@@ -11,6 +11,7 @@ signing scheme: docs/api.md.
 
 from rollup.client.errors import ApiError, BadRequest, RateLimited, Unavailable, raise_for
 from rollup.client.http import AsyncClient, Client
+from rollup.client.stream import BookMirror, Gap, Stream
 
-__all__ = ["ApiError", "AsyncClient", "BadRequest", "Client", "RateLimited", "Unavailable",
-           "raise_for"]
+__all__ = ["ApiError", "AsyncClient", "BadRequest", "BookMirror", "Client", "Gap", "RateLimited",
+           "Stream", "Unavailable", "raise_for"]

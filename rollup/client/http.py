@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 import httpx
 
+from circuits import eddsa_sign
 from rollup import errors as E
 from rollup.client.errors import ApiError, Unavailable, raise_for
+from rollup.client.stream import Stream
 from rollup.transactions import (
     Cancel,
     Domain,
@@ -22,6 +25,7 @@ from rollup.transactions import (
     Request,
     Transfer,
     Withdrawal,
+    session_message,
 )
 
 DAY = 86_400
@@ -59,6 +63,15 @@ class _Signer:
         if self.key is None:
             raise ValueError("this client has no key: pass key= or a signed request")
         return req.signed(self.key, self.domain)
+
+    def session_body(self, ttl: int) -> bytes:
+        if self.key is None:
+            raise ValueError("this client has no key: a session needs the account's key")
+        account, expiry, nonce = self.need_account(), int(time.time()) + ttl, secrets.randbits(64)
+        (rx, ry), sig_s = eddsa_sign(self.key, session_message(self.domain, account, expiry,
+                                                                nonce))
+        return json.dumps({"account": account, "expiry": expiry, "nonce": nonce,
+                           "sig": [[str(rx), str(ry)], str(sig_s)]}).encode()
 
     def need_account(self) -> int:
         if self.account is None:
@@ -120,10 +133,12 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, body: bytes | None = None, params=None):
+    def _call(self, method: str, path: str, body: bytes | None = None, params=None,
+              headers: dict | None = None):
         for attempt in range(self.retries + 1):
             try:
-                r = self._http.request(method, path, content=body, params=params)
+                r = self._http.request(method, path, content=body, params=params,
+                                       headers=headers)
             except httpx.TransportError as exc:
                 if attempt == self.retries:
                     raise Unavailable(0, "Unreachable", f"{type(exc).__name__}: {exc}") from None
@@ -148,14 +163,43 @@ class Client:
     def book(self, asset: int, depth: int = 50) -> dict:
         return self._call("GET", f"/v1/books/{asset}", params={"depth": depth})
 
-    def fills(self, since: int = 0, limit: int = 1000, account: int | None = None) -> dict:
-        q = {"since": since, "limit": limit}
-        if account is not None:
-            q["account"] = account
-        return self._call("GET", "/v1/fills", params=q)
+    def markets(self) -> dict:
+        """Listed markets: kind, underlying, strike, expiry, oracle price, factors, fees."""
+        return self._call("GET", "/v1/markets")
 
-    def account_state(self, account: int | None = None) -> dict:
-        return self._call("GET", f"/v1/accounts/{self._s.account if account is None else account}")
+    def login(self, ttl: int = 3_600) -> str:
+        """A session of this client's account (its key signs it); private reads use it."""
+        _ = self.domain
+        self.session = self._call("POST", "/v1/sessions", self._s.session_body(ttl))
+        return self.session["token"]
+
+    def _private(self, path: str, params=None):
+        """A read of this account's private views, with its session (opened when missing or
+        expired)."""
+        s = getattr(self, "session", None)
+        if s is None or s["expires"] <= time.time() + 5:
+            self.login()
+        auth = {"Authorization": f"Bearer {self.session['token']}"}
+        return self._call("GET", path, params=params, headers=auth)
+
+    def fills(self, since: int = 0, limit: int = 1000, account: int | None = None) -> dict:
+        """The public fill tape; with ``account`` (this client's), that account's fills only."""
+        q = {"since": since, "limit": limit}
+        if account is None:
+            return self._call("GET", "/v1/fills", params=q)
+        return self._private("/v1/fills", {**q, "account": account})
+
+    def account_state(self) -> dict:
+        return self._private(f"/v1/accounts/{self._s.need_account()}")
+
+    def order_status(self, order_id: int) -> dict:
+        return self._private(f"/v1/orders/{self._s.need_account()}/{order_id}")
+
+    def stream(self):
+        """A WebSocket to /v1/ws (``rollup.client.stream.Stream``), authenticated when this
+        client has a key and an account."""
+        token = self.login() if self._s.key is not None and self._s.account is not None else None
+        return Stream(str(self._http.base_url), token)
 
     # --- signed requests --------------------------------------------------------------------------
     def submit(self, req: Request) -> dict:
@@ -212,10 +256,12 @@ class AsyncClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def _call(self, method: str, path: str, body: bytes | None = None, params=None):
+    async def _call(self, method: str, path: str, body: bytes | None = None, params=None,
+                    headers: dict | None = None):
         for attempt in range(self.retries + 1):
             try:
-                r = await self._http.request(method, path, content=body, params=params)
+                r = await self._http.request(method, path, content=body, params=params,
+                                             headers=headers)
             except httpx.TransportError as exc:
                 if attempt == self.retries:
                     raise Unavailable(0, "Unreachable", f"{type(exc).__name__}: {exc}") from None
@@ -238,15 +284,32 @@ class AsyncClient:
     async def book(self, asset: int, depth: int = 50) -> dict:
         return await self._call("GET", f"/v1/books/{asset}", params={"depth": depth})
 
+    async def markets(self) -> dict:
+        return await self._call("GET", "/v1/markets")
+
+    async def login(self, ttl: int = 3_600) -> str:
+        await self.domain()
+        self.session = await self._call("POST", "/v1/sessions", self._s.session_body(ttl))
+        return self.session["token"]
+
+    async def _private(self, path: str, params=None):
+        s = getattr(self, "session", None)
+        if s is None or s["expires"] <= time.time() + 5:
+            await self.login()
+        auth = {"Authorization": f"Bearer {self.session['token']}"}
+        return await self._call("GET", path, params=params, headers=auth)
+
     async def fills(self, since: int = 0, limit: int = 1000, account: int | None = None) -> dict:
         q = {"since": since, "limit": limit}
-        if account is not None:
-            q["account"] = account
-        return await self._call("GET", "/v1/fills", params=q)
+        if account is None:
+            return await self._call("GET", "/v1/fills", params=q)
+        return await self._private("/v1/fills", {**q, "account": account})
 
-    async def account_state(self, account: int | None = None) -> dict:
-        acc = self._s.account if account is None else account
-        return await self._call("GET", f"/v1/accounts/{acc}")
+    async def account_state(self) -> dict:
+        return await self._private(f"/v1/accounts/{self._s.need_account()}")
+
+    async def order_status(self, order_id: int) -> dict:
+        return await self._private(f"/v1/orders/{self._s.need_account()}/{order_id}")
 
     async def submit(self, req: Request) -> dict:
         await self.domain()

@@ -8,6 +8,8 @@ import http.client
 import io
 import json
 import os
+import re
+import secrets
 import subprocess
 import sys
 import threading
@@ -62,6 +64,24 @@ def body(req) -> bytes:
     return json.dumps(req.to_json()).encode()
 
 
+PRIVATE_PATH = re.compile(r"^/v1/(?:accounts/(\d+)$|orders/(\d+)/|fills\?.*account=(\d+))")
+
+
+def default_key(account: int) -> bytes:
+    return OPERATOR if account == 0 else trader(account)
+
+
+def session_body(key: bytes, account: int, domain=DOMAIN, ttl: int = 3_600) -> bytes:
+    """POST /v1/sessions's body: the account's key signs (account, expiry, a random nonce)."""
+    from circuits import eddsa_sign
+    from rollup.transactions import session_message
+
+    expiry, nonce = int(time.time()) + ttl, secrets.randbits(64)
+    (rx, ry), sig_s = eddsa_sign(key, session_message(domain, account, expiry, nonce))
+    return json.dumps({"account": account, "expiry": expiry, "nonce": nonce,
+                       "sig": [[str(rx), str(ry)], str(sig_s)]}).encode()
+
+
 class Client:
     """One keep-alive HTTP connection; ``call`` returns (status, decoded JSON)."""
 
@@ -80,9 +100,29 @@ class Client:
         return r.status, json.loads(raw)
 
     def get(self, path: str) -> dict:
-        status, out = self.call("GET", path)
+        """GET as the account the path names would: an account's private view is read with a
+        session of that account (opened with its test key, ``key_of``)."""
+        status, out = self.call("GET", path, headers=self.auth_for(path))
         assert status == 200, out
         return out
+
+    key_of = None  # account -> its key; default: trader(i), the operator's key for account 0
+    domain = DOMAIN
+
+    def auth_for(self, path: str) -> dict:
+        m = PRIVATE_PATH.search(path)
+        if not m:
+            return {}
+        account = int(next(g for g in m.groups() if g is not None))
+        tokens = self.__dict__.setdefault("tokens", {})
+        if account not in tokens:
+            key = (self.key_of or default_key)(account)
+            status, out = self.call("POST", "/v1/sessions", session_body(key, account,
+                                                                        self.domain))
+            if status != 200:
+                return {}  # the read answers why (e.g. UnknownAccount is a 404 here)
+            tokens[account] = out["token"]
+        return {"Authorization": f"Bearer {tokens[account]}"}
 
     def post(self, req) -> tuple[int, dict]:
         return self.call("POST", "/v1/requests", body(req))

@@ -8,7 +8,7 @@ import time
 import jsonschema
 
 from rollup.transactions import BUY, IOC, SELL, Cancel, Order
-from tests.support.operator import DOMAIN, PERP, PRICE, trader
+from tests.support.operator import DOMAIN, PERP, PRICE, session_body, trader
 
 FAR = 10**9
 
@@ -88,10 +88,14 @@ def test_real_answers_validate_against_the_served_schemas(served):
     check("/v1/accounts/{id}", "get", 200, c.get("/v1/accounts/1"))
     check("/v1/books/{asset}", "get", 200, c.get(f"/v1/books/{PERP}"))
     check("/v1/fills", "get", 200, c.get("/v1/fills"))
-    for k in ("1/11", "2/11", "9/9"):
+    for k in ("1/11", "2/11", "3/99"):
         check("/v1/orders/{account}/{order_id}", "get", 200, c.get(f"/v1/orders/{k}"))
-    st, r = c.call("GET", "/v1/accounts/77")
-    check("/v1/accounts/{id}", "get", 404, r)
+    st, r = c.call("GET", "/v1/accounts/77")  # no session: 401 before anything is read
+    assert st == 401
+    check("/v1/accounts/{id}", "get", 401, r)
+    st, r = c.call("POST", "/v1/sessions", session_body(trader(77), 77))
+    assert st == 404 and r["error"]["code"] == "UnknownAccount"
+    check("/v1/sessions", "post", 404, r)
     st, r = c.call("POST", "/v1/admin", b"{}")
     check("/v1/admin", "post", 401, r)
     # and a wrong answer would not pass

@@ -114,3 +114,16 @@ def test_async_client_does_the_same(server):
             return (await c.cancel(PERP, 61))["accepted"]
 
     assert asyncio.run(flow())
+
+
+def test_private_reads_need_the_accounts_session(server):
+    with Client(server.url, key=trader(1), account=1) as mine, Client(server.url) as anon:
+        assert mine.account_state()["id"] == 1  # a session opened on first use
+        with pytest.raises(BadRequest) as no_session:
+            anon._call("GET", "/v1/accounts/1")
+        assert no_session.value.status == 401
+        other = {"Authorization": f"Bearer {mine.session['token']}"}
+        with pytest.raises(BadRequest) as forbidden:
+            anon._call("GET", "/v1/accounts/2", headers=other)
+        assert forbidden.value.status == 403
+        assert anon.markets()["markets"][0]["kind"] == "perp"  # public data stays public
