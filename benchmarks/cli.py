@@ -232,3 +232,27 @@ def bench_node(seconds, rate, clients, slots, depth, provers, drain, keys_cache,
     from benchmarks import node
 
     node.main(json_path, seconds, rate, clients, slots, depth, provers, drain, keys_cache)
+
+
+@bench.command("settle")
+@click.option("--slots", default=4, show_default=True, help="Batch circuit slots.")
+@click.option("--depth", default=8, show_default=True, help="Accounts tree depth.")
+@click.option("--batches", default=4, show_default=True, help="Batches proven per pool.")
+@click.option("--pools", default=",".join(("local:1", "local:2", "ray:1", "ray:2")),
+              show_default=True, help="KIND:WORKERS, comma separated (local or ray).")
+@click.option("--target", default=40.0, show_default=True,
+              help="Trades per second the model sizes the cluster for.")
+@click.option("--keys-cache", default=".cache/devkeys", show_default=True,
+              help="Development keys, made on first use.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_settle(slots, depth, batches, pools, target, keys_cache, json_path):
+    """Batches of real trades proven by the process pool and by Ray workers (proofs/s,
+    trades/s), submitted in order on Anvil, and a model of N workers."""
+    from benchmarks import settle
+
+    specs = [p.strip() for p in pools.split(",") if p.strip()]
+    for p in specs:
+        kind, _, n = p.partition(":")
+        if kind not in ("local", "ray") or not n.isdigit() or int(n) < 1:
+            raise click.BadParameter(f"{p!r} is not local:N or ray:N", param_hint="--pools")
+    settle.main(json_path, slots, depth, batches, specs, keys_cache, target)
