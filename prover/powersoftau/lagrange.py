@@ -1,0 +1,82 @@
+"""`powersoftau prepare phase2`: the Lagrange bases of sections 2-5 (snarkjs's sections 12-15).
+
+For every domain of n = 2^p points (p = 0..power, and power + 1 for tauG1, whose missing last
+monomial counts as infinity as in snarkjs), with T_j the section's points [x tau^j] and
+w_n = 5^((r - 1)/n) (ntt.root_of_unity):
+    [x L_i(tau)] = (1/n) sum_j w_n^(-ij) T_j          (an inverse FFT in the exponent)
+Bit-reversal, then log2(n) decimation-in-time stages whose twiddle products use the GLV
+endomorphism (kernels.cpu.group_fft). The 1/n costs one scalar multiplication per point of the
+largest domain 2^K only: V = T / 2^K, and a smaller domain's inputs T_j / 2^p are V_j doubled
+K - p times. The output equals snarkjs's byte for byte (affine points are unique).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+import numba
+import numpy as np
+
+from prover.constants import R
+from prover.curves import G1, CurveGroup
+from prover.fields import Fq
+from prover.glv import BETA_G1, BETA_G2, decomposition_table
+from prover.kernels.cpu import group_fft as kf
+from prover.kernels.cpu import points as kp
+from prover.ntt import root_of_unity
+
+Progress = Callable[[str], None]
+
+
+@lru_cache(maxsize=4)
+def twiddles(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """GLV rows of w^(-j), j < 2^(k-1), for w the 2^k-th root of unity (w^0 included)."""
+    w_inv = pow(root_of_unity(k), -1, R)
+    vals, t = [], 1
+    for _ in range(max(1, 1 << (k - 1))):
+        vals.append(t)
+        t = t * w_inv % R
+    tw, neg = decomposition_table(vals)
+    tw.flags.writeable = neg.flags.writeable = False
+    return tw, neg
+
+
+def _beta(group: CurveGroup) -> tuple:
+    return tuple(np.uint64(x) for x in Fq.from_int(BETA_G1 if group is G1 else BETA_G2))
+
+
+def _chunk(n: int) -> int:
+    """Rows per parallel task: a few tasks per thread for balance, at most 256."""
+    return int(max(1, min(256, n // (4 * numba.get_num_threads()))))
+
+
+def lagrange_bases(group: CurveGroup, points: np.ndarray, k: int,
+                   progress: Progress | None = None) -> np.ndarray:
+    """The bases of the domains 2^p, p = 0..k, concatenated (2^(k+1) - 1 affine points): domain
+    2^p at rows 2^p - 1 .. 2^(p+1) - 2. points: the section, at least 2^k - 1 rows; a missing
+    row 2^k - 1 is infinity."""
+    n_top = 1 << k
+    if len(points) < n_top - 1:
+        raise ValueError(f"{len(points)} points for a domain of 2^{k}")
+    tw, tw_neg = twiddles(max(k, 1))
+    beta = _beta(group)
+    v = group.empty_jacobian(n_top)
+    m = min(len(points), n_top)
+    kp.arr_aff_to_jac(np.ascontiguousarray(points[:m]), v[:m])  # rows past m: Z = 0, infinity
+    inv_k, inv_neg = decomposition_table([pow(n_top, -1, R)])
+    kf.scale(v, inv_k[0], inv_neg[0], beta, _chunk(n_top))
+    work = group.empty_jacobian(n_top)
+    out = group.empty_affine(2 * n_top - 1)
+    for p in range(k, -1, -1):
+        n = 1 << p
+        if progress:
+            progress(f"{group.name} domain 2^{p}")
+        w = work[:n]
+        kf.bit_reverse_copy(v[:n], w, p)
+        for s in range(1, p + 1):
+            kf.fft_stage(w, s - 1, tw, tw_neg, max(k, 1) - s, beta, _chunk(n // 2))
+        kf.to_affine(w, out[n - 1 : 2 * n - 1], max(64, _chunk(n) * 16))
+        if p:
+            kp.arr_double(v[: n // 2], v[: n // 2])
+    return out
