@@ -35,7 +35,6 @@ from prover.formats.ptau import (
 )
 from prover.glv import decomposition_table
 from prover.kernels.cpu import group_fft as kf
-from prover.kernels.cpu import points as kp
 from prover.powersoftau.keys import PtauKey, beacon_key, create_key, public_key_bytes, random_rng
 from prover.powersoftau.lagrange import _beta, _chunk
 from prover.powersoftau.transcript import (

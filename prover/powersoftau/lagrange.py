@@ -80,3 +80,28 @@ def lagrange_bases(group: CurveGroup, points: np.ndarray, k: int,
         if p:
             kp.arr_double(v[: n // 2], v[: n // 2])
     return out
+
+
+def prepare_phase2(p, progress: Progress | None = None):
+    """The prepared file of `snarkjs powersoftau prepare phase2` (its header's ceremony power is
+    the power, as snarkjs writes it)."""
+    from dataclasses import replace
+
+    from prover.curves import G2
+    from prover.formats.ptau import PREPARED_ORDER
+
+    bases = {}
+    for name, group, pts, k in (("lagrange_tau_g1", G1, p.tau_g1, p.power + 1),
+                                ("lagrange_tau_g2", G2, p.tau_g2, p.power),
+                                ("lagrange_alpha_tau_g1", G1, p.alpha_tau_g1, p.power),
+                                ("lagrange_beta_tau_g1", G1, p.beta_tau_g1, p.power)):
+        if progress:
+            progress(name.replace("lagrange_", ""))
+        bases[name] = lagrange_bases(group, pts, k, progress)
+    return replace(p, ceremony_power=p.power, section_order=PREPARED_ORDER, **bases)
+
+
+def prepare_file(src, dst, progress: Progress | None = None) -> None:
+    from prover.formats.ptau import read_ptau, write_ptau
+
+    write_ptau(prepare_phase2(read_ptau(src), progress), dst)
