@@ -4,7 +4,7 @@ Re-runs the Poseidon authors' ``generate_parameters_grain.sage`` (eprint 2019/45
 with circomlib's arguments, ``1 0 254 t 8 R_P r`` for t = 2..17, instead of pasting ~11,000
 numbers: a Grain LFSR with self-shrinking yields the round constants (rejection-sampled below r)
 and a Cauchy MDS matrix. Tables are plain Python ints, generated once per width on first use;
-``tests/test_poseidon.py`` checks them against circomlibjs's constant file.
+``tests/circuits/test_poseidon.py`` checks them against circomlibjs's constant file.
 
 ``optimized_tables`` factors the partial rounds into one constant and one sparse matrix each
 plus a pre-matrix, as circomlib's ``poseidon_constants.circom`` does (moving forward through the

@@ -91,3 +91,25 @@ def test_readme_concern_table_matches_the_tree():
     top = {"prover/", "circuits/", "contracts/", "benchmarks/", "docs/", "tests/"}
     unnamed = sorted((subpackages | top) - set(folders))
     assert not unnamed, f"folders missing from README's concern table: {unnamed}"
+
+
+# tests/ mirrors the code: tests/<package>/... beside tests/support/ (helpers), tests/vectors/ and
+# tests/js/ (data and node scripts); only project-wide checks sit at the top.
+TEST_DATA = {"support", "vectors", "js"}
+TOP_LEVEL_TESTS = {"test_docs.py", "test_layers.py"}
+
+
+def test_tests_mirror_the_packages():
+    tests = ROOT / "tests"
+    stray = sorted(p.name for p in tests.glob("test_*.py") if p.name not in TOP_LEVEL_TESTS)
+    assert not stray, f"tests/ top level holds only project-wide checks; move: {stray}"
+    orphans = []
+    for d in sorted(p for p in tests.rglob("*") if p.is_dir() and p.name != "__pycache__"):
+        rel = d.relative_to(tests)
+        if rel.parts[0] in TEST_DATA:
+            continue
+        if not (ROOT / rel).is_dir():
+            orphans.append(rel.as_posix())
+        elif not (d / "__init__.py").is_file():  # test modules are named by their package path
+            orphans.append(f"{rel.as_posix()} (no __init__.py)")
+    assert not orphans, f"tests/ folders that mirror no code folder: {orphans}"

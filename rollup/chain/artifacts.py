@@ -1,6 +1,6 @@
 """Compiled contracts, read from the committed JSON in contracts/build/ (no node needed).
 
-`python -m rollup.chain.build` writes them; tests/test_contracts_build.py checks they match a
+`python -m rollup.chain.build` writes them; tests/contracts/test_build.py checks they match a
 fresh compile.
 """
 

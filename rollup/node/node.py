@@ -191,7 +191,7 @@ class Node:
                          if x.kind == KIND_PERP})
             return self.service.call(read)
 
-        source = make_source(self.cfg.node_oracle, self.cfg.chain_id)
+        source = make_source(self.cfg.node_oracle, self.cfg.chain_id, self.cfg.data)
         feeder = OracleFeeder(source, self.oracle_key, self.cfg.domain(), self.service.submit,
                               market, funding_every=self.cfg.node_funding_interval)
         self.oracle = feeder

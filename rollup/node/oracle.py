@@ -4,8 +4,8 @@ Sources (``[node] oracle``):
     walk            a deterministic random walk per asset from its current oracle price (seeded
                     by chain id and asset: two runs print the same prices)
     file:PATH       JSON lines, each {"asset": A, "price": P} or {"asset": A, "funding_index": I};
-                    one line per asset is taken per interval, in file order; the feeder stops at
-                    the end of the file
+                    one line is taken per interval, in file order; the feeder stops at the end of
+                    the file and goes on after a restart where it was (DATA/oracle-file.json)
     command:CMD     runs CMD each interval; it prints a JSON list of such objects
     off             no feeder
 
@@ -24,6 +24,8 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from rollup.settlement.files import write_atomic
 
 
 class OracleError(RuntimeError):
@@ -70,22 +72,49 @@ class WalkSource:
 
 
 class FileSource:
-    def __init__(self, path: str) -> None:
+    """Lines of a JSON-lines file, one per interval. With ``position`` (a file in the node's data
+    folder) the index of the next line is kept across restarts, written after the line's requests
+    were acknowledged: a crash in between sends that line again (a repeated price is harmless)."""
+
+    def __init__(self, path: str, position: Path | None = None) -> None:
+        self.path = str(path)
         try:
-            self._lines = iter(Path(path).read_text().splitlines())
+            self._lines = Path(path).read_text().splitlines()
         except OSError as exc:
             raise OracleError(f"oracle file: {exc}") from None
+        self.position = position
+        self.at = self._saved = self._load_position()  # the index of the next line to read
         self.done = False
 
+    def _load_position(self) -> int:
+        if self.position is None or not self.position.exists():
+            return 0
+        try:
+            saved = json.loads(self.position.read_text())
+            line = saved["line"]
+            if saved["path"] != self.path or not isinstance(line, int) or line < 0:
+                return 0  # another file (or a damaged record): start at its beginning
+            return line
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
     def next(self, prices: dict[int, int], perps: set[int]) -> list[dict]:
-        for line in self._lines:
+        while self.at < len(self._lines):
+            line = self._lines[self.at]
+            self.at += 1
             if line.strip():
                 try:
                     return _rows(json.loads(line))
                 except ValueError as exc:
-                    raise OracleError(f"oracle file: {exc}") from None
+                    raise OracleError(f"oracle file line {self.at}: {exc}") from None
         self.done = True
         return []
+
+    def commit(self) -> None:
+        """The rows returned so far were acknowledged: keep the position (with ``position``)."""
+        if self.position is not None and self.at != self._saved:
+            write_atomic(self.position, json.dumps({"path": self.path, "line": self.at}))
+            self._saved = self.at
 
 
 class CommandSource:
@@ -102,11 +131,12 @@ class CommandSource:
             raise OracleError(f"oracle command {self.argv[0]!r}: {exc}") from None
 
 
-def make_source(spec: str, chain_id: int):
+def make_source(spec: str, chain_id: int, data: Path | None = None):
+    """The source named by ``spec``; ``data`` (the node's data folder) keeps a file's position."""
     if spec == "walk":
         return WalkSource(chain_id)
     if spec.startswith("file:"):
-        return FileSource(spec[5:])
+        return FileSource(spec[5:], None if data is None else data / "oracle-file.json")
     if spec.startswith("command:"):
         return CommandSource(spec[8:])
     raise OracleError(f"unknown oracle source {spec!r}")
@@ -148,5 +178,7 @@ class OracleFeeder:
                 req = FundingTick(r["asset"], r["funding_index"], t)
             self.submit(req.signed(self.key, self.domain))
             n += 1
+        if isinstance(self.source, FileSource):
+            self.source.commit()
         self.sent += n
         return n

@@ -1,0 +1,266 @@
+"""``Client`` and ``AsyncClient``: the same methods, blocking or awaitable, over one keep-alive
+HTTP connection pool (httpx). A transport failure or a 503 is retried with the same bytes (a
+signed request resent is answered with its first result), at most ``retries`` times."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+import httpx
+
+from rollup import errors as E
+from rollup.client.errors import ApiError, Unavailable, raise_for
+from rollup.transactions import (
+    Cancel,
+    Domain,
+    Order,
+    Request,
+    Transfer,
+    Withdrawal,
+)
+
+DAY = 86_400
+RETRY_STATUS = {502, 503, 504}
+HEADERS = {"Content-Type": "application/json"}
+
+
+def order_ids(start: int | None = None):
+    """Increasing order ids (microseconds since 1970 at the start: a restarted client does not
+    reuse its earlier ids)."""
+    return itertools.count(start if start is not None else time.time_ns() // 1000)
+
+
+class _Signer:
+    """What both clients share: the account, its key, the domain and request encoding."""
+
+    def __init__(self, key: bytes | None, account: int | None,
+                 expect_domain: Domain | None) -> None:
+        self.key, self.account = key, account
+        self.expect = expect_domain
+        self.domain: Domain | None = None
+        self.ids = order_ids()
+
+    def set_domain(self, status: dict) -> Domain:
+        d = Domain(int(status["chain_id"]), int(str(status["rollup_address"]), 16)
+                   if isinstance(status["rollup_address"], str) else status["rollup_address"])
+        if self.expect is not None and d != self.expect:
+            raise ApiError(0, "WrongDomain", f"the server signs for {d}, expected {self.expect}")
+        self.domain = d
+        return d
+
+    def sign(self, req: Request) -> Request:
+        if getattr(req, "sig", None) is not None or not req.SIGNED:
+            return req
+        if self.key is None:
+            raise ValueError("this client has no key: pass key= or a signed request")
+        return req.signed(self.key, self.domain)
+
+    def need_account(self) -> int:
+        if self.account is None:
+            raise ValueError("this client has no account: pass account=")
+        return self.account
+
+    def order(self, asset: int, side: int, size: int, price: int, order_id: int | None,
+              flags: int, expiry: int | None) -> Order:
+        return Order(self.need_account(), asset, side, size, price,
+                     next(self.ids) if order_id is None else order_id,
+                     int(time.time()) + DAY if expiry is None else expiry, flags)
+
+
+def encode(req: Request) -> bytes:
+    return json.dumps(req.to_json(), separators=(",", ":")).encode()
+
+
+def _decode(r: httpx.Response):
+    try:
+        payload = r.json()
+    except ValueError:
+        payload = {"error": {"code": "BadResponse", "message": r.text[:200]}}
+    if r.status_code >= 400:
+        raise_for(r.status_code, payload, r.headers.get("Retry-After"))
+    return payload
+
+
+def batch_results(items: list[dict]) -> list[dict | Exception]:
+    """The batch endpoint's items: a receipt dict, or the typed error the item would raise."""
+    out: list[dict | Exception] = []
+    for it in items:
+        if it.get("status") == 200:
+            out.append(it)
+            continue
+        try:
+            raise_for(int(it.get("status", 500)), it)
+        except (E.EngineError, ApiError) as exc:
+            out.append(exc)
+    return out
+
+
+class Client:
+    """Blocking client. ``key``: the account's Baby Jubjub private key (32 bytes)."""
+
+    def __init__(self, url: str, *, key: bytes | None = None, account: int | None = None,
+                 timeout: float = 10.0, retries: int = 3, backoff: float = 0.2,
+                 expect_domain: Domain | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._http = httpx.Client(base_url=url, timeout=timeout, transport=transport,
+                                  headers=HEADERS)
+        self._s, self.retries, self.backoff = _Signer(key, account, expect_domain), retries, backoff
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: bytes | None = None, params=None):
+        for attempt in range(self.retries + 1):
+            try:
+                r = self._http.request(method, path, content=body, params=params)
+            except httpx.TransportError as exc:
+                if attempt == self.retries:
+                    raise Unavailable(0, "Unreachable", f"{type(exc).__name__}: {exc}") from None
+            else:
+                if r.status_code not in RETRY_STATUS or attempt == self.retries:
+                    return _decode(r)
+            time.sleep(self.backoff * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # --- public reads ---------------------------------------------------------------------------
+    def status(self) -> dict:
+        st = self._call("GET", "/v1/status")
+        self._s.set_domain(st)
+        return st
+
+    @property
+    def domain(self) -> Domain:
+        if self._s.domain is None:
+            self.status()
+        return self._s.domain
+
+    def book(self, asset: int, depth: int = 50) -> dict:
+        return self._call("GET", f"/v1/books/{asset}", params={"depth": depth})
+
+    def fills(self, since: int = 0, limit: int = 1000, account: int | None = None) -> dict:
+        q = {"since": since, "limit": limit}
+        if account is not None:
+            q["account"] = account
+        return self._call("GET", "/v1/fills", params=q)
+
+    def account_state(self, account: int | None = None) -> dict:
+        return self._call("GET", f"/v1/accounts/{self._s.account if account is None else account}")
+
+    # --- signed requests --------------------------------------------------------------------------
+    def submit(self, req: Request) -> dict:
+        """Sign (when unsigned) and submit; the receipt, or the typed rejection raised."""
+        if req.SIGNED and getattr(req, "sig", None) is None:
+            _ = self.domain
+        return self._call("POST", "/v1/requests", encode(self._s.sign(req)))
+
+    def submit_batch(self, reqs: Sequence[Request]) -> list[dict | Exception]:
+        """Up to the server's batch limit in one round trip; per item a receipt or an error."""
+        _ = self.domain
+        body = b"[" + b",".join(encode(self._s.sign(r)) for r in reqs) + b"]"
+        return batch_results(self._call("POST", "/v1/requests/batch", body))
+
+    def order(self, asset: int, side: int, size: int, price: int, *, order_id: int | None = None,
+              flags: int = 0, expiry: int | None = None) -> dict:
+        return self.submit(self._s.order(asset, side, size, price, order_id, flags, expiry))
+
+    def cancel(self, asset: int, order_id: int) -> dict:
+        return self.submit(Cancel(self._s.need_account(), asset, order_id))
+
+    def withdraw(self, amount: int, to: int, nonce: int, expiry: int | None = None) -> dict:
+        return self.submit(Withdrawal(self._s.need_account(), amount, to, nonce,
+                                      int(time.time()) + DAY if expiry is None else expiry))
+
+    def transfer(self, receiver: int, amount: int, nonce: int,
+                 expiry: int | None = None) -> dict:
+        return self.submit(Transfer(self._s.need_account(), receiver, amount, nonce,
+                                    int(time.time()) + DAY if expiry is None else expiry))
+
+    def signed(self, req: Request) -> Request:
+        """``req`` signed for this server's domain (to send later, or elsewhere)."""
+        _ = self.domain
+        return self._s.sign(replace(req, sig=None) if req.SIGNED else req)
+
+
+class AsyncClient:
+    """The same methods as ``Client``, awaitable (one asyncio loop; httpx.AsyncClient)."""
+
+    def __init__(self, url: str, *, key: bytes | None = None, account: int | None = None,
+                 timeout: float = 10.0, retries: int = 3, backoff: float = 0.2,
+                 expect_domain: Domain | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(base_url=url, timeout=timeout, transport=transport,
+                                       headers=HEADERS)
+        self._s, self.retries, self.backoff = _Signer(key, account, expect_domain), retries, backoff
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, body: bytes | None = None, params=None):
+        for attempt in range(self.retries + 1):
+            try:
+                r = await self._http.request(method, path, content=body, params=params)
+            except httpx.TransportError as exc:
+                if attempt == self.retries:
+                    raise Unavailable(0, "Unreachable", f"{type(exc).__name__}: {exc}") from None
+            else:
+                if r.status_code not in RETRY_STATUS or attempt == self.retries:
+                    return _decode(r)
+            await asyncio.sleep(self.backoff * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def status(self) -> dict:
+        st = await self._call("GET", "/v1/status")
+        self._s.set_domain(st)
+        return st
+
+    async def domain(self) -> Domain:
+        if self._s.domain is None:
+            await self.status()
+        return self._s.domain
+
+    async def book(self, asset: int, depth: int = 50) -> dict:
+        return await self._call("GET", f"/v1/books/{asset}", params={"depth": depth})
+
+    async def fills(self, since: int = 0, limit: int = 1000, account: int | None = None) -> dict:
+        q = {"since": since, "limit": limit}
+        if account is not None:
+            q["account"] = account
+        return await self._call("GET", "/v1/fills", params=q)
+
+    async def account_state(self, account: int | None = None) -> dict:
+        acc = self._s.account if account is None else account
+        return await self._call("GET", f"/v1/accounts/{acc}")
+
+    async def submit(self, req: Request) -> dict:
+        await self.domain()
+        return await self._call("POST", "/v1/requests", encode(self._s.sign(req)))
+
+    async def submit_batch(self, reqs: Sequence[Request]) -> list[dict | Exception]:
+        await self.domain()
+        body = b"[" + b",".join(encode(self._s.sign(r)) for r in reqs) + b"]"
+        return batch_results(await self._call("POST", "/v1/requests/batch", body))
+
+    async def order(self, asset: int, side: int, size: int, price: int, *,
+                    order_id: int | None = None, flags: int = 0,
+                    expiry: int | None = None) -> dict:
+        return await self.submit(self._s.order(asset, side, size, price, order_id, flags, expiry))
+
+    async def cancel(self, asset: int, order_id: int) -> dict:
+        return await self.submit(Cancel(self._s.need_account(), asset, order_id))

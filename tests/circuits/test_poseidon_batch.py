@@ -1,0 +1,108 @@
+"""The batch Poseidon kernels (lazy reduction, wide dot products) against circuits.poseidon."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from circuits.poseidon import PoseidonInputError, poseidon, poseidon_python
+from circuits.poseidon_batch import (
+    hash_ints,
+    hash_limbs,
+    hash_pair_refs,
+    ints_to_plain,
+    plain_to_ints,
+)
+from circuits.poseidon_constants import R
+from tests.support.circomlibjs import ROOT
+
+field = st.integers(min_value=0, max_value=R - 1)
+# values near the ends of the range and near powers of two stress the lazy bounds and carries
+edge = st.sampled_from([0, 1, 2, R - 1, R - 2, (R - 1) // 2, 2**64 - 1, 2**64, 2**128 - 1,
+                        2**192, 2**253, R - 2**64])
+
+
+def test_shared_vectors_every_width():
+    cases = json.loads((ROOT / "tests" / "vectors" / "poseidon.json").read_text())["cases"]
+    by_k: dict[int, list] = {}
+    for case in cases:
+        by_k.setdefault(len(case["inputs"]), []).append(case)
+    assert set(by_k) == set(range(1, 17))
+    for k, group in by_k.items():
+        rows = [[int(x) for x in c["inputs"]] for c in group]
+        assert hash_ints(rows) == [int(c["output"]) for c in group], k
+
+
+@pytest.mark.parametrize("k", range(1, 17))
+def test_random_and_edge_rows(k):
+    rng = random.Random(k)
+    pool = [0, 1, R - 1, R - 2, 2**64 - 1, 2**253]
+    rows = [[rng.randrange(R) for _ in range(k)] for _ in range(4)]
+    rows += [[0] * k, [R - 1] * k, [rng.choice(pool) for _ in range(k)]]
+    assert hash_ints(rows) == [poseidon_python(r) for r in rows]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from([1, 2, 3, 4, 6, 8, 11]).flatmap(
+    lambda k: st.lists(st.lists(field | edge, min_size=k, max_size=k), min_size=1, max_size=8)))
+def test_batch_equals_poseidon(rows):
+    assert hash_ints(rows) == [poseidon(r) for r in rows]
+
+
+def test_limbs_round_trip_and_shape():
+    vals = [0, 1, R - 1, 2**200 + 5]
+    assert plain_to_ints(ints_to_plain(vals)) == vals
+    x = ints_to_plain([1, 2, 3, 4]).reshape(2, 2, 4)
+    assert plain_to_ints(hash_limbs(x)) == [poseidon([1, 2]), poseidon([3, 4])]
+    assert hash_limbs(np.zeros((0, 2, 4), dtype=np.uint64)).shape == (0, 4)
+    assert hash_ints([]) == []
+
+
+@pytest.mark.parametrize("bad", [R, R + 1, 2**256 - 1, 2**256, -1])
+def test_rejects_out_of_range(bad):
+    with pytest.raises(PoseidonInputError):
+        hash_ints([[1, 2], [1, bad]])
+
+
+@pytest.mark.parametrize("bad", [1.0, "1", None, True])
+def test_rejects_wrong_types(bad):
+    with pytest.raises(TypeError):
+        hash_ints([[1, bad]])
+
+
+def test_rejects_bad_arity_and_ragged_rows():
+    with pytest.raises(PoseidonInputError):
+        hash_ints([[1] * 17])
+    with pytest.raises(PoseidonInputError):
+        hash_ints([[1, 2], [3]])
+    with pytest.raises(ValueError):
+        hash_limbs(np.zeros((2, 4), dtype=np.uint64))
+
+
+def test_pair_refs_chain_a_merkle_path():
+    # a depth-3 path: leaf 5 at index 5 (bits 1, 0, 1) with siblings 7, 8, R - 1
+    leaf, sibs = 5, [7, 8, R - 1]
+    n1 = poseidon([sibs[0], leaf])
+    n2 = poseidon([n1, sibs[1]])
+    n3 = poseidon([sibs[2], n2])
+    static = [leaf, *sibs]
+    assert hash_pair_refs(static, [1, 0, -1, 2, 3, -2]) == [n1, n2, n3]
+    assert hash_pair_refs([1, 2], [0, 1, 0, 1, -1, -2]) == [poseidon([1, 2])] * 2 + [
+        poseidon([poseidon([1, 2])] * 2)]
+    assert hash_pair_refs([], []) == []
+
+
+@pytest.mark.parametrize("refs", [[0, 2], [0, -1], [0, 1, -2, 0], [0]])
+def test_pair_refs_reject_bad_references(refs):
+    with pytest.raises(ValueError):
+        hash_pair_refs([1, 2], refs)
+
+
+def test_pair_refs_reject_out_of_range_static():
+    with pytest.raises(PoseidonInputError):
+        hash_pair_refs([1, R], [0, 1])

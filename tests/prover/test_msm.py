@@ -1,0 +1,139 @@
+"""Pippenger MSM against a naive sum with py_ecc, and against itself across windows and threads."""
+
+import random
+
+import numpy as np
+import py_ecc.optimized_bn128 as ob
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from prover.constants import R
+from prover.curves import G1, G2
+from prover.errors import NonCanonicalError
+from prover.fields import Fr, ints_to_limbs
+from prover.msm import choose_window, msm_g1, msm_g2, signed_digits_reference
+from tests.support.pyecc_points import to_ints1, to_ints2
+
+
+def naive(points, ks, zero):
+    acc = zero
+    for p, k in zip(points, ks, strict=True):
+        if p is not None and k % R:
+            acc = ob.add(acc, ob.multiply(p, k % R))
+    return acc
+
+
+def ref_points(gen, ks):
+    return [ob.multiply(gen, k) if k % R else None for k in ks]
+
+
+EDGE_SCALARS = [0, 1, 2, R - 1, R - 2, (R - 1) // 2, (R + 1) // 2, 1 << 253, (1 << 128) + 1]
+
+
+@pytest.mark.parametrize("window", [None, 2, 3, 4, 7, 10])
+def test_g1_edges_against_py_ecc(window):
+    rng = random.Random(11)
+    pts = ref_points(ob.G1, [rng.randrange(1, R) for _ in range(6)])
+    # repeated bases, a point and its negation, the point at infinity as a base
+    pts = pts + [pts[0], pts[0], ob.neg(pts[1]), None]
+    ks = [rng.randrange(R) for _ in pts]
+    ks[: len(EDGE_SCALARS)] = EDGE_SCALARS[: len(ks)]
+    ks[6], ks[7] = ks[0], ks[0]
+    A = G1.from_ints([to_ints1(p) if p is not None else None for p in pts])
+    got = G1.to_ints(msm_g1(A, ks, window=window)[None])[0]
+    want = to_ints1(naive(pts, ks, ob.Z1))
+    assert got == want
+
+
+def test_g1_cancellation_and_trivial_sizes():
+    P = to_ints1(ob.multiply(ob.G1, 12345))
+    A = G1.from_ints([P, P])
+    # k P + (r - k) P = infinity
+    assert G1.to_ints(msm_g1(A, [7, R - 7])[None]) == [None]
+    assert G1.to_ints(msm_g1(A, [0, 0])[None]) == [None]
+    assert G1.to_ints(msm_g1(G1.empty_affine(0), [])[None]) == [None]
+    assert G1.to_ints(msm_g1(A[:1], [R - 1])[None]) == [to_ints1(ob.multiply(ob.G1, R - 12345))]
+    assert G1.to_ints(msm_g1(A[:1], [1])[None]) == [P]
+
+
+def test_repeated_base_many_times():
+    """All points equal with equal digits: every addition hits the same bucket (the overflow
+    accumulator and the doubling branch of the batch-affine addition)."""
+    n = 300
+    A = np.repeat(G1.generator()[None], n, axis=0)
+    for ks in ([5] * n, [R - 1] * n, list(range(n))):
+        got = G1.to_ints(msm_g1(A, ks, window=4)[None])[0]
+        assert got == to_ints1(ob.multiply(ob.G1, sum(ks) % R))
+
+
+@given(
+    ks=st.lists(st.integers(0, R - 1), min_size=1, max_size=12),
+    window=st.sampled_from([None, 2, 5, 9]),
+)
+def test_property_g1(ks, window):
+    rng = random.Random(len(ks))
+    pts = ref_points(ob.G1, [rng.randrange(1, R) for _ in ks])
+    A = G1.from_ints([to_ints1(p) for p in pts])
+    got = G1.to_ints(msm_g1(A, ks, window=window)[None])[0]
+    assert got == to_ints1(naive(pts, ks, ob.Z1))
+
+
+def test_g2_against_py_ecc():
+    rng = random.Random(12)
+    pts = ref_points(ob.G2, [rng.randrange(1, R) for _ in range(5)])
+    pts = pts + [pts[0], ob.neg(pts[1]), None]
+    ks = [rng.randrange(R) for _ in pts]
+    ks[0], ks[1], ks[2] = 0, R - 1, 1
+    A = G2.from_ints([to_ints2(p) if p is not None else None for p in pts])
+    for window in (None, 3, 6):
+        got = G2.to_ints(msm_g2(A, ks, window=window)[None])[0]
+        assert got == to_ints2(naive(pts, ks, ob.Z2))
+
+
+def test_scalar_forms_agree():
+    rng = random.Random(13)
+    n = 64
+    A = G1.random_points(n, seed=3)
+    ks = [rng.randrange(R) for _ in range(n)]
+    from_ints = msm_g1(A, ks)
+    std = msm_g1(A, ints_to_limbs(ks), scalar_form="standard")
+    mont = msm_g1(A, Fr.from_ints(ks), scalar_form="montgomery")
+    assert np.array_equal(from_ints, std) and np.array_equal(std, mont)
+    with pytest.raises(NonCanonicalError):
+        msm_g1(A[:1], ints_to_limbs([R]), scalar_form="standard")
+    with pytest.raises(ValueError):
+        msm_g1(A, ks[:-1])
+
+
+def test_larger_n_consistent_across_windows_and_threads():
+    n = 3000
+    A = G1.random_points(n, seed=4)
+    rng = np.random.default_rng(5)
+    k = rng.integers(0, 2**63, size=(n, 4), dtype=np.uint64)
+    k[:, 3] &= np.uint64((1 << 61) - 1)  # < 2^253 < r
+    base = msm_g1(A, k, window=choose_window(n))
+    for window, threads in ((6, 1), (9, 2), (13, 1), (16, 2)):
+        assert np.array_equal(msm_g1(A, k, window=window, threads=threads), base)
+    # and against an independent route: sum of scalar multiplications with the curve kernels
+    part = slice(0, 40)
+    ints = [int.from_bytes(k[i].tobytes(), "little") for i in range(40)]
+    direct = G1.to_affine(G1.mul(A[part], ints))
+    acc = G1.to_jacobian(direct[:1])
+    for i in range(1, 40):
+        acc = G1.add_mixed(acc, direct[i : i + 1])
+    assert np.array_equal(G1.to_affine(acc)[0], msm_g1(A[part], k[part]))
+
+
+@given(k=st.integers(0, (1 << 254) - 1), c=st.integers(2, 20))
+def test_signed_digits_recompose(k, c):
+    from math import ceil
+
+    from prover.kernels.cpu.msm import signed_digits
+
+    nw = ceil(255 / c)
+    d = signed_digits(ints_to_limbs([k]), c, nw)[:, 0]
+    assert sum(int(x) << (c * w) for w, x in enumerate(d)) == k
+    half = 1 << (c - 1)
+    assert all(-half < int(x) <= half for x in d)
+    assert list(d) == signed_digits_reference(k, c, nw)
