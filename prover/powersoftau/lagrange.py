@@ -65,7 +65,7 @@ def lagrange_bases(group: CurveGroup, points: np.ndarray, k: int,
     m = min(len(points), n_top)
     kp.arr_aff_to_jac(np.ascontiguousarray(points[:m]), v[:m])  # rows past m: Z = 0, infinity
     inv_k, inv_neg = decomposition_table([pow(n_top, -1, R)])
-    kf.scale(v, inv_k[0], inv_neg[0], beta, _chunk(n_top))
+    kf.mul_each(v, inv_k, inv_neg, beta, _chunk(n_top))
     work = group.empty_jacobian(n_top)
     out = group.empty_affine(2 * n_top - 1)
     for p in range(k, -1, -1):
