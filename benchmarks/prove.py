@@ -95,7 +95,7 @@ p = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(p.pid, 0)
 wall = time.perf_counter() - t0
 with open(sys.argv[1], "w") as f:
-    json.dump({"wall": wall, "maxrss_kib": usage.ru_maxrss,
+    json.dump({"wall": wall, "maxrss_kib": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime,
                "rc": os.waitstatus_to_exitcode(status)}, f)
 """
 
@@ -104,6 +104,13 @@ def timed_child(cmd: list, cwd: Path | None = None,
                 env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """(wall seconds, peak RSS MiB, output) of one child process, measured by a small launcher
     process (see _LAUNCHER) so that the RSS is the child's own; `env` adds variables."""
+    r = measured_child(cmd, cwd, env)
+    return r["wall"], r["rss_mib"], r["out"]
+
+
+def measured_child(cmd: list, cwd: Path | None = None,
+                   env: dict[str, str] | None = None) -> dict:
+    """{"wall", "cpu" (user + system seconds), "rss_mib", "out"} of one child process."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,7 +124,8 @@ def timed_child(cmd: list, cwd: Path | None = None,
         r = json.loads(res_path.read_text())
     if r["rc"] != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} failed ({r['rc']}):\n{out}")
-    return r["wall"], r["maxrss_kib"] / 1024.0, out  # ru_maxrss is in KiB on Linux
+    # ru_maxrss is in KiB on Linux
+    return {"wall": r["wall"], "cpu": r["cpu"], "rss_mib": r["maxrss_kib"] / 1024.0, "out": out}
 
 
 # --- setup, cached ---------------------------------------------------------------------------

@@ -20,8 +20,8 @@ import numpy as np
 
 from prover.constants import R
 from prover.curves import G1, CurveGroup
-from prover.fields import Fq
-from prover.glv import BETA_G1, BETA_G2, decomposition_table
+from prover.fields import Fq, Fq2
+from prover.glv import BETA_G1, PSI_CX, PSI_CY, decomposition_table
 from prover.kernels.cpu import group_fft as kf
 from prover.kernels.cpu import points as kp
 from prover.ntt import root_of_unity
@@ -29,21 +29,29 @@ from prover.ntt import root_of_unity
 Progress = Callable[[str], None]
 
 
+def dims(group: CurveGroup) -> int:
+    """Sub-scalars per scalar: 2 on G1 (phi), 4 on G2 (psi)."""
+    return 2 if group is G1 else 4
+
+
 @lru_cache(maxsize=4)
-def twiddles(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """GLV rows of w^(-j), j < 2^(k-1), for w the 2^k-th root of unity (w^0 included)."""
+def twiddles(k: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decomposed w^(-j), j < 2^(k-1), for w the 2^k-th root of unity (w^0 included)."""
     w_inv = pow(root_of_unity(k), -1, R)
     vals, t = [], 1
     for _ in range(max(1, 1 << (k - 1))):
         vals.append(t)
         t = t * w_inv % R
-    tw, neg = decomposition_table(vals)
+    tw, neg = decomposition_table(vals, d)
     tw.flags.writeable = neg.flags.writeable = False
     return tw, neg
 
 
-def _beta(group: CurveGroup) -> tuple:
-    return tuple(np.uint64(x) for x in Fq.from_int(BETA_G1 if group is G1 else BETA_G2))
+def endo_consts(group: CurveGroup) -> np.ndarray:
+    """The kernel's constants of the group's endomorphism, Montgomery: [beta] or [c_x, c_y]."""
+    if group is G1:
+        return Fq.from_ints([BETA_G1])
+    return Fq2.from_ints([PSI_CX, PSI_CY])
 
 
 def _chunk(n: int) -> int:
@@ -59,12 +67,12 @@ def lagrange_bases(group: CurveGroup, points: np.ndarray, k: int,
     n_top = 1 << k
     if len(points) < n_top - 1:
         raise ValueError(f"{len(points)} points for a domain of 2^{k}")
-    tw, tw_neg = twiddles(max(k, 1))
-    beta = _beta(group)
+    tw, tw_neg = twiddles(max(k, 1), dims(group))
+    beta = endo_consts(group)
     v = group.empty_jacobian(n_top)
     m = min(len(points), n_top)
     kp.arr_aff_to_jac(np.ascontiguousarray(points[:m]), v[:m])  # rows past m: Z = 0, infinity
-    inv_k, inv_neg = decomposition_table([pow(n_top, -1, R)])
+    inv_k, inv_neg = decomposition_table([pow(n_top, -1, R)], dims(group))
     kf.mul_each(v, inv_k, inv_neg, beta, _chunk(n_top))
     work = group.empty_jacobian(n_top)
     out = group.empty_affine(2 * n_top - 1)

@@ -13,10 +13,20 @@ from hypothesis import strategies as st
 
 from prover.constants import Q, R
 from prover.curves import G1, G2
-from prover.glv import BETA_G1, BETA_G2, LAMBDA, decompose, decomposition_table
+from prover.glv import (
+    BETA_G1,
+    BETA_G2,
+    LAMBDA,
+    MU,
+    PSI_CX,
+    PSI_CY,
+    decompose,
+    decompose4,
+    decomposition_table,
+)
 from prover.kernels.cpu import group_fft as kf
 from prover.ntt import root_of_unity
-from prover.powersoftau.lagrange import _beta, lagrange_bases
+from prover.powersoftau.lagrange import dims, endo_consts, lagrange_bases
 from prover.powersoftau.transcript import NobleBlake2b
 
 GROUPS = [pytest.param(G1, id="G1"), pytest.param(G2, id="G2")]
@@ -33,11 +43,27 @@ def test_cube_roots_pair_with_lambda():
         ((x0 * BETA_G2 % Q, x1 * BETA_G2 % Q), y2)]
 
 
+def test_psi_is_mu_on_g2():
+    """psi(x, y) = (conj(x) c_x, conj(y) c_y) is multiplication by MU = q mod r on G2."""
+    assert MU == Q % R and (MU**4 - MU**2 + 1) % R == 0
+
+    def mul(a, b):
+        return ((a[0] * b[0] - a[1] * b[1]) % Q, (a[0] * b[1] + a[1] * b[0]) % Q)
+
+    ((x0, x1), (y0, y1)), = G2.to_ints(G2.random_points(1, seed=9))
+    psi = (mul((x0, Q - x1), PSI_CX), mul((y0, Q - y1), PSI_CY))
+    P = G2.from_ints([((x0, x1), (y0, y1))])
+    assert G2.to_ints(G2.to_affine(G2.mul(P, [MU]))) == [psi]
+
+
 @given(st.integers(min_value=0, max_value=2 * R))
-def test_decompose_is_short_and_exact(k):
+def test_decompositions_are_short_and_exact(k):
     k1, k2 = decompose(k)
     assert (k1 + k2 * LAMBDA - k) % R == 0
     assert abs(k1) < 1 << 127 and abs(k2) < 1 << 127
+    parts = decompose4(k)
+    assert sum(v * pow(MU, d, R) for d, v in enumerate(parts)) % R == k % R
+    assert max(abs(v) for v in parts) < 1 << 66
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -46,12 +72,12 @@ def test_mul_each_matches_double_and_add(group):
     scalars = [0, 1, 2, R - 1, LAMBDA, (R - 1) // 2, *(rng.randrange(R) for _ in range(9))]
     pts = group.random_points(len(scalars), seed=11)
     pts[3] = 0  # the point at infinity
-    k, neg = decomposition_table(scalars)
+    k, neg = decomposition_table(scalars, dims(group))
     jac = group.to_jacobian(pts)
-    kf.mul_each(jac, k, neg, _beta(group), 4)
+    kf.mul_each(jac, k, neg, endo_consts(group), 4)
     assert np.array_equal(group.to_affine(jac), group.to_affine(group.mul(pts, scalars)))
     jac = group.to_jacobian(pts)  # one constant for every row
-    kf.mul_each(jac, k[-1:], neg[-1:], _beta(group), 3)
+    kf.mul_each(jac, k[-1:], neg[-1:], endo_consts(group), 3)
     assert np.array_equal(group.to_affine(jac),
                           group.to_affine(group.mul(pts, [scalars[-1]] * len(scalars))))
 
