@@ -78,8 +78,25 @@ def new_ptau(power: int) -> Ptau:
 
 
 def new_file(power: int, path: str | os.PathLike) -> bytes:
-    """Write `powersoftau new`'s file; returns the first challenge hash."""
-    write_ptau(new_ptau(power), path)
+    """Write `powersoftau new`'s file, streamed in blocks of repeated generators (no array of
+    the whole file); returns the first challenge hash."""
+    from prover.formats.container import u32, write_container
+    from prover.formats.ptau import MAGIC, VERSION
+
+    p = new_ptau(power)  # validates the power; its arrays are broadcast views
+
+    def repeated(pt: np.ndarray, count: int) -> list[np.ndarray]:
+        block = np.ascontiguousarray(np.broadcast_to(pt, (min(count, 1 << 16), *pt.shape)))
+        full, rest = divmod(count, len(block))
+        return [block] * full + ([block[:rest]] if rest else [])
+
+    header = u32(32) + Q.to_bytes(32, "little") + u32(power) + u32(power)
+    write_container(path, MAGIC, VERSION, [
+        (1, header), (2, repeated(p.tau_g1[0], len(p.tau_g1))),
+        (3, repeated(p.tau_g2[0], len(p.tau_g2))),
+        (4, repeated(p.alpha_tau_g1[0], len(p.alpha_tau_g1))),
+        (5, repeated(p.beta_tau_g1[0], len(p.beta_tau_g1))),
+        (6, np.ascontiguousarray(p.beta_g2)), (7, p.contributions)])
     return first_challenge(power)
 
 
