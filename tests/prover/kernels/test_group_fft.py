@@ -129,3 +129,18 @@ def test_blake2b_state_digests_like_hashlib(sizes):
     tail = b"after the partial hash"
     ref.update(tail)
     assert resumed.update(tail).digest() == ref.digest()
+
+
+def test_cached_signatures_counts_compiled_code(tmp_path, monkeypatch):
+    """What the first-use notice reads: 0 before the first call of a fresh kernel, then 1."""
+    import importlib
+
+    from prover.kernels.cpu.cache import cached_signatures, needs_compiling
+
+    (tmp_path / "fresh_kernel.py").write_text(
+        "from numba import njit\n\n@njit(cache=True)\ndef double(x):\n    return 2 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("fresh_kernel")
+    assert cached_signatures(mod.double) == 0 and needs_compiling([(mod.double, 1)])
+    assert mod.double(21) == 42
+    assert cached_signatures(mod.double) == 1 and not needs_compiling([(mod.double, 1)])

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from prover.formats.ptau import read_ptau, write_ptau
+from prover.cli import cli, run_main
 from prover.powersoftau.ceremony import (
     CeremonyError,
     beacon_file,
@@ -130,32 +130,57 @@ def test_reduced_file_is_refused(tmp_path):
         contribute(p)
 
 
+def run_inline(*args, cwd=None) -> tuple[int, str, str]:
+    """zkprove's entry point in this process: (exit status, stdout, stderr)."""
+    import contextlib
+    import io
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    old = os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            run_main(cli, [str(a) for a in args])
+    except SystemExit as e:
+        code = e.code or 0
+    finally:
+        os.chdir(old)
+    return code, out.getvalue(), err.getvalue()
+
+
 @pytest.mark.parametrize("args, message", [
     (("new", "bls12-381", 3, "x.ptau"), "bls12-381 is not supported"),
     (("new", "secp256k1", 3, "x.ptau"), "Curve not supported"),
     (("new", "bn128", 0, "x.ptau"), "Power must be between 1 and 28"),
     (("new", "bn128", 29, "x.ptau"), "Power must be between 1 and 28"),
+    (("beacon", "a.ptau", "b.ptau", "0xab", 10), "valid hexadecimal"),
+    (("beacon", "a.ptau", "b.ptau", "abc", 10), "valid hexadecimal"),
+    (("beacon", "a.ptau", "b.ptau", "ab", 9), "between 10 and 63"),
+    (("export", "json", "a.ptau", "a.json"), "prepare phase2"),
+    (("verify", "a.ptau"), "no contribution"),
+    (("verify", "junk.ptau"), "FormatError"),
 ])
-def test_new_errors_are_one_line(tmp_path, args, message):
-    res = zkprove("powersoftau", *args, cwd=tmp_path)
-    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
-    assert res.stderr.startswith("error: ") and message in res.stderr
-
-
-def test_input_errors_are_one_line(tmp_path):
+def test_errors_are_one_line(tmp_path, args, message):
     new_file(1, tmp_path / "a.ptau")
-    cases = [
-        (("beacon", "a.ptau", "b.ptau", "0xab", 10), "valid hexadecimal"),
-        (("beacon", "a.ptau", "b.ptau", "abc", 10), "valid hexadecimal"),
-        (("beacon", "a.ptau", "b.ptau", "ab", 9), "between 10 and 63"),
-        (("export", "json", "a.ptau", "a.json"), "prepare phase2"),
-        (("verify", "a.ptau"), "no contribution"),
-    ]
     (tmp_path / "junk.ptau").write_bytes(b"ptau" + bytes(20))
-    cases.append((("verify", "junk.ptau"), "FormatError"))
-    for args, message in cases:
-        res = zkprove("powersoftau", *args, cwd=tmp_path)
-        assert res.returncode == 1 and res.stderr.count("\n") == 1, (args, res.stderr)
-        assert res.stderr.startswith("error: ") and message in res.stderr, (args, res.stderr)
-    write_ptau(read_ptau(tmp_path / "a.ptau"), tmp_path / "same.ptau")
-    assert (tmp_path / "same.ptau").read_bytes() == (tmp_path / "a.ptau").read_bytes()
+    code, _, err = run_inline("powersoftau", *args, cwd=tmp_path)
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith("error: ") and message in err, err
+
+
+def test_help_lists_the_verbs():
+    code, out, _ = run_inline("powersoftau", "--help")
+    assert code == 0
+    for verb in ("new", "contribute", "beacon", "prepare", "verify", "export"):
+        assert verb in out
+
+
+def test_first_use_notice(monkeypatch):
+    import prover.kernels.cpu.cache as cache
+
+    monkeypatch.setattr(cache, "needs_compiling", lambda kernels: True)
+    code, _, err = run_inline("powersoftau", "new", "bn128", 1, os.devnull)
+    assert code == 0 and "compiling powersoftau kernels (first use" in err
+    monkeypatch.setattr(cache, "needs_compiling", lambda kernels: False)
+    assert "compiling" not in run_inline("powersoftau", "new", "bn128", 1, os.devnull)[2]
