@@ -147,9 +147,10 @@ def ptau_path(power: int, log=print) -> Path:
     _run([SNARKJS, "powersoftau", "contribute", p0, p1, "--name=bench", "-e=bench " +
           os.urandom(16).hex()], cwd=d)
     t["contribute"] = time.perf_counter() - t0
-    log(f"ptau 2^{power}: preparing phase 2 (snarkjs; slow for large powers) ...")
+    log(f"ptau 2^{power}: preparing phase 2 (zkprove: snarkjs's bytes, faster) ...")
     t0 = time.perf_counter()
-    _run([SNARKJS, "powersoftau", "prepare", "phase2", p1, final.with_suffix(".tmp")], cwd=d)
+    _run([sys.executable, "-m", "prover.cli", "powersoftau", "prepare", "phase2", p1,
+          final.with_suffix(".tmp")], cwd=ROOT)
     t["prepare_phase2"] = time.perf_counter() - t0
     final.with_suffix(".tmp").rename(final)
     p0.unlink()
@@ -159,7 +160,7 @@ def ptau_path(power: int, log=print) -> Path:
     return final
 
 
-SNARKJS_SETUP_MAX_POWER = 13  # above this, `powersoftau prepare phase2` takes too long here
+SNARKJS_SETUP_MAX_POWER = 13  # "auto" uses `snarkjs groth16 setup` up to this power, dev above
 
 
 def build_circuit(target: int, setup: str = "auto", log=print) -> dict:
