@@ -476,6 +476,14 @@ def _announce_compile(*names: str) -> None:
                    "few minutes)...", err=True)
 
 
+def _warn_if_prepared(path: str) -> None:
+    from prover.formats.ptau import read_ptau
+
+    if read_ptau(path).prepared:
+        click.echo("warning: contributing into a file prepared for phase 2: the output has no "
+                   "phase-2 sections, run `powersoftau prepare phase2` again", err=True)
+
+
 def _echo_hash(h: bytes, title: str) -> None:
     from prover.groth16.zkey_verify import format_hash
 
@@ -508,6 +516,7 @@ def ptau_contribute_cmd(ptau_in: str, ptau_out: str, name: str | None, entropy: 
     """Add a contribution from fresh randomness (`snarkjs powersoftau verify` checks it)."""
     from prover.powersoftau.ceremony import contribute_file
 
+    _warn_if_prepared(ptau_in)
     _announce_compile("contribute")
     res = contribute_file(ptau_in, ptau_out, name, entropy, _ptau_progress(verbose))
     _echo_hash(res.response_hash, "Contribution Response Hash imported: ")
@@ -528,6 +537,7 @@ def ptau_beacon_cmd(ptau_in: str, ptau_out: str, beacon_hex: str, num_iterations
     from prover.powersoftau.ceremony import beacon_file, parse_beacon_hex
 
     raw = parse_beacon_hex(beacon_hex)
+    _warn_if_prepared(ptau_in)
     _announce_compile("contribute")
     res = beacon_file(ptau_in, ptau_out, raw, num_iterations_exp, name, _ptau_progress(verbose))
     _echo_hash(res.response_hash, "Contribution Response Hash imported: ")

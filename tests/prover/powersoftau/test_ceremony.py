@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from prover.cli import cli, run_main
+from prover.formats.ptau import read_ptau
 from prover.powersoftau.ceremony import (
     CeremonyError,
     beacon_file,
@@ -114,6 +115,11 @@ def test_own_chain_verifies(tmp_path):
     rep = verify_ptau(tmp_path / "d.ptau")
     assert rep.prepared and rep.lines[-1] == "Powers of Tau Ok!"
     assert sum(ln.startswith("Contribution #") for ln in rep.lines) == 2
+    # a contribution into a prepared file drops sections 12-15, with a warning
+    code, _, err = run_inline("powersoftau", "contribute", tmp_path / "d.ptau",
+                              tmp_path / "e.ptau", "-e", "x")
+    assert code == 0 and "prepare phase2` again" in err
+    assert not read_ptau(tmp_path / "e.ptau").prepared
 
 
 def test_contributions_are_random_and_keep_the_chain(tmp_path):
