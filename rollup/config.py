@@ -89,6 +89,9 @@ class Config:
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_max_body: int = 64 * 1024
+    api_rate: float = 200.0  # requests per second per account (token bucket; 0: no limit)
+    api_burst: int = 400  # requests an account may send at once (the bucket's size)
+    api_idempotency_window: int = 100_000  # accepted requests whose receipts retries get
     oracle_key: str = "keys/oracle.json"  # key file (relative to data_dir) or compressed hex pk
     operator_key: str = "keys/operator.json"  # key file of account 0 (fees), relative to data_dir
     l1_key: str = ""  # the operator's L1 key file (relayer), "" = an account unlocked on the node
@@ -161,7 +164,9 @@ _SECTIONS = {
     "batch": {"slots": ("batch_slots", int), "l1_slots": ("batch_l1_slots", int),
               "assets": ("batch_assets", int), "time_limit": ("batch_time_limit", float)},
     "api": {"host": ("api_host", str), "port": ("api_port", int),
-            "max_body": ("api_max_body", int)},
+            "max_body": ("api_max_body", int), "rate": ("api_rate", float),
+            "burst": ("api_burst", int),
+            "idempotency_window": ("api_idempotency_window", int)},
     "keys": {"oracle": ("oracle_key", str), "operator": ("operator_key", str),
              "l1": ("l1_key", str), "passphrase_env": ("passphrase_env", str),
              "passphrase_file": ("passphrase_file", str)},
@@ -264,6 +269,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError("api.port must be in 0..65535")
     if cfg.api_max_body < 256:
         raise ConfigError("api.max_body must be at least 256 bytes")
+    if cfg.api_rate < 0 or cfg.api_burst < 1:
+        raise ConfigError("api.rate must be >= 0 (0: no limit) and api.burst at least 1")
+    if cfg.api_idempotency_window < 1:
+        raise ConfigError("api.idempotency_window must be at least 1")
     if cfg.l1_key and cfg.node_sender:
         raise ConfigError("keys.l1 and node.sender both name the operator's L1 account: "
                           "give one")
@@ -349,6 +358,10 @@ def render(cfg: Config) -> str:
         f"host = {_toml(cfg.api_host)}",
         f"port = {_toml(cfg.api_port)}",
         f"max_body = {_toml(cfg.api_max_body)}  # bytes per request body",
+        f"rate = {_toml(float(cfg.api_rate))}  # requests/s per account (0: no limit)",
+        f"burst = {_toml(cfg.api_burst)}  # requests an account may send at once",
+        f"idempotency_window = {_toml(cfg.api_idempotency_window)}  # newest accepted "
+        "requests whose retries get their receipt again",
         "",
         "[keys]",
         f"oracle = {_toml(cfg.oracle_key)}  # oracle key file, or its compressed public key (hex)",

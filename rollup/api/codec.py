@@ -1,137 +1,120 @@
-"""JSON in and out of the API: signed requests (checked field by field before they reach the
-sequencer), receipts, fills, and the HTTP status of every typed rejection.
+"""Bytes in, requests out: a body decoded and validated with the types of ``rollup.api.types``
+(msgspec), and the HTTP status of every typed rejection.
 
-A request is ``rollup.transactions.Request.to_json()``'s form: ``{"type": 4, "account": 1, ...,
-"sig": [[R8x, R8y], S]}``. Here ``type`` may also be a name (``"order"``), and an integer may be
-written as a decimal or 0x-hex string (JavaScript clients cannot hold 254-bit numbers); every
-integer must lie in (-2**255, 2**256). Only signed types are accepted on the trader
-endpoints: deposits, forced withdrawals and refunds come from the L1 queue, expiry settlements
-from the operator, and listings and oracle-key changes through the operator's endpoint
-(``ADMIN_TYPES``, a bearer token instead of a trader's signature; ``pk`` as [x, y] or a packed
-point; an oracle-key change also carries the current oracle key's ``sig``).
+Only signed types are accepted on the trader endpoints: deposits, forced withdrawals and refunds
+come from the L1 queue, expiry settlements from the operator, and listings and oracle-key
+changes through the operator's endpoint (``ADMIN_TYPES``, a bearer token instead of a trader's
+signature). Input errors are ``BadInput`` (HTTP 400) with a machine-readable code:
+MalformedJSON (not JSON), MalformedRequest (wrong shape, type, range, or an unknown field),
+UnknownType, UnsignedType, SignedType, MissingSignature.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
-from circuits.babyjubjub import unpack_point
 from rollup import errors as E
-from rollup.transactions import (
-    BUY,
-    REQUEST_TYPES,
-    Cancel,
-    FundingTick,
-    Liquidation,
-    ListAsset,
-    OracleUpdate,
-    Order,
-    Request,
-    SetOracleKey,
-    SettlementPrice,
-    Transfer,
-    Withdrawal,
-    request_from_json,
-)
+from rollup.api import types as W
+from rollup.transactions import REQUEST_TYPES, Request
 
-# name <-> class of the request types the API accepts (all signed)
-SIGNED_TYPES: dict[str, type[Request]] = {
-    "withdrawal": Withdrawal, "transfer": Transfer, "order": Order, "cancel": Cancel,
-    "funding": FundingTick, "oracle": OracleUpdate, "settlement_price": SettlementPrice,
-    "liquidation": Liquidation,
-}
-TYPE_NAMES = {cls.TYPE: name for name, cls in SIGNED_TYPES.items()}
-# the operator's actions after genesis (POST /v1/admin, bearer token; not signed by a trader)
-ADMIN_TYPES: dict[str, type[Request]] = {"list_asset": ListAsset, "set_oracle_key": SetOracleKey}
-INT_BOUND = 1 << 256
 MAX_BATCH = 1000  # requests in one POST /v1/requests/batch
 
 
-class BadInput(ValueError):
+class ApiError(Exception):
+    """A rejection by the API itself: HTTP ``status``, error ``code``, one-line message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None,
+                 close: bool = False) -> None:
+        super().__init__(message)
+        self.status, self.code, self.headers, self.close = status, code, headers or {}, close
+
+
+class BadInput(ApiError, ValueError):
     """Malformed input (HTTP 400): ``code`` is machine-readable, the message says why."""
 
     def __init__(self, message: str, code: str = "MalformedRequest") -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(400, code, message)
 
 
-def as_int(v, where: str) -> int:
-    if isinstance(v, str):
-        s = v.strip()
-        try:
-            v = int(s, 16) if s.lower().startswith(("0x", "-0x")) else int(s, 10)
-        except ValueError:
-            raise BadInput(f"{where}: {s[:40]!r} is not an integer") from None
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise BadInput(f"{where}: expected an integer, got {type(v).__name__}")
-    if not -(INT_BOUND >> 1) < v < INT_BOUND:
-        raise BadInput(f"{where}: integer out of range")
-    return v
+def _table(types: tuple[type[W.WireRequest], ...]) -> dict[int | str, type[W.WireRequest]]:
+    out: dict[int | str, type[W.WireRequest]] = {}
+    for cls in types:
+        for key in W.type_names(cls):
+            out[key] = cls
+    return out
 
 
-def _sig(v) -> list:
-    if not (isinstance(v, list) and len(v) == 2 and isinstance(v[0], list) and len(v[0]) == 2):
-        raise BadInput("sig: expected [[R8x, R8y], S]")
-    return [[as_int(v[0][0], "sig"), as_int(v[0][1], "sig")], as_int(v[1], "sig")]
+SIGNED = _table(W.SIGNED_TYPES)
+ADMIN = _table(W.ADMIN_TYPES)
+_ADMIN_CLASSES = {cls.REQUEST for cls in W.ADMIN_TYPES}
 
 
-def request_class(t, types: dict[str, type[Request]] = SIGNED_TYPES) -> type[Request]:
-    if isinstance(t, str) and t in types:
-        return types[t]
-    if isinstance(t, int) and not isinstance(t, bool) and t in REQUEST_TYPES:
-        cls = REQUEST_TYPES[t]
-        if cls not in types.values():
-            trader = cls.SIGNED and cls not in ADMIN_TYPES.values()
-            where = "a trader (signed)" if trader else "the L1 queue or the operator"
-            raise BadInput(f"type {t} ({cls.__name__}) is not accepted here: it comes from "
-                           f"{where}", "SignedType" if trader else "UnsignedType")
+def wire_type(t, table: dict[int | str, type[W.WireRequest]] = SIGNED) -> type[W.WireRequest]:
+    """The wire type of ``type`` value ``t`` among ``table``'s, or BadInput saying why not."""
+    cls = table.get(t) if type(t) in (int, str) else None
+    if cls is not None:
         return cls
-    raise BadInput(f"unknown request type {t!r}; expected one of "
-                   f"{', '.join(f'{n} ({c.TYPE})' for n, c in types.items())}",
-                   "UnknownType")
+    if type(t) is int and t in REQUEST_TYPES:
+        req = REQUEST_TYPES[t]
+        trader = req.SIGNED and req not in _ADMIN_CLASSES
+        where = "a trader (signed)" if trader else "the L1 queue or the operator"
+        raise BadInput(f"type {t} ({req.__name__}) is not accepted here: it comes from {where}",
+                       "SignedType" if trader else "UnsignedType")
+    names = ", ".join(f"{n} ({k})" for k, n in (W.type_names(c) for c in set(table.values())))
+    raise BadInput(f"unknown request type {t!r}; expected one of {names}", "UnknownType")
 
 
-def _point(v, where: str) -> tuple[int, int]:
-    """A public key: [x, y], or its packed form (32 bytes, hex)."""
-    if isinstance(v, str):
+def _decode(data, typ):
+    try:
+        return msgspec.json.decode(data, type=typ)
+    except msgspec.ValidationError as exc:
+        raise BadInput(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BadInput(f"malformed JSON: {exc}", "MalformedJSON") from None
+    except RecursionError:
+        raise BadInput("malformed JSON: nested too deeply", "MalformedJSON") from None
+
+
+def decode_request(data: bytes, *, require_sig: bool = True,
+                   table: dict[int | str, type[W.WireRequest]] = SIGNED) -> Request:
+    """A request from one JSON body, or BadInput naming the first bad field
+    (``require_sig=False``: the same checks on a request still to be signed)."""
+    head = _decode(data, W.Head)
+    cls = wire_type(head.type, table)
+    try:
+        wire = _decode(data, cls)
+    except BadInput as exc:
+        raise BadInput(f"{cls.REQUEST.__name__}: {exc}", exc.code) from None
+    if require_sig and "sig" in cls.__struct_fields__ and wire.sig is None:
+        raise BadInput(f"{cls.REQUEST.__name__}: missing signature (sig)", "MissingSignature")
+    return wire.to_request()
+
+
+def decode_batch(data: bytes) -> list[Request | BadInput]:
+    """The requests of a batch body in order, each decoded as ``decode_request`` would (a
+    malformed item is its BadInput, in its place); BadInput / ApiError for the body itself."""
+    try:
+        items = _decode(data, list[msgspec.Raw])
+    except BadInput as exc:
+        if exc.code == "MalformedRequest":
+            _decode(data, msgspec.Raw)  # not JSON at all: MalformedJSON (nothing is built)
+            raise BadInput(f"a batch is a JSON array of requests ({exc})") from None
+        raise
+    if len(items) > MAX_BATCH:
+        raise ApiError(413, "BatchTooLarge", f"{len(items)} requests in a batch; at most "
+                       f"{MAX_BATCH}")
+    out: list[Request | BadInput] = []
+    for raw in items:
         try:
-            raw = bytes.fromhex(v.removeprefix("0x"))
-        except ValueError:
-            raw = b""
-        pt = unpack_point(raw) if len(raw) == 32 else None
-        if pt is None:
-            raise BadInput(f"{where}: not a packed curve point (32 bytes, hex)")
-        return pt
-    if isinstance(v, list) and len(v) == 2:
-        return as_int(v[0], where), as_int(v[1], where)
-    raise BadInput(f"{where}: expected [x, y] or a packed point in hex")
+            out.append(decode_request(raw))
+        except BadInput as exc:
+            out.append(exc)
+    return out
 
 
-def parse_request(obj, *, require_sig: bool = True,
-                  types: dict[str, type[Request]] = SIGNED_TYPES) -> Request:
-    """A signed request from decoded JSON, or BadInput naming the first bad field
-    (``require_sig=False``: the same checks on a request still to be signed; ``types``: the
-    accepted types, e.g. ``ADMIN_TYPES``, which carry no signature)."""
-    if not isinstance(obj, dict):
-        raise BadInput("a request is a JSON object")
-    if "type" not in obj:
-        raise BadInput("missing field: type")
-    cls = request_class(obj["type"], types)
-    flds = {f.name: f for f in dataclasses.fields(cls)}
-    extra = sorted(set(obj) - set(flds) - {"type"})
-    if extra:
-        raise BadInput(f"{cls.__name__}: unknown field(s) {', '.join(extra)}")
-    out: dict = {"type": cls.TYPE}
-    for name, f in flds.items():
-        if name not in obj or (name == "sig" and obj[name] is None):
-            if name == "sig" and require_sig:
-                raise BadInput(f"{cls.__name__}: missing signature (sig)", "MissingSignature")
-            if name != "sig" and f.default is dataclasses.MISSING:
-                raise BadInput(f"{cls.__name__}: missing field {name}")
-            continue
-        out[name] = (_sig(obj[name]) if name == "sig" else _point(obj[name], name)
-                     if name == "pk" else as_int(obj[name], name))
-    return request_from_json(out)
+def parse_request(obj, *, require_sig: bool = True) -> Request:
+    """``decode_request`` of an already decoded JSON value (e.g. a file read by the CLI)."""
+    return decode_request(msgspec.json.encode(obj), require_sig=require_sig)
 
 
 # --- rejections -----------------------------------------------------------------------------------
@@ -151,21 +134,8 @@ def engine_status(exc: E.EngineError) -> int:
     return 422
 
 
-def error_json(code: str, message: str) -> dict:
-    return {"error": {"code": code, "message": message}}
-
-
-# --- receipts -------------------------------------------------------------------------------------
-
-def side_name(side: int) -> str:
-    return "buy" if side == BUY else "sell"
-
-
-def fill_json(f, fill_id: int, seq: int) -> dict:
-    return {"id": fill_id, "seq": seq, "asset": f.asset, "price": f.price, "size": f.size,
-            "maker": f.maker, "taker": f.taker, "maker_order": f.maker_order,
-            "taker_order": f.taker_order, "taker_side": side_name(f.taker_side),
-            "maker_fee": f.maker_fee, "taker_fee": f.taker_fee}
+def error(code: str, message: str) -> W.Error:
+    return W.Error(W.ErrorBody(code, message))
 
 
 def hex32(x: int) -> str:

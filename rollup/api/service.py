@@ -1,36 +1,15 @@
-"""The one owner of the sequencer and its journal behind the API.
+"""The one owner of the sequencer and its journal behind the API (design: docs/api.md).
 
-Every operation (a request, and every read, so that reads see a state between requests) runs on
-one worker thread, in arrival order: that thread is the lock that serializes requests into the
-sequencer, and the journal's SQLite connection is only ever used from the thread that opened it.
-``Sequencer.submit`` journals a request (committed, ``synchronous=FULL``) before it applies it,
-so a receipt returned here is for a request that is on disk.
-
-Start-up: an empty journal gets the genesis of the configuration (checked on a scratch sequencer
-first, so a bad genesis leaves the journal empty; ``genesis.json`` records its length once it is
-all journaled, and a genesis cut short by a crash is completed on the next start); a journal
-with rows is recovered (``rollup.engine.restart.recover``: the newest usable snapshot plus the
-rows after it; the signatures were checked when the rows were accepted). Snapshots follow the
-journal's policy (``[data] snapshot_every`` requests apart, and at a clean stop), so a restart's
-time is bounded by the snapshot interval, not by the journal's length. The fill history is the
-journal's ``fills`` table (written with the requests), read a page at a time.
-
-Group commit: one fsync per request caps throughput under concurrent clients, so when the worker
-takes a submit from its queue it also takes the submits queued right behind it (up to
-``group_max`` requests; never past a call of another kind, so reads, status and everything else
-keep their place relative to the submits) and hands them to ``Sequencer.submit_many``: applied
-in queue order, journaled in one transaction, and answered only once that is on disk. Each
-caller gets what a submit of its own would have given it (the same receipt, or the same typed
-error for a rejected request, which changes nothing), except that the tree is hashed once for
-the group: every receipt of a group carries the root after the group (a root after each request
-costs a tree path per changed account each: at depth 32 about three times the group's). A
-submit that finds nothing queued behind it takes the one-request path (``Sequencer.submit``),
-exactly as before grouping existed.
-
-A group whose journal write fails is different from one request's: the group's requests are in
-the sequencer's memory but not on disk, so the sequencer stops (``Sequencer.failed``) and every
-later submit is refused with JournalError until a restart replays the journal; every caller of
-that group gets the JournalError (nothing of the group was acknowledged).
+Every operation, each submit and each read, runs on one worker thread in arrival order: that
+thread is the single writer, and the only user of the journal's SQLite connection. A receipt is
+handed out only once its request is on disk (journal commit, ``synchronous=FULL``); submits
+queued together are journaled as one group (one fsync), each caller answered as if alone except
+that a group's receipts carry the root after the group. A failed group write stops the
+sequencer (JournalError) until a restart replays the journal. ``call_soon`` / ``enqueue``
+return futures, so an async server awaits them without blocking its loop; ``call`` / ``submit``
+wait. Idempotent retries: the same signed request again gets its stored receipt (the newest
+``[api] idempotency_window`` accepted requests, rebuilt from the journal on start), never a
+second journal row. Rate limits (``limits``) are charged by ``admit`` before anything is queued.
 """
 
 from __future__ import annotations
@@ -42,13 +21,20 @@ import queue
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-from rollup.api.codec import fill_json, hex32, side_name
+import msgspec
+
+from rollup.api import types as W
+from rollup.api.codec import hex32
+from rollup.api.limits import RateLimiter
+from rollup.api.orders import OrderHistory
 from rollup.config import Config
-from rollup.durability.journal import Journal
+from rollup.durability.journal import Journal, request_json
+from rollup.durability.receipts import key_of
 from rollup.engine.receipts import Receipt
 from rollup.engine.restart import recover
 from rollup.engine.sequencer import Sequencer
@@ -58,7 +44,16 @@ from rollup.recovery.genesis import genesis_requests
 from rollup.settlement.files import genesis_file, last_batch, read_genesis  # noqa: F401
 from rollup.state.encoding import RISK_SCALE
 from rollup.state.state import State
-from rollup.transactions import Request
+from rollup.transactions import (
+    BUY,
+    FundingTick,
+    Liquidation,
+    OracleUpdate,
+    Request,
+    SettlementPrice,
+    Transfer,
+    request_from_json,
+)
 
 
 class ServiceError(RuntimeError):
@@ -82,15 +77,41 @@ def _same(a: list[Request], b: list[Request]) -> bool:
 GROUP_MAX = 512  # requests in one group commit (a batch larger than this is one group alone)
 
 
+def now_us() -> int:
+    """Wall-clock microseconds since the Unix epoch (the receive time of a request)."""
+    return time.time_ns() // 1000
+
+
+class Replayed(W.Receipt):
+    """A stored receipt handed out again for a retry of the same signed request (encodes as the
+    receipt it is)."""
+
+
 class _Submits:
     """A queue entry of requests to journal and apply, in order: one ``submit`` (``single``:
-    the future gets the receipt dict or the error) or one ``submit_batch`` (the future gets the
-    list of receipt dicts and errors)."""
+    the future gets the receipt or the error) or one ``submit_batch`` (the future gets the list
+    of receipts and errors). ``keys``: each request's idempotency key; ``received``: when the
+    API received it (b"": not deduplicated)."""
 
-    __slots__ = ("reqs", "fut", "single", "pre")
+    __slots__ = ("reqs", "fut", "single", "pre", "keys", "received", "outs")
 
-    def __init__(self, reqs: list[Request], single: bool, pre: list) -> None:
+    def __init__(self, reqs: list[Request], single: bool, pre: list,
+                 received: int | None = None) -> None:
         self.reqs, self.single, self.fut, self.pre = reqs, single, Future(), pre
+        # only signed requests are retried by their sender; two equal L1 deposits are two
+        self.keys = [key_of(request_json(r)) if r.SIGNED else b"" for r in reqs]
+        self.received = received if received is not None else now_us()
+        self.outs: list = [None] * len(reqs)
+
+    def resolve(self) -> None:
+        if self.fut.done():
+            return
+        if not self.single:
+            self.fut.set_result(self.outs)
+        elif isinstance(self.outs[0], BaseException):
+            self.fut.set_exception(self.outs[0])
+        else:
+            self.fut.set_result(self.outs[0])
 
 
 class SequencerService:
@@ -117,6 +138,12 @@ class SequencerService:
         self._fill_id = 0  # the last fill id given out in a receipt
         self._frozen = 0  # snapshots written when the collector was last frozen
         self.admin_token: str | None = None  # POST /v1/admin's bearer token (admin_token_file)
+        # idempotency: key -> journal seq of the newest ``window`` accepted requests
+        self.window = max(1, cfg.api_idempotency_window)
+        self._recent: OrderedDict[bytes, int] = OrderedDict()
+        self.replayed = 0  # retries answered with their stored receipt
+        self.history = OrderHistory(self.window)
+        self.limiter = RateLimiter(cfg.api_rate, cfg.api_burst)
 
     # --- thread -----------------------------------------------------------------------------------
     def start(self) -> SequencerService:
@@ -127,6 +154,7 @@ class SequencerService:
     def _loop(self) -> None:
         try:
             self._open()
+            self._load_receipts()
         except BaseException as exc:
             self._ready.set_exception(exc)
             if self.journal is not None:
@@ -177,12 +205,16 @@ class SequencerService:
         self._lock.close()
         fut.set_result(None)
 
-    def call(self, fn: Callable[[SequencerService], object]):
+    def call_soon(self, fn: Callable[[SequencerService], object]) -> Future:
+        """A future of ``fn(self)`` run on the worker thread (in arrival order)."""
         if not self._thread.is_alive():
             raise RuntimeError("the sequencer thread is not running")
         fut: Future = Future()
         self._q.put((fn, fut))
-        return fut.result()
+        return fut
+
+    def call(self, fn: Callable[[SequencerService], object]):
+        return self.call_soon(fn).result()
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -296,12 +328,82 @@ class SequencerService:
             self.log("warning: the journal's genesis differs from the configuration's "
                      "(markets, keys or genesis accounts edited after genesis); the journal wins")
 
+    # --- receipts kept for retries and order status (worker thread) ------------------------------
+    def _load_receipts(self) -> None:
+        """The idempotency map and the order history from the newest stored receipts; receipts
+        lost to a crash (rows journaled after the last stored receipt) rebuilt first."""
+        j = self.journal
+        last = j.last_seq()
+        first = max(j.last_receipt_seq(), self.genesis_seq, last - self.window) + 1
+        if first <= last:
+            self._rebuild_receipts(first, last)
+        for seq, key, body, text in j.recent_receipts(self.window):
+            if key:
+                self._remember_one(key, seq)
+            self.history.observe(request_from_json(json.loads(text)),
+                                 msgspec.json.decode(body, type=W.Receipt))
+
+    def _rebuild_receipts(self, first: int, last: int) -> None:
+        """Receipts of journal rows first..last from a replay of them (each row's own root; no
+        receive time): only after a crash between a commit and its receipts' write, or for a
+        journal written before receipts were stored."""
+        t = time.perf_counter()
+        scratch = recover(self.cfg.journal_path, self.cfg.domain(), self.cfg.tree_depth,
+                          upto=first - 1)
+        fill_ids = self.journal.fill_ids(first, last)
+        rows = []
+        for seq, text in self.journal.request_texts(first, last):
+            req = request_from_json(json.loads(text))
+            r = scratch.apply_verified(req)
+            self._fill_id = fill_ids.get(seq, 1) - 1
+            rec = self._receipt(req, r, None, scratch.state.time)
+            key = key_of(text) if req.SIGNED else b""
+            rows.append((seq, key, None, rec.engine_time, msgspec.json.encode(rec)))
+        self.journal.store_receipts(rows)
+        self.log(f"rebuilt the receipts of journal rows {first}..{last} in "
+                 f"{time.perf_counter() - t:.1f} s")
+
+    def _remember_one(self, key: bytes, seq: int) -> None:
+        recent = self._recent
+        recent[key] = seq
+        recent.move_to_end(key)
+        while len(recent) > self.window:
+            recent.popitem(last=False)
+
+    def _remember(self, done: list[tuple[Request, bytes, W.Receipt]]) -> None:
+        """Accepted requests' receipts: stored (durable with the next commit), in the
+        idempotency map and the order history."""
+        if not done:
+            return
+        enc = msgspec.json.encode
+        self.journal.store_receipts([(r.seq, key, r.received_us, r.engine_time, enc(r))
+                                     for _req, key, r in done])
+        for req, key, r in done:
+            if key:
+                self._remember_one(key, r.seq)
+            self.history.observe(req, r)
+
+    def _stored(self, key: bytes) -> Replayed | None:
+        """The stored receipt of an accepted request with this key, if it is still kept."""
+        seq = self._recent.get(key) if key else None
+        body = self.journal.receipt(seq) if seq is not None else None
+        if body is None:
+            return None
+        self.replayed += 1
+        return msgspec.json.decode(body, type=Replayed)
+
     # --- operations (each runs on the worker thread: through ``call``, submits as queue entries)
     def submit(self, req: Request) -> dict:
-        """The receipt of one request (raises its typed error if it is rejected)."""
-        return self._enqueue(_Submits([req], single=True, pre=self._preverify([req])))
+        """The receipt of one request as JSON values (raises its typed error if rejected)."""
+        return msgspec.to_builtins(self.enqueue([req], single=True).result())
 
     def admin(self, req: Request) -> dict:
+        """An operator action (ListAsset, SetOracleKey), as JSON values: ``check_admin``, then
+        ``submit``."""
+        self.check_admin(req)
+        return self.submit(req)
+
+    def check_admin(self, req: Request) -> None:
         """An operator action (ListAsset, SetOracleKey) checked against what the configured
         batch circuit can prove before it is submitted: a listing or key change no batch can
         carry would stop every later batch. A key change must carry the current oracle key's
@@ -316,19 +418,30 @@ class SequencerService:
         if isinstance(req, ListAsset) and not 1 <= req.asset < cfg.batch_assets:
             raise InvalidRequest(f"asset id {req.asset} outside the batch circuit's table: "
                                  f"1..{cfg.batch_assets - 1} ([batch] assets)")
-        return self.submit(req)
 
     def submit_batch(self, reqs: list[Request]) -> list[dict | EngineError]:
-        """Several requests applied in order in one group commit: per request its receipt or
-        the typed error that rejected it. A JournalError (nothing journaled) is raised."""
+        """Several requests applied in order in one group commit: per request its receipt (as
+        JSON values) or the typed error that rejected it. A JournalError (nothing journaled) is
+        raised."""
         if not reqs:
             return []
-        reqs = list(reqs)
-        return self._enqueue(_Submits(reqs, single=False, pre=self._preverify(reqs)))
+        outs = self.enqueue(list(reqs), single=False).result()
+        return [x if isinstance(x, BaseException) else msgspec.to_builtins(x) for x in outs]
 
-    def _preverify(self, reqs: list[Request]) -> list:
-        """The signatures checked on the caller's thread (an HTTP handler's), in one batch, while
-        the worker thread applies other requests: the compiled kernels release the GIL, so on
+    def enqueue(self, reqs: list[Request], *, single: bool, pre: list | None = None,
+                received: int | None = None) -> Future:
+        """A future of the requests' answers (``single``: one request, its ``W.Receipt`` or
+        its error; else the list of receipts and errors). ``pre``: ``preverify``'s answers
+        (computed here if not given: on the caller's thread)."""
+        if not self._thread.is_alive():
+            raise RuntimeError("the sequencer thread is not running")
+        entry = _Submits(reqs, single, self.preverify(reqs) if pre is None else pre, received)
+        self._q.put(entry)
+        return entry.fut
+
+    def preverify(self, reqs: list[Request]) -> list:
+        """The signatures checked on the caller's thread (the API's, in one batch) while the
+        worker thread applies other requests: the compiled kernels release the GIL, so on
         more than one core verification runs beside the single writer. Only an answer for the
         signer key that is still current at the request's turn is used (``Sequencer.submit``);
         anything that goes wrong here only leaves the check to the worker."""
@@ -340,39 +453,64 @@ class SequencerService:
         except Exception:
             return [None] * len(reqs)
 
-    def _enqueue(self, entry: _Submits):
-        if not self._thread.is_alive():
-            raise RuntimeError("the sequencer thread is not running")
-        self._q.put(entry)
-        return entry.fut.result()
+    def admit(self, reqs: list[Request], pre: list) -> list[float | None]:
+        """Per request, None if its account's rate limit lets it through (charged now) or the
+        seconds until it would. Only requests whose signature verified (``pre``) are charged."""
+        lim = self.limiter
+        if not lim.enabled:
+            return [None] * len(reqs)
+        out: list[float | None] = []
+        for req, p in zip(reqs, pre, strict=True):
+            t = type(req)
+            if p is None or not p[1] or t in (OracleUpdate, FundingTick, SettlementPrice):
+                out.append(None)
+                continue
+            who = req.sender if t is Transfer else req.liquidator if t is Liquidation \
+                else req.account
+            out.append(lim.take(who))
+        return out
 
     def _run_group(self, group: list[_Submits]) -> None:
-        """One group commit for these entries (worker thread); resolves every entry's future."""
-        if not group:
-            return
-        if len(group) == 1 and group[0].single:
-            self._run_singly(group[0])  # nothing to group with: the one-request path
-            return
-        reqs = [r for g in group for r in g.reqs]
+        """One group commit for these entries (worker thread); resolves every entry's future.
+        A request accepted before (the same key) is answered with its stored receipt and not
+        submitted again."""
+        todo: list[tuple[_Submits, int]] = []
+        for g in group:
+            for i, k in enumerate(g.keys):
+                got = self._stored(k) if k in self._recent else None
+                if got is not None:
+                    g.outs[i] = got
+                else:
+                    todo.append((g, i))
+        if len(todo) == 1 and todo[0][0].single:
+            self._run_singly(todo[0][0])  # nothing to group with: the one-request path
+        elif todo:
+            self._run_todo(todo)
+        for g in group:
+            g.resolve()
+
+    def _run_todo(self, todo: list[tuple[_Submits, int]]) -> None:
+        reqs = [g.reqs[i] for g, i in todo]
         before = self.seq.seq
         self._fill_id = self.journal.fills_total
         try:
             # verification included (verified=False): submit_many decides how to check the
             # group's signatures
             results = self.seq.submit_many(reqs, group_root=True,
-                                           pre=[p for g in group for p in g.pre])
+                                           pre=[g.pre[i] for g, i in todo])
         except JournalError as exc:
             # the group is not on disk and the sequencer has stopped (or had stopped already):
             # nobody in it is acknowledged; counted as rejected, as one request's would be
             self.rejected += len(reqs)
-            for g in group:
-                g.fut.set_exception(exc)
+            for g, _ in todo:
+                if not g.fut.done():
+                    g.fut.set_exception(exc)
             return
         except BaseException as exc:
             if self.seq.seq == before:
                 # nothing was applied: answer each entry on the one-request path, so each gets
                 # exactly its own answer (the failing request its own exception)
-                for g in group:
+                for g in dict.fromkeys(g for g, _ in todo):
                     self._run_singly(g)
                 return
             # some requests of the group were applied and journaled before the failure, but
@@ -381,136 +519,134 @@ class SequencerService:
             self.seq.failed = (f"{type(exc).__name__} in a group commit after request "
                                f"{self.seq.seq}: {exc}")
             self.log(f"error: {self.seq.failed}")
-            for g in group:
-                g.fut.set_exception(exc)
+            for g, _ in todo:
+                if not g.fut.done():
+                    g.fut.set_exception(exc)
             return
         self.groups += 1
         self.grouped += len(reqs)
-        it = iter(zip(reqs, results, strict=True))
-        for g in group:
-            outs: list[dict | EngineError] = []
-            for req, res in itertools.islice(it, len(g.reqs)):
-                if isinstance(res, EngineError):
-                    self.rejected += 1
-                    outs.append(res)
-                else:
-                    self.accepted += 1
-                    outs.append(self._receipt_json(req, res))
-            if not g.single:
-                g.fut.set_result(outs)
-            elif isinstance(outs[0], EngineError):
-                g.fut.set_exception(outs[0])
+        done = []
+        t = self.seq.state.time
+        for (g, i), req, res in zip(todo, reqs, results, strict=True):
+            if isinstance(res, EngineError):
+                g.outs[i] = res
             else:
-                g.fut.set_result(outs[0])
+                self.accepted += 1
+                g.outs[i] = rec = self._receipt(req, res, g.received, t)
+                done.append((req, g.keys[i], rec))
+        self._remember(done)
+        for g, i in todo:  # a retry queued behind its original, in the same group
+            if isinstance(g.outs[i], EngineError):
+                got = self._stored(g.keys[i])
+                if got is None:
+                    self.rejected += 1
+                g.outs[i] = got or g.outs[i]
 
     def _run_singly(self, g: _Submits) -> None:
-        """Each request of the entry on the one-request path (its own journal transaction)."""
-        outs: list = []
-        for req, pre in zip(g.reqs, g.pre, strict=True):
+        """Each unanswered request of the entry on the one-request path (its own journal
+        transaction)."""
+        for i, (req, pre) in enumerate(zip(g.reqs, g.pre, strict=True)):
+            if g.outs[i] is not None:
+                continue
+            self._fill_id = self.journal.fills_total
             try:
-                outs.append(self._submit(req, pre))
+                r = self.seq.submit(req, pre)
             except BaseException as exc:
+                got = self._stored(g.keys[i]) if isinstance(exc, EngineError) else None
+                if got is None:
+                    self.rejected += 1
+                g.outs[i] = got or exc
                 if g.single:
-                    g.fut.set_exception(exc)
                     return
-                outs.append(exc)  # as separate submits would: the others still go ahead
-        g.fut.set_result(outs[0] if g.single else outs)
+                continue  # as separate submits would: the others still go ahead
+            self.accepted += 1
+            g.outs[i] = rec = self._receipt(req, r, g.received, self.seq.state.time)
+            self._remember([(req, g.keys[i], rec)])
 
-    def _submit(self, req: Request, pre=None) -> dict:
-        self._fill_id = self.journal.fills_total
-        try:
-            r = self.seq.submit(req, pre)
-        except Exception:
-            self.rejected += 1
-            raise
-        self.accepted += 1
-        return self._receipt_json(req, r)
-
-    def _receipt_json(self, req: Request, r: Receipt) -> dict:
+    def _receipt(self, req: Request, r: Receipt, received: int | None,
+                 engine_time: int) -> W.Receipt:
         """The answer to an accepted request; its fills are numbered as the journal numbered
         them (in journal order, after the fills of the requests before it)."""
         first = self._fill_id + 1
         self._fill_id += len(r.fills)
-        out = {"accepted": True, "seq": r.seq, "root": hex32(r.root), "type": type(req).__name__,
-               "fills": [fill_json(f, first + k, r.seq) for k, f in enumerate(r.fills)],
-               "resting": None,
-               "dropped": [{"account": a, "order_id": o, "reason": why}
-                           for a, o, why in r.dropped],
-               "note": r.note, "public_data": [rec.hex() for rec in r.records]}
+        fills = [W.Fill(first + k, r.seq, f.asset, f.price, f.size, f.maker, f.taker,
+                        f.maker_order, f.taker_order, "buy" if f.taker_side == BUY else "sell",
+                        f.maker_fee, f.taker_fee, engine_time, received)
+                 for k, f in enumerate(r.fills)]
+        resting = None
         if r.resting:
-            out["resting"] = {"asset": req.asset, "order_id": req.order_id,
-                              "side": side_name(req.side), "price": req.price,
-                              "remaining": r.resting}
-        return out
+            resting = W.Resting(req.asset, req.order_id, "buy" if req.side == BUY else "sell",
+                                req.price, r.resting)
+        return W.Receipt(r.seq, hex32(r.root), type(req).__name__, fills, resting,
+                         [W.Dropped(a, o, why) for a, o, why in r.dropped], r.note,
+                         [rec.hex() for rec in r.records], engine_time, received)
 
+    # --- reads (worker thread through ``call_soon``; the dict forms for Python callers) ---------
     def account(self, i: int) -> dict:
-        return self.call(lambda s: s._account(i))
+        return msgspec.to_builtins(self.call(lambda s: s.account_view(i)))
 
-    def _account(self, i: int) -> dict:
+    def account_view(self, i: int) -> W.Account:
         v = self.seq.account_view(i)  # UnknownAccount -> 404
         m = v.margin
-        return {
-            "id": i, "public_key": public_json(v.pk), "nonce": v.nonce,
-            "collateral": v.collateral,
-            "positions": [{"asset": a, "balance": b, "funding_snapshot": s}
-                          for a, b, s in v.positions],
-            "open_orders": [{"asset": o.asset, "order_id": o.order_id,
-                             "side": side_name(o.side), "price": o.price, "size": o.size,
-                             "remaining": o.remaining, "expiry": o.expiry, "flags": o.flags}
-                            for o in v.open_orders],
-            "margin": {"value": m.value,
-                       "unsettled_funding": m.unsettled_funding,
-                       "risk_initial": m.risk_initial // RISK_SCALE,
-                       "risk_maintenance": m.risk_maintenance // RISK_SCALE,
-                       "excess_initial": m.excess_initial // RISK_SCALE,
-                       "excess_maintenance": m.excess_maintenance // RISK_SCALE,
-                       "healthy": m.healthy, "liquidatable": m.liquidatable},
-        }
+        pk = public_json(v.pk)
+        return W.Account(
+            i, W.PublicKey(pk["x"], pk["y"], pk["compressed"]), v.nonce, v.collateral,
+            [W.Position(a, b, s) for a, b, s in v.positions],
+            [W.OpenOrder(o.asset, o.order_id, "buy" if o.side == BUY else "sell", o.price,
+                         o.size, o.remaining, o.expiry, o.flags) for o in v.open_orders],
+            W.Margin(m.value, m.unsettled_funding, m.risk_initial // RISK_SCALE,
+                     m.risk_maintenance // RISK_SCALE, m.excess_initial // RISK_SCALE,
+                     m.excess_maintenance // RISK_SCALE, m.healthy, m.liquidatable))
 
     def book(self, asset: int, depth: int) -> dict:
-        return self.call(lambda s: s._book(asset, depth))
+        return msgspec.to_builtins(self.call(lambda s: s.book_view(asset, depth)))
 
-    def _book(self, asset: int, depth: int) -> dict:
+    def book_view(self, asset: int, depth: int) -> W.Book:
         b = self.seq.book_levels(asset, depth)  # UnknownMarket -> 404
 
         def levels(side):
-            return [{"price": x.price, "size": x.size, "orders": x.orders} for x in side]
+            return [W.Level(x.price, x.size, x.orders) for x in side]
 
-        return {"asset": asset, "kind": b.kind, "oracle_price": b.oracle_price, "time": b.time,
-                "bids": levels(b.bids), "asks": levels(b.asks)}
+        return W.Book(asset, b.kind, b.oracle_price, b.time, levels(b.bids), levels(b.asks))
 
     def fills_since(self, since: int, limit: int, account: int | None) -> dict:
-        return self.call(lambda s: s._fills(since, limit, account))
+        return msgspec.to_builtins(self.call(lambda s: s.fills_page(since, limit, account)))
 
-    def _fills(self, since: int, limit: int, account: int | None) -> dict:
-        rows = [fill_json(f, f.id, f.seq)
-                for f in self.journal.fills_after(max(since, 0), limit, account)]
-        return {"since": since, "fills": rows,
-                "next": rows[-1]["id"] if rows else max(since, 0),
-                "total": self.journal.fills_total}
+    def fills_page(self, since: int, limit: int, account: int | None) -> W.Fills:
+        page = self.journal.fills_after(max(since, 0), limit, account)
+        times = self.journal.receipt_times([f.seq for f in page])
+        rows = []
+        for f in page:
+            received, t = times.get(f.seq, (None, None))
+            rows.append(W.Fill(f.id, f.seq, f.asset, f.price, f.size, f.maker, f.taker,
+                               f.maker_order, f.taker_order,
+                               "buy" if f.taker_side == BUY else "sell", f.maker_fee,
+                               f.taker_fee, t, received))
+        return W.Fills(since, rows, rows[-1].id if rows else max(since, 0),
+                       self.journal.fills_total)
+
+    def order_status(self, account: int, order_id: int) -> W.OrderStatus:
+        try:
+            live = self.seq.open_orders(account)
+        except EngineError:
+            live = []
+        return self.history.status(account, order_id, live)
 
     def status(self) -> dict:
-        return self.call(lambda s: s._status())
+        return msgspec.to_builtins(self.call(lambda s: s.status_view()))
 
-    def _status(self) -> dict:
+    def status_view(self) -> W.Status:
         cfg = self.cfg
         st = self.seq.status()
         last = last_batch(cfg)
         batched_to = last["last_seq"] if last else self.genesis_seq
-        return {
-            "root": hex32(st.root), "seq": st.seq, "genesis_seq": self.genesis_seq,
-            "time": st.time, "chain_id": cfg.chain_id, "rollup_address": cfg.rollup_address,
-            "tree_depth": cfg.tree_depth, "accounts": st.accounts, "assets": st.assets,
-            "oracle_key": compress(st.oracle_pk) if st.oracle_pk is not None else None,
-            "resting_orders": st.resting_orders,
-            "fills": self.journal.fills_total, "accepted": self.accepted,
-            "rejected": self.rejected,
-            "group_commits": {"groups": self.groups, "requests": self.grouped},
-            "stopped": st.stopped,
-            "uptime_s": round(time.time() - self.started, 1),
-            "batch": {"slots": cfg.batch_slots, "l1_slots": cfg.batch_l1_slots,
-                      "assets": cfg.batch_assets, "time_limit": cfg.batch_time_limit,
-                      "last_built": last["number"] if last else 0,
-                      "last_built_seq": batched_to,
-                      "unbatched_requests": st.seq - batched_to},
-        }
+        return W.Status(
+            hex32(st.root), st.seq, self.genesis_seq, st.time, cfg.chain_id,
+            cfg.rollup_address, cfg.tree_depth, st.accounts, st.assets,
+            compress(st.oracle_pk) if st.oracle_pk is not None else None, st.resting_orders,
+            self.journal.fills_total, self.accepted, self.rejected, self.limiter.refused,
+            W.GroupCommits(self.groups, self.grouped), st.stopped,
+            round(time.time() - self.started, 1),
+            W.BatchProgress(cfg.batch_slots, cfg.batch_l1_slots, cfg.batch_assets,
+                            cfg.batch_time_limit, last["number"] if last else 0, batched_to,
+                            st.seq - batched_to))

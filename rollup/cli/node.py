@@ -127,13 +127,12 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
     oracle_key = _oracle_key(cfg, log)
     l1_account = _l1_account(cfg, log)
     server = ApiServer(None, host or cfg.api_host, cfg.api_port if port is None else port,
-                       max_body=cfg.api_max_body)
+                       max_body=cfg.api_max_body, on_ack=M.ACK.observe)
     service = pool = node_ = None
     try:
         log("opening the journal")
         service = SequencerService(cfg, log=log).start()
         server.service = service
-        server.on_ack = M.ACK.observe
         log("loading the signature and matching kernels (the first start compiles them: "
             "a few minutes)")
         from circuits.eddsa_batch import warm_up

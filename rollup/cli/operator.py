@@ -315,21 +315,22 @@ def status(config_path: str, as_json: bool) -> None:
 
 
 def serve_until_stopped(server, on_stop) -> None:
-    """Print ``listening on URL`` (stdout's first line), serve until SIGTERM or Ctrl-C, then
-    close the server and run ``on_stop``."""
+    """Print ``listening on URL`` (stdout's first line), serve until SIGTERM or Ctrl-C (the
+    requests in flight are answered), then close the server and run ``on_stop``."""
     import signal
     import threading
 
     def stop(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     click.echo(f"listening on {server.url}")
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.server_close()
         on_stop()

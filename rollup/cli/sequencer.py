@@ -19,7 +19,7 @@ from rollup.cli.operator import config_option, load_config, serve_until_stopped
 
 @click.group("sequencer")
 def sequencer() -> None:
-    """The sequencer service (HTTP/JSON API, journaled)."""
+    """The sequencer service (HTTP/JSON API on uvicorn, journaled)."""
 
 
 @sequencer.command("run")
@@ -32,8 +32,8 @@ def sequencer() -> None:
                    "sequencer every this many seconds (0: off; needs an http(s) chain.node).")
 def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool,
             l1_poll: float) -> None:
-    """Serve POST /v1/requests, GET /v1/accounts/{id}, /v1/books/{asset}, /v1/fills,
-    /v1/status and /openapi.json on the configured address (127.0.0.1 by default)."""
+    """Serve the API (docs/api.md; its OpenAPI document at /openapi.json) on the configured
+    address (127.0.0.1 by default)."""
     from rollup.api.server import ApiServer
     from rollup.api.service import SequencerService
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rollup.durability import fills as F
+from rollup.durability import receipts as R
 from rollup.durability.snapshot import (
     KEEP_SNAPSHOTS,
     Snapshot,
@@ -101,6 +102,7 @@ class Journal:
         had_fills = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'fills'"
                                     ).fetchone() is not None
         self.db.execute(F.SCHEMA)
+        self.db.execute(R.SCHEMA)
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, "
                         "value TEXT NOT NULL)")
         if not had_fills and self.last_seq():  # a journal from before fills were journaled
@@ -175,6 +177,37 @@ class Journal:
                     account: int | None = None) -> list[F.StoredFill]:
         """A page of the fill history (``rollup.durability.fills.page``)."""
         return F.page(self.db, since, limit, account)
+
+    # --- the API's receipts (``rollup.durability.receipts``) -------------------------------------
+
+    def store_receipts(self, rows: Sequence[tuple]) -> None:
+        """(seq, key, received_us, engine_time, body) rows, durable with the next commit."""
+        try:
+            R.store(self.db, rows)
+        except sqlite3.Error as exc:
+            raise JournalError(f"receipt write failed: {exc}") from None
+
+    def receipt(self, seq: int) -> bytes | None:
+        return R.body(self.db, seq)
+
+    def recent_receipts(self, n: int) -> list[tuple[int, bytes, bytes, str]]:
+        return R.recent(self.db, n)
+
+    def last_receipt_seq(self) -> int:
+        return R.last_seq(self.db)
+
+    def receipt_times(self, seqs: Sequence[int]) -> dict[int, tuple[int, int]]:
+        return R.times(self.db, seqs)
+
+    def request_texts(self, first: int, last: int) -> list[tuple[int, str]]:
+        """(seq, journal text) of rows first..last."""
+        return self.db.execute("SELECT seq, body FROM requests WHERE seq BETWEEN ? AND ? "
+                               "ORDER BY seq", (first, last)).fetchall()
+
+    def fill_ids(self, first: int, last: int) -> dict[int, int]:
+        """seq -> its first fill id, for the rows first..last that made fills."""
+        return dict(self.db.execute("SELECT seq, MIN(id) FROM fills WHERE seq BETWEEN ? AND ? "
+                                    "GROUP BY seq", (first, last)).fetchall())
 
     # --- snapshots ------------------------------------------------------------------------------
 

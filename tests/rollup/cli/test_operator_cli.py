@@ -187,12 +187,14 @@ def test_sign_submit_and_status(served, tmp_path, monkeypatch, capsys):
     kf.write_text(json.dumps({"scheme": "eddsa-poseidon-babyjubjub",
                               "private_key": trader(1).hex()}))
     args = ["keys", "sign", "--key", kf, "--config", path, "--submit", server.url, "transfer",
-            "--from", 1, "--to", 2, "--amount", 10, "--nonce", 0]
+            "--from", 1, "--to", 2, "--expiry", 10**9, "--amount", 10, "--nonce", 0]
     code, out, err = run(monkeypatch, capsys, *args)
     assert code == 0, err
     receipt = json.loads(out)
     assert receipt["accepted"] and receipt["type"] == "Transfer"
-    code, out, err = run(monkeypatch, capsys, *args)  # the same nonce again
+    code, out, err = run(monkeypatch, capsys, *args)  # sent again: the same receipt
+    assert code == 0 and json.loads(out) == receipt, err
+    code, out, err = run(monkeypatch, capsys, *args[:-4], "--amount", 11, "--nonce", 0)
     assert code == 1 and "409" in one_line_error(err, "SubmitError") and "StaleNonce" in err
     # a second sequencer on the same data folder refuses to start
     code, out, err = run(monkeypatch, capsys, "sequencer", "run", "--config", path, "--port", 0)

@@ -1,0 +1,50 @@
+"""Per-account rate limits: a token bucket per account (``rate`` requests per second, at most
+``burst`` at once; ``[api] rate`` and ``burst``).
+
+A request is charged to the account that signed it (the sender of a transfer, the liquidator of
+a liquidation), and only once its signature verified: requests forged in another account's name
+cannot use up that account's budget (they cost the forger a signature check each, as before).
+Oracle messages are not limited. A request over the limit is refused before it reaches the
+sequencer (``RateLimited``, HTTP 429 with Retry-After), so it changes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+MAX_BUCKETS = 100_000  # past this, full buckets (the same as absent ones) are dropped
+
+
+class RateLimiter:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = float(rate), float(burst)
+        self._buckets: dict[int, tuple[float, float]] = {}  # account -> (tokens, at)
+        self._lock = threading.Lock()
+        self.refused = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def take(self, account: int, now: float | None = None) -> float | None:
+        """Charge one request to ``account``: None if allowed, else the seconds until it
+        would be."""
+        if not self.enabled:
+            return None
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, at = self._buckets.get(account, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens < 1.0:
+                self._buckets[account] = (tokens, now)
+                self.refused += 1
+                return (1.0 - tokens) / self.rate
+            self._buckets[account] = (tokens - 1.0, now)
+            if len(self._buckets) > MAX_BUCKETS:
+                self._prune(now)
+            return None
+
+    def _prune(self, now: float) -> None:
+        self._buckets = {a: (t, at) for a, (t, at) in self._buckets.items()
+                         if t + (now - at) * self.rate < self.burst}
