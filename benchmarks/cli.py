@@ -149,6 +149,24 @@ def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
     prove.print_records(records)
 
 
+@bench.command("ptau")
+@click.option("--powers", default="12,14", show_default=True,
+              help="log2 of the ceremony sizes (comma separated).")
+@click.option("--ops", default="prepare,contribute,verify", show_default=True,
+              help="Commands to time: prepare (phase2), contribute, verify.")
+@click.option("--repeat", default=1, show_default=True, help="Runs of ours (best is kept).")
+@click.option("--snarkjs-max-power", default=16, show_default=True,
+              help="Time snarkjs only up to this power (its prepare is slow).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_ptau(powers: str, ops: str, repeat: int, snarkjs_max_power: int,
+               json_path: str | None) -> None:
+    """powersoftau prepare phase2 / contribute / verify: ours vs the snarkjs CLI."""
+    from benchmarks import ptau
+
+    ptau.main(_sizes(powers), [o.strip() for o in ops.split(",") if o.strip()], repeat,
+              json_path, snarkjs_max_power, log=lambda m: click.echo(m, err=True))
+
+
 @bench.command("witness")
 @click.option("--constraints", "sizes", default="2^10,2^12", show_default=True,
               help="Circuit sizes, comma separated: 2^k or integers.")
