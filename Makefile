@@ -1,5 +1,6 @@
 # Two entry points: `make demo` and `make test`. Both bootstrap a fresh clone:
-# a .venv with the pinned Python packages and node_modules with the pinned node tools.
+# a .venv with the pinned Python packages (the tests need the cluster extra: Ray) and
+# node_modules with the pinned node tools.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +13,7 @@ bootstrap: $(PY_STAMP) $(NODE_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,cluster]'
 	touch $@
 
 # Node tools are needed by the interop tests and benchmarks against snarkjs/ffjavascript.

@@ -149,6 +149,24 @@ def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
     prove.print_records(records)
 
 
+@bench.command("ptau")
+@click.option("--powers", default="12,14", show_default=True,
+              help="log2 of the ceremony sizes (comma separated).")
+@click.option("--ops", default="prepare,contribute,verify", show_default=True,
+              help="Commands to time: prepare (phase2), contribute, verify.")
+@click.option("--repeat", default=1, show_default=True, help="Runs of ours (best is kept).")
+@click.option("--snarkjs-max-power", default=16, show_default=True,
+              help="Time snarkjs only up to this power (its prepare is slow).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_ptau(powers: str, ops: str, repeat: int, snarkjs_max_power: int,
+               json_path: str | None) -> None:
+    """powersoftau prepare phase2 / contribute / verify: ours vs the snarkjs CLI."""
+    from benchmarks import ptau
+
+    ptau.main(_sizes(powers), [o.strip() for o in ops.split(",") if o.strip()], repeat,
+              json_path, snarkjs_max_power, log=lambda m: click.echo(m, err=True))
+
+
 @bench.command("witness")
 @click.option("--constraints", "sizes", default="2^10,2^12", show_default=True,
               help="Circuit sizes, comma separated: 2^k or integers.")
@@ -232,3 +250,27 @@ def bench_node(seconds, rate, clients, slots, depth, provers, drain, keys_cache,
     from benchmarks import node
 
     node.main(json_path, seconds, rate, clients, slots, depth, provers, drain, keys_cache)
+
+
+@bench.command("settle")
+@click.option("--slots", default=4, show_default=True, help="Batch circuit slots.")
+@click.option("--depth", default=8, show_default=True, help="Accounts tree depth.")
+@click.option("--batches", default=4, show_default=True, help="Batches proven per pool.")
+@click.option("--pools", default=",".join(("local:1", "local:2", "ray:1", "ray:2")),
+              show_default=True, help="KIND:WORKERS, comma separated (local or ray).")
+@click.option("--target", default=40.0, show_default=True,
+              help="Trades per second the model sizes the cluster for.")
+@click.option("--keys-cache", default=".cache/devkeys", show_default=True,
+              help="Development keys, made on first use.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_settle(slots, depth, batches, pools, target, keys_cache, json_path):
+    """Batches of real trades proven by the process pool and by Ray workers (proofs/s,
+    trades/s), submitted in order on Anvil, and a model of N workers."""
+    from benchmarks import settle
+
+    specs = [p.strip() for p in pools.split(",") if p.strip()]
+    for p in specs:
+        kind, _, n = p.partition(":")
+        if kind not in ("local", "ray") or not n.isdigit() or int(n) < 1:
+            raise click.BadParameter(f"{p!r} is not local:N or ray:N", param_hint="--pools")
+    settle.main(json_path, slots, depth, batches, specs, keys_cache, target)

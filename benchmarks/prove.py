@@ -95,7 +95,7 @@ p = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(p.pid, 0)
 wall = time.perf_counter() - t0
 with open(sys.argv[1], "w") as f:
-    json.dump({"wall": wall, "maxrss_kib": usage.ru_maxrss,
+    json.dump({"wall": wall, "maxrss_kib": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime,
                "rc": os.waitstatus_to_exitcode(status)}, f)
 """
 
@@ -104,6 +104,13 @@ def timed_child(cmd: list, cwd: Path | None = None,
                 env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """(wall seconds, peak RSS MiB, output) of one child process, measured by a small launcher
     process (see _LAUNCHER) so that the RSS is the child's own; `env` adds variables."""
+    r = measured_child(cmd, cwd, env)
+    return r["wall"], r["rss_mib"], r["out"]
+
+
+def measured_child(cmd: list, cwd: Path | None = None,
+                   env: dict[str, str] | None = None) -> dict:
+    """{"wall", "cpu" (user + system seconds), "rss_mib", "out"} of one child process."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,7 +124,8 @@ def timed_child(cmd: list, cwd: Path | None = None,
         r = json.loads(res_path.read_text())
     if r["rc"] != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} failed ({r['rc']}):\n{out}")
-    return r["wall"], r["maxrss_kib"] / 1024.0, out  # ru_maxrss is in KiB on Linux
+    # ru_maxrss is in KiB on Linux
+    return {"wall": r["wall"], "cpu": r["cpu"], "rss_mib": r["maxrss_kib"] / 1024.0, "out": out}
 
 
 # --- setup, cached ---------------------------------------------------------------------------
@@ -139,9 +147,10 @@ def ptau_path(power: int, log=print) -> Path:
     _run([SNARKJS, "powersoftau", "contribute", p0, p1, "--name=bench", "-e=bench " +
           os.urandom(16).hex()], cwd=d)
     t["contribute"] = time.perf_counter() - t0
-    log(f"ptau 2^{power}: preparing phase 2 (snarkjs; slow for large powers) ...")
+    log(f"ptau 2^{power}: preparing phase 2 (zkprove: snarkjs's bytes, faster) ...")
     t0 = time.perf_counter()
-    _run([SNARKJS, "powersoftau", "prepare", "phase2", p1, final.with_suffix(".tmp")], cwd=d)
+    _run([sys.executable, "-m", "prover.cli", "powersoftau", "prepare", "phase2", p1,
+          final.with_suffix(".tmp")], cwd=ROOT)
     t["prepare_phase2"] = time.perf_counter() - t0
     final.with_suffix(".tmp").rename(final)
     p0.unlink()
@@ -151,7 +160,7 @@ def ptau_path(power: int, log=print) -> Path:
     return final
 
 
-SNARKJS_SETUP_MAX_POWER = 13  # above this, `powersoftau prepare phase2` takes too long here
+SNARKJS_SETUP_MAX_POWER = 13  # "auto" uses `snarkjs groth16 setup` up to this power, dev above
 
 
 def build_circuit(target: int, setup: str = "auto", log=print) -> dict:

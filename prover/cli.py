@@ -449,9 +449,157 @@ def wtns_check_cmd(r1cs_path: str, wtns_path: str) -> None:
     click.echo(f"OK: the witness satisfies all {c.n_constraints} constraints")
 
 
+# --- powersoftau ---------------------------------------------------------------------------------
+
+@click.group("powersoftau")
+def powersoftau() -> None:
+    """Phase 1 (powers of tau) files: snarkjs's .ptau, its verbs and arguments."""
+
+
+_PTAU_VERBOSE = click.option("--verbose", "-v", is_flag=True, help="Progress on stderr.")
+
+
+def _ptau_progress(verbose: bool):
+    if not verbose:
+        return None
+    t0 = time.perf_counter()
+    return lambda msg: click.echo(f"[{time.perf_counter() - t0:7.1f} s] {msg}", err=True)
+
+
+def _announce_compile(*names: str) -> None:
+    """One line on stderr when the kernels a command runs are not compiled yet (first use)."""
+    from prover.kernels.cpu.cache import needs_compiling
+    from prover.powersoftau import kernels_for
+
+    if needs_compiling(kernels_for(*names)):
+        click.echo("compiling powersoftau kernels (first use; cached for later runs, up to a "
+                   "few minutes)...", err=True)
+
+
+def _warn_if_prepared(path: str) -> None:
+    from prover.formats.ptau import read_ptau
+
+    if read_ptau(path).prepared:
+        click.echo("warning: contributing into a file prepared for phase 2: the output has no "
+                   "phase-2 sections, run `powersoftau prepare phase2` again", err=True)
+
+
+def _echo_hash(h: bytes, title: str) -> None:
+    from prover.groth16.zkey_verify import format_hash
+
+    click.echo(format_hash(h, title))
+
+
+@powersoftau.command("new")
+@click.argument("curve")
+@click.argument("power", type=int)
+@click.argument("ptau_path", metavar="[PTAU]", required=False, type=click.Path(dir_okay=False))
+@_PTAU_VERBOSE
+def ptau_new_cmd(curve: str, power: int, ptau_path: str | None, verbose: bool) -> None:
+    """Start a ceremony: PTAU (default powersOfTau<POWER>_0000.ptau) for 2^POWER, bn128."""
+    from prover.powersoftau.ceremony import check_curve, new_file
+
+    check_curve(curve)
+    path = ptau_path or f"powersOfTau{power}_0000.ptau"
+    _announce_compile("new")
+    _echo_hash(new_file(power, path), "First Contribution Hash:")
+
+
+@powersoftau.command("contribute")
+@click.argument("ptau_in", metavar="PTAU", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ptau_out", metavar="NEW_PTAU", type=click.Path(dir_okay=False))
+@click.option("--name", "-n", help="Contributor name recorded in the transcript.")
+@click.option("--entropy", "-e", help="Extra entropy mixed into the OS randomness.")
+@_PTAU_VERBOSE
+def ptau_contribute_cmd(ptau_in: str, ptau_out: str, name: str | None, entropy: str | None,
+                        verbose: bool) -> None:
+    """Add a contribution from fresh randomness (`snarkjs powersoftau verify` checks it)."""
+    from prover.powersoftau.ceremony import contribute_file
+
+    _warn_if_prepared(ptau_in)
+    _announce_compile("contribute")
+    res = contribute_file(ptau_in, ptau_out, name, entropy, _ptau_progress(verbose))
+    _echo_hash(res.response_hash, "Contribution Response Hash imported: ")
+    _echo_hash(res.next_challenge, "Next Challenge Hash: ")
+
+
+@powersoftau.command("beacon")
+@click.argument("ptau_in", metavar="OLD_PTAU", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ptau_out", metavar="NEW_PTAU", type=click.Path(dir_okay=False))
+@click.argument("beacon_hex", metavar="BEACON_HASH")
+@click.argument("num_iterations_exp", metavar="NUM_ITERATIONS_EXP", type=int)
+@click.option("--name", "-n", help="Contributor name recorded in the transcript.")
+@_PTAU_VERBOSE
+def ptau_beacon_cmd(ptau_in: str, ptau_out: str, beacon_hex: str, num_iterations_exp: int,
+                    name: str | None, verbose: bool) -> None:
+    """The final contribution from a public beacon (hex), hashed 2^NUM_ITERATIONS_EXP times:
+    byte for byte the file `snarkjs powersoftau beacon` writes."""
+    from prover.powersoftau.ceremony import beacon_file, parse_beacon_hex
+
+    raw = parse_beacon_hex(beacon_hex)
+    _warn_if_prepared(ptau_in)
+    _announce_compile("contribute")
+    res = beacon_file(ptau_in, ptau_out, raw, num_iterations_exp, name, _ptau_progress(verbose))
+    _echo_hash(res.response_hash, "Contribution Response Hash imported: ")
+    _echo_hash(res.next_challenge, "Next Challenge Hash: ")
+
+
+@powersoftau.group("prepare")
+def ptau_prepare() -> None:
+    """Prepare a .ptau for a phase-2 setup."""
+
+
+@ptau_prepare.command("phase2")
+@click.argument("ptau_in", metavar="PTAU", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ptau_out", metavar="NEW_PTAU", type=click.Path(dir_okay=False))
+@_PTAU_VERBOSE
+def ptau_prepare_phase2_cmd(ptau_in: str, ptau_out: str, verbose: bool) -> None:
+    """Add the Lagrange bases (sections 12-15) that `groth16 setup` reads: snarkjs's bytes."""
+    from prover.powersoftau.lagrange import prepare_file
+
+    _announce_compile("prepare")
+    t0 = time.perf_counter()
+    prepare_file(ptau_in, ptau_out, _ptau_progress(verbose))
+    if verbose:
+        click.echo(f"prepare phase2: {time.perf_counter() - t0:.1f} s", err=True)
+
+
+@powersoftau.command("verify")
+@click.argument("ptau_path", metavar="PTAU", type=click.Path(exists=True, dir_okay=False))
+@_PTAU_VERBOSE
+def ptau_verify_cmd(ptau_path: str, verbose: bool) -> None:
+    """Exit 0 when every contribution and the file's points check out (snarkjs's checks);
+    else one line naming the first that fails (exit 1)."""
+    from prover.powersoftau.verify import verify_ptau
+
+    _announce_compile("verify")
+    rep = verify_ptau(ptau_path, _ptau_progress(verbose))
+    for line in rep.lines[:-1]:
+        click.echo(line)
+    if not rep.prepared:
+        click.echo("warning: this file does not contain phase2 precalculated values: run "
+                   "`powersoftau prepare phase2` before a phase-2 setup", err=True)
+    click.echo(rep.lines[-1])
+
+
+@powersoftau.group("export")
+def ptau_export() -> None:
+    """Export a .ptau."""
+
+
+@ptau_export.command("json")
+@click.argument("ptau_path", metavar="PTAU", type=click.Path(exists=True, dir_okay=False))
+@click.argument("json_path", metavar="JSON", type=click.Path(dir_okay=False))
+def ptau_export_json_cmd(ptau_path: str, json_path: str) -> None:
+    """The whole (prepared) .ptau as JSON, byte for byte `snarkjs powersoftau export json`."""
+    from prover.powersoftau.export import export_json_file
+
+    export_json_file(ptau_path, json_path)
+
+
 # --- the console script ---------------------------------------------------------------------------
 
-GROUPS = (groth16, zkey, r1cs, wtns)
+GROUPS = (groth16, zkey, r1cs, wtns, powersoftau)
 
 
 @click.group("zkprove", context_settings={"help_option_names": ["-h", "--help"]})

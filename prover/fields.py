@@ -44,6 +44,14 @@ def _rows(a: np.ndarray, width: int) -> np.ndarray:
     return a.reshape(-1, *([2, 4] if width == 2 else [4]))
 
 
+SERIAL_ROWS = 256  # below this many rows a conversion runs on one thread
+
+
+def _mul_scalar(rows, s, out, p, pinv) -> None:
+    kernel = kf.arr_mul_scalar_serial if len(rows) < SERIAL_ROWS else kf.arr_mul_scalar
+    kernel(rows, s, out, p, pinv)
+
+
 class PrimeField:
     """Vectorized operations over a 4-limb prime field in Montgomery form."""
 
@@ -73,14 +81,14 @@ class PrimeField:
         if check:
             self.check_canonical(rows)
         out = np.empty_like(rows)
-        kf.arr_mul_scalar(rows, self._r2, out, self._p, self._pinv)
+        _mul_scalar(rows, self._r2, out, self._p, self._pinv)
         return out.reshape(np.shape(limbs))
 
     def from_montgomery(self, a: np.ndarray) -> np.ndarray:
         """Montgomery limbs -> plain canonical limbs (x * 2^-256 mod p)."""
         rows = _rows(a, 1)
         out = np.empty_like(rows)
-        kf.arr_mul_scalar(rows, self._one_std, out, self._p, self._pinv)
+        _mul_scalar(rows, self._one_std, out, self._p, self._pinv)
         return out.reshape(np.shape(a))
 
     def from_ints(self, values: Iterable[int], *, reduce: bool = False) -> np.ndarray:

@@ -101,6 +101,11 @@ class Config:
     # [node]: `rollup node run`
     node_provers: int = 1  # prover worker processes, each holding the proving key
     node_backend: str = "auto"  # auto | cpu | cuda
+    # local (node.provers processes) | embedded (a Ray instance inside the node) | auto (the Ray
+    # cluster this machine joined) | HOST:PORT (its head) | ray://HOST:PORT (Ray Client)
+    node_cluster: str = "local"
+    node_gpu_provers: int = 0  # Ray workers holding one GPU each (CUDA backend when present)
+    node_prover_cpus: int = 1  # CPUs reserved by each Ray prover worker (its Numba threads)
     node_poll: float = 1.0  # seconds between the batcher's and the relayer's passes
     node_l1_poll: float = 2.0  # seconds between reads of the L1 queue
     node_confirmations: int = -1  # blocks an L1 event must be buried under (-1: 0 on 31337, else 2)
@@ -172,6 +177,8 @@ _SECTIONS = {
              "l1": ("l1_key", str), "passphrase_env": ("passphrase_env", str),
              "passphrase_file": ("passphrase_file", str)},
     "node": {"provers": ("node_provers", int), "backend": ("node_backend", str),
+             "cluster": ("node_cluster", str), "gpu_provers": ("node_gpu_provers", int),
+             "prover_cpus": ("node_prover_cpus", int),
              "poll": ("node_poll", float), "l1_poll": ("node_l1_poll", float),
              "confirmations": ("node_confirmations", int), "sender": ("node_sender", str),
              "oracle": ("node_oracle", str), "oracle_interval": ("node_oracle_interval", float),
@@ -277,10 +284,18 @@ def validate(cfg: Config) -> None:
     if cfg.l1_key and cfg.node_sender:
         raise ConfigError("keys.l1 and node.sender both name the operator's L1 account: "
                           "give one")
-    if not 1 <= cfg.node_provers <= 64:
-        raise ConfigError("node.provers must be in 1..64")
+    if not (0 if cfg.node_gpu_provers else 1) <= cfg.node_provers <= 64:
+        raise ConfigError("node.provers must be in 1..64 (0 with node.gpu_provers)")
     if cfg.node_backend not in ("auto", "cpu", "cuda"):
         raise ConfigError("node.backend must be auto, cpu or cuda")
+    c = cfg.node_cluster
+    if not (c in ("local", "embedded", "auto") or _host_port(c.removeprefix("ray://"))):
+        raise ConfigError(f"node.cluster: {c!r} is not local, embedded, auto, HOST:PORT or "
+                          "ray://HOST:PORT")
+    if not 0 <= cfg.node_gpu_provers <= 64 or (cfg.node_gpu_provers and c == "local"):
+        raise ConfigError("node.gpu_provers must be in 0..64, and 0 when node.cluster is local")
+    if not 1 <= cfg.node_prover_cpus <= 1024:
+        raise ConfigError("node.prover_cpus must be in 1..1024")
     if cfg.node_poll <= 0 or cfg.node_l1_poll <= 0 or cfg.node_oracle_interval <= 0:
         raise ConfigError("node.poll, node.l1_poll and node.oracle_interval must be positive")
     if cfg.node_funding_interval < 0:
@@ -311,6 +326,11 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"genesis_accounts: account id {a.id} is 0, repeated or outside "
                               f"the depth-{cfg.tree_depth} tree")
         ids.add(a.id)
+
+
+def _host_port(s: str) -> bool:
+    host, _, port = s.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
 
 
 # --- writing --------------------------------------------------------------------------------------
@@ -377,6 +397,12 @@ def render(cfg: Config) -> str:
         "[node]  # `rollup node run`",
         f"provers = {_toml(cfg.node_provers)}  # prover processes, each holding the proving key",
         f"backend = {_toml(cfg.node_backend)}  # auto | cpu | cuda",
+        f"cluster = {_toml(cfg.node_cluster)}  # local: prover processes here | embedded: Ray "
+        "on this machine | auto, HOST:PORT, ray://HOST:PORT: a Ray cluster (docs/cluster.md)",
+        f"gpu_provers = {_toml(cfg.node_gpu_provers)}  # Ray workers holding a GPU each (cluster "
+        "only)",
+        f"prover_cpus = {_toml(cfg.node_prover_cpus)}  # CPUs each Ray worker reserves (cluster "
+        "only)",
         f"poll = {_toml(float(cfg.node_poll))}  # seconds between batcher and relayer passes",
         f"l1_poll = {_toml(float(cfg.node_l1_poll))}  # seconds between reads of the L1 queue",
         f"confirmations = {_toml(cfg.node_confirmations)}  # L1 blocks an event waits for "

@@ -7,12 +7,14 @@ made by `powersoftau prepare phase2` add 12-15, the Lagrange bases of sections 2
 domain size 2^k, concatenated (the basis of size 2^k starts at point 2^k - 1, roots of unity in
 their natural order). Points: affine, Montgomery coordinates, little-endian limbs, infinity all
 zeros; G1 arrays (n, 2, 4), G2 arrays (n, 2, 2, 4), read-only views over the mapped file.
-Section table: docs/prover.md.
+Section 7 (the transcript): parse_contributions / encode_contributions. Section table and
+record layout: docs/prover.md.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -195,3 +197,132 @@ def write_ptau(p: Ptau, path: str | os.PathLike) -> None:
     sections = [(s, np.asarray(payload[s], dtype="<u8") if isinstance(payload[s], np.ndarray)
                  else payload[s]) for s in order]
     write_container(path, MAGIC, VERSION, sections)
+
+
+# --- section 7: the phase-1 contributions ----------------------------------------------------
+
+KEY_PARTS = ("tau", "alpha", "beta")
+PARTIAL_HASH_BYTES = 216
+_G1_BYTES, _G2_BYTES = 64, 128
+RECORD_FIXED = 3 * _G1_BYTES + 2 * _G2_BYTES + 6 * _G1_BYTES + 3 * _G2_BYTES + 216 + 64
+
+
+@dataclass(frozen=True)
+class PtauKeyPart:
+    """One secret's public key: g1_s, g1_sx = x g1_s, g2_spx = x hashToG2(...)."""
+
+    g1_s: np.ndarray  # (2, 4)
+    g1_sx: np.ndarray  # (2, 4)
+    g2_spx: np.ndarray  # (2, 2, 4)
+
+
+@dataclass(frozen=True)
+class PtauContribution:
+    """One record of section 7 (powersoftau_utils.js readContribution), points affine LEM."""
+
+    tau_g1: np.ndarray  # [tau]_1 after the contribution: tauG1[1]
+    tau_g2: np.ndarray  # tauG2[1]
+    alpha_g1: np.ndarray  # alphaTauG1[0]
+    beta_g1: np.ndarray  # betaTauG1[0]
+    beta_g2: np.ndarray  # betaG2
+    key: dict[str, PtauKeyPart]  # "tau", "alpha", "beta"
+    partial_hash: bytes  # the response hasher's state before the public key (216 bytes)
+    next_challenge: bytes  # BLAKE2b-512 of the response hash and the new points
+    type: int = 0  # 0 = contribution, 1 = beacon
+    name: str | None = None
+    num_iterations_exp: int | None = None
+    beacon_hash: bytes | None = None
+
+
+def _js_substring64(name: str) -> bytes:
+    """TextEncoder().encode(name.substring(0, 64)): 64 UTF-16 code units; a surrogate pair cut
+    in half leaves a lone surrogate, which the encoder writes as U+FFFD."""
+    cut = name.encode("utf-16-le", "surrogatepass")[:128].decode("utf-16-le", "surrogatepass")
+    return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in cut).encode()
+
+
+def encode_params(c: PtauContribution) -> bytes:
+    """The parameter list of writeContribution: 1 name, then for a beacon 2 numIterationsExp and
+    3 beaconHash (type, length, bytes)."""
+    out = b""
+    if c.name:
+        raw = _js_substring64(c.name)
+        out += bytes([1, len(raw)]) + raw
+    if c.type == 1:
+        out += bytes([2, c.num_iterations_exp or 0, 3, len(c.beacon_hash or b"")])
+        out += bytes(c.beacon_hash or b"")
+    return out
+
+
+def _g(arr: np.ndarray) -> bytes:
+    return np.ascontiguousarray(arr, dtype="<u8").tobytes()
+
+
+def encode_contribution(c: PtauContribution) -> bytes:
+    key = b"".join([_g(c.key[p].g1_s) + _g(c.key[p].g1_sx) for p in KEY_PARTS]
+                   + [_g(c.key[p].g2_spx) for p in KEY_PARTS])
+    params = encode_params(c)
+    return (_g(c.tau_g1) + _g(c.tau_g2) + _g(c.alpha_g1) + _g(c.beta_g1) + _g(c.beta_g2) + key
+            + bytes(c.partial_hash) + bytes(c.next_challenge)
+            + struct.pack("<II", c.type, len(params)) + params)
+
+
+def encode_contributions(cs: list[PtauContribution]) -> bytes:
+    """Section 7's payload: the count, then each record."""
+    return u32(len(cs)) + b"".join(encode_contribution(c) for c in cs)
+
+
+def parse_contributions(raw: bytes | np.ndarray) -> list[PtauContribution]:
+    """Section 7 as snarkjs reads it (readContributions); FormatError where snarkjs throws."""
+    data = bytes(raw)
+    if len(data) < 4:
+        raise FormatError("contributions section: truncated")
+    n = int.from_bytes(data[:4], "little")
+    pos, out = 4, []
+
+    def take(k: int) -> bytes:
+        nonlocal pos
+        if pos + k > len(data):
+            raise FormatError(f"contributions section: truncated in contribution #{len(out) + 1}")
+        pos += k
+        return data[pos - k : pos]
+
+    def point(k: int, shape: tuple[int, ...]) -> np.ndarray:
+        return np.frombuffer(take(k), dtype="<u8").astype(np.uint64).reshape(shape)
+
+    for _ in range(n):
+        pts = [point(_G1_BYTES, G1), point(_G2_BYTES, G2), point(_G1_BYTES, G1),
+               point(_G1_BYTES, G1), point(_G2_BYTES, G2)]
+        g1 = [point(_G1_BYTES, G1) for _ in range(6)]
+        g2 = [point(_G2_BYTES, G2) for _ in range(3)]
+        key = {p: PtauKeyPart(g1[2 * i], g1[2 * i + 1], g2[i]) for i, p in enumerate(KEY_PARTS)}
+        partial, nxt = take(PARTIAL_HASH_BYTES), take(64)
+        ctype, plen = struct.unpack("<II", take(8))
+        params, last = take(plen), 0
+        name = exp = beacon = None
+        i = 0
+        while i < len(params):
+            t = params[i]
+            if t <= last:
+                raise FormatError("Parameters in the contribution must be sorted")
+            last = t
+            if t == 1 and i + 1 < len(params):
+                ln = params[i + 1]
+                name = params[i + 2 : i + 2 + ln].decode("utf-8", "replace")
+                i += 2 + ln
+            elif t == 2 and i + 1 < len(params):
+                exp = params[i + 1]
+                i += 2
+            elif t == 3 and i + 1 < len(params):
+                ln = params[i + 1]
+                beacon = params[i + 2 : i + 2 + ln]
+                i += 2 + ln
+            else:
+                raise FormatError("Parameter not recognized" if t not in (1, 2, 3)
+                                  else "Parameters do not match")
+            if i > len(params):
+                raise FormatError("Parameters do not match")
+        out.append(PtauContribution(*pts, key, partial, nxt, ctype, name, exp, beacon))
+    if pos != len(data):
+        raise FormatError("Invalid contribution section size")
+    return out

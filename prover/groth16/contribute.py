@@ -26,6 +26,8 @@ from prover.fields import Fq2
 from prover.formats.zkey import SEC_CONTRIBUTIONS, Zkey, parse_contributions, read_zkey, write_zkey
 
 G2_COFACTOR = 0x30644E72E131A029B85045B68181585E06CEECDA572A2489345F2299C0F9FA8D
+_COFACTOR_LIMBS = np.array([[(G2_COFACTOR >> (64 * i)) & (2**64 - 1) for i in range(4)]],
+                           dtype=np.uint64)
 _MASK32 = 0xFFFFFFFF
 _R_INV_Q = pow(1 << 256, -1, Q)
 _R_INV_R = pow(1 << 256, -1, R)
@@ -103,7 +105,9 @@ def _fq2_negative(c: tuple[int, int]) -> bool:
 
 def hash_to_g2(transcript: bytes):
     """snarkjs's hashToG2: a G2 point (py_ecc-style ints) from a 64-byte transcript."""
-    from py_ecc.optimized_bn128 import FQ2, multiply, normalize
+    from py_ecc.optimized_bn128 import FQ2
+
+    from prover.kernels.cpu import points as kp
 
     rng = ChaCha20Rng(list(struct.unpack(">8I", transcript[:32])))
     b = FQ2(list(G2_B))
@@ -118,9 +122,10 @@ def hash_to_g2(transcript: bytes):
     y = Fq2.to_ints(root)[0]
     if _fq2_negative(y) != greatest:  # the root whose sign bit is `greatest`
         y = ((Q - y[0]) % Q, (Q - y[1]) % Q)
-    p = multiply((fx, FQ2(list(y)), FQ2.one()), G2_COFACTOR)
-    ax, ay = normalize(p)
-    return ((int(ax.coeffs[0]), int(ax.coeffs[1])), (int(ay.coeffs[0]), int(ay.coeffs[1])))
+    # clear the cofactor: a plain 256-bit multiple (G2.mul would reduce the scalar mod r)
+    jac = G2.empty_jacobian(1)
+    kp.arr_mul(G2.from_ints([(x, y)], check=False), _COFACTOR_LIMBS, jac)
+    return G2.to_ints(G2.to_affine(jac))[0]
 
 
 def _pubkey_bytes(c) -> bytes:

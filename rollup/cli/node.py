@@ -19,6 +19,8 @@ import click
 
 from rollup.cli.operator import config_option, load_config, serve_until_stopped
 
+CLUSTER_READY_S = 300.0  # the first Ray prover worker must hold the key by then
+
 
 @click.group("node")
 def node() -> None:
@@ -84,8 +86,8 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
     from rollup.api.service import SequencerService
     from rollup.chain.node import AnvilNode
     from rollup.node import metrics as M
+    from rollup.node.cluster import make_pool
     from rollup.node.node import Node, NodeError
-    from rollup.node.provers import LocalProverPool
 
     cfg = load_config(config_path)
     log = lambda m: click.echo(f"{time.strftime('%H:%M:%S')} {m}", err=True)  # noqa: E731
@@ -142,11 +144,16 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
         warm_up()
         orderbook.warm_up()
         tune_gc()
-        n = provers or cfg.node_provers
-        log(f"starting {n} prover process(es) with {zkey.name} (each compiles or loads the "
-            "proving kernels on its first batch)")
-        pool = LocalProverPool(zkey, vk=vk if vk.is_file() else None, workers=n,
-                               backend=cfg.node_backend)
+        n = cfg.node_provers if provers is None else provers
+        if cfg.node_cluster == "local":
+            log(f"starting {n} prover process(es) with {zkey.name} (each compiles or loads the "
+                "proving kernels on its first batch)")
+        else:
+            log(f"starting {n} CPU and {cfg.node_gpu_provers} GPU prover worker(s) on Ray "
+                f"({cfg.node_cluster}) with {zkey.name}")
+        pool = make_pool(cfg, zkey, vk=vk if vk.is_file() else None, workers=n, log=log)
+        if cfg.node_cluster != "local":
+            pool.wait_ready(CLUSTER_READY_S)  # a wrong key or a cluster too small: say so now
         node_ = Node(cfg, service, log, url, pool=pool, oracle_key=oracle_key,
                      l1_account=l1_account).start()
         mport = cfg.node_metrics_port if metrics_port is None else metrics_port

@@ -356,7 +356,8 @@ class Node:
                                                       if n > self.chain_batch),
                         "unbatched_requests": svc["batch"]["unbatched_requests"]},
             "queue": {"l1_entries_applied": getattr(self.feed, "applied", None)},
-            "provers": {"workers": self.pool.workers if self.pool else 0},
+            "provers": {"workers": self.pool.workers if self.pool else 0,
+                        **getattr(self.pool, "stats", dict)()},  # a Ray pool's counts
             "stages": {name: s.to_json() for name, s in self.stages.items()},
         }
 

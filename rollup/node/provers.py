@@ -6,8 +6,9 @@ beside it); a worker proves it with the proving key it loaded once, checks the p
 atomically beside the batch. ``submit`` returns a Future of ``ProofDone``: jobs finish in any
 order; the node submits proofs to L1 in batch order.
 
-``LocalProverPool`` runs N worker processes (spawned, not forked: the node has threads). A
-cluster pool only needs the same ``submit``/``close`` pair and a shared data folder.
+``LocalProverPool`` runs N worker processes (spawned, not forked: the node has threads);
+``rollup.node.cluster.RayProverPool`` runs them as actors on a Ray cluster, and
+``rollup.node.cluster.make_pool`` picks one from ``[node] cluster``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class ProofJob:
 class ProofDone:
     number: int
     seconds: float
-    worker: int
+    worker: int  # the worker's process id
+    host: str = ""  # its machine (a cluster pool)
 
 
 class ProverPool(Protocol):

@@ -220,22 +220,48 @@ def prove_file(path: Path, meta: dict, zkey, *, vk=None, backend=None) -> float:
     """Prove the built batch at PATH with ZKEY (a path or a loaded Zkey), check the public
     input (and the proof under VK, a loaded key, when given), and write NAME.public.json then
     NAME.proof.json atomically. Returns the proving seconds."""
+    proven = prove_witness(meta, str(path.parent / meta["witness"]), zkey, vk=vk,
+                           backend=backend)
+    write_proof(path, proven)
+    return proven.seconds
+
+
+@dataclass(frozen=True)
+class Proven:
+    """A batch's proof as the files hold it: public.json and proof.json texts (snarkjs's
+    layout), whichever process or machine made it."""
+
+    number: int
+    public_json: str
+    proof_json: str
+    seconds: float
+
+
+def prove_witness(meta: dict, witness, zkey, *, vk=None, backend=None) -> Proven:
+    """Prove the batch META describes from WITNESS (a .wtns path or limbs) with ZKEY; the
+    public input must be the batch's and, under VK (a loaded key) when given, the proof must
+    verify (BatchError otherwise). Writes nothing."""
     # lazy: the prover's Numba kernels; the batcher imports this module to build only
     from prover.groth16 import prove, verify
 
     t0 = time.perf_counter()
-    res = prove(zkey, str(path.parent / meta["witness"]), backend=backend)
+    res = prove(zkey, witness, backend=backend)
     seconds = time.perf_counter() - t0
     if [int(x) for x in res.public_signals] != [int(meta["public_input"])]:
         raise BatchError(f"batch {meta['number']}: the proof's public input is not the batch's: "
                          "wrong proving key?")
     if vk is not None and not verify(vk, res.public_signals, res.proof):
         raise BatchError(f"batch {meta['number']}: the proof does not verify")
+    return Proven(int(meta["number"]), dumps(public_to_json(list(res.public_signals))),
+                  dumps(proof_to_json(res.proof)), seconds)
+
+
+def write_proof(path: Path, proven: Proven) -> None:
+    """NAME.public.json then NAME.proof.json beside the batch file PATH, each atomically: the
+    proof file, written last, is what marks the batch proven."""
     stem = path.with_suffix("")
-    F.write_atomic(stem.with_suffix(".public.json"),
-                   dumps(public_to_json(list(res.public_signals))))
-    F.write_atomic(stem.with_suffix(".proof.json"), dumps(proof_to_json(res.proof)))
-    return seconds
+    F.write_atomic(stem.with_suffix(".public.json"), proven.public_json)
+    F.write_atomic(stem.with_suffix(".proof.json"), proven.proof_json)
 
 
 def stored_batch(cfg: Config, number: int):

@@ -61,6 +61,7 @@ class Story:
     exits: dict[int, tuple[str, int, list[int]]]  # account -> (owner, token amount, proof)
     final_root: bytes
     seconds: dict[str, float] = field(default_factory=dict)
+    witnesses: list[list[int]] = field(default_factory=list)  # batch 1 and 2, in wire order
 
 
 def _root(x: int) -> bytes:
@@ -99,7 +100,7 @@ def make_story(cache: Path) -> Story:
     deposit = Deposit(ALICE_ID, pks["alice"], ALICE_DEPOSIT)
     withdrawal = Withdrawal(ALICE_ID, ALICE_WITHDRAWAL, addr_int(ALICE), 0, 10**9).signed(
         SEEDS["alice"], dom)
-    batches, stored = [], []
+    batches, stored, witnesses = [], [], []
     queue_before, consumed = ZERO32, 0
     for number, (req, queue) in enumerate([(deposit, [entry0]), (withdrawal, [])], start=1):
         pre = seq.clone()
@@ -108,7 +109,9 @@ def make_story(cache: Path) -> Story:
         b = build_batch(pre, [req], slots=SLOTS, batch_number=number, queue=queue,
                         queue_before=queue_before)
         assert b.new_root == seq.state.root
-        proof = prove_for_chain(batch_keys, b.circuit(), b.public_input)
+        cs = b.circuit()
+        witnesses.append(cs.witness())
+        proof = prove_for_chain(batch_keys, cs, b.public_input)
         secs[f"batch{number}_witness_and_proof"] = time.perf_counter() - t
         batches.append(b)
         stored.append(StoredBatch.from_batch(b, proof, queue_count_before=consumed))
@@ -124,7 +127,7 @@ def make_story(cache: Path) -> Story:
         exits[acc_id] = (owner, claim.token_amount, proof)
     return Story(batch_keys, exit_keys, chain_id, rollup_address, genesis_root, genesis_state,
                  pks["alice"], entry0, deposit, batches, stored, exits, _root(seq.state.root),
-                 secs)
+                 secs, witnesses)
 
 
 

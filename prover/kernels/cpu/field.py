@@ -170,6 +170,13 @@ def arr_mul_scalar(a, s, out, p, pinv):
         store(out, i, mont_mul(load(a, i), s, p, pinv))
 
 
+@njit(cache=True)
+def arr_mul_scalar_serial(a, s, out, p, pinv):
+    """arr_mul_scalar on one thread: for a few rows, waking the thread pool costs more."""
+    for i in range(out.shape[0]):
+        store(out, i, mont_mul(load(a, i), s, p, pinv))
+
+
 @njit(cache=True, parallel=True)
 def arr_add(a, b, out, p):
     for i in prange(out.shape[0]):

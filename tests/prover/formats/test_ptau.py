@@ -137,3 +137,66 @@ def test_synthetic_roundtrip_and_errors(tmp_path):
     read_ptau(bad)  # the coordinate check is opt-in (a full pass over the file)
     with pytest.raises(FormatError, match="not reduced"):
         read_ptau(bad, check_points=True)
+
+
+# --- section 7: contribution records ------------------------------------------------------------
+
+def _record(**kw):
+    from prover.formats.ptau import PtauContribution, PtauKeyPart
+
+    g1, g2 = np.arange(8, dtype=np.uint64).reshape(2, 4), np.arange(16, dtype=np.uint64).reshape(
+        2, 2, 4)
+    key = {p: PtauKeyPart(g1 + i, g1 + 10 + i, g2 + i) for i, p in enumerate(("tau", "alpha",
+                                                                            "beta"))}
+    return PtauContribution(g1, g2, g1 + 1, g1 + 2, g2 + 3, key, bytes(range(216)),
+                            bytes(range(64)), **kw)
+
+
+def test_contribution_records_roundtrip():
+    from prover.formats.ptau import encode_contributions, parse_contributions
+
+    recs = [_record(name="alice"), _record(type=1, name=None, num_iterations_exp=12,
+                                           beacon_hash=b"\x01\x02")]
+    raw = encode_contributions(recs)
+    back = parse_contributions(raw)
+    assert [(c.type, c.name, c.num_iterations_exp, c.beacon_hash) for c in back] == [
+        (0, "alice", None, None), (1, None, 12, b"\x01\x02")]
+    assert encode_contributions(back) == raw
+    assert np.array_equal(back[1].key["beta"].g2_spx, recs[1].key["beta"].g2_spx)
+
+
+def test_names_are_cut_as_javascript_does():
+    """substring(0, 64) counts UTF-16 units; half a surrogate pair encodes as U+FFFD."""
+    from prover.formats.ptau import encode_params
+
+    params = encode_params(_record(name="x" * 63 + "\U0001F389!"))
+    assert params[:2] == bytes([1, 66]) and params[2:] == b"x" * 63 + "\ufffd".encode()
+    assert encode_params(_record(name="é" * 70))[1] == 128  # 64 characters, 2 bytes each
+
+
+@pytest.mark.parametrize("params, message", [
+    (bytes([2, 10, 1, 1, 65]), "must be sorted"),
+    (bytes([4, 1]), "Parameter not recognized"),
+    (bytes([1, 9, 65]), "Parameters do not match"),
+])
+def test_bad_parameter_lists(params, message):
+    import struct
+
+    from prover.formats.ptau import encode_contributions, parse_contributions
+
+    raw = encode_contributions([_record()])
+    raw = raw[: -8] + struct.pack("<II", 0, len(params)) + params
+    with pytest.raises(FormatError, match=message):
+        parse_contributions(raw)
+    with pytest.raises(FormatError, match="size"):
+        parse_contributions(encode_contributions([_record()]) + b"\0")
+
+
+@needs_node
+def test_snarkjs_records_reencode(snark):  # noqa: F811
+    from prover.formats.ptau import encode_contributions, parse_contributions
+
+    p = read_ptau(snark.ptau1)
+    recs = parse_contributions(p.contributions)
+    assert [c.name for c in recs] == ["first"] and recs[0].type == 0
+    assert encode_contributions(recs) == p.contributions

@@ -152,7 +152,16 @@ def test_node_section_round_trips_and_is_checked(tmp_path):
     assert (cfg.node_provers, cfg.node_oracle, cfg.node_metrics_port) == (3, "file:prices.jsonl",
                                                                           9100)
     assert load(path) == cfg and render(cfg) == path.read_text()
+    assert (cfg.node_cluster, cfg.node_gpu_provers) == ("local", 0)  # no Ray unless asked
+    for cluster in ("embedded", "auto", "head.example:6379", "ray://head.example:10001"):
+        ray = write_config(tmp_path / "ray", node_cluster=cluster, node_gpu_provers=2,
+                           node_prover_cpus=8)
+        assert (load(ray).node_cluster, load(ray).node_gpu_provers) == (cluster, 2)
     for bad, msg in ((("provers", "0"), "node.provers"), (("backend", '"tpu"'), "node.backend"),
+                     (("cluster", '"head.example"'), "node.cluster"),
+                     (("cluster", '"ray://:10001"'), "node.cluster"),
+                     (("gpu_provers", "1"), "0 when node.cluster is local"),
+                     (("prover_cpus", "0"), "node.prover_cpus"),
                      (("oracle", '"sometimes"'), "node.oracle"),
                      (("poll", "0"), "must be positive"),
                      (("metrics_port", "70000"), "node.metrics_port"),
@@ -191,3 +200,19 @@ def test_node_run_refuses_to_start_without_what_it_needs(tmp_path, monkeypatch, 
     assert code == 1 and "NodeError: no proving key" in err
     code, _, err = run(monkeypatch, capsys, "node", "status", "--config", path)
     assert code == 1 and "no node status" in err
+
+
+def test_a_local_pool_starts_nothing_heavy(tmp_path):
+    """cluster = "local" (the default) is the process pool, and Ray is never imported."""
+    import subprocess
+
+    path = write_config(tmp_path / "op")
+    zkey = tmp_path / "batch.zkey"
+    zkey.write_bytes(b"")  # workers start (and read it) on the first job only
+    code = ("import sys; from rollup.config import load; from rollup.node.cluster import "
+            "make_pool; from rollup.node.provers import LocalProverPool; "
+            f"p = make_pool(load({str(path)!r}), {str(zkey)!r}); "
+            "assert isinstance(p, LocalProverPool) and p.workers == 1; p.close(); "
+            "assert 'ray' not in sys.modules, 'ray imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]

@@ -1,0 +1,267 @@
+"""Radix-2 FFT over G1/G2 points in Jacobian coordinates, and scalar-times-point in bulk.
+
+A stage joins blocks of `half` points: (P_i, P_j) -> (P_i + t P_j, P_i - t P_j), j = i + half,
+t = table[pos << shift] for the butterfly's position pos in its block (pos = 0: t = 1).
+Scalars come decomposed along an endomorphism e with e(P) = m P (prover.glv):
+t = sum_d k_d m^d (mod r) with D short k_d, so t P = sum_d k_d e^d(P): width-5 NAFs of the |k_d|
+share one run of doublings (~127 for G1, D = 2, e = phi; ~65 for G2, D = 4, e = psi) over
+tables e^d(P, 3P, .., 15P). A parallel task builds the tables of its chunk of products, brings
+them to affine with one inversion, applies e to affine entries, then adds with mixed additions.
+Scalar rows: |k_0| .. |k_(D-1)|, two limbs each; sign rows: k_d < 0. endo_c: [beta] (1, 4)
+for G1, [c_x, c_y] (2, 2, 4) for G2 (psi(x, y) = (conj(x) c_x, conj(y) c_y)), Montgomery.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+from numba.extending import overload
+
+from prover.kernels.cpu import curve as c
+from prover.kernels.cpu import fq as kq
+from prover.kernels.cpu.generic import (
+    _is_fq,
+    fe_inv,
+    fe_is_zero,
+    fe_mul,
+    fe_neg,
+    fe_one,
+    fe_sqr,
+    fe_zero,
+)
+from prover.kernels.cpu.points import load_aff, load_jac, store_pt
+
+W = 5  # NAF width: digits odd, |d| < 2^(W-1)
+TABLE = 1 << (W - 2)  # odd multiples 1, 3, .., 2^(W-1) - 1
+NAF_LEN = 132  # a 128-bit scalar has a NAF of at most 129 digits
+MAX_D = 4
+U0, U1, U63 = np.uint64(0), np.uint64(1), np.uint64(63)
+_MASK = np.uint64((1 << W) - 1)
+
+
+def endo(P, k):  # pragma: no cover - jitted only
+    raise NotImplementedError
+
+
+@overload(endo, jit_options={"cache": True})
+def _ol_endo(P, k):
+    """The endomorphism on an affine point, constants k as an array (a parallel loop cannot
+    capture nested tuples): phi on G1, k = [beta]; psi on G2, k = [c_x, c_y]."""
+    if _is_fq(P[0]):
+        return lambda P, k: (kq.fq_mul(P[0], (k[0, 0], k[0, 1], k[0, 2], k[0, 3])), P[1])
+
+    def psi(P, k):
+        cx = ((k[0, 0, 0], k[0, 0, 1], k[0, 0, 2], k[0, 0, 3]),
+              (k[0, 1, 0], k[0, 1, 1], k[0, 1, 2], k[0, 1, 3]))
+        cy = ((k[1, 0, 0], k[1, 0, 1], k[1, 0, 2], k[1, 0, 3]),
+              (k[1, 1, 0], k[1, 1, 1], k[1, 1, 2], k[1, 1, 3]))
+        return (kq.fq2_mul(kq.fq2_conj(P[0]), cx), kq.fq2_mul(kq.fq2_conj(P[1]), cy))
+
+    return psi
+
+
+@njit(cache=True)
+def naf(lo, hi, out):
+    """Width-W NAF of the 128-bit integer lo + 2^64 hi into out, least significant digit first;
+    returns the number of digits."""
+    n = 0
+    while lo != U0 or hi != U0:
+        d = 0
+        if lo & U1:
+            d = np.int64(lo & _MASK)
+            if d >= 1 << (W - 1):
+                d -= 1 << W
+            if d > 0:  # k -= d: clears the low bits, no borrow
+                lo -= np.uint64(d)
+            else:  # k += -d: may carry into hi
+                s = lo + np.uint64(-d)
+                if s < lo:
+                    hi += U1
+                lo = s
+        out[n] = d
+        n += 1
+        lo = (lo >> U1) | (hi << U63)
+        hi >>= U1
+    return n
+
+
+@njit(cache=True)
+def _odd_multiples(P, tab, base):
+    """tab[base + i] = (2i + 1) P (Jacobian)."""
+    store_pt(tab, base, P)
+    P2 = c.jac_double(P)
+    acc = P
+    for i in range(1, TABLE):
+        acc = c.jac_add(acc, P2)
+        store_pt(tab, base + i, acc)
+
+
+@njit(cache=True)
+def _normalize(P, out, lo, hi, group, span):
+    """P[i] in affine for lo <= i < hi, written to out[(i // group) span + i % group] (group =
+    span: the same row), one inversion (Montgomery's trick); infinity -> (0, 0). On the way
+    out's x holds the product of the earlier nonzero Z."""
+    first = load_jac(P, lo)
+    one = fe_one(first[0])
+    zero = fe_zero(first[0])
+    acc = one
+    for i in range(lo, hi):
+        Pi = load_jac(P, i)
+        store_pt(out, (i // group) * span + i % group, (acc, zero))
+        if not fe_is_zero(Pi[2]):
+            acc = fe_mul(acc, Pi[2])
+    inv = fe_inv(acc)
+    for i in range(hi - 1, lo - 1, -1):
+        Pi = load_jac(P, i)
+        o = (i // group) * span + i % group
+        if fe_is_zero(Pi[2]):
+            store_pt(out, o, (zero, zero))
+            continue
+        zi = fe_mul(inv, load_aff(out, o)[0])
+        inv = fe_mul(inv, Pi[2])
+        zi2 = fe_sqr(zi)
+        store_pt(out, o, (fe_mul(Pi[0], zi2), fe_mul(Pi[1], fe_mul(zi2, zi))))
+
+
+@njit(cache=True)
+def _mul_from_tables(taff, base, scal, neg, e, nafs, lens, like):
+    """sum_d k_d e^d(P) from the affine tables taff[base + d TABLE ..] of e^d(odd multiples)."""
+    dims = scal.shape[1] // 2
+    top = 0
+    for d in range(dims):
+        lens[d] = naf(scal[e, 2 * d], scal[e, 2 * d + 1], nafs[d])
+        top = max(top, lens[d])
+    acc = c.jac_infinity(like)
+    for i in range(top - 1, -1, -1):
+        if not c.jac_is_inf(acc):
+            acc = c.jac_double(acc)
+        for d in range(dims):
+            if i < lens[d]:
+                dig = nafs[d, i]
+                if dig != 0:
+                    T = load_aff(taff, base + d * TABLE + (abs(dig) >> 1))
+                    if (dig < 0) != (neg[e, d] != 0):
+                        T = (T[0], fe_neg(T[1]))
+                    acc = c.jac_add_mixed(acc, T)
+    return acc
+
+
+@njit(cache=True)
+def _mul_rows(a, rows, scal, neg, m, endo_c, tabs, taff, nafs, lens, res):
+    """res[e] = t_e a[rows[e]] for e < m, t_e given by scal[e], neg[e]: the m tables brought to
+    affine with one inversion."""
+    dims = scal.shape[1] // 2
+    span = dims * TABLE
+    for e in range(m):
+        P = load_jac(a, rows[e])
+        if c.jac_is_inf(P):
+            for q in range(TABLE):  # an infinity table: Z = 0 rows
+                store_pt(tabs, e * TABLE + q, c.jac_infinity(P[0]))
+        else:
+            _odd_multiples(P, tabs, e * TABLE)
+    _normalize(tabs, taff, 0, m * TABLE, TABLE, span)  # odd multiples at taff[e span + q]
+    for e in range(m):
+        for d in range(1, dims):
+            for q in range(TABLE):
+                T = load_aff(taff, e * span + (d - 1) * TABLE + q)
+                store_pt(taff, e * span + d * TABLE + q, endo(T, endo_c))
+    for e in range(m):
+        P = load_jac(a, rows[e])
+        if c.jac_is_inf(P):
+            store_pt(res, e, P)
+        else:
+            store_pt(res, e, _mul_from_tables(taff, e * span, scal, neg, e, nafs, lens, P[0]))
+
+
+@njit(cache=True)
+def _scratch(a, m, dims):
+    """Per-task scratch for m products: Jacobian and affine tables, NAFs and their lengths,
+    results, rows, scalars, signs."""
+    tabs = np.empty((m * TABLE,) + a.shape[1:], dtype=np.uint64)
+    taff = np.empty((m * TABLE * dims, 2) + a.shape[2:], dtype=np.uint64)
+    res = np.empty((m,) + a.shape[1:], dtype=np.uint64)
+    nafs = np.empty((MAX_D, NAF_LEN), dtype=np.int8)
+    return (tabs, taff, nafs, np.empty(MAX_D, dtype=np.int64), res, np.empty(m, dtype=np.int64),
+            np.empty((m, 2 * dims), dtype=np.uint64), np.empty((m, dims), dtype=np.uint8))
+
+
+@njit(cache=True, parallel=True)
+def fft_stage(a, log_half, tw, tw_neg, shift, endo_c, chunk):
+    """One decimation-in-time stage over the whole array a (n, 3, ...), in place."""
+    nb = a.shape[0] >> 1
+    half = 1 << log_half
+    dims = tw_neg.shape[1]
+    n_chunks = (nb + chunk - 1) // chunk
+    for ci in prange(n_chunks):
+        tabs, taff, nafs, lens, res, rows, scal, neg = _scratch(a, chunk, dims)
+        lo, hi = ci * chunk, min(nb, (ci + 1) * chunk)
+        m = 0
+        for t in range(lo, hi):  # the odd halves with a twiddle other than 1
+            pos = t & (half - 1)
+            if pos != 0:
+                r = pos << shift
+                rows[m] = ((t >> log_half) << (log_half + 1)) + pos + half
+                scal[m] = tw[r]
+                neg[m] = tw_neg[r]
+                m += 1
+        if m:
+            _mul_rows(a, rows, scal, neg, m, endo_c, tabs, taff, nafs, lens, res)
+        e = 0
+        for t in range(lo, hi):
+            pos = t & (half - 1)
+            i = ((t >> log_half) << (log_half + 1)) + pos
+            j = i + half
+            if pos != 0:
+                b = load_jac(res, e)
+                e += 1
+            else:
+                b = load_jac(a, j)
+            u = load_jac(a, i)
+            store_pt(a, i, c.jac_add(u, b))
+            store_pt(a, j, c.jac_add(u, c.jac_neg(b)))
+
+
+@njit(cache=True, parallel=True)
+def mul_each(a, k, neg, endo_c, chunk):
+    """a[i] <- t_i a[i], t_i decomposed per row (k: (n, 2D), neg: (n, D); one row: all rows)."""
+    n = a.shape[0]
+    dims = neg.shape[1]
+    n_chunks = (n + chunk - 1) // chunk
+    for ci in prange(n_chunks):
+        tabs, taff, nafs, lens, res, rows, scal, ng = _scratch(a, chunk, dims)
+        lo, hi = ci * chunk, min(n, (ci + 1) * chunk)
+        for e in range(hi - lo):
+            rows[e] = lo + e
+            src = 0 if k.shape[0] == 1 else lo + e
+            scal[e] = k[src]
+            ng[e] = neg[src]
+        _mul_rows(a, rows, scal, ng, hi - lo, endo_c, tabs, taff, nafs, lens, res)
+        for e in range(hi - lo):
+            store_pt(a, lo + e, load_jac(res, e))
+
+
+@njit(cache=True)
+def _reverse_bits(i, bits):
+    r = 0
+    for _ in range(bits):
+        r = (r << 1) | (i & 1)
+        i >>= 1
+    return r
+
+
+@njit(cache=True, parallel=True)
+def bit_reverse_copy(src, dst, log_n):
+    """dst[i] = src[reverse of i's log_n bits] (Jacobian rows)."""
+    n = dst.shape[0]
+    for i in prange(n):
+        store_pt(dst, i, load_jac(src, _reverse_bits(i, log_n)))
+
+
+@njit(cache=True, parallel=True)
+def to_affine(P, out, chunk):
+    """Jacobian -> affine, one inversion per chunk of rows, chunks in parallel; infinity ->
+    (0, 0)."""
+    n = P.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    for ci in prange(n_chunks):
+        _normalize(P, out, ci * chunk, min(n, (ci + 1) * chunk), 1, 1)
