@@ -38,7 +38,7 @@ from rollup.durability.receipts import key_of
 from rollup.engine.receipts import Receipt
 from rollup.engine.restart import recover
 from rollup.engine.sequencer import Sequencer
-from rollup.errors import EngineError, JournalError
+from rollup.errors import EngineError, InvalidRequest, JournalError
 from rollup.keys import compress, public_json
 from rollup.recovery.genesis import genesis_requests
 from rollup.settlement.files import genesis_file, last_batch, read_genesis  # noqa: F401
@@ -48,6 +48,7 @@ from rollup.transactions import (
     BUY,
     FundingTick,
     Liquidation,
+    ListAsset,
     OracleUpdate,
     Request,
     SettlementPrice,
@@ -413,9 +414,6 @@ class SequencerService:
         batch circuit can prove before it is submitted: a listing or key change no batch can
         carry would stop every later batch. A key change must carry the current oracle key's
         signature (``Sequencer.submit`` checks it)."""
-        from rollup.errors import InvalidRequest
-        from rollup.transactions import ListAsset
-
         cfg = self.cfg
         if cfg.batch_l1_slots < 1:
             raise InvalidRequest("batches of this configuration have no L1 slot to carry an "

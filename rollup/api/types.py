@@ -17,6 +17,7 @@ from typing import Annotated, ClassVar, Literal, NamedTuple
 import msgspec
 from msgspec import Meta, Struct
 
+from circuits.babyjubjub import unpack_point
 from rollup import transactions as T
 from rollup.transactions import Request
 
@@ -238,8 +239,6 @@ class SetOracleKey(WireRequest):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from circuits.babyjubjub import unpack_point
-
         if isinstance(self.pk, str):
             pt = unpack_point(bytes.fromhex(self.pk.removeprefix("0x")))
             if pt is None:

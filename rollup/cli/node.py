@@ -19,6 +19,9 @@ import click
 
 from rollup.cli.operator import config_option, load_config, serve_until_stopped
 
+# lazy: each command imports what it runs on (the engine, the API server, web3, Numba kernels,
+# key files) when it runs, so that `rollup --help` loads only what the options need.
+
 CLUSTER_READY_S = 300.0  # the first Ray prover worker must hold the key by then
 
 
