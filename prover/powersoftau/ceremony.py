@@ -36,7 +36,7 @@ from prover.formats.ptau import (
 from prover.glv import decomposition_table
 from prover.kernels.cpu import group_fft as kf
 from prover.powersoftau.keys import PtauKey, beacon_key, create_key, public_key_bytes, random_rng
-from prover.powersoftau.lagrange import _chunk, dims, endo_consts
+from prover.powersoftau.lagrange import chunk_rows, dims, endo_consts
 from prover.powersoftau.transcript import (
     NobleBlake2b,
     compressed,
@@ -111,9 +111,9 @@ def _apply(group: CurveGroup, points: np.ndarray, first: int, inc: int) -> np.nd
         t = t * inc % R
     k, neg = decomposition_table(scalars, dims(group))
     jac = group.to_jacobian(np.ascontiguousarray(points))
-    kf.mul_each(jac, k, neg, endo_consts(group), _chunk(n))
+    kf.mul_each(jac, k, neg, endo_consts(group), chunk_rows(n))
     out = group.empty_affine(n)
-    kf.to_affine(jac, out, max(64, _chunk(n) * 16))
+    kf.to_affine(jac, out, max(64, chunk_rows(n) * 16))
     return out
 
 

@@ -4,23 +4,27 @@ For every domain of n = 2^p points (p = 0..power, and power + 1 for tauG1, whose
 monomial counts as infinity as in snarkjs), with T_j the section's points [x tau^j] and
 w_n = 5^((r - 1)/n) (ntt.root_of_unity):
     [x L_i(tau)] = (1/n) sum_j w_n^(-ij) T_j          (an inverse FFT in the exponent)
-Bit-reversal, then log2(n) decimation-in-time stages whose twiddle products use the GLV
-endomorphism (kernels.cpu.group_fft). The 1/n costs one scalar multiplication per point of the
-largest domain 2^K only: V = T / 2^K, and a smaller domain's inputs T_j / 2^p are V_j doubled
-K - p times. The output equals snarkjs's byte for byte (affine points are unique).
+Bit-reversal, then log2(n) decimation-in-time stages whose twiddle products go through the
+curve endomorphisms (phi on G1, psi on G2: kernels.cpu.group_fft, prover.glv). The 1/n costs
+one scalar multiplication per point of the largest domain 2^K only: V = T / 2^K, and a smaller
+domain's inputs T_j / 2^p are V_j doubled K - p times. The output equals snarkjs's byte for
+byte (affine points are unique).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 
 import numba
 import numpy as np
 
 from prover.constants import R
-from prover.curves import G1, CurveGroup
+from prover.curves import G1, G2, CurveGroup
 from prover.fields import Fq, Fq2
+from prover.formats.ptau import PREPARED_ORDER, Ptau, read_ptau, write_ptau
 from prover.glv import BETA_G1, PSI_CX, PSI_CY, decomposition_table
 from prover.kernels.cpu import group_fft as kf
 from prover.kernels.cpu import points as kp
@@ -54,7 +58,7 @@ def endo_consts(group: CurveGroup) -> np.ndarray:
     return Fq2.from_ints([PSI_CX, PSI_CY])
 
 
-def _chunk(n: int) -> int:
+def chunk_rows(n: int) -> int:
     """Rows per parallel task: a few tasks per thread for balance, at most 256."""
     return int(max(1, min(256, n // (4 * numba.get_num_threads()))))
 
@@ -68,12 +72,12 @@ def lagrange_bases(group: CurveGroup, points: np.ndarray, k: int,
     if len(points) < n_top - 1:
         raise ValueError(f"{len(points)} points for a domain of 2^{k}")
     tw, tw_neg = twiddles(max(k, 1), dims(group))
-    beta = endo_consts(group)
+    endo = endo_consts(group)
     v = group.empty_jacobian(n_top)
     m = min(len(points), n_top)
     kp.arr_aff_to_jac(np.ascontiguousarray(points[:m]), v[:m])  # rows past m: Z = 0, infinity
     inv_k, inv_neg = decomposition_table([pow(n_top, -1, R)], dims(group))
-    kf.mul_each(v, inv_k, inv_neg, beta, _chunk(n_top))
+    kf.mul_each(v, inv_k, inv_neg, endo, chunk_rows(n_top))
     work = group.empty_jacobian(n_top)
     out = group.empty_affine(2 * n_top - 1)
     for p in range(k, -1, -1):
@@ -83,21 +87,16 @@ def lagrange_bases(group: CurveGroup, points: np.ndarray, k: int,
         w = work[:n]
         kf.bit_reverse_copy(v[:n], w, p)
         for s in range(1, p + 1):
-            kf.fft_stage(w, s - 1, tw, tw_neg, max(k, 1) - s, beta, _chunk(n // 2))
-        kf.to_affine(w, out[n - 1 : 2 * n - 1], max(64, _chunk(n) * 16))
+            kf.fft_stage(w, s - 1, tw, tw_neg, max(k, 1) - s, endo, chunk_rows(n // 2))
+        kf.to_affine(w, out[n - 1 : 2 * n - 1], max(64, chunk_rows(n) * 16))
         if p:
             kp.arr_double(v[: n // 2], v[: n // 2])
     return out
 
 
-def prepare_phase2(p, progress: Progress | None = None):
+def prepare_phase2(p: Ptau, progress: Progress | None = None) -> Ptau:
     """The prepared file of `snarkjs powersoftau prepare phase2` (its header's ceremony power is
     the power, as snarkjs writes it)."""
-    from dataclasses import replace
-
-    from prover.curves import G2
-    from prover.formats.ptau import PREPARED_ORDER
-
     bases = {}
     for name, group, pts, k in (("lagrange_tau_g1", G1, p.tau_g1, p.power + 1),
                                 ("lagrange_tau_g2", G2, p.tau_g2, p.power),
@@ -109,7 +108,6 @@ def prepare_phase2(p, progress: Progress | None = None):
     return replace(p, ceremony_power=p.power, section_order=PREPARED_ORDER, **bases)
 
 
-def prepare_file(src, dst, progress: Progress | None = None) -> None:
-    from prover.formats.ptau import read_ptau, write_ptau
-
+def prepare_file(src: str | os.PathLike, dst: str | os.PathLike,
+                 progress: Progress | None = None) -> None:
     write_ptau(prepare_phase2(read_ptau(src), progress), dst)
