@@ -25,6 +25,10 @@ class OrderIdReused(EngineError):
     """The order id was already used (or superseded) in its slot of the account's order tree."""
 
 
+class Replayed(EngineError):
+    """The same signed cancel-all was applied already (each is taken once, until its expiry)."""
+
+
 class Expired(EngineError):
     """The request's expiry (or the option series' expiry) is before the state's time."""
 

@@ -149,7 +149,7 @@ async def post_request(api: Api, request: Request, params: dict) -> tuple:
         wait = svc.admit([req], pre)[0]
         if wait is not None:
             raise limited(wait)
-        return svc.enqueue([req], single=True, pre=pre, received=received)
+        return svc.enqueue([req], single=True, pre=pre, received=received, public=True)
 
     r = await api.engine(await api.off_loop(admit_and_queue))
     return r, {"Idempotent-Replay": "true"} if isinstance(r, Replayed) else {}
@@ -197,7 +197,7 @@ async def post_batch(api: Api, request: Request, params: dict) -> tuple:
         if not go:
             return None, go
         return svc.enqueue([r for _, r, _ in go], single=False, pre=[p for *_, p in go],
-                           received=received), go
+                           received=received, public=True), go
 
     fut, go = await api.off_loop(decode_admit_queue)
     results = await api.engine(fut) if fut is not None else []

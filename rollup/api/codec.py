@@ -122,7 +122,7 @@ def parse_request(obj, *, require_sig: bool = True) -> Request:
 _STATUS: dict[type[E.EngineError], int] = {
     E.BadSignature: 403,
     E.UnknownAccount: 404, E.UnknownMarket: 404, E.UnknownOrder: 404,
-    E.StaleNonce: 409, E.OrderIdReused: 409, E.AccountExists: 409,
+    E.StaleNonce: 409, E.OrderIdReused: 409, E.AccountExists: 409, E.Replayed: 409,
     E.JournalError: 503, E.ExodusActive: 503,
 }
 

@@ -432,12 +432,17 @@ class SequencerService:
         return [x if isinstance(x, BaseException) else msgspec.to_builtins(x) for x in outs]
 
     def enqueue(self, reqs: list[Request], *, single: bool, pre: list | None = None,
-                received: int | None = None) -> Future:
+                received: int | None = None, public: bool = False) -> Future:
         """A future of the requests' answers (``single``: one request, its ``W.Receipt`` or
         its error; else the list of receipts and errors). ``pre``: ``preverify``'s answers
-        (computed here if not given: on the caller's thread)."""
+        (computed here if not given: on the caller's thread). ``public``: from a trader
+        endpoint, so OperatorOnly for any type outside ``PUBLIC_TYPES`` (the codec's tables
+        already keep them out; this holds whatever the codec becomes)."""
         if not self._thread.is_alive():
             raise RuntimeError("the sequencer thread is not running")
+        if public:
+            for req in reqs:
+                Sequencer.check_public(req)
         entry = _Submits(reqs, single, self.preverify(reqs) if pre is None else pre, received)
         self._q.put(entry)
         return entry.fut

@@ -120,7 +120,7 @@ class Order(WireRequest):
     side: _int(0, U256, "0 buy, 1 sell")
     size: Size
     price: Price
-    order_id: _uint("unused id >= 1; its slot in the account's order tree is id mod 256")
+    order_id: _uint("unused id >= 1; its slot in the account's order tree is id mod 4096")
     expiry: Expiry
     flags: _int(0, U256, "bits: 1 post-only, 2 IOC, 4 reduce-only, 8 market") = 0
     sig: Signature | None = None
@@ -134,6 +134,19 @@ class Cancel(WireRequest):
     account: AccountId
     asset: Asset
     order_id: _uint("the order's id")
+    sig: Signature | None = None
+
+
+class CancelAll(WireRequest):
+    """Cancel the account's resting orders in a market (0: every market) whose id is at most
+    ``up_to_order_id``; taken once (a replay: 409 Replayed), expiry at most a day ahead."""
+
+    REQUEST: ClassVar[type[Request]] = T.CancelAll
+    type: Literal[16, "cancel_all"]
+    account: AccountId
+    asset: _uint("asset id, 0: every market")
+    up_to_order_id: _uint("the largest order id cancelled (1..2**64-1)")
+    expiry: Expiry
     sig: Signature | None = None
 
 
@@ -251,7 +264,7 @@ class SetOracleKey(WireRequest):
 
 # the trader endpoints' types (all signed) and the operator's (POST /v1/admin)
 SIGNED_TYPES: tuple[type[WireRequest], ...] = (
-    Order, Cancel, Withdrawal, Transfer, Liquidation, OracleUpdate,
+    Order, Cancel, CancelAll, Withdrawal, Transfer, Liquidation, OracleUpdate,
     FundingTick, SettlementPrice)
 ADMIN_TYPES: tuple[type[WireRequest], ...] = (ListAsset, SetOracleKey)
 

@@ -224,6 +224,26 @@ class Journal:
                             "('snapshot_every', ?)", (str(n),))
         self.policy.every = n
 
+    def require_format(self, key: str, value: str, legacy: str) -> None:
+        """Stamp the journal with the state format its rows assume (``key`` = ``value``) or
+        refuse it: JournalError if it was written under another value (a journal with rows and
+        no stamp was written under ``legacy``). Replaying rows under another format would not
+        fail loudly: it would rebuild another state (a hard fork, docs/state.md)."""
+        got = self._meta(key)
+        if got is None:
+            if self.last_seq():
+                got = legacy
+            else:
+                try:
+                    self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+                except sqlite3.Error as exc:
+                    raise JournalError(f"journal stamp not written: {exc}") from exc
+                return
+        if got != value:
+            raise JournalError(f"the journal {self.path} was written with {key} = {got}; this "
+                               f"build uses {value}: its rows do not replay here (a state-format "
+                               "change: finish its batches with the build that wrote it)")
+
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]

@@ -10,7 +10,7 @@ only saves time, the journal alone decides the state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -62,13 +62,23 @@ def _start(journal: Journal, load: Callable[[Snapshot], E], upto: int | None,
 
 def recover(journal: Journal | str | Path, empty: Callable[[], E],
             load: Callable[[Snapshot], E], *, use_snapshot: bool = True,
-            upto: int | None = None, log: Callable[[str], None] | None = None) -> E:
+            upto: int | None = None, log: Callable[[str], None] | None = None,
+            formats: Mapping[str, tuple[str, str]] | None = None) -> E:
     """The engine after every journal row (after row ``upto`` only, if given), from the newest
     usable snapshot plus the rows after it. Attached to the journal again (new requests
     continue its numbering) unless ``upto`` is given: then the journal is left detached (and
-    closed, if this opened it). ``journal.restored_from`` says which snapshot was used."""
+    closed, if this opened it). ``journal.restored_from`` says which snapshot was used.
+    ``formats``: key -> (value, legacy) the journal must have been written under
+    (``Journal.require_format``), checked before any row or snapshot is read."""
     owned = not isinstance(journal, Journal)
     j = Journal(journal) if owned else journal
+    try:
+        for key, (value, legacy) in (formats or {}).items():
+            j.require_format(key, value, legacy)
+    except JournalError:
+        if owned:
+            j.close()
+        raise
     log = log or j.log
     engine = _start(j, load, upto, log) if use_snapshot else None
     j.restored_from = None if engine is None else engine.seq

@@ -38,6 +38,7 @@ class Undo:
         self.resting: dict[tuple[int, int], Order | None] = {}  # (account, id) -> before
         self.seen: dict[tuple[int, int], bool] = {}
         self.wide: dict[int, tuple] = {}  # account -> (row, rt row, wide flag, wide totals)
+        self.spent: list[tuple] = []  # cancel-alls the group remembered
         seq.state.savepoint()
         core.undo = []
         seq._undo = self
@@ -85,6 +86,8 @@ class Undo:
         for k, was in self.seen.items():
             if not was:
                 seq.seen_orders.discard(k)
+        for k in self.spent:
+            seq.cancel_alls.pop(k, None)
         for account, (row, rt, flag, per) in self.wide.items():
             r = core.index.get(account) if row is None else row
             if r is not None:  # (a row the group gave the account starts from zero totals)

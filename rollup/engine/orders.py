@@ -50,6 +50,7 @@ BALANCE_LIMIT = 1 << (BALANCE_BITS - 1)  # signed: -limit <= b < limit
 _PRICE_LIMIT = 1 << PRICE_BITS
 _ORDER_ID_LIMIT = 1 << ORDER_ID_BITS
 _TIME_LIMIT = 1 << TIME_BITS
+CANCEL_ALL_TTL = 86_400  # seconds: how far ahead a cancel-all may expire (what it is kept for)
 
 BookOps = list[Callable[[], None]]
 
@@ -124,18 +125,26 @@ def cancel(seq, req: Cancel) -> tuple[Receipt, BookOps]:
 
 
 def _bounded_cancel(seq, account: int, asset: int, up_to: int, why: str,
-                    expiry: int | None = None) -> tuple[Receipt, BookOps]:
+                    signed: tuple | None = None) -> tuple[Receipt, BookOps]:
     """Every resting order of ``account`` in market ``asset`` (0: all) with an id <= ``up_to``,
-    in id order: the receipt lists them (``dropped``, with ``why``)."""
+    in id order: the receipt lists them (``dropped``, with ``why``). ``signed``: a cancel-all's
+    key (account, asset, up_to, expiry), checked (expiry, replay) and remembered when applied."""
     seq.state.account(account)
     if asset != 0 and asset not in seq.state.assets:
         raise E.UnknownMarket(f"asset {asset} is not listed")
     if not 0 < up_to < _ORDER_ID_LIMIT:
         raise E.InvalidRequest("up_to_order_id must be in 1..2**64-1")
-    if expiry is not None:
+    if signed is not None:
+        expiry = signed[3]
         if not 0 <= expiry < _TIME_LIMIT:
             raise E.InvalidRequest("expiry must be a 64-bit time")
         not_expired(seq.state, expiry)
+        if expiry > seq.state.time + CANCEL_ALL_TTL:
+            raise E.InvalidRequest(f"a cancel-all expires at most {CANCEL_ALL_TTL} s after the "
+                                   f"state's time ({seq.state.time})")
+        if signed in seq.cancel_alls:
+            raise E.Replayed(f"this cancel-all (account {account}, asset {asset}, up to order "
+                             f"{up_to}, expiry {expiry}) was applied already")
     live = seq.live
     if len(live) < ORDER_SLOTS:
         mine = [v for (a, _), v in live.items() if a == account]
@@ -147,19 +156,38 @@ def _bounded_cancel(seq, account: int, asset: int, up_to: int, why: str,
     def apply() -> None:
         for book, m in found:
             unrest(seq, book, m)
+        if signed is not None:
+            spend_cancel_all(seq, signed)
 
     return (Receipt(0, 0, dropped=[(account, oid, why) for oid, _ in hits],
-                    note=f"cancelled {len(hits)}"), [apply] if hits else [])
+                    note=f"cancelled {len(hits)}"), [apply] if hits or signed else [])
 
 
 def cancel_all(seq, req: CancelAll) -> tuple[Receipt, BookOps]:
+    """A signed cancel-all, taken once: its signed fields are remembered until its expiry
+    (at most ``CANCEL_ALL_TTL`` after the state's time), so a replayed signature is refused
+    (``Replayed``) rather than cancelling orders placed since with smaller ids."""
     return _bounded_cancel(seq, req.account, req.asset, req.up_to_order_id, "cancelled",
-                           req.expiry)
+                           (req.account, req.asset, req.up_to_order_id, req.expiry))
 
 
 def drop_orders(seq, req: DropOrders) -> tuple[Receipt, BookOps]:
     return _bounded_cancel(seq, req.account, req.asset, req.up_to_order_id,
                            "dropped by the operator")
+
+
+def spend_cancel_all(seq, key: tuple) -> None:
+    """Remember cancel-all ``key`` (account, asset, up_to_order_id, expiry); forget expired
+    ones now and then (each is refused as Expired anyway, so forgetting changes no answer)."""
+    spent = seq.cancel_alls
+    if seq._undo is not None:
+        seq._undo.spent.append(key)
+    spent[key] = None
+    if len(spent) > seq._cancel_alls_prune_at:
+        now = seq.state.time
+        for k in [k for k in spent if k[3] < now]:
+            del spent[k]
+        seq._cancel_alls_prune_at = max(1024, 2 * len(spent))
 
 
 def apply_book(seq, req: Order, book: OrderBook, plan: list[tuple[RestingOrder, int]],

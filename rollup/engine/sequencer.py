@@ -32,6 +32,7 @@ from rollup.engine.orders import Matcher
 from rollup.engine.receipts import Receipt
 from rollup.engine.runs import CompiledMatcher
 from rollup.margin import resting as R
+from rollup.state.encoding import ORDER_TREE_DEPTH
 from rollup.state.state import State
 from rollup.transactions import (
     PUBLIC_TYPES,
@@ -87,6 +88,13 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def journal_formats() -> dict[str, tuple[str, str]]:
+    """What this build's journal rows assume (key -> (value, the value of unstamped journals)):
+    the order trees' depth decides which slot an order id takes, so rows written at another
+    depth would replay into another state (``Journal.require_format`` refuses them)."""
+    return {"order_depth": (str(ORDER_TREE_DEPTH), "8")}
+
+
 class Sequencer:
     def __init__(self, state: State, domain: Domain, journal=None,
                  verify: Callable[[Request, tuple[int, int], Domain], bool] | None = None, *,
@@ -95,12 +103,17 @@ class Sequencer:
         self.state = state
         self.domain = domain
         self.journal = journal
+        for key, (value, legacy) in journal_formats().items() if journal is not None else ():
+            journal.require_format(key, value, legacy)
         self._verify = verify or _verify_signature
         self.matcher = matcher if matcher is not None else CompiledMatcher()
         self.core = Core()  # the books' arrays and the compiled matcher's account mirror
         self.books: dict[int, OrderBook] = {}
         self.live: dict[tuple[int, int], tuple[int, int]] = {}  # (account, slot) -> (asset, id)
         self.seen_orders: set[tuple[int, int]] = set()
+        # cancel-alls applied and not yet expired: (account, asset, up_to_order_id, expiry)
+        self.cancel_alls: dict[tuple[int, int, int, int], None] = {}
+        self._cancel_alls_prune_at = 1024
         # the signed orders resting in the books: a fill's batch slot proves both signatures
         self.resting: dict[tuple[int, int], Order] = {}
         self.seq = 0
@@ -186,7 +199,7 @@ class Sequencer:
         checked against (else the signature is verified now). ``public``: it came through a
         public endpoint, which may pass in ``PUBLIC_TYPES`` only."""
         if public:
-            self._check_public(req)
+            self.check_public(req)
         if self._needs_signature(req):
             pk = self._signer_key(req)
             good = pre[1] if pre is not None and pre[0] == pk else self._verify(req, pk,
@@ -269,7 +282,7 @@ class Sequencer:
                     i += 1
                     try:
                         if public:
-                            self._check_public(req)
+                            self.check_public(req)
                         out.append(self.apply_verified(req) if verified
                                    else self.submit(req, p))
                     except E.EngineError as exc:
@@ -302,7 +315,7 @@ class Sequencer:
         if public:
             for i, req in enumerate(reqs):
                 try:
-                    self._check_public(req)
+                    self.check_public(req)
                 except E.OperatorOnly as exc:
                     raise E.GroupRejected(i, exc) from None
         return groups.apply_group(self, reqs, verified)
@@ -344,7 +357,8 @@ class Sequencer:
         self.exodus = why
 
     @staticmethod
-    def _check_public(req: Request) -> None:
+    def check_public(req: Request) -> None:
+        """OperatorOnly unless a public endpoint may pass ``req`` in (``PUBLIC_TYPES``)."""
         check(type(req) in PUBLIC_TYPES, E.OperatorOnly,
               f"{type(req).__name__} is not taken from a public endpoint: it comes from the "
               "operator or the L1 queue")

@@ -117,6 +117,8 @@ def tables(seq) -> tuple[dict, dict[str, np.ndarray]]:
             "order_stamp": int(seq.core.meta[C.M_SEQ]),
             "wide_totals": [[i, [[asset, t] for asset, t in per.items()]]
                             for i, per in seq._wide_totals.items()],
+            # the cancel-alls a replay must still refuse (the expired ones are refused anyway)
+            "cancel_alls": sorted(list(k) for k in seq.cancel_alls if k[3] >= seq.state.time),
         },
     }
     return meta, a
@@ -256,6 +258,9 @@ def _restore_engine(seq, meta: dict, a: dict) -> None:
                 for i, slot, asset, oid in _rows("engine.live", ("account", "slot", "asset",
                                                                   "order_id"), a)}
     seq.seen_orders = set(_rows("engine.seen", ("account", "order_id"), a))
+    seq.cancel_alls = dict.fromkeys(tuple(k) for k in meta.get("cancel_alls", []))
+    if any(len(k) != 4 for k in seq.cancel_alls):
+        raise ValueError("malformed cancel-all rows")
     data = a["engine.records.data"].tobytes()
     bounds = np.concatenate([[0], np.cumsum(a["engine.records.length"])]).tolist()
     if bounds[-1] != len(data):
@@ -279,6 +284,7 @@ def clone(seq, make: Callable[[State, Domain], S]) -> S:
         b._h = dict(book._h)
     new.live, new.resting = dict(seq.live), dict(seq.resting)
     new.seen_orders, new.records = set(seq.seen_orders), list(seq.records)
+    new.cancel_alls = dict(seq.cancel_alls)
     new._wide_totals = {i: {a: list(t) for a, t in per.items()}
                         for i, per in seq._wide_totals.items()}
     new.seq = seq.seq

@@ -29,6 +29,7 @@ def public_key(seed: bytes) -> tuple[int, int]:
 
 
 FAR = 10**9  # an expiry no test reaches
+SOON = 3_600  # a cancel-all's expiry: within its bound (CANCEL_ALL_TTL) of a testnet's time
 
 
 def order(acc: int, side: int, size: int, price: int, oid: int, asset: int = PERP,

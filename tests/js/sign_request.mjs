@@ -19,6 +19,7 @@ const TYPES = {
   transfer: [3, ["sender", "receiver", "amount", "nonce", "expiry"]],
   order: [4, ["account", "asset", "side", "size", "price", "order_id", "expiry", "flags"]],
   cancel: [6, ["account", "asset", "order_id"]],
+  cancel_all: [16, ["account", "asset", "up_to_order_id", "expiry"]],
 };
 
 const DOMAIN_TAG = BigInt("0x" + Buffer.from("zkderiv/v1").toString("hex"));

@@ -109,6 +109,7 @@ def view(seq):
                 seen=sorted(seq.seen_orders), records=list(seq.records),
                 resting=sorted(seq.resting.items(), key=lambda kv: kv[0]),
                 totals=seq.resting_totals, wide=seq._wide_totals, time=s.time,
+                cancel_alls=sorted(k for k in seq.cancel_alls if k[3] >= s.time),
                 oracle=sorted(s.oracle.items()), assets=sorted(s.assets), order_seq=int(
                     seq.core.meta[C.M_SEQ]))
 

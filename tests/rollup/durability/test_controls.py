@@ -5,6 +5,7 @@ reproduces the engine exactly; the batch builder replays such a journal to the e
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -12,8 +13,9 @@ from rollup import errors as E
 from rollup.durability.journal import Journal, request_json, snapshot
 from rollup.engine import testnet as tn
 from rollup.engine.restart import recover
-from rollup.engine.testnet import CALL, DOMAIN, FAR, PERP
+from rollup.engine.testnet import CALL, DOMAIN, FAR, PERP, SOON
 from rollup.settlement.batch import build_batch, plan_batches
+from rollup.state.encoding import ORDER_TREE_DEPTH
 from rollup.transactions import (
     BUY,
     SELL,
@@ -48,15 +50,15 @@ def steps():
         ("one", order(2, BUY, 10, 59_900, 1)),
         ("one", order(2, SELL, 10, 3_100, 2, asset=CALL)),
         ("group", [signed(Cancel(1, PERP, 2)), signed(Order(1, PERP, SELL, 8, 60_150, 4, FAR))]),
-        ("group", [signed(CancelAll(2, 0, 100, FAR)),
+        ("group", [signed(CancelAll(2, 0, 100, SOON)),
                    signed(Order(2, PERP, BUY, 6, 59_950, 3, FAR)),
                    signed(Order(2, PERP, SELL, 6, 60_120, 4, FAR)),  # STP drops nothing: asks
                    signed(Order(2, CALL, BUY, 4, 3_000, 5, FAR))]),
-        ("rejected", [signed(CancelAll(2, 0, 100, FAR)),
+        ("rejected", [signed(CancelAll(2, 0, 100, SOON)),
                       signed(Order(2, PERP, BUY, 6, 60_100, 6, FAR)),  # fills 1's ask
                       signed(Order(2, PERP, SELL, 1, 61_000, 3, FAR))]),  # id 3 used
         ("one", order(3, BUY, 5, 60_150, 1)),  # fills 2's ask, then 1's asks
-        ("one", signed(CancelAll(1, PERP, 3, FAR))),
+        ("one", signed(CancelAll(1, PERP, 3, SOON))),
         ("one", DropOrders(2, CALL)),
         ("one", order(3, SELL, 2, 59_000, 2)),
     ]
@@ -107,7 +109,7 @@ def test_a_group_is_one_row_per_request_in_one_transaction(tmp_path):
     path = tmp_path / "j.db"
     seq = tn.venue(n_accounts=3, journal=Journal(path))
     n = seq.seq
-    group = [signed(CancelAll(1, 0, 50, FAR)), order(1, SELL, 10, 60_100, 1),
+    group = [signed(CancelAll(1, 0, 50, SOON)), order(1, SELL, 10, 60_100, 1),
              order(1, BUY, 10, 59_900, 2)]
     seq.submit_group(group)
     rows = list(seq.journal.db.execute("SELECT seq, body FROM requests WHERE seq > ?", (n,)))
@@ -174,3 +176,41 @@ def test_both_sides_rest_after_a_group(tmp_path):
     assert [(o.account, o.order_id) for o in seq.books[PERP].bids.iter_orders()] == [
         (1, 1), (1, 2), (2, 1)]
     seq.journal.close()
+
+
+@pytest.mark.adversarial
+def test_a_journal_of_another_order_depth_is_refused(tmp_path):
+    """Order ids take slot ``id mod 2**depth``: rows written with depth-8 order trees would
+    replay here into another state without any error. A journal is stamped with the depth on
+    its first use; one of another depth, or one with rows and no stamp (written before the
+    stamp, at depth 8), is refused by recovery and by a sequencer given it, before any row is
+    applied; a replayed cancel-all is still refused after a restart."""
+    path = tmp_path / "j.db"
+    seq = tn.venue(n_accounts=2, journal=Journal(path))
+    ca = signed(CancelAll(1, 0, 9, SOON))
+    seq.submit(order(1, SELL, 10, 60_100, 1))
+    seq.submit(ca)
+    seq.submit(order(1, SELL, 10, 60_200, 2))
+    depth = str(ORDER_TREE_DEPTH)
+    assert seq.journal._meta("order_depth") == depth
+    seq.journal.close()
+    again = recover(path, DOMAIN, account_depth=8)
+    with pytest.raises(E.Replayed):
+        again.submit(ca)
+    assert [o.order_id for o in again.open_orders(1)] == [2]
+    snapshot(again)
+    again.journal.close()
+    for stamp in ("8", None):
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("DELETE FROM meta WHERE key = 'order_depth'")
+        if stamp is not None:
+            db.execute("INSERT INTO meta (key, value) VALUES ('order_depth', ?)", (stamp,))
+        db.close()
+        for use_snapshot in (True, False):
+            with pytest.raises(E.JournalError, match="order_depth = 8"):
+                recover(path, DOMAIN, account_depth=8, use_snapshot=use_snapshot)
+        j = Journal(path)
+        with pytest.raises(E.JournalError, match="order_depth = 8"):
+            tn.venue(n_accounts=2, journal=j)
+        assert j._meta("order_depth") == stamp
+        j.close()

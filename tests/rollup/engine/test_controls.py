@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from rollup import errors as E
 from rollup.engine import testnet as tn
-from rollup.engine.orders import ORDER_SLOTS
-from rollup.engine.testnet import CALL, DOMAIN, FAR, PERP, PUT
+from rollup.engine.orders import CANCEL_ALL_TTL, ORDER_SLOTS
+from rollup.engine.testnet import CALL, DOMAIN, FAR, PERP, PUT, SOON
 from rollup.state.encoding import KIND_CALL, KIND_PUT
 from rollup.transactions import (
     BUY,
@@ -74,17 +74,20 @@ BOUNDS = st.sampled_from([-1, 0, 1, 2, 3, 7, 8, U64 - 1, U64]) | st.integers(-5,
 
 
 @given(account=ACCOUNTS, asset=ASSETS, up_to=BOUNDS,
-       expiry=st.sampled_from([-1, 0, 1, 2, FAR, U64 - 1, U64]))
+       expiry=st.sampled_from([-1, 0, 1, 2, SOON, 1 + CANCEL_ALL_TTL, 2 + CANCEL_ALL_TTL, FAR,
+                               U64 - 1, U64]))
 def test_cancel_all_fields(base, account, asset, up_to, expiry):
     """Accepted exactly when the account exists, the market is 0 or listed, 1 <= up_to < 2**64
-    and the expiry is a 64-bit time not passed (the state's time is 1); it cancels exactly the
-    account's orders in that market (or all) with an id <= up_to, in id order, and no other."""
+    and the expiry is a 64-bit time not passed (the state's time is 1) and at most CANCEL_ALL_TTL
+    ahead; it cancels exactly the account's orders in that market (or all) with an id <= up_to,
+    in id order, and no other."""
     seq = base.clone()
     got = outcome_of(seq, CancelAll(account, asset, up_to, expiry))
     want = (E.UnknownAccount if account not in (0, 1, 2, 3)
             else E.UnknownMarket if asset not in (0, PERP, CALL, PUT)
             else E.InvalidRequest if not 0 < up_to < U64 or not 0 <= expiry < U64
-            else E.Expired if expiry < seq.state.time else None)
+            else E.Expired if expiry < seq.state.time
+            else E.InvalidRequest if expiry > seq.state.time + CANCEL_ALL_TTL else None)
     if want is not None:
         assert got is want
         return
@@ -115,7 +118,7 @@ def test_drop_orders_fields(base, account, asset, up_to):
 
 def test_cancel_all_is_signed_and_frees_the_slots_and_margin(base):
     seq = base.clone()
-    ca = CancelAll(1, 0, U64 - 1, FAR)
+    ca = CancelAll(1, 0, U64 - 1, SOON)
     with pytest.raises(E.BadSignature):
         seq.submit(ca)
     with pytest.raises(E.BadSignature):
@@ -128,19 +131,47 @@ def test_cancel_all_is_signed_and_frees_the_slots_and_margin(base):
 
 
 @pytest.mark.adversarial
-def test_replayed_cancel_all_cannot_reach_a_newer_order(base):
-    """A CancelAll signed for the orders up to id 9 cancels them; replayed (it has no nonce) after
-    the trader placed order 10, it still takes only ids <= 9: order 10 stays, in every market."""
+def test_replayed_cancel_all_is_refused(base):
+    """A CancelAll has no nonce: replayed after the trader placed order 5 (an id below its bound
+    of 9, in a slot it freed), it would cancel an order newer than its signature. The engine
+    remembers it until its expiry: the replay gets Replayed and changes nothing, also through a
+    group, a snapshot and a clone; once expired it is refused as Expired."""
     seq = base.clone()
-    ca = CancelAll(1, 0, 9, FAR).signed(tn.key(1), DOMAIN)
-    assert len(seq.submit(ca).dropped) == 5
-    seq.submit(tn.order(1, SELL, 5, 60_200, 10))
+    ca = CancelAll(1, 0, 9, SOON).signed(tn.key(1), DOMAIN)
+    assert len(seq.submit(ca, public=True).dropped) == 5
+    seq.submit(tn.order(1, SELL, 5, 60_200, 5))
     seq.submit(tn.order(1, SELL, 5, 3_200, 11, asset=CALL))
-    for _ in range(2):
-        r = seq.submit(ca)
-        assert r.dropped == [] and r.note == "cancelled 0"
-    assert resting_ids(seq, 1) == [(PERP, 10), (CALL, 11)]
+    before = view(seq)
+    for again in (seq, seq.clone(), type(seq).from_snapshot(seq.to_snapshot(), DOMAIN)):
+        with pytest.raises(E.Replayed):
+            again.submit(ca, public=True)
+        with pytest.raises(E.GroupRejected) as info:
+            again.submit_group([ca], public=True)
+        assert isinstance(info.value.error, E.Replayed)
+        assert view(again) == before
+    assert resting_ids(seq, 1) == [(PERP, 5), (CALL, 11)]
+    # another message (a new expiry) is a new cancel-all
+    assert [oid for _, oid, _ in seq.submit(
+        CancelAll(1, 0, 9, SOON + 1).signed(tn.key(1), DOMAIN)).dropped] == [5]
+    seq.submit(tn.oracle(OracleUpdate, PERP, 60_000, SOON + 1))
+    with pytest.raises(E.Expired):
+        seq.submit(ca)
     check_consistent(seq)
+
+
+def test_cancel_all_memory_is_bounded(base):
+    """Thousands of cancel-alls over advancing time: the remembered ones are forgotten once
+    expired (refused as Expired anyway), so the memory stays near those still live."""
+    seq = base.clone()
+    for t in range(2, 3_002):
+        if t % 100 == 0:
+            seq.apply_verified(OracleUpdate(PERP, 60_000, t))
+        seq.apply_verified(CancelAll(2, 0, t, t + 50))
+    assert len(seq.cancel_alls) <= 2 * 1024
+    live = [k for k in seq.cancel_alls if k[3] >= seq.state.time]
+    assert 50 <= len(live) <= 150
+    with pytest.raises(E.Replayed):
+        seq.apply_verified(CancelAll(*live[0]))
 
 
 def test_drop_orders_is_refused_on_the_public_path(base):
@@ -202,10 +233,10 @@ def test_a_market_maker_quotes_400_orders_and_replaces_them_atomically():
     in one mass quote, then replaced by the next mass quote: 400 resting, all new."""
     seq = option_venue()
     first = quotes(1)
-    r = seq.submit_group([CancelAll(1, 0, U64 - 1, FAR), *first], verified=True)
+    r = seq.submit_group([CancelAll(1, 0, U64 - 1, SOON), *first], verified=True)
     assert all(x.resting == 10 for x in r[1:]) and len(seq.open_orders(1)) == 400
     second = quotes(401, spread=1)
-    r = seq.submit_group([CancelAll(1, 0, 400, FAR), *second], verified=True)
+    r = seq.submit_group([CancelAll(1, 0, 400, SOON), *second], verified=True)
     assert len(r[0].dropped) == 400 and all(x.resting == 10 for x in r[1:])
     assert sorted(o.order_id for o in seq.open_orders(1)) == list(range(401, 801))
     assert sum(len(b) for b in seq.books.values()) == 400
@@ -224,5 +255,5 @@ def test_every_order_slot_can_hold_a_resting_order():
     assert len(seq.open_orders(1)) == ORDER_SLOTS == 4096
     with pytest.raises(E.OrderIdReused):
         seq.apply_verified(Order(1, PERP, SELL, 1, 80_000, ORDER_SLOTS + 1, FAR))
-    r = seq.apply_verified(CancelAll(1, PERP, U64 - 1, FAR))
+    r = seq.apply_verified(CancelAll(1, PERP, U64 - 1, SOON))
     assert len(r.dropped) == ORDER_SLOTS and seq.live == {}

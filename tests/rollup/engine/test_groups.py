@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rollup import errors as E
 from rollup.engine import testnet as tn
 from rollup.engine.groups import MAX_GROUP
-from rollup.engine.testnet import CALL, DOMAIN, FAR, PERP
+from rollup.engine.testnet import CALL, DOMAIN, FAR, PERP, SOON
 from rollup.transactions import (
     BUY,
     IOC,
@@ -85,7 +85,7 @@ def test_mass_quote_replaces_the_quotes_and_may_trade(base):
     """[CancelAll, orders...]: the account's quotes in the market go, the new ones rest, and a
     new quote that crosses trades with the other accounts like any order."""
     seq = base.clone()
-    group = [signed(CancelAll(1, PERP, 4, FAR)),
+    group = [signed(CancelAll(1, PERP, 4, SOON)),
              signed(Order(1, PERP, BUY, 5, 59_950, 11, FAR)),
              signed(Order(1, PERP, SELL, 5, 60_150, 12, FAR)),
              signed(Order(1, PERP, BUY, 30, 60_101, 13, FAR))]  # takes 2's and 3's asks
@@ -105,7 +105,7 @@ def test_a_rejected_item_changes_nothing(base):
     seq = base.clone()
     seq.apply_verified(OracleUpdate(PERP, 60_000, 6))  # 3's first PERP ask is now expired
     before = full_view(seq)
-    good = [CancelAll(1, CALL, 10, FAR),
+    good = [CancelAll(1, CALL, 10, SOON),
             Order(1, PERP, BUY, 120, 60_300, 20, FAR),  # an expired maker, fills, 1's ask 2
             Order(1, CALL, SELL, 7, 3_100, 21, FAR),
             Order(1, PERP, BUY, 3, 59_000, 22, FAR),
@@ -173,7 +173,7 @@ ORDER = st.tuples(st.just("order"), st.sampled_from([PERP, CALL]), st.sampled_fr
 ITEM = st.one_of(
     st.tuples(st.just("cancel"), st.integers(0, 5)),
     st.tuples(st.just("cancel_all"), st.sampled_from([0, PERP, CALL]), st.integers(0, 12),
-              st.sampled_from([FAR, FAR, FAR, 0])),
+              st.sampled_from([SOON, SOON, FAR, 0])),
     ORDER, ORDER,
 )
 
@@ -225,7 +225,7 @@ def test_group_is_its_requests_one_by_one_or_nothing(base, items):
         assert (e.index, type(e.error), e.error.reason) == first_bad
     assert full_view(seq) == full_view(ref)
     check_consistent(seq)
-    more = build([("order", PERP, BUY, 60, 3, 0, 0), ("cancel_all", 0, 30, FAR),
+    more = build([("order", PERP, BUY, 60, 3, 0, 0), ("cancel_all", 0, 30, SOON),
                   ("order", CALL, SELL, 30, -3, 0, 0), ("order", PERP, SELL, 15, -2, 0, 0)])
     more = [dataclasses.replace(r, order_id=r.order_id + 100) if isinstance(r, Order) else r
             for r in more]
