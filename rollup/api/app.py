@@ -34,11 +34,13 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from rollup.api import codec, ws
 from rollup.api import types as W
-from rollup.api.codec import ApiError, BadInput, engine_status, error
+from rollup.api.codec import ApiError, BadInput, engine_error, engine_status, error
+from rollup.api.limits import GROUP_ITEMS_PER_TOKEN
 from rollup.api.openapi import spec_bytes
 from rollup.api.service import Replayed, SequencerService, now_us
 from rollup.api.sessions import Sessions
 from rollup.api.types import OneOf
+from rollup.engine.groups import MAX_GROUP
 from rollup.errors import EngineError
 
 JSON = "application/json"
@@ -211,6 +213,27 @@ async def post_batch(api: Api, request: Request, params: dict) -> tuple:
     return out, {}
 
 
+async def post_group(api: Api, request: Request, params: dict) -> tuple:
+    """An atomic group: the receipts of all its requests, or one GroupRejected (the status its
+    item alone would have had; ``index``, ``cause``) and nothing applied."""
+    received = now_us()
+    data = await body(request, api.max_batch_body)
+    svc = api.service
+
+    def decode_admit_queue():
+        items = codec.decode_batch(data, limit=MAX_GROUP)
+        for i, x in enumerate(items):
+            if isinstance(x, BadInput):
+                raise ApiError(400, x.code, f"group item {i}: {x}", index=i)
+        pre = svc.preverify(items)
+        wait = svc.admit_group(items, pre)
+        if wait is not None:
+            raise limited(wait)
+        return svc.enqueue_group(items, pre=pre, received=received)
+
+    return await api.engine(await api.off_loop(decode_admit_queue)), {}
+
+
 def private(api: Api, request: Request, account: int) -> None:
     """An account's private views need a live session of that account (POST /v1/sessions)."""
     api.sessions.check(request.headers.get("authorization"), account)
@@ -270,7 +293,8 @@ _ENGINE_ERRORS = {
     403: "BadSignature.",
     404: "UnknownAccount, UnknownMarket, UnknownOrder.",
     409: "StaleNonce, OrderIdReused (a different request with the same id or nonce; the same "
-         "signed request again gets its receipt: Idempotent-Replay).",
+         "signed request again gets its receipt: Idempotent-Replay); Replayed (a cancel-all "
+         "taken already, past the idempotency window).",
     411: "Content-Length missing (or a chunked body).",
     413: "Body larger than the configured api.max_body (BodyTooLarge).",
     422: "Any other rejection by the engine: InsufficientMargin, InsufficientCollateral, "
@@ -310,6 +334,24 @@ ROUTES: list[Endpoint] = [
                          "its place with status 400 and is not submitted; the others are. "
                          "Requests from other clients may be applied between batches, never "
                          "inside one."),
+    Endpoint("POST", "/v1/groups", post_group, "submitGroup",
+             "Atomic group of one account's cancels, cancel-alls and orders: amend, mass quote",
+             list[W.Receipt], list[OneOf((W.Order, W.Cancel, W.CancelAll))],
+             errors={400: "Malformed body or item (its index in `index`), not a JSON array.",
+                     **{k: v for k, v in _ENGINE_ERRORS.items() if k not in (400, 413)},
+                     413: f"More than {MAX_GROUP} requests (BatchTooLarge), or a body over "
+                          "the server's batch body limit (BodyTooLarge)."},
+             description=f"At most {MAX_GROUP} signed requests of one account, applied in "
+                         "order all or nothing: each order sees the book the items before it "
+                         "left (cancelled quotes free their slots and margin). Accepted: every "
+                         "receipt, each with the root after the group, once all are in the "
+                         "journal (one transaction). Rejected: the status the failing item "
+                         "alone would have had, error code GroupRejected with `index` (the "
+                         "item) and `cause` (its own error code); nothing changed. An amend is "
+                         "[cancel(old), order(new)]; a mass quote [cancel_all(account, asset, "
+                         "up_to_order_id, expiry), order, ...]. The same group again gets its "
+                         "stored receipts (Idempotent-Replay is not set). A group costs one "
+                         f"rate-limit token per {GROUP_ITEMS_PER_TOKEN} items."),
     Endpoint("POST", "/v1/admin", post_admin, "operatorAction",
              "The operator's actions after genesis: list a market or option series, change "
              "the oracle key", W.Receipt, OneOf(W.ADMIN_TYPES), auth="operator",
@@ -379,9 +421,10 @@ def _endpoint(api: Api, ep: Endpoint):
                 await check(api, request)
             payload, headers = await ep.handler(api, request, request.path_params)
         except ApiError as exc:
-            return _response(exc.status, error(exc.code, str(exc)), exc.headers, exc.close)
+            return _response(exc.status, error(exc.code, str(exc), exc.index), exc.headers,
+                             exc.close)
         except EngineError as exc:
-            return _response(engine_status(exc), error(type(exc).__name__, exc.reason), {})
+            return _response(engine_status(exc), engine_error(exc), {})
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
             return _response(500, error("InternalError", f"{type(exc).__name__}: {exc}"), {})

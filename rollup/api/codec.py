@@ -24,9 +24,10 @@ class ApiError(Exception):
     """A rejection by the API itself: HTTP ``status``, error ``code``, one-line message."""
 
     def __init__(self, status: int, code: str, message: str, headers: dict | None = None,
-                 close: bool = False) -> None:
+                 close: bool = False, index: int | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.headers, self.close = status, code, headers or {}, close
+        self.index = index  # the item of a group it is about
 
 
 class BadInput(ApiError, ValueError):
@@ -90,7 +91,7 @@ def decode_request(data: bytes, *, require_sig: bool = True,
     return wire.to_request()
 
 
-def decode_batch(data: bytes) -> list[Request | BadInput]:
+def decode_batch(data: bytes, limit: int = MAX_BATCH) -> list[Request | BadInput]:
     """The requests of a batch body in order, each decoded as ``decode_request`` would (a
     malformed item is its BadInput, in its place); BadInput / ApiError for the body itself."""
     try:
@@ -100,9 +101,9 @@ def decode_batch(data: bytes) -> list[Request | BadInput]:
             _decode(data, msgspec.Raw)  # not JSON at all: MalformedJSON (nothing is built)
             raise BadInput(f"a batch is a JSON array of requests ({exc})") from None
         raise
-    if len(items) > MAX_BATCH:
+    if len(items) > limit:
         raise ApiError(413, "BatchTooLarge", f"{len(items)} requests in a batch; at most "
-                       f"{MAX_BATCH}")
+                       f"{limit}")
     out: list[Request | BadInput] = []
     for raw in items:
         try:
@@ -128,14 +129,24 @@ _STATUS: dict[type[E.EngineError], int] = {
 
 
 def engine_status(exc: E.EngineError) -> int:
+    if isinstance(exc, E.GroupRejected):  # the status its item would have had alone
+        return engine_status(exc.error)
     for cls in type(exc).__mro__:
         if cls in _STATUS:
             return _STATUS[cls]
     return 422
 
 
-def error(code: str, message: str) -> W.Error:
-    return W.Error(W.ErrorBody(code, message))
+def error(code: str, message: str, index: int | None = None,
+          cause: str | None = None) -> W.Error:
+    return W.Error(W.ErrorBody(code, message, index, cause))
+
+
+def engine_error(exc: E.EngineError) -> W.Error:
+    """The body of an engine rejection (a group's names its item and that item's error)."""
+    if isinstance(exc, E.GroupRejected):
+        return error("GroupRejected", exc.reason, exc.index, type(exc.error).__name__)
+    return error(type(exc).__name__, exc.reason)
 
 
 def hex32(x: int) -> str:

@@ -5,7 +5,9 @@ A request is charged to the account that signed it (the sender of a transfer, th
 a liquidation), and only once its signature verified: requests forged in another account's name
 cannot use up that account's budget (they cost the forger a signature check each, as before).
 Oracle messages are not limited. A request over the limit is refused before it reaches the
-sequencer (``RateLimited``, HTTP 429 with Retry-After), so it changes nothing.
+sequencer (``RateLimited``, HTTP 429 with Retry-After), so it changes nothing. An atomic group
+costs one request per ``GROUP_ITEMS_PER_TOKEN`` items (a mass quote is one message to a market
+maker, and its items share one signature batch and one journal transaction).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
+GROUP_ITEMS_PER_TOKEN = 10
 MAX_BUCKETS = 100_000  # past this, full buckets (the same as absent ones) are dropped
 
 
@@ -27,20 +30,21 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.rate > 0
 
-    def take(self, account: int, now: float | None = None) -> float | None:
-        """Charge one request to ``account``: None if allowed, else the seconds until it
-        would be."""
+    def take(self, account: int, now: float | None = None, cost: float = 1.0) -> float | None:
+        """Charge ``cost`` requests (at most ``burst``) to ``account``: None if allowed, else
+        the seconds until it would be."""
         if not self.enabled:
             return None
         now = time.monotonic() if now is None else now
+        cost = min(float(cost), self.burst)
         with self._lock:
             tokens, at = self._buckets.get(account, (self.burst, now))
             tokens = min(self.burst, tokens + (now - at) * self.rate)
-            if tokens < 1.0:
+            if tokens < cost:
                 self._buckets[account] = (tokens, now)
                 self.refused += 1
-                return (1.0 - tokens) / self.rate
-            self._buckets[account] = (tokens - 1.0, now)
+                return (cost - tokens) / self.rate
+            self._buckets[account] = (tokens - cost, now)
             if len(self._buckets) > MAX_BUCKETS:
                 self._prune(now)
             return None

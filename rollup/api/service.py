@@ -30,7 +30,7 @@ import msgspec
 
 from rollup.api import types as W
 from rollup.api.codec import hex32
-from rollup.api.limits import RateLimiter
+from rollup.api.limits import GROUP_ITEMS_PER_TOKEN, RateLimiter
 from rollup.api.orders import OrderHistory
 from rollup.config import Config
 from rollup.durability.journal import Journal, request_json
@@ -46,6 +46,7 @@ from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT, RISK_SCALE
 from rollup.state.state import State
 from rollup.transactions import (
     BUY,
+    DropOrders,
     FundingTick,
     Liquidation,
     ListAsset,
@@ -447,6 +448,52 @@ class SequencerService:
         self._q.put(entry)
         return entry.fut
 
+    def enqueue_group(self, reqs: list[Request], *, pre: list | None = None,
+                      received: int | None = None) -> Future:
+        """A future of an atomic group's receipts (``Sequencer.submit_group``, public): all of
+        one account's cancels, cancel-alls and orders applied, or GroupRejected and none. The
+        same group again (every request accepted before, still kept) gets its stored receipts;
+        its own transaction, never merged into another group commit."""
+        reqs = list(reqs)
+        pre = self.preverify(reqs) if pre is None else pre
+        received = received if received is not None else now_us()
+        for req in reqs:
+            Sequencer.check_public(req)
+
+        def run(svc: SequencerService) -> list[W.Receipt]:
+            keys = [key_of(request_json(r)) for r in reqs]
+            if keys and all(k in svc._recent for k in keys):
+                stored = [svc._stored(k) for k in keys]
+                if all(x is not None for x in stored):
+                    return stored
+            svc._fill_id = svc.journal.fills_total
+            try:
+                rs = svc.seq.submit_group(reqs, public=True, pre=pre)
+            except EngineError:
+                svc.rejected += 1
+                raise
+            t = svc.seq.state.time
+            recs = [svc._receipt(req, r, received, t) for req, r in zip(reqs, rs, strict=True)]
+            svc.accepted += len(recs)
+            svc._remember(list(zip(reqs, keys, recs, strict=True)))
+            return recs
+
+        return self.call_soon(run)
+
+    def drop_orders(self, account: int, why: str) -> Future:
+        """The operator's DropOrders of every resting order of ``account`` (cancel-on-
+        disconnect): journaled like any request; the future gets its receipt (or error)."""
+        self.log(f"dropping the resting orders of account {account}: {why}")
+        fut = self.enqueue([DropOrders(account)], single=True)
+
+        def failed(f: Future) -> None:
+            if f.exception() is not None:
+                self.log(f"warning: dropping the orders of account {account} failed: "
+                         f"{f.exception()}")
+
+        fut.add_done_callback(failed)
+        return fut
+
     def preverify(self, reqs: list[Request]) -> list:
         """The signatures checked on the caller's thread (the API's, in one batch) while the
         worker thread applies other requests: the compiled kernels release the GIL, so on
@@ -477,6 +524,16 @@ class SequencerService:
                 else req.account
             out.append(lim.take(who))
         return out
+
+    def admit_group(self, reqs: list[Request], pre: list) -> float | None:
+        """``admit`` for an atomic group: one token per ``GROUP_ITEMS_PER_TOKEN`` items, charged
+        to the first item's account once its signature verified."""
+        if not self.limiter.enabled or not reqs or pre[0] is None or not pre[0][1]:
+            return None
+        who = getattr(reqs[0], "account", None)
+        if not isinstance(who, int):
+            return None
+        return self.limiter.take(who, cost=-(-len(reqs) // GROUP_ITEMS_PER_TOKEN))
 
     def _run_group(self, group: list[_Submits]) -> None:
         """One group commit for these entries (worker thread); resolves every entry's future.

@@ -49,6 +49,7 @@ class Subscriber:
         self.loop, self.account = loop, account
         self.queue: asyncio.Queue = asyncio.Queue(limit)
         self.closed = False
+        self.cancel_on_disconnect: int | None = None  # the account whose orders drop at close
 
     def push(self, msg: dict) -> None:
         if not self.closed:

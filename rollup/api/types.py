@@ -294,13 +294,19 @@ EngineTime = Annotated[int, Meta(ge=0, description="the state's oracle time (s) 
                                  "request was applied")]
 
 
-class ErrorBody(Struct):
+class ErrorBody(Struct, omit_defaults=True):
     code: Annotated[str, Meta(description=(
         "The engine's typed error (rollup.errors: InsufficientMargin, StaleNonce, BadSignature, "
-        "...) or an input error (MalformedJSON, MalformedRequest, UnknownType, UnsignedType, "
-        "SignedType, MissingSignature, BodyTooLarge, BatchTooLarge, LengthRequired, NotFound, "
-        "MethodNotAllowed, BadParameter, Unauthorized, RateLimited, InternalError)."))]
+        "GroupRejected, ...) or an input error (MalformedJSON, MalformedRequest, UnknownType, "
+        "UnsignedType, SignedType, MissingSignature, BodyTooLarge, BatchTooLarge, "
+        "LengthRequired, NotFound, MethodNotAllowed, BadParameter, Unauthorized, RateLimited, "
+        "InternalError)."))]
     message: str
+    index: Annotated[int | None, Meta(description=(
+        "GroupRejected, or an input error in a group: the rejected item (0-based)"))] = None
+    cause: Annotated[str | None, Meta(description=(
+        "GroupRejected: the item's own error code (InsufficientMargin, OrderIdReused, ...)"
+        ))] = None
 
 
 class Error(Struct):

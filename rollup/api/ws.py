@@ -1,7 +1,9 @@
 """The WebSocket endpoint ``/v1/ws``: JSON text frames in both directions.
 
 In: ``{"op": "subscribe" | "unsubscribe", "channel": name, "key": n}``, ``{"op": "auth",
-"token": session token}`` (for the private channels of that account), ``{"op": "ping"}``.
+"token": session token}`` (for the private channels of that account), ``{"op": "ping"}``,
+``{"op": "cancel_on_disconnect", "enabled": bool}`` (after auth: when this connection closes,
+however it closes, the operator drops every resting order of the account: ``DropOrders``).
 Out: the channel messages of ``rollup.api.streams`` (each with ``channel``, ``key``, ``seq``),
 ``{"type": "subscribed" | "unsubscribed" | "authenticated" | "pong", ...}`` and
 ``{"type": "error", "code", "message"}``. A book subscription answers with its snapshot first.
@@ -24,10 +26,11 @@ MAX_FRAME = 4096
 
 
 class WsIn(msgspec.Struct, forbid_unknown_fields=True):
-    op: Literal["subscribe", "unsubscribe", "auth", "ping"]
+    op: Literal["subscribe", "unsubscribe", "auth", "ping", "cancel_on_disconnect"]
     channel: str | None = None
     key: int = 0
     token: str | None = None
+    enabled: bool = True
 
 
 def hub_of(api) -> Hub:
@@ -76,6 +79,12 @@ def endpoint(api):
             sub.closed = True
             pump.cancel()
             hub.unsubscribe(sub)
+            if sub.cancel_on_disconnect is not None:
+                try:
+                    api.service.drop_orders(sub.cancel_on_disconnect,
+                                            "its cancel-on-disconnect connection closed")
+                except RuntimeError:  # the service is stopping: nothing rests after a restart
+                    pass                # that the journal does not hold, and no one trades
 
     return ws_route
 
@@ -90,6 +99,13 @@ async def _handle(api, hub: Hub, sub: Subscriber, m: WsIn) -> None:
             return
         sub.account = s.account
         sub.push({"type": "authenticated", "account": s.account, "expires": s.expires})
+    elif m.op == "cancel_on_disconnect":
+        if sub.account is None:
+            sub.push(_error("Unauthorized", "cancel_on_disconnect needs an auth first"))
+            return
+        sub.cancel_on_disconnect = sub.account if m.enabled else None
+        sub.push({"type": "cancel_on_disconnect", "account": sub.account,
+                  "enabled": m.enabled})
     elif m.op == "unsubscribe":
         n = hub.unsubscribe(sub, m.channel, m.key)
         sub.push({"type": "unsubscribed", "channel": m.channel, "key": m.key, "count": n})

@@ -42,6 +42,13 @@ def raise_for(status: int, payload: object, retry_after: str | None = None) -> N
     err = payload.get("error") if isinstance(payload, dict) else None
     code = str(err.get("code", "")) if isinstance(err, dict) else ""
     message = str(err.get("message", "")) if isinstance(err, dict) else str(payload)[:200]
+    if code == "GroupRejected" and isinstance(err, dict):
+        cause = ENGINE_ERRORS.get(str(err.get("cause")), E.EngineError)
+        index = err.get("index") if isinstance(err.get("index"), int) else 0
+        inner = message.split(": ", 2)[-1] if message.count(": ") >= 2 else message
+        exc = E.GroupRejected(index, cause(inner))
+        exc.status = status  # type: ignore[attr-defined]
+        raise exc
     if code in ENGINE_ERRORS and code != "EngineError":
         exc = ENGINE_ERRORS[code](message)
         exc.status = status  # type: ignore[attr-defined]

@@ -19,7 +19,9 @@ from rollup import errors as E
 from rollup.client.errors import ApiError, Unavailable, raise_for
 from rollup.client.stream import Stream
 from rollup.transactions import (
+    POST_ONLY,
     Cancel,
+    CancelAll,
     Domain,
     Order,
     Request,
@@ -29,6 +31,7 @@ from rollup.transactions import (
 )
 
 DAY = 86_400
+CANCEL_ALL_EXPIRY = 3_600  # seconds after the engine's time (the engine takes at most a day)
 RETRY_STATUS = {502, 503, 504}
 HEADERS = {"Content-Type": "application/json"}
 
@@ -48,6 +51,8 @@ class _Signer:
         self.expect = expect_domain
         self.domain: Domain | None = None
         self.ids = order_ids()
+        self.top_id = 0  # the largest order id this client has sent
+        self.engine_time: int | None = None  # the newest engine time seen in an answer
 
     def set_domain(self, status: dict) -> Domain:
         d = Domain(int(status["chain_id"]), int(str(status["rollup_address"]), 16)
@@ -58,6 +63,8 @@ class _Signer:
         return d
 
     def sign(self, req: Request) -> Request:
+        if isinstance(req, Order):
+            self.top_id = max(self.top_id, req.order_id)
         if getattr(req, "sig", None) is not None or not req.SIGNED:
             return req
         if self.key is None:
@@ -72,6 +79,25 @@ class _Signer:
                                                                 nonce))
         return json.dumps({"account": account, "expiry": expiry, "nonce": nonce,
                            "sig": [[str(rx), str(ry)], str(sig_s)]}).encode()
+
+    def saw(self, answer):
+        """Note the engine time of receipts (for cancel-all expiries); ``answer`` unchanged."""
+        items = answer if isinstance(answer, list) else [answer]
+        for a in items:
+            t = a.get("engine_time") if isinstance(a, dict) else None
+            if isinstance(t, int) and (self.engine_time is None or t > self.engine_time):
+                self.engine_time = t
+        return answer
+
+    def cancel_all(self, asset: int, up_to: int | None, expiry: int | None) -> CancelAll:
+        """Every resting order of the account in ``asset`` (0: all markets) up to ``up_to``
+        (default: every id this client has sent, and a fresh one so that each message is
+        new: a cancel-all is taken once)."""
+        if up_to is None:
+            up_to = max(next(self.ids), self.top_id)
+        if expiry is None:
+            expiry = self.engine_time + CANCEL_ALL_EXPIRY
+        return CancelAll(self.need_account(), asset, up_to, expiry)
 
     def need_account(self) -> int:
         if self.account is None:
@@ -97,6 +123,10 @@ def _decode(r: httpx.Response):
     if r.status_code >= 400:
         raise_for(r.status_code, payload, r.headers.get("Retry-After"))
     return payload
+
+
+def group_body(signer: _Signer, reqs: Sequence[Request]) -> bytes:
+    return b"[" + b",".join(encode(signer.sign(r)) for r in reqs) + b"]"
 
 
 def batch_results(items: list[dict]) -> list[dict | Exception]:
@@ -206,7 +236,7 @@ class Client:
         """Sign (when unsigned) and submit; the receipt, or the typed rejection raised."""
         if req.SIGNED and getattr(req, "sig", None) is None:
             _ = self.domain
-        return self._call("POST", "/v1/requests", encode(self._s.sign(req)))
+        return self._s.saw(self._call("POST", "/v1/requests", encode(self._s.sign(req))))
 
     def submit_batch(self, reqs: Sequence[Request]) -> list[dict | Exception]:
         """Up to the server's batch limit in one round trip; per item a receipt or an error."""
@@ -220,6 +250,43 @@ class Client:
 
     def cancel(self, asset: int, order_id: int) -> dict:
         return self.submit(Cancel(self._s.need_account(), asset, order_id))
+
+    def submit_group(self, reqs: Sequence[Request]) -> list[dict]:
+        """One account's cancels, cancel-alls and orders, all or nothing: every receipt, or
+        ``GroupRejected`` (``index``, ``error``: the item's own typed error) and nothing
+        applied."""
+        _ = self.domain
+        return self._s.saw(self._call("POST", "/v1/groups", group_body(self._s, reqs)))
+
+    def cancel_all(self, asset: int = 0, *, up_to_order_id: int | None = None,
+                   expiry: int | None = None) -> dict:
+        """Cancel the account's resting orders in ``asset`` (0: every market) with an id up to
+        ``up_to_order_id`` (default: all this client sent); the receipt lists them."""
+        self._engine_time(expiry)
+        return self.submit(self._s.cancel_all(asset, up_to_order_id, expiry))
+
+    def amend(self, asset: int, order_id: int, side: int, size: int, price: int, *,
+              new_order_id: int | None = None, flags: int = 0,
+              expiry: int | None = None) -> list[dict]:
+        """Replace resting order ``order_id`` by a new one, atomically (both or neither):
+        [the cancel's receipt, the new order's]."""
+        new = self._s.order(asset, side, size, price, new_order_id, flags, expiry)
+        return self.submit_group([Cancel(self._s.need_account(), asset, order_id), new])
+
+    def mass_quote(self, asset: int, quotes: Sequence[tuple[int, int, int]], *,
+                   flags: int = POST_ONLY, expiry: int | None = None,
+                   cancel_expiry: int | None = None) -> list[dict]:
+        """Replace every resting order of the account in ``asset`` by ``quotes`` ((side, size,
+        price), post-only by default), atomically: [the cancel-all's receipt, one per
+        quote]."""
+        self._engine_time(cancel_expiry)
+        ca = self._s.cancel_all(asset, None, cancel_expiry)
+        return self.submit_group([ca, *(self._s.order(asset, side, size, price, None, flags,
+                                                       expiry) for side, size, price in quotes)])
+
+    def _engine_time(self, expiry: int | None) -> None:
+        if expiry is None and self._s.engine_time is None:
+            self._s.engine_time = int(self.status()["time"])
 
     def withdraw(self, amount: int, to: int, nonce: int, expiry: int | None = None) -> dict:
         return self.submit(Withdrawal(self._s.need_account(), amount, to, nonce,
@@ -313,7 +380,7 @@ class AsyncClient:
 
     async def submit(self, req: Request) -> dict:
         await self.domain()
-        return await self._call("POST", "/v1/requests", encode(self._s.sign(req)))
+        return self._s.saw(await self._call("POST", "/v1/requests", encode(self._s.sign(req))))
 
     async def submit_batch(self, reqs: Sequence[Request]) -> list[dict | Exception]:
         await self.domain()
@@ -327,3 +394,31 @@ class AsyncClient:
 
     async def cancel(self, asset: int, order_id: int) -> dict:
         return await self.submit(Cancel(self._s.need_account(), asset, order_id))
+
+    async def submit_group(self, reqs: Sequence[Request]) -> list[dict]:
+        await self.domain()
+        return self._s.saw(await self._call("POST", "/v1/groups", group_body(self._s, reqs)))
+
+    async def cancel_all(self, asset: int = 0, *, up_to_order_id: int | None = None,
+                         expiry: int | None = None) -> dict:
+        await self._engine_time(expiry)
+        return await self.submit(self._s.cancel_all(asset, up_to_order_id, expiry))
+
+    async def amend(self, asset: int, order_id: int, side: int, size: int, price: int, *,
+                    new_order_id: int | None = None, flags: int = 0,
+                    expiry: int | None = None) -> list[dict]:
+        new = self._s.order(asset, side, size, price, new_order_id, flags, expiry)
+        return await self.submit_group([Cancel(self._s.need_account(), asset, order_id), new])
+
+    async def mass_quote(self, asset: int, quotes: Sequence[tuple[int, int, int]], *,
+                         flags: int = POST_ONLY, expiry: int | None = None,
+                         cancel_expiry: int | None = None) -> list[dict]:
+        await self._engine_time(cancel_expiry)
+        ca = self._s.cancel_all(asset, None, cancel_expiry)
+        return await self.submit_group([ca, *(self._s.order(asset, side, size, price, None,
+                                                             flags, expiry)
+                                              for side, size, price in quotes)])
+
+    async def _engine_time(self, expiry: int | None) -> None:
+        if expiry is None and self._s.engine_time is None:
+            self._s.engine_time = int((await self.status())["time"])

@@ -10,6 +10,7 @@ authenticates again and renews every subscription.
 from __future__ import annotations
 
 import json
+from collections import deque
 
 from websockets.sync.client import connect
 
@@ -26,6 +27,8 @@ class Stream:
             "/") + "/v1/ws"
         self.token, self.timeout = token, timeout
         self.subs: set[tuple[str, int]] = set()
+        self.cod = False
+        self._pending: deque[dict] = deque()
         self._open()
 
     def _open(self) -> None:
@@ -36,17 +39,26 @@ class Stream:
             self._expect("authenticated")
 
     def _expect(self, kind: str) -> dict:
-        while True:
-            m = self.recv()
-            if m.get("type") == "error":
-                raise ApiError(0, m["code"], m["message"])
-            if m.get("type") == kind:
-                return m
+        """Wait for the answer ``kind``; channel messages that arrive first are kept for
+        ``recv`` (a subscription loses nothing)."""
+        skipped = []
+        try:
+            while True:
+                m = json.loads(self.ws.recv(self.timeout))
+                if m.get("type") == "error" and "channel" not in m:
+                    raise ApiError(0, m["code"], m["message"])
+                if m.get("type") == kind:
+                    return m
+                skipped.append(m)
+        finally:
+            self._pending.extend(skipped)
 
     def send(self, msg: dict) -> None:
         self.ws.send(json.dumps(msg))
 
     def recv(self, timeout: float | None = None) -> dict:
+        if self._pending:
+            return self._pending.popleft()
         return json.loads(self.ws.recv(timeout if timeout is not None else self.timeout))
 
     def subscribe(self, channel: str, key: int = 0) -> None:
@@ -58,6 +70,14 @@ class Stream:
         self.send({"op": "unsubscribe", "channel": channel, "key": key})
         self.subs.discard((channel, key))
 
+    def cancel_on_disconnect(self, enabled: bool = True) -> None:
+        """When this connection closes (the client dies, the network drops), the server drops
+        every resting order of the account (needs a session: ``Client.stream``). Renewed by
+        ``reconnect``: the old connection's close has dropped them already."""
+        self.send({"op": "cancel_on_disconnect", "enabled": enabled})
+        self._expect("cancel_on_disconnect")
+        self.cod = enabled
+
     def resync(self, channel: str, key: int = 0) -> None:
         self.unsubscribe(channel, key)
         self.subscribe(channel, key)
@@ -65,6 +85,8 @@ class Stream:
     def reconnect(self) -> None:
         self.close()
         self._open()
+        if self.cod:
+            self.cancel_on_disconnect(True)
         for ch, key in sorted(self.subs):
             self.send({"op": "subscribe", "channel": ch, "key": key})
 

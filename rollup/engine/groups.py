@@ -130,7 +130,8 @@ def check_shape(reqs: Sequence[Request]) -> None:
                 f"a group is of one account ({account}), not {r.account}"))
 
 
-def apply_group(seq, reqs: Sequence[Request], verified: bool) -> list[Receipt]:
+def apply_group(seq, reqs: Sequence[Request], verified: bool,
+                pre: Sequence | None = None) -> list[Receipt]:
     """``Sequencer.submit_group``'s work, the sequencer usable (module docstring)."""
     reqs = list(reqs)
     check_shape(reqs)
@@ -139,7 +140,9 @@ def apply_group(seq, reqs: Sequence[Request], verified: bool) -> list[Receipt]:
             pk = seq._signer_key(reqs[0])
         except E.EngineError as exc:
             raise E.GroupRejected(0, exc) from None
-        for i, (req, p) in enumerate(zip(reqs, seq.preverify(reqs), strict=True)):
+        if pre is None or len(pre) != len(reqs):
+            pre = seq.preverify(reqs)
+        for i, (req, p) in enumerate(zip(reqs, pre, strict=True)):
             good = p[1] if p is not None and p[0] == pk else seq._verify(req, pk, seq.domain)
             if not good:
                 raise E.GroupRejected(i, E.BadSignature(

@@ -304,13 +304,16 @@ class Sequencer:
         return out
 
     def submit_group(self, reqs: Sequence[Request], *, verified: bool = False,
-                     public: bool = False) -> list[Receipt]:
+                     public: bool = False,
+                     pre: Sequence[tuple[tuple[int, int], bool] | None] | None = None
+                     ) -> list[Receipt]:
         """Apply signed ``Cancel`` / ``CancelAll`` / ``Order`` requests of one account in order,
         all or nothing (an amend, a mass quote): their receipts, journaled together (one row per
         request, one transaction), each receipt's root the root after the group. If an item is
         rejected, GroupRejected (``index``: the item, ``error``: its typed error) and the state,
         the books and the journal are as before the call. ``verified``: signatures checked
-        already; ``public``: as for ``submit``. Details: ``rollup.engine.groups``."""
+        already; ``pre``: ``preverify``'s answers (used where the signer key is still the one
+        checked); ``public``: as for ``submit``. Details: ``rollup.engine.groups``."""
         self._check_usable()
         if public:
             for i, req in enumerate(reqs):
@@ -318,7 +321,7 @@ class Sequencer:
                     self.check_public(req)
                 except E.OperatorOnly as exc:
                     raise E.GroupRejected(i, exc) from None
-        return groups.apply_group(self, reqs, verified)
+        return groups.apply_group(self, reqs, verified, pre)
 
     def apply_verified(self, req: Request) -> Receipt:
         """``submit`` without the signature check: for journal replay, and for callers that
