@@ -5,9 +5,12 @@ its net delta with the perpetual, within position and delta limits.
     python examples/market_maker.py --url http://127.0.0.1:8080 --key-file mm.key --account 7 \
         --seconds 60
 
-Each round: read the markets and the account, replace the quotes (a side whose position is at
-its limit is not quoted), then send an IOC order on the perpetual when |net delta| is above the
-limit. At the end the quotes are cancelled and the delta is hedged once more.
+Each round: read the markets and the account, replace each series' quotes in one atomic mass
+quote (a cancel-all of the series and the new post-only orders: never a moment without quotes or
+with both; a side whose position is at its limit is not quoted, a level that would cross is left
+out), then send an IOC order on the perpetual when |net delta| is above the limit. Its stream has
+cancel-on-disconnect on: if the process dies, the server drops its quotes. At the end the quotes
+are cancelled and the delta is hedged once more.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from rollup.client import Client
-from rollup.errors import EngineError
+from rollup.errors import EngineError, GroupRejected
 from rollup.keys import load_key
 from rollup.margin.greeks import greeks
 from rollup.transactions import BUY, IOC, POST_ONLY, SELL
@@ -48,7 +51,7 @@ class MarketMaker:
         self.c = client
         self.lim = limits or Limits()
         self.quotes: dict[int, list[int]] = {}  # asset -> our resting order ids
-        self.rounds = self.hedges = 0
+        self.rounds = self.hedges = self.left_out = 0
 
     def _book(self) -> tuple[dict, list[dict], dict[int, int], float, int]:
         listing = self.c.markets()
@@ -66,35 +69,35 @@ class MarketMaker:
         delta += pos.get(perp["asset"], 0)
         return perp, options, pos, delta, now
 
-    def _cancel(self, asset: int) -> None:
-        for oid in self.quotes.pop(asset, []):
-            try:
-                self.c.cancel(asset, oid)
-            except EngineError:
-                pass  # filled or dropped in the meantime
-
     def quote(self, options: list[dict], pos: dict[int, int], spot_of: dict[int, int],
               now: int) -> None:
         lim = self.lim
         for m in options:
-            self._cancel(m["asset"])
             value, _ = value_and_delta(m, spot_of[m["underlying"]], now, lim.vol)
             held = pos.get(m["asset"], 0)
-            ids = []
+            quotes = []
             for lvl in range(lim.levels):
                 width = lim.spread + lim.step * lvl
                 for side, px in ((BUY, value * (1 - width)), (SELL, value * (1 + width))):
                     after = held + (lim.size if side == BUY else -lim.size) * (lvl + 1)
                     price = max(1, math.floor(px) if side == BUY else math.ceil(px))
-                    if abs(after) > lim.max_position:
-                        continue  # this side would take the series past its limit
-                    try:
-                        r = self.c.order(m["asset"], side, lim.size, price, flags=POST_ONLY)
-                    except EngineError:
-                        continue  # would cross, or margin: skip this level
-                    if r.get("resting"):
-                        ids.append(r["resting"]["order_id"])
-            self.quotes[m["asset"]] = ids
+                    if abs(after) <= lim.max_position:  # else past the series' limit
+                        quotes.append((side, lim.size, price))
+            self.quotes[m["asset"]] = self._replace(m["asset"], quotes)
+
+    def _replace(self, asset: int, quotes: list[tuple[int, int, int]]) -> list[int]:
+        """The series' quotes replaced atomically; a level the engine refuses (it would cross,
+        or margin) is left out and the rest sent again. The resting ids."""
+        while True:
+            try:
+                got = self.c.mass_quote(asset, quotes, flags=POST_ONLY)
+            except GroupRejected as exc:
+                if exc.index == 0:  # the cancel-all itself: keep what rests
+                    return self.quotes.get(asset, [])
+                del quotes[exc.index - 1]
+                self.left_out += 1
+                continue
+            return [r["resting"]["order_id"] for r in got[1:] if r.get("resting")]
 
     def hedge(self, perp: dict, delta: float, force: bool = False) -> None:
         if abs(delta) <= (0.5 if force else self.lim.max_delta):
@@ -113,19 +116,26 @@ class MarketMaker:
 
     def run(self, seconds: float, pause: float = 0.2) -> dict:
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            perp, options, pos, delta, now = self._book()
-            spot_of = {perp["asset"]: perp["oracle_price"]}
-            self.hedge(perp, delta)
-            self.quote(options, pos, spot_of, now)
-            self.rounds += 1
-            time.sleep(pause)
-        for asset in list(self.quotes):
-            self._cancel(asset)
+        with self.c.stream() as guard:
+            guard.cancel_on_disconnect()  # quotes die with this process
+            while time.monotonic() < end:
+                perp, options, pos, delta, now = self._book()
+                spot_of = {perp["asset"]: perp["oracle_price"]}
+                self.hedge(perp, delta)
+                self.quote(options, pos, spot_of, now)
+                self.rounds += 1
+                time.sleep(pause)
+            guard.cancel_on_disconnect(False)
+        try:
+            self.c.cancel_all()
+        except EngineError:
+            pass
+        self.quotes.clear()
         perp, options, pos, delta, now = self._book()
         self.hedge(perp, delta, force=True)
         perp, options, pos, delta, now = self._book()
-        return {"rounds": self.rounds, "hedges": self.hedges, "net_delta": delta,
+        return {"rounds": self.rounds, "hedges": self.hedges, "left_out": self.left_out,
+                "net_delta": delta,
                 "positions": pos, "open_orders": len(self.c.account_state()["open_orders"])}
 
 

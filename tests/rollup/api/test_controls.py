@@ -4,6 +4,7 @@ library against a served API, with the raw answers checked where their shape mat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 
@@ -14,8 +15,8 @@ from rollup.api.app import ROUTES
 from rollup.api.openapi import spec
 from rollup.api.server import ApiServer
 from rollup.api.service import SequencerService
+from rollup.client import AsyncClient, Stream
 from rollup.client import Client as SdkClient
-from rollup.client import Stream
 from rollup.config import load
 from rollup.engine.groups import MAX_GROUP
 from rollup.transactions import (
@@ -208,3 +209,25 @@ def test_cancel_on_disconnect(api):
         assert resting(c3) == [604]
         c3.cancel_all()
         c1.cancel_all()
+
+
+def test_the_async_client_has_the_same_controls(api):
+    server, _, _ = api
+
+    async def go():
+        async with AsyncClient(server.url, key=trader(4), account=4) as c:
+            await c.order(PERP, BUY, 1, PRICE - 7_000, order_id=701)
+            got = await c.amend(PERP, 701, BUY, 2, PRICE - 6_900, new_order_id=702)
+            assert [r["type"] for r in got] == ["Cancel", "Order"]
+            got = await c.mass_quote(PERP, [(BUY, 1, PRICE - 6_000), (SELL, 1, PRICE + 6_000)])
+            assert [d["order_id"] for d in got[0]["dropped"]] == [702]
+            ids = sorted(r["resting"]["order_id"] for r in got[1:])
+            assert sorted(o["order_id"] for o in (await c.account_state())["open_orders"]) == ids
+            with pytest.raises(E.GroupRejected) as exc:
+                await c.amend(PERP, 9_999, BUY, 1, PRICE - 6_500)
+            assert (exc.value.index, type(exc.value.error)) == (0, E.UnknownOrder)
+            r = await c.cancel_all()
+            assert sorted(d["order_id"] for d in r["dropped"]) == ids
+            assert (await c.account_state())["open_orders"] == []
+
+    asyncio.run(go())

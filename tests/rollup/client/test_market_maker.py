@@ -6,7 +6,11 @@ net delta within half a unit."""
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import random
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -16,9 +20,10 @@ import pytest
 from rollup.client import Client
 from rollup.config import Market
 from rollup.errors import EngineError
+from rollup.keys import SCHEME
 from rollup.transactions import BUY, IOC, SELL, OracleUpdate
 from tests.support import ROOT
-from tests.support.operator import ORACLE, ServerProcess, trader, write_config
+from tests.support.operator import ORACLE, ServerProcess, trader, wait_until, write_config
 
 SPOT, STRIKE, EXPIRY = 2_000, 2_000, 30 * 86_400
 
@@ -89,3 +94,26 @@ def test_the_example_market_maker_ends_flat_within_its_limits(venue):
     assert abs(out["net_delta"]) <= 0.5 + 1e-9, out
     assert all(abs(out["positions"].get(a, 0)) <= limits.max_position for a in (2, 3)), out
     assert out["rounds"] >= 3
+
+
+def test_a_killed_market_maker_leaves_no_quotes(venue, tmp_path):
+    """kill -9 of the example in the middle of its run: its stream's cancel-on-disconnect makes
+    the server drop every quote it had resting."""
+    key = tmp_path / "mm.key"
+    key.write_text(json.dumps({"scheme": SCHEME, "private_key": trader(1).hex()}))
+    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "market_maker.py"),
+                             "--url", venue.url, "--key-file", str(key), "--account", "1",
+                             "--seconds", "120"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        with Client(venue.url, key=trader(1), account=1) as c:
+            wait_until(lambda: len(c.account_state()["open_orders"]) >= 2 or
+                       proc.poll() is not None, timeout=120)
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            wait_until(lambda: c.account_state()["open_orders"] == [], timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
