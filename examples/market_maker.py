@@ -116,8 +116,10 @@ class MarketMaker:
 
     def run(self, seconds: float, pause: float = 0.2) -> dict:
         end = time.monotonic() + seconds
-        with self.c.stream() as guard:
-            guard.cancel_on_disconnect()  # quotes die with this process
+        # quotes die with this process (armed by a cancel-scoped session outliving the run,
+        # within the day a session may last)
+        ttl = min(86_400, max(3_600, int(seconds) + 600))
+        with self.c.stream(cancel_on_disconnect=True, ttl=ttl) as guard:
             while time.monotonic() < end:
                 perp, options, pos, delta, now = self._book()
                 spot_of = {perp["asset"]: perp["oracle_price"]}

@@ -438,7 +438,14 @@ SESSION_TYPE = 256  # outside the record type byte: a session signature is no tr
 SESSION_MAX_S = 86_400  # a session lasts at most a day
 
 
-def session_message(domain: Domain, account: int, expiry: int, nonce: int) -> int:
-    """H10(domain, 256, account, expiry, nonce, 0...): what the account's key signs to open an
-    API session until ``expiry`` (wall-clock seconds); ``nonce`` makes each signature single-use."""
-    return poseidon([domain.field, SESSION_TYPE, account, expiry, nonce, *[0] * (MSG_FIELDS - 3)])
+SCOPE_CANCEL = 1  # a session scope bit: the holder may arm cancel-on-disconnect
+
+
+def session_message(domain: Domain, account: int, expiry: int, nonce: int,
+                    scope: int = 0) -> int:
+    """H10(domain, 256, account, expiry, nonce, scope, 0...): what the account's key signs to
+    open an API session until ``expiry`` (wall-clock seconds); ``nonce`` makes each signature
+    single-use; ``scope`` 0 reads only, ``SCOPE_CANCEL`` may also have the server cancel the
+    account's orders (cancel-on-disconnect)."""
+    return poseidon([domain.field, SESSION_TYPE, account, expiry, nonce, scope,
+                     *[0] * (MSG_FIELDS - 4)])

@@ -73,6 +73,7 @@ class Api:
         self.openapi = spec_bytes(ROUTES)
         self.sessions = Sessions()
         self.hub = None  # rollup.api.streams.Hub, made with the WebSocket endpoint
+        self.armed: dict[int, int] = {}  # account -> connections with cancel-on-disconnect on
         # signature checks release the GIL: with more than one core they run beside the writer
         self.pool = ThreadPoolExecutor(4, thread_name_prefix="api")
 
@@ -255,8 +256,9 @@ async def post_session(api: Api, request: Request, params: dict) -> tuple:
         raise BadInput(f"session request: {exc}", "MalformedRequest") from None
     pk = await api.read(lambda s: s.account_key(account))  # UnknownAccount -> 404
     domain = api.service.cfg.domain()
-    token, sess = await api.off_loop(api.sessions.open, domain, pk, account, expiry, nonce, sig)
-    return W.SessionToken(token, sess.account, sess.expires), {}
+    token, sess = await api.off_loop(api.sessions.open, domain, pk, account, expiry, nonce, sig,
+                                     r.scope)
+    return W.SessionToken(token, sess.account, sess.expires, sess.scope), {}
 
 
 async def get_markets(api: Api, request: Request, params: dict) -> tuple:
@@ -370,13 +372,15 @@ ROUTES: list[Endpoint] = [
     Endpoint("POST", "/v1/sessions", post_session, "openSession",
              "A bearer token for one account's private views and streams", W.SessionToken,
              W.SessionRequest,
-             errors={400: "MalformedRequest, or BadExpiry (not within a day from now).",
+             errors={400: "MalformedRequest, BadScope, or BadExpiry (not within a day from "
+                          "now).",
                      401: "BadSignature: not signed by the account's key.",
                      404: "UnknownAccount.",
                      409: "SessionReplayed: this signed message opened a session already."},
              description="The account's key signs H10(domain, 256, account, expiry, nonce, "
-                         "0, 0, 0, 0, 0) (docs/api.md, Sessions); the token lasts until expiry "
-                         "(wall clock) or the server's restart."),
+                         "scope, 0, 0, 0, 0) (docs/api.md, Sessions); the token lasts until "
+                         "expiry (wall clock) or the server's restart. Scope 1 also lets the "
+                         "holder arm cancel-on-disconnect on a WebSocket."),
     Endpoint("GET", "/v1/markets", get_markets, "getMarkets",
              "Listed markets: kind, underlying, strike, expiry, oracle price, factors, fees",
              W.Markets),

@@ -482,9 +482,20 @@ class SequencerService:
 
     def drop_orders(self, account: int, why: str) -> Future:
         """The operator's DropOrders of every resting order of ``account`` (cancel-on-
-        disconnect): journaled like any request; the future gets its receipt (or error)."""
-        self.log(f"dropping the resting orders of account {account}: {why}")
-        fut = self.enqueue([DropOrders(account)], single=True)
+        disconnect), journaled like any request, if any rests (else nothing is written); the
+        future gets its receipt, or None."""
+
+        def run(svc: SequencerService) -> W.Receipt | None:
+            if not svc.seq.live.slots_of(account):
+                return None
+            svc.log(f"dropping the resting orders of account {account}: {why}")
+            g = _Submits([DropOrders(account)], True, [None])
+            svc._run_singly(g)
+            if isinstance(g.outs[0], BaseException):
+                raise g.outs[0]
+            return g.outs[0]
+
+        fut = self.call_soon(run)
 
         def failed(f: Future) -> None:
             if f.exception() is not None:

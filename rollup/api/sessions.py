@@ -1,6 +1,8 @@
 """API sessions: a trader proves control of an account's key once (a signed, expiring,
 single-use session message: ``rollup.transactions.session_message``) and gets a random bearer
-token for that account's private reads and private streams until the session expires.
+token for that account's private reads and private streams until the session expires; a session
+signed with scope ``SCOPE_CANCEL`` may also arm cancel-on-disconnect (a read-only token, handed
+to a dashboard, cannot have the account's orders cancelled).
 
 Invariants: a token is 32 random bytes (``secrets``), kept only in this process's memory (a
 restart ends every session); a signature opens one session only (its nonce is remembered until
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 from circuits import eddsa_verify
 from rollup.api.codec import ApiError
-from rollup.transactions import SESSION_MAX_S, Domain, session_message
+from rollup.transactions import SCOPE_CANCEL, SESSION_MAX_S, Domain, session_message
 
 MAX_SESSIONS = 100_000
 
@@ -27,6 +29,7 @@ MAX_SESSIONS = 100_000
 class Session:
     account: int
     expires: int  # wall-clock seconds
+    scope: int = 0  # bits: SCOPE_CANCEL (what the signature allows beyond reads)
 
 
 def _digest(token: str) -> bytes:
@@ -47,13 +50,16 @@ class Sessions:
             del self._used[k]
 
     def open(self, domain: Domain, pk: tuple[int, int], account: int, expiry: int, nonce: int,
-             sig) -> tuple[str, Session]:
+             sig, scope: int = 0) -> tuple[str, Session]:
         """A new token for ``account`` (its key ``pk``), or ApiError 401/400 and nothing kept."""
         now = self.clock()
         if not now < expiry <= now + SESSION_MAX_S:
             raise ApiError(400, "BadExpiry", f"a session's expiry must lie within "
                            f"{SESSION_MAX_S} s from now (wall clock {int(now)})")
-        if not eddsa_verify(pk, session_message(domain, account, expiry, nonce), sig):
+        if scope not in (0, SCOPE_CANCEL):
+            raise ApiError(400, "BadScope", f"scope is 0 (reads) or {SCOPE_CANCEL} (reads and "
+                           "cancel-on-disconnect)")
+        if not eddsa_verify(pk, session_message(domain, account, expiry, nonce, scope), sig):
             raise ApiError(401, "BadSignature", f"not signed by account {account}'s key",
                            {"WWW-Authenticate": 'Bearer realm="account"'})
         with self._lock:
@@ -64,7 +70,7 @@ class Sessions:
             if len(self._by_digest) >= MAX_SESSIONS:
                 raise ApiError(503, "TooManySessions", "the server holds too many sessions")
             token = secrets.token_urlsafe(32)
-            s = Session(account, expiry)
+            s = Session(account, expiry, scope)
             self._by_digest[_digest(token)] = s
             self._used[(account, nonce)] = expiry
         return token, s

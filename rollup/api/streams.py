@@ -49,7 +49,9 @@ class Subscriber:
         self.loop, self.account = loop, account
         self.queue: asyncio.Queue = asyncio.Queue(limit)
         self.closed = False
-        self.cancel_on_disconnect: int | None = None  # the account whose orders drop at close
+        self.session = None  # the session of the last auth (rollup.api.sessions.Session)
+        # cancel-on-disconnect: (account, until: the arming session's expiry), or None
+        self.cancel_on_disconnect: tuple[int, int] | None = None
 
     def push(self, msg: dict) -> None:
         if not self.closed:

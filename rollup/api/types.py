@@ -548,18 +548,22 @@ def encode(obj) -> bytes:
 # --- sessions and instrument metadata ----------------------------------------------------------
 
 class SessionRequest(Struct, forbid_unknown_fields=True):
-    """Open a session: the account's key signs H10(domain, 256, account, expiry, nonce, 0...)."""
+    """Open a session: the account's key signs H10(domain, 256, account, expiry, nonce, scope,
+    0...)."""
 
     account: AccountId
     expiry: _uint("wall-clock seconds, at most a day from now")
     nonce: _uint("any number not used for a session of this account before")
     sig: Signature
+    scope: Annotated[int, Meta(ge=0, le=1, description=(
+        "0: private reads and streams; 1: also cancel-on-disconnect"))] = 0
 
 
 class SessionToken(Struct):
     token: Annotated[str, Meta(description="send as Authorization: Bearer <token>")]
     account: Uint
     expires: Uint
+    scope: Uint = 0
 
 
 class Market(Struct):

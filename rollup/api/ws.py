@@ -2,8 +2,9 @@
 
 In: ``{"op": "subscribe" | "unsubscribe", "channel": name, "key": n}``, ``{"op": "auth",
 "token": session token}`` (for the private channels of that account), ``{"op": "ping"}``,
-``{"op": "cancel_on_disconnect", "enabled": bool}`` (after auth: when this connection closes,
-however it closes, the operator drops every resting order of the account: ``DropOrders``).
+``{"op": "cancel_on_disconnect", "enabled": bool}`` (after an auth with a cancel-scoped session,
+at most ``MAX_ARMED`` connections per account: when this connection closes, however it closes,
+while that session is live, the operator drops every resting order of the account).
 Out: the channel messages of ``rollup.api.streams`` (each with ``channel``, ``key``, ``seq``),
 ``{"type": "subscribed" | "unsubscribed" | "authenticated" | "pong", ...}`` and
 ``{"type": "error", "code", "message"}``. A book subscription answers with its snapshot first.
@@ -14,6 +15,7 @@ Frames are decoded into one typed message (no untyped decode: depth cannot hurt)
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Literal
 
 import msgspec
@@ -21,8 +23,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rollup.api.streams import PRIVATE, Hub, Subscriber
 from rollup.errors import EngineError
+from rollup.transactions import SCOPE_CANCEL
 
 MAX_FRAME = 4096
+MAX_ARMED = 4  # connections of one account with cancel-on-disconnect on
 
 
 class WsIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,14 +83,28 @@ def endpoint(api):
             sub.closed = True
             pump.cancel()
             hub.unsubscribe(sub)
-            if sub.cancel_on_disconnect is not None:
-                try:
-                    api.service.drop_orders(sub.cancel_on_disconnect,
-                                            "its cancel-on-disconnect connection closed")
-                except RuntimeError:  # the service is stopping: nothing rests after a restart
-                    pass                # that the journal does not hold, and no one trades
+            armed = sub.cancel_on_disconnect
+            if armed is not None:
+                _disarm(api, sub)
+                if armed[1] > time.time():  # the session that armed it still holds
+                    try:
+                        api.service.drop_orders(armed[0], "its cancel-on-disconnect "
+                                                "connection closed")
+                    except RuntimeError:  # the service is stopping: no one trades until a
+                        pass                # restart, which starts with no connection
 
     return ws_route
+
+
+def _disarm(api, sub: Subscriber) -> None:
+    armed = sub.cancel_on_disconnect
+    if armed is not None:
+        sub.cancel_on_disconnect = None
+        n = api.armed.get(armed[0], 0) - 1
+        if n > 0:
+            api.armed[armed[0]] = n
+        else:
+            api.armed.pop(armed[0], None)
 
 
 async def _handle(api, hub: Hub, sub: Subscriber, m: WsIn) -> None:
@@ -97,15 +115,32 @@ async def _handle(api, hub: Hub, sub: Subscriber, m: WsIn) -> None:
         if s is None:
             sub.push(_error("Unauthorized", "not a live session token (POST /v1/sessions)"))
             return
-        sub.account = s.account
-        sub.push({"type": "authenticated", "account": s.account, "expires": s.expires})
+        if sub.cancel_on_disconnect is not None and sub.cancel_on_disconnect[0] != s.account:
+            _disarm(api, sub)
+        sub.account, sub.session = s.account, s
+        if sub.cancel_on_disconnect is not None:  # a new session of the account extends it
+            sub.cancel_on_disconnect = (s.account, s.expires if s.scope & SCOPE_CANCEL
+                                        else sub.cancel_on_disconnect[1])
+        sub.push({"type": "authenticated", "account": s.account, "expires": s.expires,
+                  "scope": s.scope})
     elif m.op == "cancel_on_disconnect":
-        if sub.account is None:
-            sub.push(_error("Unauthorized", "cancel_on_disconnect needs an auth first"))
+        s = sub.session
+        if s is None or not s.scope & SCOPE_CANCEL or s.expires <= time.time():
+            sub.push(_error("Unauthorized", "cancel_on_disconnect needs an auth with a live "
+                            f"session of scope {SCOPE_CANCEL} (POST /v1/sessions)"))
             return
-        sub.cancel_on_disconnect = sub.account if m.enabled else None
-        sub.push({"type": "cancel_on_disconnect", "account": sub.account,
-                  "enabled": m.enabled})
+        if not m.enabled:
+            _disarm(api, sub)
+        elif sub.cancel_on_disconnect is None:
+            n = api.armed.get(s.account, 0)
+            if n >= MAX_ARMED:
+                sub.push(_error("TooManyConnections", f"at most {MAX_ARMED} connections of "
+                                "an account have cancel-on-disconnect on"))
+                return
+            api.armed[s.account] = n + 1
+            sub.cancel_on_disconnect = (s.account, s.expires)
+        sub.push({"type": "cancel_on_disconnect", "account": s.account,
+                  "enabled": m.enabled, "until": s.expires})
     elif m.op == "unsubscribe":
         n = hub.unsubscribe(sub, m.channel, m.key)
         sub.push({"type": "unsubscribed", "channel": m.channel, "key": m.key, "count": n})

@@ -20,6 +20,7 @@ from rollup.client.errors import ApiError, Unavailable, raise_for
 from rollup.client.stream import Stream
 from rollup.transactions import (
     POST_ONLY,
+    SCOPE_CANCEL,
     Cancel,
     CancelAll,
     Domain,
@@ -71,13 +72,13 @@ class _Signer:
             raise ValueError("this client has no key: pass key= or a signed request")
         return req.signed(self.key, self.domain)
 
-    def session_body(self, ttl: int) -> bytes:
+    def session_body(self, ttl: int, scope: int = 0) -> bytes:
         if self.key is None:
             raise ValueError("this client has no key: a session needs the account's key")
         account, expiry, nonce = self.need_account(), int(time.time()) + ttl, secrets.randbits(64)
         (rx, ry), sig_s = eddsa_sign(self.key, session_message(self.domain, account, expiry,
-                                                                nonce))
-        return json.dumps({"account": account, "expiry": expiry, "nonce": nonce,
+                                                                nonce, scope))
+        return json.dumps({"account": account, "expiry": expiry, "nonce": nonce, "scope": scope,
                            "sig": [[str(rx), str(ry)], str(sig_s)]}).encode()
 
     def saw(self, answer):
@@ -197,10 +198,12 @@ class Client:
         """Listed markets: kind, underlying, strike, expiry, oracle price, factors, fees."""
         return self._call("GET", "/v1/markets")
 
-    def login(self, ttl: int = 3_600) -> str:
-        """A session of this client's account (its key signs it); private reads use it."""
+    def login(self, ttl: int = 3_600, *, cancel: bool = False) -> str:
+        """A session of this client's account (its key signs it); private reads use it.
+        ``cancel``: scope SCOPE_CANCEL, which may also arm cancel-on-disconnect."""
         _ = self.domain
-        self.session = self._call("POST", "/v1/sessions", self._s.session_body(ttl))
+        self.session = self._call("POST", "/v1/sessions",
+                                  self._s.session_body(ttl, SCOPE_CANCEL if cancel else 0))
         return self.session["token"]
 
     def _private(self, path: str, params=None):
@@ -225,11 +228,18 @@ class Client:
     def order_status(self, order_id: int) -> dict:
         return self._private(f"/v1/orders/{self._s.need_account()}/{order_id}")
 
-    def stream(self):
+    def stream(self, *, cancel_on_disconnect: bool = False, ttl: int = 3_600):
         """A WebSocket to /v1/ws (``rollup.client.stream.Stream``), authenticated when this
-        client has a key and an account."""
-        token = self.login() if self._s.key is not None and self._s.account is not None else None
-        return Stream(str(self._http.base_url), token)
+        client has a key and an account; ``cancel_on_disconnect``: armed (a cancel-scoped
+        session of ``ttl`` seconds: it lapses with the session)."""
+        has_key = self._s.key is not None and self._s.account is not None
+        if cancel_on_disconnect and not has_key:
+            raise ValueError("cancel-on-disconnect needs the account's key and id")
+        token = self.login(ttl, cancel=cancel_on_disconnect) if has_key else None
+        s = Stream(str(self._http.base_url), token)
+        if cancel_on_disconnect:
+            s.cancel_on_disconnect()
+        return s
 
     # --- signed requests --------------------------------------------------------------------------
     def submit(self, req: Request) -> dict:
@@ -354,9 +364,10 @@ class AsyncClient:
     async def markets(self) -> dict:
         return await self._call("GET", "/v1/markets")
 
-    async def login(self, ttl: int = 3_600) -> str:
+    async def login(self, ttl: int = 3_600, *, cancel: bool = False) -> str:
         await self.domain()
-        self.session = await self._call("POST", "/v1/sessions", self._s.session_body(ttl))
+        self.session = await self._call("POST", "/v1/sessions", self._s.session_body(
+            ttl, SCOPE_CANCEL if cancel else 0))
         return self.session["token"]
 
     async def _private(self, path: str, params=None):

@@ -138,15 +138,23 @@ def book_add(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, pr
 
 @njit(cache=True)
 def book_insert(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, price, size,
-                rem, expiry, flags, stamp):
+                rem, expiry, flags, stamp, before):
     """Put a removed order back where its priority stamp places it in its level (undoing a
-    removal: the level's FIFO is in stamp order); its handle. The caller ensured capacity."""
+    removal: the level's FIFO is in stamp order); its handle. ``before``: the handle of the
+    order that followed it when it was removed, -1 if it was the level's tail (undoing in
+    exact reverse order, the level is as the removal left it: O(1)); -2: unknown, found by
+    walking back from the tail. The caller ensured capacity."""
     h, i = _new_order(oi, ou, free, meta, lp, lh, lt, ln, asset, side, acct, row, oid, price,
                       size, rem, expiry, flags, stamp)
     r = asset * 2 + side
-    prev = lt[r, i]
-    while prev >= 0 and oi[prev, O_SEQ] > stamp:
-        prev = oi[prev, O_PREV]
+    if before == -2:
+        prev = lt[r, i]
+        while prev >= 0 and oi[prev, O_SEQ] > stamp:
+            prev = oi[prev, O_PREV]
+    elif before == -1:
+        prev = lt[r, i]
+    else:
+        prev = oi[before, O_PREV]
     nxt = oi[prev, O_NEXT] if prev >= 0 else lh[r, i]
     oi[h, O_PREV] = prev
     oi[h, O_NEXT] = nxt

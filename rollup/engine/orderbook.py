@@ -168,10 +168,12 @@ class OrderBook:
         core = self.core
         h = order._h
         if core.undo is not None:
+            nh = int(core.oi[h, C.O_NEXT])  # its successor in the level, found again by key
+            after = None if nh < 0 else (int(core.oi[nh, C.O_ACCT]), int(core.ou[nh, C.U_OID]))
             core.undo.append((self._unremove, (
                 order.account, order.order_id, order.side, int(core.oi[h, C.O_ROW]),
                 order.price, order.size, int(core.oi[h, C.O_REM]), order.expiry, order.flags,
-                order.seq)))
+                order.seq, after)))
         C.book_remove(core.oi, core.ou, core.pend, core.meta, core.lp, core.lh, core.lt,
                       core.ln, h)
         self._h.pop((order.account, order.order_id), None)
@@ -188,13 +190,16 @@ class OrderBook:
         self.core.oi[self._h[(account, order_id)], C.O_REM] += qty
 
     def _unremove(self, account: int, order_id: int, side: int, row: int, price: int,
-                  size: int, remaining: int, expiry: int, flags: int, stamp: int) -> None:
+                  size: int, remaining: int, expiry: int, flags: int, stamp: int,
+                  after: tuple[int, int] | None) -> None:
         core = self.core
         core.reserve(1, self.asset * 2 + side)
+        # the successor is live again (inverses run newest first), perhaps under a new handle
+        before = -1 if after is None else self._h[after]
         self._h[(account, order_id)] = C.book_insert(
             core.oi, core.ou, core.free, core.meta, core.lp, core.lh, core.lt, core.ln,
             self.asset, side, account, row, np.uint64(order_id), np.uint64(price), size,
-            remaining, np.uint64(expiry), flags, stamp)
+            remaining, np.uint64(expiry), flags, stamp, before)
 
     def get(self, account: int, order_id: int) -> RestingOrder | None:
         h = self._h.get((account, order_id))

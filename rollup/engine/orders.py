@@ -55,6 +55,67 @@ CANCEL_ALL_TTL = 86_400  # seconds: how far ahead a cancel-all may expire (what 
 BookOps = list[Callable[[], None]]
 
 
+class LiveOrders(dict):
+    """``live``: (account, order slot) -> (asset, order id) of the resting orders, with each
+    account's slots kept beside it (``slots_of``), so a cancel-all or an account's view reads
+    that account's orders only, never the venue's."""
+
+    __slots__ = ("_by",)
+
+    def __init__(self, items=()) -> None:
+        super().__init__(items)
+        self._by: dict[int, set[int]] = {}
+        for account, slot in dict.keys(self):
+            self._by.setdefault(account, set()).add(slot)
+
+    def slots_of(self, account: int) -> frozenset[int] | set[int]:
+        return self._by.get(account, frozenset())
+
+    def __setitem__(self, key: tuple[int, int], value: tuple[int, int]) -> None:
+        if not dict.__contains__(self, key):
+            by = self._by.get(key[0])
+            if by is None:
+                by = self._by[key[0]] = set()
+            by.add(key[1])
+        dict.__setitem__(self, key, value)
+
+    def _forget(self, key: tuple[int, int]) -> None:
+        by = self._by[key[0]]
+        by.discard(key[1])
+        if not by:
+            del self._by[key[0]]
+
+    def __delitem__(self, key: tuple[int, int]) -> None:
+        dict.__delitem__(self, key)
+        self._forget(key)
+
+    def pop(self, key, *default):
+        if dict.__contains__(self, key):
+            self._forget(key)
+        return dict.pop(self, key, *default)
+
+    def setdefault(self, key, default=None):
+        if not dict.__contains__(self, key):
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def update(self, *args, **kw) -> None:
+        for k, v in dict(*args, **kw).items():
+            self[k] = v
+
+    def popitem(self):
+        key, value = dict.popitem(self)
+        self._forget(key)
+        return key, value
+
+    def clear(self) -> None:
+        dict.clear(self)
+        self._by.clear()
+
+    def copy(self) -> LiveOrders:
+        return LiveOrders(self)
+
+
 class Matcher(Protocol):
     """How orders are matched (one implementation per class, chosen at construction)."""
 
@@ -146,10 +207,7 @@ def _bounded_cancel(seq, account: int, asset: int, up_to: int, why: str,
             raise E.Replayed(f"this cancel-all (account {account}, asset {asset}, up to order "
                              f"{up_to}, expiry {expiry}) was applied already")
     live = seq.live
-    if len(live) < ORDER_SLOTS:
-        mine = [v for (a, _), v in live.items() if a == account]
-    else:  # the account's slots, not every resting order
-        mine = [v for v in map(live.get, [(account, k) for k in range(ORDER_SLOTS)]) if v]
+    mine = [live[(account, k)] for k in live.slots_of(account)]
     hits = sorted((oid, a) for a, oid in mine if oid <= up_to and asset in (0, a))
     found = [(seq.books[a], seq.books[a].get(account, oid)) for oid, a in hits]
 

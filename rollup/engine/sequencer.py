@@ -109,7 +109,7 @@ class Sequencer:
         self.matcher = matcher if matcher is not None else CompiledMatcher()
         self.core = Core()  # the books' arrays and the compiled matcher's account mirror
         self.books: dict[int, OrderBook] = {}
-        self.live: dict[tuple[int, int], tuple[int, int]] = {}  # (account, slot) -> (asset, id)
+        self.live = orders.LiveOrders()  # (account, slot) -> (asset, id) of resting orders
         self.seen_orders: set[tuple[int, int]] = set()
         # cancel-alls applied and not yet expired: (account, asset, up_to_order_id, expiry)
         self.cancel_alls: dict[tuple[int, int, int, int], None] = {}

@@ -25,6 +25,7 @@ from numba import njit
 from rollup.durability.snapshot import Snapshot, SnapshotError
 from rollup.engine import core as C
 from rollup.engine.orderbook import OrderBook
+from rollup.engine.orders import LiveOrders
 from rollup.state.snapshot import column_ints, int_column, state_from_tables, state_tables
 from rollup.state.state import State
 from rollup.transactions import BUY, REDUCE_ONLY, SELL, Domain, Order
@@ -254,9 +255,10 @@ def _restore_engine(seq, meta: dict, a: dict) -> None:
     for f, (signed, rx, ry, s) in zip(_rows("engine.resting", _ORDER, a), sigs, strict=True):
         o = Order(*f, sig=((rx, ry), s) if signed else None)
         seq.resting[(o.account, o.order_id)] = o
-    seq.live = {(i, slot): (asset, oid)
-                for i, slot, asset, oid in _rows("engine.live", ("account", "slot", "asset",
-                                                                  "order_id"), a)}
+    seq.live = LiveOrders(((i, slot), (asset, oid))
+                          for i, slot, asset, oid in _rows("engine.live", ("account", "slot",
+                                                                            "asset", "order_id"),
+                                                           a))
     seq.seen_orders = set(_rows("engine.seen", ("account", "order_id"), a))
     seq.cancel_alls = dict.fromkeys(tuple(k) for k in meta.get("cancel_alls", []))
     if any(len(k) != 4 for k in seq.cancel_alls):
@@ -282,7 +284,7 @@ def clone(seq, make: Callable[[State, Domain], S]) -> S:
     for asset, book in seq.books.items():
         b = new.books[asset] = OrderBook(asset, core)
         b._h = dict(book._h)
-    new.live, new.resting = dict(seq.live), dict(seq.resting)
+    new.live, new.resting = LiveOrders(seq.live), dict(seq.resting)
     new.seen_orders, new.records = set(seq.seen_orders), list(seq.records)
     new.cancel_alls = dict(seq.cancel_alls)
     new._wide_totals = {i: {a: list(t) for a, t in per.items()}

@@ -96,8 +96,9 @@ def open_orders(seq, account: int) -> list[OpenOrder]:
     """The account's resting orders, by order slot."""
     out = []
     books = seq.books
-    for _slot, (asset, oid) in sorted((slot, v) for (a, slot), v in seq.live.items()
-                                      if a == account):
+    live = seq.live
+    for _slot, (asset, oid) in sorted((slot, live[(account, slot)])
+                                      for slot in live.slots_of(account)):
         o = books[asset].get(account, oid)
         if o is not None:
             out.append(OpenOrder(asset, oid, o.side, o.price, o.size, o.remaining, o.expiry,

@@ -143,6 +143,12 @@ def check_consistent(seq):
             assert seq.live[(acc, oid % ORDER_SLOTS)] == (a, oid)
             assert (acc, oid) in seq.resting and (acc, oid) in seq.seen_orders
     assert len(seq.live) == sum(len(b) for b in seq.books.values()) == len(seq.resting)
+    # each account's slot index is exactly its live entries
+    by: dict = {}
+    for acc, slot in seq.live:
+        by.setdefault(acc, set()).add(slot)
+    assert by == {a: set(seq.live.slots_of(a)) for a in by}
+    assert sum(len(seq.live.slots_of(a)) for a in seq.state.accounts) == len(seq.live)
     assert seq.resting_totals == totals_from_books(seq)
 
 

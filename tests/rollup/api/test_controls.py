@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 
 import pytest
 
@@ -15,7 +16,8 @@ from rollup.api.app import ROUTES
 from rollup.api.openapi import spec
 from rollup.api.server import ApiServer
 from rollup.api.service import SequencerService
-from rollup.client import AsyncClient, Stream
+from rollup.api.ws import MAX_ARMED
+from rollup.client import ApiError, AsyncClient, Stream
 from rollup.client import Client as SdkClient
 from rollup.config import load
 from rollup.engine.groups import MAX_GROUP
@@ -179,18 +181,22 @@ def test_openapi_names_the_group_route(api):
 
 
 def test_cancel_on_disconnect(api):
-    """Enabled on an authenticated stream, the account's resting orders are dropped when the
-    connection closes (and only then; another account's stay); without it they rest on."""
+    """Armed on a stream authenticated by a cancel-scoped session, the account's resting orders
+    are dropped when the connection closes (and only then; another account's stay); disarmed,
+    they rest on. A read-only session cannot arm it; closing with nothing resting writes
+    nothing; at most MAX_ARMED connections of an account arm it."""
     server, raw, _ = api
     with SdkClient(server.url, key=trader(3), account=3) as c3, \
             SdkClient(server.url, key=trader(1), account=1) as c1:
         c1.order(PERP, SELL, 1, PRICE + 9_000, order_id=601)
         with Stream(server.url) as anon:
-            with pytest.raises(Exception, match="Unauthorized"):
+            with pytest.raises(ApiError, match="Unauthorized"):
                 anon.cancel_on_disconnect()
-        s = c3.stream()
+        with c3.stream() as reader:  # a read session: may not cancel the account's orders
+            with pytest.raises(ApiError, match="Unauthorized"):
+                reader.cancel_on_disconnect()
+        s = c3.stream(cancel_on_disconnect=True)
         s.subscribe("book", PERP)
-        s.cancel_on_disconnect()
         c3.order(PERP, SELL, 1, PRICE + 8_000, order_id=602)
         c3.order(PERP, SELL, 1, PRICE + 8_100, order_id=603)
         assert s.recv()["channel"] == "book"  # the subscription's messages are kept
@@ -198,16 +204,29 @@ def test_cancel_on_disconnect(api):
         s.close()
         wait_until(lambda: resting(c3) == [], timeout=10)
         assert 601 in resting(c1)
+        # nothing resting: a close writes no journal row
+        n = raw.get("/v1/status")["seq"]
+        for _ in range(3):
+            c3.stream(cancel_on_disconnect=True).close()
+        time.sleep(0.5)
+        assert raw.get("/v1/status")["seq"] == n
         # switched off again: the orders outlive the connection
-        s = c3.stream()
-        s.cancel_on_disconnect()
+        s = c3.stream(cancel_on_disconnect=True)
         s.cancel_on_disconnect(False)
         c3.order(PERP, SELL, 1, PRICE + 8_000, order_id=604)
         s.close()
         with pytest.raises(AssertionError):
             wait_until(lambda: resting(c3) == [], timeout=1)
         assert resting(c3) == [604]
-        c3.cancel_all()
+        # a bounded number of armed connections per account
+        armed = [c3.stream(cancel_on_disconnect=True) for _ in range(MAX_ARMED)]
+        with c3.stream() as extra:
+            extra.send({"op": "auth", "token": c3.login(cancel=True)})
+            with pytest.raises(ApiError, match="TooManyConnections"):
+                extra.cancel_on_disconnect()
+        for a in armed:
+            a.close()
+        wait_until(lambda: resting(c3) == [], timeout=10)
         c1.cancel_all()
 
 
