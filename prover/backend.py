@@ -17,15 +17,25 @@ the middle of a computation is raised as GpuError; nothing falls back to the CPU
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Literal
 
+import numba
 import numpy as np
 
+from prover import msm as cpu_msm
+from prover import ntt as cpu_ntt
 from prover.constants import R
 from prover.curves import G1, G2, CurveGroup
 from prover.fields import Fr
+from prover.msm import plain_scalars
+from prover.ntt import MAX_LOG_N
+
+# lazy: the CUDA backend's modules (`prover.kernels.cuda`: Numba CUDA and a driver that may be
+# absent) load only when a CUDA backend is asked for or "auto" probes for one, so CPU users never
+# import them.
 
 log = logging.getLogger(__name__)
 
@@ -90,36 +100,22 @@ class CpuBackend(Backend):
     name = "cpu"
 
     def __init__(self) -> None:
-        import os
-
-        import numba
-
         self.device_name = f"CPU ({numba.get_num_threads()} threads of {os.cpu_count()})"
 
     def msm_jacobian(self, group, bases, scalars, scalar_form="standard"):
-        from prover.msm import msm_jacobian
-
-        return msm_jacobian(group, bases, scalars, scalar_form=scalar_form)
+        return cpu_msm.msm_jacobian(group, bases, scalars, scalar_form=scalar_form)
 
     def ntt(self, a):
-        from prover import ntt
-
-        return ntt.ntt(a)
+        return cpu_ntt.ntt(a)
 
     def intt(self, a):
-        from prover import ntt
-
-        return ntt.intt(a)
+        return cpu_ntt.intt(a)
 
     def coset_ntt(self, a, shift):
-        from prover import ntt
-
-        return ntt.coset_ntt(a, shift)
+        return cpu_ntt.coset_ntt(a, shift)
 
     def coset_intt(self, a, shift):
-        from prover import ntt
-
-        return ntt.coset_intt(a, shift)
+        return cpu_ntt.coset_intt(a, shift)
 
 
 def _gpu_error_types() -> tuple[type[BaseException], ...]:
@@ -154,8 +150,6 @@ def _ntt_size(a: np.ndarray) -> int:
     if not (isinstance(a, np.ndarray) and a.dtype == np.uint64 and a.ndim == 2
             and a.shape[1] == 4 and a.flags.c_contiguous and a.flags.writeable):
         raise ValueError("NTT works in place on a writeable C-contiguous (n, 4) uint64 array")
-    from prover.ntt import MAX_LOG_N
-
     n = a.shape[0]
     if n <= 0 or n & (n - 1):
         raise ValueError(f"NTT size must be a power of two, got {n}")
@@ -185,7 +179,6 @@ class CudaBackend(Backend):
     def msm_jacobian(self, group, bases, scalars: np.ndarray | Sequence[int],
                      scalar_form="standard"):
         from prover.kernels.cuda import msm as kmsm
-        from prover.msm import plain_scalars
 
         pts = group._rows(bases, 2)
         montgomery = isinstance(scalars, np.ndarray) and scalar_form == "montgomery"

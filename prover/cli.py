@@ -18,6 +18,10 @@ import time
 
 import click
 
+# lazy: each command imports the prover's machinery (Numba kernels, file formats, the ceremony)
+# when it runs, so that `zkprove --help` and `rollup --help` (which imports this module for
+# `run_main`) load only click.
+
 # Input errors that mean "malformed" (exit 2) rather than "invalid proof" (exit 1).
 _MALFORMED = (ValueError, OSError, TypeError)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from prover.constants import BN_X, Q, R
 from prover.curves import G1, G2
+from prover.fields import Fq2
 from prover.kernels.cpu import pairing as kp
 
 # Loop parameter of the optimal ate pairing on BN curves: s = 6x + 2.
@@ -54,8 +55,6 @@ _frob_cache: tuple | None = None
 def _frob():
     global _frob_cache
     if _frob_cache is None:
-        from prover.fields import Fq2
-
         arr = Fq2.from_ints(list(_FROB_INTS))
         _frob_cache = tuple(G2._as_tuple(arr[i]) for i in range(4))
     return _frob_cache

@@ -24,6 +24,8 @@ from prover.constants import G2_B, Q, R
 from prover.curves import G1, G2
 from prover.fields import Fq2
 from prover.formats.zkey import SEC_CONTRIBUTIONS, Zkey, parse_contributions, read_zkey, write_zkey
+from prover.groth16.setup import _uncompressed
+from prover.kernels.cpu import points as kp
 
 G2_COFACTOR = 0x30644E72E131A029B85045B68181585E06CEECDA572A2489345F2299C0F9FA8D
 _COFACTOR_LIMBS = np.array([[(G2_COFACTOR >> (64 * i)) & (2**64 - 1) for i in range(4)]],
@@ -107,8 +109,6 @@ def hash_to_g2(transcript: bytes):
     """snarkjs's hashToG2: a G2 point (py_ecc-style ints) from a 64-byte transcript."""
     from py_ecc.optimized_bn128 import FQ2
 
-    from prover.kernels.cpu import points as kp
-
     rng = ChaCha20Rng(list(struct.unpack(">8I", transcript[:32])))
     b = FQ2(list(G2_B))
     while True:
@@ -129,8 +129,6 @@ def hash_to_g2(transcript: bytes):
 
 
 def _pubkey_bytes(c) -> bytes:
-    from prover.groth16.setup import _uncompressed
-
     return (_uncompressed(G1, c.delta_after) + _uncompressed(G1, c.g1_s)
             + _uncompressed(G1, c.g1_sx) + _uncompressed(G2, c.g2_spx) + bytes(c.transcript))
 
@@ -194,8 +192,6 @@ def _apply(zkey: Zkey, x: int, g1_s: np.ndarray, record_tail: bytes) -> Zkey:
     """zkey with one more contribution of secret x: the transcript over the chain so far and
     g1_s, g1_sx = x g1_s; delta times x, L and H times x^-1; section 10 gets the record
     (deltaAfter, g1_s, g1_sx, g2_spx, transcript) + record_tail (type, parameters)."""
-    from prover.groth16.setup import _uncompressed
-
     if zkey.contributions is None:
         raise ValueError("zkey has no contributions section (10)")
     cs_hash, previous = parse_contributions(zkey.contributions)

@@ -21,7 +21,10 @@ import numpy as np
 
 from prover.constants import Q, R
 from prover.curves import G1, G2, CurveGroup
-from prover.fields import Fr
+from prover.fields import Fq, Fr
+from prover.formats._limbs import limbs_lt
+from prover.formats.container import ensure_aligned
+from prover.formats.ptau import Ptau, read_ptau
 from prover.formats.r1cs import R1CS, read_r1cs
 from prover.formats.zkey import COEF_DTYPE, Zkey, write_zkey
 from prover.groth16 import kernels as kg
@@ -182,8 +185,6 @@ def _wire_sums(group: CurveGroup, parts, n_out: int, col_offset: int = 0) -> np.
     """sum over entries (row j, wire i, c) of c * bases[j] into wire i - col_offset (affine);
     parts = [(rows, cols, coeffs, bases)]; entries of wires outside
     col_offset .. col_offset + n_out - 1 are skipped."""
-    from prover.formats.container import ensure_aligned
-
     out = group.empty_jacobian(n_out)  # Z = 0: infinity
     half = R // 2
     for rows, cols, coeffs, bases in parts:
@@ -203,8 +204,6 @@ def _wire_sums(group: CurveGroup, parts, n_out: int, col_offset: int = 0) -> np.
 
 
 def _limbs_gt(limbs: np.ndarray, bound: int) -> np.ndarray:
-    from prover.formats._limbs import limbs_lt
-
     return ~limbs_lt(limbs, bound + 1)
 
 
@@ -217,9 +216,6 @@ def setup_from_ptau(r1cs: R1CS | str | os.PathLike, ptau) -> Zkey:
     K_i = sum_j (A[j][i] [beta L_j]_1 + B[j][i] [alpha L_j]_1 + C[j][i] [L_j]_1) in IC (public
     wires) or C (private wires); H = the odd half of the 2n-point Lagrange basis.
     """
-    from prover.formats.container import ensure_aligned
-    from prover.formats.ptau import Ptau, read_ptau
-
     if not isinstance(r1cs, R1CS):
         r1cs = read_r1cs(r1cs)
     if not isinstance(ptau, Ptau):
@@ -272,8 +268,6 @@ def _uncompressed(group: CurveGroup, aff: np.ndarray) -> bytes:
     """snarkjs's "uncompressed" encoding (ffjavascript LEMtoU): each coordinate canonical and
     big-endian, an Fq2 coordinate as c1 || c0 (its 64 little-endian bytes reversed); infinity
     stays all zeros."""
-    from prover.fields import Fq
-
     a = np.ascontiguousarray(aff, dtype=np.uint64)
     plain = Fq.from_montgomery(a.reshape(-1, 4)).reshape(a.shape)
     if group.degree == 1:

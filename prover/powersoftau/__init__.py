@@ -6,16 +6,16 @@ holds the hashes and encodings they share, keys the contribution keys. Design: d
 
 from __future__ import annotations
 
+from prover.kernels.cpu import blake2b as kb
+from prover.kernels.cpu import group_fft as kf
+from prover.kernels.cpu import msm as km
+from prover.kernels.cpu import pairing as kpair
+from prover.kernels.cpu import points as kp
+
 
 def kernels_for(*commands: str) -> list[tuple[object, int]]:
     """(jitted kernel, signatures it needs) of the heavy kernels each command runs, for the
     first-use notice of the CLI."""
-    from prover.kernels.cpu import blake2b as kb
-    from prover.kernels.cpu import group_fft as kf
-    from prover.kernels.cpu import msm as km
-    from prover.kernels.cpu import pairing as kpair
-    from prover.kernels.cpu import points as kp
-
     table = {
         "new": [],
         "contribute": [(kf.mul_each, 2), (kf.to_affine, 2), (kb.compress_blocks, 1),

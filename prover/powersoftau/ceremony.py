@@ -24,8 +24,11 @@ import numpy as np
 from prover.constants import Q, R
 from prover.curves import G1, G2, CurveGroup
 from prover.errors import ProverInputError
+from prover.formats.container import u32, write_container
 from prover.formats.ptau import (
+    MAGIC,
     PHASE1_ORDER,
+    VERSION,
     Ptau,
     PtauContribution,
     encode_contributions,
@@ -80,9 +83,6 @@ def new_ptau(power: int) -> Ptau:
 def new_file(power: int, path: str | os.PathLike) -> bytes:
     """Write `powersoftau new`'s file, streamed in blocks of repeated generators (no array of
     the whole file); returns the first challenge hash."""
-    from prover.formats.container import u32, write_container
-    from prover.formats.ptau import MAGIC, VERSION
-
     p = new_ptau(power)  # validates the power; its arrays are broadcast views
 
     def repeated(pt: np.ndarray, count: int) -> list[np.ndarray]:

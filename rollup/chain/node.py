@@ -12,13 +12,10 @@ and (Linux) by the kernel if this process dies first (PR_SET_PDEATHSIG), so none
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +24,7 @@ from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
 from .errors import ChainError
+from .lifetime import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL_BIN = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
@@ -137,14 +135,6 @@ def _stop(proc: subprocess.Popen) -> None:
     _live.discard(proc)
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -178,7 +168,7 @@ class AnvilNode:
                  "--chain-id", str(self.chain_id), "--gas-limit", str(self.block_gas_limit),
                  "--silent", *self.extra_args],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                preexec_fn=_die_with_parent)
+                preexec_fn=die_with_parent)
             _live.add(proc)
             url = f"http://127.0.0.1:{port}"
             if self._wait_ready(proc, url):

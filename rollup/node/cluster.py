@@ -25,7 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prover.formats.snarkjs_json import vk_from_json
+from prover.formats.wtns import read_wtns
+from prover.formats.zkey import read_zkey
 from rollup.node.provers import LocalProverPool, ProofDone, ProofJob, ProverPool
+from rollup.settlement.stage import Proven, prove_witness, write_proof
+
+# lazy: the proving backend (`prover.backend`, with the prover's Numba kernels) loads in the Ray
+# worker that proves, not in the node that dispatches; Ray itself loads only for a Ray pool.
 
 KEY_CACHE_ENV = "ZKDERIV_KEY_CACHE"  # a worker machine's key cache (default ~/.cache/zkderiv/keys)
 NAMESPACE = "zkderiv-provers"
@@ -120,8 +127,6 @@ class ProverWorker:
     def load(self, data: bytes | None = None) -> dict | None:
         """Load the key (DATA: its bytes, when this machine had no copy). None: send the key."""
         from prover.backend import get_backend
-        from prover.formats.snarkjs_json import vk_from_json
-        from prover.formats.zkey import read_zkey
 
         cache = key_cache_dir(self.cache)
         path = find_key(self.sha256, self.key_path, cache)
@@ -144,8 +149,6 @@ class ProverWorker:
                 "gpus": [str(g) for g in ray.get_gpu_ids()]}
 
     def prove(self, meta: dict, witness) -> dict:
-        from rollup.settlement.stage import prove_witness
-
         p = prove_witness(meta, witness, self.key, vk=self.vk, backend=self.backend)
         return {"number": p.number, "public_json": p.public_json, "proof_json": p.proof_json,
                 "seconds": p.seconds}
@@ -309,8 +312,6 @@ class RayProverPool:
                 self._stop.wait(0.5)
 
     def _dispatch(self) -> None:
-        from prover.formats.wtns import read_wtns
-
         for w in self._slots:
             if w.state != "idle":
                 continue
@@ -365,8 +366,6 @@ class RayProverPool:
                      f"{', GPU ' + ','.join(out['gpus']) if out['gpus'] else ''}) in "
                      f"{time.time() - w.started:.1f} s")
             return
-        from rollup.settlement.stage import Proven, write_proof
-
         j = w.job
         with self._lock:
             w.state, w.job = "idle", None

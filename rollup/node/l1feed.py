@@ -19,6 +19,9 @@ from collections.abc import Callable
 from rollup.settlement.files import FEED_STORE as STORE_NAME
 from rollup.settlement.files import L1_TYPES
 
+# lazy: web3 and the relayer (~2 s) load on the feed's own thread at its first poll, where it
+# also opens its connections: `rollup sequencer run --l1-poll` serves without waiting for them.
+
 __all__ = ["L1_TYPES", "STORE_NAME", "FeedError", "L1Feed", "l1_requests_journaled"]
 
 

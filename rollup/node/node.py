@@ -4,8 +4,9 @@ Stages, each restart-safe from its own durable state: ``api`` (the HTTP API in f
 sequencer service; DATA/journal.db), ``l1feed`` (the L1 queue into the sequencer;
 DATA/l1-feed.db), ``oracle`` (signed prices and funding ticks from ``[node] oracle``),
 ``batcher`` (closes a batch when it is full or its oldest row waited ``[batch] time_limit``
-seconds, and builds it in a builder process), ``provers`` (N processes proving built batches in
-any order) and ``relayer`` (proven batches onto Rollup.sol in batch order, exactly once).
+seconds, and builds it in a builder process: ``rollup.node.builder``), ``provers`` (N processes
+proving built batches in any order) and ``relayer`` (proven batches onto Rollup.sol in batch
+order, exactly once).
 A stage that fails logs one line, records the error for ``status`` and retries after a pause. A
 kill -9 at any moment loses no acknowledged request, and a restart rebuilds, proves and submits
 only what is missing (files written last and atomically, sent transaction hashes stored, the
@@ -24,10 +25,18 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
+from rollup.chain.node import rpc
+from rollup.chain.rollup import RollupClient
 from rollup.config import Config
+from rollup.node import builder
 from rollup.node import metrics as M
+from rollup.node.l1feed import L1Feed
+from rollup.node.oracle import FileSource, OracleFeeder, make_source
 from rollup.node.provers import ProofJob, ProverPool, stop_executor
 from rollup.settlement import files as F
+from rollup.settlement.relayer import BatchStore, Relayer
+from rollup.settlement.stage import pending_rows, stored_batch
+from rollup.state.state import KIND_PERP
 
 
 class NodeError(RuntimeError):
@@ -55,28 +64,6 @@ class Stage:
 
     def to_json(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "name"}
-
-
-_CACHE = None  # the builder process's pre-state between builds (rollup.settlement.stage.PreState)
-
-
-def _build(cfg_path: str, full_only: bool) -> dict | None:
-    """Runs in the builder process: the next batch's files, or None (not full yet)."""
-    global _CACHE
-    from rollup.config import load
-    from rollup.settlement.stage import PreState, build_next
-
-    if _CACHE is None:
-        _CACHE = PreState()
-    # no constraint check here: the prover's proof is verified before it is written
-    built = build_next(load(cfg_path), full_only=full_only, check=False, cache=_CACHE)
-    return None if built is None else built.meta
-
-
-def _builder_init() -> None:
-    from rollup.node.provers import orphan_watch
-
-    orphan_watch()
 
 
 @dataclass
@@ -108,7 +95,7 @@ class Node:
     @staticmethod
     def _new_builder() -> cf.ProcessPoolExecutor:
         ctx = multiprocessing.get_context("spawn")
-        return cf.ProcessPoolExecutor(1, mp_context=ctx, initializer=_builder_init)
+        return cf.ProcessPoolExecutor(1, mp_context=ctx, initializer=builder.init)
 
     # --- supervision ---------------------------------------------------------------------------
     def _loop(self, stage: Stage, every: float, body: Callable[[], None],
@@ -159,8 +146,6 @@ class Node:
 
     # --- L1 feed -------------------------------------------------------------------------------
     def _start_l1feed(self) -> None:
-        from rollup.node.l1feed import L1Feed
-
         c = self.cfg.node_confirmations
         feed = L1Feed(self.service, node=self.node_url, confirmations=None if c < 0 else c,
                       log=self.log)
@@ -178,9 +163,6 @@ class Node:
 
     # --- oracle --------------------------------------------------------------------------------
     def _start_oracle(self) -> None:
-        from rollup.node.oracle import FileSource, OracleFeeder, make_source
-        from rollup.state.state import KIND_PERP
-
         def market():
             def read(s):
                 st = s.seq.state
@@ -209,8 +191,6 @@ class Node:
 
     # --- batcher and provers -------------------------------------------------------------------
     def _batch_pass(self) -> None:
-        from rollup.settlement.stage import pending_rows
-
         st = self.stages["batcher"]
         if self.exodus:
             st.ok("idle")
@@ -231,7 +211,7 @@ class Node:
             return
         t0 = time.perf_counter()
         try:
-            meta = self._builder.submit(_build, str(self.cfg.path), not due).result()
+            meta = self._builder.submit(builder.build, str(self.cfg.path), not due).result()
         except BrokenProcessPool:  # the builder died (killed, out of memory)
             self._builder = self._new_builder()
             raise
@@ -284,10 +264,6 @@ class Node:
 
     # --- relayer -------------------------------------------------------------------------------
     def _open_relayer(self) -> None:
-        from rollup.chain.node import rpc
-        from rollup.chain.rollup import RollupClient
-        from rollup.settlement.relayer import BatchStore, Relayer
-
         chain = rpc(self.node_url)
         sender = self.cfg.node_sender or None
         if self.l1_account is not None:
@@ -298,8 +274,6 @@ class Node:
                                sender=sender, log=self.log)
 
     def _relay_pass(self) -> None:
-        from rollup.settlement.stage import stored_batch
-
         rel, st = self.relayer, self.stages["relayer"]
         state, done = rel.reconcile()
         self._chain(state)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rollup.settlement.files import write_atomic
+from rollup.transactions import FundingTick, OracleUpdate
 
 
 class OracleError(RuntimeError):
@@ -161,8 +162,6 @@ class OracleFeeder:
         self.sent = 0
 
     def tick(self) -> int:
-        from rollup.transactions import FundingTick, OracleUpdate
-
         t_state, prices, funding = self.market()
         t = max(t_state + 1, int(self.clock()))
         rows = self.source.next(prices, set(funding))

@@ -14,11 +14,22 @@ order; the node submits proofs to L1 in batch order.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import multiprocessing
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from prover.formats.snarkjs_json import load_vk
+from prover.formats.zkey import read_zkey
+from rollup.chain.lifetime import die_with_parent
+from rollup.settlement.stage import prove_file
+
+# lazy: the proving backend (`prover.backend`, with the prover's Numba kernels) loads in the
+# worker processes that prove, not in the node that only hands them jobs.
 
 
 @dataclass(frozen=True)
@@ -54,12 +65,7 @@ def orphan_watch() -> None:
     """Exit when the parent (the node) is gone: the kernel's parent-death signal, and a thread
     that notices a new parent within a second (a worker must never outlive a kill -9 of the
     node, holding hundreds of MB)."""
-    import threading
-    import time
-
-    from rollup.chain.node import _die_with_parent
-
-    _die_with_parent()
+    die_with_parent()
     parent = os.getppid()
 
     def watch() -> None:
@@ -74,8 +80,6 @@ def _init(zkey_path: str, vk_path: str | None, backend: str) -> None:
     global _KEY, _VK, _BACKEND
     orphan_watch()  # a kill -9 of the node takes its provers with it
     from prover.backend import get_backend
-    from prover.formats.snarkjs_json import load_vk
-    from prover.formats.zkey import read_zkey
 
     _KEY = read_zkey(zkey_path)
     _VK = load_vk(vk_path) if vk_path else None
@@ -83,10 +87,6 @@ def _init(zkey_path: str, vk_path: str | None, backend: str) -> None:
 
 
 def _prove(job: ProofJob) -> ProofDone:
-    import json
-
-    from rollup.settlement.stage import prove_file
-
     path = Path(job.batch_json)
     meta = json.loads(path.read_text())
     seconds = prove_file(path, meta, _KEY, vk=_VK, backend=_BACKEND)

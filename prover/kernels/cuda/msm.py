@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numba import cuda, types
 
+from prover.curves import G1, G2
 from prover.kernels.cpu import msm as cpu_msm
 from prover.kernels.cuda import memory as mem
 from prover.kernels.cuda.compile import ARR_FR, ARR_G1, ARR_G2, ARR_U32, kernel
@@ -255,8 +256,6 @@ def msm_jacobian(degree: int, bases: np.ndarray, scalars: np.ndarray, *, montgom
     Jobs larger than the device limit run in chunks of at most `max_chunk` points (default: what
     half the free device memory holds), whose sums are added on the host.
     """
-    from prover.curves import G1, G2
-
     group = G1 if degree == 1 else G2
     n = len(bases)
     acc = group.empty_jacobian(1)  # Z = 0: infinity

@@ -18,10 +18,12 @@ import numpy as np
 from numba import cuda, types
 
 from prover.kernels.cpu import ntt as cpu_ntt
+from prover.kernels.cpu.fr import fr_mul as cpu_fr_mul
 from prover.kernels.cuda import field as f
 from prover.kernels.cuda import memory as mem
 from prover.kernels.cuda.compile import ARR_FR, kernel
-from prover.kernels.cuda.fr import fr_add, fr_mul, fr_sub
+from prover.kernels.cuda.fr import fr_add, fr_mul, fr_sub, mul_sub_kernel
+from prover.ntt import twiddles
 
 I64 = types.int64
 
@@ -88,8 +90,6 @@ def device_twiddles(log_n: int, inverse: bool):
     """The table w^j, j < n/2 (w^-j for the inverse), uploaded once per size and direction."""
     key = (log_n, inverse)
     if key not in _TWIDDLES:
-        from prover.ntt import twiddles
-
         _TWIDDLES[key] = mem.to_device(twiddles(log_n, inverse))
     return _TWIDDLES[key]
 
@@ -127,8 +127,6 @@ def power_tables(g_mont: np.ndarray, log_n: int) -> tuple[np.ndarray, np.ndarray
     g = tuple(np.uint64(x) for x in g_mont)
     cpu_ntt.powers(g, len(lo), lo)
     # g^(2^h) = lo[-1] * g
-    from prover.kernels.cpu.fr import fr_mul as cpu_fr_mul
-
     gh = cpu_fr_mul(tuple(lo[-1]), g)  # (returned as Python ints: back to uint64 words)
     cpu_ntt.powers(tuple(np.uint64(x) for x in gh), len(hi), hi)
     return lo, hi, h
@@ -144,7 +142,5 @@ def scale_by_powers(d_a, g_mont: np.ndarray) -> None:
 
 def mul_sub(d_a, d_b, d_c, d_out) -> None:
     """d_out <- d_a * d_b - d_c elementwise."""
-    from prover.kernels.cuda.fr import mul_sub_kernel
-
     blocks, tpb = mem.grid(d_out.shape[0])
     mul_sub_kernel[blocks, tpb](d_a, d_b, d_c, d_out)
