@@ -72,6 +72,11 @@ class Series:
     spot: np.ndarray  # (N_ASSETS,) float64
     vols: dict[int, float]
 
+    def __post_init__(self) -> None:  # Python copies for the per-account path
+        object.__setattr__(self, "rows", [tuple(r) for r in self.unit.tolist()])
+        object.__setattr__(self, "unders", self.under.tolist())
+        object.__setattr__(self, "spots", self.spot.tolist())
+
 
 def series_key(state: State) -> tuple:
     return (state.oracle.version, state.assets.version, state.time)
@@ -107,7 +112,7 @@ def series(state: State, rate: float = 0.0) -> Series:
     return Series(series_key(state), unit, under, spot, vols)
 
 
-def total(underlyings: dict[int, Greeks], spot: np.ndarray) -> Total:
+def total(underlyings: dict[int, Greeks], spot) -> Total:
     d = g = v = t = 0.0
     for u, x in underlyings.items():
         s = float(spot[u])
@@ -121,16 +126,27 @@ def total(underlyings: dict[int, Greeks], spot: np.ndarray) -> Total:
 def account_greeks(acc: Account, ser: Series) -> AccountGreeks:
     """The Greeks of each position of ``acc`` (unit Greeks times balance) and their sums."""
     rows = []
-    by_u: dict[int, np.ndarray] = {}
+    by_u: dict[int, list[float]] = {}
+    unit, under = ser.rows, ser.unders
     for a, b, _ in acc.positions:
         if not a or not b:
             continue
-        g = ser.unit[a] * float(b) + 0.0  # + 0.0: no -0.0 for a short perpetual
-        u = int(ser.under[a])
-        rows.append(PositionGreeks(a, b, u, Greeks(*map(float, g))))
-        by_u[u] = by_u.get(u, 0.0) + g
-    unders = {u: Greeks(*map(float, g)) for u, g in sorted(by_u.items())}
-    return AccountGreeks(tuple(rows), unders, total(unders, ser.spot))
+        fb = float(b)
+        d, g, v, t = unit[a]
+        # + 0.0: no -0.0 for a short perpetual
+        pg = Greeks(d * fb + 0.0, g * fb + 0.0, v * fb + 0.0, t * fb + 0.0)
+        u = under[a]
+        rows.append(PositionGreeks(a, b, u, pg))
+        s = by_u.get(u)
+        if s is None:
+            by_u[u] = list(pg)
+        else:
+            s[0] += pg[0]
+            s[1] += pg[1]
+            s[2] += pg[2]
+            s[3] += pg[3]
+    unders = {u: Greeks(*g) for u, g in sorted(by_u.items())}
+    return AccountGreeks(tuple(rows), unders, total(unders, ser.spots))
 
 
 class GreeksCache:
