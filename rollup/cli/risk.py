@@ -28,6 +28,7 @@ def risk() -> None:
 
 
 def _state(cfg):
+    # lazy: the engine (and its Numba kernels) loads when the command runs, not on --help
     from rollup.engine.restart import recover
 
     if not cfg.journal_path.exists():
@@ -40,7 +41,7 @@ def _state(cfg):
 def write_chart(rep: dict, path: Path) -> None:
     """The platform's P&L (minus what no account covers) and the losing accounts' losses over
     the core grid (rows 0-15, weight 100%), one line per vol shock."""
-    import matplotlib
+    import matplotlib  # lazy: only a report that draws pays for matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -82,6 +83,7 @@ def report_cmd(config_path: str, top: int, by: str, chart: str, as_json: bool) -
     """Accounts nearest to liquidation (margin ratio: maintenance requirement / value, today's
     rule and the scenario rule), the book's net Greeks per underlying, and a PNG chart of the
     platform's P&L across the scenario grid."""
+    # lazy: the margin kernels load when the command runs, not on --help
     from rollup.margin.report import report
 
     cfg = load_config(config_path)

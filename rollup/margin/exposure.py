@@ -8,20 +8,20 @@ underlying they add up; across underlyings only ``Total`` does: delta_1pct = sum
 100 and gamma_1pct = sum_u gamma_u S_u^2 / 10^4 (a +1% move of every underlying gains about
 delta_1pct + gamma_1pct / 2). A perpetual is delta 1 on itself. Options: Black-Scholes at
 ``rollup.margin.vols.implied_vols`` (the scenario rows' volatility), rate 0; an expired series
-has its intrinsic delta (+-1 or 0) and nothing else.
+(or one without a positive mark) has its intrinsic delta (+-1 or 0) and nothing else.
 A ``GreeksCache`` keeps per-asset Greeks per (oracle version, registry version, time) and an
 account's while its object and that key are unchanged (accounts are never edited in place).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
 from rollup.margin import greeks as bs
-from rollup.margin.vols import priced, series_inputs
+from rollup.margin.vols import implied_vols, priced, series_inputs
 from rollup.state.encoding import ASSET_DEPTH, KIND_PERP
 from rollup.state.state import Account, OracleEntry, State
 
@@ -71,8 +71,12 @@ class Series:
     under: np.ndarray  # (N_ASSETS,) int64
     spot: np.ndarray  # (N_ASSETS,) float64
     vols: dict[int, float]
+    # Python copies of unit (rows of tuples), under and spot, for the per-account path
+    rows: list = field(init=False, repr=False, compare=False)
+    unders: list = field(init=False, repr=False, compare=False)
+    spots: list = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:  # Python copies for the per-account path
+    def __post_init__(self) -> None:
         object.__setattr__(self, "rows", [tuple(r) for r in self.unit.tolist()])
         object.__setattr__(self, "unders", self.under.tolist())
         object.__setattr__(self, "spots", self.spot.tolist())
@@ -93,12 +97,10 @@ def series(state: State, rate: float = 0.0) -> Series:
         if x.kind == KIND_PERP:
             unit[a, 0] = 1.0
     ids, s, k, years, mark, call = series_inputs(state)
-    vols: dict[int, float] = {}
+    vols = implied_vols(state, rate)  # the scenario rows' volatility too
     if ids:
         live = priced(s, k, years, mark)
-        iv = np.full(len(ids), bs.IV_MIN)
-        if live.any():
-            iv[live] = bs.implied_vol(mark[live], s[live], k[live], years[live], rate, call[live])
+        iv = np.array([vols[a] for a in ids])
         one = np.ones(len(ids))  # harmless inputs where the series is not live
         g = bs.greeks(np.where(live, s, one), np.where(live, k, one),
                       np.where(live, years, one), rate, iv, call)
@@ -108,7 +110,6 @@ def series(state: State, rate: float = 0.0) -> Series:
         unit[ids, 1] = np.where(live, g["gamma"], 0.0)
         unit[ids, 2] = np.where(live, g["vega"] * VOL_POINT, 0.0)
         unit[ids, 3] = np.where(live, g["theta"] / DAYS_PER_YEAR, 0.0)
-        vols = {a: float(v) for a, v in zip(ids, iv, strict=True)}
     return Series(series_key(state), unit, under, spot, vols)
 
 
