@@ -1,6 +1,6 @@
 """Scenario margin (docs/margin.md): Black-Scholes Greeks for 1,000,000 positions, the scenario
-requirement of 100,000 accounts with 8 positions each across all 26 scenarios, and the oracle's
-per-scenario revaluation of 100 option series.
+requirement of 100,000 accounts with 8 positions each across all 26 scenarios, the oracle's
+per-scenario revaluation of 100 option series, and every account's Greeks after an update.
 
 One thread, CPU seconds (``time.process_time``), best of three. Peers in the same run: pyvolr
 (a Rust Black-Scholes kernel, ``pip install pyvolr==0.1.7``; its thread pool held to one thread)
@@ -11,7 +11,8 @@ Records: ``greeks`` (numpy ``greeks`` and the fused ``greeks_compiled``: positio
 ``pyvolr_per_second``, ``max_abs_diff_vs_pyvolr``; ``py_vollib_vectorized``: what happened);
 ``scenario_requirement`` (the compiled twin over all accounts; the Python reference on a sample,
 checked equal, and its extrapolated seconds); ``oracle_revaluation`` (``option_rows`` for the
-series: 26 full revaluations each); ``circuit_side_estimate`` (constraints of one account's
+series: 26 full revaluations each); ``account_greeks_after_oracle_update`` (the Greeks table
+and every account's Greeks per underlying); ``circuit_side_estimate`` (constraints of one account's
 scenario check in a prototype built with the circuit DSL, by underlyings and window bits).
 """
 
@@ -144,6 +145,67 @@ def bench_revaluation(records: list[dict], n_series: int) -> None:
             seconds=round(sec, 5), revaluations_per_second=round(n_series * 26 / sec))
 
 
+def _greeks_venue(rng):
+    """``_market``'s shape as a State (no trees touched): perpetuals 1 and 9, 7 option series
+    on each, marked by the oracle at their Black-Scholes values at 40-90% volatility."""
+    from rollup.margin import greeks as bs
+    from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT
+    from rollup.state.state import Asset, OracleEntry, State
+
+    st = State(account_depth=4)
+    for perp, spot in ((1, 60_000), (9, 3_000)):
+        st.assets[perp] = Asset(perp, KIND_PERP, 50_000, 30_000)
+        st.oracle[perp] = OracleEntry(spot)
+        for a in range(perp + 1, perp + 8):
+            call = bool(rng.random() < 0.5)
+            k, days = round(spot * rng.uniform(0.8, 1.2)), rng.uniform(3, 90)
+            st.assets[a] = Asset(a, KIND_CALL if call else KIND_PUT, 100_000, 50_000,
+                                 underlying=perp, strike=k, expiry=round(days * 86_400))
+            mark = bs.price(spot, k, days / 365, 0.0, rng.uniform(0.4, 0.9), call)
+            st.oracle[a] = OracleEntry(max(1, round(float(mark))))
+    return st
+
+
+def bench_account_greeks(records: list[dict], n_accounts: int, sample: int) -> None:
+    """Greeks of every account after an oracle update: the per-asset table again (implied
+    volatilities from the new marks, Black-Scholes), then all accounts x 8 positions at once;
+    beside it the per-account path the API's view takes on a cache miss (on a sample)."""
+    from rollup.margin import exposure as ex
+    from rollup.state.state import Account, OracleEntry
+
+    rng = np.random.default_rng(8)
+    st = _greeks_venue(rng)
+    listed = np.array(sorted(st.assets), dtype=np.int64)
+    asset = np.array([rng.permutation(listed)[:8] for _ in range(n_accounts)], dtype=np.int64)
+    bal = rng.integers(-10**6, 10**6, size=(n_accounts, 8))
+    ex.accounts_greeks(asset[:4], bal[:4], ex.series(st))  # warm up
+
+    def after_update():
+        st.oracle[1] = OracleEntry(st.oracle[1].price + 1)  # a new oracle version
+        ser = ex.series(st)
+        ex.accounts_greeks(asset, bal, ser)
+        return ser
+
+    sec = _best(after_update)
+    ser = after_update()
+    table_sec = _best(lambda: ex.series(st))
+    book_sec = _best(lambda: ex.book_greeks(asset, bal, ser))
+    for i in range(sample):
+        st.accounts[i] = Account((1, 2), 0, 0, [(int(a), int(b), 0) for a, b in
+                                                zip(asset[i], bal[i], strict=True)])
+    cache = ex.GreeksCache()
+    cache.series(st)
+    t0 = _cpu()
+    for i in range(sample):
+        cache.account(st, i)
+    per_account = (_cpu() - t0) / sample
+    _record(records, op="account_greeks_after_oracle_update", accounts=n_accounts,
+            positions_per_account=8, option_series=14, underlyings=2, seconds=round(sec, 4),
+            accounts_per_second=round(n_accounts / sec), table_seconds=round(table_sec, 5),
+            book_seconds=round(book_sec, 4), per_account_cache_miss_us=round(per_account * 1e6, 1),
+            per_account_sample=sample)
+
+
 def _side_count(U: int, W: int) -> int:
     """Constraints of one account's scenario check, built with the circuit DSL (a prototype of
     docs/margin.md's gadget, not the batch circuit): per-asset balances and their change, the
@@ -200,10 +262,12 @@ def run(quick: bool = False, json_path=None) -> list[dict]:
         bench_greeks(records, 10_000)
         bench_requirement(records, 2_000, 20)
         bench_revaluation(records, 10)
+        bench_account_greeks(records, 2_000, 200)
     else:
         bench_greeks(records, 1_000_000)
         bench_requirement(records, 100_000, 1_000)
         bench_revaluation(records, 100)
+        bench_account_greeks(records, 100_000, 10_000)
     bench_circuit_estimate(records)
     write_json(records, json_path)
     return records

@@ -40,6 +40,7 @@ from rollup.engine.restart import recover
 from rollup.engine.sequencer import Sequencer
 from rollup.errors import EngineError, InvalidRequest, JournalError
 from rollup.keys import compress, public_json
+from rollup.margin.exposure import AccountGreeks, GreeksCache
 from rollup.recovery.genesis import genesis_requests
 from rollup.settlement.files import genesis_file, last_batch, read_genesis  # noqa: F401
 from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT, RISK_SCALE
@@ -116,6 +117,14 @@ class _Submits:
             self.fut.set_result(self.outs[0])
 
 
+def _greeks_view(g: AccountGreeks) -> W.AccountGreeks:
+    return W.AccountGreeks(
+        [W.PositionGreeks(p.asset, p.underlying, p.balance, W.Greeks(*p.greeks))
+         for p in g.positions],
+        [W.UnderlyingGreeks(u, W.Greeks(*x)) for u, x in g.underlyings.items()],
+        W.GreeksTotal(*g.total))
+
+
 class SequencerService:
     """Owns one Sequencer (+ journal) on a worker thread; ``call(fn)`` runs ``fn(self)`` there."""
 
@@ -147,6 +156,7 @@ class SequencerService:
         self.history = OrderHistory(self.window)
         self.hub = None  # rollup.api.streams.Hub once a WebSocket client subscribed
         self.limiter = RateLimiter(cfg.api_rate, cfg.api_burst)
+        self.greeks = GreeksCache()  # account views' Greeks, recomputed only when stale
 
     # --- thread -----------------------------------------------------------------------------------
     def start(self) -> SequencerService:
@@ -672,7 +682,8 @@ class SequencerService:
                          o.size, o.remaining, o.expiry, o.flags) for o in v.open_orders],
             W.Margin(m.value, m.unsettled_funding, m.risk_initial // RISK_SCALE,
                      m.risk_maintenance // RISK_SCALE, m.excess_initial // RISK_SCALE,
-                     m.excess_maintenance // RISK_SCALE, m.healthy, m.liquidatable))
+                     m.excess_maintenance // RISK_SCALE, m.healthy, m.liquidatable),
+            _greeks_view(self.greeks.account(self.seq.state, i)))
 
     def book(self, asset: int, depth: int) -> dict:
         return msgspec.to_builtins(self.call(lambda s: s.book_view(asset, depth)))

@@ -423,6 +423,45 @@ class Margin(Struct):
     liquidatable: bool
 
 
+class Greeks(Struct):
+    """Black-Scholes at the oracle's marks and implied volatilities (docs/margin.md#greeks):
+    delta in base units of the underlying, gamma per +1 of its price, vega per volatility point
+    and theta per day in collateral units."""
+
+    delta: float
+    gamma: float
+    vega: float
+    theta: float
+
+
+class PositionGreeks(Struct):
+    asset: Uint
+    underlying: Uint
+    balance: int
+    greeks: Greeks
+
+
+class UnderlyingGreeks(Struct):
+    underlying: Uint
+    greeks: Greeks
+
+
+class GreeksTotal(Struct):
+    """Across underlyings, collateral units: delta_1pct = sum delta x spot / 100 (gain of +1%
+    in every underlying), gamma_1pct = sum gamma x spot^2 / 10^4 (the change of delta_1pct)."""
+
+    delta_1pct: float
+    gamma_1pct: float
+    vega: float
+    theta: float
+
+
+class AccountGreeks(Struct):
+    positions: list[PositionGreeks]
+    underlyings: list[UnderlyingGreeks]
+    total: GreeksTotal
+
+
 class Account(Struct):
     id: Uint
     public_key: PublicKey
@@ -431,6 +470,7 @@ class Account(Struct):
     positions: list[Position]
     open_orders: list[OpenOrder]
     margin: Margin
+    greeks: AccountGreeks
 
 
 class Level(Struct):

@@ -20,6 +20,7 @@ from rollup.cli import operator as operator_cmds
 from rollup.cli import prover as prover_cmds
 from rollup.cli import recover as recover_cmds
 from rollup.cli import relayer as relayer_cmds
+from rollup.cli import risk as risk_cmds
 from rollup.cli import sequencer as sequencer_cmds
 from rollup.cli import setup as setup_cmds
 
@@ -40,7 +41,7 @@ for _cmd in relayer_cmds.BATCH_COMMANDS:  # add | list | submit beside build | p
 for _cmd in (batch_cmds.batch, chain_cmds.chain, demo_cmds.demo, engine_cmds.engine,
              genesis_cmds.genesis, operator_cmds.init, keys_cmds.keys, l1_cmds.l1, node_cmds.node,
              prover_cmds.prover, recover_cmds.recover_cmd, recover_cmds.exit_cmd,
-             relayer_cmds.relayer, sequencer_cmds.sequencer, setup_cmds.setup,
+             relayer_cmds.relayer, risk_cmds.risk, sequencer_cmds.sequencer, setup_cmds.setup,
              operator_cmds.status):
     cli.add_command(_cmd)
 del _cmd

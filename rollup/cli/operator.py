@@ -194,9 +194,20 @@ def _local_state(cfg) -> dict:
         st = seq.state
         return {"journal": str(cfg.journal_path), "journal_length": n,
                 "root": f"0x{st.root:064x}", "accounts": len(st.accounts),
-                "assets": sorted(st.assets), "time": st.time}
+                "assets": sorted(st.assets), "time": st.time, "greeks": _book_greeks(st)}
     finally:
         seq.journal.close()
+
+
+def _book_greeks(st) -> dict:
+    """The platform's net Greeks per underlying and the sum of the accounts' long deltas."""
+    from rollup.margin.exposure import book_greeks, positions_arrays, series
+
+    _, asset, bal = positions_arrays(st)
+    book = book_greeks(asset, bal, series(st))
+    return {"net": {str(u): g._asdict() for u, g in book.net.items()},
+            "long_delta": {str(u): g.delta for u, g in book.long.items()},
+            "total": book.total._asdict()}
 
 
 def open_chain(cfg, timeout: float = 5.0):
@@ -295,6 +306,10 @@ def status(config_path: str, as_json: bool) -> None:
                    + (f" (genesis {genesis['seq']})" if genesis else ""))
         click.echo(f"local root  {local['root']}  ({local['accounts']} accounts, "
                    f"oracle time {local['time']})")
+        for u, g in local["greeks"]["net"].items():
+            click.echo(f"greeks {u:>4} net delta {g['delta']:.6g}  gamma {g['gamma']:.6g}  "
+                       f"vega {g['vega']:.6g}  theta {g['theta']:.6g}  (accounts long delta "
+                       f"{local['greeks']['long_delta'][u]:.6g})")
     if chain["available"]:
         click.echo(f"on-chain    batch {chain['batch_number']}  root {chain['root']}  "
                    f"queue {chain['queue_consumed']}/{chain['queue_length']}"

@@ -131,3 +131,22 @@ def account_greeks(account_index, size, s, k, t, r, sigma, is_call,
     pos = position_greeks(size, s, k, t, r, sigma, is_call)
     n = int(idx.max()) + 1 if n_accounts is None else n_accounts
     return {name: np.bincount(idx, weights=v, minlength=n) for name, v in pos.items()}
+
+
+IV_MIN, IV_MAX = 1e-3, 10.0  # the range ``implied_vol`` searches (0.1% to 1,000% a year)
+
+
+def implied_vol(mark, s, k, t, r, is_call, iterations: int = 64) -> np.ndarray:
+    """The volatility at which ``price`` equals ``mark``: bisection on ln(sigma) over
+    [IV_MIN, IV_MAX] (the price rises with sigma for t > 0). A mark at or below the price at
+    IV_MIN gives IV_MIN, one at or above the price at IV_MAX gives IV_MAX."""
+    mark, s, k, t, r = np.broadcast_arrays(
+        *(np.asarray(x, dtype=np.float64) for x in (mark, s, k, t, r)))
+    lo = np.full(mark.shape, math.log(IV_MIN))
+    hi = np.full(mark.shape, math.log(IV_MAX))
+    for _ in range(iterations):  # 64 halvings of ln(10^4) leave < 1e-18 of width
+        mid = 0.5 * (lo + hi)
+        above = price(s, k, t, r, np.exp(mid), is_call) > mark
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid)
+    return np.exp(0.5 * (lo + hi))

@@ -23,6 +23,7 @@ from numba import njit
 
 from rollup.errors import BadOracle, UnknownMarket
 from rollup.margin import greeks as bs
+from rollup.margin.vols import SECONDS_PER_YEAR, implied_vols
 from rollup.margin.wide import w, wadd, wlt, wmul, wsub
 from rollup.state.encoding import ASSET_DEPTH, KIND_CALL, KIND_PERP, RISK_SCALE
 from rollup.state.state import State
@@ -50,7 +51,6 @@ MAINTENANCE_PPM = 500_000  # maintenance = half the initial requirement
 DV_LIMIT = 1 << 60  # |dV| < DV_LIMIT (DV_BITS = 61, signed)
 SPREAD_BITS = 60  # the circuit's window: M_u - min(0, min_s L_u(s)) < 2**SPREAD_BITS
 N_ASSETS = 1 << ASSET_DEPTH
-SECONDS_PER_YEAR = 365 * 86_400
 VOL_DAYS = 30  # vol shocks scale by (VOL_DAYS / max(1, DTE)) ** power
 VEGA_POWER_SHORT, VEGA_POWER_LONG = 0.30, 0.13  # DTE < 30 days / DTE >= 30 days
 
@@ -119,9 +119,13 @@ def option_rows(spot, strike, seconds_left, rate, iv, is_call) -> np.ndarray:
     return out.astype(np.int64)
 
 
-def oracle_table(state: State, vols: Mapping[int, float], rate: float = 0.0) -> Table:
+def oracle_table(state: State, vols: Mapping[int, float] | None = None,
+                 rate: float = 0.0) -> Table:
     """The dV table at the state's oracle prices and time, each option series revalued at its
-    implied volatility ``vols[asset id]``."""
+    implied volatility ``vols[asset id]`` (default: ``rollup.margin.vols.implied_vols``, the
+    volatility that reprices the oracle's mark; the Greeks use the same)."""
+    if vols is None:
+        vols = implied_vols(state, rate)
     dv = np.zeros((N_ASSETS, N_SCENARIOS), dtype=np.int64)
     under = np.zeros(N_ASSETS, dtype=np.int64)
     options = []
