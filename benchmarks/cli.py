@@ -204,6 +204,23 @@ def bench_batch(slots: str, l1_slots: int, depth: int, prove: bool, keys_dir: st
                json_path, Path(keys_dir))
 
 
+@bench.command("builder")
+@click.option("--slots", default="4,16", show_default=True, help="Slot counts (comma separated).")
+@click.option("--l1-slots", type=int, default=1, show_default=True,
+              help="L1 slots per batch (withdrawals in the benchmark batches).")
+@click.option("--depth", type=int, default=8, show_default=True, help="Accounts tree depth.")
+@click.option("--batches", type=int, default=2, show_default=True,
+              help="Batches built each way per slot count.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_builder(slots: str, l1_slots: int, depth: int, batches: int,
+                  json_path: str | None) -> None:
+    """Batcher: seconds per batch witness, circuit rebuilt per batch vs the kept solver."""
+    from benchmarks import builder
+
+    builder.main([int(s) for s in slots.split(",") if s.strip()], l1_slots, depth, batches,
+                 json_path)
+
+
 @bench.command("snapshot")
 @click.option("--accounts", default="2000,20000", show_default=True,
               help="Funded accounts (comma separated).")

@@ -18,7 +18,7 @@ layout, gadgets, tables and account (one opening), slot, circuit (the assembly).
 from __future__ import annotations
 
 from .account import Side
-from .circuit import build_batch_circuit
+from .circuit import batch_solver, build_batch_circuit
 from .gadgets import (
     be,
     canonical_bits,
@@ -135,6 +135,7 @@ __all__ = [
     "T_TRANSFER",
     "T_WITHDRAWAL",
     "Tables",
+    "batch_solver",
     "be",
     "build_batch_circuit",
     "canonical_bits",

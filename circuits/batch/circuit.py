@@ -1,6 +1,7 @@
 """The batch circuit assembled (``build_batch_circuit``): header and tables, the slots chained
 root to root, the fee account credited once after the last slot, and the SHA-256 public input
-over the 188-byte header and the public data."""
+over the 188-byte header and the public data. ``batch_solver`` is the circuit's compiled witness
+solver (``circuits.solver``), built once per shape and process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..gadgets.merkle import merkle_update
 from ..gadgets.poseidon import poseidon
 from ..gadgets.sha256 import digest_to_field, sha256_bits
 from ..lc import LC, as_lc
+from ..solver import Solver, compile_solver
 from .gadgets import account_leaf, be, canonical_bits, const_bits, signed_bits
 from .layout import (
     ASSET_DEPTH,
@@ -93,3 +95,27 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
         digest = sha256_bits(cs, pre)
         cs.public_output("input", digest_to_field(digest, cs))
     return cs
+
+
+_SOLVERS: dict[tuple, Solver] = {}
+_KEEP = 2  # shapes kept: a node proves one shape; a second covers a shape change
+
+
+def batch_solver(slots: int, depth: int, *, l1_slots: int | None = None, assets: int = 8,
+                 constraints: bool = False) -> Solver:
+    """The compiled solver of ``build_batch_circuit(slots, depth, l1_slots=, assets=)``: its
+    ``solve(values)`` is the witness the circuit built with ``values`` holds (tested so), in
+    well under a second where building the circuit takes tens. The first call per shape
+    builds the circuit once (seconds); ``constraints=True`` also compiles its constraints for
+    ``Solver.check``."""
+    l1_slots = slots if l1_slots is None else l1_slots
+    key = (slots, depth, l1_slots, assets)
+    s = _SOLVERS.get(key)
+    if s is None or (constraints and not s.has_constraints):
+        cs = build_batch_circuit(slots, depth, l1_slots=l1_slots, assets=assets)
+        s = compile_solver(cs, constraints=constraints)
+        _SOLVERS.pop(key, None)
+        while len(_SOLVERS) >= _KEEP:
+            _SOLVERS.pop(next(iter(_SOLVERS)))
+        _SOLVERS[key] = s
+    return s

@@ -25,6 +25,7 @@ def _bits_of(n: int):
     def split(v: int) -> list[int]:
         return [(v >> i) & 1 for i in range(n)]
 
+    split.split_bits = n  # circuits.solver runs this split natively
     return split
 
 

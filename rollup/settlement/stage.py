@@ -167,12 +167,17 @@ def build_next(cfg: Config, *, first: int | None = None, last: int | None = None
     except ValueError as exc:  # rollup.settlement.batch.Unsupported among them
         raise BatchError(f"rows {first}..{last if last is not None else '?'}: {exc}") from None
     t1 = time.perf_counter()
-    cs = b.circuit()
-    witness = cs.witness()
+    # the compiled solver of the shape (built on the first batch, then kept): the witness the
+    # circuit built with b.values holds, without building the circuit per batch
+    solver = b.solver(constraints=check)
+    values = solver.solve(b.values)
     if check:
-        bad = cs.check(limit=3)
+        bad = solver.check(values, limit=3)
         if bad:
             raise BatchError(f"witness violates {len(bad)}+ constraint(s), first: {bad[0]}")
+    witness = solver.witness(values)
+    if int.from_bytes(witness[1].astype("<u8").tobytes(), "little") != b.public_input:
+        raise BatchError(f"batch {number}: the circuit's public input is not the builder's")
     cfg.batches_dir.mkdir(parents=True, exist_ok=True)
     stem = F.batch_stem(cfg, number)
     wtns = stem.with_suffix(".wtns")
@@ -186,7 +191,7 @@ def build_next(cfg: Config, *, first: int | None = None, last: int | None = None
             "queue_after": "0x" + b.queue_after.hex(), "queue_consumed": b.queue_consumed,
             "public_data": "0x" + b.public_data.hex(), "public_input": str(b.public_input),
             "chain_id": cfg.chain_id, "rollup_address": cfg.rollup_address,
-            "witness": wtns.name, "constraints": cs.n_constraints}
+            "witness": wtns.name, "constraints": solver.n_constraints}
     F.write_atomic(stem.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
     if cache is not None:
         cache.advance(pre, last, reqs)

@@ -12,6 +12,8 @@ import pytest
 from circuits.babyjubjub import pack_point
 from circuits.batch import build_batch_circuit, input_names
 from circuits.lc import R
+from circuits.solver import compile_solver
+from prover.fields import limbs_to_ints
 from rollup.chain import layout
 from rollup.chain.layout import ASSET_ETH, ASSET_TOKEN, KIND_DEPOSIT, QueueEntry, queue_chain
 from rollup.chain.layout import KIND_FORCED_WITHDRAWAL as KIND_FORCED
@@ -176,6 +178,11 @@ def cs():
     return build_batch_circuit(SLOTS, DEPTH, l1_slots=L1)
 
 
+@pytest.fixture(scope="module")
+def solver(cs):
+    return compile_solver(cs, constraints=True)
+
+
 def components(cs, values):
     return {v.component for v in cs.check(values=values)}
 
@@ -185,7 +192,7 @@ def hit(bad, name):
 
 
 @pytest.mark.parametrize("which", ["a", "b", "c", "d", "e", "f", "g", "h", "i"])
-def test_honest_batches(batches, cs, which):
+def test_honest_batches(batches, cs, solver, which):
     pre, batch, seq, queue = batches[which]
     assert batch.old_root == pre.state.root and batch.new_root == seq.state.root
     assert batch.queue_consumed == len(queue)
@@ -194,6 +201,9 @@ def test_honest_batches(batches, cs, which):
     w = cs.solve(batch.values)
     assert cs.check(values=w) == []
     assert cs.witness(w)[1] == batch.public_input
+    # the compiled solver (what the batcher runs) gives the same values on every type
+    fast = solver.solve(batch.values)
+    assert limbs_to_ints(fast) == w and solver.check(fast) == []
     # the public data rebuilds the state: records replayed on the pre-batch state
     st = pre.state.clone()
     from circuits.batch import DIFF_BYTES
