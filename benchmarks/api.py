@@ -144,8 +144,15 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
     folder = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=work))
     svc, server = _serve(_config(folder, n_accounts), verify, loop, http)
     from circuits.eddsa_batch import warm_up
+    from rollup.engine import orderbook
+    from rollup.engine.sequencer import tune_gc
 
-    warm_up()  # as `rollup sequencer run` does before it listens
+    # as `rollup sequencer run` does before it listens: the kernels loaded (with a cold Numba
+    # cache, compiled: tens of seconds that would land in the first run's latencies) and the
+    # collector set for a long-lived state
+    warm_up()
+    orderbook.warm_up()
+    tune_gc()
     try:
         st0 = svc.status()
         # request k goes to client k mod K, so each client's orders keep their account order
