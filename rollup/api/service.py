@@ -17,7 +17,6 @@ from __future__ import annotations
 import gc
 import itertools
 import json
-import os
 import queue
 import sys
 import threading
@@ -81,7 +80,7 @@ def _same(a: list[Request], b: list[Request]) -> bool:
 GROUP_MAX = 512  # requests in one group commit (a batch larger than this is one group alone)
 # the bookkeeping after the answers (``_settle``) waits this long for an idle queue, so that the
 # threads sending the answers are not kept waiting for the interpreter lock meanwhile
-SETTLE_IDLE_S = float(os.environ.get("ZK_SETTLE_IDLE", "0.0005"))
+SETTLE_IDLE_S = 0.0005
 
 
 def now_us() -> int:
