@@ -1,7 +1,9 @@
 """Sequencer API over loopback HTTP: single-order ack latency and batch throughput.
 
 Measured in one run, on one data disk (``--dir``): this machine's fsync (p50 of single 128-byte
-fsyncs: the floor of a durable ack), then, each on a fresh data folder with the same genesis:
+appends, each fsynced) and a bare journal commit (p50 of one 128-byte row committed by SQLite in
+WAL mode with ``synchronous=FULL``, as the journal commits: the disk work an ack waits for), then,
+each on a fresh data folder with the same genesis:
 
 - ``ack``: ``POST /v1/requests`` one order at a time per client (keep-alive), 1 and 16 clients:
   p50 / p99 of the time from send to receipt (journaled; concurrent clients' orders share group
@@ -15,13 +17,16 @@ fsyncs: the floor of a durable ack), then, each on a fresh data folder with the 
 The server runs in this process as ``rollup sequencer run`` does (uvicorn on its thread, the
 sequencer's worker thread); the clients run in a child process (one keep-alive connection per
 client thread), so they do not share the server's interpreter lock. The machines are shared:
-compare numbers measured in the same run.
+compare numbers measured in the same run (``label`` tags every record, e.g. with the code
+measured, so runs of two versions can sit side by side in one file).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -149,9 +154,10 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
 
     # as `rollup sequencer run` does before it listens: the kernels loaded (with a cold Numba
     # cache, compiled: tens of seconds that would land in the first run's latencies) and the
-    # collector set for a long-lived state
+    # collector set for a long-lived state (put back after the run)
     warm_up()
     orderbook.warm_up()
+    thresholds = gc.get_threshold()
     tune_gc()
     try:
         st0 = svc.status()
@@ -176,6 +182,8 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
         server.shutdown()
         server.server_close()
         svc.close()
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
     n = len(reqs)
     statuses = res["statuses"]
     assert len(statuses) == n, (len(statuses), n)
@@ -215,8 +223,32 @@ def bench_fsync(records: list[dict], work: Path, n: int = 300) -> float:
     return p50
 
 
+def bench_commit(records: list[dict], work: Path, n: int = 300) -> float:
+    """One row committed as the journal commits (SQLite, WAL, ``synchronous=FULL``): the WAL's
+    frames written and synced, which an ack waits for. SQLite overwrites its WAL in place after
+    a checkpoint, where the fsync probe appends: the two floors differ on a busy disk."""
+    path = work / "commit.probe"
+    db = sqlite3.connect(path, isolation_level=None)
+    times = []
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+        for i in range(n):
+            t0 = time.perf_counter()
+            db.execute("INSERT INTO t (k, v) VALUES (?, ?)", (i, b"x" * 128))
+            times.append(time.perf_counter() - t0)
+    finally:
+        db.close()
+    p50 = statistics.median(times) * 1e3
+    _record(records, op="commit", n=n, p50_ms=round(p50, 3),
+            mean_ms=round(statistics.fmean(times) * 1e3, 3))
+    return p50
+
+
 def run(quick: bool = False, json_path=None, clients: int = 16, batch_size: int = 500,
-        n_accounts: int = 64, work_dir: str | None = None) -> list[dict]:
+        n_accounts: int = 64, work_dir: str | None = None, label: str | None = None
+        ) -> list[dict]:
     """``work_dir``: where the data folders go (the disk whose fsync is measured)."""
     records: list[dict] = []
     n_ack = 60 if quick else 400  # orders per latency run (split among the clients)
@@ -224,6 +256,7 @@ def run(quick: bool = False, json_path=None, clients: int = 16, batch_size: int 
     with tempfile.TemporaryDirectory(prefix="bench-api-", dir=work_dir) as tmp:
         work = Path(tmp)
         fsync = bench_fsync(records, work)
+        commit = bench_commit(records, work)
         signed = _stream(max(n_ack * 2, n_batch), n_accounts, signed=True)
         fast = _stream(max(n_ack * 2, n_batch), n_accounts, signed=False)
         for verify, stream in ((True, signed), (False, fast)):
@@ -236,6 +269,9 @@ def run(quick: bool = False, json_path=None, clients: int = 16, batch_size: int 
     for r in records:
         if r.get("ack_p50_ms") is not None:
             r["ack_p50_vs_fsync"] = round(r["ack_p50_ms"] / fsync, 2)
+            r["ack_p50_vs_commit"] = round(r["ack_p50_ms"] / commit, 2)
+        if label is not None:
+            r["label"] = label
     write_json(records, json_path)
     return records
 
@@ -247,6 +283,7 @@ def main(json_path=None, quick: bool = False, **kw) -> list[dict]:
                  ("stack", "stack"), ("requests", "requests"), ("accepted", "accepted"),
                  ("per_second", "requests/s"), ("ack_p50_ms", "ack p50 ms"),
                  ("ack_p99_ms", "ack p99 ms"), ("ack_p50_vs_fsync", "p50/fsync"),
+                 ("ack_p50_vs_commit", "p50/commit"),
                  ("mean_group", "mean group")])
     return records
 
