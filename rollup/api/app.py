@@ -7,10 +7,11 @@ this table. Every answer is JSON; a rejection is ``{"error": {"code", "message"}
 status (the engine's typed error name, or an input error such as ``MalformedRequest``), and an
 unexpected failure of one request is a 500 for that request only. Bodies need a Content-Length
 of at most ``max_body`` bytes (``max_batch_body`` for a batch). Handlers never block the event
-loop: decoding of batches, signature checks and rate limits run on a small thread pool, and the
-engine's answer is awaited as a future of its worker thread. ``Endpoint.auth`` names a checker
-in ``AUTH`` (the operator's bearer token today); ``create_app(extra_routes=...)`` mounts routes
-outside the table (a WebSocket endpoint).
+loop: a single request goes to the worker thread as decoded (it checks the signature and the
+rate limit at its turn), batches and groups are decoded, verified and limited on a small thread
+pool, and the engine's answer is awaited as a future of its worker thread. ``Endpoint.auth``
+names a checker in ``AUTH`` (the operator's bearer token today); ``create_app(extra_routes=...)``
+mounts routes outside the table (a WebSocket endpoint).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ sequencer (JournalError) until a restart replays the journal. ``call_soon`` / ``
 return futures, so an async server awaits them without blocking its loop; ``call`` / ``submit``
 wait. Idempotent retries: the same signed request again gets its stored receipt (the newest
 ``[api] idempotency_window`` accepted requests, rebuilt from the journal on start), never a
-second journal row. Rate limits (``limits``) are charged by ``admit`` before anything is queued.
+second journal row; receipts are stored after the answers, before the next entry runs. Rate
+limits (``limits``) are charged by ``admit`` before the sequencer sees a request: on the
+caller's thread, or (``enqueue(admit=True)``) on the worker at the request's turn.
 """
 
 from __future__ import annotations
@@ -187,7 +189,11 @@ class SequencerService:
         self._ready.set_result(None)
         held = None  # an entry taken while gathering a group that must run after it
         while True:
-            item, held = (held, None) if held is not None else (self._next(), None)
+            if held is not None:
+                self._settle()  # what the group before it answered: seen by this entry
+                item, held = held, None
+            else:
+                item = self._next()
             if isinstance(item, _Submits):
                 group, n = [item], len(item.reqs)
                 # only what is already queued: a lone submit is not delayed waiting for company

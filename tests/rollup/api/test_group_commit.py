@@ -509,3 +509,28 @@ def test_api_submits_are_verified_and_limited_at_their_turn_in_one_batch(tmp_pat
         assert after["seq"] == before["seq"] + 2 and after["rate_limited"] == 1
     finally:
         svc.close()
+
+
+def test_a_read_queued_behind_a_group_sees_its_receipts_and_history(tmp_path):
+    """Receipts are stored and the order history fed after the answers, but before the worker
+    runs the next entry: a read queued right behind a group (taken while the group was
+    gathered) sees the group's fill times and order states."""
+    svc = start(tmp_path / "a")
+    try:
+        assert svc.submit(OracleUpdate(PERP, PRICE, 1).signed(ORACLE, DOMAIN))["accepted"]
+        maker = Order(1, PERP, SELL, 2, PRICE, 1, FAR).signed(trader(1), DOMAIN)
+        taker = Order(2, PERP, BUY, 2, PRICE, 1, FAR).signed(trader(2), DOMAIN)
+        with held(svc):
+            futs = [svc.enqueue([r], single=True, public=True, admit=True)
+                    for r in (maker, taker)]
+            queued(svc, 2)
+            page = svc.call_soon(lambda s: (s.fills_page(0, 10, None),
+                                            s.order_status(1, 1)))
+            queued(svc, 3)
+        rs = [f.result(60) for f in futs]
+        fills, status = page.result(60)
+        assert rs[1].fills and [f.received_us for f in fills.fills] == \
+            [rs[1].received_us] * len(rs[1].fills)
+        assert status.status == "filled" and status.filled == 2
+    finally:
+        svc.close()
