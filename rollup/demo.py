@@ -44,6 +44,7 @@ from rollup.chain.verifier import deploy_verifier, proof_evm
 from rollup.engine.sequencer import Sequencer
 from rollup.margin.liquidation import MarginMatrix
 from rollup.margin.risk import account_value
+from rollup.margin.scenario import changed_rows
 from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
 from rollup.recovery.recover import recover
 from rollup.settlement.batch import build_batch, plan_batches
@@ -61,6 +62,7 @@ from rollup.transactions import (
     Order,
     SetOracleKey,
     Withdrawal,
+    scenario_chunks,
 )
 
 DEMO_ASSETS = 4  # asset ids 1..3: the perpetual, a call, a put
@@ -171,6 +173,11 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
                OracleUpdate(PERP, 2_000, t0), OracleUpdate(CALL, 120, t0)]
     for req in genesis:  # the operator's own set-up: no signature needed before deployment
         seq.apply_verified(req)
+    # the oracle's first scenario rows (docs/margin.md), six chunks per asset
+    for a, dv in changed_rows(seq.state).items():
+        for chunk in scenario_chunks(a, t0, dv):
+            seq.apply_verified(chunk)
+            genesis.append(chunk)
     genesis_records = b"".join(seq.records)
     seq.records.clear()
     genesis_root = seq.state.root
@@ -272,6 +279,9 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
         f"carol short {-seq.state.account(traders['carol'].account).balance(PERP)} perp")
     t1 = t0 + 600
     submit(oracle_msg(OracleUpdate, PERP, 1_880, t1))
+    for a, dv in changed_rows(seq.state).items():  # the feeder's rows at the new price
+        for chunk in scenario_chunks(a, t1, dv):
+            submit(chunk.signed(oracle_seed, dom))
     submit(oracle_msg(FundingTick, PERP, 3, t1 + 1))  # longs pay shorts 3 per unit
     alice = traders["alice"]
     liq = [int(i) for i in MarginMatrix(seq.state).scan()]

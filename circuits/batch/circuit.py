@@ -21,11 +21,12 @@ from .layout import (
     DOMAIN_TAG,
     EMPTY_POSITIONS_ROOT,
     FEE_FIELDS,
+    SCENARIOS,
     TIME_BITS,
     input_names,
 )
 from .slot import slot
-from .tables import Tables
+from .tables import Tables, rows_hash
 
 
 def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None = None, *,
@@ -54,11 +55,14 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
         queue = be(q_hi, 128, cs) + be(q_lo, 128, cs)  # big-endian digest bits
         tables = Tables(cs, v, assets)
         opk = (v["oracle_pk_x"], v["oracle_pk_y"])
-        glob = poseidon(cs, [v["time"], tables.oracle_root_before, *opk])
+        stage = {"asset": v["stage_asset"], "time": v["stage_time"], "next": v["stage_next"],
+                 "rows": [v[f"stage_dv{s}"] for s in range(SCENARIOS)]}
+        glob = poseidon(cs, [v["time"], tables.oracle_root_before, *opk,
+                             _stage_hash(cs, stage)])
         old_root = poseidon(cs, [v["accounts_root"], tables.registry_root_before, glob])
 
     st = {"root": v["accounts_root"], "time": v["time"], "queue": queue, "fees": as_lc(0),
-          "opk": opk}
+          "opk": opk, "stage": stage}
     l1_bits: list[LC] = []
     diff_bits: list[LC] = []
     for i in range(slots):
@@ -84,7 +88,8 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
             cs.assert_equal(tables.avail[k], tables.listed[k])
 
     with cs.component("public_input"):
-        glob_new = poseidon(cs, [st["time"], tables.oracle_root(cs), *st["opk"]])
+        glob_new = poseidon(cs, [st["time"], tables.oracle_root(cs), *st["opk"],
+                                 _stage_hash(cs, st["stage"])])
         new_root = poseidon(cs, [acc_root, tables.registry_root, glob_new])
         pre = be(chain_bits, 256, cs) + be(rollup_bits, 160, cs) + be(number_bits, 64, cs)
         pre += be(canonical_bits(cs, old_root), 256, cs)
@@ -95,6 +100,12 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
         digest = sha256_bits(cs, pre)
         cs.public_output("input", digest_to_field(digest, cs))
     return cs
+
+
+def _stage_hash(cs: ConstraintSystem, stage: dict) -> LC:
+    """H4(asset, time, next, rows hash): the scenario update in progress, in the global root."""
+    return poseidon(cs, [stage["asset"], stage["time"], stage["next"],
+                         rows_hash(cs, stage["rows"])])
 
 
 _SOLVERS: dict[tuple, Solver] = {}

@@ -33,6 +33,7 @@ from .gadgets import (
 from .layout import (
     AMOUNT_BITS,
     DIFF_BYTES,
+    DV_BITS,
     EMPTY_ORDERS_ROOT,
     NONCE_BITS,
     ORDER_ID_BITS,
@@ -43,6 +44,9 @@ from .layout import (
     REDUCE_ONLY_BIT,
     REGISTRY_FIELDS,
     RISK_SCALE,
+    SCENARIO_CHUNK,
+    SCENARIO_UPDATE_CHUNKS,
+    SCENARIOS,
     T_DEPOSIT,
     T_EXPIRY_SETTLEMENT,
     T_FORCED_WITHDRAWAL,
@@ -52,6 +56,7 @@ from .layout import (
     T_ORACLE,
     T_ORDER,
     T_REFUND,
+    T_SCENARIO,
     T_SET_ORACLE_KEY,
     T_SETTLEMENT_PRICE,
     T_TRADE,
@@ -65,7 +70,7 @@ from .tables import Tables
 
 def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bits):
     fl = {t: v[p + t] for t in TYPES}
-    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd, rfd, lst, okey = (fl[t] for t in TYPES)
+    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd, rfd, lst, okey, scn = (fl[t] for t in TYPES)
     opk = st["opk"]  # the oracle key as of this slot
     absent, easset = v[p + "absent"], v[p + "easset"]
     new, x = v[p + "new"], v[p + "asset"]
@@ -90,7 +95,7 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             cs.assert_zero(absent)
         cs.assert_bool(absent)
         cs.constrain(absent, 1 - fwd, 0)  # only a forced withdrawal may name a missing account
-        oracle_t = orc + fnd + spx
+        oracle_t = orc + fnd + spx + scn
         user_a = wd + tr + trd + liq  # A signs
         settle_a = wd + tr + trd + liq + xps
         two = tr + trd + liq  # B is another account
@@ -113,6 +118,16 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             to_bits(cs, v[p + n], 64)
         sel_x = onehot(cs, x, m)
         x_bits = to_bits(cs, x, max(1, (m - 1).bit_length()))
+        # a scenario chunk: its index (one-hot) and rows, |dV| < 2**60, as 64-bit two's
+        # complement for the record (the sign bit repeated above the 61 proven)
+        chunk = v[p + "chunk"]
+        e = onehot(cs, chunk, SCENARIO_UPDATE_CHUNKS)
+        chunk_bits = to_bits(cs, chunk, 3)
+        dv = [v[f"{p}dv{i}"] for i in range(SCENARIO_CHUNK)]
+        dv_bits = []
+        for x_ in dv:
+            bits, neg = signed_bits(cs, x_, DV_BITS)
+            dv_bits.append(bits[:-1] + [neg] * (64 - DV_BITS + 1))
     with cs.component("asset"):
         d = tables.derived(cs)
         xl = {n: lookup(cs, sel_x, d[n]) for n in ("price", "funding", "RI", "RM", "SI", "SM")}
@@ -243,6 +258,34 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         cs.constrain(spx, xl["settled"], 0)
         to_bits(cs, cs.mul(spx, otime - xl["expiry"]), TIME_BITS)
         st["time"] = time + cs.mul(oracle_t, otime - time)
+        # scenario chunk k: k = 0 starts an update; k > 0 continues the one in progress (same
+        # asset and time, the next chunk); rows 5k..5k+4 go to the stage; the last chunk holds
+        # row 25 alone and sets the asset's rows (docs/state.md, the engine's rule)
+        stg = st["stage"]
+        cont = cs.mul(scn, 1 - e[0])
+        cs.constrain(cont, chunk - stg["next"], 0)
+        cs.constrain(cont, x - stg["asset"], 0)
+        cs.constrain(cont, otime - stg["time"], 0)
+        w = [cs.mul(scn, e_) for e_ in e]
+        fin = w[-1]
+        for i in range(1, SCENARIO_CHUNK):
+            cs.constrain(fin, dv[i], 0)
+        rows = list(stg["rows"])
+        for c in range(SCENARIO_UPDATE_CHUNKS):
+            for i in range(SCENARIO_CHUNK):
+                s_ = c * SCENARIO_CHUNK + i
+                if s_ < SCENARIOS:
+                    rows[s_] = rows[s_] + cs.mul(w[c], dv[i] - rows[s_])
+        st["stage"] = {
+            "asset": stg["asset"] + cs.mul(scn, x - stg["asset"]),
+            "time": stg["time"] + cs.mul(scn, otime - stg["time"]),
+            "next": stg["next"] + cs.mul(scn, chunk + 1 - SCENARIO_UPDATE_CHUNKS * e[-1]
+                                         - stg["next"]),
+            "rows": rows}
+        for k in range(1, m):
+            fk = cs.mul(fin, sel_x[k])
+            tables.rows[k] = [r + cs.mul(fk, n - r) for r, n in zip(tables.rows[k], rows,
+                                                                      strict=True)]
 
     # -- order trees, balances, collateral ------------------------------------------------------
     with cs.component("account_a"):
@@ -338,7 +381,7 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
     with cs.component("signature"):
         a_id, b_id = v[p + "a_id"], v[p + "b_id"]
         mtype = wd * T_WITHDRAWAL + tr * T_TRANSFER + trd * T_ORDER + liq * T_LIQUIDATION \
-            + orc * T_ORACLE + fnd * T_FUNDING + spx * T_SETTLEMENT_PRICE
+            + orc * T_ORACLE + fnd * T_FUNDING + spx * T_SETTLEMENT_PRICE + scn * T_SCENARIO
         exp_a, nonce = v[p + "expiry"], a.nonce
         # an oracle-key change (L1 slots) is signed by the oracle key it replaces, over the new
         # key (x, y); only the first key (none registered: opk = (0, 0), x = 0 for no safe key)
@@ -351,13 +394,13 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         fa = [
             mux(cs, [(user_a, a_id), (oracle_t, x), *okey_x]),
             mux(cs, [(wd, amount), (tr + liq, b_id), (trd, x), (orc + spx, price),
-                      (fnd, index), *okey_y]),
+                      (fnd, index), (scn, chunk), *okey_y]),
             mux(cs, [(wd, to), (tr, amount), (liq, x), (oracle_t, otime)]),
-            mux(cs, [(wd + tr, nonce), (trd, v[p + "a_size"]), (liq, qty)]),
-            mux(cs, [(wd + tr, exp_a), (trd, v[p + "a_price"]), (liq, nonce)]),
-            mux(cs, [(trd, v[p + "a_oid"]), (liq, exp_a)]),
-            cs.mul(trd, exp_a),
-            cs.mul(trd, v[p + "a_flags"]),
+            mux(cs, [(wd + tr, nonce), (trd, v[p + "a_size"]), (liq, qty), (scn, dv[0])]),
+            mux(cs, [(wd + tr, exp_a), (trd, v[p + "a_price"]), (liq, nonce), (scn, dv[1])]),
+            mux(cs, [(trd, v[p + "a_oid"]), (liq, exp_a), (scn, dv[2])]),
+            mux(cs, [(trd, exp_a), (scn, dv[3])]),
+            mux(cs, [(trd, v[p + "a_flags"]), (scn, dv[4])]),
         ]
         msg_a = signed_message(cs, domain, mtype, fa)
         oracle_k = oracle_t + (okey if l1 else 0)  # signed by the running oracle key
@@ -411,6 +454,8 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
              + u64(signed_bits(cs, delta, 64)[0]) + u64(price_bits)
              + u64(to_bits(cs, penalty, 64)) + nonce32),
             (xps, const_bits(cs, T_EXPIRY_SETTLEMENT, 8) + id32 + x16 + be(payout_bits, 96, cs)),
+            (scn, const_bits(cs, T_SCENARIO, 8) + x16 + be(chunk_bits, 8, cs) + u64(otime_bits)
+             + [b_ for bits in dv_bits for b_ in be(bits, 64, cs)]),
         ]
         if l1:
             records.append((fwd, const_bits(cs, T_FORCED_WITHDRAWAL, 8) + id32

@@ -10,7 +10,13 @@ from ..gadgets.bits import to_bits
 from ..gadgets.poseidon import poseidon
 from ..lc import LC, lsum
 from .gadgets import onehot, tree_root
-from .layout import ASSET_DEPTH, ORACLE_FIELDS, PPM_BITS, REGISTRY_FIELDS
+from .layout import ASSET_DEPTH, ORACLE_FIELDS, PPM_BITS, REGISTRY_FIELDS, SCENARIOS
+
+
+def rows_hash(cs: ConstraintSystem, rows: list) -> LC:
+    """H2(H13(dV[0..12]), H13(dV[13..25])): the scenario rows in the oracle leaf and stage."""
+    half = SCENARIOS // 2
+    return poseidon(cs, [poseidon(cs, rows[:half]), poseidon(cs, rows[half:])])
 
 
 class Tables:
@@ -75,16 +81,19 @@ class Tables:
         # listing slot); every slot naming an asset needs it, and at the end avail == listed
         self.avail = list(self.old)
         self.orc = {f: [zero] + [v[f"orc{k}_{f}"] for k in range(1, m)] for f in ORACLE_FIELDS}
+        # rows[k][s]: dV of asset k in scenario s, running (written by scenario updates)
+        self.rows = [[zero] * SCENARIOS] + [[v[f"orc{k}_dv{s}"] for s in range(SCENARIOS)]
+                                            for k in range(1, m)]
         with cs.component("oracle_open"):
             for k in range(1, m):  # an unlisted asset has no oracle entry; a new one starts at 0
-                for f in ORACLE_FIELDS:
-                    cs.constrain(1 - self.old[k], self.orc[f][k], 0)
+                for x in [self.orc[f][k] for f in ORACLE_FIELDS] + self.rows[k]:
+                    cs.constrain(1 - self.old[k], x, 0)
             self.oracle_root_before = self.oracle_root(cs, self.old)
 
     def oracle_root(self, cs: ConstraintSystem, present: list | None = None) -> LC:
         present = self.listed if present is None else present
-        leaves = [0] + [cs.mul(present[k], poseidon(cs, [self.orc[f][k]
-                                                          for f in ORACLE_FIELDS]))
+        leaves = [0] + [cs.mul(present[k], poseidon(
+            cs, [*(self.orc[f][k] for f in ORACLE_FIELDS), rows_hash(cs, self.rows[k])]))
                         for k in range(1, self.m)]
         return tree_root(cs, leaves, ASSET_DEPTH)
 

@@ -150,6 +150,30 @@ def oracle_table(state: State, vols: Mapping[int, float] | None = None,
     return Table(dv, under)
 
 
+def changed_rows(state: State, vols: Mapping[int, float] | None = None,
+                 rate: float = 0.0) -> dict[int, list[int]]:
+    """asset -> its dV row at the state's prices and time, for every listed asset priced by
+    the oracle whose row differs from the one the state holds (what an oracle publishes next
+    as ``rollup.transactions.scenario_chunks``). Assets unpriced (price 0, or an option whose
+    underlying is) are left out: they have no row to publish yet."""
+    priced = {a for a, x in state.assets.items() if state.oracle[a].price > 0
+              and (x.kind == KIND_PERP or state.oracle[x.underlying].price > 0)}
+    if not priced:
+        return {}
+    sub = state if priced == set(state.assets) else _only(state, priced)
+    table = oracle_table(sub, vols, rate)
+    return {a: [int(x) for x in table.dv[a]] for a in sorted(priced)
+            if tuple(int(x) for x in table.dv[a]) != state.oracle[a].rows}
+
+
+def _only(state: State, keep: set[int]) -> State:
+    """A shallow view of the state with only the ``keep`` assets listed (for ``oracle_table``)."""
+    view = State.__new__(State)
+    view.__dict__.update(state.__dict__)
+    view.assets = {a: x for a, x in state.assets.items() if a in keep}
+    return view
+
+
 # -- the rule in Python integers (the reference) -----------------------------------------------
 
 

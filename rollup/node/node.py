@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from rollup.chain.node import rpc
 from rollup.chain.rollup import RollupClient
 from rollup.config import Config
+from rollup.margin.scenario import changed_rows
 from rollup.node import builder
 from rollup.node import metrics as M
 from rollup.node.l1feed import L1Feed
@@ -175,9 +176,13 @@ class Node:
                          if x.kind == KIND_PERP})
             return self.service.call(read)
 
+        def scenarios():
+            return self.service.call(lambda s: changed_rows(s.seq.state))
+
         source = make_source(self.cfg.node_oracle, self.cfg.chain_id, self.cfg.data)
         feeder = OracleFeeder(source, self.oracle_key, self.cfg.domain(), self.service.submit,
-                              market, funding_every=self.cfg.node_funding_interval)
+                              market, funding_every=self.cfg.node_funding_interval,
+                              scenarios=scenarios)
         self.oracle = feeder
 
         def body() -> None:

@@ -32,7 +32,7 @@ from circuits.batch import (
 from rollup.chain import layout
 from rollup.chain.layout import QueueEntry
 from rollup.engine.sequencer import Sequencer
-from rollup.state.encoding import ORDER_TREE_DEPTH, encode
+from rollup.state.encoding import ORDER_TREE_DEPTH, SCENARIO_CHUNK, SCENARIOS, encode
 from rollup.state.rebuild import apply_in_transaction
 from rollup.state.state import FEE_ACCOUNT, Account, State
 from rollup.state.tree import SparseMerkleTree
@@ -46,6 +46,7 @@ from rollup.transactions import (
     T_LIST_ASSET,
     T_ORACLE,
     T_REFUND,
+    T_SCENARIO,
     T_SET_ORACLE_KEY,
     T_SETTLEMENT_PRICE,
     T_TRADE,
@@ -62,7 +63,8 @@ DEFAULT_ASSETS = 8
 _TYPE_FLAG = {T_DEPOSIT: "dep", T_WITHDRAWAL: "wd", T_TRANSFER: "tr", T_TRADE: "trd",
               T_ORACLE: "orc", T_FUNDING: "fnd", T_SETTLEMENT_PRICE: "spx",
               T_LIQUIDATION: "liq", T_EXPIRY_SETTLEMENT: "xps", T_FORCED_WITHDRAWAL: "fwd",
-              T_REFUND: "rfd", T_LIST_ASSET: "lst", T_SET_ORACLE_KEY: "okey"}
+              T_REFUND: "rfd", T_LIST_ASSET: "lst", T_SET_ORACLE_KEY: "okey",
+              T_SCENARIO: "scn"}
 _L1_TYPES = (T_DEPOSIT, T_WITHDRAWAL, T_FORCED_WITHDRAWAL, T_REFUND, T_LIST_ASSET,
              T_SET_ORACLE_KEY)
 _ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
@@ -165,11 +167,16 @@ def _header(st: State, seq: Sequencer, batch_number: int, queue_before: bytes,
          "time": st.time, "oracle_pk_x": st.oracle_pk[0], "oracle_pk_y": st.oracle_pk[1],
          "accounts_root": st.account_tree.root,
          "queue_before_hi": int.from_bytes(queue_before[:16], "big"),
-         "queue_before_lo": int.from_bytes(queue_before[16:], "big")}
+         "queue_before_lo": int.from_bytes(queue_before[16:], "big"),
+         "stage_asset": st.stage.asset, "stage_time": st.stage.time,
+         "stage_next": st.stage.next}
+    v.update({f"stage_dv{s}": encode(x) for s, x in enumerate(st.stage.rows)})
     for k in range(1, assets):
         o = st.oracle.get(k)
-        ofields = o.fields() if o is not None else [0] * len(ORACLE_FIELDS)
+        ofields = o.fields()[:len(ORACLE_FIELDS)] if o is not None else [0] * len(ORACLE_FIELDS)
         v.update({f"orc{k}_{n}": x for n, x in zip(ORACLE_FIELDS, ofields, strict=True)})
+        rows = o.rows if o is not None else (0,) * SCENARIOS
+        v.update({f"orc{k}_dv{s}": encode(x) for s, x in enumerate(rows)})
     return v
 
 
@@ -296,6 +303,10 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                           b_expiry=os_.expiry)
                 _sig(sv, "sa_", ob)
                 _sig(sv, "sb_", os_)
+            elif t == T_SCENARIO:
+                sv.update(asset=f["asset"], otime=f["time"], chunk=f["chunk"],
+                          **{f"dv{i}": encode(f[f"dv{i}"]) for i in range(SCENARIO_CHUNK)})
+                _sig(sv, "sa_", req)
             elif t in (T_ORACLE, T_FUNDING, T_SETTLEMENT_PRICE):
                 sv.update(asset=f["asset"], otime=f["time"],
                           price=f.get("price", 0), index=encode(f.get("index", 0)))

@@ -145,6 +145,34 @@ def test_feeder_signs_prices_the_sequencer_accepts(tmp_path):
         service.close()
 
 
+def test_feeder_publishes_changed_scenario_rows(tmp_path):
+    """After a tick's prices, each asset whose scenario rows changed gets six signed chunks at
+    the tick's time; the state then holds the rows the oracle computes at its prices."""
+    from rollup.api.service import SequencerService
+    from rollup.margin.scenario import changed_rows, perp_row
+
+    path = write_config(tmp_path / "op", n_traders=1, depth=4,
+                        markets=[Market(1, "perp", 50_000, 30_000, price=2_000)])
+    cfg = load(path)
+    service = SequencerService(cfg, log=lambda m: None).start()
+    try:
+        def market():
+            return service.call(lambda s: (s.seq.state.time, {1: s.seq.state.oracle[1].price},
+                                           {1: 0}))
+
+        def scenarios():
+            return service.call(lambda s: changed_rows(s.seq.state))
+
+        feeder = OracleFeeder(WalkSource(cfg.chain_id), ORACLE, cfg.domain(), service.submit,
+                              market, clock=lambda: 1_000.0, scenarios=scenarios)
+        assert feeder.tick() == 1 + 6
+        price = market()[1][1]
+        rows = service.call(lambda s: s.seq.state.oracle[1].rows)
+        assert rows == tuple(perp_row(price)) and scenarios() == {}
+    finally:
+        service.close()
+
+
 def test_node_section_round_trips_and_is_checked(tmp_path):
     path = write_config(tmp_path / "op", node_provers=3, node_oracle="file:prices.jsonl",
                         node_metrics_port=9100, node_confirmations=0, node_funding_interval=0.0)

@@ -26,14 +26,38 @@ def test_state_root_formula():
     leaf = poseidon([*acc.pk, acc.nonce, signed.encode(acc.collateral), poseidon(slots),
                      empty_orders])
     assert st.account_tree.leaf(1) == leaf
-    oracle_leaf = poseidon([testnet.PERP_PRICE, 0, 0, 0])
+    zero_rows = poseidon([poseidon([0] * 13), poseidon([0] * 13)])  # no scenario rows yet
+    oracle_leaf = poseidon([testnet.PERP_PRICE, 0, 0, 0, zero_rows])
     assert st.oracle_tree.leaf(testnet.PERP) == oracle_leaf
-    glob = poseidon([st.time, st.oracle_tree.root, *st.oracle_pk])
+    stage = poseidon([0, 0, 0, zero_rows])  # no scenario update in progress
+    glob = poseidon([st.time, st.oracle_tree.root, *st.oracle_pk, stage])
     assert st.root == poseidon([st.account_tree.root, st.registry_tree.root, glob])
     assert st.root == st.recompute_root()
     leaf_1, sib = st.account_proof(1)
     from rollup.state import verify_proof
     assert verify_proof(st.account_tree.root, 1, leaf_1, sib)
+
+
+def test_scenario_rows_in_the_oracle_leaf():
+    """The rows hash H2(H13(enc dV[0..12]), H13(enc dV[13..25])), signed rows as v mod r."""
+    from dataclasses import replace
+
+    from rollup.margin.scenario import perp_row
+    from rollup.state.state import OracleEntry
+
+    rows = tuple(perp_row(60_000))
+    enc = [signed.encode(x) for x in rows]
+    o = replace(OracleEntry(60_000), rows=rows)
+    assert o.fields()[4] == poseidon([poseidon(enc[:13]), poseidon(enc[13:])])
+
+
+def test_the_engine_and_the_circuits_share_the_scenario_layout():
+    from circuits import batch
+    from rollup.state import encoding as enc
+
+    assert (batch.SCENARIOS, batch.SCENARIO_CHUNK, batch.DV_BITS) == (
+        enc.SCENARIOS, enc.SCENARIO_CHUNK, enc.DV_BITS) == (26, 5, 61)
+    assert batch.SCENARIO_UPDATE_CHUNKS == enc.SCENARIO_UPDATE_CHUNKS == 6
 
 
 def test_the_engine_and_the_circuits_share_the_order_tree():
