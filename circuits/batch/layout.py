@@ -35,6 +35,10 @@ NONCE_BITS = 32
 ORDER_ID_BITS = 64
 PPM_BITS = 32
 RISK_SCALE = 10**6
+# scenario margin (rollup.margin.scenario): maintenance = half the initial requirement; the
+# window of the hinted maxima (the range clause of docs/margin.md)
+MAINTENANCE_PPM = 500_000
+SPREAD_BITS = 60
 # |value| < 2**133 and risk < 2**162 (8 slots, |b| < 2**63, p < 2**64, factors < 2**32, two
 # terms), so value * 10**6 - risk and the differences compared below stay inside 170 bits
 CMP_BITS = 170

@@ -65,7 +65,7 @@ from .layout import (
     TIME_BITS,
     TYPES,
 )
-from .tables import Tables
+from .tables import Tables, published
 
 
 def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bits):
@@ -130,7 +130,11 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             dv_bits.append(bits[:-1] + [neg] * (64 - DV_BITS + 1))
     with cs.component("asset"):
         d = tables.derived(cs)
-        xl = {n: lookup(cs, sel_x, d[n]) for n in ("price", "funding", "RI", "RM", "SI", "SM")}
+        xl = {n: lookup(cs, sel_x, d[n]) for n in ("price", "funding")}
+        # X's scenario rows and group, and whether its rows are published
+        xrow = [lookup(cs, sel_x, [r[s_] for r in tables.rows]) for s_ in range(SCENARIOS)]
+        gx = [lookup(cs, sel_x, [gr[g_] for gr in tables.grp]) for g_ in range(tables.n_u)]
+        has_x = lookup(cs, sel_x, tables.has)
         for n in ("perp", "call", "put"):
             xl[n] = lookup(cs, sel_x, getattr(tables, n))
         xl["listed"] = lookup(cs, sel_x, tables.avail)  # listed by now
@@ -165,6 +169,14 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             cs.constrain(new, f_ - empty, 0)  # a created account starts empty
     with cs.component("account_b"):
         b = Side(cs, v, p + "b_", depth, d, sel_x, x, pos_b)
+    # balance changes of X, and the requirement bounds of the sides a margin rule reads
+    delta = cs.mul(qty, 1 - 2 * b.neg_t)  # a liquidation moves the position's sign
+    d_bal_a = cs.mul(trd, qty) + cs.mul(liq, delta) - cs.mul(xps, a.b_t)
+    d_bal_b = -cs.mul(trd, qty) - cs.mul(liq, delta)
+    with cs.component("account_a"):
+        a.scenario(tables, sel_x, d_bal_a, wd + tr + trd + liq + fwd, xrow, gx)
+    with cs.component("account_b"):
+        b.scenario(tables, sel_x, d_bal_b, trd + liq, xrow, gx)
 
     # -- type rules -------------------------------------------------------------------------------
     with cs.component("rules"):
@@ -174,6 +186,7 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         # amounts and sizes are positive
         cs.constrain(wd + tr, is_zero(cs, amount), 0)
         cs.constrain(trd + liq, is_zero(cs, qty), 0)
+        cs.constrain(trd + liq, 1 - has_x, 0)  # a market trades once its rows are published
         same = is_zero(cs, v[p + "a_id"] - v[p + "b_id"])
         cs.constrain(two, same, 0)  # two distinct accounts
         cs.constrain(dep + wd + xps + fwd - absent, 1 - same, 0)  # single-account types
@@ -199,7 +212,10 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             fam_lo = lin(((1 << i, b) for i, b in enumerate(fam_bits[:64])), cs)
             fam_small = is_zero(cs, lin(((1 << i, b) for i, b in enumerate(fam_bits[64:])), cs))
             fam_pos = 1 - is_zero(cs, v[p + "famount"])
-            healthy_paid = 1 - is_negative(cs, a.exi_before - fam_lo * RISK_SCALE)
+            # healthy after paying, on the exact requirement: no position moves, so the bounds
+            # before and after must meet
+            cs.constrain(fwd, a.r_up - a.r_lo, 0)
+            healthy_paid = 1 - is_negative(cs, (a.value - fam_lo - a.r_up) * RISK_SCALE)
             cs.assert_bool(easset)
             ok = cs.mul(cs.mul(fam_small, fam_pos), cs.mul(healthy_paid, easset))
             # nothing from a missing account, in ETH, or when another key signed
@@ -235,7 +251,6 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         # liquidation: size <= |position| at the oracle price, delta takes the position's sign
         cs.constrain(liq, price - xl["price"], 0)
         to_bits(cs, cs.mul(liq, b.abs_t - qty), 64)
-        delta = cs.mul(qty, 1 - 2 * b.neg_t)
         penalty = floor_div_ppm(cs, cs.mul(cs.mul(liq, qty), cs.mul(price, xl["liquidation_fee"])),
                                 64)
         # expiry settlement: a settled option held by A
@@ -282,15 +297,16 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             "next": stg["next"] + cs.mul(scn, chunk + 1 - SCENARIO_UPDATE_CHUNKS * e[-1]
                                          - stg["next"]),
             "rows": rows}
+        nz = published(cs, rows)
         for k in range(1, m):
             fk = cs.mul(fin, sel_x[k])
             tables.rows[k] = [r + cs.mul(fk, n - r) for r, n in zip(tables.rows[k], rows,
                                                                       strict=True)]
+            tables.has[k] = tables.has[k] + cs.mul(fk, nz - tables.has[k])
 
     # -- order trees, balances, collateral ------------------------------------------------------
     with cs.component("account_a"):
         a_orders = a.order_update(a_oid_bits, trd, qty, v[p + "a_size"])
-        d_bal_a = cs.mul(trd, qty) + cs.mul(liq, delta) - cs.mul(xps, a.b_t)
         d_coll_a = (dep - wd - tr) * amount - paid - cs.mul(trd, notional) - fee_a \
             - cs.mul(liq, cs.mul(delta, price)) + penalty + payout
         a.finish(d_bal=d_bal_a, d_coll=d_coll_a, settle=settle_a + pay, nonce_inc=wd + tr + liq,
@@ -303,7 +319,6 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
                                       old_root=st["root"], bits_checked=True)
     with cs.component("account_b"):
         b_orders = b.order_update(b_oid_bits, trd, qty, v[p + "b_size"])
-        d_bal_b = -cs.mul(trd, qty) - cs.mul(liq, delta)
         d_coll_b = tr * amount + cs.mul(trd, notional) - fee_b \
             + cs.mul(liq, cs.mul(delta, price)) - penalty
         b.finish(d_bal=d_bal_b, d_coll=d_coll_b, settle=two, nonce_inc=0, xl=xl,

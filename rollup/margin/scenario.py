@@ -150,6 +150,17 @@ def oracle_table(state: State, vols: Mapping[int, float] | None = None,
     return Table(dv, under)
 
 
+def published_table(state: State) -> Table:
+    """The dV table the state holds (the rows the oracle published, all 0 where none yet): the
+    one the margin rule (``rollup.margin.risk``) reads."""
+    dv = np.zeros((N_ASSETS, N_SCENARIOS), dtype=np.int64)
+    under = np.zeros(N_ASSETS, dtype=np.int64)
+    for a, asset in state.assets.items():
+        dv[a] = state.oracle[a].rows
+        under[a] = a if asset.kind == KIND_PERP else asset.underlying
+    return Table(dv, under)
+
+
 def changed_rows(state: State, vols: Mapping[int, float] | None = None,
                  rate: float = 0.0) -> dict[int, list[int]]:
     """asset -> its dV row at the state's prices and time, for every listed asset priced by

@@ -71,9 +71,10 @@ def make(seq, reqs, queue=(), slots=SLOTS, l1=L1):
 @pytest.fixture(scope="module")
 def venue():
     seq = tn.venue(n_accounts=4, depth=DEPTH, deposit=10**9)
-    # 1 long and 2 short 300k perps at 60,000 (leveraged), 3 sells calls
-    seq.submit(order(1, BUY, 300_000, 60_000, 1))
-    seq.submit(order(2, SELL, 300_000, 60_000, 1))
+    # 1 long and 2 short 100k perps at 60,000 (leveraged: R = 16% of the notional, 9.6e8), 3
+    # sells calls
+    seq.submit(order(1, BUY, 100_000, 60_000, 1))
+    seq.submit(order(2, SELL, 100_000, 60_000, 1))
     seq.submit(order(3, SELL, 10, 3_000, 2, asset=CALL))
     return seq
 
@@ -94,7 +95,7 @@ def batches(venue):
     # B: an option trade, the perp price falls, account 1 is liquidated, a funding tick
     seq = venue.clone()
     reqs = [order(4, BUY, 10, 3_100, 1, asset=CALL),
-            oracle(OracleUpdate, PERP, 57_500, 10),
+            oracle(OracleUpdate, PERP, 54_000, 10),
             Liquidation(4, 1, PERP, 100, 0, FAR).signed(tn.key(4), DOMAIN),
             oracle(FundingTick, PERP, -3, 11)]
     out["b"] = (*make(seq, reqs), seq, [])
@@ -128,12 +129,11 @@ def batches(venue):
     queue = [QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, 10 + k, (0x55).to_bytes(20, "big"), 700, key)
              for k, key in enumerate(bad)]
     out["f"] = (*make(seq, reqs, queue), seq, queue)
-    # G: the operator lists a new call series after genesis (an L1 slot), its first price, and
-    # it trades
+    # G: the operator lists a new call series after genesis (an L1 slot), its first price and
+    # the first chunks of its scenario rows (it trades once all are published: test below)
     seq = venue.clone()
     out["g"] = (*make(seq, [NEW_SERIES, oracle(OracleUpdate, NEW, 2_000, 5),
-                             order(3, SELL, 10, 2_000, 5, asset=NEW),  # rests: no record
-                             order(4, BUY, 10, 2_000, 6, asset=NEW)]), seq, [])
+                             *NEW_ROWS[:2]]), seq, [])
     # H: the operator rotates the oracle key (an L1 slot): the next price is signed with the
     # new key, then a trade
     seq = venue.clone()
@@ -183,6 +183,10 @@ NEW_SERIES = ListAsset(NEW, KIND_CALL, risk_initial=100_000, risk_maintenance=50
                        underlying=PERP, strike=62_000, expiry=EXPIRY, short_initial=100_000,
                        short_maintenance=60_000, maker_fee=100, taker_fee=300,
                        liquidation_fee=10_000)
+
+
+NEW_ROWS = [c.signed(tn.ORACLE_KEY, DOMAIN) for c in scenario_chunks(
+    NEW, 5, [x // 3 for x in perp_row(60_000)])]
 
 
 GOOD_KEY = pack_point(tn.public_key(tn.key(7)))
@@ -293,7 +297,7 @@ def test_a_usable_key_is_not_refunded(batches, cs):
 def test_batch_b_liquidates_an_account_that_was_below_maintenance(batches):
     pre, batch, seq, _ = batches["b"]
     assert len(batch.records) == 4 and batch.records[2][0] == 10  # the liquidation record
-    assert seq.state.account(1).balance(PERP) == 300_000 - 100
+    assert seq.state.account(1).balance(PERP) == 100_000 - 100
 
 
 def test_shape_is_all_the_circuit_depends_on(batches, cs):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rollup.engine import testnet as tn
 from rollup.engine.testnet import CALL, PERP, PUT
+from rollup.state.encoding import KIND_PERP
 from rollup.transactions import BUY, SELL, OracleUpdate, Order
 
 FAR = 10**9
@@ -22,3 +23,16 @@ def risky_book(journal=None):
         seq.apply_verified(Order(buyer, asset, BUY, size, price, oid, FAR))
     seq.apply_verified(OracleUpdate(PERP, DROPPED, 2))
     return seq
+
+
+def linear_risk(state, acc) -> int:
+    """The initial risk of the linear rule the scenario rule replaced (|b| p rf, plus
+    |b| p_underlying sf for a short option; ppm-scaled): what the scenario tests compare with."""
+    risk = 0
+    for a, b, _ in acc.positions:
+        if a and b:
+            x = state.assets[a]
+            risk += abs(b) * state.oracle[a].price * x.risk_initial
+            if b < 0 and x.kind != KIND_PERP:
+                risk += -b * state.oracle[x.underlying].price * x.short_initial
+    return risk
