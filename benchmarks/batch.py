@@ -1,18 +1,24 @@
-"""The batch circuit at operator sizes: constraints, witness time and proving time per batch.
+"""The batch circuit at operator sizes: constraints, witness, setup and proving time, peak memory.
 
-    python -m benchmarks batch --slots 4,8 --l1-slots 2 --depth 16 [--prove] --json batch.json
+    python -m benchmarks batch --slots 16,32 --l1-slots 4 --depth 16 [--prove] --json batch.json
 
-For each slot count: the circuit is built once (no witness; its per-component counts give the
-cost of an L1 slot and of a trading slot), then a full batch is made on a small venue: the L1
-slots carry signed withdrawals, every other slot one perpetual trade (each taker order fills
-against a resting maker order, so both signatures, both order-tree updates and both margin
-checks are exercised). Witness time = batch builder + solving the circuit's wires. With
---prove, the development setup (NOT a ceremony; cached in --keys) and a proof, timed after a
-warm-up proof, then verified.
+Per slot count, in a child process (as `rollup setup` and the batcher run it): the circuit is
+built once without values (its per-component counts give the cost of an L1 slot and of a
+trading slot) and its solver compiled (the batcher's kept solver); a batch is made on a small
+venue (the L1 slots carry signed withdrawals, every other slot one perpetual trade against a
+resting maker, so both signatures, order-tree updates and margin checks are exercised) and its
+witness solved. With --prove: the R1CS exported, the circuit dropped, the development setup
+(NOT a ceremony; the zkey is cached in --keys) run and written; then, in a second child, the
+zkey is read (memory-mapped), a proof made after a warm-up on a tiny circuit, and verified.
+Each child samples its RSS (total, anonymous, file-backed) every 0.1 s per phase.
 
-Records: {"op": "batch", "slots", "l1_slots", "depth", "constraints", "l1_slot_constraints",
-"trading_slot_constraints", "build_seconds", "builder_seconds", "solve_seconds",
-"setup_seconds", "prove_seconds", "verified"}.
+Records: {"op": "batch", "slots", "l1_slots", "depth", "constraints", "wires", "nnz" (A, B, C),
+"l1_slot_constraints", "trading_slot_constraints", "build_seconds", "solver_build_seconds",
+"builder_seconds", "witness_first_seconds" (the first solve: kernels load),
+"witness_seconds" (the second), "setup_seconds", "zkey_bytes", "prove_seconds",
+"prove_phases", "verified", "peak_rss_mb" {phase: {"rss", "anon", "file"}} with phases build,
+solver, witness, r1cs, setup, prove, "maxrss_mb" {"build_setup", "prove"} (getrusage of each
+child), "load_average" [start, end]}.
 """
 
 from __future__ import annotations
@@ -44,45 +50,184 @@ def _batch(slots: int, l1: int, depth: int):
     return b, time.perf_counter() - t
 
 
-def measure(slots: int, l1: int, depth: int, prove: bool, keys: Path) -> dict:
-    from circuits.batch import build_batch_circuit
+class _Peaks:
+    """Peak RSS per phase, sampled from /proc/self/status by a daemon thread every 0.1 s."""
 
+    def __init__(self) -> None:
+        import threading
+
+        self.phase = "start"
+        self.peaks: dict[str, dict[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def now() -> dict[str, float]:
+        keys = {"VmRSS:": "rss", "RssAnon:": "anon", "RssFile:": "file"}
+        out = {}
+        with open("/proc/self/status") as f:
+            for line in f:
+                k = line.split(None, 1)[0]
+                if k in keys:
+                    out[keys[k]] = int(line.split()[1]) / 1024  # kB -> MiB
+        return out
+
+    def sample(self) -> None:
+        cur = self.now()
+        peak = self.peaks.setdefault(self.phase, {k: 0.0 for k in cur})
+        for k, v in cur.items():
+            peak[k] = max(peak[k], round(v, 1))
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.sample()
+
+    def enter(self, phase: str) -> None:
+        self.sample()
+        self.phase = phase
+        self.sample()
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        self.sample()
+        self._stop.set()
+        self._thread.join()
+        return {k: v for k, v in self.peaks.items() if k != "start"}
+
+
+def _maxrss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _build_and_setup(slots: int, l1: int, depth: int, prove: bool, keys: Path) -> dict:
+    """Child 1: circuit, kept solver, witness (.wtns in `keys`), and with `prove` the
+    development setup (skipped when the zkey is cached)."""
+    import gc
+
+    from circuits.batch import build_batch_circuit
+    from circuits.solver import compile_solver
+    from prover.formats.wtns import write_wtns
+
+    peaks = _Peaks()
+    peaks.enter("build")
     t = time.perf_counter()
     cs = build_batch_circuit(slots, depth, l1_slots=l1)
-    t_build = time.perf_counter() - t
+    stats = cs.stats()
     counts = cs.component_counts()
     rec = {"op": "batch", "slots": slots, "l1_slots": l1, "depth": depth,
-           "constraints": cs.stats()["constraints"],
+           "constraints": stats["constraints"], "wires": stats["wires"],
            "l1_slot_constraints": counts.get("slot0") if l1 else None,
            "trading_slot_constraints": counts.get(f"slot{slots - 1}") if slots > l1 else None,
-           "build_seconds": round(t_build, 2)}
-    batch, t_builder = _batch(slots, l1, depth)
+           "build_seconds": round(time.perf_counter() - t, 2)}
+    peaks.enter("solver")
     t = time.perf_counter()
-    values = cs.solve(batch.values)
-    witness = cs.witness(values)
-    rec.update(builder_seconds=round(t_builder, 2),
-               solve_seconds=round(time.perf_counter() - t, 2))
-    if witness[1] != batch.public_input:
+    solver = compile_solver(cs)
+    rec["solver_build_seconds"] = round(time.perf_counter() - t, 2)
+    peaks.enter("witness")
+    batch, rec["builder_seconds"] = _batch(slots, l1, depth)
+    rec["builder_seconds"] = round(rec["builder_seconds"], 2)
+    t = time.perf_counter()
+    solver.witness(solver.solve(batch.values))  # first: loads the solver's kernels
+    rec["witness_first_seconds"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    witness = solver.witness(solver.solve(batch.values))
+    rec["witness_seconds"] = round(time.perf_counter() - t, 2)
+    if int.from_bytes(witness[1].astype("<u8").tobytes(), "little") != batch.public_input:
         raise AssertionError("the circuit's public input differs from the builder's")
+    keys.mkdir(parents=True, exist_ok=True)
+    stem = keys / f"bench-batch-{slots}s{l1}l1-d{depth}-{rec['constraints']}"
+    write_wtns(stem.with_suffix(".wtns"), witness)
+    rec["wtns"], rec["zkey"] = str(stem.with_suffix(".wtns")), str(stem.with_suffix(".zkey"))
+    del solver, witness, batch
     if prove:
-        from prover.formats.zkey import read_zkey, write_zkey
-        from prover.groth16.keys import verification_key
-        from prover.groth16.prove import prove as groth16_prove
+        from prover.formats.zkey import write_zkey
         from prover.groth16.setup import dev_setup
-        from prover.groth16.verify import verify
 
-        keys.mkdir(parents=True, exist_ok=True)
-        zpath = keys / f"bench-batch-{slots}s{l1}l1-d{depth}-{cs.stats()['constraints']}.zkey"
-        t = time.perf_counter()
+        peaks.enter("r1cs")
+        r1cs = cs.to_r1cs()
+        rec["nnz"] = [r1cs.A.nnz, r1cs.B.nnz, r1cs.C.nnz]
+        del cs  # as `rollup setup` does: the setup needs the R1CS only
+        gc.collect()
+        zpath = stem.with_suffix(".zkey")
         if not zpath.exists():
-            write_zkey(dev_setup(cs.to_r1cs()), zpath)
-        rec["setup_seconds"] = round(time.perf_counter() - t, 1)
-        z = read_zkey(zpath)
-        groth16_prove(z, witness)  # warm-up: Numba's cached kernels load on first use
-        t = time.perf_counter()
-        res = groth16_prove(z, witness)
-        rec["prove_seconds"] = round(time.perf_counter() - t, 2)
-        rec["verified"] = bool(verify(verification_key(z), res.public_signals, res.proof))
+            peaks.enter("setup")
+            t = time.perf_counter()
+            z = dev_setup(r1cs)
+            part = zpath.with_suffix(".zkey.part")
+            write_zkey(z, part)
+            part.replace(zpath)
+            rec["setup_seconds"] = round(time.perf_counter() - t, 1)
+            del z
+        rec["zkey_bytes"] = zpath.stat().st_size
+    rec["peak_rss_mb"] = peaks.stop()
+    rec["maxrss_mb"] = {"build_setup": _maxrss_mb()}
+    return rec
+
+
+def _warm_up() -> None:
+    """Load the prover's kernels from Numba's cache on a tiny circuit (x*x = y), its zkey and
+    witness read from files as the real ones are (read-only mapped arrays type differently)."""
+    import tempfile
+
+    from prover.formats.r1cs import R1CS
+    from prover.formats.wtns import write_wtns
+    from prover.formats.zkey import read_zkey, write_zkey
+    from prover.groth16.prove import prove
+    from prover.groth16.setup import dev_setup
+
+    r1 = R1CS.from_constraints([({2: 1}, {2: 1}, {1: 1})], n_wires=3, n_pub_out=1, n_pub_in=0,
+                               n_prv_in=1)
+    with tempfile.TemporaryDirectory() as d:
+        write_zkey(dev_setup(r1), Path(d) / "w.zkey")
+        write_wtns(Path(d) / "w.wtns", [1, 9, 3])
+        prove(read_zkey(Path(d) / "w.zkey"), Path(d) / "w.wtns")
+
+
+def _prove(zkey_path: str, wtns_path: str) -> dict:
+    """Child 2: prove from the memory-mapped zkey and verify."""
+    from prover.formats.zkey import read_zkey
+    from prover.groth16.keys import verification_key
+    from prover.groth16.prove import prove
+    from prover.groth16.verify import verify
+
+    _warm_up()
+    peaks = _Peaks()
+    peaks.enter("prove")
+    t = time.perf_counter()
+    res = prove(read_zkey(zkey_path), wtns_path)
+    seconds = time.perf_counter() - t
+    out = {"prove_seconds": round(seconds, 2),
+           "prove_phases": {k: round(v, 2) for k, v in res.timings.items()},
+           "peak_rss_mb": peaks.stop()}
+    out["verified"] = bool(verify(verification_key(zkey_path), res.public_signals, res.proof))
+    out["maxrss_mb"] = _maxrss_mb()
+    return out
+
+
+def _in_child(fn, *args):
+    """fn(*args) in a fresh (spawned) process: its memory is its own, measured alone."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def measure(slots: int, l1: int, depth: int, prove: bool, keys: Path) -> dict:
+    import os
+
+    load0 = os.getloadavg()[0]
+    rec = _in_child(_build_and_setup, slots, l1, depth, prove, keys)
+    if prove:
+        p = _in_child(_prove, rec["zkey"], rec["wtns"])
+        rec["peak_rss_mb"].update(p.pop("peak_rss_mb"))
+        rec["maxrss_mb"]["prove"] = p.pop("maxrss_mb")
+        rec.update(p)
+    rec["load_average"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
+    for k in ("wtns", "zkey"):
+        rec.pop(k)
     return rec
 
 
@@ -93,6 +238,6 @@ def main(slots_list: list[int], l1: int, depth: int, prove: bool, json_path: str
         rec = measure(n, min(l1, n), depth, prove, keys)
         print(json.dumps(rec), flush=True)
         out.append(rec)
-    if json_path:
-        Path(json_path).write_text(json.dumps(out, indent=2) + "\n")
+        if json_path:  # after each shape: a long run keeps what it measured
+            Path(json_path).write_text(json.dumps(out, indent=2) + "\n")
     return out

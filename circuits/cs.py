@@ -589,19 +589,17 @@ class ConstraintSystem:
 
     def to_r1cs(self):
         """The system as `prover.formats.r1cs.R1CS` (labels = internal signal ids)."""
-        from prover.formats.r1cs import R1CS  # lazy: Numba kernels; building needs no export
+        # lazy: numpy and the format's Numba kernels; building needs no export
+        import numpy as np
+
+        from prover.formats.r1cs import R1CS
 
         f = self._finalize()
-        return R1CS.from_constraints(
-            self.constraints(),
-            n_wires=len(f.wire_ids),
-            n_pub_out=f.n_pub_out,
-            n_pub_in=f.n_pub_in,
-            n_prv_in=f.n_prv_in,
-            prime=R,
-            n_labels=len(self.kind),
-            wire_to_label=list(f.wire_ids),
-        )
+        wire_of = np.full(len(self.kind), -1, dtype=np.int64)  # internal id -> wire
+        wire_of[f.wire_ids] = np.arange(len(f.wire_ids))
+        return R1CS.from_lcs(f.a, f.b, f.c, wire_of=wire_of, n_wires=len(f.wire_ids),
+                             n_pub_out=f.n_pub_out, n_pub_in=f.n_pub_in, n_prv_in=f.n_prv_in,
+                             prime=R, n_labels=len(self.kind), wire_to_label=f.wire_ids)
 
     def write_r1cs(self, path) -> None:
         from prover.formats.r1cs import write_r1cs  # lazy: Numba kernels, as in to_r1cs

@@ -30,6 +30,7 @@ from prover import ntt as cpu_ntt
 from prover.constants import R
 from prover.curves import G1, G2, CurveGroup
 from prover.fields import Fr
+from prover.formats.container import ensure_aligned
 from prover.msm import plain_scalars
 from prover.ntt import MAX_LOG_N
 
@@ -180,7 +181,7 @@ class CudaBackend(Backend):
                      scalar_form="standard"):
         from prover.kernels.cuda import msm as kmsm
 
-        pts = group._rows(bases, 2)
+        pts = group._rows(ensure_aligned(bases), 2)  # an aligned host copy for the transfer
         montgomery = isinstance(scalars, np.ndarray) and scalar_form == "montgomery"
         if montgomery:
             # Converted on the device; canonical by construction (our own field arrays).

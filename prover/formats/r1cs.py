@@ -17,7 +17,9 @@ inputs, then internal wires.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numba
 import numpy as np
@@ -47,6 +49,13 @@ class SparseMatrix:
     def nnz(self) -> int:
         return len(self.row)
 
+    def sorted_by_row(self) -> SparseMatrix:
+        """Itself when its entries are constraint-major, else a copy stably sorted so."""
+        if len(self.row) < 2 or bool(np.all(self.row[1:] >= self.row[:-1])):
+            return self
+        order = np.argsort(self.row, kind="stable")  # keeps the within-constraint order
+        return SparseMatrix(self.row[order], self.col[order], self.coeff[order])
+
 
 @dataclass
 class R1CS:
@@ -74,25 +83,30 @@ class R1CS:
                          wire_to_label: np.ndarray | None = None) -> R1CS:
         """Build from [(A, B, C)] with {wire: coeff} dicts; coefficients are reduced mod prime
         and kept in dict order (the order they will have in the file)."""
-        mats = []
-        for k in range(3):
-            rows: list[int] = []
-            cols: list[int] = []
-            vals: list[int] = []
-            for c, lcs in enumerate(constraints):
-                for w, v in lcs[k].items():
-                    rows.append(c)
-                    cols.append(w)
-                    vals.append(v % prime)
-            mats.append(SparseMatrix(np.asarray(rows, dtype=np.int64).reshape(-1),
-                                     np.asarray(cols, dtype=np.int64).reshape(-1),
-                                     ints_to_limbs(vals)))
+        lcs = tuple([c[k] for c in constraints] for k in range(3))
+        return cls.from_lcs(*lcs, n_wires=n_wires, n_pub_out=n_pub_out, n_pub_in=n_pub_in,
+                            n_prv_in=n_prv_in, prime=prime, n_labels=n_labels,
+                            wire_to_label=wire_to_label)
+
+    @classmethod
+    def from_lcs(cls, a: Sequence[Mapping[int, int]], b: Sequence[Mapping[int, int]],
+                 c: Sequence[Mapping[int, int]], *, n_wires: int, n_pub_out: int,
+                 n_pub_in: int, n_prv_in: int, prime: int = BN254_R,
+                 n_labels: int | None = None, wire_to_label: np.ndarray | None = None,
+                 wire_of: np.ndarray | None = None) -> R1CS:
+        """Build from the A, B and C linear combinations ({id: coeff}, constraint i at index i
+        of each); ids are wires, or labels mapped to wires by the array `wire_of`. Converted
+        in chunks of constraints, so the peak beyond the result is one chunk's Python ints,
+        not a second copy of the system."""
+        if not len(a) == len(b) == len(c):
+            raise ValueError("A, B and C must have one linear combination per constraint")
+        mats = [_matrix(lcs, prime, wire_of) for lcs in (a, b, c)]
         if wire_to_label is None:
             wire_to_label = np.arange(n_wires, dtype=np.uint64)
         wire_to_label = np.asarray(wire_to_label, dtype=np.uint64)
         if n_labels is None:
             n_labels = int(wire_to_label.max()) + 1 if n_wires else 0
-        r = cls(prime, n_wires, n_pub_out, n_pub_in, n_prv_in, n_labels, len(constraints),
+        r = cls(prime, n_wires, n_pub_out, n_pub_in, n_prv_in, n_labels, len(a),
                 *mats, wire_to_label=wire_to_label)
         r.validate()
         return r
@@ -125,6 +139,30 @@ class R1CS:
                 raise FormatError(f"matrix {name}: coefficient not reduced modulo the prime")
         if self.wire_to_label.shape != (self.n_wires,):
             raise FormatError("wire_to_label must have n_wires entries")
+
+
+_CHUNK = 1 << 16  # constraints converted per step (bounds the temporary Python objects)
+
+
+def _matrix(lcs: Sequence[Mapping[int, int]], prime: int,
+            wire_of: np.ndarray | None) -> SparseMatrix:
+    """One matrix's entries, constraint-major and in dict order, as arrays."""
+    nnz = sum(map(len, lcs))
+    rows = np.empty(nnz, np.int64)
+    cols = np.empty(nnz, np.int64)
+    coeff = np.empty((nnz, 4), np.uint64)
+    p = 0
+    for s in range(0, len(lcs), _CHUNK):
+        part = lcs[s : s + _CHUNK]
+        lens = np.fromiter(map(len, part), np.int64, len(part))
+        k = int(lens.sum())
+        rows[p : p + k] = np.repeat(np.arange(s, s + len(part), dtype=np.int64), lens)
+        ids = np.fromiter(chain.from_iterable(part), np.int64, k)
+        cols[p : p + k] = ids if wire_of is None else wire_of[ids]
+        if k:
+            coeff[p : p + k] = ints_to_limbs(v % prime for d in part for v in d.values())
+        p += k
+    return SparseMatrix(rows, cols, coeff)
 
 
 # --- constraint section parsing: one sequential scan (lengths are data-dependent) -------------
@@ -250,19 +288,12 @@ def read_r1cs(path: str | os.PathLike, *, prime: int | None = BN254_R) -> R1CS:
     return r
 
 
-def _sorted_by_row(mat: SparseMatrix) -> SparseMatrix:
-    if len(mat.row) < 2 or bool(np.all(mat.row[1:] >= mat.row[:-1])):
-        return mat
-    order = np.argsort(mat.row, kind="stable")  # keeps the within-constraint order
-    return SparseMatrix(mat.row[order], mat.col[order], mat.coeff[order])
-
-
 def r1cs_sections(r1cs: R1CS) -> list[tuple[int, bytes | np.ndarray]]:
     """Section payloads in circom's order."""
     r1cs.validate()
     fs = N8
     m = r1cs.n_constraints
-    mats = [_sorted_by_row(x) for x in (r1cs.A, r1cs.B, r1cs.C)]
+    mats = [x.sorted_by_row() for x in (r1cs.A, r1cs.B, r1cs.C)]
     counts = np.stack([np.bincount(x.row, minlength=m).astype(np.int64) for x in mats]) \
         if m else np.zeros((3, 0), np.int64)
     cols = np.concatenate([x.col for x in mats]).astype(np.int64)

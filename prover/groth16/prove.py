@@ -99,36 +99,36 @@ def check_witness(zkey: Zkey, w: np.ndarray) -> None:
 
 # --- the QAP part: A.w, B.w, C.w and the H scalars -----------------------------------------
 
-@dataclass
-class _Coeffs:
-    matrix: np.ndarray
-    constraint: np.ndarray
-    signal: np.ndarray
-    values: np.ndarray
-    starts: np.ndarray
+# Section-4 records converted to the kernel's column arrays per step: the records stay in
+# the mapped file, and only this many (52 bytes each as columns) are copied at a time.
+COEFF_CHUNK = 1 << 22
 
 
-def _coeff_columns(zkey: Zkey, n_chunks: int) -> _Coeffs:
-    rec = zkey.coeffs
+def _coeff_columns(rec: np.ndarray, n_chunks: int):
+    """(matrix, constraint, signal, values, starts) of a run of section-4 records; starts
+    cut it between constraints into about n_chunks parallel pieces (one piece when the run is
+    not sorted by constraint, which snarkjs never writes: rows stay race-free)."""
     matrix = np.ascontiguousarray(rec["matrix"], dtype=np.uint32)
     constraint = np.ascontiguousarray(rec["constraint"], dtype=np.int64)
     signal = np.ascontiguousarray(rec["signal"], dtype=np.int64)
     values = np.ascontiguousarray(rec["value"], dtype=np.uint64).reshape(-1, 4)
     if len(constraint) > 1 and not bool(np.all(constraint[1:] >= constraint[:-1])):
-        # Not sorted by constraint (not what snarkjs writes): one chunk keeps rows race-free.
         starts = np.array([0, len(constraint)], dtype=np.int64)
     else:
         starts = kg.chunk_starts(constraint, n_chunks)
-    return _Coeffs(matrix, constraint, signal, values, starts)
+    return matrix, constraint, signal, values, starts
 
 
 def evaluate_abc(zkey: Zkey, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(A.w, B.w, C.w) on the domain, Montgomery form, each (domainSize, 4)."""
     n = zkey.domain_size
-    co = _coeff_columns(zkey, 8 * numba.get_num_threads())
     a = np.zeros((n, 4), dtype=np.uint64)
     b = np.zeros((n, 4), dtype=np.uint64)
-    kg.eval_ab(co.matrix, co.constraint, co.signal, co.values, w, co.starts, a, b)
+    # runs are summed one after another, so a constraint split between two runs is race-free
+    for s in range(0, len(zkey.coeffs), COEFF_CHUNK):
+        matrix, constraint, signal, values, starts = _coeff_columns(
+            zkey.coeffs[s : s + COEFF_CHUNK], 8 * numba.get_num_threads())
+        kg.eval_ab(matrix, constraint, signal, values, w, starts, a, b)
     return a, b, Fr.mul(a, b)
 
 
@@ -186,7 +186,9 @@ def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
     timer.lap("H (NTTs)")
 
     def msm(group, bases, scalars, form="standard"):
-        return be.msm_jacobian(group, ensure_aligned(bases), scalars, form)
+        # bases straight from the mapped key: the CPU kernels take unaligned views (a section
+        # starts wherever the one before it ends), so no section is copied into memory
+        return be.msm_jacobian(group, bases, scalars, form)
 
     msm_a = msm(G1, zkey.a, w)
     timer.lap("MSM A (G1)")

@@ -67,51 +67,78 @@ def lagrange_at(tau: int, power: int, shift: int = 1, domain: int | None = None)
     return Fr.mul(Fr.mul(x, Fr.batch_inv(den)), Fr.from_int(factor))
 
 
+CHUNK = 1 << 20  # entries or points per step: bounds the temporaries beside the key itself
+
+
 def _matrix_at(mat, basis: np.ndarray, n_vars: int, extra_rows: int = 0,
                n_constraints: int = 0) -> np.ndarray:
-    rows, cols = mat.row.astype(np.int64), mat.col.astype(np.int64)
-    coeffs = Fr.to_montgomery(np.ascontiguousarray(mat.coeff, dtype=np.uint64))
+    """sum_j M[j][i] basis[j] per wire i (Montgomery), entry chunk by chunk."""
+    out = np.zeros((n_vars, 4), dtype=np.uint64)
+    for s in range(0, mat.nnz, CHUNK):
+        coeffs = Fr.to_montgomery(np.ascontiguousarray(mat.coeff[s : s + CHUNK], np.uint64))
+        kg.scatter_mul_add(np.ascontiguousarray(mat.row[s : s + CHUNK], np.int64),
+                           np.ascontiguousarray(mat.col[s : s + CHUNK], np.int64), coeffs,
+                           basis, out)
     if extra_rows:  # A[nConstraints + s][s] = 1
         s = np.arange(extra_rows, dtype=np.int64)
-        rows = np.concatenate([rows, n_constraints + s])
-        cols = np.concatenate([cols, s])
-        coeffs = np.concatenate([coeffs, Fr.ones(extra_rows)])
-    out = np.zeros((n_vars, 4), dtype=np.uint64)
-    kg.scatter_mul_add(rows, cols, coeffs, basis, out)
+        kg.scatter_mul_add(n_constraints + s, s, Fr.ones(extra_rows), basis, out)
     return out
 
 
 def coefficient_records(r1cs: R1CS) -> np.ndarray:
-    """Section 4: A then B entries of each constraint, then the public rows; value c*R^2 mod r."""
-    a, b = r1cs.A, r1cs.B
-    n_pub = r1cs.n_public + 1
-    matrix = np.concatenate([np.zeros(a.nnz, np.uint32), np.ones(b.nnz, np.uint32),
-                             np.zeros(n_pub, np.uint32)])
-    constraint = np.concatenate([a.row, b.row, r1cs.n_constraints + np.arange(n_pub)])
-    signal = np.concatenate([a.col, b.col, np.arange(n_pub)])
-    plain = np.concatenate([np.asarray(a.coeff, np.uint64).reshape(-1, 4),
-                            np.asarray(b.coeff, np.uint64).reshape(-1, 4),
-                            np.tile(np.array([1, 0, 0, 0], np.uint64), (n_pub, 1))])
-    # Sort by constraint, A before B, file order otherwise (stable sort on constraint*2+matrix).
-    order = np.argsort(constraint.astype(np.int64) * 2 + matrix, kind="stable")
-    rec = np.zeros(len(order), dtype=COEF_DTYPE)
-    rec["matrix"] = matrix[order]
-    rec["constraint"] = constraint[order]
-    rec["signal"] = signal[order]
-    rec["value"] = Fr.to_montgomery(Fr.to_montgomery(plain[order]))  # c*R^2
+    """Section 4: A then B entries of each constraint, then the public rows; value c*R^2 mod r.
+
+    Each entry is placed at its record index directly (the records of constraint j start at
+    the count of A and B entries before j; A's come first), chunk by chunk, so the peak beside
+    the records is one chunk, not a sorted copy of both matrices."""
+    a, b = r1cs.A.sorted_by_row(), r1cs.B.sorted_by_row()
+    m, n_pub = r1cs.n_constraints, r1cs.n_public + 1
+    ca = np.bincount(a.row, minlength=m).astype(np.int64)
+    cb = np.bincount(b.row, minlength=m).astype(np.int64)
+    row_first = np.zeros(m + 1, np.int64)  # record index of constraint j's first entry
+    np.cumsum(ca + cb, out=row_first[1:])
+    rec = np.empty(a.nnz + b.nnz + n_pub, dtype=COEF_DTYPE)
+    for matrix, mat, counts, before in ((0, a, ca, 0), (1, b, cb, ca)):
+        mat_first = np.zeros(m + 1, np.int64)  # index in mat of constraint j's first entry
+        np.cumsum(counts, out=mat_first[1:])
+        # record of entry e in row j: row_first[j] (+ A's count in row j for B) + e - mat_first[j]
+        skew = row_first[:m] - mat_first[:m] + before
+        for s in range(0, mat.nnz, CHUNK):
+            rows = np.asarray(mat.row[s : s + CHUNK], np.int64)
+            pos = skew[rows] + np.arange(s, s + len(rows), dtype=np.int64)
+            rec["matrix"][pos] = matrix
+            rec["constraint"][pos] = rows
+            rec["signal"][pos] = mat.col[s : s + CHUNK]
+            plain = np.ascontiguousarray(mat.coeff[s : s + CHUNK], np.uint64)
+            rec["value"][pos] = Fr.to_montgomery(Fr.to_montgomery(plain))  # c*R^2
+    pub = slice(a.nnz + b.nnz, None)  # A[nConstraints + s][s] = 1
+    rec["matrix"][pub] = 0
+    rec["constraint"][pub] = m + np.arange(n_pub)
+    rec["signal"][pub] = np.arange(n_pub)
+    rec["value"][pub] = Fr.to_montgomery(Fr.ones(1))  # 1*R^2: R in Montgomery form
     return rec
 
 
-def fixed_base(group: CurveGroup, scalars_mont: np.ndarray) -> np.ndarray:
-    """[k_i] * generator for Montgomery scalars, affine (n, 2, ...) Montgomery coordinates."""
+def fixed_base_table(group: CurveGroup) -> np.ndarray:
+    """j * 256^w * generator (affine) for j < 256, w < 32: the table of `fixed_base`."""
     gen = group.to_jacobian(group.generator()[None])
     table = group.empty_jacobian(kg.N_WINDOWS * 256)
     kg.fixed_base_table(gen, table)
-    table_aff = group.to_affine(table)
-    plain = Fr.from_montgomery(np.ascontiguousarray(scalars_mont, dtype=np.uint64))
-    out = group.empty_jacobian(len(plain))
-    kg.fixed_base_mul(table_aff, plain, out)
-    return group.to_affine(out)
+    return group.to_affine(table)
+
+
+def fixed_base(group: CurveGroup, scalars_mont: np.ndarray,
+               table: np.ndarray | None = None) -> np.ndarray:
+    """[k_i] * generator for Montgomery scalars, affine (n, 2, ...) Montgomery coordinates;
+    chunk by chunk, so only the affine result is held whole."""
+    table = fixed_base_table(group) if table is None else table
+    out = group.empty_affine(len(scalars_mont))
+    for s in range(0, len(out), CHUNK):
+        plain = Fr.from_montgomery(np.ascontiguousarray(scalars_mont[s : s + CHUNK], np.uint64))
+        jac = group.empty_jacobian(len(plain))
+        kg.fixed_base_mul(table, plain, jac)
+        out[s : s + len(plain)] = group.to_affine(jac)
+    return out
 
 
 def _nonzero() -> int:
@@ -134,27 +161,30 @@ def dev_setup(r1cs: R1CS | str | os.PathLike) -> Zkey:
             break
     alpha, beta, gamma, delta = (_nonzero() for _ in range(4))
 
+    # Scalars, then points, section by section: each array is dropped once its points exist.
     lag = lagrange_at(tau, power)
     u = _matrix_at(r1cs.A, lag, n_vars, n_pub + 1, r1cs.n_constraints)
     v = _matrix_at(r1cs.B, lag, n_vars)
-    w = _matrix_at(r1cs.C, lag, n_vars)
-    k = Fr.add(Fr.add(Fr.mul(u, Fr.from_int(beta)), Fr.mul(v, Fr.from_int(alpha))), w)
+    k = Fr.add(Fr.add(Fr.mul(u, Fr.from_int(beta)), Fr.mul(v, Fr.from_int(alpha))),
+               _matrix_at(r1cs.C, lag, n_vars))
+    del lag
     ic = Fr.mul(k[: n_pub + 1], Fr.from_int(pow(gamma, -1, R)))
     c = Fr.mul(k[n_pub + 1 :], Fr.from_int(pow(delta, -1, R)))
-    # Odd points w_2n^(2i+1) = w_2n * w_n^i of the 2n-domain, its Lagrange basis, over delta.
-    h = Fr.mul(lagrange_at(tau, power, root_of_unity(power + 1), power + 1),
-               Fr.from_int(pow(delta, -1, R)))
+    del k
     log.debug("setup: scalars in %.2f s", time.perf_counter() - t0)
-
-    g1_scalars = np.concatenate([u, v, c, ic, h, _fr([alpha, beta, delta])])
-    g1 = fixed_base(G1, g1_scalars)
-    g2 = fixed_base(G2, np.concatenate([v, _fr([beta, gamma, delta])]))
+    t1, t2 = fixed_base_table(G1), fixed_base_table(G2)
+    a1 = fixed_base(G1, u, t1)
+    del u
+    b1, b2 = fixed_base(G1, v, t1), fixed_base(G2, v, t2)
+    del v
+    c1, ic1 = fixed_base(G1, c, t1), fixed_base(G1, ic, t1)
+    del c, ic
+    # Odd points w_2n^(2i+1) = w_2n * w_n^i of the 2n-domain, its Lagrange basis, over delta.
+    h1 = fixed_base(G1, Fr.mul(lagrange_at(tau, power, root_of_unity(power + 1), power + 1),
+                               Fr.from_int(pow(delta, -1, R))), t1)
+    alpha1, beta1, delta1 = fixed_base(G1, _fr([alpha, beta, delta]), t1)
+    beta2, gamma2, delta2 = fixed_base(G2, _fr([beta, gamma, delta]), t2)
     log.debug("setup: points in %.2f s", time.perf_counter() - t0)
-    offs = np.cumsum([0, n_vars, n_vars, len(c), len(ic), n])
-    a1, b1, c1, ic1, h1 = (g1[offs[i] : offs[i + 1]] for i in range(5))
-    alpha1, beta1, delta1 = g1[offs[5]], g1[offs[5] + 1], g1[offs[5] + 2]
-    b2 = g2[:n_vars]
-    beta2, gamma2, delta2 = g2[n_vars], g2[n_vars + 1], g2[n_vars + 2]
     contributions = bytes(64) + (0).to_bytes(4, "little")
     return Zkey(32, Q, 32, R, n_vars, n_pub, n, alpha1, beta1, beta2, gamma2, delta1, delta2,
                 ic1, coefficient_records(r1cs), a1, b1, b2, c1, h1, contributions)
