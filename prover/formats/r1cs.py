@@ -25,7 +25,15 @@ import numba
 import numpy as np
 
 from ._limbs import BN254_R, N8, all_canonical, ints_to_limbs, limbs_to_ints
-from .container import FormatError, as_u64, read_container, u32, u64, write_container
+from .container import (
+    FormatError,
+    Streamed,
+    as_u64,
+    read_container,
+    u32,
+    u64,
+    write_container,
+)
 
 MAGIC = b"r1cs"
 VERSION = 1
@@ -288,27 +296,42 @@ def read_r1cs(path: str | os.PathLike, *, prime: int | None = BN254_R) -> R1CS:
     return r
 
 
-def r1cs_sections(r1cs: R1CS) -> list[tuple[int, bytes | np.ndarray]]:
-    """Section payloads in circom's order."""
+_WRITE_ROWS = 1 << 18  # constraints serialized per chunk of the constraints section
+
+
+def r1cs_sections(r1cs: R1CS) -> list[tuple[int, bytes | np.ndarray | Streamed]]:
+    """Section payloads in circom's order; the constraints section is streamed in chunks of
+    constraints (each matrix's entries of those rows), never built whole."""
     r1cs.validate()
     fs = N8
     m = r1cs.n_constraints
     mats = [x.sorted_by_row() for x in (r1cs.A, r1cs.B, r1cs.C)]
     counts = np.stack([np.bincount(x.row, minlength=m).astype(np.int64) for x in mats]) \
         if m else np.zeros((3, 0), np.int64)
-    cols = np.concatenate([x.col for x in mats]).astype(np.int64)
-    coeff_bytes = np.ascontiguousarray(
-        np.concatenate([x.coeff for x in mats]).astype("<u8")).view(np.uint8).reshape(-1, fs)
-    nnz = np.array([len(x.row) for x in mats], np.int64)
-    starts = np.concatenate([[0], np.cumsum(nnz)[:-1]]).astype(np.int64)
-    size = 12 * m + int(nnz.sum()) * (4 + fs)
-    out = np.empty(size, np.uint8)
-    written = _emit_terms(out, m, fs, counts, cols, coeff_bytes, starts)
-    assert written == size
+    first = np.zeros((3, m + 1), np.int64)  # entry index of each row's first entry, per matrix
+    np.cumsum(counts, axis=1, out=first[:, 1:])
+    size = 12 * m + sum(x.nnz for x in mats) * (4 + fs)
+
+    def chunks():
+        for c0 in range(0, m, _WRITE_ROWS):
+            c1 = min(m, c0 + _WRITE_ROWS)
+            parts = [slice(int(first[k, c0]), int(first[k, c1])) for k in range(3)]
+            cols = np.concatenate([mats[k].col[parts[k]] for k in range(3)]).astype(np.int64)
+            coeff_bytes = np.ascontiguousarray(np.concatenate(
+                [mats[k].coeff[parts[k]] for k in range(3)]).astype("<u8")).view(
+                    np.uint8).reshape(-1, fs)
+            nnz = np.array([p.stop - p.start for p in parts], np.int64)
+            starts = np.concatenate([[0], np.cumsum(nnz)[:-1]]).astype(np.int64)
+            out = np.empty(12 * (c1 - c0) + int(nnz.sum()) * (4 + fs), np.uint8)
+            written = _emit_terms(out, c1 - c0, fs, np.ascontiguousarray(counts[:, c0:c1]),
+                                  cols, coeff_bytes, starts)
+            assert written == len(out)
+            yield out
+
     header = (u32(fs) + r1cs.prime.to_bytes(fs, "little") + u32(r1cs.n_wires)
               + u32(r1cs.n_pub_out) + u32(r1cs.n_pub_in) + u32(r1cs.n_prv_in)
               + u64(r1cs.n_labels) + u32(m))
-    payload = {SEC_CONSTRAINTS: out, SEC_HEADER: header,
+    payload = {SEC_CONSTRAINTS: Streamed(size, chunks), SEC_HEADER: header,
                SEC_WIRE2LABEL: np.asarray(r1cs.wire_to_label, dtype="<u8")}
     return [(sid, payload[sid]) for sid in WRITE_ORDER]
 

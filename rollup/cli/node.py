@@ -91,6 +91,7 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
     from rollup.node import metrics as M
     from rollup.node.cluster import make_pool
     from rollup.node.node import Node, NodeError
+    from rollup.settlement.shapes import batch_shapes
 
     cfg = load_config(config_path)
     log = lambda m: click.echo(f"{time.strftime('%H:%M:%S')} {m}", err=True)  # noqa: E731
@@ -115,10 +116,12 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
                 raise NodeError(f"--deploy: no {cfg.keys_dir / name} (`rollup setup ... --out "
                                 f"{cfg.keys_dir}`)")
         log("deploying the rollup")
+        named = [s for s in batch_shapes(cfg) if s.key != (cfg.batch_slots, cfg.batch_l1_slots)]
         with contextlib.redirect_stdout(sys.stderr):  # stdout's first line: "listening on"
             ctx.invoke(deploy_cmd, rpc_url=url, config_path=str(cfg.path),
                        batch_vk=str(cfg.keys_dir / "batch_vk.json"),
-                       exit_vk=str(cfg.keys_dir / "exit_vk.json"))
+                       exit_vk=str(cfg.keys_dir / "exit_vk.json"),
+                       shape_vks=tuple(f"{s.slots}x{s.l1_slots}={s.vk}" for s in named))
         cfg = load_config(config_path)
     if not cfg.rollup_deployed:
         raise NodeError("chain.rollup_address is not set: deploy first (`rollup chain deploy "

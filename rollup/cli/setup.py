@@ -1,9 +1,11 @@
 """`rollup setup --slots N --depth D [--l1-slots Q] --out DIR`: batch and exit circuit keys.
 
 Writes ``batch.r1cs``, ``batch.zkey``, ``batch_vk.json``, ``exit.r1cs``, ``exit.zkey``,
-``exit_vk.json`` (snarkjs formats). The keys come from the development setup
-(`prover.groth16.setup.dev_setup`): one process drew the toxic waste, so they are for tests and
-demos only, never for anything of value.
+``exit_vk.json`` (snarkjs formats); with ``--named`` the batch files are
+``batch-<slots>x<l1_slots>.*``, a further batch shape beside the configured one (the batcher
+picks among the shapes it has keys for: ``rollup.settlement.shapes``). The keys come from the
+development setup (`prover.groth16.setup.dev_setup`): one process drew the toxic waste, so
+they are for tests and demos only, never for anything of value.
 """
 
 from __future__ import annotations
@@ -27,14 +29,21 @@ import click
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="keys",
               show_default=True)
 @click.option("--only", type=click.Choice(["batch", "exit"]), help="One circuit only.")
+@click.option("--named", is_flag=True,
+              help="Name the batch files after the shape (batch-<slots>x<l1_slots>.*): one more "
+                   "shape for the batcher beside the configured one's batch.*.")
 def setup(slots: int, depth: int, l1_slots: int | None, assets: int, out_dir: str,
-          only: str | None) -> None:
+          only: str | None, named: bool) -> None:
     """Proving and verification keys for both circuits (DEVELOPMENT setup, not a ceremony)."""
+    import gc
+
     from circuits.batch import build_batch_circuit
     from circuits.exit import build_exit_circuit
+    from prover.formats.r1cs import write_r1cs
     from prover.formats.zkey import write_zkey
     from prover.groth16.keys import export_verification_key
     from prover.groth16.setup import NOT_A_CEREMONY, dev_setup
+    from rollup.settlement.shapes import shape_stem
 
     click.echo(f"WARNING: {NOT_A_CEREMONY}", err=True)
     out = Path(out_dir)
@@ -42,16 +51,20 @@ def setup(slots: int, depth: int, l1_slots: int | None, assets: int, out_dir: st
     builders = {"batch": lambda: build_batch_circuit(slots, depth, l1_slots=l1_slots,
                                                      assets=assets),
                 "exit": lambda: build_exit_circuit(depth)}
+    stems = {"batch": shape_stem(slots, slots if l1_slots is None else l1_slots)
+             if named else "batch", "exit": "exit"}
     for name, build in builders.items():
         if only and name != only:
             continue
         t0 = time.perf_counter()
-        cs = build()
-        r1cs = cs.to_r1cs()
-        cs.write_r1cs(out / f"{name}.r1cs")
+        r1cs = build().to_r1cs()
+        gc.collect()  # the circuit is gone: the setup needs the R1CS only (GBs at 64 slots)
+        stem = out / stems[name]
+        write_r1cs(r1cs, stem.with_suffix(".r1cs"))
         t1 = time.perf_counter()
         z = dev_setup(r1cs)
-        write_zkey(z, out / f"{name}.zkey")
-        export_verification_key(z, out / f"{name}_vk.json")
-        click.echo(f"{name}: {cs.n_constraints} constraints, build {t1 - t0:.1f} s, "
-                   f"setup {time.perf_counter() - t1:.1f} s -> {out / (name + '.zkey')}")
+        write_zkey(z, stem.with_suffix(".zkey"))
+        export_verification_key(z, out / f"{stems[name]}_vk.json")
+        click.echo(f"{name}: {r1cs.n_constraints} constraints, build {t1 - t0:.1f} s, "
+                   f"setup {time.perf_counter() - t1:.1f} s -> {stem.with_suffix('.zkey')}")
+        del r1cs, z

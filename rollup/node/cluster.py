@@ -29,6 +29,7 @@ from prover.formats.snarkjs_json import vk_from_json
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import read_zkey
 from rollup.node.provers import LocalProverPool, ProofDone, ProofJob, ProverPool
+from rollup.settlement.shapes import batch_shapes
 from rollup.settlement.stage import Proven, prove_witness, write_proof
 
 # lazy: the proving backend (`prover.backend`, with the prover's Numba kernels) loads in the Ray
@@ -49,10 +50,18 @@ class KeyMismatch(ClusterError):
 def make_pool(cfg, zkey: str | Path, *, vk: str | Path | None = None,
               workers: int | None = None, log=None) -> ProverPool:
     """The pool ``[node] cluster`` names (a ``rollup.config.Config``): ``local`` processes, or
-    Ray workers: ``embedded`` starts Ray here, anything else is the address of a cluster."""
+    Ray workers: ``embedded`` starts Ray here, anything else is the address of a cluster.
+    Local workers also hold the keys of the named batch shapes in the keys folder; Ray workers
+    hold one key, so a named shape there is refused (ClusterError)."""
     n = cfg.node_provers if workers is None else workers
+    shapes = tuple((s.slots, s.l1_slots, str(s.zkey), str(s.vk)) for s in batch_shapes(cfg)
+                   if s.key != (cfg.batch_slots, cfg.batch_l1_slots))
     if cfg.node_cluster == "local":  # Ray is never imported then
-        return LocalProverPool(zkey, vk=vk, workers=n, backend=cfg.node_backend)
+        return LocalProverPool(zkey, vk=vk, workers=n, backend=cfg.node_backend, shapes=shapes)
+    if shapes:
+        raise ClusterError(f"{cfg.keys_dir} holds keys of {len(shapes)} batch shape(s) beside "
+                           "batch.zkey: Ray prover workers hold one key; remove them or use "
+                           "[node] cluster = \"local\"")
     return RayProverPool(zkey, vk=vk, workers=n, gpu_workers=cfg.node_gpu_provers,
                          cpus=cfg.node_prover_cpus, log=log,
                          address=None if cfg.node_cluster == "embedded" else cfg.node_cluster)

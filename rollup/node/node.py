@@ -35,6 +35,7 @@ from rollup.node.oracle import FileSource, OracleFeeder, make_source
 from rollup.node.provers import ProofJob, ProverPool, stop_executor
 from rollup.settlement import files as F
 from rollup.settlement.relayer import BatchStore, Relayer
+from rollup.settlement.shapes import batch_shapes
 from rollup.settlement.stage import pending_rows, stored_batch
 from rollup.state.state import KIND_PERP
 
@@ -91,6 +92,8 @@ class Node:
         self._builder = self._new_builder()
         self._pending_since: float | None = None
         self._next_try = 0  # the journal row count at which a not-yet-full batch is tried again
+        # the batcher waits for the largest shape it has keys for to fill (or the time limit)
+        self._max_slots = max(s.slots for s in batch_shapes(self.cfg))
 
     @staticmethod
     def _new_builder() -> cf.ProcessPoolExecutor:
@@ -206,7 +209,7 @@ class Node:
         if self._pending_since is None:
             self._pending_since = now
         due = now - self._pending_since >= self.cfg.batch_time_limit
-        if not due and (last - first + 1 < self.cfg.batch_slots or last < self._next_try):
+        if not due and (last - first + 1 < self._max_slots or last < self._next_try):
             st.ok("idle")
             return
         t0 = time.perf_counter()
@@ -216,7 +219,7 @@ class Node:
             self._builder = self._new_builder()
             raise
         if meta is None:  # not full yet: try again once as many rows as slots have come
-            self._next_try = last + self.cfg.batch_slots
+            self._next_try = last + self._max_slots
             st.ok("idle")
             return
         M.BUILD_SECONDS.observe(time.perf_counter() - t0)

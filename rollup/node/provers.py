@@ -1,10 +1,11 @@
 """The prover pool: a job queue, witness in, proof out.
 
 ``ProofJob(number, batch_json)`` names a built batch (its metadata file; the witness sits
-beside it); a worker proves it with the proving key it loaded once, checks the public input
-(and the proof, given a verification key) and writes ``.public.json`` then ``.proof.json``
-atomically beside the batch. ``submit`` returns a Future of ``ProofDone``: jobs finish in any
-order; the node submits proofs to L1 in batch order.
+beside it); a worker proves it with the proving key of the batch's shape (the configured one, or
+a named shape's: ``rollup.settlement.shapes``), each loaded once (memory-mapped), checks the
+public input (and the proof, given a verification key) and writes ``.public.json`` then
+``.proof.json`` atomically beside the batch. ``submit`` returns a Future of ``ProofDone``: jobs
+finish in any order; the node submits proofs to L1 in batch order.
 
 ``LocalProverPool`` runs N worker processes (spawned, not forked: the node has threads);
 ``rollup.node.cluster.RayProverPool`` runs them as actors on a Ray cluster, and
@@ -58,7 +59,11 @@ class ProverPool(Protocol):
 
 _KEY = None  # the worker's proving key, loaded once by _init
 _VK = None
+_SHAPES: dict = {}  # (slots, l1_slots) -> (key, vk) of the named batch shapes
 _BACKEND = None
+
+# A named shape's keys as the pool hands them to its workers: slots, l1_slots, zkey, vk or None.
+ShapeKeys = tuple[int, int, str, str | None]
 
 
 def orphan_watch() -> None:
@@ -76,30 +81,33 @@ def orphan_watch() -> None:
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
-def _init(zkey_path: str, vk_path: str | None, backend: str) -> None:
-    global _KEY, _VK, _BACKEND
+def _init(zkey_path: str, vk_path: str | None, backend: str,
+          shapes: tuple[ShapeKeys, ...] = ()) -> None:
+    global _KEY, _VK, _SHAPES, _BACKEND
     orphan_watch()  # a kill -9 of the node takes its provers with it
     from prover.backend import get_backend
 
     _KEY = read_zkey(zkey_path)
     _VK = load_vk(vk_path) if vk_path else None
+    _SHAPES = {(n, l1): (read_zkey(z), load_vk(v) if v else None) for n, l1, z, v in shapes}
     _BACKEND = get_backend(backend)
 
 
 def _prove(job: ProofJob) -> ProofDone:
     path = Path(job.batch_json)
     meta = json.loads(path.read_text())
-    seconds = prove_file(path, meta, _KEY, vk=_VK, backend=_BACKEND)
+    key, vk = _SHAPES.get((meta["slots"], meta["l1_slots"]), (_KEY, _VK))
+    seconds = prove_file(path, meta, key, vk=vk, backend=_BACKEND)
     return ProofDone(job.number, seconds, os.getpid())
 
 
 class LocalProverPool:
-    """N spawned processes, each holding the proving key."""
+    """N spawned processes, each holding the proving key (and the named shapes' keys, SHAPES)."""
 
     def __init__(self, zkey: str | Path, *, vk: str | Path | None = None, workers: int = 1,
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", shapes: tuple[ShapeKeys, ...] = ()) -> None:
         self.workers = workers
-        self._args = (str(zkey), str(vk) if vk else None, backend)
+        self._args = (str(zkey), str(vk) if vk else None, backend, tuple(shapes))
         self._pool = self._new()
 
     def _new(self) -> cf.ProcessPoolExecutor:
