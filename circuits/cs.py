@@ -589,10 +589,9 @@ class ConstraintSystem:
 
     def to_r1cs(self):
         """The system as `prover.formats.r1cs.R1CS` (labels = internal signal ids)."""
-        # lazy: numpy and the format's Numba kernels; building needs no export
-        import numpy as np
+        import numpy as np  # lazy: building needs no numpy
 
-        from prover.formats.r1cs import R1CS
+        from prover.formats.r1cs import R1CS  # lazy: Numba kernels; building needs no export
 
         f = self._finalize()
         wire_of = np.full(len(self.kind), -1, dtype=np.int64)  # internal id -> wire
