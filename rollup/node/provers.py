@@ -96,7 +96,7 @@ def _init(zkey_path: str, vk_path: str | None, backend: str,
 def _prove(job: ProofJob) -> ProofDone:
     path = Path(job.batch_json)
     meta = json.loads(path.read_text())
-    key, vk = _SHAPES.get((meta["slots"], meta["l1_slots"]), (_KEY, _VK))
+    key, vk = _SHAPES.get((meta.get("slots"), meta.get("l1_slots")), (_KEY, _VK))
     seconds = prove_file(path, meta, key, vk=vk, backend=_BACKEND)
     return ProofDone(job.number, seconds, os.getpid())
 

@@ -142,12 +142,3 @@ def test_provers_prove_each_batch_with_its_shapes_key(tmp_path, monkeypatch):
         provers._prove(provers.ProofJob(n, str(f)))
     assert used == [("16x2 key", "16x2 vk"), ("configured key", "configured vk"),
                     ("configured key", "configured vk")]
-
-
-def test_ray_pool_refuses_named_shapes(journal):
-    from rollup.node.cluster import ClusterError, make_pool
-
-    cfg = load(journal.path)
-    cfg.node_cluster = "127.0.0.1:1"
-    with pytest.raises(ClusterError, match="batch shape"):
-        make_pool(cfg, cfg.keys_dir / "batch.zkey")
