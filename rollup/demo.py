@@ -1,21 +1,15 @@
 """The whole story on one chain, as a library: ``run(chain, cfg, keys_dir, log)`` -> summary.
 
-1. Genesis: the oracle key, the fee account (account 0, the operator's), a perpetual and a call
-   on it are listed, first prices set. Its records are published (``genesis.bin``) and its root
-   is the one the Rollup contract is deployed with.
-2. Keys: batch and exit circuits, development setup (NOT a ceremony), cached by circuit version.
-3. Contracts: a collateral token, the two verifiers, Rollup. The engine's signing domain is
-   (chain id, Rollup address).
-4. Traders deposit on L1; the operator reads the PriorityRequest events and the sequencer credits
-   each deposit to the account holding that key (a new id for a new key).
-5. A market maker quotes, traders trade perpetuals and calls through signed orders, the oracle
-   moves the price down, funding is paid, a leveraged trader falls below maintenance and is
-   liquidated, a trader withdraws to L1.
-6. The accepted requests are cut into batches, each built (witness), proven and finalized with
-   ``Rollup.submitBatch``; the withdrawal's L1 record is collected with ``withdraw``.
-7. The operator disappears: a forced withdrawal is never processed, its deadline passes, anyone
-   activates exodus; the state is rebuilt from the genesis records and the batches' calldata
-   alone (``rollup.recovery.recover``), and every account exits with a proof of its value.
+1. Genesis (oracle key, fee account, a perpetual and a call, first prices): its records are
+   published (``genesis.bin``) and its root is the one the Rollup contract is deployed with.
+2. Keys for the batch and exit circuits: development setup (NOT a ceremony), cached.
+3. Contracts: a collateral token, the two verifiers, Rollup; the signing domain is (chain id,
+   Rollup address).
+4. Deposits on L1, credited by the sequencer from the PriorityRequest events.
+5. Quotes, perpetual and call trades, an oracle move, funding, a liquidation, a withdrawal.
+6. Batches built, proven and finalized with ``Rollup.submitBatch``; the withdrawal collected.
+7. The operator disappears: exodus, the state rebuilt from genesis and calldata alone
+   (``rollup.recovery.recover``), every account exits with a proof of its value.
 Every step checks its outcome (roots, balances, conservation) and raises DemoError if not.
 """
 

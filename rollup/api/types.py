@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from circuits.babyjubjub import unpack_point
+from circuits.eddsa import public_key_is_safe
 from rollup import transactions as T
 from rollup.transactions import Request
 
@@ -260,6 +261,8 @@ class SetOracleKey(WireRequest):
         else:
             b = Bound(0, U256)
             self.pk = (_to_int(self.pk[0], "pk", b), _to_int(self.pk[1], "pk", b))
+        if not public_key_is_safe(self.pk):  # as the engine decides it (UnsafeKey): a 400 here
+            raise ValueError("`pk` is not a safe key (on the curve, in the prime-order subgroup)")
 
 
 # the trader endpoints' types (all signed) and the operator's (POST /v1/admin)

@@ -267,7 +267,7 @@ def _node_status(cfg) -> dict | None:
 def status(config_path: str, as_json: bool) -> None:
     """The configuration, the local state root and journal length, and (for a deployed rollup
     on a reachable node) the on-chain batch number and root."""
-    from rollup.api.service import last_batch, read_genesis
+    from rollup.settlement.files import last_batch, read_genesis
 
     cfg = load_config(config_path)
     local = _local_state(cfg)

@@ -14,9 +14,10 @@ from rollup.settlement.stage import PreState, build_next
 _CACHE: PreState | None = None  # the pre-state between builds
 
 
-def init() -> None:
-    """The process's initializer: a kill -9 of the node takes the builder with it."""
-    orphan_watch()
+def init(parent: int) -> None:
+    """The process's initializer (``parent``: the node's pid): a kill -9 of the node takes the
+    builder with it."""
+    orphan_watch(parent)
 
 
 def build(cfg_path: str, full_only: bool) -> dict | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -98,7 +99,8 @@ class Node:
     @staticmethod
     def _new_builder() -> cf.ProcessPoolExecutor:
         ctx = multiprocessing.get_context("spawn")
-        return cf.ProcessPoolExecutor(1, mp_context=ctx, initializer=builder.init)
+        return cf.ProcessPoolExecutor(1, mp_context=ctx, initializer=builder.init,
+                                      initargs=(os.getpid(),))
 
     # --- supervision ---------------------------------------------------------------------------
     def _loop(self, stage: Stage, every: float, body: Callable[[], None],

@@ -66,12 +66,15 @@ _BACKEND = None
 ShapeKeys = tuple[int, int, str, str | None]
 
 
-def orphan_watch() -> None:
-    """Exit when the parent (the node) is gone: the kernel's parent-death signal, and a thread
-    that notices a new parent within a second (a worker must never outlive a kill -9 of the
-    node, holding hundreds of MB)."""
+def orphan_watch(parent: int) -> None:
+    """Exit when the parent (the node, pid ``parent``) is gone: the kernel's parent-death
+    signal, and a thread that notices a new parent within a second (a worker must never outlive
+    a kill -9 of the node, holding hundreds of MB). A spawned child runs this only after its
+    imports (seconds): if the node died meanwhile, the signal will never come and the child has
+    already been reparented, so it exits here."""
     die_with_parent()
-    parent = os.getppid()
+    if os.getppid() != parent:  # checked after prctl: no gap for the node to die unseen
+        os._exit(0)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -81,10 +84,10 @@ def orphan_watch() -> None:
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
-def _init(zkey_path: str, vk_path: str | None, backend: str,
+def _init(parent: int, zkey_path: str, vk_path: str | None, backend: str,
           shapes: tuple[ShapeKeys, ...] = ()) -> None:
     global _KEY, _VK, _SHAPES, _BACKEND
-    orphan_watch()  # a kill -9 of the node takes its provers with it
+    orphan_watch(parent)  # a kill -9 of the node takes its provers with it
     from prover.backend import get_backend
 
     _KEY = read_zkey(zkey_path)
@@ -113,7 +116,7 @@ class LocalProverPool:
     def _new(self) -> cf.ProcessPoolExecutor:
         ctx = multiprocessing.get_context("spawn")
         return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                      initializer=_init, initargs=self._args)
+                                      initializer=_init, initargs=(os.getpid(), *self._args))
 
     def restart(self) -> None:
         """A fresh set of workers after one died (the pool is broken then)."""

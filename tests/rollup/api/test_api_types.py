@@ -12,11 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from circuits import eddsa_public_key
 from rollup.api import codec
 from rollup.api import types as W
 
 TYPES = W.SIGNED_TYPES + W.ADMIN_TYPES
 SIG = [[1, 2], 3]
+REAL_KEY = eddsa_public_key(b"k" * 32)
 
 
 def valid(cls: type[W.WireRequest]) -> dict:
@@ -27,7 +29,7 @@ def valid(cls: type[W.WireRequest]) -> dict:
     if "sig" in cls.__struct_fields__:
         out["sig"] = SIG
     if cls is W.SetOracleKey:
-        out["pk"] = [5, 6]
+        out["pk"] = [str(c) for c in REAL_KEY]
     return out
 
 
@@ -127,15 +129,21 @@ def test_types_and_signatures():
 def test_set_oracle_key_takes_a_point_or_its_packed_form():
     from rollup.keys import compress
 
-    pt = (1, 2)  # not on the curve: the engine refuses it (UnsafeKey), the decoder does not
-    req = decode(W.SetOracleKey, {"type": 14, "pk": [str(pt[0]), hex(pt[1])]})
-    assert req.pk == pt
-    from circuits import eddsa_public_key
-
-    real = eddsa_public_key(b"k" * 32)
-    assert decode(W.SetOracleKey, {"type": 14, "pk": compress(real)}).pk == real
+    req = decode(W.SetOracleKey, {"type": 14, "pk": [str(REAL_KEY[0]), hex(REAL_KEY[1])]})
+    assert req.pk == REAL_KEY
+    assert decode(W.SetOracleKey, {"type": 14, "pk": compress(REAL_KEY)}).pk == REAL_KEY
     with pytest.raises(codec.BadInput):
         decode(W.SetOracleKey, {"type": 14, "pk": "ab" * 31})
+
+
+@pytest.mark.adversarial
+@pytest.mark.parametrize("pt", [(1, 2), (0, 0), (0, 1), (5, 6)])
+def test_set_oracle_key_refuses_unsafe_points_at_the_door(pt):
+    """Off the curve, (0, 0) (the state's "no key registered") and the identity (small order)
+    are a 400 naming pk, as the engine would refuse them (UnsafeKey)."""
+    with pytest.raises(codec.BadInput) as exc:
+        decode(W.SetOracleKey, {"type": 14, "pk": [str(pt[0]), str(pt[1])]})
+    assert exc.value.code == "MalformedRequest" and "pk" in str(exc.value)
 
 
 def test_batch_bodies():

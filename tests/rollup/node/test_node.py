@@ -7,6 +7,7 @@ genesis `rollup genesis export` wrote)."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import time
@@ -25,6 +26,25 @@ from tests.support.operator import Client, ServerProcess, run, trader, wait_unti
 
 needs_anvil = pytest.mark.skipif(chain_node.anvil_path() is None, reason="anvil is not installed")
 FAR = 10**9  # order expiry (oracle time)
+
+
+def _marked(mark: str) -> list[int]:
+    """The live processes whose environment carries MARK (the node and everything it spawned)."""
+    out = []
+    needle = f"ZKDERIV_TEST_NODE_MARK={mark}".encode()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                zombie = f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+        except OSError:
+            continue
+        if needle in env and not zombie and int(pid) != os.getpid():
+            out.append(int(pid))
+    return out
 
 
 def _status(cfg) -> dict | None:
@@ -54,6 +74,7 @@ def _submissions(chain, rollup: str) -> dict[int, int]:
 def test_node_settles_on_its_own_and_survives_kill_9(story, tmp_path, monkeypatch,  # noqa: F811
                                                      capsys):
     rng = random.Random(7)
+    mark = f"{os.getpid()}-{time.time_ns()}"
     with chain_node.anvil() as chain:
         folder = tmp_path / "op"
         path = write_config(
@@ -76,6 +97,8 @@ def test_node_settles_on_its_own_and_survives_kill_9(story, tmp_path, monkeypatc
         user = chain.accounts[5]
 
         log = tmp_path / "node.log"
+        # inherited by the node and the workers it spawns (Anvil is already running)
+        monkeypatch.setenv("ZKDERIV_TEST_NODE_MARK", mark)
         proc = ServerProcess(path, log, command=("node", "run")).start(timeout=300)
         try:
             acked: dict[int, dict] = {}  # journal row -> the request's JSON, for each 200 answer
@@ -184,6 +207,8 @@ def test_node_settles_on_its_own_and_survives_kill_9(story, tmp_path, monkeypatc
             assert rep["onchain"]["root"] == st["local"]["root"]
         finally:  # a failed assertion must not leave the node running
             proc.kill(9)
+        # six kill -9s of the node: none of its builder or prover processes outlives it
+        wait_until(lambda: not _marked(mark), timeout=30, step=0.5)
 
         # `rollup l1 collect` pays the forced withdrawal out
         code, out, err = run(monkeypatch, capsys, "l1", "collect", "--config", path, "--from",

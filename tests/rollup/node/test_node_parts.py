@@ -216,3 +216,31 @@ def test_a_local_pool_starts_nothing_heavy(tmp_path):
             "assert 'ray' not in sys.modules, 'ray imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+ORPHAN = """
+import os, sys, time
+from rollup.node.provers import orphan_watch
+print("watching", flush=True)
+orphan_watch(int(sys.argv[1]))
+print("alive", flush=True)
+time.sleep(float(sys.argv[2]))
+print("slept", flush=True)
+"""
+
+
+def test_a_worker_whose_node_died_before_its_initializer_exits():
+    """A spawned builder or prover runs its initializer only after its imports: a node killed
+    in between has already been replaced as the parent, so orphan_watch must exit there (before
+    the fix such workers lived on, ~500 MB each, after every kill -9 of the node)."""
+    import os
+    import subprocess
+
+    def child(parent: int, sleep: float) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", ORPHAN, str(parent), str(sleep)],
+                              capture_output=True, text=True, timeout=60)
+
+    gone = child(os.getpid() + 10**6, 30)  # "the node" is not the parent: it died already
+    assert gone.returncode == 0 and gone.stdout.split() == ["watching"], gone
+    ours = child(os.getpid(), 0.1)  # its parent is alive: it goes on
+    assert ours.returncode == 0 and ours.stdout.split() == ["watching", "alive", "slept"], ours
