@@ -12,6 +12,7 @@ from rollup.chain.errors import ContractRevert
 from rollup.chain.layout import ASSET_TOKEN, Withdrawal
 from rollup.chain.rollup import RollupClient
 from rollup.chain.verifier import deploy_verifier, proof_evm
+from tests.support.snark import needs_node
 
 DEADLINE = 3 * 24 * 3600
 GENESIS = b"\x11" * 32
@@ -66,6 +67,8 @@ def test_public_data_bytes_is_the_circuits():
         assert layout.public_data_bytes(n, l1) == len(data_of(n, l1, ZERO))
 
 
+@needs_node
+@pytest.mark.adversarial
 def test_each_shape_verified_by_its_own_key(chain, keys):
     r = deploy_rollup(chain, ZERO, {s: a for s, (_, a) in keys.items()})
     to = chain.accounts[2]
@@ -81,6 +84,8 @@ def test_each_shape_verified_by_its_own_key(chain, keys):
     assert r.pending(to, ASSET_TOKEN) == 5  # the WIDE shape's L1 record was read
 
 
+@needs_node
+@pytest.mark.adversarial
 def test_unknown_shape_without_a_default_reverts(chain, keys):
     r = deploy_rollup(chain, ZERO, {WIDE: keys[WIDE][1]})
     to = chain.accounts[2]
@@ -92,6 +97,8 @@ def test_unknown_shape_without_a_default_reverts(chain, keys):
     assert r.state().batch_number == 0
 
 
+@needs_node
+@pytest.mark.adversarial
 def test_default_verifier_takes_the_shapes_not_listed(chain, keys):
     r = deploy_rollup(chain, keys[NARROW][1], {WIDE: keys[WIDE][1]})
     to = chain.accounts[2]
@@ -102,6 +109,8 @@ def test_default_verifier_takes_the_shapes_not_listed(chain, keys):
     assert r.state().batch_number == 1
 
 
+@needs_node
+@pytest.mark.adversarial
 def test_bad_shape_lists_refused_at_deployment(chain, keys):
     a = keys[WIDE][1]
     token = deploy(chain, "TestToken")
