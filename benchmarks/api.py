@@ -1,7 +1,10 @@
 """Sequencer API over loopback HTTP: single-order ack latency and batch throughput.
 
 Measured in one run, on one data disk (``--dir``): this machine's fsync (p50 of single 128-byte
-fsyncs: the floor of a durable ack), then, each on a fresh data folder with the same genesis:
+appends, each fsynced), then, each on a fresh data folder with the same genesis (and with the p50
+of the journal's own durable commits during it, ``commit_p50_ms``: the disk work its acks waited
+for, timed around SQLite's COMMIT, which includes taking the interpreter lock back after it; the
+disk's speed moves within a run, so the ack is compared with both):
 
 - ``ack``: ``POST /v1/requests`` one order at a time per client (keep-alive), 1 and 16 clients:
   p50 / p99 of the time from send to receipt (journaled; concurrent clients' orders share group
@@ -15,13 +18,16 @@ fsyncs: the floor of a durable ack), then, each on a fresh data folder with the 
 The server runs in this process as ``rollup sequencer run`` does (uvicorn on its thread, the
 sequencer's worker thread); the clients run in a child process (one keep-alive connection per
 client thread), so they do not share the server's interpreter lock. The machines are shared:
-compare numbers measured in the same run.
+compare numbers measured in the same run (``label`` tags every record, e.g. with the code
+measured, so runs of two versions can sit side by side in one file).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -121,6 +127,30 @@ def _clients() -> None:
                       "latencies": latencies}))
 
 
+class _TimedCommits:
+    """The journal's connection with each durable commit timed: an explicit COMMIT, or a
+    statement run outside a transaction (an autocommit INSERT), while ``synchronous=FULL``
+    (the receipts' transactions switch it off and are not journal commits)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db, self.times, self._full = db, [], True
+
+    def execute(self, sql: str, *args):
+        if sql.startswith("PRAGMA synchronous"):
+            self._full = sql.endswith("FULL")
+        timed = self._full and (sql == "COMMIT" or (
+            sql.startswith("INSERT") and not self.db.in_transaction))
+        t0 = time.perf_counter()
+        try:
+            return self.db.execute(sql, *args)
+        finally:
+            if timed:
+                self.times.append(time.perf_counter() - t0)
+
+    def __getattr__(self, name: str):
+        return getattr(self.db, name)
+
+
 def _serve(cfg_path: Path, verify: bool, loop: str, http: str):
     from rollup.api.server import ApiServer
     from rollup.api.service import SequencerService
@@ -144,10 +174,20 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
     folder = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=work))
     svc, server = _serve(_config(folder, n_accounts), verify, loop, http)
     from circuits.eddsa_batch import warm_up
+    from rollup.engine import orderbook
+    from rollup.engine.sequencer import tune_gc
 
-    warm_up()  # as `rollup sequencer run` does before it listens
+    # as `rollup sequencer run` does before it listens: the kernels loaded (with a cold Numba
+    # cache, compiled: tens of seconds that would land in the first run's latencies) and the
+    # collector set for a long-lived state (put back after the run)
+    warm_up()
+    orderbook.warm_up()
+    thresholds = gc.get_threshold()
+    tune_gc()
     try:
         st0 = svc.status()
+        timed = svc.call(lambda s: setattr(s.journal, "db", _TimedCommits(s.journal.db))
+                         or s.journal.db)
         # request k goes to client k mod K, so each client's orders keep their account order
         shares = [reqs[c::n_clients] for c in range(n_clients)]
         if mode == "batch":
@@ -169,6 +209,8 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
         server.shutdown()
         server.server_close()
         svc.close()
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
     n = len(reqs)
     statuses = res["statuses"]
     assert len(statuses) == n, (len(statuses), n)
@@ -182,9 +224,13 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
                server_cpu_us=round(cpu / n * 1e6, 1),
                per_second=round(n / res["seconds"], 1),
                mean_group=round(g["requests"] / g["groups"], 1) if g["groups"] else None)
+    if timed.times:
+        rec["commit_p50_ms"] = round(_pct(timed.times, 0.5) * 1e3, 3)
     if mode != "batch":
         rec.update(ack_p50_ms=round(_pct(lat, 0.5) * 1e3, 3),
                    ack_p99_ms=round(_pct(lat, 0.99) * 1e3, 3))
+        if timed.times:
+            rec["ack_p50_vs_commit"] = round(rec["ack_p50_ms"] / rec["commit_p50_ms"], 2)
     _record(records, **rec)
 
 
@@ -209,7 +255,8 @@ def bench_fsync(records: list[dict], work: Path, n: int = 300) -> float:
 
 
 def run(quick: bool = False, json_path=None, clients: int = 16, batch_size: int = 500,
-        n_accounts: int = 64, work_dir: str | None = None) -> list[dict]:
+        n_accounts: int = 64, work_dir: str | None = None, label: str | None = None
+        ) -> list[dict]:
     """``work_dir``: where the data folders go (the disk whose fsync is measured)."""
     records: list[dict] = []
     n_ack = 60 if quick else 400  # orders per latency run (split among the clients)
@@ -229,6 +276,8 @@ def run(quick: bool = False, json_path=None, clients: int = 16, batch_size: int 
     for r in records:
         if r.get("ack_p50_ms") is not None:
             r["ack_p50_vs_fsync"] = round(r["ack_p50_ms"] / fsync, 2)
+        if label is not None:
+            r["label"] = label
     write_json(records, json_path)
     return records
 
@@ -240,6 +289,7 @@ def main(json_path=None, quick: bool = False, **kw) -> list[dict]:
                  ("stack", "stack"), ("requests", "requests"), ("accepted", "accepted"),
                  ("per_second", "requests/s"), ("ack_p50_ms", "ack p50 ms"),
                  ("ack_p99_ms", "ack p99 ms"), ("ack_p50_vs_fsync", "p50/fsync"),
+                 ("commit_p50_ms", "commit p50 ms"), ("ack_p50_vs_commit", "p50/commit"),
                  ("mean_group", "mean group")])
     return records
 

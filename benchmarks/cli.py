@@ -120,12 +120,15 @@ def bench_margin(json_path: str | None, quick: bool) -> None:
 @click.option("--clients", default=16, show_default=True, help="Concurrent HTTP clients.")
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, exists=True),
               help="Where the data folders go (the disk whose fsync counts).")
-def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | None) -> None:
+@click.option("--label", default=None, help="Tag every record (e.g. the code measured).")
+def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | None,
+              label: str | None) -> None:
     """Single-order ack p50/p99 over loopback at 1 and N clients next to this disk's fsync
-    p50, and orders/s through the batch endpoint; with and without signature checks."""
+    p50 and journal-commit p50, and orders/s through the batch endpoint; with and without
+    signature checks."""
     from benchmarks import api
 
-    api.main(json_path, quick, clients=clients, work_dir=work_dir)
+    api.main(json_path, quick, clients=clients, work_dir=work_dir, label=label)
 
 
 @bench.command("prove")

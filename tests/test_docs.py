@@ -17,9 +17,7 @@ MAX_README_LINES = 260
 # (issue 17: one owner for durability, the API's narrow read interface).
 # Whoever rewrites one moves its design prose to docs/ and removes it here; the test fails while
 # an entry is stale, so the list only shrinks.
-ALLOWLIST = {
-    "rollup/demo.py",  # rewritten with the layout (issue 17)
-}
+ALLOWLIST: set[str] = set()
 
 
 def _docstring_lines(path: Path) -> int:

@@ -7,10 +7,11 @@ this table. Every answer is JSON; a rejection is ``{"error": {"code", "message"}
 status (the engine's typed error name, or an input error such as ``MalformedRequest``), and an
 unexpected failure of one request is a 500 for that request only. Bodies need a Content-Length
 of at most ``max_body`` bytes (``max_batch_body`` for a batch). Handlers never block the event
-loop: decoding of batches, signature checks and rate limits run on a small thread pool, and the
-engine's answer is awaited as a future of its worker thread. ``Endpoint.auth`` names a checker
-in ``AUTH`` (the operator's bearer token today); ``create_app(extra_routes=...)`` mounts routes
-outside the table (a WebSocket endpoint).
+loop: a single request goes to the worker thread as decoded (it checks the signature and the
+rate limit at its turn), batches and groups are decoded, verified and limited on a small thread
+pool, and the engine's answer is awaited as a future of its worker thread. ``Endpoint.auth``
+names a checker in ``AUTH`` (the operator's bearer token today); ``create_app(extra_routes=...)``
+mounts routes outside the table (a WebSocket endpoint).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from rollup.api import codec, ws
 from rollup.api import types as W
 from rollup.api.codec import ApiError, BadInput, engine_error, engine_status, error
-from rollup.api.limits import GROUP_ITEMS_PER_TOKEN
+from rollup.api.limits import GROUP_ITEMS_PER_TOKEN, refusal
 from rollup.api.openapi import spec_bytes
 from rollup.api.service import Replayed, SequencerService, now_us
 from rollup.api.sessions import Sessions
@@ -127,11 +128,6 @@ async def operator_token(api: Api, request: Request) -> None:
 AUTH: dict[str, Callable[[Api, Request], Awaitable[None]]] = {"operator": operator_token}
 
 
-def limited(wait: float) -> ApiError:
-    return ApiError(429, "RateLimited", f"the account's rate limit is reached; retry in "
-                    f"{wait:.3f} s", {"Retry-After": str(max(1, int(wait + 0.999)))})
-
-
 # --- handlers: each returns (answer, extra headers) -----------------------------------------------
 
 async def get_openapi(api: Api, request: Request, params: dict) -> tuple:
@@ -145,16 +141,11 @@ async def get_status(api: Api, request: Request, params: dict) -> tuple:
 async def post_request(api: Api, request: Request, params: dict) -> tuple:
     received = now_us()
     req = codec.decode_request(await body(request, api.max_body))
-    svc = api.service
-
-    def admit_and_queue():
-        pre = svc.preverify([req])
-        wait = svc.admit([req], pre)[0]
-        if wait is not None:
-            raise limited(wait)
-        return svc.enqueue([req], single=True, pre=pre, received=received, public=True)
-
-    r = await api.engine(await api.off_loop(admit_and_queue))
+    # straight to the writer: it checks the signature and the rate limit at the request's
+    # turn (with whatever is queued beside it, in one batch); a pool thread in between would
+    # add two thread hand-offs to every lone order
+    fut = api.service.enqueue([req], single=True, received=received, public=True, admit=True)
+    r = await api.engine(fut)
     return r, {"Idempotent-Replay": "true"} if isinstance(r, Replayed) else {}
 
 
@@ -195,7 +186,7 @@ async def post_batch(api: Api, request: Request, params: dict) -> tuple:
             if wait is None:
                 go.append((i, req, p))
             else:
-                e = limited(wait)
+                e = refusal(wait)
                 out[i] = _item_error(i, 429, e.code, str(e))
         if not go:
             return None, go
@@ -229,7 +220,7 @@ async def post_group(api: Api, request: Request, params: dict) -> tuple:
         pre = svc.preverify(items)
         wait = svc.admit_group(items, pre)
         if wait is not None:
-            raise limited(wait)
+            raise refusal(wait)
         return svc.enqueue_group(items, pre=pre, received=received)
 
     return await api.engine(await api.off_loop(decode_admit_queue)), {}

@@ -15,6 +15,8 @@ from __future__ import annotations
 import threading
 import time
 
+from rollup.api.codec import ApiError
+
 GROUP_ITEMS_PER_TOKEN = 10
 MAX_BUCKETS = 100_000  # past this, full buckets (the same as absent ones) are dropped
 
@@ -52,3 +54,9 @@ class RateLimiter:
     def _prune(self, now: float) -> None:
         self._buckets = {a: (t, at) for a, (t, at) in self._buckets.items()
                          if t + (now - at) * self.rate < self.burst}
+
+
+def refusal(wait: float) -> ApiError:
+    """The 429 of a request over its account's limit, ``wait`` seconds before it would pass."""
+    return ApiError(429, "RateLimited", f"the account's rate limit is reached; retry in "
+                    f"{wait:.3f} s", {"Retry-After": str(max(1, int(wait + 0.999)))})

@@ -9,7 +9,9 @@ sequencer (JournalError) until a restart replays the journal. ``call_soon`` / ``
 return futures, so an async server awaits them without blocking its loop; ``call`` / ``submit``
 wait. Idempotent retries: the same signed request again gets its stored receipt (the newest
 ``[api] idempotency_window`` accepted requests, rebuilt from the journal on start), never a
-second journal row. Rate limits (``limits``) are charged by ``admit`` before anything is queued.
+second journal row; receipts are stored after the answers, before the next entry runs. Rate
+limits (``limits``) are charged by ``admit`` before the sequencer sees a request: on the
+caller's thread, or (``enqueue(admit=True)``) on the worker at the request's turn.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import msgspec
 
 from rollup.api import types as W
 from rollup.api.codec import hex32
-from rollup.api.limits import GROUP_ITEMS_PER_TOKEN, RateLimiter
+from rollup.api.limits import GROUP_ITEMS_PER_TOKEN, RateLimiter, refusal
 from rollup.api.orders import OrderHistory
 from rollup.api.reads import Reads
 from rollup.config import Config
@@ -77,6 +79,9 @@ def _same(a: list[Request], b: list[Request]) -> bool:
 
 
 GROUP_MAX = 512  # requests in one group commit (a batch larger than this is one group alone)
+# the bookkeeping after the answers (``_settle``) waits this long for an idle queue, so that the
+# threads sending the answers are not kept waiting for the interpreter lock meanwhile
+SETTLE_IDLE_S = 0.0005
 
 
 def now_us() -> int:
@@ -92,14 +97,16 @@ class Replayed(W.Receipt):
 class _Submits:
     """A queue entry of requests to journal and apply, in order: one ``submit`` (``single``:
     the future gets the receipt or the error) or one ``submit_batch`` (the future gets the list
-    of receipts and errors). ``keys``: each request's idempotency key; ``received``: when the
-    API received it (b"": not deduplicated)."""
+    of receipts and errors). ``keys``: each request's idempotency key (b"": not deduplicated);
+    ``received``: when the API received it; ``admit``: signatures and rate limits are checked
+    by the worker at the entry's turn (``pre`` is None until then)."""
 
-    __slots__ = ("reqs", "fut", "single", "pre", "keys", "received", "outs")
+    __slots__ = ("reqs", "fut", "single", "pre", "keys", "received", "outs", "admit")
 
-    def __init__(self, reqs: list[Request], single: bool, pre: list,
-                 received: int | None = None) -> None:
+    def __init__(self, reqs: list[Request], single: bool, pre: list | None,
+                 received: int | None = None, admit: bool = False) -> None:
         self.reqs, self.single, self.fut, self.pre = reqs, single, Future(), pre
+        self.admit = admit
         # only signed requests are retried by their sender; two equal L1 deposits are two
         self.keys = [key_of(request_json(r)) if r.SIGNED else b"" for r in reqs]
         self.received = received if received is not None else now_us()
@@ -148,6 +155,10 @@ class SequencerService(Reads):
         self.hub = None  # rollup.api.streams.Hub once a WebSocket client subscribed
         self.limiter = RateLimiter(cfg.api_rate, cfg.api_burst)
         self.greeks = GreeksCache()  # account views' Greeks, recomputed only when stale
+        # accepted requests whose receipts are not stored yet (``_settle``, after the answers)
+        self._unsettled: list[tuple[Request, bytes, W.Receipt]] = []
+        self._fresh: dict[int, W.Receipt] = {}  # their receipts by seq, for retries meanwhile
+        self._published = 0  # how many of ``_unsettled`` the streams were told of
 
     # --- thread -----------------------------------------------------------------------------------
     def start(self) -> SequencerService:
@@ -169,7 +180,11 @@ class SequencerService(Reads):
         self._ready.set_result(None)
         held = None  # an entry taken while gathering a group that must run after it
         while True:
-            item, held = (held, None) if held is not None else (self._q.get(), None)
+            if held is not None:
+                self._settle()  # what the group before it answered: seen by this entry
+                item, held = held, None
+            else:
+                item = self._next()
             if isinstance(item, _Submits):
                 group, n = [item], len(item.reqs)
                 # only what is already queued: a lone submit is not delayed waiting for company
@@ -190,6 +205,7 @@ class SequencerService(Reads):
                     for g in group:
                         if not g.fut.done():
                             g.fut.set_exception(exc)
+                self._publish()
                 self._after_snapshot()
                 continue
             fn, fut = item
@@ -201,13 +217,27 @@ class SequencerService(Reads):
                 fut.set_result(fn(self))
             except BaseException as exc:
                 fut.set_exception(exc)
+            self._publish()
             self._after_snapshot()
+        self._settle()
         if not self.seq.state.in_txn:
             self.journal.maybe_snapshot(self.seq, stopping=True)
         admin_token_file(self.cfg).unlink(missing_ok=True)
         self.journal.close()
         self._lock.close()
         fut.set_result(None)
+
+    def _next(self):
+        """The next queue entry; the bookkeeping of the last answers (``_settle``) first, once
+        the queue stayed idle ``SETTLE_IDLE_S`` or when an entry comes sooner."""
+        if not self._unsettled:
+            return self._q.get()
+        try:
+            item = self._q.get(timeout=SETTLE_IDLE_S)
+        except queue.Empty:
+            item = None
+        self._settle()
+        return item if item is not None else self._q.get()
 
     def call_soon(self, fn: Callable[[SequencerService], object]) -> Future:
         """A future of ``fn(self)`` run on the worker thread (in arrival order)."""
@@ -375,26 +405,49 @@ class SequencerService(Reads):
             recent.popitem(last=False)
 
     def _remember(self, done: list[tuple[Request, bytes, W.Receipt]]) -> None:
-        """Accepted requests' receipts: stored (durable with the next commit), in the
-        idempotency map and the order history."""
+        """Accepted requests: in the idempotency map now; their receipts stored, the order
+        history and the streams fed by ``_settle`` once their callers are answered (before the
+        worker takes its next queue entry, so every later operation sees them)."""
+        for _req, key, r in done:
+            if key:
+                self._remember_one(key, r.seq)
+            self._fresh[r.seq] = r
+        self._unsettled += done
+
+    def _publish(self) -> None:
+        """The streams told of the requests just answered (before the books move again)."""
+        new = self._unsettled[self._published:]
+        self._published = len(self._unsettled)
+        if new and self.hub is not None and self.hub.channels:
+            self.hub.after_group([{"request": req.to_json(), "receipt": msgspec.to_builtins(r),
+                                   "time": r.engine_time, "received_us": r.received_us}
+                                  for req, _key, r in new])
+
+    def _settle(self) -> None:
+        """The receipts of the requests answered stored (durable with the next commit) and the
+        order history told: work off the path of the answers, done before the next entry."""
+        done, self._unsettled = self._unsettled, []
+        self._published = 0
         if not done:
             return
         enc = msgspec.json.encode
-        self.journal.store_receipts([(r.seq, key, r.received_us, r.engine_time, enc(r))
-                                     for _req, key, r in done])
-        for req, key, r in done:
-            if key:
-                self._remember_one(key, r.seq)
+        try:
+            self.journal.store_receipts([(r.seq, key, r.received_us, r.engine_time, enc(r))
+                                         for _req, key, r in done])
+        except JournalError as exc:  # the requests are journaled; a restart rebuilds these
+            self.log(f"warning: {exc.reason}")
+        finally:
+            self._fresh.clear()
+        for req, _key, r in done:
             self.history.observe(req, r)
-        if self.hub is not None and self.hub.channels:
-            self.hub.after_group([{"request": req.to_json(), "receipt": msgspec.to_builtins(r),
-                                   "time": r.engine_time, "received_us": r.received_us}
-                                  for req, _key, r in done])
 
     def _stored(self, key: bytes) -> Replayed | None:
         """The stored receipt of an accepted request with this key, if it is still kept."""
         seq = self._recent.get(key) if key else None
-        body = self.journal.receipt(seq) if seq is not None else None
+        if seq is None:
+            return None
+        fresh = self._fresh.get(seq)
+        body = msgspec.json.encode(fresh) if fresh is not None else self.journal.receipt(seq)
         if body is None:
             return None
         self.replayed += 1
@@ -434,18 +487,26 @@ class SequencerService(Reads):
         return [x if isinstance(x, BaseException) else msgspec.to_builtins(x) for x in outs]
 
     def enqueue(self, reqs: list[Request], *, single: bool, pre: list | None = None,
-                received: int | None = None, public: bool = False) -> Future:
+                received: int | None = None, public: bool = False,
+                admit: bool = False) -> Future:
         """A future of the requests' answers (``single``: one request, its ``W.Receipt`` or
         its error; else the list of receipts and errors). ``pre``: ``preverify``'s answers
-        (computed here if not given: on the caller's thread). ``public``: from a trader
-        endpoint, so OperatorOnly for any type outside ``PUBLIC_TYPES`` (the codec's tables
-        already keep them out; this holds whatever the codec becomes)."""
+        (computed here if not given: on the caller's thread). ``admit``: instead, the worker
+        checks the signatures (one batch with the entries queued beside) and charges the rate
+        limits (``admit``: a refused request's answer is ``refusal``'s 429) at the entry's
+        turn: no thread hop before the writer, for a lone order's latency. ``public``: from a
+        trader endpoint, so OperatorOnly for any type outside ``PUBLIC_TYPES`` (the codec's
+        tables already keep them out; this holds whatever the codec becomes)."""
         if not self._thread.is_alive():
             raise RuntimeError("the sequencer thread is not running")
         if public:
             for req in reqs:
                 Sequencer.check_public(req)
-        entry = _Submits(reqs, single, self.preverify(reqs) if pre is None else pre, received)
+        if admit:
+            entry = _Submits(reqs, single, None, received, admit=True)
+        else:
+            entry = _Submits(reqs, single, self.preverify(reqs) if pre is None else pre,
+                             received)
         self._q.put(entry)
         return entry.fut
 
@@ -547,13 +608,30 @@ class SequencerService(Reads):
             return None
         return self.limiter.take(who, cost=-(-len(reqs) // GROUP_ITEMS_PER_TOKEN))
 
+    def _admit_at_turn(self, group: list[_Submits]) -> None:
+        """The signatures of the ``admit`` entries, in one batch, and their rate limits, in
+        queue order (a refused request is answered in its place and goes no further)."""
+        late = [g for g in group if g.admit]
+        if not late:
+            return
+        pre = self.preverify([r for g in late for r in g.reqs])
+        k = 0
+        for g in late:
+            g.pre, k = pre[k:k + len(g.reqs)], k + len(g.reqs)
+            for i, wait in enumerate(self.admit(g.reqs, g.pre)):
+                if wait is not None:
+                    g.outs[i] = refusal(wait)
+
     def _run_group(self, group: list[_Submits]) -> None:
         """One group commit for these entries (worker thread); resolves every entry's future.
         A request accepted before (the same key) is answered with its stored receipt and not
         submitted again."""
+        self._admit_at_turn(group)
         todo: list[tuple[_Submits, int]] = []
         for g in group:
             for i, k in enumerate(g.keys):
+                if g.outs[i] is not None:  # refused by its rate limit
+                    continue
                 got = self._stored(k) if k in self._recent else None
                 if got is not None:
                     g.outs[i] = got

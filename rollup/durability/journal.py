@@ -3,6 +3,9 @@
 A request is appended (the SQLite transaction committed with ``synchronous=FULL``) after it
 has been validated and before it is acknowledged, so every acknowledged request is on disk;
 ``append_many`` journals a group in one transaction (group commit: one fsync for the group).
+``write`` + ``Pending.commit(beside=fn)`` splits it: the rows are inserted (a failure there
+records nothing), then the commit's fsync runs on this thread while ``fn`` (the state's hashing)
+runs on the journal's helper thread; both are done when it returns.
 Rows are keyed by the sequencer's sequence number (PRIMARY KEY): a request cannot be recorded
 twice, and recovery (``rollup.durability.recovery``) applies each row once, in order, after the
 snapshot it starts from. A request's fills go into the ``fills`` table in the same transaction
@@ -22,6 +25,7 @@ import operator
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from rollup.durability import fills as F
@@ -36,7 +40,7 @@ from rollup.durability.snapshot import (
 from rollup.errors import JournalError
 from rollup.transactions import T_ORDER, Order, Request, request_from_json
 
-__all__ = ["KEEP_SNAPSHOTS", "Journal", "request_json", "snapshot"]
+__all__ = ["KEEP_SNAPSHOTS", "Journal", "Pending", "request_json", "snapshot"]
 
 
 @functools.cache
@@ -116,6 +120,7 @@ class Journal:
         if snapshot_every is not None:
             self.snapshot_every = snapshot_every
         self.restored_from: int | None = None  # the snapshot the last recovery started from
+        self._helper: ThreadPoolExecutor | None = None  # runs ``beside`` during a commit
 
     # --- requests and their fills ---------------------------------------------------------------
 
@@ -130,12 +135,18 @@ class Journal:
         except sqlite3.Error as exc:
             raise JournalError(f"journal write failed: {exc}") from None
 
-    def append_many(self, rows: Sequence[tuple]) -> None:
+    def append_many(self, rows: Sequence[tuple], beside: Callable[[], object] | None = None):
         """Several requests, each ``(seq, request)`` or ``(seq, request, fills)``, in one
         transaction: all of them are durable when this returns, or none is recorded
-        (JournalError)."""
+        (JournalError). ``beside``: see ``Pending.commit`` (its result is returned)."""
         if not rows:
-            return
+            return beside() if beside is not None else None
+        return self.write(rows).commit(beside)
+
+    def write(self, rows: Sequence[tuple]) -> Pending:
+        """``append_many``'s first half: the rows inserted in an open transaction (nothing
+        durable yet; nothing else may use the journal until ``commit`` or ``abort``), or
+        JournalError with nothing recorded."""
         db = self.db
         n = self.fills_total
         fill_rows: list[tuple] = []
@@ -151,13 +162,17 @@ class Journal:
                 if fill_rows:
                     db.executemany("INSERT INTO fills (id, seq, maker, taker, body) "
                                    "VALUES (?, ?, ?, ?, ?)", fill_rows)
-                db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise JournalError(f"journal write failed: {exc}") from None
-        self.fills_total = n
+        return Pending(self, n)
+
+    def _beside(self) -> ThreadPoolExecutor:
+        if self._helper is None:
+            self._helper = ThreadPoolExecutor(1, thread_name_prefix="journal-beside")
+        return self._helper
 
     def requests_after(self, seq: int) -> Iterator[tuple[int, Request]]:
         cur = self.db.execute("SELECT seq, body FROM requests WHERE seq > ? ORDER BY seq", (seq,))
@@ -297,7 +312,46 @@ class Journal:
                     None)
 
     def close(self) -> None:
+        if self._helper is not None:
+            self._helper.shutdown()
         self.db.close()
+
+
+class Pending:
+    """Rows of ``Journal.write`` in an open transaction: ``commit`` or ``abort`` it."""
+
+    __slots__ = ("journal", "fills_total")
+
+    def __init__(self, journal: Journal, fills_total: int) -> None:
+        self.journal, self.fills_total = journal, fills_total
+
+    def commit(self, beside: Callable[[], object] | None = None):
+        """Commit (the fsync, ``synchronous=FULL``) and return ``beside()``'s result, run on the
+        journal's helper thread meanwhile: the fsync releases the interpreter lock, so work the
+        caller needs anyway (hashing the state) costs no time beyond the fsync. Both are done
+        when this returns. JournalError if the commit failed (nothing recorded; ``beside`` has
+        run all the same); ``beside``'s own exception if it raised (the rows are durable)."""
+        db = self.journal.db
+        fut = self.journal._beside().submit(beside) if beside is not None else None
+        err = None
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            err = JournalError(f"journal write failed: {exc}")
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite rolled back itself
+        else:
+            self.journal.fills_total = self.fills_total
+        if fut is not None:
+            wait([fut])  # ``beside`` touches the caller's state: never left running
+        if err is not None:
+            raise err
+        return fut.result() if fut is not None else None
+
+    def abort(self) -> None:
+        self.journal.db.execute("ROLLBACK")
 
 
 def snapshot(engine) -> Path:

@@ -4,9 +4,12 @@ after a restart (``rollup.api.service``: idempotent resubmission).
 
 A row is (journal seq, request key, wall-clock receive time, engine time, encoded receipt). It
 is written right after its request's journal commit without an fsync of its own
-(``synchronous=OFF`` for that transaction): in WAL mode the next commit's fsync, or the clean
-stop's checkpoint, makes it durable. A crash can therefore lose the receipts of the last group
-before it, never a request; the service rebuilds those from the journal on start. The key is
+(``synchronous=NORMAL`` for that transaction: in WAL mode no fsync at commit, while a checkpoint
+it triggers still syncs the WAL before copying it and the database after, which OFF would skip,
+leaving journaled rows in an unsynced database file once the WAL restarts): the next commit's
+fsync, or the clean stop's checkpoint, makes it durable. A crash can therefore lose the receipts
+of the last group before it, never a request; the service rebuilds those from the journal on
+start. The key is
 ``key_of`` the request's journal text (``rollup.durability.journal.request_json``), so the map
 from keys to rows can be rebuilt from either table.
 """
@@ -30,7 +33,7 @@ def store(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
     """Rows (seq, key, received_us, engine_time, body) in one transaction, not fsynced."""
     if not rows:
         return
-    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA synchronous=NORMAL")
     try:
         db.execute("BEGIN")
         try:

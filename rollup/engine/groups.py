@@ -166,14 +166,15 @@ def apply_group(seq, reqs: Sequence[Request], verified: bool,
         raise
     finally:
         seq._group = None
-    if rows:
-        try:
-            seq.journal.append_many(rows)
-        except E.JournalError as exc:
-            seq.failed = f"group journal write failed: {exc.reason}"
-            raise
-    if not seq.defer_root:
-        root = seq.state.flush()
+    # the tree hashing runs during the commit's fsync (``Pending.commit``)
+    flush = None if seq.defer_root else seq.state.flush
+    try:
+        root = seq.journal.append_many(rows, beside=flush) if rows else None
+    except E.JournalError as exc:
+        seq.failed = f"group journal write failed: {exc.reason}"
+        raise
+    if flush is not None:
+        root = root if rows else flush()
         for r in out:
             r.root = root
     seq._maybe_snapshot()

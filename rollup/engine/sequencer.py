@@ -268,6 +268,8 @@ class Sequencer:
 
         self._group = []
         deferred = self._defer_root
+        hashed = group_root and not deferred  # the root after the group, for every receipt
+        applied = False
         try:
             with self.deferred_roots() if group_root else nullcontext():
                 run = self.matcher.run if self._defer_root else None
@@ -287,16 +289,21 @@ class Sequencer:
                                    else self.submit(req, p))
                     except E.EngineError as exc:
                         out.append(exc)
+            applied = True
         finally:
             rows, self._group = self._group, None
+            # the group's tree hashing runs during its commit's fsync (``Pending.commit``)
+            flush = self.state.flush if applied and hashed else None
+            root = None
             if rows:
                 try:
-                    self.journal.append_many(rows)
+                    root = self.journal.append_many(rows, beside=flush)
                 except E.JournalError as exc:
                     self.failed = f"group journal write failed: {exc.reason}"
                     raise
-        if group_root and not deferred:
-            root = self.state.flush()
+            elif flush is not None:
+                root = flush()
+        if hashed:
             for r in out:
                 if isinstance(r, Receipt):
                     r.root = root
@@ -334,25 +341,40 @@ class Sequencer:
         if core.meta[M_NPEND]:  # handles freed by earlier requests become reusable
             release(core.free, core.pend, core.meta)
         state.begin()
+        pending = None
         try:
             receipt, book_ops = handler(self, req)
             if self.journal is not None:
                 if self._group is not None:
                     self._group.append((self.seq + 1, req, receipt.fills))
                 else:
-                    self.journal.append(self.seq + 1, req, receipt.fills)
+                    pending = self.journal.write([(self.seq + 1, req, receipt.fills)])
+                    if self._defer_root or not state.to_hash:
+                        pending.commit()  # nothing to hash during the fsync: no hand-off
+                        pending = None
         except BaseException:
             state.rollback()
             raise
         self.seq += 1
         receipt.seq = self.seq
-        receipt.root = state.commit(defer=self._defer_root)
+        receipt.root = (state.commit(defer=self._defer_root) if pending is None
+                        else self._commit_beside(pending))
         for op in book_ops:
             op()
         self.records.extend(receipt.records)
         if self.snapshot_every and self._group is None:
             self._maybe_snapshot()
         return receipt
+
+    def _commit_beside(self, pending) -> int | None:
+        """A lone request's journal commit with the state's commit (its hashing) running
+        during the fsync. A journal commit that fails then finds the state moved on: the
+        sequencer stops (JournalError), as after a failed group write."""
+        try:
+            return pending.commit(beside=lambda: self.state.commit(defer=self._defer_root))
+        except E.JournalError as exc:
+            self.failed = f"journal commit failed after request {self.seq}: {exc.reason}"
+            raise
 
     def enter_exodus(self, why: str) -> None:
         """L1 switched to exodus: from now on every request is refused with ExodusActive (the

@@ -268,6 +268,13 @@ class State:
     def in_txn(self) -> bool:
         return self._txn is not None
 
+    @property
+    def to_hash(self) -> bool:
+        """Whether committing the open transaction (and flushing) would hash anything: a leaf
+        or table changed in it, or changes queued by deferred commits."""
+        return bool(self._txn or self._txn_tables or self._pending_accounts
+                    or self._pending_assets or self._pending_oracle)
+
     def rollback(self) -> None:
         txn, self._txn = self._txn, None
         if txn is None:

@@ -464,3 +464,73 @@ def test_signatures_are_checked_on_the_callers_thread(tmp_path, reqs):
             svc.call(lambda s: s.seq.submit(forged, ((1, 2), True)))  # another key: re-checked
     finally:
         svc.close()
+
+
+def test_api_submits_are_verified_and_limited_at_their_turn_in_one_batch(tmp_path, reqs):
+    """``enqueue(admit=True)`` (POST /v1/requests): no thread before the writer; the worker
+    checks the signatures of the entries it takes together in one batch, then their rate
+    limits in queue order; a forged or limited request is answered in its place, changing
+    nothing, and the others go ahead."""
+    from rollup.api.codec import ApiError
+    from rollup.api.limits import RateLimiter
+
+    svc = start(tmp_path / "a")
+    try:
+        assert svc.submit(reqs[0])["accepted"]  # the oracle price
+        seq = svc.call(lambda s: s.seq)
+        calls: list[tuple[str, int]] = []
+        real = seq.preverify
+
+        def spy(batch):
+            calls.append((threading.current_thread().name, len(batch)))
+            return real(batch)
+
+        seq.preverify = spy
+        svc.limiter = RateLimiter(0.01, 1)  # one request per account, then 429
+        items = [Order(1, PERP, SELL, 1, PRICE + 500, 1, FAR).signed(trader(1), DOMAIN),
+                 Order(2, PERP, SELL, 1, PRICE + 500, 1, FAR).signed(trader(1), DOMAIN),
+                 Order(1, PERP, SELL, 1, PRICE + 600, 2, FAR).signed(trader(1), DOMAIN),
+                 Order(3, PERP, SELL, 1, PRICE + 500, 1, FAR).signed(trader(3), DOMAIN)]
+        before = svc.status()
+        with held(svc):
+            futs = [svc.enqueue([r], single=True, public=True, admit=True) for r in items]
+            queued(svc, len(items))
+        outs = []
+        for f in futs:
+            try:
+                outs.append(f.result(60).seq)
+            except Exception as exc:
+                outs.append(type(exc).__name__)
+        assert calls == [("sequencer", 4)]
+        assert outs[0] == before["seq"] + 1 and outs[3] == before["seq"] + 2
+        assert outs[1] == "BadSignature" and outs[2] == "ApiError"
+        assert isinstance(futs[2].exception(), ApiError) and futs[2].exception().status == 429
+        after = svc.status()
+        assert after["seq"] == before["seq"] + 2 and after["rate_limited"] == 1
+    finally:
+        svc.close()
+
+
+def test_a_read_queued_behind_a_group_sees_its_receipts_and_history(tmp_path):
+    """Receipts are stored and the order history fed after the answers, but before the worker
+    runs the next entry: a read queued right behind a group (taken while the group was
+    gathered) sees the group's fill times and order states."""
+    svc = start(tmp_path / "a")
+    try:
+        assert svc.submit(OracleUpdate(PERP, PRICE, 1).signed(ORACLE, DOMAIN))["accepted"]
+        maker = Order(1, PERP, SELL, 2, PRICE, 1, FAR).signed(trader(1), DOMAIN)
+        taker = Order(2, PERP, BUY, 2, PRICE, 1, FAR).signed(trader(2), DOMAIN)
+        with held(svc):
+            futs = [svc.enqueue([r], single=True, public=True, admit=True)
+                    for r in (maker, taker)]
+            queued(svc, 2)
+            page = svc.call_soon(lambda s: (s.fills_page(0, 10, None),
+                                            s.order_status(1, 1)))
+            queued(svc, 3)
+        rs = [f.result(60) for f in futs]
+        fills, status = page.result(60)
+        assert rs[1].fills and [f.received_us for f in fills.fills] == \
+            [rs[1].received_us] * len(rs[1].fills)
+        assert status.status == "filled" and status.filled == 2
+    finally:
+        svc.close()

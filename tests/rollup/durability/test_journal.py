@@ -5,6 +5,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +17,8 @@ from rollup.durability import journal as jr
 from rollup.durability.journal import Journal, request_json, snapshot
 from rollup.engine import testnet as tn
 from rollup.engine.restart import recover
-from rollup.transactions import SELL, Deposit, OracleUpdate, Order, Withdrawal
+from rollup.transactions import BUY, SELL, Deposit, OracleUpdate, Order, Withdrawal
+from tests.support.journal_faults import CommitGate
 
 CHILD = textwrap.dedent("""
     import random, sys
@@ -186,6 +189,65 @@ def test_submit_many_checks_signatures(tmp_path):
     res = seq.submit_many([good, forged])
     assert res[0].resting == 10 and isinstance(res[1], E.BadSignature)
     assert seq.journal.last_seq() == seq.seq
+
+
+def test_commit_runs_beside_on_another_thread_and_waits_for_it(tmp_path):
+    j = Journal(tmp_path / "j.db")
+    w = Withdrawal(2, 5, 0xAB, 0, 10**9)
+    where: list[str] = []
+
+    def beside():
+        where.append(threading.current_thread().name)
+        return 7
+
+    assert j.append_many([(1, w)], beside=beside) == 7
+    assert where and where[0] != threading.current_thread().name
+    assert [r for _, r in j.requests_after(0)] == [w]
+    # a failed commit records nothing, and ``beside`` has finished when the error comes
+    j.db = gate = CommitGate(j.db)
+    gate.fail_next = True
+    done = threading.Event()
+
+    def slow():
+        time.sleep(0.05)
+        done.set()
+
+    with pytest.raises(E.JournalError):
+        j.append_many([(2, w)], beside=slow)
+    assert done.is_set()
+    assert [n for n, _ in j.requests_after(0)] == [1]
+    j.append_many([(2, w)])  # the journal goes on
+    assert [n for n, _ in j.requests_after(0)] == [1, 2]
+
+
+def test_a_lone_commit_failing_after_the_state_moved_stops_the_sequencer(tmp_path):
+    """A lone request's tree hashing runs during its commit: if that commit fails, the state is
+    past the journal, so the sequencer stops (as after a failed group write) and a recovery
+    gives the state before the request. With nothing to hash, a failed commit is rolled back
+    and the sequencer goes on."""
+    path = tmp_path / "j.db"
+    seq = tn.venue(n_accounts=4, journal=Journal(path))
+    seq.journal.db = gate = CommitGate(seq.journal.db)
+    rest = Order(1, tn.PERP, SELL, 10, 60_000, 1, 10**9)
+    assert seq.apply_verified(rest).resting == 10
+    root, n = seq.state.root, seq.seq
+    # a resting order changes no account leaf before its commit: nothing runs beside it
+    gate.fail_next = True
+    with pytest.raises(E.JournalError):
+        seq.apply_verified(Order(2, tn.PERP, SELL, 5, 60_010, 1, 10**9))
+    assert (seq.state.root, seq.seq, seq.failed) == (root, n, None)
+    # a fill moves two accounts: hashed during the commit, which then fails
+    gate.fail_next = True
+    with pytest.raises(E.JournalError):
+        seq.apply_verified(Order(3, tn.PERP, BUY, 4, 60_000, 1, 10**9))
+    assert seq.failed and "journal commit failed" in seq.failed
+    with pytest.raises(E.JournalError, match="stopped"):
+        seq.apply_verified(Order(4, tn.PERP, BUY, 1, 59_000, 1, 10**9))
+    assert seq.journal.last_seq() == n
+    seq.journal.close()
+    again = recover(path, tn.DOMAIN, account_depth=8)
+    assert (again.state.root, again.seq) == (root, n)
+    assert again.books[tn.PERP].get(1, 1).remaining == 10
 
 
 def test_failed_group_write_stops_the_sequencer(tmp_path):
