@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 
 import pytest
@@ -14,12 +13,9 @@ import pytest
 from rollup import errors as E
 from rollup.api.app import ROUTES
 from rollup.api.openapi import spec
-from rollup.api.server import ApiServer
-from rollup.api.service import SequencerService
 from rollup.api.ws import MAX_ARMED
 from rollup.client import ApiError, AsyncClient, Stream
 from rollup.client import Client as SdkClient
-from rollup.config import load
 from rollup.engine.groups import MAX_GROUP
 from rollup.transactions import (
     BUY,
@@ -30,6 +26,7 @@ from rollup.transactions import (
     OracleUpdate,
     Order,
 )
+from tests.rollup.api.conftest import Served
 from tests.support.operator import (
     DOMAIN,
     ORACLE,
@@ -38,7 +35,6 @@ from tests.support.operator import (
     Client,
     trader,
     wait_until,
-    write_config,
 )
 
 FAR = 10**9
@@ -46,20 +42,11 @@ FAR = 10**9
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    path = write_config(tmp_path_factory.mktemp("controls"), n_traders=4)
-    svc = SequencerService(load(path), log=lambda m: None).start()
-    server = ApiServer(svc, "127.0.0.1", 0, max_body=8192)
-    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True)
-    t.start()
-    raw = Client(server.url)
-    status, r = raw.post(OracleUpdate(PERP, PRICE, 1).signed(ORACLE, DOMAIN))
+    s = Served(tmp_path_factory.mktemp("controls")).start()
+    status, r = s.client.post(OracleUpdate(PERP, PRICE, 1).signed(ORACLE, DOMAIN))
     assert status == 200, r
-    yield server, raw, svc
-    raw.close()
-    server.shutdown()
-    server.server_close()
-    svc.close()
+    yield s.server, s.client, s.svc
+    s.stop()
 
 
 def resting(c: SdkClient) -> list[int]:
