@@ -77,6 +77,8 @@ contract Rollup {
     uint8 public constant ASSET_ETH = 0;
     uint8 public constant ASSET_TOKEN = 1;
     uint256 internal constant RECORD_BYTES = 41;
+    /// One slot's state-diff chunk in the public data (the batch circuit's largest record).
+    uint256 internal constant DIFF_BYTES = 59;
 
     /// Verifies the batches of every shape without a verifier of its own in shapeVerifier.
     IGroth16Verifier public immutable batchVerifier;
@@ -246,11 +248,25 @@ contract Rollup {
         if (address(c.batchVerifier) == address(0) && c.batchShapes.length == 0) {
             revert BadDeployment("no batch verifier");
         }
+        if (address(c.batchVerifier) != address(0) && address(c.batchVerifier).code.length == 0) {
+            revert BadDeployment("batchVerifier has no code");
+        }
+        if (address(c.exitVerifier).code.length == 0) {
+            revert BadDeployment("exitVerifier has no code");
+        }
         for (uint256 i = 0; i < c.batchShapes.length; i++) {
             BatchShape memory s = c.batchShapes[i];
-            if (address(s.verifier) == address(0)) revert BadDeployment("shape verifier is 0");
-            if (uint256(s.publicDataBytes) < 4 + uint256(s.l1Slots) * RECORD_BYTES) {
-                revert BadDeployment("shape's public data shorter than its L1 records");
+            if (address(s.verifier).code.length == 0) {
+                revert BadDeployment("shape verifier has no code");
+            }
+            // N slots of DIFF_BYTES after the L1 records, 1 <= N and l1Slots <= N
+            uint256 head = 4 + uint256(s.l1Slots) * RECORD_BYTES;
+            if (uint256(s.publicDataBytes) < head + DIFF_BYTES) {
+                revert BadDeployment("shape's public data holds no slot");
+            }
+            uint256 rest = uint256(s.publicDataBytes) - head;
+            if (rest % DIFF_BYTES != 0 || rest / DIFF_BYTES < s.l1Slots) {
+                revert BadDeployment("shape's public data is not 4 + 41 l1Slots + 59 N bytes");
             }
             uint256 key = (uint256(s.l1Slots) << 64) | s.publicDataBytes;
             if (address(shapeVerifier[key]) != address(0)) revert BadDeployment("shape twice");
@@ -487,6 +503,7 @@ contract Rollup {
             address to = address(bytes20(data[off + 5:off + 25]));
             uint128 amount = uint128(bytes16(data[off + 25:off + 41]));
             if (asset > ASSET_TOKEN) revert UnknownAsset(asset);
+            if (amount == 0) continue; // an L1 slot without a withdrawal: nothing to credit
             pendingWithdrawal[to][asset] += amount;
             emit WithdrawalCredited(n, accountId, to, asset, amount);
         }

@@ -52,3 +52,15 @@ def deploy_verifier(chain: Chain, vk: VerificationKey | str | os.PathLike, *,
     if vk.n_public == 1 and not general:
         return deploy(chain, "Groth16Verifier", *args, sender=sender)
     return deploy(chain, "Groth16VerifierN", *args, sender=sender)
+
+
+def verifier_holds(chain: Chain, address: str, vk: VerificationKey) -> bool:
+    """Whether the Groth16Verifier deployed at ADDRESS holds VK: its runtime code embeds every
+    immutable as a PUSH32 word, so each coordinate the constructor stores unchanged (alpha, the
+    G2 keys' x coordinates, IC) must appear in the code. One public input only (the batch's)."""
+    if vk.n_public != 1:
+        raise ValueError("verifier_holds checks one-input verifiers (Groth16Verifier)")
+    alpha, beta, gamma, delta, ic = vk_args(vk)
+    code = bytes(chain.w3.eth.get_code(chain.w3.to_checksum_address(address)))
+    words = [*alpha, *beta[:2], *gamma[:2], *delta[:2], *ic]
+    return bool(code) and all(w.to_bytes(32, "big") in code for w in words)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
 import click
 
-from rollup.config import load, set_rollup_address
+from rollup.config import load, parse_shape, set_rollup_address
 
 # lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
 # key files) when it runs, so that `rollup --help` loads only what the options need.
@@ -202,15 +201,19 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
     bvk, evk = load_vk(batch_vk), load_vk(exit_vk)
     shapes = {}
     for arg in shape_vks:
-        m = re.fullmatch(r"(\d+)x(\d+)=(.+)", arg)
-        if m is None or not 0 <= int(m[2]) <= int(m[1]) or int(m[1]) < 1:
+        name, _, path = arg.partition("=")
+        shape = parse_shape(name)
+        if shape is None or not path:
             raise click.BadParameter(f"{arg!r} is not SLOTSxL1=PATH (1 <= slots, L1 <= slots)",
                                      param_hint="--shape-vk")
-        if not Path(m[3]).is_file():
-            raise click.BadParameter(f"no file {m[3]}", param_hint="--shape-vk")
-        if (int(m[1]), int(m[2])) in shapes:
-            raise click.BadParameter(f"shape {m[1]}x{m[2]} given twice", param_hint="--shape-vk")
-        shapes[int(m[1]), int(m[2])] = load_vk(m[3])
+        if not Path(path).is_file():
+            raise click.BadParameter(f"no file {path}", param_hint="--shape-vk")
+        if shape in shapes:
+            raise click.BadParameter(f"shape {name} given twice", param_hint="--shape-vk")
+        if cfg is not None and shape == (cfg.batch_slots, cfg.batch_l1_slots):
+            raise click.BadParameter(f"{name} is [batch]'s own shape: --batch-vk verifies it",
+                                     param_hint="--shape-vk")
+        shapes[shape] = load_vk(path)
     with connect(rpc_url) as ch:
         if cfg is not None and cfg.chain_id != ch.w3.eth.chain_id:
             raise DeployError(f"{config_path}: chain_id {cfg.chain_id} is not the node's "
@@ -255,6 +258,6 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
                "operator": to_checksum_address(operator or sender),
                "block": ch.w3.eth.block_number}
     if cfg is not None:
-        set_rollup_address(config_path, r.address)
+        set_rollup_address(config_path, r.address, [f"{n}x{l1}" for n, l1 in sorted(sv)])
         out["config"] = str(config_path)
     click.echo(json.dumps(out, indent=2))

@@ -1,9 +1,10 @@
 """`rollup setup --slots N --depth D [--l1-slots Q] --out DIR`: batch and exit circuit keys.
 
 Writes ``batch.r1cs``, ``batch.zkey``, ``batch_vk.json``, ``exit.r1cs``, ``exit.zkey``,
-``exit_vk.json`` (snarkjs formats); with ``--named`` the batch files are
-``batch-<slots>x<l1_slots>.*``, a further batch shape beside the configured one (the batcher
-picks among the shapes it has keys for: ``rollup.settlement.shapes``). The keys come from the
+``exit_vk.json`` (snarkjs formats); with ``--named`` only the batch circuit's, as
+``batch-<slots>x<l1_slots>.*``: a further batch shape beside the configured one, registered on
+the contract at deployment (``rollup.settlement.shapes``). Existing files are kept unless
+``--force``; each is written whole (a temporary file renamed over it). The keys come from the
 development setup (`prover.groth16.setup.dev_setup`): one process drew the toxic waste, so
 they are for tests and demos only, never for anything of value.
 """
@@ -11,6 +12,7 @@ they are for tests and demos only, never for anything of value.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -32,26 +34,34 @@ import click
 @click.option("--only", type=click.Choice(["batch", "exit"]), help="One circuit only.")
 @click.option("--named", is_flag=True,
               help="Name the batch files after the shape (batch-<slots>x<l1_slots>.*): one more "
-                   "shape for the batcher beside the configured one's batch.*.")
+                   "shape beside the configured one's batch.* (the batch circuit only).")
+@click.option("--force", is_flag=True, help="Replace key files that exist already.")
 def setup(slots: int, depth: int, l1_slots: int | None, assets: int, out_dir: str,
-          only: str | None, named: bool) -> None:
+          only: str | None, named: bool, force: bool) -> None:
     """Proving and verification keys for both circuits (DEVELOPMENT setup, not a ceremony)."""
     from concurrent.futures import ProcessPoolExecutor
 
     from prover.groth16.setup import NOT_A_CEREMONY
     from rollup.settlement.shapes import shape_stem
 
-    click.echo(f"WARNING: {NOT_A_CEREMONY}", err=True)
+    if named and only == "exit":
+        raise click.UsageError("--named names batch shapes: it does not go with --only exit")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     stems = {"batch": shape_stem(slots, slots if l1_slots is None else l1_slots)
              if named else "batch", "exit": "exit"}
+    names = [n for n in ("batch", "exit") if (only or ("batch" if named else n)) == n]
+    files = [out / f"{stems[n]}{ext}" for n in names for ext in (".r1cs", ".zkey", "_vk.json")]
+    there = [str(f) for f in files if f.exists()]
+    if there and not force:
+        # a verification key may already be deployed: new keys would make its batches unprovable
+        raise click.UsageError(f"{', '.join(there)} exist(s): pass --force to replace them (a "
+                               "deployed contract keeps verifying with the old keys)")
+    click.echo(f"WARNING: {NOT_A_CEREMONY}", err=True)
+    out.mkdir(parents=True, exist_ok=True)
     # Each stage in a fresh process: the circuit's Python objects (GBs at 64 slots) are given
     # back to the system when its builder exits, so the setup's peak is the R1CS and the key's.
     ctx = multiprocessing.get_context("spawn")
-    for name in ("batch", "exit"):
-        if only and name != only:
-            continue
+    for name in names:
         stem = out / stems[name]
         t0 = time.perf_counter()
         with ProcessPoolExecutor(1, mp_context=ctx) as pool:
@@ -65,6 +75,13 @@ def setup(slots: int, depth: int, l1_slots: int | None, assets: int, out_dir: st
                    f"setup {time.perf_counter() - t1:.1f} s -> {stem.with_suffix('.zkey')}")
 
 
+def _atomic(path: str, write) -> None:
+    """write(tmp) then rename over PATH: a crash leaves the old file or none, never half."""
+    tmp = f"{path}.tmp"
+    write(tmp)
+    os.replace(tmp, path)
+
+
 def _build_r1cs(name: str, slots: int, depth: int, l1_slots: int | None, assets: int,
                 r1cs_path: str) -> int:
     from circuits.batch import build_batch_circuit
@@ -72,7 +89,7 @@ def _build_r1cs(name: str, slots: int, depth: int, l1_slots: int | None, assets:
 
     cs = (build_batch_circuit(slots, depth, l1_slots=l1_slots, assets=assets)
           if name == "batch" else build_exit_circuit(depth))
-    cs.write_r1cs(r1cs_path)  # streamed, a chunk of constraints at a time
+    _atomic(r1cs_path, cs.write_r1cs)  # streamed, a chunk of constraints at a time
     return cs.n_constraints
 
 
@@ -83,5 +100,5 @@ def _setup(r1cs_path: str, zkey_path: str, vk_path: str) -> None:
     from prover.groth16.setup import dev_setup
 
     z = dev_setup(read_r1cs(r1cs_path))
-    write_zkey(z, zkey_path)
-    export_verification_key(z, vk_path)  # last: a named shape counts once its vk exists
+    _atomic(zkey_path, lambda p: write_zkey(z, p))
+    _atomic(vk_path, lambda p: export_verification_key(z, p))  # last: the shape is complete

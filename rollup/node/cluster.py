@@ -29,7 +29,14 @@ from pathlib import Path
 from prover.formats.snarkjs_json import vk_from_json
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import read_zkey
-from rollup.node.provers import LocalProverPool, ProofDone, ProofJob, ProverPool, ShapeKeys
+from rollup.node.provers import (
+    LocalProverPool,
+    ProofDone,
+    ProofJob,
+    ProverPool,
+    ShapeKeys,
+    select_key,
+)
 from rollup.settlement.shapes import batch_shapes
 from rollup.settlement.stage import Proven, prove_witness, write_proof
 
@@ -52,14 +59,17 @@ def make_pool(cfg, zkey: str | Path, *, vk: str | Path | None = None,
               workers: int | None = None, log=None) -> ProverPool:
     """The pool ``[node] cluster`` names (a ``rollup.config.Config``): ``local`` processes, or
     Ray workers: ``embedded`` starts Ray here, anything else is the address of a cluster.
-    Workers also hold the keys of the named batch shapes in the keys folder."""
+    Workers also hold the keys of the further batch shapes ``[batch] shapes`` lists, and prove
+    no batch of a shape they have no key for."""
     n = cfg.node_provers if workers is None else workers
+    main = (cfg.batch_slots, cfg.batch_l1_slots)
     shapes = tuple((s.slots, s.l1_slots, str(s.zkey), str(s.vk)) for s in batch_shapes(cfg)
-                   if s.key != (cfg.batch_slots, cfg.batch_l1_slots))
+                   if s.key != main)
     if cfg.node_cluster == "local":  # Ray is never imported then
-        return LocalProverPool(zkey, vk=vk, workers=n, backend=cfg.node_backend, shapes=shapes)
+        return LocalProverPool(zkey, vk=vk, workers=n, backend=cfg.node_backend, shapes=shapes,
+                               main_shape=main)
     return RayProverPool(zkey, vk=vk, workers=n, gpu_workers=cfg.node_gpu_provers,
-                         cpus=cfg.node_prover_cpus, log=log, shapes=shapes,
+                         cpus=cfg.node_prover_cpus, log=log, shapes=shapes, main_shape=main,
                          address=None if cfg.node_cluster == "embedded" else cfg.node_cluster)
 
 
@@ -122,12 +132,12 @@ def install_key(sha256: str, data: bytes, cache: Path) -> Path:
 class ProverWorker:
     """One Ray actor (``ray.remote`` is applied by the pool): loaded proving keys, a backend,
     one proof at a time. Everything crossing the wire is plain data (dicts, str, arrays).
-    KEYS: [{"shape": None (the configured shape) or [slots, l1_slots], "sha256", "key_path",
-    "vk_json"}], the configured shape's first."""
+    KEYS: [{"shape": [slots, l1_slots] (None: any shape no other key has), "sha256",
+    "key_path", "vk_json"}], the configured shape's first."""
 
     def __init__(self, keys: list[dict], cache: str | None, backend: str) -> None:
         self.keys, self.cache, self.backend_name = keys, cache, backend
-        self.loaded: dict = {}  # shape -> (key, vk); None: the configured shape
+        self.loaded: dict = {}  # shape -> (key, vk) (rollup.node.provers.select_key)
         self.backend = None
 
     def load(self, shas: list[str] | None = None, *data: bytes) -> dict:
@@ -163,7 +173,7 @@ class ProverWorker:
                 "gpus": [str(g) for g in ray.get_gpu_ids()]}
 
     def prove(self, meta: dict, witness) -> dict:
-        key, vk = self.loaded.get((meta.get("slots"), meta.get("l1_slots")), self.loaded[None])
+        key, vk = select_key(self.loaded, meta)  # UnknownShape: no key of the batch's shape
         p = prove_witness(meta, witness, key, vk=vk, backend=self.backend)
         return {"number": p.number, "public_json": p.public_json, "proof_json": p.proof_json,
                 "seconds": p.seconds}
@@ -198,7 +208,8 @@ class RayProverPool:
                  key_path: str | None = None, key_cache: str | None = None,
                  init: dict | None = None, max_attempts: int = 3,
                  log: Callable[[str], None] | None = None,
-                 shapes: tuple[ShapeKeys, ...] = ()) -> None:
+                 shapes: tuple[ShapeKeys, ...] = (),
+                 main_shape: tuple[int, int] | None = None) -> None:
         import ray  # Ray is a cluster runtime of hundreds of MB: imported only when configured
 
         if workers + gpu_workers < 1:
@@ -211,7 +222,8 @@ class RayProverPool:
         self.vk_json = Path(vk).read_text() if vk else None
         # the configured shape's key, then the named shapes' (found at the node's paths, or
         # fetched): sha256 -> path for the fetch
-        self.keys = [{"shape": None, "sha256": self.sha256, "key_path": self.key_path,
+        self.keys = [{"shape": list(main_shape) if main_shape else None,
+                      "sha256": self.sha256, "key_path": self.key_path,
                       "vk_json": self.vk_json}]
         self._paths = {self.sha256: self.zkey}
         for n, l1, z, v in shapes:

@@ -36,7 +36,7 @@ from rollup.node.oracle import FileSource, OracleFeeder, make_source
 from rollup.node.provers import ProofJob, ProverPool, stop_executor
 from rollup.settlement import files as F
 from rollup.settlement.relayer import BatchStore, Relayer
-from rollup.settlement.shapes import batch_shapes
+from rollup.settlement.shapes import Shape, ShapeError, batch_shapes
 from rollup.settlement.stage import pending_rows, stored_batch
 from rollup.state.state import KIND_PERP
 
@@ -66,6 +66,38 @@ class Stage:
 
     def to_json(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "name"}
+
+
+def check_batch_shapes(cfg: Config, chain) -> list[Shape]:
+    """The batch shapes this node proves (``rollup.settlement.shapes``), each checked against
+    the deployed contract: it routes the shape's public data to a verifier holding the very key
+    in the keys folder. A shape it would refuse, or verify with another key, is a NodeError
+    before anything is proven (a regenerated key after the deployment, a shape never deployed)."""
+    from prover.formats.snarkjs_json import load_vk
+    from rollup.chain import layout
+    from rollup.chain.errors import ContractRevert
+    from rollup.chain.verifier import verifier_holds
+
+    try:
+        shapes = batch_shapes(cfg)
+    except ShapeError as exc:
+        raise NodeError(str(exc)) from None
+    client = RollupClient(chain, cfg.rollup_address)  # chain: a rollup.chain.node.Chain
+    for s in shapes:
+        if not s.vk.is_file():
+            raise NodeError(f"no verification key at {s.vk}: the node checks each batch shape's "
+                            "key against the contract")
+        size = layout.public_data_bytes(s.slots, s.l1_slots)
+        try:
+            verifier = client.batch_verifier_for(s.l1_slots.to_bytes(4, "big") + bytes(size - 4))
+        except ContractRevert as exc:
+            raise NodeError(f"the contract at {cfg.rollup_address} does not take {s.name} batches "
+                            f"({exc}): deploy with this shape, or change [batch]") from None
+        if not verifier_holds(chain, verifier, load_vk(s.vk)):
+            raise NodeError(f"the contract verifies {s.name} batches with another key than "
+                            f"{s.vk} (keys made again after the deployment?): its proofs "
+                            "would be refused")
+    return shapes
 
 
 @dataclass

@@ -5,6 +5,7 @@ another's. Two independent keys of the stand-in circuit play two batch circuits'
 from __future__ import annotations
 
 import pytest
+from web3.logs import DISCARD
 
 from rollup.chain import layout
 from rollup.chain.contracts import deploy
@@ -44,13 +45,13 @@ def deploy_rollup(chain, batch_verifier: str, shapes: dict) -> RollupClient:
                                batch_shapes=shapes)
 
 
-def submit(rollup: RollupClient, data: bytes, circuit) -> None:
+def submit(rollup: RollupClient, data: bytes, circuit):
     """Batch 1 with this public data, proven under `circuit`'s key."""
     new_root = b"\x22" * 32
     x = rollup.public_input(1, GENESIS, new_root, 0, data)
     proof, _ = circuit.prove({"x": x, "w": 5})
-    rollup.submit_batch(1, GENESIS, new_root, 0, data, proof_evm(proof),
-                        sender=rollup.chain.accounts[0])
+    return rollup.submit_batch(1, GENESIS, new_root, 0, data, proof_evm(proof),
+                               sender=rollup.chain.accounts[0])
 
 
 def revert_name(fn, *a, **k) -> str:
@@ -124,9 +125,14 @@ def test_bad_shape_lists_refused_at_deployment(chain, keys):
         return str(ei.value)
 
     assert "no batch verifier" in bad(ZERO, {})
-    assert "shape verifier is 0" in bad(a, {WIDE: ZERO})
-    # raw lists (the client computes consistent lengths): a length shorter than the shape's L1
-    # records, and one shape twice
+    eoa = chain.accounts[3]  # an address without code: every verifyProof call would revert
+    assert "shape verifier has no code" in bad(a, {WIDE: ZERO})
+    assert "shape verifier has no code" in bad(a, {WIDE: eoa})
+    assert "batchVerifier has no code" in bad(eoa, {WIDE: a})
+    with pytest.raises(ContractRevert, match="exitVerifier has no code"):
+        RollupClient.deploy(chain, batch_verifier=a, **{**base, "exit_verifier": eoa})
+    # raw lists (the client computes consistent lengths): lengths that no batch circuit's public
+    # data has (4 + 41 l1Slots + 59 N with 1 <= N and l1Slots <= N), and one shape twice
 
     def raw(shapes) -> str:
         from rollup.chain.rollup import deploy_signature_verifier
@@ -138,5 +144,24 @@ def test_bad_shape_lists_refused_at_deployment(chain, keys):
             deploy(chain, "Rollup", cfg)
         return str(ei.value)
 
-    assert "shorter than its L1 records" in raw([(2, 4 + 41, a)])
-    assert "shape twice" in raw([(1, 100, a), (1, 100, keys[NARROW][1])])
+    assert "holds no slot" in raw([(2, 4 + 2 * 41, a)])
+    assert "holds no slot" in raw([(0, 4, a)])
+    assert "not 4 + 41 l1Slots + 59 N" in raw([(1, 4 + 41 + DIFF + 1, a)])
+    assert "not 4 + 41 l1Slots + 59 N" in raw([(2, 4 + 2 * 41 + DIFF, a)])  # N = 1 < l1Slots
+    ok = layout.public_data_bytes(*WIDE)
+    assert "shape twice" in raw([(1, ok, a), (1, ok, keys[NARROW][1])])
+
+
+@needs_node
+@pytest.mark.adversarial
+def test_empty_l1_records_credit_nothing(chain, keys):
+    """An L1 slot without a withdrawal publishes a zero record: no credit, no event (gas)."""
+    r = deploy_rollup(chain, keys[NARROW][1], {})
+    to = chain.accounts[2]
+    recs = [Withdrawal(0, 0, ZERO, 0), Withdrawal(3, ASSET_TOKEN, to, 5),
+            Withdrawal(4, ASSET_TOKEN, to, 0)]
+    data = layout.encode_public_data(recs, bytes(DIFF * 3))
+    res = submit(r, data, keys[NARROW][0])
+    credited = r.contract.events.WithdrawalCredited().process_receipt(res.receipt, errors=DISCARD)
+    assert [(e.args.accountId, e.args.amount) for e in credited] == [(3, 5)]
+    assert r.pending(to, ASSET_TOKEN) == 5 and r.pending(ZERO, 0) == 0

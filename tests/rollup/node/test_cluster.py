@@ -15,7 +15,8 @@ import time
 import pytest
 
 from rollup.node.cluster import KeyMismatch, RayProverPool, install_key, sha256_file
-from rollup.node.provers import LocalProverPool, ProofJob
+from rollup.node.provers import LocalProverPool, ProofJob, UnknownShape
+from tests.support.snark import tiny_key
 
 
 @pytest.fixture(scope="module")
@@ -95,27 +96,12 @@ def test_the_configuration_picks_the_ray_pool(cluster, tmp_path):
     assert cluster.is_initialized()  # a pool closes only the Ray it started
 
 
-def _tiny_key(path, k: int):
-    """A real zkey (and its vk beside) of a one-constraint circuit (x^k = y differs per k)."""
-    from prover.formats.r1cs import R1CS
-    from prover.formats.zkey import write_zkey
-    from prover.groth16.keys import export_verification_key
-    from prover.groth16.setup import dev_setup
-
-    r1 = R1CS.from_constraints([({2: 1}, {2: k}, {1: 1})], n_wires=3, n_pub_out=1, n_pub_in=0,
-                               n_prv_in=1)
-    z = dev_setup(r1)
-    write_zkey(z, path)
-    export_verification_key(z, path.with_name(path.stem + "_vk.json"))
-    return path
-
-
 def test_a_worker_holds_every_shapes_key_and_proves_with_the_batchs(cluster, tmp_path,
                                                                    monkeypatch):
     from rollup.node import cluster as C
 
-    main, other = _tiny_key(tmp_path / "batch.zkey", 1), _tiny_key(tmp_path / "b-2x1.zkey", 2)
-    keys = [{"shape": None, "sha256": sha256_file(main), "key_path": None, "vk_json": None},
+    main, other = tiny_key(tmp_path / "batch.zkey", 1), tiny_key(tmp_path / "b-2x1.zkey", 2)
+    keys = [{"shape": [4, 1], "sha256": sha256_file(main), "key_path": None, "vk_json": None},
             {"shape": [2, 1], "sha256": sha256_file(other), "key_path": str(tmp_path / "gone"),
              "vk_json": (tmp_path / "b-2x1_vk.json").read_text()}]
     w = C.ProverWorker(keys, str(tmp_path / "cache"), "cpu")
@@ -131,7 +117,10 @@ def test_a_worker_holds_every_shapes_key_and_proves_with_the_batchs(cluster, tmp
     w.prove({"number": 1, "slots": 2, "l1_slots": 1}, None)
     w.prove({"number": 2, "slots": 4, "l1_slots": 1}, None)
     assert [u[2] for u in used] == [True, False]  # the shape's key (with its vk), the main one
-    assert w.loaded[(2, 1)][0].h is not w.loaded[None][0].h
+    assert w.loaded[(2, 1)][0].h is not w.loaded[(4, 1)][0].h
+    with pytest.raises(UnknownShape, match="3x1"):  # never another shape's key
+        w.prove({"number": 3, "slots": 3, "l1_slots": 1}, None)
+    assert len(used) == 2
 
 
 def test_a_ray_pool_loads_the_named_shapes(cluster, tmp_path):
@@ -140,13 +129,15 @@ def test_a_ray_pool_loads_the_named_shapes(cluster, tmp_path):
     from tests.support.operator import write_config
 
     cfg = load(write_config(tmp_path / "op", node_cluster="embedded", node_provers=1,
-                            node_prover_cpus=1, slots=1, batch_l1_slots=1))
+                            node_prover_cpus=1, slots=1, batch_l1_slots=1,
+                            batch_shapes=["2x1"]))
     cfg.keys_dir.mkdir(parents=True)
-    main = _tiny_key(cfg.keys_dir / "batch.zkey", 1)
-    _tiny_key(cfg.keys_dir / "batch-2x1.zkey", 2)
+    main = tiny_key(cfg.keys_dir / "batch.zkey", 1)
+    tiny_key(cfg.keys_dir / "batch-2x1.zkey", 2)
+    tiny_key(cfg.keys_dir / "batch-3x1.zkey", 3)  # not on the contract: not loaded
     pool = make_pool(cfg, main)
     try:
-        assert [k["shape"] for k in pool.keys] == [None, [2, 1]]
+        assert [k["shape"] for k in pool.keys] == [[1, 1], [2, 1]]
         assert pool.wait_ready(120)[0]["key"] == str(main)  # both found at the node's paths
     finally:
         pool.close()
