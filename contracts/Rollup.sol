@@ -140,6 +140,9 @@ contract Rollup {
     /// The batch's public data, emitted so that recovery reads it from logs whatever account
     /// (an EOA or a contract wallet) sent the batch.
     event BatchData(uint64 indexed batchNumber, bytes publicData);
+    /// A batch shape with a verifier of its own, registered at deployment (one per shape, so
+    /// anyone can list what shapeVerifier routes from the contract's logs).
+    event BatchShapeRegistered(uint32 l1Slots, uint32 publicDataBytes, IGroth16Verifier verifier);
     event BatchFinalized(
         uint64 indexed batchNumber,
         bytes32 oldRoot,
@@ -271,6 +274,7 @@ contract Rollup {
             uint256 key = (uint256(s.l1Slots) << 64) | s.publicDataBytes;
             if (address(shapeVerifier[key]) != address(0)) revert BadDeployment("shape twice");
             shapeVerifier[key] = s.verifier;
+            emit BatchShapeRegistered(s.l1Slots, s.publicDataBytes, s.verifier);
         }
         hasShapes = c.batchShapes.length != 0;
         batchVerifier = c.batchVerifier;

@@ -55,12 +55,19 @@ def deploy_verifier(chain: Chain, vk: VerificationKey | str | os.PathLike, *,
 
 
 def verifier_holds(chain: Chain, address: str, vk: VerificationKey) -> bool:
-    """Whether the Groth16Verifier deployed at ADDRESS holds VK: its runtime code embeds every
-    immutable as a PUSH32 word, so each coordinate the constructor stores unchanged (alpha, the
-    G2 keys' x coordinates, IC) must appear in the code. One public input only (the batch's)."""
+    """Whether ADDRESS runs exactly the Groth16Verifier of VK: its code is compared byte for
+    byte with the runtime code the constructor returns for VK (an eth_call of the creation code
+    with VK's arguments, which fills the immutables). One public input only (the batch's)."""
+    from .artifacts import load
+
     if vk.n_public != 1:
         raise ValueError("verifier_holds checks one-input verifiers (Groth16Verifier)")
-    alpha, beta, gamma, delta, ic = vk_args(vk)
-    code = bytes(chain.w3.eth.get_code(chain.w3.to_checksum_address(address)))
-    words = [*alpha, *beta[:2], *gamma[:2], *delta[:2], *ic]
-    return bool(code) and all(w.to_bytes(32, "big") in code for w in words)
+    from eth_abi import encode
+
+    art = load("Groth16Verifier")
+    (ctor,) = [f for f in art.abi if f["type"] == "constructor"]
+    args = encode([i["type"] for i in ctor["inputs"]], list(vk_args(vk)))
+    w3 = chain.w3
+    want = bytes(w3.eth.call({"data": art.bytecode + args.hex()}))
+    have = bytes(w3.eth.get_code(w3.to_checksum_address(address)))
+    return bool(have) and have == want

@@ -3,7 +3,8 @@
 Writes ``batch.r1cs``, ``batch.zkey``, ``batch_vk.json``, ``exit.r1cs``, ``exit.zkey``,
 ``exit_vk.json`` (snarkjs formats); with ``--named`` only the batch circuit's, as
 ``batch-<slots>x<l1_slots>.*``: a further batch shape beside the configured one, registered on
-the contract at deployment (``rollup.settlement.shapes``). Existing files are kept unless
+the contract at deployment (``rollup.settlement.shapes``); ``<stem>_circuit.json`` records what
+a batch key proves (slots, L1 slots, depth, assets). Existing files are kept unless
 ``--force``; each is written whole (a temporary file renamed over it). The keys come from the
 development setup (`prover.groth16.setup.dev_setup`): one process drew the toxic waste, so
 they are for tests and demos only, never for anything of value.
@@ -11,6 +12,7 @@ they are for tests and demos only, never for anything of value.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import time
@@ -68,6 +70,12 @@ def setup(slots: int, depth: int, l1_slots: int | None, assets: int, out_dir: st
             n = pool.submit(_build_r1cs, name, slots, depth, l1_slots, assets,
                             str(stem.with_suffix(".r1cs"))).result()
         t1 = time.perf_counter()
+        if name == "batch":  # what the keys prove, checked against [state]/[batch] at start
+            params = {"circuit": "batch", "slots": slots, "depth": depth, "assets": assets,
+                      "l1_slots": slots if l1_slots is None else l1_slots, "constraints": n}
+            text = json.dumps(params, indent=1) + "\n"
+            _atomic(str(out / f"{stems[name]}_circuit.json"),
+                    lambda p, t=text: Path(p).write_text(t))
         with ProcessPoolExecutor(1, mp_context=ctx) as pool:
             pool.submit(_setup, str(stem.with_suffix(".r1cs")), str(stem.with_suffix(".zkey")),
                         str(out / f"{stems[name]}_vk.json")).result()

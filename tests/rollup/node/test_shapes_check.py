@@ -80,12 +80,30 @@ def test_shapes_the_contract_verifies_with_these_keys_pass(chain, keys, tmp_path
 def test_a_key_made_again_after_deployment_is_refused(chain, keys, tmp_path):
     cfg = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
                    listed=["2x1"])
-    shutil.copy(vk_of(keys[2]), cfg.keys_dir / "batch-2x1_vk.json")
+    for f in ("batch-2x1.zkey", "batch-2x1_vk.json"):  # both made again
+        shutil.copy(keys[2].with_name(f.replace("batch-2x1", "k3")), cfg.keys_dir / f)
     with pytest.raises(NodeError, match="verifies 2x1 batches with another key"):
         check_batch_shapes(cfg, chain)
+    shutil.copy(keys[1], cfg.keys_dir / "batch-2x1.zkey")
     shutil.copy(vk_of(keys[1]), cfg.keys_dir / "batch-2x1_vk.json")
-    shutil.copy(vk_of(keys[2]), cfg.keys_dir / "batch_vk.json")  # the configured shape's too
+    shutil.copy(keys[2], cfg.keys_dir / "batch.zkey")  # the configured shape's too
+    shutil.copy(vk_of(keys[2]), cfg.keys_dir / "batch_vk.json")
     with pytest.raises(NodeError, match="verifies 1x1 batches with another key"):
+        check_batch_shapes(cfg, chain)
+
+
+@pytest.mark.adversarial
+def test_keys_made_for_another_circuit_are_refused(chain, keys, tmp_path):
+    import json
+
+    cfg = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
+                   listed=["2x1"])
+    params = {"circuit": "batch", "slots": 2, "l1_slots": 1, "depth": cfg.tree_depth,
+              "assets": cfg.batch_assets}
+    (cfg.keys_dir / "batch-2x1_circuit.json").write_text(json.dumps(params))
+    assert len(check_batch_shapes(cfg, chain)) == 2  # what `rollup setup` wrote: the same
+    (cfg.keys_dir / "batch-2x1_circuit.json").write_text(json.dumps({**params, "depth": 5}))
+    with pytest.raises(NodeError, match="batch-2x1.zkey proves 2x1 batches at depth 5"):
         check_batch_shapes(cfg, chain)
 
 
