@@ -32,4 +32,4 @@ class _CompileNotice(event.Listener):
 
 
 COMPILE_NOTICE = _CompileNotice()
-event.install_listener("numba:compile", COMPILE_NOTICE)
+event.register("numba:compile", COMPILE_NOTICE)
