@@ -55,6 +55,7 @@ class ProveResult:
 # The phases `prove` reports, in order (a progress display can size itself from this).
 PHASES = ("zkey read", "witness read", "A.w, B.w", "H (NTTs)", "MSM A (G1)", "MSM B1 (G1)",
           "MSM B2 (G2)", "MSM C (G1)", "MSM H (G1)", "combine")
+PHASES_INTS = ("zkey read", "witness read", "proof (ints)")  # the small path's
 
 
 class _Timer:

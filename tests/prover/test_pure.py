@@ -64,6 +64,7 @@ def test_frobenius_is_the_q_power():
 @pytest.mark.parametrize("group", ["G1", "G2"])
 def test_msm_matches_py_ecc(group):
     from py_ecc.optimized_bn128 import add, eq, multiply
+
     from tests.support.snark import pe_g1, pe_g2
 
     mk, pe, grp = (g1, pe_g1, pc.G1) if group == "G1" else (g2, pe_g2, pc.G2)
@@ -156,8 +157,9 @@ def test_verify_path_loads_neither_numpy_nor_numba():
 
 
 def test_a_compile_prints_one_line_on_stderr(capfd):
-    import prover.kernels.cpu  # noqa: F401 - installs the notice
     from numba import njit
+
+    import prover.kernels.cpu  # noqa: F401 - installs the notice
 
     @njit  # no cache: compiles on this call
     def fresh_kernel(x):
