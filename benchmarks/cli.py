@@ -142,11 +142,19 @@ def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | 
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
               show_default=True, help="Our prover's MSM/NTT kernels.")
+@click.option("--startup", is_flag=True,
+              help="Start-up only: `import prover.cli`, time to the first kernel, whole-process "
+                   "`zkprove groth16 prove` (ints and kernels) and `verify` vs snarkjs's.")
 def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
-                json_path: str | None, backend: str) -> None:
+                json_path: str | None, backend: str, startup: bool) -> None:
     """Groth16 prove: ours (process and in-process, phase split) vs the snarkjs CLI."""
     from benchmarks import prove
 
+    if startup:
+        records = prove.run_startup(prove.parse_sizes(sizes), json_path, repeat,
+                                    log=lambda m: click.echo(m, err=True), setup=setup)
+        prove.print_startup(records)
+        return
     records = prove.run(prove.parse_sizes(sizes), vs, json_path, repeat,
                         log=lambda m: click.echo(m, err=True), setup=setup, backend=backend)
     prove.print_records(records)
