@@ -8,8 +8,9 @@ the offending key in one line.
 
 Genesis: the sequencer's first requests, applied when its journal is empty (in this order): the
 oracle key, the fee account (account 0, the operator's key), every ``[[markets]]`` entry as a
-ListAsset, the first oracle price of each market that names one (at ``state.genesis_time``; the
-operator's own set-up, unsigned), then every ``[[genesis_accounts]]`` entry as a deposit.
+ListAsset, the first oracle price of each market that names one and the scenario rows at those
+prices (at ``state.genesis_time``; the operator's own set-up, unsigned), then every
+``[[genesis_accounts]]`` entry as a deposit.
 Genesis balances are for development networks; on a deployment, collateral arrives through the
 L1 deposit queue.
 """
@@ -50,7 +51,9 @@ class Market:
     maker_fee: int = 0
     taker_fee: int = 0
     liquidation_fee: int = 0
-    price: int = 0  # first oracle price, set at genesis (0: the oracle posts the first one)
+    # first oracle price, set at genesis with its scenario rows (0: the oracle posts both; the
+    # market refuses trades until it has)
+    price: int = 0
 
     def list_asset(self):
         # lazy: `rollup --help` reads DEFAULT_PATH from here; the request types wait for use
