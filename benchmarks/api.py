@@ -134,13 +134,29 @@ def _ws_clients() -> None:
     holds an authenticated stream of its ``fills`` and ``orders``; a second, anonymous stream
     follows the public ``trades``; each taker posts its crossing orders one at a time on its own
     keep-alive connection. Every time is this process's ``perf_counter``. Prints, per order,
-    {"sent", "acked", "fill", "maker_fill", "trade"} (seconds; None: no event came)."""
+    {"sent", "acked", "fill", "maker_fill", "trade"} (seconds; None: no event came), and
+    ``fill_wire``: when the fill's frame reached the process (the WebSocket library's reader
+    thread, before the SDK's ``recv`` hands it over)."""
+    import functools
     import http.client
     import threading
 
+    from websockets.frames import Opcode
+    from websockets.sync.client import ClientConnection, connect
+
+    import rollup.client.stream as sdk
     from rollup.client import Client, Stream
     from rollup.engine import testnet as tn
 
+    wire: list[tuple[float, bytes]] = []
+
+    class Timed(ClientConnection):
+        def process_event(self, event) -> None:
+            if getattr(event, "opcode", None) is Opcode.TEXT:
+                wire.append((time.perf_counter(), event.data))
+            super().process_event(event)
+
+    sdk.connect = functools.partial(connect, create_connection=Timed)
     job = json.load(sys.stdin)
     host, port = job["url"].removeprefix("http://").split(":")
     arrivals: dict[tuple[str, int], float] = {}  # (channel, fill id) -> first arrival
@@ -211,10 +227,16 @@ def _ws_clients() -> None:
             t.join()
         private.close()
         public.close()
+    on_wire: dict[int, float] = {}
+    for t, data in wire:
+        m = json.loads(data)
+        if m.get("channel") == "fills" and m.get("type") == "fill":
+            on_wire.setdefault(m["id"], t)
     for r in rows:
         fid = r.pop("fill_id")
         for ch, name in (("fills", "fill"), ("maker_fill", "maker_fill"), ("trades", "trade")):
             r[name] = arrivals.get((ch, fid)) if fid is not None else None
+        r["fill_wire"] = on_wire.get(fid)
     print(json.dumps(rows))
 
 
@@ -292,8 +314,10 @@ def _served(work: Path, mode: str, n_accounts: int, verify: bool, loop: str = "u
 def _child(fn: str, job: dict):
     """``benchmarks.api.<fn>()`` in a child process fed ``job``; its JSON answer."""
     proc = subprocess.run([sys.executable, "-c", f"from benchmarks.api import {fn}; {fn}()"],
-                          input=json.dumps(job), capture_output=True, text=True, check=True,
+                          input=json.dumps(job), capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parent.parent)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the clients' process failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout)
 
 
@@ -368,6 +392,8 @@ def bench_ws(records: list[dict], n: int, n_takers: int, work: Path) -> None:
                requests=n, events_missing=n - len(got),
                **stat("ack", [r["acked"] - r["sent"] for r in rows]),
                **stat("fill_after_ack", [r["fill"] - r["acked"] for r in got]),
+               **stat("fill_wire_after_ack", [r["fill_wire"] - r["acked"] for r in got
+                                              if r["fill_wire"] is not None]),
                **stat("maker_fill_after_ack", [r["maker_fill"] - r["acked"] for r in got]),
                **stat("trade", [r["trade"] - r["sent"] for r in got]))
     if timed.times:
@@ -447,7 +473,7 @@ HTTP_COLUMNS = [
 WS_COLUMNS = [
     ("clients", "takers"), ("requests", "orders"), ("ack_p50_ms", "ack p50"),
     ("ack_p99_ms", "ack p99"), ("fill_after_ack_p50_ms", "ack->fill p50"),
-    ("fill_after_ack_p99_ms", "ack->fill p99"),
+    ("fill_after_ack_p99_ms", "ack->fill p99"), ("fill_wire_after_ack_p50_ms", "ack->wire p50"),
     ("maker_fill_after_ack_p50_ms", "ack->maker_fill p50"), ("trade_p50_ms", "send->trade p50"),
     ("trade_p99_ms", "send->trade p99"), ("fsync_p50_ms", "fsync p50"),
     ("commit_p50_ms", "commit p50"), ("events_missing", "missing")]

@@ -9,14 +9,14 @@ import random
 
 import pytest
 
-from rollup.api.streams import Hub, Subscriber, diff, level_map
+from rollup.api.streams import Hub, Subscriber, as_dict, diff, level_map
 
 
 def drain(loop, sub) -> list[dict]:
     loop.run_until_complete(asyncio.sleep(0))
     out = []
     while not sub.queue.empty():
-        out.append(sub.queue.get_nowait())
+        out.append(as_dict(sub.queue.get_nowait()))  # as the socket sends it
     return out
 
 
