@@ -42,8 +42,9 @@ def diff(old: Levels, new: Levels) -> list[list]:
 
 
 class Body:
-    """One event's fields, shared by every subscriber it goes to: JSON-encoded once, on the
-    first socket's loop that sends it (not on the writer thread)."""
+    """One event's fields (never ``channel``, ``key`` or ``seq``: the frame's own), shared by
+    every subscriber it goes to: JSON-encoded once, on the first socket's loop that sends it
+    (not on the writer thread)."""
 
     __slots__ = ("fields", "_json")
 
@@ -217,6 +218,9 @@ class Hub:
         req, rec = ev["request"], ev["receipt"]
         stamp = {"time": ev.get("time"), "received_us": ev.get("received_us")}
         for f in rec.get("fills", ()):
+            if "seq" in f:  # the fill's journal number; ``seq`` is the subscription's counter
+                f = {**f, "journal_seq": f["seq"]}
+                del f["seq"]
             self._send("trades", f["asset"], {"type": "trade", **f, **stamp})
             for who in {f["maker"], f["taker"]}:
                 self._send("fills", who, {"type": "fill", **f, **stamp})
