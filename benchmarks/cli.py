@@ -145,11 +145,19 @@ def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | 
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
               show_default=True, help="Our prover's MSM/NTT kernels.")
+@click.option("--startup", is_flag=True,
+              help="Start-up only: `import prover.cli`, time to the first kernel, whole-process "
+                   "`zkprove groth16 prove` (ints and kernels) and `verify` vs snarkjs's.")
 def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
-                json_path: str | None, backend: str) -> None:
+                json_path: str | None, backend: str, startup: bool) -> None:
     """Groth16 prove: ours (process and in-process, phase split) vs the snarkjs CLI."""
     from benchmarks import prove
 
+    if startup:
+        records = prove.run_startup(prove.parse_sizes(sizes), json_path, repeat,
+                                    log=lambda m: click.echo(m, err=True), setup=setup)
+        prove.print_startup(records)
+        return
     records = prove.run(prove.parse_sizes(sizes), vs, json_path, repeat,
                         log=lambda m: click.echo(m, err=True), setup=setup, backend=backend)
     prove.print_records(records)
@@ -247,11 +255,20 @@ def bench_snapshot(accounts: str, orders: int, json_path: str | None) -> None:
 @click.option("--cache", type=click.Path(file_okay=False), default=None,
               help="Development keys are kept here [default: ~/.cache/zkderiv/keys].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
-def bench_gas(slots: str, chain_kind: str, cache: str | None, json_path: str | None) -> None:
+@click.option("--per-trade", "per_trade", default=None, metavar="SLOTS,...",
+              help="Instead: gas per trade of full batches of trades at these sizes (e.g. "
+                   "4,16,32,64), 4 L1 slots, a stand-in verifier key (no setup).")
+def bench_gas(slots: str, chain_kind: str, cache: str | None, json_path: str | None,
+              per_trade: str | None) -> None:
     """Gas with real proofs: submitBatch (1- and 2-slot), the verifier alone, deposits,
-    withdraw, exodus and exit (development keys: NOT a ceremony)."""
+    withdraw, exodus and exit (development keys: NOT a ceremony); or, with --per-trade, gas
+    per finalized trade at each batch size."""
     from benchmarks import gas
 
+    if per_trade:
+        gas.main_per_trade([int(s) for s in per_trade.split(",") if s.strip()], chain_kind,
+                           json_path)
+        return
     gas.main([int(s) for s in slots.split(",") if s.strip()], chain_kind, cache, json_path)
 
 
