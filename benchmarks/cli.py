@@ -121,14 +121,17 @@ def bench_margin(json_path: str | None, quick: bool) -> None:
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, exists=True),
               help="Where the data folders go (the disk whose fsync counts).")
 @click.option("--label", default=None, help="Tag every record (e.g. the code measured).")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(["ack", "batch", "stack", "ws"]),
+              help="Run only these (repeatable; default: all).")
 def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | None,
-              label: str | None) -> None:
+              label: str | None, modes: tuple[str, ...]) -> None:
     """Single-order ack p50/p99 over loopback at 1 and N clients next to this disk's fsync
     p50 and journal-commit p50, and orders/s through the batch endpoint; with and without
-    signature checks."""
+    signature checks; WebSocket fill and trade events after the ack (--mode ws)."""
     from benchmarks import api
 
-    api.main(json_path, quick, clients=clients, work_dir=work_dir, label=label)
+    api.main(json_path, quick, clients=clients, work_dir=work_dir, label=label,
+             modes=modes or api.MODES)
 
 
 @bench.command("prove")

@@ -10,6 +10,7 @@ import os
 
 from prover.formats.snarkjs_json import Proof, VerificationKey, load_proof, load_vk
 
+from .artifacts import load
 from .contracts import deploy
 from .node import Chain
 
@@ -58,8 +59,6 @@ def verifier_holds(chain: Chain, address: str, vk: VerificationKey) -> bool:
     """Whether ADDRESS runs exactly the Groth16Verifier of VK: its code is compared byte for
     byte with the runtime code the constructor returns for VK (an eth_call of the creation code
     with VK's arguments, which fills the immutables). One public input only (the batch's)."""
-    from .artifacts import load
-
     if vk.n_public != 1:
         raise ValueError("verifier_holds checks one-input verifiers (Groth16Verifier)")
     from eth_abi import encode

@@ -26,8 +26,13 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
+from prover.formats.snarkjs_json import load_vk, vk_from_zkey
+from prover.formats.zkey import read_zkey
+from rollup.chain import layout
+from rollup.chain.errors import ContractRevert
 from rollup.chain.node import rpc
 from rollup.chain.rollup import RollupClient
+from rollup.chain.verifier import verifier_holds, vk_args
 from rollup.config import Config
 from rollup.margin.scenario import changed_rows
 from rollup.node import builder
@@ -74,12 +79,6 @@ def check_batch_shapes(cfg: Config, chain) -> list[Shape]:
     the deployed contract: it routes the shape's public data to a verifier holding the very key
     in the keys folder. A shape it would refuse, or verify with another key, is a NodeError
     before anything is proven (a regenerated key after the deployment, a shape never deployed)."""
-    from prover.formats.snarkjs_json import load_vk, vk_from_zkey
-    from prover.formats.zkey import read_zkey
-    from rollup.chain import layout
-    from rollup.chain.errors import ContractRevert
-    from rollup.chain.verifier import verifier_holds, vk_args
-
     try:
         shapes = batch_shapes(cfg)
     except ShapeError as exc:
