@@ -26,7 +26,8 @@ from rollup.transactions import (
     scenario_chunks,
 )
 
-ROWS = perp_row(tn.PERP_PRICE)
+PUBLISHED = tuple(perp_row(tn.PERP_PRICE))  # the venue's rows for the perpetual
+ROWS = perp_row(61_000)  # the next update's
 
 
 def chunks(asset=PERP, t=2, rows=ROWS, key=ORACLE_KEY):
@@ -40,9 +41,10 @@ def base():
 
 def test_six_chunks_set_the_rows_and_the_records_rebuild_the_root(base):
     seq = base.clone()
+    assert ZERO_ROWS != PUBLISHED != tuple(ROWS)
     n0 = len(seq.records)
     for k, c in enumerate(chunks()):
-        assert seq.state.oracle[PERP].rows == ZERO_ROWS  # set by the last chunk only
+        assert seq.state.oracle[PERP].rows == PUBLISHED  # set by the last chunk only
         seq.submit(c)
         assert seq.state.stage.next == (k + 1) % SCENARIO_UPDATE_CHUNKS
     assert seq.state.oracle[PERP].rows == tuple(ROWS)
@@ -60,18 +62,18 @@ def test_the_stage_in_progress_is_in_the_root_and_rebuilds(base):
         seq.submit(c)
     st = seq.state
     assert st.stage.next == 3 and st.stage.rows[:15] == tuple(ROWS[:15])
-    assert st.oracle[PERP].rows == ZERO_ROWS and st.root != root0
+    assert st.oracle[PERP].rows == PUBLISHED and st.root != root0
     assert rebuild(b"".join(seq.records), 8).root == st.root
 
 
 def test_chunk_zero_restarts_an_unfinished_update(base):
     seq = base.clone()
-    first, second = chunks(t=2), chunks(t=3, rows=perp_row(61_000))
+    first, second = chunks(t=2), chunks(t=3, rows=perp_row(62_000))
     for c in first[:2]:
         seq.submit(c)
     for c in second:
         seq.submit(c)
-    assert seq.state.oracle[PERP].rows == tuple(perp_row(61_000))
+    assert seq.state.oracle[PERP].rows == tuple(perp_row(62_000))
     assert rebuild(b"".join(seq.records), 8).root == seq.state.root
 
 

@@ -1,6 +1,7 @@
 from circuits import poseidon
 from circuits.gadgets import signed
 from rollup.engine import testnet
+from rollup.margin.scenario import perp_row
 from rollup.state.encoding import ORDER_TREE_DEPTH, POSITION_SLOTS
 from rollup.state.tree import SparseMerkleTree
 from rollup.transactions import (
@@ -26,10 +27,17 @@ def test_state_root_formula():
     leaf = poseidon([*acc.pk, acc.nonce, signed.encode(acc.collateral), poseidon(slots),
                      empty_orders])
     assert st.account_tree.leaf(1) == leaf
-    zero_rows = poseidon([poseidon([0] * 13), poseidon([0] * 13)])  # no scenario rows yet
-    oracle_leaf = poseidon([testnet.PERP_PRICE, 0, 0, 0, zero_rows])
+    # the venue publishes every asset's scenario rows: H2(H13(enc dV[0..12]), H13(enc dV[13..25]))
+    def rows_hash(rows):
+        enc = [signed.encode(x) for x in rows]
+        return poseidon([poseidon(enc[:13]), poseidon(enc[13:])])
+
+    perp_rows = perp_row(testnet.PERP_PRICE)
+    assert st.oracle[testnet.PERP].rows == tuple(perp_rows) and any(perp_rows)
+    oracle_leaf = poseidon([testnet.PERP_PRICE, 0, 0, 0, rows_hash(perp_rows)])
     assert st.oracle_tree.leaf(testnet.PERP) == oracle_leaf
-    stage = poseidon([0, 0, 0, zero_rows])  # no scenario update in progress
+    # the last update (the put's, at oracle time 1) is complete: next chunk 0, its rows kept
+    stage = poseidon([testnet.PUT, 1, 0, rows_hash(st.oracle[testnet.PUT].rows)])
     glob = poseidon([st.time, st.oracle_tree.root, *st.oracle_pk, stage])
     assert st.root == poseidon([st.account_tree.root, st.registry_tree.root, glob])
     assert st.root == st.recompute_root()
