@@ -1,6 +1,8 @@
 """A venue with a book to report on: accounts 1..6 of ``rollup.engine.testnet``'s venue, account
-3 long the perpetual at nearly full leverage, then the perpetual 1% lower (account 3 is then the
-account nearest to liquidation under both rules)."""
+3 short the perpetual at nearly full leverage under the scenario rule (16% of its notional),
+then the perpetual 7.8% higher and its rows not yet published again: account 3 is the account
+nearest to liquidation under both of the report's rules, above maintenance on the published rows
+(the rule enforced) and below it on the rows at the new price (the report's scenario column)."""
 
 from __future__ import annotations
 
@@ -11,17 +13,18 @@ from rollup.transactions import BUY, SELL, OracleUpdate, Order
 
 FAR = 10**9
 RISKY = 3
-DROPPED = 59_400  # the perpetual's price after the drop
+DEPOSIT = 4 * 10**10
+RAISED = 64_700  # the perpetual's price after the rise
 
 
 def risky_book(journal=None):
-    seq = tn.venue(n_accounts=6, journal=journal)
+    seq = tn.venue(n_accounts=6, deposit=DEPOSIT, journal=journal)
     trades = [(1, 4, PERP, 1_000_000, 60_000), (2, 5, CALL, 10_000, 3_000),
-              (5, 1, PUT, 20_000, 2_500), (6, RISKY, PERP, 3_000_000, 60_000)]
+              (5, 1, PUT, 20_000, 2_500), (RISKY, 6, PERP, 4_140_000, 60_000)]
     for oid, (seller, buyer, asset, size, price) in enumerate(trades, start=1):
         seq.apply_verified(Order(seller, asset, SELL, size, price, oid, FAR))
         seq.apply_verified(Order(buyer, asset, BUY, size, price, oid, FAR))
-    seq.apply_verified(OracleUpdate(PERP, DROPPED, 2))
+    seq.apply_verified(OracleUpdate(PERP, RAISED, 2))
     return seq
 
 
