@@ -66,6 +66,7 @@ from rollup.transactions import (
 )
 
 DEMO_ASSETS = 4  # asset ids 1..3: the perpetual, a call, a put
+DEMO_UNDERLYINGS = 1  # one perpetual: the scenario margin's one loss group
 
 
 class DemoError(Exception):
@@ -186,9 +187,11 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     log(f"genesis: perpetual + call listed, root {genesis_root:#x}"[:60] + "…")
 
     # -- 2. keys --------------------------------------------------------------------------------
-    bk = dev_keys(keys_dir, f"batch-{cfg.slots}s{cfg.l1_slots}l1-d{cfg.depth}-a{DEMO_ASSETS}",
+    shape = f"{cfg.slots}s{cfg.l1_slots}l1-d{cfg.depth}-a{DEMO_ASSETS}-u{DEMO_UNDERLYINGS}"
+    bk = dev_keys(keys_dir, f"batch-{shape}",
                   lambda: build_batch_circuit(cfg.slots, cfg.depth, l1_slots=cfg.l1_slots,
-                                              assets=DEMO_ASSETS), log)
+                                              assets=DEMO_ASSETS,
+                                              underlyings=DEMO_UNDERLYINGS), log)
     ek = dev_keys(keys_dir, f"exit-d{cfg.depth}", lambda: exit_circuit(cfg.depth), log)
     s.keys = {"batch_constraints": bk.constraints, "exit_constraints": ek.constraints,
               "setup_seconds": round(bk.seconds + ek.seconds, 1),
@@ -196,7 +199,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     log(f"keys: batch circuit {bk.constraints:,} constraints, exit circuit "
         f"{ek.constraints:,} ({'cached' if s.keys['cached'] else 'set up'})")
     batch_cs = build_batch_circuit(cfg.slots, cfg.depth, l1_slots=cfg.l1_slots,
-                                   assets=DEMO_ASSETS)
+                                   assets=DEMO_ASSETS, underlyings=DEMO_UNDERLYINGS)
     counts = batch_cs.component_counts()
     s.constraints_per_slot = {"l1_slot": counts.get("slot0", 0),
                               "trading_slot": counts.get(f"slot{cfg.slots - 1}", 0),
@@ -309,7 +312,8 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
         t = time.perf_counter()
         batch = build_batch(pre, reqs, slots=cfg.slots, batch_number=number,
                             queue=entries[qpos:qpos + n_dep], queue_before=qhash,
-                            l1_slots=cfg.l1_slots, assets=DEMO_ASSETS)
+                            l1_slots=cfg.l1_slots, assets=DEMO_ASSETS,
+                            underlyings=DEMO_UNDERLYINGS)
         witness = batch_cs.witness(batch_cs.solve(batch.values))
         t_wit = time.perf_counter() - t
         t = time.perf_counter()
