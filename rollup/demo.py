@@ -225,7 +225,8 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     names = ["maker", "alice", "bob", "carol"]
     traders = {n: Trader(n, seed(n), eddsa_public_key(seed(n)), accts[1 + k])
                for k, n in enumerate(names)}
-    funds = {"maker": 20_000_000, "alice": 320_000, "bob": 2_000_000, "carol": 3_000_000}
+    # alice's 1,500 perps need 16% of their notional (the scenario rule's worst row)
+    funds = {"maker": 20_000_000, "alice": 520_000, "bob": 2_000_000, "carol": 3_000_000}
     for t in traders.values():
         transact(chain, token.functions.mint(t.l1, funds[t.name]), sender=operator)
         transact(chain, token.functions.approve(rollup.address, 2**256 - 1), sender=t.l1)
@@ -271,7 +272,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     submit(order("maker", PERP, SELL, 2_000, 2_010))
     submit(order("maker", PERP, BUY, 2_000, 1_990))
     submit(order("maker", CALL, SELL, 500, 125))
-    r_alice = submit(order("alice", PERP, BUY, 1_500, 2_020))  # a 10x long
+    r_alice = submit(order("alice", PERP, BUY, 1_500, 2_020))  # a 6x long
     r_bob = submit(order("bob", CALL, BUY, 100, 130))
     r_carol = submit(order("carol", PERP, SELL, 500, 1_980))
     fills = len(r_alice.fills) + len(r_bob.fills) + len(r_carol.fills)
@@ -281,7 +282,8 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
         f"perp, bob long {seq.state.account(traders['bob'].account).balance(CALL)} calls, "
         f"carol short {-seq.state.account(traders['carol'].account).balance(PERP)} perp")
     t1 = t0 + 600
-    submit(oracle_msg(OracleUpdate, PERP, 1_880, t1))
+    # -10%: maintenance is half the initial requirement, 8% of the notional
+    submit(oracle_msg(OracleUpdate, PERP, 1_800, t1))
     for a, dv in changed_rows(seq.state).items():  # the feeder's rows at the new price
         for chunk in scenario_chunks(a, t1, dv):
             submit(chunk.signed(oracle_seed, dom))
@@ -292,7 +294,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     size = seq.state.account(alice.account).balance(PERP) // 2
     submit(Liquidation(mm.account, alice.account, PERP, size, seq.state.account(
         mm.account).nonce, far).signed(mm.seed, dom))
-    log(f"oracle: perp 2,000 -> 1,880, funding 3/unit; alice liquidated {size:,} units by the "
+    log(f"oracle: perp 2,000 -> 1,800, funding 3/unit; alice liquidated {size:,} units by the "
         "maker")
     bob = traders["bob"]
     wd_amount = 500_000
