@@ -24,6 +24,7 @@ measured, so runs of two versions can sit side by side in one file).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -127,6 +128,118 @@ def _clients() -> None:
                       "latencies": latencies}))
 
 
+def _ws_clients() -> None:
+    """Child process, the ``ws`` mode: stdin {"url", "maker", "rest": [[side, size, price], ...],
+    "asset", "takers": [[body, ...], ...]}. The maker's client (the SDK) rests its orders and
+    holds an authenticated stream of its ``fills`` and ``orders``; a second, anonymous stream
+    follows the public ``trades``; each taker posts its crossing orders one at a time on its own
+    keep-alive connection. Every time is this process's ``perf_counter``. Prints, per order,
+    {"sent", "acked", "fill", "maker_fill", "trade"} (seconds; None: no event came), and
+    ``fill_wire``: when the fill's frame reached the process (the WebSocket library's reader
+    thread, before the SDK's ``recv`` hands it over)."""
+    import functools
+    import http.client
+    import threading
+
+    from websockets.frames import Opcode
+    from websockets.sync.client import ClientConnection, connect
+
+    import rollup.client.stream as sdk
+    from rollup.client import Client, Stream
+    from rollup.engine import testnet as tn
+
+    wire: list[tuple[float, bytes]] = []
+
+    class Timed(ClientConnection):
+        def process_event(self, event) -> None:
+            if getattr(event, "opcode", None) is Opcode.TEXT:
+                wire.append((time.perf_counter(), event.data))
+            super().process_event(event)
+
+    sdk.connect = functools.partial(connect, create_connection=Timed)
+    job = json.load(sys.stdin)
+    host, port = job["url"].removeprefix("http://").split(":")
+    arrivals: dict[tuple[str, int], float] = {}  # (channel, fill id) -> first arrival
+    stop = threading.Event()
+
+    def follow(stream) -> None:
+        while not stop.is_set():
+            try:
+                m = stream.recv(timeout=0.2)
+            except TimeoutError:
+                continue
+            t = time.perf_counter()
+            kind = m.get("type")
+            if kind in ("fill", "trade"):
+                arrivals.setdefault((m["channel"], m["id"]), t)
+            elif kind == "maker_fill":
+                arrivals.setdefault(("maker_fill", m["fill_id"]), t)
+
+    with Client(job["url"], key=tn.key(1), account=job["maker"]) as maker:
+        for side, size, price in job["rest"]:
+            assert maker.order(job["asset"], side, size, price)["resting"]
+        private, public = maker.stream(), Stream(job["url"])
+        for ch in ("fills", "orders"):
+            private.subscribe(ch, job["maker"])
+            private._expect("subscribed")
+        public.subscribe("trades", job["asset"])
+        public._expect("subscribed")
+        readers = [threading.Thread(target=follow, args=(s,), daemon=True)
+                   for s in (private, public)]
+        for t in readers:
+            t.start()
+        rows: list[dict] = []
+        lock = threading.Lock()
+        go = threading.Barrier(len(job["takers"]) + 1)
+
+        def take(bodies: list[str]) -> None:
+            conn = http.client.HTTPConnection(host, int(port), timeout=600)
+            conn.connect()
+            go.wait()
+            mine = []
+            for b in bodies:
+                t0 = time.perf_counter()
+                conn.request("POST", "/v1/requests", body=b.encode(),
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                out = r.read()
+                t1 = time.perf_counter()
+                assert r.status == 200, out
+                ids = [f["id"] for f in json.loads(out)["fills"]]
+                mine.append({"sent": t0, "acked": t1, "fill_id": ids[0] if ids else None})
+            conn.close()
+            with lock:
+                rows.extend(mine)
+
+        ts = [threading.Thread(target=take, args=(c,)) for c in job["takers"]]
+        for t in ts:
+            t.start()
+        go.wait()
+        for t in ts:
+            t.join()
+        want = [(ch, r["fill_id"]) for r in rows if r["fill_id"] is not None
+                for ch in ("fills", "maker_fill", "trades")]
+        deadline = time.perf_counter() + 10
+        while time.perf_counter() < deadline and not all(w in arrivals for w in want):
+            time.sleep(0.01)
+        stop.set()
+        for t in readers:
+            t.join()
+        private.close()
+        public.close()
+    on_wire: dict[int, float] = {}
+    for t, data in wire:
+        m = json.loads(data)
+        if m.get("channel") == "fills" and m.get("type") == "fill":
+            on_wire.setdefault(m["id"], t)
+    for r in rows:
+        fid = r.pop("fill_id")
+        for ch, name in (("fills", "fill"), ("maker_fill", "maker_fill"), ("trades", "trade")):
+            r[name] = arrivals.get((ch, fid)) if fid is not None else None
+        r["fill_wire"] = on_wire.get(fid)
+    print(json.dumps(rows))
+
+
 class _TimedCommits:
     """The journal's connection with each durable commit timed: an explicit COMMIT, or a
     statement run outside a transaction (an autocommit INSERT), while ``synchronous=FULL``
@@ -168,9 +281,11 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
-               batch_size: int, n_accounts: int, verify: bool, work: Path,
-               loop: str = "uvloop", http: str = "httptools") -> None:
+@contextlib.contextmanager
+def _served(work: Path, mode: str, n_accounts: int, verify: bool, loop: str = "uvloop",
+            http: str = "httptools"):
+    """(service, server, the journal's timed commits) on a fresh data folder, as `rollup
+    sequencer run` serves it; stopped on exit."""
     folder = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=work))
     svc, server = _serve(_config(folder, n_accounts), verify, loop, http)
     from circuits.eddsa_batch import warm_up
@@ -185,9 +300,32 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
     thresholds = gc.get_threshold()
     tune_gc()
     try:
-        st0 = svc.status()
         timed = svc.call(lambda s: setattr(s.journal, "db", _TimedCommits(s.journal.db))
                          or s.journal.db)
+        yield svc, server, timed
+    finally:
+        server.shutdown()
+        server.server_close()
+        svc.close()
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+def _child(fn: str, job: dict):
+    """``benchmarks.api.<fn>()`` in a child process fed ``job``; its JSON answer."""
+    proc = subprocess.run([sys.executable, "-c", f"from benchmarks.api import {fn}; {fn}()"],
+                          input=json.dumps(job), capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the clients' process failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout)
+
+
+def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
+               batch_size: int, n_accounts: int, verify: bool, work: Path,
+               loop: str = "uvloop", http: str = "httptools") -> None:
+    with _served(work, mode, n_accounts, verify, loop, http) as (svc, server, timed):
+        st0 = svc.status()
         # request k goes to client k mod K, so each client's orders keep their account order
         shares = [reqs[c::n_clients] for c in range(n_clients)]
         if mode == "batch":
@@ -197,20 +335,10 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
         else:
             bodies = [[json.dumps(r) for r in s] for s in shares]
             path = "/v1/requests"
-        job = json.dumps({"url": server.url, "path": path, "clients": bodies})
         cpu0 = time.process_time()
-        proc = subprocess.run([sys.executable, "-c", "from benchmarks.api import _clients; "
-                               "_clients()"], input=job, capture_output=True, text=True,
-                              check=True, cwd=Path(__file__).resolve().parent.parent)
-        res = json.loads(proc.stdout)
+        res = _child("_clients", {"url": server.url, "path": path, "clients": bodies})
         cpu = time.process_time() - cpu0
         st1 = svc.status()
-    finally:
-        server.shutdown()
-        server.server_close()
-        svc.close()
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
     n = len(reqs)
     statuses = res["statuses"]
     assert len(statuses) == n, (len(statuses), n)
@@ -234,6 +362,45 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
     _record(records, **rec)
 
 
+def bench_ws(records: list[dict], n: int, n_takers: int, work: Path) -> None:
+    """The ``ws`` mode: account 1 rests one large sell at the price; takers 2..K+1 send buys of
+    1 crossing it, each filled at once; per order: send -> ack, ack -> the maker's ``fills``
+    event (and its ``orders`` one, ``maker_fill``), send -> the public ``trades`` event."""
+    from rollup.engine import testnet as tn
+    from rollup.transactions import BUY, SELL, Order
+
+    takers = [[json.dumps(Order(acc, tn.PERP, BUY, 1, tn.PERP_PRICE, oid, 10**9)
+                          .signed(tn.key(1), tn.DOMAIN).to_json())
+               for oid in range(1, -(-n // n_takers) + 1)] for acc in range(2, n_takers + 2)]
+    k = 0
+    for t in takers:  # n orders in all, spread as evenly as the split allows
+        del t[max(0, min(len(t), n - k)):]
+        k += len(t)
+    with _served(work, "ws", n_takers + 1, True) as (svc, server, timed):
+        st0 = svc.status()
+        rows = _child("_ws_clients", {"url": server.url, "maker": 1, "asset": tn.PERP,
+                                      "rest": [[SELL, n + 1, tn.PERP_PRICE]], "takers": takers})
+        st1 = svc.status()
+    assert len(rows) == n and st1["seq"] - st0["seq"] >= n, (len(rows), n)
+
+    def stat(name: str, xs: list[float]) -> dict:
+        return {f"{name}_p50_ms": round(_pct(xs, 0.5) * 1e3, 3),
+                f"{name}_p99_ms": round(_pct(xs, 0.99) * 1e3, 3)} if xs else {}
+
+    got = [r for r in rows if None not in (r["fill"], r["maker_fill"], r["trade"])]
+    rec = dict(op="api", mode="ws", verify=True, clients=n_takers, stack="uvloop+httptools",
+               requests=n, events_missing=n - len(got),
+               **stat("ack", [r["acked"] - r["sent"] for r in rows]),
+               **stat("fill_after_ack", [r["fill"] - r["acked"] for r in got]),
+               **stat("fill_wire_after_ack", [r["fill_wire"] - r["acked"] for r in got
+                                              if r["fill_wire"] is not None]),
+               **stat("maker_fill_after_ack", [r["maker_fill"] - r["acked"] for r in got]),
+               **stat("trade", [r["trade"] - r["sent"] for r in got]))
+    if timed.times:
+        rec["commit_p50_ms"] = round(_pct(timed.times, 0.5) * 1e3, 3)
+    _record(records, **rec)
+
+
 def bench_fsync(records: list[dict], work: Path, n: int = 300) -> float:
     """What one fsync costs where the journals are written: the floor of a durable ack."""
     path = work / "fsync.probe"
@@ -254,43 +421,74 @@ def bench_fsync(records: list[dict], work: Path, n: int = 300) -> float:
     return p50
 
 
+MODES = ("ack", "batch", "stack", "ws")
+
+
 def run(quick: bool = False, json_path=None, clients: int = 16, batch_size: int = 500,
-        n_accounts: int = 64, work_dir: str | None = None, label: str | None = None
-        ) -> list[dict]:
-    """``work_dir``: where the data folders go (the disk whose fsync is measured)."""
+        n_accounts: int = 64, work_dir: str | None = None, label: str | None = None,
+        modes: tuple[str, ...] = MODES) -> list[dict]:
+    """``work_dir``: where the data folders go (the disk whose fsync is measured); ``modes``:
+    which of ``MODES`` run (the fsync probe always does)."""
     records: list[dict] = []
     n_ack = 60 if quick else 400  # orders per latency run (split among the clients)
     n_batch = 200 if quick else 4000
     with tempfile.TemporaryDirectory(prefix="bench-api-", dir=work_dir) as tmp:
         work = Path(tmp)
         fsync = bench_fsync(records, work)
-        signed = _stream(max(n_ack * 2, n_batch), n_accounts, signed=True)
-        fast = _stream(max(n_ack * 2, n_batch), n_accounts, signed=False)
+        signed = fast = []
+        if {"ack", "batch", "stack"} & set(modes):
+            signed = _stream(max(n_ack * 2, n_batch), n_accounts, signed=True)
+            fast = _stream(max(n_ack * 2, n_batch), n_accounts, signed=False)
         for verify, stream in ((True, signed), (False, fast)):
-            bench_mode(records, "ack", stream[:n_ack], 1, 0, n_accounts, verify, work)
-            bench_mode(records, "ack", stream[:n_ack * 2], clients, 0, n_accounts, verify, work)
-            bench_mode(records, "batch", stream[:n_batch], 4, batch_size, n_accounts, verify,
-                       work)
-        bench_mode(records, "ack", fast[:n_ack], 1, 0, n_accounts, False, work,
-                   loop="asyncio", http="h11")
+            if "ack" in modes:
+                bench_mode(records, "ack", stream[:n_ack], 1, 0, n_accounts, verify, work)
+                bench_mode(records, "ack", stream[:n_ack * 2], clients, 0, n_accounts, verify,
+                           work)
+            if "batch" in modes:
+                bench_mode(records, "batch", stream[:n_batch], 4, batch_size, n_accounts,
+                           verify, work)
+        if "stack" in modes:
+            bench_mode(records, "ack", fast[:n_ack], 1, 0, n_accounts, False, work,
+                       loop="asyncio", http="h11")
+        if "ws" in modes:
+            bench_ws(records, n_ack, 1, work)
+            bench_ws(records, n_ack * 2, clients, work)
     for r in records:
         if r.get("ack_p50_ms") is not None:
             r["ack_p50_vs_fsync"] = round(r["ack_p50_ms"] / fsync, 2)
+        if r["op"] == "api":
+            r["fsync_p50_ms"] = round(fsync, 3)
         if label is not None:
             r["label"] = label
     write_json(records, json_path)
     return records
 
 
+HTTP_COLUMNS = [
+    ("mode", "mode"), ("verify", "verify"), ("clients", "clients"), ("stack", "stack"),
+    ("requests", "requests"), ("accepted", "accepted"), ("per_second", "requests/s"),
+    ("ack_p50_ms", "ack p50 ms"), ("ack_p99_ms", "ack p99 ms"),
+    ("ack_p50_vs_fsync", "p50/fsync"), ("commit_p50_ms", "commit p50 ms"),
+    ("ack_p50_vs_commit", "p50/commit"), ("mean_group", "mean group")]
+WS_COLUMNS = [
+    ("clients", "takers"), ("requests", "orders"), ("ack_p50_ms", "ack p50"),
+    ("ack_p99_ms", "ack p99"), ("fill_after_ack_p50_ms", "ack->fill p50"),
+    ("fill_after_ack_p99_ms", "ack->fill p99"), ("fill_wire_after_ack_p50_ms", "ack->wire p50"),
+    ("maker_fill_after_ack_p50_ms", "ack->maker_fill p50"), ("trade_p50_ms", "send->trade p50"),
+    ("trade_p99_ms", "send->trade p99"), ("fsync_p50_ms", "fsync p50"),
+    ("commit_p50_ms", "commit p50"), ("events_missing", "missing")]
+
+
 def main(json_path=None, quick: bool = False, **kw) -> list[dict]:
     records = run(quick, json_path, **kw)
-    print_table("sequencer API over loopback HTTP", [r for r in records if r["op"] == "api"],
-                [("mode", "mode"), ("verify", "verify"), ("clients", "clients"),
-                 ("stack", "stack"), ("requests", "requests"), ("accepted", "accepted"),
-                 ("per_second", "requests/s"), ("ack_p50_ms", "ack p50 ms"),
-                 ("ack_p99_ms", "ack p99 ms"), ("ack_p50_vs_fsync", "p50/fsync"),
-                 ("commit_p50_ms", "commit p50 ms"), ("ack_p50_vs_commit", "p50/commit"),
-                 ("mean_group", "mean group")])
+    api = [r for r in records if r["op"] == "api"]
+    http = [r for r in api if r["mode"] != "ws"]
+    ws = [r for r in api if r["mode"] == "ws"]
+    if http:
+        print_table("sequencer API over loopback HTTP", http, HTTP_COLUMNS)
+    if ws:
+        print_table("WebSocket fill events (ms; one clock, the clients' process)", ws,
+                    WS_COLUMNS)
     return records
 
 

@@ -2,23 +2,17 @@
 
     python -m benchmarks batch --slots 16,32 --l1-slots 4 --depth 16 [--prove] --json batch.json
 
-Per slot count, in a child process (as `rollup setup` and the batcher run it): the circuit is
-built once without values (its per-component counts give the cost of an L1 slot and of a
-trading slot) and its solver compiled (the batcher's kept solver); a batch is made on a small
-venue (the L1 slots carry signed withdrawals, every other slot one perpetual trade against a
-resting maker, so both signatures, order-tree updates and margin checks are exercised) and its
-witness solved. With --prove: the R1CS exported, the circuit dropped, the development setup
-(NOT a ceremony; the zkey is cached in --keys) run and written; then, in a second child, the
-zkey is read (memory-mapped), a proof made after a warm-up on a tiny circuit, and verified.
-Each child samples its RSS (total, anonymous, file-backed) every 0.1 s per phase.
-
-Records: {"op": "batch", "slots", "l1_slots", "depth", "constraints", "wires", "nnz" (A, B, C),
-"l1_slot_constraints", "trading_slot_constraints", "build_seconds", "solver_build_seconds",
-"builder_seconds", "witness_first_seconds" (the first solve: kernels load),
-"witness_seconds" (the second), "setup_seconds", "zkey_bytes", "prove_seconds",
-"prove_phases", "verified", "peak_rss_mb" {phase: {"rss", "anon", "file"}} with phases build,
-solver, witness, r1cs, setup, prove, "maxrss_mb" {"build_setup", "prove"} (getrusage of each
-child), "load_average" [start, end]}.
+Per slot count, each stage in its own child process, as the operator runs them: (1) the circuit
+built without values (per-component counts: an L1 slot, a trading slot), its solver compiled
+(the batcher's kept solver), the witness of a batch of signed withdrawals (L1 slots) and
+perpetual trades against a resting maker solved twice (the first loads the kernels), and with
+--prove the .r1cs written; (2) the development setup from the .r1cs (NOT a ceremony; the zkey
+is cached in --keys); (3) a proof from the memory-mapped zkey after a warm-up on a tiny circuit,
+verified. Each child samples its RSS (total, anonymous, file-backed) per phase every 0.1 s.
+Records: slots, l1_slots, depth, constraints, wires, nnz (A, B, C), per-slot counts, seconds
+(build, solver_build, builder, witness_first, witness, r1cs, setup, prove and its phases),
+zkey_bytes, verified, peak_rss_mb {phase: {rss, anon, file}}, maxrss_mb {child: getrusage},
+load_average [start, end].
 """
 
 from __future__ import annotations
@@ -102,10 +96,8 @@ def _maxrss_mb() -> float:
 
 
 def _build_and_setup(slots: int, l1: int, depth: int, prove: bool, keys: Path) -> dict:
-    """Child 1: circuit, kept solver, witness (.wtns in `keys`), and with `prove` the
-    development setup (skipped when the zkey is cached)."""
-    import gc
-
+    """Child 1: circuit, kept solver, witness (.wtns in `keys`), and with `prove` the .r1cs
+    (unless the zkey is cached)."""
     from circuits.batch import build_batch_circuit
     from circuits.solver import compile_solver
     from prover.formats.wtns import write_wtns
@@ -141,29 +133,37 @@ def _build_and_setup(slots: int, l1: int, depth: int, prove: bool, keys: Path) -
     write_wtns(stem.with_suffix(".wtns"), witness)
     rec["wtns"], rec["zkey"] = str(stem.with_suffix(".wtns")), str(stem.with_suffix(".zkey"))
     del solver, witness, batch
-    if prove:
-        from prover.formats.zkey import write_zkey
-        from prover.groth16.setup import dev_setup
-
+    if prove and not stem.with_suffix(".zkey").exists():
         peaks.enter("r1cs")
-        r1cs = cs.to_r1cs()
-        rec["nnz"] = [r1cs.A.nnz, r1cs.B.nnz, r1cs.C.nnz]
-        del cs  # as `rollup setup` does: the setup needs the R1CS only
-        gc.collect()
-        zpath = stem.with_suffix(".zkey")
-        if not zpath.exists():
-            peaks.enter("setup")
-            t = time.perf_counter()
-            z = dev_setup(r1cs)
-            part = zpath.with_suffix(".zkey.part")
-            write_zkey(z, part)
-            part.replace(zpath)
-            rec["setup_seconds"] = round(time.perf_counter() - t, 1)
-            del z
-        rec["zkey_bytes"] = zpath.stat().st_size
+        t = time.perf_counter()
+        cs.write_r1cs(stem.with_suffix(".r1cs"))  # streamed: the R1CS never whole in memory
+        rec["r1cs_seconds"] = round(time.perf_counter() - t, 2)
+        rec["r1cs"] = str(stem.with_suffix(".r1cs"))
     rec["peak_rss_mb"] = peaks.stop()
-    rec["maxrss_mb"] = {"build_setup": _maxrss_mb()}
+    rec["maxrss_mb"] = {"build": _maxrss_mb()}
     return rec
+
+
+def _setup(r1cs_path: str, zkey_path: str) -> dict:
+    """Child 2 (as `rollup setup` runs it): the development setup from the .r1cs file, in a
+    process that never held the circuit."""
+    from prover.formats.r1cs import read_r1cs
+    from prover.formats.zkey import write_zkey
+    from prover.groth16.setup import dev_setup
+
+    peaks = _Peaks()
+    peaks.enter("setup")
+    t = time.perf_counter()
+    r1cs = read_r1cs(r1cs_path)
+    out = {"nnz": [r1cs.A.nnz, r1cs.B.nnz, r1cs.C.nnz]}
+    z = dev_setup(r1cs)
+    part = Path(zkey_path).with_suffix(".zkey.part")
+    write_zkey(z, part)
+    part.replace(zkey_path)
+    out["setup_seconds"] = round(time.perf_counter() - t, 1)
+    out["peak_rss_mb"] = peaks.stop()
+    out["maxrss_mb"] = _maxrss_mb()
+    return out
 
 
 def _warm_up() -> None:
@@ -221,13 +221,19 @@ def measure(slots: int, l1: int, depth: int, prove: bool, keys: Path) -> dict:
     load0 = os.getloadavg()[0]
     rec = _in_child(_build_and_setup, slots, l1, depth, prove, keys)
     if prove:
+        if not Path(rec["zkey"]).exists():  # the zkey is cached in --keys
+            p = _in_child(_setup, rec["r1cs"], rec["zkey"])
+            rec["peak_rss_mb"].update(p.pop("peak_rss_mb"))
+            rec["maxrss_mb"]["setup"] = p.pop("maxrss_mb")
+            rec.update(p)
+        rec["zkey_bytes"] = Path(rec["zkey"]).stat().st_size
         p = _in_child(_prove, rec["zkey"], rec["wtns"])
         rec["peak_rss_mb"].update(p.pop("peak_rss_mb"))
         rec["maxrss_mb"]["prove"] = p.pop("maxrss_mb")
         rec.update(p)
     rec["load_average"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
-    for k in ("wtns", "zkey"):
-        rec.pop(k)
+    for k in ("wtns", "zkey", "r1cs"):
+        rec.pop(k, None)
     return rec
 
 

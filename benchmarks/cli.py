@@ -121,14 +121,17 @@ def bench_margin(json_path: str | None, quick: bool) -> None:
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, exists=True),
               help="Where the data folders go (the disk whose fsync counts).")
 @click.option("--label", default=None, help="Tag every record (e.g. the code measured).")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(["ack", "batch", "stack", "ws"]),
+              help="Run only these (repeatable; default: all).")
 def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | None,
-              label: str | None) -> None:
+              label: str | None, modes: tuple[str, ...]) -> None:
     """Single-order ack p50/p99 over loopback at 1 and N clients next to this disk's fsync
     p50 and journal-commit p50, and orders/s through the batch endpoint; with and without
-    signature checks."""
+    signature checks; WebSocket fill and trade events after the ack (--mode ws)."""
     from benchmarks import api
 
-    api.main(json_path, quick, clients=clients, work_dir=work_dir, label=label)
+    api.main(json_path, quick, clients=clients, work_dir=work_dir, label=label,
+             modes=modes or api.MODES)
 
 
 @bench.command("prove")
@@ -142,11 +145,19 @@ def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | 
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
               show_default=True, help="Our prover's MSM/NTT kernels.")
+@click.option("--startup", is_flag=True,
+              help="Start-up only: `import prover.cli`, time to the first kernel, whole-process "
+                   "`zkprove groth16 prove` (ints and kernels) and `verify` vs snarkjs's.")
 def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
-                json_path: str | None, backend: str) -> None:
+                json_path: str | None, backend: str, startup: bool) -> None:
     """Groth16 prove: ours (process and in-process, phase split) vs the snarkjs CLI."""
     from benchmarks import prove
 
+    if startup:
+        records = prove.run_startup(prove.parse_sizes(sizes), json_path, repeat,
+                                    log=lambda m: click.echo(m, err=True), setup=setup)
+        prove.print_startup(records)
+        return
     records = prove.run(prove.parse_sizes(sizes), vs, json_path, repeat,
                         log=lambda m: click.echo(m, err=True), setup=setup, backend=backend)
     prove.print_records(records)
@@ -244,11 +255,20 @@ def bench_snapshot(accounts: str, orders: int, json_path: str | None) -> None:
 @click.option("--cache", type=click.Path(file_okay=False), default=None,
               help="Development keys are kept here [default: ~/.cache/zkderiv/keys].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
-def bench_gas(slots: str, chain_kind: str, cache: str | None, json_path: str | None) -> None:
+@click.option("--per-trade", "per_trade", default=None, metavar="SLOTS,...",
+              help="Instead: gas per trade of full batches of trades at these sizes (e.g. "
+                   "4,16,32,64), 4 L1 slots, a stand-in verifier key (no setup).")
+def bench_gas(slots: str, chain_kind: str, cache: str | None, json_path: str | None,
+              per_trade: str | None) -> None:
     """Gas with real proofs: submitBatch (1- and 2-slot), the verifier alone, deposits,
-    withdraw, exodus and exit (development keys: NOT a ceremony)."""
+    withdraw, exodus and exit (development keys: NOT a ceremony); or, with --per-trade, gas
+    per finalized trade at each batch size."""
     from benchmarks import gas
 
+    if per_trade:
+        gas.main_per_trade([int(s) for s in per_trade.split(",") if s.strip()], chain_kind,
+                           json_path)
+        return
     gas.main([int(s) for s in slots.split(",") if s.strip()], chain_kind, cache, json_path)
 
 

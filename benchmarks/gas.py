@@ -1,5 +1,7 @@
 """Gas of the settlement contracts with real proofs: submitBatch with proven 1-slot (and 2-slot)
-batches, the batch verifier alone, deposits, a withdrawal, the exodus path and an exit.
+batches, the batch verifier alone, deposits, a withdrawal, the exodus path and an exit; and
+(``--per-trade``) gas per finalized trade of full batches of trades at each batch size, proven
+under a stand-in key (the verifier's gas does not depend on its key).
 
 Per slot count: development keys (cached, `rollup.devkeys`), a fresh chain (Anvil by default),
 the devnet deployment (`rollup.chain.devnet`), and a short history proven with our prover:
@@ -157,3 +159,96 @@ def main(slots: list[int], chain_kind: str, cache: str | None, json_path: str | 
     print_table(f"gas on {chain_kind} (real proofs, accounts depth {DEPTH})", records,
                 [("op", "operation"), ("gas_used", "gasUsed"), ("calldata_bytes", "calldata B"),
                  ("calldata_gas", "calldata gas"), ("execution_gas", "execution gas")])
+
+
+# --- gas per trade at each batch size ---------------------------------------------------------
+
+def _standin_key():
+    """A one-input key whose proofs verify for any public input (the input is in no
+    constraint: w * w = w2 only). The contract's gas does not depend on the key (a 1-input
+    Groth16Verifier costs the same for every key), so it stands in for a batch circuit's key
+    whose setup would take minutes and gigabytes at 64 slots."""
+    from prover.formats.r1cs import R1CS
+    from prover.groth16.keys import verification_key
+    from prover.groth16.setup import dev_setup
+
+    r1 = R1CS.from_constraints([({2: 1}, {2: 1}, {3: 1})], n_wires=4, n_pub_out=1, n_pub_in=0,
+                               n_prv_in=1)
+    z = dev_setup(r1)
+    return z, verification_key(z)
+
+
+def _trading_batch(slots: int, l1_slots: int, depth: int, seed: int = 7):
+    """A venue (rollup.engine.testnet) and the first full batch of a stream of trades between
+    many accounts, sizes and prices drawn at random: (Batch, trades in it)."""
+    import random
+
+    from rollup.engine import testnet as tn
+    from rollup.settlement.batch import build_batch, plan_batches
+    from rollup.transactions import BUY, POST_ONLY, SELL, Order
+
+    rng = random.Random(seed)
+    n_acc = 2 * slots
+    seq = tn.venue(n_accounts=n_acc, depth=depth, shared_key=True)
+    pre = seq.clone()
+    reqs, oid = [], 0
+    for _ in range(slots + 2):  # a trade per slot, and some left over
+        maker, taker = rng.sample(range(1, n_acc + 1), 2)
+        size, price = rng.randint(1, 5_000), tn.PERP_PRICE + rng.randint(-3_000, 3_000)
+        for acc, side, flags in ((maker, SELL, POST_ONLY), (taker, BUY, 0)):
+            oid += 1
+            o = Order(acc, tn.PERP, side, size, price, oid, tn.FAR, flags).signed(tn.key(1),
+                                                                                   tn.DOMAIN)
+            seq.submit(o)
+            reqs.append(o)
+    first = plan_batches(pre, reqs, slots=slots, l1_slots=l1_slots, first_only=True)[0]
+    b = build_batch(pre, first, slots=slots, l1_slots=l1_slots, batch_number=1)
+    return b, sum(1 for r in first if r.side == BUY)
+
+
+def run_per_trade(slots_list: list[int], chain_kind: str, records: list[dict], log,
+                  l1_slots: int = 4, depth: int = 16) -> None:
+    """submitBatch of a full batch of trades at each size, on a single-shape deployment whose
+    verifier holds a stand-in key (``_standin_key``): real public data, calldata priced."""
+    from prover.groth16.prove import prove
+    from rollup.chain.contracts import deploy
+    from rollup.chain.rollup import RollupClient
+    from rollup.chain.verifier import deploy_verifier, proof_evm
+
+    zkey, vk = _standin_key()
+    chain = _open(chain_kind)
+    try:
+        verifier = deploy_verifier(chain, vk).address
+        token = deploy(chain, "TestToken").address
+        for slots in slots_list:
+            t = time.perf_counter()
+            b, trades = _trading_batch(slots, min(l1_slots, slots), depth)
+            log(f"{slots} slots: {trades} trades built in {time.perf_counter() - t:.1f} s")
+            r = RollupClient.deploy(chain, batch_verifier=verifier, exit_verifier=verifier,
+                                    token=token, operator=chain.accounts[0],
+                                    genesis_root=b.old_root.to_bytes(32, "big"),
+                                    priority_deadline=DEADLINE, accounts_depth=depth,
+                                    account_limit=1 << depth)
+            old, new = b.old_root.to_bytes(32, "big"), b.new_root.to_bytes(32, "big")
+            x = r.public_input(1, old, new, 0, b.public_data)
+            res = prove(zkey, [1, x, 5, 25])
+            out = r.submit_batch(1, old, new, 0, b.public_data, proof_evm(res.proof),
+                                 sender=chain.accounts[0])
+            _record(records, chain.kind, f"submitBatch {slots}-slot (trades)", out,
+                    slots=slots, l1_slots=min(l1_slots, slots), trades=trades,
+                    public_data_bytes=len(b.public_data),
+                    gas_per_trade=round(out.gas_used / trades),
+                    calldata_gas_per_trade=round(out.calldata_gas / trades),
+                    key="stand-in (a 1-input verifier costs the same for any key)")
+    finally:
+        chain.close()
+
+
+def main_per_trade(slots: list[int], chain_kind: str, json_path: str | None) -> list[dict]:
+    records: list[dict] = []
+    run_per_trade(slots, chain_kind, records, log=lambda m: print(m, flush=True))
+    write_json(records, json_path)
+    print_table(f"gas per trade on {chain_kind} (full batches of trades, 4 L1 slots)", records,
+                [("slots", "slots"), ("gas_used", "gasUsed"), ("calldata_gas", "calldata gas"),
+                 ("execution_gas", "execution gas"), ("gas_per_trade", "gas/trade")])
+    return records

@@ -299,3 +299,84 @@ def print_records(records: list[dict]) -> None:
     for r in records:
         split = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in r["phases"].items())
         print(f"  {r['constraints']}: {split}")
+
+
+# --- start-up (--startup) --------------------------------------------------------------------
+
+_FIRST_KERNEL = ("from prover.fields import Fr\n"
+                 "Fr.mul(Fr.from_ints([2]), Fr.from_ints([3]))")
+
+
+def _best(cmd: list, repeat: int) -> dict:
+    runs = [measured_child(cmd, cwd=ROOT) for _ in range(repeat)]
+    best = min(runs, key=lambda r: r["wall"])
+    return {"seconds": round(best["wall"], 4), "peak_rss_mib": round(best["rss_mib"], 1)}
+
+
+def measure_startup(info: dict, repeat: int, log=print) -> dict:
+    """Whole-process figures on one circuit, ours (`zkprove` = python -m prover.cli) beside
+    snarkjs's CLI, best of `repeat`: imports only, the first cached kernel, prove with each
+    engine, verify. Our proofs are checked by `snarkjs groth16 verify`."""
+    d = Path(info["dir"])
+    py = sys.executable
+    zk = [py, "-m", "prover.cli"]
+    proof, public = d / "su_proof.json", d / "su_public.json"
+    rec = {"op": "startup", "constraints": info["constraints"],
+           "domain_size": 1 << info["power"], "setup": info["setup"],
+           "import_prover_cli": _best([py, "-c", "import prover.cli"], repeat),
+           "first_kernel": _best([py, "-c", _FIRST_KERNEL], repeat)}
+    for engine in ("auto", "ints", "kernels"):
+        rec[f"prove_{engine}"] = _best([*zk, "groth16", "prove", info["zkey"], info["wtns"],
+                                        proof, public, "--engine", engine], repeat)
+        _run([SNARKJS, "groth16", "verify", info["vk"], public, proof], cwd=d)
+    rec["verify"] = _best([*zk, "groth16", "verify", info["vk"], public, proof], repeat)
+    sproof, spublic = d / "su_sproof.json", d / "su_spublic.json"
+    rec["snarkjs_prove"] = _best([SNARKJS, "groth16", "prove", info["zkey"], info["wtns"],
+                                  sproof, spublic], repeat)
+    rec["snarkjs_verify"] = _best([SNARKJS, "groth16", "verify", info["vk"], spublic, sproof],
+                                  repeat)
+    rec["prove_ratio"] = round(rec["snarkjs_prove"]["seconds"] / rec["prove_auto"]["seconds"], 3)
+    rec["verify_ratio"] = round(rec["snarkjs_verify"]["seconds"] / rec["verify"]["seconds"], 3)
+    log(f"{info['constraints']} constraints: " + ", ".join(
+        f"{k} {v['seconds']:.3f} s" for k, v in rec.items() if isinstance(v, dict)))
+    return rec
+
+
+def fixture_circuit(log=print) -> dict:
+    """The 3-constraint circuit of tests/support/snark.py (snarkjs's own setup), cached."""
+    from tests.support.snark import build
+
+    d = cache_dir() / "mul3"
+    d.mkdir(parents=True, exist_ok=True)
+    s = build(d) if not (d / "mul.zkey").exists() else None
+    if s is not None:
+        log("fixture circuit built (snarkjs setup)")
+    return {"dir": str(d), "constraints": 3, "power": 3, "setup": "snarkjs",
+            "zkey": str(d / "mul.zkey"), "wtns": str(d / "mul.wtns"), "vk": str(d / "vk.json")}
+
+
+def run_startup(sizes: list[int], json_path: str | None = None, repeat: int = 3, log=print,
+                setup: str = "auto") -> list[dict]:
+    """Start-up records: the fixture circuit (size 3, or any size <= 8) and chains of the
+    other sizes."""
+    records = []
+    for n in sizes:
+        info = fixture_circuit(log) if n <= 8 else build_circuit(n, setup, log)
+        records.append(measure_startup(info, repeat, log))
+        if json_path:
+            Path(json_path).write_text(json.dumps(records, indent=2) + "\n")
+    return records
+
+
+def print_startup(records: list[dict]) -> None:
+    from benchmarks.common import print_table
+
+    rows = [{"constraints": r["constraints"], "domain": r["domain_size"],
+             **{k: r[k]["seconds"] for k in ("import_prover_cli", "first_kernel", "prove_auto",
+                                             "prove_ints", "prove_kernels", "snarkjs_prove",
+                                             "verify", "snarkjs_verify")}} for r in records]
+    print_table("Start-up, whole process, best wall seconds", rows, [
+        ("constraints", "constraints"), ("domain", "domain"), ("import_prover_cli", "import"),
+        ("first_kernel", "1st kernel"), ("prove_auto", "prove"), ("prove_ints", "ints"),
+        ("prove_kernels", "kernels"), ("snarkjs_prove", "snarkjs"), ("verify", "verify"),
+        ("snarkjs_verify", "snarkjs verify")])

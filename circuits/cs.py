@@ -601,9 +601,18 @@ class ConstraintSystem:
                              prime=R, n_labels=len(self.kind), wire_to_label=f.wire_ids)
 
     def write_r1cs(self, path) -> None:
-        from prover.formats.r1cs import write_r1cs  # lazy: Numba kernels, as in to_r1cs
+        """The system as an .r1cs file, written a chunk of constraints at a time (what
+        `to_r1cs` then `write_r1cs` would write, without the whole R1CS in memory)."""
+        import numpy as np  # lazy: building needs no numpy
 
-        write_r1cs(self.to_r1cs(), path)
+        from prover.formats.r1cs import write_r1cs_lcs  # lazy: Numba kernels, as in to_r1cs
+
+        f = self._finalize()
+        wire_of = np.full(len(self.kind), -1, dtype=np.int64)  # internal id -> wire
+        wire_of[f.wire_ids] = np.arange(len(f.wire_ids))
+        write_r1cs_lcs(path, f.a, f.b, f.c, wire_of=wire_of, n_wires=len(f.wire_ids),
+                       n_pub_out=f.n_pub_out, n_pub_in=f.n_pub_in, n_prv_in=f.n_prv_in,
+                       prime=R, n_labels=len(self.kind), wire_to_label=f.wire_ids)
 
     def write_wtns(self, path, witness: Sequence[int] | None = None) -> None:
         """Write `witness` (wire order; default: the build-time witness) as a .wtns file."""

@@ -33,6 +33,14 @@ import {IEdDSAPoseidonVerifier} from "./EdDSAPoseidonVerifier.sol";
 ///     count u32, then count records of  accountId u32 | asset u8 | to address 20 | amount u128
 /// Each record credits `amount` of `asset` to `to`'s pull balance (41 bytes per record).
 ///
+/// Batch shapes. A batch circuit has N slots, of which l1Slots carry L1 records; its public data
+/// is 4 + 41 * l1Slots + 59 * N bytes (the state-diff chunks are 59 bytes each), and the count
+/// field holds l1Slots. The pair (count, length) names the shape, so the proof of each batch goes
+/// to the verifier of its shape: shapes listed at deployment (`batchShapes`) have their own key,
+/// every other shape goes to `batchVerifier` (address 0: such batches revert UnknownBatchShape).
+/// Routing cannot accept a false statement: every registered key is a batch circuit's, whose
+/// proofs bind this very public data; a proof made for one shape fails under another's key.
+///
 /// Prices: the batch circuit writes the last proven oracle prices into the state tree, so they
 /// are committed by the state root itself and the exit circuit reads them from there.
 ///
@@ -69,7 +77,10 @@ contract Rollup {
     uint8 public constant ASSET_ETH = 0;
     uint8 public constant ASSET_TOKEN = 1;
     uint256 internal constant RECORD_BYTES = 41;
+    /// One slot's state-diff chunk in the public data (the batch circuit's largest record).
+    uint256 internal constant DIFF_BYTES = 59;
 
+    /// Verifies the batches of every shape without a verifier of its own in shapeVerifier.
     IGroth16Verifier public immutable batchVerifier;
     IGroth16Verifier public immutable exitVerifier;
     IEdDSAPoseidonVerifier public immutable signatureVerifier;
@@ -109,6 +120,9 @@ contract Rollup {
     uint32 public nextAccountId;
     /// Ids must stay below this (2^depth of the accounts tree the circuits prove).
     uint32 public immutable accountLimit;
+    /// shapeVerifier[l1Slots << 64 | publicData length]: the shapes listed at deployment.
+    mapping(uint256 => IGroth16Verifier) public shapeVerifier;
+    bool internal immutable hasShapes;
 
     bool private transient locked;
 
@@ -126,6 +140,9 @@ contract Rollup {
     /// The batch's public data, emitted so that recovery reads it from logs whatever account
     /// (an EOA or a contract wallet) sent the batch.
     event BatchData(uint64 indexed batchNumber, bytes publicData);
+    /// A batch shape with a verifier of its own, registered at deployment (one per shape, so
+    /// anyone can list what shapeVerifier routes from the contract's logs).
+    event BatchShapeRegistered(uint32 l1Slots, uint32 publicDataBytes, IGroth16Verifier verifier);
     event BatchFinalized(
         uint64 indexed batchNumber,
         bytes32 oldRoot,
@@ -170,6 +187,7 @@ contract Rollup {
     error FeeRequired(uint256 fee);
     error DepositTooSmall(uint256 minimum);
     error BadDeployment(string what);
+    error UnknownBatchShape(uint32 l1Slots, uint256 publicDataBytes);
 
     modifier nonReentrant() {
         if (locked) revert Reentrancy();
@@ -183,7 +201,8 @@ contract Rollup {
     ///     free id, which the deployer checks); accountLimit: ids stay below it, <= 2^accountsDepth
     ///     (the depth the circuits prove); genesisCollateral: the token the genesis state credits,
     ///     which this contract must already hold (sent to its precomputed address), so exits of
-    ///     genesis balances are paid.
+    ///     genesis balances are paid; batchShapes: the shapes verified by their own key (the
+    ///     contract comment), batchVerifier the others.
     struct Config {
         IGroth16Verifier batchVerifier;
         IGroth16Verifier exitVerifier;
@@ -199,6 +218,14 @@ contract Rollup {
         uint256 minDeposit;
         uint64 queueSpacing;
         uint256 genesisCollateral;
+        BatchShape[] batchShapes;
+    }
+
+    /// One batch circuit's shape as its public data shows it, and the verifier of its key.
+    struct BatchShape {
+        uint32 l1Slots;
+        uint32 publicDataBytes;
+        IGroth16Verifier verifier;
     }
 
     constructor(Config memory c) {
@@ -221,6 +248,35 @@ contract Rollup {
         if (c.genesisCollateral != 0 && c.token.balanceOf(address(this)) < c.genesisCollateral) {
             revert BadDeployment("genesis collateral not held");
         }
+        if (address(c.batchVerifier) == address(0) && c.batchShapes.length == 0) {
+            revert BadDeployment("no batch verifier");
+        }
+        if (address(c.batchVerifier) != address(0) && address(c.batchVerifier).code.length == 0) {
+            revert BadDeployment("batchVerifier has no code");
+        }
+        if (address(c.exitVerifier).code.length == 0) {
+            revert BadDeployment("exitVerifier has no code");
+        }
+        for (uint256 i = 0; i < c.batchShapes.length; i++) {
+            BatchShape memory s = c.batchShapes[i];
+            if (address(s.verifier).code.length == 0) {
+                revert BadDeployment("shape verifier has no code");
+            }
+            // N slots of DIFF_BYTES after the L1 records, 1 <= N and l1Slots <= N
+            uint256 head = 4 + uint256(s.l1Slots) * RECORD_BYTES;
+            if (uint256(s.publicDataBytes) < head + DIFF_BYTES) {
+                revert BadDeployment("shape's public data holds no slot");
+            }
+            uint256 rest = uint256(s.publicDataBytes) - head;
+            if (rest % DIFF_BYTES != 0 || rest / DIFF_BYTES < s.l1Slots) {
+                revert BadDeployment("shape's public data is not 4 + 41 l1Slots + 59 N bytes");
+            }
+            uint256 key = (uint256(s.l1Slots) << 64) | s.publicDataBytes;
+            if (address(shapeVerifier[key]) != address(0)) revert BadDeployment("shape twice");
+            shapeVerifier[key] = s.verifier;
+            emit BatchShapeRegistered(s.l1Slots, s.publicDataBytes, s.verifier);
+        }
+        hasShapes = c.batchShapes.length != 0;
         batchVerifier = c.batchVerifier;
         exitVerifier = c.exitVerifier;
         signatureVerifier = c.signatureVerifier;
@@ -419,7 +475,7 @@ contract Rollup {
         uint256 input = batchPublicInput(
             newBatchNumber, oldRoot, newRoot, queueHash[consumed], qAfter, publicData
         );
-        if (!batchVerifier.verifyProof(proof, input)) revert InvalidProof();
+        if (!batchVerifierFor(publicData).verifyProof(proof, input)) revert InvalidProof();
 
         stateRoot = newRoot;
         batchNumber = newBatchNumber;
@@ -427,6 +483,18 @@ contract Rollup {
         emit BatchFinalized(newBatchNumber, oldRoot, newRoot, queueCountAfter, qAfter, input);
         emit BatchData(newBatchNumber, publicData);
         _creditWithdrawals(newBatchNumber, publicData);
+    }
+
+    /// @notice The verifier of the batch shape `publicData` has (the contract comment).
+    function batchVerifierFor(bytes calldata publicData) public view returns (IGroth16Verifier v) {
+        if (publicData.length < 4) revert PublicDataMalformed();
+        uint32 l1Slots = uint32(bytes4(publicData[0:4]));
+        if (hasShapes) {
+            v = shapeVerifier[(uint256(l1Slots) << 64) | publicData.length];
+            if (address(v) != address(0)) return v;
+        }
+        v = batchVerifier;
+        if (address(v) == address(0)) revert UnknownBatchShape(l1Slots, publicData.length);
     }
 
     function _creditWithdrawals(uint64 n, bytes calldata data) private {
@@ -439,6 +507,7 @@ contract Rollup {
             address to = address(bytes20(data[off + 5:off + 25]));
             uint128 amount = uint128(bytes16(data[off + 25:off + 41]));
             if (asset > ASSET_TOKEN) revert UnknownAsset(asset);
+            if (amount == 0) continue; // an L1 slot without a withdrawal: nothing to credit
             pendingWithdrawal[to][asset] += amount;
             emit WithdrawalCredited(n, accountId, to, asset, amount);
         }

@@ -79,12 +79,12 @@ def print_timings(timings: dict[str, float], total: float) -> None:
     click.echo(f"  {'total':<{width}}  {total * 1e3:9.1f} ms", err=True)
 
 
-def _prove_with_progress(prove, zkey, wtns, backend):
+def _prove_with_progress(prove, zkey, wtns, backend, kernels=None):
     """A rich progress bar over the prover's phases on a terminal; plain call otherwise."""
     from prover.groth16.prove import PHASES
 
     if not sys.stderr.isatty():
-        return prove(zkey, wtns, backend=backend)
+        return prove(zkey, wtns, backend=backend, kernels=kernels)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -96,7 +96,7 @@ def _prove_with_progress(prove, zkey, wtns, backend):
             nxt = PHASES.index(phase) + 1 if phase in PHASES else 0
             bar.update(task, advance=1, description=PHASES[nxt] if nxt < len(PHASES) else "")
 
-        return prove(zkey, wtns, backend=backend, on_phase=step)
+        return prove(zkey, wtns, backend=backend, kernels=kernels, on_phase=step)
 
 
 class UnsatisfiedWitness(ValueError):
@@ -129,18 +129,23 @@ _CHECK = click.option(
     help="Refuse a witness that does not satisfy the circuit (the proof is verified against "
          "the zkey's key before anything is written).")
 _VERBOSE = click.option("--verbose", "-v", is_flag=True, help="Per-phase timings on stderr.")
+_ENGINE = click.option(
+    "--engine", type=click.Choice(["auto", "ints", "kernels"]), default="auto",
+    show_default=True, help="auto: plain ints for small circuits on the CPU (no kernels to "
+    "load), the compiled kernels above; ints/kernels force one (benchmarks).")
+_ENGINES = {"auto": None, "ints": False, "kernels": True}
 
 
 def prove_and_write(zkey: str, witness, proof_json: str, public_json: str, backend: str,
-                    check: bool, verbose: bool, t0: float, timings: dict[str, float]) -> None:
+                    check: bool, verbose: bool, t0: float, timings: dict[str, float],
+                    engine: str = "auto") -> None:
     """Prove, check the proof against the zkey's key (unless --no-check), then write
     proof.json and public.json: nothing is written when a step fails."""
-    from prover.backend import get_backend
     from prover.formats.snarkjs_json import dump_proof, dump_public
     from prover.groth16 import prove
 
-    be = get_backend(backend)
-    res = _prove_with_progress(prove, zkey, witness, be)
+    # the backend name goes to prove(): a small circuit runs on ints without probing for a GPU
+    res = _prove_with_progress(prove, zkey, witness, backend, _ENGINES[engine])
     extra: dict[str, float] = {}
     if check:
         t = time.perf_counter()
@@ -149,7 +154,7 @@ def prove_and_write(zkey: str, witness, proof_json: str, public_json: str, backe
     dump_proof(res.proof, proof_json)
     dump_public(res.public_signals, public_json)
     if verbose:
-        click.echo(f"groth16 (backend {backend} -> {be.name}, {be.device_name}):", err=True)
+        click.echo(f"groth16 (backend {backend} -> {res.engine}):", err=True)
         print_timings({**timings, **res.timings, **extra}, time.perf_counter() - t0)
 
 
@@ -163,12 +168,13 @@ def prove_and_write(zkey: str, witness, proof_json: str, public_json: str, backe
 @click.option("--r1cs", "r1cs_path", type=click.Path(exists=True, dir_okay=False),
               help="Also check every constraint of this .r1cs before proving (names the first "
                    "one the witness breaks).")
+@_ENGINE
 @_VERBOSE
 def prove_cmd(zkey: str, wtns: str, proof_json: str, public_json: str, backend: str,
-              check: bool, r1cs_path: str | None, verbose: bool) -> None:
+              check: bool, r1cs_path: str | None, engine: str, verbose: bool) -> None:
     """Prove from a .zkey and a .wtns; write proof.json and public.json as snarkjs does."""
     t0 = time.perf_counter()
-    import prover.groth16  # noqa: F401 - timed as the imports
+    import prover.groth16.prove  # noqa: F401 - timed as the imports
 
     timings = {"imports": time.perf_counter() - t0}
     if check and r1cs_path:
@@ -179,7 +185,8 @@ def prove_cmd(zkey: str, wtns: str, proof_json: str, public_json: str, backend: 
         t = time.perf_counter()
         check_satisfied(read_r1cs(r1cs_path), read_wtns(wtns))
         timings["r1cs check"] = time.perf_counter() - t
-    prove_and_write(zkey, wtns, proof_json, public_json, backend, check, verbose, t0, timings)
+    prove_and_write(zkey, wtns, proof_json, public_json, backend, check, verbose, t0, timings,
+                    engine)
 
 
 @groth16.command("fullprove")
@@ -195,7 +202,7 @@ def fullprove_cmd(input_json: str, wasm: str, zkey: str, proof_json: str, public
                   backend: str, check: bool, verbose: bool) -> None:
     """Witness from circom's WASM and INPUT, then the proof: `wtns calculate` + `prove`."""
     t0 = time.perf_counter()
-    import prover.groth16  # noqa: F401 - timed as the imports
+    import prover.groth16.prove  # noqa: F401 - timed as the imports
     from prover.formats import BN254_R, FormatError
     from prover.witness_wasm import WitnessCalculator, load_inputs
 

@@ -17,6 +17,7 @@ L1 deposit queue.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -87,6 +88,9 @@ class Config:
     batch_l1_slots: int = 2  # slots that may carry deposits and withdrawals
     batch_assets: int = 8  # asset table of the batch circuit (a power of two; ids below it)
     batch_time_limit: float = 60.0
+    # further batch shapes "SLOTSxL1" the deployed contract verifies with keys of their own
+    # (written by the deployment; rollup.settlement.shapes)
+    batch_shapes: list = field(default_factory=list)
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_max_body: int = 64 * 1024
@@ -168,7 +172,8 @@ _SECTIONS = {
     "data": {"dir": ("data_dir", str), "snapshot_every": ("snapshot_every", int)},
     "state": {"tree_depth": ("tree_depth", int), "genesis_time": ("genesis_time", int)},
     "batch": {"slots": ("batch_slots", int), "l1_slots": ("batch_l1_slots", int),
-              "assets": ("batch_assets", int), "time_limit": ("batch_time_limit", float)},
+              "assets": ("batch_assets", int), "time_limit": ("batch_time_limit", float),
+              "shapes": ("batch_shapes", list)},
     "api": {"host": ("api_host", str), "port": ("api_port", int),
             "max_body": ("api_max_body", int), "rate": ("api_rate", float),
             "burst": ("api_burst", int),
@@ -273,6 +278,15 @@ def validate(cfg: Config) -> None:
         raise ConfigError("state.genesis_time must not be negative")
     if cfg.batch_time_limit <= 0:
         raise ConfigError("batch.time_limit must be positive (seconds)")
+    seen = set()
+    for name in cfg.batch_shapes:
+        shape = parse_shape(name) if isinstance(name, str) else None
+        if shape is None:
+            raise ConfigError(f"batch.shapes: {name!r} is not \"SLOTSxL1\" (1 <= slots, "
+                              "0 <= L1 <= slots)")
+        if shape in seen or shape == (cfg.batch_slots, cfg.batch_l1_slots):
+            raise ConfigError(f"batch.shapes: {name} given twice (or it is [batch]'s own)")
+        seen.add(shape)
     if not 0 <= cfg.api_port < 65536:
         raise ConfigError("api.port must be in 0..65535")
     if cfg.api_max_body < 256:
@@ -336,6 +350,8 @@ def _host_port(s: str) -> bool:
 # --- writing --------------------------------------------------------------------------------------
 
 def _toml(v) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
@@ -374,6 +390,8 @@ def render(cfg: Config) -> str:
         f"assets = {_toml(cfg.batch_assets)}  # circuit's asset table (power of two; ids below)",
         f"time_limit = {_toml(float(cfg.batch_time_limit))}  # seconds before a partial batch "
         "closes",
+        f"shapes = {_toml(cfg.batch_shapes)}  # further shapes with keys of their own on the "
+        "contract (SLOTSxL1; set by the deployment)",
         "",
         "[api]",
         f"host = {_toml(cfg.api_host)}",
@@ -433,10 +451,22 @@ def render(cfg: Config) -> str:
     return "\n".join(L) + "\n"
 
 
-def set_rollup_address(path: str | Path, address: str) -> Config:
-    """Record a deployed Rollup's address in the configuration file (rewritten by ``render``)."""
+def parse_shape(name: str) -> tuple[int, int] | None:
+    """(slots, l1_slots) of a batch shape named "SLOTSxL1", or None if it is not one."""
+    m = re.fullmatch(r"([1-9][0-9]{0,5})x(0|[1-9][0-9]{0,5})", name)
+    if m is None or int(m[2]) > int(m[1]):
+        return None
+    return int(m[1]), int(m[2])
+
+
+def set_rollup_address(path: str | Path, address: str,
+                       shapes: list[str] | None = None) -> Config:
+    """Record a deployed Rollup's address (and, if given, the further batch shapes it verifies)
+    in the configuration file (rewritten by ``render``)."""
     cfg = load(path)
     cfg.rollup_address = address
+    if shapes is not None:
+        cfg.batch_shapes = list(shapes)
     validate(cfg)
     p = Path(path).expanduser()
     tmp = p.with_suffix(p.suffix + ".tmp")

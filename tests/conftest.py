@@ -74,7 +74,8 @@ def _contract_circuit(tmp_path_factory, name: str):
     from tests.support.snark import HAVE_NODE
     if not HAVE_NODE:
         pytest.skip("node_modules/.bin/snarkjs is absent")
-    source = {"standin": contracts.STANDIN, "multi": contracts.MULTI}[name]
+    source = {"standin": contracts.STANDIN, "standin_b": contracts.STANDIN,
+              "multi": contracts.MULTI}[name]
     return contracts.setup_circuit(tmp_path_factory.getbasetemp() / "contracts", name, source,
                                    f"{name} entropy")
 
@@ -83,6 +84,12 @@ def _contract_circuit(tmp_path_factory, name: str):
 def standin(tmp_path_factory):
     """The stand-in circuit's keys (snarkjs), for verifier and rollup contract tests."""
     return _contract_circuit(tmp_path_factory, "standin")
+
+
+@pytest.fixture(scope="session")
+def standin_b(tmp_path_factory):
+    """The stand-in circuit under a second, independent key (another batch shape's verifier)."""
+    return _contract_circuit(tmp_path_factory, "standin_b")
 
 
 @pytest.fixture(scope="session")

@@ -103,6 +103,8 @@ CLI_LAZY = "commands import their machinery when they run, so `rollup --help` st
 LAZY_MODULES = {
     "prover/backend.py": "the CUDA kernels (Numba CUDA, a driver that may be absent) load only "
                          "when a CUDA backend is asked for or probed",
+    "prover/groth16/prove.py": "Numba, the backends and the kernels load in the functions that "
+                               "run them: a small proof on plain ints never loads them",
     "prover/cli.py": "commands import their machinery when they run, so `zkprove --help` and "
                      "`rollup --help` start fast",
     "rollup/node/cluster.py": "the proving backend (the prover's Numba kernels) loads in the Ray "

@@ -98,7 +98,7 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
 
 
 _SOLVERS: dict[tuple, Solver] = {}
-_KEEP = 2  # shapes kept: a node proves one shape; a second covers a shape change
+_KEEP = 4  # shapes kept: the batcher may close batches in each shape it has keys for
 
 
 def batch_solver(slots: int, depth: int, *, l1_slots: int | None = None, assets: int = 8,

@@ -3,7 +3,9 @@
 Every parse error is a `FormatError` (a `ValueError`) whose message names the file and reason.
 """
 
-from ._limbs import BN254_Q, BN254_R
-from .container import FormatError
+# (from their numpy-free sources: `zkprove groth16 verify` loads the JSON readers without numpy)
+from prover.constants import Q as BN254_Q
+from prover.constants import R as BN254_R
+from prover.errors import FormatError
 
 __all__ = ["BN254_Q", "BN254_R", "FormatError"]

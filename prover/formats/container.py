@@ -17,7 +17,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +41,18 @@ class Section:
 
 
 Chunk = bytes | bytearray | memoryview | np.ndarray
-Payload = Chunk | Sequence[Chunk]
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A section payload of `size` bytes made chunk by chunk as it is written (`chunks()`), so a
+    multi-GB section never exists whole in memory."""
+
+    size: int
+    chunks: Callable[[], Iterable[Chunk]]
+
+
+Payload = Chunk | Sequence[Chunk] | Streamed
 
 
 def _map_file(path: str | os.PathLike) -> np.ndarray:
@@ -216,6 +227,17 @@ def write_container(path: str | os.PathLike, magic: bytes, version: int,
     with open(path, "wb") as f:
         f.write(magic + struct.pack("<II", version, len(sections)))
         for sid, payload in sections:
+            if isinstance(payload, Streamed):
+                f.write(struct.pack("<IQ", sid, payload.size))
+                done = 0
+                for part in payload.chunks():
+                    for c in _chunks(part):
+                        f.write(c)
+                        done += c.nbytes
+                if done != payload.size:
+                    raise ValueError(f"section {sid}: {done} bytes streamed, {payload.size} "
+                                     "declared")
+                continue
             chunks = _chunks(payload)
             f.write(struct.pack("<IQ", sid, sum(c.nbytes for c in chunks)))
             for c in chunks:
@@ -239,6 +261,7 @@ __all__ = [
     "FormatError",
     "Section",
     "SectionReader",
+    "Streamed",
     "as_u64",
     "bigint_bytes",
     "ensure_aligned",

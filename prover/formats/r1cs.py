@@ -25,7 +25,15 @@ import numba
 import numpy as np
 
 from ._limbs import BN254_R, N8, all_canonical, ints_to_limbs, limbs_to_ints
-from .container import FormatError, as_u64, read_container, u32, u64, write_container
+from .container import (
+    FormatError,
+    Streamed,
+    as_u64,
+    read_container,
+    u32,
+    u64,
+    write_container,
+)
 
 MAGIC = b"r1cs"
 VERSION = 1
@@ -288,29 +296,85 @@ def read_r1cs(path: str | os.PathLike, *, prime: int | None = BN254_R) -> R1CS:
     return r
 
 
-def r1cs_sections(r1cs: R1CS) -> list[tuple[int, bytes | np.ndarray]]:
-    """Section payloads in circom's order."""
-    r1cs.validate()
+_WRITE_ROWS = 1 << 18  # constraints serialized per chunk of the constraints section
+
+
+def _block_bytes(mats: Sequence[SparseMatrix], m: int) -> np.ndarray:
+    """The constraints section's bytes for m constraints whose entries are `mats` (rows 0..m-1,
+    constraint-major)."""
     fs = N8
+    counts = np.stack([np.bincount(x.row, minlength=m).astype(np.int64) for x in mats])
+    cols = np.concatenate([x.col for x in mats]).astype(np.int64)
+    coeff_bytes = np.ascontiguousarray(np.concatenate([x.coeff for x in mats]).astype(
+        "<u8")).view(np.uint8).reshape(-1, fs)
+    nnz = np.array([x.nnz for x in mats], np.int64)
+    starts = np.concatenate([[0], np.cumsum(nnz)[:-1]]).astype(np.int64)
+    out = np.empty(12 * m + int(nnz.sum()) * (4 + fs), np.uint8)
+    written = _emit_terms(out, m, fs, counts, cols, coeff_bytes, starts)
+    assert written == len(out)
+    return out
+
+
+def _header(prime: int, n_wires: int, n_pub_out: int, n_pub_in: int, n_prv_in: int,
+            n_labels: int, m: int) -> bytes:
+    return (u32(N8) + prime.to_bytes(N8, "little") + u32(n_wires) + u32(n_pub_out)
+            + u32(n_pub_in) + u32(n_prv_in) + u64(n_labels) + u32(m))
+
+
+def r1cs_sections(r1cs: R1CS) -> list[tuple[int, bytes | np.ndarray | Streamed]]:
+    """Section payloads in circom's order; the constraints section is streamed in chunks of
+    constraints (each matrix's entries of those rows), never built whole."""
+    r1cs.validate()
     m = r1cs.n_constraints
     mats = [x.sorted_by_row() for x in (r1cs.A, r1cs.B, r1cs.C)]
-    counts = np.stack([np.bincount(x.row, minlength=m).astype(np.int64) for x in mats]) \
-        if m else np.zeros((3, 0), np.int64)
-    cols = np.concatenate([x.col for x in mats]).astype(np.int64)
-    coeff_bytes = np.ascontiguousarray(
-        np.concatenate([x.coeff for x in mats]).astype("<u8")).view(np.uint8).reshape(-1, fs)
-    nnz = np.array([len(x.row) for x in mats], np.int64)
-    starts = np.concatenate([[0], np.cumsum(nnz)[:-1]]).astype(np.int64)
-    size = 12 * m + int(nnz.sum()) * (4 + fs)
-    out = np.empty(size, np.uint8)
-    written = _emit_terms(out, m, fs, counts, cols, coeff_bytes, starts)
-    assert written == size
-    header = (u32(fs) + r1cs.prime.to_bytes(fs, "little") + u32(r1cs.n_wires)
-              + u32(r1cs.n_pub_out) + u32(r1cs.n_pub_in) + u32(r1cs.n_prv_in)
-              + u64(r1cs.n_labels) + u32(m))
-    payload = {SEC_CONSTRAINTS: out, SEC_HEADER: header,
+    first = np.zeros((3, m + 1), np.int64)  # entry index of each row's first entry, per matrix
+    for k, x in enumerate(mats):
+        np.cumsum(np.bincount(x.row, minlength=m), out=first[k, 1:])
+
+    def chunks():
+        for c0 in range(0, m, _WRITE_ROWS):
+            c1 = min(m, c0 + _WRITE_ROWS)
+            block = []
+            for k, x in enumerate(mats):
+                e = slice(int(first[k, c0]), int(first[k, c1]))
+                block.append(SparseMatrix(x.row[e] - c0, x.col[e], x.coeff[e]))
+            yield _block_bytes(block, c1 - c0)
+
+    size = 12 * m + sum(x.nnz for x in mats) * (4 + N8)
+    header = _header(r1cs.prime, r1cs.n_wires, r1cs.n_pub_out, r1cs.n_pub_in, r1cs.n_prv_in,
+                     r1cs.n_labels, m)
+    payload = {SEC_CONSTRAINTS: Streamed(size, chunks), SEC_HEADER: header,
                SEC_WIRE2LABEL: np.asarray(r1cs.wire_to_label, dtype="<u8")}
     return [(sid, payload[sid]) for sid in WRITE_ORDER]
+
+
+def write_r1cs_lcs(path: str | os.PathLike, a: Sequence[Mapping[int, int]],
+                   b: Sequence[Mapping[int, int]], c: Sequence[Mapping[int, int]], *,
+                   n_wires: int, n_pub_out: int, n_pub_in: int, n_prv_in: int,
+                   wire_to_label: np.ndarray, n_labels: int, prime: int = BN254_R,
+                   wire_of: np.ndarray | None = None) -> None:
+    """`write_r1cs(R1CS.from_lcs(...))` byte for byte, converting and writing a chunk of
+    constraints at a time: the R1CS's arrays never exist whole (a large circuit's builder
+    writes its system without doubling its memory)."""
+    if not len(a) == len(b) == len(c):
+        raise ValueError("A, B and C must have one linear combination per constraint")
+    m = len(a)
+
+    def chunks():
+        for c0 in range(0, m, _WRITE_ROWS):
+            block = [_matrix(x[c0 : c0 + _WRITE_ROWS], prime, wire_of) for x in (a, b, c)]
+            for name, x in zip("ABC", block, strict=True):
+                if x.nnz and (x.col.min() < 0 or x.col.max() >= n_wires):
+                    raise FormatError(f"matrix {name}: wire index out of range")
+            yield _block_bytes(block, min(m, c0 + _WRITE_ROWS) - c0)
+
+    size = 12 * m + sum(sum(map(len, x)) for x in (a, b, c)) * (4 + N8)
+    header = _header(prime, n_wires, n_pub_out, n_pub_in, n_prv_in, n_labels, m)
+    w2l = np.asarray(wire_to_label, dtype="<u8")
+    if w2l.shape != (n_wires,):
+        raise FormatError("wire_to_label must have n_wires entries")
+    payload = {SEC_CONSTRAINTS: Streamed(size, chunks), SEC_HEADER: header, SEC_WIRE2LABEL: w2l}
+    write_container(path, MAGIC, VERSION, [(sid, payload[sid]) for sid in WRITE_ORDER])
 
 
 def write_r1cs(r1cs: R1CS, path: str | os.PathLike) -> None:

@@ -23,8 +23,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ._limbs import BN254_Q, BN254_R, g1_from_mont, g2_from_mont
-from .container import FormatError
+from prover.constants import Q as BN254_Q
+from prover.constants import R as BN254_R
+from prover.errors import FormatError
+from prover.pure.curve import g2_on_curve
+
+# lazy: the zkey conversions (`._limbs`, numpy) load in the functions that read a zkey, so that
+# `zkprove groth16 verify` reads its JSON without importing numpy.
 
 G1Point = tuple[int, int] | None
 G2Point = tuple[tuple[int, int], tuple[int, int]] | None
@@ -61,8 +66,7 @@ def _on_curve_g1(x: int, y: int) -> bool:
 
 
 def _on_curve_g2(x: Fq2, y: Fq2) -> bool:
-    from py_ecc.optimized_bn128 import FQ2, b2, is_on_curve
-    return is_on_curve((FQ2(list(x)), FQ2(list(y)), FQ2.one()), b2)
+    return g2_on_curve((x, y))
 
 
 def g1_from_json(obj: Any, what: str = "G1 point", *, check_curve: bool = True) -> G1Point:
@@ -241,6 +245,8 @@ def compute_alphabeta_12(alpha1: G1Point, beta2: G2Point) -> Fq12:
 
 def vk_from_zkey(z: Any, *, with_alphabeta: bool = True) -> VerificationKey:
     """The verification key of a prover.formats.zkey.Zkey (what `zkey export vk` writes)."""
+    from ._limbs import g1_from_mont, g2_from_mont  # lazy: numpy; JSON keys and verify need none
+
     alpha1 = g1_from_mont(z.alpha1, z.q)[0]
     beta2 = g2_from_mont(z.beta2, z.q)[0]
     return VerificationKey(
@@ -254,6 +260,8 @@ def zkey_to_json(z: Any) -> dict:
     """What `snarkjs zkey export json` writes for a Groth16 prover.formats.zkey.Zkey: the header,
     every point as projective decimal strings (infinity [0, 1, 0]), coefficients canonical, and
     C indexed by wire (null for the constant and public wires, as snarkjs's sparse array)."""
+    from ._limbs import g1_from_mont, g2_from_mont  # lazy: numpy; JSON keys and verify need none
+
     q = z.q
 
     def g1s(arr) -> list:

@@ -9,7 +9,8 @@ With the witness w (w_0 = 1, then the public signals, then the private wires):
      pi_a = A + alpha1 + r delta1,   pi_b = B2 + beta2 + s delta2,
      pi_c = C + H + s pi_a + r (B1 + beta1 + s delta1) - r s delta1
    where C sums the private wires only (section 8 starts at wire nPublic + 1).
-Details: docs/prover.md.
+Below SMALL_DOMAIN rows the CPU path runs on plain ints (`prove_ints.py`): loading the
+compiled kernels would cost more than the proof. Details: docs/prover.md.
 """
 
 from __future__ import annotations
@@ -20,22 +21,23 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numba
 import numpy as np
 
-from prover.backend import Backend, BackendName, get_backend
 from prover.constants import R
-from prover.curves import G1, G2
 from prover.errors import NonCanonicalError, WitnessError
-from prover.fields import Fr, ints_to_limbs, limbs_to_ints
+from prover.formats._limbs import ints_to_limbs, limbs_to_ints
 from prover.formats.container import ensure_aligned
 from prover.formats.snarkjs_json import Proof
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import Zkey, read_zkey
-from prover.groth16 import kernels as kg
-from prover.kernels.cpu.params import int_to_limbs
-from prover.ntt import root_of_unity
+from prover.groth16.prove_ints import SMALL_DOMAIN, prove_ints
+
+# lazy: Numba, the backends and the kernels load in the functions that run them, so a small
+# proof (plain ints) never loads them (about a second in a fresh process).
+if TYPE_CHECKING:
+    from prover.backend import Backend, BackendName
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,13 @@ class ProveResult:
     proof: Proof
     public_signals: list[int]
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds, in order
+    engine: str = ""  # what computed it: "ints", or the backend's name ("cpu", "cuda")
 
 
 # The phases `prove` reports, in order (a progress display can size itself from this).
 PHASES = ("zkey read", "witness read", "A.w, B.w", "H (NTTs)", "MSM A (G1)", "MSM B1 (G1)",
           "MSM B2 (G2)", "MSM C (G1)", "MSM H (G1)", "combine")
+PHASES_INTS = ("zkey read", "witness read", "proof (ints)")  # the small path's
 
 
 class _Timer:
@@ -80,6 +84,8 @@ def load_witness(witness: WitnessLike) -> np.ndarray:
         if arr.ndim != 2 or arr.shape[1] != 4 or arr.dtype != np.uint64:
             raise WitnessError(f"witness array must be uint64 of shape (n, 4), got "
                                f"{arr.dtype} {arr.shape}")
+        from prover.fields import Fr
+
         Fr.check_canonical(arr)
         return arr
     vals = [int(v) for v in witness]
@@ -108,6 +114,8 @@ def _coeff_columns(rec: np.ndarray, n_chunks: int):
     """(matrix, constraint, signal, values, starts) of a run of section-4 records; starts
     cut it between constraints into about n_chunks parallel pieces (one piece when the run is
     not sorted by constraint, which snarkjs never writes: rows stay race-free)."""
+    from prover.groth16 import kernels as kg
+
     matrix = np.ascontiguousarray(rec["matrix"], dtype=np.uint32)
     constraint = np.ascontiguousarray(rec["constraint"], dtype=np.int64)
     signal = np.ascontiguousarray(rec["signal"], dtype=np.int64)
@@ -121,6 +129,11 @@ def _coeff_columns(rec: np.ndarray, n_chunks: int):
 
 def evaluate_abc(zkey: Zkey, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(A.w, B.w, C.w) on the domain, Montgomery form, each (domainSize, 4)."""
+    import numba
+
+    from prover.fields import Fr
+    from prover.groth16 import kernels as kg
+
     n = zkey.domain_size
     a = np.zeros((n, 4), dtype=np.uint64)
     b = np.zeros((n, 4), dtype=np.uint64)
@@ -135,6 +148,9 @@ def evaluate_abc(zkey: Zkey, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
 def to_odd_points(evals: np.ndarray, backend: Backend | None = None) -> np.ndarray:
     """In place: values on the n-domain -> values on the odd points of the 2n-domain
     (coefficients by iNTT, then evaluation on the coset w_2n * H)."""
+    from prover.backend import get_backend
+    from prover.ntt import root_of_unity
+
     be = backend or get_backend("cpu")
     log_n = evals.shape[0].bit_length() - 1
     be.intt(evals)
@@ -144,6 +160,8 @@ def to_odd_points(evals: np.ndarray, backend: Backend | None = None) -> np.ndarr
 def h_scalars(a: np.ndarray, b: np.ndarray, c: np.ndarray,
               backend: Backend | None = None) -> np.ndarray:
     """A*B - C on the odd points (Montgomery form); a, b, c are overwritten."""
+    from prover.groth16 import kernels as kg
+
     for x in (a, b, c):
         to_odd_points(x, backend)
     out = np.empty_like(a)
@@ -157,28 +175,48 @@ def _rand_fr() -> int:
     return secrets.randbelow(R)
 
 
+def uses_kernels(zkey: Zkey, backend, kernels: bool | None = None) -> bool:
+    """Whether `prove` runs the compiled kernels (else plain ints): always for CUDA or a
+    Backend object other than the CPU's; below SMALL_DOMAIN rows the CPU and "auto" run on
+    ints (a GPU would not pay there either); `kernels` True/False forces the choice."""
+    if kernels is not None:
+        return kernels
+    name = backend if isinstance(backend, str) else getattr(backend, "name", "?")
+    return name not in ("cpu", "auto") or zkey.domain_size > SMALL_DOMAIN
+
+
 def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
           r: int | None = None, s: int | None = None,
-          backend: Backend | BackendName = "cpu",
+          backend: Backend | BackendName = "cpu", kernels: bool | None = None,
           on_phase: Callable[[str, float], None] | None = None) -> ProveResult:
     """A Groth16 proof and the public signals (witness[1..nPublic]).
 
     `backend` runs the MSMs and NTTs: "cpu", "cuda", "auto" (CUDA when a GPU is present) or a
-    Backend object; the protocol code is the same for all of them. `on_phase(name, seconds)` is
-    called as each phase of PHASES ends (progress displays).
+    Backend object; the protocol code is the same for all of them. Small circuits on the CPU
+    run on plain ints instead (`uses_kernels`; `kernels=True` forces the kernels).
+    `on_phase(name, seconds)` is called as each phase ends (progress displays).
 
     `r` and `s` are the blinding scalars; leave them out (they are drawn from `secrets`).
     Fixed values exist for tests that compare against a reference computation.
     """
     timer = _Timer(on_phase)
-    be = get_backend(backend) if isinstance(backend, str) else backend
     if not isinstance(zkey, Zkey):
         zkey = read_zkey(zkey)
         timer.lap("zkey read")
     w = load_witness(witness)
     check_witness(zkey, w)
     timer.lap("witness read")
+    r = _rand_fr() if r is None else r % R
+    s = _rand_fr() if s is None else s % R
+    public = limbs_to_ints(w[1 : zkey.n_public + 1])
+    if not uses_kernels(zkey, backend, kernels):
+        proof = prove_ints(zkey, limbs_to_ints(w), r, s)
+        timer.lap("proof (ints)")
+        return ProveResult(proof, public, timer.timings, "ints")
+    from prover.backend import get_backend
+    from prover.curves import G1, G2
 
+    be = get_backend(backend) if isinstance(backend, str) else backend
     a, b, c = evaluate_abc(zkey, w)
     timer.lap("A.w, B.w")
     p = h_scalars(a, b, c, be)
@@ -201,17 +239,18 @@ def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
     msm_h = msm(G1, zkey.h, p, "montgomery")
     timer.lap("MSM H (G1)")
 
-    r = _rand_fr() if r is None else r % R
-    s = _rand_fr() if s is None else s % R
     pi_a, pi_b, pi_c = combine(zkey, msm_a, msm_b1, msm_b2, msm_c, msm_h, r, s)
     proof = Proof(G1.to_ints(pi_a)[0], G2.to_ints(pi_b)[0], G1.to_ints(pi_c)[0])
-    public = limbs_to_ints(w[1 : zkey.n_public + 1])
     timer.lap("combine")
-    return ProveResult(proof, public, timer.timings)
+    return ProveResult(proof, public, timer.timings, be.name)
 
 
 def combine(zkey: Zkey, msm_a, msm_b1, msm_b2, msm_c, msm_h, r: int, s: int):
     """The three proof points (affine arrays (1, 2, ...)) from the five MSMs and r, s."""
+    from prover.curves import G1, G2
+    from prover.groth16 import kernels as kg
+    from prover.kernels.cpu.params import int_to_limbs
+
     out_a, out_b, out_c = G1.empty_affine(1), G2.empty_affine(1), G1.empty_affine(1)
 
     def pt(x):

@@ -5,8 +5,9 @@ A proof (pi_a, pi_b, pi_c) for public signals x_1..x_l is valid when
     e(-pi_a, pi_b) * e(alpha1, beta2) * e(vk_x, gamma2) * e(pi_c, delta2) == 1,
     vk_x = IC_0 + sum_i x_i IC_i,
 
-the check `snarkjs groth16 verify` and the EVM verifier make (the Numba pairing, about 0.1 s;
-`pairing_product_is_one_reference` is the py_ecc cross-check for tests). Malformed input raises
+the check `snarkjs groth16 verify` and the EVM verifier make, on plain ints (`prover.pure`: no
+numpy or Numba to load, ~0.1 s; `pairing_product_is_one_reference` is the py_ecc cross-check for
+tests). Malformed input raises
 a ProverInputError subclass before any pairing (NonCanonicalError, NotOnCurveError,
 NotInSubgroupError, PublicInputError); a well-formed proof that fails the equation makes
 verify() return False.
@@ -19,25 +20,24 @@ import time
 from collections.abc import Sequence
 
 from prover.constants import Q, R
-from prover.curves import G1, G2
 from prover.errors import NonCanonicalError, PublicInputError
 from prover.formats.snarkjs_json import Proof, VerificationKey
-from prover.msm import msm_g1
-from prover.pairing import pairing_product_is_one
+from prover.pure import curve as pc
+from prover.pure.pairing import pairing_product_is_one
 
 log = logging.getLogger(__name__)
 
 
 def _check_g1(points, what: str) -> None:
     try:
-        G1.from_ints(points, check=True)
+        pc.validate_g1(points)
     except (ValueError, TypeError) as e:
         raise type(e)(f"{what}: {e}") from None
 
 
 def _check_g2(points, what: str) -> None:
     try:
-        G2.from_ints(points, check=True, subgroup=True)
+        pc.validate_g2(points, subgroup=True)
     except (ValueError, TypeError) as e:
         raise type(e)(f"{what}: {e}") from None
 
@@ -74,11 +74,8 @@ def check_public(vk: VerificationKey, public: Sequence[int]) -> list[int]:
 
 def vk_x(vk: VerificationKey, public: Sequence[int]):
     """IC_0 + sum_i x_i IC_i as a Python-int affine point (None = infinity)."""
-    ic = G1.from_ints(vk.ic, check=False)
-    acc = G1.to_jacobian(ic[:1])
-    if public:
-        acc = G1.add(acc, G1.to_jacobian(msm_g1(ic[1:], list(public))[None]))
-    return G1.to_ints(G1.to_affine(acc))[0]
+    acc = pc.msm(pc.G1, vk.ic[1:], list(public))
+    return pc.g1_to_affine(pc.g1_add(pc.g1_from_affine(vk.ic[0]), acc))
 
 
 # --- pairing product with py_ecc ------------------------------------------------------------

@@ -205,7 +205,7 @@ class SequencerService(Reads):
                     for g in group:
                         if not g.fut.done():
                             g.fut.set_exception(exc)
-                self._publish()
+                self._publish()  # whatever was journaled before a failure
                 self._after_snapshot()
                 continue
             fn, fut = item
@@ -214,10 +214,13 @@ class SequencerService(Reads):
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                fut.set_result(fn(self))
+                res = fn(self)
             except BaseException as exc:
+                self._publish()
                 fut.set_exception(exc)
-            self._publish()
+            else:
+                self._publish()  # the streams before the answer, as for submits
+                fut.set_result(res)
             self._after_snapshot()
         self._settle()
         if not self.seq.state.in_txn:
@@ -415,13 +418,22 @@ class SequencerService(Reads):
         self._unsettled += done
 
     def _publish(self) -> None:
-        """The streams told of the requests just answered (before the books move again)."""
+        """The streams told of the requests just journaled, before the books move again (and
+        before their answers are handed back). A failure here loses stream messages, never an
+        answer: it is logged, and subscribers resync."""
         new = self._unsettled[self._published:]
         self._published = len(self._unsettled)
-        if new and self.hub is not None and self.hub.channels:
-            self.hub.after_group([{"request": req.to_json(), "receipt": msgspec.to_builtins(r),
+        if not (new and self.hub is not None and self.hub.channels):
+            return
+        try:
+            # the request's own fields, not ``to_json`` (a deep copy: ~50 us an order)
+            self.hub.after_group([{"request": {**vars(req), "type": req.TYPE},
+                                   "receipt": msgspec.to_builtins(r),
                                    "time": r.engine_time, "received_us": r.received_us}
                                   for req, _key, r in new])
+        except Exception as exc:
+            self.log(f"warning: streams not told of journal rows {new[0][2].seq}.."
+                     f"{new[-1][2].seq}: {type(exc).__name__}: {exc}")
 
     def _settle(self) -> None:
         """The receipts of the requests answered stored (durable with the next commit) and the
@@ -641,6 +653,10 @@ class SequencerService(Reads):
             self._run_singly(todo[0][0])  # nothing to group with: the one-request path
         elif todo:
             self._run_todo(todo)
+        # the group is journaled: the streams are told before the answers are handed back, so
+        # on the socket loop the events are written first rather than after every answer of
+        # the group (a fill event had waited behind them, and behind the writer's next group)
+        self._publish()
         for g in group:
             g.resolve()
 

@@ -6,8 +6,9 @@ and, for an authenticated session of that account only, ``orders`` and ``fills``
 Every message of a subscription carries ``seq``: 1, 2, 3 ... per subscription, so a gap means
 the client lost messages and must subscribe again. ``book`` starts with a snapshot of every price
 level, then sends deltas ``[side, price, size, orders]`` (size 0: the level is gone): the snapshot
-with the deltas applied in order is the book, exactly. A subscriber whose queue is full is
-dropped with a ``Lagged`` message instead of slowing the engine.
+with the deltas applied in order is the book, exactly. A group's messages reach each socket's
+loop in one hand-off, in order; an event's fields are encoded once for all its subscribers. A
+subscriber whose queue is full is dropped with a ``Lagged`` message instead of slowing the engine.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import msgspec
 
 PUBLIC = ("book", "trades", "oracle")
 PRIVATE = ("orders", "fills")
@@ -38,16 +41,52 @@ def diff(old: Levels, new: Levels) -> list[list]:
     return sorted(out, key=lambda c: (c[0], c[1]))
 
 
+class Body:
+    """One event's fields (never ``channel``, ``key`` or ``seq``: the frame's own), shared by
+    every subscriber it goes to: JSON-encoded once, on the first socket's loop that sends it
+    (not on the writer thread)."""
+
+    __slots__ = ("fields", "_json")
+
+    def __init__(self, fields: dict) -> None:
+        self.fields, self._json = fields, None
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = msgspec.json.encode(self.fields)
+        return self._json
+
+
+# a channel message in an outbox: (channel, key, seq, body), encoded by ``encode``
+Message = tuple[str, int, int, Body]
+
+
+def encode(msg: Message | dict) -> bytes:
+    """The frame of an outbox item: a channel message is ``{"channel", "key", "seq"}`` followed
+    by its body's fields (spliced into the shared encoding); anything else is encoded as is."""
+    if type(msg) is not tuple:
+        return msgspec.json.encode(msg)
+    name, key, seq, body = msg
+    rest = body.json()  # b"{...}"
+    head = b'{"channel":"%s","key":%d,"seq":%d' % (name.encode(), key, seq)
+    return head + (b"," + rest[1:] if len(rest) > 2 else b"}")
+
+
+def as_dict(msg: Message | dict) -> dict:
+    """An outbox item as the client will decode it."""
+    return msgspec.json.decode(encode(msg))
+
+
 class Subscriber:
     """One WebSocket's outbox: ``push`` from any thread, ``next`` awaited on the socket's loop."""
 
     _ids = itertools.count(1)
 
     def __init__(self, loop: asyncio.AbstractEventLoop, account: int | None = None,
-                 limit: int = QUEUE) -> None:
+                 limit: int | None = None) -> None:
         self.id = next(self._ids)
         self.loop, self.account = loop, account
-        self.queue: asyncio.Queue = asyncio.Queue(limit)
+        self.queue: asyncio.Queue = asyncio.Queue(limit or QUEUE)
         self.closed = False
         self.session = None  # the session of the last auth (rollup.api.sessions.Session)
         # cancel-on-disconnect: (account, until: the arming session's expiry), or None
@@ -57,7 +96,7 @@ class Subscriber:
         if not self.closed:
             self.loop.call_soon_threadsafe(self._put, msg)
 
-    def _put(self, msg: dict) -> None:
+    def _put(self, msg: Message | dict) -> None:
         if self.closed:
             return
         try:
@@ -68,8 +107,18 @@ class Subscriber:
             self.queue.put_nowait({"type": "error", "code": "Lagged",
                                    "message": "too many unread messages: subscribe again"})
 
-    async def next(self) -> dict:
+    def _put_all(self, msgs: list[Message]) -> None:
+        for m in msgs:
+            self._put(m)
+
+    async def next(self) -> Message | dict:
         return await self.queue.get()
+
+
+def _deliver(batch: list[tuple[Subscriber, list[Message]]]) -> None:
+    """On a socket loop: one group's messages into their outboxes, in order."""
+    for who, msgs in batch:
+        who._put_all(msgs)
 
 
 @dataclass
@@ -93,6 +142,7 @@ class Hub:
         self.book_of = book_of
         self.channels: dict[tuple[str, int], _Channel] = {}
         self.lock = threading.Lock()  # subscribe/unsubscribe from socket threads, fan-out here
+        self._out: dict[int, tuple[Subscriber, list[Message]]] = {}  # a group's, per subscriber
 
     # --- subscriptions (call on the writer thread: see the class docstring) ---------------------
     def subscribe(self, who: Subscriber, name: str, key: int) -> None:
@@ -124,10 +174,11 @@ class Hub:
         return n
 
     # --- fan-out (the writer thread, after the group is durable) --------------------------------
-    def _send(self, name: str, key: int, body: dict) -> None:
+    def _send(self, name: str, key: int, fields: dict) -> None:
         ch = self.channels.get((name, key))
         if ch is None:
             return
+        body = Body(fields)
         for sub in list(ch.subs.values()):
             if sub.who.closed:
                 ch.subs.pop(sub.who.id, None)
@@ -135,11 +186,12 @@ class Hub:
                     del self.channels[(name, key)]
                 continue
             sub.seq += 1
-            sub.who.push({"channel": name, "key": key, "seq": sub.seq, **body})
+            self._out.setdefault(sub.who.id, (sub.who, []))[1].append((name, key, sub.seq, body))
 
     def after_group(self, events: list[dict]) -> None:
-        """``events``: per accepted request, ``{"request": <its JSON>, "receipt": <receipt JSON>,
-        "time": <engine time>, "received_us": <wall clock>}`` in journal order."""
+        """``events``: per accepted request, ``{"request": <its fields and "type">, "receipt":
+        <receipt JSON>, "time": <engine time>, "received_us": <wall clock>}`` in journal order.
+        Each socket loop gets the group's messages in one hand-off."""
         with self.lock:
             if not self.channels:
                 return
@@ -152,11 +204,23 @@ class Hub:
                     ch.levels = new
                     if changes:
                         self._send("book", key, {"type": "delta", "changes": changes})
+            out, self._out = self._out, {}
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+        for who, msgs in out.values():
+            by_loop.setdefault(who.loop, []).append((who, msgs))
+        for loop, batch in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, batch)
+            except RuntimeError:  # that loop has stopped (the server is shutting down)
+                pass
 
     def _fan_out(self, ev: dict) -> None:
         req, rec = ev["request"], ev["receipt"]
         stamp = {"time": ev.get("time"), "received_us": ev.get("received_us")}
         for f in rec.get("fills", ()):
+            if "seq" in f:  # the fill's journal number; ``seq`` is the subscription's counter
+                f = {**f, "journal_seq": f["seq"]}
+                del f["seq"]
             self._send("trades", f["asset"], {"type": "trade", **f, **stamp})
             for who in {f["maker"], f["taker"]}:
                 self._send("fills", who, {"type": "fill", **f, **stamp})

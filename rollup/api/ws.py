@@ -21,7 +21,7 @@ from typing import Literal
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from rollup.api.streams import PRIVATE, Hub, Subscriber
+from rollup.api.streams import PRIVATE, Hub, Subscriber, encode
 from rollup.errors import EngineError
 from rollup.transactions import SCOPE_CANCEL
 
@@ -53,8 +53,8 @@ def _error(code: str, message: str) -> dict:
 async def _pump(ws: WebSocket, sub: Subscriber) -> None:
     while True:
         msg = await sub.next()
-        await ws.send_text(msgspec.json.encode(msg).decode())
-        if msg.get("code") == "Lagged":
+        await ws.send_text(encode(msg).decode())
+        if type(msg) is dict and msg.get("code") == "Lagged":
             await ws.close(1008)
             return
 

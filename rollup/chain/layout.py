@@ -93,6 +93,15 @@ class Withdrawal:
                 + _addr(self.to) + self.amount.to_bytes(16, "big"))
 
 
+def public_data_bytes(slots: int, l1_slots: int) -> int:
+    """Length of the public data of a batch circuit of SLOTS slots, L1_SLOTS of them L1 slots:
+    count u32 | L1_SLOTS records | SLOTS state-diff chunks (Rollup.sol's batch shapes)."""
+    # lazy: the chunk size is the batch circuit's (its package loads Numba): deployments only
+    from circuits.batch import DIFF_BYTES
+
+    return 4 + RECORD_BYTES * l1_slots + DIFF_BYTES * slots
+
+
 def encode_public_data(withdrawals: list[Withdrawal], state_diff: bytes = b"") -> bytes:
     """count u32 | records | opaque state-diff bytes."""
     return (len(withdrawals).to_bytes(4, "big") + b"".join(w.encode() for w in withdrawals)

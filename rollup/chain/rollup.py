@@ -6,6 +6,7 @@ custom error (WrongOldRoot, WrongBatchNumber, InvalidProof, ...).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from eth_utils import keccak
@@ -46,18 +47,24 @@ class RollupClient:
                first_account_id: int = 1, account_limit: int = 2**32 - 1,
                accounts_depth: int = 32, signature_verifier: str | None = None,
                queue_fee: int = 0, min_deposit: int = 1, queue_spacing: int = 0,
-               genesis_collateral: int = 0, sender: str | None = None) -> RollupClient:
+               genesis_collateral: int = 0,
+               batch_shapes: Mapping[tuple[int, int], str] | None = None,
+               sender: str | None = None) -> RollupClient:
         """`first_account_id`: the id the first new key gets (ids below belong to the genesis
         state); `account_limit`: at most 2**`accounts_depth`, the depth the circuits prove;
         `signature_verifier`: an EdDSAPoseidonVerifier (None: deploy one, two creations);
         `queue_fee` wei per queue entry, `min_deposit`, `queue_spacing` seconds: the queue's
         economics (contract comment); `genesis_collateral`: token the contract must already
-        hold for the genesis balances."""
+        hold for the genesis balances; `batch_shapes`: {(slots, l1_slots): verifier} for the
+        batch shapes with a key of their own, `batch_verifier` (may be the zero address then)
+        verifying every other shape."""
         if signature_verifier is None:
             signature_verifier = deploy_signature_verifier(chain, sender=sender)
         cfg = (batch_verifier, exit_verifier, signature_verifier, token, operator, genesis_root,
                priority_deadline, first_account_id, account_limit, accounts_depth, queue_fee,
-               min_deposit, queue_spacing, genesis_collateral)
+               min_deposit, queue_spacing, genesis_collateral,
+               [(l1, layout.public_data_bytes(n, l1), v)
+                for (n, l1), v in sorted((batch_shapes or {}).items())])
         c = deploy(chain, "Rollup", cfg, sender=sender)
         return cls(chain, c.address)
 
@@ -74,6 +81,10 @@ class RollupClient:
     def account_of(self, l2_key: bytes) -> int:
         """The account id the contract assigned to a compressed key (0 = none yet)."""
         return call(self.f.accountOf(l2_key))
+
+    def batch_verifier_for(self, public_data: bytes) -> str:
+        """The verifier the contract sends a batch with this public data to (its shape's)."""
+        return call(self.f.batchVerifierFor(public_data))
 
     def queue_fee(self) -> int:
         return call(self.f.queueFee())

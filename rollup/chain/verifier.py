@@ -10,6 +10,7 @@ import os
 
 from prover.formats.snarkjs_json import Proof, VerificationKey, load_proof, load_vk
 
+from .artifacts import load
 from .contracts import deploy
 from .node import Chain
 
@@ -52,3 +53,20 @@ def deploy_verifier(chain: Chain, vk: VerificationKey | str | os.PathLike, *,
     if vk.n_public == 1 and not general:
         return deploy(chain, "Groth16Verifier", *args, sender=sender)
     return deploy(chain, "Groth16VerifierN", *args, sender=sender)
+
+
+def verifier_holds(chain: Chain, address: str, vk: VerificationKey) -> bool:
+    """Whether ADDRESS runs exactly the Groth16Verifier of VK: its code is compared byte for
+    byte with the runtime code the constructor returns for VK (an eth_call of the creation code
+    with VK's arguments, which fills the immutables). One public input only (the batch's)."""
+    if vk.n_public != 1:
+        raise ValueError("verifier_holds checks one-input verifiers (Groth16Verifier)")
+    from eth_abi import encode
+
+    art = load("Groth16Verifier")
+    (ctor,) = [f for f in art.abi if f["type"] == "constructor"]
+    args = encode([i["type"] for i in ctor["inputs"]], list(vk_args(vk)))
+    w3 = chain.w3
+    want = bytes(w3.eth.call({"data": art.bytecode + args.hex()}))
+    have = bytes(w3.eth.get_code(w3.to_checksum_address(address)))
+    return bool(have) and have == want

@@ -7,7 +7,8 @@
 (default: what ``rollup.settlement.batch.plan_batches`` puts in the next batch) to
 ``build_batch`` and writes ``batch-NNNNNN.wtns`` and ``batch-NNNNNN.json`` in DATA/batches/;
 deposits take their L1 queue entries from ``--queue FILE`` or the L1 feed's store. ``prove``
-proves a built batch (default key DATA/keys/batch.zkey), checks the proof's public input against
+proves a built batch (default key: its shape's, DATA/keys/batch.zkey for the configured shape,
+batch-<slots>x<l1>.zkey for another), checks the proof's public input against
 the batch's and, given a verification key, verifies it: ``batch-NNNNNN.proof.json`` and
 ``.public.json`` beside the batch. Details: docs/settlement.md.
 """
@@ -64,10 +65,11 @@ def build_cmd(config_path: str, first: int | None, last: int | None, number: int
 @click.argument("batch_json", required=False, type=click.Path(dir_okay=False))
 @config_option
 @click.option("--zkey", type=click.Path(dir_okay=False), default=None,
-              help="Proving key of the batch circuit [default: DATA/keys/batch.zkey].")
+              help="Proving key of the batch circuit [default: the batch shape's in "
+                   "DATA/keys].")
 @click.option("--vk", type=click.Path(dir_okay=False), default=None,
-              help="Verification key to check the proof with [default: DATA/keys/"
-                   "batch_vk.json, when present].")
+              help="Verification key to check the proof with [default: the batch shape's in "
+                   "DATA/keys, when present].")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True)
 def prove_cmd(batch_json: str | None, config_path: str, zkey: str | None, vk: str | None,
@@ -75,14 +77,16 @@ def prove_cmd(batch_json: str | None, config_path: str, zkey: str | None, vk: st
     """Prove a built batch [default: the last one built]."""
     from prover.backend import get_backend
     from prover.formats.snarkjs_json import load_vk
+    from rollup.settlement.shapes import shape_of
     from rollup.settlement.stage import BatchError, batch_file, missing_key_hint, prove_file
 
     cfg = load_config(config_path)
     path, meta = batch_file(cfg, batch_json)
-    zkey_path = Path(zkey) if zkey else cfg.keys_dir / "batch.zkey"
+    shape = shape_of(cfg, int(meta["slots"]), int(meta["l1_slots"]))
+    zkey_path = Path(zkey) if zkey else shape.zkey
     if not zkey_path.is_file():
         raise BatchError(missing_key_hint(cfg, meta, zkey_path))
-    vk_path = Path(vk) if vk else cfg.keys_dir / "batch_vk.json"
+    vk_path = Path(vk) if vk else shape.vk
     if vk and not vk_path.is_file():
         raise BatchError(f"no verification key at {vk_path}")
     seconds = prove_file(path, meta, str(zkey_path), backend=get_backend(backend),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
 
-from rollup.config import load, set_rollup_address
+from rollup.config import load, parse_shape, set_rollup_address
 
 # lazy: each command imports what it runs on (the engine, web3, Numba kernels, requests,
 # key files) when it runs, so that `rollup --help` loads only what the options need.
@@ -97,6 +98,9 @@ class DeployError(ValueError):
               help="Verification key (snarkjs JSON) of the batch circuit.")
 @click.option("--exit-vk", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Verification key (snarkjs JSON) of the exit circuit.")
+@click.option("--shape-vk", "shape_vks", multiple=True, metavar="SLOTSxL1=PATH",
+              help="A further batch shape's verification key, e.g. 16x2=keys/batch-16x2_vk.json "
+                   "(repeatable); --batch-vk verifies every other shape.")
 @click.option("--genesis-root", default=None, help="The genesis state root (hex).")
 @click.option("--genesis", "genesis_path", type=click.Path(dir_okay=False), default=None,
               help="Genesis file: raw records, {\"records\": hex}, or the sequencer's "
@@ -124,10 +128,10 @@ class DeployError(ValueError):
               help="Deployer, unlocked on the node [default: its first account].")
 def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_path, depth,
                token, deadline, first_account, account_limit, queue_fee, queue_spacing,
-               min_deposit, operator, sender) -> None:
-    """Deploy the two verifiers, the signature verifier, a TestToken (unless --token) and
-    Rollup, the genesis collateral sent to the Rollup's address first; print the addresses as
-    JSON."""
+               min_deposit, operator, sender, shape_vks=()) -> None:
+    """Deploy the two verifiers (and one per --shape-vk), the signature verifier, a TestToken
+    (unless --token) and Rollup, the genesis collateral sent to the Rollup's address first;
+    print the addresses as JSON."""
     from eth_utils import is_address, to_checksum_address
 
     from prover.formats.snarkjs_json import load_vk
@@ -195,6 +199,21 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
     if queue_fee < 0 or queue_spacing < 0 or min_deposit < 1:
         raise DeployError("need --queue-fee >= 0, --queue-spacing >= 0, --min-deposit >= 1")
     bvk, evk = load_vk(batch_vk), load_vk(exit_vk)
+    shapes = {}
+    for arg in shape_vks:
+        name, _, path = arg.partition("=")
+        shape = parse_shape(name)
+        if shape is None or not path:
+            raise click.BadParameter(f"{arg!r} is not SLOTSxL1=PATH (1 <= slots, L1 <= slots)",
+                                     param_hint="--shape-vk")
+        if not Path(path).is_file():
+            raise click.BadParameter(f"no file {path}", param_hint="--shape-vk")
+        if shape in shapes:
+            raise click.BadParameter(f"shape {name} given twice", param_hint="--shape-vk")
+        if cfg is not None and shape == (cfg.batch_slots, cfg.batch_l1_slots):
+            raise click.BadParameter(f"{name} is [batch]'s own shape: --batch-vk verifies it",
+                                     param_hint="--shape-vk")
+        shapes[shape] = load_vk(path)
     with connect(rpc_url) as ch:
         if cfg is not None and cfg.chain_id != ch.w3.eth.chain_id:
             raise DeployError(f"{config_path}: chain_id {cfg.chain_id} is not the node's "
@@ -202,6 +221,7 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
         sender = to_checksum_address(sender) if sender else ch.accounts[0]
         bv = deploy_verifier(ch, bvk, sender=sender)
         ev = deploy_verifier(ch, evk, sender=sender)
+        sv = {k: deploy_verifier(ch, v, sender=sender).address for k, v in shapes.items()}
         tok = (to_checksum_address(token) if token
                else deploy(ch, "TestToken", sender=sender).address)
         sig = deploy_signature_verifier(ch, sender=sender)
@@ -225,8 +245,10 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
                                 account_limit=limit, accounts_depth=depth or 32,
                                 signature_verifier=sig, queue_fee=queue_fee,
                                 queue_spacing=queue_spacing, min_deposit=min_deposit,
-                                genesis_collateral=collateral, sender=sender)
+                                genesis_collateral=collateral, batch_shapes=sv,
+                                sender=sender)
         out = {"rollup": r.address, "batch_verifier": bv.address, "exit_verifier": ev.address,
+               "shape_verifiers": {f"{n}x{l1}": a for (n, l1), a in sv.items()},
                "token": tok, "test_token": token is None, "chain_id": ch.w3.eth.chain_id,
                "genesis_root": f"0x{root:064x}", "first_account_id": first,
                "account_limit": limit, "priority_deadline": deadline,
@@ -236,6 +258,6 @@ def deploy_cmd(rpc_url, config_path, batch_vk, exit_vk, genesis_root, genesis_pa
                "operator": to_checksum_address(operator or sender),
                "block": ch.w3.eth.block_number}
     if cfg is not None:
-        set_rollup_address(config_path, r.address)
+        set_rollup_address(config_path, r.address, [f"{n}x{l1}" for n, l1 in sorted(sv)])
         out["config"] = str(config_path)
     click.echo(json.dumps(out, indent=2))

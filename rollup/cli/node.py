@@ -87,10 +87,11 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
 
     from rollup.api.server import ApiServer
     from rollup.api.service import SequencerService
-    from rollup.chain.node import AnvilNode
+    from rollup.chain.node import AnvilNode, rpc
     from rollup.node import metrics as M
     from rollup.node.cluster import make_pool
-    from rollup.node.node import Node, NodeError
+    from rollup.node.node import Node, NodeError, check_batch_shapes
+    from rollup.settlement.shapes import on_disk
 
     cfg = load_config(config_path)
     log = lambda m: click.echo(f"{time.strftime('%H:%M:%S')} {m}", err=True)  # noqa: E731
@@ -115,10 +116,12 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
                 raise NodeError(f"--deploy: no {cfg.keys_dir / name} (`rollup setup ... --out "
                                 f"{cfg.keys_dir}`)")
         log("deploying the rollup")
+        named = on_disk(cfg)  # every further shape with keys here: the contract verifies them
         with contextlib.redirect_stdout(sys.stderr):  # stdout's first line: "listening on"
             ctx.invoke(deploy_cmd, rpc_url=url, config_path=str(cfg.path),
                        batch_vk=str(cfg.keys_dir / "batch_vk.json"),
-                       exit_vk=str(cfg.keys_dir / "exit_vk.json"))
+                       exit_vk=str(cfg.keys_dir / "exit_vk.json"),
+                       shape_vks=tuple(f"{s.slots}x{s.l1_slots}={s.vk}" for s in named))
         cfg = load_config(config_path)
     if not cfg.rollup_deployed:
         raise NodeError("chain.rollup_address is not set: deploy first (`rollup chain deploy "
@@ -129,6 +132,9 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
                         f"--l1-slots {cfg.batch_l1_slots} --assets {cfg.batch_assets} --depth "
                         f"{cfg.tree_depth} --out {cfg.keys_dir}`)")
     vk = cfg.keys_dir / "batch_vk.json"
+    # the contract takes each shape, and verifies it with the key here
+    shapes = check_batch_shapes(cfg, rpc(url))
+    log("batch shapes (slots x L1 slots): " + ", ".join(s.name for s in shapes))
     oracle_key = _oracle_key(cfg, log)
     l1_account = _l1_account(cfg, log)
     server = ApiServer(None, host or cfg.api_host, cfg.api_port if port is None else port,

@@ -90,8 +90,9 @@ def rollup_address(cfg, flag: str | None) -> str:
               help="Depth of the accounts tree.")
 @click.option("--slots", "batch_slots", type=int, default=4, show_default=True,
               help="Record slots per batch.")
-@click.option("--l1-slots", "batch_l1_slots", type=int, default=2, show_default=True,
-              help="Slots per batch that may carry deposits and withdrawals.")
+@click.option("--l1-slots", "batch_l1_slots", type=int, default=None,
+              help="Slots per batch that may carry deposits and withdrawals [default: 2, or "
+                   "all of them below 2].")
 @click.option("--assets", "batch_assets", type=int, default=8, show_default=True,
               help="Asset table of the batch circuit (a power of two; asset ids below it).")
 @click.option("--batch-time", "batch_time_limit", type=float, default=60.0, show_default=True,
@@ -118,7 +119,7 @@ def rollup_address(cfg, flag: str | None) -> str:
               "(existing key files are kept).")
 def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_address: str,
          data_dir: str,
-         tree_depth: int, batch_slots: int, batch_l1_slots: int, batch_assets: int,
+         tree_depth: int, batch_slots: int, batch_l1_slots: int | None, batch_assets: int,
          batch_time_limit: float, api_host: str,
          api_port: int, oracle_key: str | None, operator_key: str | None, no_markets: bool,
          encrypt: bool, passphrase_env: str | None, passphrase_file: str | None,
@@ -131,6 +132,8 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
     path = base / DEFAULT_PATH
     if path.exists() and not force:
         raise ConfigError(f"{path} exists (pass --force to overwrite it)")
+    if batch_l1_slots is None:
+        batch_l1_slots = min(2, batch_slots)
     cfg = Config(path=path.resolve(), node=node, chain_id=chain_id, anvil_port=anvil_port,
                  rollup_address=rollup_address, data_dir=data_dir, tree_depth=tree_depth,
                  batch_slots=batch_slots, batch_l1_slots=batch_l1_slots,

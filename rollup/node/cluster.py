@@ -1,15 +1,16 @@
 """The prover pool on a Ray cluster: the same ``submit``/``close`` as ``LocalProverPool``.
 
-Long-lived actors (``ProverWorker``) each load the proving key once: from ``key_path`` on their
-machine when it is there, else from the machine's key cache, else fetched once per machine
-through Ray's object store into that cache; every copy is checked against the node's key's
-SHA-256 before use (``KeyMismatch`` otherwise). A job ships the batch metadata and witness and
-brings back the proof's texts; the node writes ``.public.json`` then ``.proof.json`` itself, so
-workers need no shared folder. A worker lost mid-proof is replaced and its job goes back to the
-front of the queue (``max_attempts`` losses fail it; the node proves it again on its next pass);
-a job resolves once, and the relayer submits from the files in order, as with local processes.
-CPU workers use the CPU backend; ``gpu`` workers hold one GPU and use CUDA when present.
-``make_pool`` builds the pool ``[node] cluster`` names. See docs/cluster.md.
+Long-lived actors (``ProverWorker``) each load the proving keys once (the configured batch
+shape's and every named shape's): from ``key_path`` on their machine when it is there, else from
+the machine's key cache, else fetched once per machine through Ray's object store into that
+cache; every copy is checked against the node's key's SHA-256 before use (``KeyMismatch``). A
+job ships the batch metadata and witness and brings back the proof's texts; the node writes
+``.public.json`` then ``.proof.json`` itself, so workers need no shared folder. A worker lost
+mid-proof is replaced and its job goes back to the front of the queue (``max_attempts`` losses
+fail it; the node proves it again on its next pass); a job resolves once, and the relayer
+submits from the files in order, as with local processes. CPU workers use the CPU backend;
+``gpu`` workers hold one GPU and use CUDA when present. ``make_pool`` builds the pool
+``[node] cluster`` names. See docs/cluster.md.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from pathlib import Path
 from prover.formats.snarkjs_json import vk_from_json
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import read_zkey
-from rollup.node.provers import LocalProverPool, ProofDone, ProofJob, ProverPool
+from rollup.node.provers import (
+    LocalProverPool,
+    ProofDone,
+    ProofJob,
+    ProverPool,
+    ShapeKeys,
+    select_key,
+)
+from rollup.settlement.shapes import batch_shapes
 from rollup.settlement.stage import Proven, prove_witness, write_proof
 
 # lazy: the proving backend (`prover.backend`, with the prover's Numba kernels) loads in the Ray
@@ -49,12 +58,18 @@ class KeyMismatch(ClusterError):
 def make_pool(cfg, zkey: str | Path, *, vk: str | Path | None = None,
               workers: int | None = None, log=None) -> ProverPool:
     """The pool ``[node] cluster`` names (a ``rollup.config.Config``): ``local`` processes, or
-    Ray workers: ``embedded`` starts Ray here, anything else is the address of a cluster."""
+    Ray workers: ``embedded`` starts Ray here, anything else is the address of a cluster.
+    Workers also hold the keys of the further batch shapes ``[batch] shapes`` lists, and prove
+    no batch of a shape they have no key for."""
     n = cfg.node_provers if workers is None else workers
+    main = (cfg.batch_slots, cfg.batch_l1_slots)
+    shapes = tuple((s.slots, s.l1_slots, str(s.zkey), str(s.vk)) for s in batch_shapes(cfg)
+                   if s.key != main)
     if cfg.node_cluster == "local":  # Ray is never imported then
-        return LocalProverPool(zkey, vk=vk, workers=n, backend=cfg.node_backend)
+        return LocalProverPool(zkey, vk=vk, workers=n, backend=cfg.node_backend, shapes=shapes,
+                               main_shape=main)
     return RayProverPool(zkey, vk=vk, workers=n, gpu_workers=cfg.node_gpu_provers,
-                         cpus=cfg.node_prover_cpus, log=log,
+                         cpus=cfg.node_prover_cpus, log=log, shapes=shapes, main_shape=main,
                          address=None if cfg.node_cluster == "embedded" else cfg.node_cluster)
 
 
@@ -115,29 +130,38 @@ def install_key(sha256: str, data: bytes, cache: Path) -> Path:
 
 
 class ProverWorker:
-    """One Ray actor (``ray.remote`` is applied by the pool): a loaded proving key, a backend,
-    one proof at a time. Everything crossing the wire is plain data (dicts, str, arrays)."""
+    """One Ray actor (``ray.remote`` is applied by the pool): loaded proving keys, a backend,
+    one proof at a time. Everything crossing the wire is plain data (dicts, str, arrays).
+    KEYS: [{"shape": [slots, l1_slots] (None: any shape no other key has), "sha256",
+    "key_path", "vk_json"}], the configured shape's first."""
 
-    def __init__(self, sha256: str, key_path: str | None, cache: str | None,
-                 vk_json: str | None, backend: str) -> None:
-        self.sha256, self.key_path, self.cache = sha256, key_path, cache
-        self.vk_json, self.backend_name = vk_json, backend
-        self.key = self.vk = self.backend = None
+    def __init__(self, keys: list[dict], cache: str | None, backend: str) -> None:
+        self.keys, self.cache, self.backend_name = keys, cache, backend
+        self.loaded: dict = {}  # shape -> (key, vk) (rollup.node.provers.select_key)
+        self.backend = None
 
-    def load(self, data: bytes | None = None) -> dict | None:
-        """Load the key (DATA: its bytes, when this machine had no copy). None: send the key."""
+    def load(self, shas: list[str] | None = None, *data: bytes) -> dict:
+        """Load every key (DATA: the bytes of the keys SHAS, fetched for this machine). Returns
+        {"missing": [sha256, ...]} while some key has no copy here, else the description."""
         from prover.backend import get_backend
 
         cache = key_cache_dir(self.cache)
-        path = find_key(self.sha256, self.key_path, cache)
-        if path is None:
-            if data is None:
-                return None
-            path = install_key(self.sha256, data, cache)
-        self.key = read_zkey(path)
-        self.vk = vk_from_json(json.loads(self.vk_json)) if self.vk_json else None
+        given = dict(zip(shas or [], data, strict=True))
+        paths, missing = {}, []
+        for k in self.keys:
+            path = find_key(k["sha256"], k["key_path"], cache)
+            if path is None and k["sha256"] in given:
+                path = install_key(k["sha256"], given[k["sha256"]], cache)
+            if path is None:
+                missing.append(k["sha256"])
+            paths[k["sha256"]] = path
+        if missing:
+            return {"missing": missing}
+        self.loaded = {None if k["shape"] is None else tuple(k["shape"]): (
+            read_zkey(paths[k["sha256"]]),
+            vk_from_json(json.loads(k["vk_json"])) if k["vk_json"] else None) for k in self.keys}
         self.backend = get_backend(self.backend_name)
-        return self.describe(str(path))
+        return self.describe(str(paths[self.keys[0]["sha256"]]))
 
     def describe(self, key: str = "") -> dict:
         import socket
@@ -149,7 +173,8 @@ class ProverWorker:
                 "gpus": [str(g) for g in ray.get_gpu_ids()]}
 
     def prove(self, meta: dict, witness) -> dict:
-        p = prove_witness(meta, witness, self.key, vk=self.vk, backend=self.backend)
+        key, vk = select_key(self.loaded, meta)  # UnknownShape: no key of the batch's shape
+        p = prove_witness(meta, witness, key, vk=vk, backend=self.backend)
         return {"number": p.number, "public_json": p.public_json, "proof_json": p.proof_json,
                 "seconds": p.seconds}
 
@@ -182,7 +207,9 @@ class RayProverPool:
                  gpu_workers: int = 0, cpus: int = 1, address: str | None = None,
                  key_path: str | None = None, key_cache: str | None = None,
                  init: dict | None = None, max_attempts: int = 3,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 shapes: tuple[ShapeKeys, ...] = (),
+                 main_shape: tuple[int, int] | None = None) -> None:
         import ray  # Ray is a cluster runtime of hundreds of MB: imported only when configured
 
         if workers + gpu_workers < 1:
@@ -193,6 +220,17 @@ class RayProverPool:
         self.key_path = str(self.zkey) if key_path is None else key_path
         self.key_cache = key_cache
         self.vk_json = Path(vk).read_text() if vk else None
+        # the configured shape's key, then the named shapes' (found at the node's paths, or
+        # fetched): sha256 -> path for the fetch
+        self.keys = [{"shape": list(main_shape) if main_shape else None,
+                      "sha256": self.sha256, "key_path": self.key_path,
+                      "vk_json": self.vk_json}]
+        self._paths = {self.sha256: self.zkey}
+        for n, l1, z, v in shapes:
+            sha = sha256_file(z)
+            self.keys.append({"shape": [n, l1], "sha256": sha, "key_path": str(z),
+                              "vk_json": Path(v).read_text() if v else None})
+            self._paths[sha] = Path(z)
         self.workers = workers + gpu_workers
         self.cpus, self.max_attempts = cpus, max_attempts
         self.log = log or (lambda m: None)
@@ -208,7 +246,7 @@ class RayProverPool:
                 raise ClusterError(f"cannot reach the Ray cluster at {address or 'here'}: "
                                    f"{' '.join(str(exc).split())[:200]}") from None
         self._actor = ray.remote(max_restarts=0, max_task_retries=0)(ProverWorker)
-        self._key_ref = None
+        self._key_refs: dict[str, object] = {}  # sha256 -> the key's bytes in the object store
         self._lock = threading.Lock()
         self._queue: collections.deque[_Job] = collections.deque()
         self._slots = [_Worker(gpu=False) for _ in range(workers)] + \
@@ -288,8 +326,7 @@ class RayProverPool:
         if w.gpu:
             opts["num_gpus"] = 1
         w.handle = self._actor.options(**opts).remote(
-            self.sha256, self.key_path, self.key_cache, self.vk_json,
-            "auto" if w.gpu else "cpu")
+            self.keys, self.key_cache, "auto" if w.gpu else "cpu")
         w.state, w.job, w.info, w.started = "loading", None, {}, time.time()
         w.ref = w.handle.load.remote()
 
@@ -355,10 +392,12 @@ class RayProverPool:
                     j.future.set_exception(exc)
             return
         if w.state == "loading":
-            if out is None:  # no copy on that machine: fetch it once through the object store
-                if self._key_ref is None:
-                    self._key_ref = self._ray.put(self.zkey.read_bytes())
-                w.ref = w.handle.load.remote(self._key_ref)
+            if "missing" in out:  # no copy on that machine: fetch once through the object store
+                for sha in out["missing"]:
+                    if sha not in self._key_refs:
+                        self._key_refs[sha] = self._ray.put(self._paths[sha].read_bytes())
+                w.ref = w.handle.load.remote(out["missing"],
+                                             *(self._key_refs[sha] for sha in out["missing"]))
                 return
             with self._lock:
                 w.state, w.info, w.failures = "idle", out, 0

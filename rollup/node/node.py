@@ -26,8 +26,13 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
+from prover.formats.snarkjs_json import load_vk, vk_from_zkey
+from prover.formats.zkey import read_zkey
+from rollup.chain import layout
+from rollup.chain.errors import ContractRevert
 from rollup.chain.node import rpc
 from rollup.chain.rollup import RollupClient
+from rollup.chain.verifier import verifier_holds, vk_args
 from rollup.config import Config
 from rollup.node import builder
 from rollup.node import metrics as M
@@ -36,6 +41,7 @@ from rollup.node.oracle import FileSource, OracleFeeder, make_source
 from rollup.node.provers import ProofJob, ProverPool, stop_executor
 from rollup.settlement import files as F
 from rollup.settlement.relayer import BatchStore, Relayer
+from rollup.settlement.shapes import Shape, ShapeError, batch_shapes
 from rollup.settlement.stage import pending_rows, stored_batch
 from rollup.state.state import KIND_PERP
 
@@ -67,6 +73,50 @@ class Stage:
         return {k: v for k, v in self.__dict__.items() if k != "name"}
 
 
+def check_batch_shapes(cfg: Config, chain) -> list[Shape]:
+    """The batch shapes this node proves (``rollup.settlement.shapes``), each checked against
+    the deployed contract: it routes the shape's public data to a verifier holding the very key
+    in the keys folder. A shape it would refuse, or verify with another key, is a NodeError
+    before anything is proven (a regenerated key after the deployment, a shape never deployed)."""
+    try:
+        shapes = batch_shapes(cfg)
+    except ShapeError as exc:
+        raise NodeError(str(exc)) from None
+    client = RollupClient(chain, cfg.rollup_address)  # chain: a rollup.chain.node.Chain
+    for s in shapes:
+        if not s.vk.is_file():
+            raise NodeError(f"no verification key at {s.vk}: the node checks each batch shape's "
+                            "key against the contract")
+        size = layout.public_data_bytes(s.slots, s.l1_slots)
+        try:
+            verifier = client.batch_verifier_for(s.l1_slots.to_bytes(4, "big") + bytes(size - 4))
+        except ContractRevert as exc:
+            raise NodeError(f"the contract at {cfg.rollup_address} does not take {s.name} batches "
+                            f"({exc}): deploy with this shape, or change [batch]") from None
+        if not s.zkey.is_file():
+            raise NodeError(f"no proving key at {s.zkey} for {s.name} batches")
+        params = s.zkey.with_name(s.zkey.stem + "_circuit.json")  # rollup setup writes it
+        if params.is_file():
+            got = json.loads(params.read_text())
+            want = {"slots": s.slots, "l1_slots": s.l1_slots, "depth": cfg.tree_depth,
+                    "assets": cfg.batch_assets}
+            if any(got.get(k) != v for k, v in want.items()):
+                raise NodeError(f"{s.zkey} proves {got.get('slots')}x{got.get('l1_slots')} "
+                                f"batches at depth {got.get('depth')} with {got.get('assets')} "
+                                f"assets ({params.name}); this node needs "
+                                f"{s.name} at depth {cfg.tree_depth} with {cfg.batch_assets}")
+        # the provers' key (its header: memory-mapped) is what must match the contract's
+        vk = vk_from_zkey(read_zkey(s.zkey), with_alphabeta=False)
+        if vk_args(vk) != vk_args(load_vk(s.vk)):
+            raise NodeError(f"{s.zkey} and {s.vk} are not one key pair (a setup stopped "
+                            f"midway, or a file copied by hand): make the {s.name} keys again")
+        if not verifier_holds(chain, verifier, vk):
+            raise NodeError(f"the contract verifies {s.name} batches with another key than "
+                            f"{s.zkey} (keys made again after the deployment?): its proofs "
+                            "would be refused")
+    return shapes
+
+
 @dataclass
 class Node:
     cfg: Config
@@ -92,6 +142,10 @@ class Node:
         self._builder = self._new_builder()
         self._pending_since: float | None = None
         self._next_try = 0  # the journal row count at which a not-yet-full batch is tried again
+        # the batcher asks for a full batch once the smallest shape could be full: the builder
+        # answers None while a shape could still take every pending row (build_next), so a
+        # batch held back by its L1 slots closes at once and trades wait for the largest shape
+        self._min_slots = min(s.slots for s in batch_shapes(self.cfg))
 
     @staticmethod
     def _new_builder() -> cf.ProcessPoolExecutor:
@@ -208,7 +262,7 @@ class Node:
         if self._pending_since is None:
             self._pending_since = now
         due = now - self._pending_since >= self.cfg.batch_time_limit
-        if not due and (last - first + 1 < self.cfg.batch_slots or last < self._next_try):
+        if not due and (last - first + 1 < self._min_slots or last < self._next_try):
             st.ok("idle")
             return
         t0 = time.perf_counter()
@@ -218,7 +272,7 @@ class Node:
             self._builder = self._new_builder()
             raise
         if meta is None:  # not full yet: try again once as many rows as slots have come
-            self._next_try = last + self.cfg.batch_slots
+            self._next_try = last + self._min_slots
             st.ok("idle")
             return
         M.BUILD_SECONDS.observe(time.perf_counter() - t0)

@@ -1,10 +1,11 @@
 """The prover pool: a job queue, witness in, proof out.
 
 ``ProofJob(number, batch_json)`` names a built batch (its metadata file; the witness sits
-beside it); a worker proves it with the proving key it loaded once, checks the public input
-(and the proof, given a verification key) and writes ``.public.json`` then ``.proof.json``
-atomically beside the batch. ``submit`` returns a Future of ``ProofDone``: jobs finish in any
-order; the node submits proofs to L1 in batch order.
+beside it); a worker proves it with the proving key of the batch's shape (the configured one, or
+a named shape's: ``rollup.settlement.shapes``), each loaded once (memory-mapped), checks the
+public input (and the proof, given a verification key) and writes ``.public.json`` then
+``.proof.json`` atomically beside the batch. ``submit`` returns a Future of ``ProofDone``: jobs
+finish in any order; the node submits proofs to L1 in batch order.
 
 ``LocalProverPool`` runs N worker processes (spawned, not forked: the node has threads);
 ``rollup.node.cluster.RayProverPool`` runs them as actors on a Ray cluster, and
@@ -58,7 +59,12 @@ class ProverPool(Protocol):
 
 _KEY = None  # the worker's proving key, loaded once by _init
 _VK = None
+_SHAPES: dict = {}  # (slots, l1_slots) -> (key, vk) of the named batch shapes
+_MAIN_SHAPE = None  # the configured shape's (slots, l1_slots), which _KEY proves
 _BACKEND = None
+
+# A named shape's keys as the pool hands them to its workers: slots, l1_slots, zkey, vk or None.
+ShapeKeys = tuple[int, int, str, str | None]
 
 
 def orphan_watch(parent: int) -> None:
@@ -79,30 +85,55 @@ def orphan_watch(parent: int) -> None:
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
-def _init(parent: int, zkey_path: str, vk_path: str | None, backend: str) -> None:
-    global _KEY, _VK, _BACKEND
+class UnknownShape(ValueError):
+    """A batch whose shape (slots, L1 slots) no loaded proving key has."""
+
+
+def select_key(keys: dict, meta: dict):
+    """(key, vk) of the batch META's shape from KEYS {(slots, l1_slots): (key, vk)}; a key
+    under None proves any shape (a pool built without knowing its key's shape)."""
+    shape = (meta.get("slots"), meta.get("l1_slots"))
+    if shape in keys:
+        return keys[shape]
+    if None in keys:
+        return keys[None]
+    have = ", ".join(f"{n}x{l1}" for n, l1 in sorted(k for k in keys if k is not None))
+    raise UnknownShape(f"batch {meta.get('number')} is {shape[0]}x{shape[1]} (slots x L1 "
+                       f"slots): no proving key of that shape here (have {have})")
+
+
+def _init(parent: int, zkey_path: str, vk_path: str | None, backend: str,
+          shapes: tuple[ShapeKeys, ...] = (), main_shape: tuple[int, int] | None = None) -> None:
+    global _KEY, _VK, _SHAPES, _MAIN_SHAPE, _BACKEND
     orphan_watch(parent)  # a kill -9 of the node takes its provers with it
     from prover.backend import get_backend
 
     _KEY = read_zkey(zkey_path)
     _VK = load_vk(vk_path) if vk_path else None
+    _SHAPES = {(n, l1): (read_zkey(z), load_vk(v) if v else None) for n, l1, z, v in shapes}
+    _MAIN_SHAPE = main_shape
     _BACKEND = get_backend(backend)
 
 
 def _prove(job: ProofJob) -> ProofDone:
     path = Path(job.batch_json)
     meta = json.loads(path.read_text())
-    seconds = prove_file(path, meta, _KEY, vk=_VK, backend=_BACKEND)
+    key, vk = select_key({**_SHAPES, _MAIN_SHAPE: (_KEY, _VK)}, meta)
+    seconds = prove_file(path, meta, key, vk=vk, backend=_BACKEND)
     return ProofDone(job.number, seconds, os.getpid())
 
 
 class LocalProverPool:
-    """N spawned processes, each holding the proving key."""
+    """N spawned processes, each holding the proving key (and the named shapes' keys, SHAPES).
+    MAIN_SHAPE: the (slots, l1_slots) of ZKEY's circuit (None: ZKEY proves whatever shape no
+    named key has; a batch of another shape is an UnknownShape error otherwise)."""
 
     def __init__(self, zkey: str | Path, *, vk: str | Path | None = None, workers: int = 1,
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", shapes: tuple[ShapeKeys, ...] = (),
+                 main_shape: tuple[int, int] | None = None) -> None:
         self.workers = workers
-        self._args = (str(zkey), str(vk) if vk else None, backend)
+        self._args = (str(zkey), str(vk) if vk else None, backend, tuple(shapes),
+                      tuple(main_shape) if main_shape else None)
         self._pool = self._new()
 
     def _new(self) -> cf.ProcessPoolExecutor:

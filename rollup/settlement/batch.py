@@ -421,11 +421,12 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
 
 
 def plan_batches(pre: Sequencer, requests: list[Request], *, slots: int,
-                 l1_slots: int | None = None) -> list[list[Request]]:
+                 l1_slots: int | None = None, first_only: bool = False) -> list[list[Request]]:
     """Split `requests` (in order) into consecutive batches that `build_batch` accepts: each
     request's records stay in one batch, deposits and withdrawals land in the first `l1_slots`
     slots, and account 0 is not opened after fees accrued. Requests that publish nothing
-    (cancels, orders that only rest) join the batch in progress."""
+    (cancels, orders that only rest) join the batch in progress. `first_only`: stop once the
+    first batch is closed, returning [first batch, every later request (not planned)]."""
     l1_slots = slots if l1_slots is None else l1_slots
     seq = pre.clone()
     out: list[list[Request]] = []
@@ -455,6 +456,8 @@ def plan_batches(pre: Sequencer, requests: list[Request], *, slots: int,
             if not fits(0, False):
                 raise Unsupported(f"{type(req).__name__} cannot fit any batch of this shape")
             out.append(cur)
+            if first_only:
+                return [cur, requests[len(cur):]]
             cur, used, fees = [], 0, False
         cur.append(req)
         for t, f, _ in recs:

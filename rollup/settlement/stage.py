@@ -116,14 +116,17 @@ def build_next(cfg: Config, *, first: int | None = None, last: int | None = None
                number: int | None = None, queue: list | None = None,
                queue_before: bytes | None = None, check: bool = True,
                full_only: bool = False, cache: PreState | None = None) -> Built | None:
-    """Build the next batch's witness and metadata from the journal. ``full_only``: build only
-    if the planned batch is full (rows remain after it), else return None. ``cache``: the
+    """Build the next batch's witness and metadata from the journal, in the smallest batch
+    shape with keys that holds the rows, else the largest (``rollup.settlement.shapes``).
+    ``full_only``: build only if the planned batch is full (rows remain after it, in the largest
+    shape), else return None. ``cache``: the
     pre-state kept from the previous build (used when it ends at row first - 1, then advanced
     past this batch)."""
     # lazy: the engine and the batch builder (Numba); `rollup batch prove` and the prover
     # workers import this module to prove only
     from rollup.engine.restart import recover
     from rollup.settlement.batch import build_batch, plan_batches
+    from rollup.settlement.shapes import batch_shapes, choose
 
     if not cfg.journal_path.exists():
         raise BatchError(f"no journal at {cfg.journal_path} (start the sequencer first)")
@@ -152,10 +155,12 @@ def build_next(cfg: Config, *, first: int | None = None, last: int | None = None
     pre = cache.take(first - 1) if cache is not None else None
     if pre is None:
         pre = recover(cfg.journal_path, cfg.domain(), cfg.tree_depth, upto=first - 1)
-    shape = {"slots": cfg.batch_slots, "l1_slots": cfg.batch_l1_slots}
     try:
+        # the smallest shape with keys whose batch takes every row, else the largest (full)
+        chosen, plan = choose(batch_shapes(cfg), lambda s: plan_batches(
+            pre, reqs, slots=s.slots, l1_slots=s.l1_slots, first_only=True))
+        shape = {"slots": chosen.slots, "l1_slots": chosen.l1_slots}
         if last is None:  # as many rows as the first planned batch takes
-            plan = plan_batches(pre, reqs, **shape)
             if full_only and len(plan) < 2:
                 return None
             reqs = plan[0]
@@ -216,9 +221,10 @@ def batch_file(cfg: Config, batch_json: str | None) -> tuple[Path, dict]:
 
 
 def missing_key_hint(cfg: Config, meta: dict, zkey_path: Path) -> str:
+    named = (meta["slots"], meta["l1_slots"]) != (cfg.batch_slots, cfg.batch_l1_slots)
     return (f"no proving key at {zkey_path} (`rollup setup --slots {meta['slots']} --l1-slots "
             f"{meta['l1_slots']} --assets {meta['assets']} --depth {meta['depth']} --out "
-            f"{cfg.keys_dir}`, or pass --zkey)")
+            f"{cfg.keys_dir}{' --only batch --named' if named else ''}`, or pass --zkey)")
 
 
 def prove_file(path: Path, meta: dict, zkey, *, vk=None, backend=None) -> float:

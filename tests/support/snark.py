@@ -153,3 +153,18 @@ def write_pair(d, name, proof, public):
     dump_proof(proof, p)
     dump_public(public, q)
     return p, q
+
+
+def tiny_key(path: Path, k: int) -> Path:
+    """A real zkey (and its vk beside) of a one-constraint circuit (x^k = y differs per k)."""
+    from prover.formats.r1cs import R1CS
+    from prover.formats.zkey import write_zkey
+    from prover.groth16.keys import export_verification_key
+    from prover.groth16.setup import dev_setup
+
+    r1 = R1CS.from_constraints([({2: 1}, {2: k}, {1: 1})], n_wires=3, n_pub_out=1, n_pub_in=0,
+                               n_prv_in=1)
+    z = dev_setup(r1)
+    write_zkey(z, path)
+    export_verification_key(z, path.with_name(path.stem + "_vk.json"))
+    return path

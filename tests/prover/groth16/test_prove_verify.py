@@ -48,8 +48,9 @@ def circuit(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ours(circuit):
-    """One proof of ours over the fixture circuit, also written as JSON files."""
-    res = prove(circuit.zkey, circuit.wtns)
+    """One proof of ours over the fixture circuit by the compiled kernels (the circuit is small
+    enough for the ints path, which tests/prover/test_pure.py compares with this one)."""
+    res = prove(circuit.zkey, circuit.wtns, kernels=True)
     return res
 
 
@@ -200,10 +201,12 @@ def test_chunk_starts_cut_between_rows():
 @needs_node
 def test_prove_reports_every_phase_in_order(circuit):
     """The progress callback sees the phases of PHASES, in order, each with its time."""
-    from prover.groth16.prove import PHASES
+    from prover.groth16.prove import PHASES, PHASES_INTS
 
-    seen = []
-    res = prove(circuit.zkey, circuit.wtns, on_phase=lambda p, s: seen.append((p, s)))
-    assert [p for p, _ in seen] == list(PHASES)
-    assert all(s >= 0 for _, s in seen)
-    assert list(res.timings) == list(PHASES)
+    for kernels, phases in ((True, PHASES), (False, PHASES_INTS)):
+        seen = []
+        res = prove(circuit.zkey, circuit.wtns, kernels=kernels,
+                    on_phase=lambda p, s, seen=seen: seen.append((p, s)))
+        assert [p for p, _ in seen] == list(phases)
+        assert all(s >= 0 for _, s in seen)
+        assert list(res.timings) == list(phases)

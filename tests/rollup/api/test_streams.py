@@ -1,6 +1,6 @@
 """The stream hub without a socket: snapshot + deltas reproduce a book through random changes,
 sequence numbers count per subscription, private channels need the account's session, a full
-outbox drops the subscriber with a reason, and fills reach both sides."""
+outbox drops the subscriber with a reason (and stalls no one else), and fills reach both sides."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import random
 
 import pytest
 
-from rollup.api.streams import Hub, Subscriber, diff, level_map
+from rollup.api.streams import Hub, Subscriber, as_dict, diff, level_map
 
 
 def drain(loop, sub) -> list[dict]:
     loop.run_until_complete(asyncio.sleep(0))
     out = []
     while not sub.queue.empty():
-        out.append(sub.queue.get_nowait())
+        out.append(as_dict(sub.queue.get_nowait()))  # as the socket sends it
     return out
 
 
@@ -139,3 +139,25 @@ def test_a_full_outbox_drops_the_subscriber_with_a_reason():
     hub.after_group([{"request": {"type": 4}, "receipt": {"fills": [fill(9, 1, 2)]}}])
     assert drain(loop, slow) == [] and not hub.channels  # gone from the channel too
     loop.close()
+
+
+def test_a_slow_subscriber_stalls_neither_the_engine_nor_the_others():
+    """The writer's fan-out only queues (it never waits on a socket); a subscriber that stops
+    reading fills its own bounded outbox and is dropped with ``Lagged``, while another on the
+    same channel gets every message, in order, on a loop that keeps running."""
+    hub = Hub(Books().book_of)
+    loop = asyncio.new_event_loop()
+    slow, fast = Subscriber(loop, limit=5), Subscriber(loop, limit=5)
+    hub.subscribe(slow, "trades", 1)
+    hub.subscribe(fast, "trades", 1)
+    got = []
+    for i in range(40):  # each group delivered while only ``fast`` reads
+        hub.after_group([{"request": {"type": 4}, "receipt": {"fills": [fill(i, 1, 2)]}}])
+        got += drain(loop, fast)
+    assert [m["seq"] for m in got] == list(range(1, 41))
+    assert [m["id"] for m in got] == list(range(40))
+    assert slow.closed and drain(loop, slow) == [{
+        "type": "error", "code": "Lagged", "message": "too many unread messages: subscribe again"}]
+    assert list(hub.channels[("trades", 1)].subs) == [fast.id]  # the slow one is gone
+    loop.close()
+

@@ -227,9 +227,12 @@ def test_onchain_status_from_a_deployed_rollup(tmp_path):
     from rollup.cli.operator import onchain_state
 
     chain = embedded()
+    from rollup.chain.contracts import deploy
+
     acc = chain.accounts[0]
     genesis = bytes(range(32))
-    rollup = RollupClient.deploy(chain, batch_verifier=acc, exit_verifier=acc, token=acc,
+    code = deploy(chain, "TestToken").address  # the constructor wants code at each verifier
+    rollup = RollupClient.deploy(chain, batch_verifier=code, exit_verifier=code, token=code,
                                  operator=acc, genesis_root=genesis, priority_deadline=3600)
     cfg = load(write_config(tmp_path, rollup_address=rollup.address))
     chain.close = lambda: None  # the opener's chain is reused below

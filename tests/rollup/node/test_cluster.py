@@ -15,7 +15,8 @@ import time
 import pytest
 
 from rollup.node.cluster import KeyMismatch, RayProverPool, install_key, sha256_file
-from rollup.node.provers import LocalProverPool, ProofJob
+from rollup.node.provers import LocalProverPool, ProofJob, UnknownShape
+from tests.support.snark import tiny_key
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,53 @@ def test_the_configuration_picks_the_ray_pool(cluster, tmp_path):
     finally:
         pool.close()
     assert cluster.is_initialized()  # a pool closes only the Ray it started
+
+
+def test_a_worker_holds_every_shapes_key_and_proves_with_the_batchs(cluster, tmp_path,
+                                                                   monkeypatch):
+    from rollup.node import cluster as C
+
+    main, other = tiny_key(tmp_path / "batch.zkey", 1), tiny_key(tmp_path / "b-2x1.zkey", 2)
+    keys = [{"shape": [4, 1], "sha256": sha256_file(main), "key_path": None, "vk_json": None},
+            {"shape": [2, 1], "sha256": sha256_file(other), "key_path": str(tmp_path / "gone"),
+             "vk_json": (tmp_path / "b-2x1_vk.json").read_text()}]
+    w = C.ProverWorker(keys, str(tmp_path / "cache"), "cpu")
+    assert w.load() == {"missing": [k["sha256"] for k in keys]}  # both fetched, then cached
+    info = w.load([k["sha256"] for k in keys], main.read_bytes(), other.read_bytes())
+    assert info["backend"] == "cpu"
+    assert sorted(p.name for p in (tmp_path / "cache").glob("*.zkey")) == sorted(
+        f"{k['sha256']}.zkey" for k in keys)
+    used = []
+    monkeypatch.setattr(C, "prove_witness", lambda meta, witness, key, vk=None, backend=None:
+                        used.append((key.n_vars, key.domain_size, vk is not None)) or
+                        C.Proven(meta["number"], "[]", "{}", 0.5))
+    w.prove({"number": 1, "slots": 2, "l1_slots": 1}, None)
+    w.prove({"number": 2, "slots": 4, "l1_slots": 1}, None)
+    assert [u[2] for u in used] == [True, False]  # the shape's key (with its vk), the main one
+    assert w.loaded[(2, 1)][0].h is not w.loaded[(4, 1)][0].h
+    with pytest.raises(UnknownShape, match="3x1"):  # never another shape's key
+        w.prove({"number": 3, "slots": 3, "l1_slots": 1}, None)
+    assert len(used) == 2
+
+
+def test_a_ray_pool_loads_the_named_shapes(cluster, tmp_path):
+    from rollup.config import load
+    from rollup.node.cluster import make_pool
+    from tests.support.operator import write_config
+
+    cfg = load(write_config(tmp_path / "op", node_cluster="embedded", node_provers=1,
+                            node_prover_cpus=1, slots=1, batch_l1_slots=1,
+                            batch_shapes=["2x1"]))
+    cfg.keys_dir.mkdir(parents=True)
+    main = tiny_key(cfg.keys_dir / "batch.zkey", 1)
+    tiny_key(cfg.keys_dir / "batch-2x1.zkey", 2)
+    tiny_key(cfg.keys_dir / "batch-3x1.zkey", 3)  # not on the contract: not loaded
+    pool = make_pool(cfg, main)
+    try:
+        assert [k["shape"] for k in pool.keys] == [[1, 1], [2, 1]]
+        assert pool.wait_ready(120)[0]["key"] == str(main)  # both found at the node's paths
+    finally:
+        pool.close()
 
 
 @pytest.fixture(scope="module")
