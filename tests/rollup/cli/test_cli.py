@@ -46,7 +46,8 @@ def test_demo_tells_the_whole_story(tmp_path):
     kinds = {k for b in s["batches"] for k in b["requests"]}
     assert {"Deposit", "Order", "OracleUpdate", "FundingTick", "Liquidation",
             "Withdrawal"} <= kinds
-    assert all(250_000 < b["gas"] < 600_000 for b in s["batches"])
+    # a pairing check (181,000) and the bookkeeping; an empty L1 slot credits nothing
+    assert all(230_000 < b["gas"] < 600_000 for b in s["batches"])
     assert [e["trader"] for e in s["exits"]] == ["maker", "alice", "bob", "carol"]
     assert all(e["amount"] > 0 for e in s["exits"])
     assert any("conservation" in c for c in s["checks"])

@@ -23,8 +23,9 @@ def run(*args):
 @needs_node
 def test_prove_export_verify_roundtrip(circuit, tmp_path):
     proof, public, vk = tmp_path / "proof.json", tmp_path / "public.json", tmp_path / "vk.json"
+    # the compiled kernels' phases (a circuit this small is proven on ints by default)
     out = run("prover", "groth16", "prove", circuit.zkey, circuit.wtns, proof, public,
-              "--verbose")
+              "--verbose", "--engine", "kernels")
     assert out.exit_code == 0, out.output
     for phase in ("witness read", "H (NTTs)", "MSM A (G1)", "MSM B2 (G2)", "total"):
         assert phase in out.output
@@ -44,9 +45,15 @@ def test_prove_backend_selection(circuit, tmp_path):
     """auto falls back to the CPU here and says so; cuda without a GPU is one clear error."""
     proof, public = tmp_path / "proof.json", tmp_path / "public.json"
     out = run("prover", "groth16", "prove", circuit.zkey, circuit.wtns, proof, public,
-              "--backend", "auto", "--verbose")
+              "--backend", "auto", "--verbose", "--engine", "kernels")
     assert out.exit_code == 0, out.output
     assert "backend auto -> cpu" in out.output
+    assert snarkjs_verify(circuit.vk, public, proof, tmp_path)
+    # without --engine a circuit this small is proven on plain ints, and says so
+    out = run("prover", "groth16", "prove", circuit.zkey, circuit.wtns, proof, public,
+              "--backend", "auto", "--verbose")
+    assert out.exit_code == 0, out.output
+    assert "backend auto -> ints" in out.output and "proof (ints)" in out.output
     assert snarkjs_verify(circuit.vk, public, proof, tmp_path)
     out = run("prover", "groth16", "prove", circuit.zkey, circuit.wtns, proof, public,
               "--backend", "cuda")
