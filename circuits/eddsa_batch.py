@@ -5,7 +5,8 @@
 for the first triple holding a wrong Python type. Stages: a Python pre-screen with eddsa_verify's
 own helpers, in its order; hm = Poseidon(R8x, R8y, Ax, Ay, M) for the survivors in one
 ``hash_ints`` call; one Numba kernel that checks R8 and A on the curve and
-S * base8 == R8 + (hm mod l) * (8A) (fixed-base table; wNAF), compared projectively.
+S * base8 == R8 + (hm mod l) * (8A) (fixed-base table; wNAF, or a per-key table for keys that
+sign often: ``KeyTables``), compared projectively.
 
 The first call builds the base8 table (about 0.2 s); with a cold Numba cache the kernels compile
 (about 8 s, 85 s with the Poseidon and Fr kernels too). Derivation: docs/circuits.md.
@@ -13,6 +14,8 @@ The first call builds the base8 table (about 0.2 s); with a cold Numba cache the
 
 from __future__ import annotations
 
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,10 +25,10 @@ from circuits import babyjubjub as bj
 from circuits.eddsa import _parse
 from circuits.poseidon_batch import hash_ints
 from prover.kernels.cpu.field import eq
-from prover.kernels.cpu.fr import FR, FR_ONE, fr_add, fr_mul, fr_neg, fr_sqr, fr_sub
+from prover.kernels.cpu.fr import FR, FR_ONE, fr_add, fr_inv, fr_mul, fr_neg, fr_sqr, fr_sub
 from prover.kernels.cpu.params import int_to_limbs
 
-__all__ = ["verify_many"]
+__all__ = ["KEY_TABLES", "KeyTables", "verify_many"]
 
 _P = bj.P
 _L = bj.SUBGROUP_ORDER
@@ -45,6 +48,7 @@ _CD = _mont(bj.D)
 _R2 = FR.r2  # fr_mul(x, R2) = x * 2^256 mod p: plain -> Montgomery
 _W = 5  # wNAF width: digits odd, |d| <= 15
 _NAF_LEN = 256  # digit positions; e < 2^251 leaves room for the last carry
+_KEY_ROWS = 63  # 4-bit windows of e < l < 2^251 in a key's table
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,6 +130,19 @@ def _ld4(arr, i, j, k):
     return (arr[i, j, k, 0], arr[i, j, k, 1], arr[i, j, k, 2], arr[i, j, k, 3])
 
 
+@njit(cache=True, inline="always")
+def _st4(arr, i, j, k, v):
+    arr[i, j, k, 0] = v[0]
+    arr[i, j, k, 1] = v[1]
+    arr[i, j, k, 2] = v[2]
+    arr[i, j, k, 3] = v[3]
+
+
+@njit(cache=True, inline="always")
+def _ld5(arr, h, i, j, k):
+    return (arr[h, i, j, k, 0], arr[h, i, j, k, 1], arr[h, i, j, k, 2], arr[h, i, j, k, 3])
+
+
 @njit(cache=True)
 def _bits(x, i, j, pos, count):
     """count (<= 8) bits of the 256-bit plain integer x[i, j] starting at bit pos."""
@@ -167,10 +184,12 @@ _R8X, _R8Y, _AX, _AY, _S, _E = range(6)
 
 
 @njit(cache=True, nogil=True)  # releases the GIL: HTTP threads verify beside the sequencer
-def _verify_rows(x, base8_tab, out):
+def _verify_rows(x, base8_tab, out, key_tabs, which):
     """out[i] = R8 and A on the curve and S*base8 == R8 + e*(8A) for row i of x (plain limbs:
     R8x, R8y, Ax, Ay, S < l, e = hm mod l). base8_tab (32, 255, 3, 4): j*256^i*base8 as
-    Montgomery (x, y, d*x*y) for j = 1..255."""
+    Montgomery (x, y, d*x*y) for j = 1..255. which[i] >= 0: key_tabs[which[i]] is the
+    ``_key_table`` of row i's A, and e*(8A) is 63 mixed additions, one per 4 bits of e;
+    else wNAF with 251 doublings."""
     n = x.shape[0]
     digits = np.zeros(_NAF_LEN, dtype=np.int64)
     odd = np.empty((8, 4, 4), dtype=np.uint64)  # (2k+1)*8A as X, Y, Z, d*T
@@ -181,6 +200,17 @@ def _verify_rows(x, base8_tab, out):
         ay = fr_mul(_ld(x, i, _AY), _R2)
         if not (_on_curve(r8x, r8y) and _on_curve(ax, ay)):
             out[i] = False
+            continue
+        k = which[i]
+        if k >= 0:
+            rx, ry, rz, rt = _ZERO, FR_ONE, FR_ONE, _ZERO
+            for row in range(_KEY_ROWS):
+                w = _bits(x, i, _E, 4 * row, 4)
+                if w:
+                    rx, ry, rz, rt = _madd(rx, ry, rz, rt, _ld5(key_tabs, k, row, w - 1, 0),
+                                           _ld5(key_tabs, k, row, w - 1, 1),
+                                           _ld5(key_tabs, k, row, w - 1, 2))
+            out[i] = _check(x, i, base8_tab, r8x, r8y, rx, ry, rz, rt)
             continue
         # 8A, then the odd multiples (2k+1)*8A = (2k-1)*8A + 2*8A.
         px, py, pz, pt = _dbl(ax, ay, FR_ONE, False)
@@ -213,17 +243,67 @@ def _verify_rows(x, base8_tab, out):
                 k = (-d) >> 1
                 rx, ry, rz, rt = _add_dt(rx, ry, rz, rt, fr_neg(_ld(odd, k, 0)), _ld(odd, k, 1),
                                          _ld(odd, k, 2), fr_neg(_ld(odd, k, 3)))
-        rx, ry, rz, rt = _madd(rx, ry, rz, rt, r8x, r8y, fr_mul(_CD, fr_mul(r8x, r8y)))
-        # Left side: S*base8 from the fixed-base table, one byte of S per row.
-        lx, ly, lz, lt = _ZERO, FR_ONE, FR_ONE, _ZERO
-        for row in range(32):
-            w = _bits(x, i, _S, 8 * row, 8)
-            if w:
-                lx, ly, lz, lt = _madd(lx, ly, lz, lt, _ld4(base8_tab, row, w - 1, 0),
-                                       _ld4(base8_tab, row, w - 1, 1),
-                                       _ld4(base8_tab, row, w - 1, 2))
-        out[i] = eq(fr_mul(lx, rz), fr_mul(rx, lz)) and eq(fr_mul(ly, rz), fr_mul(ry, lz))
+        out[i] = _check(x, i, base8_tab, r8x, r8y, rx, ry, rz, rt)
     return out
+
+
+@njit(cache=True, inline="always")
+def _check(x, i, base8_tab, r8x, r8y, rx, ry, rz, rt):
+    """S*base8 == e*(8A) + R8, given e*(8A) = (rx, ry, rz, rt)."""
+    rx, ry, rz, rt = _madd(rx, ry, rz, rt, r8x, r8y, fr_mul(_CD, fr_mul(r8x, r8y)))
+    # Left side: S*base8 from the fixed-base table, one byte of S per row.
+    lx, ly, lz, lt = _ZERO, FR_ONE, FR_ONE, _ZERO
+    for row in range(32):
+        w = _bits(x, i, _S, 8 * row, 8)
+        if w:
+            lx, ly, lz, lt = _madd(lx, ly, lz, lt, _ld4(base8_tab, row, w - 1, 0),
+                                   _ld4(base8_tab, row, w - 1, 1),
+                                   _ld4(base8_tab, row, w - 1, 2))
+    return eq(fr_mul(lx, rz), fr_mul(rx, lz)) and eq(fr_mul(ly, rz), fr_mul(ry, lz))
+
+
+@njit(cache=True, nogil=True)
+def _key_table(a, tab):
+    """tab[i, j - 1] = j * 16^i * (8A) for j = 1..15, i = 0.._KEY_ROWS-1, as Montgomery
+    (x, y, d*x*y), for A = (a[0], a[1]) (plain limbs); False (tab not written) if A is off the
+    curve. Projective sums (the formulas are complete: a is a square, d is not, so no Z is 0),
+    then one inversion for all of them (prefix products, invert the last, walk back)."""
+    ax = fr_mul((a[0, 0], a[0, 1], a[0, 2], a[0, 3]), _R2)
+    ay = fr_mul((a[1, 0], a[1, 1], a[1, 2], a[1, 3]), _R2)
+    if not _on_curve(ax, ay):
+        return False
+    m = _KEY_ROWS * 15
+    ext = np.empty((m, 3, 4), dtype=np.uint64)  # X, Y, Z of each multiple
+    bx, by, bz, bt = _dbl(ax, ay, FR_ONE, False)
+    bx, by, bz, bt = _dbl(bx, by, bz, False)
+    bx, by, bz, bt = _dbl(bx, by, bz, True)  # 8A
+    k = 0
+    for _row in range(_KEY_ROWS):
+        dbt = fr_mul(_CD, bt)
+        cx, cy, cz, ct = bx, by, bz, bt
+        for j in range(15):
+            if j:
+                cx, cy, cz, ct = _add_dt(cx, cy, cz, ct, bx, by, bz, dbt)
+            _st(ext, k, 0, cx)
+            _st(ext, k, 1, cy)
+            _st(ext, k, 2, cz)
+            k += 1
+        bx, by, bz, bt = _add_dt(cx, cy, cz, ct, bx, by, bz, dbt)  # 16 * the row's base
+    prefix = np.empty((m, 1, 4), dtype=np.uint64)
+    acc = FR_ONE
+    for k in range(m):
+        _st(prefix, k, 0, acc)
+        acc = fr_mul(acc, _ld(ext, k, 2))
+    inv = fr_inv(acc)
+    for k in range(m - 1, -1, -1):
+        zi = fr_mul(inv, _ld(prefix, k, 0))
+        inv = fr_mul(inv, _ld(ext, k, 2))
+        px = fr_mul(_ld(ext, k, 0), zi)
+        py = fr_mul(_ld(ext, k, 1), zi)
+        _st4(tab, k // 15, k % 15, 0, px)
+        _st4(tab, k // 15, k % 15, 1, py)
+        _st4(tab, k // 15, k % 15, 2, fr_mul(_CD, fr_mul(px, py)))
+    return True
 
 
 _BASE8_TAB: np.ndarray | None = None
@@ -286,11 +366,14 @@ def verify_many(
     public_keys: Sequence[Sequence[int]],
     messages: Sequence[int],
     signatures: Sequence[tuple[Sequence[int], int]],
+    *,
+    tables: KeyTables | None = None,
 ) -> list[bool]:
     """[eddsa_verify(pk, m, sig) for pk, m, sig in zip(...)] as a list of bools, computed in one
     Poseidon batch and one compiled pass. Raises ValueError if the three lengths differ, and the
     TypeError eddsa_verify raises for the first triple holding a wrong Python type (before any
-    work is done)."""
+    work is done). ``tables``: the per-key tables to use and feed (``KEY_TABLES`` by default;
+    the answers do not depend on them)."""
     n = len(public_keys)
     if len(messages) != n or len(signatures) != n:
         raise ValueError("verify_many: public_keys, messages and signatures differ in length")
@@ -312,14 +395,77 @@ def verify_many(
         for r, hm in zip(rows, hms, strict=True)
     )
     x = np.frombuffer(raw, dtype="<u8").reshape(len(rows), 6, 4)
+    key_tabs, which = (KEY_TABLES if tables is None else tables).for_rows(
+        [(r[2], r[3]) for r in rows])
     ok = np.empty(len(rows), dtype=np.bool_)
-    _verify_rows(x, _base8_table(), ok)
+    _verify_rows(x, _base8_table(), ok, key_tabs, which)
     for i, v in zip(idx, ok.tolist(), strict=True):
         out[i] = v
     return out
 
 
+class KeyTables:
+    """Per-key tables of 8A for the keys that sign often (a market maker's): with one, e*(8A)
+    costs 63 mixed additions instead of about 251 doublings and 42 additions (the kernel's time
+    per signature falls to about a third: docs/circuits.md). A key gets a table once it has
+    signed ``after`` rows; the newest ``keep`` tables are kept (92 KiB each); one call uses at
+    most ``per_call`` of them (the most frequent keys in it, stacked into one array). The
+    answers are the same either way: the same group law on the same multiples of 8A.
+    Thread-safe: a table is never written once built; the maps change under a lock."""
+
+    def __init__(self, after: int = 4, keep: int = 128, per_call: int = 16) -> None:
+        self.after, self.keep, self.per_call = after, keep, per_call
+        self.lock = threading.Lock()
+        self.tables: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self.uses: OrderedDict[tuple[int, int], int] = OrderedDict()  # keys without a table
+        self.built = 0
+
+    def for_rows(self, keys: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """(tables, which): which[i] is row i's table in ``tables`` or -1."""
+        count = Counter(keys)
+        new = []
+        with self.lock:
+            for key, c in count.items():
+                if key in self.tables:
+                    self.tables.move_to_end(key)
+                    continue
+                n = self.uses.pop(key, 0) + c
+                if n >= self.after:
+                    new.append(key)
+                else:
+                    self.uses[key] = n
+                    while len(self.uses) > 8 * self.keep:
+                        self.uses.popitem(last=False)
+        for key in new:  # built outside the lock (~0.5 ms each; the kernel releases the GIL)
+            tab = np.empty((_KEY_ROWS, 15, 3, 4), dtype=np.uint64)
+            a = np.frombuffer(key[0].to_bytes(32, "little") + key[1].to_bytes(32, "little"),
+                              dtype="<u8").reshape(2, 4)
+            if _key_table(a, tab):  # an off-curve key gets none: the kernel rejects its rows
+                with self.lock:
+                    self.tables[key] = tab
+                    self.built += 1
+                    while len(self.tables) > self.keep:
+                        self.tables.popitem(last=False)
+        with self.lock:
+            have = [k for k, _ in count.most_common() if k in self.tables][:self.per_call]
+            picked = [self.tables[k] for k in have]
+        slot = {k: j for j, k in enumerate(have)}
+        which = np.array([slot.get(k, -1) for k in keys], dtype=np.int64)
+        tabs = np.stack(picked) if picked else np.empty((0, _KEY_ROWS, 15, 3, 4), np.uint64)
+        return tabs, which
+
+    def clear(self) -> None:
+        with self.lock:
+            self.tables.clear()
+            self.uses.clear()
+
+
+KEY_TABLES = KeyTables()
+
+
 def warm_up() -> None:
     """Load (or compile) the kernels and build the base8 table now rather than in the first
-    caller's request: one verification of a well-formed, invalid signature."""
-    verify_many([bj.BASE8], [0], [(bj.BASE8, 1)])
+    caller's request: a verification of a well-formed, invalid signature, without and with a
+    key table (a table of its own: none is kept)."""
+    for tables in (KeyTables(after=2), KeyTables(after=1)):
+        verify_many([bj.BASE8], [0], [(bj.BASE8, 1)], tables=tables)
