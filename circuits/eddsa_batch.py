@@ -408,12 +408,13 @@ class KeyTables:
     """Per-key tables of 8A for the keys that sign often (a market maker's): with one, e*(8A)
     costs 63 mixed additions instead of about 251 doublings and 42 additions (the kernel's time
     per signature falls to about a third: docs/circuits.md). A key gets a table once it has
-    signed ``after`` rows; the newest ``keep`` tables are kept (92 KiB each); one call uses at
-    most ``per_call`` of them (the most frequent keys in it, stacked into one array). The
-    answers are the same either way: the same group law on the same multiples of 8A.
-    Thread-safe: a table is never written once built; the maps change under a lock."""
+    signed ``after`` rows (a table costs about as much as 10-20 verifications); the newest
+    ``keep`` tables are kept (92 KiB each); one call uses at most ``per_call`` of them (the most
+    frequent keys in it, stacked into one array). The answers are the same either way: the
+    same group law on the same multiples of 8A. Thread-safe: a table is never written once
+    built; the maps change under a lock."""
 
-    def __init__(self, after: int = 4, keep: int = 128, per_call: int = 16) -> None:
+    def __init__(self, after: int = 32, keep: int = 128, per_call: int = 16) -> None:
         self.after, self.keep, self.per_call = after, keep, per_call
         self.lock = threading.Lock()
         self.tables: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
