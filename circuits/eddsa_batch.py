@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from numba import njit
@@ -184,12 +185,10 @@ _R8X, _R8Y, _AX, _AY, _S, _E = range(6)
 
 
 @njit(cache=True, nogil=True)  # releases the GIL: HTTP threads verify beside the sequencer
-def _verify_rows(x, base8_tab, out, key_tabs, which):
+def _verify_rows(x, base8_tab, out):
     """out[i] = R8 and A on the curve and S*base8 == R8 + e*(8A) for row i of x (plain limbs:
     R8x, R8y, Ax, Ay, S < l, e = hm mod l). base8_tab (32, 255, 3, 4): j*256^i*base8 as
-    Montgomery (x, y, d*x*y) for j = 1..255. which[i] >= 0: key_tabs[which[i]] is the
-    ``_key_table`` of row i's A, and e*(8A) is 63 mixed additions, one per 4 bits of e;
-    else wNAF with 251 doublings."""
+    Montgomery (x, y, d*x*y) for j = 1..255."""
     n = x.shape[0]
     digits = np.zeros(_NAF_LEN, dtype=np.int64)
     odd = np.empty((8, 4, 4), dtype=np.uint64)  # (2k+1)*8A as X, Y, Z, d*T
@@ -200,17 +199,6 @@ def _verify_rows(x, base8_tab, out, key_tabs, which):
         ay = fr_mul(_ld(x, i, _AY), _R2)
         if not (_on_curve(r8x, r8y) and _on_curve(ax, ay)):
             out[i] = False
-            continue
-        k = which[i]
-        if k >= 0:
-            rx, ry, rz, rt = _ZERO, FR_ONE, FR_ONE, _ZERO
-            for row in range(_KEY_ROWS):
-                w = _bits(x, i, _E, 4 * row, 4)
-                if w:
-                    rx, ry, rz, rt = _madd(rx, ry, rz, rt, _ld5(key_tabs, k, row, w - 1, 0),
-                                           _ld5(key_tabs, k, row, w - 1, 1),
-                                           _ld5(key_tabs, k, row, w - 1, 2))
-            out[i] = _check(x, i, base8_tab, r8x, r8y, rx, ry, rz, rt)
             continue
         # 8A, then the odd multiples (2k+1)*8A = (2k-1)*8A + 2*8A.
         px, py, pz, pt = _dbl(ax, ay, FR_ONE, False)
@@ -243,7 +231,16 @@ def _verify_rows(x, base8_tab, out, key_tabs, which):
                 k = (-d) >> 1
                 rx, ry, rz, rt = _add_dt(rx, ry, rz, rt, fr_neg(_ld(odd, k, 0)), _ld(odd, k, 1),
                                          _ld(odd, k, 2), fr_neg(_ld(odd, k, 3)))
-        out[i] = _check(x, i, base8_tab, r8x, r8y, rx, ry, rz, rt)
+        rx, ry, rz, rt = _madd(rx, ry, rz, rt, r8x, r8y, fr_mul(_CD, fr_mul(r8x, r8y)))
+        # Left side: S*base8 from the fixed-base table, one byte of S per row.
+        lx, ly, lz, lt = _ZERO, FR_ONE, FR_ONE, _ZERO
+        for row in range(32):
+            w = _bits(x, i, _S, 8 * row, 8)
+            if w:
+                lx, ly, lz, lt = _madd(lx, ly, lz, lt, _ld4(base8_tab, row, w - 1, 0),
+                                       _ld4(base8_tab, row, w - 1, 1),
+                                       _ld4(base8_tab, row, w - 1, 2))
+        out[i] = eq(fr_mul(lx, rz), fr_mul(rx, lz)) and eq(fr_mul(ly, rz), fr_mul(ry, lz))
     return out
 
 
@@ -260,6 +257,30 @@ def _check(x, i, base8_tab, r8x, r8y, rx, ry, rz, rt):
                                    _ld4(base8_tab, row, w - 1, 1),
                                    _ld4(base8_tab, row, w - 1, 2))
     return eq(fr_mul(lx, rz), fr_mul(rx, lz)) and eq(fr_mul(ly, rz), fr_mul(ry, lz))
+
+
+@njit(cache=True, nogil=True)
+def _verify_keyed(x, base8_tab, out, key_tabs, which):
+    """``_verify_rows`` for rows whose A has a table: key_tabs[which[i]] is row i's
+    ``_key_table``, so e*(8A) is 63 mixed additions, one per 4 bits of e."""
+    for i in range(x.shape[0]):
+        r8x = fr_mul(_ld(x, i, _R8X), _R2)
+        r8y = fr_mul(_ld(x, i, _R8Y), _R2)
+        ax = fr_mul(_ld(x, i, _AX), _R2)
+        ay = fr_mul(_ld(x, i, _AY), _R2)
+        if not (_on_curve(r8x, r8y) and _on_curve(ax, ay)):
+            out[i] = False
+            continue
+        k = which[i]
+        rx, ry, rz, rt = _ZERO, FR_ONE, FR_ONE, _ZERO
+        for row in range(_KEY_ROWS):
+            w = _bits(x, i, _E, 4 * row, 4)
+            if w:
+                rx, ry, rz, rt = _madd(rx, ry, rz, rt, _ld5(key_tabs, k, row, w - 1, 0),
+                                       _ld5(key_tabs, k, row, w - 1, 1),
+                                       _ld5(key_tabs, k, row, w - 1, 2))
+        out[i] = _check(x, i, base8_tab, r8x, r8y, rx, ry, rz, rt)
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -395,10 +416,19 @@ def verify_many(
         for r, hm in zip(rows, hms, strict=True)
     )
     x = np.frombuffer(raw, dtype="<u8").reshape(len(rows), 6, 4)
-    key_tabs, which = (KEY_TABLES if tables is None else tables).for_rows(
-        [(r[2], r[3]) for r in rows])
     ok = np.empty(len(rows), dtype=np.bool_)
-    _verify_rows(x, _base8_table(), ok, key_tabs, which)
+    with (KEY_TABLES if tables is None else tables).rows([(r[2], r[3]) for r in rows]) as (
+            slots, which):
+        keyed = which >= 0
+        for sel, kernel in ((np.flatnonzero(keyed), _verify_keyed),
+                            (np.flatnonzero(~keyed), _verify_rows)):
+            if len(sel):  # x[sel]: a writable copy, the one array type either kernel sees
+                got = np.empty(len(sel), dtype=np.bool_)
+                if kernel is _verify_keyed:
+                    _verify_keyed(x[sel], _base8_table(), got, slots, which[sel])
+                else:
+                    _verify_rows(x[sel], _base8_table(), got)
+                ok[sel] = got
     for i, v in zip(idx, ok.tolist(), strict=True):
         out[i] = v
     return out
@@ -408,56 +438,100 @@ class KeyTables:
     """Per-key tables of 8A for the keys that sign often (a market maker's): with one, e*(8A)
     costs 63 mixed additions instead of about 251 doublings and 42 additions (the kernel's time
     per signature falls to about a third: docs/circuits.md). A key gets a table once it has
-    signed ``after`` rows (a table costs about as much as 10-20 verifications); the newest
-    ``keep`` tables are kept (92 KiB each); one call uses at most ``per_call`` of them (the most
-    frequent keys in it, stacked into one array). The answers are the same either way: the
-    same group law on the same multiples of 8A. Thread-safe: a table is never written once
-    built; the maps change under a lock."""
+    signed ``after`` rows (a table costs about as much as 10-20 verifications); ``keep`` tables
+    live in one array of slots (92 KiB each), the least recently used giving way. The answers
+    are the same either way: the same group law on the same multiples of 8A. Thread-safe: a
+    slot that a caller's kernel reads is pinned (never rebuilt meanwhile); the maps change
+    under a lock; tables are built outside it."""
 
-    def __init__(self, after: int = 32, keep: int = 128, per_call: int = 16) -> None:
-        self.after, self.keep, self.per_call = after, keep, per_call
+    def __init__(self, after: int = 32, keep: int = 128) -> None:
+        self.after, self.keep = after, keep
         self.lock = threading.Lock()
-        self.tables: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
-        self.uses: OrderedDict[tuple[int, int], int] = OrderedDict()  # keys without a table
+        self.slots: np.ndarray | None = None  # (keep, 63, 15, 3, 4), made with the first table
+        self.slot_of: OrderedDict[tuple[int, int], int] = OrderedDict()  # key -> slot, LRU
+        self.pins = [0] * keep  # callers reading each slot now
+        self.free = list(range(keep))
+        self.orphans: set[int] = set()  # slots to free once unpinned
+        self.uses: OrderedDict[tuple[int, int], int] = OrderedDict()  # rows of keys w/o one
         self.built = 0
 
-    def for_rows(self, keys: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-        """(tables, which): which[i] is row i's table in ``tables`` or -1."""
+    @property
+    def tables(self) -> dict[tuple[int, int], int]:
+        """The keys that have a table, oldest use first (key -> slot)."""
+        with self.lock:
+            return dict(self.slot_of)
+
+    def _take(self) -> int | None:
+        """A slot to build in: a free one, else the least recently used unpinned one."""
+        if self.free:
+            return self.free.pop()
+        for key, slot in self.slot_of.items():
+            if not self.pins[slot]:
+                del self.slot_of[key]
+                return slot
+        return None
+
+    @contextmanager
+    def rows(self, keys: list[tuple[int, int]]) -> Iterator[tuple[np.ndarray | None,
+                                                                  np.ndarray]]:
+        """(slots, which) while inside: which[i] is the slot of row i's table, or -1; those
+        slots stay pinned until exit."""
         count = Counter(keys)
-        new = []
+        mine: dict[tuple[int, int], int] = {}
+        build: list[tuple[tuple[int, int], int]] = []
+        pinned: list[int] = []
         with self.lock:
             for key, c in count.items():
-                if key in self.tables:
-                    self.tables.move_to_end(key)
-                    continue
-                n = self.uses.pop(key, 0) + c
-                if n >= self.after:
-                    new.append(key)
+                slot = self.slot_of.get(key)
+                if slot is None:
+                    n = self.uses.pop(key, 0) + c
+                    slot = self._take() if n >= self.after else None
+                    if slot is None:
+                        self.uses[key] = n
+                        while len(self.uses) > 8 * self.keep:
+                            self.uses.popitem(last=False)
+                        continue
+                    build.append((key, slot))
                 else:
-                    self.uses[key] = n
-                    while len(self.uses) > 8 * self.keep:
-                        self.uses.popitem(last=False)
-        for key in new:  # built outside the lock (~0.5 ms each; the kernel releases the GIL)
-            tab = np.empty((_KEY_ROWS, 15, 3, 4), dtype=np.uint64)
+                    self.slot_of.move_to_end(key)
+                    mine[key] = slot
+                self.pins[slot] += 1
+                pinned.append(slot)
+            if build and self.slots is None:
+                self.slots = np.empty((self.keep, _KEY_ROWS, 15, 3, 4), dtype=np.uint64)
+            slots = self.slots
+        made = []
+        for key, slot in build:  # outside the lock (the kernel releases the GIL too)
             a = np.frombuffer(key[0].to_bytes(32, "little") + key[1].to_bytes(32, "little"),
                               dtype="<u8").reshape(2, 4)
-            if _key_table(a, tab):  # an off-curve key gets none: the kernel rejects its rows
-                with self.lock:
-                    self.tables[key] = tab
-                    self.built += 1
-                    while len(self.tables) > self.keep:
-                        self.tables.popitem(last=False)
+            if _key_table(a, slots[slot]):  # an off-curve key gets none: its rows fail anyway
+                made.append((key, slot))
+                mine[key] = slot
         with self.lock:
-            have = [k for k, _ in count.most_common() if k in self.tables][:self.per_call]
-            picked = [self.tables[k] for k in have]
-        slot = {k: j for j, k in enumerate(have)}
-        which = np.array([slot.get(k, -1) for k in keys], dtype=np.int64)
-        tabs = np.stack(picked) if picked else np.empty((0, _KEY_ROWS, 15, 3, 4), np.uint64)
-        return tabs, which
+            for key, slot in build:
+                if (key, slot) in made and key not in self.slot_of:
+                    self.slot_of[key] = slot
+                    self.built += 1
+                else:  # off the curve, or another caller built it meanwhile
+                    self.orphans.add(slot)
+        try:
+            yield slots, np.array([mine.get(k, -1) for k in keys], dtype=np.int64)
+        finally:
+            with self.lock:
+                for slot in pinned:
+                    self.pins[slot] -= 1
+                    if not self.pins[slot] and slot in self.orphans:
+                        self.orphans.discard(slot)
+                        self.free.append(slot)
 
     def clear(self) -> None:
         with self.lock:
-            self.tables.clear()
+            for slot in self.slot_of.values():
+                if self.pins[slot]:
+                    self.orphans.add(slot)
+                else:
+                    self.free.append(slot)
+            self.slot_of.clear()
             self.uses.clear()
 
 

@@ -320,11 +320,12 @@ def test_verify_requests_equals_request_verify():
 
 
 def test_key_tables_policy():
-    """A key gets its table after ``after`` rows; the newest ``keep`` are kept; one call takes
-    at most ``per_call`` (its most frequent keys); an off-curve key never gets one; answers
-    equal eddsa_verify throughout."""
+    """A key gets its table after ``after`` rows; ``keep`` slots hold the tables, the least
+    recently used giving way, never one a caller is reading (pinned: the key waits); an
+    off-curve key never keeps one; answers equal eddsa_verify throughout."""
     triples = _signed(8, seed=21)
-    tables = KeyTables(after=3, keep=4, per_call=2)
+    tables = KeyTables(after=3, keep=4)
+    key = [tuple(t[0]) for t in triples]
 
     def run(batch):
         got = verify_many(*zip(*batch, strict=True), tables=tables)
@@ -333,18 +334,30 @@ def test_key_tables_policy():
     run(triples[:1] * 2)
     assert not tables.tables  # 2 rows of the key: no table yet
     run(triples[:1])
-    assert list(tables.tables) == [tuple(triples[0][0])]
-    run([t for t in triples for _ in range(3)])  # 8 keys reach 3 rows: the newest 4 stay
-    assert len(tables.tables) == 4 and tables.built == 8
+    assert list(tables.tables) == [key[0]]
+    run([t for t in triples[1:] for _ in range(3)])  # 7 keys reach 3 rows, 4 slots, all
+    assert list(tables.tables) == key[1:5]  # pinned by this call: keys 5-7 wait their turn
+    assert tables.built == 5
+    run(triples[5:6])  # key 5 now: key 1 (the least recently used) gives way
+    assert list(tables.tables) == key[2:6] and tables.built == 6
+    with tables.rows([key[2], key[3], key[6]]) as (_, which):
+        t = tables.tables  # key 6 took key 4's slot, the oldest unpinned one
+        assert list(t) == [key[5], key[2], key[3], key[6]]
+        assert list(which) == [t[key[2]], t[key[3]], t[key[6]]]
+        with tables.rows([key[7]]) as (_, inner):
+            assert inner[0] == t[key[5]]  # the only unpinned slot
+        with tables.rows([key[1]] * 3) as (_, inner):  # key 7's slot, unpinned again
+            assert inner[0] >= 0 and key[7] not in tables.tables
+            with tables.rows([key[4]] * 3) as (_, last):  # every slot pinned: none now
+                assert last[0] == -1
+    assert tables.pins == [0, 0, 0, 0] and tables.built == 9
     a, m, sig = triples[5]
-    keys, which = tables.for_rows([tuple(a)] * 3 + [tuple(triples[6][0])] * 2
-                                  + [tuple(triples[7][0])])
-    assert keys.shape[0] == 2 and list(which) == [0, 0, 0, 1, 1, -1]  # per_call: 2 of 3
     off = (a[0], (a[1] + 1) % R)
-    run([(off, m, sig)] * 4)
-    assert off not in tables.tables and tables.built == 8
+    run([(off, m, sig)] * 4)  # built in the oldest unpinned slot, failed, slot freed
+    assert off not in tables.tables and tables.built == 9 and len(tables.free) == 1
+    assert not tables.orphans
     tables.clear()
-    assert not tables.tables and not tables.uses
+    assert not tables.tables and not tables.uses and sorted(tables.free) == [0, 1, 2, 3]
 
 
 def test_key_tables_from_threads():
