@@ -74,7 +74,7 @@ def read_to_end(sock: socket.socket, timeout: float) -> str:
     return "closed"
 
 
-def test_a_client_that_never_reads_is_reset_and_its_orders_dropped(served):
+def test_a_client_that_never_reads_is_reset_and_its_orders_dropped(served, caplog):
     svc, url = served.svc, served.server.url
     # the book moves with requests whose signatures are not checked: the test is of the socket
     svc.call(lambda s: setattr(s.seq, "_verify", lambda req, pk, dom: True))
@@ -139,6 +139,8 @@ def test_a_client_that_never_reads_is_reset_and_its_orders_dropped(served):
     raw.close()
     assert svc.hub.channels == {}  # the reader unsubscribed by closing, the raw one by reset
     assert took < DEADLINE
+    resets = [r.getMessage() for r in caplog.records if "reset" in r.getMessage()]
+    assert len(resets) == 1 and f"for {SEND_TIMEOUT:.1f} s" in resets[0], resets
 
 
 def c3_orders(served) -> list[int]:
