@@ -8,7 +8,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -18,29 +17,9 @@ from rollup.chain.verifier import deploy_verifier, proof_evm, verifier_holds
 from rollup.config import load
 from rollup.node.node import NodeError, check_batch_shapes
 from tests.support.operator import DOMAIN, trader, write_config
-from tests.support.snark import tiny_key
+from tests.support.shapes import deployed, vk_of
 
 Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583
-ZERO = "0x" + "00" * 20
-
-
-@pytest.fixture(scope="module")
-def chain():
-    from tests.support.contracts import open_chain
-
-    ch = open_chain("py-evm")
-    yield ch
-    ch.close()
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    d = tmp_path_factory.mktemp("keys")
-    return [tiny_key(d / f"k{k}.zkey", k) for k in (1, 2, 3)]
-
-
-def vk_of(zkey: Path) -> Path:
-    return zkey.with_name(zkey.stem + "_vk.json")
 
 
 @pytest.mark.adversarial
@@ -61,25 +40,6 @@ def test_verifier_holds_refuses_a_key_with_a_negated_g2_point(chain, keys):
     assert honest.functions.verifyProof(p, x).call()
     assert not flipped.functions.verifyProof(p, x).call()  # another key: the proof fails
     assert not verifier_holds(chain, flipped.address, vk)
-
-
-def deployed(chain, tmp_path, keys, *, main, shapes: dict, listed: list[str]):
-    from prover.formats.snarkjs_json import load_vk
-
-    addr = {k: deploy_verifier(chain, load_vk(vk_of(k))).address for k in keys}
-    token = deploy(chain, "TestToken")
-    r = RollupClient.deploy(chain, batch_verifier=addr[main], exit_verifier=addr[keys[0]],
-                            token=token.address, operator=chain.accounts[0],
-                            genesis_root=b"\x11" * 32, priority_deadline=3 * 24 * 3600,
-                            batch_shapes={s: addr[k] for s, k in shapes.items()})
-    cfg = load(write_config(tmp_path / "op", slots=1, batch_l1_slots=1, batch_shapes=listed,
-                            rollup_address=r.address))
-    cfg.keys_dir.mkdir(parents=True)
-    for (n, l1), k in {(1, 1): main, **shapes}.items():
-        stem = "batch" if (n, l1) == (1, 1) else f"batch-{n}x{l1}"
-        shutil.copy(k, cfg.keys_dir / f"{stem}.zkey")
-        shutil.copy(vk_of(k), cfg.keys_dir / f"{stem}_vk.json")
-    return cfg, r
 
 
 @pytest.mark.adversarial

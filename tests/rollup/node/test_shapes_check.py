@@ -8,57 +8,9 @@ import shutil
 
 import pytest
 
-from rollup.chain.contracts import deploy
-from rollup.chain.rollup import RollupClient
 from rollup.chain.verifier import deploy_verifier, verifier_holds
-from rollup.config import load
 from rollup.node.node import NodeError, check_batch_shapes
-from tests.support.operator import write_config
-from tests.support.snark import tiny_key
-
-ZERO = "0x" + "00" * 20
-
-
-@pytest.fixture(scope="module")
-def chain():
-    from tests.support.contracts import open_chain
-
-    ch = open_chain("py-evm")
-    yield ch
-    ch.close()
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    """Three independent one-input keys, as batch_vk.json-style files."""
-    d = tmp_path_factory.mktemp("keys")
-    return [tiny_key(d / f"k{k}.zkey", k) for k in (1, 2, 3)]
-
-
-def vk_of(zkey):
-    return zkey.with_name(zkey.stem + "_vk.json")
-
-
-def deployed(chain, tmp_path, keys, *, main, shapes: dict, listed: list[str]):
-    """A Rollup with MAIN (None: no default verifier) and {shape: key} verifiers; a
-    configuration listing LISTED whose keys folder holds every key of `shapes`."""
-    from prover.formats.snarkjs_json import load_vk
-
-    addr = {k: deploy_verifier(chain, load_vk(vk_of(k))).address for k in keys}
-    token = deploy(chain, "TestToken")
-    r = RollupClient.deploy(chain, batch_verifier=addr[main] if main else ZERO,
-                            exit_verifier=addr[keys[0]], token=token.address,
-                            operator=chain.accounts[0], genesis_root=b"\x11" * 32,
-                            priority_deadline=3 * 24 * 3600,
-                            batch_shapes={s: addr[k] for s, k in shapes.items()})
-    cfg = load(write_config(tmp_path / "op", slots=1, batch_l1_slots=1, batch_shapes=listed,
-                            rollup_address=r.address))
-    cfg.keys_dir.mkdir(parents=True)
-    for (n, l1), k in {(1, 1): main or keys[0], **shapes}.items():
-        stem = "batch" if (n, l1) == (1, 1) else f"batch-{n}x{l1}"
-        shutil.copy(k, cfg.keys_dir / f"{stem}.zkey")
-        shutil.copy(vk_of(k), cfg.keys_dir / f"{stem}_vk.json")
-    return cfg
+from tests.support.shapes import deployed, vk_of
 
 
 def test_verifier_holds_its_key_only(chain, keys):
@@ -71,15 +23,15 @@ def test_verifier_holds_its_key_only(chain, keys):
 
 
 def test_shapes_the_contract_verifies_with_these_keys_pass(chain, keys, tmp_path):
-    cfg = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
-                   listed=["2x1"])
+    cfg, _ = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
+                      listed=["2x1"])
     assert [s.name for s in check_batch_shapes(cfg, chain)] == ["1x1", "2x1"]
 
 
 @pytest.mark.adversarial
 def test_a_key_made_again_after_deployment_is_refused(chain, keys, tmp_path):
-    cfg = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
-                   listed=["2x1"])
+    cfg, _ = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
+                      listed=["2x1"])
     for f in ("batch-2x1.zkey", "batch-2x1_vk.json"):  # both made again
         shutil.copy(keys[2].with_name(f.replace("batch-2x1", "k3")), cfg.keys_dir / f)
     with pytest.raises(NodeError, match="verifies 2x1 batches with another key"):
@@ -96,8 +48,8 @@ def test_a_key_made_again_after_deployment_is_refused(chain, keys, tmp_path):
 def test_keys_made_for_another_circuit_are_refused(chain, keys, tmp_path):
     import json
 
-    cfg = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
-                   listed=["2x1"])
+    cfg, _ = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
+                      listed=["2x1"])
     params = {"circuit": "batch", "slots": 2, "l1_slots": 1, "depth": cfg.tree_depth,
               "assets": cfg.batch_assets}
     (cfg.keys_dir / "batch-2x1_circuit.json").write_text(json.dumps(params))
@@ -110,15 +62,15 @@ def test_keys_made_for_another_circuit_are_refused(chain, keys, tmp_path):
 @pytest.mark.adversarial
 def test_a_shape_the_contract_refuses_is_refused(chain, keys, tmp_path):
     # no default verifier: the configured 1x1 shape has no verifier on the contract
-    cfg = deployed(chain, tmp_path, keys, main=None, shapes={(2, 1): keys[1]}, listed=["2x1"])
+    cfg, _ = deployed(chain, tmp_path, keys, main=None, shapes={(2, 1): keys[1]}, listed=["2x1"])
     with pytest.raises(NodeError, match="does not take 1x1 batches"):
         check_batch_shapes(cfg, chain)
 
 
 @pytest.mark.adversarial
 def test_a_listed_shape_without_keys_is_refused(chain, keys, tmp_path):
-    cfg = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
-                   listed=["2x1"])
+    cfg, _ = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
+                      listed=["2x1"])
     (cfg.keys_dir / "batch-2x1.zkey").unlink()
     with pytest.raises(NodeError, match="2x1 is in \\[batch\\] shapes.*batch-2x1.zkey"):
         check_batch_shapes(cfg, chain)
