@@ -69,7 +69,8 @@ def scenario_chunk(seq, req: ScenarioChunk):
     """Chunk k of an asset's scenario rows (docs/state.md, "Scenario updates"): chunk 0 starts
     an update at its time; chunk k > 0 continues the one in progress (same asset and time, the
     next chunk); the last sets the asset's rows. The rule of ``rollup.state.rebuild`` and of
-    the batch circuit."""
+    the batch circuit. Admission only (not a state rule): a chunk already applied at the
+    state's time is refused as Replayed, so no one's replay resets another update's stage."""
     st = seq.state
     listed(st, req.asset)
     k = req.chunk
@@ -80,6 +81,10 @@ def scenario_chunk(seq, req: ScenarioChunk):
     first = k * SCENARIO_CHUNK
     check(all(x == 0 for x in req.dv[SCENARIOS - first:]), E.BadOracle,
           "the last scenario chunk holds one row")
+    key = (req.asset, k, req.time, tuple(req.dv))
+    if key in seq.chunks_seen and req.time == st.time:
+        raise E.Replayed(f"scenario chunk {k} of asset {req.asset} at time {req.time} was "
+                         "applied already")
     stage = st.stage
     if k:
         check(stage.next == k and stage.asset == req.asset and stage.time == req.time,
@@ -93,6 +98,10 @@ def scenario_chunk(seq, req: ScenarioChunk):
     st.set_stage(ScenarioStage(req.asset, req.time, 0 if last else k + 1, tuple(rows)))
     if last:
         st.set_oracle(req.asset, replace(st.oracle[req.asset], rows=tuple(rows)))
+    seen = seq.chunks_seen
+    if seen and next(iter(seen))[2] != req.time:  # time moved on: the older ones cannot recur
+        seen.clear()
+    seen[key] = None
     rec = record(T_SCENARIO, asset=req.asset, chunk=k, time=req.time,
                  **{f"dv{i}": x for i, x in enumerate(req.dv)})
     return Receipt(0, 0, [rec]), []

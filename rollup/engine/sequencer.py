@@ -118,6 +118,9 @@ class Sequencer:
         # cancel-alls applied and not yet expired: (account, asset, up_to_order_id, expiry)
         self.cancel_alls: dict[tuple[int, int, int, int], None] = {}
         self._cancel_alls_prune_at = 1024
+        # scenario chunks applied at the state's time: a replay of one is refused (oracle
+        # messages carry no nonce; a replayed chunk 0 would reset the stage in progress)
+        self.chunks_seen: dict[tuple, None] = {}
         # the signed orders resting in the books: a fill's batch slot proves both signatures
         self.resting: dict[tuple[int, int], Order] = {}
         self.seq = 0

@@ -4,8 +4,10 @@ The positions of all accounts are kept as (N, POSITION_SLOTS) arrays; a scan eva
 margin rule of ``rollup.margin.risk`` for every account at once: the requirement R exactly
 (``rollup.margin.scenario.requirements`` on the published rows), the value in float64, and
 flags value * RISK_SCALE < MAINTENANCE_PPM * R. Amounts reach ~2**150, beyond float64's exact
-range, so accounts within a relative band of 1e-9 of the threshold are re-checked with the
-exact integer rule (``is_liquidatable``): the result equals the rule for every account.
+range, so accounts within a band of 1e-9 of the magnitude of their terms (|collateral|, each
+|b p| and |b (F - snapshot)|, the risk: a float sum's error is relative to those, not to the
+value, which a hedged book with R = 0 brings near 0) are re-checked with the exact integer rule
+(``is_liquidatable``): the result equals the rule for every account.
 """
 
 from __future__ import annotations
@@ -68,12 +70,14 @@ class MarginMatrix:
         """value * RISK_SCALE - maintenance risk per row (float64; the risk from the exact R)."""
         price, funding, is_perp = self._asset_tables()
         a, b = self.asset, self.balance
-        p = price[a]
-        value = self.collateral + (b * p).sum(1)
-        value -= (b * (funding[a] - self.snapshot) * is_perp[a]).sum(1)
+        bp = b * price[a]
+        bf = b * (funding[a] - self.snapshot) * is_perp[a]
+        value = self.collateral + bp.sum(1) - bf.sum(1)
         req, _, _ = requirements(a, self.exact, published_table(self.state))
         risk = to_float(req) * MAINTENANCE_PPM
-        self._scale = np.abs(value) * RISK_SCALE + risk
+        # the rounding error of `value` is bounded by its terms' magnitudes, not its own
+        terms = np.abs(self.collateral) + np.abs(bp).sum(1) + np.abs(bf).sum(1)
+        self._scale = terms * RISK_SCALE + risk
         return value * RISK_SCALE - risk
 
     def scan(self) -> np.ndarray:

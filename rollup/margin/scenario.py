@@ -9,8 +9,8 @@ dV[a, s] is the oracle's integer P&L of +1 unit of asset a in scenario s, weight
 perpetual's row is exact integer arithmetic on its price (``perp_row``); an option's comes from
 Black-Scholes in floats (``option_rows``), floored. The value side and the ``allowed`` rule are
 ``rollup.margin.risk``'s, unchanged. ``requirements`` (Numba, 128-bit pairs, many accounts at
-once) equals ``requirement`` and ``spread`` exactly: with |b| <= 2**63 and |dV| < 2**60 no sum
-of 8 slots leaves 128 bits.
+once) equals ``requirement`` and ``spread`` exactly: with |b| <= 2**63 and |dV| <= 2**60 (a
+published row may be -2**60) no sum of 8 slots leaves 128 bits.
 """
 
 from __future__ import annotations
@@ -290,7 +290,8 @@ def requirements(asset: np.ndarray, bal: np.ndarray, table: Table):
     under = np.ascontiguousarray(table.under, dtype=np.int64)
     if asset.shape != bal.shape or asset.ndim != 2 or dv.shape[1] != N_SCENARIOS:
         raise ValueError("positions must be (accounts, slots) and dV (assets, N_SCENARIOS)")
-    if dv.size and not (-DV_LIMIT < dv.min() and dv.max() < DV_LIMIT):
+    # the published range (a ScenarioChunk's and the circuit's): -2**60 <= dV < 2**60
+    if dv.size and not (-DV_LIMIT <= dv.min() and dv.max() < DV_LIMIT):
         raise BadOracle("a scenario P&L of one unit is outside the published range 2**60")
     n = asset.shape[0]
     r = np.zeros((n, 2), dtype=np.int64)
