@@ -7,6 +7,7 @@ import pytest
 
 from circuits import eddsa_public_key
 from circuits.exit import input_names
+from circuits.lc import R
 from rollup.chain.layout import exit_public_input
 from rollup.margin.risk import account_value
 from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
@@ -106,6 +107,23 @@ def test_tampered_inputs_fail_in_their_component(cs, claim, name, value, compone
     bad = failing(cs, cs.solve(vals))
     assert bad, f"tampering {name} was accepted"
     assert any(c == component or c.startswith(component + "/") for c in bad), bad
+
+
+@pytest.mark.adversarial
+def test_position_word_reopened_with_another_asset(cs, claim):
+    """Slot 0 (perp, long 7) and slot 3 (call, short 2) are hashed as words asset + 2**8 *
+    balance: slot 0 reopened as the call with balance (1 + 2**8 * 7 - 2) / 2**8 mod r keeps the
+    leaf, and the call's oracle leaf opens; the balance range refuses it."""
+    vals = dict(claim.values)
+    assert (vals["slot0_asset"], vals["slot0_balance"], vals["slot3_asset"]) == (1, 7, 2)
+    for f in ("asset", "price", "funding", "settlement", "settled", "rows"):
+        vals[f"slot0_{f}"] = vals[f"slot3_{f}"]
+    for k in range(8):
+        vals[f"slot0_sib{k}"] = vals[f"slot3_sib{k}"]
+    vals["slot0_balance"] = (1 + 256 * 7 - 2) * pow(256, -1, R) % R
+    bad = failing(cs, cs.solve(vals))
+    assert not any(c.startswith(("account", "slot0/oracle")) for c in bad), bad
+    assert "slot0/signed64/num2bits64" in bad, bad
 
 
 def test_changed_public_input_fails(cs):
