@@ -1,4 +1,5 @@
-"""Pippenger MSM against a naive sum with py_ecc, and against itself across windows and threads."""
+"""Pippenger MSM against a naive sum with py_ecc, and against itself across windows and threads;
+the GLV split, digits and endomorphism of its kernels against their clear versions."""
 
 import random
 
@@ -12,7 +13,19 @@ from prover.constants import R
 from prover.curves import G1, G2
 from prover.errors import NonCanonicalError
 from prover.fields import Fr, ints_to_limbs
-from prover.msm import choose_window, msm_g1, msm_g2, signed_digits_reference
+from prover.glv import GLV_A, GLV_B, LAMBDA, split_floor
+from prover.kernels.cpu import msm as kmsm
+from prover.msm import (
+    Scalars,
+    _beta,
+    add_msm,
+    choose_window,
+    msm_g1,
+    msm_g2,
+    n_windows,
+    signed_digits_reference,
+)
+from prover.tasks import TaskGraph
 from tests.support.pyecc_points import to_ints1, to_ints2
 
 
@@ -137,3 +150,66 @@ def test_signed_digits_recompose(k, c):
     half = 1 << (c - 1)
     assert all(-half < int(x) <= half for x in d)
     assert list(d) == signed_digits_reference(k, c, nw)
+
+
+# --- the GLV split, digits and phi of the kernels -----------------------------------------------
+
+GLV_EDGES = [0, 1, 2, R - 1, R - 2, LAMBDA, R - LAMBDA, LAMBDA + 1, (R - 1) // 2, 1 << 253,
+             (1 << 127) - 1, 1 << 127, (1 << 128) + 1, GLV_B[0], GLV_A[1]]
+
+
+@given(k=st.one_of(st.sampled_from(GLV_EDGES), st.integers(0, R - 1)))
+def test_glv_split_kernel_is_the_clear_split(k):
+    (m0, s0), (m1, s1) = kmsm.glv_split(tuple(np.uint64(x) for x in ints_to_limbs([k])[0]))
+    k0 = s0 * int.from_bytes(np.array(m0, dtype=np.uint64).tobytes(), "little")
+    k1 = s1 * int.from_bytes(np.array(m1, dtype=np.uint64).tobytes(), "little")
+    assert (k0, k1) == split_floor(k)
+    assert (k0 + k1 * LAMBDA - k) % R == 0
+    assert abs(k0) < 1 << 128 and abs(k1) < 1 << 128
+
+
+@pytest.mark.parametrize("c_bits", [2, 5, 13, 16])
+def test_glv_digits_recompose_in_both_forms(c_bits):
+    rng = random.Random(c_bits)
+    ks = GLV_EDGES + [rng.randrange(R) for _ in range(20)]
+    nw = n_windows(c_bits)
+    for k, mont in ((ints_to_limbs(ks), False), (Fr.from_ints(ks), True)):
+        d0 = np.empty((nw, len(ks)), dtype=np.int32)
+        d1 = np.empty_like(d0)
+        kmsm.glv_digits(k, mont, c_bits, d0, d1)
+        half = 1 << (c_bits - 1)
+        assert np.all(np.abs(d0) <= half) and np.all(np.abs(d1) <= half)
+        for i, want in enumerate(ks):
+            k0 = sum(int(d0[w, i]) << (c_bits * w) for w in range(nw))
+            k1 = sum(int(d1[w, i]) << (c_bits * w) for w in range(nw))
+            assert (k0 + k1 * LAMBDA - want) % R == 0
+
+
+@pytest.mark.parametrize("group", [G1, G2], ids=["G1", "G2"])
+def test_phi_is_lambda(group):
+    P = group.random_points(5, seed=9)
+    P[2] = 0  # the point at infinity stays itself
+    out = np.empty_like(P)
+    kmsm.phi_points(P, _beta(group), out)
+    assert np.array_equal(out, group.to_affine(group.mul(P, [LAMBDA] * 5)))
+
+
+def test_montgomery_scalars_with_an_offset_share_digits():
+    """Two MSMs on one graph, one over a suffix of the scalars (as C over the witness), against
+    separate MSMs with plain scalars."""
+    rng = random.Random(14)
+    n, first = 40, 7
+    P, Q = G1.random_points(n, seed=1), G2.random_points(n - first, seed=2)
+    ks = [rng.randrange(R) for _ in range(n)]
+    ks[3], ks[9], ks[10] = 0, R - 1, ks[11]
+    shared = Scalars(Fr.from_ints(ks), montgomery=True)
+    graph = TaskGraph()
+    whole = add_msm(graph, G1, P, shared, window=5)
+    tail = add_msm(graph, G2, Q, shared, first, window=5)
+    graph.run(2)
+    assert sum(t.label == "msm digits" for t in graph.tasks) == 1
+    assert np.array_equal(G1.to_affine(whole()[None])[0], msm_g1(P, ks))
+    assert np.array_equal(G2.to_affine(tail()[None])[0], msm_g2(Q, ks[first:]))
+    with pytest.raises(ValueError):
+        add_msm(TaskGraph(), G1, P[:5], shared)
+
