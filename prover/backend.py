@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Literal
@@ -31,8 +32,9 @@ from prover.constants import R
 from prover.curves import G1, G2, CurveGroup
 from prover.fields import Fr
 from prover.formats.container import ensure_aligned
-from prover.msm import plain_scalars
+from prover.msm import MsmJob, plain_scalars
 from prover.ntt import MAX_LOG_N
+from prover.tasks import Task, TaskGraph
 
 # lazy: the CUDA backend's modules (`prover.kernels.cuda`: Numba CUDA and a driver that may be
 # absent) load only when a CUDA backend is asked for or "auto" probes for one, so CPU users never
@@ -93,11 +95,34 @@ class Backend:
             self.coset_ntt(x, shift)
         return Fr.sub(Fr.mul(a, b), c)
 
+    def h_and_msms(self, jobs: dict[str, MsmJob], a: np.ndarray, b: np.ndarray,
+                   c: np.ndarray, shift: int,
+                   h_bases: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """The MSMs of a Groth16 proof and its H step: p = `h_evaluations(a, b, c, shift)`,
+        each job's MSM, and the MSM of p (Montgomery) over h_bases as job "H". Returns (name
+        -> Jacobian point, work label -> seconds). This version runs them one after another;
+        a backend may overlap them (a, b, c are overwritten either way)."""
+        work: dict[str, float] = {}
+        t = time.perf_counter()
+        p = self.h_evaluations(a, b, c, shift)
+        work["H (NTTs)"] = time.perf_counter() - t
+        out = {}
+        for name, j in {**jobs, "H": MsmJob(G1, h_bases, p, scalar_form="montgomery")}.items():
+            t = time.perf_counter()
+            out[name] = self.msm_jacobian(j.group, j.bases, j.scalars[j.first:], j.scalar_form)
+            work[j.label(name)] = time.perf_counter() - t
+        return out, work
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} on {self.device_name}>"
 
 
 class CpuBackend(Backend):
+    """The Numba kernels. The H step and the MSMs run as one graph of single-threaded tasks
+    on a pool of numba.get_num_threads() threads (prover.tasks): the three polynomials of H
+    side by side, the windows of all MSMs (and the digits they share) as they become ready,
+    the MSM of H once its scalars exist, so both cores stay busy to the end."""
+
     name = "cpu"
 
     def __init__(self) -> None:
@@ -105,6 +130,47 @@ class CpuBackend(Backend):
 
     def msm_jacobian(self, group, bases, scalars, scalar_form="standard"):
         return cpu_msm.msm_jacobian(group, bases, scalars, scalar_form=scalar_form)
+
+    @staticmethod
+    def _add_h(graph: TaskGraph, a, b, c, shift: int) -> Task:
+        """Tasks leaving A*B - C on the coset in `a`; returns the last one."""
+        from prover.groth16 import kernels as kg
+
+        for x in (a, b, c):
+            _ntt_size(x)
+        if not a.shape == b.shape == c.shape:
+            raise ValueError("A, B, C must have the same size")
+        n = a.shape[0]
+        log_n = n.bit_length() - 1
+        tw_inv, tw = cpu_ntt.twiddles(log_n, True), cpu_ntt.twiddles(log_n, False)
+        inv_n, g = _mont_tuple(pow(n, -1, R)), _mont_tuple(shift)
+        label = "H (NTTs)"
+        ntts = [graph.add(lambda x=x: kg.odd_points(x, tw_inv, tw, inv_n, g), label)
+                for x in (a, b, c)]
+        return graph.add(lambda: kg.mul_sub(a, b, c), label, ntts)
+
+    def h_evaluations(self, a, b, c, shift):
+        graph = TaskGraph()
+        self._add_h(graph, a, b, c, shift)
+        graph.run(numba.get_num_threads())
+        return a
+
+    def h_and_msms(self, jobs, a, b, c, shift, h_bases):
+        graph = TaskGraph()
+        # H first: its MSM waits for the three transforms and A*B - C, the other MSMs do not
+        h_done = self._add_h(graph, a, b, c, shift)
+        shared: dict[int, cpu_msm.Scalars] = {}  # one set of digits per scalar vector
+        results = {}
+        for name, j in jobs.items():
+            if id(j.scalars) not in shared:
+                k, mont = cpu_msm.scalar_array(j.scalars, j.scalar_form)
+                shared[id(j.scalars)] = cpu_msm.Scalars(k, mont)
+            results[name] = cpu_msm.add_msm(graph, j.group, j.bases, shared[id(j.scalars)],
+                                            j.first, label=j.label(name))
+        p = cpu_msm.Scalars(a, montgomery=True, after=[h_done])
+        results["H"] = cpu_msm.add_msm(graph, G1, h_bases, p, label="MSM H (G1)")
+        graph.run(numba.get_num_threads())
+        return {name: r() for name, r in results.items()}, dict(graph.seconds)
 
     def ntt(self, a):
         return cpu_ntt.ntt(a)
@@ -161,6 +227,10 @@ def _ntt_size(a: np.ndarray) -> int:
 
 def _mont(x: int) -> np.ndarray:
     return Fr.from_int(x % R)
+
+
+def _mont_tuple(x: int) -> tuple:
+    return tuple(np.uint64(v) for v in _mont(x))
 
 
 class CudaBackend(Backend):

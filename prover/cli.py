@@ -156,6 +156,11 @@ def prove_and_write(zkey: str, witness, proof_json: str, public_json: str, backe
     if verbose:
         click.echo(f"groth16 (backend {backend} -> {res.engine}):", err=True)
         print_timings({**timings, **res.timings, **extra}, time.perf_counter() - t0)
+        if res.work:
+            click.echo("  inside 'H and MSMs', thread seconds (parts overlap):", err=True)
+            width = max(len(k) for k in res.work)
+            for part, sec in res.work.items():
+                click.echo(f"    {part:<{width}}  {sec * 1e3:9.1f} ms", err=True)
 
 
 @groth16.command("prove")

@@ -1,4 +1,4 @@
-"""Numba kernels of the Groth16 prover: sparse A.w / B.w over zkey section 4, and A*B - C.
+"""Numba kernels of the Groth16 prover: sparse A.w / B.w over zkey section 4, H, and A*B - C.
 
 Elements are Fr in Montgomery form as (n, 4) uint64 rows, except the witness, which stays in
 canonical form: a section-4 value holds c*R^2, so mont(c*R^2, w) = c*w*R is already the Montgomery
@@ -14,6 +14,7 @@ from prover.kernels.cpu import curve as kc
 from prover.kernels.cpu.field import load as _load
 from prover.kernels.cpu.field import store as _store
 from prover.kernels.cpu.fr import fr_add, fr_mul, fr_sub
+from prover.kernels.cpu.ntt import transform_serial
 from prover.kernels.cpu.points import load_aff, load_jac, store_pt
 
 
@@ -35,11 +36,24 @@ def eval_ab(matrix, constraint, signal, values, witness, starts, out_a, out_b):
                 _store(out_b, row, fr_add(_load(out_b, row), v))
 
 
-@njit(cache=True, parallel=True)
-def mul_sub(a, b, c, out):
-    """out = a*b - c elementwise (the QAP numerator A*B - C on the odd points)."""
-    for i in prange(out.shape[0]):
-        _store(out, i, fr_sub(fr_mul(_load(a, i), _load(b, i)), _load(c, i)))
+@njit(cache=True, nogil=True)
+def mul_sub(a, b, c):
+    """a <- a*b - c elementwise (the QAP numerator A*B - C on the odd points), one thread."""
+    for i in range(a.shape[0]):
+        _store(a, i, fr_sub(fr_mul(_load(a, i), _load(b, i)), _load(c, i)))
+
+
+@njit(cache=True, nogil=True)
+def odd_points(x, tw_inv, tw, inv_n, g):
+    """x <- the values on the coset g*H of the polynomial whose values on H are x, on one
+    thread (a pool task; the three polynomials of H run side by side): inverse NTT, coefficient
+    j times g^j / n, NTT. tw_inv, tw: twiddle tables w^-j, w^j; inv_n, g Montgomery tuples."""
+    transform_serial(x, tw_inv)
+    acc = inv_n
+    for j in range(x.shape[0]):
+        _store(x, j, fr_mul(_load(x, j), acc))
+        acc = fr_mul(acc, g)
+    transform_serial(x, tw)
 
 
 @njit(cache=True)

@@ -4,7 +4,8 @@ With the witness w (w_0 = 1, then the public signals, then the private wires):
 1. A.w and B.w on the n-point domain from zkey section 4; C.w = (A.w)*(B.w) pointwise;
 2. H: iNTT, coefficient j times g^j (g a primitive 2n-th root of unity), NTT: A*B - C on the odd
    points of the 2n-domain, whose Lagrange points over delta section 9 holds, so their MSM is
-   [h(tau) Z(tau) / delta]_1 with no division by Z;
+   [h(tau) Z(tau) / delta]_1 with no division by Z (the backend may run the other four MSMs
+   meanwhile: they need only the witness);
 3. with r, s uniform in Fr (CSPRNG):
      pi_a = A + alpha1 + r delta1,   pi_b = B2 + beta2 + s delta2,
      pi_c = C + H + s pi_a + r (B1 + beta1 + s delta1) - r s delta1
@@ -50,11 +51,13 @@ class ProveResult:
     public_signals: list[int]
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds, in order
     engine: str = ""  # what computed it: "ints", or the backend's name ("cpu", "cuda")
+    # inside "H and MSMs": thread seconds per part (H, each MSM, their digits); the parts
+    # overlap on the CPU backend, so they add up to more than the phase's wall time
+    work: dict[str, float] = field(default_factory=dict)
 
 
 # The phases `prove` reports, in order (a progress display can size itself from this).
-PHASES = ("zkey read", "witness read", "A.w, B.w", "H (NTTs)", "MSM A (G1)", "MSM B1 (G1)",
-          "MSM B2 (G2)", "MSM C (G1)", "MSM H (G1)", "combine")
+PHASES = ("zkey read", "witness read", "A.w, B.w", "H and MSMs", "combine")
 PHASES_INTS = ("zkey read", "witness read", "proof (ints)")  # the small path's
 
 
@@ -145,28 +148,20 @@ def evaluate_abc(zkey: Zkey, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     return a, b, Fr.mul(a, b)
 
 
-def to_odd_points(evals: np.ndarray, backend: Backend | None = None) -> np.ndarray:
-    """In place: values on the n-domain -> values on the odd points of the 2n-domain
-    (coefficients by iNTT, then evaluation on the coset w_2n * H)."""
-    from prover.backend import get_backend
+def odd_shift(n: int) -> int:
+    """w_2n: the coset w_2n * H of the n-domain H is the odd points of the 2n-domain."""
     from prover.ntt import root_of_unity
 
-    be = backend or get_backend("cpu")
-    log_n = evals.shape[0].bit_length() - 1
-    be.intt(evals)
-    return be.coset_ntt(evals, root_of_unity(log_n + 1))
+    return root_of_unity(n.bit_length())
 
 
 def h_scalars(a: np.ndarray, b: np.ndarray, c: np.ndarray,
               backend: Backend | None = None) -> np.ndarray:
-    """A*B - C on the odd points (Montgomery form); a, b, c are overwritten."""
-    from prover.groth16 import kernels as kg
+    """A*B - C on the odd points (Montgomery form), from A, B, C on the n-domain (coefficients
+    by iNTT, then evaluation on the coset w_2n * H); a, b, c are overwritten."""
+    from prover.backend import get_backend
 
-    for x in (a, b, c):
-        to_odd_points(x, backend)
-    out = np.empty_like(a)
-    kg.mul_sub(a, b, c, out)
-    return out
+    return (backend or get_backend("cpu")).h_evaluations(a, b, c, odd_shift(a.shape[0]))
 
 
 # --- the prover ----------------------------------------------------------------------------
@@ -215,34 +210,25 @@ def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
         return ProveResult(proof, public, timer.timings, "ints")
     from prover.backend import get_backend
     from prover.curves import G1, G2
+    from prover.msm import MsmJob
 
     be = get_backend(backend) if isinstance(backend, str) else backend
     a, b, c = evaluate_abc(zkey, w)
     timer.lap("A.w, B.w")
-    p = h_scalars(a, b, c, be)
+    # The bases come straight from the mapped key: the CPU kernels take unaligned views (a
+    # section starts wherever the one before it ends), so no section is copied into memory.
+    # A, B1, B2 and C share the witness (and its digits); only H waits for the transforms.
+    jobs = {"A": MsmJob(G1, zkey.a, w), "B1": MsmJob(G1, zkey.b1, w),
+            "B2": MsmJob(G2, zkey.b2, w), "C": MsmJob(G1, zkey.c, w, zkey.n_public + 1)}
+    msms, work = be.h_and_msms(jobs, a, b, c, odd_shift(zkey.domain_size), zkey.h)
     del a, b, c
-    timer.lap("H (NTTs)")
+    timer.lap("H and MSMs")
 
-    def msm(group, bases, scalars, form="standard"):
-        # bases straight from the mapped key: the CPU kernels take unaligned views (a section
-        # starts wherever the one before it ends), so no section is copied into memory
-        return be.msm_jacobian(group, bases, scalars, form)
-
-    msm_a = msm(G1, zkey.a, w)
-    timer.lap("MSM A (G1)")
-    msm_b1 = msm(G1, zkey.b1, w)
-    timer.lap("MSM B1 (G1)")
-    msm_b2 = msm(G2, zkey.b2, w)
-    timer.lap("MSM B2 (G2)")
-    msm_c = msm(G1, zkey.c, w[zkey.n_public + 1 :])
-    timer.lap("MSM C (G1)")
-    msm_h = msm(G1, zkey.h, p, "montgomery")
-    timer.lap("MSM H (G1)")
-
-    pi_a, pi_b, pi_c = combine(zkey, msm_a, msm_b1, msm_b2, msm_c, msm_h, r, s)
+    pi_a, pi_b, pi_c = combine(zkey, msms["A"], msms["B1"], msms["B2"], msms["C"], msms["H"],
+                               r, s)
     proof = Proof(G1.to_ints(pi_a)[0], G2.to_ints(pi_b)[0], G1.to_ints(pi_c)[0])
     timer.lap("combine")
-    return ProveResult(proof, public, timer.timings, be.name)
+    return ProveResult(proof, public, timer.timings, be.name, work)
 
 
 def combine(zkey: Zkey, msm_a, msm_b1, msm_b2, msm_c, msm_h, r: int, s: int):

@@ -213,3 +213,34 @@ def test_montgomery_scalars_with_an_offset_share_digits():
     with pytest.raises(ValueError):
         add_msm(TaskGraph(), G1, P[:5], shared)
 
+
+def test_cpu_overlapped_h_and_msms_match_one_after_another():
+    """CpuBackend runs H and the five MSMs as one task graph; the base class runs them in
+    sequence; both against H from plain ints (prover.pure) and MSMs taken one by one."""
+    from prover.backend import Backend, CpuBackend
+    from prover.groth16.prove import odd_shift
+    from prover.msm import MsmJob
+    from prover.pure.ntt import to_odd_points
+
+    rng = random.Random(15)
+    n, first = 16, 3
+    a, b, c = ([rng.randrange(R) for _ in range(n)] for _ in range(3))
+    w = [1] + [rng.randrange(R) for _ in range(n - 1)]
+    w[5] = R - 1
+    wl = ints_to_limbs(w)
+    jobs = {"A": MsmJob(G1, G1.random_points(n, seed=3), wl),
+            "B2": MsmJob(G2, G2.random_points(n, seed=4), wl),
+            "C": MsmJob(G1, G1.random_points(n - first, seed=5), wl, first)}
+    hb = G1.random_points(n, seed=6)
+    p = [(x * y - z) % R for x, y, z in zip(*(to_odd_points(v) for v in (a, b, c)), strict=True)]
+    want = {"A": msm_g1(jobs["A"].bases, w), "B2": msm_g2(jobs["B2"].bases, w),
+            "C": msm_g1(jobs["C"].bases, w[first:]), "H": msm_g1(hb, p)}
+    be = CpuBackend()
+    for run in (be.h_and_msms, lambda *args: Backend.h_and_msms(be, *args)):
+        arrays = [Fr.from_ints(v) for v in (a, b, c)]
+        got, work = run(jobs, *arrays, odd_shift(n), hb)
+        assert Fr.to_ints(arrays[0]) == p  # A*B - C left in a
+        for name, pt in want.items():
+            group = G2 if name == "B2" else G1
+            assert np.array_equal(group.to_affine(got[name][None])[0], pt), name
+        assert {"H (NTTs)", "MSM A (G1)", "MSM B2 (G2)", "MSM C (G1)", "MSM H (G1)"} <= set(work)
