@@ -31,7 +31,7 @@ from prover import ntt as cpu_ntt
 from prover.constants import R
 from prover.curves import G1, G2, CurveGroup
 from prover.fields import Fr
-from prover.formats.container import ensure_aligned
+from prover.formats.container import drop_pages, ensure_aligned
 from prover.msm import MsmJob, plain_scalars
 from prover.ntt import MAX_LOG_N
 from prover.tasks import Task, TaskGraph
@@ -156,6 +156,8 @@ class CpuBackend(Backend):
         return a
 
     def h_and_msms(self, jobs, a, b, c, shift, h_bases):
+        # Each MSM's bases are read by its windows only: once its sum is done, the pages of a
+        # mapped key drop out of the resident memory (peak RSS: the sections in use, not all).
         graph = TaskGraph()
         # H first: its MSM waits for the three transforms and A*B - C, the other MSMs do not
         h_done = self._add_h(graph, a, b, c, shift)
@@ -166,9 +168,11 @@ class CpuBackend(Backend):
                 k, mont = cpu_msm.scalar_array(j.scalars, j.scalar_form)
                 shared[id(j.scalars)] = cpu_msm.Scalars(k, mont)
             results[name] = cpu_msm.add_msm(graph, j.group, j.bases, shared[id(j.scalars)],
-                                            j.first, label=j.label(name))
+                                            j.first, label=j.label(name),
+                                            on_done=lambda b=j.bases: drop_pages(b))
         p = cpu_msm.Scalars(a, montgomery=True, after=[h_done])
-        results["H"] = cpu_msm.add_msm(graph, G1, h_bases, p, label="MSM H (G1)")
+        results["H"] = cpu_msm.add_msm(graph, G1, h_bases, p, label="MSM H (G1)",
+                                       on_done=lambda: drop_pages(h_bases))
         graph.run(numba.get_num_threads())
         return {name: r() for name, r in results.items()}, dict(graph.seconds)
 

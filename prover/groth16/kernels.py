@@ -19,21 +19,29 @@ from prover.kernels.cpu.points import load_aff, load_jac, store_pt
 
 
 @njit(cache=True, parallel=True)
-def eval_ab(matrix, constraint, signal, values, witness, starts, out_a, out_b):
+def eval_ab(rec, witness, starts, out_a, out_b):
     """out_a[i] += value * w[signal] for records of matrix 0 (A), out_b likewise for 1 (B).
 
+    `rec` is zkey section 4 as it lies in the file, (n, 11) uint32 per record: matrix,
+    constraint, signal, then the value's four 64-bit limbs as eight 32-bit halves.
     Records are split into chunks at `starts`; chunk t covers records starts[t]..starts[t+1]-1.
     The caller cuts chunks only between different constraints (records sorted by constraint),
     so no two chunks write the same row and the chunks run in parallel without locks.
     """
     for t in prange(starts.shape[0] - 1):
         for k in range(starts[t], starts[t + 1]):
-            v = fr_mul(_load(values, k), _load(witness, signal[k]))
-            row = constraint[k]
-            if matrix[k] == 0:
+            value = (_u64(rec, k, 3), _u64(rec, k, 5), _u64(rec, k, 7), _u64(rec, k, 9))
+            v = fr_mul(value, _load(witness, np.int64(rec[k, 2])))
+            row = np.int64(rec[k, 1])
+            if rec[k, 0] == 0:
                 _store(out_a, row, fr_add(_load(out_a, row), v))
             else:
                 _store(out_b, row, fr_add(_load(out_b, row), v))
+
+
+@njit(cache=True, inline="always")
+def _u64(rec, k, j):
+    return np.uint64(rec[k, j]) | (np.uint64(rec[k, j + 1]) << np.uint64(32))
 
 
 @njit(cache=True, nogil=True)

@@ -29,7 +29,7 @@ import numpy as np
 from prover.constants import R
 from prover.errors import NonCanonicalError, WitnessError
 from prover.formats._limbs import ints_to_limbs, limbs_to_ints
-from prover.formats.container import ensure_aligned
+from prover.formats.container import drop_pages, ensure_aligned
 from prover.formats.snarkjs_json import Proof
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import Zkey, read_zkey
@@ -108,26 +108,14 @@ def check_witness(zkey: Zkey, w: np.ndarray) -> None:
 
 # --- the QAP part: A.w, B.w, C.w and the H scalars -----------------------------------------
 
-# Section-4 records converted to the kernel's column arrays per step: the records stay in
-# the mapped file, and only this many (52 bytes each as columns) are copied at a time.
-COEFF_CHUNK = 1 << 22
-
-
-def _coeff_columns(rec: np.ndarray, n_chunks: int):
-    """(matrix, constraint, signal, values, starts) of a run of section-4 records; starts
-    cut it between constraints into about n_chunks parallel pieces (one piece when the run is
-    not sorted by constraint, which snarkjs never writes: rows stay race-free)."""
-    from prover.groth16 import kernels as kg
-
-    matrix = np.ascontiguousarray(rec["matrix"], dtype=np.uint32)
-    constraint = np.ascontiguousarray(rec["constraint"], dtype=np.int64)
-    signal = np.ascontiguousarray(rec["signal"], dtype=np.int64)
-    values = np.ascontiguousarray(rec["value"], dtype=np.uint64).reshape(-1, 4)
-    if len(constraint) > 1 and not bool(np.all(constraint[1:] >= constraint[:-1])):
-        starts = np.array([0, len(constraint)], dtype=np.int64)
-    else:
-        starts = kg.chunk_starts(constraint, n_chunks)
-    return matrix, constraint, signal, values, starts
+def coeff_records(zkey: Zkey) -> np.ndarray:
+    """Section 4 as (n, 11) uint32 (see kernels.eval_ab): a view of the mapped file, copied
+    only when the section does not start on a 4-byte boundary."""
+    rec = zkey.coeffs
+    if rec.ctypes.data % 4 or not rec.flags.c_contiguous:
+        rec = np.ascontiguousarray(rec)
+        rec.flags.writeable = False  # one Numba type for both: one compiled specialization
+    return rec.view(np.uint32).reshape(-1, 11)
 
 
 def evaluate_abc(zkey: Zkey, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -140,11 +128,13 @@ def evaluate_abc(zkey: Zkey, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     n = zkey.domain_size
     a = np.zeros((n, 4), dtype=np.uint64)
     b = np.zeros((n, 4), dtype=np.uint64)
-    # runs are summed one after another, so a constraint split between two runs is race-free
-    for s in range(0, len(zkey.coeffs), COEFF_CHUNK):
-        matrix, constraint, signal, values, starts = _coeff_columns(
-            zkey.coeffs[s : s + COEFF_CHUNK], 8 * numba.get_num_threads())
-        kg.eval_ab(matrix, constraint, signal, values, w, starts, a, b)
+    rec = coeff_records(zkey)
+    constraint = rec[:, 1]
+    if len(rec) > 1 and not bool(np.all(constraint[1:] >= constraint[:-1])):
+        starts = np.array([0, len(rec)], dtype=np.int64)  # unsorted (snarkjs never writes it)
+    else:
+        starts = kg.chunk_starts(constraint, 8 * numba.get_num_threads())
+    kg.eval_ab(rec, w, starts, a, b)
     return a, b, Fr.mul(a, b)
 
 
@@ -214,6 +204,7 @@ def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
 
     be = get_backend(backend) if isinstance(backend, str) else backend
     a, b, c = evaluate_abc(zkey, w)
+    drop_pages(zkey.coeffs)  # read once: out of the resident memory (formats.container)
     timer.lap("A.w, B.w")
     # The bases come straight from the mapped key: the CPU kernels take unaligned views (a
     # section starts wherever the one before it ends), so no section is copied into memory.
