@@ -1,4 +1,4 @@
-"""Multi-scalar multiplication sum_i k_i P_i over G1 or G2 (affine bases), on the CPU.
+"""Multi-scalar multiplication sum_i k_i P_i over G1 or G2 (affine bases), on the CPU, as tasks.
 
 Scalars come in one of three explicit forms, because the prover meets all of them: Python ints
 (reduced mod r), an Fr limb array in standard form (a .wtns witness), or an Fr limb array in
@@ -6,8 +6,10 @@ Montgomery form (our own field arrays; zkey coefficient sections). Standard-form
 canonical (< r), else NonCanonicalError.
 
 `add_msm` puts one MSM on a TaskGraph as tasks (GLV digits, phi(P), one task per window, the
-final sum), so that a caller can run several MSMs, and other kernels, on one pool of threads;
-`Scalars` shares the digits of one scalar vector between the MSMs that use it.
+final sum) run by a kernel set: `jit_kernels()` (Numba, compiled on first use) or the native
+library of prover.kernels.native, which the same kernels compiled ahead of time; this module
+imports neither, so a native proof never loads Numba. `Scalars` shares the digits of one scalar
+vector between the MSMs that use it.
 """
 
 from __future__ import annotations
@@ -15,22 +17,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Literal
 
-import numba
 import numpy as np
 
-from prover.constants import R
-from prover.curves import G1, G2, CurveGroup
-from prover.fields import Fq, Fr, ints_to_limbs
+from prover.constants import Q, R
+from prover.formats._limbs import R_MONT, check_canonical, ints_to_limbs
 from prover.glv import BETA_G1, BETA_G2
-from prover.kernels.cpu import msm as kmsm
-from prover.tasks import Task, TaskGraph
+from prover.tasks import Task, TaskGraph, default_threads
+
+if TYPE_CHECKING:
+    from prover.curves import CurveGroup
 
 ScalarForm = Literal["standard", "montgomery"]
 
 SCALAR_BITS = R.bit_length()  # 254
 GLV_BITS = 128  # |k0|, |k1| < 2^128 (prover.glv.GLV_MUL)
+COORD_SHAPE = {1: (4,), 2: (2, 4)}  # G1 coordinates in Fq, G2 in Fq2
 
 
 # Cost model of one window, in ns measured on this code (2-core EPYC): a batch-affine bucket
@@ -84,15 +88,26 @@ def batch_size(c_bits: int) -> int:
     return int(min(2048, max(16, math.isqrt(150 * nb))))
 
 
+def workspace(c_bits: int, batch: int, degree: int) -> tuple[np.ndarray, ...]:
+    """The scratch arrays of one window task (kernels.cpu.msm.workspace_rows)."""
+    nb = 1 << (c_bits - 1)
+    coord = COORD_SHAPE[degree]
+    return (np.empty((nb + 2 * batch + 1, 2, *coord), dtype=np.uint64),
+            np.empty((nb, 3, *coord), dtype=np.uint64), np.empty(3 * nb, dtype=np.uint8),
+            np.empty(batch + max(batch // 2, 1), dtype=np.int64))
+
+
 def plain_scalars(scalars, scalar_form: ScalarForm = "standard") -> np.ndarray:
     """Scalars as canonical plain (non-Montgomery) uint64 limbs, shape (n, 4)."""
     if isinstance(scalars, np.ndarray):
         k = np.ascontiguousarray(scalars, dtype=np.uint64).reshape(-1, 4)
         if scalar_form == "montgomery":
+            from prover.fields import Fr  # lazy: Numba kernels, for this conversion only
+
             return Fr.from_montgomery(k)
         if scalar_form != "standard":
             raise ValueError("scalar_form must be 'standard' or 'montgomery'")
-        Fr.check_canonical(k)
+        check_canonical(k, R)
         return k
     return ints_to_limbs([int(s) % R for s in scalars])
 
@@ -104,7 +119,7 @@ def scalar_array(scalars, scalar_form: ScalarForm) -> tuple[np.ndarray, bool]:
     return plain_scalars(scalars, scalar_form), False
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
+def readonly(a: np.ndarray) -> np.ndarray:
     # One Numba type for the zkey's mapped sections and for arrays made here: fewer
     # specializations of each kernel to compile and to load.
     v = a.view()
@@ -112,30 +127,44 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return v
 
 
-_BETA = {1: None, 2: None}
+def mont_tuple(x: int, p: int) -> tuple:
+    """x in Montgomery form mod p as the limb tuple the kernels take for a constant."""
+    return tuple(np.uint64(v) for v in ints_to_limbs([x * R_MONT % p])[0])
 
 
-def _beta(group: CurveGroup) -> tuple:
-    """beta of phi(x, y) = (beta x, y) = LAMBDA (x, y) on `group`, as Montgomery limbs."""
-    if _BETA[group.degree] is None:
-        b = BETA_G1 if group.degree == 1 else BETA_G2
-        _BETA[group.degree] = tuple(np.uint64(v) for v in Fq.from_int(b))
-    return _BETA[group.degree]
+def beta(degree: int) -> tuple:
+    """beta of phi(x, y) = (beta x, y) = LAMBDA (x, y) on G1 (degree 1) or G2 (degree 2)."""
+    return mont_tuple(BETA_G1 if degree == 1 else BETA_G2, Q)
+
+
+def jit_kernels() -> SimpleNamespace:
+    """The Numba kernels of the task graphs (compiled on first use, cached on disk)."""
+    # lazy: Numba, which a native proof never loads
+    from prover.groth16 import kernels as kg
+    from prover.kernels.cpu import msm as kmsm
+    from prover.kernels.cpu import ntt as kn
+
+    return SimpleNamespace(glv_digits=kmsm.glv_digits, phi_points=kmsm.phi_points,
+                           window_task=kmsm.window_task, combine_windows=kmsm.combine_windows,
+                           odd_points=kg.odd_points, mul_sub=kg.mul_sub, mul_rows=kg.mul_rows,
+                           eval_ab_chunks=kg.eval_ab_chunks, powers=kn.powers,
+                           combine=kg.combine)
 
 
 @dataclass
 class MsmJob:
-    """sum_i k[first + i] P_i for affine bases P and scalars k (limbs in `scalar_form`): jobs
-    of one proof that share a scalar vector (the witness) pass the same array."""
+    """sum_i k[first + i] P_i over G1 (degree 1) or G2 (degree 2) for affine bases P and
+    scalars k (limbs in `scalar_form`): jobs of one proof that share a scalar vector (the
+    witness) pass the same array."""
 
-    group: CurveGroup
+    degree: int
     bases: np.ndarray
     scalars: np.ndarray
     first: int = 0
     scalar_form: ScalarForm = "standard"
 
     def label(self, name: str) -> str:
-        return f"MSM {name} ({self.group.name})"
+        return f"MSM {name} (G{self.degree})"
 
 
 class Scalars:
@@ -153,14 +182,14 @@ class Scalars:
     def __len__(self) -> int:
         return len(self.k)
 
-    def digits_task(self, graph: TaskGraph, c_bits: int) -> Task:
+    def digits_task(self, graph: TaskGraph, kernels, c_bits: int) -> Task:
         key = (id(graph), c_bits)
         if key not in self._tasks:
             def run() -> None:
                 nw = n_windows(c_bits)
                 d0 = np.empty((nw, len(self.k)), dtype=np.int32)
                 d1 = np.empty((nw, len(self.k)), dtype=np.int32)
-                kmsm.glv_digits(self.k, self.montgomery, c_bits, d0, d1)
+                kernels.glv_digits(self.k, self.montgomery, c_bits, d0, d1)
                 self._digits[c_bits] = (d0, d1)
 
             # digits first among the tasks ready: every window of every MSM using them waits
@@ -170,21 +199,23 @@ class Scalars:
     def digits(self, c_bits: int) -> tuple[np.ndarray, np.ndarray]:
         return self._digits[c_bits]
 
-    def release(self) -> None:
-        self._digits.clear()
 
-
-def add_msm(graph: TaskGraph, group: CurveGroup, bases: np.ndarray, scalars: Scalars,
+def add_msm(graph: TaskGraph, kernels, degree: int, bases: np.ndarray, scalars: Scalars,
             first: int = 0, *, label: str = "msm", window: int | None = None,
             on_done: Callable[[], None] | None = None) -> Callable[[], np.ndarray]:
-    """Put sum_i k[first + i] P_i (P = bases) on `graph`: a task computing phi(P), one task per
-    window, one for the final sum (which then calls `on_done`). Returns a function that gives
-    the Jacobian point ((3, 4) for G1, (3, 2, 4) for G2) once the graph has run."""
-    pts = _readonly(group._rows(bases, 2))
+    """Put sum_i k[first + i] P_i (P = bases, affine rows of G`degree`) on `graph`, run by
+    `kernels`: a task computing phi(P), one task per window, one for the final sum (which then
+    calls `on_done`). Returns a function that gives the Jacobian point ((3, 4) for G1,
+    (3, 2, 4) for G2) once the graph has run."""
+    shape = (2, *COORD_SHAPE[degree])
+    pts = np.ascontiguousarray(bases, dtype=np.uint64)
+    if pts.shape[-len(shape):] != shape:
+        raise ValueError(f"G{degree} array must end in shape {shape}, got {pts.shape}")
+    pts = readonly(pts.reshape(-1, *shape))
     n = len(pts)
     if first + n != len(scalars):
         raise ValueError(f"{n} bases but {len(scalars) - first} scalars")
-    out = group.empty_jacobian(1)
+    out = np.zeros((1, 3, *COORD_SHAPE[degree]), dtype=np.uint64)
     if n == 0:
         return lambda: out[0]  # Z = 0: infinity
     c_bits = window or choose_window(n, pts[0].nbytes)
@@ -192,35 +223,32 @@ def add_msm(graph: TaskGraph, group: CurveGroup, bases: np.ndarray, scalars: Sca
         raise ValueError("window size must be in 2..24")
     nw = n_windows(c_bits)
     batch = batch_size(c_bits)
-    windows = group.empty_jacobian(nw)
+    windows = np.zeros((nw, 3, *COORD_SHAPE[degree]), dtype=np.uint64)
     state: dict[str, np.ndarray] = {}
 
     def phi() -> None:
         p = np.empty_like(pts)
-        kmsm.phi_points(pts, _beta(group), p)
-        state["phi"] = _readonly(p)
+        kernels.phi_points(pts, beta(degree), p)
+        state["phi"] = readonly(p)
 
     def window_task(w: int) -> Callable[[], None]:
         def run() -> None:
             d0, d1 = scalars.digits(c_bits)
-            kmsm.window_task(pts, state["phi"], d0, d1, w, first, n, c_bits, batch, windows)
+            kernels.window_task(pts, state["phi"], d0, d1, w, first, n, c_bits, batch, windows,
+                                *workspace(c_bits, batch, degree))
         return run
 
     def combine() -> None:
-        kmsm.combine_windows(windows, c_bits, out)
+        kernels.combine_windows(windows, c_bits, out)
         state.clear()  # phi(P): the largest temporary, freed as soon as it is no longer read
         if on_done is not None:
             on_done()
 
-    dig = scalars.digits_task(graph, c_bits)
+    dig = scalars.digits_task(graph, kernels, c_bits)
     t_phi = graph.add(phi, label)
     tw = [graph.add(window_task(w), label, (dig, t_phi)) for w in range(nw)]
     graph.add(combine, label, tw)
     return lambda: out[0]
-
-
-def threads_default() -> int:
-    return numba.get_num_threads()
 
 
 def msm_jacobian(
@@ -231,15 +259,18 @@ def msm_jacobian(
     scalar_form: ScalarForm = "standard",
     window: int | None = None,
     threads: int | None = None,
+    kernels=None,
 ) -> np.ndarray:
-    """sum_i k_i P_i as one Jacobian point, shape (3, 4) for G1 or (3, 2, 4) for G2."""
+    """sum_i k_i P_i as one Jacobian point, shape (3, 4) for G1 or (3, 2, 4) for G2, by
+    `kernels` (default: the Numba kernels) on `threads` threads."""
     k, mont = scalar_array(scalars, scalar_form)
-    n = len(group._rows(bases, 2))
-    if len(k) != n:
-        raise ValueError(f"{n} bases but {len(k)} scalars")
+    pts = group._rows(bases, 2)
+    if len(k) != len(pts):
+        raise ValueError(f"{len(pts)} bases but {len(k)} scalars")
     graph = TaskGraph()
-    result = add_msm(graph, group, bases, Scalars(k, mont), window=window)
-    graph.run(threads or threads_default())
+    result = add_msm(graph, kernels or jit_kernels(), group.degree, pts, Scalars(k, mont),
+                     window=window)
+    graph.run(threads or default_threads())
     return result()
 
 
@@ -249,8 +280,12 @@ def msm(group: CurveGroup, bases, scalars, **kw) -> np.ndarray:
 
 
 def msm_g1(bases, scalars, **kw) -> np.ndarray:
+    from prover.curves import G1  # lazy: Numba kernels (the group law)
+
     return msm(G1, bases, scalars, **kw)
 
 
 def msm_g2(bases, scalars, **kw) -> np.ndarray:
+    from prover.curves import G2  # lazy: Numba kernels (the group law)
+
     return msm(G2, bases, scalars, **kw)

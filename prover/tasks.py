@@ -10,10 +10,23 @@ task, so several kernels of unequal cost keep every core busy until the end.
 from __future__ import annotations
 
 import heapq
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+
+def default_threads() -> int:
+    """Threads for a graph: NUMBA_NUM_THREADS when set (as for Numba's own pool), else the
+    cores this process may run on."""
+    env = os.environ.get("NUMBA_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(eq=False)

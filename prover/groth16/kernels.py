@@ -29,14 +29,33 @@ def eval_ab(rec, witness, starts, out_a, out_b):
     so no two chunks write the same row and the chunks run in parallel without locks.
     """
     for t in prange(starts.shape[0] - 1):
-        for k in range(starts[t], starts[t + 1]):
-            value = (_u64(rec, k, 3), _u64(rec, k, 5), _u64(rec, k, 7), _u64(rec, k, 9))
-            v = fr_mul(value, _load(witness, np.int64(rec[k, 2])))
-            row = np.int64(rec[k, 1])
-            if rec[k, 0] == 0:
-                _store(out_a, row, fr_add(_load(out_a, row), v))
-            else:
-                _store(out_b, row, fr_add(_load(out_b, row), v))
+        _eval_chunk(rec, witness, starts[t], starts[t + 1], out_a, out_b)
+
+
+@njit(cache=True, nogil=True)
+def eval_ab_chunks(rec, witness, starts, t0, t1, out_a, out_b):
+    """`eval_ab` for chunks t0 .. t1-1 on the calling thread (a pool task)."""
+    for t in range(t0, t1):
+        _eval_chunk(rec, witness, starts[t], starts[t + 1], out_a, out_b)
+
+
+@njit(cache=True)
+def _eval_chunk(rec, witness, lo, hi, out_a, out_b):
+    for k in range(lo, hi):
+        value = (_u64(rec, k, 3), _u64(rec, k, 5), _u64(rec, k, 7), _u64(rec, k, 9))
+        v = fr_mul(value, _load(witness, np.int64(rec[k, 2])))
+        row = np.int64(rec[k, 1])
+        if rec[k, 0] == 0:
+            _store(out_a, row, fr_add(_load(out_a, row), v))
+        else:
+            _store(out_b, row, fr_add(_load(out_b, row), v))
+
+
+@njit(cache=True, nogil=True)
+def mul_rows(a, b, out, lo, hi):
+    """out[i] = a[i] * b[i] for lo <= i < hi (C.w = A.w * B.w, a pool task per range)."""
+    for i in range(lo, hi):
+        _store(out, i, fr_mul(_load(a, i), _load(b, i)))
 
 
 @njit(cache=True, inline="always")
@@ -88,17 +107,6 @@ def combine(msm_a, msm_b1, msm_b2, msm_c, msm_h, alpha1, beta1, beta2, delta1, d
     store_pt(out_a, 0, pa_aff)
     store_pt(out_b, 0, kc.jac_to_aff(pb))
     store_pt(out_c, 0, kc.jac_to_aff(pc))
-
-
-def chunk_starts(constraint: np.ndarray, n_chunks: int) -> np.ndarray:
-    """Record indices cutting `constraint` (sorted) into about n_chunks runs of whole rows."""
-    n = len(constraint)
-    if n == 0:
-        return np.zeros(1, dtype=np.int64)
-    cuts = np.linspace(0, n, n_chunks + 1).astype(np.int64)[1:-1]
-    # Move each cut forward to the first record of a new constraint.
-    cuts = np.searchsorted(constraint, constraint[cuts], side="left")
-    return np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
 
 
 # --- setup: sparse QAP evaluation at tau and fixed-base scalar multiplication -----------------

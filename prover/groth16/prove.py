@@ -28,12 +28,19 @@ import numpy as np
 
 from prover.constants import R
 from prover.errors import NonCanonicalError, WitnessError
-from prover.formats._limbs import ints_to_limbs, limbs_to_ints
-from prover.formats.container import drop_pages, ensure_aligned
+from prover.formats._limbs import (
+    check_canonical,
+    g1_from_mont,
+    g2_from_mont,
+    ints_to_limbs,
+    limbs_to_ints,
+)
+from prover.formats.container import ensure_aligned
 from prover.formats.snarkjs_json import Proof
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import Zkey, read_zkey
 from prover.groth16.prove_ints import SMALL_DOMAIN, prove_ints
+from prover.groth16.steps import evaluate_abc, odd_shift  # noqa: F401 (steps 1, 2 by hand)
 
 # lazy: Numba, the backends and the kernels load in the functions that run them, so a small
 # proof (plain ints) never loads them (about a second in a fresh process).
@@ -51,13 +58,15 @@ class ProveResult:
     public_signals: list[int]
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds, in order
     engine: str = ""  # what computed it: "ints", or the backend's name ("cpu", "cuda")
-    # inside "H and MSMs": thread seconds per part (H, each MSM, their digits); the parts
-    # overlap on the CPU backend, so they add up to more than the phase's wall time
+    # inside "A.w, B.w, H and MSMs": thread seconds per part (A.w and B.w, H, each MSM, their
+    # digits); the parts overlap on the CPU backend, so they add up to more than the phase's
+    # wall time
     work: dict[str, float] = field(default_factory=dict)
+    device: str = ""  # the backend's device_name, e.g. "CPU, native kernels (2 threads)"
 
 
 # The phases `prove` reports, in order (a progress display can size itself from this).
-PHASES = ("zkey read", "witness read", "A.w, B.w", "H and MSMs", "combine")
+PHASES = ("zkey read", "witness read", "A.w, B.w, H and MSMs", "combine")
 PHASES_INTS = ("zkey read", "witness read", "proof (ints)")  # the small path's
 
 
@@ -87,9 +96,7 @@ def load_witness(witness: WitnessLike) -> np.ndarray:
         if arr.ndim != 2 or arr.shape[1] != 4 or arr.dtype != np.uint64:
             raise WitnessError(f"witness array must be uint64 of shape (n, 4), got "
                                f"{arr.dtype} {arr.shape}")
-        from prover.fields import Fr
-
-        Fr.check_canonical(arr)
+        check_canonical(arr, R)
         return arr
     vals = [int(v) for v in witness]
     for i, v in enumerate(vals):
@@ -107,43 +114,6 @@ def check_witness(zkey: Zkey, w: np.ndarray) -> None:
 
 
 # --- the QAP part: A.w, B.w, C.w and the H scalars -----------------------------------------
-
-def coeff_records(zkey: Zkey) -> np.ndarray:
-    """Section 4 as (n, 11) uint32 (see kernels.eval_ab): a view of the mapped file, copied
-    only when the section does not start on a 4-byte boundary."""
-    rec = zkey.coeffs
-    if rec.ctypes.data % 4 or not rec.flags.c_contiguous:
-        rec = np.ascontiguousarray(rec)
-        rec.flags.writeable = False  # one Numba type for both: one compiled specialization
-    return rec.view(np.uint32).reshape(-1, 11)
-
-
-def evaluate_abc(zkey: Zkey, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(A.w, B.w, C.w) on the domain, Montgomery form, each (domainSize, 4)."""
-    import numba
-
-    from prover.fields import Fr
-    from prover.groth16 import kernels as kg
-
-    n = zkey.domain_size
-    a = np.zeros((n, 4), dtype=np.uint64)
-    b = np.zeros((n, 4), dtype=np.uint64)
-    rec = coeff_records(zkey)
-    constraint = rec[:, 1]
-    if len(rec) > 1 and not bool(np.all(constraint[1:] >= constraint[:-1])):
-        starts = np.array([0, len(rec)], dtype=np.int64)  # unsorted (snarkjs never writes it)
-    else:
-        starts = kg.chunk_starts(constraint, 8 * numba.get_num_threads())
-    kg.eval_ab(rec, w, starts, a, b)
-    return a, b, Fr.mul(a, b)
-
-
-def odd_shift(n: int) -> int:
-    """w_2n: the coset w_2n * H of the n-domain H is the odd points of the 2n-domain."""
-    from prover.ntt import root_of_unity
-
-    return root_of_unity(n.bit_length())
-
 
 def h_scalars(a: np.ndarray, b: np.ndarray, c: np.ndarray,
               backend: Backend | None = None) -> np.ndarray:
@@ -173,12 +143,15 @@ def uses_kernels(zkey: Zkey, backend, kernels: bool | None = None) -> bool:
 def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
           r: int | None = None, s: int | None = None,
           backend: Backend | BackendName = "cpu", kernels: bool | None = None,
+          native: bool | None = None,
           on_phase: Callable[[str, float], None] | None = None) -> ProveResult:
     """A Groth16 proof and the public signals (witness[1..nPublic]).
 
     `backend` runs the MSMs and NTTs: "cpu", "cuda", "auto" (CUDA when a GPU is present) or a
     Backend object; the protocol code is the same for all of them. Small circuits on the CPU
-    run on plain ints instead (`uses_kernels`; `kernels=True` forces the kernels).
+    run on plain ints instead (`uses_kernels`; `kernels=True` forces the kernels). The CPU
+    backend runs the native kernels when they load, else Numba's; `native` True / False
+    requires / refuses the native ones (for a backend named by string).
     `on_phase(name, seconds)` is called as each phase ends (progress displays).
 
     `r` and `s` are the blinding scalars; leave them out (they are drawn from `secrets`).
@@ -199,41 +172,28 @@ def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
         timer.lap("proof (ints)")
         return ProveResult(proof, public, timer.timings, "ints")
     from prover.backend import get_backend
-    from prover.curves import G1, G2
-    from prover.msm import MsmJob
 
-    be = get_backend(backend) if isinstance(backend, str) else backend
-    a, b, c = evaluate_abc(zkey, w)
-    drop_pages(zkey.coeffs)  # read once: out of the resident memory (formats.container)
-    timer.lap("A.w, B.w")
-    # The bases come straight from the mapped key: the CPU kernels take unaligned views (a
-    # section starts wherever the one before it ends), so no section is copied into memory.
-    # A, B1, B2 and C share the witness (and its digits); only H waits for the transforms.
-    jobs = {"A": MsmJob(G1, zkey.a, w), "B1": MsmJob(G1, zkey.b1, w),
-            "B2": MsmJob(G2, zkey.b2, w), "C": MsmJob(G1, zkey.c, w, zkey.n_public + 1)}
-    msms, work = be.h_and_msms(jobs, a, b, c, odd_shift(zkey.domain_size), zkey.h)
-    del a, b, c
-    timer.lap("H and MSMs")
-
-    pi_a, pi_b, pi_c = combine(zkey, msms["A"], msms["B1"], msms["B2"], msms["C"], msms["H"],
-                               r, s)
-    proof = Proof(G1.to_ints(pi_a)[0], G2.to_ints(pi_b)[0], G1.to_ints(pi_c)[0])
+    be = get_backend(backend, native=native) if isinstance(backend, str) else backend
+    msms, work = be.groth16_msms(zkey, w)
+    timer.lap("A.w, B.w, H and MSMs")
+    proof = combine(zkey, msms, r, s, be.kernels)
     timer.lap("combine")
-    return ProveResult(proof, public, timer.timings, be.name, work)
+    return ProveResult(proof, public, timer.timings, be.name, work, be.device_name)
 
 
-def combine(zkey: Zkey, msm_a, msm_b1, msm_b2, msm_c, msm_h, r: int, s: int):
-    """The three proof points (affine arrays (1, 2, ...)) from the five MSMs and r, s."""
-    from prover.curves import G1, G2
-    from prover.groth16 import kernels as kg
-    from prover.kernels.cpu.params import int_to_limbs
-
-    out_a, out_b, out_c = G1.empty_affine(1), G2.empty_affine(1), G1.empty_affine(1)
+def combine(zkey: Zkey, msms: dict[str, np.ndarray], r: int, s: int, kernels) -> Proof:
+    """The proof from the five MSMs (Jacobian; kernels.combine) and r, s."""
+    out_a = np.zeros((1, 2, 4), dtype=np.uint64)
+    out_b = np.zeros((1, 2, 2, 4), dtype=np.uint64)
+    out_c = np.zeros((1, 2, 4), dtype=np.uint64)
 
     def pt(x):
         return np.ascontiguousarray(x, dtype=np.uint64)[None]
 
-    kg.combine(pt(msm_a), pt(msm_b1), pt(msm_b2), pt(msm_c), pt(msm_h), pt(zkey.alpha1),
-               pt(zkey.beta1), pt(zkey.beta2), pt(zkey.delta1), pt(zkey.delta2),
-               int_to_limbs(r), int_to_limbs(s), int_to_limbs(r * s % R), out_a, out_b, out_c)
-    return out_a, out_b, out_c
+    def limbs(x: int) -> tuple:
+        return tuple(np.uint64(v) for v in ints_to_limbs([x % R])[0])
+
+    kernels.combine(pt(msms["A"]), pt(msms["B1"]), pt(msms["B2"]), pt(msms["C"]), pt(msms["H"]),
+                    pt(zkey.alpha1), pt(zkey.beta1), pt(zkey.beta2), pt(zkey.delta1),
+                    pt(zkey.delta2), limbs(r), limbs(s), limbs(r * s), out_a, out_b, out_c)
+    return Proof(g1_from_mont(out_a)[0], g2_from_mont(out_b)[0], g1_from_mont(out_c)[0])

@@ -17,9 +17,10 @@ from prover.glv import GLV_A, GLV_B, LAMBDA, split_floor
 from prover.kernels.cpu import msm as kmsm
 from prover.msm import (
     Scalars,
-    _beta,
     add_msm,
+    beta,
     choose_window,
+    jit_kernels,
     msm_g1,
     msm_g2,
     n_windows,
@@ -190,7 +191,7 @@ def test_phi_is_lambda(group):
     P = group.random_points(5, seed=9)
     P[2] = 0  # the point at infinity stays itself
     out = np.empty_like(P)
-    kmsm.phi_points(P, _beta(group), out)
+    kmsm.phi_points(P, beta(group.degree), out)
     assert np.array_equal(out, group.to_affine(group.mul(P, [LAMBDA] * 5)))
 
 
@@ -204,14 +205,15 @@ def test_montgomery_scalars_with_an_offset_share_digits():
     ks[3], ks[9], ks[10] = 0, R - 1, ks[11]
     shared = Scalars(Fr.from_ints(ks), montgomery=True)
     graph = TaskGraph()
-    whole = add_msm(graph, G1, P, shared, window=5)
-    tail = add_msm(graph, G2, Q, shared, first, window=5)
+    k = jit_kernels()
+    whole = add_msm(graph, k, 1, P, shared, window=5)
+    tail = add_msm(graph, k, 2, Q, shared, first, window=5)
     graph.run(2)
     assert sum(t.label == "msm digits" for t in graph.tasks) == 1
     assert np.array_equal(G1.to_affine(whole()[None])[0], msm_g1(P, ks))
     assert np.array_equal(G2.to_affine(tail()[None])[0], msm_g2(Q, ks[first:]))
     with pytest.raises(ValueError):
-        add_msm(TaskGraph(), G1, P[:5], shared)
+        add_msm(TaskGraph(), k, 1, P[:5], shared)
 
 
 def test_cpu_overlapped_h_and_msms_match_one_after_another():
@@ -228,9 +230,9 @@ def test_cpu_overlapped_h_and_msms_match_one_after_another():
     w = [1] + [rng.randrange(R) for _ in range(n - 1)]
     w[5] = R - 1
     wl = ints_to_limbs(w)
-    jobs = {"A": MsmJob(G1, G1.random_points(n, seed=3), wl),
-            "B2": MsmJob(G2, G2.random_points(n, seed=4), wl),
-            "C": MsmJob(G1, G1.random_points(n - first, seed=5), wl, first)}
+    jobs = {"A": MsmJob(1, G1.random_points(n, seed=3), wl),
+            "B2": MsmJob(2, G2.random_points(n, seed=4), wl),
+            "C": MsmJob(1, G1.random_points(n - first, seed=5), wl, first)}
     hb = G1.random_points(n, seed=6)
     p = [(x * y - z) % R for x, y, z in zip(*(to_odd_points(v) for v in (a, b, c)), strict=True)]
     want = {"A": msm_g1(jobs["A"].bases, w), "B2": msm_g2(jobs["B2"].bases, w),

@@ -1,21 +1,17 @@
 """Pippenger multi-scalar multiplication, sum_i k_i P_i, for G1 and G2 (same code, generic fe_*).
 
-Recipe (one window of c bits per `window_task` call; prover/msm.py runs the windows of several
-MSMs on a pool of threads, which is why the task kernels release the GIL):
-1. GLV split: phi(x, y) = (beta x, y) acts as LAMBDA, and k = k0 + k1 LAMBDA with |k_d| < 2^128
-   (`glv_split`), so sum k_i P_i = sum k0_i P_i + k1_i phi(P_i): 2n points with 128-bit scalars,
-   half the windows of 254-bit scalars, hence half the bucket sums for the same additions.
-2. Signed digits: m = sum_w d_w 2^(cw) with d_w in [-2^(c-1)+1, 2^(c-1)] (a carry moves to the
-   next window), so each window needs only 2^(c-1) buckets; a negative digit adds -P = (x, -y).
-3. Bucket accumulation in affine coordinates with batched inversion ("batch-affine"): up to B
-   additions into distinct buckets share one field inversion (Montgomery's trick), so an addition
-   costs about 6 multiplications instead of 11 for a mixed Jacobian addition:
-       lambda = (y2 - y1) / (x2 - x1)      (3 x1^2 / 2 y1 when doubling)
-       x3 = lambda^2 - x1 - x2,  y3 = lambda (x1 - x3) - y1
-   A point whose bucket already has an addition in flight waits for the next batch; past a
-   bound it goes to the bucket's Jacobian overflow accumulator (mixed addition) instead.
-4. Window sum: sum_b (b+1) B_b by a running sum from the top bucket (2 additions per bucket).
-5. Windows combined from the top: acc = 2^c acc + S_w.
+One window of c bits per `window_task` call (nogil: prover/msm.py runs the windows of several
+MSMs on a pool of threads):
+1. GLV split (`glv_split`): phi(x, y) = (beta x, y) = LAMBDA P, k = k0 + k1 LAMBDA, |k_d| < 2^128:
+   2n points (P, phi(P)) with 128-bit scalars, half the windows and bucket sums of 254-bit ones.
+2. Signed digits d_w in [-2^(c-1)+1, 2^(c-1)] (a carry moves up): 2^(c-1) buckets per window.
+3. Bucket accumulation in affine coordinates, up to B additions into distinct buckets sharing
+   one inversion (Montgomery's trick, ~6 products instead of 11 for mixed Jacobian):
+       lambda = (y2 - y1) / (x2 - x1)  (3 x1^2 / 2 y1 doubling),  x3 = lambda^2 - x1 - x2,
+       y3 = lambda (x1 - x3) - y1;
+   a point whose bucket is in flight waits for the next batch, past a bound goes to a Jacobian
+   overflow accumulator (adversarial inputs stay O(n)).
+4. Window sum sum_b (b+1) B_b by a running sum from the top; 5. Horner: acc = 2^c acc + S_w.
 """
 
 from __future__ import annotations
@@ -266,10 +262,21 @@ def _retry_deferred(b0, b1, d0, d1, w, first, dq, dn, buckets, full, inbatch, bi
     return cnt, nd
 
 
+def workspace_rows(c_bits: int, batch: int) -> tuple[int, int, int, int]:
+    """Rows of the workspace of one `window_sum` call: (affine points: the 2^(c-1) buckets,
+    the pending batch and its scratch, one zero point; Jacobian points: the buckets' overflow
+    accumulators; flag bytes, three per bucket; int64 indices: the batch's buckets and the
+    deferred points)."""
+    nb = 1 << (c_bits - 1)
+    return nb + 2 * batch + 1, nb, 3 * nb, batch + max(batch // 2, 1)
+
+
 @njit(cache=True)
-def window_sum(b0, b1, d0, d1, w, first, n1, c_bits, batch):
+def window_sum(b0, b1, d0, d1, w, first, n1, c_bits, batch, aff, jac, flags, idx):
     """sum_j digit_j * P_j over window w of the points b0 (digits d0[w, first:]) and the first
-    n1 points of b1 (digits d1[w, first:]), as a Jacobian point.
+    n1 points of b1 (digits d1[w, first:]), as a Jacobian point. aff, jac, flags, idx: the
+    workspace (`workspace_rows`), passed in so that the kernel allocates nothing (it also runs
+    compiled ahead of time, without Numba's runtime).
 
     A point whose bucket already has an addition in the current batch is deferred to the next
     batch (up to batch/2 of them); beyond that, or when the last batches get too small to pay
@@ -278,18 +285,19 @@ def window_sum(b0, b1, d0, d1, w, first, n1, c_bits, batch):
     """
     n = b0.shape[0] + n1
     nb = 1 << (c_bits - 1)
-    tail = b0.shape[2:]
-    buckets = np.empty((nb, 2) + tail, dtype=np.uint64)
-    overflow = np.empty((nb, 3) + tail, dtype=np.uint64)
-    full = np.zeros(nb, dtype=np.bool_)
-    has_over = np.zeros(nb, dtype=np.bool_)
-    inbatch = np.zeros(nb, dtype=np.bool_)
-    bidx = np.empty(batch, dtype=np.int64)
-    bpts = np.empty((batch, 2) + tail, dtype=np.uint64)
-    scratch = np.empty((batch, 2) + tail, dtype=np.uint64)
-    zero_pt = np.zeros((1, 2) + tail, dtype=np.uint64)
+    buckets = aff[:nb]
+    bpts = aff[nb : nb + batch]
+    scratch = aff[nb + batch : nb + 2 * batch]
+    zero_pt = aff[nb + 2 * batch : nb + 2 * batch + 1]
+    zero_pt[:] = 0
+    overflow = jac
+    flags[:] = 0
+    full = flags[:nb]
+    has_over = flags[nb : 2 * nb]
+    inbatch = flags[2 * nb : 3 * nb]
+    bidx = idx[:batch]
     max_deferred = batch // 2  # < batch: a retry round can never overfill the batch
-    dq = np.empty(max(max_deferred, 1), dtype=np.int64)
+    dq = idx[batch:]
     dn = 0
     cnt = 0
     for j in range(n):
@@ -333,9 +341,10 @@ def window_sum(b0, b1, d0, d1, w, first, n1, c_bits, batch):
 
 
 @njit(cache=True, nogil=True)
-def window_task(b0, b1, d0, d1, w, first, n1, c_bits, batch, out):
+def window_task(b0, b1, d0, d1, w, first, n1, c_bits, batch, out, aff, jac, flags, idx):
     """out[w] = window_sum(...): one window of one MSM, without the GIL (a pool task)."""
-    store_pt(out, w, window_sum(b0, b1, d0, d1, w, first, n1, c_bits, batch))
+    store_pt(out, w, window_sum(b0, b1, d0, d1, w, first, n1, c_bits, batch, aff, jac, flags,
+                                idx))
 
 
 @njit(cache=True, nogil=True)
