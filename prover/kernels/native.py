@@ -22,6 +22,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from prover.constants import Q, R
+from prover.formats._limbs import g1_to_mont, g2_to_mont
+
 # name -> C argument types ("u64*" .. pointers, "i" int64); the builder compiles each with
 # exactly these, the loader declares them to ctypes. _g1/_g2: the same kernel per group.
 SIGNATURES: dict[str, tuple[str, ...]] = {
@@ -36,6 +39,8 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "eval_ab_chunks": ("u32*", "i", "u64*", "i", "i64*", "i", "i", "i", "u64*", "u64*", "i"),
     "powers": ("u64*", "i", "u64*"),
     "combine": ("u64*",) * 16,
+    "pairing_product_is_one": ("u64*", "u64*", "u64*", "u64*", "i", "u64*", "i", "u64*", "u64*",
+                               "i", "u64*", "i", "u8*"),
 }
 for _k in ("window_task", "combine_windows", "phi_points"):
     SIGNATURES[f"{_k}_g2"] = SIGNATURES[f"{_k}_g1"]
@@ -113,6 +118,7 @@ def load(build: bool = True) -> SimpleNamespace | None:
             _state["reason"] = failed.read_text().strip() or "the build failed before"
         elif not path.exists() and not build:
             _state["reason"] = "not built"
+            return None  # not remembered: a later load() may build it
         else:
             try:
                 if not path.exists():
@@ -215,7 +221,41 @@ def _kernel_set(f: dict) -> SimpleNamespace:
         arrays += [_limbs(r), _limbs(s), _limbs(rs)]
         f["combine"](*(_p(a) for a in arrays), _p(_c(out_a)), _p(_c(out_b)), _p(_c(out_c)))
 
+    def pairing_product_is_one(pairs) -> bool:
+        """prod e(P_i, Q_i) == 1 for Python-int points (None: infinity), as the function of
+        prover.pure.pairing: the same check, ~5x faster (prover.pairing's kernel)."""
+        pairs = [(p, q) for p, q in pairs if p is not None and q is not None]
+        if not pairs:
+            return True
+        P = g1_to_mont([p for p, _ in pairs])
+        Q = g2_to_mont([q for _, q in pairs])
+        xs, ys = np.ascontiguousarray(P[:, 0]), np.ascontiguousarray(P[:, 1])
+        x2s, y2s = np.ascontiguousarray(Q[:, 0]), np.ascontiguousarray(Q[:, 1])
+        (sw, sb), frob, (e2w, e2b), (e3w, e3b) = _pairing_constants()
+        out = np.zeros(1, dtype=np.uint8)
+        f["pairing_product_is_one"](_p(xs), _p(ys), _p(x2s), _p(y2s), len(xs), _p(sw), sb,
+                                    _p(frob), _p(e2w), e2b, _p(e3w), e3b, _p(out))
+        return bool(out[0])
+
     return SimpleNamespace(glv_digits=glv_digits, window_task=window_task,
                            combine_windows=combine_windows, phi_points=phi_points,
                            odd_points=odd_points, mul_sub=mul_sub, mul_rows=mul_rows,
-                           eval_ab_chunks=eval_ab_chunks, powers=powers, combine=combine)
+                           eval_ab_chunks=eval_ab_chunks, powers=powers, combine=combine,
+                           pairing_product_is_one=pairing_product_is_one)
+
+
+def _pairing_constants():
+    """The arguments of kernels.cpu.pairing.product_is_one that do not depend on the points:
+    (words, bits) of s = 6x + 2, of q^2 and of (q^4 - q^2 + 1)/r; the Frobenius constants."""
+    if "pairing" not in _state:
+        from prover.pure import pairing as pp  # lazy: plain ints, for the proof check only
+
+        def words(e: int):
+            n = max(1, (e.bit_length() + 63) // 64)
+            return np.array([(e >> (64 * i)) & (2**64 - 1) for i in range(n)],
+                            dtype=np.uint64), e.bit_length()
+
+        frob = g2_to_mont([(pp._G12, pp._G13), (pp._G22, pp._G23)]).reshape(4, 2, 4)
+        _state["pairing"] = (words(pp.ATE_LOOP), np.ascontiguousarray(frob), words(Q * Q),
+                             words((Q**4 - Q**2 + 1) // R))
+    return _state["pairing"]

@@ -24,6 +24,7 @@ from prover.groth16 import kernels as kg
 from prover.kernels.cpu import COMPILE_NOTICE
 from prover.kernels.cpu import msm as km
 from prover.kernels.cpu import ntt as kn
+from prover.kernels.cpu import pairing as kp
 
 _TYPES = {"i": types.int64, "u64*": types.CPointer(types.uint64),
           "u32*": types.CPointer(types.uint32), "i32*": types.CPointer(types.int32),
@@ -78,8 +79,20 @@ def _entries() -> dict:
                    carray(de1, a1), carray(de2, a2), _t4(rp), _t4(sp), _t4(rsp),
                    carray(oa, a1), carray(ob, a2), carray(oc, a1))
 
+    def pairing_product_is_one(xp, yp, x2p, y2p, n, swp, sbits, frobp, e2p, e2bits, e3p,
+                               e3bits, outp):
+        fr = carray(frobp, (4, 2, 4))
+        frob = ((_t4(fr[0, 0]), _t4(fr[0, 1])), (_t4(fr[1, 0]), _t4(fr[1, 1])),
+                (_t4(fr[2, 0]), _t4(fr[2, 1])), (_t4(fr[3, 0]), _t4(fr[3, 1])))
+        ok = kp.product_is_one(carray(xp, (n, 4)), carray(yp, (n, 4)), carray(x2p, (n, 2, 4)),
+                               carray(y2p, (n, 2, 4)), carray(swp, ((sbits + 63) // 64,)),
+                               sbits, frob, carray(e2p, ((e2bits + 63) // 64,)), e2bits,
+                               carray(e3p, ((e3bits + 63) // 64,)), e3bits)
+        carray(outp, (1,))[0] = 1 if ok else 0
+
     out.update(odd_points=odd_points, mul_sub=mul_sub, mul_rows=mul_rows,
-               eval_ab_chunks=eval_ab_chunks, powers=powers, combine=combine)
+               eval_ab_chunks=eval_ab_chunks, powers=powers, combine=combine,
+               pairing_product_is_one=pairing_product_is_one)
     return out
 
 

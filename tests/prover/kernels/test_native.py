@@ -174,3 +174,17 @@ def test_a_native_proof_never_imports_numba(nat, square):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == f"CPU, native kernels ({CpuBackend().threads} threads) []"
+
+
+def test_native_pairing_product_agrees_with_plain_ints(nat):
+    from prover.pure.pairing import pairing_product_is_one
+
+    a, b = 1234567, 7654321
+    P, Qb = to_ints1(ob.multiply(ob.G1, a)), to_ints2(ob.multiply(ob.G2, b))
+    minus_ab = to_ints1(ob.neg(ob.multiply(ob.G1, a * b)))
+    for pairs in ([(P, Qb), (minus_ab, to_ints2(ob.G2))],  # e(aG, bH) e(-abG, H) = 1
+                  [(P, Qb), (minus_ab, to_ints2(ob.G2)), (None, Qb)],  # infinity adds 1
+                  [(P, Qb), (P, to_ints2(ob.G2))],  # != 1
+                  []):
+        assert nat.pairing_product_is_one(pairs) == pairing_product_is_one(pairs)
+    assert nat.pairing_product_is_one([(P, Qb), (minus_ab, to_ints2(ob.G2))])
