@@ -25,14 +25,17 @@ $(NODE_STAMP): package.json package-lock.json
 demo: bootstrap
 	$(BIN)/rollup demo
 
+# pytest-xdist workers: one per core of a CI machine (2); WORKERS=0 runs in one process
+WORKERS ?= 2
+
 # lint and the layer contracts first (seconds), then the suite
 test: bootstrap lint
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(WORKERS)
 
 # everything but the slow end-to-end and node-interop tests: the inner loop
 test-fast: bootstrap
-	$(BIN)/python -m pytest -q -m "not slow and not node"
+	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not slow and not node"
 
 lint: bootstrap
 	$(BIN)/ruff check prover circuits rollup benchmarks tests examples

@@ -15,6 +15,10 @@ disk's speed moves within a run, so the ack is compared with both):
 - ``stack``: the 1-client ack with uvicorn's pure-Python pair (asyncio loop, h11 parser) against
   uvloop + httptools.
 
+``keys``: every account signs with one key (``shared``) or with its own (``own``); a key that
+signs often gets a per-key table in the signature kernel, so the two differ. ``stages``: the
+batch runs also record the server's CPU per order by stage of its path (``_Stages``).
+
 The server runs in this process as ``rollup sequencer run`` does (uvicorn on its thread, the
 sequencer's worker thread); the clients run in a child process (one keep-alive connection per
 client thread), so they do not share the server's interpreter lock. The machines are shared:
@@ -45,15 +49,22 @@ def _record(records: list[dict], **rec) -> None:
     print(json.dumps(rec), flush=True)
 
 
-def _config(folder: Path, n_accounts: int):
-    """A data folder: one perpetual priced at genesis, accounts 1..n funded, all holding the
-    testnet key 1 (one key to derive and to sign with); rate limits far above the load (their
-    check is timed, never refuses)."""
+def _signer(account: int, keys: str) -> bytes:
+    """The key account ``account`` signs with: testnet key 1 for every account (``shared``: one
+    key to derive and to sign with) or its own testnet key (``own``)."""
+    from rollup.engine import testnet as tn
+
+    return tn.key(1 if keys == "shared" else account)
+
+
+def _config(folder: Path, n_accounts: int, keys: str = "shared"):
+    """A data folder: one perpetual priced at genesis, accounts 1..n funded, each holding the
+    key ``_signer`` gives it; rate limits far above the load (their check is timed, never
+    refuses)."""
     from rollup.config import Config, GenesisAccount, Market, render
     from rollup.engine import testnet as tn
     from rollup.keys import compress
 
-    pk = compress(tn.public_key(tn.key(1)))
     cfg = Config(path=folder / "rollup.toml", chain_id=tn.DOMAIN.chain_id,
                  rollup_address=f"0x{tn.DOMAIN.rollup_address:040x}", tree_depth=16,
                  api_port=0, api_rate=1e6, api_burst=10**6,
@@ -61,21 +72,23 @@ def _config(folder: Path, n_accounts: int):
                  operator_key=compress(tn.public_key(tn.key(0))),
                  markets=[Market(tn.PERP, "perp", 50_000, 30_000, maker_fee=100, taker_fee=500,
                                  liquidation_fee=10_000, price=tn.PERP_PRICE)],
-                 genesis_accounts=[GenesisAccount(i, 10**13, pk=pk)
+                 genesis_accounts=[GenesisAccount(i, 10**13,
+                                                  pk=compress(tn.public_key(_signer(i, keys))))
                                    for i in range(1, n_accounts + 1)])
     folder.mkdir(parents=True, exist_ok=True)
     cfg.path.write_text(render(cfg))
     return cfg.path
 
 
-def _stream(n: int, n_accounts: int, signed: bool, seed: int = 1) -> list[dict]:
+def _stream(n: int, n_accounts: int, signed: bool, seed: int = 1,
+            keys: str = "shared") -> list[dict]:
     """Limit orders around the price from random accounts (about half cross), as JSON."""
     from benchmarks.engine import _order_stream
     from rollup.engine import testnet as tn
 
     out = []
     for o in _order_stream(n, n_accounts, seed, max_size=5):
-        d = (o.signed(tn.key(1), tn.DOMAIN) if signed else o).to_json()
+        d = (o.signed(_signer(o.account, keys), tn.DOMAIN) if signed else o).to_json()
         if not signed:
             d["sig"] = [[0, 0], 0]
         out.append(d)
@@ -264,6 +277,92 @@ class _TimedCommits:
         return getattr(self.db, name)
 
 
+class _Stages:
+    """Thread CPU time (``time.thread_time``) of the batch path's stages while entered: each
+    point is wrapped where it is looked up at call time, and put back on exit; a point the code
+    measured lacks is skipped. Stages nest (a point's time includes the points it calls);
+    ``per_order`` gives each one's own share in microseconds per order."""
+
+    # (module, attribute path, label, the labels of the points it calls directly)
+    POINTS = [
+        ("rollup.api.codec", "decode_batch", "decode", ()),
+        ("rollup.engine.sequencer", "Sequencer.preverify", "signatures: Python",
+         ("message hash (H10)", "challenge hash (H5)", "key tables built", "curve check")),
+        ("rollup.transactions", "request_messages", "message hash (H10)", ()),
+        ("circuits.eddsa_batch", "hash_ints", "challenge hash (H5)", ()),
+        ("circuits.eddsa_batch", "_key_table", "key tables built", ()),
+        ("circuits.eddsa_batch", "_verify_rows", "curve check", ()),
+        ("circuits.eddsa_batch", "_verify_keyed", "curve check", ()),
+        ("rollup.api.service", "SequencerService.admit", "rate limits", ()),
+        ("rollup.api.service", "_Submits.__init__", "idempotency keys", ()),
+        ("rollup.api.service", "SequencerService._run_group", "receipts, bookkeeping",
+         ("matching, state apply",)),
+        ("rollup.engine.sequencer", "Sequencer.submit_many", "matching, state apply",
+         ("journal write + commit",)),
+        ("rollup.durability.journal", "Journal.append_many", "journal write + commit", ()),
+        ("rollup.state.state", "State.flush", "state root (beside the commit)", ()),
+        ("rollup.api.service", "SequencerService._settle", "receipts stored, history", ()),
+        ("rollup.api.app", "_response", "answer encoded", ()),
+    ]
+
+    def __init__(self) -> None:
+        import threading
+
+        self.cpu: dict[str, float] = {}
+        self._saved: list[tuple[object, str, object]] = []
+        self._local = threading.local()
+
+    def _wrap(self, fn, label: str):
+        import functools
+
+        local, cpu = self._local, self.cpu
+
+        @functools.wraps(fn)
+        def timed(*args, **kw):
+            inside = getattr(local, "inside", None)
+            if inside is None:
+                inside = local.inside = set()
+            if label in inside:  # a recursive call: counted once
+                return fn(*args, **kw)
+            inside.add(label)
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kw)
+            finally:
+                cpu[label] = cpu.get(label, 0.0) + time.thread_time() - t0
+                inside.discard(label)
+
+        return timed
+
+    def __enter__(self) -> _Stages:
+        import importlib
+
+        for mod, path, label, _ in self.POINTS:
+            owner = importlib.import_module(mod)
+            *outer, name = path.split(".")
+            for part in outer:
+                owner = getattr(owner, part, None)
+            fn = getattr(owner, name, None) if owner is not None else None
+            if fn is None:
+                continue
+            self._saved.append((owner, name, fn))
+            setattr(owner, name, self._wrap(fn, label))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for owner, name, fn in reversed(self._saved):
+            setattr(owner, name, fn)
+        self._saved.clear()
+
+    def per_order(self, n: int) -> dict[str, float]:
+        own = dict(self.cpu)
+        for _, _, label, inner in self.POINTS:
+            if label in own:
+                own[label] -= sum(self.cpu.get(x, 0.0) for x in inner)
+        return {label: round(own[label] / n * 1e6, 1) for _, _, label, _ in self.POINTS
+                if label in own}
+
+
 def _serve(cfg_path: Path, verify: bool, loop: str, http: str):
     from rollup.api.server import ApiServer
     from rollup.api.service import SequencerService
@@ -283,11 +382,11 @@ def _pct(xs: list[float], q: float) -> float:
 
 @contextlib.contextmanager
 def _served(work: Path, mode: str, n_accounts: int, verify: bool, loop: str = "uvloop",
-            http: str = "httptools"):
+            http: str = "httptools", keys: str = "shared"):
     """(service, server, the journal's timed commits) on a fresh data folder, as `rollup
     sequencer run` serves it; stopped on exit."""
     folder = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=work))
-    svc, server = _serve(_config(folder, n_accounts), verify, loop, http)
+    svc, server = _serve(_config(folder, n_accounts, keys), verify, loop, http)
     from circuits.eddsa_batch import warm_up
     from rollup.engine import orderbook
     from rollup.engine.sequencer import tune_gc
@@ -323,8 +422,13 @@ def _child(fn: str, job: dict):
 
 def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
                batch_size: int, n_accounts: int, verify: bool, work: Path,
-               loop: str = "uvloop", http: str = "httptools") -> None:
-    with _served(work, mode, n_accounts, verify, loop, http) as (svc, server, timed):
+               loop: str = "uvloop", http: str = "httptools", keys: str = "shared",
+               stages: bool = False) -> None:
+    """One measured run. ``stages``: the server's CPU per order by stage of its path
+    (``_Stages``) is recorded as ``stages_us``."""
+    probe = _Stages() if stages else contextlib.nullcontext()
+    with _served(work, mode, n_accounts, verify, loop, http, keys) as (svc, server, timed), \
+            probe:
         st0 = svc.status()
         # request k goes to client k mod K, so each client's orders keep their account order
         shares = [reqs[c::n_clients] for c in range(n_clients)]
@@ -347,7 +451,7 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
     g = st1["group_commits"]
     lat = res["latencies"]
     rec = dict(op="api", mode=mode, verify=verify, clients=n_clients, stack=f"{loop}+{http}",
-               batch_size=batch_size if mode == "batch" else None, requests=n,
+               keys=keys, batch_size=batch_size if mode == "batch" else None, requests=n,
                accepted=accepted, seconds=round(res["seconds"], 3),
                server_cpu_us=round(cpu / n * 1e6, 1),
                per_second=round(n / res["seconds"], 1),
@@ -359,6 +463,10 @@ def bench_mode(records: list[dict], mode: str, reqs: list[dict], n_clients: int,
                    ack_p99_ms=round(_pct(lat, 0.99) * 1e3, 3))
         if timed.times:
             rec["ack_p50_vs_commit"] = round(rec["ack_p50_ms"] / rec["commit_p50_ms"], 2)
+    if stages:
+        rec["stages_us"] = probe.per_order(n)
+        rec["stages_us"]["other (HTTP, threads, the rest)"] = round(
+            rec["server_cpu_us"] - sum(rec["stages_us"].values()), 1)
     _record(records, **rec)
 
 
@@ -426,9 +534,11 @@ MODES = ("ack", "batch", "stack", "ws")
 
 def run(quick: bool = False, json_path=None, clients: int = 16, batch_size: int = 500,
         n_accounts: int = 64, work_dir: str | None = None, label: str | None = None,
-        modes: tuple[str, ...] = MODES) -> list[dict]:
+        modes: tuple[str, ...] = MODES, keys: str = "shared",
+        stages: bool = False) -> list[dict]:
     """``work_dir``: where the data folders go (the disk whose fsync is measured); ``modes``:
-    which of ``MODES`` run (the fsync probe always does)."""
+    which of ``MODES`` run (the fsync probe always does); ``keys``: ``_signer``'s choice for
+    the HTTP modes; ``stages``: the batch runs record their CPU per stage."""
     records: list[dict] = []
     n_ack = 60 if quick else 400  # orders per latency run (split among the clients)
     n_batch = 200 if quick else 4000
@@ -437,19 +547,20 @@ def run(quick: bool = False, json_path=None, clients: int = 16, batch_size: int 
         fsync = bench_fsync(records, work)
         signed = fast = []
         if {"ack", "batch", "stack"} & set(modes):
-            signed = _stream(max(n_ack * 2, n_batch), n_accounts, signed=True)
+            signed = _stream(max(n_ack * 2, n_batch), n_accounts, signed=True, keys=keys)
             fast = _stream(max(n_ack * 2, n_batch), n_accounts, signed=False)
         for verify, stream in ((True, signed), (False, fast)):
             if "ack" in modes:
-                bench_mode(records, "ack", stream[:n_ack], 1, 0, n_accounts, verify, work)
+                bench_mode(records, "ack", stream[:n_ack], 1, 0, n_accounts, verify, work,
+                           keys=keys)
                 bench_mode(records, "ack", stream[:n_ack * 2], clients, 0, n_accounts, verify,
-                           work)
+                           work, keys=keys)
             if "batch" in modes:
                 bench_mode(records, "batch", stream[:n_batch], 4, batch_size, n_accounts,
-                           verify, work)
+                           verify, work, keys=keys, stages=stages)
         if "stack" in modes:
             bench_mode(records, "ack", fast[:n_ack], 1, 0, n_accounts, False, work,
-                       loop="asyncio", http="h11")
+                       loop="asyncio", http="h11", keys=keys)
         if "ws" in modes:
             bench_ws(records, n_ack, 1, work)
             bench_ws(records, n_ack * 2, clients, work)
@@ -489,6 +600,14 @@ def main(json_path=None, quick: bool = False, **kw) -> list[dict]:
     if ws:
         print_table("WebSocket fill events (ms; one clock, the clients' process)", ws,
                     WS_COLUMNS)
+    staged = [r for r in http if r.get("stages_us")]
+    if staged:
+        names = list(dict.fromkeys(k for r in staged for k in r["stages_us"]))
+        rows = [{"stage": k, **{f"r{i}": r["stages_us"].get(k) for i, r in enumerate(staged)}}
+                for k in names]
+        print_table("batch endpoint: server CPU per order by stage (us)", rows,
+                    [("stage", "stage"), *[(f"r{i}", f"verify={r['verify']}, {r['keys']}")
+                                           for i, r in enumerate(staged)]])
     return records
 
 

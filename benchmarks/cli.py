@@ -123,15 +123,19 @@ def bench_margin(json_path: str | None, quick: bool) -> None:
 @click.option("--label", default=None, help="Tag every record (e.g. the code measured).")
 @click.option("--mode", "modes", multiple=True, type=click.Choice(["ack", "batch", "stack", "ws"]),
               help="Run only these (repeatable; default: all).")
+@click.option("--keys", type=click.Choice(["shared", "own"]), default="shared",
+              show_default=True, help="Every account signs with one key, or each with its own.")
+@click.option("--stages", is_flag=True,
+              help="Record the batch runs' server CPU per order by stage (stages_us).")
 def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | None,
-              label: str | None, modes: tuple[str, ...]) -> None:
+              label: str | None, modes: tuple[str, ...], keys: str, stages: bool) -> None:
     """Single-order ack p50/p99 over loopback at 1 and N clients next to this disk's fsync
     p50 and journal-commit p50, and orders/s through the batch endpoint; with and without
     signature checks; WebSocket fill and trade events after the ack (--mode ws)."""
     from benchmarks import api
 
     api.main(json_path, quick, clients=clients, work_dir=work_dir, label=label,
-             modes=modes or api.MODES)
+             modes=modes or api.MODES, keys=keys, stages=stages)
 
 
 @bench.command("prove")

@@ -21,14 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import circuits
 from circuits import eddsa_public_key
 from circuits.babyjubjub import pack_point, unpack_point
 from circuits.batch import build_batch_circuit
-from prover.formats.zkey import write_zkey
-from prover.groth16.keys import export_verification_key
 from prover.groth16.prove import prove
-from prover.groth16.setup import dev_setup
 from rollup.chain.contracts import call, deploy, transact
 from rollup.chain.layout import (
     ASSET_ETH,
@@ -41,6 +37,7 @@ from rollup.chain.layout import (
 )
 from rollup.chain.rollup import RollupClient
 from rollup.chain.verifier import deploy_verifier, proof_evm
+from rollup.devkeys import dev_keys
 from rollup.engine.sequencer import Sequencer
 from rollup.margin.liquidation import MarginMatrix
 from rollup.margin.risk import account_value
@@ -76,45 +73,6 @@ class DemoConfig:
     slots: int = 4
     l1_slots: int = 2
     deadline: int = 3_600  # seconds a priority request may wait before exodus
-
-
-@dataclass
-class Keys:
-    zkey: Path
-    vk: Path
-    constraints: int
-    seconds: float
-    cached: bool
-
-
-def _circuits_tag() -> str:
-    """A version tag over the circuit sources: keys are reused only for the same circuits."""
-    root = Path(circuits.__file__).parent
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*.py")):
-        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def dev_keys(cache: Path, name: str, build: Callable, log: Callable[[str], None]) -> Keys:
-    """Proving and verification key of the circuit `build()` returns, from the development
-    setup, cached under `cache` by name and circuit-source version."""
-    cache.mkdir(parents=True, exist_ok=True)
-    stem = f"{name}-{_circuits_tag()}"
-    zkey, vk, meta = cache / f"{stem}.zkey", cache / f"{stem}_vk.json", cache / f"{stem}.n"
-    if zkey.exists() and vk.exists() and meta.exists():
-        return Keys(zkey, vk, int(meta.read_text()), 0.0, True)
-    t = time.perf_counter()
-    cs = build()
-    r1cs = cs.to_r1cs()
-    log(f"setup {name}: {r1cs.n_constraints:,} constraints (development setup, not a ceremony)")
-    z = dev_setup(r1cs)
-    tmp = zkey.with_suffix(".tmp")
-    write_zkey(z, tmp)
-    export_verification_key(z, vk)
-    meta.write_text(str(r1cs.n_constraints))
-    tmp.replace(zkey)
-    return Keys(zkey, vk, r1cs.n_constraints, time.perf_counter() - t, False)
 
 
 @dataclass
@@ -179,26 +137,25 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     log(f"genesis: perpetual + call listed, root {genesis_root:#x}"[:60] + "…")
 
     # -- 2. keys --------------------------------------------------------------------------------
-    bk = dev_keys(keys_dir, f"batch-{cfg.slots}s{cfg.l1_slots}l1-d{cfg.depth}-a{DEMO_ASSETS}",
-                  lambda: build_batch_circuit(cfg.slots, cfg.depth, l1_slots=cfg.l1_slots,
-                                              assets=DEMO_ASSETS), log)
-    ek = dev_keys(keys_dir, f"exit-d{cfg.depth}", lambda: exit_circuit(cfg.depth), log)
-    s.keys = {"batch_constraints": bk.constraints, "exit_constraints": ek.constraints,
-              "setup_seconds": round(bk.seconds + ek.seconds, 1),
-              "cached": bk.cached and ek.cached}
-    log(f"keys: batch circuit {bk.constraints:,} constraints, exit circuit "
-        f"{ek.constraints:,} ({'cached' if s.keys['cached'] else 'set up'})")
+    bk = dev_keys("batch", slots=cfg.slots, l1_slots=cfg.l1_slots, depth=cfg.depth,
+                  assets=DEMO_ASSETS, cache=keys_dir, on_setup=log)
+    ek = dev_keys("exit", depth=cfg.depth, cache=keys_dir, on_setup=log)
+    s.keys = {"batch_constraints": bk.n_constraints, "exit_constraints": ek.n_constraints,
+              "setup_seconds": round((bk.setup_seconds or 0.0) + (ek.setup_seconds or 0.0), 1),
+              "cached": bk.setup_seconds is None and ek.setup_seconds is None}
+    log(f"keys: batch circuit {bk.n_constraints:,} constraints, exit circuit "
+        f"{ek.n_constraints:,} ({'cached' if s.keys['cached'] else 'set up'})")
     batch_cs = build_batch_circuit(cfg.slots, cfg.depth, l1_slots=cfg.l1_slots,
                                    assets=DEMO_ASSETS)
     counts = batch_cs.component_counts()
     s.constraints_per_slot = {"l1_slot": counts.get("slot0", 0),
                               "trading_slot": counts.get(f"slot{cfg.slots - 1}", 0),
-                              "batch_total": bk.constraints}
+                              "batch_total": bk.n_constraints}
 
     # -- 3. contracts -----------------------------------------------------------------------------
     token = deploy(chain, "TestToken", sender=operator)
-    bver = deploy_verifier(chain, bk.vk, sender=operator)
-    ever = deploy_verifier(chain, ek.vk, sender=operator)
+    bver = deploy_verifier(chain, bk.vk_path, sender=operator)
+    ever = deploy_verifier(chain, ek.vk_path, sender=operator)
     rollup = RollupClient.deploy(chain, batch_verifier=bver.address, exit_verifier=ever.address,
                                  token=token.address, operator=operator,
                                  genesis_root=genesis_root.to_bytes(32, "big"),

@@ -6,11 +6,13 @@
 The keys come from `prover.groth16.setup.dev_setup`: one process drew the toxic waste, so they
 are for tests, demos and benchmarks only (the setup logs that warning), never for value. A cache
 entry is named after the circuit's shape and a hash of the circuit sources, so a changed circuit
-gets fresh keys and stale ones are never used.
+gets fresh keys and stale ones are never used. Processes sharing a cache (parallel test
+workers, a demo beside a benchmark) set up each entry once: a file lock per entry.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import time
@@ -79,19 +81,24 @@ def dev_keys(circuit: str, *, depth: int, cache: str | Path, slots: int | None =
         shape = f"d{depth}"
     stem = cache / f"{circuit}-{shape}-{circuits_tag()}"
     zkey, vk, meta = stem.with_suffix(".zkey"), Path(f"{stem}_vk.json"), Path(f"{stem}.n")
-    if zkey.exists() and vk.exists() and meta.exists():
-        return DevKeys(circuit, zkey, vk, int(meta.read_text()), None)
-    cs = _build(circuit, slots, depth, l1_slots, assets)
-    r1cs = cs.to_r1cs()
-    if on_setup is not None:
-        on_setup(f"{circuit} {shape}: development setup of {r1cs.n_constraints:,} constraints")
-    t = time.perf_counter()
-    z = dev_setup(r1cs)
-    part = zkey.with_suffix(".zkey.part")
-    write_zkey(z, part)
-    export_verification_key(z, vk)
-    meta.write_text(str(r1cs.n_constraints))
-    part.replace(zkey)  # last: a zkey in the cache always has its vk beside it
+    # held from the check to the rename: a second process waits, then reads the first's keys
+    # (without it both would write the same .part and vk files at once)
+    with open(stem.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if zkey.exists() and vk.exists() and meta.exists():
+            return DevKeys(circuit, zkey, vk, int(meta.read_text()), None)
+        cs = _build(circuit, slots, depth, l1_slots, assets)
+        r1cs = cs.to_r1cs()
+        if on_setup is not None:
+            on_setup(f"{circuit} {shape}: development setup of {r1cs.n_constraints:,} "
+                     "constraints")
+        t = time.perf_counter()
+        z = dev_setup(r1cs)
+        part = zkey.with_suffix(".zkey.part")
+        write_zkey(z, part)
+        export_verification_key(z, vk)
+        meta.write_text(str(r1cs.n_constraints))
+        part.replace(zkey)  # last: a zkey in the cache always has its vk beside it
     return DevKeys(circuit, zkey, vk, r1cs.n_constraints, time.perf_counter() - t)
 
 

@@ -24,6 +24,30 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+# Parallel runs (`make test`: pytest-xdist, `-n 2 --dist loadfile`). Correctness never depends
+# on where a test runs: what workers share (key caches, proofs, ports) is locked or picked free.
+# A file's tests stay on one worker, so its module fixtures are built once; files holding slow
+# tests are handed out first, so that no long file starts last while the other worker sits idle.
+# (xdist's loadgroup cannot be used: xdist 3.8 renames node ids through an attribute that pytest
+# 9.2 no longer reads, so its groups are silently ignored.)
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    slow = {item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in slow)  # stable
+
+
+def run_dir(tmp_path_factory, name: str) -> Path:
+    """A folder shared by every worker of this run (a worker's basetemp is a child of the
+    run's); with one process, a folder of its own."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    d = base / name
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def have_node_tool(name: str) -> bool:
     return (NODE_BIN / name).exists() and shutil.which("node") is not None
 
@@ -88,7 +112,8 @@ def story(tmp_path_factory):
     """Development keys, a deployed-address plan, real batch and exit proofs (made once)."""
     from tests.support.story import make_story
     cache = os.environ.get("ZKDERIV_TEST_KEYS")
-    return make_story(Path(cache) if cache else tmp_path_factory.mktemp("devkeys"))
+    # dev_keys locks each cache entry and make_story each proof: workers share one story
+    return make_story(Path(cache) if cache else run_dir(tmp_path_factory, "devkeys"))
 
 
 @pytest.fixture(scope="module", params=["py-evm", "anvil"])

@@ -40,6 +40,7 @@ from rollup.api.limits import GROUP_ITEMS_PER_TOKEN, refusal
 from rollup.api.openapi import spec_bytes
 from rollup.api.service import Replayed, SequencerService, now_us
 from rollup.api.sessions import Sessions
+from rollup.api.streams import QUEUE
 from rollup.api.types import OneOf
 from rollup.engine.groups import MAX_GROUP
 from rollup.errors import EngineError
@@ -67,8 +68,9 @@ class Api:
     """What the handlers share: the service, the limits, the thread pool."""
 
     def __init__(self, service: SequencerService | None, max_body: int, max_batch_body: int,
-                 on_ack: Callable[[float], None] | None) -> None:
+                 on_ack: Callable[[float], None] | None, ws_queue: int = QUEUE) -> None:
         self.service = service
+        self.ws_queue = ws_queue  # a WebSocket client's unread messages before ``Lagged``
         self.max_body, self.max_batch_body = max_body, max_batch_body
         self.on_ack = on_ack
         self.openapi = spec_bytes(ROUTES)
@@ -450,12 +452,13 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 def create_app(service: SequencerService | None, *, max_body: int = 64 * 1024,
                max_batch_body: int | None = None,
                on_ack: Callable[[float], None] | None = None,
-               extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+               extra_routes: Sequence[BaseRoute] = (), ws_queue: int = QUEUE) -> Starlette:
     """The application for ``service`` (``app.state.api.service`` may be set later, before the
     first request). ``max_batch_body``: by default room for ``MAX_BATCH`` requests (a signed
-    request is about 400 bytes as decimal JSON, 500 with hex strings)."""
+    request is about 400 bytes as decimal JSON, 500 with hex strings). ``ws_queue``: messages a
+    WebSocket client may leave unread before it is told ``Lagged`` and closed."""
     api = Api(service, max_body, max_batch_body or max(max_body, codec.MAX_BATCH * 1024),
-              on_ack)
+              on_ack, ws_queue)
     routes = [Route(starlette_path(ep.path), _endpoint(api, ep), methods=[ep.method])
               for ep in ROUTES]
     routes.append(WebSocketRoute("/v1/ws", ws.endpoint(api)))

@@ -91,9 +91,38 @@ def decode_request(data: bytes, *, require_sig: bool = True,
     return wire.to_request()
 
 
+_ORDERS = list[W.Order]
+
+
 def decode_batch(data: bytes, limit: int = MAX_BATCH) -> list[Request | BadInput]:
     """The requests of a batch body in order, each decoded as ``decode_request`` would (a
-    malformed item is its BadInput, in its place); BadInput / ApiError for the body itself."""
+    malformed item is its BadInput, in its place); BadInput / ApiError for the body itself.
+    A body of signed orders only (a market maker's) is decoded in one typed pass; anything else,
+    or any error, goes item by item (``decode_items``), which gives the same requests."""
+    orders = _signed_orders(data, limit)
+    return orders if orders is not None else decode_items(data, limit)
+
+
+def _signed_orders(data: bytes, limit: int) -> list[Request] | None:
+    """The orders of a body that is an array of at most ``limit`` valid, signed orders, decoded
+    straight into ``W.Order`` (no per-item split, no ``Head`` pass); None for any other body."""
+    try:
+        wires = msgspec.json.decode(data, type=_ORDERS)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+        return None
+    if len(wires) > limit:
+        return None
+    out = []
+    for w in wires:
+        if w.sig is None:
+            return None
+        out.append(w.to_request())
+    return out
+
+
+def decode_items(data: bytes, limit: int = MAX_BATCH) -> list[Request | BadInput]:
+    """``decode_batch`` item by item: the array split into raw items, each decoded as
+    ``decode_request`` decodes a body (the clear path, and the one every error comes from)."""
     try:
         items = _decode(data, list[msgspec.Raw])
     except BadInput as exc:

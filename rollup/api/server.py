@@ -5,19 +5,32 @@ before the journal is opened and ``url`` is known (also for port 0).
 ``serve_forever`` runs it on the calling thread until ``shutdown`` (from another thread or a
 signal handler); ``start`` runs it on a thread of its own (tests, benchmarks). The service may
 be attached after construction (``server.service = svc``), before the first request.
+A WebSocket connection's kernel send buffer is capped at ``ws_send_buffer`` bytes (Linux
+doubles it; autotuning had let it grow to megabytes), and a frame that cannot be handed to it
+within ``ws_send_timeout`` seconds resets the connection: a client that stops reading is
+dropped at most that long after about ``2 * ws_send_buffer`` + 64 KiB (uvloop's high-water
+mark) of its messages are stuck; the endpoint sees a disconnect (subscriptions removed,
+cancel-on-disconnect fired) as for any other, not after uvicorn's ping timeout (20 s + 20 s).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
+import struct
 import threading
 from collections.abc import Callable
 
 import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from rollup.api.app import create_app
 from rollup.api.service import SequencerService
+from rollup.api.streams import QUEUE
+
+WS_SEND_TIMEOUT = 5.0  # seconds a WebSocket frame may wait for room in the socket's buffer
+WS_SEND_BUFFER = 256 * 1024  # SO_SNDBUF of a WebSocket connection (bytes; the kernel doubles it)
 
 
 class _Server(uvicorn.Server):
@@ -28,13 +41,62 @@ class _Server(uvicorn.Server):
         return contextlib.nullcontext()
 
 
+class _StuckSendGuard(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, with a bound on a send stuck behind a full buffer. uvicorn
+    makes ``send`` wait, without limit, until the transport's buffer drains below its low-water
+    mark; a client that never reads is then only noticed by the ping timeout (20 s + 20 s). Here
+    a send that waits ``send_timeout`` seconds aborts the connection with a reset (SO_LINGER 0:
+    the kernel drops the unsent bytes at once instead of probing a zero window): uvicorn then
+    reports the disconnect to the application as for any lost connection. The socket's send
+    buffer is capped first, so that a stuck client is found after a bounded backlog."""
+
+    send_timeout = WS_SEND_TIMEOUT
+    send_buffer = WS_SEND_BUFFER
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
+            except OSError:
+                pass
+
+    async def send(self, message) -> None:
+        if not self.writable.is_set() and not self.disconnected:
+            try:
+                await asyncio.wait_for(self.writable.wait(), self.send_timeout)
+            except TimeoutError:
+                self._reset()
+        await super().send(message)  # after a reset: ClientDisconnected once the loss is seen
+
+    def _reset(self) -> None:
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        host, port = self.client or ("?", 0)
+        self.logger.warning("WebSocket client %s:%s reset: nothing could be written to it for "
+                            "%.1f s", host, port, self.send_timeout)
+        self.transport.abort()
+
+
 class ApiServer:
     def __init__(self, service: SequencerService | None, host: str, port: int, *,
                  max_body: int = 64 * 1024, max_batch_body: int | None = None,
                  verbose: bool = False, on_ack: Callable[[float], None] | None = None,
-                 loop: str = "uvloop", http: str = "httptools") -> None:
+                 loop: str = "uvloop", http: str = "httptools",
+                 ws_send_timeout: float = WS_SEND_TIMEOUT, ws_send_buffer: int = WS_SEND_BUFFER,
+                 ws_queue: int = QUEUE) -> None:
         """``loop`` / ``http``: uvicorn's event loop and HTTP parser (``asyncio`` / ``h11``:
-        the pure-Python pair, for comparison)."""
+        the pure-Python pair, for comparison). ``ws_send_timeout``, ``ws_send_buffer``: see the
+        module docstring; ``ws_queue``: messages a WebSocket client may have unread before it is
+        told ``Lagged`` and closed."""
+        if ws_send_timeout <= 0 or ws_send_buffer < 4096 or ws_queue < 1:
+            raise ValueError("ws_send_timeout must be > 0, ws_send_buffer at least 4096 and "
+                             "ws_queue at least 1")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -46,9 +108,11 @@ class ApiServer:
             raise
         self.server_address = self.sock.getsockname()[:2]
         self.app = create_app(service, max_body=max_body, max_batch_body=max_batch_body,
-                              on_ack=on_ack)
+                              on_ack=on_ack, ws_queue=ws_queue)
         self.api = self.app.state.api
-        config = uvicorn.Config(self.app, loop=loop, http=http, ws="websockets-sansio",
+        ws = type("WebSocketProtocol", (_StuckSendGuard,), {"send_timeout": ws_send_timeout,
+                                                             "send_buffer": ws_send_buffer})
+        config = uvicorn.Config(self.app, loop=loop, http=http, ws=ws,
                                 lifespan="off", access_log=verbose, server_header=False,
                                 log_level="info" if verbose else "warning",
                                 timeout_keep_alive=30, log_config=None)

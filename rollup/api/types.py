@@ -93,20 +93,27 @@ class WireRequest(Struct, forbid_unknown_fields=True, kw_only=True):
 
     REQUEST: ClassVar[type[Request]]
     _BOUNDS: ClassVar[dict[str, Bound]] = {}
+    _CHECKS: ClassVar[tuple[tuple[str, int, int], ...]] = ()  # _BOUNDS as (name, lo, hi)
+    _POSITIONAL: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        for name, b in self._BOUNDS.items():
+        for name, lo, hi in self._CHECKS:
             v = getattr(self, name)
-            if type(v) is not int or not b.lo <= v <= b.hi:
-                setattr(self, name, _to_int(v, name, b))
+            if type(v) is not int or v < lo or v > hi:
+                setattr(self, name, _to_int(v, name, Bound(lo, hi)))
         sig = getattr(self, "sig", None)
         if sig is not None:
             (rx, ry), s = sig
-            b = Bound(0, U256)
-            self.sig = ((_to_int(rx, "sig", b), _to_int(ry, "sig", b)), _to_int(s, "sig", b))
+            if not (type(rx) is int and type(ry) is int and type(s) is int
+                    and 0 <= rx <= U256 and 0 <= ry <= U256 and 0 <= s <= U256):
+                b = Bound(0, U256)
+                self.sig = ((_to_int(rx, "sig", b), _to_int(ry, "sig", b)),
+                            _to_int(s, "sig", b))
 
     def to_request(self) -> Request:
         """The engine's request (``rollup.transactions``) with these fields."""
+        if self._POSITIONAL:  # the wire's fields after ``type`` are the request's, in order
+            return self.REQUEST(*msgspec.structs.astuple(self)[1:])
         return self.REQUEST(**{n: getattr(self, n) for n in self.__struct_fields__
                                if n != "type"})
 
@@ -273,6 +280,9 @@ ADMIN_TYPES: tuple[type[WireRequest], ...] = (ListAsset, SetOracleKey)
 
 for _cls in SIGNED_TYPES + ADMIN_TYPES:
     _cls._BOUNDS = _bounds(_cls)
+    _cls._CHECKS = tuple((name, b.lo, b.hi) for name, b in _cls._BOUNDS.items())
+    _cls._POSITIONAL = _cls.__struct_fields__[0] == "type" and list(
+        _cls.__struct_fields__[1:]) == [f.name for f in dataclasses.fields(_cls.REQUEST)]
 
 
 def type_names(cls: type[WireRequest]) -> tuple[int, str]:

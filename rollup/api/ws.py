@@ -9,7 +9,9 @@ Out: the channel messages of ``rollup.api.streams`` (each with ``channel``, ``ke
 ``{"type": "subscribed" | "unsubscribed" | "authenticated" | "pong", ...}`` and
 ``{"type": "error", "code", "message"}``. A book subscription answers with its snapshot first.
 Frames are decoded into one typed message (no untyped decode: depth cannot hurt), at most
-``MAX_FRAME`` bytes; a client that falls ``QUEUE`` messages behind is told ``Lagged`` and closed.
+``MAX_FRAME`` bytes; a client that falls ``QUEUE`` messages behind (the server's ``ws_queue``)
+is told ``Lagged`` and closed. One whose socket takes nothing for the server's ``ws_send_timeout``
+(``rollup.api.server``) is reset, and its connection ends here as any other does.
 """
 
 from __future__ import annotations
@@ -51,19 +53,22 @@ def _error(code: str, message: str) -> dict:
 
 
 async def _pump(ws: WebSocket, sub: Subscriber) -> None:
-    while True:
-        msg = await sub.next()
-        await ws.send_text(encode(msg).decode())
-        if type(msg) is dict and msg.get("code") == "Lagged":
-            await ws.close(1008)
-            return
+    try:
+        while True:
+            msg = await sub.next()
+            await ws.send_text(encode(msg).decode())
+            if type(msg) is dict and msg.get("code") == "Lagged":
+                await ws.close(1008)
+                return
+    except (WebSocketDisconnect, RuntimeError):
+        return  # the connection is gone (or reset by the server); the route's loop ends it
 
 
 def endpoint(api):
     async def ws_route(ws: WebSocket) -> None:
         await ws.accept()
         hub = hub_of(api)
-        sub = Subscriber(asyncio.get_running_loop())
+        sub = Subscriber(asyncio.get_running_loop(), limit=api.ws_queue)
         pump = asyncio.create_task(_pump(ws, sub))
         try:
             while True:

@@ -1,4 +1,5 @@
-"""verify_many against eddsa_verify, input by input: valid, tampered, malformed, small-order."""
+"""verify_many against eddsa_verify, input by input: valid, tampered, malformed, small-order;
+each batch checked with per-key tables for every key, for none, and as the default decides."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from circuits import babyjubjub as bj
 from circuits import eddsa_public_key, eddsa_sign, eddsa_verify
-from circuits.eddsa_batch import verify_many
+from circuits.eddsa_batch import KeyTables, verify_many
 from circuits.poseidon import poseidon
 from tests.support.circomlibjs import ROOT
 
@@ -47,14 +48,17 @@ def _signed(n: int = 6, seed: int = 11) -> list[tuple[tuple[int, int], int, tupl
 
 
 def _check(triples) -> list[bool]:
-    """verify_many on the triples equals eddsa_verify on each; returns the answers."""
+    """verify_many on the triples equals eddsa_verify on each, whether the kernel takes e*(8A)
+    from a per-key table (every key that parses gets one at once) or by wNAF (none), and with
+    the default tables; returns the answers."""
     pks = [t[0] for t in triples]
     msgs = [t[1] for t in triples]
     sigs = [t[2] for t in triples]
-    got = verify_many(pks, msgs, sigs)
     want = [eddsa_verify(p, m, s) for p, m, s in triples]
-    assert got == want
-    assert all(type(v) is bool for v in got)
+    for tables in (None, KeyTables(after=1), KeyTables(after=10**9)):
+        got = verify_many(pks, msgs, sigs, tables=tables)
+        assert got == want
+        assert all(type(v) is bool for v in got)
     return got
 
 
@@ -313,3 +317,69 @@ def test_verify_requests_equals_request_verify():
     assert verify_requests([], [], dom) == [] and request_messages([], dom) == []
     with pytest.raises(ValueError):
         verify_requests(reqs, keys[:-1], dom)
+
+
+def test_key_tables_policy():
+    """A key gets its table after ``after`` rows; ``keep`` slots hold the tables, the least
+    recently used giving way, never one a caller is reading (pinned: the key waits); an
+    off-curve key never keeps one; answers equal eddsa_verify throughout."""
+    triples = _signed(8, seed=21)
+    tables = KeyTables(after=3, keep=4)
+    key = [tuple(t[0]) for t in triples]
+
+    def run(batch):
+        got = verify_many(*zip(*batch, strict=True), tables=tables)
+        assert got == [eddsa_verify(*t) for t in batch]
+
+    run(triples[:1] * 2)
+    assert not tables.tables  # 2 rows of the key: no table yet
+    run(triples[:1])
+    assert list(tables.tables) == [key[0]]
+    run([t for t in triples[1:] for _ in range(3)])  # 7 keys reach 3 rows, 4 slots, all
+    assert list(tables.tables) == key[1:5]  # pinned by this call: keys 5-7 wait their turn
+    assert tables.built == 5
+    run(triples[5:6])  # key 5 now: key 1 (the least recently used) gives way
+    assert list(tables.tables) == key[2:6] and tables.built == 6
+    with tables.rows([key[2], key[3], key[6]]) as (_, which):
+        t = tables.tables  # key 6 took key 4's slot, the oldest unpinned one
+        assert list(t) == [key[5], key[2], key[3], key[6]]
+        assert list(which) == [t[key[2]], t[key[3]], t[key[6]]]
+        with tables.rows([key[7]]) as (_, inner):
+            assert inner[0] == t[key[5]]  # the only unpinned slot
+        with tables.rows([key[1]] * 3) as (_, inner):  # key 7's slot, unpinned again
+            assert inner[0] >= 0 and key[7] not in tables.tables
+            with tables.rows([key[4]] * 3) as (_, last):  # every slot pinned: none now
+                assert last[0] == -1
+    assert tables.pins == [0, 0, 0, 0] and tables.built == 9
+    a, m, sig = triples[5]
+    off = (a[0], (a[1] + 1) % R)
+    run([(off, m, sig)] * 4)  # built in the oldest unpinned slot, failed, slot freed
+    assert off not in tables.tables and tables.built == 9 and len(tables.free) == 1
+    assert not tables.orphans
+    tables.clear()
+    assert not tables.tables and not tables.uses and sorted(tables.free) == [0, 1, 2, 3]
+
+
+def test_key_tables_from_threads():
+    """Threads verifying batches of the same keys at once share one KeyTables (tables built
+    once, read by the others' kernels without the GIL): every answer as eddsa_verify's."""
+    import threading
+
+    base = _signed(4, seed=22)
+    batch = [(p, m, s) if i % 3 else (p, m, (s[0], (s[1] + 1) % L))
+             for i, (p, m, s) in enumerate(base * 6)]
+    want = [eddsa_verify(*t) for t in batch]
+    tables = KeyTables(after=2)
+    got: list = []
+
+    def go():
+        for _ in range(3):
+            got.append(verify_many(*zip(*batch, strict=True), tables=tables))
+
+    ts = [threading.Thread(target=go) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(got) == 12 and all(g == want for g in got)
+    assert len(tables.tables) == 4

@@ -10,8 +10,11 @@ Chains: py-evm always, Anvil when the npm package is installed.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
+import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,8 +177,26 @@ def open_chain(kind: str) -> node.Chain:
 GAS_REPORT: dict[str, dict] = {}
 
 
+# The workers of one parallel run share one id; a single process is a run of its own.
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"{os.getpid()}-{time.time_ns()}"
+
+
 def record_gas(chain_kind: str, what: str, value) -> None:
+    """Add one figure to .pytest_cache/contracts_gas.json, the gas report of this run: the
+    workers of a parallel run merge into it under a lock; a new run starts it afresh."""
     GAS_REPORT.setdefault(chain_kind, {})[what] = value
     out = ROOT / ".pytest_cache" / "contracts_gas.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(GAS_REPORT, indent=1, sort_keys=True))
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            report = json.loads(out.read_text())
+        except (OSError, ValueError):
+            report = {}
+        if report.pop("run", None) != _RUN:
+            report = {}
+        for kind, figures in GAS_REPORT.items():
+            report.setdefault(kind, {}).update(figures)
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**report, "run": _RUN}, indent=1, sort_keys=True))
+        tmp.replace(out)

@@ -11,12 +11,15 @@ here).
 `world` (module, py-evm and Anvil): a fresh chain with the contracts deployed where the proofs
 expect them, and queue entry 0 made. Both chains get the same accounts (Anvil's well-known
 development mnemonic), the same chain id and so the same addresses: one set of proofs verifies
-on either. The development keys are cached in a temporary folder, or in $ZKDERIV_TEST_KEYS when
-set (to keep them between local runs).
+on either. The development keys and the proofs are cached in a folder that parallel test workers
+share, or in $ZKDERIV_TEST_KEYS when set (to keep them between local runs).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,10 +71,28 @@ def _root(x: int) -> bytes:
     return x.to_bytes(32, "big")
 
 
+def _proof(cache: Path, keys, cs, public_input: int) -> list[int]:
+    """prove_for_chain, kept in `cache` under the verification key's hash and the public input:
+    a second worker (or run) reads the first one's proof instead of proving again."""
+    from rollup.devkeys import prove_for_chain
+
+    vk = hashlib.sha256(keys.vk_path.read_bytes()).hexdigest()[:16]
+    path = cache / f"proof-{vk}-{public_input:064x}.json"
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return json.loads(path.read_text())
+        proof = prove_for_chain(keys, cs, public_input)
+        tmp = path.with_suffix(".part")
+        tmp.write_text(json.dumps(proof))
+        tmp.replace(path)
+    return proof
+
+
 def make_story(cache: Path) -> Story:
     from circuits import eddsa_public_key
     from circuits.babyjubjub import pack_point
-    from rollup.devkeys import dev_keys, prove_for_chain
+    from rollup.devkeys import dev_keys
     from rollup.engine.sequencer import Sequencer
     from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
     from rollup.settlement.batch import build_batch
@@ -111,7 +132,7 @@ def make_story(cache: Path) -> Story:
         assert b.new_root == seq.state.root
         cs = b.circuit()
         witnesses.append(cs.witness())
-        proof = prove_for_chain(batch_keys, cs, b.public_input)
+        proof = _proof(cache, batch_keys, cs, b.public_input)
         secs[f"batch{number}_witness_and_proof"] = time.perf_counter() - t
         batches.append(b)
         stored.append(StoredBatch.from_batch(b, proof, queue_count_before=consumed))
@@ -122,7 +143,7 @@ def make_story(cache: Path) -> Story:
         t = time.perf_counter()
         claim = exit_inputs(seq.state, dom, acc_id, addr_int(owner),
                             sign_exit(SEEDS[name], dom, acc_id, addr_int(owner)))
-        proof = prove_for_chain(exit_keys, exit_circuit(seq.state, claim), claim.public_input)
+        proof = _proof(cache, exit_keys, exit_circuit(seq.state, claim), claim.public_input)
         secs[f"exit_{name}_witness_and_proof"] = time.perf_counter() - t
         exits[acc_id] = (owner, claim.token_amount, proof)
     return Story(batch_keys, exit_keys, chain_id, rollup_address, genesis_root, genesis_state,

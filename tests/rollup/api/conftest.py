@@ -14,14 +14,15 @@ from tests.support.operator import DOMAIN, ORACLE, PERP, PRICE, Client, write_co
 class Served:
     """``rollup sequencer run`` in this process: start, stop, restart on the same folder."""
 
-    def __init__(self, folder, **cfg) -> None:
+    def __init__(self, folder, server_kw: dict | None = None, **cfg) -> None:
         self.path = write_config(folder, n_traders=4, **cfg)
+        self.server_kw = {"max_body": 8192, **(server_kw or {})}  # ApiServer's options
         self.logs: list[str] = []
         self.svc = self.server = self.client = None
 
     def start(self) -> Served:
         self.svc = SequencerService(load(self.path), log=self.logs.append).start()
-        self.server = ApiServer(self.svc, "127.0.0.1", 0, max_body=8192).start()
+        self.server = ApiServer(self.svc, "127.0.0.1", 0, **self.server_kw).start()
         self.client = Client(self.server.url)
         return self
 
