@@ -227,7 +227,7 @@ def add_msm(graph: TaskGraph, kernels, degree: int, bases: np.ndarray, scalars: 
     state: dict[str, np.ndarray] = {}
 
     def phi() -> None:
-        p = np.empty_like(pts)
+        p = np.empty((n, *COORD_SHAPE[degree]), dtype=np.uint64)  # x of phi(P); y is P's
         kernels.phi_points(pts, beta(degree), p)
         state["phi"] = readonly(p)
 

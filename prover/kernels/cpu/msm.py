@@ -38,7 +38,7 @@ from prover.kernels.cpu.generic import (
     fe_sub,
 )
 from prover.kernels.cpu.params import int_to_limbs
-from prover.kernels.cpu.points import load_aff, load_jac, store_pt
+from prover.kernels.cpu.points import load_aff, load_jac, load_x, store_pt, store_x
 
 U0, U1 = np.uint64(0), np.uint64(1)
 _PLAIN_ONE = int_to_limbs(1)
@@ -154,10 +154,10 @@ def glv_digits(k, montgomery, c_bits, d0, d1):
 
 @njit(cache=True, nogil=True)
 def phi_points(P, beta, out):
-    """out[i] = phi(P[i]) = (beta x, y) for affine P (infinity (0, 0) stays itself)."""
+    """out[i] = beta x_i, the x of phi(P[i]) = (beta x, y) (its y is P[i]'s): one coordinate per
+    row, half the memory of the points; infinity (0, 0) maps to x = 0, itself again."""
     for i in range(P.shape[0]):
-        Q = load_aff(P, i)
-        store_pt(out, i, (fe_mul_fq(Q[0], beta), Q[1]))
+        store_x(out, i, fe_mul_fq(load_aff(P, i)[0], beta))
 
 
 @njit(cache=True)
@@ -205,16 +205,17 @@ def _flush(buckets, full, inbatch, bidx, bpts, scratch, cnt):
 
 @njit(cache=True)
 def _signed_point(b0, b1, d0, d1, w, first, j):
-    """(bucket index, +-P) for point j of the two sets (b0 with digits d0, then b1 with d1;
-    point i of a set has digit d[w, first + i]), or bucket -1 when the digit is 0 or P is
-    infinity."""
+    """(bucket index, +-P) for point j of the two sets (the points b0 with digits d0, then
+    phi(b0) = (b1, y of b0) with d1; point i of a set has digit d[w, first + i]), or bucket -1
+    when the digit is 0 or P is infinity."""
     n0 = b0.shape[0]
     if j < n0:
         d = d0[w, first + j]
         P = load_aff(b0, j)
     else:
-        d = d1[w, first + j - n0]
-        P = load_aff(b1, j - n0)
+        i = j - n0
+        d = d1[w, first + i]
+        P = (load_x(b1, i), load_aff(b0, i)[1])
     if d == 0 or c.aff_is_inf(P):
         return -1, P
     if d < 0:
@@ -273,8 +274,9 @@ def workspace_rows(c_bits: int, batch: int) -> tuple[int, int, int, int]:
 
 @njit(cache=True)
 def window_sum(b0, b1, d0, d1, w, first, n1, c_bits, batch, aff, jac, flags, idx):
-    """sum_j digit_j * P_j over window w of the points b0 (digits d0[w, first:]) and the first
-    n1 points of b1 (digits d1[w, first:]), as a Jacobian point. aff, jac, flags, idx: the
+    """sum_j digit_j * P_j over window w of the points b0 (digits d0[w, first:]) and of
+    phi(b0[i]) = (b1[i], y of b0[i]) for i < n1 (digits d1[w, first:]), as a Jacobian point
+    (b1: x-coordinates, `phi_points`; n1 = 0 leaves phi out). aff, jac, flags, idx: the
     workspace (`workspace_rows`), passed in so that the kernel allocates nothing (it also runs
     compiled ahead of time, without Numba's runtime).
 

@@ -52,7 +52,8 @@ def _entries() -> dict:
     out["glv_digits"] = glv_digits
 
     for g, tail in (("g1", (4,)), ("g2", (2, 4))):
-        out.update({f"{k}_{g}": fn for k, fn in _group_entries((2, *tail), (3, *tail)).items()})
+        entries = _group_entries(tail, (2, *tail), (3, *tail))
+        out.update({f"{k}_{g}": fn for k, fn in entries.items()})
 
     def odd_points(xp, n, twip, twp, invp, gp):
         h = max(n // 2, 1)
@@ -96,13 +97,13 @@ def _entries() -> dict:
     return out
 
 
-def _group_entries(aff: tuple, jac: tuple) -> dict:
-    """The entries taking points: aff / jac, the shape of one affine / Jacobian point (closure
-    constants, so each group compiles its own)."""
+def _group_entries(coord: tuple, aff: tuple, jac: tuple) -> dict:
+    """The entries taking points: coord / aff / jac, the shape of one coordinate / affine /
+    Jacobian point (closure constants, so each group compiles its own)."""
 
     def window_task(b0p, n0, b1p, n1, d0p, d1p, nw, ncols, w, first, c_bits, batch, outp,
                     affp, naff, jacp, njac, flp, nfl, idxp, nidx):
-        km.window_task(carray(b0p, (n0,) + aff), carray(b1p, (n1,) + aff),
+        km.window_task(carray(b0p, (n0,) + aff), carray(b1p, (n1,) + coord),
                        carray(d0p, (nw, ncols)), carray(d1p, (nw, ncols)), w, first, n1, c_bits,
                        batch, carray(outp, (nw,) + jac), carray(affp, (naff,) + aff),
                        carray(jacp, (njac,) + jac), carray(flp, (nfl,)), carray(idxp, (nidx,)))
@@ -111,7 +112,7 @@ def _group_entries(aff: tuple, jac: tuple) -> dict:
         km.combine_windows(carray(wp, (nw,) + jac), c_bits, carray(outp, (1,) + jac))
 
     def phi_points(pp, n, betap, outp):
-        km.phi_points(carray(pp, (n,) + aff), _t4(betap), carray(outp, (n,) + aff))
+        km.phi_points(carray(pp, (n,) + aff), _t4(betap), carray(outp, (n,) + coord))
 
     return {"window_task": window_task, "combine_windows": combine_windows,
             "phi_points": phi_points}
