@@ -34,6 +34,10 @@ ScalarForm = Literal["standard", "montgomery"]
 
 SCALAR_BITS = R.bit_length()  # 254
 GLV_BITS = 128  # |k0|, |k1| < 2^128 (prover.glv.GLV_MUL)
+# The GLV split up to this many bases. One core, best of 2: at 2^16 it saves 6% on G1 and 10%
+# on G2; at 2^18 it costs 6% on G1 (G2 even) and at 2^20 9% on G1, against 254-bit digits
+# in windows of 14 bits (its additions cost more there; the halved bucket sums matter less).
+GLV_MAX_N = 1 << 17
 COORD_SHAPE = {1: (4,), 2: (2, 4)}  # G1 coordinates in Fq, G2 in Fq2
 
 
@@ -48,23 +52,31 @@ _ADD_NS, _INV_NS, _BUCKET_NS = 250.0, 13_000.0, 1_000.0
 _BUCKET_BYTES_MAX = 512 * 1024
 
 
-def n_windows(c_bits: int, bits: int = GLV_BITS) -> int:
-    """Windows of c bits for signed digits of `bits`-bit scalars (one more bit for the carry)."""
-    return math.ceil((bits + 1) / c_bits)
+def n_windows(c_bits: int, glv: bool = True) -> int:
+    """Windows of c bits for signed digits of the scalars (128-bit halves after the GLV split,
+    else 254 bits; one more bit for the carry)."""
+    return math.ceil(((GLV_BITS if glv else SCALAR_BITS) + 1) / c_bits)
 
 
-def choose_window(n: int, point_bytes: int = 64) -> int:
-    """Window size c for n bases (2n points after the GLV split) minimizing
-    W(c) * (2n * (add + inv / B(c)) + 2^(c-1) * bucket), W(c) = n_windows(c), B(c) the batch
-    size, among the c whose 2^(c-1) affine buckets of `point_bytes` each fit in L2."""
+def use_glv(n: int) -> bool:
+    return n <= GLV_MAX_N
+
+
+def choose_window(n: int, point_bytes: int = 64, glv: bool | None = None) -> int:
+    """Window size c for n bases (2n points after the GLV split, `use_glv(n)` by default)
+    minimizing W(c) * (points * (add + inv / B(c)) + 2^(c-1) * bucket), W(c) = n_windows(c),
+    B(c) the batch size, among the c whose 2^(c-1) affine buckets of `point_bytes` each fit
+    in L2."""
     if n <= 1:
         return 2
+    glv = use_glv(n) if glv is None else glv
+    points = 2 * n if glv else n
     best, best_c = math.inf, 2
     for cb in range(2, 21):
         if (1 << (cb - 1)) * point_bytes > _BUCKET_BYTES_MAX:
             break
         per_point = _ADD_NS + _INV_NS / batch_size(cb)
-        cost = n_windows(cb) * (2 * n * per_point + (1 << (cb - 1)) * _BUCKET_NS)
+        cost = n_windows(cb, glv) * (points * per_point + (1 << (cb - 1)) * _BUCKET_NS)
         if cost < best:
             best, best_c = cost, cb
     return best_c
@@ -144,7 +156,7 @@ def jit_kernels() -> SimpleNamespace:
     from prover.kernels.cpu import msm as kmsm
     from prover.kernels.cpu import ntt as kn
 
-    return SimpleNamespace(glv_digits=kmsm.glv_digits, phi_points=kmsm.phi_points,
+    return SimpleNamespace(scalar_digits=kmsm.scalar_digits, phi_points=kmsm.phi_points,
                            window_task=kmsm.window_task, combine_windows=kmsm.combine_windows,
                            odd_points=kg.odd_points, mul_sub=kg.mul_sub, mul_rows=kg.mul_rows,
                            eval_ab_chunks=kg.eval_ab_chunks, powers=kn.powers,
@@ -168,45 +180,47 @@ class MsmJob:
 
 
 class Scalars:
-    """One scalar vector (n, 4), plain or Montgomery (canonical, < r), and its GLV digits per
-    window size: computed once, by a task of the graph, for all the MSMs that use it.
-    `after`: tasks that must finish before the digits are read (the ones writing k)."""
+    """One scalar vector (n, 4), plain or Montgomery (canonical, < r), and its digits per
+    (window size, GLV split or not): computed once, by a task of the graph, for all the MSMs
+    that use them. `after`: tasks that must finish before the digits are read (the ones
+    writing k)."""
 
     def __init__(self, k: np.ndarray, montgomery: bool = False, after: Iterable[Task] = ()):
         self.k = k
         self.montgomery = montgomery
         self.after = list(after)
-        self._digits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._tasks: dict[tuple[int, int], Task] = {}
+        self._digits: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._tasks: dict[tuple[int, int, bool], Task] = {}
 
     def __len__(self) -> int:
         return len(self.k)
 
-    def digits_task(self, graph: TaskGraph, kernels, c_bits: int) -> Task:
-        key = (id(graph), c_bits)
+    def digits_task(self, graph: TaskGraph, kernels, c_bits: int, glv: bool = True) -> Task:
+        key = (id(graph), c_bits, glv)
         if key not in self._tasks:
             def run() -> None:
-                nw = n_windows(c_bits)
+                nw = n_windows(c_bits, glv)
                 d0 = np.empty((nw, len(self.k)), dtype=np.int32)
-                d1 = np.empty((nw, len(self.k)), dtype=np.int32)
-                kernels.glv_digits(self.k, self.montgomery, c_bits, d0, d1)
-                self._digits[c_bits] = (d0, d1)
+                d1 = np.empty((nw, len(self.k)), dtype=np.int32) if glv else d0
+                kernels.scalar_digits(self.k, self.montgomery, glv, c_bits, d0, d1)
+                self._digits[c_bits, glv] = (d0, d1)
 
             # digits first among the tasks ready: every window of every MSM using them waits
             self._tasks[key] = graph.add(run, "msm digits", self.after, order=-1)
         return self._tasks[key]
 
-    def digits(self, c_bits: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._digits[c_bits]
+    def digits(self, c_bits: int, glv: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        return self._digits[c_bits, glv]
 
 
 def add_msm(graph: TaskGraph, kernels, degree: int, bases: np.ndarray, scalars: Scalars,
             first: int = 0, *, label: str = "msm", window: int | None = None,
+            glv: bool | None = None,
             on_done: Callable[[], None] | None = None) -> Callable[[], np.ndarray]:
     """Put sum_i k[first + i] P_i (P = bases, affine rows of G`degree`) on `graph`, run by
-    `kernels`: a task computing phi(P), one task per window, one for the final sum (which then
-    calls `on_done`). Returns a function that gives the Jacobian point ((3, 4) for G1,
-    (3, 2, 4) for G2) once the graph has run."""
+    `kernels`: with the GLV split (`use_glv(n)` by default) a task computing phi(P), then one
+    task per window, one for the final sum (which then calls `on_done`). Returns a function
+    that gives the Jacobian point ((3, 4) for G1, (3, 2, 4) for G2) once the graph has run."""
     shape = (2, *COORD_SHAPE[degree])
     pts = np.ascontiguousarray(bases, dtype=np.uint64)
     if pts.shape[-len(shape):] != shape:
@@ -218,24 +232,26 @@ def add_msm(graph: TaskGraph, kernels, degree: int, bases: np.ndarray, scalars: 
     out = np.zeros((1, 3, *COORD_SHAPE[degree]), dtype=np.uint64)
     if n == 0:
         return lambda: out[0]  # Z = 0: infinity
-    c_bits = window or choose_window(n, pts[0].nbytes)
+    glv = use_glv(n) if glv is None else glv
+    c_bits = window or choose_window(n, pts[0].nbytes, glv)
     if not 2 <= c_bits <= 24:
         raise ValueError("window size must be in 2..24")
-    nw = n_windows(c_bits)
+    nw = n_windows(c_bits, glv)
     batch = batch_size(c_bits)
     windows = np.zeros((nw, 3, *COORD_SHAPE[degree]), dtype=np.uint64)
-    state: dict[str, np.ndarray] = {}
+    # x of phi(P) (its y is P's); without the split, an empty set the windows skip (n1 = 0)
+    state = {"phi": readonly(np.empty((0, *COORD_SHAPE[degree]), dtype=np.uint64))}
 
     def phi() -> None:
-        p = np.empty((n, *COORD_SHAPE[degree]), dtype=np.uint64)  # x of phi(P); y is P's
+        p = np.empty((n, *COORD_SHAPE[degree]), dtype=np.uint64)
         kernels.phi_points(pts, beta(degree), p)
         state["phi"] = readonly(p)
 
     def window_task(w: int) -> Callable[[], None]:
         def run() -> None:
-            d0, d1 = scalars.digits(c_bits)
-            kernels.window_task(pts, state["phi"], d0, d1, w, first, n, c_bits, batch, windows,
-                                *workspace(c_bits, batch, degree))
+            d0, d1 = scalars.digits(c_bits, glv)
+            kernels.window_task(pts, state["phi"], d0, d1, w, first, n if glv else 0, c_bits,
+                                batch, windows, *workspace(c_bits, batch, degree))
         return run
 
     def combine() -> None:
@@ -244,9 +260,10 @@ def add_msm(graph: TaskGraph, kernels, degree: int, bases: np.ndarray, scalars: 
         if on_done is not None:
             on_done()
 
-    dig = scalars.digits_task(graph, kernels, c_bits)
-    t_phi = graph.add(phi, label)
-    tw = [graph.add(window_task(w), label, (dig, t_phi)) for w in range(nw)]
+    deps = [scalars.digits_task(graph, kernels, c_bits, glv)]
+    if glv:
+        deps.append(graph.add(phi, label))
+    tw = [graph.add(window_task(w), label, deps) for w in range(nw)]
     graph.add(combine, label, tw)
     return lambda: out[0]
 
@@ -260,6 +277,7 @@ def msm_jacobian(
     window: int | None = None,
     threads: int | None = None,
     kernels=None,
+    glv: bool | None = None,
 ) -> np.ndarray:
     """sum_i k_i P_i as one Jacobian point, shape (3, 4) for G1 or (3, 2, 4) for G2, by
     `kernels` (default: the Numba kernels) on `threads` threads."""
@@ -269,7 +287,7 @@ def msm_jacobian(
         raise ValueError(f"{len(pts)} bases but {len(k)} scalars")
     graph = TaskGraph()
     result = add_msm(graph, kernels or jit_kernels(), group.degree, pts, Scalars(k, mont),
-                     window=window)
+                     window=window, glv=glv)
     graph.run(threads or default_threads())
     return result()
 

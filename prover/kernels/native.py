@@ -28,7 +28,7 @@ from prover.formats._limbs import g1_to_mont, g2_to_mont
 # name -> C argument types ("u64*" .. pointers, "i" int64); the builder compiles each with
 # exactly these, the loader declares them to ctypes. _g1/_g2: the same kernel per group.
 SIGNATURES: dict[str, tuple[str, ...]] = {
-    "glv_digits": ("u64*", "i", "i", "i", "i", "i32*", "i32*"),
+    "scalar_digits": ("u64*", "i", "i", "i", "i", "i", "i32*", "i32*"),
     "window_task_g1": ("u64*", "i", "u64*", "i", "i32*", "i32*", "i", "i", "i", "i", "i", "i",
                        "u64*", "u64*", "i", "u64*", "i", "u8*", "i", "i64*", "i"),
     "combine_windows_g1": ("u64*", "i", "i", "u64*"),
@@ -178,9 +178,9 @@ def _c(a: np.ndarray) -> np.ndarray:
 def _kernel_set(f: dict) -> SimpleNamespace:
     """Python functions with the signatures of the Numba kernels they stand for."""
 
-    def glv_digits(k, montgomery, c_bits, d0, d1):
-        f["glv_digits"](_p(_c(k)), len(k), int(montgomery), c_bits, d0.shape[0], _p(_c(d0)),
-                        _p(_c(d1)))
+    def scalar_digits(k, montgomery, glv, c_bits, d0, d1):
+        f["scalar_digits"](_p(_c(k)), len(k), int(montgomery), int(glv), c_bits, d0.shape[0],
+                           _p(_c(d0)), _p(_c(d1)))
 
     def window_task(b0, b1, d0, d1, w, first, n1, c_bits, batch, out, aff, jac, flags, idx):
         f[f"window_task_{_grp(b0)}"](
@@ -237,7 +237,7 @@ def _kernel_set(f: dict) -> SimpleNamespace:
                                     _p(frob), _p(e2w), e2b, _p(e3w), e3b, _p(out))
         return bool(out[0])
 
-    return SimpleNamespace(glv_digits=glv_digits, window_task=window_task,
+    return SimpleNamespace(scalar_digits=scalar_digits, window_task=window_task,
                            combine_windows=combine_windows, phi_points=phi_points,
                            odd_points=odd_points, mul_sub=mul_sub, mul_rows=mul_rows,
                            eval_ab_chunks=eval_ab_chunks, powers=powers, combine=combine,

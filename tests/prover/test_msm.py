@@ -23,6 +23,7 @@ from prover.msm import (
     jit_kernels,
     msm_g1,
     msm_g2,
+    msm_jacobian,
     n_windows,
     signed_digits_reference,
 )
@@ -170,20 +171,48 @@ def test_glv_split_kernel_is_the_clear_split(k):
 
 
 @pytest.mark.parametrize("c_bits", [2, 5, 13, 16])
-def test_glv_digits_recompose_in_both_forms(c_bits):
+def test_scalar_digits_recompose_in_both_forms(c_bits):
+    """GLV digits: sum d0 2^(cw) + LAMBDA sum d1 2^(cw) = k; without the split, the digits of
+    the kernel's signed recoding (signed_digits_reference). Plain and Montgomery scalars."""
     rng = random.Random(c_bits)
     ks = GLV_EDGES + [rng.randrange(R) for _ in range(20)]
-    nw = n_windows(c_bits)
+    half = 1 << (c_bits - 1)
     for k, mont in ((ints_to_limbs(ks), False), (Fr.from_ints(ks), True)):
+        nw = n_windows(c_bits)
         d0 = np.empty((nw, len(ks)), dtype=np.int32)
         d1 = np.empty_like(d0)
-        kmsm.glv_digits(k, mont, c_bits, d0, d1)
-        half = 1 << (c_bits - 1)
+        kmsm.scalar_digits(k, mont, True, c_bits, d0, d1)
         assert np.all(np.abs(d0) <= half) and np.all(np.abs(d1) <= half)
         for i, want in enumerate(ks):
             k0 = sum(int(d0[w, i]) << (c_bits * w) for w in range(nw))
             k1 = sum(int(d1[w, i]) << (c_bits * w) for w in range(nw))
             assert (k0 + k1 * LAMBDA - want) % R == 0
+        nw = n_windows(c_bits, glv=False)
+        d = np.empty((nw, len(ks)), dtype=np.int32)
+        kmsm.scalar_digits(k, mont, False, c_bits, d, d)
+        for i, want in enumerate(ks):
+            assert list(d[:, i]) == signed_digits_reference(want, c_bits, nw)
+
+
+@pytest.mark.parametrize("group", [G1, G2], ids=["G1", "G2"])
+def test_with_and_without_the_glv_split(group):
+    """Both digit paths on edge scalars (0, 1, r - 1, LAMBDA, ...), repeated and infinite
+    bases, against one another and against the clear sum of scalar multiples."""
+    rng = random.Random(16)
+    n = 24
+    P = group.random_points(n, seed=7)
+    P[4] = 0
+    P[5] = P[6]
+    ks = (GLV_EDGES + [rng.randrange(R) for _ in range(n)])[:n]
+    want = group.to_affine(group.mul(P, ks))
+    acc = group.to_jacobian(want[:1])
+    for i in range(1, n):
+        acc = group.add_mixed(acc, want[i : i + 1])
+    want = group.to_affine(acc)[0]
+    for glv in (True, False):
+        for window in (None, 3, 7):
+            got = msm_jacobian(group, P, ks, glv=glv, window=window)
+            assert np.array_equal(group.to_affine(got[None])[0], want), (glv, window)
 
 
 @pytest.mark.parametrize("group", [G1, G2], ids=["G1", "G2"])

@@ -2,8 +2,9 @@
 
 One window of c bits per `window_task` call (nogil: prover/msm.py runs the windows of several
 MSMs on a pool of threads):
-1. GLV split (`glv_split`): phi(x, y) = (beta x, y) = LAMBDA P, k = k0 + k1 LAMBDA, |k_d| < 2^128:
-   2n points (P, phi(P)) with 128-bit scalars, half the windows and bucket sums of 254-bit ones.
+1. Up to prover.msm.GLV_MAX_N bases, GLV split (`glv_split`): phi(x, y) = (beta x, y) = LAMBDA P,
+   k = k0 + k1 LAMBDA, |k_d| < 2^128: 2n points (P, phi(P)) with 128-bit scalars, half the
+   windows and bucket sums of 254-bit ones.
 2. Signed digits d_w in [-2^(c-1)+1, 2^(c-1)] (a carry moves up): 2^(c-1) buckets per window.
 3. Bucket accumulation in affine coordinates, up to B additions into distinct buckets sharing
    one inversion (Montgomery's trick, ~6 products instead of 11 for mixed Jacobian):
@@ -139,17 +140,21 @@ def glv_split(k):
 
 
 @njit(cache=True, nogil=True)
-def glv_digits(k, montgomery, c_bits, d0, d1):
-    """d0[:, i], d1[:, i] = the signed digits of k0 and k1 (signs applied) for each scalar
-    k[i] < r, plain limbs or Montgomery form (`montgomery`); d0 and d1 are (n_windows, n) int32
-    with c_bits * n_windows >= 129."""
+def scalar_digits(k, montgomery, glv, c_bits, d0, d1):
+    """Signed digits (n_windows, n) int32 of each scalar k[i] < r, plain limbs or Montgomery
+    form (`montgomery`). glv: d0[:, i], d1[:, i] = those of k0 and k1 (signs applied), with
+    c_bits * n_windows >= 129; else d0[:, i] = those of k, c_bits * n_windows >= 255 (d1 is
+    not written)."""
     for i in range(k.shape[0]):
         x = (k[i, 0], k[i, 1], k[i, 2], k[i, 3])
         if montgomery:
             x = mont_mul(x, _PLAIN_ONE, kr._P, kr._PINV)
-        (m0, s0), (m1, s1) = glv_split(x)
-        _recode(m0[0], m0[1], U0, U0, s0, c_bits, d0, i)
-        _recode(m1[0], m1[1], U0, U0, s1, c_bits, d1, i)
+        if glv:
+            (m0, s0), (m1, s1) = glv_split(x)
+            _recode(m0[0], m0[1], U0, U0, s0, c_bits, d0, i)
+            _recode(m1[0], m1[1], U0, U0, s1, c_bits, d1, i)
+        else:
+            _recode(x[0], x[1], x[2], x[3], 1, c_bits, d0, i)
 
 
 @njit(cache=True, nogil=True)

@@ -45,11 +45,11 @@ def _entries() -> dict:
     """name -> the Python function compiled by cfunc for that entry point."""
     out = {}
 
-    def glv_digits(kp, n, montgomery, c_bits, nw, d0p, d1p):
-        km.glv_digits(carray(kp, (n, 4)), montgomery != 0, c_bits, carray(d0p, (nw, n)),
-                      carray(d1p, (nw, n)))
+    def scalar_digits(kp, n, montgomery, glv, c_bits, nw, d0p, d1p):
+        km.scalar_digits(carray(kp, (n, 4)), montgomery != 0, glv != 0, c_bits,
+                         carray(d0p, (nw, n)), carray(d1p, (nw, n)))
 
-    out["glv_digits"] = glv_digits
+    out["scalar_digits"] = scalar_digits
 
     for g, tail in (("g1", (4,)), ("g2", (2, 4))):
         entries = _group_entries(tail, (2, *tail), (3, *tail))

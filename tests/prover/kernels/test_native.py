@@ -53,13 +53,13 @@ def test_each_kernel_matches_its_numba_twin(nat):
 
     def digits(kset):
         d = np.zeros((nw, n), np.int32), np.zeros((nw, n), np.int32)
-        kset.glv_digits(k, True, c, *d)
+        kset.scalar_digits(k, True, True, c, *d)
         return np.concatenate(d)
 
     got, want = both(digits)
     assert np.array_equal(got, want)
     d0, d1 = np.zeros((nw, n), np.int32), np.zeros((nw, n), np.int32)
-    jit.glv_digits(k, True, c, d0, d1)
+    jit.scalar_digits(k, True, True, c, d0, d1)
     for group in (G1, G2):
         P = group.random_points(n, seed=group.degree)
         P[3] = 0  # infinity among the bases
@@ -116,8 +116,8 @@ def test_native_msm_edges_against_py_ecc(nat, group):
     for p, k in zip(pts, ks, strict=True):
         if p is not None and k:
             want = ob.add(want, ob.multiply(p, k))
-    for window in (None, 3):
-        got = msm_jacobian(group, bases, ints_to_limbs(ks), window=window, kernels=nat)
+    for window, glv in ((None, True), (3, True), (None, False), (4, False)):
+        got = msm_jacobian(group, bases, ints_to_limbs(ks), window=window, kernels=nat, glv=glv)
         assert group.to_ints(group.to_affine(got[None]))[0] == to_ints(want)
 
 
