@@ -307,7 +307,7 @@ def print_records(records: list[dict]) -> None:
         print(f"  {r['constraints']}: {split}")
         if r.get("work"):
             parts = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in r["work"].items())
-            print(f"    thread seconds inside 'H and MSMs' (overlapping): {parts}")
+            print(f"    thread seconds inside 'A.w, B.w, H and MSMs' (overlapping): {parts}")
 
 
 # --- start-up (--startup) --------------------------------------------------------------------
