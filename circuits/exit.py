@@ -33,14 +33,15 @@ ORACLE_DEPTH = 8
 VALUE_BITS = 134
 AMOUNT_BITS = 128
 
-SLOT_FIELDS = ("asset", "balance", "snapshot", "price", "funding", "settlement", "settled")
+SLOT_FIELDS = ("asset", "balance", "snapshot", "price", "funding", "settlement", "settled",
+               "rows")  # rows: the hash of the asset's scenario rows, the oracle leaf's 5th
 
 
 def input_names(depth: int) -> list[str]:
     """Every private input of the exit circuit, in creation order."""
     names = ["accounts_root", "registry_root", "time", "oracle_root", "oracle_pk_x",
-             "oracle_pk_y", "account_id", "pk_x", "pk_y", "nonce", "collateral", "orders_root",
-             "owner", "sig_r8x", "sig_r8y", "sig_s", "chain_id", "rollup"]
+             "oracle_pk_y", "stage", "account_id", "pk_x", "pk_y", "nonce", "collateral",
+             "orders_root", "owner", "sig_r8x", "sig_r8y", "sig_s", "chain_id", "rollup"]
     names += [f"account_sib{k}" for k in range(depth)]
     for j in range(POSITION_SLOTS):
         names += [f"slot{j}_{f}" for f in SLOT_FIELDS]
@@ -81,7 +82,8 @@ def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> C
          for n in input_names(depth)}
 
     with cs.component("root"):
-        glob = poseidon(cs, [v["time"], v["oracle_root"], v["oracle_pk_x"], v["oracle_pk_y"]])
+        glob = poseidon(cs, [v["time"], v["oracle_root"], v["oracle_pk_x"], v["oracle_pk_y"],
+                             v["stage"]])
         root = poseidon(cs, [v["accounts_root"], v["registry_root"], glob])
 
     value = v["collateral"]
@@ -94,7 +96,8 @@ def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> C
                 path = to_bits(cs, s["asset"], ORACLE_DEPTH)
                 empty = is_zero(cs, s["asset"])
                 cs.constrain(empty, s["balance"], 0)  # an empty slot holds nothing
-                leaf = poseidon(cs, [s["price"], s["funding"], s["settlement"], s["settled"]])
+                leaf = poseidon(cs, [s["price"], s["funding"], s["settlement"], s["settled"],
+                                     s["rows"]])
                 leaf = leaf - empty * leaf  # the empty leaf 0 under index 0
                 merkle_inclusion(cs, leaf, [v[f"slot{j}_sib{k}"] for k in range(ORACLE_DEPTH)],
                                  path, v["oracle_root"], bits_checked=True)
@@ -139,6 +142,6 @@ def exit_message(chain_id: int, rollup: int, account_id: int, owner: int) -> int
 def root_of(values: Mapping[str, int]) -> int:
     """The state root the inputs open (native; for the witness builder's checks)."""
     glob = poseidon_native([values["time"], values["oracle_root"], values["oracle_pk_x"],
-                            values["oracle_pk_y"]])
+                            values["oracle_pk_y"], values["stage"]])
     return poseidon_native([values["accounts_root"], values["registry_root"], glob])
 

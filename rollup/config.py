@@ -8,8 +8,9 @@ the offending key in one line.
 
 Genesis: the sequencer's first requests, applied when its journal is empty (in this order): the
 oracle key, the fee account (account 0, the operator's key), every ``[[markets]]`` entry as a
-ListAsset, the first oracle price of each market that names one (at ``state.genesis_time``; the
-operator's own set-up, unsigned), then every ``[[genesis_accounts]]`` entry as a deposit.
+ListAsset, the first oracle price of each market that names one and the scenario rows at those
+prices (at ``state.genesis_time``; the operator's own set-up, unsigned), then every
+``[[genesis_accounts]]`` entry as a deposit.
 Genesis balances are for development networks; on a deployment, collateral arrives through the
 L1 deposit queue.
 """
@@ -50,7 +51,9 @@ class Market:
     maker_fee: int = 0
     taker_fee: int = 0
     liquidation_fee: int = 0
-    price: int = 0  # first oracle price, set at genesis (0: the oracle posts the first one)
+    # first oracle price, set at genesis with its scenario rows (0: the oracle posts both; the
+    # market refuses trades until it has)
+    price: int = 0
 
     def list_asset(self):
         # lazy: `rollup --help` reads DEFAULT_PATH from here; the request types wait for use
@@ -87,6 +90,8 @@ class Config:
     batch_slots: int = 4
     batch_l1_slots: int = 2  # slots that may carry deposits and withdrawals
     batch_assets: int = 8  # asset table of the batch circuit (a power of two; ids below it)
+    # perpetuals the batch circuit's scenario rule takes (one loss group each, options in theirs)
+    batch_underlyings: int = 1
     batch_time_limit: float = 60.0
     # further batch shapes "SLOTSxL1" the deployed contract verifies with keys of their own
     # (written by the deployment; rollup.settlement.shapes)
@@ -172,7 +177,8 @@ _SECTIONS = {
     "data": {"dir": ("data_dir", str), "snapshot_every": ("snapshot_every", int)},
     "state": {"tree_depth": ("tree_depth", int), "genesis_time": ("genesis_time", int)},
     "batch": {"slots": ("batch_slots", int), "l1_slots": ("batch_l1_slots", int),
-              "assets": ("batch_assets", int), "time_limit": ("batch_time_limit", float),
+              "assets": ("batch_assets", int), "underlyings": ("batch_underlyings", int),
+              "time_limit": ("batch_time_limit", float),
               "shapes": ("batch_shapes", list)},
     "api": {"host": ("api_host", str), "port": ("api_port", int),
             "max_body": ("api_max_body", int), "rate": ("api_rate", float),
@@ -274,6 +280,8 @@ def validate(cfg: Config) -> None:
     a = cfg.batch_assets
     if a < 2 or a & (a - 1) or a > 256:
         raise ConfigError("batch.assets must be a power of two in 2..256")
+    if not 1 <= cfg.batch_underlyings < a:
+        raise ConfigError("batch.underlyings must be in 1..batch.assets-1")
     if cfg.genesis_time < 0:
         raise ConfigError("state.genesis_time must not be negative")
     if cfg.batch_time_limit <= 0:
@@ -332,6 +340,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"markets: asset {m.asset} outside 1..{cfg.batch_assets - 1} "
                               "(batch.assets)")
         seen.add(m.asset)
+    perps = sum(m.kind == "perp" for m in cfg.markets)
+    if perps > cfg.batch_underlyings:
+        raise ConfigError(f"markets: {perps} perpetuals listed, the batch circuit takes "
+                          f"batch.underlyings = {cfg.batch_underlyings}")
     ids: set[int] = set()
     for a in cfg.genesis_accounts:
         if bool(a.key) == bool(a.pk):
@@ -388,6 +400,8 @@ def render(cfg: Config) -> str:
         f"slots = {_toml(cfg.batch_slots)}  # record slots per batch circuit",
         f"l1_slots = {_toml(cfg.batch_l1_slots)}  # of which may carry deposits/withdrawals",
         f"assets = {_toml(cfg.batch_assets)}  # circuit's asset table (power of two; ids below)",
+        f"underlyings = {_toml(cfg.batch_underlyings)}  # perpetuals the circuit's scenario "
+        "margin takes (at most; options join their underlying's)",
         f"time_limit = {_toml(float(cfg.batch_time_limit))}  # seconds before a partial batch "
         "closes",
         f"shapes = {_toml(cfg.batch_shapes)}  # further shapes with keys of their own on the "

@@ -41,6 +41,7 @@ from rollup.devkeys import dev_keys
 from rollup.engine.sequencer import Sequencer
 from rollup.margin.liquidation import MarginMatrix
 from rollup.margin.risk import account_value
+from rollup.margin.scenario import changed_rows
 from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
 from rollup.recovery.recover import recover
 from rollup.settlement.batch import build_batch, plan_batches
@@ -58,9 +59,11 @@ from rollup.transactions import (
     Order,
     SetOracleKey,
     Withdrawal,
+    scenario_chunks,
 )
 
 DEMO_ASSETS = 4  # asset ids 1..3: the perpetual, a call, a put
+DEMO_UNDERLYINGS = 1  # one perpetual: the scenario margin's one loss group
 
 
 class DemoError(Exception):
@@ -129,6 +132,11 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
                OracleUpdate(PERP, 2_000, t0), OracleUpdate(CALL, 120, t0)]
     for req in genesis:  # the operator's own set-up: no signature needed before deployment
         seq.apply_verified(req)
+    # the oracle's first scenario rows (docs/margin.md), six chunks per asset
+    for a, dv in changed_rows(seq.state).items():
+        for chunk in scenario_chunks(a, t0, dv):
+            seq.apply_verified(chunk)
+            genesis.append(chunk)
     genesis_records = b"".join(seq.records)
     seq.records.clear()
     genesis_root = seq.state.root
@@ -138,7 +146,8 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
 
     # -- 2. keys --------------------------------------------------------------------------------
     bk = dev_keys("batch", slots=cfg.slots, l1_slots=cfg.l1_slots, depth=cfg.depth,
-                  assets=DEMO_ASSETS, cache=keys_dir, on_setup=log)
+                  assets=DEMO_ASSETS, underlyings=DEMO_UNDERLYINGS, cache=keys_dir,
+                  on_setup=log)
     ek = dev_keys("exit", depth=cfg.depth, cache=keys_dir, on_setup=log)
     s.keys = {"batch_constraints": bk.n_constraints, "exit_constraints": ek.n_constraints,
               "setup_seconds": round((bk.setup_seconds or 0.0) + (ek.setup_seconds or 0.0), 1),
@@ -146,7 +155,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     log(f"keys: batch circuit {bk.n_constraints:,} constraints, exit circuit "
         f"{ek.n_constraints:,} ({'cached' if s.keys['cached'] else 'set up'})")
     batch_cs = build_batch_circuit(cfg.slots, cfg.depth, l1_slots=cfg.l1_slots,
-                                   assets=DEMO_ASSETS)
+                                   assets=DEMO_ASSETS, underlyings=DEMO_UNDERLYINGS)
     counts = batch_cs.component_counts()
     s.constraints_per_slot = {"l1_slot": counts.get("slot0", 0),
                               "trading_slot": counts.get(f"slot{cfg.slots - 1}", 0),
@@ -172,7 +181,8 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     names = ["maker", "alice", "bob", "carol"]
     traders = {n: Trader(n, seed(n), eddsa_public_key(seed(n)), accts[1 + k])
                for k, n in enumerate(names)}
-    funds = {"maker": 20_000_000, "alice": 320_000, "bob": 2_000_000, "carol": 3_000_000}
+    # alice's 1,500 perps need 16% of their notional (the scenario rule's worst row)
+    funds = {"maker": 20_000_000, "alice": 520_000, "bob": 2_000_000, "carol": 3_000_000}
     for t in traders.values():
         transact(chain, token.functions.mint(t.l1, funds[t.name]), sender=operator)
         transact(chain, token.functions.approve(rollup.address, 2**256 - 1), sender=t.l1)
@@ -218,7 +228,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     submit(order("maker", PERP, SELL, 2_000, 2_010))
     submit(order("maker", PERP, BUY, 2_000, 1_990))
     submit(order("maker", CALL, SELL, 500, 125))
-    r_alice = submit(order("alice", PERP, BUY, 1_500, 2_020))  # a 10x long
+    r_alice = submit(order("alice", PERP, BUY, 1_500, 2_020))  # a 6x long
     r_bob = submit(order("bob", CALL, BUY, 100, 130))
     r_carol = submit(order("carol", PERP, SELL, 500, 1_980))
     fills = len(r_alice.fills) + len(r_bob.fills) + len(r_carol.fills)
@@ -228,7 +238,11 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
         f"perp, bob long {seq.state.account(traders['bob'].account).balance(CALL)} calls, "
         f"carol short {-seq.state.account(traders['carol'].account).balance(PERP)} perp")
     t1 = t0 + 600
-    submit(oracle_msg(OracleUpdate, PERP, 1_880, t1))
+    # -10%: maintenance is half the initial requirement, 8% of the notional
+    submit(oracle_msg(OracleUpdate, PERP, 1_800, t1))
+    for a, dv in changed_rows(seq.state).items():  # the feeder's rows at the new price
+        for chunk in scenario_chunks(a, t1, dv):
+            submit(chunk.signed(oracle_seed, dom))
     submit(oracle_msg(FundingTick, PERP, 3, t1 + 1))  # longs pay shorts 3 per unit
     alice = traders["alice"]
     liq = [int(i) for i in MarginMatrix(seq.state).scan()]
@@ -236,7 +250,7 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
     size = seq.state.account(alice.account).balance(PERP) // 2
     submit(Liquidation(mm.account, alice.account, PERP, size, seq.state.account(
         mm.account).nonce, far).signed(mm.seed, dom))
-    log(f"oracle: perp 2,000 -> 1,880, funding 3/unit; alice liquidated {size:,} units by the "
+    log(f"oracle: perp 2,000 -> 1,800, funding 3/unit; alice liquidated {size:,} units by the "
         "maker")
     bob = traders["bob"]
     wd_amount = 500_000
@@ -256,7 +270,8 @@ def run(chain, cfg: DemoConfig, keys_dir: Path, log: Callable[[str], None] = pri
         t = time.perf_counter()
         batch = build_batch(pre, reqs, slots=cfg.slots, batch_number=number,
                             queue=entries[qpos:qpos + n_dep], queue_before=qhash,
-                            l1_slots=cfg.l1_slots, assets=DEMO_ASSETS)
+                            l1_slots=cfg.l1_slots, assets=DEMO_ASSETS,
+                            underlyings=DEMO_UNDERLYINGS)
         witness = batch_cs.witness(batch_cs.solve(batch.values))
         t_wit = time.perf_counter() - t
         t = time.perf_counter()

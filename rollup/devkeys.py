@@ -46,11 +46,13 @@ class DevKeys:
         return load_vk(self.vk_path)
 
 
-def _build(circuit: str, slots: int | None, depth: int, l1_slots: int | None, assets: int):
+def _build(circuit: str, slots: int | None, depth: int, l1_slots: int | None, assets: int,
+           underlyings: int):
     if circuit == "batch":
         if slots is None:
             raise ValueError("the batch circuit needs a slot count")
-        return build_batch_circuit(slots, depth, l1_slots=l1_slots, assets=assets)
+        return build_batch_circuit(slots, depth, l1_slots=l1_slots, assets=assets,
+                                   underlyings=underlyings)
     if circuit == "exit":
         return build_exit_circuit(depth)
     raise ValueError(f"unknown circuit {circuit!r}: batch or exit")
@@ -67,16 +69,16 @@ def circuits_tag() -> str:
 
 
 def dev_keys(circuit: str, *, depth: int, cache: str | Path, slots: int | None = None,
-             l1_slots: int | None = None, assets: int = 8,
+             l1_slots: int | None = None, assets: int = 8, underlyings: int = 1,
              on_setup: Callable[[str], None] | None = None) -> DevKeys:
-    """zkey and verification key of the batch (`slots` x `depth`, `l1_slots`, `assets`) or exit
-    (`depth`) circuit, made by the development setup on first use and read from `cache`
-    afterwards."""
+    """zkey and verification key of the batch (`slots` x `depth`, `l1_slots`, `assets`,
+    `underlyings`) or exit (`depth`) circuit, made by the development setup on first use and
+    read from `cache` afterwards."""
     cache = Path(cache).expanduser()
     cache.mkdir(parents=True, exist_ok=True)
     if circuit == "batch":
         l1 = slots if l1_slots is None else l1_slots
-        shape = f"{slots}s{l1}l1-d{depth}-a{assets}"
+        shape = f"{slots}s{l1}l1-d{depth}-a{assets}-u{underlyings}"
     else:
         shape = f"d{depth}"
     stem = cache / f"{circuit}-{shape}-{circuits_tag()}"
@@ -87,7 +89,7 @@ def dev_keys(circuit: str, *, depth: int, cache: str | Path, slots: int | None =
         fcntl.flock(lock, fcntl.LOCK_EX)
         if zkey.exists() and vk.exists() and meta.exists():
             return DevKeys(circuit, zkey, vk, int(meta.read_text()), None)
-        cs = _build(circuit, slots, depth, l1_slots, assets)
+        cs = _build(circuit, slots, depth, l1_slots, assets, underlyings)
         r1cs = cs.to_r1cs()
         if on_setup is not None:
             on_setup(f"{circuit} {shape}: development setup of {r1cs.n_constraints:,} "

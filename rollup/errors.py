@@ -26,7 +26,8 @@ class OrderIdReused(EngineError):
 
 
 class Replayed(EngineError):
-    """The same signed cancel-all was applied already (each is taken once, until its expiry)."""
+    """The same signed cancel-all was applied already (each is taken once, until its expiry), or
+    the same scenario chunk at the state's time."""
 
 
 class Expired(EngineError):

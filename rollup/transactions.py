@@ -45,6 +45,15 @@ T_SET_ORACLE_KEY = 14
 T_REFUND = 15  # an L1 deposit the state cannot take (ETH, unusable key), paid back on L1
 T_CANCEL_ALL = 16  # signed request only; changes the book, not the state
 T_DROP_ORDERS = 17  # the operator's (unsigned); changes the book, not the state
+T_SCENARIO = 18  # the oracle's scenario rows, SCENARIO_CHUNK per request (docs/margin.md)
+
+# scenario margin (docs/margin.md): SCENARIOS rows dV per asset, |dV| < 2**(DV_BITS - 1), sent
+# and published in chunks of SCENARIO_CHUNK rows (chunk k holds rows 5k..5k+4; the last, row
+# 25 alone): SCENARIO_UPDATE_CHUNKS signed requests make one update
+SCENARIOS = 26
+SCENARIO_CHUNK = 5
+SCENARIO_UPDATE_CHUNKS = -(-SCENARIOS // SCENARIO_CHUNK)
+DV_BITS = 61
 
 # (field, bytes, signed) per record type; every record starts with its 1-byte type.
 U32, U64, U160, U256 = 4, 8, 20, 32
@@ -75,6 +84,8 @@ RECORDS: dict[int, list[tuple[str, int, bool]]] = {
     T_SET_ORACLE_KEY: [("key", U256, False)],  # packed (circomlib packPoint), as l2_key
     T_REFUND: [("account", U32, False), ("asset", 1, False), ("to", U160, False),
                ("amount", U64, False)],
+    T_SCENARIO: [("asset", 2, False), ("chunk", 1, False), ("time", U64, False),
+                 *((f"dv{i}", U64, True) for i in range(SCENARIO_CHUNK))],
 }
 
 
@@ -298,6 +309,35 @@ class OracleUpdate(Request):
 
 
 @dataclass(frozen=True)
+class ScenarioChunk(Request):
+    """Rows ``5 chunk .. 5 chunk + 4`` of an asset's scenario update at ``time`` (``dv``: the
+    weighted P&L of +1 unit per scenario, docs/margin.md; the last chunk holds row 25 and four
+    zeros). Chunks 0..5 of one (asset, time), in order, make the update; the state takes the
+    rows with the last one (chunk 0 starts an update, dropping any unfinished one)."""
+
+    TYPE: ClassVar[int] = T_SCENARIO
+    asset: int
+    chunk: int
+    time: int
+    dv: tuple[int, ...]
+    sig: Signature | None = None
+
+    def message_fields(self) -> list[int]:
+        return [self.asset, self.chunk, self.time, *(encode(x) for x in self.dv)]
+
+
+def scenario_chunks(asset: int, time: int, rows: Sequence[int]) -> list[ScenarioChunk]:
+    """The unsigned chunks of one scenario update (``len(rows) == SCENARIOS``)."""
+    if len(rows) != SCENARIOS:
+        raise ValueError(f"a scenario update has {SCENARIOS} rows")
+    out = []
+    for k in range(SCENARIO_UPDATE_CHUNKS):
+        part = [int(x) for x in rows[k * SCENARIO_CHUNK:(k + 1) * SCENARIO_CHUNK]]
+        out.append(ScenarioChunk(asset, k, time, tuple(part + [0] * (SCENARIO_CHUNK - len(part)))))
+    return out
+
+
+@dataclass(frozen=True)
 class FundingTick(Request):
     TYPE: ClassVar[int] = T_FUNDING
     asset: int
@@ -377,14 +417,14 @@ REQUEST_TYPES: dict[int, type[Request]] = {
     cls.TYPE: cls for cls in (Deposit, ForcedWithdrawal, Withdrawal, Transfer, Order, Cancel,
                               OracleUpdate, FundingTick, SettlementPrice, Liquidation,
                               ExpirySettlement, ListAsset, SetOracleKey, Refund, CancelAll,
-                              DropOrders)
+                              DropOrders, ScenarioChunk)
 }
 # what a public endpoint may pass in: requests signed by an account's key (or the oracle's);
 # the L1 queue's, the operator's (listings, oracle-key changes, DropOrders) and expiry
 # settlements come from the node itself
 PUBLIC_TYPES: frozenset[type[Request]] = frozenset(
     (Withdrawal, Transfer, Order, Cancel, CancelAll, Liquidation, OracleUpdate, FundingTick,
-     SettlementPrice))
+     SettlementPrice, ScenarioChunk))
 
 
 def request_messages(requests: Sequence[Request], domain: Domain) -> list[int]:
@@ -437,6 +477,8 @@ def request_from_json(d: dict) -> Request:
         d["sig"] = ((rx, ry), s)
     if "pk" in d:
         d["pk"] = tuple(d["pk"])
+    if "dv" in d:
+        d["dv"] = tuple(d["dv"])
     return cls(**d)
 
 

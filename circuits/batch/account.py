@@ -1,6 +1,12 @@
-"""One account opening of a slot (``Side``): the leaf with its position slots expanded, margin
-before, the slot of the slot's asset, the order-tree update, and after ``finish`` the new leaf
-and the margin after (the rule of ``rollup.margin.risk``)."""
+"""One account opening of a slot (``Side``): the leaf with its position slots expanded, its value,
+the slot of the slot's asset, the scenario requirement (``scenario``: docs/margin.md, "In the
+circuit"), the order-tree update, and after ``finish`` the new leaf and the margin after (the
+rule of ``rollup.margin.risk``).
+
+Requirement bounds: per underlying group g, the losses after L'_g(s) = -sum_k B'_k G[g, k] dV[k, s]
+(B' the balance per table asset) and a hinted m_g with 0 <= m_g - L'_g(s) < 2**SPREAD_BITS and
+0 <= m_g < 2**SPREAD_BITS when ``enabled`` (so R_up = sum m_g >= R after); before, the loss at a
+hinted row s0_g or 0 (R_lo <= R before). Every rule is then stricter than with the exact R."""
 
 from __future__ import annotations
 
@@ -9,16 +15,40 @@ from ..gadgets.bits import to_bits
 from ..gadgets.comparators import is_zero
 from ..gadgets.merkle import merkle_update
 from ..gadgets.poseidon import poseidon
-from ..lc import LC, as_lc, lin, lsum
+from ..lc import LC, R, as_lc, lin, lsum
 from .gadgets import account_leaf, is_negative, lookup, onehot, signed_bits
 from .layout import (
     BALANCE_BITS,
     COLLATERAL_BITS,
+    HALF,
+    MAINTENANCE_PPM,
     ORDER_ID_BITS,
     ORDER_TREE_DEPTH,
     POSITION_SLOTS,
     RISK_SCALE,
+    SCENARIOS,
+    SPREAD_BITS,
 )
+
+
+def _signed(v: int) -> int:
+    """A field element as the signed integer it encodes."""
+    return v - R if v > HALF else v
+
+
+def _row_max(*losses) -> int:
+    return max(0, *(_signed(x) for x in losses))
+
+
+def _argmax_before(*args) -> list[int]:
+    """One-hot over the rows and "0" (last) of the worst loss before: L(s) + d_bal gx dV_x(s)."""
+    n = SCENARIOS
+    after, xrow, (d_bal, gx) = args[:n], args[n:2 * n], args[2 * n:]
+    q = _signed(d_bal) * gx
+    before = [_signed(a) + q * _signed(x) for a, x in zip(after, xrow, strict=True)]
+    top = max(before)
+    k = before.index(top) if top > 0 else n
+    return [int(i == k) for i in range(n + 1)]
 
 
 class Side:
@@ -35,13 +65,13 @@ class Side:
         self.snap = [v[f"{p}p{j}_snap"] for j in range(POSITION_SLOTS)]
         m = len(sel_x)
         with cs.component("positions"):
-            self.price, self.fund, neg, absb = [], [], [], []
-            ri = rm = 0
+            self.price, self.fund, neg, absb, sels = [], [], [], [], []
             value = as_lc(self.coll)
             due = 0
             found_terms, ff, pre = [], [], as_lc(1)
             for j in range(POSITION_SLOTS):
                 sel = onehot(cs, self.asset[j], m)
+                sels.append(sel)
                 pj, fj = lookup(cs, sel, d["price"]), lookup(cs, sel, d["funding"])
                 self.price.append(pj)
                 self.fund.append(fj)
@@ -51,13 +81,6 @@ class Side:
                 absb.append(aj)
                 value = value + cs.mul(self.bal[j], pj - fj + self.snap[j])
                 due = due + cs.mul(self.bal[j], fj - self.snap[j])
-                for key, short in (("RI", "SI"), ("RM", "SM")):
-                    term = cs.mul(aj, lookup(cs, sel, d[key])
-                                  + cs.mul(nj, lookup(cs, sel, d[short])))
-                    if key == "RI":
-                        ri = ri + term
-                    else:
-                        rm = rm + term
                 # the slot of X: where X sits, else the first free slot
                 found_terms.append(is_zero(cs, self.asset[j] - x))
                 ffj = cs.mul(pre, sel[0])
@@ -70,14 +93,47 @@ class Side:
             self.b_t = lsum([cs.mul(t, b) for t, b in zip(self.tau, self.bal, strict=True)], cs)
             self.abs_t = lsum([cs.mul(t, a) for t, a in zip(self.tau, absb, strict=True)], cs)
             self.neg_t = lsum([cs.mul(t, n) for t, n in zip(self.tau, neg, strict=True)], cs)
-        self.value, self.due, self.ri, self.rm = value, due, ri, rm
-        self.exi_before = value * RISK_SCALE - ri
-        self.exm_before = value * RISK_SCALE - rm
+            # the balance per table asset: B_k = sum_j [a_j = k] b_j
+            self.bk = [as_lc(0)] + [lsum([cs.mul(sels[j][k], self.bal[j])
+                                          for j in range(POSITION_SLOTS)], cs)
+                                    for k in range(1, m)]
+        self.value, self.due = value, due
         self.x = x
         with cs.component("leaf_old"):
             self.old_leaf = account_leaf(cs, self.pk, self.nonce, self.coll,
                                   self._positions_root(self.asset, self.bal, self.snap),
                                   self.orders)
+
+    def scenario(self, tables, sel_x: list, d_bal: LC, enabled: LC, xrow: list,
+                 gx: list) -> None:
+        """The requirement bounds R_up (after the balance of X moves by d_bal) and R_lo
+        (before), and the excesses before (module docstring). ``xrow``: X's rows; ``gx[g]``:
+        [X is in group g]."""
+        cs, m = self.cs, len(sel_x)
+        with cs.component("scenario"):
+            after = [self.bk[k] + cs.mul(sel_x[k], d_bal) for k in range(1, m)]
+            r_up, r_lo = as_lc(0), as_lc(0)
+            for g in range(tables.n_u):
+                c = [cs.mul(after[k - 1], tables.grp[k][g]) for k in range(1, m)]
+                loss = [-lsum([cs.mul(c[k - 1], tables.rows[k][s]) for k in range(1, m)], cs)
+                        for s in range(SCENARIOS)]
+                top = cs.hint(_row_max, *loss)
+                for s in range(SCENARIOS):
+                    to_bits(cs, cs.mul(enabled, top - loss[s]), SPREAD_BITS)
+                to_bits(cs, cs.mul(enabled, top), SPREAD_BITS)
+                e = cs.hint(_argmax_before, *loss, *xrow, d_bal, gx[g], n_out=SCENARIOS + 1)
+                for b in e:
+                    cs.assert_bool(b)
+                cs.assert_equal(lsum(e, cs), 1)
+                at = lsum([cs.mul(e[s], loss[s]) for s in range(SCENARIOS)], cs)
+                xat = lsum([cs.mul(e[s], xrow[s]) for s in range(SCENARIOS)], cs)
+                # L_g(s0) = L'_g(s0) + d_bal [X in g] dV_X(s0)
+                r_lo = r_lo + at + cs.mul(cs.mul(d_bal, gx[g]), xat)
+                r_up = r_up + top
+            self.r_up, self.r_lo = r_up, r_lo
+            self.ri, self.rm = r_lo * RISK_SCALE, r_lo * MAINTENANCE_PPM
+            self.exi_before = self.value * RISK_SCALE - self.ri
+            self.exm_before = self.value * RISK_SCALE - self.rm
 
     def _positions_root(self, asset, bal, snap) -> LC:
         cs = self.cs
@@ -92,7 +148,6 @@ class Side:
             nb = self.b_t + d_bal
             bits, self.neg_nb = signed_bits(cs, nb, BALANCE_BITS)
             del bits
-            self.abs_nb = cs.mul(nb, 1 - 2 * self.neg_nb)
             self.nz = 1 - is_zero(cs, nb)
             new_asset = cs.mul(self.nz, self.x)
             new_snap = cs.mul(self.nz, xl["funding"])
@@ -112,12 +167,8 @@ class Side:
         with cs.component("margin"):
             # funding settlement moves value between terms without changing it
             self.value_after = self.value + d_coll + cs.mul(d_bal, xl["price"])
-            ri_t_old = cs.mul(self.abs_t, xl["RI"] + cs.mul(self.neg_t, xl["SI"]))
-            rm_t_old = cs.mul(self.abs_t, xl["RM"] + cs.mul(self.neg_t, xl["SM"]))
-            ri_t_new = cs.mul(self.abs_nb, xl["RI"] + cs.mul(self.neg_nb, xl["SI"]))
-            rm_t_new = cs.mul(self.abs_nb, xl["RM"] + cs.mul(self.neg_nb, xl["SM"]))
-            self.ri_after = self.ri - ri_t_old + ri_t_new
-            self.rm_after = self.rm - rm_t_old + rm_t_new
+            self.ri_after = self.r_up * RISK_SCALE
+            self.rm_after = self.r_up * MAINTENANCE_PPM
             self.exi_after = self.value_after * RISK_SCALE - self.ri_after
             self.exm_after = self.value_after * RISK_SCALE - self.rm_after
 

@@ -21,24 +21,29 @@ from .layout import (
     DOMAIN_TAG,
     EMPTY_POSITIONS_ROOT,
     FEE_FIELDS,
+    SCENARIOS,
     TIME_BITS,
     input_names,
 )
 from .slot import slot
-from .tables import Tables
+from .tables import Tables, rows_hash
 
 
 def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None = None, *,
-                        l1_slots: int | None = None, assets: int = 8) -> ConstraintSystem:
+                        l1_slots: int | None = None, assets: int = 8,
+                        underlyings: int = 1) -> ConstraintSystem:
     """The batch circuit for `slots` slots over an accounts tree of `depth` (<= 32), the first
     `l1_slots` (default: all) able to consume the L1 queue and pay out on L1, with an asset
-    table of `assets` (a power of two <= 256) entries. With `values` (a dict over
+    table of `assets` (a power of two <= 256) entries of which at most `underlyings`
+    perpetuals (each an underlying of the scenario rule). With `values` (a dict over
     `input_names`), the witness is computed while building."""
     l1_slots = slots if l1_slots is None else l1_slots
     if not 1 <= depth <= 32 or slots < 1 or not 0 <= l1_slots <= slots:
         raise ValueError("need 1 <= depth <= 32, at least one slot, 0 <= l1_slots <= slots")
     if assets < 2 or assets & (assets - 1) or assets > 1 << ASSET_DEPTH:
         raise ValueError("assets must be a power of two in 2..256")
+    if not 1 <= underlyings < assets:
+        raise ValueError("underlyings must be in 1..assets-1")
     cs = ConstraintSystem(compute_witness=values is not None)
     v = {n: cs.private_input(n, None if values is None else values[n])
          for n in input_names(slots, depth, assets)}
@@ -52,13 +57,16 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
         q_hi = to_bits(cs, v["queue_before_hi"], 128)
         q_lo = to_bits(cs, v["queue_before_lo"], 128)
         queue = be(q_hi, 128, cs) + be(q_lo, 128, cs)  # big-endian digest bits
-        tables = Tables(cs, v, assets)
+        tables = Tables(cs, v, assets, underlyings)
         opk = (v["oracle_pk_x"], v["oracle_pk_y"])
-        glob = poseidon(cs, [v["time"], tables.oracle_root_before, *opk])
+        stage = {"asset": v["stage_asset"], "time": v["stage_time"], "next": v["stage_next"],
+                 "rows": [v[f"stage_dv{s}"] for s in range(SCENARIOS)]}
+        glob = poseidon(cs, [v["time"], tables.oracle_root_before, *opk,
+                             _stage_hash(cs, stage)])
         old_root = poseidon(cs, [v["accounts_root"], tables.registry_root_before, glob])
 
     st = {"root": v["accounts_root"], "time": v["time"], "queue": queue, "fees": as_lc(0),
-          "opk": opk}
+          "opk": opk, "stage": stage}
     l1_bits: list[LC] = []
     diff_bits: list[LC] = []
     for i in range(slots):
@@ -84,7 +92,8 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
             cs.assert_equal(tables.avail[k], tables.listed[k])
 
     with cs.component("public_input"):
-        glob_new = poseidon(cs, [st["time"], tables.oracle_root(cs), *st["opk"]])
+        glob_new = poseidon(cs, [st["time"], tables.oracle_root(cs), *st["opk"],
+                                 _stage_hash(cs, st["stage"])])
         new_root = poseidon(cs, [acc_root, tables.registry_root, glob_new])
         pre = be(chain_bits, 256, cs) + be(rollup_bits, 160, cs) + be(number_bits, 64, cs)
         pre += be(canonical_bits(cs, old_root), 256, cs)
@@ -97,22 +106,30 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
     return cs
 
 
+def _stage_hash(cs: ConstraintSystem, stage: dict) -> LC:
+    """H4(asset, time, next, rows hash): the scenario update in progress, in the global root."""
+    return poseidon(cs, [stage["asset"], stage["time"], stage["next"],
+                         rows_hash(cs, stage["rows"])])
+
+
 _SOLVERS: dict[tuple, Solver] = {}
 _KEEP = 4  # shapes kept: the batcher may close batches in each shape it has keys for
 
 
 def batch_solver(slots: int, depth: int, *, l1_slots: int | None = None, assets: int = 8,
-                 constraints: bool = False) -> Solver:
-    """The compiled solver of ``build_batch_circuit(slots, depth, l1_slots=, assets=)``: its
+                 underlyings: int = 1, constraints: bool = False) -> Solver:
+    """The compiled solver of ``build_batch_circuit(slots, depth, l1_slots=, assets=,
+    underlyings=)``: its
     ``solve(values)`` is the witness the circuit built with ``values`` holds (tested so), in
     well under a second where building the circuit takes tens. The first call per shape
     builds the circuit once (seconds); ``constraints=True`` also compiles its constraints for
     ``Solver.check``."""
     l1_slots = slots if l1_slots is None else l1_slots
-    key = (slots, depth, l1_slots, assets)
+    key = (slots, depth, l1_slots, assets, underlyings)
     s = _SOLVERS.get(key)
     if s is None or (constraints and not s.has_constraints):
-        cs = build_batch_circuit(slots, depth, l1_slots=l1_slots, assets=assets)
+        cs = build_batch_circuit(slots, depth, l1_slots=l1_slots, assets=assets,
+                                 underlyings=underlyings)
         s = compile_solver(cs, constraints=constraints)
         _SOLVERS.pop(key, None)
         while len(_SOLVERS) >= _KEEP:

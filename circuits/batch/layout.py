@@ -15,6 +15,12 @@ T_FORCED_WITHDRAWAL = 12
 T_LIST_ASSET = 13
 T_SET_ORACLE_KEY = 14
 T_REFUND = 15
+T_SCENARIO = 18
+# scenario rows (rollup.transactions): 26 per asset, |dV| < 2**60, 5 per chunk, 6 chunks
+SCENARIOS = 26
+SCENARIO_CHUNK = 5
+SCENARIO_UPDATE_CHUNKS = 6
+DV_BITS = 61
 DOMAIN_TAG = int.from_bytes(b"zkderiv/v1", "big")
 MSG_FIELDS = 8  # every signed message is H(domain, type, f_1..f_8), zero-padded
 ORDER_TREE_DEPTH = 12  # 4,096 order slots per account (docs/circuits.md: the cost per level)
@@ -29,6 +35,10 @@ NONCE_BITS = 32
 ORDER_ID_BITS = 64
 PPM_BITS = 32
 RISK_SCALE = 10**6
+# scenario margin (rollup.margin.scenario): maintenance = half the initial requirement; the
+# window of the hinted maxima (the range clause of docs/margin.md)
+MAINTENANCE_PPM = 500_000
+SPREAD_BITS = 60
 # |value| < 2**133 and risk < 2**162 (8 slots, |b| < 2**63, p < 2**64, factors < 2**32, two
 # terms), so value * 10**6 - risk and the differences compared below stay inside 170 bits
 CMP_BITS = 170
@@ -45,7 +55,7 @@ EMPTY_POSITIONS_ROOT = poseidon_native([EMPTY_SLOT_HASH] * POSITION_SLOTS)
 EMPTY_ORDERS_ROOT = zero_hashes(ORDER_TREE_DEPTH)[ORDER_TREE_DEPTH]
 
 TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps", "fwd", "rfd", "lst",
-         "okey")
+         "okey", "scn")
 REGISTRY_FIELDS = ("kind", "underlying", "strike", "expiry", "risk_initial", "risk_maintenance",
                    "short_initial", "short_maintenance", "maker_fee", "taker_fee",
                    "liquidation_fee")
@@ -58,9 +68,14 @@ SLOT_SCALARS = (*TYPES, "new", "asset", "amount", "famount", "to", "expiry", "de
                 "b_expiry", "sa_r8x", "sa_r8y", "sa_s", "sb_r8x", "sb_r8y", "sb_s", "a_id", "b_id",
                 # the L1 queue entry: account, asset, packed key; refund reasons; absent account
                 "eacc", "easset", "key_hi", "key_lo", "kx", "kw", "r_nc", "r_nr", "r_so",
-                "absent")
+                "absent",
+                # a scenario chunk: its index and rows (docs/state.md)
+                "chunk", *(f"dv{i}" for i in range(SCENARIO_CHUNK)))
 HEADER_INPUTS = ("chain_id", "rollup", "batch_number", "time", "oracle_pk_x", "oracle_pk_y",
-                 "accounts_root", "queue_before_hi", "queue_before_lo")
+                 "accounts_root", "queue_before_hi", "queue_before_lo",
+                 # the scenario update in progress (rollup.state.state.ScenarioStage)
+                 "stage_asset", "stage_time", "stage_next",
+                 *(f"stage_dv{s}" for s in range(SCENARIOS)))
 FEE_FIELDS = ("pk_x", "pk_y", "nonce", "collateral", "positions", "orders")
 
 
@@ -79,6 +94,7 @@ def input_names(slots: int, depth: int, assets: int = 8) -> list[str]:
     for k in range(1, assets):
         names += [f"reg{k}_listed", f"reg{k}_new"] + [f"reg{k}_{f}" for f in REGISTRY_FIELDS]
         names += [f"orc{k}_{f}" for f in ORACLE_FIELDS]
+        names += [f"orc{k}_dv{s}" for s in range(SCENARIOS)]
     names += [f"fee_{f}" for f in FEE_FIELDS] + [f"fee_sib{k}" for k in range(depth)]
     for i in range(slots):
         p = f"s{i}_"

@@ -33,6 +33,7 @@ from .gadgets import (
 from .layout import (
     AMOUNT_BITS,
     DIFF_BYTES,
+    DV_BITS,
     EMPTY_ORDERS_ROOT,
     NONCE_BITS,
     ORDER_ID_BITS,
@@ -43,6 +44,9 @@ from .layout import (
     REDUCE_ONLY_BIT,
     REGISTRY_FIELDS,
     RISK_SCALE,
+    SCENARIO_CHUNK,
+    SCENARIO_UPDATE_CHUNKS,
+    SCENARIOS,
     T_DEPOSIT,
     T_EXPIRY_SETTLEMENT,
     T_FORCED_WITHDRAWAL,
@@ -52,6 +56,7 @@ from .layout import (
     T_ORACLE,
     T_ORDER,
     T_REFUND,
+    T_SCENARIO,
     T_SET_ORACLE_KEY,
     T_SETTLEMENT_PRICE,
     T_TRADE,
@@ -60,12 +65,12 @@ from .layout import (
     TIME_BITS,
     TYPES,
 )
-from .tables import Tables
+from .tables import Tables, published
 
 
 def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bits):
     fl = {t: v[p + t] for t in TYPES}
-    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd, rfd, lst, okey = (fl[t] for t in TYPES)
+    dep, wd, tr, trd, orc, fnd, spx, liq, xps, fwd, rfd, lst, okey, scn = (fl[t] for t in TYPES)
     opk = st["opk"]  # the oracle key as of this slot
     absent, easset = v[p + "absent"], v[p + "easset"]
     new, x = v[p + "new"], v[p + "asset"]
@@ -90,7 +95,7 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             cs.assert_zero(absent)
         cs.assert_bool(absent)
         cs.constrain(absent, 1 - fwd, 0)  # only a forced withdrawal may name a missing account
-        oracle_t = orc + fnd + spx
+        oracle_t = orc + fnd + spx + scn
         user_a = wd + tr + trd + liq  # A signs
         settle_a = wd + tr + trd + liq + xps
         two = tr + trd + liq  # B is another account
@@ -113,9 +118,23 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             to_bits(cs, v[p + n], 64)
         sel_x = onehot(cs, x, m)
         x_bits = to_bits(cs, x, max(1, (m - 1).bit_length()))
+        # a scenario chunk: its index (one-hot) and rows, |dV| < 2**60, as 64-bit two's
+        # complement for the record (the sign bit repeated above the 61 proven)
+        chunk = v[p + "chunk"]
+        e = onehot(cs, chunk, SCENARIO_UPDATE_CHUNKS)
+        chunk_bits = to_bits(cs, chunk, 3)
+        dv = [v[f"{p}dv{i}"] for i in range(SCENARIO_CHUNK)]
+        dv_bits = []
+        for x_ in dv:
+            bits, neg = signed_bits(cs, x_, DV_BITS)
+            dv_bits.append(bits[:-1] + [neg] * (64 - DV_BITS + 1))
     with cs.component("asset"):
         d = tables.derived(cs)
-        xl = {n: lookup(cs, sel_x, d[n]) for n in ("price", "funding", "RI", "RM", "SI", "SM")}
+        xl = {n: lookup(cs, sel_x, d[n]) for n in ("price", "funding")}
+        # X's scenario rows and group, and whether its rows are published
+        xrow = [lookup(cs, sel_x, [r[s_] for r in tables.rows]) for s_ in range(SCENARIOS)]
+        gx = [lookup(cs, sel_x, [gr[g_] for gr in tables.grp]) for g_ in range(tables.n_u)]
+        has_x = lookup(cs, sel_x, tables.has)
         for n in ("perp", "call", "put"):
             xl[n] = lookup(cs, sel_x, getattr(tables, n))
         xl["listed"] = lookup(cs, sel_x, tables.avail)  # listed by now
@@ -150,6 +169,14 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             cs.constrain(new, f_ - empty, 0)  # a created account starts empty
     with cs.component("account_b"):
         b = Side(cs, v, p + "b_", depth, d, sel_x, x, pos_b)
+    # balance changes of X, and the requirement bounds of the sides a margin rule reads
+    delta = cs.mul(qty, 1 - 2 * b.neg_t)  # a liquidation moves the position's sign
+    d_bal_a = cs.mul(trd, qty) + cs.mul(liq, delta) - cs.mul(xps, a.b_t)
+    d_bal_b = -cs.mul(trd, qty) - cs.mul(liq, delta)
+    with cs.component("account_a"):
+        a.scenario(tables, sel_x, d_bal_a, wd + tr + trd + liq + fwd, xrow, gx)
+    with cs.component("account_b"):
+        b.scenario(tables, sel_x, d_bal_b, trd + liq, xrow, gx)
 
     # -- type rules -------------------------------------------------------------------------------
     with cs.component("rules"):
@@ -159,6 +186,7 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         # amounts and sizes are positive
         cs.constrain(wd + tr, is_zero(cs, amount), 0)
         cs.constrain(trd + liq, is_zero(cs, qty), 0)
+        cs.constrain(trd + liq, 1 - has_x, 0)  # a market trades once its rows are published
         same = is_zero(cs, v[p + "a_id"] - v[p + "b_id"])
         cs.constrain(two, same, 0)  # two distinct accounts
         cs.constrain(dep + wd + xps + fwd - absent, 1 - same, 0)  # single-account types
@@ -184,7 +212,10 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             fam_lo = lin(((1 << i, b) for i, b in enumerate(fam_bits[:64])), cs)
             fam_small = is_zero(cs, lin(((1 << i, b) for i, b in enumerate(fam_bits[64:])), cs))
             fam_pos = 1 - is_zero(cs, v[p + "famount"])
-            healthy_paid = 1 - is_negative(cs, a.exi_before - fam_lo * RISK_SCALE)
+            # healthy after paying, on the exact requirement: no position moves, so the bounds
+            # before and after must meet
+            cs.constrain(fwd, a.r_up - a.r_lo, 0)
+            healthy_paid = 1 - is_negative(cs, (a.value - fam_lo - a.r_up) * RISK_SCALE)
             cs.assert_bool(easset)
             ok = cs.mul(cs.mul(fam_small, fam_pos), cs.mul(healthy_paid, easset))
             # nothing from a missing account, in ETH, or when another key signed
@@ -220,7 +251,6 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         # liquidation: size <= |position| at the oracle price, delta takes the position's sign
         cs.constrain(liq, price - xl["price"], 0)
         to_bits(cs, cs.mul(liq, b.abs_t - qty), 64)
-        delta = cs.mul(qty, 1 - 2 * b.neg_t)
         penalty = floor_div_ppm(cs, cs.mul(cs.mul(liq, qty), cs.mul(price, xl["liquidation_fee"])),
                                 64)
         # expiry settlement: a settled option held by A
@@ -243,11 +273,40 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         cs.constrain(spx, xl["settled"], 0)
         to_bits(cs, cs.mul(spx, otime - xl["expiry"]), TIME_BITS)
         st["time"] = time + cs.mul(oracle_t, otime - time)
+        # scenario chunk k: k = 0 starts an update; k > 0 continues the one in progress (same
+        # asset and time, the next chunk); rows 5k..5k+4 go to the stage; the last chunk holds
+        # row 25 alone and sets the asset's rows (docs/state.md, the engine's rule)
+        stg = st["stage"]
+        cont = cs.mul(scn, 1 - e[0])
+        cs.constrain(cont, chunk - stg["next"], 0)
+        cs.constrain(cont, x - stg["asset"], 0)
+        cs.constrain(cont, otime - stg["time"], 0)
+        w = [cs.mul(scn, e_) for e_ in e]
+        fin = w[-1]
+        for i in range(1, SCENARIO_CHUNK):
+            cs.constrain(fin, dv[i], 0)
+        rows = list(stg["rows"])
+        for c in range(SCENARIO_UPDATE_CHUNKS):
+            for i in range(SCENARIO_CHUNK):
+                s_ = c * SCENARIO_CHUNK + i
+                if s_ < SCENARIOS:
+                    rows[s_] = rows[s_] + cs.mul(w[c], dv[i] - rows[s_])
+        st["stage"] = {
+            "asset": stg["asset"] + cs.mul(scn, x - stg["asset"]),
+            "time": stg["time"] + cs.mul(scn, otime - stg["time"]),
+            "next": stg["next"] + cs.mul(scn, chunk + 1 - SCENARIO_UPDATE_CHUNKS * e[-1]
+                                         - stg["next"]),
+            "rows": rows}
+        nz = published(cs, rows)
+        for k in range(1, m):
+            fk = cs.mul(fin, sel_x[k])
+            tables.rows[k] = [r + cs.mul(fk, n - r) for r, n in zip(tables.rows[k], rows,
+                                                                      strict=True)]
+            tables.has[k] = tables.has[k] + cs.mul(fk, nz - tables.has[k])
 
     # -- order trees, balances, collateral ------------------------------------------------------
     with cs.component("account_a"):
         a_orders = a.order_update(a_oid_bits, trd, qty, v[p + "a_size"])
-        d_bal_a = cs.mul(trd, qty) + cs.mul(liq, delta) - cs.mul(xps, a.b_t)
         d_coll_a = (dep - wd - tr) * amount - paid - cs.mul(trd, notional) - fee_a \
             - cs.mul(liq, cs.mul(delta, price)) + penalty + payout
         a.finish(d_bal=d_bal_a, d_coll=d_coll_a, settle=settle_a + pay, nonce_inc=wd + tr + liq,
@@ -260,7 +319,6 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
                                       old_root=st["root"], bits_checked=True)
     with cs.component("account_b"):
         b_orders = b.order_update(b_oid_bits, trd, qty, v[p + "b_size"])
-        d_bal_b = -cs.mul(trd, qty) - cs.mul(liq, delta)
         d_coll_b = tr * amount + cs.mul(trd, notional) - fee_b \
             + cs.mul(liq, cs.mul(delta, price)) - penalty
         b.finish(d_bal=d_bal_b, d_coll=d_coll_b, settle=two, nonce_inc=0, xl=xl,
@@ -338,7 +396,7 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
     with cs.component("signature"):
         a_id, b_id = v[p + "a_id"], v[p + "b_id"]
         mtype = wd * T_WITHDRAWAL + tr * T_TRANSFER + trd * T_ORDER + liq * T_LIQUIDATION \
-            + orc * T_ORACLE + fnd * T_FUNDING + spx * T_SETTLEMENT_PRICE
+            + orc * T_ORACLE + fnd * T_FUNDING + spx * T_SETTLEMENT_PRICE + scn * T_SCENARIO
         exp_a, nonce = v[p + "expiry"], a.nonce
         # an oracle-key change (L1 slots) is signed by the oracle key it replaces, over the new
         # key (x, y); only the first key (none registered: opk = (0, 0), x = 0 for no safe key)
@@ -351,13 +409,13 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         fa = [
             mux(cs, [(user_a, a_id), (oracle_t, x), *okey_x]),
             mux(cs, [(wd, amount), (tr + liq, b_id), (trd, x), (orc + spx, price),
-                      (fnd, index), *okey_y]),
+                      (fnd, index), (scn, chunk), *okey_y]),
             mux(cs, [(wd, to), (tr, amount), (liq, x), (oracle_t, otime)]),
-            mux(cs, [(wd + tr, nonce), (trd, v[p + "a_size"]), (liq, qty)]),
-            mux(cs, [(wd + tr, exp_a), (trd, v[p + "a_price"]), (liq, nonce)]),
-            mux(cs, [(trd, v[p + "a_oid"]), (liq, exp_a)]),
-            cs.mul(trd, exp_a),
-            cs.mul(trd, v[p + "a_flags"]),
+            mux(cs, [(wd + tr, nonce), (trd, v[p + "a_size"]), (liq, qty), (scn, dv[0])]),
+            mux(cs, [(wd + tr, exp_a), (trd, v[p + "a_price"]), (liq, nonce), (scn, dv[1])]),
+            mux(cs, [(trd, v[p + "a_oid"]), (liq, exp_a), (scn, dv[2])]),
+            mux(cs, [(trd, exp_a), (scn, dv[3])]),
+            mux(cs, [(trd, v[p + "a_flags"]), (scn, dv[4])]),
         ]
         msg_a = signed_message(cs, domain, mtype, fa)
         oracle_k = oracle_t + (okey if l1 else 0)  # signed by the running oracle key
@@ -411,6 +469,8 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
              + u64(signed_bits(cs, delta, 64)[0]) + u64(price_bits)
              + u64(to_bits(cs, penalty, 64)) + nonce32),
             (xps, const_bits(cs, T_EXPIRY_SETTLEMENT, 8) + id32 + x16 + be(payout_bits, 96, cs)),
+            (scn, const_bits(cs, T_SCENARIO, 8) + x16 + be(chunk_bits, 8, cs) + u64(otime_bits)
+             + [b_ for bits in dv_bits for b_ in be(bits, 64, cs)]),
         ]
         if l1:
             records.append((fwd, const_bits(cs, T_FORCED_WITHDRAWAL, 8) + id32

@@ -1,5 +1,7 @@
 """The registry and the oracle state of a batch as ``m``-entry tables (``Tables``), opened once
-in the header against the old roots and rehashed for the new root after the last slot."""
+in the header against the old roots and rehashed for the new root after the last slot; with
+them the scenario rows' groups (one per underlying, at most ``underlyings``) and their
+"published" flags (docs/margin.md, "In the circuit")."""
 
 from __future__ import annotations
 
@@ -7,10 +9,17 @@ from collections.abc import Mapping
 
 from ..cs import ConstraintSystem
 from ..gadgets.bits import to_bits
+from ..gadgets.comparators import is_zero
 from ..gadgets.poseidon import poseidon
 from ..lc import LC, lsum
 from .gadgets import onehot, tree_root
-from .layout import ASSET_DEPTH, ORACLE_FIELDS, PPM_BITS, REGISTRY_FIELDS
+from .layout import ASSET_DEPTH, ORACLE_FIELDS, PPM_BITS, REGISTRY_FIELDS, SCENARIOS
+
+
+def rows_hash(cs: ConstraintSystem, rows: list) -> LC:
+    """H2(H13(dV[0..12]), H13(dV[13..25])): the scenario rows in the oracle leaf and stage."""
+    half = SCENARIOS // 2
+    return poseidon(cs, [poseidon(cs, rows[:half]), poseidon(cs, rows[half:])])
 
 
 class Tables:
@@ -18,8 +27,8 @@ class Tables:
     batch's listings (``listed``; ``new`` marks the entries listed by this batch, whose old leaves
     are empty and whose oracle entries start at zero), the oracle state running."""
 
-    def __init__(self, cs: ConstraintSystem, v: Mapping[str, LC], m: int):
-        self.m = m
+    def __init__(self, cs: ConstraintSystem, v: Mapping[str, LC], m: int, underlyings: int = 1):
+        self.m, self.n_u = m, underlyings
         zero = cs.const(0)
         reg = {f: [zero] for f in REGISTRY_FIELDS}
         self.listed, self.perp, self.call, self.put = [zero], [zero], [zero], [zero]
@@ -75,28 +84,57 @@ class Tables:
         # listing slot); every slot naming an asset needs it, and at the end avail == listed
         self.avail = list(self.old)
         self.orc = {f: [zero] + [v[f"orc{k}_{f}"] for k in range(1, m)] for f in ORACLE_FIELDS}
+        # rows[k][s]: dV of asset k in scenario s, running (written by scenario updates)
+        self.rows = [[zero] * SCENARIOS] + [[v[f"orc{k}_dv{s}"] for s in range(SCENARIOS)]
+                                            for k in range(1, m)]
         with cs.component("oracle_open"):
             for k in range(1, m):  # an unlisted asset has no oracle entry; a new one starts at 0
-                for f in ORACLE_FIELDS:
-                    cs.constrain(1 - self.old[k], self.orc[f][k], 0)
+                for x in [self.orc[f][k] for f in ORACLE_FIELDS] + self.rows[k]:
+                    cs.constrain(1 - self.old[k], x, 0)
             self.oracle_root_before = self.oracle_root(cs, self.old)
+            # has[k]: asset k's rows are published (not all zero), running
+            self.has = [zero] + [published(cs, self.rows[k]) for k in range(1, m)]
+        with cs.component("groups"):
+            self.grp = self._groups(cs)
+
+    def _groups(self, cs: ConstraintSystem) -> list[list]:
+        """grp[k][g] = [asset k's underlying is group g]: each listed perpetual gets a group of
+        its own (hinted; at most one perpetual per group, so no two underlyings' losses net),
+        an option its underlying's."""
+        m, n = self.m, self.n_u
+
+        def assign(*perp):
+            out, g = [], 0
+            for f in perp:
+                out += [int(f == 1 and i == min(g, n - 1)) for i in range(n)]
+                g += f == 1
+            return out
+
+        flat = cs.hint(assign, *self.perp[1:], n_out=(m - 1) * n)
+        pg = [[cs.const(0)] * n] + [flat[(k - 1) * n:k * n] for k in range(1, m)]
+        for k in range(1, m):
+            for b in pg[k]:
+                cs.assert_bool(b)
+            cs.assert_equal(lsum(pg[k], cs), self.perp[k])
+        for g in range(n):
+            cs.assert_bool(lsum([pg[k][g] for k in range(1, m)], cs))
+        return [[cs.const(0)] * n] + [
+            [pg[k][g] + lsum([cs.mul(self.under[k][j], pg[j][g]) for j in range(1, m)], cs)
+             for g in range(n)] for k in range(1, m)]
 
     def oracle_root(self, cs: ConstraintSystem, present: list | None = None) -> LC:
         present = self.listed if present is None else present
-        leaves = [0] + [cs.mul(present[k], poseidon(cs, [self.orc[f][k]
-                                                          for f in ORACLE_FIELDS]))
+        leaves = [0] + [cs.mul(present[k], poseidon(
+            cs, [*(self.orc[f][k] for f in ORACLE_FIELDS), rows_hash(cs, self.rows[k])]))
                         for k in range(1, self.m)]
         return tree_root(cs, leaves, ASSET_DEPTH)
 
     def derived(self, cs: ConstraintSystem) -> dict[str, list]:
-        """Per-asset risk prices at the current oracle state: RI/RM = price * risk factor,
-        SI/SM = underlying price * short factor (0 for perpetuals)."""
-        m, price = self.m, self.orc["price"]
-        under_price = [0] + [lsum([cs.mul(self.under[k][j], price[j]) for j in range(1, m)], cs)
-                             for k in range(1, m)]
-        out = {"price": price, "funding": self.orc["funding"]}
-        for name, f, base in (("RI", "risk_initial", price), ("RM", "risk_maintenance", price),
-                              ("SI", "short_initial", under_price),
-                              ("SM", "short_maintenance", under_price)):
-            out[name] = [0] + [cs.mul(base[k], self.reg[f][k]) for k in range(1, m)]
-        return out
+        """Per-asset price and funding index at the current oracle state."""
+        return {"price": self.orc["price"], "funding": self.orc["funding"]}
+
+
+def published(cs: ConstraintSystem, rows: list) -> LC:
+    """[some row != 0] for rows |dV| < 2**60 (in range by every write): sum dV^2 < 2**125 is
+    then 0 in the field only when every row is."""
+    return 1 - is_zero(cs, lsum([cs.mul(x, x) for x in rows], cs))

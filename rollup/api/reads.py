@@ -114,5 +114,6 @@ class Reads:
             W.GroupCommits(self.groups, self.grouped), st.stopped,
             round(time.time() - self.started, 1),
             W.BatchProgress(cfg.batch_slots, cfg.batch_l1_slots, cfg.batch_assets,
+                            cfg.batch_underlyings,
                             cfg.batch_time_limit, last["number"] if last else 0, batched_to,
                             st.seq - batched_to))

@@ -45,6 +45,7 @@ from rollup.errors import EngineError, InvalidRequest, JournalError
 from rollup.margin.exposure import GreeksCache
 from rollup.recovery.genesis import genesis_requests
 from rollup.settlement.files import genesis_file, read_genesis
+from rollup.state.encoding import KIND_PERP
 from rollup.state.state import State
 from rollup.transactions import (
     BUY,
@@ -488,6 +489,14 @@ class SequencerService(Reads):
         if isinstance(req, ListAsset) and not 1 <= req.asset < cfg.batch_assets:
             raise InvalidRequest(f"asset id {req.asset} outside the batch circuit's table: "
                                  f"1..{cfg.batch_assets - 1} ([batch] assets)")
+        if isinstance(req, ListAsset) and req.kind == KIND_PERP:
+            # a snapshot of the listings (the worker may list meanwhile: the batcher refuses
+            # the state then, as for any listing this check could not see)
+            perps = sum(a.kind == KIND_PERP for a in list(self.seq.state.assets.values()))
+            if perps >= cfg.batch_underlyings:
+                raise InvalidRequest(f"{perps} perpetual(s) listed: the batch circuit's scenario "
+                                     f"margin takes {cfg.batch_underlyings} ([batch] "
+                                     "underlyings)")
 
     def submit_batch(self, reqs: list[Request]) -> list[dict | EngineError]:
         """Several requests applied in order in one group commit: per request its receipt (as

@@ -547,6 +547,7 @@ class BatchProgress(Struct):
     slots: Uint
     l1_slots: Uint
     assets: Uint
+    underlyings: Uint
     time_limit: float
     last_built: Uint
     last_built_seq: Uint

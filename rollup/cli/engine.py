@@ -41,13 +41,23 @@ def recover_cmd(journal: str, depth: int, chain_id: int, rollup_address: str) ->
 @click.option("--chain-id", default=31337, show_default=True)
 @click.option("--rollup-address", default="0x0", show_default=True)
 def scan_cmd(journal: str, depth: int, chain_id: int, rollup_address: str) -> None:
-    """List the accounts below maintenance margin at the journal's latest oracle prices."""
+    """List the accounts below maintenance margin at the journal's latest oracle prices, each
+    with the liquidation that restores it moving the least notional (rollup.margin.sizing)."""
     from rollup.engine.restart import recover
     from rollup.margin.liquidation import MarginMatrix
+    from rollup.margin.sizing import plan
 
     seq = recover(journal, _domain(chain_id, rollup_address), depth)
     ids = MarginMatrix(seq.state).scan()
     click.echo(f"{len(ids)} liquidatable: {' '.join(map(str, ids.tolist()))}")
+    for i in ids.tolist():
+        p = plan(seq.state, i)
+        if p is None:
+            click.echo(f"  account {i}: no position's liquidation improves it")
+        else:
+            click.echo(f"  account {i}: liquidate {p.size:,} of asset {p.asset} ("
+                       + ("maintenance restored" if p.restores else "the most it improves")
+                       + ")")
 
 
 @engine.command("greeks")

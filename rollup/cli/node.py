@@ -129,7 +129,8 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
     zkey = cfg.keys_dir / "batch.zkey"
     if not zkey.is_file():
         raise NodeError(f"no proving key at {zkey} (`rollup setup --slots {cfg.batch_slots} "
-                        f"--l1-slots {cfg.batch_l1_slots} --assets {cfg.batch_assets} --depth "
+                        f"--l1-slots {cfg.batch_l1_slots} --assets {cfg.batch_assets} "
+                        f"--underlyings {cfg.batch_underlyings} --depth "
                         f"{cfg.tree_depth} --out {cfg.keys_dir}`)")
     vk = cfg.keys_dir / "batch_vk.json"
     # the contract takes each shape, and verifies it with the key here

@@ -95,6 +95,8 @@ def rollup_address(cfg, flag: str | None) -> str:
                    "all of them below 2].")
 @click.option("--assets", "batch_assets", type=int, default=8, show_default=True,
               help="Asset table of the batch circuit (a power of two; asset ids below it).")
+@click.option("--underlyings", "batch_underlyings", type=int, default=1, show_default=True,
+              help="Perpetuals the batch circuit's scenario margin takes (one loss group each).")
 @click.option("--batch-time", "batch_time_limit", type=float, default=60.0, show_default=True,
               help="Seconds before a partly filled batch closes.")
 @click.option("--host", "api_host", default="127.0.0.1", show_default=True,
@@ -120,6 +122,7 @@ def rollup_address(cfg, flag: str | None) -> str:
 def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_address: str,
          data_dir: str,
          tree_depth: int, batch_slots: int, batch_l1_slots: int | None, batch_assets: int,
+         batch_underlyings: int,
          batch_time_limit: float, api_host: str,
          api_port: int, oracle_key: str | None, operator_key: str | None, no_markets: bool,
          encrypt: bool, passphrase_env: str | None, passphrase_file: str | None,
@@ -137,7 +140,8 @@ def init(directory: str, node: str, chain_id: int, anvil_port: int, rollup_addre
     cfg = Config(path=path.resolve(), node=node, chain_id=chain_id, anvil_port=anvil_port,
                  rollup_address=rollup_address, data_dir=data_dir, tree_depth=tree_depth,
                  batch_slots=batch_slots, batch_l1_slots=batch_l1_slots,
-                 batch_assets=batch_assets, batch_time_limit=batch_time_limit, api_host=api_host,
+                 batch_assets=batch_assets, batch_underlyings=batch_underlyings,
+                 batch_time_limit=batch_time_limit, api_host=api_host,
                  api_port=api_port, oracle_key=oracle_key or "keys/oracle.json",
                  operator_key=operator_key or "keys/operator.json",
                  markets=[] if no_markets else example_markets())
@@ -283,7 +287,8 @@ def status(config_path: str, as_json: bool) -> None:
                   "rollup_address": cfg.rollup_address},
         "data_dir": str(cfg.data), "tree_depth": cfg.tree_depth,
         "batch": {"slots": cfg.batch_slots, "l1_slots": cfg.batch_l1_slots,
-                  "assets": cfg.batch_assets, "time_limit": cfg.batch_time_limit,
+                  "assets": cfg.batch_assets, "underlyings": cfg.batch_underlyings,
+                  "time_limit": cfg.batch_time_limit,
                   "last_built": last["number"] if last else 0,
                   "last_built_seq": last["last_seq"] if last else None},
         "api": f"http://{cfg.api_host}:{cfg.api_port}",
@@ -298,7 +303,8 @@ def status(config_path: str, as_json: bool) -> None:
     click.echo(f"chain       {cfg.node}  id {cfg.chain_id}  rollup {cfg.rollup_address}")
     click.echo(f"data        {cfg.data}  (tree depth {cfg.tree_depth})")
     click.echo(f"batches     {cfg.batch_slots} slots ({cfg.batch_l1_slots} L1), "
-               f"{cfg.batch_assets} assets, {cfg.batch_time_limit:g} s; last built "
+               f"{cfg.batch_assets} assets, {cfg.batch_underlyings} underlying(s), "
+               f"{cfg.batch_time_limit:g} s; last built "
                f"#{report['batch']['last_built']}")
     click.echo(f"api         {report['api']}")
     click.echo(f"markets     {' '.join(map(str, report['markets'])) or '(none)'}")

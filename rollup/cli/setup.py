@@ -4,7 +4,7 @@ Writes ``batch.r1cs``, ``batch.zkey``, ``batch_vk.json``, ``exit.r1cs``, ``exit.
 ``exit_vk.json`` (snarkjs formats); with ``--named`` only the batch circuit's, as
 ``batch-<slots>x<l1_slots>.*``: a further batch shape beside the configured one, registered on
 the contract at deployment (``rollup.settlement.shapes``); ``<stem>_circuit.json`` records what
-a batch key proves (slots, L1 slots, depth, assets). Existing files are kept unless
+a batch key proves (slots, L1 slots, depth, assets, underlyings). Existing files are kept unless
 ``--force``; each is written whole (a temporary file renamed over it). The keys come from the
 development setup (`prover.groth16.setup.dev_setup`): one process drew the toxic waste, so
 they are for tests and demos only, never for anything of value.
@@ -31,6 +31,9 @@ import click
               help="Slots that may carry deposits and withdrawals (default: all).")
 @click.option("--assets", type=int, default=8, show_default=True,
               help="Size of the asset table (a power of two; asset ids below it).")
+@click.option("--underlyings", type=int, default=1, show_default=True,
+              help="Perpetuals the scenario margin takes (one loss group each; [batch] "
+                   "underlyings).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="keys",
               show_default=True)
 @click.option("--only", type=click.Choice(["batch", "exit"]), help="One circuit only.")
@@ -38,8 +41,8 @@ import click
               help="Name the batch files after the shape (batch-<slots>x<l1_slots>.*): one more "
                    "shape beside the configured one's batch.* (the batch circuit only).")
 @click.option("--force", is_flag=True, help="Replace key files that exist already.")
-def setup(slots: int, depth: int, l1_slots: int | None, assets: int, out_dir: str,
-          only: str | None, named: bool, force: bool) -> None:
+def setup(slots: int, depth: int, l1_slots: int | None, assets: int, underlyings: int,
+          out_dir: str, only: str | None, named: bool, force: bool) -> None:
     """Proving and verification keys for both circuits (DEVELOPMENT setup, not a ceremony)."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -67,11 +70,12 @@ def setup(slots: int, depth: int, l1_slots: int | None, assets: int, out_dir: st
         stem = out / stems[name]
         t0 = time.perf_counter()
         with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-            n = pool.submit(_build_r1cs, name, slots, depth, l1_slots, assets,
+            n = pool.submit(_build_r1cs, name, slots, depth, l1_slots, assets, underlyings,
                             str(stem.with_suffix(".r1cs"))).result()
         t1 = time.perf_counter()
         if name == "batch":  # what the keys prove, checked against [state]/[batch] at start
             params = {"circuit": "batch", "slots": slots, "depth": depth, "assets": assets,
+                      "underlyings": underlyings,
                       "l1_slots": slots if l1_slots is None else l1_slots, "constraints": n}
             text = json.dumps(params, indent=1) + "\n"
             _atomic(str(out / f"{stems[name]}_circuit.json"),
@@ -91,11 +95,12 @@ def _atomic(path: str, write) -> None:
 
 
 def _build_r1cs(name: str, slots: int, depth: int, l1_slots: int | None, assets: int,
-                r1cs_path: str) -> int:
+                underlyings: int, r1cs_path: str) -> int:
     from circuits.batch import build_batch_circuit
     from circuits.exit import build_exit_circuit
 
-    cs = (build_batch_circuit(slots, depth, l1_slots=l1_slots, assets=assets)
+    cs = (build_batch_circuit(slots, depth, l1_slots=l1_slots, assets=assets,
+                              underlyings=underlyings)
           if name == "batch" else build_exit_circuit(depth))
     _atomic(r1cs_path, cs.write_r1cs)  # streamed, a chunk of constraints at a time
     return cs.n_constraints

@@ -22,15 +22,15 @@ from numba import njit
 from rollup.margin.compiled import (  # noqa: F401 (the asset table's columns, re-exported)
     BOUND,
     N_RULE,
+    S_DV,
     S_FUND,
+    S_HAS,
     S_KIND,
     S_OK,
     S_PRICE,
-    S_RI,
-    S_SI,
     S_UNDER,
 )
-from rollup.state.state import FEE_ACCOUNT
+from rollup.state.state import FEE_ACCOUNT, ZERO_ROWS
 
 # order pool, int64 columns
 O_ACCT, O_ROW, O_SIDE, O_SIZE, O_REM, O_FLAGS, O_SEQ, O_NEXT, O_PREV, O_ASSET, O_LIVE, O_GEN = \
@@ -388,13 +388,16 @@ class Core:
             s[S_LISTED] = 1
             s[S_KIND] = asset.kind
             s[S_UNDER] = asset.underlying if 0 <= asset.underlying < self.n_assets else 0
-            factors = (asset.risk_initial, asset.short_initial, asset.maker_fee, asset.taker_fee)
+            factors = (asset.maker_fee, asset.taker_fee)
+            rows = o.rows if o is not None else ZERO_ROWS
             ok = (all(0 <= x < LIMIT for x in factors) and 0 <= price < BOUND
                   and -BOUND < fund < BOUND and 0 <= asset.underlying < self.n_assets)
             s[S_OK] = 1 if ok else 0
             if ok:
-                s[S_RI], s[S_SI], s[S_MF], s[S_TF] = factors
+                s[S_MF], s[S_TF] = factors
                 s[S_PRICE], s[S_FUND] = price, fund
+                s[S_HAS] = 1 if rows != ZERO_ROWS else 0
+                s[S_DV:S_DV + len(rows)] = rows
             self.asu[a] = asset.expiry if 0 <= asset.expiry < 1 << 64 else 0
         # an option whose underlying's entry is out of range cannot be margined here
         for a in state.assets:

@@ -13,7 +13,7 @@ from circuits.eddsa import public_key_is_safe
 from rollup import errors as E
 from rollup.engine.checks import check, check_collateral, nonce_is, not_expired, working
 from rollup.engine.receipts import Receipt, record
-from rollup.margin.risk import account_value, is_healthy
+from rollup.margin.risk import account_value, in_window, is_healthy
 from rollup.state.encoding import AMOUNT_BITS, fits_unsigned
 from rollup.state.state import Account
 from rollup.transactions import (
@@ -58,6 +58,7 @@ def _debit(seq, i: int, amount: int) -> Account:
     check(amount <= equity, E.InsufficientCollateral,
           f"account {i} is worth {equity}, asked {amount}")
     acc.collateral -= amount
+    check(in_window(st, acc), E.InvalidRequest, "scenario losses out of range")
     check(is_healthy(st, acc), E.InsufficientMargin, f"account {i} would be under initial margin")
     return acc
 

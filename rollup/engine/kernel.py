@@ -40,6 +40,7 @@ from rollup.engine.core import (
     POST_ONLY,
     REDUCE_ONLY,
     S_FUND,
+    S_HAS,
     S_KIND,
     S_LISTED,
     S_MF,
@@ -55,7 +56,18 @@ from rollup.engine.core import (
     book_remove,
     release,
 )
-from rollup.margin.compiled import BOUND, allowed, position_risk, resting_worst, value_and_risk
+from rollup.margin.compiled import (
+    BOUND,
+    S_DV,
+    WINDOW,
+    allowed,
+    loss,
+    resting_worst,
+    shift,
+    under_of,
+    value_and_risk,
+)
+from rollup.margin.scenario import N_SCENARIOS
 from rollup.margin.wide import w, wadd, wmul, wsmall, wsub
 from rollup.state.encoding import RISK_SCALE
 
@@ -108,9 +120,10 @@ def outputs(res: np.ndarray, cap: int) -> tuple[np.ndarray, ...]:
 
 @njit(cache=True)
 def _load(ai, pa, pb, ps, asi, row, k, wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot, wdirty,
-          aid):
+          wl, aid):
     """Working copy k of account row ``row``: its positions with funding settled, its value and
-    initial risk now and before the order; False when the row is outside the kernel's ranges."""
+    initial risk now and before the order, the losses ``wl[k]`` of the traded asset's
+    underlying; False when the row is outside the kernel's ranges."""
     fl = ai[row, A_FLAG]
     if fl & F_LOADED == 0 or fl & F_WIDE:
         return False
@@ -128,6 +141,12 @@ def _load(ai, pa, pb, ps, asi, row, k, wrow, wcoll, wpa, wpb, wps, wv, wr, wbal,
                 wslot[k] = j
                 wbal[k] = b
         wpa[k, j], wpb[k, j], wps[k, j] = a, b, s
+    u = under_of(asi, aid)
+    for s in range(N_SCENARIOS):
+        ok, x = loss(asi, pa[row], pb[row], u, s, -1, 0, 0, 0)
+        if not ok:
+            return False
+        wl[k, s] = x
     wrow[k] = row
     wcoll[k] = c
     wv[k, 0], wv[k, 1] = v
@@ -149,7 +168,7 @@ def _fee(notional, ppm):
 
 @njit(cache=True, inline="always")
 def _work(ai, pa, pb, ps, asi, row, stamp, rw_stamp, rw_idx, nw, wrow, wcoll, wpa, wpb, wps,
-          wv, wr, wbal, wslot, wdirty, aid):
+          wv, wr, wbal, wslot, wdirty, wl, aid):
     """(k, nw, how): the working copy k of row (loaded now if the order has none yet), the
     working set's new size, and DONE, FULL (no room) or BAIL (the row is out of range)."""
     if rw_stamp[row] == stamp:
@@ -157,7 +176,7 @@ def _work(ai, pa, pb, ps, asi, row, stamp, rw_stamp, rw_idx, nw, wrow, wcoll, wp
     if nw >= WORK:
         return -1, nw, FULL
     if not _load(ai, pa, pb, ps, asi, row, nw, wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot,
-                 wdirty, aid):
+                 wdirty, wl, aid):
         return -1, nw, BAIL
     rw_stamp[row], rw_idx[row] = stamp, nw
     return nw, nw + 1, DONE
@@ -184,6 +203,8 @@ def match_run(books, mirror, assets, qi, qu, start, out):
     wbal = np.empty(WORK, np.int64)
     wslot = np.empty(WORK, np.int64)
     wdirty = np.empty(WORK, np.int64)
+    wl = np.empty((WORK, N_SCENARIOS), np.int64)  # losses of the traded underlying
+    nl = np.empty((2, N_SCENARIOS), np.int64)  # the maker's and taker's after a fill
     plan_h = np.empty(fo.shape[0], np.int64)
     plan_q = np.empty(fo.shape[0], np.int64)
     drop_h = np.empty(do_.shape[0], np.int64)
@@ -201,6 +222,7 @@ def match_run(books, mirror, assets, qi, qu, start, out):
         # validation (``rollup.engine.orders.validate``; account, order id and slot were
         # checked by the caller): anything it would reject goes back to Python for the typed error
         if (aid <= 0 or aid >= asi.shape[0] or asi[aid, S_LISTED] == 0 or asi[aid, S_OK] == 0
+                or asi[aid, S_HAS] == 0
                 or (side != BUY and side != SELL) or size <= 0 or limit == 0 or limit >= UBOUND
                 or flags < 0 or flags >= 16 or flags & REDUCE_ONLY
                 or (flags & POST_ONLY and flags & (IOC | MARKET)) or expiry < time_now):
@@ -255,11 +277,11 @@ def match_run(books, mirror, assets, qi, qu, start, out):
                 if kt < 0:
                     kt, nw, how = _work(ai, pa, pb, ps, asi, trow, stamp, rw_stamp, rw_idx, nw,
                                         wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot, wdirty,
-                                        aid)
+                                        wl, aid)
                 if how == DONE:
                     km, nw, how = _work(ai, pa, pb, ps, asi, mrow, stamp, rw_stamp, rw_idx, nw,
                                         wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot, wdirty,
-                                        aid)
+                                        wl, aid)
                 if how != DONE:
                     full, bail = how == FULL, how == BAIL
                     break
@@ -305,7 +327,7 @@ def match_run(books, mirror, assets, qi, qu, start, out):
                     if fee_row != trow and fee_row != mrow:
                         kf, nw, how = _work(ai, pa, pb, ps, asi, fee_row, stamp, rw_stamp, rw_idx,
                                             nw, wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot,
-                                            wdirty, aid)
+                                            wdirty, wl, aid)
                         if how != DONE:
                             full, bail = how == FULL, how == BAIL
                             break
@@ -346,21 +368,17 @@ def match_run(books, mirror, assets, qi, qu, start, out):
                 if not ok:
                     bail = True
                     break
-                # maker: value and risk after the fill, margin against before it
-                okr0, rb0 = position_risk(asi, aid, bm)
-                okr1, rb1 = position_risk(asi, aid, nm)
-                if not (okr0 and okr1):
+                # maker: value and risk after the fill, margin against before it; a spread
+                # out of the window is InvalidRequest in Python
+                okl, mb0, mb1 = _after(wl, nl, 0, km, nm - bm, asi, aid)
+                okt, mt0, mt1 = _after(wl, nl, 1, kt, nt - bt, asi, aid)
+                if not (okl and okt):
                     bail = True
                     break
                 vm0 = (wv[km, 0], wv[km, 1])
                 rm0 = (wr[km, 0], wr[km, 1])
                 vm = wadd(wadd(vm0, w(dm)), w(-qm if side == BUY else qm))
-                rm = wadd(wsub(rm0, rb0), rb1)
-                okr0, rt0 = position_risk(asi, aid, bt)
-                okr1, rt1 = position_risk(asi, aid, nt)
-                if not (okr0 and okr1):
-                    bail = True
-                    break
+                rm = wadd(rm0, wmul(w(mb1 - mb0), w(RISK_SCALE)))
                 if not allowed(vm0, rm0, vm, rm):
                     if d0 + nd >= do_.shape[0]:
                         full = True
@@ -372,7 +390,7 @@ def match_run(books, mirror, assets, qi, qu, start, out):
                 vt0 = (wv[kt, 0], wv[kt, 1])
                 rtk0 = (wr[kt, 0], wr[kt, 1])
                 vt = wadd(wadd(vt0, w(dt)), w(qm if side == BUY else -qm))
-                rtk = wadd(wsub(rtk0, rt0), rt1)
+                rtk = wadd(rtk0, wmul(w(mt1 - mt0), w(RISK_SCALE)))
                 if not allowed(vt0, rtk0, vt, rtk):
                     if nf == 0:
                         bail = True  # InsufficientMargin
@@ -394,6 +412,9 @@ def match_run(books, mirror, assets, qi, qu, start, out):
                          if kind == KIND_PERP else 0)
                 _set_bal(wpa, wpb, wps, wslot, wbal, kt, aid, nt, asi[aid, S_FUND]
                          if kind == KIND_PERP else 0)
+                for s in range(N_SCENARIOS):
+                    wl[km, s] = nl[0, s]
+                    wl[kt, s] = nl[1, s]
                 wv[km, 0], wv[km, 1] = vm
                 wr[km, 0], wr[km, 1] = rm
                 wv[kt, 0], wv[kt, 1] = vt
@@ -425,7 +446,8 @@ def match_run(books, mirror, assets, qi, qu, start, out):
             # the resting-order rule against the account before the order
             if kt < 0:
                 kt, nw, how = _work(ai, pa, pb, ps, asi, trow, stamp, rw_stamp, rw_idx, nw,
-                                    wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot, wdirty, aid)
+                                    wrow, wcoll, wpa, wpb, wps, wv, wr, wbal, wslot, wdirty, wl,
+                                    aid)
                 if how != DONE:
                     return k, how
             if ai[trow, A_FLAG] & F_RTWIDE:
@@ -440,9 +462,8 @@ def match_run(books, mirror, assets, qi, qu, start, out):
                 return k, BAIL
             rp, ok1 = wsmall(wmul(w(signed_rest), w(limit_i)), BOUND)
             rmk, ok2 = wsmall(wmul(w(signed_rest), w(mark)), BOUND)
-            okr0, rb0 = position_risk(asi, aid, b0)
-            okr1, rb1 = position_risk(asi, aid, hb)
-            if not (ok1 and ok2 and okr0 and okr1):
+            okr, mh0, mh1 = _shifted_worst(wl, kt, signed_rest, asi, aid)
+            if not (ok1 and ok2 and okr):
                 return k, BAIL
             # the resting total after adding it must stay in range too
             tq = rt[trow, aid, 2 * side]
@@ -452,7 +473,7 @@ def match_run(books, mirror, assets, qi, qu, start, out):
             if not (ok1 and ok2):
                 return k, BAIL
             vh = wadd(wsub((wv[kt, 0], wv[kt, 1]), w(rp)), w(rmk))
-            rh = wadd(wsub((wr[kt, 0], wr[kt, 1]), rb0), rb1)
+            rh = wadd((wr[kt, 0], wr[kt, 1]), wmul(w(mh1 - mh0), w(RISK_SCALE)))
             ok, dv, dr = resting_worst(rt[trow], asi, wpa[kt], wpb[kt], aid, hb)
             if not ok:
                 return k, BAIL
@@ -511,6 +532,40 @@ def match_run(books, mirror, assets, qi, qu, start, out):
         counts[1] = d0 + nd
         counts[2] = t
     return n_orders, DONE
+
+
+@njit(cache=True)
+def _after(wl, nl, i, k, q, asi, aid):
+    """(ok, M before, M after) of working copy k's losses ``wl[k]`` after q more units of
+    asset aid, written to ``nl[i]``; ok False out of range or out of the window."""
+    hi0 = 0
+    hi = 0
+    lo = 0
+    for s in range(N_SCENARIOS):
+        x = wl[k, s]
+        hi0 = max(hi0, x)
+        ok, y = shift(x, q, asi[aid, S_DV + s])
+        if not ok:
+            return False, 0, 0
+        nl[i, s] = y
+        hi = max(hi, y)
+        lo = min(lo, y)
+    return hi - lo < WINDOW, hi0, hi
+
+
+@njit(cache=True)
+def _shifted_worst(wl, k, q, asi, aid):
+    """(ok, M before, M after) of working copy k's losses after q more units of asset aid."""
+    hi0 = 0
+    hi = 0
+    for s in range(N_SCENARIOS):
+        x = wl[k, s]
+        hi0 = max(hi0, x)
+        ok, y = shift(x, q, asi[aid, S_DV + s])
+        if not ok:
+            return False, 0, 0
+        hi = max(hi, y)
+    return True, hi0, hi
 
 
 @njit(cache=True, inline="always")

@@ -18,7 +18,7 @@ from rollup.engine.checks import (
     working,
 )
 from rollup.engine.receipts import Receipt, record
-from rollup.margin.risk import excess, is_liquidatable, trade_allowed
+from rollup.margin.risk import excess, has_rows, in_window, is_liquidatable, trade_allowed
 from rollup.state.state import FEE_ACCOUNT
 from rollup.transactions import T_LIQUIDATION, Liquidation
 
@@ -32,6 +32,7 @@ def liquidation(seq, req: Liquidation):
     check(req.liquidator != FEE_ACCOUNT, E.InvalidRequest,
           "the fee account (0) holds no positions: it does not liquidate")
     asset = listed(st, req.asset)
+    check(has_rows(st, req.asset), E.UnknownMarket, f"asset {req.asset} has no scenario rows")
     victim_before = st.account(req.liquidated)
     check(is_liquidatable(st, victim_before), E.NotLiquidatable,
           f"account {req.liquidated} is above maintenance margin")
@@ -50,6 +51,8 @@ def liquidation(seq, req: Liquidation):
     liq.nonce += 1
     check_collateral(victim)
     check_collateral(liq)
+    check(in_window(st, victim) and in_window(st, liq), E.InvalidRequest,
+          "scenario losses out of range")
     check(excess(st, victim, maintenance=True) > excess(st, victim_before, maintenance=True),
           E.NotLiquidatable, "liquidation would not improve the account")
     check(trade_allowed(st, lq, liq), E.InsufficientMargin,

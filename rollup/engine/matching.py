@@ -16,7 +16,8 @@ from rollup.engine.orderbook import OrderBook, RestingOrder
 from rollup.engine.orders import BALANCE_LIMIT, ORDER_SLOTS, BookOps, apply_book, validate
 from rollup.engine.receipts import Fill, Receipt, trade_record
 from rollup.margin.resting import resting_worst, totals_of
-from rollup.margin.risk import allowed, rates, risk_at
+from rollup.margin.risk import allowed, fits_window, shifted, under_of, worst
+from rollup.margin.scenario import N_SCENARIOS
 from rollup.margin.summary import store, summary
 from rollup.state.encoding import COLLATERAL_BITS, KIND_PERP, RISK_SCALE
 from rollup.state.state import EMPTY_SLOT, FEE_ACCOUNT, POSITION_SLOTS, Account
@@ -40,9 +41,10 @@ class _Work:
     asset and the slot holding it. The account object itself is built once, at the end
     (``account()``), and only for an account that traded."""
 
-    __slots__ = ("src", "positions", "coll", "orders", "v0", "r0", "v", "r", "bal", "slot")
+    __slots__ = ("src", "positions", "coll", "orders", "v0", "r0", "v", "r", "bal", "slot",
+                 "losses", "lu", "under")
 
-    def __init__(self, summary: tuple, asset_id: int) -> None:
+    def __init__(self, summary: tuple, asset_id: int, under: int) -> None:
         # summary: rollup.margin.summary (account, versions, raw collateral, settled collateral,
         # settled positions, value, risk)
         self.src = summary[0]
@@ -52,6 +54,10 @@ class _Work:
         self.r0 = self.r = summary[7]
         self.orders = None
         self.slot, self.bal = None, 0
+        # the losses of every underlying, and of the traded asset's (a list, kept current)
+        self.losses, self.under = summary[8], under
+        row = self.losses.get(under)
+        self.lu = list(row) if row is not None else [0] * N_SCENARIOS
         for j in range(POSITION_SLOTS):
             p = positions[j]
             if p[0] == asset_id:
@@ -65,8 +71,17 @@ class _Work:
         if self.slot is None and b and _free_slot(self.positions) is None:
             raise E.NoPositionSlot(f"no free position slot for asset {asset_id}")
 
-    def set_balance(self, asset_id: int, b: int, snap: int, v: int, r: int) -> None:
-        """``set_balance`` (checked before), and the new value and risk."""
+    def after(self, q: int, dv: tuple[int, ...]) -> tuple[list[int], int]:
+        """(losses of the traded underlying, initial risk) after q more units of the asset;
+        InvalidRequest when its spread leaves the window (the circuit's range clause)."""
+        lu = shifted(self.lu, q, dv)
+        if not fits_window(lu):
+            raise E.InvalidRequest("scenario losses out of range")
+        return lu, self.r + RISK_SCALE * (worst(lu) - worst(self.lu))
+
+    def set_balance(self, asset_id: int, b: int, snap: int, v: int, r: int,
+                    lu: list[int]) -> None:
+        """``set_balance`` (checked before), and the new value, risk and losses."""
         j = self.slot
         if j is None:
             if b:
@@ -75,7 +90,15 @@ class _Work:
         else:
             self.positions[j] = (asset_id, b, snap) if b else EMPTY_SLOT
         self.slot = j if b else None
-        self.bal, self.v, self.r = b, v, r
+        self.bal, self.v, self.r, self.lu = b, v, r, lu
+
+    def all_losses(self) -> dict:
+        out = dict(self.losses)
+        if any(self.lu):
+            out[self.under] = tuple(self.lu)
+        else:
+            out.pop(self.under, None)
+        return out
 
     def fill_order(self, order_id: int, q: int) -> None:
         """Order slot ``order_id % ORDER_SLOTS`` := (id, filled + q), filled reset for a new id."""
@@ -122,7 +145,7 @@ class PythonMatcher:
         o = st.oracle[aid]
         mark = o.price
         snap = o.funding_index if asset.kind == KIND_PERP else 0
-        long, short = rates(st, aid)
+        u, dva = under_of(st, aid), o.rows
         sums = seq._sums
         work: dict[int, _Work] = {}
         fills: list[Fill] = []
@@ -147,10 +170,10 @@ class PythonMatcher:
                 dropped.append((m, "self-trade prevention: resting order cancelled"))
                 continue
             if wt is None:
-                wt = work[taker] = _Work(summary(st, taker, sums), aid)
+                wt = work[taker] = _Work(summary(st, taker, sums), aid, u)
             wm = work.get(mk)
             if wm is None:
-                wm = work[mk] = _Work(summary(st, mk, sums), aid)
+                wm = work[mk] = _Work(summary(st, mk, sums), aid, u)
             q = m.remaining
             if remaining < q:
                 q = remaining
@@ -171,7 +194,7 @@ class PythonMatcher:
                 if FEE_ACCOUNT != taker and FEE_ACCOUNT != mk:
                     wf = work.get(FEE_ACCOUNT)
                     if wf is None:
-                        wf = work[FEE_ACCOUNT] = _Work(summary(st, FEE_ACCOUNT, sums), aid)
+                        wf = work[FEE_ACCOUNT] = _Work(summary(st, FEE_ACCOUNT, sums), aid, u)
             if side == BUY:
                 nt, nm = wt.bal + q, wm.bal - q
                 wt.check_balance(aid, nt)  # the buyer's, then the seller's
@@ -195,12 +218,12 @@ class PythonMatcher:
             # margin is checked fill by fill, against the account just before the fill (the
             # rule the batch circuit proves per slot)
             vm = wm.v + dm + (nm - wm.bal) * mark
-            rm = wm.r - risk_at(wm.bal, long, short) + risk_at(nm, long, short)
+            lum, rm = wm.after(nm - wm.bal, dva)
             if not allowed(wm.v, wm.r, vm, rm):
                 dropped.append((m, "maker under initial margin"))
                 continue
             vt = wt.v + dt + (nt - wt.bal) * mark
-            rt = wt.r - risk_at(wt.bal, long, short) + risk_at(nt, long, short)
+            lut, rt = wt.after(nt - wt.bal, dva)
             if not allowed(wt.v, wt.r, vt, rt):
                 check(bool(fills), E.InsufficientMargin,
                       f"account {taker} would be under initial margin")
@@ -214,8 +237,8 @@ class PythonMatcher:
                 touched.add(FEE_ACCOUNT)
             touched.add(taker)
             touched.add(mk)
-            wm.set_balance(aid, nm, snap, vm, rm)
-            wt.set_balance(aid, nt, snap, vt, rt)
+            wm.set_balance(aid, nm, snap, vm, rm, lum)
+            wt.set_balance(aid, nt, snap, vt, rt, lut)
             # an order slot holds (id, filled): a fill adds to it while the id is the same
             wm.fill_order(m.order_id, q)
             wt.fill_order(req.order_id, q)
@@ -238,12 +261,12 @@ class PythonMatcher:
         if rest and not flags & REDUCE_ONLY:
             # resting-order margin (rollup.margin.resting), against the account before the order
             if wt is None:
-                wt = _Work(summary(st, taker, sums), aid)  # read only: nothing traded
+                wt = _Work(summary(st, taker, sums), aid, u)  # read only: nothing traded
             signed_rest = rest if side == BUY else -rest
             hb = wt.bal + signed_rest
             wt.check_balance(aid, hb)
             vh = wt.v - signed_rest * req.price + signed_rest * mark
-            rh = wt.r - risk_at(wt.bal, long, short) + risk_at(hb, long, short)
+            rh = wt.r + RISK_SCALE * (worst(shifted(wt.lu, signed_rest, dva)) - worst(wt.lu))
             dv, dr = resting_worst(st, totals_of(seq.core, seq._wide_totals, taker),
                                    wt.positions, aid, hb)
             if not allowed(wt.v0, wt.r0, vh + dv, rh + dr):
@@ -255,7 +278,8 @@ class PythonMatcher:
             w = work[i]
             acc = w.account()
             st.put_account(i, acc)
-            store(st, i, acc, w.v, w.r, sums)  # settled: what ``summary`` would compute
+            # settled: what ``summary`` would compute
+            store(st, i, acc, w.v, w.r, w.all_losses(), sums)
         receipt = Receipt(0, 0, records, fills,
                           [(m.account, m.order_id, why) for m, why in dropped] if dropped else [],
                           rest, note)

@@ -23,6 +23,7 @@ from rollup.engine.checks import check, not_expired
 from rollup.engine.orderbook import OrderBook, RestingOrder
 from rollup.engine.receipts import Receipt
 from rollup.margin import resting as R
+from rollup.margin.risk import has_rows
 from rollup.state.encoding import (
     BALANCE_BITS,
     KIND_PERP,
@@ -163,6 +164,8 @@ def validate(seq, req: Order) -> Asset:
         raise E.Expired(f"series {asset.asset_id} has expired")
     if not st.oracle[asset.asset_id].price > 0:
         raise E.UnknownMarket(f"asset {asset.asset_id} has no oracle price yet")
+    if not has_rows(st, asset.asset_id):
+        raise E.UnknownMarket(f"asset {asset.asset_id} has no scenario rows yet")
     slot = req.order_id % ORDER_SLOTS
     stored = acc.orders.get(slot)
     if ((req.account, req.order_id) in seq.seen_orders

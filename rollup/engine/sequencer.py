@@ -33,6 +33,7 @@ from rollup.engine.receipts import Receipt
 from rollup.engine.runs import CompiledMatcher
 from rollup.margin import resting as R
 from rollup.state.encoding import ORDER_TREE_DEPTH
+from rollup.state.snapshot import MARGIN_RULE
 from rollup.state.state import State
 from rollup.transactions import (
     PUBLIC_TYPES,
@@ -50,6 +51,7 @@ from rollup.transactions import (
     Order,
     Refund,
     Request,
+    ScenarioChunk,
     SetOracleKey,
     SettlementPrice,
     Transfer,
@@ -66,6 +68,7 @@ HANDLERS = {
     OracleUpdate: oracle.oracle_update, FundingTick: oracle.funding_tick,
     SettlementPrice: oracle.settlement_price, ExpirySettlement: oracle.expiry_settlement,
     ListAsset: oracle.list_asset, SetOracleKey: oracle.set_oracle_key,
+    ScenarioChunk: oracle.scenario_chunk,
     Liquidation: liquidate.liquidation,
 }
 
@@ -91,8 +94,9 @@ def tune_gc() -> None:
 def journal_formats() -> dict[str, tuple[str, str]]:
     """What this build's journal rows assume (key -> (value, the value of unstamped journals)):
     the order trees' depth decides which slot an order id takes, so rows written at another
-    depth would replay into another state (``Journal.require_format`` refuses them)."""
-    return {"order_depth": (str(ORDER_TREE_DEPTH), "8")}
+    depth would replay into another state, and rows of the linear margin rule (no scenario
+    rows in the oracle leaves) into another root (``Journal.require_format`` refuses them)."""
+    return {"order_depth": (str(ORDER_TREE_DEPTH), "8"), "margin": (MARGIN_RULE, "linear")}
 
 
 class Sequencer:
@@ -114,6 +118,9 @@ class Sequencer:
         # cancel-alls applied and not yet expired: (account, asset, up_to_order_id, expiry)
         self.cancel_alls: dict[tuple[int, int, int, int], None] = {}
         self._cancel_alls_prune_at = 1024
+        # scenario chunks applied at the state's time: a replay of one is refused (oracle
+        # messages carry no nonce; a replayed chunk 0 would reset the stage in progress)
+        self.chunks_seen: dict[tuple, None] = {}
         # the signed orders resting in the books: a fill's batch slot proves both signatures
         self.resting: dict[tuple[int, int], Order] = {}
         self.seq = 0
@@ -412,7 +419,8 @@ class Sequencer:
         return req.SIGNED
 
     def _signer_key(self, req: Request) -> tuple[int, int]:
-        if isinstance(req, OracleUpdate | FundingTick | SettlementPrice | SetOracleKey):
+        if isinstance(req, OracleUpdate | FundingTick | SettlementPrice | SetOracleKey
+                      | ScenarioChunk):
             check(self.state.oracle_pk != (0, 0), E.BadOracle, "no oracle key registered")
             return self.state.oracle_pk
         who = {Transfer: "sender", Liquidation: "liquidator"}.get(type(req), "account")

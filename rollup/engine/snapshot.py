@@ -120,6 +120,9 @@ def tables(seq) -> tuple[dict, dict[str, np.ndarray]]:
                             for i, per in seq._wide_totals.items()],
             # the cancel-alls a replay must still refuse (the expired ones are refused anyway)
             "cancel_alls": sorted(list(k) for k in seq.cancel_alls if k[3] >= seq.state.time),
+            # the scenario chunks applied at the state's time (a replay must still be refused)
+            "chunks_seen": [[a, k, t, list(dv)] for a, k, t, dv in seq.chunks_seen
+                            if t == seq.state.time],
         },
     }
     return meta, a
@@ -263,6 +266,11 @@ def _restore_engine(seq, meta: dict, a: dict) -> None:
     seq.cancel_alls = dict.fromkeys(tuple(k) for k in meta.get("cancel_alls", []))
     if any(len(k) != 4 for k in seq.cancel_alls):
         raise ValueError("malformed cancel-all rows")
+    rows = meta.get("chunks_seen", [])
+    if not (isinstance(rows, list) and all(isinstance(r, list) and len(r) == 4
+                                           and isinstance(r[3], list) for r in rows)):
+        raise ValueError("malformed scenario-chunk rows")
+    seq.chunks_seen = dict.fromkeys((a, k, t, tuple(dv)) for a, k, t, dv in rows)
     data = a["engine.records.data"].tobytes()
     bounds = np.concatenate([[0], np.cumsum(a["engine.records.length"])]).tolist()
     if bounds[-1] != len(data):
@@ -287,6 +295,7 @@ def clone(seq, make: Callable[[State, Domain], S]) -> S:
     new.live, new.resting = LiveOrders(seq.live), dict(seq.resting)
     new.seen_orders, new.records = set(seq.seen_orders), list(seq.records)
     new.cancel_alls = dict(seq.cancel_alls)
+    new.chunks_seen = dict(seq.chunks_seen)
     new._wide_totals = {i: {a: list(t) for a, t in per.items()}
                         for i, per in seq._wide_totals.items()}
     new.seq = seq.seq

@@ -1,5 +1,6 @@
-"""A small listed venue (oracle key, one perpetual, a call and a put on it, funded accounts) for
-tests, benchmarks and demos. Keys are derived from fixed seeds: never use them for value."""
+"""A small listed venue (oracle key, one perpetual, a call and a put on it, their prices and
+scenario rows, funded accounts) for tests, benchmarks and demos. Keys are derived from fixed
+seeds: never use them for value."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ from functools import cache
 
 from circuits import eddsa_public_key
 from rollup.engine.sequencer import Sequencer
+from rollup.margin.scenario import changed_rows
 from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT
 from rollup.state.state import FEE_ACCOUNT, State
-from rollup.transactions import Deposit, Domain, ListAsset, OracleUpdate, Order, SetOracleKey
+from rollup.transactions import (
+    Deposit,
+    Domain,
+    ListAsset,
+    OracleUpdate,
+    Order,
+    SetOracleKey,
+    scenario_chunks,
+)
 
 DOMAIN = Domain(chain_id=31337, rollup_address=0x5FBDB2315678AFECB367F032D93F642F64180AA3)
 PERP, CALL, PUT = 1, 2, 3
@@ -43,9 +53,22 @@ def oracle(cls, asset: int, value: int, t: int):
     return cls(asset, value, t).signed(ORACLE_KEY, DOMAIN)
 
 
+def rows_update(seq: Sequencer, t: int, signed: bool = True) -> list:
+    """The oracle's scenario chunks for every asset whose rows changed at the state's prices
+    (``rollup.margin.scenario.changed_rows``), at time t, submitted (signed with ORACLE_KEY)."""
+    out = []
+    for a, dv in changed_rows(seq.state).items():
+        for chunk in scenario_chunks(a, t, dv):
+            req = chunk.signed(ORACLE_KEY, DOMAIN) if signed else chunk
+            seq.submit(req)
+            out.append(req)
+    return out
+
+
 def venue(n_accounts: int = 4, deposit: int = 10**10, depth: int = 8, journal=None,
           verify=None, shared_key: bool = False, **options) -> Sequencer:
-    """Accounts 1..n funded with ``deposit``; account 0 collects fees; oracle time 1.
+    """Accounts 1..n funded with ``deposit``; account 0 collects fees; oracle time 1, the
+    assets' prices and scenario rows published.
     ``shared_key``: every account holds key(1) (key derivation is slow in pure Python);
     ``options``: the Sequencer's (matcher, defer_root, snapshot_every)."""
     seq = Sequencer(State(account_depth=depth), DOMAIN, journal=journal, verify=verify,
@@ -63,4 +86,5 @@ def venue(n_accounts: int = 4, deposit: int = 10**10, depth: int = 8, journal=No
         seq.submit(Deposit(i, public_key(key(1 if shared_key else i)), deposit))
     for asset, price in ((PERP, PERP_PRICE), (CALL, 3_000), (PUT, 2_500)):
         seq.submit(OracleUpdate(asset, price, 1).signed(ORACLE_KEY, DOMAIN))
+    rows_update(seq, 1)
     return seq

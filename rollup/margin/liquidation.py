@@ -1,10 +1,13 @@
 """Vectorized liquidation scan: which accounts are below maintenance at given prices.
 
 The positions of all accounts are kept as (N, POSITION_SLOTS) arrays; a scan evaluates the
-margin rule of ``rollup.margin.risk`` (value and maintenance risk) for every account at once in
-float64 and flags value * RISK_SCALE < risk. Amounts reach ~2**150, beyond float64's exact range,
-so accounts whose margin is within a relative band of 1e-9 of the threshold are re-checked with
-the exact integer rule (``is_liquidatable``): the result equals the rule for every account.
+margin rule of ``rollup.margin.risk`` for every account at once: the requirement R exactly
+(``rollup.margin.scenario.requirements`` on the published rows), the value in float64, and
+flags value * RISK_SCALE < MAINTENANCE_PPM * R. Amounts reach ~2**150, beyond float64's exact
+range, so accounts within a band of 1e-9 of the magnitude of their terms (|collateral|, each
+|b p| and |b (F - snapshot)|, the risk: a float sum's error is relative to those, not to the
+value, which a hedged book with R = 0 brings near 0) are re-checked with the exact integer rule
+(``is_liquidatable``): the result equals the rule for every account.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from rollup.margin.risk import is_liquidatable
+from rollup.margin.scenario import MAINTENANCE_PPM, published_table, requirements, to_float
 from rollup.state.encoding import ASSET_DEPTH, KIND_PERP, POSITION_SLOTS, RISK_SCALE
 from rollup.state.state import State
 
@@ -30,6 +34,7 @@ class MarginMatrix:
         n = len(ids)
         self.asset = np.zeros((n, POSITION_SLOTS), dtype=np.int64)
         self.balance = np.zeros((n, POSITION_SLOTS), dtype=np.float64)
+        self.exact = np.zeros((n, POSITION_SLOTS), dtype=np.int64)  # balances, exactly
         self.snapshot = np.zeros((n, POSITION_SLOTS), dtype=np.float64)
         self.collateral = np.zeros(n, dtype=np.float64)
         for i in ids:
@@ -39,6 +44,7 @@ class MarginMatrix:
         a, b, s = zip(*acc.positions, strict=True)
         self.asset[r] = a
         self.balance[r] = b
+        self.exact[r] = b
         self.snapshot[r] = s
         self.collateral[r] = acc.collateral
 
@@ -54,31 +60,24 @@ class MarginMatrix:
         price = np.zeros(_N_ASSETS)
         funding = np.zeros(_N_ASSETS)
         is_perp = np.zeros(_N_ASSETS, dtype=bool)
-        is_opt = np.zeros(_N_ASSETS, dtype=bool)
-        rf = np.zeros(_N_ASSETS)
-        sf = np.zeros(_N_ASSETS)
-        under_price = np.zeros(_N_ASSETS)
         for a, asset in st.assets.items():
             o = st.oracle[a]
             price[a], funding[a] = o.price, o.funding_index
             is_perp[a] = asset.kind == KIND_PERP
-            is_opt[a] = asset.is_option
-            rf[a], sf[a] = asset.risk_maintenance, asset.short_maintenance
-            if asset.is_option:
-                under_price[a] = st.oracle[asset.underlying].price
-        return price, funding, is_perp, is_opt, rf, sf, under_price
+        return price, funding, is_perp
 
     def excess(self) -> np.ndarray:
-        """value * RISK_SCALE - maintenance risk per row (float64)."""
-        price, funding, is_perp, is_opt, rf, sf, under_price = self._asset_tables()
+        """value * RISK_SCALE - maintenance risk per row (float64; the risk from the exact R)."""
+        price, funding, is_perp = self._asset_tables()
         a, b = self.asset, self.balance
-        p = price[a]
-        value = self.collateral + (b * p).sum(1)
-        value -= (b * (funding[a] - self.snapshot) * is_perp[a]).sum(1)
-        absb = np.abs(b)
-        risk = (absb * p * rf[a]).sum(1)
-        risk += (np.where(b < 0, absb, 0.0) * is_opt[a] * under_price[a] * sf[a]).sum(1)
-        self._scale = np.abs(value) * RISK_SCALE + risk
+        bp = b * price[a]
+        bf = b * (funding[a] - self.snapshot) * is_perp[a]
+        value = self.collateral + bp.sum(1) - bf.sum(1)
+        req, _, _ = requirements(a, self.exact, published_table(self.state))
+        risk = to_float(req) * MAINTENANCE_PPM
+        # the rounding error of `value` is bounded by its terms' magnitudes, not its own
+        terms = np.abs(self.collateral) + np.abs(bp).sum(1) + np.abs(bf).sum(1)
+        self._scale = terms * RISK_SCALE + risk
         return value * RISK_SCALE - risk
 
     def scan(self) -> np.ndarray:

@@ -4,29 +4,23 @@ A remainder may rest only if the account stays ``allowed`` (``rollup.margin.risk
 account before the order) when it fills entirely at its limit price and, in every asset, the
 account's other resting orders fill on whichever side (all bids, all asks, or none) leaves the
 least excess, each at its limit price (fees aside; reduce-only orders, which can only shrink a
-position, are neither counted nor checked). The rule needs, per account and asset, only the
-totals [bid size, bid notional, ask size, ask notional] of its resting orders: they live in a
-compact ``store`` (the matching core's arrays, which the compiled kernel also updates) while
-they fit it, and exactly in ``wide`` (account -> asset -> totals) once they leave its range.
-``rollup.margin.compiled.resting_worst`` is the twin of ``resting_worst``.
+position, are neither counted nor checked). Each asset's side is judged alone against the
+account's losses and the risk changes are summed (the scenario rule is not separable). The
+rule needs, per account and asset, only the totals [bid size, bid notional, ask size, ask
+notional] of its resting orders: they live in a compact ``store`` (the matching core's arrays,
+which the compiled kernel also updates) while they fit it, and exactly in ``wide`` (account ->
+asset -> totals) once they leave its range. ``rollup.margin.compiled.resting_worst`` is the twin
+of ``resting_worst``.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from rollup.margin.risk import rates, risk_at
+from rollup.margin.risk import losses, shifted, under_of, worst
 from rollup.state.encoding import RISK_SCALE
 from rollup.state.state import State
 from rollup.transactions import BUY
-
-
-def _balance_in(positions: list[tuple[int, int, int]], asset_id: int) -> int:
-    """``Account.balance`` on a positions list."""
-    for a, b, _ in positions:
-        if a == asset_id:
-            return b
-    return 0
 
 
 def resting_worst(state: State, totals: dict[int, list[int]],
@@ -34,19 +28,21 @@ def resting_worst(state: State, totals: dict[int, list[int]],
                   balance: int) -> tuple[int, int]:
     """(value change, risk change) of resting orders with these ``totals`` in the worst case:
     per asset the side (all bids fill, all asks fill, or none) that leaves the least excess,
-    lexicographically on (excess, value change, risk change); ``positions`` holds the balances,
-    except ``balance`` for ``asset_id``."""
+    lexicographically on (excess, value change, risk change), each against the losses of
+    ``positions`` with ``balance`` for ``asset_id``."""
+    held = [(a, b) for a, b, _ in positions if a and a != asset_id] + [(asset_id, balance)]
+    ls = losses(state, held)
     dv_total = dr_total = 0
     for a, (bq, bn, aq, an) in totals.items():
-        b = balance if a == asset_id else _balance_in(positions, a)
         price = state.oracle[a].price
-        long, short = rates(state, a)
-        r_b = risk_at(b, long, short)
+        dv_a = state.oracle[a].rows
+        row = ls.get(under_of(state, a))
+        m_b = worst(row) if row is not None else 0
         best_ex = best_dv = best_dr = 0  # nothing fills
         for q, n in ((bq, bn), (-aq, -an)):
             if q:
                 dv = q * price - n
-                dr = risk_at(b + q, long, short) - r_b
+                dr = RISK_SCALE * (worst(shifted(row or [0] * len(dv_a), q, dv_a)) - m_b)
                 ex = dv * RISK_SCALE - dr
                 if (ex, dv, dr) < (best_ex, best_dv, best_dr):
                     best_ex, best_dv, best_dr = ex, dv, dr

@@ -1,41 +1,74 @@
-"""Integer margin: the rule the state transition (and the batch circuit) enforces, stated once.
+"""Integer margin: the rule the state transition (and the batch circuit) enforces, stated once
+(docs/margin.md, the scenario rule, on the rows dV the oracle published into the state).
 
     value   = collateral + sum_j b_j * p_j - sum_{perp j} b_j * (F_j - snapshot_j)
-    risk    = sum_j risk_at(b_j),  risk_at(b) = b * long_j if b >= 0 else -b * short_j
-    long_j  = p_j * rf_j;  short_j = long_j, plus p_underlying_j * sf_j for an option
+    L_u(s)  = -sum_{j: under(a_j) = u} b_j * dV[a_j, s];  M_u = max(0, max_s L_u(s))
+    risk_initial = RISK_SCALE * sum_u M_u;  risk_maintenance = MAINTENANCE_PPM * sum_u M_u
     healthy: value * RISK_SCALE >= risk_initial;  liquidatable: value * RISK_SCALE < risk_maint.
     allowed(before, after): healthy after, or strictly less initial risk with no less excess
-(b balance, p oracle price, F funding index, rf/sf ppm factors; see rollup.state.encoding.) The
-``allowed`` clause lets a position always be reduced at fair prices. Everything else in
-``rollup.margin`` (summaries, resting orders, the liquidation scan) is built on these functions;
-``rollup.margin.compiled`` is their Numba twin, and tests hold the two equal.
+    in_window: every M_u - min(0, min_s L_u(s)) < 2**SPREAD_BITS (the circuit's range clause)
+(b balance, p oracle price, F funding index, under(a) = a for a perpetual, else its
+underlying.) A market whose rows are all zero (none published yet) refuses trades
+(``has_rows``). ``rollup.margin.compiled`` is the Numba twin; tests hold the two equal.
 """
 
 from __future__ import annotations
 
+from rollup.margin.scenario import MAINTENANCE_PPM, N_SCENARIOS, SPREAD_BITS
 from rollup.state.encoding import KIND_PERP, RISK_SCALE
-from rollup.state.state import Account, State, settle_funding  # noqa: F401 (re-export)
+from rollup.state.state import ZERO_ROWS, Account, State, settle_funding  # noqa: F401
+
+WINDOW = 1 << SPREAD_BITS
 
 
-def rates(state: State, asset_id: int, maintenance: bool = False) -> tuple[int, int]:
-    """(long, short): the risk of a balance b of the asset is ``risk_at(b, long, short)``."""
-    asset, oracle = state.assets[asset_id], state.oracle
-    long = oracle[asset_id].price * (asset.risk_maintenance if maintenance
-                                     else asset.risk_initial)
-    if asset.kind == KIND_PERP:
-        return long, long
-    sf = asset.short_maintenance if maintenance else asset.short_initial
-    return long, long + oracle[asset.underlying].price * sf
+def under_of(state: State, asset_id: int) -> int:
+    """The underlying whose losses an asset's rows add to: a perpetual's own id."""
+    asset = state.assets[asset_id]
+    return asset_id if asset.kind == KIND_PERP else asset.underlying
 
 
-def risk_at(b: int, long: int, short: int) -> int:
-    """The risk of balance b at the asset's ``rates``."""
-    return b * long if b >= 0 else -b * short
+def has_rows(state: State, asset_id: int) -> bool:
+    """The oracle published the asset's scenario rows (not all zero)."""
+    return state.oracle[asset_id].rows != ZERO_ROWS
 
 
-def position_risk(state: State, asset_id: int, b: int, maintenance: bool = False) -> int:
-    """The part of ``account_risk`` that a balance b of one asset contributes."""
-    return risk_at(b, *rates(state, asset_id, maintenance)) if b else 0
+def losses(state: State, positions) -> dict[int, list[int]]:
+    """underlying -> [L_u(s) for each scenario] over positions (asset, balance, ...)."""
+    out: dict[int, list[int]] = {}
+    for a, b, *_ in positions:
+        if not a or not b:
+            continue
+        rows = state.oracle[a].rows
+        row = out.get(u := under_of(state, a))
+        if row is None:
+            row = out[u] = [0] * N_SCENARIOS
+        for s in range(N_SCENARIOS):
+            row[s] -= b * rows[s]
+    return out
+
+
+def shifted(row: list[int], q: int, dv: tuple[int, ...]) -> list[int]:
+    """The losses of an underlying after q more units of an asset with rows dv."""
+    return [x - q * d for x, d in zip(row, dv, strict=True)]
+
+
+def worst(row) -> int:
+    """M_u = max(0, max_s L_u(s))."""
+    return max(0, *row)
+
+
+def fits_window(row) -> bool:
+    return max(0, *row) - min(0, *row) < WINDOW
+
+
+def requirement(ls: dict[int, list[int]]) -> int:
+    """R = sum_u M_u, collateral base units."""
+    return sum(worst(row) for row in ls.values())
+
+
+def in_window(state: State, acc: Account) -> bool:
+    """The range clause: every underlying's spread below 2**SPREAD_BITS."""
+    return all(fits_window(row) for row in losses(state, acc.positions).values())
 
 
 def unsettled_funding(state: State, acc: Account) -> int:
@@ -57,23 +90,13 @@ def account_value(state: State, acc: Account) -> int:
 
 def account_risk(state: State, acc: Account, maintenance: bool = False) -> int:
     """Total risk in ppm-scaled collateral units (compare with value * RISK_SCALE)."""
-    return sum(position_risk(state, a, b, maintenance) for a, b, _ in acc.positions if a)
+    r = requirement(losses(state, acc.positions))
+    return (MAINTENANCE_PPM if maintenance else RISK_SCALE) * r
 
 
 def value_and_risk(state: State, acc: Account, maintenance: bool = False) -> tuple[int, int]:
-    """(account_value, account_risk) in one pass over the slots (the same integers)."""
-    assets, oracle = state.assets, state.oracle
-    v, r = acc.collateral, 0
-    for a, b, snap in acc.positions:
-        if not a:
-            continue
-        o = oracle[a]
-        if assets[a].kind == KIND_PERP:
-            v -= b * (o.funding_index - snap)
-        v += b * o.price
-        if b:
-            r += risk_at(b, *rates(state, a, maintenance))
-    return v, r
+    """(account_value, account_risk)."""
+    return account_value(state, acc), account_risk(state, acc, maintenance)
 
 
 def excess(state: State, acc: Account, maintenance: bool = False) -> int:

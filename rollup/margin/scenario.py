@@ -9,8 +9,8 @@ dV[a, s] is the oracle's integer P&L of +1 unit of asset a in scenario s, weight
 perpetual's row is exact integer arithmetic on its price (``perp_row``); an option's comes from
 Black-Scholes in floats (``option_rows``), floored. The value side and the ``allowed`` rule are
 ``rollup.margin.risk``'s, unchanged. ``requirements`` (Numba, 128-bit pairs, many accounts at
-once) equals ``requirement`` and ``spread`` exactly: with |b| <= 2**63 and |dV| < 2**60 no sum
-of 8 slots leaves 128 bits.
+once) equals ``requirement`` and ``spread`` exactly: with |b| <= 2**63 and |dV| <= 2**60 (a
+published row may be -2**60) no sum of 8 slots leaves 128 bits.
 """
 
 from __future__ import annotations
@@ -150,6 +150,41 @@ def oracle_table(state: State, vols: Mapping[int, float] | None = None,
     return Table(dv, under)
 
 
+def published_table(state: State) -> Table:
+    """The dV table the state holds (the rows the oracle published, all 0 where none yet): the
+    one the margin rule (``rollup.margin.risk``) reads."""
+    dv = np.zeros((N_ASSETS, N_SCENARIOS), dtype=np.int64)
+    under = np.zeros(N_ASSETS, dtype=np.int64)
+    for a, asset in state.assets.items():
+        dv[a] = state.oracle[a].rows
+        under[a] = a if asset.kind == KIND_PERP else asset.underlying
+    return Table(dv, under)
+
+
+def changed_rows(state: State, vols: Mapping[int, float] | None = None,
+                 rate: float = 0.0) -> dict[int, list[int]]:
+    """asset -> its dV row at the state's prices and time, for every listed asset priced by
+    the oracle whose row differs from the one the state holds (what an oracle publishes next
+    as ``rollup.transactions.scenario_chunks``). Assets unpriced (price 0, or an option whose
+    underlying is) are left out: they have no row to publish yet."""
+    priced = {a for a, x in state.assets.items() if state.oracle[a].price > 0
+              and (x.kind == KIND_PERP or state.oracle[x.underlying].price > 0)}
+    if not priced:
+        return {}
+    sub = state if priced == set(state.assets) else _only(state, priced)
+    table = oracle_table(sub, vols, rate)
+    return {a: [int(x) for x in table.dv[a]] for a in sorted(priced)
+            if tuple(int(x) for x in table.dv[a]) != state.oracle[a].rows}
+
+
+def _only(state: State, keep: set[int]) -> State:
+    """A shallow view of the state with only the ``keep`` assets listed (for ``oracle_table``)."""
+    view = State.__new__(State)
+    view.__dict__.update(state.__dict__)
+    view.assets = {a: x for a, x in state.assets.items() if a in keep}
+    return view
+
+
 # -- the rule in Python integers (the reference) -----------------------------------------------
 
 
@@ -255,7 +290,8 @@ def requirements(asset: np.ndarray, bal: np.ndarray, table: Table):
     under = np.ascontiguousarray(table.under, dtype=np.int64)
     if asset.shape != bal.shape or asset.ndim != 2 or dv.shape[1] != N_SCENARIOS:
         raise ValueError("positions must be (accounts, slots) and dV (assets, N_SCENARIOS)")
-    if dv.size and not (-DV_LIMIT < dv.min() and dv.max() < DV_LIMIT):
+    # the published range (a ScenarioChunk's and the circuit's): -2**60 <= dV < 2**60
+    if dv.size and not (-DV_LIMIT <= dv.min() and dv.max() < DV_LIMIT):
         raise BadOracle("a scenario P&L of one unit is outside the published range 2**60")
     n = asset.shape[0]
     r = np.zeros((n, 2), dtype=np.int64)

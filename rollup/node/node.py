@@ -34,6 +34,7 @@ from rollup.chain.node import rpc
 from rollup.chain.rollup import RollupClient
 from rollup.chain.verifier import verifier_holds, vk_args
 from rollup.config import Config
+from rollup.margin.scenario import changed_rows
 from rollup.node import builder
 from rollup.node import metrics as M
 from rollup.node.l1feed import L1Feed
@@ -99,12 +100,13 @@ def check_batch_shapes(cfg: Config, chain) -> list[Shape]:
         if params.is_file():
             got = json.loads(params.read_text())
             want = {"slots": s.slots, "l1_slots": s.l1_slots, "depth": cfg.tree_depth,
-                    "assets": cfg.batch_assets}
+                    "assets": cfg.batch_assets, "underlyings": cfg.batch_underlyings}
             if any(got.get(k) != v for k, v in want.items()):
                 raise NodeError(f"{s.zkey} proves {got.get('slots')}x{got.get('l1_slots')} "
                                 f"batches at depth {got.get('depth')} with {got.get('assets')} "
-                                f"assets ({params.name}); this node needs "
-                                f"{s.name} at depth {cfg.tree_depth} with {cfg.batch_assets}")
+                                f"assets, {got.get('underlyings')} underlyings ({params.name}); "
+                                f"this node needs {s.name} at depth {cfg.tree_depth} with "
+                                f"{cfg.batch_assets}, {cfg.batch_underlyings} ([batch])")
         # the provers' key (its header: memory-mapped) is what must match the contract's
         vk = vk_from_zkey(read_zkey(s.zkey), with_alphabeta=False)
         if vk_args(vk) != vk_args(load_vk(s.vk)):
@@ -229,9 +231,13 @@ class Node:
                          if x.kind == KIND_PERP})
             return self.service.call(read)
 
+        def scenarios():
+            return self.service.call(lambda s: changed_rows(s.seq.state))
+
         source = make_source(self.cfg.node_oracle, self.cfg.chain_id, self.cfg.data)
         feeder = OracleFeeder(source, self.oracle_key, self.cfg.domain(), self.service.submit,
-                              market, funding_every=self.cfg.node_funding_interval)
+                              market, funding_every=self.cfg.node_funding_interval,
+                              scenarios=scenarios)
         self.oracle = feeder
 
         def body() -> None:

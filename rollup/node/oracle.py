@@ -1,4 +1,4 @@
-"""The oracle feeder: signed prices and funding ticks into the sequencer, from a named source.
+"""The oracle feeder: signed prices, funding ticks, scenario rows into the sequencer, by source.
 
 Sources (``[node] oracle``):
     walk            a deterministic random walk per asset from its current oracle price (seeded
@@ -9,10 +9,10 @@ Sources (``[node] oracle``):
     command:CMD     runs CMD each interval; it prints a JSON list of such objects
     off             no feeder
 
-The oracle time of each message is max(state time + 1, wall-clock seconds): monotonic whatever
-the clock does. Funding ticks (perpetuals) carry a cumulative index; the walk adds the premium of
-the last price over its moving average. Messages go through the sequencer like any oracle
-request (signature checked, journaled).
+Message time: max(state time + 1, wall clock), monotonic. Funding ticks (perps) carry a
+cumulative index (the walk's premium over the moving average). After a tick's prices, each
+asset whose scenario rows (docs/margin.md) changed gets six signed ScenarioChunks at the same
+time. Messages go through the sequencer like any oracle request (checked, journaled).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rollup.settlement.files import write_atomic
-from rollup.transactions import FundingTick, OracleUpdate
+from rollup.transactions import FundingTick, OracleUpdate, scenario_chunks
 
 
 class OracleError(RuntimeError):
@@ -146,11 +146,13 @@ def make_source(spec: str, chain_id: int, data: Path | None = None):
 class OracleFeeder:
     """Each ``tick()`` reads the source and submits signed OracleUpdate / FundingTick requests
     through ``submit`` (the service's); ``market()`` returns (time, {asset: price},
-    {perp: funding index}) of the live state."""
+    {perp: funding index}) of the live state; ``scenarios()`` (optional) the scenario rows to
+    publish at the state after the tick's prices ({asset: 26 rows}), sent as ScenarioChunks."""
 
     def __init__(self, source, private_key: bytes, domain, submit: Callable,
                  market: Callable[[], tuple[int, dict[int, int], dict[int, int]]],
-                 funding_every: float = 0.0, clock: Callable[[], float] = time.time) -> None:
+                 funding_every: float = 0.0, clock: Callable[[], float] = time.time,
+                 scenarios: Callable[[], dict[int, list[int]]] | None = None) -> None:
         self.source = source
         self.key = private_key
         self.domain = domain
@@ -158,6 +160,7 @@ class OracleFeeder:
         self.market = market
         self.funding_every = funding_every
         self.clock = clock
+        self.scenarios = scenarios
         self._last_funding = clock()
         self.sent = 0
 
@@ -177,6 +180,11 @@ class OracleFeeder:
                 req = FundingTick(r["asset"], r["funding_index"], t)
             self.submit(req.signed(self.key, self.domain))
             n += 1
+        if self.scenarios is not None:
+            for asset, dv in sorted(self.scenarios().items()):
+                for chunk in scenario_chunks(asset, t, dv):
+                    self.submit(chunk.signed(self.key, self.domain))
+                    n += 1
         if isinstance(self.source, FileSource):
             self.source.commit()
         self.sent += n

@@ -19,6 +19,7 @@ from circuits.exit import (
     input_names,
     root_of,
 )
+from circuits.poseidon import poseidon
 from rollup.chain.layout import exit_public_input
 from rollup.margin.risk import account_value
 from rollup.state.encoding import encode
@@ -57,7 +58,8 @@ def exit_inputs(state: State, domain, account_id: int, owner: int, signature) ->
         "accounts_root": state.account_tree.root, "registry_root": state.registry_tree.root,
         "time": state.time, "oracle_root": state.oracle_tree.root,
         "oracle_pk_x": state.oracle_pk[0], "oracle_pk_y": state.oracle_pk[1],
-        "account_id": account_id, "pk_x": acc.pk[0], "pk_y": acc.pk[1], "nonce": acc.nonce,
+        "stage": poseidon(state.stage.fields()), "account_id": account_id,
+        "pk_x": acc.pk[0], "pk_y": acc.pk[1], "nonce": acc.nonce,
         "collateral": encode(acc.collateral), "orders_root": state.orders_root(account_id),
         "owner": owner, "sig_r8x": r8x, "sig_r8y": r8y, "sig_s": s,
         "chain_id": domain.chain_id, "rollup": domain.rollup_address,
@@ -67,11 +69,11 @@ def exit_inputs(state: State, domain, account_id: int, owner: int, signature) ->
     for j in range(POSITION_SLOTS):
         asset, b, snap = acc.positions[j]
         o = state.oracle.get(asset) if asset else None
-        fields = o.fields() if o is not None else [0, 0, 0, 0]
+        fields = o.fields() if o is not None else [0, 0, 0, 0, 0]
         v.update({f"slot{j}_asset": asset, f"slot{j}_balance": encode(b),
                   f"slot{j}_snapshot": encode(snap), f"slot{j}_price": fields[0],
                   f"slot{j}_funding": fields[1], f"slot{j}_settlement": fields[2],
-                  f"slot{j}_settled": fields[3]})
+                  f"slot{j}_settled": fields[3], f"slot{j}_rows": fields[4]})
         for k, sib in enumerate(state.oracle_tree.proof(asset)):
             v[f"slot{j}_sib{k}"] = sib
     assert len(v) == len(input_names(state.account_depth))

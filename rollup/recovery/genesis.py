@@ -23,10 +23,11 @@ from pathlib import Path
 from rollup.durability.journal import Journal
 from rollup.engine.sequencer import Sequencer
 from rollup.keys import public_key_of
+from rollup.margin.scenario import changed_rows
 from rollup.settlement.files import genesis_file
 from rollup.state.rebuild import rebuild
 from rollup.state.state import FEE_ACCOUNT, State
-from rollup.transactions import Deposit, OracleUpdate, SetOracleKey
+from rollup.transactions import Deposit, OracleUpdate, SetOracleKey, scenario_chunks
 
 EXPORT_NAME = "genesis-records.json"
 
@@ -102,14 +103,26 @@ def config_records(cfg) -> bytes:
 def genesis_requests(cfg) -> list:
     """The requests ``rollup sequencer run`` applies to an empty journal, in order: the oracle
     key, the fee account (account 0, the operator's key), the listings, their first prices,
-    the genesis balances."""
+    the first scenario rows of every priced asset (``first_rows``), the genesis balances."""
     reqs: list = [SetOracleKey(public_key_of(cfg.oracle_key, cfg.data)),
-                           Deposit(FEE_ACCOUNT, public_key_of(cfg.operator_key, cfg.data), 0)]
-    reqs += [m.list_asset() for m in cfg.markets]
-    reqs += [OracleUpdate(m.asset, m.price, cfg.genesis_time) for m in cfg.markets if m.price]
+                  Deposit(FEE_ACCOUNT, public_key_of(cfg.operator_key, cfg.data), 0)]
+    listed = [m.list_asset() for m in cfg.markets]
+    listed += [OracleUpdate(m.asset, m.price, cfg.genesis_time) for m in cfg.markets if m.price]
+    reqs += listed + first_rows(cfg, listed)
     for a in cfg.genesis_accounts:
         reqs.append(Deposit(a.id, public_key_of(a.key or a.pk, cfg.data), a.collateral))
     return reqs
+
+
+def first_rows(cfg, listed: list) -> list:
+    """The oracle's first scenario rows (docs/margin.md) at the genesis prices: six unsigned
+    ScenarioChunks at ``genesis_time`` per asset that ``listed`` (listings and prices) prices,
+    revalued by ``rollup.margin.scenario`` on a scratch state, so trades open at once."""
+    scratch = Sequencer(State(cfg.tree_depth), cfg.domain())
+    for req in listed:
+        scratch.apply_verified(req)
+    return [chunk for asset, dv in changed_rows(scratch.state).items()
+            for chunk in scenario_chunks(asset, cfg.genesis_time, dv)]
 
 
 def journal_records(cfg) -> bytes | None:

@@ -32,7 +32,7 @@ from circuits.batch import (
 from rollup.chain import layout
 from rollup.chain.layout import QueueEntry
 from rollup.engine.sequencer import Sequencer
-from rollup.state.encoding import ORDER_TREE_DEPTH, encode
+from rollup.state.encoding import KIND_PERP, ORDER_TREE_DEPTH, SCENARIO_CHUNK, SCENARIOS, encode
 from rollup.state.rebuild import apply_in_transaction
 from rollup.state.state import FEE_ACCOUNT, Account, State
 from rollup.state.tree import SparseMerkleTree
@@ -46,6 +46,7 @@ from rollup.transactions import (
     T_LIST_ASSET,
     T_ORACLE,
     T_REFUND,
+    T_SCENARIO,
     T_SET_ORACLE_KEY,
     T_SETTLEMENT_PRICE,
     T_TRADE,
@@ -62,7 +63,8 @@ DEFAULT_ASSETS = 8
 _TYPE_FLAG = {T_DEPOSIT: "dep", T_WITHDRAWAL: "wd", T_TRANSFER: "tr", T_TRADE: "trd",
               T_ORACLE: "orc", T_FUNDING: "fnd", T_SETTLEMENT_PRICE: "spx",
               T_LIQUIDATION: "liq", T_EXPIRY_SETTLEMENT: "xps", T_FORCED_WITHDRAWAL: "fwd",
-              T_REFUND: "rfd", T_LIST_ASSET: "lst", T_SET_ORACLE_KEY: "okey"}
+              T_REFUND: "rfd", T_LIST_ASSET: "lst", T_SET_ORACLE_KEY: "okey",
+              T_SCENARIO: "scn"}
 _L1_TYPES = (T_DEPOSIT, T_WITHDRAWAL, T_FORCED_WITHDRAWAL, T_REFUND, T_LIST_ASSET,
              T_SET_ORACLE_KEY)
 _ORDER_SLOTS = 1 << ORDER_TREE_DEPTH
@@ -88,18 +90,19 @@ class Batch:
     l1_slots: int = 0
     assets: int = DEFAULT_ASSETS
     records: list[bytes] = field(default_factory=list)
+    underlyings: int = 1
 
     def circuit(self):
         """The batch circuit built with this batch's values (the reference witness; tens of
         seconds per batch: `solver` gives the same witness in a fraction of a second)."""
         return build_batch_circuit(self.slots, self.depth, self.values, l1_slots=self.l1_slots,
-                                   assets=self.assets)
+                                   assets=self.assets, underlyings=self.underlyings)
 
     def solver(self, *, constraints: bool = False):
         """The compiled witness solver of this batch's shape, kept between batches
         (``circuits.batch.batch_solver``); ``solver().solve(values)`` as ``circuit().values``."""
         return batch_solver(self.slots, self.depth, l1_slots=self.l1_slots, assets=self.assets,
-                            constraints=constraints)
+                            underlyings=self.underlyings, constraints=constraints)
 
 
 def _check_entry(e: QueueEntry, index: int, kind: int, asset: int, account: int, amount: int,
@@ -165,11 +168,16 @@ def _header(st: State, seq: Sequencer, batch_number: int, queue_before: bytes,
          "time": st.time, "oracle_pk_x": st.oracle_pk[0], "oracle_pk_y": st.oracle_pk[1],
          "accounts_root": st.account_tree.root,
          "queue_before_hi": int.from_bytes(queue_before[:16], "big"),
-         "queue_before_lo": int.from_bytes(queue_before[16:], "big")}
+         "queue_before_lo": int.from_bytes(queue_before[16:], "big"),
+         "stage_asset": st.stage.asset, "stage_time": st.stage.time,
+         "stage_next": st.stage.next}
+    v.update({f"stage_dv{s}": encode(x) for s, x in enumerate(st.stage.rows)})
     for k in range(1, assets):
         o = st.oracle.get(k)
-        ofields = o.fields() if o is not None else [0] * len(ORACLE_FIELDS)
+        ofields = o.fields()[:len(ORACLE_FIELDS)] if o is not None else [0] * len(ORACLE_FIELDS)
         v.update({f"orc{k}_{n}": x for n, x in zip(ORACLE_FIELDS, ofields, strict=True)})
+        rows = o.rows if o is not None else (0,) * SCENARIOS
+        v.update({f"orc{k}_dv{s}": encode(x) for s, x in enumerate(rows)})
     return v
 
 
@@ -194,11 +202,12 @@ def _sig(values: dict, prefix: str, req) -> None:
 def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_number: int,
                 queue: list[QueueEntry] = (), queue_before: bytes = layout.ZERO32,
                 l1_slots: int | None = None, assets: int = DEFAULT_ASSETS,
-                strict: bool = True) -> Batch:
+                underlyings: int = 1, strict: bool = True) -> Batch:
     """Replay `requests` (already accepted by the engine, in order) on a copy of `pre`, the
     sequencer as it stood when the batch opened, into a batch of `slots` slots (one per
     published record) of which the first `l1_slots` (default all) may carry deposits and
-    withdrawals. `queue` holds the L1 entries the deposits consume, in order; `queue_before`
+    withdrawals; the circuit's scenario rule takes at most `underlyings` perpetuals listed.
+    `queue` holds the L1 entries the deposits consume, in order; `queue_before`
     is the chain hash before the first of them. ``strict=False`` (tests) skips the refusals
     about account 0 and the checks against the engine's root: the witness then follows the
     circuit's rules wherever they lead, and ``new_root`` is the root the circuit computes."""
@@ -296,6 +305,10 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                           b_expiry=os_.expiry)
                 _sig(sv, "sa_", ob)
                 _sig(sv, "sb_", os_)
+            elif t == T_SCENARIO:
+                sv.update(asset=f["asset"], otime=f["time"], chunk=f["chunk"],
+                          **{f"dv{i}": encode(f[f"dv{i}"]) for i in range(SCENARIO_CHUNK)})
+                _sig(sv, "sa_", req)
             elif t in (T_ORACLE, T_FUNDING, T_SETTLEMENT_PRICE):
                 sv.update(asset=f["asset"], otime=f["time"],
                           price=f.get("price", 0), index=encode(f.get("index", 0)))
@@ -405,6 +418,8 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
         raise AssertionError("the circuit's root differs from the record replay's")
 
     v.update(_registry(rs, listed_before, assets))
+    if sum(a.kind == KIND_PERP for a in rs.assets.values()) > underlyings:
+        raise Unsupported(f"more perpetuals listed than the circuit's {underlyings} underlyings")
     names = input_names(slots, depth, assets)
     if len(v) != len(names):
         raise AssertionError(f"witness has {len(v)} values for {len(names)} inputs")
@@ -417,7 +432,7 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                                     batch_number, old_root, new_root, bytes(queue_before), qhash,
                                     data)
     return Batch(slots, depth, v, old_root, new_root, bytes(queue_before), qhash, q_used, data,
-                 pub, batch_number, l1_slots, assets, records)
+                 pub, batch_number, l1_slots, assets, records, underlyings)
 
 
 def plan_batches(pre: Sequencer, requests: list[Request], *, slots: int,

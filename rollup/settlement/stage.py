@@ -168,7 +168,8 @@ def build_next(cfg: Config, *, first: int | None = None, last: int | None = None
         if queue is None:
             queue = fed_queue(cfg, first)
         b = build_batch(pre, reqs, batch_number=number, queue=queue,
-                        queue_before=qb, assets=cfg.batch_assets, **shape)
+                        queue_before=qb, assets=cfg.batch_assets,
+                        underlyings=cfg.batch_underlyings, **shape)
     except ValueError as exc:  # rollup.settlement.batch.Unsupported among them
         raise BatchError(f"rows {first}..{last if last is not None else '?'}: {exc}") from None
     t1 = time.perf_counter()
@@ -191,7 +192,8 @@ def build_next(cfg: Config, *, first: int | None = None, last: int | None = None
     tmp.replace(wtns)
     meta = {"number": number, "first_seq": first, "last_seq": last, "requests": len(reqs),
             "records": len(b.records), "slots": b.slots, "l1_slots": b.l1_slots,
-            "assets": b.assets, "depth": b.depth, "old_root": f"0x{b.old_root:064x}",
+            "assets": b.assets, "underlyings": b.underlyings, "depth": b.depth,
+            "old_root": f"0x{b.old_root:064x}",
             "new_root": f"0x{b.new_root:064x}", "queue_before": "0x" + b.queue_before.hex(),
             "queue_after": "0x" + b.queue_after.hex(), "queue_consumed": b.queue_consumed,
             "public_data": "0x" + b.public_data.hex(), "public_input": str(b.public_input),
@@ -223,7 +225,8 @@ def batch_file(cfg: Config, batch_json: str | None) -> tuple[Path, dict]:
 def missing_key_hint(cfg: Config, meta: dict, zkey_path: Path) -> str:
     named = (meta["slots"], meta["l1_slots"]) != (cfg.batch_slots, cfg.batch_l1_slots)
     return (f"no proving key at {zkey_path} (`rollup setup --slots {meta['slots']} --l1-slots "
-            f"{meta['l1_slots']} --assets {meta['assets']} --depth {meta['depth']} --out "
+            f"{meta['l1_slots']} --assets {meta['assets']} --underlyings "
+            f"{meta.get('underlyings', 1)} --depth {meta['depth']} --out "
             f"{cfg.keys_dir}{' --only batch --named' if named else ''}`, or pass --zkey)")
 
 

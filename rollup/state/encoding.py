@@ -7,6 +7,8 @@ range-checked at these widths (``circuits.gadgets.signed``: ``encode``, ``decode
 
     position slot S_j = H3(asset_id, enc(balance), enc(funding_snapshot)); empty = (0, 0, 0)
     account leaf      = H6(pk_x, pk_y, nonce, enc(collateral), H8(S_0..S_7), orders_root)
+    oracle leaf       = H5(price, enc(funding), settlement, settled, H2(H13(enc dV[0..12]),
+                                                                        H13(enc dV[13..25])))
     state root        = H3(accounts_root, registry_root, global_root)
 
 Every leaf and root, the margin rule and the transition rules: docs/state.md.
@@ -15,6 +17,7 @@ Every leaf and root, the margin rule and the transition rules: docs/state.md.
 from __future__ import annotations
 
 from circuits.gadgets.signed import decode, encode, fits
+from rollup.transactions import DV_BITS, SCENARIO_CHUNK, SCENARIO_UPDATE_CHUNKS, SCENARIOS
 
 __all__ = [
     "ASSET_DEPTH",
@@ -30,6 +33,10 @@ __all__ = [
     "POSITION_SLOTS",
     "PRICE_BITS",
     "RISK_SCALE",
+    "SCENARIOS",
+    "SCENARIO_CHUNK",
+    "SCENARIO_UPDATE_CHUNKS",
+    "DV_BITS",
     "TIME_BITS",
     "decode",
     "encode",
@@ -53,6 +60,10 @@ ORDER_ID_BITS = 64
 ADDRESS_BITS = 160
 
 RISK_SCALE = 10**6
+
+# scenario margin (docs/margin.md): the oracle's dV rows per asset, hashed into the oracle leaf
+# as H2(H13(enc dV[0..12]), H13(enc dV[13..25])); the widths are the signed messages' and
+# records' (rollup.transactions)
 
 KIND_PERP = 1
 KIND_CALL = 2

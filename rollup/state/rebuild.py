@@ -10,14 +10,22 @@ argument: docs/state.md). Nothing here re-decides what a record states.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from circuits.babyjubjub import unpack_point
-from rollup.state.encoding import DEFAULT_ACCOUNT_DEPTH, ORDER_TREE_DEPTH
+from rollup.state.encoding import (
+    DEFAULT_ACCOUNT_DEPTH,
+    ORDER_TREE_DEPTH,
+    SCENARIO_CHUNK,
+    SCENARIO_UPDATE_CHUNKS,
+    SCENARIOS,
+)
 from rollup.state.state import (
     EMPTY_SLOT,
     FEE_ACCOUNT,
     Account,
     Asset,
-    OracleEntry,
+    ScenarioStage,
     State,
     settle_funding,
 )
@@ -30,6 +38,7 @@ from rollup.transactions import (
     T_LIST_ASSET,
     T_ORACLE,
     T_REFUND,
+    T_SCENARIO,
     T_SET_ORACLE_KEY,
     T_SETTLEMENT_PRICE,
     T_TRADE,
@@ -172,12 +181,23 @@ def apply_record(st: State, t: int, f: dict[str, int], *,  # noqa: C901 - one br
         st.set_time(f["time"])
         o = st.oracle[f["asset"]]
         if t == T_ORACLE:
-            o = OracleEntry(f["price"], o.funding_index, o.settlement_price, o.settled)
+            o = replace(o, price=f["price"])
         elif t == T_FUNDING:
-            o = OracleEntry(o.price, f["index"], 0, 0)
+            o = replace(o, funding_index=f["index"], settlement_price=0, settled=0)
         else:
-            o = OracleEntry(o.price, 0, f["price"], 1)
+            o = replace(o, funding_index=0, settlement_price=f["price"], settled=1)
         st.set_oracle(f["asset"], o)
+    elif t == T_SCENARIO:
+        # chunk k writes rows 5k..5k+4 of the stage; the last chunk sets the asset's rows
+        st.set_time(f["time"])
+        k, first = f["chunk"], f["chunk"] * SCENARIO_CHUNK
+        rows = list(st.stage.rows)
+        part = [f[f"dv{i}"] for i in range(SCENARIO_CHUNK)][:SCENARIOS - first]
+        rows[first:first + len(part)] = part
+        last = k == SCENARIO_UPDATE_CHUNKS - 1
+        st.set_stage(ScenarioStage(f["asset"], f["time"], 0 if last else k + 1, tuple(rows)))
+        if last:
+            st.set_oracle(f["asset"], replace(st.oracle[f["asset"]], rows=tuple(rows)))
     elif t == T_LIQUIDATION:
         asset = st.assets[f["asset"]]
         victim, liq = _working(st, f["liquidated"]), _working(st, f["liquidator"])

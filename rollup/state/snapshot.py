@@ -3,11 +3,13 @@
 ``state_tables(state)`` -> (meta, arrays) and ``state_from_tables(meta, arrays)`` -> State are
 exact inverses: every account (key, nonce, collateral, the 8 position slots, the order slots in
 their order), every tree node, the cached positions roots, the asset registry, the oracle
-table, the time and the oracle key. Integers of any size go through ``int_column`` (int64 or
-uint64 when they all fit, else 256-bit two's complement rows); tree nodes and keys are always
-such rows. The loaded state's root is recomputed from its tree roots (two hashes), so a table
-that does not match its trees' top is caught; the leaves are trusted to the file's hash. A state
-of another order-tree depth (``meta["order_depth"]``, 8 when absent) is refused.
+table (scenario rows included), the time, the oracle key and the scenario stage. Integers of
+any size go through ``int_column`` (int64 or uint64 when they all fit, else 256-bit two's
+complement rows); tree nodes and keys are always such rows. The loaded state's root is
+recomputed from its tree roots (two hashes), so a table that does not match its trees' top is
+caught; the leaves are trusted to the file's hash. A state of another order-tree depth
+(``meta["order_depth"]``, 8 when absent) or margin rule (``meta["margin"]``, "linear" when
+absent: other oracle leaves) is refused.
 Malformed tables raise ValueError (``rollup.durability.snapshot`` turns it into SnapshotError).
 """
 
@@ -18,7 +20,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from rollup.state.encoding import ORDER_TREE_DEPTH, POSITION_SLOTS
-from rollup.state.state import Account, Asset, OracleEntry, State, Tracked, Versioned
+from rollup.state.state import (
+    Account,
+    Asset,
+    OracleEntry,
+    ScenarioStage,
+    State,
+    Tracked,
+    Versioned,
+)
 from rollup.state.tree import SparseMerkleTree
 
 WIDE = 32  # bytes of a wide integer: 256-bit two's complement, big-endian
@@ -26,7 +36,8 @@ WIDE = 32  # bytes of a wide integer: 256-bit two's complement, big-endian
 ASSET_FIELDS = ("asset_id", "kind", "risk_initial", "risk_maintenance", "underlying", "strike",
                 "expiry", "short_initial", "short_maintenance", "maker_fee", "taker_fee",
                 "liquidation_fee", "name")
-ORACLE_FIELDS = ("price", "funding_index", "settlement_price", "settled")
+ORACLE_FIELDS = ("price", "funding_index", "settlement_price", "settled", "rows")
+MARGIN_RULE = "scenario"  # the margin rule the committed state is laid out for
 
 
 def int_column(values: Sequence[int]) -> np.ndarray:
@@ -111,8 +122,11 @@ def state_tables(state: State) -> tuple[dict, dict[str, np.ndarray]]:
         "account_depth": state.account_depth, "order_depth": ORDER_TREE_DEPTH,
         "time": state.time,
         "oracle_pk": list(state.oracle_pk),
+        "margin": MARGIN_RULE,
+        "stage": [state.stage.asset, state.stage.time, state.stage.next, list(state.stage.rows)],
         "assets": [[getattr(x, f) for f in ASSET_FIELDS] for x in state.assets.values()],
-        "oracle": [[k] + [getattr(o, f) for f in ORACLE_FIELDS] for k, o in state.oracle.items()],
+        "oracle": [[k, o.price, o.funding_index, o.settlement_price, o.settled, list(o.rows)]
+                   for k, o in state.oracle.items()],
     }
     return meta, a
 
@@ -134,6 +148,11 @@ def state_from_tables(meta: dict, a: dict[str, np.ndarray]) -> State:
     got = meta.get("order_depth", 8)
     if got != ORDER_TREE_DEPTH:
         raise ValueError(f"a state of depth-{got} order trees; this build's are {ORDER_TREE_DEPTH}")
+    # the oracle leaves and the global root commit the scenario rows since the scenario rule
+    # (files written before hold the linear rule's leaves: no root of theirs is this build's)
+    rule = meta.get("margin", "linear")
+    if rule != MARGIN_RULE:
+        raise ValueError(f"a state of the {rule} margin rule; this build's is {MARGIN_RULE}")
     st = State(int(meta["account_depth"]))
     ids = column_ints(a["accounts.id"])
     xs, ys = column_ints(a["accounts.pk_x"]), column_ints(a["accounts.pk_y"])
@@ -166,10 +185,12 @@ def state_from_tables(meta: dict, a: dict[str, np.ndarray]) -> State:
                           strict=True))
     st.assets = Versioned((r[0], Asset(**dict(zip(ASSET_FIELDS, r, strict=True))))
                           for r in meta["assets"])
-    st.oracle = Versioned((r[0], OracleEntry(**dict(zip(ORACLE_FIELDS, r[1:], strict=True))))
+    st.oracle = Versioned((r[0], OracleEntry(*r[1:5], tuple(r[5])))
                           for r in meta["oracle"])
     st.time = meta["time"]
     st.oracle_pk = tuple(meta["oracle_pk"])
+    a_, t_, n_, rows_ = meta["stage"]
+    st.stage = ScenarioStage(a_, t_, n_, tuple(rows_))
     st._hash_root()
     return st
 

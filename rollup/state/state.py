@@ -17,9 +17,11 @@ slot is unchanged, so a collateral or nonce change costs one H6 and the path.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from circuits.poseidon import poseidon
 from rollup.errors import UnknownAccount
 from rollup.state.encoding import (
     ASSET_DEPTH,
@@ -29,6 +31,7 @@ from rollup.state.encoding import (
     KIND_PUT,
     ORDER_TREE_DEPTH,
     POSITION_SLOTS,
+    SCENARIOS,
     encode,
 )
 from rollup.state.tree import (
@@ -194,15 +197,46 @@ class Asset:
                 self.maker_fee, self.taker_fee, self.liquidation_fee]
 
 
+ZERO_ROWS = (0,) * SCENARIOS
+
+
+@functools.lru_cache(maxsize=4096)
+def rows_hash(rows: tuple[int, ...]) -> int:
+    """H2(H13(enc dV[0..12]), H13(enc dV[13..25])): the scenario rows in the oracle leaf."""
+    half = SCENARIOS // 2
+    enc = [encode(x) for x in rows]
+    return poseidon([poseidon(enc[:half]), poseidon(enc[half:])])
+
+
 @dataclass(frozen=True)
 class OracleEntry:
+    """An asset's oracle leaf: price, funding index, settlement, and the scenario rows dV (the
+    P&L of one unit in each scenario of docs/margin.md, all 0 until the oracle publishes)."""
+
     price: int = 0
     funding_index: int = 0
     settlement_price: int = 0
     settled: int = 0
+    rows: tuple[int, ...] = ZERO_ROWS
 
     def fields(self) -> list[int]:
-        return [self.price, encode(self.funding_index), self.settlement_price, self.settled]
+        return [self.price, encode(self.funding_index), self.settlement_price, self.settled,
+                rows_hash(self.rows)]
+
+
+@dataclass(frozen=True)
+class ScenarioStage:
+    """A scenario update in progress (docs/state.md): the asset and time of its chunk 0, the
+    next chunk expected (0: none in progress) and the rows received; the rows of an earlier
+    update stay until overwritten (no chunk reads them before its own update wrote them)."""
+
+    asset: int = 0
+    time: int = 0
+    next: int = 0
+    rows: tuple[int, ...] = ZERO_ROWS
+
+    def fields(self) -> list[int]:
+        return [self.asset, self.time, self.next, rows_hash(self.rows)]
 
 
 class State:
@@ -219,6 +253,7 @@ class State:
         self.oracle_tree = SparseMerkleTree(ASSET_DEPTH, hasher)
         self.time = 0
         self.oracle_pk: tuple[int, int] = (0, 0)
+        self.stage = ScenarioStage()
         self._slot_cache: dict[tuple[int, int, int], int] = {}
         self._empty_slot_hash = hasher.hash([0, 0, 0])
         self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
@@ -244,7 +279,7 @@ class State:
         new.order_trees = {i: t.copy() for i, t in self.order_trees.items()}
         new.assets, new.registry_tree = Versioned(self.assets), self.registry_tree.copy()
         new.oracle, new.oracle_tree = Versioned(self.oracle), self.oracle_tree.copy()
-        new.time, new.oracle_pk = self.time, self.oracle_pk
+        new.time, new.oracle_pk, new.stage = self.time, self.oracle_pk, self.stage
         new._slot_cache, new._empty_slot_hash = dict(self._slot_cache), self._empty_slot_hash
         new._proots, new._root, new._txn = dict(self._proots), self._root, None
         new._pending_accounts = dict(self._pending_accounts)
@@ -262,7 +297,7 @@ class State:
             raise RuntimeError("a state transaction is already open")
         self._txn = {}  # account id -> its object (or None) before the transaction
         self._txn_tables: dict[str, dict] | None = None  # "assets"/"oracle" -> same, if touched
-        self._txn_globals = (self.time, self.oracle_pk)
+        self._txn_globals = (self.time, self.oracle_pk, self.stage)
 
     @property
     def in_txn(self) -> bool:
@@ -289,7 +324,7 @@ class State:
                     table.pop(key, None)
                 else:
                     table[key] = old
-        self.time, self.oracle_pk = self._txn_globals
+        self.time, self.oracle_pk, self.stage = self._txn_globals
 
     def commit(self, defer: bool = False) -> int | None:
         """Close the transaction: rehash the changed leaves and return the new root; with
@@ -313,7 +348,7 @@ class State:
                 into = saved[name]
                 for key, old in olds.items():
                     into.setdefault(key, old)
-        if txn or tables or self._txn_globals != (self.time, self.oracle_pk):
+        if txn or tables or self._txn_globals != (self.time, self.oracle_pk, self.stage):
             self._root = None
         return None if defer else self.flush()
 
@@ -325,7 +360,7 @@ class State:
         if self._txn is not None or self._saved is not None:
             raise RuntimeError("a savepoint starts between transactions, one at a time")
         self._saved = {"accounts": {}, "assets": {}, "oracle": {},
-                       "globals": (self.time, self.oracle_pk, self._root)}
+                       "globals": (self.time, self.oracle_pk, self.stage, self._root)}
 
     def restore_savepoint(self) -> None:
         """Put back what the transactions since ``savepoint`` replaced, and close it. The queued
@@ -341,7 +376,7 @@ class State:
                 else:
                     table[key] = old
         # the tables are as they were and no tree moved: so is the root
-        self.time, self.oracle_pk, self._root = saved["globals"]
+        self.time, self.oracle_pk, self.stage, self._root = saved["globals"]
 
     def release_savepoint(self) -> None:
         """Keep what the transactions since ``savepoint`` did, and close it."""
@@ -435,6 +470,10 @@ class State:
     def set_oracle_key(self, pk: tuple[int, int]) -> None:
         self._touch_globals()
         self.oracle_pk = pk
+
+    def set_stage(self, stage: ScenarioStage) -> None:
+        self._touch_globals()
+        self.stage = stage
 
     def _touch_globals(self) -> None:
         if self._txn is None:
@@ -545,10 +584,12 @@ class State:
                                  self.positions_root(acc), self.orders_root(i)])
 
     def global_root(self) -> int:
-        key = (self.time, self.oracle_tree.root, *self.oracle_pk)
+        """H5(time, oracle_root, oracle_pk_x, oracle_pk_y, H4(stage))."""
+        key = (self.time, self.oracle_tree.root, *self.oracle_pk, self.stage)
         cached = self.__dict__.get("_global")
         if cached is None or cached[0] != key:
-            cached = self._global = (key, self.hasher.hash(list(key)))
+            stage = self.hasher.hash(self.stage.fields())
+            cached = self._global = (key, self.hasher.hash([*key[:4], stage]))
         return cached[1]
 
     def _hash_root(self) -> int:

@@ -16,6 +16,7 @@ from rollup import errors as E
 from rollup.engine import testnet as tn
 from rollup.engine.sequencer import Sequencer
 from rollup.engine.testnet import CALL, DOMAIN, PERP
+from rollup.margin.risk import is_liquidatable
 from rollup.settlement.batch import Unsupported, build_batch
 from rollup.state.rebuild import batch_records, rebuild
 from rollup.state.state import FEE_ACCOUNT, State
@@ -70,9 +71,10 @@ def cs():
 
 @pytest.fixture(scope="module")
 def venue():
-    """Accounts 1..4 funded; 1 long and 2 short 300k perps at 60,000; account 0 holds the fees
-    of that trade plus a transfer, so it has collateral to move."""
-    seq = tn.venue(n_accounts=4, depth=DEPTH, deposit=10**9)
+    """Accounts 1..4 funded (3 x 10**9: 300k perps at 60,000 need 16% of 1.8 x 10**10 under
+    the scenario rule); 1 long and 2 short 300k perps at 60,000; account 0 holds the fees of
+    that trade plus a transfer, so it has collateral to move."""
+    seq = tn.venue(n_accounts=4, depth=DEPTH, deposit=3 * 10**9)
     seq.submit(order(1, BUY, 300_000, 60_000, 1))
     seq.submit(order(2, SELL, 300_000, 60_000, 1))
     seq.submit(Transfer(3, FEE_ACCOUNT, 10**6, 0, FAR).signed(tn.key(3), DOMAIN))
@@ -148,7 +150,8 @@ def test_fee_account_cannot_trade_or_liquidate(venue):
     # also through the compiled matcher's path
     out = seq.submit_many([order(FEE_ACCOUNT, BUY, 1, 60_500, 2)], group_root=True)
     assert isinstance(out[0], E.InvalidRequest), out
-    seq.submit(oracle(OracleUpdate, PERP, 57_500, 3))  # account 1 (long) can be liquidated
+    seq.submit(oracle(OracleUpdate, PERP, 54_000, 3))  # account 1 (long) can be liquidated
+    assert is_liquidatable(seq.state, seq.state.account(1))
     with pytest.raises(E.InvalidRequest):
         seq.submit(Liquidation(FEE_ACCOUNT, 1, PERP, 100, 0, FAR).signed(tn.key(0), DOMAIN))
     assert not any(a for a, _, _ in seq.state.account(FEE_ACCOUNT).positions)

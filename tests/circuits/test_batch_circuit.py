@@ -20,6 +20,7 @@ from rollup.chain.layout import KIND_FORCED_WITHDRAWAL as KIND_FORCED
 from rollup.engine import testnet as tn
 from rollup.engine.testnet import CALL, DOMAIN, EXPIRY, PERP
 from rollup.margin.risk import is_liquidatable
+from rollup.margin.scenario import perp_row
 from rollup.settlement.batch import (
     BatchQueue,
     Unsupported,
@@ -28,7 +29,7 @@ from rollup.settlement.batch import (
     plan_batches,
     refund_witness,
 )
-from rollup.state.encoding import KIND_CALL
+from rollup.state.encoding import KIND_CALL, encode
 from rollup.state.rebuild import apply_record, batch_records
 from rollup.transactions import (
     BUY,
@@ -43,11 +44,13 @@ from rollup.transactions import (
     ListAsset,
     OracleUpdate,
     Refund,
+    ScenarioChunk,
     SetOracleKey,
     SettlementPrice,
     Transfer,
     Withdrawal,
     decode_records,
+    scenario_chunks,
 )
 
 SLOTS, L1, DEPTH = 4, 2, 4
@@ -68,9 +71,10 @@ def make(seq, reqs, queue=(), slots=SLOTS, l1=L1):
 @pytest.fixture(scope="module")
 def venue():
     seq = tn.venue(n_accounts=4, depth=DEPTH, deposit=10**9)
-    # 1 long and 2 short 300k perps at 60,000 (leveraged), 3 sells calls
-    seq.submit(order(1, BUY, 300_000, 60_000, 1))
-    seq.submit(order(2, SELL, 300_000, 60_000, 1))
+    # 1 long and 2 short 100k perps at 60,000 (leveraged: R = 16% of the notional, 9.6e8), 3
+    # sells calls
+    seq.submit(order(1, BUY, 100_000, 60_000, 1))
+    seq.submit(order(2, SELL, 100_000, 60_000, 1))
     seq.submit(order(3, SELL, 10, 3_000, 2, asset=CALL))
     return seq
 
@@ -91,7 +95,7 @@ def batches(venue):
     # B: an option trade, the perp price falls, account 1 is liquidated, a funding tick
     seq = venue.clone()
     reqs = [order(4, BUY, 10, 3_100, 1, asset=CALL),
-            oracle(OracleUpdate, PERP, 57_500, 10),
+            oracle(OracleUpdate, PERP, 54_000, 10),
             Liquidation(4, 1, PERP, 100, 0, FAR).signed(tn.key(4), DOMAIN),
             oracle(FundingTick, PERP, -3, 11)]
     out["b"] = (*make(seq, reqs), seq, [])
@@ -125,12 +129,11 @@ def batches(venue):
     queue = [QueueEntry(KIND_DEPOSIT, ASSET_TOKEN, 10 + k, (0x55).to_bytes(20, "big"), 700, key)
              for k, key in enumerate(bad)]
     out["f"] = (*make(seq, reqs, queue), seq, queue)
-    # G: the operator lists a new call series after genesis (an L1 slot), its first price, and
-    # it trades
+    # G: the operator lists a new call series after genesis (an L1 slot), its first price and
+    # the first chunks of its scenario rows (it trades once all are published: test below)
     seq = venue.clone()
     out["g"] = (*make(seq, [NEW_SERIES, oracle(OracleUpdate, NEW, 2_000, 5),
-                             order(3, SELL, 10, 2_000, 5, asset=NEW),  # rests: no record
-                             order(4, BUY, 10, 2_000, 6, asset=NEW)]), seq, [])
+                             *NEW_ROWS[:2]]), seq, [])
     # H: the operator rotates the oracle key (an L1 slot): the next price is signed with the
     # new key, then a trade
     seq = venue.clone()
@@ -146,7 +149,20 @@ def batches(venue):
           ForcedWithdrawal(3, 1_000, 0x33, ASSET_TOKEN, key_of(3))]
     queue = [fw_entry(r) for r in fw]
     out["i"] = (*make(seq, fw, queue), seq, queue)
+    # J, K: a scenario update of the perpetual (6 signed chunks) across two batches: the stage
+    # in progress is committed in between; K finishes it (the rows set) and trades
+    seq = venue.clone()
+    seq.submit(order(4, SELL, 50, 60_500, 7))  # resting maker
+    pre_j, batch_j = make(seq, SCENARIO[:4])
+    out["j"] = (pre_j, batch_j, seq.clone(), [])
+    out["k"] = (*make(seq, [*SCENARIO[4:], order(2, BUY, 20, 61_000, 9)]), seq, [])
     return out
+
+
+SCENARIO_TIME = 6
+SCENARIO_ROWS = perp_row(60_000)
+SCENARIO = [c.signed(tn.ORACLE_KEY, DOMAIN)
+            for c in scenario_chunks(PERP, SCENARIO_TIME, SCENARIO_ROWS)]
 
 
 def key_of(account: int) -> int:
@@ -167,6 +183,10 @@ NEW_SERIES = ListAsset(NEW, KIND_CALL, risk_initial=100_000, risk_maintenance=50
                        underlying=PERP, strike=62_000, expiry=EXPIRY, short_initial=100_000,
                        short_maintenance=60_000, maker_fee=100, taker_fee=300,
                        liquidation_fee=10_000)
+
+
+NEW_ROWS = [c.signed(tn.ORACLE_KEY, DOMAIN) for c in scenario_chunks(
+    NEW, 5, [x // 3 for x in perp_row(60_000)])]
 
 
 GOOD_KEY = pack_point(tn.public_key(tn.key(7)))
@@ -191,7 +211,7 @@ def hit(bad, name):
     return any(c == name or c.startswith(name + "/") for c in bad)
 
 
-@pytest.mark.parametrize("which", ["a", "b", "c", "d", "e", "f", "g", "h", "i"])
+@pytest.mark.parametrize("which", ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"])
 def test_honest_batches(batches, cs, solver, which):
     pre, batch, seq, queue = batches[which]
     assert batch.old_root == pre.state.root and batch.new_root == seq.state.root
@@ -277,7 +297,7 @@ def test_a_usable_key_is_not_refunded(batches, cs):
 def test_batch_b_liquidates_an_account_that_was_below_maintenance(batches):
     pre, batch, seq, _ = batches["b"]
     assert len(batch.records) == 4 and batch.records[2][0] == 10  # the liquidation record
-    assert seq.state.account(1).balance(PERP) == 300_000 - 100
+    assert seq.state.account(1).balance(PERP) == 100_000 - 100
 
 
 def test_shape_is_all_the_circuit_depends_on(batches, cs):
@@ -374,6 +394,28 @@ def _tamper(batches, which, case):  # noqa: C901 - one branch per case
         v.update(s0_kx=0, s0_key_hi=int.from_bytes(key[:16], "big"),
                  s0_key_lo=int.from_bytes(key[16:], "big"))
         return v, "s0_", "key"
+    if case == "scenario_row_forged":  # a row other than the signed one
+        v["s1_dv2"] += 1
+        return v, "s1_", "signature"
+    if case == "scenario_signed_by_another_key":
+        _resign(v, "s1_", SCENARIO[1].signed(tn.key(1), DOMAIN), "sa_")
+        return v, "s1_", "signature"
+    if case == "scenario_stale_time":  # chunk 0 validly signed for a time before the state's
+        stale = ScenarioChunk(PERP, 0, 0, SCENARIO[0].dv).signed(tn.ORACLE_KEY, DOMAIN)
+        v["s0_otime"] = 0
+        _resign(v, "s0_", stale, "sa_")
+        return v, "s0_", "rules"
+    if case == "scenario_chunk_skipped":  # K without chunk 4: the last chunk right away
+        last = SCENARIO[5]
+        v.update({"s0_chunk": 5, **{f"s0_dv{i}": encode(x) for i, x in enumerate(last.dv)}})
+        _resign(v, "s0_", last, "sa_")
+        return v, "s0_", "rules"
+    if case == "scenario_other_asset":  # chunk 1 of another asset's update continues PERP's
+        other = ScenarioChunk(CALL, 1, SCENARIO_TIME, SCENARIO[1].dv).signed(tn.ORACLE_KEY,
+                                                                          DOMAIN)
+        v["s1_asset"] = CALL
+        _resign(v, "s1_", other, "sa_")
+        return v, "s1_", "rules"
     if case == "inflated_payout":
         v["s1_a_p0_bal"] += 1  # claim a larger option position than the leaf holds
         return v, "s1_", "account_a"
@@ -402,6 +444,11 @@ def _tamper(batches, which, case):  # noqa: C901 - one branch per case
     ("g", "listing_edited", None),
     ("h", "old_oracle_key_after_rotation", "signature"),
     ("h", "small_order_oracle_key", "key"),
+    ("j", "scenario_row_forged", "signature"),
+    ("j", "scenario_signed_by_another_key", "signature"),
+    ("j", "scenario_stale_time", "rules"),
+    ("j", "scenario_other_asset", "rules"),
+    ("k", "scenario_chunk_skipped", "rules"),
 ])
 @pytest.mark.adversarial
 def test_tampered_witness_fails(batches, cs, which, case, component):

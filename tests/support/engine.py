@@ -110,6 +110,7 @@ def view(seq):
                 resting=sorted(seq.resting.items(), key=lambda kv: kv[0]),
                 totals=seq.resting_totals, wide=seq._wide_totals, time=s.time,
                 cancel_alls=sorted(k for k in seq.cancel_alls if k[3] >= s.time),
+                chunks_seen=sorted(k for k in seq.chunks_seen if k[2] == s.time),
                 oracle=sorted(s.oracle.items()), assets=sorted(s.assets), order_seq=int(
                     seq.core.meta[C.M_SEQ]))
 

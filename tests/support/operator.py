@@ -44,14 +44,15 @@ def pk(key: bytes) -> tuple[int, int]:
 
 def write_config(folder: Path, n_traders: int = 4, depth: int = 8, slots: int = 4,
                  funds: int = FUNDS, markets: bool | list = True, **kw) -> Path:
-    """folder/rollup.toml: traders 1..n funded at genesis, one perpetual (asset 1), or the
-    given list of markets."""
+    """folder/rollup.toml: traders 1..n funded at genesis, one perpetual (asset 1) priced at
+    PRICE with its scenario rows from genesis on, or the given list of markets."""
     folder.mkdir(parents=True, exist_ok=True)
     args = dict(chain_id=DOMAIN.chain_id, rollup_address=f"0x{DOMAIN.rollup_address:040x}",
                 tree_depth=depth, batch_slots=slots, api_port=0,
                 oracle_key=compress(pk(ORACLE)), operator_key=compress(pk(OPERATOR)),
                 markets=[Market(PERP, "perp", 50_000, 30_000, name="ETH-PERP", maker_fee=100,
-                                taker_fee=500, liquidation_fee=10_000)] if markets is True
+                                taker_fee=500, liquidation_fee=10_000, price=PRICE)]
+                if markets is True
                 else markets or [],
                 genesis_accounts=[GenesisAccount(i, funds, pk=compress(pk(trader(i))))
                                   for i in range(1, n_traders + 1)])

@@ -411,7 +411,12 @@ def test_operator_endpoint_lists_assets_and_rotates_the_oracle_key(api):
     for bad in ({**series, "asset": svc.cfg.batch_assets}, {**series, "kind": 1}):
         st, r = Client(server.url).call("POST", "/v1/admin", json.dumps(bad).encode(), auth)
         assert st == 422 and r["error"]["code"] == "InvalidRequest", (bad, r)
+    # a second perpetual: the circuit's scenario margin takes [batch] underlyings = 1
+    perp = {**series, "kind": 1, "underlying": 0, "strike": 0, "expiry": 0}
+    st, r = Client(server.url).call("POST", "/v1/admin", json.dumps(perp).encode(), auth)
+    assert st == 422 and "[batch] underlyings" in r["error"]["message"], r
     assert c.get("/v1/status")["seq"] == before["seq"]
+    assert c.get("/v1/status")["batch"]["underlyings"] == svc.cfg.batch_underlyings == 1
     st, r = Client(server.url).call("POST", "/v1/admin", data, auth)
     assert st == 200 and r["accepted"] and r["public_data"], r
     assert 5 in c.get("/v1/status")["assets"]

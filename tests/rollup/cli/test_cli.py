@@ -44,7 +44,7 @@ def test_demo_tells_the_whole_story(tmp_path):
     for prev, b in zip(s["batches"], s["batches"][1:], strict=False):
         assert b["old_root"] == prev["new_root"]
     kinds = {k for b in s["batches"] for k in b["requests"]}
-    assert {"Deposit", "Order", "OracleUpdate", "FundingTick", "Liquidation",
+    assert {"Deposit", "Order", "OracleUpdate", "ScenarioChunk", "FundingTick", "Liquidation",
             "Withdrawal"} <= kinds
     # a pairing check (181,000) and the bookkeeping; an empty L1 slot credits nothing
     assert all(230_000 < b["gas"] < 600_000 for b in s["batches"])

@@ -7,6 +7,8 @@ from benchmarks.cli import bench as bench_cli
 from rollup.cli import cli
 from rollup.durability.journal import Journal
 from rollup.engine import testnet as tn
+from rollup.margin.sizing import plan
+from tests.support.risk import UNDERWATER, underwater_book
 
 
 def test_engine_greeks_cli():
@@ -31,6 +33,20 @@ def test_engine_recover_and_scan_cli(tmp_path):
     assert f"root 0x{root:064x}" in out.output
     out = CliRunner().invoke(cli, ["engine", "scan", str(path), *args])
     assert out.exit_code == 0 and "0 liquidatable" in out.output
+
+
+def test_engine_scan_sizes_each_liquidation(tmp_path):
+    path = tmp_path / "j.db"
+    seq = underwater_book(journal=Journal(path))
+    p = plan(seq.state, UNDERWATER)
+    seq.journal.close()
+    out = CliRunner().invoke(cli, ["engine", "scan", str(path), "--depth", "8", "--chain-id",
+                                   str(tn.DOMAIN.chain_id), "--rollup-address",
+                                   hex(tn.DOMAIN.rollup_address)])
+    assert out.exit_code == 0, out.output
+    assert f"1 liquidatable: {UNDERWATER}" in out.output
+    assert (f"account {UNDERWATER}: liquidate {p.size:,} of asset {p.asset} (maintenance "
+            "restored)") in out.output
 
 
 def test_bench_engine_toy_sizes():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from prover.formats.r1cs import read_r1cs
@@ -26,6 +28,10 @@ def test_named_shape_keys(tmp_path, monkeypatch, capsys):
     assert not (cfg.keys_dir / "batch.zkey").exists() and not (cfg.keys_dir / "exit.zkey").exists()
     assert [s.key for s in on_disk(cfg)] == [(1, 0)]  # what a deployment registers
     assert not list(cfg.keys_dir.glob("*.tmp"))
+    # what the node checks at start: the circuit the keys prove, its underlyings included
+    params = json.loads((cfg.keys_dir / "batch-1x0_circuit.json").read_text())
+    assert params == {"circuit": "batch", "slots": 1, "depth": 2, "assets": 2, "underlyings": 1,
+                      "l1_slots": 0, "constraints": r1cs.n_constraints}
 
 
 def test_setup_keeps_existing_keys_without_force(tmp_path, monkeypatch, capsys):

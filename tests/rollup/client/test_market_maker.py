@@ -40,11 +40,12 @@ def _example():
 @pytest.fixture(scope="module")
 def venue(tmp_path_factory):
     d = tmp_path_factory.mktemp("mm")
-    markets = [Market(1, "perp", 50_000, 30_000, name="ETH-PERP"),
+    # priced at genesis: the genesis publishes their scenario rows, so the markets trade at once
+    markets = [Market(1, "perp", 50_000, 30_000, name="ETH-PERP", price=SPOT),
                Market(2, "call", 100_000, 50_000, name="ETH-C", underlying=1, strike=STRIKE,
-                      expiry=EXPIRY, short_initial=100_000, short_maintenance=50_000),
+                      expiry=EXPIRY, short_initial=100_000, short_maintenance=50_000, price=137),
                Market(3, "put", 100_000, 50_000, name="ETH-P", underlying=1, strike=STRIKE,
-                      expiry=EXPIRY, short_initial=100_000, short_maintenance=50_000)]
+                      expiry=EXPIRY, short_initial=100_000, short_maintenance=50_000, price=137)]
     proc = ServerProcess(write_config(d / "op", n_traders=4, markets=markets),
                          d / "server.log").start()
     with Client(proc.url, key=ORACLE) as o:

@@ -318,11 +318,13 @@ SNAP_CHILD = textwrap.dedent("""
     from rollup.errors import EngineError
 
     write_all = sn._write_all
+    written = []  # the first periodic snapshot falls within the venue's set-up
 
     def slow_write(fd, data):
         if len(data) < 1000:  # the header
             return write_all(fd, data)
-        if seq.seq >= 40:  # the second periodic snapshot: stop half-way through the file
+        written.append(len(data))
+        if len(written) == 2:  # the second periodic snapshot: stop half-way through the file
             write_all(fd, data[: len(data) // 2])
             print("SNAPWRITE", seq.seq, flush=True)
             time.sleep(60)

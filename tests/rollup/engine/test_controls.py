@@ -206,7 +206,7 @@ LEVELS = 10
 
 def option_venue():
     """The venue with 20 more option series (calls and puts at 10 strikes) priced by the
-    oracle."""
+    oracle, with their scenario rows."""
     seq = tn.venue(n_accounts=2)
     for k in range(SERIES):
         asset = 10 + k
@@ -216,6 +216,7 @@ def option_venue():
                                      expiry=tn.EXPIRY, short_initial=100_000,
                                      short_maintenance=60_000))
         seq.apply_verified(OracleUpdate(asset, 2_000 + 100 * k, 2))
+    tn.rows_update(seq, 2)
     return seq
 
 

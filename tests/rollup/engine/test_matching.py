@@ -151,7 +151,10 @@ FAR = 10**9
 
 @pytest.fixture
 def seq():
-    return base(10**9)  # about 333,000 perp units each at 5% initial margin
+    return base(DEPOSIT)
+
+
+DEPOSIT = 3_200_000_000  # about 333,000 perp units each (R: 16% of the notional, 9,600 a unit)
 
 
 def snapshot_view(seq):
@@ -165,7 +168,7 @@ def test_resting_orders_count_toward_initial_margin(seq):
     with pytest.raises(E.InsufficientMargin):
         seq.apply_verified(Order(1, PERP, SELL, 200_000, 60_500, 2, FAR))
     assert snapshot_view(seq) == before
-    other = base(10**9)
+    other = base(DEPOSIT)
     assert other.apply_verified(Order(1, PERP, SELL, 200_000, 60_500, 2, FAR)).resting
     # the other side does not add up: all bids or all asks fill, not both
     assert seq.apply_verified(Order(1, PERP, BUY, 200_000, 59_500, 3, FAR)).resting == 200_000
@@ -225,7 +228,7 @@ def test_account_summary_cache_follows_prices_funding_and_edits():
 
     def check():
         for i in seq.state.accounts:
-            assert summary(seq.state, i, seq._sums)[4:] == fresh(i), i
+            assert summary(seq.state, i, seq._sums)[4:8] == fresh(i), i
 
     requests = [Order(1, PERP, BUY, 5, 60_000, 1, 10**9), Order(2, PERP, SELL, 5, 60_000, 1, 10**9),
                 Order(3, CALL, SELL, 2, 3_000, 1, 10**9), Order(4, CALL, BUY, 2, 3_000, 1, 10**9)]

@@ -185,36 +185,38 @@ def test_rejections_leave_state_unchanged(seq):
 
 
 def test_margin_limits_orders_and_withdrawals(seq):
-    # 10**10 collateral at 5% initial carries about 3.3M units at 60_000
-    rejected(seq, order(1, SELL, 4_000_000, 60_000, 1), E.InsufficientMargin)  # to rest
-    seq.submit(order(1, SELL, 3_000_000, 60_000, 1))
-    r = seq.submit(order(2, BUY, 3_000_000, 60_000, 1))
-    assert r.fills[0].size == 3_000_000
-    seq.submit(order(3, SELL, 3_000_000, 60_000, 1))
-    rejected(seq, order(2, BUY, 3_000_000, 60_000, 2), E.InsufficientMargin)  # at the fill
+    # 10**10 collateral carries about 1.04M units at 60_000 (16% of the notional: the worst
+    # scenario row, +16% or a weighted tail)
+    rejected(seq, order(1, SELL, 1_200_000, 60_000, 1), E.InsufficientMargin)  # to rest
+    seq.submit(order(1, SELL, 1_000_000, 60_000, 1))
+    r = seq.submit(order(2, BUY, 1_000_000, 60_000, 1))
+    assert r.fills[0].size == 1_000_000
+    seq.submit(order(3, SELL, 1_000_000, 60_000, 1))
+    rejected(seq, order(2, BUY, 1_000_000, 60_000, 2), E.InsufficientMargin)  # at the fill
     rejected(seq, Withdrawal(2, 9 * 10**9, 1, 0, FAR).signed(tn.key(2), DOMAIN),
              E.InsufficientMargin)
     # reducing is allowed even when it is the taker that is near its limit
-    seq.submit(order(4, BUY, 1_000_000, 59_000, 1))
+    seq.submit(order(4, BUY, 400_000, 59_000, 1))
     r = seq.submit(order(2, SELL, 5_000_000, 1, 3, flags=MARKET | REDUCE_ONLY))
-    assert r.fills[0].maker == 4 and seq.state.accounts[2].balance(PERP) == 2_000_000
+    assert r.fills[0].maker == 4 and seq.state.accounts[2].balance(PERP) == 600_000
 
 
 def test_funding_and_liquidation(seq):
-    seq.submit(order(1, SELL, 3_000_000, 60_000, 1))
-    seq.submit(order(2, BUY, 3_000_000, 60_000, 1))
+    seq.submit(order(1, SELL, 1_000_000, 60_000, 1))
+    seq.submit(order(2, BUY, 1_000_000, 60_000, 1))
     c1, c2 = seq.state.accounts[1].collateral, seq.state.accounts[2].collateral
     seq.submit(oracle(FundingTick, PERP, 10, 2))  # longs pay 10 per unit
     seq.submit(Transfer(1, 3, 1, 0, FAR).signed(tn.key(1), DOMAIN))  # touching settles funding
-    assert seq.state.accounts[1].collateral == c1 + 30_000_000 - 1
+    assert seq.state.accounts[1].collateral == c1 + 10_000_000 - 1
     assert seq.state.accounts[2].collateral == c2  # lazily settled later
-    seq.submit(oracle(OracleUpdate, PERP, 57_500, 3))
+    # 10% lower: below maintenance (half the published rows' 16%)
+    seq.submit(oracle(OracleUpdate, PERP, 54_000, 3))
     assert is_liquidatable(seq.state, seq.state.accounts[2])
-    rejected(seq, Liquidation(3, 2, PERP, 4_000_000, 0, FAR).signed(tn.key(3), DOMAIN),
+    rejected(seq, Liquidation(3, 2, PERP, 1_500_000, 0, FAR).signed(tn.key(3), DOMAIN),
              E.InvalidRequest)
-    r = seq.submit(Liquidation(3, 2, PERP, 1_000_000, 0, FAR).signed(tn.key(3), DOMAIN))
-    assert seq.state.accounts[2].balance(PERP) == 2_000_000
-    assert seq.state.accounts[3].balance(PERP) == 1_000_000
+    r = seq.submit(Liquidation(3, 2, PERP, 300_000, 0, FAR).signed(tn.key(3), DOMAIN))
+    assert seq.state.accounts[2].balance(PERP) == 700_000
+    assert seq.state.accounts[3].balance(PERP) == 300_000
     assert seq.state.accounts[3].nonce == 1 and r.records[0][0] == 10
     assert seq.state.root == seq.state.recompute_root()
     assert rebuild(b"".join(seq.records), 8).root == seq.state.root

@@ -13,7 +13,7 @@ from rollup.transactions import BUY, SELL, FundingTick, OracleUpdate, Order
 def book_state():
     # unsigned requests through apply_verified: signatures are covered by the sequencer tests
     seq = tn.venue(n_accounts=6)
-    sizes = [3_000_000, 2_000_000, 1_000_000]
+    sizes = [1_000_000, 600_000, 300_000]  # the first short near its limit (R = 16%)
     for i, sz in enumerate(sizes):
         seq.apply_verified(Order(1 + i, PERP, SELL, sz, 60_000, 1, 10**9))
         seq.apply_verified(Order(4 + i, PERP, BUY, sz, 60_000, 1, 10**9))
@@ -26,10 +26,13 @@ def test_margin_formula_by_hand(book_state):
     st = book_state.state
     acc = st.accounts[1]
     b = acc.balance(PERP)
-    assert b == -3_000_000
+    assert b == -1_000_000
     value = acc.collateral + b * 60_000 + acc.balance(CALL) * 3_000
     assert account_value(st, acc) == value
-    risk = 3_000_000 * 60_000 * 30_000 + 10_000 * 3_000 * 50_000 + 10_000 * 60_000 * 60_000
+    # short 1,000,000 perps and 10,000 calls: the worst row of their summed losses, halved
+    loss = [1_000_000 * p + 10_000 * c
+            for p, c in zip(st.oracle[PERP].rows, st.oracle[CALL].rows, strict=True)]
+    risk = 500_000 * max(0, *loss)
     assert account_risk(st, acc, maintenance=True) == risk
     assert excess(st, acc, maintenance=True) == value * 10**6 - risk
 
@@ -51,8 +54,8 @@ def test_scan_equals_exact_rule(book_state, price):
 def test_scan_matrix_refresh(book_state):
     seq = book_state.clone()
     mm = MarginMatrix(seq.state)
-    seq.apply_verified(Order(2, PERP, BUY, 2_000_000, 60_000, 5, 10**9))
-    seq.apply_verified(Order(5, PERP, SELL, 2_000_000, 60_000, 5, 10**9))
+    seq.apply_verified(Order(2, PERP, BUY, 600_000, 60_000, 5, 10**9))
+    seq.apply_verified(Order(5, PERP, SELL, 600_000, 60_000, 5, 10**9))
     mm.refresh([2, 5, 0])
     fresh = MarginMatrix(seq.state)
     assert np.array_equal(mm.balance, fresh.balance)

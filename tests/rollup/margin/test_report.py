@@ -38,7 +38,8 @@ def test_the_near_liquidation_account_ranks_first_under_both_rules(book):
         r = sc.requirement(acc.positions, table)
         assert x["scenario"]["requirement"] == r
         assert x["scenario"]["liquidatable"] == (v * RISK_SCALE < sc.MAINTENANCE_PPM * r)
-    # the 1% drop leaves it above today's maintenance but under the scenario rule's
+    # the rise leaves it above maintenance on the published rows (the rule enforced) but under
+    # it on the rows at the new price
     assert not rows[0]["today"]["liquidatable"] and rows[0]["scenario"]["liquidatable"]
     assert rep["liquidatable"]["today"] == 0
 
@@ -60,8 +61,10 @@ def test_grid_pnl_by_hand(book):
         assert grid[s]["net_pnl"] == pytest.approx(-sum(loss.values()), abs=1e-3)
         want = sum(max(0, x - value[i]) for i, x in loss.items())
         assert grid[s]["platform_pnl"] == pytest.approx(-want)
-    # -66% (row 16, weighted 24%) leaves the leveraged long short of collateral
-    assert grid[16]["platform_pnl"] < 0 and grid[7]["platform_pnl"] == 0
+    # +500% (row 23, weighted 3.2%) leaves the leveraged short short of collateral; -66% (row
+    # 16, weighted 24%) leaves every long covered
+    assert grid[23]["platform_pnl"] < 0 and grid[7]["platform_pnl"] == 0
+    assert grid[16]["platform_pnl"] == 0
     assert rep["greeks"]["net"] == {"1": {"delta": 0.0, "gamma": 0.0, "vega": 0.0,
                                           "theta": 0.0}}
     assert np.isfinite([r["losing_accounts_loss"] for r in grid]).all()

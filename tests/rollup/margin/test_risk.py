@@ -1,4 +1,5 @@
-"""The one-pass margin helpers equal the rule's definitions on random accounts."""
+"""The one-pass margin helpers equal the rule's definitions on random accounts, and the rule's
+requirement is ``rollup.margin.scenario``'s reference on the rows the state holds."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -8,10 +9,10 @@ from rollup.margin.risk import (
     account_risk,
     account_value,
     allowed,
-    position_risk,
     trade_allowed,
     value_and_risk,
 )
+from rollup.margin.scenario import MAINTENANCE_PPM, published_table, requirement
 from rollup.state.state import EMPTY_SLOT, Account
 
 SEQ = tn.venue(n_accounts=1)
@@ -28,6 +29,6 @@ def test_one_pass_helpers_equal_definitions(a, b):
     s = SEQ.state
     for m in (False, True):
         assert value_and_risk(s, a, m) == (account_value(s, a), account_risk(s, a, m))
-        assert sum(position_risk(s, x, bal, m) for x, bal, _ in a.positions if x) == \
-            account_risk(s, a, m)
+        r = requirement(a.positions, published_table(s))
+        assert account_risk(s, a, m) == (MAINTENANCE_PPM if m else 10**6) * r
     assert allowed(*value_and_risk(s, a), *value_and_risk(s, b)) == trade_allowed(s, a, b)

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from rollup.errors import BadOracle, UnknownMarket
 from rollup.margin import greeks as bs
 from rollup.margin import scenario as sc
-from rollup.margin.risk import account_risk, account_value
+from rollup.margin.risk import account_value
 from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT, RISK_SCALE
 from rollup.state.state import EMPTY_SLOT, Account, Asset, OracleEntry, State
+from tests.support.risk import linear_risk
 
 PERP, CALL, PUT = 1, 2, 3
 SPOT = STRIKE = 60_000
@@ -166,7 +167,7 @@ def test_delta_hedged_needs_far_less_than_the_linear_rule():
     s = venue()
     delta = float(bs.greeks(SPOT, STRIKE, DAYS / 365, 0.0, IV, True)["delta"])
     hedged = [(CALL, 1_000), (PERP, -round(1_000 * delta))]
-    linear = account_risk(s, account(hedged))  # ppm-scaled, like risk_initial
+    linear = linear_risk(s, account(hedged))  # ppm-scaled, like risk_initial
     scenario, _ = sc.risks(hedged, TABLE)
     assert scenario < linear / 2
     # and less than either leg alone: the hedge is recognized

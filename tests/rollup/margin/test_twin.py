@@ -1,6 +1,7 @@
 """The margin rule and its compiled twin agree: ``rollup.margin.compiled`` (Numba, 128-bit pairs,
-on the asset table the engine's ``Core`` loads) against ``rollup.margin.risk`` and
-``rollup.margin.resting`` (Python integers), on random and edge inputs. Where the twin answers
+on the asset table the engine's ``Core`` loads, scenario rows included) against
+``rollup.margin.risk`` and ``rollup.margin.resting`` (Python integers), on random and edge
+inputs. Where the twin answers
 ``ok`` it gives the same integers; it answers not ok exactly when an input leaves its ranges."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from rollup.engine.core import Core
 from rollup.margin import compiled as T
 from rollup.margin.resting import resting_worst
-from rollup.margin.risk import allowed, position_risk, unsettled_funding, value_and_risk
+from rollup.margin.risk import allowed, unsettled_funding, value_and_risk
 from rollup.state.encoding import KIND_CALL, KIND_PERP, KIND_PUT
 from rollup.state.state import EMPTY_SLOT, Account, Asset, OracleEntry, State
 
@@ -47,21 +48,24 @@ fundings = st.one_of(st.sampled_from([0, 1, -1, BOUND - 1, -(BOUND - 1)]),
 balances = st.one_of(st.sampled_from([0, 1, -1, 2**31, -2**31, 2**62, -2**62, 2**63 - 1,
                                       -2**63]),
                      st.integers(-2**63, 2**63 - 1), st.integers(-10**6, 10**6))
-markets = st.fixed_dictionaries({a: st.tuples(prices, factors, factors, fundings)
+dvs = st.one_of(st.integers(-10**6, 10**6), st.integers(-(2**60 - 1), 2**60 - 1),
+                st.sampled_from([0, 2**60 - 1, -(2**60 - 1), 2**31]))
+rows = st.lists(dvs, min_size=26, max_size=26).map(tuple)
+markets = st.fixed_dictionaries({a: st.tuples(prices, factors, rows, fundings)
                                  for a in KINDS})
 
 
 def venue(market) -> tuple[State, np.ndarray]:
-    """A state with the four assets listed at these (price, risk factor, short factor,
-    funding index), and the asset table the engine loads from it."""
+    """A state with the four assets listed at these (price, fee factor, scenario rows, funding
+    index), and the asset table the engine loads from it."""
     s = State(account_depth=4)
     s.begin()
     for a, kind in KINDS.items():
-        _, rf, sf, _ = market[a]
+        _, rf, _, _ = market[a]
         s.add_asset(Asset(a, kind, rf, rf, underlying=0 if kind == KIND_PERP else PERP,
-                          strike=1, expiry=10**9, short_initial=sf, short_maintenance=sf))
-    for a, (p, _, _, f) in market.items():
-        s.set_oracle(a, OracleEntry(p, f if KINDS[a] == KIND_PERP else 0, 0, 0))
+                          strike=1, expiry=10**9, maker_fee=rf, taker_fee=rf))
+    for a, (p, _, dv, f) in market.items():
+        s.set_oracle(a, OracleEntry(p, f if KINDS[a] == KIND_PERP else 0, 0, 0, dv))
     s.commit(defer=True)
     core = Core()
     core.sync(s)
@@ -72,22 +76,48 @@ def in_range(x: int) -> bool:
     return -BOUND < x < BOUND
 
 
-def risk_in_range(s: State, a: int, b: int) -> bool:
-    """The twin's ranges for the risk of balance b in asset a."""
-    if not in_range(b * s.oracle[a].price):
-        return False
-    asset = s.assets[a]
-    return b >= 0 or asset.kind == KIND_PERP or in_range(b * s.oracle[asset.underlying].price)
+def under(a: int) -> int:
+    return a if KINDS[a] == KIND_PERP else PERP
 
 
-@settings(max_examples=60, deadline=None)
-@given(markets, st.sampled_from(list(KINDS)), balances)
-def test_position_risk(market, a, b):
-    s, asi = venue(market)
-    ok, r = T.position_risk(asi, a, b)
-    assert ok == risk_in_range(s, a, b)
-    if ok:
-        assert value(r) == position_risk(s, a, b)
+def sums_in_range(terms) -> bool:
+    """The twin's ``shift`` chain: each product and each partial sum below BOUND."""
+    x = 0
+    for t in terms:
+        if not in_range(t):
+            return False
+        x -= t
+        if not in_range(x):
+            return False
+    return True
+
+
+def losses_in_range(s: State, held, aid: int = -1, hb: int = 0, a2: int = 0,
+                    q2: int = 0) -> bool:
+    """The twin's ranges for the losses of the underlyings of ``held`` (slot order, balance hb
+    for aid, q2 more of a2) -- every underlying the slots, aid or a2 name."""
+    us = {under(a) for a, b in held if a and (b or a == aid)}
+    if aid > 0:
+        us.add(under(aid))
+    if a2 > 0:
+        us.add(under(a2))
+    for u in us:
+        for r in range(26):
+            terms, seen = [], False
+            for a, b in held:
+                if not a:
+                    continue
+                seen |= a == aid
+                b = hb if a == aid else b
+                if b and under(a) == u:
+                    terms.append(b * s.oracle[a].rows[r])
+            if aid > 0 and not seen and hb and under(aid) == u:
+                terms.append(hb * s.oracle[aid].rows[r])
+            if a2 > 0 and q2 and under(a2) == u:
+                terms.append(q2 * s.oracle[a2].rows[r])
+            if not sums_in_range(terms):
+                return False
+    return True
 
 
 values = st.integers(-(1 << 66), 1 << 66)
@@ -135,7 +165,8 @@ def test_value_and_risk(market, acc):
     payments_ok = all(in_range(b * (s.oracle[a].funding_index - snap))
                       for a, b, snap in held if KINDS[a] == KIND_PERP)
     expect_settled = acc.collateral + unsettled_funding(s, acc)
-    expect_ok = (payments_ok and all(risk_in_range(s, a, b) for a, b, _ in held)
+    expect_ok = (payments_ok and all(in_range(b * s.oracle[a].price) for a, b, _ in held)
+                 and losses_in_range(s, [(a, b) for a, b, _ in acc.positions])
                  and in_range(expect_settled))
     assert ok == expect_ok
     if ok:
@@ -161,15 +192,14 @@ def test_resting_worst(market, acc, rows, aid, hb, data):
                 per[a] = list(row)
     pa, pb, _ = arrays(acc)
     ok, dv, dr = T.resting_worst(rt, asi, pa, pb, aid, hb)
-    balances_ = {a: b for a, b, _ in acc.positions if a}
+    held = [(a, b) for a, b, _ in acc.positions]
     expect_ok = True
     for a, (bq, _, aq, _) in per.items():
-        b = hb if a == aid else balances_.get(a, 0)
-        expect_ok &= risk_in_range(s, a, b)
+        expect_ok &= losses_in_range(s, held, aid, hb)
         for q in (bq, -aq):
             if q:
-                expect_ok &= (in_range(q * s.oracle[a].price) and in_range(b + q)
-                              and risk_in_range(s, a, b + q))
+                expect_ok &= (in_range(q * s.oracle[a].price)
+                              and losses_in_range(s, held, aid, hb, a, q))
     assert ok == expect_ok
     if ok:
         assert (value(dv), value(dr)) == resting_worst(s, per, acc.positions, aid, hb)
@@ -177,8 +207,10 @@ def test_resting_worst(market, acc, rows, aid, hb, data):
 
 def test_resting_worst_edges():
     """Both sides resting, the worse one chosen; a tie on excess broken by the value change."""
-    s, asi = venue({PERP: (100, 50_000, 0, 0), CALL: (10, 100_000, 100_000, 0),
-                    PUT: (10, 100_000, 100_000, 0), PERP2: (1, 0, 0, 0)})
+    # the perpetual loses 5 a unit long in every row: risk 5,000,000 a unit
+    opt = (3,) * 13 + (-4,) * 13
+    s, asi = venue({PERP: (100, 50_000, (-5,) * 26, 0), CALL: (10, 100_000, opt, 0),
+                    PUT: (10, 100_000, opt[::-1], 0), PERP2: (1, 0, (0,) * 26, 0)})
     rt = np.zeros((asi.shape[0], 4), np.int64)
     long_ = Account((1, 2), 0, 0, [(PERP, 50, 0)] + [EMPTY_SLOT] * 7)
     pa, pb, _ = arrays(long_)

@@ -145,6 +145,34 @@ def test_feeder_signs_prices_the_sequencer_accepts(tmp_path):
         service.close()
 
 
+def test_feeder_publishes_changed_scenario_rows(tmp_path):
+    """After a tick's prices, each asset whose scenario rows changed gets six signed chunks at
+    the tick's time; the state then holds the rows the oracle computes at its prices."""
+    from rollup.api.service import SequencerService
+    from rollup.margin.scenario import changed_rows, perp_row
+
+    path = write_config(tmp_path / "op", n_traders=1, depth=4,
+                        markets=[Market(1, "perp", 50_000, 30_000, price=2_000)])
+    cfg = load(path)
+    service = SequencerService(cfg, log=lambda m: None).start()
+    try:
+        def market():
+            return service.call(lambda s: (s.seq.state.time, {1: s.seq.state.oracle[1].price},
+                                           {1: 0}))
+
+        def scenarios():
+            return service.call(lambda s: changed_rows(s.seq.state))
+
+        feeder = OracleFeeder(WalkSource(cfg.chain_id), ORACLE, cfg.domain(), service.submit,
+                              market, clock=lambda: 1_000.0, scenarios=scenarios)
+        assert feeder.tick() == 1 + 6
+        price = market()[1][1]
+        rows = service.call(lambda s: s.seq.state.oracle[1].rows)
+        assert rows == tuple(perp_row(price)) and scenarios() == {}
+    finally:
+        service.close()
+
+
 def test_node_section_round_trips_and_is_checked(tmp_path):
     path = write_config(tmp_path / "op", node_provers=3, node_oracle="file:prices.jsonl",
                         node_metrics_port=9100, node_confirmations=0, node_funding_interval=0.0)
@@ -177,6 +205,20 @@ def test_node_section_round_trips_and_is_checked(tmp_path):
             load(p2)
 
 
+def test_batch_underlyings_round_trip_and_are_checked(tmp_path):
+    path = write_config(tmp_path / "op", batch_underlyings=2)
+    cfg = load(path)
+    assert cfg.batch_underlyings == 2 and load(path) == cfg and render(cfg) == path.read_text()
+    assert load(write_config(tmp_path / "one")).batch_underlyings == 1  # the default
+    two = [Market(1, "perp", 50_000, 30_000), Market(2, "perp", 50_000, 30_000)]
+    for kw, msg in (({"batch_underlyings": 0}, "batch.underlyings must be in 1..batch.assets-1"),
+                    ({"batch_underlyings": 8}, "batch.underlyings must be in 1..batch.assets-1"),
+                    ({"markets": two}, "2 perpetuals listed.*batch.underlyings = 1")):
+        with pytest.raises(ConfigError, match=msg):
+            load(write_config(tmp_path / "bad", **kw))
+    assert load(write_config(tmp_path / "two", markets=two, batch_underlyings=2))
+
+
 def test_batch_files_are_written_whole(tmp_path):
     cfg = load(write_config(tmp_path / "op"))
     assert F.built_numbers(cfg) == [] and F.last_batch(cfg) is None
@@ -197,7 +239,7 @@ def test_node_run_refuses_to_start_without_what_it_needs(tmp_path, monkeypatch, 
     assert code == 1 and "NodeError" in err and "http(s)" in err and "Traceback" not in err
     code, _, err = run(monkeypatch, capsys, "node", "run", "--config", path, "--rpc",
                        "http://127.0.0.1:9", "--port", "0")
-    assert code == 1 and "NodeError: no proving key" in err
+    assert code == 1 and "NodeError: no proving key" in err and "--underlyings 1 " in err
     code, _, err = run(monkeypatch, capsys, "node", "status", "--config", path)
     assert code == 1 and "no node status" in err
 

@@ -51,12 +51,35 @@ def test_keys_made_for_another_circuit_are_refused(chain, keys, tmp_path):
     cfg, _ = deployed(chain, tmp_path, keys, main=keys[0], shapes={(2, 1): keys[1]},
                       listed=["2x1"])
     params = {"circuit": "batch", "slots": 2, "l1_slots": 1, "depth": cfg.tree_depth,
-              "assets": cfg.batch_assets}
+              "assets": cfg.batch_assets, "underlyings": cfg.batch_underlyings}
     (cfg.keys_dir / "batch-2x1_circuit.json").write_text(json.dumps(params))
     assert len(check_batch_shapes(cfg, chain)) == 2  # what `rollup setup` wrote: the same
     (cfg.keys_dir / "batch-2x1_circuit.json").write_text(json.dumps({**params, "depth": 5}))
     with pytest.raises(NodeError, match="batch-2x1.zkey proves 2x1 batches at depth 5"):
         check_batch_shapes(cfg, chain)
+
+
+@pytest.mark.adversarial
+def test_keys_made_for_another_number_of_underlyings_are_refused(chain, keys, tmp_path):
+    """The scenario margin's loss groups are part of the circuit: a key of `rollup setup
+    --underlyings 2` (or of a setup before the parameter, which names none) proves another
+    circuit than [batch] underlyings = 1 asks for. One line says so."""
+    import json
+
+    cfg, _ = deployed(chain, tmp_path, keys, main=keys[0], shapes={}, listed=[])
+    params = {"circuit": "batch", "slots": 1, "l1_slots": 1, "depth": cfg.tree_depth,
+              "assets": cfg.batch_assets, "underlyings": 1}
+    path = cfg.keys_dir / "batch_circuit.json"
+    path.write_text(json.dumps(params))
+    assert cfg.batch_underlyings == 1 and len(check_batch_shapes(cfg, chain)) == 1
+    for other in ({**params, "underlyings": 2}, {k: v for k, v in params.items()
+                                                  if k != "underlyings"}):
+        path.write_text(json.dumps(other))
+        with pytest.raises(NodeError) as exc:
+            check_batch_shapes(cfg, chain)
+        msg = str(exc.value)
+        assert "\n" not in msg and f"{other.get('underlyings')} underlyings" in msg
+        assert "batch.zkey proves 1x1 batches" in msg and "1 ([batch])" in msg
 
 
 @pytest.mark.adversarial

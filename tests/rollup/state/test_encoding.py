@@ -1,6 +1,7 @@
 from circuits import poseidon
 from circuits.gadgets import signed
 from rollup.engine import testnet
+from rollup.margin.scenario import perp_row
 from rollup.state.encoding import ORDER_TREE_DEPTH, POSITION_SLOTS
 from rollup.state.tree import SparseMerkleTree
 from rollup.transactions import (
@@ -26,14 +27,45 @@ def test_state_root_formula():
     leaf = poseidon([*acc.pk, acc.nonce, signed.encode(acc.collateral), poseidon(slots),
                      empty_orders])
     assert st.account_tree.leaf(1) == leaf
-    oracle_leaf = poseidon([testnet.PERP_PRICE, 0, 0, 0])
+    # the venue publishes every asset's scenario rows: H2(H13(enc dV[0..12]), H13(enc dV[13..25]))
+    def rows_hash(rows):
+        enc = [signed.encode(x) for x in rows]
+        return poseidon([poseidon(enc[:13]), poseidon(enc[13:])])
+
+    perp_rows = perp_row(testnet.PERP_PRICE)
+    assert st.oracle[testnet.PERP].rows == tuple(perp_rows) and any(perp_rows)
+    oracle_leaf = poseidon([testnet.PERP_PRICE, 0, 0, 0, rows_hash(perp_rows)])
     assert st.oracle_tree.leaf(testnet.PERP) == oracle_leaf
-    glob = poseidon([st.time, st.oracle_tree.root, *st.oracle_pk])
+    # the last update (the put's, at oracle time 1) is complete: next chunk 0, its rows kept
+    stage = poseidon([testnet.PUT, 1, 0, rows_hash(st.oracle[testnet.PUT].rows)])
+    glob = poseidon([st.time, st.oracle_tree.root, *st.oracle_pk, stage])
     assert st.root == poseidon([st.account_tree.root, st.registry_tree.root, glob])
     assert st.root == st.recompute_root()
     leaf_1, sib = st.account_proof(1)
     from rollup.state import verify_proof
     assert verify_proof(st.account_tree.root, 1, leaf_1, sib)
+
+
+def test_scenario_rows_in_the_oracle_leaf():
+    """The rows hash H2(H13(enc dV[0..12]), H13(enc dV[13..25])), signed rows as v mod r."""
+    from dataclasses import replace
+
+    from rollup.margin.scenario import perp_row
+    from rollup.state.state import OracleEntry
+
+    rows = tuple(perp_row(60_000))
+    enc = [signed.encode(x) for x in rows]
+    o = replace(OracleEntry(60_000), rows=rows)
+    assert o.fields()[4] == poseidon([poseidon(enc[:13]), poseidon(enc[13:])])
+
+
+def test_the_engine_and_the_circuits_share_the_scenario_layout():
+    from circuits import batch
+    from rollup.state import encoding as enc
+
+    assert (batch.SCENARIOS, batch.SCENARIO_CHUNK, batch.DV_BITS) == (
+        enc.SCENARIOS, enc.SCENARIO_CHUNK, enc.DV_BITS) == (26, 5, 61)
+    assert batch.SCENARIO_UPDATE_CHUNKS == enc.SCENARIO_UPDATE_CHUNKS == 6
 
 
 def test_the_engine_and_the_circuits_share_the_order_tree():

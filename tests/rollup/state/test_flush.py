@@ -66,7 +66,9 @@ def from_scratch(s: State) -> int:
                               poseidon(slots), orders.root])
     tree = SparseMerkleTree(DEPTH)
     tree.update(leaves)
-    glob = poseidon([s.time, s.oracle_tree.root, *s.oracle_pk])
+    zero_rows = poseidon([poseidon([0] * 13), poseidon([0] * 13)])
+    stage = poseidon([0, 0, 0, zero_rows])  # no scenario update in progress
+    glob = poseidon([s.time, s.oracle_tree.root, *s.oracle_pk, stage])
     return poseidon([tree.root, s.registry_tree.root, glob])
 
 
