@@ -231,16 +231,7 @@ def _verify_rows(x, base8_tab, out):
                 k = (-d) >> 1
                 rx, ry, rz, rt = _add_dt(rx, ry, rz, rt, fr_neg(_ld(odd, k, 0)), _ld(odd, k, 1),
                                          _ld(odd, k, 2), fr_neg(_ld(odd, k, 3)))
-        rx, ry, rz, rt = _madd(rx, ry, rz, rt, r8x, r8y, fr_mul(_CD, fr_mul(r8x, r8y)))
-        # Left side: S*base8 from the fixed-base table, one byte of S per row.
-        lx, ly, lz, lt = _ZERO, FR_ONE, FR_ONE, _ZERO
-        for row in range(32):
-            w = _bits(x, i, _S, 8 * row, 8)
-            if w:
-                lx, ly, lz, lt = _madd(lx, ly, lz, lt, _ld4(base8_tab, row, w - 1, 0),
-                                       _ld4(base8_tab, row, w - 1, 1),
-                                       _ld4(base8_tab, row, w - 1, 2))
-        out[i] = eq(fr_mul(lx, rz), fr_mul(rx, lz)) and eq(fr_mul(ly, rz), fr_mul(ry, lz))
+        out[i] = _check(x, i, base8_tab, r8x, r8y, rx, ry, rz, rt)
     return out
 
 

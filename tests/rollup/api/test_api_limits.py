@@ -16,7 +16,8 @@ FAR = 10**9
 
 def post(url: str, data: bytes, path: str = "/v1/requests") -> tuple[int, dict, object]:
     host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    # 180 s: a request may compile a kernel on first use (a cold cache, a loaded machine)
+    conn = http.client.HTTPConnection(host, int(port), timeout=180)
     try:
         conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
         r = conn.getresponse()
