@@ -9,14 +9,17 @@ the witness from `snarkjs wtns calculate`. Above 2^13 the key comes from our dev
 instead (--setup; snarkjs's phase-2 preparation of large powers takes tens of minutes).
 Then, best of --repeat runs each:
 
-  * ours as a process: `rollup prover groth16 prove zkey wtns proof public` (start-up included,
-    like the snarkjs CLI), wall seconds and peak RSS (os.wait4 rusage of that child);
-  * ours in-process after a warm-up, with the per-phase split (witness read, A.w/B.w, H, MSMs);
+  * ours as a process: `zkprove groth16 prove zkey wtns proof public` of this checkout
+    (start-up included, like the snarkjs CLI), wall seconds and peak RSS (os.wait4 rusage of
+    that child);
+  * ours in-process after a warm-up, with the per-phase split (witness read, A.w/B.w, H and
+    MSMs) and the thread seconds of each part of "H and MSMs" (they overlap);
   * snarkjs (--vs snarkjs): `snarkjs groth16 prove` with the same files, wall seconds and RSS.
 
 Our proof is checked with `snarkjs groth16 verify` once per size. Records:
 {"op": "prove", "constraints", "domain_size", "backend": "cpu", "seconds", "peak_rss_mib",
- "in_process_seconds", "phases", "reference": "snarkjs" | null, "reference_seconds",
+ "in_process_seconds", "phases", "work", "load_average", "reference": "snarkjs" | null,
+ "reference_seconds",
  "reference_peak_rss_mib", "ratio"} with ratio = reference_seconds / seconds (> 1: we are faster).
 """
 
@@ -226,9 +229,10 @@ def build_circuit(target: int, setup: str = "auto", log=print) -> dict:
 
 # --- measurements ----------------------------------------------------------------------------
 
-def rollup_cmd() -> list:
-    exe = Path(sys.executable).parent / "rollup"
-    return [exe] if exe.exists() else [sys.executable, "-m", "rollup.cli"]
+def zkprove_cmd() -> list:
+    """`zkprove` of this checkout: `python -m prover.cli` run from ROOT (the console script of
+    a shared virtual environment may import another checkout's code)."""
+    return [sys.executable, "-m", "prover.cli"]
 
 
 def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "cpu") -> dict:
@@ -238,28 +242,30 @@ def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "
     be = get_backend(backend)
     d = Path(info["dir"])
     proof, public = d / "our_proof.json", d / "our_public.json"
-    cmd = [*rollup_cmd(), "prover", "groth16", "prove", info["zkey"], info["wtns"], proof, public,
+    cmd = [*zkprove_cmd(), "groth16", "prove", info["zkey"], info["wtns"], proof, public,
            "--backend", be.name]
-    runs = [timed_child(cmd) for _ in range(repeat)]
+    runs = [timed_child(cmd, cwd=ROOT) for _ in range(repeat)]
     seconds = min(r[0] for r in runs)
     rss = max(r[1] for r in runs)
     _run([SNARKJS, "groth16", "verify", info["vk"], public, proof], cwd=d)  # raises if invalid
 
     prove(info["zkey"], info["wtns"], backend=be)  # warm-up: JIT cache loading, page cache
-    best, phases = float("inf"), {}
+    best, phases, work, device = float("inf"), {}, {}, be.device_name
     for _ in range(repeat):
         t0 = time.perf_counter()
         res = prove(info["zkey"], info["wtns"], backend=be)
         dt = time.perf_counter() - t0
         if dt < best:
-            best, phases = dt, res.timings
+            best, phases, work, device = dt, res.timings, res.work, res.device
 
     rec = {"op": "prove", "constraints": info["constraints"], "domain_size": 1 << info["power"],
            "setup": info["setup"], "setup_seconds": info["setup_seconds"], "backend": be.name,
-           "device": be.device_name,
+           "device": device,
            "seconds": round(seconds, 4), "peak_rss_mib": round(rss, 1),
            "in_process_seconds": round(best, 4),
            "phases": {k: round(v, 4) for k, v in phases.items()},
+           "work": {k: round(v, 4) for k, v in work.items()},
+           "load_average": round(os.getloadavg()[0], 2),
            "reference": None, "reference_seconds": None, "reference_peak_rss_mib": None,
            "ratio": None}
     if vs == "snarkjs":
@@ -299,6 +305,9 @@ def print_records(records: list[dict]) -> None:
     for r in records:
         split = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in r["phases"].items())
         print(f"  {r['constraints']}: {split}")
+        if r.get("work"):
+            parts = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in r["work"].items())
+            print(f"    thread seconds inside 'A.w, B.w, H and MSMs' (overlapping): {parts}")
 
 
 # --- start-up (--startup) --------------------------------------------------------------------
@@ -325,7 +334,7 @@ def measure_startup(info: dict, repeat: int, log=print) -> dict:
            "domain_size": 1 << info["power"], "setup": info["setup"],
            "import_prover_cli": _best([py, "-c", "import prover.cli"], repeat),
            "first_kernel": _best([py, "-c", _FIRST_KERNEL], repeat)}
-    for engine in ("auto", "ints", "kernels"):
+    for engine in ("auto", "ints", "native", "kernels"):
         rec[f"prove_{engine}"] = _best([*zk, "groth16", "prove", info["zkey"], info["wtns"],
                                         proof, public, "--engine", engine], repeat)
         _run([SNARKJS, "groth16", "verify", info["vk"], public, proof], cwd=d)
@@ -373,10 +382,12 @@ def print_startup(records: list[dict]) -> None:
 
     rows = [{"constraints": r["constraints"], "domain": r["domain_size"],
              **{k: r[k]["seconds"] for k in ("import_prover_cli", "first_kernel", "prove_auto",
-                                             "prove_ints", "prove_kernels", "snarkjs_prove",
-                                             "verify", "snarkjs_verify")}} for r in records]
+                                             "prove_ints", "prove_native", "prove_kernels",
+                                             "snarkjs_prove", "verify", "snarkjs_verify")}}
+            for r in records]
     print_table("Start-up, whole process, best wall seconds", rows, [
         ("constraints", "constraints"), ("domain", "domain"), ("import_prover_cli", "import"),
         ("first_kernel", "1st kernel"), ("prove_auto", "prove"), ("prove_ints", "ints"),
-        ("prove_kernels", "kernels"), ("snarkjs_prove", "snarkjs"), ("verify", "verify"),
+        ("prove_native", "native"), ("prove_kernels", "kernels"), ("snarkjs_prove", "snarkjs"),
+        ("verify", "verify"),
         ("snarkjs_verify", "snarkjs verify")])
