@@ -157,6 +157,11 @@ def test_unavailable_library_falls_back_to_numba(tmp_path, monkeypatch):
     assert not CpuBackend().native
     with pytest.raises(BackendUnavailable, match="no linker"):
         CpuBackend(native=True)
+    monkeypatch.setattr(native, "_state", {})  # a later process: the marker, not a new build
+    monkeypatch.setattr(native_build, "build_library", None)
+    assert native.load() is None
+    assert "no linker" in native.unavailable_reason()
+    assert "delete it to try again" in native.unavailable_reason()
     monkeypatch.setattr(native, "_state", {})
     monkeypatch.setenv("ZKPROVE_NATIVE", "0")
     assert native.load() is None and native.unavailable_reason() == "ZKPROVE_NATIVE=0"
