@@ -9,15 +9,22 @@ the witness from `snarkjs wtns calculate`. Above 2^13 the key comes from our dev
 instead (--setup; snarkjs's phase-2 preparation of large powers takes tens of minutes).
 Then, best of --repeat runs each:
 
-  * ours as a process: `rollup prover groth16 prove zkey wtns proof public` (start-up included,
-    like the snarkjs CLI), wall seconds and peak RSS (os.wait4 rusage of that child);
-  * ours in-process after a warm-up, with the per-phase split (witness read, A.w/B.w, H, MSMs);
-  * snarkjs (--vs snarkjs): `snarkjs groth16 prove` with the same files, wall seconds and RSS.
+  * ours as a process: `zkprove groth16 prove zkey wtns proof public` of this checkout
+    (start-up included, like the snarkjs CLI), wall seconds and peak RSS (os.wait4 rusage of
+    that child);
+  * ours in-process after a warm-up, with the per-phase split (witness read, A.w/B.w, H and
+    MSMs) and the thread seconds of each part of "H and MSMs" (they overlap);
+  * snarkjs (--vs snarkjs): `snarkjs groth16 prove` with the same files, wall seconds and RSS;
+  * rapidsnark (--rapidsnark BINARY): its `prover zkey wtns proof public`, its runs interleaved
+    with ours (ours, rapidsnark, ours, ...) so that both see the same load; its proof is checked
+    with `snarkjs groth16 verify`.
 
 Our proof is checked with `snarkjs groth16 verify` once per size. Records:
 {"op": "prove", "constraints", "domain_size", "backend": "cpu", "seconds", "peak_rss_mib",
- "in_process_seconds", "phases", "reference": "snarkjs" | null, "reference_seconds",
- "reference_peak_rss_mib", "ratio"} with ratio = reference_seconds / seconds (> 1: we are faster).
+ "in_process_seconds", "phases", "work", "load_average", "reference": "snarkjs" | null,
+ "reference_seconds",
+ "reference_peak_rss_mib", "ratio"} with ratio = reference_seconds / seconds (> 1: we are faster);
+with --rapidsnark also "rapidsnark_seconds", "rapidsnark_peak_rss_mib", "rapidsnark_ratio".
 """
 
 from __future__ import annotations
@@ -226,40 +233,52 @@ def build_circuit(target: int, setup: str = "auto", log=print) -> dict:
 
 # --- measurements ----------------------------------------------------------------------------
 
-def rollup_cmd() -> list:
-    exe = Path(sys.executable).parent / "rollup"
-    return [exe] if exe.exists() else [sys.executable, "-m", "rollup.cli"]
+def zkprove_cmd() -> list:
+    """`zkprove` of this checkout: `python -m prover.cli` run from ROOT (the console script of
+    a shared virtual environment may import another checkout's code)."""
+    return [sys.executable, "-m", "prover.cli"]
 
 
-def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "cpu") -> dict:
+def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "cpu",
+            rapidsnark: str | None = None) -> dict:
     from prover.backend import get_backend
     from prover.groth16 import prove
 
     be = get_backend(backend)
     d = Path(info["dir"])
     proof, public = d / "our_proof.json", d / "our_public.json"
-    cmd = [*rollup_cmd(), "prover", "groth16", "prove", info["zkey"], info["wtns"], proof, public,
+    cmd = [*zkprove_cmd(), "groth16", "prove", info["zkey"], info["wtns"], proof, public,
            "--backend", be.name]
-    runs = [timed_child(cmd) for _ in range(repeat)]
+    rproof, rpublic = d / "rapidsnark_proof.json", d / "rapidsnark_public.json"
+    rcmd = [rapidsnark, info["zkey"], info["wtns"], rproof, rpublic] if rapidsnark else None
+    runs, rruns = [], []
+    for _ in range(repeat):  # interleaved: both provers see the same load
+        runs.append(timed_child(cmd, cwd=ROOT))
+        if rcmd:
+            rruns.append(timed_child(rcmd))
     seconds = min(r[0] for r in runs)
     rss = max(r[1] for r in runs)
     _run([SNARKJS, "groth16", "verify", info["vk"], public, proof], cwd=d)  # raises if invalid
+    if rcmd:
+        _run([SNARKJS, "groth16", "verify", info["vk"], rpublic, rproof], cwd=d)
 
     prove(info["zkey"], info["wtns"], backend=be)  # warm-up: JIT cache loading, page cache
-    best, phases = float("inf"), {}
+    best, phases, work, device = float("inf"), {}, {}, be.device_name
     for _ in range(repeat):
         t0 = time.perf_counter()
         res = prove(info["zkey"], info["wtns"], backend=be)
         dt = time.perf_counter() - t0
         if dt < best:
-            best, phases = dt, res.timings
+            best, phases, work, device = dt, res.timings, res.work, res.device
 
     rec = {"op": "prove", "constraints": info["constraints"], "domain_size": 1 << info["power"],
            "setup": info["setup"], "setup_seconds": info["setup_seconds"], "backend": be.name,
-           "device": be.device_name,
+           "device": device,
            "seconds": round(seconds, 4), "peak_rss_mib": round(rss, 1),
            "in_process_seconds": round(best, 4),
            "phases": {k: round(v, 4) for k, v in phases.items()},
+           "work": {k: round(v, 4) for k, v in work.items()},
+           "load_average": round(os.getloadavg()[0], 2),
            "reference": None, "reference_seconds": None, "reference_peak_rss_mib": None,
            "ratio": None}
     if vs == "snarkjs":
@@ -270,6 +289,14 @@ def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "
         rec.update(reference="snarkjs", reference_seconds=round(ref, 4),
                    reference_peak_rss_mib=round(max(r[1] for r in sruns), 1),
                    ratio=round(ref / seconds, 3))
+    if rruns:
+        rsec = min(r[0] for r in rruns)
+        rec.update(rapidsnark_seconds=round(rsec, 4),
+                   rapidsnark_peak_rss_mib=round(max(r[1] for r in rruns), 1),
+                   rapidsnark_ratio=round(rsec / seconds, 3))
+        log(f"{info['constraints']} constraints: rapidsnark {rsec:.3f} s "
+            f"({rec['rapidsnark_peak_rss_mib']:.0f} MiB), "
+            f"rapidsnark/ours {rec['rapidsnark_ratio']}")
     log(f"{info['constraints']} constraints: ours {seconds:.3f} s ({rss:.0f} MiB, in-process "
         f"{best:.3f} s)" + (f", snarkjs {rec['reference_seconds']:.3f} s "
                              f"({rec['reference_peak_rss_mib']:.0f} MiB), ratio {rec['ratio']}"
@@ -278,12 +305,14 @@ def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "
 
 
 def run(sizes: list[int], vs: str | None = None, json_path: str | None = None,
-        repeat: int = 3, log=print, setup: str = "auto", backend: str = "cpu") -> list[dict]:
+        repeat: int = 3, log=print, setup: str = "auto", backend: str = "cpu",
+        rapidsnark: str | None = None) -> list[dict]:
     if not (SNARKJS.exists() and CIRCOM.exists() and shutil.which("node")):
         raise RuntimeError("the benchmark needs node and the pinned node tools (npm ci)")
     records = []
     for n in sizes:
-        records.append(measure(build_circuit(n, setup, log), vs, repeat, log, backend))
+        records.append(measure(build_circuit(n, setup, log), vs, repeat, log, backend,
+                               rapidsnark))
         if json_path:  # written after every size: large sizes take long
             Path(json_path).write_text(json.dumps(records, indent=2) + "\n")
     return records
@@ -295,10 +324,15 @@ def print_records(records: list[dict]) -> None:
     print_table("Groth16 prove (best wall time; process start-up included)", records, [
         ("constraints", "constraints"), ("seconds", "ours s"), ("peak_rss_mib", "ours MiB"),
         ("in_process_seconds", "ours in-process s"), ("reference_seconds", "snarkjs s"),
-        ("reference_peak_rss_mib", "snarkjs MiB"), ("ratio", "snarkjs/ours")])
+        ("reference_peak_rss_mib", "snarkjs MiB"), ("ratio", "snarkjs/ours"),
+        ("rapidsnark_seconds", "rapidsnark s"), ("rapidsnark_peak_rss_mib", "rapidsnark MiB"),
+        ("rapidsnark_ratio", "rapidsnark/ours")])
     for r in records:
         split = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in r["phases"].items())
         print(f"  {r['constraints']}: {split}")
+        if r.get("work"):
+            parts = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in r["work"].items())
+            print(f"    thread seconds inside 'A.w, B.w, H and MSMs' (overlapping): {parts}")
 
 
 # --- start-up (--startup) --------------------------------------------------------------------
@@ -325,7 +359,7 @@ def measure_startup(info: dict, repeat: int, log=print) -> dict:
            "domain_size": 1 << info["power"], "setup": info["setup"],
            "import_prover_cli": _best([py, "-c", "import prover.cli"], repeat),
            "first_kernel": _best([py, "-c", _FIRST_KERNEL], repeat)}
-    for engine in ("auto", "ints", "kernels"):
+    for engine in ("auto", "ints", "native", "kernels"):
         rec[f"prove_{engine}"] = _best([*zk, "groth16", "prove", info["zkey"], info["wtns"],
                                         proof, public, "--engine", engine], repeat)
         _run([SNARKJS, "groth16", "verify", info["vk"], public, proof], cwd=d)
@@ -373,10 +407,12 @@ def print_startup(records: list[dict]) -> None:
 
     rows = [{"constraints": r["constraints"], "domain": r["domain_size"],
              **{k: r[k]["seconds"] for k in ("import_prover_cli", "first_kernel", "prove_auto",
-                                             "prove_ints", "prove_kernels", "snarkjs_prove",
-                                             "verify", "snarkjs_verify")}} for r in records]
+                                             "prove_ints", "prove_native", "prove_kernels",
+                                             "snarkjs_prove", "verify", "snarkjs_verify")}}
+            for r in records]
     print_table("Start-up, whole process, best wall seconds", rows, [
         ("constraints", "constraints"), ("domain", "domain"), ("import_prover_cli", "import"),
         ("first_kernel", "1st kernel"), ("prove_auto", "prove"), ("prove_ints", "ints"),
-        ("prove_kernels", "kernels"), ("snarkjs_prove", "snarkjs"), ("verify", "verify"),
+        ("prove_native", "native"), ("prove_kernels", "kernels"), ("snarkjs_prove", "snarkjs"),
+        ("verify", "verify"),
         ("snarkjs_verify", "snarkjs verify")])

@@ -79,12 +79,12 @@ def print_timings(timings: dict[str, float], total: float) -> None:
     click.echo(f"  {'total':<{width}}  {total * 1e3:9.1f} ms", err=True)
 
 
-def _prove_with_progress(prove, zkey, wtns, backend, kernels=None):
+def _prove_with_progress(prove, zkey, wtns, backend, kernels=None, native=None):
     """A rich progress bar over the prover's phases on a terminal; plain call otherwise."""
     from prover.groth16.prove import PHASES
 
     if not sys.stderr.isatty():
-        return prove(zkey, wtns, backend=backend, kernels=kernels)
+        return prove(zkey, wtns, backend=backend, kernels=kernels, native=native)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -96,7 +96,7 @@ def _prove_with_progress(prove, zkey, wtns, backend, kernels=None):
             nxt = PHASES.index(phase) + 1 if phase in PHASES else 0
             bar.update(task, advance=1, description=PHASES[nxt] if nxt < len(PHASES) else "")
 
-        return prove(zkey, wtns, backend=backend, kernels=kernels, on_phase=step)
+        return prove(zkey, wtns, backend=backend, kernels=kernels, native=native, on_phase=step)
 
 
 class UnsatisfiedWitness(ValueError):
@@ -108,14 +108,20 @@ def check_proof_against_key(zkey_path: str, result) -> None:
 
     The zkey holds A and B but not C, so a witness cannot be checked constraint by constraint
     from it: an unsatisfying witness shows as a proof that does not verify (one pairing
-    product, ~0.25 s on the test circuit). `--r1cs` adds the constraint-level check first.
+    product, 10-60 ms). `--r1cs` adds the constraint-level check first.
     """
     from prover.formats.snarkjs_json import vk_from_zkey
     from prover.formats.zkey import read_zkey
-    from prover.groth16 import verify
+    from prover.groth16.verify import pairing_equation
+    from prover.kernels import native
+    from prover.pure.pairing import pairing_product_is_one
 
+    # the proof and the key are this process's own: the equation alone, no point checks, on
+    # the native pairing when the prover loaded the library (~10 ms, plain ints ~60 ms)
+    lib = native.load(build=False)
+    product = lib.pairing_product_is_one if lib is not None else pairing_product_is_one
     vk = vk_from_zkey(read_zkey(zkey_path), with_alphabeta=False)
-    if not verify(vk, result.public_signals, result.proof):
+    if not pairing_equation(vk, result.public_signals, result.proof, product):
         raise UnsatisfiedWitness("the witness does not satisfy the circuit (the proof fails "
                                  "against the zkey's own key); no proof written. "
                                  "`zkprove wtns check <r1cs> <wtns>` names the constraint")
@@ -130,10 +136,13 @@ _CHECK = click.option(
          "the zkey's key before anything is written).")
 _VERBOSE = click.option("--verbose", "-v", is_flag=True, help="Per-phase timings on stderr.")
 _ENGINE = click.option(
-    "--engine", type=click.Choice(["auto", "ints", "kernels"]), default="auto",
+    "--engine", type=click.Choice(["auto", "ints", "native", "kernels"]), default="auto",
     show_default=True, help="auto: plain ints for small circuits on the CPU (no kernels to "
-    "load), the compiled kernels above; ints/kernels force one (benchmarks).")
-_ENGINES = {"auto": None, "ints": False, "kernels": True}
+    "load), the compiled kernels above (native if they build here, else Numba's); "
+    "ints/native/kernels (Numba) force one (benchmarks).")
+# engine -> (prove's `kernels`, `native`)
+_ENGINES = {"auto": (None, None), "ints": (False, None), "native": (True, True),
+            "kernels": (True, False)}
 
 
 def prove_and_write(zkey: str, witness, proof_json: str, public_json: str, backend: str,
@@ -145,7 +154,7 @@ def prove_and_write(zkey: str, witness, proof_json: str, public_json: str, backe
     from prover.groth16 import prove
 
     # the backend name goes to prove(): a small circuit runs on ints without probing for a GPU
-    res = _prove_with_progress(prove, zkey, witness, backend, _ENGINES[engine])
+    res = _prove_with_progress(prove, zkey, witness, backend, *_ENGINES[engine])
     extra: dict[str, float] = {}
     if check:
         t = time.perf_counter()
@@ -154,8 +163,15 @@ def prove_and_write(zkey: str, witness, proof_json: str, public_json: str, backe
     dump_proof(res.proof, proof_json)
     dump_public(res.public_signals, public_json)
     if verbose:
-        click.echo(f"groth16 (backend {backend} -> {res.engine}):", err=True)
+        device = f", {res.device}" if res.device else ""
+        click.echo(f"groth16 (backend {backend} -> {res.engine}{device}):", err=True)
         print_timings({**timings, **res.timings, **extra}, time.perf_counter() - t0)
+        if res.work:
+            click.echo("  inside 'A.w, B.w, H and MSMs', thread seconds (parts overlap):",
+                       err=True)
+            width = max(len(k) for k in res.work)
+            for part, sec in res.work.items():
+                click.echo(f"    {part:<{width}}  {sec * 1e3:9.1f} ms", err=True)
 
 
 @groth16.command("prove")

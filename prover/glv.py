@@ -72,6 +72,14 @@ def _first_row_of_inverse(basis) -> tuple[list[int], int]:
 _GLV_ROW = _first_row_of_inverse(_GLV_BASIS)
 _GLS_ROW = _first_row_of_inverse(_GLS_BASIS)
 
+# Babai rounding without a division, for the MSM kernels (kernels.cpu.msm.glv_split): with the
+# rows (a1, b1), (a2, b2) of _GLV_BASIS (det = r), c1 = floor(k GLV_MUL[0] / 2^256) and
+# c2 = floor(k GLV_MUL[1] / 2^256) underestimate k b2 / r and -k b1 / r by less than 2, so
+# k0 = k - c1 a1 - c2 a2 and k1 = -c1 b1 - c2 b2 stay below 2 (|a1| + |a2|) < 2^128.
+GLV_MUL = ((_GLV_BASIS[1][1] << 256) // R, ((-_GLV_BASIS[0][1]) << 256) // R)
+GLV_A = (_GLV_BASIS[0][0], _GLV_BASIS[1][0])  # a1, a2 > 0
+GLV_B = (-_GLV_BASIS[0][1], _GLV_BASIS[1][1])  # -b1, b2 > 0
+
 
 def _babai(k: int, basis, row) -> list[int]:
     coef, det = row
@@ -87,6 +95,14 @@ def decompose(k: int) -> tuple[int, int]:
     """(k0, k1): k0 + k1 LAMBDA = k mod r, |k_d| < 2^127."""
     k0, k1 = _babai(k, _GLV_BASIS, _GLV_ROW)
     return k0, k1
+
+
+def split_floor(k: int) -> tuple[int, int]:
+    """(k0, k1) as the MSM kernel computes them (GLV_MUL): k0 + k1 LAMBDA = k mod r,
+    |k_d| < 2^128; the clear version of kernels.cpu.msm.glv_split, for tests."""
+    k %= R
+    c1, c2 = (k * GLV_MUL[0]) >> 256, (k * GLV_MUL[1]) >> 256
+    return k - c1 * GLV_A[0] - c2 * GLV_A[1], c1 * GLV_B[0] - c2 * GLV_B[1]
 
 
 def decompose4(k: int) -> list[int]:

@@ -16,6 +16,7 @@ from prover.fields import Fr, limbs_to_ints
 from prover.formats.container import ensure_aligned
 from prover.formats.r1cs import R1CS, SparseMatrix
 from prover.groth16 import kernels as kg
+from prover.groth16.steps import chunk_starts
 
 
 def _evaluate(m: SparseMatrix, w: np.ndarray, n_rows: int) -> np.ndarray:
@@ -29,9 +30,13 @@ def _evaluate(m: SparseMatrix, w: np.ndarray, n_rows: int) -> np.ndarray:
     if len(row) > 1 and not bool(np.all(row[1:] >= row[:-1])):
         starts = np.array([0, len(row)], dtype=np.int64)  # unsorted: one chunk, no races
     else:
-        starts = kg.chunk_starts(row, 8 * numba.get_num_threads())
-    matrix = np.zeros(len(row), dtype=np.uint32)
-    kg.eval_ab(matrix, row, col, values, w, starts, out, out)
+        starts = chunk_starts(row, 8 * numba.get_num_threads())
+    # the layout of zkey section 4 (kernels.eval_ab): matrix 0, row, wire, value halves
+    rec = np.zeros((len(row), 11), dtype=np.uint32)
+    rec[:, 1], rec[:, 2] = row, col
+    rec[:, 3:] = values.view(np.uint32).reshape(-1, 8)
+    rec.flags.writeable = False  # the type the prover's calls compiled
+    kg.eval_ab(rec, w, starts, out, out)
     return out
 
 

@@ -14,6 +14,7 @@ import numpy as np
 # BN254 base field (coordinates of G1/G2 points) and scalar field (witness, coefficients).
 from prover.constants import Q as BN254_Q
 from prover.constants import R as BN254_R  # noqa: F401 (re-exported by prover.formats)
+from prover.errors import NonCanonicalError
 
 N_LIMBS = 4
 N8 = 32  # bytes per field element on disk for both BN254 fields
@@ -60,6 +61,16 @@ def limbs_lt(limbs: np.ndarray, bound: int) -> np.ndarray:
 
 def all_canonical(limbs: np.ndarray, prime: int) -> bool:
     return bool(np.all(limbs_lt(limbs, prime)))
+
+
+def check_canonical(limbs: np.ndarray, prime: int, what: str = "Fr") -> None:
+    """NonCanonicalError naming the first row of uint64[n, 4] that is not below `prime`
+    (numpy only: no kernel to load)."""
+    ok = limbs_lt(limbs, prime)
+    if not bool(np.all(ok)):
+        i = int(np.argmin(ok))
+        raise NonCanonicalError(f"{what} element #{i} is not below the modulus: "
+                                f"{limbs_to_ints(np.asarray(limbs)[i])[0]}")
 
 
 def to_mont(x: int, p: int) -> int:

@@ -66,6 +66,24 @@ def _map_file(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(mm, dtype=np.uint8)
 
 
+def drop_pages(arr: np.ndarray) -> None:
+    """Let this process's mapping of a read-only file drop the pages under `arr`
+    (madvise MADV_DONTNEED): they stay in the page cache and map again on the next read, so a
+    section read once (a zkey's, while proving) stops counting in the resident memory. No-op
+    for an array that is not a view of a mapped file."""
+    root, b = arr, arr.base
+    while isinstance(b, np.ndarray):
+        root, b = b, b.base
+    mm = b.obj if isinstance(b, memoryview) else None
+    if not isinstance(mm, mmap.mmap) or not hasattr(mm, "madvise") or arr.nbytes == 0:
+        return
+    start = arr.ctypes.data - root.ctypes.data
+    page = mmap.PAGESIZE
+    lo = start // page * page
+    hi = min(len(mm), -(-(start + arr.nbytes) // page) * page)
+    mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+
 class BinFile:
     """A parsed container: magic, version and the section table over a memory-mapped buffer."""
 

@@ -1,4 +1,4 @@
-"""Numba kernels of the Groth16 prover: sparse A.w / B.w over zkey section 4, and A*B - C.
+"""Numba kernels of the Groth16 prover: sparse A.w / B.w over zkey section 4, H, and A*B - C.
 
 Elements are Fr in Montgomery form as (n, 4) uint64 rows, except the witness, which stays in
 canonical form: a section-4 value holds c*R^2, so mont(c*R^2, w) = c*w*R is already the Montgomery
@@ -14,32 +14,73 @@ from prover.kernels.cpu import curve as kc
 from prover.kernels.cpu.field import load as _load
 from prover.kernels.cpu.field import store as _store
 from prover.kernels.cpu.fr import fr_add, fr_mul, fr_sub
+from prover.kernels.cpu.ntt import transform_serial
 from prover.kernels.cpu.points import load_aff, load_jac, store_pt
 
 
 @njit(cache=True, parallel=True)
-def eval_ab(matrix, constraint, signal, values, witness, starts, out_a, out_b):
+def eval_ab(rec, witness, starts, out_a, out_b):
     """out_a[i] += value * w[signal] for records of matrix 0 (A), out_b likewise for 1 (B).
 
+    `rec` is zkey section 4 as it lies in the file, (n, 11) uint32 per record: matrix,
+    constraint, signal, then the value's four 64-bit limbs as eight 32-bit halves.
     Records are split into chunks at `starts`; chunk t covers records starts[t]..starts[t+1]-1.
     The caller cuts chunks only between different constraints (records sorted by constraint),
     so no two chunks write the same row and the chunks run in parallel without locks.
     """
     for t in prange(starts.shape[0] - 1):
-        for k in range(starts[t], starts[t + 1]):
-            v = fr_mul(_load(values, k), _load(witness, signal[k]))
-            row = constraint[k]
-            if matrix[k] == 0:
-                _store(out_a, row, fr_add(_load(out_a, row), v))
-            else:
-                _store(out_b, row, fr_add(_load(out_b, row), v))
+        _eval_chunk(rec, witness, starts[t], starts[t + 1], out_a, out_b)
 
 
-@njit(cache=True, parallel=True)
-def mul_sub(a, b, c, out):
-    """out = a*b - c elementwise (the QAP numerator A*B - C on the odd points)."""
-    for i in prange(out.shape[0]):
-        _store(out, i, fr_sub(fr_mul(_load(a, i), _load(b, i)), _load(c, i)))
+@njit(cache=True, nogil=True)
+def eval_ab_chunks(rec, witness, starts, t0, t1, out_a, out_b):
+    """`eval_ab` for chunks t0 .. t1-1 on the calling thread (a pool task)."""
+    for t in range(t0, t1):
+        _eval_chunk(rec, witness, starts[t], starts[t + 1], out_a, out_b)
+
+
+@njit(cache=True)
+def _eval_chunk(rec, witness, lo, hi, out_a, out_b):
+    for k in range(lo, hi):
+        value = (_u64(rec, k, 3), _u64(rec, k, 5), _u64(rec, k, 7), _u64(rec, k, 9))
+        v = fr_mul(value, _load(witness, np.int64(rec[k, 2])))
+        row = np.int64(rec[k, 1])
+        if rec[k, 0] == 0:
+            _store(out_a, row, fr_add(_load(out_a, row), v))
+        else:
+            _store(out_b, row, fr_add(_load(out_b, row), v))
+
+
+@njit(cache=True, nogil=True)
+def mul_rows(a, b, out, lo, hi):
+    """out[i] = a[i] * b[i] for lo <= i < hi (C.w = A.w * B.w, a pool task per range)."""
+    for i in range(lo, hi):
+        _store(out, i, fr_mul(_load(a, i), _load(b, i)))
+
+
+@njit(cache=True, inline="always")
+def _u64(rec, k, j):
+    return np.uint64(rec[k, j]) | (np.uint64(rec[k, j + 1]) << np.uint64(32))
+
+
+@njit(cache=True, nogil=True)
+def mul_sub(a, b, c):
+    """a <- a*b - c elementwise (the QAP numerator A*B - C on the odd points), one thread."""
+    for i in range(a.shape[0]):
+        _store(a, i, fr_sub(fr_mul(_load(a, i), _load(b, i)), _load(c, i)))
+
+
+@njit(cache=True, nogil=True)
+def odd_points(x, tw_inv, tw, inv_n, g):
+    """x <- the values on the coset g*H of the polynomial whose values on H are x, on one
+    thread (a pool task; the three polynomials of H run side by side): inverse NTT, coefficient
+    j times g^j / n, NTT. tw_inv, tw: twiddle tables w^-j, w^j; inv_n, g Montgomery tuples."""
+    transform_serial(x, tw_inv)
+    acc = inv_n
+    for j in range(x.shape[0]):
+        _store(x, j, fr_mul(_load(x, j), acc))
+        acc = fr_mul(acc, g)
+    transform_serial(x, tw)
 
 
 @njit(cache=True)
@@ -66,17 +107,6 @@ def combine(msm_a, msm_b1, msm_b2, msm_c, msm_h, alpha1, beta1, beta2, delta1, d
     store_pt(out_a, 0, pa_aff)
     store_pt(out_b, 0, kc.jac_to_aff(pb))
     store_pt(out_c, 0, kc.jac_to_aff(pc))
-
-
-def chunk_starts(constraint: np.ndarray, n_chunks: int) -> np.ndarray:
-    """Record indices cutting `constraint` (sorted) into about n_chunks runs of whole rows."""
-    n = len(constraint)
-    if n == 0:
-        return np.zeros(1, dtype=np.int64)
-    cuts = np.linspace(0, n, n_chunks + 1).astype(np.int64)[1:-1]
-    # Move each cut forward to the first record of a new constraint.
-    cuts = np.searchsorted(constraint, constraint[cuts], side="left")
-    return np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
 
 
 # --- setup: sparse QAP evaluation at tau and fixed-base scalar multiplication -----------------

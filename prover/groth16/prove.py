@@ -4,7 +4,8 @@ With the witness w (w_0 = 1, then the public signals, then the private wires):
 1. A.w and B.w on the n-point domain from zkey section 4; C.w = (A.w)*(B.w) pointwise;
 2. H: iNTT, coefficient j times g^j (g a primitive 2n-th root of unity), NTT: A*B - C on the odd
    points of the 2n-domain, whose Lagrange points over delta section 9 holds, so their MSM is
-   [h(tau) Z(tau) / delta]_1 with no division by Z;
+   [h(tau) Z(tau) / delta]_1 with no division by Z (the backend may run the other four MSMs
+   meanwhile: they need only the witness);
 3. with r, s uniform in Fr (CSPRNG):
      pi_a = A + alpha1 + r delta1,   pi_b = B2 + beta2 + s delta2,
      pi_c = C + H + s pi_a + r (B1 + beta1 + s delta1) - r s delta1
@@ -27,12 +28,19 @@ import numpy as np
 
 from prover.constants import R
 from prover.errors import NonCanonicalError, WitnessError
-from prover.formats._limbs import ints_to_limbs, limbs_to_ints
+from prover.formats._limbs import (
+    check_canonical,
+    g1_from_mont,
+    g2_from_mont,
+    ints_to_limbs,
+    limbs_to_ints,
+)
 from prover.formats.container import ensure_aligned
 from prover.formats.snarkjs_json import Proof
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import Zkey, read_zkey
-from prover.groth16.prove_ints import SMALL_DOMAIN, prove_ints
+from prover.groth16.prove_ints import SMALL_DOMAIN, SMALL_DOMAIN_NATIVE, prove_ints
+from prover.groth16.steps import evaluate_abc, odd_shift  # noqa: F401 (steps 1, 2 by hand)
 
 # lazy: Numba, the backends and the kernels load in the functions that run them, so a small
 # proof (plain ints) never loads them (about a second in a fresh process).
@@ -50,11 +58,15 @@ class ProveResult:
     public_signals: list[int]
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds, in order
     engine: str = ""  # what computed it: "ints", or the backend's name ("cpu", "cuda")
+    # inside "A.w, B.w, H and MSMs": thread seconds per part (A.w and B.w, H, each MSM, their
+    # digits); the parts overlap on the CPU backend, so they add up to more than the phase's
+    # wall time
+    work: dict[str, float] = field(default_factory=dict)
+    device: str = ""  # the backend's device_name, e.g. "CPU, native kernels (2 threads)"
 
 
 # The phases `prove` reports, in order (a progress display can size itself from this).
-PHASES = ("zkey read", "witness read", "A.w, B.w", "H (NTTs)", "MSM A (G1)", "MSM B1 (G1)",
-          "MSM B2 (G2)", "MSM C (G1)", "MSM H (G1)", "combine")
+PHASES = ("zkey read", "witness read", "A.w, B.w, H and MSMs", "combine")
 PHASES_INTS = ("zkey read", "witness read", "proof (ints)")  # the small path's
 
 
@@ -84,9 +96,7 @@ def load_witness(witness: WitnessLike) -> np.ndarray:
         if arr.ndim != 2 or arr.shape[1] != 4 or arr.dtype != np.uint64:
             raise WitnessError(f"witness array must be uint64 of shape (n, 4), got "
                                f"{arr.dtype} {arr.shape}")
-        from prover.fields import Fr
-
-        Fr.check_canonical(arr)
+        check_canonical(arr, R)
         return arr
     vals = [int(v) for v in witness]
     for i, v in enumerate(vals):
@@ -105,68 +115,13 @@ def check_witness(zkey: Zkey, w: np.ndarray) -> None:
 
 # --- the QAP part: A.w, B.w, C.w and the H scalars -----------------------------------------
 
-# Section-4 records converted to the kernel's column arrays per step: the records stay in
-# the mapped file, and only this many (52 bytes each as columns) are copied at a time.
-COEFF_CHUNK = 1 << 22
-
-
-def _coeff_columns(rec: np.ndarray, n_chunks: int):
-    """(matrix, constraint, signal, values, starts) of a run of section-4 records; starts
-    cut it between constraints into about n_chunks parallel pieces (one piece when the run is
-    not sorted by constraint, which snarkjs never writes: rows stay race-free)."""
-    from prover.groth16 import kernels as kg
-
-    matrix = np.ascontiguousarray(rec["matrix"], dtype=np.uint32)
-    constraint = np.ascontiguousarray(rec["constraint"], dtype=np.int64)
-    signal = np.ascontiguousarray(rec["signal"], dtype=np.int64)
-    values = np.ascontiguousarray(rec["value"], dtype=np.uint64).reshape(-1, 4)
-    if len(constraint) > 1 and not bool(np.all(constraint[1:] >= constraint[:-1])):
-        starts = np.array([0, len(constraint)], dtype=np.int64)
-    else:
-        starts = kg.chunk_starts(constraint, n_chunks)
-    return matrix, constraint, signal, values, starts
-
-
-def evaluate_abc(zkey: Zkey, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(A.w, B.w, C.w) on the domain, Montgomery form, each (domainSize, 4)."""
-    import numba
-
-    from prover.fields import Fr
-    from prover.groth16 import kernels as kg
-
-    n = zkey.domain_size
-    a = np.zeros((n, 4), dtype=np.uint64)
-    b = np.zeros((n, 4), dtype=np.uint64)
-    # runs are summed one after another, so a constraint split between two runs is race-free
-    for s in range(0, len(zkey.coeffs), COEFF_CHUNK):
-        matrix, constraint, signal, values, starts = _coeff_columns(
-            zkey.coeffs[s : s + COEFF_CHUNK], 8 * numba.get_num_threads())
-        kg.eval_ab(matrix, constraint, signal, values, w, starts, a, b)
-    return a, b, Fr.mul(a, b)
-
-
-def to_odd_points(evals: np.ndarray, backend: Backend | None = None) -> np.ndarray:
-    """In place: values on the n-domain -> values on the odd points of the 2n-domain
-    (coefficients by iNTT, then evaluation on the coset w_2n * H)."""
-    from prover.backend import get_backend
-    from prover.ntt import root_of_unity
-
-    be = backend or get_backend("cpu")
-    log_n = evals.shape[0].bit_length() - 1
-    be.intt(evals)
-    return be.coset_ntt(evals, root_of_unity(log_n + 1))
-
-
 def h_scalars(a: np.ndarray, b: np.ndarray, c: np.ndarray,
               backend: Backend | None = None) -> np.ndarray:
-    """A*B - C on the odd points (Montgomery form); a, b, c are overwritten."""
-    from prover.groth16 import kernels as kg
+    """A*B - C on the odd points (Montgomery form), from A, B, C on the n-domain (coefficients
+    by iNTT, then evaluation on the coset w_2n * H); a, b, c are overwritten."""
+    from prover.backend import get_backend
 
-    for x in (a, b, c):
-        to_odd_points(x, backend)
-    out = np.empty_like(a)
-    kg.mul_sub(a, b, c, out)
-    return out
+    return (backend or get_backend("cpu")).h_evaluations(a, b, c, odd_shift(a.shape[0]))
 
 
 # --- the prover ----------------------------------------------------------------------------
@@ -177,23 +132,33 @@ def _rand_fr() -> int:
 
 def uses_kernels(zkey: Zkey, backend, kernels: bool | None = None) -> bool:
     """Whether `prove` runs the compiled kernels (else plain ints): always for CUDA or a
-    Backend object other than the CPU's; below SMALL_DOMAIN rows the CPU and "auto" run on
+    Backend object other than the CPU's; below SMALL_DOMAIN rows (SMALL_DOMAIN_NATIVE when
+    the native library is already built: it loads in milliseconds) the CPU and "auto" run on
     ints (a GPU would not pay there either); `kernels` True/False forces the choice."""
     if kernels is not None:
         return kernels
     name = backend if isinstance(backend, str) else getattr(backend, "name", "?")
-    return name not in ("cpu", "auto") or zkey.domain_size > SMALL_DOMAIN
+    if name not in ("cpu", "auto") or zkey.domain_size > SMALL_DOMAIN:
+        return True
+    if zkey.domain_size <= SMALL_DOMAIN_NATIVE:
+        return False
+    from prover.kernels import native
+
+    return native.load(build=False) is not None
 
 
 def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
           r: int | None = None, s: int | None = None,
           backend: Backend | BackendName = "cpu", kernels: bool | None = None,
+          native: bool | None = None,
           on_phase: Callable[[str, float], None] | None = None) -> ProveResult:
     """A Groth16 proof and the public signals (witness[1..nPublic]).
 
     `backend` runs the MSMs and NTTs: "cpu", "cuda", "auto" (CUDA when a GPU is present) or a
     Backend object; the protocol code is the same for all of them. Small circuits on the CPU
-    run on plain ints instead (`uses_kernels`; `kernels=True` forces the kernels).
+    run on plain ints instead (`uses_kernels`; `kernels=True` forces the kernels). The CPU
+    backend runs the native kernels when they load, else Numba's; `native` True / False
+    requires / refuses the native ones (for a backend named by string).
     `on_phase(name, seconds)` is called as each phase ends (progress displays).
 
     `r` and `s` are the blinding scalars; leave them out (they are drawn from `secrets`).
@@ -214,49 +179,28 @@ def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,
         timer.lap("proof (ints)")
         return ProveResult(proof, public, timer.timings, "ints")
     from prover.backend import get_backend
-    from prover.curves import G1, G2
 
-    be = get_backend(backend) if isinstance(backend, str) else backend
-    a, b, c = evaluate_abc(zkey, w)
-    timer.lap("A.w, B.w")
-    p = h_scalars(a, b, c, be)
-    del a, b, c
-    timer.lap("H (NTTs)")
-
-    def msm(group, bases, scalars, form="standard"):
-        # bases straight from the mapped key: the CPU kernels take unaligned views (a section
-        # starts wherever the one before it ends), so no section is copied into memory
-        return be.msm_jacobian(group, bases, scalars, form)
-
-    msm_a = msm(G1, zkey.a, w)
-    timer.lap("MSM A (G1)")
-    msm_b1 = msm(G1, zkey.b1, w)
-    timer.lap("MSM B1 (G1)")
-    msm_b2 = msm(G2, zkey.b2, w)
-    timer.lap("MSM B2 (G2)")
-    msm_c = msm(G1, zkey.c, w[zkey.n_public + 1 :])
-    timer.lap("MSM C (G1)")
-    msm_h = msm(G1, zkey.h, p, "montgomery")
-    timer.lap("MSM H (G1)")
-
-    pi_a, pi_b, pi_c = combine(zkey, msm_a, msm_b1, msm_b2, msm_c, msm_h, r, s)
-    proof = Proof(G1.to_ints(pi_a)[0], G2.to_ints(pi_b)[0], G1.to_ints(pi_c)[0])
+    be = get_backend(backend, native=native) if isinstance(backend, str) else backend
+    msms, work = be.groth16_msms(zkey, w)
+    timer.lap("A.w, B.w, H and MSMs")
+    proof = combine(zkey, msms, r, s, be.kernels)
     timer.lap("combine")
-    return ProveResult(proof, public, timer.timings, be.name)
+    return ProveResult(proof, public, timer.timings, be.name, work, be.device_name)
 
 
-def combine(zkey: Zkey, msm_a, msm_b1, msm_b2, msm_c, msm_h, r: int, s: int):
-    """The three proof points (affine arrays (1, 2, ...)) from the five MSMs and r, s."""
-    from prover.curves import G1, G2
-    from prover.groth16 import kernels as kg
-    from prover.kernels.cpu.params import int_to_limbs
-
-    out_a, out_b, out_c = G1.empty_affine(1), G2.empty_affine(1), G1.empty_affine(1)
+def combine(zkey: Zkey, msms: dict[str, np.ndarray], r: int, s: int, kernels) -> Proof:
+    """The proof from the five MSMs (Jacobian; kernels.combine) and r, s."""
+    out_a = np.zeros((1, 2, 4), dtype=np.uint64)
+    out_b = np.zeros((1, 2, 2, 4), dtype=np.uint64)
+    out_c = np.zeros((1, 2, 4), dtype=np.uint64)
 
     def pt(x):
         return np.ascontiguousarray(x, dtype=np.uint64)[None]
 
-    kg.combine(pt(msm_a), pt(msm_b1), pt(msm_b2), pt(msm_c), pt(msm_h), pt(zkey.alpha1),
-               pt(zkey.beta1), pt(zkey.beta2), pt(zkey.delta1), pt(zkey.delta2),
-               int_to_limbs(r), int_to_limbs(s), int_to_limbs(r * s % R), out_a, out_b, out_c)
-    return out_a, out_b, out_c
+    def limbs(x: int) -> tuple:
+        return tuple(np.uint64(v) for v in ints_to_limbs([x % R])[0])
+
+    kernels.combine(pt(msms["A"]), pt(msms["B1"]), pt(msms["B2"]), pt(msms["C"]), pt(msms["H"]),
+                    pt(zkey.alpha1), pt(zkey.beta1), pt(zkey.beta2), pt(zkey.delta1),
+                    pt(zkey.delta2), limbs(r), limbs(s), limbs(r * s), out_a, out_b, out_c)
+    return Proof(g1_from_mont(out_a)[0], g2_from_mont(out_b)[0], g1_from_mont(out_c)[0])

@@ -28,6 +28,7 @@ from prover.formats.ptau import Ptau, read_ptau
 from prover.formats.r1cs import R1CS, read_r1cs
 from prover.formats.zkey import COEF_DTYPE, Zkey, write_zkey
 from prover.groth16 import kernels as kg
+from prover.groth16.steps import chunk_starts
 from prover.ntt import MAX_LOG_N, root_of_unity
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ def _wire_sums(group: CurveGroup, parts, n_out: int, col_offset: int = 0) -> np.
         if big.any():
             coeffs = coeffs.copy()
             coeffs[big] = Fr.from_montgomery(Fr.neg(Fr.to_montgomery(coeffs[big])))
-        starts = kg.chunk_starts(cols, 64)
+        starts = chunk_starts(cols, 64)
         kg.sparse_points(rows, cols, np.ascontiguousarray(coeffs), big, ensure_aligned(bases),
                          starts, out)
     return group.to_affine(out)

@@ -22,7 +22,7 @@ def kernels_for(*commands: str) -> list[tuple[object, int]]:
                        (kp.arr_mul, 2)],
         "prepare": [(kf.fft_stage, 2), (kf.mul_each, 2), (kf.bit_reverse_copy, 2),
                     (kf.to_affine, 2), (kp.arr_double, 2), (kp.arr_aff_to_jac, 2)],
-        "verify": [(km.msm_windows, 2), (kpair.product_is_one, 1), (kp.arr_mul, 2),
+        "verify": [(km.window_task, 2), (kpair.product_is_one, 1), (kp.arr_mul, 2),
                    (kb.compress_blocks, 1)],
     }
     return [k for c in commands for k in table.get(c, [])]

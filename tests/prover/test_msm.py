@@ -1,4 +1,5 @@
-"""Pippenger MSM against a naive sum with py_ecc, and against itself across windows and threads."""
+"""Pippenger MSM against a naive sum with py_ecc, and against itself across windows and threads;
+the GLV split, digits and endomorphism of its kernels against their clear versions."""
 
 import random
 
@@ -12,7 +13,21 @@ from prover.constants import R
 from prover.curves import G1, G2
 from prover.errors import NonCanonicalError
 from prover.fields import Fr, ints_to_limbs
-from prover.msm import choose_window, msm_g1, msm_g2, signed_digits_reference
+from prover.glv import GLV_A, GLV_B, LAMBDA, split_floor
+from prover.kernels.cpu import msm as kmsm
+from prover.msm import (
+    Scalars,
+    add_msm,
+    beta,
+    choose_window,
+    jit_kernels,
+    msm_g1,
+    msm_g2,
+    msm_jacobian,
+    n_windows,
+    signed_digits_reference,
+)
+from prover.tasks import TaskGraph
 from tests.support.pyecc_points import to_ints1, to_ints2
 
 
@@ -137,3 +152,127 @@ def test_signed_digits_recompose(k, c):
     half = 1 << (c - 1)
     assert all(-half < int(x) <= half for x in d)
     assert list(d) == signed_digits_reference(k, c, nw)
+
+
+# --- the GLV split, digits and phi of the kernels -----------------------------------------------
+
+GLV_EDGES = [0, 1, 2, R - 1, R - 2, LAMBDA, R - LAMBDA, LAMBDA + 1, (R - 1) // 2, 1 << 253,
+             (1 << 127) - 1, 1 << 127, (1 << 128) + 1, GLV_B[0], GLV_A[1]]
+
+
+@given(k=st.one_of(st.sampled_from(GLV_EDGES), st.integers(0, R - 1)))
+def test_glv_split_kernel_is_the_clear_split(k):
+    (m0, s0), (m1, s1) = kmsm.glv_split(tuple(np.uint64(x) for x in ints_to_limbs([k])[0]))
+    k0 = s0 * int.from_bytes(np.array(m0, dtype=np.uint64).tobytes(), "little")
+    k1 = s1 * int.from_bytes(np.array(m1, dtype=np.uint64).tobytes(), "little")
+    assert (k0, k1) == split_floor(k)
+    assert (k0 + k1 * LAMBDA - k) % R == 0
+    assert abs(k0) < 1 << 128 and abs(k1) < 1 << 128
+
+
+@pytest.mark.parametrize("c_bits", [2, 5, 13, 16])
+def test_scalar_digits_recompose_in_both_forms(c_bits):
+    """GLV digits: sum d0 2^(cw) + LAMBDA sum d1 2^(cw) = k; without the split, the digits of
+    the kernel's signed recoding (signed_digits_reference). Plain and Montgomery scalars."""
+    rng = random.Random(c_bits)
+    ks = GLV_EDGES + [rng.randrange(R) for _ in range(20)]
+    half = 1 << (c_bits - 1)
+    for k, mont in ((ints_to_limbs(ks), False), (Fr.from_ints(ks), True)):
+        nw = n_windows(c_bits)
+        d0 = np.empty((nw, len(ks)), dtype=np.int32)
+        d1 = np.empty_like(d0)
+        kmsm.scalar_digits(k, mont, True, c_bits, d0, d1)
+        assert np.all(np.abs(d0) <= half) and np.all(np.abs(d1) <= half)
+        for i, want in enumerate(ks):
+            k0 = sum(int(d0[w, i]) << (c_bits * w) for w in range(nw))
+            k1 = sum(int(d1[w, i]) << (c_bits * w) for w in range(nw))
+            assert (k0 + k1 * LAMBDA - want) % R == 0
+        nw = n_windows(c_bits, glv=False)
+        d = np.empty((nw, len(ks)), dtype=np.int32)
+        kmsm.scalar_digits(k, mont, False, c_bits, d, d)
+        for i, want in enumerate(ks):
+            assert list(d[:, i]) == signed_digits_reference(want, c_bits, nw)
+
+
+@pytest.mark.parametrize("group", [G1, G2], ids=["G1", "G2"])
+def test_with_and_without_the_glv_split(group):
+    """Both digit paths on edge scalars (0, 1, r - 1, LAMBDA, ...), repeated and infinite
+    bases, against one another and against the clear sum of scalar multiples."""
+    rng = random.Random(16)
+    n = 24
+    P = group.random_points(n, seed=7)
+    P[4] = 0
+    P[5] = P[6]
+    ks = (GLV_EDGES + [rng.randrange(R) for _ in range(n)])[:n]
+    want = group.to_affine(group.mul(P, ks))
+    acc = group.to_jacobian(want[:1])
+    for i in range(1, n):
+        acc = group.add_mixed(acc, want[i : i + 1])
+    want = group.to_affine(acc)[0]
+    for glv in (True, False):
+        for window in (None, 3, 7):
+            got = msm_jacobian(group, P, ks, glv=glv, window=window)
+            assert np.array_equal(group.to_affine(got[None])[0], want), (glv, window)
+
+
+@pytest.mark.parametrize("group", [G1, G2], ids=["G1", "G2"])
+def test_phi_is_lambda(group):
+    P = group.random_points(5, seed=9)
+    P[2] = 0  # the point at infinity stays itself
+    x = np.empty_like(P[:, 0])  # phi_points gives the x of phi(P); its y is P's
+    kmsm.phi_points(P, beta(group.degree), x)
+    want = group.to_affine(group.mul(P, [LAMBDA] * 5))
+    assert np.array_equal(x, want[:, 0]) and np.array_equal(P[:, 1], want[:, 1])
+
+
+def test_montgomery_scalars_with_an_offset_share_digits():
+    """Two MSMs on one graph, one over a suffix of the scalars (as C over the witness), against
+    separate MSMs with plain scalars."""
+    rng = random.Random(14)
+    n, first = 40, 7
+    P, Q = G1.random_points(n, seed=1), G2.random_points(n - first, seed=2)
+    ks = [rng.randrange(R) for _ in range(n)]
+    ks[3], ks[9], ks[10] = 0, R - 1, ks[11]
+    shared = Scalars(Fr.from_ints(ks), montgomery=True)
+    graph = TaskGraph()
+    k = jit_kernels()
+    whole = add_msm(graph, k, 1, P, shared, window=5)
+    tail = add_msm(graph, k, 2, Q, shared, first, window=5)
+    graph.run(2)
+    assert sum(t.label == "msm digits" for t in graph.tasks) == 1
+    assert np.array_equal(G1.to_affine(whole()[None])[0], msm_g1(P, ks))
+    assert np.array_equal(G2.to_affine(tail()[None])[0], msm_g2(Q, ks[first:]))
+    with pytest.raises(ValueError):
+        add_msm(TaskGraph(), k, 1, P[:5], shared)
+
+
+def test_cpu_overlapped_h_and_msms_match_one_after_another():
+    """CpuBackend runs H and the five MSMs as one task graph; the base class runs them in
+    sequence; both against H from plain ints (prover.pure) and MSMs taken one by one."""
+    from prover.backend import Backend, CpuBackend
+    from prover.groth16.prove import odd_shift
+    from prover.msm import MsmJob
+    from prover.pure.ntt import to_odd_points
+
+    rng = random.Random(15)
+    n, first = 16, 3
+    a, b, c = ([rng.randrange(R) for _ in range(n)] for _ in range(3))
+    w = [1] + [rng.randrange(R) for _ in range(n - 1)]
+    w[5] = R - 1
+    wl = ints_to_limbs(w)
+    jobs = {"A": MsmJob(1, G1.random_points(n, seed=3), wl),
+            "B2": MsmJob(2, G2.random_points(n, seed=4), wl),
+            "C": MsmJob(1, G1.random_points(n - first, seed=5), wl, first)}
+    hb = G1.random_points(n, seed=6)
+    p = [(x * y - z) % R for x, y, z in zip(*(to_odd_points(v) for v in (a, b, c)), strict=True)]
+    want = {"A": msm_g1(jobs["A"].bases, w), "B2": msm_g2(jobs["B2"].bases, w),
+            "C": msm_g1(jobs["C"].bases, w[first:]), "H": msm_g1(hb, p)}
+    be = CpuBackend()
+    for run in (be.h_and_msms, lambda *args: Backend.h_and_msms(be, *args)):
+        arrays = [Fr.from_ints(v) for v in (a, b, c)]
+        got, work = run(jobs, *arrays, odd_shift(n), hb)
+        assert Fr.to_ints(arrays[0]) == p  # A*B - C left in a
+        for name, pt in want.items():
+            group = G2 if name == "B2" else G1
+            assert np.array_equal(group.to_affine(got[name][None])[0], pt), name
+        assert {"H (NTTs)", "MSM A (G1)", "MSM B2 (G2)", "MSM C (G1)", "MSM H (G1)"} <= set(work)

@@ -17,10 +17,11 @@ class _CompileNotice(event.Listener):
 
     def __init__(self) -> None:
         self.depth = 0
+        self.muted = False  # while the native library builds: it says so once, itself
 
     def on_start(self, ev) -> None:
         self.depth += 1
-        if self.depth == 1:
+        if self.depth == 1 and not self.muted:
             d = ev.data.get("dispatcher") if isinstance(ev.data, dict) else None
             name = getattr(getattr(d, "py_func", None), "__qualname__", "a kernel")
             mod = getattr(getattr(d, "py_func", None), "__module__", "")

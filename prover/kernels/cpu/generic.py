@@ -55,3 +55,5 @@ fe_is_zero = _dispatch("fe_is_zero", lambda a: f.is_zero(a), lambda a: k.fq2_is_
 fe_eq = _dispatch("fe_eq", lambda a, b: f.eq(a, b), lambda a, b: k.fq2_eq(a, b))
 fe_zero = _dispatch("fe_zero", lambda a: k.FQ_ZERO, lambda a: (k.FQ_ZERO, k.FQ_ZERO))
 fe_one = _dispatch("fe_one", lambda a: k.FQ_ONE, lambda a: (k.FQ_ONE, k.FQ_ZERO))
+# times an Fq element s (for Fq2: both coordinates, 2 products instead of an Fq2 product's 3)
+fe_mul_fq = _dispatch("fe_mul_fq", lambda a, b: k.fq_mul(a, b), lambda a, b: k.fq2_mul_fq(a, b))

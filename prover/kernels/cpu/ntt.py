@@ -72,6 +72,37 @@ def _local_stages(a, tw, log_b):
 LOG_BLOCK = 12  # 2^12 elements x 32 bytes = 128 KiB: fits in L2
 
 
+@njit(cache=True)
+def _stages_serial(a, tw, base, size, m, m_end):
+    """Stages of half-size m .. m_end/2 over the aligned block [base, base + size)."""
+    n = a.shape[0]
+    while m < m_end:
+        stride = n // (2 * m)
+        for start in range(base, base + size, 2 * m):
+            for pos in range(m):
+                i1 = start + pos
+                i2 = i1 + m
+                t = k.fr_mul(load(tw, pos * stride), load(a, i2))
+                u = load(a, i1)
+                store(a, i1, k.fr_add(u, t))
+                store(a, i2, k.fr_sub(u, t))
+        m *= 2
+
+
+@njit(cache=True)
+def transform_serial(a, tw):
+    """`ntt_in_place` on the calling thread only (for a pool task): the first LOG_BLOCK stages
+    block by block while each block sits in cache, then the rest."""
+    n = a.shape[0]
+    if n <= 1:
+        return
+    bit_reverse(a)
+    bsize = min(n, 1 << LOG_BLOCK)
+    for blk in range(n // bsize):
+        _stages_serial(a, tw, blk * bsize, bsize, 1, bsize)
+    _stages_serial(a, tw, 0, n, bsize, n)
+
+
 def ntt_in_place(a: np.ndarray, tw: np.ndarray) -> None:
     """a <- NTT(a) with twiddle table tw[j] = w^j, j < n/2 (w^-j for the inverse)."""
     n = a.shape[0]

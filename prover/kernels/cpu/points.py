@@ -1,7 +1,8 @@
 """Array kernels over point arrays: G1 as (n, k, 4), G2 as (n, k, 2, 4) uint64 arrays.
 
-k = 2 for affine (x, y), 3 for Jacobian (X, Y, Z). `load_*`/`store_*` dispatch on the array's
-dimension, so each kernel below compiles for G1 and for G2.
+k = 2 for affine (x, y), 3 for Jacobian (X, Y, Z); `load_x`/`store_x` read one coordinate per
+row, (n, 4) or (n, 2, 4). `load_*`/`store_*` dispatch on the array's dimension, so each kernel
+below compiles for G1 and for G2.
 """
 
 from __future__ import annotations
@@ -126,6 +127,49 @@ def _ol_store_pt(a, i, v):
         _store_fq(a, i, 2, v[2])
 
     return impl3
+
+
+def load_x(a, i):  # pragma: no cover - jitted only
+    raise NotImplementedError
+
+
+def store_x(a, i, v):  # pragma: no cover - jitted only
+    raise NotImplementedError
+
+
+@overload(load_x, jit_options={"cache": True})
+def _ol_load_x(a, i):
+    """One coordinate per row: (n, 4) for Fq (G1), (n, 2, 4) for Fq2 (G2)."""
+    if isinstance(a, types.Array) and a.ndim == 2:
+        return lambda a, i: (a[i, 0], a[i, 1], a[i, 2], a[i, 3])
+    if isinstance(a, types.Array) and a.ndim == 3:
+        return lambda a, i: ((a[i, 0, 0], a[i, 0, 1], a[i, 0, 2], a[i, 0, 3]),
+                             (a[i, 1, 0], a[i, 1, 1], a[i, 1, 2], a[i, 1, 3]))
+    return None
+
+
+@overload(store_x, jit_options={"cache": True})
+def _ol_store_x(a, i, v):
+    if isinstance(a, types.Array) and a.ndim == 2:
+
+        def impl2(a, i, v):
+            a[i, 0] = v[0]
+            a[i, 1] = v[1]
+            a[i, 2] = v[2]
+            a[i, 3] = v[3]
+
+        return impl2
+    if isinstance(a, types.Array) and a.ndim == 3:
+
+        def impl3(a, i, v):
+            for c in range(2):
+                a[i, c, 0] = v[c][0]
+                a[i, c, 1] = v[c][1]
+                a[i, c, 2] = v[c][2]
+                a[i, c, 3] = v[c][3]
+
+        return impl3
+    return None
 
 
 @njit(cache=True, parallel=True)

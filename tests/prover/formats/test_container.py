@@ -133,3 +133,29 @@ def test_ensure_aligned():
     assert fixed.flags.aligned and np.array_equal(fixed, view)
     ok = np.arange(4, dtype=np.uint64)
     assert ensure_aligned(ok) is ok
+
+
+def _mapped_rss_kib(path) -> int:
+    """Resident KiB of this process's mappings of `path` (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        head = line.split()
+        if "-" in head[0] and len(head) >= 5:
+            inside = len(head) >= 6 and head[5] == str(path)
+        elif inside and head[0] == "Rss:":
+            total += int(head[1])
+    return total
+
+
+def test_drop_pages_releases_a_mapped_section_and_keeps_its_bytes(tmp_path):
+    from prover.formats.container import drop_pages
+
+    payload = np.arange(1 << 19, dtype=np.uint64)  # 4 MiB
+    p = _file(tmp_path, [(1, b"head"), (2, payload.tobytes())])
+    sec = read_container(p, MAGIC, max_version=1).payload(2).view(np.uint64)
+    assert int(sec.sum()) == int(payload.sum())  # every page read: resident
+    before = _mapped_rss_kib(p)
+    drop_pages(sec)
+    assert _mapped_rss_kib(p) < before - 3000
+    assert np.array_equal(sec, payload)  # read back from the page cache
+    drop_pages(payload)  # not a mapped file: nothing happens
