@@ -627,6 +627,7 @@ def bench_trace(records: list[dict], reqs: list[dict], n_accounts: int, work: Pa
     rec = dict(op="api", mode="trace", verify=True, clients=1, stack="uvloop+httptools",
                keys=keys, requests=len(reqs), ack_p50_ms=round(_pct(lat, 0.5) * 1e3, 3),
                ack_p99_ms=round(_pct(lat, 0.99) * 1e3, 3),
+               ack_mean_ms=round(statistics.fmean(lat) * 1e3, 4),
                commit_p50_ms=round(_pct(timed.times, 0.5) * 1e3, 3) if timed.times else None,
                segments_p50_sum_ms=round(sum(named) / 1e3, 3), segments_us=seg)
     _record(records, **rec)
