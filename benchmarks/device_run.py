@@ -80,6 +80,7 @@ def plan(sim: bool, work: Path) -> list[Phase]:
         ], parallel=True),
         Phase("small", [
             Step("msm_g1_small", _self("msm", "g1", _csv(small["g1"])), t),
+            Step("msm_g1_jacobian", _self("msm", "g1", _csv(small["g1"]), "jacobian"), t),
             Step("ntt_small", _self("ntt", _csv(small["ntt"])), t),
             Step("msm_g2_small", _self("msm", "g2", _csv(small["g2"])), t),
             Step(f"prove_{small['prove']}", _self("prove", small["prove"], work), 1.5 * t),
@@ -376,14 +377,14 @@ def step_prove(log_n: int, work: Path, repeat: int = 2) -> int:
     return 0 if same else 1
 
 
-def step_msm(group: str, log_sizes: list[int]) -> int:
+def step_msm(group: str, log_sizes: list[int], accumulate: str = "affine") -> int:
     from benchmarks import gpu
 
     op = f"msm_{group}"
     # Distinct bases up to 2^20 (G1) / 2^18 (G2), tiled above: making 2^24 points on the host
     # would cost much of the budget, and bucket work does not depend on distinctness.
     gpu.run_msm({op: [1 << k for k in log_sizes]}, repeats=2,
-                max_distinct=1 << (20 if group == "g1" else 18))
+                max_distinct=1 << (20 if group == "g1" else 18), accumulate=accumulate)
     return 0
 
 
@@ -427,7 +428,7 @@ def main(argv: list[str]) -> int:
     steps = {"env": lambda: step_env(), "warm": lambda: step_warm(),
              "circuit": lambda: step_circuit(int(argv[1]), Path(argv[2])),
              "prove": lambda: step_prove(int(argv[1]), Path(argv[2])),
-             "msm": lambda: step_msm(argv[1], _ints(argv[2])),
+             "msm": lambda: step_msm(argv[1], _ints(argv[2]), *argv[3:4]),
              "ntt": lambda: step_ntt(_ints(argv[1])),
              "msm_cpu": lambda: step_msm_cpu(_ints(argv[1]))}
     if not argv or argv[0] not in steps:

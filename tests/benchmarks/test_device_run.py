@@ -103,8 +103,8 @@ def test_script_under_the_simulator_writes_every_step(tmp_path):
                          capture_output=True, text=True, timeout=900)
     summary = json.loads((out / "summary.json").read_text())
     steps = {s["step"]: s for s in summary["steps"]}
-    want = {"env", "gpu_tests_field", "cpu_warm", "circuit_3", "msm_g1_small", "ntt_small",
-            "msm_g2_small", "prove_3", "msm_g1_cpu", "msm_g1_large", "ntt_large"}
+    want = {"env", "gpu_tests_field", "cpu_warm", "circuit_3", "msm_g1_small", "msm_g1_jacobian",
+            "ntt_small", "msm_g2_small", "prove_3", "msm_g1_cpu", "msm_g1_large", "ntt_large"}
     assert set(steps) == want
     bad = {k: json.loads((out / f"{k}.json").read_text())["log_tail"][-1500:]
            for k, s in steps.items() if s["status"] != "ok"}
@@ -118,6 +118,8 @@ def test_script_under_the_simulator_writes_every_step(tmp_path):
     assert env_rec["missing"] == []
     assert [r["n"] for r in records("msm_g1_small") + records("msm_g1_large")] == [4, 8]
     assert all(r["results_match"] for r in records("msm_g1_small") + records("msm_g2_small"))
+    assert [r["accumulate"] for r in records("msm_g1_small") + records("msm_g1_jacobian")] == [
+        "affine", "jacobian"]
     assert [r["n"] for r in records("ntt_small") + records("ntt_large")] == [8, 16]
     proofs = records("prove_3")
     assert [r["backend"] for r in proofs[:2]] == ["cuda", "cpu"]
