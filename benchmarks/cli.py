@@ -152,8 +152,11 @@ def bench_api(json_path: str | None, quick: bool, clients: int, work_dir: str | 
 @click.option("--startup", is_flag=True,
               help="Start-up only: `import prover.cli`, time to the first kernel, whole-process "
                    "`zkprove groth16 prove` (ints and kernels) and `verify` vs snarkjs's.")
+@click.option("--rapidsnark", "rapidsnark", type=click.Path(exists=True, dir_okay=False),
+              help="Also time this rapidsnark `prover` binary, interleaved with ours.")
 def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
-                json_path: str | None, backend: str, startup: bool) -> None:
+                json_path: str | None, backend: str, startup: bool,
+                rapidsnark: str | None) -> None:
     """Groth16 prove: ours (process and in-process, phase split) vs the snarkjs CLI."""
     from benchmarks import prove
 
@@ -163,7 +166,8 @@ def bench_prove(sizes: str, vs: str | None, repeat: int, setup: str,
         prove.print_startup(records)
         return
     records = prove.run(prove.parse_sizes(sizes), vs, json_path, repeat,
-                        log=lambda m: click.echo(m, err=True), setup=setup, backend=backend)
+                        log=lambda m: click.echo(m, err=True), setup=setup, backend=backend,
+                        rapidsnark=rapidsnark)
     prove.print_records(records)
 
 

@@ -14,13 +14,17 @@ Then, best of --repeat runs each:
     that child);
   * ours in-process after a warm-up, with the per-phase split (witness read, A.w/B.w, H and
     MSMs) and the thread seconds of each part of "H and MSMs" (they overlap);
-  * snarkjs (--vs snarkjs): `snarkjs groth16 prove` with the same files, wall seconds and RSS.
+  * snarkjs (--vs snarkjs): `snarkjs groth16 prove` with the same files, wall seconds and RSS;
+  * rapidsnark (--rapidsnark BINARY): its `prover zkey wtns proof public`, its runs interleaved
+    with ours (ours, rapidsnark, ours, ...) so that both see the same load; its proof is checked
+    with `snarkjs groth16 verify`.
 
 Our proof is checked with `snarkjs groth16 verify` once per size. Records:
 {"op": "prove", "constraints", "domain_size", "backend": "cpu", "seconds", "peak_rss_mib",
  "in_process_seconds", "phases", "work", "load_average", "reference": "snarkjs" | null,
  "reference_seconds",
- "reference_peak_rss_mib", "ratio"} with ratio = reference_seconds / seconds (> 1: we are faster).
+ "reference_peak_rss_mib", "ratio"} with ratio = reference_seconds / seconds (> 1: we are faster);
+with --rapidsnark also "rapidsnark_seconds", "rapidsnark_peak_rss_mib", "rapidsnark_ratio".
 """
 
 from __future__ import annotations
@@ -235,7 +239,8 @@ def zkprove_cmd() -> list:
     return [sys.executable, "-m", "prover.cli"]
 
 
-def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "cpu") -> dict:
+def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "cpu",
+            rapidsnark: str | None = None) -> dict:
     from prover.backend import get_backend
     from prover.groth16 import prove
 
@@ -244,10 +249,18 @@ def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "
     proof, public = d / "our_proof.json", d / "our_public.json"
     cmd = [*zkprove_cmd(), "groth16", "prove", info["zkey"], info["wtns"], proof, public,
            "--backend", be.name]
-    runs = [timed_child(cmd, cwd=ROOT) for _ in range(repeat)]
+    rproof, rpublic = d / "rapidsnark_proof.json", d / "rapidsnark_public.json"
+    rcmd = [rapidsnark, info["zkey"], info["wtns"], rproof, rpublic] if rapidsnark else None
+    runs, rruns = [], []
+    for _ in range(repeat):  # interleaved: both provers see the same load
+        runs.append(timed_child(cmd, cwd=ROOT))
+        if rcmd:
+            rruns.append(timed_child(rcmd))
     seconds = min(r[0] for r in runs)
     rss = max(r[1] for r in runs)
     _run([SNARKJS, "groth16", "verify", info["vk"], public, proof], cwd=d)  # raises if invalid
+    if rcmd:
+        _run([SNARKJS, "groth16", "verify", info["vk"], rpublic, rproof], cwd=d)
 
     prove(info["zkey"], info["wtns"], backend=be)  # warm-up: JIT cache loading, page cache
     best, phases, work, device = float("inf"), {}, {}, be.device_name
@@ -276,6 +289,14 @@ def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "
         rec.update(reference="snarkjs", reference_seconds=round(ref, 4),
                    reference_peak_rss_mib=round(max(r[1] for r in sruns), 1),
                    ratio=round(ref / seconds, 3))
+    if rruns:
+        rsec = min(r[0] for r in rruns)
+        rec.update(rapidsnark_seconds=round(rsec, 4),
+                   rapidsnark_peak_rss_mib=round(max(r[1] for r in rruns), 1),
+                   rapidsnark_ratio=round(rsec / seconds, 3))
+        log(f"{info['constraints']} constraints: rapidsnark {rsec:.3f} s "
+            f"({rec['rapidsnark_peak_rss_mib']:.0f} MiB), "
+            f"rapidsnark/ours {rec['rapidsnark_ratio']}")
     log(f"{info['constraints']} constraints: ours {seconds:.3f} s ({rss:.0f} MiB, in-process "
         f"{best:.3f} s)" + (f", snarkjs {rec['reference_seconds']:.3f} s "
                              f"({rec['reference_peak_rss_mib']:.0f} MiB), ratio {rec['ratio']}"
@@ -284,12 +305,14 @@ def measure(info: dict, vs: str | None, repeat: int, log=print, backend: str = "
 
 
 def run(sizes: list[int], vs: str | None = None, json_path: str | None = None,
-        repeat: int = 3, log=print, setup: str = "auto", backend: str = "cpu") -> list[dict]:
+        repeat: int = 3, log=print, setup: str = "auto", backend: str = "cpu",
+        rapidsnark: str | None = None) -> list[dict]:
     if not (SNARKJS.exists() and CIRCOM.exists() and shutil.which("node")):
         raise RuntimeError("the benchmark needs node and the pinned node tools (npm ci)")
     records = []
     for n in sizes:
-        records.append(measure(build_circuit(n, setup, log), vs, repeat, log, backend))
+        records.append(measure(build_circuit(n, setup, log), vs, repeat, log, backend,
+                               rapidsnark))
         if json_path:  # written after every size: large sizes take long
             Path(json_path).write_text(json.dumps(records, indent=2) + "\n")
     return records
@@ -301,7 +324,9 @@ def print_records(records: list[dict]) -> None:
     print_table("Groth16 prove (best wall time; process start-up included)", records, [
         ("constraints", "constraints"), ("seconds", "ours s"), ("peak_rss_mib", "ours MiB"),
         ("in_process_seconds", "ours in-process s"), ("reference_seconds", "snarkjs s"),
-        ("reference_peak_rss_mib", "snarkjs MiB"), ("ratio", "snarkjs/ours")])
+        ("reference_peak_rss_mib", "snarkjs MiB"), ("ratio", "snarkjs/ours"),
+        ("rapidsnark_seconds", "rapidsnark s"), ("rapidsnark_peak_rss_mib", "rapidsnark MiB"),
+        ("rapidsnark_ratio", "rapidsnark/ours")])
     for r in records:
         split = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in r["phases"].items())
         print(f"  {r['constraints']}: {split}")

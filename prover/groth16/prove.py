@@ -39,7 +39,7 @@ from prover.formats.container import ensure_aligned
 from prover.formats.snarkjs_json import Proof
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import Zkey, read_zkey
-from prover.groth16.prove_ints import SMALL_DOMAIN, prove_ints
+from prover.groth16.prove_ints import SMALL_DOMAIN, SMALL_DOMAIN_NATIVE, prove_ints
 from prover.groth16.steps import evaluate_abc, odd_shift  # noqa: F401 (steps 1, 2 by hand)
 
 # lazy: Numba, the backends and the kernels load in the functions that run them, so a small
@@ -132,12 +132,19 @@ def _rand_fr() -> int:
 
 def uses_kernels(zkey: Zkey, backend, kernels: bool | None = None) -> bool:
     """Whether `prove` runs the compiled kernels (else plain ints): always for CUDA or a
-    Backend object other than the CPU's; below SMALL_DOMAIN rows the CPU and "auto" run on
+    Backend object other than the CPU's; below SMALL_DOMAIN rows (SMALL_DOMAIN_NATIVE when
+    the native library is already built: it loads in milliseconds) the CPU and "auto" run on
     ints (a GPU would not pay there either); `kernels` True/False forces the choice."""
     if kernels is not None:
         return kernels
     name = backend if isinstance(backend, str) else getattr(backend, "name", "?")
-    return name not in ("cpu", "auto") or zkey.domain_size > SMALL_DOMAIN
+    if name not in ("cpu", "auto") or zkey.domain_size > SMALL_DOMAIN:
+        return True
+    if zkey.domain_size <= SMALL_DOMAIN_NATIVE:
+        return False
+    from prover.kernels import native
+
+    return native.load(build=False) is not None
 
 
 def prove(zkey: Zkey | str | os.PathLike, witness: WitnessLike, *,

@@ -1,9 +1,9 @@
 """The Groth16 prover of `prove.py` on plain ints (`prover.pure`), for small circuits.
 
-Below SMALL_DOMAIN constraints, loading the compiled kernels (about a second in a fresh
-process) costs more than the whole proof in Python ints; `prove` takes this path there on the
-CPU backend. Same steps, same formulas, same blinding; tests compare the two paths point for
-point with fixed r and s.
+Below SMALL_DOMAIN constraints (SMALL_DOMAIN_NATIVE when the native library is built),
+loading the compiled kernels costs more than the whole proof in Python ints; `prove` takes this
+path there on the CPU backend. Same steps, same formulas, same blinding; tests compare the two
+paths point for point with fixed r and s.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from prover.formats.zkey import Zkey
 from prover.pure import curve as pc
 from prover.pure.ntt import to_odd_points
 
-# Largest domain proven on ints by default: measured whole-process (benchmarks/prove.py
-# --startup), ints win below about 2^9 rows on this machine; the kernels from there on.
+# Largest domain proven on ints by default, measured whole-process (benchmarks/prove.py
+# --startup): with the Numba kernels (about a second to load) ints win up to 2^8 rows; with
+# the native library (milliseconds to load) only up to ~2^5 (8 rows: ints 0.35 s, native
+# 0.43 s; 256 rows: ints 1.73 s, native 0.65 s).
 SMALL_DOMAIN = 1 << 8
+SMALL_DOMAIN_NATIVE = 1 << 5
 
 
 def evaluate_abc(zkey: Zkey, w: list[int]) -> tuple[list[int], list[int], list[int]]:

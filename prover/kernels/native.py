@@ -115,7 +115,8 @@ def load(build: bool = True) -> SimpleNamespace | None:
         path = library_path()
         failed = path.with_suffix(".failed")
         if not path.exists() and failed.exists():
-            _state["reason"] = failed.read_text().strip() or "the build failed before"
+            _state["reason"] = (f"{failed.read_text().strip() or 'the build failed before'} "
+                                f"(remembered in {failed}: delete it to try again)")
         elif not path.exists() and not build:
             _state["reason"] = "not built"
             return None  # not remembered: a later load() may build it

@@ -104,6 +104,11 @@ def report_cmd(config_path: str, top: int, by: str, chart: str, as_json: bool) -
         click.echo(f"  {x['account']:>8} {x['value']:>16} {_fmt(x['today']['ratio']):>10} "
                    f"{_fmt(x['scenario']['ratio']):>10}"
                    + ("  LIQUIDATABLE" if x["today"]["liquidatable"] else ""))
+        if x.get("plan"):
+            pl = x["plan"]
+            click.echo(f"           plan: take over {pl['size']} of asset {pl['asset']} -> "
+                       + ("maintenance restored" if pl["restores"] else
+                          f"excess {pl['excess_before']} -> {pl['excess_after']} (not restored)"))
     click.echo("book Greeks per underlying (net; long / short sums of accounts' delta):")
     g = rep["greeks"]
     for u, x in g["net"].items():

@@ -8,7 +8,9 @@ Above 1 is liquidatable (decided in integers; the ratios are floats for ranking)
 value <= 0 < risk (ranked first). Only accounts holding positions are ranked. Grid P&L of row s,
 every underlying shocked at once: account i gains -L_i(s) (its losses summed over underlyings);
 the platform loses what no account can cover, uncovered(s) = sum_i max(0, L_i(s) - value_i).
-Both rules' requirements use one oracle table (``oracle_table``, implied volatilities).
+Both rules' requirements use one oracle table (``oracle_table``, implied volatilities). Each
+listed account liquidatable under the enforced rule ("today") carries its liquidation plan
+(``rollup.margin.sizing``: the position and size a liquidator takes over), else None.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 import numpy as np
 
 from rollup.margin import scenario as sc
+from rollup.margin import sizing
 from rollup.margin.exposure import Greeks, book_greeks, positions_arrays, series
 from rollup.margin.risk import value_and_risk
 from rollup.state.encoding import RISK_SCALE
@@ -93,6 +96,11 @@ def report(state: State, top: int = 10, by: str = "today") -> dict:
     for x in rows:
         for rule in BY:
             x[rule]["ratio"] = _finite(x[rule]["ratio"])
+    for x in rows[:top]:  # sizing tries sizes per position: only for the accounts listed
+        p = sizing.plan(state, x["account"]) if x["today"]["liquidatable"] else None
+        x["plan"] = None if p is None else {
+            "asset": p.asset, "size": p.size, "excess_before": p.excess_before,
+            "excess_after": p.excess_after, "restores": p.restores}
     loss = losses_matrix(asset, bal, table)
     uncovered = np.maximum(0.0, loss - value[:, None]).sum(axis=0)
     grid = [{**row, "net_pnl": float(-loss[:, s].sum()),

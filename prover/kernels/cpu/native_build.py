@@ -160,6 +160,7 @@ def _linker() -> list[str]:
 def build_library(path: Path, signatures: dict[str, tuple[str, ...]]) -> None:
     """Compile every entry point of `signatures` (prover.kernels.native.SIGNATURES: name ->
     C argument types) and write the shared library to `path` (atomically)."""
+    linker = _linker()  # before minutes of compiling: no linker, no library
     ll.initialize_native_target()
     ll.initialize_native_asmprinter()
     main = None
@@ -194,7 +195,7 @@ def build_library(path: Path, signatures: dict[str, tuple[str, ...]]) -> None:
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         o, so = Path(tmp) / "kernels.o", Path(tmp) / "kernels.so"
         o.write_bytes(obj)
-        res = subprocess.run([*_linker(), "-o", str(so), str(o)], capture_output=True, text=True)
+        res = subprocess.run([*linker, "-o", str(so), str(o)], capture_output=True, text=True)
         if res.returncode != 0:
             raise RuntimeError(f"linking failed: {res.stderr.strip()[:300]}")
         os.replace(so, path)

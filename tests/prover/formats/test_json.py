@@ -58,7 +58,7 @@ def test_snarkjs_files_roundtrip_exactly(snark, tmp_path):  # noqa: F811
 
 @needs_node
 def test_vk_from_zkey_equals_snarkjs_export(snark):  # noqa: F811
-    vk = vk_from_zkey(read_zkey(snark.zkey))  # includes the py_ecc pairing for alphabeta
+    vk = vk_from_zkey(read_zkey(snark.zkey))  # includes the pairing for alphabeta
     assert vk == load_vk(snark.vk)
     assert dumps(vk_to_json(vk)) == snark.vk.read_text()
     # without a stored alphabeta the writer computes it
@@ -98,6 +98,36 @@ def test_points_and_infinity_format():
     assert proof_from_json(json.loads(dumps(proof_to_json(p)))) == p
     text = dumps({"a": ["1"], "b": []})
     assert text == '{\n "a": [\n  "1"\n ],\n "b": [\n ]\n}'  # bfj breaks empty arrays too
+
+
+def _py_ecc_alphabeta(alpha1, beta2):
+    """The clear reference: py_ecc's pairing raised to snarkjs's exponent, py_ecc's Fq12
+    (w^12 - 18 w^6 + 82, w^6 = 9 + u) mapped to the tower: the coefficient (a + b u) of
+    w^i v^j (k = i + 2j) is b = c[k+6], a = c[k] + 9 c[k+6]."""
+    from py_ecc.optimized_bn128 import FQ2, pairing
+
+    from prover.constants import Q
+    from prover.formats.snarkjs_json import SNARKJS_GT_EXPONENT
+
+    p = (FQ(alpha1[0]), FQ(alpha1[1]), FQ.one())
+    q = (FQ2(list(beta2[0])), FQ2(list(beta2[1])), FQ2.one())
+    c = [int(x) for x in (pairing(q, p) ** SNARKJS_GT_EXPONENT).coeffs]
+    return tuple(tuple(((c[i + 2 * j] + 9 * c[i + 2 * j + 6]) % Q, c[i + 2 * j + 6] % Q)
+                       for j in range(3)) for i in range(2))
+
+
+def test_alphabeta_matches_py_ecc_on_random_points():
+    import random
+
+    from py_ecc.optimized_bn128 import G1, G2, multiply, normalize
+
+    rng = random.Random(7)
+    for _ in range(2):
+        x, y = normalize(multiply(G1, rng.randrange(1, 2**254)))
+        bx, by = normalize(multiply(G2, rng.randrange(1, 2**254)))
+        a = (int(x), int(y))
+        b = (tuple(int(c) for c in bx.coeffs), tuple(int(c) for c in by.coeffs))
+        assert compute_alphabeta_12(a, b) == _py_ecc_alphabeta(a, b)
 
 
 def test_alphabeta_shape_and_degenerate_case():

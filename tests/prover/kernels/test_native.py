@@ -157,6 +157,11 @@ def test_unavailable_library_falls_back_to_numba(tmp_path, monkeypatch):
     assert not CpuBackend().native
     with pytest.raises(BackendUnavailable, match="no linker"):
         CpuBackend(native=True)
+    monkeypatch.setattr(native, "_state", {})  # a later process: the marker, not a new build
+    monkeypatch.setattr(native_build, "build_library", None)
+    assert native.load() is None
+    assert "no linker" in native.unavailable_reason()
+    assert "delete it to try again" in native.unavailable_reason()
     monkeypatch.setattr(native, "_state", {})
     monkeypatch.setenv("ZKPROVE_NATIVE", "0")
     assert native.load() is None and native.unavailable_reason() == "ZKPROVE_NATIVE=0"
@@ -188,3 +193,24 @@ def test_native_pairing_product_agrees_with_plain_ints(nat):
                   []):
         assert nat.pairing_product_is_one(pairs) == pairing_product_is_one(pairs)
     assert nat.pairing_product_is_one([(P, Qb), (minus_ab, to_ints2(ob.G2))])
+
+
+def test_small_proofs_move_to_the_native_library_once_it_is_built(nat, monkeypatch):
+    """auto/cpu prove on ints up to SMALL_DOMAIN_NATIVE rows when the library loads, up to
+    SMALL_DOMAIN when it does not (the Numba kernels cost ~1 s to load); never ints on CUDA."""
+    from types import SimpleNamespace
+
+    from prover.groth16.prove import uses_kernels
+    from prover.groth16.prove_ints import SMALL_DOMAIN, SMALL_DOMAIN_NATIVE
+
+    def key(n):
+        return SimpleNamespace(domain_size=n)
+
+    for name in ("cpu", "auto"):
+        assert not uses_kernels(key(SMALL_DOMAIN_NATIVE), name)
+        assert uses_kernels(key(2 * SMALL_DOMAIN_NATIVE), name)
+    assert uses_kernels(key(8), "cuda") and not uses_kernels(key(1 << 12), "cpu", kernels=False)
+    monkeypatch.setattr(native, "_state", {})
+    monkeypatch.setenv("ZKPROVE_NATIVE", "0")
+    assert not uses_kernels(key(SMALL_DOMAIN), "auto")
+    assert uses_kernels(key(2 * SMALL_DOMAIN), "auto")

@@ -11,7 +11,7 @@ from rollup.config import Market
 from rollup.durability.journal import Journal
 from rollup.engine.testnet import CALL, EXPIRY, PERP, PUT, STRIKE
 from tests.support.operator import one_line_error, run, write_config
-from tests.support.risk import RISKY, risky_book
+from tests.support.risk import RISKY, UNDERWATER, risky_book, underwater_book
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -19,7 +19,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def node_dir(tmp_path_factory):
     """A configured data folder whose journal holds ``risky_book``'s requests."""
-    folder = tmp_path_factory.mktemp("risk")
+    return _node_dir(tmp_path_factory.mktemp("risk"), risky_book)
+
+
+def _node_dir(folder, book):
     markets = [Market(PERP, "perp", 50_000, 30_000)] + [
         Market(a, kind, 100_000, 50_000, underlying=PERP, strike=STRIKE, expiry=EXPIRY,
                short_initial=100_000, short_maintenance=60_000)
@@ -31,10 +34,24 @@ def node_dir(tmp_path_factory):
     cfg.data.mkdir(parents=True, exist_ok=True)
     j = Journal(cfg.journal_path)
     try:
-        risky_book(journal=j)
+        book(journal=j)
     finally:
         j.close()
     return path
+
+
+def test_report_lists_a_liquidation_plan(tmp_path, monkeypatch, capsys):
+    path = _node_dir(tmp_path / "under", underwater_book)
+    code, out, err = run(monkeypatch, capsys, "risk", "report", "--config", path, "--json")
+    assert code == 0, err
+    rows = {x["account"]: x for x in json.loads(out)["nearest_to_liquidation"]}
+    plan = rows[UNDERWATER]["plan"]
+    assert plan["restores"] and plan["size"] > 0 and plan["excess_before"] < 0
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(monkeypatch, capsys, "risk", "report", "--config", path)
+    assert code == 0, err
+    assert (f"plan: take over {plan['size']} of asset {plan['asset']} -> maintenance restored"
+            in out)
 
 
 def test_report_json_ranks_and_draws(node_dir, tmp_path, monkeypatch, capsys):

@@ -68,3 +68,19 @@ def test_grid_pnl_by_hand(book):
     assert rep["greeks"]["net"] == {"1": {"delta": 0.0, "gamma": 0.0, "vega": 0.0,
                                           "theta": 0.0}}
     assert np.isfinite([r["losing_accounts_loss"] for r in grid]).all()
+
+
+def test_a_liquidatable_account_is_listed_with_its_liquidation_plan():
+    from rollup.margin import sizing
+    from tests.support.risk import UNDERWATER, underwater_book
+
+    st = underwater_book().state
+    rep = rp.report(st, top=10)
+    rows = {x["account"]: x for x in rep["nearest_to_liquidation"]}
+    p = sizing.plan(st, UNDERWATER)
+    assert rows[UNDERWATER]["today"]["liquidatable"] and p is not None
+    assert rows[UNDERWATER]["plan"] == {
+        "asset": p.asset, "size": p.size, "excess_before": p.excess_before,
+        "excess_after": p.excess_after, "restores": p.restores}
+    others = [x for i, x in rows.items() if i != UNDERWATER]
+    assert others and all(x["plan"] is None for x in others if not x["today"]["liquidatable"])
