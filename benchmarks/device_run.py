@@ -293,21 +293,39 @@ def step_warm() -> int:
 def synthetic_r1cs(log_n: int):
     """A chain filling the 2^log_n domain: s_0 = a (public input), s_1 = b (private input),
     (s_(j-1) + s_(j-2)) * (s_(j-1) + 7) = s_j, and out = s_last (public output).
-    Wires: 0 one, 1 out, 2 a, 3 b, then s_j at wire j + 2. Returns (R1CS, witness)."""
+    Wires: 0 one, 1 out, 2 a, 3 b, then s_j at wire j + 2. Returns (R1CS, witness); the
+    matrices are built as arrays (2^20 constraints as dicts take most of a minute)."""
+    import numpy as np
+
     from prover.constants import R
-    from prover.formats.r1cs import R1CS
+    from prover.formats.r1cs import R1CS, SparseMatrix
 
     m = (1 << log_n) - 4  # + the final copy + nPublic (2) + 1 rows = 2^log_n
-    a, b = 3, 5
-    s = [a, b]
-    cons = []
+    s = [3, 5]
     for j in range(2, m + 2):
         s.append((s[j - 1] + s[j - 2]) * (s[j - 1] + 7) % R)
-        cons.append(({j + 1: 1, j: 1}, {j + 1: 1, 0: 7}, {j + 2: 1}))
-    cons.append(({m + 3: 1}, {0: 1}, {1: 1}))
     witness = [1, s[-1], *s]
-    r1 = R1CS.from_constraints(cons, n_wires=len(witness), n_pub_out=1, n_pub_in=1,
-                               n_prv_in=1)
+    n_wires = len(witness)
+
+    j = np.arange(2, m + 2, dtype=np.int64)
+    rows = np.repeat(np.arange(m, dtype=np.int64), 2)
+
+    def matrix(row, col, coeff):
+        limbs = np.zeros((len(row), 4), dtype=np.uint64)
+        limbs[:, 0] = coeff
+        return SparseMatrix(np.asarray(row, np.int64), np.asarray(col, np.int64), limbs)
+
+    last = np.array([m], np.int64)
+    # constraint j - 2: A = s_(j-1) + s_(j-2), B = s_(j-1) + 7, C = s_j; then out = s_last * 1
+    a = matrix(np.concatenate([rows, last]),
+               np.concatenate([np.stack([j + 1, j], 1).ravel(), [m + 3]]), 1)
+    b = matrix(np.concatenate([rows, last]),
+               np.concatenate([np.stack([j + 1, np.zeros_like(j)], 1).ravel(), [0]]),
+               np.concatenate([np.tile(np.array([1, 7], np.uint64), m), np.ones(1, np.uint64)]))
+    c = matrix(np.concatenate([j - 2, last]), np.concatenate([j + 2, [1]]), 1)
+    r1 = R1CS(R, n_wires, 1, 1, 1, n_wires, m + 1, a, b, c,
+              wire_to_label=np.arange(n_wires, dtype=np.uint64))
+    r1.validate()
     return r1, witness
 
 
