@@ -370,7 +370,7 @@ def step_prove(log_n: int, work: Path, repeat: int = 2) -> int:
         print(f"no zkey at {zkey_path}: the circuit_{log_n} step did not finish",
               file=sys.stderr)
         return 1
-    vk = vk_from_zkey(read_zkey(zkey_path), with_alphabeta=False)  # (alphabeta needs py_ecc)
+    vk = vk_from_zkey(read_zkey(zkey_path), with_alphabeta=False)  # verify needs no e(a, b)
     proofs = {}
     for name in ("cuda", "cpu"):
         be = get_backend(name)
