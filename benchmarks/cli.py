@@ -121,8 +121,10 @@ def bench_margin(json_path: str | None, quick: bool) -> None:
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, exists=True),
               help="Where the data folders go (the disk whose fsync counts).")
 @click.option("--label", default=None, help="Tag every record (e.g. the code measured).")
-@click.option("--mode", "modes", multiple=True, type=click.Choice(["ack", "batch", "stack", "ws"]),
-              help="Run only these (repeatable; default: all).")
+@click.option("--mode", "modes", multiple=True,
+              type=click.Choice(["ack", "batch", "stack", "ws", "trace"]),
+              help="Run only these (repeatable; default: all). trace: where a lone order's ack "
+                   "time goes.")
 @click.option("--keys", type=click.Choice(["shared", "own"]), default="shared",
               show_default=True, help="Every account signs with one key, or each with its own.")
 @click.option("--stages", is_flag=True,

@@ -62,7 +62,11 @@ def _device_name() -> str:
 
 
 def run_msm(sizes: dict[str, list[int]], json_path=None, repeats: int = 2,
-            window: int | None = None, check_max_n: int = 1 << 16) -> list[dict]:
+            window: int | None = None, check_max_n: int = 1 << 16,
+            max_distinct: int | None = None, accumulate: str = "affine") -> list[dict]:
+    """`max_distinct`: make at most this many random bases and repeat them up to n (records
+    say "distinct_bases"); host-side point generation dominates large runs otherwise.
+    `accumulate`: how the device computes bucket sums (kernels/cuda/msm.py ACCUMULATE)."""
     from prover.kernels.cuda import memory as mem
     from prover.kernels.cuda import msm as kmsm
     from prover.msm import msm
@@ -73,9 +77,13 @@ def run_msm(sizes: dict[str, list[int]], json_path=None, repeats: int = 2,
         if not sizes.get(op):
             continue
         warm = group.random_points(4, seed=1)
-        kmsm.msm_jacobian(group.degree, warm, random_scalars(4, 2), montgomery=False, window=2)
+        kmsm.msm_jacobian(group.degree, warm, random_scalars(4, 2), montgomery=False, window=2,
+                          accumulate=accumulate)
         for n in sizes[op]:
-            bases = group.random_points(n, seed=n)
+            n_distinct = min(n, max_distinct or n)
+            bases = group.random_points(n_distinct, seed=n)
+            if n_distinct < n:
+                bases = np.resize(bases, (n, *bases.shape[1:]))
             k = random_scalars(n, seed=n + 1)
             c = window or kmsm.choose_window(n)
             if not 2 <= c <= kmsm.MAX_WINDOW:
@@ -86,13 +94,15 @@ def run_msm(sizes: dict[str, list[int]], json_path=None, repeats: int = 2,
                 with _Events() as up:
                     d_bases, d_k = mem.to_device(bases), mem.to_device(k)
                 with _Events() as comp:
-                    windows = kmsm.window_sums_device(group.degree, d_bases, d_k, c, False)
+                    windows = kmsm.window_sums_device(group.degree, d_bases, d_k, c, False,
+                                                      accumulate)
                 point = kmsm.combine_windows(windows, c)
                 total = time.perf_counter() - t0
                 del d_bases, d_k
                 if best is None or comp.seconds < best[1]:
                     best = (up.seconds, comp.seconds, total, point)
-            rec = {"op": op, "n": n, "backend": "cuda", "device": device, "window": c,
+            rec = {"op": op, "n": n, "distinct_bases": n_distinct, "backend": "cuda",
+                   "device": device, "window": c, "accumulate": accumulate,
                    "seconds": round(best[1], 5), "transfer_seconds": round(best[0], 5),
                    "total_seconds": round(best[2], 5)}
             if n <= check_max_n:

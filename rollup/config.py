@@ -102,6 +102,13 @@ class Config:
     api_rate: float = 200.0  # requests per second per account (token bucket; 0: no limit)
     api_burst: int = 400  # requests an account may send at once (the bucket's size)
     api_idempotency_window: int = 100_000  # accepted requests whose receipts retries get
+    # WebSocket liveness (docs/api.md#streams): a frame that waits this long for room in the
+    # socket's send buffer (SO_SNDBUF, bytes; Linux doubles it) resets the connection; a ping
+    # every ws_ping_interval seconds (0: none) unanswered for ws_ping_timeout closes it
+    api_ws_send_timeout: float = 5.0
+    api_ws_send_buffer: int = 256 * 1024
+    api_ws_ping_interval: float = 20.0
+    api_ws_ping_timeout: float = 20.0
     oracle_key: str = "keys/oracle.json"  # key file (relative to data_dir) or compressed hex pk
     operator_key: str = "keys/operator.json"  # key file of account 0 (fees), relative to data_dir
     l1_key: str = ""  # the operator's L1 key file (relayer), "" = an account unlocked on the node
@@ -183,7 +190,11 @@ _SECTIONS = {
     "api": {"host": ("api_host", str), "port": ("api_port", int),
             "max_body": ("api_max_body", int), "rate": ("api_rate", float),
             "burst": ("api_burst", int),
-            "idempotency_window": ("api_idempotency_window", int)},
+            "idempotency_window": ("api_idempotency_window", int),
+            "ws_send_timeout": ("api_ws_send_timeout", float),
+            "ws_send_buffer": ("api_ws_send_buffer", int),
+            "ws_ping_interval": ("api_ws_ping_interval", float),
+            "ws_ping_timeout": ("api_ws_ping_timeout", float)},
     "keys": {"oracle": ("oracle_key", str), "operator": ("operator_key", str),
              "l1": ("l1_key", str), "passphrase_env": ("passphrase_env", str),
              "passphrase_file": ("passphrase_file", str)},
@@ -303,6 +314,14 @@ def validate(cfg: Config) -> None:
         raise ConfigError("api.rate must be >= 0 (0: no limit) and api.burst at least 1")
     if cfg.api_idempotency_window < 1:
         raise ConfigError("api.idempotency_window must be at least 1")
+    if not 0 < cfg.api_ws_send_timeout <= 3600:
+        raise ConfigError("api.ws_send_timeout must be in (0, 3600] seconds")
+    if not 4096 <= cfg.api_ws_send_buffer <= 64 * 1024 * 1024:
+        raise ConfigError("api.ws_send_buffer must be in 4096..67108864 bytes")
+    if not 0 <= cfg.api_ws_ping_interval <= 3600:
+        raise ConfigError("api.ws_ping_interval must be in 0..3600 seconds (0: no pings)")
+    if not 0 < cfg.api_ws_ping_timeout <= 3600:
+        raise ConfigError("api.ws_ping_timeout must be in (0, 3600] seconds")
     if cfg.l1_key and cfg.node_sender:
         raise ConfigError("keys.l1 and node.sender both name the operator's L1 account: "
                           "give one")
@@ -415,6 +434,14 @@ def render(cfg: Config) -> str:
         f"burst = {_toml(cfg.api_burst)}  # requests an account may send at once",
         f"idempotency_window = {_toml(cfg.api_idempotency_window)}  # newest accepted "
         "requests whose retries get their receipt again",
+        f"ws_send_timeout = {_toml(float(cfg.api_ws_send_timeout))}  # seconds a WebSocket "
+        "frame may wait for room in the socket before the client is reset",
+        f"ws_send_buffer = {_toml(cfg.api_ws_send_buffer)}  # a WebSocket's kernel send buffer "
+        "(bytes; Linux doubles it)",
+        f"ws_ping_interval = {_toml(float(cfg.api_ws_ping_interval))}  # seconds between the "
+        "server's WebSocket pings (0: none)",
+        f"ws_ping_timeout = {_toml(float(cfg.api_ws_ping_timeout))}  # seconds a ping may go "
+        "unanswered before the connection is closed",
         "",
         "[keys]",
         f"oracle = {_toml(cfg.oracle_key)}  # oracle key file, or its compressed public key (hex)",

@@ -27,6 +27,8 @@ from prover.constants import Q as BN254_Q
 from prover.constants import R as BN254_R
 from prover.errors import FormatError
 from prover.pure.curve import g2_on_curve
+from prover.pure.field import FQ12_ONE, fq12_pow
+from prover.pure.pairing import final_exponentiation, miller_loop
 
 # lazy: the zkey conversions (`._limbs`, numpy) load in the functions that read a zkey, so that
 # `zkprove groth16 verify` reads its JSON without importing numpy.
@@ -226,9 +228,6 @@ def compute_alphabeta_12(alpha1: G1Point, beta2: G2Point) -> Fq12:
     BN parameter, so it is raised to that power here. Only pairing *products* compared with 1
     are convention-free; stored GT values are not.
     """
-    from prover.pure.field import FQ12_ONE, fq12_pow
-    from prover.pure.pairing import final_exponentiation, miller_loop
-
     if alpha1 is None or beta2 is None:
         return FQ12_ONE  # type: ignore[return-value]
     f = final_exponentiation(miller_loop([(tuple(alpha1), tuple(tuple(c) for c in beta2))]))

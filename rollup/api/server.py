@@ -10,7 +10,9 @@ doubles it; autotuning had let it grow to megabytes), and a frame that cannot be
 within ``ws_send_timeout`` seconds resets the connection: a client that stops reading is
 dropped at most that long after about ``2 * ws_send_buffer`` + 64 KiB (uvloop's high-water
 mark) of its messages are stuck; the endpoint sees a disconnect (subscriptions removed,
-cancel-on-disconnect fired) as for any other, not after uvicorn's ping timeout (20 s + 20 s).
+cancel-on-disconnect fired) as for any other. A silent peer (half-open TCP, a client that
+stops reading a quiet connection) is closed once a ping, sent every ``ws_ping_interval``
+seconds, has gone unanswered for ``ws_ping_timeout``. ``server_options(cfg)``: these from ``[api]``.
 """
 
 from __future__ import annotations
@@ -28,9 +30,22 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from rollup.api.app import create_app
 from rollup.api.service import SequencerService
 from rollup.api.streams import QUEUE
+from rollup.config import Config
 
-WS_SEND_TIMEOUT = 5.0  # seconds a WebSocket frame may wait for room in the socket's buffer
-WS_SEND_BUFFER = 256 * 1024  # SO_SNDBUF of a WebSocket connection (bytes; the kernel doubles it)
+# the defaults of [api] (rollup.config.Config): a WebSocket frame's wait for room in the socket's
+# buffer; its SO_SNDBUF (bytes, the kernel doubles it); the keepalive ping's period and deadline
+WS_SEND_TIMEOUT = Config.api_ws_send_timeout
+WS_SEND_BUFFER = Config.api_ws_send_buffer
+WS_PING_INTERVAL = Config.api_ws_ping_interval
+WS_PING_TIMEOUT = Config.api_ws_ping_timeout
+
+
+def server_options(cfg: Config) -> dict:
+    """``ApiServer``'s keyword arguments from ``[api]``."""
+    return {"max_body": cfg.api_max_body, "ws_send_timeout": cfg.api_ws_send_timeout,
+            "ws_send_buffer": cfg.api_ws_send_buffer,
+            "ws_ping_interval": cfg.api_ws_ping_interval,
+            "ws_ping_timeout": cfg.api_ws_ping_timeout}
 
 
 class _Server(uvicorn.Server):
@@ -89,14 +104,17 @@ class ApiServer:
                  verbose: bool = False, on_ack: Callable[[float], None] | None = None,
                  loop: str = "uvloop", http: str = "httptools",
                  ws_send_timeout: float = WS_SEND_TIMEOUT, ws_send_buffer: int = WS_SEND_BUFFER,
-                 ws_queue: int = QUEUE) -> None:
+                 ws_ping_interval: float = WS_PING_INTERVAL,
+                 ws_ping_timeout: float = WS_PING_TIMEOUT, ws_queue: int = QUEUE) -> None:
         """``loop`` / ``http``: uvicorn's event loop and HTTP parser (``asyncio`` / ``h11``:
-        the pure-Python pair, for comparison). ``ws_send_timeout``, ``ws_send_buffer``: see the
-        module docstring; ``ws_queue``: messages a WebSocket client may have unread before it is
-        told ``Lagged`` and closed."""
-        if ws_send_timeout <= 0 or ws_send_buffer < 4096 or ws_queue < 1:
-            raise ValueError("ws_send_timeout must be > 0, ws_send_buffer at least 4096 and "
-                             "ws_queue at least 1")
+        the pure-Python pair, for comparison). ``ws_send_timeout``, ``ws_send_buffer``,
+        ``ws_ping_interval`` (0: no pings), ``ws_ping_timeout``: see the module docstring;
+        ``ws_queue``: messages a WebSocket client may have unread before it is told ``Lagged``
+        and closed."""
+        if ws_send_timeout <= 0 or ws_send_buffer < 4096 or ws_queue < 1 \
+                or ws_ping_interval < 0 or ws_ping_timeout <= 0:
+            raise ValueError("ws_send_timeout and ws_ping_timeout must be > 0, ws_ping_interval "
+                             ">= 0, ws_send_buffer at least 4096 and ws_queue at least 1")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -115,7 +133,9 @@ class ApiServer:
         config = uvicorn.Config(self.app, loop=loop, http=http, ws=ws,
                                 lifespan="off", access_log=verbose, server_header=False,
                                 log_level="info" if verbose else "warning",
-                                timeout_keep_alive=30, log_config=None)
+                                timeout_keep_alive=30, log_config=None,
+                                ws_ping_interval=ws_ping_interval or None,
+                                ws_ping_timeout=ws_ping_timeout)
         if not verbose:
             logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         self._server = _Server(config)

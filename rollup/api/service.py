@@ -80,9 +80,11 @@ def _same(a: list[Request], b: list[Request]) -> bool:
 
 
 GROUP_MAX = 512  # requests in one group commit (a batch larger than this is one group alone)
-# the bookkeeping after the answers (``_settle``) waits this long for an idle queue, so that the
-# threads sending the answers are not kept waiting for the interpreter lock meanwhile
+# the bookkeeping after the answers (``_settle``) waits for the server to say the answers are
+# written (``answered``), so that the threads sending them are not kept waiting for the
+# interpreter lock meanwhile, or at most this long for an idle queue
 SETTLE_IDLE_S = 0.0005
+_ANSWERED = object()  # queue marker: the answers are written, settle now (``answered``)
 
 
 def now_us() -> int:
@@ -194,6 +196,8 @@ class SequencerService(Reads):
                         nxt = self._q.get_nowait()
                     except queue.Empty:
                         break
+                    if nxt is _ANSWERED:  # this group settles the answers before it anyway
+                        continue
                     if not isinstance(nxt, _Submits) or n + len(nxt.reqs) > self.group_max:
                         held = nxt  # a call of another kind (or a full group): it runs next
                         break
@@ -208,6 +212,9 @@ class SequencerService(Reads):
                             g.fut.set_exception(exc)
                 self._publish()  # whatever was journaled before a failure
                 self._after_snapshot()
+                continue
+            if item is _ANSWERED:
+                self._settle()
                 continue
             fn, fut = item
             if fn is None:
@@ -233,7 +240,10 @@ class SequencerService(Reads):
 
     def _next(self):
         """The next queue entry; the bookkeeping of the last answers (``_settle``) first, once
-        the queue stayed idle ``SETTLE_IDLE_S`` or when an entry comes sooner."""
+        the server wrote them (``answered``), the queue stayed idle ``SETTLE_IDLE_S`` or an
+        entry comes sooner. Settling right after the answers were written keeps it out of the
+        way of a lone client's next order (which arrived ~0.5 ms after its answer on a 2-core
+        machine, the moment the idle wait ended: it waited ~90 us behind the settle)."""
         if not self._unsettled:
             return self._q.get()
         try:
@@ -250,6 +260,11 @@ class SequencerService(Reads):
         fut: Future = Future()
         self._q.put((fn, fut))
         return fut
+
+    def answered(self) -> None:
+        """The server wrote the answers handed out so far: the writer may do its bookkeeping
+        now (called on the event loop's thread; costs a queue put)."""
+        self._q.put(_ANSWERED)
 
     def call(self, fn: Callable[[SequencerService], object]):
         return self.call_soon(fn).result()

@@ -85,7 +85,7 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
     DATA/anvil/ (a development chain that survives restarts)."""
     import time
 
-    from rollup.api.server import ApiServer
+    from rollup.api.server import ApiServer, server_options
     from rollup.api.service import SequencerService
     from rollup.chain.node import AnvilNode, rpc
     from rollup.node import metrics as M
@@ -139,7 +139,7 @@ def run_cmd(ctx: click.Context, config_path: str, rpc_url: str | None, host: str
     oracle_key = _oracle_key(cfg, log)
     l1_account = _l1_account(cfg, log)
     server = ApiServer(None, host or cfg.api_host, cfg.api_port if port is None else port,
-                       max_body=cfg.api_max_body, on_ack=M.ACK.observe)
+                       **server_options(cfg), on_ack=M.ACK.observe)
     service = pool = node_ = None
     try:
         log("opening the journal")

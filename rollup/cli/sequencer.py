@@ -37,14 +37,14 @@ def run_cmd(config_path: str, host: str | None, port: int | None, verbose: bool,
             l1_poll: float) -> None:
     """Serve the API (docs/api.md; its OpenAPI document at /openapi.json) on the configured
     address (127.0.0.1 by default)."""
-    from rollup.api.server import ApiServer
+    from rollup.api.server import ApiServer, server_options
     from rollup.api.service import SequencerService
 
     cfg = load_config(config_path)
     log = lambda m: click.echo(m, err=True)  # noqa: E731
     # bind first: a taken port fails before the journal is opened
     server = ApiServer(None, host or cfg.api_host, cfg.api_port if port is None else port,
-                       max_body=cfg.api_max_body, verbose=verbose)
+                       **server_options(cfg), verbose=verbose)
     try:
         service = SequencerService(cfg, log=log).start()
     except BaseException:

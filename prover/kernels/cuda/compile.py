@@ -4,6 +4,7 @@ chosen architecture on a machine without a GPU (NVVM only), and launched lazily 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,11 @@ class KernelSpec:
 
 KERNELS: dict[str, KernelSpec] = {}
 
+# ZKPROVE_CUDA_CACHE=1: kernels are cached on disk by Numba (NUMBA_CACHE_DIR, else __pycache__),
+# so the processes of one device run compile each kernel once. Off by default: Numba keys the
+# cache on the kernel's own file, not on the device functions it inlines from other files.
+CACHE = os.environ.get("ZKPROVE_CUDA_CACHE") == "1" and not SIMULATOR
+
 
 def kernel(name: str, signature):
     """Register `pyfunc` under `name` with the signature used for PTX checks; return the lazily
@@ -39,7 +45,7 @@ def kernel(name: str, signature):
         if name in KERNELS:
             raise ValueError(f"kernel {name!r} registered twice")
         KERNELS[name] = KernelSpec(name, pyfunc, signature)
-        return cuda.jit(pyfunc)
+        return cuda.jit(pyfunc, cache=True) if CACHE else cuda.jit(pyfunc)
 
     return deco
 

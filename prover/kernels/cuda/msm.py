@@ -3,12 +3,12 @@
 For c-bit windows (W = ceil(255 / c) of them, 2^(c-1) buckets each):
 1. digits: the signed recoding of `kernels/cpu/msm.py`, one thread per scalar, keyed by bucket;
 2. counting sort of the entries by bucket: atomic histogram, exclusive scan, atomic scatter;
-3. bucket sums B_b: one thread per bucket, mixed Jacobian additions (madd-2007-bl);
+3. bucket sums B_b: by batch-affine pairwise rounds (`msm_affine`, the default), or one thread
+   per bucket with mixed Jacobian additions (madd-2007-bl; accumulate="jacobian");
 4. window sums S_w = sum_b (b+1) B_b by segments of L buckets: per segment T_s and R_s, then
    S_w = sum_s T_s + L * sum_s s R_s;
 5. host: S = sum_w 2^(cw) S_w (Horner); the chunks of a job beyond the device limit are added.
-A long bucket (a repeated base or scalar) is what this simple design pays for; faster designs
-are listed in docs/prover.md.
+Designs still to come are listed in docs/prover.md.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from numba import cuda, types
 from prover.curves import G1, G2
 from prover.kernels.cpu import msm as cpu_msm
 from prover.kernels.cuda import memory as mem
+from prover.kernels.cuda import msm_affine
 from prover.kernels.cuda.compile import ARR_FR, ARR_G1, ARR_G2, ARR_U32, kernel
 from prover.kernels.cuda.curve import G1_CURVE, G2_CURVE
 from prover.kernels.cuda.fr import from_montgomery_kernel
@@ -189,15 +190,22 @@ KERNELS = {
 # ---- host driver ------------------------------------------------------------------------------
 
 
+ACCUMULATE = ("affine", "jacobian")  # how bucket sums are computed; the first is the default
+
+
 def bytes_per_point(degree: int, c_bits: int) -> int:
-    """Device bytes that grow with the point count: base, scalar, and 3 uint32 per entry."""
+    """Device bytes that grow with the point count: base, scalar, 3 uint32 per entry, and the
+    batch-affine buffers (two affine points and half a coordinate)."""
     n_windows = math.ceil((SCALAR_BITS + 1) / c_bits)
-    return 64 * degree + 32 + 12 * n_windows
+    return 64 * degree + 32 + 12 * n_windows + 144 * degree
 
 
-def window_sums_device(degree: int, d_bases, d_scalars, c_bits: int, montgomery: bool):
+def window_sums_device(degree: int, d_bases, d_scalars, c_bits: int, montgomery: bool,
+                       accumulate: str = "affine"):
     """The W window sums S_w (Jacobian, on the host) of the points and scalars already on the
     device; scalars are plain limbs, or Montgomery form converted here when `montgomery`."""
+    if accumulate not in ACCUMULATE:
+        raise ValueError(f"accumulate must be one of {ACCUMULATE}, got {accumulate!r}")
     n = d_bases.shape[0]
     coord = d_bases.shape[2:]
     bucket_sums, window_partials, window_sums = KERNELS[degree]
@@ -221,7 +229,10 @@ def window_sums_device(degree: int, d_bases, d_scalars, c_bits: int, montgomery:
     del keys, vals, cursor, counts
 
     buckets = mem.empty((n_windows * nb, 3, *coord), np.uint64)
-    bucket_sums[mem.grid(n_windows * nb)](d_bases, sorted_vals, offsets, buckets)
+    if accumulate == "affine":
+        msm_affine.bucket_sums(degree, d_bases, sorted_vals, offsets, n_windows, nb, buckets)
+    else:
+        bucket_sums[mem.grid(n_windows * nb)](d_bases, sorted_vals, offsets, buckets)
     log_seg = log_segment(c_bits)
     n_seg = nb >> log_seg
     weighted = mem.empty((n_windows * n_seg, 3, *coord), np.uint64)
@@ -244,12 +255,14 @@ def max_chunk_points(degree: int, c_bits: int, limit: int | None = None) -> int:
     if limit is not None:
         return max(1, min(limit, MAX_CHUNK_POINTS))
     fixed = 3 * 96 * degree * (1 << (c_bits - 1)) * math.ceil((SCALAR_BITS + 1) / c_bits)
+    fixed += 144 * degree * msm_affine.PASS_ENTRIES  # affine buffers of a pass of small windows
     room = mem.free_bytes() // 2 - fixed
     return max(1 << 10, min(MAX_CHUNK_POINTS, room // bytes_per_point(degree, c_bits)))
 
 
 def msm_jacobian(degree: int, bases: np.ndarray, scalars: np.ndarray, *, montgomery: bool,
-                 window: int | None = None, max_chunk: int | None = None) -> np.ndarray:
+                 window: int | None = None, max_chunk: int | None = None,
+                 accumulate: str = "affine") -> np.ndarray:
     """sum_i k_i P_i as one Jacobian point (host array), for affine bases (n, 2, *coord) and
     scalars (n, 4): plain canonical limbs, or Fr Montgomery form when `montgomery`.
 
@@ -269,7 +282,8 @@ def msm_jacobian(degree: int, bases: np.ndarray, scalars: np.ndarray, *, montgom
         hi = min(n, lo + chunk)
         d_bases = mem.to_device(bases[lo:hi])
         d_scalars = mem.to_device(scalars[lo:hi])
-        windows = window_sums_device(degree, d_bases, d_scalars, c_bits, montgomery)
+        windows = window_sums_device(degree, d_bases, d_scalars, c_bits, montgomery,
+                                     accumulate)
         del d_bases, d_scalars
         part = combine_windows(windows, c_bits)
         acc = group.add(acc, part[None])

@@ -4,7 +4,7 @@ kernels, and the kernels import ``compile``, without a cycle."""
 
 from __future__ import annotations
 
-from prover.kernels.cuda import fq, fr, msm, ntt  # noqa: F401  (registration by import)
+from prover.kernels.cuda import fq, fr, msm, msm_affine, ntt  # noqa: F401  (registration by import)
 from prover.kernels.cuda.compile import KERNELS, KernelSpec
 
 

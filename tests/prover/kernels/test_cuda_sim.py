@@ -2,8 +2,8 @@
 
 The simulator must be switched on (NUMBA_ENABLE_CUDASIM=1) before numba is first imported, and
 this pytest process already runs numba for real, so each group of checks runs in a subprocess:
-this file executed as a script (`python tests/prover/kernels/test_cuda_sim.py GROUP`). The
-groups start together on first use, to spread over the cores; each test waits for its own.
+`cuda_checks.py GROUP` (the same checks run on a GPU with --device: benchmarks/device_run.sh).
+The groups start together on first use, to spread over the cores; each test waits for its own.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.prover.kernels.cuda_checks import GROUPS
+
 ROOT = Path(__file__).resolve().parents[3]
-GROUPS = ("field", "ntt", "msm_g1", "msm_g2", "backend")
+CHECKS = Path(__file__).with_name("cuda_checks.py")
 TIMEOUT_S = 600
 
 
@@ -25,7 +26,7 @@ TIMEOUT_S = 600
 def sim_runs():
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
     procs = {
-        g: subprocess.Popen([sys.executable, __file__, g], cwd=ROOT, env=env,
+        g: subprocess.Popen([sys.executable, str(CHECKS), g], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for g in GROUPS
     }
@@ -40,220 +41,14 @@ def test_cuda_kernels_match_cpu_in_simulator(sim_runs, group):
     proc = sim_runs[group]
     out, _ = proc.communicate(timeout=TIMEOUT_S)
     assert proc.returncode == 0, f"simulator checks '{group}' failed:\n{out[-6000:]}"
-    assert f"ok {group}" in out, out[-2000:]
+    assert f"ok {group} on Numba CUDA simulator" in out, out[-2000:]
 
 
-# ---- the checks, run inside the simulator subprocess --------------------------------------------
-
-
-def _field_values(p: int) -> list[int]:
-    # Edge values, plus values whose Montgomery limbs are all ones / carry through every limb.
-    return [0, 1, 2, p - 1, p - 2, (p - 1) // 2, (1 << 255) % p, (1 << 192) - 1, 0xDEADBEEF]
-
-
-def check_field() -> None:
-    import numpy as np
-    from numba import cuda
-
-    from prover.constants import Q, R
-    from prover.fields import Fq, Fq2, Fr
-    from prover.kernels.cuda import fq as kq
-    from prover.kernels.cuda import fr as kr
-    from prover.kernels.cuda.memory import grid
-    from prover.kernels.cuda.word import adc, mac, mulhi, sbb
-
-    # Word helpers, against Python integers, on the edge words.
-    M = (1 << 64) - 1
-    words = [0, 1, 2, M, M - 1, 1 << 63, (1 << 63) - 1, 0x0123456789ABCDEF]
-    for a in words:
-        for b in words:
-            ua, ub = np.uint64(a), np.uint64(b)
-            assert int(mulhi(ua, ub)) == (a * b) >> 64
-            lo, hi = mac(ua, ub, np.uint64(M), np.uint64(b))
-            assert int(lo) | (int(hi) << 64) == a * b + M + b
-            for c in (0, 1):
-                s, co = adc(ua, ub, np.uint64(c))
-                assert int(s) | (int(co) << 64) == a + b + c
-                d, bo = sbb(ua, ub, np.uint64(c))
-                assert int(d) == (a - b - c) % (1 << 64) and int(bo) == int(a < b + c)
-
-    def run(kernel, *arrays, out_shape):
-        out = np.zeros(out_shape, dtype=np.uint64)
-        d_out = cuda.to_device(out)
-        kernel[grid(out_shape[0])](*[cuda.to_device(x) for x in arrays], d_out)
-        return d_out.copy_to_host()
-
-    for F, p, mul, add, sub in (
-        (Fr, R, kr.mul_kernel, kr.add_kernel, kr.sub_kernel),
-        (Fq, Q, kq.fq_mul_kernel, kq.fq_add_kernel, kq.fq_sub_kernel),
-    ):
-        vals = _field_values(p)
-        xs = [x for x in vals for _ in vals]
-        ys = [y for _ in vals for y in vals]
-        a, b = F.from_ints(xs, reduce=True), F.from_ints(ys, reduce=True)
-        shape = a.shape
-        assert np.array_equal(run(mul, a, b, out_shape=shape), F.mul(a, b)), f"{F} mul"
-        assert np.array_equal(run(add, a, b, out_shape=shape), F.add(a, b)), f"{F} add"
-        assert np.array_equal(run(sub, a, b, out_shape=shape), F.sub(a, b)), f"{F} sub"
-        products = [x * y % p for x, y in zip(xs, ys, strict=True)]
-        assert F.to_ints(run(mul, a, b, out_shape=shape)) == products
-
-    v = Fq.from_ints(_field_values(Q), reduce=True)
-    assert np.array_equal(run(kq.fq_neg_kernel, v, out_shape=v.shape), Fq.neg(v))
-    fr_vals = Fr.from_ints(_field_values(R), reduce=True)
-    assert np.array_equal(run(kr.from_montgomery_kernel, fr_vals, out_shape=fr_vals.shape),
-                          Fr.from_montgomery(fr_vals))
-    a, b, c = fr_vals, fr_vals[::-1].copy(), np.roll(fr_vals, 3, axis=0)
-    want = Fr.sub(Fr.mul(a, b), c)
-    assert np.array_equal(run(kr.mul_sub_kernel, a, b, c, out_shape=a.shape), want)
-
-    pairs = [(0, 0), (1, 0), (0, 1), (Q - 1, Q - 1), (3, Q - 5), (1 << 200, 12345)]
-    x = Fq2.from_ints(pairs, reduce=True)
-    y = Fq2.from_ints(pairs[::-1], reduce=True)
-    assert np.array_equal(run(kq.fq2_mul_kernel, x, y, out_shape=x.shape), Fq2.mul(x, y))
-    nz = x[1:4]  # inversion is ~380 products each: a few nonzero values
-    assert np.array_equal(run(kq.fq2_inv_kernel, nz, out_shape=nz.shape), Fq2.inv(nz))
-
-
-def check_ntt() -> None:
-    import numpy as np
-
-    from prover import ntt
-    from prover.backend import get_backend
-    from prover.constants import R
-    from prover.fields import Fr
-
-    gpu = get_backend("cuda")
-    assert gpu.name == "cuda"
-
-    def vec(n, seed):
-        vals = [0, 1, R - 1] + [(seed * 7919 + i * 104729) ** 5 % R for i in range(n - 3)]
-        return Fr.from_ints(vals[:n])
-
-    for log_n in (3, 4, 6):
-        n = 1 << log_n
-        a = vec(n, log_n)
-        want = ntt.ntt(a.copy())
-        got = gpu.ntt(a.copy())
-        assert np.array_equal(got, want), f"ntt 2^{log_n}"
-        assert np.array_equal(gpu.intt(got), a), f"intt(ntt) 2^{log_n}"
-    a = vec(16, 1)
-    assert np.array_equal(gpu.intt(a.copy()), ntt.intt(a.copy())), "intt 16"
-    shift = ntt.root_of_unity(5)  # w_(2n) for n = 16: snarkjs's coset
-    assert np.array_equal(gpu.coset_ntt(a.copy(), shift), ntt.coset_ntt(a.copy(), shift))
-    assert np.array_equal(gpu.coset_intt(a.copy(), 7), ntt.coset_intt(a.copy(), 7))
-    assert np.array_equal(gpu.coset_intt(gpu.coset_ntt(a.copy(), 7), 7), a)
-    big = vec(64, 9)  # a shift whose power tables have words >= 2^63
-    for shift in (ntt.root_of_unity(7), R - 2):
-        assert np.array_equal(gpu.coset_ntt(big.copy(), shift), ntt.coset_ntt(big.copy(), shift))
-    one = Fr.from_ints([1])
-    assert np.array_equal(gpu.ntt(one.copy()), one)  # n = 1: identity
-
-    # The H step: A*B - C on the odd points of the 2n-domain, against the CPU backend.
-    cpu = get_backend("cpu")
-    a, b, c = vec(8, 2), vec(8, 3), vec(8, 4)
-    shift = ntt.root_of_unity(4)
-    want = cpu.h_evaluations(a.copy(), b.copy(), c.copy(), shift)
-    assert np.array_equal(gpu.h_evaluations(a.copy(), b.copy(), c.copy(), shift), want)
-
-
-def _msm_case(group, n: int, seed: int):
-    """Points with repeats, infinity, and a negated copy; scalars with 0, 1, r-1 and a digit
-    pattern that makes every window carry."""
-    from prover.constants import R
-
-    bases = group.random_points(n, seed=seed)
-    bases[1] = bases[0]  # repeated base
-    bases[2] = 0  # infinity
-    bases[3] = group.neg(bases[0][None])[0]  # -P0: cancels against P0 with equal scalars
-    ks = [5, 5, 9, R - 1, 0, 1, R - 2, (R - 1) // 2, (1 << 253) + 0x7777, 2**64 - 1]
-    ks += [(i * 0x9E3779B97F4A7C15 * seed) ** 3 % R for i in range(n)]
-    return bases, ks[:n]
-
-
-def _affine_ints(group, jac):
-    return group.to_ints(group.to_affine(jac[None]))[0]
-
-
-def check_msm(group, n_large: int | None, windows) -> None:
-    from prover.backend import get_backend
-    from prover.fields import Fr, ints_to_limbs
-    from prover.kernels.cuda import msm as kmsm
-    from prover.msm import msm
-
-    gpu = get_backend("cuda")
-    one = gpu.msm_g1 if group.degree == 1 else gpu.msm_g2
-
-    def ref(bases, ks):
-        return group.to_ints(msm(group, bases, ks)[None])[0]
-
-    bases, ks = _msm_case(group, 4, seed=4)
-    want = ref(bases, ks)
-    for c in windows:
-        jac = kmsm.msm_jacobian(group.degree, bases, ints_to_limbs(ks), montgomery=False,
-                                window=c)
-        assert _affine_ints(group, jac) == want, f"window {c}"
-    # The three scalar forms.
-    assert group.to_ints(one(bases, Fr.from_ints(ks), "montgomery")[None])[0] == want
-    assert group.to_ints(one(bases, ints_to_limbs(ks), "standard")[None])[0] == want
-    # All scalars zero, an empty MSM, and k, -k on one point: infinity.
-    assert _affine_ints(group, gpu.msm_jacobian(group, bases, [0] * 4)) is None
-    assert _affine_ints(group, gpu.msm_jacobian(group, bases[:0], [])) is None
-    assert _affine_ints(group, gpu.msm_jacobian(group, bases[:1].repeat(2, 0),
-                                                [12345, -12345])) is None
-    if n_large:
-        bases, ks = _msm_case(group, n_large, seed=n_large)
-        assert group.to_ints(one(bases, ks)[None])[0] == ref(bases, ks), f"n={n_large}"
-        # A device limit of 3 points splits the job; the parts are added on the host.
-        chunked = get_backend("cuda", max_chunk=3)
-        bases, ks = bases[:7], ks[:7]
-        assert _affine_ints(group, chunked.msm_jacobian(group, bases, ks)) == ref(bases, ks)
-
-
-def check_msm_g1() -> None:
-    from prover.curves import G1
-
-    check_msm(G1, n_large=32, windows=(2, 5))
-
-
-def check_msm_g2() -> None:
-    from prover.curves import G2
-
-    check_msm(G2, n_large=None, windows=(4,))
-
-
-def check_backend() -> None:
-    from prover.backend import BackendUnavailable, CpuBackend, CudaBackend, get_backend
-    from prover.kernels.cuda.memory import real_device_present
-
-    # Under the simulator "cuda" runs the simulated kernels; "auto" never picks the simulator.
-    assert isinstance(get_backend("cuda"), CudaBackend)
-    assert get_backend("cuda").device_name == "Numba CUDA simulator"
-    assert not real_device_present()
-    assert isinstance(get_backend("auto"), CpuBackend)
-    assert issubclass(BackendUnavailable, RuntimeError)
-
-    # The benchmark hooks run end to end (timings are meaningless here; results are checked).
-    from benchmarks import gpu
-
-    (rec,) = gpu.run_ntt([3], repeats=1)
-    assert rec["device"] == "Numba CUDA simulator" and rec["transfer_seconds"] >= 0
-    (rec,) = gpu.run_msm({"msm_g1": [4]}, repeats=1, window=3)
-    assert rec["results_match"] and {"seconds", "transfer_seconds", "device"} <= rec.keys()
-
-
-CHECKS = {
-    "field": check_field,
-    "ntt": check_ntt,
-    "msm_g1": check_msm_g1,
-    "msm_g2": check_msm_g2,
-    "backend": check_backend,
-}
-
-if __name__ == "__main__":
-    group = sys.argv[1]
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
-        sys.exit("run with NUMBA_ENABLE_CUDASIM=1 (the checks need the CUDA simulator)")
-    t0 = time.perf_counter()
-    CHECKS[group]()
-    print(f"ok {group} in {time.perf_counter() - t0:.1f} s")
+def test_checks_refuse_to_run_without_a_mode():
+    """Without the simulator and without --device the script says how to run it (no silent
+    runs of simulator checks on a device or the reverse)."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, str(CHECKS), "field"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--device" in out.stderr

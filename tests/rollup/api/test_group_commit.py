@@ -340,6 +340,22 @@ def test_api_benchmark_smoke(tmp_path):
     assert records[1]["mean_group"] >= 10  # a batch is journaled as one group
 
 
+def test_api_trace_smoke(tmp_path):
+    """``--mode trace``: every segment of a lone order's path is seen for every order, and the
+    segments tile the client's send-to-answer time (the sum of their means is the mean ack)."""
+    from benchmarks import api as bench
+
+    records: list[dict] = []
+    bench.bench_trace(records, bench._stream(30, 8, signed=True), 8, tmp_path)
+    seg = records[0]["segments_us"]
+    named = {k: v for k, v in seg.items() if not k.startswith("(")}
+    assert list(named) == [name for name, _, _ in bench._Trace.SEGMENTS]
+    assert all(v["n"] == 30 and v["p50_us"] >= 0 for v in named.values())
+    tiled = sum(v["mean_us"] for v in named.values())
+    assert abs(tiled - records[0]["ack_mean_ms"] * 1e3) < 0.1 * len(named)  # rounding only
+    assert seg["(inside the commit) COMMIT statement: fsync"]["n"] == 30
+
+
 def test_restart_from_the_services_snapshot_keeps_state_books_and_fills(tmp_path, reqs):
     """With ``snapshot_every`` the service snapshots the sequencer (the fill history is in the
     journal's database); a restart loads the newest snapshot and replays only the journal rows

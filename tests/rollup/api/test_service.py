@@ -179,3 +179,19 @@ def test_concurrent_clients_sigkill_restart(tmp_path):
     c.close()
     assert srv.kill(signal.SIGTERM) == 0
     assert "Traceback" not in log.read_text()
+
+
+def test_the_writer_settles_once_the_answer_is_written(served, monkeypatch):
+    """The receipts of answered requests are stored when the server says the answers are
+    written, not only after the writer's idle wait (made a minute long here)."""
+    from rollup.api import service as S
+
+    monkeypatch.setattr(S, "SETTLE_IDLE_S", 60.0)
+    svc = served.svc
+    for oid in (1, 2, 3):
+        st, r = served.client.post(Order(1, PERP, BUY, 1, PRICE - 1_000, oid, 10**9)
+                                   .signed(trader(1), DOMAIN))
+        assert st == 200, r
+        wait_until(lambda: not svc._unsettled, timeout=10)
+        seq = r["seq"]
+        assert svc.call(lambda s, seq=seq: s.journal.receipt(seq)) is not None

@@ -5,9 +5,7 @@ while a reading subscriber of the same busy channel misses nothing."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import socket
 import threading
 import time
@@ -18,6 +16,7 @@ from rollup.client import Client as SdkClient
 from rollup.transactions import SELL, Cancel, OracleUpdate, Order
 from tests.rollup.api.conftest import Served
 from tests.support.operator import DOMAIN, ORACLE, PERP, PRICE, trader
+from tests.support.rawws import frame, raw_ws
 
 SEND_TIMEOUT = 0.5  # the server's ws_send_timeout here (5 s by default)
 SEND_BUFFER = 16 * 1024  # its ws_send_buffer (256 KiB by default)
@@ -32,33 +31,6 @@ def served(tmp_path):
     assert s.client.post(OracleUpdate(PERP, PRICE, 1).signed(ORACLE, DOMAIN))[0] == 200
     yield s
     s.stop()
-
-
-def raw_ws(url: str) -> socket.socket:
-    """An upgraded /v1/ws connection on a plain socket with a small receive buffer."""
-    host, port = url.removeprefix("http://").split(":")
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
-    sock.settimeout(10)
-    sock.connect((host, int(port)))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(f"GET /v1/ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:  # the answer to the upgrade; nothing after it is read
-        head += sock.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
-
-
-def frame(msg: dict) -> bytes:
-    """A masked text frame (RFC 6455 5.2; a client's frames are masked)."""
-    data = json.dumps(msg).encode()
-    assert len(data) < 126
-    mask = os.urandom(4)
-    return bytes([0x81, 0x80 | len(data)]) + mask + bytes(b ^ mask[i % 4]
-                                                         for i, b in enumerate(data))
 
 
 def read_to_end(sock: socket.socket, timeout: float) -> str:
@@ -80,7 +52,7 @@ def test_a_client_that_never_reads_is_reset_and_its_orders_dropped(served, caplo
     svc.call(lambda s: setattr(s.seq, "_verify", lambda req, pk, dom: True))
     with SdkClient(url, key=trader(3), account=3) as c3:
         c3.order(PERP, SELL, 1, PRICE + 50_000, order_id=1)
-        raw = raw_ws(url)
+        raw = raw_ws(url, rcvbuf=4096)
         for m in ({"op": "auth", "token": c3.login(cancel=True)},
                   {"op": "cancel_on_disconnect", "enabled": True},
                   {"op": "subscribe", "channel": "book", "key": PERP}):
