@@ -88,6 +88,11 @@ class Side:
                 ff.append(ffj)
                 pre = pre - ffj
             found = lsum(found_terms, cs)
+            with cs.component("one_slot"):
+                # X in at most one slot (pos * found * (found - 1) = 0): with X twice, a tau of
+                # (1, 1, -1) would sum to pos and write (-X, -nb) to the free slot, a word equal
+                # to the in-range (2^8 - X, -nb - 1) of the packed positions hash
+                cs.constrain(cs.mul(pos, found), found - 1, 0)
             self.tau = [cs.mul(pos, found_terms[j] + cs.mul(1 - found, ff[j]))
                         for j in range(POSITION_SLOTS)]
             cs.assert_equal(lsum(self.tau, cs), pos)  # a position type finds its slot

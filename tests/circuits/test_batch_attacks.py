@@ -188,6 +188,22 @@ def test_position_word_reopened_as_another_slot(venue, cs):
     assert hit(bad, "slot0/account_a/positions"), bad
 
 
+@pytest.mark.adversarial
+def test_an_asset_in_two_slots_is_refused(venue, cs):
+    """Slot selection assumes the traded asset sits in at most one slot; with it twice the
+    slot indices (1, 1, -1) would still sum to 1 and write (-X, -nb) to the free slot, whose
+    packed word is an in-range position of another asset. The circuit states the assumption."""
+    seq = copy(venue)
+    seq.submit(order(4, SELL, 50, 60_000, 7))
+    _, b = make(seq, [order(1, BUY, 20, 60_000, 9)])
+    assert any(b.values[f"s0_a_p{j}_asset"] == PERP for j in range(8))
+    k = next(k for k in range(8) if b.values[f"s0_a_p{k}_asset"] == 0)
+    v = dict(b.values)
+    v[f"s0_a_p{k}_asset"] = PERP
+    assert "slot0/account_a/positions/one_slot" in violated(cs, v)
+    assert "slot0/account_a/positions/one_slot" not in violated(cs, dict(b.values))
+
+
 # -- finding 4: the oracle key changes only with the old key's consent --------------------------
 
 NEW_ORACLE = b"rotated-oracle".ljust(32, b"\0")

@@ -11,7 +11,7 @@ from circuits.lc import R
 from rollup.chain.layout import exit_public_input
 from rollup.margin.risk import account_value
 from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
-from rollup.state.encoding import KIND_CALL, KIND_PERP, encode
+from rollup.state.encoding import KIND_CALL, KIND_PERP, encode, position_word
 from rollup.state.state import Asset, OracleEntry, State
 from rollup.transactions import Domain
 
@@ -131,3 +131,19 @@ def test_changed_public_input_fails(cs):
     w[1] = (w[1] + 1)
     bad = {v.component for v in cs.check(w)}
     assert any(c.startswith("public_input") for c in bad), bad
+
+
+@pytest.mark.adversarial
+def test_exit_slot_reopened_with_asset_past_its_byte(cs, claim):
+    """The other half of the packing's injectivity in the exit circuit: slot 0 (perp 1, long 7)
+    reopened as (257, 6) has the same word 1 + 256 * 7 = 257 + 256 * 6 and the same leaf, and
+    would exit one perp (61,005) short; only the asset's 8 path bits (slot0/oracle) refuse it."""
+    vals = dict(claim.values)
+    assert (vals["slot0_asset"], vals["slot0_balance"]) == (1, 7)
+    assert position_word(257, 6) == position_word(1, 7)
+    vals["slot0_asset"], vals["slot0_balance"] = 257, 6
+    bad = failing(cs, cs.solve(vals))
+    # the leaf and its path, the signature and the balance range hold: only the asset's byte
+    # (its 8-bit decomposition, and the oracle path built on those bits) fails
+    assert "slot0/oracle/num2bits8" in bad, bad
+    assert all(c.startswith("slot0/oracle/") for c in bad), bad
