@@ -228,6 +228,17 @@ def bench_batch(slots: str, l1_slots: int, depth: int, prove: bool, keys_dir: st
                json_path, Path(keys_dir))
 
 
+@bench.command("slot-cost")
+@click.option("--depths", default="16,24", show_default=True,
+              help="Accounts tree depths (comma separated).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_slot_cost(depths: str, json_path: str | None) -> None:
+    """Constraints of one trading slot by component (Merkle paths, leaves, signatures...)."""
+    from benchmarks import slot_cost
+
+    slot_cost.main([int(d) for d in depths.split(",") if d.strip()], json_path)
+
+
 @bench.command("builder")
 @click.option("--slots", default="4,16", show_default=True, help="Slot counts (comma separated).")
 @click.option("--l1-slots", type=int, default=1, show_default=True,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .batch.layout import ASSET_BITS, ASSET_DEPTH, BALANCE_BITS
 from .cs import ConstraintSystem
 from .gadgets import babyjubjub as g
 from .gadgets.bits import to_bits
@@ -22,13 +23,13 @@ from .gadgets.eddsa import eddsa_poseidon_verify
 from .gadgets.merkle import merkle_inclusion
 from .gadgets.poseidon import poseidon
 from .gadgets.sha256 import digest_to_field, sha256_bits
-from .gadgets.signed import relu
+from .gadgets.signed import assert_signed, relu
 from .lc import LC, R, lin
 from .poseidon import poseidon as poseidon_native
 
 EXIT_TAG = int.from_bytes(b"zkderiv/exit", "big")
 POSITION_SLOTS = 8
-ORACLE_DEPTH = 8
+ORACLE_DEPTH = ASSET_DEPTH
 # |collateral| < 2**95 and each |b * (p - F + snap)| < 2**63 * 2**65, so 8 slots stay < 2**132
 VALUE_BITS = 134
 AMOUNT_BITS = 128
@@ -87,11 +88,15 @@ def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> C
         root = poseidon(cs, [v["accounts_root"], v["registry_root"], glob])
 
     value = v["collateral"]
-    slot_hashes = []
+    words, snaps = [], []
     for j in range(POSITION_SLOTS):
         s = {f: v[f"slot{j}_{f}"] for f in SLOT_FIELDS}
         with cs.component(f"slot{j}"):
-            slot_hashes.append(poseidon(cs, [s["asset"], s["balance"], s["snapshot"]]))
+            # the word asset + 2**ASSET_BITS * balance names one (asset, balance) given the
+            # ranges: asset < 2**ORACLE_DEPTH (its path bits) and |balance| < 2**63
+            assert_signed(cs, s["balance"], BALANCE_BITS)
+            words.append(s["asset"] + s["balance"] * (1 << ASSET_BITS))
+            snaps.append(s["snapshot"])
             with cs.component("oracle"):
                 path = to_bits(cs, s["asset"], ORACLE_DEPTH)
                 empty = is_zero(cs, s["asset"])
@@ -105,7 +110,7 @@ def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> C
                 value = value + s["balance"] * (s["price"] - s["funding"] + s["snapshot"])
 
     with cs.component("account"):
-        positions = poseidon(cs, slot_hashes)
+        positions = poseidon(cs, [*words, *snaps])
         leaf = poseidon(cs, [v["pk_x"], v["pk_y"], v["nonce"], v["collateral"], positions,
                              v["orders_root"]])
         id_bits = to_bits(cs, v["account_id"], depth)

@@ -31,6 +31,7 @@ from .gadgets import (
 )
 from .layout import (
     AMOUNT_BITS,
+    ASSET_BITS,
     ASSET_DEPTH,
     ASSET_TOKEN,
     BALANCE_BITS,
@@ -41,7 +42,6 @@ from .layout import (
     DV_BITS,
     EMPTY_ORDERS_ROOT,
     EMPTY_POSITIONS_ROOT,
-    EMPTY_SLOT_HASH,
     FEE_ACCOUNT,
     FEE_FIELDS,
     HALF,
@@ -91,6 +91,7 @@ from .tables import Tables
 
 __all__ = [
     "AMOUNT_BITS",
+    "ASSET_BITS",
     "ASSET_DEPTH",
     "ASSET_TOKEN",
     "BALANCE_BITS",
@@ -101,7 +102,6 @@ __all__ = [
     "DV_BITS",
     "EMPTY_ORDERS_ROOT",
     "EMPTY_POSITIONS_ROOT",
-    "EMPTY_SLOT_HASH",
     "FEE_ACCOUNT",
     "FEE_FIELDS",
     "HALF",

@@ -18,6 +18,7 @@ from ..gadgets.poseidon import poseidon
 from ..lc import LC, R, as_lc, lin, lsum
 from .gadgets import account_leaf, is_negative, lookup, onehot, signed_bits
 from .layout import (
+    ASSET_BITS,
     BALANCE_BITS,
     COLLATERAL_BITS,
     HALF,
@@ -87,6 +88,11 @@ class Side:
                 ff.append(ffj)
                 pre = pre - ffj
             found = lsum(found_terms, cs)
+            with cs.component("one_slot"):
+                # X in at most one slot (pos * found * (found - 1) = 0): with X twice, a tau of
+                # (1, 1, -1) would sum to pos and write (-X, -nb) to the free slot, a word equal
+                # to the in-range (2^8 - X, -nb - 1) of the packed positions hash
+                cs.constrain(cs.mul(pos, found), found - 1, 0)
             self.tau = [cs.mul(pos, found_terms[j] + cs.mul(1 - found, ff[j]))
                         for j in range(POSITION_SLOTS)]
             cs.assert_equal(lsum(self.tau, cs), pos)  # a position type finds its slot
@@ -136,9 +142,12 @@ class Side:
             self.exm_before = self.value * RISK_SCALE - self.rm
 
     def _positions_root(self, asset, bal, snap) -> LC:
-        cs = self.cs
-        return poseidon(cs, [poseidon(cs, [asset[j], bal[j], snap[j]])
-                             for j in range(POSITION_SLOTS)])
+        """H16(word_0..word_7, snap_0..snap_7), word_j = asset_j + 2**ASSET_BITS * bal_j: one
+        hash, and the words are linear. The opening proves asset_j < m <= 2**ASSET_BITS (its
+        one-hot) and |bal_j| < 2**63 (``signed_bits``), so a word names one (asset, balance)."""
+        words = [as_lc(a) + as_lc(b).scale(1 << ASSET_BITS) for a, b in zip(asset, bal,
+                                                                           strict=True)]
+        return poseidon(self.cs, [*words, *snap])
 
     def finish(self, *, d_bal: LC, d_coll: LC, settle: LC, nonce_inc: LC, xl: dict,
                new_orders: LC) -> None:

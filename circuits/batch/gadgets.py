@@ -45,9 +45,27 @@ def gate(cs: ConstraintSystem, flag: LC, bits: list) -> list[LC]:
     return [cs.mul(flag, b) for b in bits]
 
 
-def sum_bits(cs: ConstraintSystem, *gated: list) -> list[LC]:
-    n = max(len(x) for x in gated)
-    return [lin([(1, x[k]) for x in gated if k < len(x)], cs) for k in range(n)]
+# chunk width of ``select_record``: below MAX_BITS, so a chunk's decomposition is unique
+RECORD_CHUNK = 248
+
+
+def select_record(cs: ConstraintSystem, records: list, width: int) -> list[LC]:
+    """The big-endian bits of the record whose flag is set (flags boolean, at most one set),
+    zero-padded to `width`; all zero when none is. Per chunk of RECORD_CHUNK bits:
+    chunk = sum_r flag_r * (record r's chunk as an integer), then its `n` bits (to_bits), so
+    the cost is one product per record and chunk plus one constraint per bit, where gating
+    every bit cost one product per record and bit. The records' bits must be boolean."""
+    out: list[LC] = []
+    for c0 in range(0, width, RECORD_CHUNK):
+        n = min(RECORD_CHUNK, width - c0)
+        terms = []
+        for flag, bits in records:
+            part = bits[c0:c0 + n]  # missing bits: the record's zero padding
+            if part:
+                terms.append(cs.mul(flag, lin(((1 << (n - 1 - i), b)
+                                               for i, b in enumerate(part)), cs)))
+        out += list(reversed(to_bits(cs, lsum(terms, cs), n)))
+    return out
 
 
 def signed_bits(cs: ConstraintSystem, x: LC | int, n: int) -> tuple[list[LC], LC]:

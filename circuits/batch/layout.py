@@ -50,8 +50,10 @@ HALF = (R - 1) // 2
 FEE_ACCOUNT = 0
 REDUCE_ONLY_BIT, POST_ONLY_BIT = 2, 0  # flag bit positions (POST_ONLY = 1, REDUCE_ONLY = 4)
 
-EMPTY_SLOT_HASH = poseidon_native([0, 0, 0])
-EMPTY_POSITIONS_ROOT = poseidon_native([EMPTY_SLOT_HASH] * POSITION_SLOTS)
+# a position slot's word asset + 2**ASSET_BITS * balance (docs/state.md): one-to-one on asset in
+# [0, 2**ASSET_BITS) and |balance| < 2**63, the ranges every opening proves
+ASSET_BITS = ASSET_DEPTH
+EMPTY_POSITIONS_ROOT = poseidon_native([0] * (2 * POSITION_SLOTS))
 EMPTY_ORDERS_ROOT = zero_hashes(ORDER_TREE_DEPTH)[ORDER_TREE_DEPTH]
 
 TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps", "fwd", "rfd", "lst",

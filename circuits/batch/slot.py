@@ -24,11 +24,11 @@ from .gadgets import (
     lookup,
     mux,
     onehot,
+    select_record,
     sign_bit,
     signed_bits,
     signed_message,
     small_order_free,
-    sum_bits,
 )
 from .layout import (
     AMOUNT_BITS,
@@ -493,9 +493,9 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
                 listing += be(to_bits(cs, entry[n], PPM_BITS), 32, cs)
             records.append((lst, listing))
             records.append((okey, const_bits(cs, T_SET_ORACLE_KEY, 8) + l2key))
-        diff = sum_bits(cs, *[gate(cs, f_, bits) for f_, bits in records])
-        diff += [cs.const(0)] * (8 * DIFF_BYTES - len(diff))
-        diff_bits += diff
+        if max(len(bits) for _, bits in records) > 8 * DIFF_BYTES:
+            raise ValueError("a record is longer than DIFF_BYTES")
+        diff_bits += select_record(cs, records, 8 * DIFF_BYTES)
 
 
 def key_unusable(key: bytes) -> tuple[str, int] | None:

@@ -5,8 +5,9 @@ exit circuits and ``rollup.state.rebuild`` must agree. All state quantities are 
 widths (no floats in the state); signed values enter the field as ``v mod r`` and are
 range-checked at these widths (``circuits.gadgets.signed``: ``encode``, ``decode``, ``fits``).
 
-    position slot S_j = H3(asset_id, enc(balance), enc(funding_snapshot)); empty = (0, 0, 0)
-    account leaf      = H6(pk_x, pk_y, nonce, enc(collateral), H8(S_0..S_7), orders_root)
+    position word W_j = enc(asset_id + 2**ASSET_BITS * balance); empty slot = (0, 0, 0)
+    positions root    = H16(W_0..W_7, enc(snapshot_0)..enc(snapshot_7))
+    account leaf      = H6(pk_x, pk_y, nonce, enc(collateral), positions root, orders_root)
     oracle leaf       = H5(price, enc(funding), settlement, settled, H2(H13(enc dV[0..12]),
                                                                         H13(enc dV[13..25])))
     state root        = H3(accounts_root, registry_root, global_root)
@@ -20,6 +21,7 @@ from circuits.gadgets.signed import decode, encode, fits
 from rollup.transactions import DV_BITS, SCENARIO_CHUNK, SCENARIO_UPDATE_CHUNKS, SCENARIOS
 
 __all__ = [
+    "ASSET_BITS",
     "ASSET_DEPTH",
     "BALANCE_BITS",
     "COLLATERAL_BITS",
@@ -42,11 +44,13 @@ __all__ = [
     "encode",
     "fits",
     "fits_unsigned",
+    "position_word",
 ]
 
 POSITION_SLOTS = 8
 ORDER_TREE_DEPTH = 12  # = circuits.batch.ORDER_TREE_DEPTH
 ASSET_DEPTH = 8
+ASSET_BITS = ASSET_DEPTH  # asset ids < 2**8: the low bits of a position word
 DEFAULT_ACCOUNT_DEPTH = 32
 
 COLLATERAL_BITS = 96
@@ -72,3 +76,9 @@ KIND_PUT = 3
 
 def fits_unsigned(v: int, n: int) -> bool:
     return 0 <= v < (1 << n)
+
+
+def position_word(asset: int, balance: int) -> int:
+    """W = enc(asset + 2**ASSET_BITS * balance): one-to-one on asset in [0, 2**ASSET_BITS) and
+    |balance| < 2**63, the ranges the circuits prove when they open a slot."""
+    return encode(asset + (balance << ASSET_BITS))

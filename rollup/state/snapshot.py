@@ -8,8 +8,9 @@ any size go through ``int_column`` (int64 or uint64 when they all fit, else 256-
 complement rows); tree nodes and keys are always such rows. The loaded state's root is
 recomputed from its tree roots (two hashes), so a table that does not match its trees' top is
 caught; the leaves are trusted to the file's hash. A state of another order-tree depth
-(``meta["order_depth"]``, 8 when absent) or margin rule (``meta["margin"]``, "linear" when
-absent: other oracle leaves) is refused.
+(``meta["order_depth"]``, 8 when absent), margin rule (``meta["margin"]``, "linear" when
+absent: other oracle leaves) or positions-root layout (``meta["positions"]``, "h3" when absent)
+is refused.
 Malformed tables raise ValueError (``rollup.durability.snapshot`` turns it into SnapshotError).
 """
 
@@ -38,6 +39,7 @@ ASSET_FIELDS = ("asset_id", "kind", "risk_initial", "risk_maintenance", "underly
                 "liquidation_fee", "name")
 ORACLE_FIELDS = ("price", "funding_index", "settlement_price", "settled", "rows")
 MARGIN_RULE = "scenario"  # the margin rule the committed state is laid out for
+POSITIONS_ROOT = "h16"  # the positions root's layout: H16 over packed words (docs/state.md)
 
 
 def int_column(values: Sequence[int]) -> np.ndarray:
@@ -123,6 +125,7 @@ def state_tables(state: State) -> tuple[dict, dict[str, np.ndarray]]:
         "time": state.time,
         "oracle_pk": list(state.oracle_pk),
         "margin": MARGIN_RULE,
+        "positions": POSITIONS_ROOT,
         "stage": [state.stage.asset, state.stage.time, state.stage.next, list(state.stage.rows)],
         "assets": [[getattr(x, f) for f in ASSET_FIELDS] for x in state.assets.values()],
         "oracle": [[k, o.price, o.funding_index, o.settlement_price, o.settled, list(o.rows)]
@@ -153,6 +156,11 @@ def state_from_tables(meta: dict, a: dict[str, np.ndarray]) -> State:
     rule = meta.get("margin", "linear")
     if rule != MARGIN_RULE:
         raise ValueError(f"a state of the {rule} margin rule; this build's is {MARGIN_RULE}")
+    # the leaves and the cached positions roots hash the slots as H16 over packed words since
+    # that layout (files written before hold H8-over-H3 leaves)
+    layout = meta.get("positions", "h3")
+    if layout != POSITIONS_ROOT:
+        raise ValueError(f"a state of {layout} positions roots; this build's are {POSITIONS_ROOT}")
     st = State(int(meta["account_depth"]))
     ids = column_ints(a["accounts.id"])
     xs, ys = column_ints(a["accounts.pk_x"]), column_ints(a["accounts.pk_y"])

@@ -11,8 +11,8 @@ marks them dirty, and ``flush()`` (or ``root``) later hashes every dirty leaf at
 of hash batched across accounts in one Numba call (``circuits.poseidon_batch``), the tree levels
 of all changed leaves in one more, a node shared by several dirty leaves hashed once. Leaves are
 rehashed incrementally: an account whose fields are what they were at the last flush is skipped,
-a positions root (H8) is reused while its 8 slots are unchanged, and a slot hash (H3) while its
-slot is unchanged, so a collateral or nonce change costs one H6 and the path.
+a positions root (H16) is reused while its 8 slots are unchanged, so a collateral or nonce change
+costs one H6 and the path.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from rollup.state.encoding import (
     POSITION_SLOTS,
     SCENARIOS,
     encode,
+    position_word,
 )
 from rollup.state.tree import (
     DEFAULT_HASHER,
@@ -43,6 +44,12 @@ from rollup.state.tree import (
 )
 
 EMPTY_SLOT = (0, 0, 0)
+
+
+def positions_fields(positions) -> list[int]:
+    """The 16 inputs of the positions root: the slots' words, then their snapshots."""
+    return [position_word(a, b) for a, b, _ in positions] + [encode(s) for _, _, s in positions]
+
 FEE_ACCOUNT = 0  # collects trading fees; registered at genesis with the operator's key
 
 
@@ -254,9 +261,6 @@ class State:
         self.time = 0
         self.oracle_pk: tuple[int, int] = (0, 0)
         self.stage = ScenarioStage()
-        self._slot_cache: dict[tuple[int, int, int], int] = {}
-        self._empty_slot_hash = hasher.hash([0, 0, 0])
-        self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
         self._proots: dict[int, int] = {}  # account -> positions root as of the last flush
         self._root: int | None = None
         self._txn: dict | None = None
@@ -280,7 +284,6 @@ class State:
         new.assets, new.registry_tree = Versioned(self.assets), self.registry_tree.copy()
         new.oracle, new.oracle_tree = Versioned(self.oracle), self.oracle_tree.copy()
         new.time, new.oracle_pk, new.stage = self.time, self.oracle_pk, self.stage
-        new._slot_cache, new._empty_slot_hash = dict(self._slot_cache), self._empty_slot_hash
         new._proots, new._root, new._txn = dict(self._proots), self._root, None
         new._pending_accounts = dict(self._pending_accounts)
         new._pending_assets = dict(self._pending_assets)
@@ -484,19 +487,8 @@ class State:
 
     # --- hashing --------------------------------------------------------------------------------
 
-    def slot_hash(self, slot: tuple[int, int, int]) -> int:
-        h = self._slot_cache.get(slot)
-        if h is None:
-            if len(self._slot_cache) > 1 << 20:
-                self._slot_cache.clear()
-                self._slot_cache[EMPTY_SLOT] = self._empty_slot_hash
-            a, b, s = slot
-            h = self.hasher.hash([a, encode(b), encode(s)])
-            self._slot_cache[slot] = h
-        return h
-
     def positions_root(self, acc: Account) -> int:
-        return self.hasher.hash([self.slot_hash(s) for s in acc.positions])
+        return self.hasher.hash(positions_fields(acc.positions))
 
     def orders_root(self, i: int) -> int:
         tree = self.order_trees.get(i)
@@ -507,13 +499,12 @@ class State:
 
     def _flush_accounts(self) -> None:
         """All queued account leaves, each kind of hash batched across accounts: order leaves
-        (H2), order-tree levels, new slot hashes (H3), positions roots (H8), leaves (H6), then
+        (H2), order-tree levels, positions roots (H16), leaves (H6), then
         the accounts tree level by level (a node shared by several dirty leaves is hashed once).
 
         Incremental: a leaf whose fields all equal those it had at the last flush is not
-        rehashed; a positions root is reused while the 8 slots are unchanged, and a slot hash
-        while the slot is unchanged (``_slot_cache``), so a collateral-only change costs one H6
-        plus the path."""
+        rehashed; a positions root is reused while the 8 slots are unchanged, so a
+        collateral-only change costs one H6 plus the path."""
         h = self.hasher
         accounts, proots = self.accounts, self._proots
         jobs, order_flat = [], []
@@ -556,19 +547,9 @@ class State:
             update_trees([(t, {k: (next(hashed) if v != (0, 0) else 0) for k, v in ch.items()})
                           for t, ch in jobs])
         if need_proot:
-            cache = self._slot_cache
-            missing = {s for _, acc in need_proot for s in acc.positions if s not in cache}
-            if len(cache) + len(missing) > 1 << 20:
-                cache.clear()
-                cache[EMPTY_SLOT] = self._empty_slot_hash
-                missing = {s for _, acc in need_proot for s in acc.positions} - {EMPTY_SLOT}
-            if missing:
-                missing = list(missing)
-                flat = [x for a, b, sn in missing for x in (a, encode(b), encode(sn))]
-                cache.update(zip(missing, h.hash_flat(flat, 3), strict=True))
-            flat = [cache[s] for _, acc in need_proot for s in acc.positions]
-            proots.update(zip([i for i, _ in need_proot], h.hash_flat(flat, POSITION_SLOTS),
-                              strict=True))
+            flat = [x for _, acc in need_proot for x in positions_fields(acc.positions)]
+            proots.update(zip([i for i, _ in need_proot],
+                              h.hash_flat(flat, 2 * POSITION_SLOTS), strict=True))
         if dirty:
             flat = []
             for i, acc in dirty:

@@ -12,6 +12,7 @@ import random
 import pytest
 
 from circuits.batch import DIFF_BYTES, EMPTY_POSITIONS_ROOT, build_batch_circuit
+from circuits.lc import R
 from rollup import errors as E
 from rollup.engine import testnet as tn
 from rollup.engine.sequencer import Sequencer
@@ -155,6 +156,52 @@ def test_fee_account_cannot_trade_or_liquidate(venue):
     with pytest.raises(E.InvalidRequest):
         seq.submit(Liquidation(FEE_ACCOUNT, 1, PERP, 100, 0, FAR).signed(tn.key(0), DOMAIN))
     assert not any(a for a, _, _ in seq.state.account(FEE_ACCOUNT).positions)
+
+
+# -- packed positions: a slot is hashed as its word asset + 2**8 * balance -------------------
+
+
+@pytest.mark.adversarial
+def test_position_word_reopened_as_another_slot(venue, cs):
+    """The positions root hashes each slot's word asset + 2**8 * balance, so (PERP, b) and
+    (0, (PERP + 2**8 b) / 2**8 mod r) open the same leaf: the operator could show account 1's
+    long as an empty slot. The leaf and its path hold; the opening's balance range refuses it
+    (and an asset id >= 2**8 fails its one-hot)."""
+    seq = copy(venue)
+    seq.submit(order(4, SELL, 50, 60_000, 7))
+    _, b = make(seq, [order(1, BUY, 20, 60_000, 9)])
+    assert b.records[0][0] == 5 and b.values["s0_a_id"] == 1
+    assert cs.check(values=cs.solve(b.values)) == []
+    j = next(j for j in range(8) if b.values[f"s0_a_p{j}_asset"] == PERP)
+    word = (PERP + 256 * b.values[f"s0_a_p{j}_bal"]) % R
+    v = dict(b.values)
+    v[f"s0_a_p{j}_asset"], v[f"s0_a_p{j}_bal"] = 0, word * pow(256, -1, R) % R
+    bad = violated(cs, v)
+    assert not hit(bad, "slot0/account_a/merkle_update"), bad  # the same old leaf
+    assert "slot0/account_a/positions/num2bits64" in bad, bad  # |balance| < 2**63
+    # the asset pushed past the one-hot: (PERP + 256, b - 1)
+    v = dict(b.values)
+    v[f"s0_a_p{j}_asset"] = PERP + 256
+    v[f"s0_a_p{j}_bal"] = (b.values[f"s0_a_p{j}_bal"] - 1) % R
+    bad = violated(cs, v)
+    assert not hit(bad, "slot0/account_a/merkle_update"), bad
+    assert hit(bad, "slot0/account_a/positions"), bad
+
+
+@pytest.mark.adversarial
+def test_an_asset_in_two_slots_is_refused(venue, cs):
+    """Slot selection assumes the traded asset sits in at most one slot; with it twice the
+    slot indices (1, 1, -1) would still sum to 1 and write (-X, -nb) to the free slot, whose
+    packed word is an in-range position of another asset. The circuit states the assumption."""
+    seq = copy(venue)
+    seq.submit(order(4, SELL, 50, 60_000, 7))
+    _, b = make(seq, [order(1, BUY, 20, 60_000, 9)])
+    assert any(b.values[f"s0_a_p{j}_asset"] == PERP for j in range(8))
+    k = next(k for k in range(8) if b.values[f"s0_a_p{k}_asset"] == 0)
+    v = dict(b.values)
+    v[f"s0_a_p{k}_asset"] = PERP
+    assert "slot0/account_a/positions/one_slot" in violated(cs, v)
+    assert "slot0/account_a/positions/one_slot" not in violated(cs, dict(b.values))
 
 
 # -- finding 4: the oracle key changes only with the old key's consent --------------------------

@@ -7,10 +7,11 @@ import pytest
 
 from circuits import eddsa_public_key
 from circuits.exit import input_names
+from circuits.lc import R
 from rollup.chain.layout import exit_public_input
 from rollup.margin.risk import account_value
 from rollup.recovery.exit import exit_circuit, exit_inputs, sign_exit
-from rollup.state.encoding import KIND_CALL, KIND_PERP, encode
+from rollup.state.encoding import KIND_CALL, KIND_PERP, encode, position_word
 from rollup.state.state import Asset, OracleEntry, State
 from rollup.transactions import Domain
 
@@ -108,8 +109,41 @@ def test_tampered_inputs_fail_in_their_component(cs, claim, name, value, compone
     assert any(c == component or c.startswith(component + "/") for c in bad), bad
 
 
+@pytest.mark.adversarial
+def test_position_word_reopened_with_another_asset(cs, claim):
+    """Slot 0 (perp, long 7) and slot 3 (call, short 2) are hashed as words asset + 2**8 *
+    balance: slot 0 reopened as the call with balance (1 + 2**8 * 7 - 2) / 2**8 mod r keeps the
+    leaf, and the call's oracle leaf opens; the balance range refuses it."""
+    vals = dict(claim.values)
+    assert (vals["slot0_asset"], vals["slot0_balance"], vals["slot3_asset"]) == (1, 7, 2)
+    for f in ("asset", "price", "funding", "settlement", "settled", "rows"):
+        vals[f"slot0_{f}"] = vals[f"slot3_{f}"]
+    for k in range(8):
+        vals[f"slot0_sib{k}"] = vals[f"slot3_sib{k}"]
+    vals["slot0_balance"] = (1 + 256 * 7 - 2) * pow(256, -1, R) % R
+    bad = failing(cs, cs.solve(vals))
+    assert not any(c.startswith(("account", "slot0/oracle")) for c in bad), bad
+    assert "slot0/signed64/num2bits64" in bad, bad
+
+
 def test_changed_public_input_fails(cs):
     w = cs.witness()
     w[1] = (w[1] + 1)
     bad = {v.component for v in cs.check(w)}
     assert any(c.startswith("public_input") for c in bad), bad
+
+
+@pytest.mark.adversarial
+def test_exit_slot_reopened_with_asset_past_its_byte(cs, claim):
+    """The other half of the packing's injectivity in the exit circuit: slot 0 (perp 1, long 7)
+    reopened as (257, 6) has the same word 1 + 256 * 7 = 257 + 256 * 6 and the same leaf, and
+    would exit one perp (61,005) short; only the asset's 8 path bits (slot0/oracle) refuse it."""
+    vals = dict(claim.values)
+    assert (vals["slot0_asset"], vals["slot0_balance"]) == (1, 7)
+    assert position_word(257, 6) == position_word(1, 7)
+    vals["slot0_asset"], vals["slot0_balance"] = 257, 6
+    bad = failing(cs, cs.solve(vals))
+    # the leaf and its path, the signature and the balance range hold: only the asset's byte
+    # (its 8-bit decomposition, and the oracle path built on those bits) fails
+    assert "slot0/oracle/num2bits8" in bad, bad
+    assert all(c.startswith("slot0/oracle/") for c in bad), bad

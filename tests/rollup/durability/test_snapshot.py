@@ -7,7 +7,7 @@ file still loads; the fill history is journaled with its requests; no pickle in 
 format version, under a new name: old files must keep loading; the exception is a change of the
 state commitment, which no old state survives: the order trees' depth 8 -> 12 rewrote it, and
 so did the scenario rule: rows in the oracle leaves and the global root, published by the venue
-before its first trade).
+before its first trade, and the positions root as one H16 over packed words).
 """
 
 from __future__ import annotations
@@ -308,7 +308,7 @@ def golden_engine() -> Sequencer:
 
 # what the committed file holds: account -> (collateral, nonce, perpetual balance)
 GOLDEN_V1 = {
-    "root": "0x03050582e91d9c7f95c918d5b0a1f06dcea2cde5f721c77b309023ff8964dfa1",
+    "root": "0x08688e8578a686303f08bf2379dc4ec63a9c7a3a5d9e0391c5e7f97b48f90183",
     "seq": 37,
     "records": 33,
     "accounts": {0: (144, 0, 0), 1: (10_000_240_376, 0, -4), 2: (9_999_999_000, 1, 0),

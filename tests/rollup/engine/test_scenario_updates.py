@@ -158,3 +158,18 @@ def test_a_state_file_of_the_linear_rule_is_refused(base):
             meta["margin"] = rule
         with pytest.raises(ValueError, match="linear margin rule"):
             state_snapshot.state_from_tables(meta, arrays)
+
+
+@pytest.mark.adversarial
+def test_a_state_file_of_the_old_positions_layout_is_refused(base):
+    """A snapshot written before the positions root became H16 over packed words holds H8-over-H3
+    leaves and positions roots: loading it would mix the two layouts in one tree."""
+    meta, arrays = state_snapshot.state_tables(base.state)
+    assert meta["positions"] == "h16"
+    for layout in ("h3", None):
+        if layout is None:
+            del meta["positions"]
+        else:
+            meta["positions"] = layout
+        with pytest.raises(ValueError, match="h3 positions roots"):
+            state_snapshot.state_from_tables(meta, arrays)

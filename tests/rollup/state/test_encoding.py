@@ -21,10 +21,12 @@ def test_state_root_formula():
     seq = testnet.venue(n_accounts=2)
     st = seq.state
     acc = st.accounts[1]
-    slots = [poseidon([a, signed.encode(b), signed.encode(s)]) for a, b, s in acc.positions]
-    assert len(slots) == POSITION_SLOTS
+    assert len(acc.positions) == POSITION_SLOTS
+    # positions root = H16(words, snapshots), word = enc(asset + 2**8 * balance)
+    words = [signed.encode(a + 256 * b) for a, b, _ in acc.positions]
+    snaps = [signed.encode(s) for _, _, s in acc.positions]
     empty_orders = SparseMerkleTree(ORDER_TREE_DEPTH).root
-    leaf = poseidon([*acc.pk, acc.nonce, signed.encode(acc.collateral), poseidon(slots),
+    leaf = poseidon([*acc.pk, acc.nonce, signed.encode(acc.collateral), poseidon(words + snaps),
                      empty_orders])
     assert st.account_tree.leaf(1) == leaf
     # the venue publishes every asset's scenario rows: H2(H13(enc dV[0..12]), H13(enc dV[13..25]))
@@ -78,13 +80,31 @@ def test_the_engine_and_the_circuits_share_the_order_tree():
     assert batch.EMPTY_ORDERS_ROOT == SparseMerkleTree(ORDER_TREE_DEPTH).root
 
 
+def test_the_engine_and_the_circuits_share_the_positions_root():
+    """One word layout: asset ids in the low ASSET_BITS, the balance above them, and the empty
+    positions root the fee account must hold is the engine's."""
+    from circuits import batch
+    from rollup.state import encoding as enc
+    from rollup.state.state import Account, State
+
+    assert batch.ASSET_BITS == enc.ASSET_BITS == 8 and batch.ASSET_DEPTH == enc.ASSET_DEPTH
+    assert batch.EMPTY_POSITIONS_ROOT == State(4).positions_root(Account((0, 0)))
+    # one-to-one on the proven ranges: (asset, balance) and (asset + 256, balance - 1) would
+    # share a word, which is why every opening proves asset < 256
+    assert enc.position_word(3, -1) == enc.position_word(3 + 256, -2)
+    words = {enc.position_word(a, b) for a in (0, 1, 255) for b in (-(1 << 63), -1, 0, 1,
+                                                                       (1 << 63) - 1)}
+    assert len(words) == 15
+
+
 def test_negative_values_as_field_elements():
     seq = testnet.venue(n_accounts=2)
     acc = seq.state.accounts[1].copy()
     acc.collateral = -5
     acc.positions[0] = (1, -7, -3)
-    h = seq.state.slot_hash((1, -7, -3))
-    assert h == poseidon([1, signed.R - 7, signed.R - 3])
+    words = [1 + 256 * (signed.R - 7)] + [0] * 7
+    snaps = [signed.R - 3] + [0] * 7
+    assert seq.state.positions_root(acc) == poseidon([w % signed.R for w in words] + snaps)
 
 
 def test_records_fixed_size_and_roundtrip():

@@ -59,7 +59,9 @@ def from_scratch(s: State) -> int:
     """The root of the tables, each leaf written out from the encoding."""
     leaves = {}
     for i, acc in s.accounts.items():
-        slots = [poseidon([a, encode(b), encode(f)]) for a, b, f in acc.positions]
+        # H16(words, snapshots), word = enc(asset + 2**8 * balance)
+        slots = [encode(a + 256 * b) for a, b, _ in acc.positions]
+        slots += [encode(f) for _, _, f in acc.positions]
         orders = SparseMerkleTree(ORDER_TREE_DEPTH)
         orders.update({k: poseidon([oid, filled]) for k, (oid, filled) in acc.orders.items()})
         leaves[i] = poseidon([acc.pk[0], acc.pk[1], acc.nonce, encode(acc.collateral),
