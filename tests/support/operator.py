@@ -192,7 +192,11 @@ def run(monkeypatch, capsys, *args, stdin: str | None = None) -> tuple[int, str,
 
 
 def one_line_error(err: str, kind: str) -> str:
-    lines = err.strip().splitlines()
+    """The one error line of a failed command; the kernels' first-use progress lines
+    (`compiling ... (first use; cached for later runs) ...`) may precede it."""
+    lines = [x for x in err.strip().splitlines()
+             if not (x.startswith("compiling ") and "(first use; cached" in x)]
+    err = "\n".join(lines)
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith(f"error: {kind}:"), err
     return lines[0]

@@ -42,12 +42,12 @@ def _node_dir(folder, book):
 
 def test_report_lists_a_liquidation_plan(tmp_path, monkeypatch, capsys):
     path = _node_dir(tmp_path / "under", underwater_book)
+    monkeypatch.chdir(tmp_path)  # the text report draws its chart in the working directory
     code, out, err = run(monkeypatch, capsys, "risk", "report", "--config", path, "--json")
     assert code == 0, err
     rows = {x["account"]: x for x in json.loads(out)["nearest_to_liquidation"]}
     plan = rows[UNDERWATER]["plan"]
     assert plan["restores"] and plan["size"] > 0 and plan["excess_before"] < 0
-    monkeypatch.chdir(tmp_path)
     code, out, err = run(monkeypatch, capsys, "risk", "report", "--config", path)
     assert code == 0, err
     assert (f"plan: take over {plan['size']} of asset {plan['asset']} -> maintenance restored"
