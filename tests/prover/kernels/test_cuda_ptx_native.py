@@ -1,6 +1,8 @@
 """The CUDA C kernels of prover/kernels/cuda/ptx without a GPU: the CPU twin of their limb
-algorithm against Python integers, and NVRTC's PTX for sm_80/sm_90 (carry chains present, no
-local memory; no spills where ptxas is installed). On a device, cuda_checks.py `ptx` runs them."""
+algorithm against Python integers; NVRTC's PTX for sm_80/sm_90 (carry chains present, no local
+memory; no spills where ptxas is installed); the same source built as C++ (hostemu) against the
+CPU kernels: fields, G1 formulas, the MSM's batch-affine round. On a device, cuda_checks.py
+`ptx` runs them."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from prover.constants import Q, R
@@ -153,3 +156,115 @@ def test_benchmark_counts_the_product_kernel(ptx):
     st = ptx_stats(ptx["compute_90"], "fq_mul_k")
     assert st["mad"] == 256 and st["mul_hi_u64"] == 0 and st["local"] == 0
     assert st["carry_chain"] >= 256 and st["calls"] == 0
+
+
+# ---- the same source as C++ on the CPU (hostemu): formulas, round kernel, layout ------------
+
+
+@pytest.fixture(scope="module")
+def host():
+    from prover.kernels.cuda.ptx import hostemu
+
+    reason = hostemu.unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    hostemu.library()
+    return hostemu
+
+
+@pytest.mark.parametrize("tag", ["fq", "fr"])
+def test_host_build_field_kernels_match_the_cpu(host, tag):
+    from prover.fields import Fq, Fr
+
+    F, p = (Fq, Q) if tag == "fq" else (Fr, R)
+    vals = _values(p)[:30]
+    xs = [x for x in vals for _ in vals]
+    ys = [y for _ in vals for y in vals]
+    a, b = F.from_ints(xs, reduce=True), F.from_ints(ys, reduce=True)
+    for op, ref in (("mul", F.mul), ("add", F.add), ("sub", F.sub)):
+        out = np.zeros_like(a)
+        host.launch(f"{tag}_{op}_k", len(a), a, b, out, len(a))
+        assert np.array_equal(out, ref(a, b)), op
+
+
+def test_host_build_product_chain_and_inverse(host):
+    from prover.fields import Fq
+
+    x = Fq.from_ints(_values(Q)[:6], reduce=True)
+    out = np.zeros_like(x)
+    host.launch("fq_mul_chain_k", len(x), x, out, len(x), 2)
+    for i in range(len(x)):
+        u, v = x[i:i + 1], x[(i + 1) % len(x):][:1]
+        for _ in range(2):
+            u = Fq.mul(u, v)
+            v = Fq.mul(v, u)
+        assert np.array_equal(out[i:i + 1], Fq.add(u, v)), i
+
+
+def _g1_cases():
+    from prover.curves import G1
+
+    pts = G1.random_points(6, seed=3)
+    pts[1] = pts[0]  # P + P through the addition formulas
+    pts[2] = 0  # infinity
+    pts[3] = G1.neg(pts[0][None])[0]  # P + (-P)
+    return G1, pts, np.ascontiguousarray(pts[::-1])
+
+
+def test_host_build_g1_formulas_match_the_cpu(host):
+    G1, pts, rev = _g1_cases()
+    jac, jac2 = G1.to_jacobian(pts), G1.to_jacobian(rev)
+    for name, want, args in (
+        ("g1_double_k", G1.double(jac), (jac,)),
+        ("g1_add_k", G1.add(jac, jac2), (jac, jac2)),
+        ("g1_add_mixed_k", G1.add_mixed(jac, rev), (jac, rev)),
+    ):
+        out = np.zeros_like(jac)
+        host.launch(name, len(jac), *args, out, len(jac))
+        assert G1.to_ints(G1.to_affine(out)) == G1.to_ints(G1.to_affine(want)), name
+
+
+@pytest.mark.parametrize("batch", [1, 3, 32])
+def test_host_build_affine_rounds_sum_every_bucket(host, batch):
+    """The round kernel driven as msm_affine.bucket_sums drives it (prepare and swap here):
+    buckets with P + P, P + (-P), infinity, a long bucket, an empty one; batches that straddle
+    buckets. Each bucket's last point must be the CPU sum."""
+    G1, pts, _ = _g1_cases()
+    P, Qp, S = pts[0], pts[4], pts[5]
+    negP, inf = pts[3], np.zeros_like(P)
+    more = G1.random_points(11, seed=9)
+    buckets = [[P, P], [P, negP], [inf, Qp], [Qp, inf, S], [], [S] * 9 + [P, negP],
+               list(more), [Qp]]
+    counts = np.array([len(b) for b in buckets], np.uint32)
+    offsets = np.zeros(len(buckets) + 1, np.uint32)
+    np.cumsum(counts, out=offsets[1:])
+    size = int(offsets[-1])
+    xs = np.zeros((size, 2, 4), np.uint64)
+    for b, pts_b in enumerate(buckets):
+        for k, pt in enumerate(pts_b):
+            xs[offsets[b] + k] = pt
+    ys = np.zeros_like(xs)
+    scratch = np.zeros((size // 2 + 1, 1, 4), np.uint64)
+    cnt = counts.copy()
+    while True:
+        pairs = cnt // 2
+        for b in range(len(buckets)):  # msm_affine's prepare kernel
+            if cnt[b] & 1:
+                ys[offsets[b] + pairs[b]] = xs[offsets[b] + cnt[b] - 1]
+        cnt = cnt - pairs
+        pair_off = np.zeros(len(buckets) + 1, np.uint32)
+        np.cumsum(pairs, out=pair_off[1:])
+        total = int(pair_off[-1])
+        if total == 0:
+            break
+        host.launch("msm_affine_round_g1", (total + batch - 1) // batch, offsets, 0, 0,
+                    pair_off, len(buckets), batch, xs, ys, scratch)
+        xs, ys = ys, xs
+    for b, pts_b in enumerate(buckets):
+        if not pts_b:
+            continue
+        want = G1.to_jacobian(np.stack(pts_b[:1]))
+        for pt in pts_b[1:]:
+            want = G1.add_mixed(want, pt[None])
+        got = G1.to_ints(xs[offsets[b]][None])
+        assert got == G1.to_ints(G1.to_affine(want)), b

@@ -44,6 +44,42 @@ typedef unsigned int u32;
 typedef long long i64;
 """
 
+# For `hostemu.py`: the same text as plain C++ on the CPU. CUDA's qualifiers vanish, the launch
+# indices are per-call globals set by the caller, and each PTX instruction becomes C over a
+# global carry flag (the twin's semantics), so the whole source, G1 formulas and the MSM round
+# included, runs against the CPU kernels where no GPU is.
+HOST_HEADER = r"""
+#include <cstdint>
+#define __device__
+#define __global__
+#define __forceinline__ inline
+#define __noinline__
+typedef unsigned int u32;
+typedef long long i64;
+typedef unsigned long long u64;
+struct uint4 { u32 x, y, z, w; };
+static inline uint4 make_uint4(u32 x, u32 y, u32 z, u32 w) { uint4 r = {x, y, z, w}; return r; }
+struct Dim3 { u32 x; };
+static Dim3 blockIdx, threadIdx, blockDim;
+static u32 CF;  // CC.CF
+extern "C" void zk_set_thread(u32 block, u32 thread, u32 dim) {
+    blockIdx.x = block; threadIdx.x = thread; blockDim.x = dim;
+}
+"""
+
+# PTX semantics in C: (C name, result expression over a, b, c, whether it writes CF).
+_HOST_OPS = {
+    "add_cc": ("(u64)a + b", True), "addc_cc": ("(u64)a + b + CF", True),
+    "addc": ("(u64)a + b + CF", False),
+    "sub_cc": ("(u64)a - b", True), "subc_cc": ("(u64)a - b - CF", True),
+    "subc": ("(u64)a - b - CF", False),
+    "mad_lo_cc": ("(u64)(u32)(a * b) + c", True),
+    "madc_lo_cc": ("(u64)(u32)(a * b) + c + CF", True),
+    "mad_hi_cc": ("(((u64)a * b) >> 32) + c", True),
+    "madc_hi_cc": ("(((u64)a * b) >> 32) + c + CF", True),
+    "madc_hi": ("(((u64)a * b) >> 32) + c + CF", False),
+}
+
 BODY = r"""
 // ---- single PTX instructions; CC.CF is the carry (borrow for sub) flag between them -------------
 INSTRUCTIONS
@@ -368,7 +404,19 @@ def _instruction(name: str, op: str, n: int) -> str:
             f'    u32 r; asm volatile("{op} %0, {regs};" : "=r"(r) : {ins}); return r;\n}}\n')
 
 
-def source() -> str:
-    """The whole translation unit: types, the Fq and Fr constants, then the kernels."""
-    body = BODY.replace("INSTRUCTIONS\n", "".join(_instruction(*i) for i in _INSTRUCTIONS))
-    return HEADER + field_struct("Fq", Q) + field_struct("Fr", R) + body
+def _host_instruction(name: str, op: str, n: int) -> str:
+    args = ", ".join(f"u32 {x}" for x in "abc"[:n])
+    expr, writes = _HOST_OPS[name]
+    # A borrow is the sign of the 64-bit difference: its bit 32 and up are all ones.
+    flag = ("CF = (u32)(s >> 32) & 1u; " if writes else "")
+    return (f"inline u32 {name}({args}) {{ u64 s = {expr}; {flag}return (u32)s; }}"
+            f"  // {op}\n")
+
+
+def source(host: bool = False) -> str:
+    """The whole translation unit: types, the Fq and Fr constants, then the kernels; `host`:
+    the same as plain C++ for the CPU (`hostemu.py`)."""
+    make = _host_instruction if host else _instruction
+    body = BODY.replace("INSTRUCTIONS\n", "".join(make(*i) for i in _INSTRUCTIONS))
+    return ((HOST_HEADER if host else HEADER) + field_struct("Fq", Q) + field_struct("Fr", R)
+            + body)
