@@ -246,10 +246,10 @@ class PythonMatcher:
                               maker_fee, taker_fee))
             if side == BUY:
                 records.append(trade_record(taker, mk, aid, q, price, req.order_id,
-                                            m.order_id, taker_fee, maker_fee))
+                                            m.order_id, True))
             else:
                 records.append(trade_record(mk, taker, aid, q, price, m.order_id,
-                                            req.order_id, maker_fee, taker_fee))
+                                            req.order_id, False))
             plan.append((m, q))
             remaining -= q
 
