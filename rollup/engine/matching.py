@@ -24,6 +24,7 @@ from rollup.state.state import EMPTY_SLOT, FEE_ACCOUNT, POSITION_SLOTS, Account
 from rollup.transactions import BUY, IOC, MARKET, POST_ONLY, REDUCE_ONLY, SELL, Order
 
 _COLLATERAL_LIMIT = 1 << (COLLATERAL_BITS - 1)
+_FEE_LIMIT = 1 << 64
 
 
 def _free_slot(positions: list[tuple[int, int, int]]) -> int | None:
@@ -187,6 +188,10 @@ class PythonMatcher:
             notional = q * price
             maker_fee = notional * maker_ppm // RISK_SCALE
             taker_fee = notional * taker_ppm // RISK_SCALE
+            # the circuit proves each fee < 2^64 (the record no longer carries them, so nothing
+            # else would refuse a larger one: a fill no batch could prove)
+            check(maker_fee < _FEE_LIMIT and taker_fee < _FEE_LIMIT, E.InvalidRequest,
+                  "a fee does not fit its 64-bit field")
             fees = maker_fee + taker_fee
             wf = None
             if fees:

@@ -298,8 +298,10 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                         raise ValueError(f"no signed order {oid} of account {who}")
                     orders[who] = o
                 ob, os_ = orders[a_id], orders[b_id]
+                if f["taker_buyer"] != (req.side == BUY):
+                    raise AssertionError("the record's taker flag is not the request's side")
                 sv.update(asset=f["asset"], qty=f["size"], price=f["price"],
-                          taker_buyer=int(req.side == BUY), expiry=ob.expiry,
+                          taker_buyer=f["taker_buyer"], expiry=ob.expiry,
                           a_size=ob.size, a_price=ob.price, a_oid=a_oid, a_flags=ob.flags,
                           b_size=os_.size, b_price=os_.price, b_oid=b_oid, b_flags=os_.flags,
                           b_expiry=os_.expiry)
