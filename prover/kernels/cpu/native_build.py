@@ -163,6 +163,7 @@ def build_library(path: Path, signatures: dict[str, tuple[str, ...]]) -> None:
     linker = _linker()  # before minutes of compiling: no linker, no library
     ll.initialize_native_target()
     ll.initialize_native_asmprinter()
+    ll.initialize_native_asmparser()  # the field product's inline assembly (adx.py)
     main = None
     COMPILE_NOTICE.muted = True
     try:
