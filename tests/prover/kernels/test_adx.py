@@ -96,12 +96,26 @@ def test_field_kernels_use_the_asm_product_and_agree_with_ints():
     assert ok and r_int * r_int % Q == s
 
 
+@njit
+def _one_fq(a, b):
+    return _FQ_MUL(a, b)
+
+
 @needs_adx
 def test_machine_code_has_the_dual_carry_chains():
-    asm = kq.fq_mul.inspect_asm(kq.fq_mul.signatures[0])
-    for op in ("mulxq", "adcxq", "adoxq"):
-        assert op in asm
-    assert "call" not in re.sub(r"#.*", "", asm.split("#APP")[1].split("#NO_APP")[0])
+    """fq_mul / fr_mul call the intrinsic (their code may come from Numba's cache, which keeps
+    no assembly text): compiled here, it is one block of MULX, ADCX and ADOX, no call."""
+    for fn in (kq.fq_mul, kr.fr_mul):
+        assert "_ASM_MUL" in fn.py_func.__code__.co_names
+    one = kq.FQ.one
+    _one_fq(one, one)
+    asm = _one_fq.inspect_asm(_one_fq.signatures[0])
+    block = re.sub(r"#.*", "", asm.split("#APP")[1].split("#NO_APP")[0])
+    counts = {op: len(re.findall(rf"\b{op}\b", block)) for op in ("mulxq", "adcxq", "adoxq")}
+    text = adx.mont_mul_text(int(kq.FQ.pinv))
+    assert counts["mulxq"] == 32  # 16 for a*b, 16 for the reductions m*p
+    assert counts == {op: len(re.findall(rf"\b{op}\b", text)) for op in counts}
+    assert "call" not in block
 
 
 def test_forcing_the_portable_product():
