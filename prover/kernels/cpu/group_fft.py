@@ -21,12 +21,15 @@ from prover.kernels.cpu import curve as c
 from prover.kernels.cpu import fq as kq
 from prover.kernels.cpu.generic import (
     _is_fq,
+    fe_add,
+    fe_dbl,
     fe_inv,
     fe_is_zero,
     fe_mul,
     fe_neg,
     fe_one,
     fe_sqr,
+    fe_sub,
     fe_zero,
 )
 from prover.kernels.cpu.points import load_aff, load_jac, store_pt
@@ -147,30 +150,177 @@ def _mul_from_tables(taff, base, scal, neg, e, nafs, lens, like):
 
 
 @njit(cache=True)
-def _mul_rows(a, rows, scal, neg, m, endo_c, tabs, taff, nafs, lens, res):
-    """res[e] = t_e a[rows[e]] for e < m, t_e given by scal[e], neg[e]: the m tables brought to
-    affine with one inversion."""
+def _op_stream(scal, neg, e, nafs, lens, ops):
+    """The operations of sum_d k_d e^d(P), most significant first, into ops[e]: 0 doubles,
+    1 + 2 (table row) + (negated) adds a table entry (the first add sets the accumulator).
+    Returns their number."""
+    dims = scal.shape[1] // 2
+    top = 0
+    for d in range(dims):
+        lens[d] = naf(scal[e, 2 * d], scal[e, 2 * d + 1], nafs[d])
+        top = max(top, lens[d])
+    n = 0
+    started = False
+    for i in range(top - 1, -1, -1):
+        if started:
+            ops[e, n] = 0
+            n += 1
+        for d in range(dims):
+            if i < lens[d]:
+                dig = nafs[d, i]
+                if dig != 0:
+                    sgn = 1 if (dig < 0) != (neg[e, d] != 0) else 0
+                    ops[e, n] = 1 + 2 * (d * TABLE + (abs(dig) >> 1)) + sgn
+                    n += 1
+                    started = True
+    return n
+
+
+@njit(cache=True)
+def _lockstep(taff, span, m, ops, nops, acc, state, aux):
+    """Runs the m operation streams side by side in affine coordinates: each round's
+    denominators (2y to double, x_T - x to add) share one inversion (Montgomery's trick), so a
+    doubling costs ~5M + 2S and an addition ~5M + S instead of Jacobian's 2M + 5S and 7M + 4S.
+    state[e]: 0 no point yet, 1 running, 2 x_T = x met (left to the Jacobian path), 3 idle.
+    aux[e] = (prefix product, denominator)."""
+    top = 0
+    for e in range(m):
+        top = max(top, nops[e])
+    T0 = load_aff(taff, 0)
+    one = fe_one(T0[0])
+    zero = fe_zero(T0[0])
+    for j in range(top):
+        prod = one
+        for e in range(m):
+            if j >= nops[e] or state[e] >= 2:
+                continue
+            op = ops[e, j]
+            A = load_aff(acc, e)
+            if op == 0:
+                den = fe_dbl(A[1])
+            else:
+                T = load_aff(taff, e * span + ((op - 1) >> 1))
+                if state[e] == 0:
+                    continue  # set in the second pass
+                den = fe_sub(T[0], A[0])
+                if fe_is_zero(den):
+                    state[e] = 2
+                    continue
+            store_pt(aux, e, (prod, den))
+            prod = fe_mul(prod, den)
+        inv = fe_inv(prod) if not fe_is_zero(prod) else zero
+        for e in range(m - 1, -1, -1):
+            if j >= nops[e] or state[e] >= 2:
+                continue
+            op = ops[e, j]
+            A = load_aff(acc, e)
+            if op != 0:
+                T = load_aff(taff, e * span + ((op - 1) >> 1))
+                ty = fe_neg(T[1]) if (op - 1) & 1 else T[1]
+                if state[e] == 0:
+                    store_pt(acc, e, (T[0], ty))
+                    state[e] = 1
+                    continue
+            pre, den = load_aff(aux, e)
+            di = fe_mul(inv, pre)
+            inv = fe_mul(inv, den)
+            if op == 0:
+                x2 = fe_sqr(A[0])
+                lam = fe_mul(fe_add(fe_dbl(x2), x2), di)
+                x3 = fe_sub(fe_sqr(lam), fe_dbl(A[0]))
+            else:
+                lam = fe_mul(fe_sub(ty, A[1]), di)
+                x3 = fe_sub(fe_sub(fe_sqr(lam), A[0]), T[0])
+            store_pt(acc, e, (x3, fe_sub(fe_mul(lam, fe_sub(A[0], x3)), A[1])))
+
+
+@njit(cache=True)
+def _affine_tables(a, rows, m, span, taff, acc, state, aux):
+    """taff[e span + q] = (2q + 1) P_e in affine for the rows with state 0 (P_e = a[rows[e]]
+    finite): P_e normalized, 2 P_e, then 3 P_e .. (2 TABLE - 1) P_e by additions of 2 P_e, each
+    of these TABLE + 1 rounds with one inversion for all rows. A zero denominator (impossible
+    in a group of prime order: kept for malformed points) sets state 4."""
+    P0 = load_jac(a, rows[0])
+    one = fe_one(P0[0])
+    prod = one
+    for e in range(m):
+        if state[e] == 0:
+            Z = load_jac(a, rows[e])[2]
+            store_pt(aux, e, (prod, Z))
+            prod = fe_mul(prod, Z)
+    inv = fe_inv(prod)
+    for e in range(m - 1, -1, -1):
+        if state[e] == 0:
+            P = load_jac(a, rows[e])
+            pre, Z = load_aff(aux, e)
+            zi = fe_mul(inv, pre)
+            inv = fe_mul(inv, Z)
+            zi2 = fe_sqr(zi)
+            store_pt(taff, e * span, (fe_mul(P[0], zi2), fe_mul(P[1], fe_mul(zi2, zi))))
+    for q in range(TABLE):  # q = 0: 2P into acc; q > 0: taff[q] = taff[q - 1] + 2P
+        prod = one
+        for e in range(m):
+            if state[e] == 0:
+                A = load_aff(taff, e * span + max(q - 1, 0))
+                den = fe_dbl(A[1]) if q == 0 else fe_sub(load_aff(acc, e)[0], A[0])
+                if fe_is_zero(den):
+                    state[e] = 4
+                    continue
+                store_pt(aux, e, (prod, den))
+                prod = fe_mul(prod, den)
+        inv = fe_inv(prod)
+        for e in range(m - 1, -1, -1):
+            if state[e] == 0:
+                A = load_aff(taff, e * span + max(q - 1, 0))
+                pre, den = load_aff(aux, e)
+                di = fe_mul(inv, pre)
+                inv = fe_mul(inv, den)
+                if q == 0:
+                    x2 = fe_sqr(A[0])
+                    lam = fe_mul(fe_add(fe_dbl(x2), x2), di)
+                    x3 = fe_sub(fe_sqr(lam), fe_dbl(A[0]))
+                    store_pt(acc, e, (x3, fe_sub(fe_mul(lam, fe_sub(A[0], x3)), A[1])))
+                else:
+                    B = load_aff(acc, e)
+                    lam = fe_mul(fe_sub(B[1], A[1]), di)
+                    x3 = fe_sub(fe_sub(fe_sqr(lam), A[0]), B[0])
+                    store_pt(taff, e * span + q,
+                             (x3, fe_sub(fe_mul(lam, fe_sub(A[0], x3)), A[1])))
+
+
+@njit(cache=True)
+def _mul_rows(a, rows, scal, neg, m, endo_c, tabs, taff, nafs, lens, res, ops, nops, acc,
+              state, aux):
+    """res[e] = t_e a[rows[e]] for e < m, t_e given by scal[e], neg[e]: the tables of odd
+    multiples built in affine for all m rows at once (_affine_tables), their images under the
+    endomorphism, then the m products side by side (_lockstep)."""
     dims = scal.shape[1] // 2
     span = dims * TABLE
     for e in range(m):
-        P = load_jac(a, rows[e])
-        if c.jac_is_inf(P):
-            for q in range(TABLE):  # an infinity table: Z = 0 rows
-                store_pt(tabs, e * TABLE + q, c.jac_infinity(P[0]))
-        else:
-            _odd_multiples(P, tabs, e * TABLE)
-    _normalize(tabs, taff, 0, m * TABLE, TABLE, span)  # odd multiples at taff[e span + q]
+        state[e] = 3 if c.jac_is_inf(load_jac(a, rows[e])) else 0
+    _affine_tables(a, rows, m, span, taff, acc, state, aux)
     for e in range(m):
-        for d in range(1, dims):
-            for q in range(TABLE):
-                T = load_aff(taff, e * span + (d - 1) * TABLE + q)
-                store_pt(taff, e * span + d * TABLE + q, endo(T, endo_c))
+        if state[e] == 4:  # the Jacobian formulas for this row's table
+            _odd_multiples(load_jac(a, rows[e]), tabs, e * TABLE)
+            _normalize(tabs, taff, e * TABLE, (e + 1) * TABLE, TABLE, span)
+        if state[e] != 3:
+            for d in range(1, dims):
+                for q in range(TABLE):
+                    T = load_aff(taff, e * span + (d - 1) * TABLE + q)
+                    store_pt(taff, e * span + d * TABLE + q, endo(T, endo_c))
+        nops[e] = 0 if state[e] == 3 else _op_stream(scal, neg, e, nafs, lens, ops)
+        if state[e] == 4:
+            state[e] = 2
+    _lockstep(taff, span, m, ops, nops, acc, state, aux)
     for e in range(m):
         P = load_jac(a, rows[e])
-        if c.jac_is_inf(P):
-            store_pt(res, e, P)
-        else:
+        if state[e] == 1:
+            A = load_aff(acc, e)
+            store_pt(res, e, (A[0], A[1], fe_one(A[0])))
+        elif state[e] == 2:  # a zero denominator on the way: the Jacobian formulas
             store_pt(res, e, _mul_from_tables(taff, e * span, scal, neg, e, nafs, lens, P[0]))
+        else:  # infinity, or a zero scalar
+            store_pt(res, e, c.jac_infinity(P[0]))
 
 
 @njit(cache=True)
@@ -181,8 +331,12 @@ def _scratch(a, m, dims):
     taff = np.empty((m * TABLE * dims, 2) + a.shape[2:], dtype=np.uint64)
     res = np.empty((m,) + a.shape[1:], dtype=np.uint64)
     nafs = np.empty((MAX_D, NAF_LEN), dtype=np.int8)
+    acc = np.empty((m, 2) + a.shape[2:], dtype=np.uint64)
+    aux = np.empty((m, 2) + a.shape[2:], dtype=np.uint64)
+    ops = np.empty((m, NAF_LEN + dims * (NAF_LEN // W + 2)), dtype=np.int16)
     return (tabs, taff, nafs, np.empty(MAX_D, dtype=np.int64), res, np.empty(m, dtype=np.int64),
-            np.empty((m, 2 * dims), dtype=np.uint64), np.empty((m, dims), dtype=np.uint8))
+            np.empty((m, 2 * dims), dtype=np.uint64), np.empty((m, dims), dtype=np.uint8),
+            ops, np.empty(m, dtype=np.int64), acc, np.empty(m, dtype=np.uint8), aux)
 
 
 @njit(cache=True, parallel=True)
@@ -193,7 +347,8 @@ def fft_stage(a, log_half, tw, tw_neg, shift, endo_c, chunk):
     dims = tw_neg.shape[1]
     n_chunks = (nb + chunk - 1) // chunk
     for ci in prange(n_chunks):
-        tabs, taff, nafs, lens, res, rows, scal, neg = _scratch(a, chunk, dims)
+        tabs, taff, nafs, lens, res, rows, scal, neg, ops, nops, acc, st, aux = _scratch(
+            a, chunk, dims)
         lo, hi = ci * chunk, min(nb, (ci + 1) * chunk)
         m = 0
         for t in range(lo, hi):  # the odd halves with a twiddle other than 1
@@ -205,7 +360,8 @@ def fft_stage(a, log_half, tw, tw_neg, shift, endo_c, chunk):
                 neg[m] = tw_neg[r]
                 m += 1
         if m:
-            _mul_rows(a, rows, scal, neg, m, endo_c, tabs, taff, nafs, lens, res)
+            _mul_rows(a, rows, scal, neg, m, endo_c, tabs, taff, nafs, lens, res, ops, nops,
+                      acc, st, aux)
         e = 0
         for t in range(lo, hi):
             pos = t & (half - 1)
@@ -228,14 +384,16 @@ def mul_each(a, k, neg, endo_c, chunk):
     dims = neg.shape[1]
     n_chunks = (n + chunk - 1) // chunk
     for ci in prange(n_chunks):
-        tabs, taff, nafs, lens, res, rows, scal, ng = _scratch(a, chunk, dims)
+        tabs, taff, nafs, lens, res, rows, scal, ng, ops, nops, acc, st, aux = _scratch(
+            a, chunk, dims)
         lo, hi = ci * chunk, min(n, (ci + 1) * chunk)
         for e in range(hi - lo):
             rows[e] = lo + e
             src = 0 if k.shape[0] == 1 else lo + e
             scal[e] = k[src]
             ng[e] = neg[src]
-        _mul_rows(a, rows, scal, ng, hi - lo, endo_c, tabs, taff, nafs, lens, res)
+        _mul_rows(a, rows, scal, ng, hi - lo, endo_c, tabs, taff, nafs, lens, res, ops, nops,
+                  acc, st, aux)
         for e in range(hi - lo):
             store_pt(a, lo + e, load_jac(res, e))
 
