@@ -4,8 +4,9 @@ For every domain of n = 2^p points (p = 0..power, and power + 1 for tauG1, whose
 monomial counts as infinity as in snarkjs), with T_j the section's points [x tau^j] and
 w_n = 5^((r - 1)/n) (ntt.root_of_unity):
     [x L_i(tau)] = (1/n) sum_j w_n^(-ij) T_j          (an inverse FFT in the exponent)
-Bit-reversal, then log2(n) decimation-in-time stages whose twiddle products go through the
-curve endomorphisms (phi on G1, psi on G2: kernels.cpu.group_fft, prover.glv). The 1/n costs
+Bit-reversal, then decimation-in-time stages, radix-2 then radix-4, whose twiddle products go
+through the curve endomorphisms (phi on G1, psi on G2: kernels.cpu.group_fft, prover.glv)
+and run in affine coordinates, many at once sharing inversions. The 1/n costs
 one scalar multiplication per point of the largest domain 2^K only: V = T / 2^K, and a smaller
 domain's inputs T_j / 2^p are V_j doubled K - p times. The output equals snarkjs's byte for
 byte (affine points are unique).

@@ -1,14 +1,15 @@
-"""Radix-2 FFT over G1/G2 points in Jacobian coordinates, and scalar-times-point in bulk.
+"""FFT stages over G1/G2 points in Jacobian coordinates, and scalar-times-point in bulk.
 
-A stage joins blocks of `half` points: (P_i, P_j) -> (P_i + t P_j, P_i - t P_j), j = i + half,
-t = table[pos << shift] for the butterfly's position pos in its block (pos = 0: t = 1).
-Scalars come decomposed along an endomorphism e with e(P) = m P (prover.glv):
-t = sum_d k_d m^d (mod r) with D short k_d, so t P = sum_d k_d e^d(P): width-5 NAFs of the |k_d|
-share one run of doublings (~127 for G1, D = 2, e = phi; ~65 for G2, D = 4, e = psi) over
-tables e^d(P, 3P, .., 15P). A parallel task builds the tables of its chunk of products, brings
-them to affine with one inversion, applies e to affine entries, then adds with mixed additions.
-Scalar rows: |k_0| .. |k_(D-1)|, two limbs each; sign rows: k_d < 0. endo_c: [beta] (1, 4)
-for G1, [c_x, c_y] (2, 2, 4) for G2 (psi(x, y) = (conj(x) c_x, conj(y) c_y)), Montgomery.
+Radix-2 stage: (P_i, P_j) -> (P_i + t P_j, P_i - t P_j), j = i + half; radix-4 (fft_stage4):
+two stages at once, the C and D products of a block as two sums of two products. Scalars come
+decomposed along an endomorphism e with e(P) = m P (prover.glv): t = sum_d k_d m^d (mod r),
+t P = sum_d k_d e^d(P), width-5 NAFs of the |k_d| sharing one run of doublings (~127 for G1,
+D = 2, e = phi; ~65 for G2, D = 4, e = psi) over tables e^d(P, 3P, .., 15P). A parallel task
+builds its points' tables in affine, then runs its jobs (sums of one or two such products) side
+by side in affine coordinates, each step's denominators sharing one inversion (Montgomery's
+trick); a zero denominator sends that job to the Jacobian formulas. Scalar rows: |k_0| ..
+|k_(D-1)|, two limbs each; sign rows: k_d < 0. endo_c: [beta] (1, 4) for G1, [c_x, c_y]
+(2, 2, 4) for G2 (psi(x, y) = (conj(x) c_x, conj(y) c_y)), Montgomery.
 """
 
 from __future__ import annotations
