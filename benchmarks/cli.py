@@ -93,6 +93,15 @@ def bench_ntt(sizes, json_path):
     ntt.main(_sizes(sizes), json_path)
 
 
+@bench.command("cuda-ptx")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
+def bench_cuda_ptx(json_path: str | None) -> None:
+    """Static (no GPU): PTX/SASS of one Fq/Fr product, Numba vs CUDA C with carry chains."""
+    from benchmarks import cuda_ptx
+
+    cuda_ptx.run(json_path)
+
+
 @bench.command("engine")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write records here.")
 @click.option("--quick", is_flag=True, help="Small sizes (a smoke run).")

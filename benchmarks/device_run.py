@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKS = ROOT / "tests" / "prover" / "kernels" / "cuda_checks.py"
-TEST_GROUPS = ("field", "ntt", "msm_g1", "msm_g2", "backend")
+TEST_GROUPS = ("field", "ntt", "msm_g1", "msm_g2", "backend", "ptx")
 LOG_TAIL = 4000  # characters of a step's output kept in its JSON (all of it in logs/)
 MIN_STEP_S = 5  # a step is not started with less budget than this left
 
@@ -60,7 +60,7 @@ def plan(sim: bool, work: Path) -> list[Phase]:
     """The device plan (sizes as log2), or under the simulator the same steps at toy sizes
     (one check group, no large proof: the simulator runs a kernel thread as a Python thread)."""
     if sim:
-        groups, t_setup, t = ("field",), 240, 120
+        groups, t_setup, t = ("field", "ptx"), 240, 120  # ptx: records why it is skipped
         small = {"g1": [2], "g2": [2], "ntt": [3], "prove": 3, "cpu": [3]}
         large = {"g1": [3], "g2": [], "ntt": [4], "prove": None}
     else:
@@ -79,7 +79,11 @@ def plan(sim: bool, work: Path) -> list[Phase]:
             *(Step(f"circuit_{k}", _self("circuit", k, work), t_setup) for k in circuits),
         ], parallel=True),
         Phase("small", [
+            Step("field_throughput", _self("field_throughput"), t),
             Step("msm_g1_small", _self("msm", "g1", _csv(small["g1"])), t),
+            # beside msm_g1_small (CUDA C rounds on a device); the simulator runs Numba only
+            *([] if sim else [Step("msm_g1_numba", _self("msm", "g1", _csv(small["g1"]),
+                                                         "affine", "numba"), t)]),
             Step("msm_g1_jacobian", _self("msm", "g1", _csv(small["g1"]), "jacobian"), t),
             Step("ntt_small", _self("ntt", _csv(small["ntt"])), t),
             Step("msm_g2_small", _self("msm", "g2", _csv(small["g2"])), t),
@@ -395,15 +399,59 @@ def step_prove(log_n: int, work: Path, repeat: int = 2) -> int:
     return 0 if same else 1
 
 
-def step_msm(group: str, log_sizes: list[int], accumulate: str = "affine") -> int:
+def step_msm(group: str, log_sizes: list[int], accumulate: str = "affine",
+             field: str | None = None) -> int:
+    """`field`: "ptx" | "numba" for the G1 rounds; None: the default (CUDA C where it loads)."""
     from benchmarks import gpu
 
     op = f"msm_{group}"
     # Distinct bases up to 2^20 (G1) / 2^18 (G2), tiled above: making 2^24 points on the host
     # would cost much of the budget, and bucket work does not depend on distinctness.
     gpu.run_msm({op: [1 << k for k in log_sizes]}, repeats=2,
-                max_distinct=1 << (20 if group == "g1" else 18), accumulate=accumulate)
+                max_distinct=1 << (20 if group == "g1" else 18), accumulate=accumulate,
+                field=field)
     return 0
+
+
+def step_field_throughput(log_n: int = 20, iters: int = 64) -> int:
+    """Fq products per second, Numba (fq_mul_chain) vs CUDA C (fq_mul_chain_k) on the same
+    inputs: 2^log_n threads, 2 * iters dependent products each; outputs must be equal. Under
+    the simulator (no CUDA C) a record says why it was skipped."""
+    from prover.kernels.cuda.ptx import launch
+
+    reason = launch.unavailable_reason()
+    if reason is not None:
+        _emit({"op": "field_throughput", "skipped": reason})
+        return 0
+    import cupy as cp
+    import numpy as np
+
+    from benchmarks.gpu import _Events
+    from prover.kernels.cuda import fq as kfq
+    from prover.kernels.cuda import memory as mem
+
+    n = 1 << log_n
+    rng = np.random.default_rng(1)
+    limbs = rng.integers(0, 2**64, (n, 4), dtype=np.uint64, endpoint=False)
+    limbs[:, 3] &= np.uint64((1 << 61) - 1)  # < 2^253 < q: elements in Montgomery form
+    x = cp.asarray(limbs)
+    outs, secs = {}, {}
+    for which in ("numba", "ptx", "numba", "ptx"):  # the first of each compiles and warms
+        out = cp.zeros_like(x)
+        with _Events() as ev:
+            if which == "ptx":
+                launch.launch("fq_mul_chain_k", n, x, out, n, iters)
+            else:
+                kfq.fq_mul_chain_kernel[mem.grid(n)](x, out, iters)
+        outs[which], secs[which] = cp.asnumpy(out), ev.seconds
+    same = bool(np.array_equal(outs["numba"], outs["ptx"]))
+    products = 2 * iters * n
+    _emit({"op": "field_throughput", "n": n, "iters": iters, "products": products,
+           "numba_seconds": round(secs["numba"], 5), "ptx_seconds": round(secs["ptx"], 5),
+           "numba_products_per_s": round(products / secs["numba"]),
+           "ptx_products_per_s": round(products / secs["ptx"]),
+           "speedup": round(secs["numba"] / secs["ptx"], 2), "results_equal": same})
+    return 0 if same else 1
 
 
 def step_ntt(log_sizes: list[int]) -> int:
@@ -446,7 +494,8 @@ def main(argv: list[str]) -> int:
     steps = {"env": lambda: step_env(), "warm": lambda: step_warm(),
              "circuit": lambda: step_circuit(int(argv[1]), Path(argv[2])),
              "prove": lambda: step_prove(int(argv[1]), Path(argv[2])),
-             "msm": lambda: step_msm(argv[1], _ints(argv[2]), *argv[3:4]),
+             "msm": lambda: step_msm(argv[1], _ints(argv[2]), *argv[3:5]),
+             "field_throughput": lambda: step_field_throughput(),
              "ntt": lambda: step_ntt(_ints(argv[1])),
              "msm_cpu": lambda: step_msm_cpu(_ints(argv[1]))}
     if not argv or argv[0] not in steps:

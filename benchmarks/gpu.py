@@ -63,12 +63,15 @@ def _device_name() -> str:
 
 def run_msm(sizes: dict[str, list[int]], json_path=None, repeats: int = 2,
             window: int | None = None, check_max_n: int = 1 << 16,
-            max_distinct: int | None = None, accumulate: str = "affine") -> list[dict]:
+            max_distinct: int | None = None, accumulate: str = "affine",
+            field: str | None = None) -> list[dict]:
     """`max_distinct`: make at most this many random bases and repeat them up to n (records
     say "distinct_bases"); host-side point generation dominates large runs otherwise.
-    `accumulate`: how the device computes bucket sums (kernels/cuda/msm.py ACCUMULATE)."""
+    `accumulate`: how the device computes bucket sums (kernels/cuda/msm.py ACCUMULATE);
+    `field`: the G1 rounds' arithmetic, "ptx" (CUDA C) or "numba" (None: the default)."""
     from prover.kernels.cuda import memory as mem
     from prover.kernels.cuda import msm as kmsm
+    from prover.kernels.cuda.ptx import launch as ptx_launch
     from prover.msm import msm
 
     device = _device_name()
@@ -77,8 +80,11 @@ def run_msm(sizes: dict[str, list[int]], json_path=None, repeats: int = 2,
         if not sizes.get(op):
             continue
         warm = group.random_points(4, seed=1)
+        field_g = field or ptx_launch.default_field(group.degree)
+        if group.degree == 2:
+            field_g = "numba"  # the CUDA C kernels cover G1
         kmsm.msm_jacobian(group.degree, warm, random_scalars(4, 2), montgomery=False, window=2,
-                          accumulate=accumulate)
+                          accumulate=accumulate, field=field_g)
         for n in sizes[op]:
             n_distinct = min(n, max_distinct or n)
             bases = group.random_points(n_distinct, seed=n)
@@ -95,14 +101,14 @@ def run_msm(sizes: dict[str, list[int]], json_path=None, repeats: int = 2,
                     d_bases, d_k = mem.to_device(bases), mem.to_device(k)
                 with _Events() as comp:
                     windows = kmsm.window_sums_device(group.degree, d_bases, d_k, c, False,
-                                                      accumulate)
+                                                      accumulate, field_g)
                 point = kmsm.combine_windows(windows, c)
                 total = time.perf_counter() - t0
                 del d_bases, d_k
                 if best is None or comp.seconds < best[1]:
                     best = (up.seconds, comp.seconds, total, point)
             rec = {"op": op, "n": n, "distinct_bases": n_distinct, "backend": "cuda",
-                   "device": device, "window": c, "accumulate": accumulate,
+                   "device": device, "window": c, "accumulate": accumulate, "field": field_g,
                    "seconds": round(best[1], 5), "transfer_seconds": round(best[0], 5),
                    "total_seconds": round(best[2], 5)}
             if n <= check_max_n:

@@ -63,6 +63,8 @@ def test_device_plan_runs_checks_on_the_device_and_large_sizes_last(tmp_path):
     tests = [s for s in phases[1].steps if s.name.startswith("gpu_tests_")]
     assert {s.argv[2] for s in tests} == set(dr.TEST_GROUPS)
     assert all(s.argv[-1] == "--device" for s in tests)
+    small = {s.name: s.argv for s in phases[2].steps}
+    assert small["msm_g1_numba"][-1] == "numba" and "field_throughput" in small
     assert ["circuit_16", "circuit_20"] == [s.name for s in phases[1].steps
                                             if s.name.startswith("circuit_")]
     assert "24" in phases[3].steps[0].argv[-1] and "prove_20" == phases[3].steps[-1].name
@@ -103,8 +105,9 @@ def test_script_under_the_simulator_writes_every_step(tmp_path):
                          capture_output=True, text=True, timeout=900)
     summary = json.loads((out / "summary.json").read_text())
     steps = {s["step"]: s for s in summary["steps"]}
-    want = {"env", "gpu_tests_field", "cpu_warm", "circuit_3", "msm_g1_small", "msm_g1_jacobian",
-            "ntt_small", "msm_g2_small", "prove_3", "msm_g1_cpu", "msm_g1_large", "ntt_large"}
+    want = {"env", "gpu_tests_field", "gpu_tests_ptx", "cpu_warm", "circuit_3", "msm_g1_small",
+            "msm_g1_jacobian", "field_throughput", "ntt_small", "msm_g2_small", "prove_3",
+            "msm_g1_cpu", "msm_g1_large", "ntt_large"}
     assert set(steps) == want
     bad = {k: json.loads((out / f"{k}.json").read_text())["log_tail"][-1500:]
            for k, s in steps.items() if s["status"] != "ok"}
@@ -121,6 +124,11 @@ def test_script_under_the_simulator_writes_every_step(tmp_path):
     assert [r["accumulate"] for r in records("msm_g1_small") + records("msm_g1_jacobian")] == [
         "affine", "jacobian"]
     assert [r["n"] for r in records("ntt_small") + records("ntt_large")] == [8, 16]
+    # The CUDA C kernels cannot run in the simulator: their steps pass and say why.
+    assert {r["field"] for r in records("msm_g1_small")} == {"numba"}
+    for step, op in (("gpu_tests_ptx", "ptx_checks"), ("field_throughput", "field_throughput")):
+        (rec,) = records(step)
+        assert rec["op"] == op and "simulator" in rec["skipped"]
     proofs = records("prove_3")
     assert [r["backend"] for r in proofs[:2]] == ["cuda", "cpu"]
     assert all(r["verified"] for r in proofs[:2])

@@ -201,6 +201,21 @@ def fq_mul_kernel(a, b, out):
         f.store4(out, i, fq_mul(f.load4(a, i), f.load4(b, i)))
 
 
+@kernel("fq_mul_chain", types.void(ARR_FR, ARR_FR, types.int64))
+def fq_mul_chain_kernel(x, out, iters):
+    """Throughput of the product (benchmarks/device_run.py, beside the CUDA C fq_mul_chain_k):
+    a = x_i, b = x_(i+1 mod n); iters times a <- a b, b <- b a; out_i = a + b."""
+    i = cuda.grid(1)
+    n = x.shape[0]
+    if i < n:
+        a = f.load4(x, i)
+        b = f.load4(x, (i + 1) % n)
+        for _ in range(iters):
+            a = fq_mul(a, b)
+            b = fq_mul(b, a)
+        f.store4(out, i, fq_add(a, b))
+
+
 @kernel("fq_add", types.void(ARR_FR, ARR_FR, ARR_FR))
 def fq_add_kernel(a, b, out):
     i = cuda.grid(1)

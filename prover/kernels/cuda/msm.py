@@ -25,6 +25,7 @@ from prover.kernels.cuda import msm_affine
 from prover.kernels.cuda.compile import ARR_FR, ARR_G1, ARR_G2, ARR_U32, kernel
 from prover.kernels.cuda.curve import G1_CURVE, G2_CURVE
 from prover.kernels.cuda.fr import from_montgomery_kernel
+from prover.kernels.cuda.ptx import launch as ptx_launch
 
 I64 = types.int64
 SCALAR_BITS = 254
@@ -201,11 +202,15 @@ def bytes_per_point(degree: int, c_bits: int) -> int:
 
 
 def window_sums_device(degree: int, d_bases, d_scalars, c_bits: int, montgomery: bool,
-                       accumulate: str = "affine"):
+                       accumulate: str = "affine", field: str | None = None):
     """The W window sums S_w (Jacobian, on the host) of the points and scalars already on the
-    device; scalars are plain limbs, or Montgomery form converted here when `montgomery`."""
+    device; scalars are plain limbs, or Montgomery form converted here when `montgomery`.
+    `field`: the batch-affine rounds' arithmetic, "ptx" (CUDA C) or "numba"; None: the default
+    of `ptx.launch.default_field` (CUDA C for G1 where it loads)."""
     if accumulate not in ACCUMULATE:
         raise ValueError(f"accumulate must be one of {ACCUMULATE}, got {accumulate!r}")
+    field = field or ptx_launch.default_field(degree)
+    ptx_launch.check_field(field, degree)
     n = d_bases.shape[0]
     coord = d_bases.shape[2:]
     bucket_sums, window_partials, window_sums = KERNELS[degree]
@@ -230,7 +235,8 @@ def window_sums_device(degree: int, d_bases, d_scalars, c_bits: int, montgomery:
 
     buckets = mem.empty((n_windows * nb, 3, *coord), np.uint64)
     if accumulate == "affine":
-        msm_affine.bucket_sums(degree, d_bases, sorted_vals, offsets, n_windows, nb, buckets)
+        msm_affine.bucket_sums(degree, d_bases, sorted_vals, offsets, n_windows, nb, buckets,
+                               field=field)
     else:
         bucket_sums[mem.grid(n_windows * nb)](d_bases, sorted_vals, offsets, buckets)
     log_seg = log_segment(c_bits)
@@ -262,12 +268,13 @@ def max_chunk_points(degree: int, c_bits: int, limit: int | None = None) -> int:
 
 def msm_jacobian(degree: int, bases: np.ndarray, scalars: np.ndarray, *, montgomery: bool,
                  window: int | None = None, max_chunk: int | None = None,
-                 accumulate: str = "affine") -> np.ndarray:
+                 accumulate: str = "affine", field: str | None = None) -> np.ndarray:
     """sum_i k_i P_i as one Jacobian point (host array), for affine bases (n, 2, *coord) and
     scalars (n, 4): plain canonical limbs, or Fr Montgomery form when `montgomery`.
 
     Jobs larger than the device limit run in chunks of at most `max_chunk` points (default: what
-    half the free device memory holds), whose sums are added on the host.
+    half the free device memory holds), whose sums are added on the host. `field`: see
+    `window_sums_device`.
     """
     group = G1 if degree == 1 else G2
     n = len(bases)
@@ -283,7 +290,7 @@ def msm_jacobian(degree: int, bases: np.ndarray, scalars: np.ndarray, *, montgom
         d_bases = mem.to_device(bases[lo:hi])
         d_scalars = mem.to_device(scalars[lo:hi])
         windows = window_sums_device(degree, d_bases, d_scalars, c_bits, montgomery,
-                                     accumulate)
+                                     accumulate, field)
         del d_bases, d_scalars
         part = combine_windows(windows, c_bits)
         acc = group.add(acc, part[None])

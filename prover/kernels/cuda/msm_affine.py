@@ -19,6 +19,7 @@ from prover.kernels.cuda import memory as mem
 from prover.kernels.cuda.compile import ARR_G1, ARR_G2, ARR_U32, kernel
 from prover.kernels.cuda.curve import G1_CURVE, G2_CURVE
 from prover.kernels.cuda.fq import FQ2_OPS, FQ_OPS
+from prover.kernels.cuda.ptx import launch as ptx_launch
 from prover.kernels.cuda.word import device
 
 I64 = types.int64
@@ -183,11 +184,12 @@ PASS_ENTRIES = 1 << 22  # windows are added together up to this many entries per
 
 
 def bucket_sums(degree: int, d_bases, sorted_vals, offsets, n_windows: int, nb: int,
-                buckets, batch: int | None = None) -> None:
+                buckets, batch: int | None = None, field: str = "numba") -> None:
     """buckets[w*nb + b] = sum of bucket b of window w (Jacobian). Consecutive windows share a
     pass while their entries fit PASS_ENTRIES (one window at least), which bounds the affine
     buffers and the launches alike. `batch`: pairs per inversion (DEFAULT_BATCH, read at call
-    time so that tests can shrink it)."""
+    time so that tests can shrink it). `field`: "ptx" runs the round (where the time goes) as
+    the CUDA C kernel of `ptx/source.py` (G1, on a CuPy device), "numba" as the kernel above."""
     batch = batch or DEFAULT_BATCH
     gather, prepare, pair_round, finish = KERNELS[degree]
     coord = d_bases.shape[2:]
@@ -214,7 +216,11 @@ def bucket_sums(degree: int, d_bases, sorted_vals, offsets, n_windows: int, nb: 
             if total == 0:  # each segment holds at most one point, in xs
                 break
             threads = (total + batch - 1) // batch
-            pair_round[mem.grid(threads)](offsets, b0, e0, pair_off, n_b, batch, xs, ys,
-                                          scratch)
+            if field == "ptx":
+                ptx_launch.launch("msm_affine_round_g1", threads, offsets, b0, e0, pair_off,
+                                  n_b, batch, xs, ys, scratch)
+            else:
+                pair_round[mem.grid(threads)](offsets, b0, e0, pair_off, n_b, batch, xs, ys,
+                                              scratch)
             xs, ys = ys, xs
         finish[mem.grid(n_b)](offsets, b0, e0, cnt, xs, buckets)

@@ -12,13 +12,14 @@ Prints "ok GROUP on DEVICE in S s" when every check of the group passed.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 
 import numpy as np
 
-GROUPS = ("field", "ntt", "msm_g1", "msm_g2", "backend")
+GROUPS = ("field", "ntt", "msm_g1", "msm_g2", "backend", "ptx")
 
 
 # ---- the checks -----------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def check_msm(group, n_large: int | None, windows) -> None:
         assert _affine_ints(group, chunked.msm_jacobian(group, bases, ks)) == ref(bases, ks)
 
 
-def check_msm_edges(group, windows) -> None:
+def check_msm_edges(group, windows, field: str | None = None) -> None:
     """Buckets built to hit every case of the batch-affine rounds: P + P (doubling), P + (-P)
     (infinity), infinity + P, a bucket of 9 equal points (odd carries over 4 rounds), zero
     scalars; 3 pairs per inversion so that batches straddle buckets. Both accumulations
@@ -217,12 +218,13 @@ def check_msm_edges(group, windows) -> None:
             for c in windows:
                 for acc in kmsm.ACCUMULATE:
                     jac = kmsm.msm_jacobian(group.degree, bases, ints_to_limbs(ks),
-                                            montgomery=False, window=c, accumulate=acc)
+                                            montgomery=False, window=c, accumulate=acc,
+                                            field=field)
                     assert _affine_ints(group, jac) == want, (acc, c, ks)
         # Windows split over passes (5 windows each, the last one short) as large MSMs are.
         msm_affine.PASS_ENTRIES = 5 * len(bases)
         jac = kmsm.msm_jacobian(group.degree, bases, ints_to_limbs(ks), montgomery=False,
-                                window=8)
+                                window=8, field=field)
         assert _affine_ints(group, jac) == want, "passes"
     finally:
         msm_affine.DEFAULT_BATCH, msm_affine.PASS_ENTRIES = saved
@@ -269,12 +271,87 @@ def check_backend() -> None:
     assert rec["results_match"] and {"seconds", "transfer_seconds", "device"} <= rec.keys()
 
 
+def check_ptx() -> None:
+    """The CUDA C kernels (prover/kernels/cuda/ptx) on the device against the CPU: Fq and Fr
+    add/sub/mul, the product chain of the throughput kernel, G1 double/add/mixed add, and the
+    G1 MSM with its batch-affine rounds in CUDA C (field="ptx") on the edge cases and 2^12
+    random points. Under the simulator they cannot run: says so and passes."""
+    from prover.kernels.cuda.ptx import launch
+
+    reason = launch.unavailable_reason()
+    if reason is not None:
+        from prover.kernels.cuda.word import SIMULATOR
+
+        if not SIMULATOR:
+            raise RuntimeError(f"CUDA C kernels unavailable on the device: {reason}")
+        print(json.dumps({"op": "ptx_checks", "skipped": reason}), flush=True)
+        return
+    import cupy as cp
+
+    from prover.constants import Q, R
+    from prover.curves import G1
+    from prover.fields import Fq, Fr, ints_to_limbs
+    from prover.kernels.cuda import msm as kmsm
+    from prover.msm import msm
+
+    def run(name, *arrays, out_shape):
+        d_out = cp.zeros(out_shape, dtype=np.uint64)
+        launch.launch(name, out_shape[0], *[cp.asarray(x) for x in arrays], d_out,
+                      out_shape[0])
+        return cp.asnumpy(d_out)
+
+    rng = np.random.default_rng(5)
+    for F, p, tag in ((Fr, R, "fr"), (Fq, Q, "fq")):
+        vals = _field_values(p) + [int(x) % p for x in rng.integers(0, 2**63, 40)]
+        vals += [(v << 190) % p for v in vals[-40:]]
+        xs = [x for x in vals for _ in vals]
+        ys = [y for _ in vals for y in vals]
+        a, b = F.from_ints(xs, reduce=True), F.from_ints(ys, reduce=True)
+        for op, ref in (("mul", F.mul), ("add", F.add), ("sub", F.sub)):
+            got = run(f"{tag}_{op}_k", a, b, out_shape=a.shape)
+            assert np.array_equal(got, ref(a, b)), f"{tag} {op}"
+
+    x = Fq.from_ints(_field_values(Q), reduce=True)
+    out = cp.zeros(x.shape, dtype=np.uint64)
+    launch.launch("fq_mul_chain_k", len(x), cp.asarray(x), out, len(x), 3)
+    want = np.empty_like(x)
+    for i in range(len(x)):
+        u, v = x[i:i + 1], x[(i + 1) % len(x):][:1]
+        for _ in range(3):
+            u = Fq.mul(u, v)
+            v = Fq.mul(v, u)
+        want[i] = Fq.add(u, v)[0]
+    assert np.array_equal(cp.asnumpy(out), want), "fq_mul_chain_k"
+
+    pts = G1.random_points(6, seed=3)
+    pts[1] = pts[0]  # P + P through the addition formulas
+    pts[2] = 0  # infinity
+    pts[3] = G1.neg(pts[0][None])[0]  # P + (-P)
+    jac = G1.to_jacobian(pts)
+    jac2 = G1.to_jacobian(pts[::-1].copy())
+    for name, want, args in (
+        ("g1_double_k", G1.double(jac), (jac,)),
+        ("g1_add_k", G1.add(jac, jac2), (jac, jac2)),
+        ("g1_add_mixed_k", G1.add_mixed(jac, pts[::-1].copy()), (jac, pts[::-1].copy())),
+    ):
+        got = run(name, *args, out_shape=jac.shape)
+        assert G1.to_ints(G1.to_affine(got)) == G1.to_ints(G1.to_affine(want)), name
+
+    check_msm_edges(G1, windows=(3, 8), field="ptx")
+    bases, ks = _msm_case(G1, 1 << 12, seed=12)
+    want = G1.to_ints(msm(G1, bases, ks)[None])[0]
+    for field in ("ptx", "numba"):
+        got = kmsm.msm_jacobian(1, bases, ints_to_limbs(ks), montgomery=False, field=field)
+        assert _affine_ints(G1, got) == want, field
+
+
 CHECKS = {
     "field": check_field,
     "ntt": check_ntt,
     "msm_g1": check_msm_g1,
     "msm_g2": check_msm_g2,
     "backend": check_backend,
+    "ptx": check_ptx,
 }
 
 def main(argv: list[str]) -> int:
