@@ -235,7 +235,11 @@ def build_circuit(target: int, setup: str = "auto", log=print) -> dict:
 
 def zkprove_cmd() -> list:
     """`zkprove` of this checkout: `python -m prover.cli` run from ROOT (the console script of
-    a shared virtual environment may import another checkout's code)."""
+    a shared virtual environment may import another checkout's code). The checkout's bytecode
+    is written first, as ``pip install`` does: a source tree without it (or a machine with
+    PYTHONDONTWRITEBYTECODE set) recompiles every imported module in every process."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "prover"], cwd=ROOT, check=True,
+                   capture_output=True)
     return [sys.executable, "-m", "prover.cli"]
 
 

@@ -34,7 +34,7 @@ import {IEdDSAPoseidonVerifier} from "./EdDSAPoseidonVerifier.sol";
 /// Each record credits `amount` of `asset` to `to`'s pull balance (41 bytes per record).
 ///
 /// Batch shapes. A batch circuit has N slots, of which l1Slots carry L1 records; its public data
-/// is 4 + 41 * l1Slots + 59 * N bytes (the state-diff chunks are 59 bytes each), and the count
+/// is 4 + 41 * l1Slots + 52 * N bytes (the state-diff chunks are 52 bytes each), and the count
 /// field holds l1Slots. The pair (count, length) names the shape, so the proof of each batch goes
 /// to the verifier of its shape: shapes listed at deployment (`batchShapes`) have their own key,
 /// every other shape goes to `batchVerifier` (address 0: such batches revert UnknownBatchShape).
@@ -78,7 +78,7 @@ contract Rollup {
     uint8 public constant ASSET_TOKEN = 1;
     uint256 internal constant RECORD_BYTES = 41;
     /// One slot's state-diff chunk in the public data (the batch circuit's largest record).
-    uint256 internal constant DIFF_BYTES = 59;
+    uint256 internal constant DIFF_BYTES = 52;
 
     /// Verifies the batches of every shape without a verifier of its own in shapeVerifier.
     IGroth16Verifier public immutable batchVerifier;
@@ -269,7 +269,7 @@ contract Rollup {
             }
             uint256 rest = uint256(s.publicDataBytes) - head;
             if (rest % DIFF_BYTES != 0 || rest / DIFF_BYTES < s.l1Slots) {
-                revert BadDeployment("shape's public data is not 4 + 41 l1Slots + 59 N bytes");
+                revert BadDeployment("shape's public data is not 4 + 41 l1Slots + 52 N bytes");
             }
             uint256 key = (uint256(s.l1Slots) << 64) | s.publicDataBytes;
             if (address(shapeVerifier[key]) != address(0)) revert BadDeployment("shape twice");

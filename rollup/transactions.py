@@ -26,6 +26,7 @@ from circuits.gadgets.signed import encode
 
 DOMAIN_TAG = int.from_bytes(b"zkderiv/v1", "big")
 MSG_FIELDS = 8
+PPM = 10**6  # fee rates are parts per million of the notional (= rollup.state RISK_SCALE)
 
 T_NOOP = 0
 T_DEPOSIT = 1
@@ -64,9 +65,11 @@ RECORDS: dict[int, list[tuple[str, int, bool]]] = {
                    ("nonce", U32, False)],
     T_TRANSFER: [("sender", U32, False), ("receiver", U32, False), ("amount", U64, False),
                  ("nonce", U32, False)],
+    # taker_buyer: 1 if the buyer took (the seller's order rested), else 0; the fees are not
+    # published: both follow from it, the notional and the listing's rates (``trade_fees``)
     T_TRADE: [("buyer", U32, False), ("seller", U32, False), ("asset", 2, False),
               ("size", U64, False), ("price", U64, False), ("buyer_order", U64, False),
-              ("seller_order", U64, False), ("buyer_fee", U64, False), ("seller_fee", U64, False)],
+              ("seller_order", U64, False), ("taker_buyer", 1, False)],
     T_FUNDING: [("asset", 2, False), ("index", U64, True), ("time", U64, False)],
     T_ORACLE: [("asset", 2, False), ("price", U64, False), ("time", U64, False)],
     T_SETTLEMENT_PRICE: [("asset", 2, False), ("price", U64, False), ("time", U64, False)],
@@ -87,6 +90,16 @@ RECORDS: dict[int, list[tuple[str, int, bool]]] = {
     T_SCENARIO: [("asset", 2, False), ("chunk", 1, False), ("time", U64, False),
                  *((f"dv{i}", U64, True) for i in range(SCENARIO_CHUNK))],
 }
+
+
+def trade_fees(size: int, price: int, taker_buyer: int, maker_ppm: int,
+               taker_ppm: int) -> tuple[int, int]:
+    """(buyer's fee, seller's fee) of a trade: floor(size * price * rate / 10^6), the taker's
+    rate for the side that took, the maker's for the other (the engine's and the circuit's
+    rule; a T_TRADE record carries ``taker_buyer`` instead of the two fees)."""
+    notional = size * price
+    maker, taker = notional * maker_ppm // PPM, notional * taker_ppm // PPM
+    return (taker, maker) if taker_buyer else (maker, taker)
 
 
 def record_size(tx_type: int) -> int:

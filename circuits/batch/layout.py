@@ -46,7 +46,9 @@ CMP_BITS = 170
 ASSET_TOKEN = 1
 QUEUE_KIND_DEPOSIT = 1
 L1_RECORD_BYTES = 41
-DIFF_BYTES = 59  # the largest record: trade, 1 + 4 + 4 + 2 + 6 * 8
+# the largest record: a scenario chunk, 1 + 2 + 1 + 8 + 5 * 8 (a trade: 1 + 4 + 4 + 2 + 4 * 8 + 1,
+# its fees not published: the taker flag, the notional and the listing's rates give them)
+DIFF_BYTES = 52
 HALF = (R - 1) // 2
 FEE_ACCOUNT = 0
 REDUCE_ONLY_BIT, POST_ONLY_BIT = 2, 0  # flag bit positions (POST_ONLY = 1, REDUCE_ONLY = 4)

@@ -462,7 +462,7 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
             (tr, const_bits(cs, T_TRANSFER, 8) + id32 + bid32 + u64(amount_bits) + nonce32),
             (trd, const_bits(cs, T_TRADE, 8) + id32 + bid32 + x16 + u64(qty_bits)
              + u64(price_bits) + u64(a_oid_bits) + u64(b_oid_bits)
-             + u64(to_bits(cs, fee_a, 64)) + u64(to_bits(cs, fee_b, 64))),
+             + [cs.const(0)] * 7 + [as_lc(taker_buyer)]),  # fees follow from it (layout)
             (fnd, const_bits(cs, T_FUNDING, 8) + x16 + u64(index_bits) + u64(otime_bits)),
             (orc, const_bits(cs, T_ORACLE, 8) + x16 + u64(price_bits) + u64(otime_bits)),
             (spx, const_bits(cs, T_SETTLEMENT_PRICE, 8) + x16 + u64(price_bits)

@@ -77,7 +77,7 @@ def _cpu_id() -> bytes:
 
 def build_key() -> str:
     """Hash of the kernel sources, the Numba and llvmlite versions (their _version.py, found
-    without importing them) and the CPU."""
+    without importing them), the CPU and the field product forced portable or not."""
     from importlib.util import find_spec
 
     root = Path(__file__).resolve().parents[2]
@@ -93,6 +93,8 @@ def build_key() -> str:
         version = origin.parent / "_version.py" if origin else None
         h.update(version.read_bytes() if version and version.exists() else pkg.encode())
     h.update(_cpu_id())
+    # ZKPROVE_FIELD_ASM=0 forces the portable field product (kernels/cpu/adx.py)
+    h.update(b"field-portable" if os.environ.get("ZKPROVE_FIELD_ASM", "1") == "0" else b"")
     return h.hexdigest()[:20]
 
 

@@ -4,8 +4,9 @@ For every domain of n = 2^p points (p = 0..power, and power + 1 for tauG1, whose
 monomial counts as infinity as in snarkjs), with T_j the section's points [x tau^j] and
 w_n = 5^((r - 1)/n) (ntt.root_of_unity):
     [x L_i(tau)] = (1/n) sum_j w_n^(-ij) T_j          (an inverse FFT in the exponent)
-Bit-reversal, then log2(n) decimation-in-time stages whose twiddle products go through the
-curve endomorphisms (phi on G1, psi on G2: kernels.cpu.group_fft, prover.glv). The 1/n costs
+Bit-reversal, then decimation-in-time stages, radix-2 then radix-4, whose twiddle products go
+through the curve endomorphisms (phi on G1, psi on G2: kernels.cpu.group_fft, prover.glv)
+and run in affine coordinates, many at once sharing inversions. The 1/n costs
 one scalar multiplication per point of the largest domain 2^K only: V = T / 2^K, and a smaller
 domain's inputs T_j / 2^p are V_j doubled K - p times. The output equals snarkjs's byte for
 byte (affine points are unique).
@@ -58,9 +59,16 @@ def endo_consts(group: CurveGroup) -> np.ndarray:
     return Fq2.from_ints([PSI_CX, PSI_CY])
 
 
-def chunk_rows(n: int) -> int:
-    """Rows per parallel task: a few tasks per thread for balance, at most 256."""
-    return int(max(1, min(256, n // (4 * numba.get_num_threads()))))
+def chunk_rows(n: int, most: int = 256) -> int:
+    """Rows per parallel task: a few tasks per thread for balance, at most `most`, and at least
+    32 (each task's products share one inversion per step: tiny tasks would pay for it)."""
+    return int(max(1, min(n, max(32, min(most, n // (2 * numba.get_num_threads()))))))
+
+
+def radix2_stages(p: int) -> int:
+    """Radix-2 stages before the radix-4 ones: 1 or 2, so that the radix-4 stages start at
+    half m >= 2 (at m = 1 a radix-4 stage would cost more than two radix-2 ones)."""
+    return min(p, 2 - p % 2)
 
 
 def lagrange_bases(group: CurveGroup, points: np.ndarray, k: int,
@@ -86,8 +94,10 @@ def lagrange_bases(group: CurveGroup, points: np.ndarray, k: int,
             progress(f"{group.name} domain 2^{p}")
         w = work[:n]
         kf.bit_reverse_copy(v[:n], w, p)
-        for s in range(1, p + 1):
+        for s in range(1, radix2_stages(p) + 1):
             kf.fft_stage(w, s - 1, tw, tw_neg, max(k, 1) - s, endo, chunk_rows(n // 2))
+        for s in range(radix2_stages(p), p, 2):  # stages s + 1 and s + 2
+            kf.fft_stage4(w, s, tw, tw_neg, max(k, 1), endo, chunk_rows(n // 4, 128))
         kf.to_affine(w, out[n - 1 : 2 * n - 1], max(64, chunk_rows(n) * 16))
         if p:
             kp.arr_double(v[: n // 2], v[: n // 2])

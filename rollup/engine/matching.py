@@ -24,6 +24,7 @@ from rollup.state.state import EMPTY_SLOT, FEE_ACCOUNT, POSITION_SLOTS, Account
 from rollup.transactions import BUY, IOC, MARKET, POST_ONLY, REDUCE_ONLY, SELL, Order
 
 _COLLATERAL_LIMIT = 1 << (COLLATERAL_BITS - 1)
+_FEE_LIMIT = 1 << 64
 
 
 def _free_slot(positions: list[tuple[int, int, int]]) -> int | None:
@@ -187,6 +188,10 @@ class PythonMatcher:
             notional = q * price
             maker_fee = notional * maker_ppm // RISK_SCALE
             taker_fee = notional * taker_ppm // RISK_SCALE
+            # the circuit proves each fee < 2^64 (the record no longer carries them, so nothing
+            # else would refuse a larger one: a fill no batch could prove)
+            check(maker_fee < _FEE_LIMIT and taker_fee < _FEE_LIMIT, E.InvalidRequest,
+                  "a fee does not fit its 64-bit field")
             fees = maker_fee + taker_fee
             wf = None
             if fees:
@@ -246,10 +251,10 @@ class PythonMatcher:
                               maker_fee, taker_fee))
             if side == BUY:
                 records.append(trade_record(taker, mk, aid, q, price, req.order_id,
-                                            m.order_id, taker_fee, maker_fee))
+                                            m.order_id, True))
             else:
                 records.append(trade_record(mk, taker, aid, q, price, m.order_id,
-                                            req.order_id, maker_fee, taker_fee))
+                                            req.order_id, False))
             plan.append((m, q))
             remaining -= q
 

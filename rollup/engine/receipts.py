@@ -35,7 +35,7 @@ class Receipt:
     note: str = ""
 
 
-_TRADE = struct.Struct(">BIIHQQQQQQ")  # RECORDS[T_TRADE], big-endian
+_TRADE = struct.Struct(">BIIHQQQQB")  # RECORDS[T_TRADE], big-endian
 assert _TRADE.size == record_size(T_TRADE)
 
 
@@ -49,14 +49,13 @@ def record(tx_type: int, **values: int) -> bytes:
 
 
 def trade_record(buyer: int, seller: int, asset: int, size: int, price: int, buyer_order: int,
-                 seller_order: int, buyer_fee: int, seller_fee: int) -> bytes:
+                 seller_order: int, taker_buyer: bool) -> bytes:
     """``encode_record(T_TRADE, ...)``, packed in one call (the same bytes; a value that does
-    not fit: ``record``'s typed error)."""
+    not fit: ``record``'s typed error). ``taker_buyer``: the buyer took (the seller rested)."""
     try:
         return _TRADE.pack(T_TRADE, buyer, seller, asset, size, price, buyer_order, seller_order,
-                           buyer_fee, seller_fee)
+                           1 if taker_buyer else 0)
     except struct.error:
         return record(T_TRADE, buyer=buyer, seller=seller, asset=asset, size=size, price=price,
-                      buyer_order=buyer_order, seller_order=seller_order, buyer_fee=buyer_fee,
-                      seller_fee=seller_fee)
-
+                      buyer_order=buyer_order, seller_order=seller_order,
+                      taker_buyer=1 if taker_buyer else 0)

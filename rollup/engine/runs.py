@@ -201,11 +201,9 @@ class CompiledMatcher(PythonMatcher):
                     moid, price = ful[x]
                     fills.append(Fill(mk, taker, moid, toid, aid, q, price, side, mfee, tfee))
                     if side == BUY:
-                        records.append(trade_record(taker, mk, aid, q, price, toid, moid, tfee,
-                                                    mfee))
+                        records.append(trade_record(taker, mk, aid, q, price, toid, moid, True))
                     else:
-                        records.append(trade_record(mk, taker, aid, q, price, moid, toid, mfee,
-                                                    tfee))
+                        records.append(trade_record(mk, taker, aid, q, price, moid, toid, False))
                     if mk in wide and not mflags & REDUCE_ONLY:
                         R.add(core, wide, mk, aid, mside, price, -q, accounts)
                     key = (mk, moid)

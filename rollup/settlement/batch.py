@@ -34,7 +34,7 @@ from rollup.chain import layout
 from rollup.chain.layout import QueueEntry
 from rollup.engine.sequencer import Sequencer
 from rollup.state.encoding import KIND_PERP, ORDER_TREE_DEPTH, SCENARIO_CHUNK, SCENARIOS, encode
-from rollup.state.rebuild import apply_in_transaction
+from rollup.state.rebuild import apply_in_transaction, fees_of_trade
 from rollup.state.state import FEE_ACCOUNT, Account, State
 from rollup.state.tree import SparseMerkleTree
 from rollup.transactions import (
@@ -299,8 +299,10 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
                         raise ValueError(f"no signed order {oid} of account {who}")
                     orders[who] = o
                 ob, os_ = orders[a_id], orders[b_id]
+                if f["taker_buyer"] != (req.side == BUY):
+                    raise AssertionError("the record's taker flag is not the request's side")
                 sv.update(asset=f["asset"], qty=f["size"], price=f["price"],
-                          taker_buyer=int(req.side == BUY), expiry=ob.expiry,
+                          taker_buyer=f["taker_buyer"], expiry=ob.expiry,
                           a_size=ob.size, a_price=ob.price, a_oid=a_oid, a_flags=ob.flags,
                           b_size=os_.size, b_price=os_.price, b_oid=b_oid, b_flags=os_.flags,
                           b_expiry=os_.expiry)
@@ -356,7 +358,7 @@ def build_batch(pre: Sequencer, requests: list[Request], *, slots: int, batch_nu
             apply_in_transaction(cv, t, f, credit_fees=False)
             cv.flush()
             if t == T_TRADE:
-                fees += f["buyer_fee"] + f["seller_fee"]
+                fees += sum(fees_of_trade(cv, f))
             if not sv["absent"]:
                 tree.set(a_id, cv.account_leaf(a_id, cv.account(a_id)))
             if b_vals is None:  # B = A, reopened after A's update
@@ -465,7 +467,7 @@ def plan_batches(pre: Sequencer, requests: list[Request], *, slots: int,
                                           "liquidator", "liquidated")}
                 if f_ and FEE_ACCOUNT in ids:
                     return False
-                f_ = f_ or (t == T_TRADE and f["buyer_fee"] + f["seller_fee"] > 0)
+                f_ = f_ or (t == T_TRADE and sum(fees_of_trade(seq.state, f)) > 0)
             return start + len(recs) <= slots
 
         if not fits(used, fees):
@@ -477,7 +479,7 @@ def plan_batches(pre: Sequencer, requests: list[Request], *, slots: int,
             cur, used, fees = [], 0, False
         cur.append(req)
         for t, f, _ in recs:
-            fees = fees or (t == T_TRADE and f["buyer_fee"] + f["seller_fee"] > 0)
+            fees = fees or (t == T_TRADE and sum(fees_of_trade(seq.state, f)) > 0)
         used += len(recs)
     if cur:
         out.append(cur)

@@ -46,9 +46,16 @@ from rollup.transactions import (
     T_WITHDRAWAL,
     decode_record,
     decode_records,
+    trade_fees,
 )
 
 _SLOTS = 1 << ORDER_TREE_DEPTH
+
+
+def fees_of_trade(st: State, f: dict[str, int]) -> tuple[int, int]:
+    """(buyer's fee, seller's fee) of a decoded T_TRADE record, at the listing's rates."""
+    a = st.assets[f["asset"]]
+    return trade_fees(f["size"], f["price"], f["taker_buyer"], a.maker_fee, a.taker_fee)
 
 
 def _set_balance(acc: Account, asset: Asset, b: int, funding: int) -> None:
@@ -162,15 +169,16 @@ def apply_record(st: State, t: int, f: dict[str, int], *,  # noqa: C901 - one br
         st.put_account(f["receiver"], dst)
     elif t == T_TRADE:
         asset = st.assets[f["asset"]]
-        fees = f["buyer_fee"] + f["seller_fee"]
+        buyer_fee, seller_fee = fees_of_trade(st, f)
+        fees = buyer_fee + seller_fee
         ids = {f["buyer"], f["seller"]} | ({FEE_ACCOUNT} if fees and credit_fees else set())
         w = {i: _working(st, i) for i in ids}
         b, s, q = w[f["buyer"]], w[f["seller"]], f["size"]
         funding = st.oracle[asset.asset_id].funding_index
         _set_balance(b, asset, b.balance(asset.asset_id) + q, funding)
         _set_balance(s, asset, s.balance(asset.asset_id) - q, funding)
-        b.collateral -= q * f["price"] + f["buyer_fee"]
-        s.collateral += q * f["price"] - f["seller_fee"]
+        b.collateral -= q * f["price"] + buyer_fee
+        s.collateral += q * f["price"] - seller_fee
         if fees and credit_fees:
             w[FEE_ACCOUNT].collateral += fees
         _fill(b, f["buyer_order"], q)

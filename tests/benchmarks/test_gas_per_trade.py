@@ -18,4 +18,4 @@ def test_gas_per_trade_submits_full_batches_of_trades():
         assert r["gas_per_trade"] == round(r["gas_used"] / n)
     # the fixed cost (pairing, bookkeeping) is shared: each trade costs less in a bigger batch
     assert big["gas_per_trade"] < small["gas_per_trade"] / 3
-    assert big["gas_used"] - small["gas_used"] < 6 * 1_100  # ~15 gas per 59-byte record
+    assert big["gas_used"] - small["gas_used"] < 6 * 1_100  # ~15 gas per 52-byte record

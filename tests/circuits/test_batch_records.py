@@ -12,7 +12,7 @@ from circuits.dsl import ConstraintSystem
 from circuits.gadgets.bits import to_bits
 from tests.support.gadgets import failing_components, forged
 
-WIDTH = 8 * 59  # DIFF_BYTES: two chunks, the second shorter
+WIDTH = 8 * 59  # a two-chunk width (the second chunk shorter), as DIFF_BYTES's
 
 
 def _system(active: int | None, lengths=(472, 300, 8, 260), seed=1):

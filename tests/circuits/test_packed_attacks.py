@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from circuits.batch import DIFF_BYTES
 from circuits.batch.gadgets import select_record
 from circuits.dsl import ConstraintSystem
 from circuits.gadgets.bits import to_bits
 from circuits.lc import R, lsum
 
-WIDTH = 8 * 59
+WIDTH = 8 * DIFF_BYTES
 
 
 def _records(cs, values, flags):
@@ -65,9 +66,10 @@ def test_a_non_boolean_record_bit_publishes_other_bits():
 
 
 def test_chunk_decomposition_is_unique():
-    """The chunks are 248 and 224 bits < MAX_BITS = 253 < log2(r): one integer < 2**n per chunk,
-    so to_bits has a single witness (a second one would be x + r >= 2**253 > 2**248)."""
-    assert (1 << 248) < R < (1 << 254) and 8 * 59 - 248 == 224
+    """The chunks are 248 and 8 * DIFF_BYTES - 248 (168) bits < MAX_BITS = 253 < log2(r): one
+    integer < 2**n per chunk, so to_bits has a single witness (a second one would be x + r >=
+    2**253 > 2**248)."""
+    assert (1 << 248) < R < (1 << 254) and 0 < 8 * DIFF_BYTES - 248 <= 248
     cs = ConstraintSystem()
     x = cs.private_input("x", (1 << 248) - 1)
     to_bits(cs, x, 248)

@@ -18,7 +18,7 @@ from tests.support.snark import needs_node
 DEADLINE = 3 * 24 * 3600
 GENESIS = b"\x11" * 32
 ZERO = "0x" + "00" * 20
-DIFF = 59  # the batch circuit's state-diff chunk (circuits.batch.DIFF_BYTES)
+DIFF = 52  # the batch circuit's state-diff chunk (circuits.batch.DIFF_BYTES)
 WIDE, NARROW = (2, 1), (1, 0)  # (slots, l1_slots): two batch shapes
 
 
@@ -132,7 +132,7 @@ def test_bad_shape_lists_refused_at_deployment(chain, keys):
     with pytest.raises(ContractRevert, match="exitVerifier has no code"):
         RollupClient.deploy(chain, batch_verifier=a, **{**base, "exit_verifier": eoa})
     # raw lists (the client computes consistent lengths): lengths that no batch circuit's public
-    # data has (4 + 41 l1Slots + 59 N with 1 <= N and l1Slots <= N), and one shape twice
+    # data has (4 + 41 l1Slots + 52 N with 1 <= N and l1Slots <= N), and one shape twice
 
     def raw(shapes) -> str:
         from rollup.chain.rollup import deploy_signature_verifier
@@ -146,8 +146,8 @@ def test_bad_shape_lists_refused_at_deployment(chain, keys):
 
     assert "holds no slot" in raw([(2, 4 + 2 * 41, a)])
     assert "holds no slot" in raw([(0, 4, a)])
-    assert "not 4 + 41 l1Slots + 59 N" in raw([(1, 4 + 41 + DIFF + 1, a)])
-    assert "not 4 + 41 l1Slots + 59 N" in raw([(2, 4 + 2 * 41 + DIFF, a)])  # N = 1 < l1Slots
+    assert "not 4 + 41 l1Slots + 52 N" in raw([(1, 4 + 41 + DIFF + 1, a)])
+    assert "not 4 + 41 l1Slots + 52 N" in raw([(2, 4 + 2 * 41 + DIFF, a)])  # N = 1 < l1Slots
     ok = layout.public_data_bytes(*WIDE)
     assert "shape twice" in raw([(1, ok, a), (1, ok, keys[NARROW][1])])
 

@@ -145,12 +145,10 @@ class ReferenceMatcher(PythonMatcher):
         for f in fills:
             if f.taker_side == BUY:
                 records.append(trade_record(f.taker, f.maker, f.asset, f.size, f.price,
-                                            f.taker_order, f.maker_order, f.taker_fee,
-                                            f.maker_fee))
+                                            f.taker_order, f.maker_order, True))
             else:
                 records.append(trade_record(f.maker, f.taker, f.asset, f.size, f.price,
-                                            f.maker_order, f.taker_order, f.maker_fee,
-                                            f.taker_fee))
+                                            f.maker_order, f.taker_order, False))
         plan = [(book.get(f.maker, f.maker_order), f.size) for f in fills]
         receipt = Receipt(0, 0, records, fills,
                           [(m.account, m.order_id, why) for m, why in dropped], rest, note)

@@ -34,3 +34,8 @@ class _CompileNotice(event.Listener):
 
 COMPILE_NOTICE = _CompileNotice()
 event.register("numba:compile", COMPILE_NOTICE)
+
+# Before any kernel module defines its dispatchers: the field product's choice (adx.py) may
+# move Numba's cache directory.
+from prover.kernels.cpu import adx  # noqa: E402, F401
+

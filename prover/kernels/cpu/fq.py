@@ -1,5 +1,7 @@
 """Fq (BN254 base field) and Fq2 = Fq[u]/(u^2 + 1) scalar kernels, modulus folded in.
 
+The product is adx.py's MULX/ADCX/ADOX assembly where adx.ENABLED, field.mont_mul otherwise.
+
 Fq elements are UniTuple(uint64, 4) in Montgomery form; Fq2 elements are pairs (c0, c1) of them,
 meaning c0 + c1*u.
 """
@@ -10,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from prover.constants import Q
+from prover.kernels.cpu import adx
 from prover.kernels.cpu import field as f
 from prover.kernels.cpu.params import MontParams, int_to_limbs
 
@@ -23,14 +26,24 @@ _PM2 = FQ.pm2
 _SQRT_EXP = int_to_limbs((Q + 1) // 4)
 
 
-@njit(cache=True)
-def fq_mul(a, b):
-    return f.mont_mul(a, b, _P, _PINV)
+if adx.ENABLED:
+    _ASM_MUL = adx.mont_mul_asm(Q)
+
+    @njit(cache=True)
+    def fq_mul(a, b):
+        # as tuples: callers also pass limb arrays
+        return _ASM_MUL((a[0], a[1], a[2], a[3]), (b[0], b[1], b[2], b[3]))
+
+else:
+
+    @njit(cache=True)
+    def fq_mul(a, b):
+        return f.mont_mul(a, b, _P, _PINV)
 
 
 @njit(cache=True)
 def fq_sqr(a):
-    return f.mont_mul(a, a, _P, _PINV)
+    return fq_mul(a, a)
 
 
 @njit(cache=True)
@@ -55,19 +68,27 @@ def fq_neg(a):
 
 @njit(cache=True)
 def fq_pow(a, e):
-    return f.mont_pow(a, e, _P, _PINV, FQ_ONE)
+    """a^e with e a 256-bit exponent as limbs (plain integer), left to right."""
+    r = FQ_ONE
+    for i in range(3, -1, -1):
+        w = e[i]
+        for j in range(63, -1, -1):
+            r = fq_sqr(r)
+            if (w >> np.uint64(j)) & f.U1:
+                r = fq_mul(r, a)
+    return r
 
 
 @njit(cache=True)
 def fq_inv(a):
     """a^(q-2); 0 maps to 0."""
-    return f.mont_pow(a, _PM2, _P, _PINV, FQ_ONE)
+    return fq_pow(a, _PM2)
 
 
 @njit(cache=True)
 def fq_sqrt(a):
     """(root, ok): a square root of a if a is a square, ok False otherwise."""
-    r = f.mont_pow(a, _SQRT_EXP, _P, _PINV, FQ_ONE)
+    r = fq_pow(a, _SQRT_EXP)
     return r, f.eq(fq_sqr(r), a)
 
 

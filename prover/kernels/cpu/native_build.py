@@ -4,8 +4,10 @@ Each entry point (prover.kernels.native.SIGNATURES) is a numba.cfunc that views 
 arguments as arrays (numba.carray) and calls the kernel. The cfuncs' LLVM modules are linked
 into one, each exported as zk_<name>; what only the error paths of Numba's generated code
 reference (the Python C API, Numba's runtime: never reached, since the kernels allocate nothing
-and raise nothing) becomes a trapping stub, so the library needs no symbol from Numba. llvmlite
-emits a position-independent object for this CPU and the system linker (cc or ld) makes a .so.
+and raise nothing) becomes a trapping stub, so the library needs no symbol from Numba. All but
+the entry points become internal and LLVM's O3 pipeline runs over the whole (`_optimize`).
+llvmlite emits a position-independent object for this CPU and the system linker (cc or ld)
+makes a .so.
 """
 
 from __future__ import annotations
@@ -148,6 +150,27 @@ def _stub_undefined(ir: str) -> str:
     return "\n".join(lines)
 
 
+# Numba compiles each jitted function on its own and links the callees' code in, uninlined: the
+# Fq2 product and square, ~3 Fq products each and called in the G2 bucket additions, are
+# inlined into their callers (the rest is left to LLVM's inliner).
+_ALWAYS_INLINE = re.compile(r"fq2_(mul|sqr)B")
+
+
+def _optimize(mod, tm) -> None:
+    """Only the zk_* aliases stay visible: every function becomes internal (calls bind inside
+    the library instead of through the PLT) and LLVM's O3 pipeline runs over the whole library,
+    inlining across what were separately compiled Numba functions. At 65k constraints, CPU
+    seconds of a proof: ~7% fewer than the library as Numba leaves it."""
+    for fn in mod.functions:
+        if not fn.is_declaration:
+            fn.linkage = ll.Linkage.internal
+            if _ALWAYS_INLINE.search(fn.name):
+                fn.add_function_attribute("alwaysinline")
+    pb = ll.create_pass_builder(tm, ll.create_pipeline_tuning_options(speed_level=3))
+    pb.getModulePassManager().run(mod, pb)
+    mod.verify()
+
+
 def _linker() -> list[str]:
     for cc in (os.environ.get("CC"), "cc", "gcc", "clang"):
         if cc and shutil.which(cc):
@@ -163,6 +186,7 @@ def build_library(path: Path, signatures: dict[str, tuple[str, ...]]) -> None:
     linker = _linker()  # before minutes of compiling: no linker, no library
     ll.initialize_native_target()
     ll.initialize_native_asmprinter()
+    ll.initialize_native_asmparser()  # the field product's inline assembly (adx.py)
     main = None
     COMPILE_NOTICE.muted = True
     try:
@@ -190,6 +214,7 @@ def build_library(path: Path, signatures: dict[str, tuple[str, ...]]) -> None:
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
     mod.verify()
+    _optimize(mod, tm)
     obj = tm.emit_object(mod)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:

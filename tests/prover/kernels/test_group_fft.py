@@ -16,6 +16,8 @@ from prover.curves import G1, G2
 from prover.glv import (
     BETA_G1,
     BETA_G2,
+    GLV_A,
+    GLV_B,
     LAMBDA,
     MU,
     PSI_CX,
@@ -28,6 +30,7 @@ from prover.kernels.cpu import group_fft as kf
 from prover.ntt import root_of_unity
 from prover.powersoftau.lagrange import dims, endo_consts, lagrange_bases
 from prover.powersoftau.transcript import NobleBlake2b
+from prover.pure import curve as pure
 
 GROUPS = [pytest.param(G1, id="G1"), pytest.param(G2, id="G2")]
 
@@ -82,6 +85,25 @@ def test_mul_each_matches_double_and_add(group):
                           group.to_affine(group.mul(pts, [scalars[-1]] * len(scalars))))
 
 
+@pytest.mark.adversarial
+def test_products_meeting_a_table_point_take_the_jacobian_path():
+    """k0 + k1 LAMBDA = 0 with k0, k1 odd (a lattice vector): the last addition of the affine
+    run adds -acc (x_T = x, 2 delta = 0); with k1 - 6 it adds acc itself (delta = -3, the
+    last NAF digit). Both must come out as the group computes them, like every delta near."""
+    x, y = GLV_A[1], GLV_B[1]  # the second row of the lattice basis
+    assert (x + y * LAMBDA) % R == 0 and x & y & 1
+    rows = [(x, y + 2 * delta) for delta in range(-8, 9)]
+    k = np.array([[a & (2**64 - 1), a >> 64, b & (2**64 - 1), b >> 64] for a, b in rows],
+                 dtype=np.uint64)
+    neg = np.zeros((len(rows), 2), dtype=np.uint8)
+    pts = np.repeat(G1.random_points(1, seed=13), len(rows), 0)
+    jac = G1.to_jacobian(pts)
+    kf.mul_each(jac, k, neg, endo_consts(G1), 8)
+    want = G1.mul(pts, [(a + b * LAMBDA) % R for a, b in rows])
+    assert np.array_equal(G1.to_affine(jac), G1.to_affine(want))
+    assert G1.to_ints(G1.to_affine(jac))[8] is None  # delta = 0: the point at infinity
+
+
 def lagrange_at(tau: int, n: int) -> list[int]:
     """L_i(tau) over the n-th roots of unity: w^i (tau^n - 1) / (n (tau - w^i))."""
     w = root_of_unity(n.bit_length() - 1)
@@ -112,6 +134,27 @@ def test_lagrange_bases_without_the_last_power():
     coeffs = [sum(pow(w_inv, i * j, R) * pow(tau, j, R) for j in range(n - 1)) * pow(n, -1, R)
               for i in range(n)]
     assert np.array_equal(out, G1.to_affine(G1.mul(np.repeat(g, n, 0), coeffs)))
+
+
+@pytest.mark.adversarial
+@pytest.mark.parametrize("group, k", [pytest.param(G1, 5, id="G1"), pytest.param(G2, 4, id="G2")])
+def test_lagrange_bases_with_points_at_infinity(group, k):
+    """Rows at infinity in a section (degenerate input) through the radix-2 and radix-4
+    stages, odd and even domains: domain 2^p is (1/n) sum_j w^(-ij) P_j by plain-int MSMs."""
+    n = 1 << k
+    pts = group.random_points(n, seed=21)
+    for j in (0, 3, 6, 7, 12):
+        pts[j] = 0
+    out = lagrange_bases(group, pts, k)
+    ints = group.to_ints(pts)
+    pg = pure.G1 if group is G1 else pure.G2
+    for p in range(k + 1):
+        m = 1 << p
+        w_inv, inv_m = pow(root_of_unity(p), -1, R), pow(m, -1, R)
+        want = [pg.to_affine(pure.msm(pg, ints[:m], [pow(w_inv, i * j, R) * inv_m % R
+                                                      for j in range(m)]))
+                for i in range(m)]
+        assert group.to_ints(out[m - 1 : 2 * m - 1]) == want, p
 
 
 @pytest.mark.parametrize("sizes", [[0], [1], [127], [128], [129], [64, 64, 128, 32],

@@ -23,9 +23,11 @@ def test_bench_field_json(tmp_path):
     out = CliRunner().invoke(bench, ["field", "--quick", "--json", str(path)])
     assert out.exit_code == 0, out.output
     records = json.loads(path.read_text())
-    assert {r["op"] for r in records} == {"fq_mul", "fr_mul", "g1_add_mixed", "g1_double", "g2_add"}
+    assert {r["op"] for r in records} == {"fq_mul", "fr_mul", "fq_mul_portable", "g1_add_mixed",
+                                          "g1_double", "g2_add"}
     for r in records:
         assert r["backend"] == "cpu"
+        assert r["field_product"] in ("mulx-adx", "portable")
         assert r["ns_per_op"] > 0 and r["reference_ns_per_op"] > 0
 
 

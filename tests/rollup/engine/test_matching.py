@@ -19,6 +19,7 @@ from rollup.engine.checks import working
 from rollup.engine.testnet import CALL, PERP, PUT
 from rollup.errors import EngineError
 from rollup.margin.summary import summary
+from rollup.state.rebuild import fees_of_trade
 from rollup.transactions import (
     BUY,
     IOC,
@@ -26,10 +27,12 @@ from rollup.transactions import (
     POST_ONLY,
     REDUCE_ONLY,
     SELL,
+    T_TRADE,
     Cancel,
     FundingTick,
     OracleUpdate,
     Order,
+    decode_record,
 )
 from tests.support.reference_matcher import ReferenceMatcher
 
@@ -75,9 +78,23 @@ def receipt_view(r):
 
 def run(seq, req):
     try:
-        return "ok", receipt_view(seq.apply_verified(req))
+        r = seq.apply_verified(req)
     except EngineError as exc:
         return type(exc).__name__, exc.reason
+    _fees_follow_from_records(seq, r)
+    return "ok", receipt_view(r)
+
+
+def _fees_follow_from_records(seq, r):
+    """A trade record publishes the taker flag, not the fees: what the engine charged must be
+    what the flag, the notional and the listing's rates give (recovery recomputes them)."""
+    trades = [(t, f) for t, f, _ in map(decode_record, r.records) if t == T_TRADE]
+    assert len(trades) == len(r.fills)
+    for (_, f), fill in zip(trades, r.fills, strict=True):
+        buyer_took = fill.taker_side == BUY
+        assert f["taker_buyer"] == buyer_took
+        want = (fill.taker_fee, fill.maker_fee) if buyer_took else (fill.maker_fee, fill.taker_fee)
+        assert fees_of_trade(seq.state, f) == want
 
 
 # account 0 is the fee account: it may trade too (fees then land on a trading party)

@@ -70,7 +70,7 @@ def test_registered_shapes_can_be_listed_from_the_chain(chain, keys):
                             token=token.address, operator=chain.accounts[0],
                             genesis_root=b"\x11" * 32, priority_deadline=3 * 24 * 3600,
                             batch_shapes={(1000, 1): hidden})
-    assert r.batch_verifier_for(bytes([0, 0, 0, 1]) + bytes(41 + 59 * 1000)) == hidden
+    assert r.batch_verifier_for(bytes([0, 0, 0, 1]) + bytes(41 + 52 * 1000)) == hidden
     logs = chain.w3.eth.get_logs({"address": r.address, "fromBlock": start})
     needle = bytes.fromhex(hidden[2:].lower())
     in_logs = any(needle in b"".join([*map(bytes, lg["topics"]), bytes(lg["data"])])
@@ -81,7 +81,7 @@ def test_registered_shapes_can_be_listed_from_the_chain(chain, keys):
     assert in_logs or listing, "no event or getter lists the registered batch shapes"
     (ev,) = r.contract.events.BatchShapeRegistered().get_logs(from_block=start)
     assert (ev.args.l1Slots, ev.args.publicDataBytes, ev.args.verifier) == (
-        1, 4 + 41 + 59 * 1000, hidden)
+        1, 4 + 41 + 52 * 1000, hidden)
 
 
 # --- the batcher's wait -----------------------------------------------------------------------

@@ -109,8 +109,9 @@ def test_negative_values_as_field_elements():
 
 def test_records_fixed_size_and_roundtrip():
     rec = encode_record(T_TRADE, buyer=1, seller=2, asset=1, size=5, price=60000, buyer_order=9,
-                        seller_order=10, buyer_fee=3, seller_fee=4)
-    assert len(rec) == record_size(T_TRADE) == 1 + 4 + 4 + 2 + 8 * 6
+                        seller_order=10, taker_buyer=1)
+    assert len(rec) == record_size(T_TRADE) == 1 + 4 + 4 + 2 + 8 * 4 + 1
+    assert decode_record(rec)[1]["taker_buyer"] == 1
     assert rec[1:5] == (1).to_bytes(4, "big")
     liq = encode_record(T_LIQUIDATION, liquidator=1, liquidated=2, asset=1, size=-3, price=7,
                         penalty=1, nonce=0)
