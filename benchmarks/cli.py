@@ -237,6 +237,15 @@ def bench_batch(slots: str, l1_slots: int, depth: int, prove: bool, keys_dir: st
                json_path, Path(keys_dir))
 
 
+@bench.command("tree")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def bench_tree(json_path: str | None) -> None:
+    """Engine Merkle tree updates: leaves per CPU second at depths 12 and 24."""
+    from benchmarks import tree  # lazy: the tree's kernels load only for this command
+
+    tree.main(json_path)
+
+
 @bench.command("slot-cost")
 @click.option("--depths", default="16,24", show_default=True,
               help="Accounts tree depths (comma separated).")

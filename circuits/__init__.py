@@ -14,6 +14,6 @@ from circuits.dsl import LC, ConstraintError, ConstraintSystem, Violation  # noq
 __all__ += ["LC", "ConstraintError", "ConstraintSystem", "Violation"]
 
 # --- sparse Merkle tree (circuits.merkle): native twin of circuits.gadgets.merkle --------------
-from circuits.merkle import SparseMerkleTree, compute_root, zero_hashes  # noqa: E402
+from circuits.merkle import SparseMerkleTree, compute_root, empty_root, zero_hashes  # noqa: E402
 
-__all__ += ["SparseMerkleTree", "compute_root", "zero_hashes"]
+__all__ += ["SparseMerkleTree", "compute_root", "empty_root", "zero_hashes"]

@@ -25,6 +25,7 @@ from .gadgets.poseidon import poseidon
 from .gadgets.sha256 import digest_to_field, sha256_bits
 from .gadgets.signed import assert_signed, relu
 from .lc import LC, R, lin
+from .merkle import sibling_count
 from .poseidon import poseidon as poseidon_native
 
 EXIT_TAG = int.from_bytes(b"zkderiv/exit", "big")
@@ -43,10 +44,10 @@ def input_names(depth: int) -> list[str]:
     names = ["accounts_root", "registry_root", "time", "oracle_root", "oracle_pk_x",
              "oracle_pk_y", "stage", "account_id", "pk_x", "pk_y", "nonce", "collateral",
              "orders_root", "owner", "sig_r8x", "sig_r8y", "sig_s", "chain_id", "rollup"]
-    names += [f"account_sib{k}" for k in range(depth)]
+    names += [f"account_sib{k}" for k in range(sibling_count(depth))]
     for j in range(POSITION_SLOTS):
         names += [f"slot{j}_{f}" for f in SLOT_FIELDS]
-        names += [f"slot{j}_sib{k}" for k in range(ORACLE_DEPTH)]
+        names += [f"slot{j}_sib{k}" for k in range(sibling_count(ORACLE_DEPTH))]
     return names
 
 
@@ -104,8 +105,8 @@ def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> C
                 leaf = poseidon(cs, [s["price"], s["funding"], s["settlement"], s["settled"],
                                      s["rows"]])
                 leaf = leaf - empty * leaf  # the empty leaf 0 under index 0
-                merkle_inclusion(cs, leaf, [v[f"slot{j}_sib{k}"] for k in range(ORACLE_DEPTH)],
-                                 path, v["oracle_root"], bits_checked=True)
+                sib = [v[f"slot{j}_sib{k}"] for k in range(sibling_count(ORACLE_DEPTH))]
+                merkle_inclusion(cs, leaf, sib, path, v["oracle_root"], bits_checked=True)
             with cs.component("value"):
                 value = value + s["balance"] * (s["price"] - s["funding"] + s["snapshot"])
 
@@ -114,8 +115,8 @@ def build_exit_circuit(depth: int, values: Mapping[str, int] | None = None) -> C
         leaf = poseidon(cs, [v["pk_x"], v["pk_y"], v["nonce"], v["collateral"], positions,
                              v["orders_root"]])
         id_bits = to_bits(cs, v["account_id"], depth)
-        merkle_inclusion(cs, leaf, [v[f"account_sib{k}"] for k in range(depth)], id_bits,
-                         v["accounts_root"], bits_checked=True)
+        sib = [v[f"account_sib{k}"] for k in range(sibling_count(depth))]
+        merkle_inclusion(cs, leaf, sib, id_bits, v["accounts_root"], bits_checked=True)
 
     with cs.component("owner_signature"):
         chain_bits = uint_bits_be(cs, v["chain_id"], 64, 64)

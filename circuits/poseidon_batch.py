@@ -22,7 +22,8 @@ from circuits.poseidon_fast import _partial_rounds_of, tables
 from prover.kernels.cpu.arith import adc, mac, sbb
 from prover.kernels.cpu.fr import FR
 
-__all__ = ["hash_ints", "hash_limbs", "hash_pair_refs", "ints_to_plain", "plain_to_ints"]
+__all__ = ["BINARY", "hash_ints", "hash_limbs", "hash_node_refs", "hash_pair_refs", "ints_to_plain",
+           "plain_to_ints"]
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
@@ -35,6 +36,7 @@ _Q0, _Q1, _Q2, _Q3 = _2P
 _F0, _F1, _F2, _F3 = _4P
 _R2 = FR.r2  # Montgomery form of 2^256: multiplying by it enters Montgomery form
 _ONE_PLAIN = (_U1, _U0, _U0, _U0)  # multiplying by plain 1 leaves Montgomery form
+BINARY = -(1 << 62)  # hash_node_refs: a row of two nodes (its third reference)
 _CHUNK = 11  # longest row summed wide before a reduction (see the module docstring)
 
 
@@ -292,6 +294,64 @@ def _permute3(s1, s2, tab):
 
 
 @njit(cache=True, inline="always")
+def _dot4(tab, i, a, b, c, d):
+    """tab[i..i+3] . (a, b, c, d), summed wide, one reduction and one subtraction of 2p (as
+    ``_dot`` for <= 5 terms)."""
+    w = _wadd(_wadd(_wmul(_ld(tab, i), a), _wmul(_ld(tab, i + 1), b)),
+              _wadd(_wmul(_ld(tab, i + 2), c), _wmul(_ld(tab, i + 3), d)))
+    return _csub(_redc(w), _Q0, _Q1, _Q2, _Q3)
+
+
+@njit(cache=True, inline="always")
+def _dot5(tab, i, a, b, c, d, e):
+    w = _wadd(_wadd(_wadd(_wmul(_ld(tab, i), a), _wmul(_ld(tab, i + 1), b)),
+                    _wadd(_wmul(_ld(tab, i + 2), c), _wmul(_ld(tab, i + 3), d))),
+              _wmul(_ld(tab, i + 4), e))
+    return _csub(_redc(w), _Q0, _Q1, _Q2, _Q3)
+
+
+@njit(cache=True, inline="always")
+def _full5(tab, off, s0, s1, s2, s3, s4):
+    a = _sbox(_add(s0, _ld(tab, off)))
+    b = _sbox(_add(s1, _ld(tab, off + 1)))
+    c = _sbox(_add(s2, _ld(tab, off + 2)))
+    d = _sbox(_add(s3, _ld(tab, off + 3)))
+    e = _sbox(_add(s4, _ld(tab, off + 4)))
+    return (_dot5(tab, 0, a, b, c, d, e), _dot5(tab, 5, a, b, c, d, e),
+            _dot5(tab, 10, a, b, c, d, e), _dot5(tab, 15, a, b, c, d, e),
+            _dot5(tab, 20, a, b, c, d, e))
+
+
+@njit(cache=True)
+def _permute5(s1, s2, s3, s4, tab):
+    """state[0] of the width-5 permutation of (0, s1..s4), the schedule of ``_permute`` with
+    the state in scalars (Montgomery, canonical in and out)."""
+    rp = _partial_rounds_of(5, tab.shape[0])
+    s0 = (_U0, _U0, _U0, _U0)
+    off = 25
+    for _ in range(4):
+        s0, s1, s2, s3, s4 = _full5(tab, off, s0, s1, s2, s3, s4)
+        off += 5
+    for _ in range(rp):
+        x = _sbox(_add(s0, _ld(tab, off)))
+        s0 = _add(x, _dot4(tab, off + 1, s1, s2, s3, s4))
+        s1 = _add(s1, _mul(_ld(tab, off + 5), x))
+        s2 = _add(s2, _mul(_ld(tab, off + 6), x))
+        s3 = _add(s3, _mul(_ld(tab, off + 7), x))
+        s4 = _add(s4, _mul(_ld(tab, off + 8), x))
+        off += 9
+    s0 = _mul(s0, _ld(tab, off))
+    off += 1
+    s1, s2, s3, s4 = (_dot4(tab, off, s1, s2, s3, s4), _dot4(tab, off + 4, s1, s2, s3, s4),
+                      _dot4(tab, off + 8, s1, s2, s3, s4), _dot4(tab, off + 12, s1, s2, s3, s4))
+    off += 16
+    for _ in range(4):
+        s0, s1, s2, s3, s4 = _full5(tab, off, s0, s1, s2, s3, s4)
+        off += 5
+    return _canon(s0)
+
+
+@njit(cache=True, inline="always")
 def _full(s, tmp, tab, t, off):
     for i in range(t):
         _st(tmp, i, _sbox(_add(_ld(s, i), _ld(tab, off + i))))
@@ -399,6 +459,36 @@ def _hash_pair_refs(static, refs, out, tab):
     return -1
 
 
+@njit(cache=True, nogil=True)
+def _hash_node_refs(static, refs, out, tab3, tab5):
+    """out[j] = Poseidon of row j's nodes in order: four (refs[j, 0..3]) or two when
+    refs[j, 2] == BINARY; node(r) is static[r] for r >= 0 and out[-r - 1] for r < 0 (an earlier
+    output); plain limbs in and out. Returns the first static row >= p (nothing hashed), or -1."""
+    n = static.shape[0]
+    for i in range(n):
+        if not _lt_p(_ld(static, i)):
+            return i
+    mont = np.empty((n, 4), dtype=np.uint64)
+    for i in range(n):
+        _st(mont, i, _enter(_ld(static, i)))
+    m = refs.shape[0]
+    done = np.empty((m, 4), dtype=np.uint64)
+    for j in range(m):
+        a, b = refs[j, 0], refs[j, 1]
+        x = _ld(mont, a) if a >= 0 else _ld(done, -a - 1)
+        y = _ld(mont, b) if b >= 0 else _ld(done, -b - 1)
+        if refs[j, 2] == BINARY:
+            h = _permute3(x, y, tab3)
+        else:
+            c, d = refs[j, 2], refs[j, 3]
+            z = _ld(mont, c) if c >= 0 else _ld(done, -c - 1)
+            w = _ld(mont, d) if d >= 0 else _ld(done, -d - 1)
+            h = _permute5(x, y, z, w, tab5)
+        _st(done, j, h)
+        _st(out, j, _leave(h))
+    return -1
+
+
 # ---------------------------------------------------------------------------------------------
 # Python API
 # ---------------------------------------------------------------------------------------------
@@ -467,5 +557,30 @@ def hash_pair_refs(static: Sequence[int], refs: Sequence[int]) -> list[int]:
     out = np.empty((m, 4), dtype=np.uint64)
     x = ints_to_plain(static) if static else np.zeros((0, 4), dtype=np.uint64)
     if _hash_pair_refs(x, r, out, tables(3)) >= 0:
+        raise PoseidonInputError("poseidon input out of range [0, r)")
+    return plain_to_ints(out)
+
+
+def hash_node_refs(static: Sequence[int], refs: Sequence[Sequence[int]]) -> list[int]:
+    """Poseidon of a chain of rows in one call: row j is four references (a Poseidon(4)), or
+    two followed by ``BINARY, BINARY`` (a Poseidon(2)); a reference r >= 0 names static[r] and
+    r < 0 the result of row -r - 1 (which must come earlier). This is a whole multi-level update
+    of a quaternary Merkle tree (its binary top included): the leaves and untouched siblings are
+    the statics, every recomputed node one row. Returns the m results as ints."""
+    m = len(refs)
+    if not m:
+        return []
+    r = np.array(refs, dtype=np.int64)
+    if r.shape != (m, 4):
+        raise ValueError("hash_node_refs: each row holds four references")
+    binary = r[:, 2] == BINARY
+    if (binary & (r[:, 3] != BINARY)).any():
+        raise ValueError("hash_node_refs: a binary row ends in BINARY, BINARY")
+    used = np.where(binary[:, None], r[:, :2].repeat(2, axis=1), r)
+    if ((used >= len(static)) | (used < -np.arange(m)[:, None])).any():
+        raise ValueError("hash_node_refs: a reference to a missing static or a later row")
+    out = np.empty((m, 4), dtype=np.uint64)
+    x = ints_to_plain(static) if static else np.zeros((0, 4), dtype=np.uint64)
+    if _hash_node_refs(x, r, out, tables(3), tables(5)) >= 0:
         raise PoseidonInputError("poseidon input out of range [0, r)")
     return plain_to_ints(out)

@@ -24,6 +24,7 @@ from .layout import (
     HALF,
     MAINTENANCE_PPM,
     ORDER_ID_BITS,
+    ORDER_SIBLINGS,
     ORDER_TREE_DEPTH,
     POSITION_SLOTS,
     RISK_SCALE,
@@ -210,7 +211,7 @@ class Side:
             to_bits(cs, cs.mul(enabled, oid - sid), ORDER_ID_BITS)  # sid <= oid
             to_bits(cs, cs.mul(enabled, size - nfill), ORDER_ID_BITS)  # filled' <= size
             old_root, new_root = merkle_update(
-                cs, old, new, [v[f"{p}osib{k}"] for k in range(ORDER_TREE_DEPTH)],
+                cs, old, new, [v[f"{p}osib{k}"] for k in range(ORDER_SIBLINGS)],
                 oid_bits[:ORDER_TREE_DEPTH], bits_checked=True)
             cs.constrain(enabled, old_root - self.orders, 0)
             return self.orders + cs.mul(enabled, new_root - self.orders)

@@ -13,6 +13,7 @@ from ..gadgets.merkle import merkle_update
 from ..gadgets.poseidon import poseidon
 from ..gadgets.sha256 import digest_to_field, sha256_bits
 from ..lc import LC, as_lc
+from ..merkle import sibling_count
 from ..solver import Solver, compile_solver
 from .gadgets import account_leaf, be, canonical_bits, const_bits, signed_bits
 from .layout import (
@@ -83,9 +84,9 @@ def build_batch_circuit(slots: int, depth: int, values: Mapping[str, int] | None
         coll = f["collateral"] + st["fees"]
         signed_bits(cs, coll, COLLATERAL_BITS)
         new = account_leaf(cs, pk, f["nonce"], coll, f["positions"], f["orders"])
-        _, acc_root = merkle_update(cs, old, new, [v[f"fee_sib{k}"] for k in range(depth)],
-                                    [cs.const(0)] * depth, old_root=st["root"],
-                                    bits_checked=True)
+        fee_sib = [v[f"fee_sib{k}"] for k in range(sibling_count(depth))]
+        _, acc_root = merkle_update(cs, old, new, fee_sib, [cs.const(0)] * depth,
+                                    old_root=st["root"], bits_checked=True)
 
     with cs.component("listings"):
         for k in range(1, assets):  # every new entry was listed by a slot

@@ -10,7 +10,7 @@ from ..gadgets import signed
 from ..gadgets.bits import to_bits
 from ..gadgets.poseidon import poseidon
 from ..lc import LC, R, as_lc, lin, lsum
-from ..merkle import zero_hashes
+from ..merkle import level_widths, zero_hashes
 from .layout import CMP_BITS, HALF, MSG_FIELDS, RISK_SCALE
 
 
@@ -132,18 +132,16 @@ def sign_bit(cs: ConstraintSystem, x_bits: list[LC]) -> LC:
 
 
 def tree_root(cs: ConstraintSystem, leaves: list, depth: int) -> LC:
-    """Root of a depth-`depth` sparse tree whose first len(leaves) (a power of two) leaves are
-    given and all others are empty."""
+    """Root of a depth-`depth` sparse tree (``circuits.merkle``: 4-ary levels, a binary top
+    for an odd depth) whose first len(leaves) leaves are given and all others are empty: each
+    level pads its nodes with the level's empty root to whole groups of children."""
     level = list(leaves)
     zeros = zero_hashes(depth)
-    h = 0
-    while len(level) > 1:
-        level = [poseidon(cs, [level[i], level[i + 1]]) for i in range(0, len(level), 2)]
-        h += 1
-    node = level[0]
-    for k in range(h, depth):
-        node = poseidon(cs, [node, zeros[k]])
-    return node
+    for k, w in enumerate(level_widths(depth)):
+        fan = 1 << w
+        level += [zeros[k]] * (-len(level) % fan)
+        level = [poseidon(cs, level[i:i + fan]) for i in range(0, len(level), fan)]
+    return level[0]
 
 
 def signed_message(cs, domain, mtype, fields) -> LC:

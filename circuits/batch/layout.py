@@ -5,7 +5,7 @@ of every private input (``input_names``), shared with the witness builder
 from __future__ import annotations
 
 from ..lc import R
-from ..merkle import zero_hashes
+from ..merkle import empty_root, sibling_count
 from ..poseidon import poseidon as poseidon_native
 
 # transaction types (rollup.transactions)
@@ -25,6 +25,7 @@ DOMAIN_TAG = int.from_bytes(b"zkderiv/v1", "big")
 MSG_FIELDS = 8  # every signed message is H(domain, type, f_1..f_8), zero-padded
 ORDER_TREE_DEPTH = 12  # 4,096 order slots per account (docs/circuits.md: the cost per level)
 ASSET_DEPTH = 8
+ORDER_SIBLINGS = sibling_count(ORDER_TREE_DEPTH)  # a proof's siblings (circuits.merkle)
 POSITION_SLOTS = 8
 COLLATERAL_BITS = 96
 BALANCE_BITS = 64
@@ -56,7 +57,7 @@ REDUCE_ONLY_BIT, POST_ONLY_BIT = 2, 0  # flag bit positions (POST_ONLY = 1, REDU
 # [0, 2**ASSET_BITS) and |balance| < 2**63, the ranges every opening proves
 ASSET_BITS = ASSET_DEPTH
 EMPTY_POSITIONS_ROOT = poseidon_native([0] * (2 * POSITION_SLOTS))
-EMPTY_ORDERS_ROOT = zero_hashes(ORDER_TREE_DEPTH)[ORDER_TREE_DEPTH]
+EMPTY_ORDERS_ROOT = empty_root(ORDER_TREE_DEPTH)
 
 TYPES = ("dep", "wd", "tr", "trd", "orc", "fnd", "spx", "liq", "xps", "fwd", "rfd", "lst",
          "okey", "scn")
@@ -87,8 +88,8 @@ def side_names(p: str, depth: int) -> list[str]:
     names = [p + f for f in LEAF_FIELDS]
     for j in range(POSITION_SLOTS):
         names += [f"{p}p{j}_asset", f"{p}p{j}_bal", f"{p}p{j}_snap"]
-    names += [f"{p}sib{k}" for k in range(depth)]
-    names += [p + "osid", p + "ofill"] + [f"{p}osib{k}" for k in range(ORDER_TREE_DEPTH)]
+    names += [f"{p}sib{k}" for k in range(sibling_count(depth))]
+    names += [p + "osid", p + "ofill"] + [f"{p}osib{k}" for k in range(ORDER_SIBLINGS)]
     return names
 
 
@@ -99,7 +100,7 @@ def input_names(slots: int, depth: int, assets: int = 8) -> list[str]:
         names += [f"reg{k}_listed", f"reg{k}_new"] + [f"reg{k}_{f}" for f in REGISTRY_FIELDS]
         names += [f"orc{k}_{f}" for f in ORACLE_FIELDS]
         names += [f"orc{k}_dv{s}" for s in range(SCENARIOS)]
-    names += [f"fee_{f}" for f in FEE_FIELDS] + [f"fee_sib{k}" for k in range(depth)]
+    names += [f"fee_{f}" for f in FEE_FIELDS] + [f"fee_sib{k}" for k in range(sibling_count(depth))]
     for i in range(slots):
         p = f"s{i}_"
         names += [p + n for n in SLOT_SCALARS]

@@ -13,6 +13,7 @@ from ..gadgets.eddsa import eddsa_poseidon_verify
 from ..gadgets.merkle import merkle_update
 from ..gadgets.sha256 import sha256_bits
 from ..lc import R, as_lc, lin, lsum
+from ..merkle import sibling_count
 from .account import Side
 from .gadgets import (
     be,
@@ -110,6 +111,7 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         index_bits, _ = signed_bits(cs, index, 64)
         a_id_bits = to_bits(cs, v[p + "a_id"], depth)
         b_id_bits = to_bits(cs, v[p + "b_id"], depth)
+        n_sib = sibling_count(depth)
         a_oid_bits = to_bits(cs, v[p + "a_oid"], ORDER_ID_BITS)
         b_oid_bits = to_bits(cs, v[p + "b_oid"], ORDER_ID_BITS)
         a_flag_bits = to_bits(cs, v[p + "a_flags"], 4)
@@ -315,7 +317,7 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         old_leaf = cs.mul(1 - new - absent, a.old_leaf)
         new_leaf = cs.mul(1 - absent, a.new_leaf)
         _, st["root"] = merkle_update(cs, old_leaf, new_leaf,
-                                      [v[f"{p}a_sib{k}"] for k in range(depth)], a_id_bits,
+                                      [v[f"{p}a_sib{k}"] for k in range(n_sib)], a_id_bits,
                                       old_root=st["root"], bits_checked=True)
     with cs.component("account_b"):
         b_orders = b.order_update(b_oid_bits, trd, qty, v[p + "b_size"])
@@ -324,7 +326,7 @@ def slot(cs, v, p, depth, st, tables: Tables, domain, l1: bool, l1_bits, diff_bi
         b.finish(d_bal=d_bal_b, d_coll=d_coll_b, settle=two, nonce_inc=0, xl=xl,
                  new_orders=b_orders)
         _, st["root"] = merkle_update(cs, b.old_leaf, b.new_leaf,
-                                      [v[f"{p}b_sib{k}"] for k in range(depth)], b_id_bits,
+                                      [v[f"{p}b_sib{k}"] for k in range(n_sib)], b_id_bits,
                                       old_root=st["root"], bits_checked=True)
 
     # -- margin -----------------------------------------------------------------------------------

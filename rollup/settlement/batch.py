@@ -22,6 +22,7 @@ from circuits.batch import (
     EMPTY_ORDERS_ROOT,
     FEE_FIELDS,
     ORACLE_FIELDS,
+    ORDER_SIBLINGS,
     REGISTRY_FIELDS,
     SLOT_SCALARS,
     batch_solver,
@@ -155,7 +156,7 @@ def _side_values(st: State, i: int, acc: Account, order_id: int) -> dict[str, in
         out.update({f"osib{k_}": x for k_, x in enumerate(tree.proof(k))})
     else:
         out.update(osid=0, ofill=0)
-        out.update({f"osib{k_}": 0 for k_ in range(ORDER_TREE_DEPTH)})
+        out.update({f"osib{k_}": 0 for k_ in range(ORDER_SIBLINGS)})
     return out
 
 

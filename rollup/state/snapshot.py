@@ -9,8 +9,8 @@ complement rows); tree nodes and keys are always such rows. The loaded state's r
 recomputed from its tree roots (two hashes), so a table that does not match its trees' top is
 caught; the leaves are trusted to the file's hash. A state of another order-tree depth
 (``meta["order_depth"]``, 8 when absent), margin rule (``meta["margin"]``, "linear" when
-absent: other oracle leaves) or positions-root layout (``meta["positions"]``, "h3" when absent)
-is refused.
+absent: other oracle leaves) positions-root layout (``meta["positions"]``, "h3" when absent) or tree
+layout (``meta["trees"]``, "binary" when absent: quaternary since then) is refused.
 Malformed tables raise ValueError (``rollup.durability.snapshot`` turns it into SnapshotError).
 """
 
@@ -40,6 +40,7 @@ ASSET_FIELDS = ("asset_id", "kind", "risk_initial", "risk_maintenance", "underly
 ORACLE_FIELDS = ("price", "funding_index", "settlement_price", "settled", "rows")
 MARGIN_RULE = "scenario"  # the margin rule the committed state is laid out for
 POSITIONS_ROOT = "h16"  # the positions root's layout: H16 over packed words (docs/state.md)
+TREE_LAYOUT = "quaternary"  # every tree: H4 levels, a binary top for an odd depth (docs/state.md)
 
 
 def int_column(values: Sequence[int]) -> np.ndarray:
@@ -126,6 +127,7 @@ def state_tables(state: State) -> tuple[dict, dict[str, np.ndarray]]:
         "oracle_pk": list(state.oracle_pk),
         "margin": MARGIN_RULE,
         "positions": POSITIONS_ROOT,
+        "trees": TREE_LAYOUT,
         "stage": [state.stage.asset, state.stage.time, state.stage.next, list(state.stage.rows)],
         "assets": [[getattr(x, f) for f in ASSET_FIELDS] for x in state.assets.values()],
         "oracle": [[k, o.price, o.funding_index, o.settlement_price, o.settled, list(o.rows)]
@@ -161,6 +163,11 @@ def state_from_tables(meta: dict, a: dict[str, np.ndarray]) -> State:
     layout = meta.get("positions", "h3")
     if layout != POSITIONS_ROOT:
         raise ValueError(f"a state of {layout} positions roots; this build's are {POSITIONS_ROOT}")
+    # every tree node is keyed (level, index) of the quaternary layout since that layout
+    # (files written before hold binary trees' nodes: no root of theirs is this build's)
+    trees = meta.get("trees", "binary")
+    if trees != TREE_LAYOUT:
+        raise ValueError(f"a state of {trees} Merkle trees; this build's are {TREE_LAYOUT}")
     st = State(int(meta["account_depth"]))
     ids = column_ints(a["accounts.id"])
     xs, ys = column_ints(a["accounts.pk_x"]), column_ints(a["accounts.pk_y"])

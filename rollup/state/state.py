@@ -495,7 +495,7 @@ class State:
         return tree.root if tree is not None else self._empty_orders_root()
 
     def _empty_orders_root(self) -> int:
-        return default_nodes(ORDER_TREE_DEPTH, self.hasher)[ORDER_TREE_DEPTH]
+        return default_nodes(ORDER_TREE_DEPTH, self.hasher)[-1]
 
     def _flush_accounts(self) -> None:
         """All queued account leaves, each kind of hash batched across accounts: order leaves

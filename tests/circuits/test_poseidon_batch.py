@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from circuits.poseidon import PoseidonInputError, poseidon, poseidon_python
 from circuits.poseidon_batch import (
+    BINARY,
     hash_ints,
     hash_limbs,
+    hash_node_refs,
     hash_pair_refs,
     ints_to_plain,
     plain_to_ints,
@@ -106,3 +108,36 @@ def test_pair_refs_reject_bad_references(refs):
 def test_pair_refs_reject_out_of_range_static():
     with pytest.raises(PoseidonInputError):
         hash_pair_refs([1, R], [0, 1])
+
+
+def test_node_refs_chain_a_quaternary_path():
+    # a depth-5 path: two 4-ary levels then a binary top, mixed with an unrelated row
+    leaf, s = 5, [7, 8, 9, 10, 11, R - 1, 12]
+    n1 = poseidon([s[1], s[2], s[0], leaf])  # position 3
+    n2 = poseidon([n1, s[3], s[4], s[5]])  # position 0
+    n3 = poseidon([s[6], n2])  # right child at the top
+    static = [leaf, *s]
+    b = BINARY
+    rows = [[2, 3, 1, 0], [0, 1, 2, 3], [-1, 4, 5, 6], [7, -3, b, b]]
+    assert hash_node_refs(static, rows) == [n1, poseidon([5, 7, 8, 9]), n2, n3]
+    assert hash_node_refs([], []) == []
+
+
+@pytest.mark.parametrize("rows", [[[0, 1, 2, 4]], [[0, -1, 1, 2]], [[0, 1, BINARY, 0]],
+                                  [[0, 1, 2]], [[0, BINARY, BINARY, BINARY]]])
+def test_node_refs_reject_bad_references(rows):
+    with pytest.raises(ValueError):
+        hash_node_refs([1, 2, 3, 4], rows)
+
+
+def test_node_refs_reject_out_of_range_static():
+    with pytest.raises(PoseidonInputError):
+        hash_node_refs([1, R, 3, 4], [[0, 1, 2, 3]])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.one_of(field, st.sampled_from([0, 1, R - 1, R - 2])), min_size=4,
+                max_size=4))
+def test_node_refs_equal_poseidon4(xs):
+    assert hash_node_refs(xs, [[0, 1, 2, 3], [3, 2, 1, 0]]) == [poseidon(xs),
+                                                                  poseidon(xs[::-1])]

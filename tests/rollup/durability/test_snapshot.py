@@ -7,7 +7,8 @@ file still loads; the fill history is journaled with its requests; no pickle in 
 format version, under a new name: old files must keep loading; the exception is a change of the
 state commitment, which no old state survives: the order trees' depth 8 -> 12 rewrote it, and
 so did the scenario rule: rows in the oracle leaves and the global root, published by the venue
-before its first trade, and the positions root as one H16 over packed words).
+before its first trade, the positions root as one H16 over packed words, and the quaternary
+Merkle trees).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from circuits.merkle import SparseMerkleTree as RefTree
+from circuits.poseidon import poseidon
 from rollup import errors as E
 from rollup.durability import snapshot as S
 from rollup.durability.journal import Journal, snapshot
@@ -308,7 +311,7 @@ def golden_engine() -> Sequencer:
 
 # what the committed file holds: account -> (collateral, nonce, perpetual balance)
 GOLDEN_V1 = {
-    "root": "0x08688e8578a686303f08bf2379dc4ec63a9c7a3a5d9e0391c5e7f97b48f90183",
+    "root": "0x03919b0297d343507567216deb7bf0332e0138cb5a46e90ec9755daabf9141fd",
     "seq": 37,
     "records": 33,
     "accounts": {0: (144, 0, 0), 1: (10_000_240_376, 0, -4), 2: (9_999_999_000, 1, 0),
@@ -339,6 +342,34 @@ def test_golden_v1_file_still_loads():
     r = seq.submit(tn.order(4, SELL, 6, 59_800, 2))
     assert [(f.maker, f.maker_order, f.price, f.size) for f in r.fills] == [
         (2, 1, 59_900, 5), (2, 2, 59_800, 1)]
+
+
+def test_golden_root_is_the_reference_trees_root():
+    """The golden root, recomputed from the file's leaves with the clear trees of
+    ``circuits.merkle`` (not the engine's tree code): H3(accounts, registry, global)."""
+    st = Sequencer.from_snapshot(S.decode(GOLDEN.read_bytes())).state
+
+    def ref_root(tree):
+        ref = RefTree(tree.depth)
+        for (level, i), v in tree.nodes.items():
+            if level == 0:
+                ref.set(i, v)
+        return ref.root
+
+    acc, reg, orc = (ref_root(t) for t in (st.account_tree, st.registry_tree, st.oracle_tree))
+    for i, t in st.order_trees.items():
+        assert ref_root(t) == t.root, i
+    glob = poseidon([st.time, orc, *st.oracle_pk, poseidon(st.stage.fields())])
+    assert f"0x{poseidon([acc, reg, glob]):064x}" == GOLDEN_V1["root"]
+
+
+def test_a_state_of_binary_trees_is_refused():
+    """Snapshots before the quaternary trees (no "trees" stamp) hold binary trees' nodes."""
+    snap = golden_engine().to_snapshot()
+    assert snap.meta["state"]["trees"] == "quaternary"
+    del snap.meta["state"]["trees"]
+    with pytest.raises(S.SnapshotError, match="binary Merkle trees; this build's are quaternary"):
+        Sequencer.from_snapshot(snap, tn.DOMAIN)
 
 
 def test_a_state_of_another_order_tree_depth_is_refused():

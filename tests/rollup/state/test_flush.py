@@ -118,6 +118,6 @@ def test_multi_tree_updates_equal_one_leaf_at_a_time(batches_a, batches_b):
 
 def naive_root(leaves: dict[int, int]) -> int:
     level = [leaves.get(i, 0) for i in range(64)]
-    while len(level) > 1:
-        level = [poseidon([level[2 * i], level[2 * i + 1]]) for i in range(len(level) // 2)]
+    while len(level) > 1:  # groups of four (depth 6: three 4-ary levels)
+        level = [poseidon(level[i:i + 4]) for i in range(0, len(level), 4)]
     return level[0]
