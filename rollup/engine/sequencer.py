@@ -33,7 +33,7 @@ from rollup.engine.receipts import Receipt
 from rollup.engine.runs import CompiledMatcher
 from rollup.margin import resting as R
 from rollup.state.encoding import ORDER_TREE_DEPTH
-from rollup.state.snapshot import MARGIN_RULE
+from rollup.state.snapshot import MARGIN_RULE, TREE_LAYOUT
 from rollup.state.state import State
 from rollup.transactions import (
     PUBLIC_TYPES,
@@ -94,9 +94,11 @@ def tune_gc() -> None:
 def journal_formats() -> dict[str, tuple[str, str]]:
     """What this build's journal rows assume (key -> (value, the value of unstamped journals)):
     the order trees' depth decides which slot an order id takes, so rows written at another
-    depth would replay into another state, and rows of the linear margin rule (no scenario
-    rows in the oracle leaves) into another root (``Journal.require_format`` refuses them)."""
-    return {"order_depth": (str(ORDER_TREE_DEPTH), "8"), "margin": (MARGIN_RULE, "linear")}
+    depth would replay into another state, rows of the linear margin rule (no scenario rows in
+    the oracle leaves) into another root, and rows of the binary trees under other roots than
+    the ones L1 holds (``Journal.require_format`` refuses them)."""
+    return {"order_depth": (str(ORDER_TREE_DEPTH), "8"), "margin": (MARGIN_RULE, "linear"),
+            "trees": (TREE_LAYOUT, "binary")}
 
 
 class Sequencer:

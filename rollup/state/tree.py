@@ -175,6 +175,8 @@ def root_from_proof(
         depth = 2 * (n // 3) + n % 3
     if n != 3 * (depth // 2) + depth % 2 or n % 3 == 2:
         raise ValueError(f"{n} siblings is no proof of a depth-{depth} tree")
+    if not 0 <= index < 1 << depth:  # the high bits would be ignored: i + 2^d would pass as i
+        raise ValueError(f"leaf index {index} outside 0..2**{depth}-1")
     node, at, shift = leaf, 0, 0
     for w in level_widths(depth):
         pos = (index >> shift) & ((1 << w) - 1)
@@ -192,7 +194,11 @@ def root_from_proof(
 def verify_proof(
     root: int, index: int, leaf: int, siblings: Sequence[int], hasher: Hasher = DEFAULT_HASHER
 ) -> bool:
-    return root_from_proof(index, leaf, siblings, hasher) == root
+    """Whether the leaf sits at ``index`` under ``root`` (False for an index past the tree)."""
+    try:
+        return root_from_proof(index, leaf, siblings, hasher) == root
+    except ValueError:
+        return False
 
 
 def update_trees(jobs: Sequence[tuple[SparseMerkleTree, Mapping[int, int]]]) -> None:
