@@ -22,7 +22,7 @@ from circuits.poseidon_fast import _partial_rounds_of, tables
 from prover.kernels.cpu.arith import adc, mac, sbb
 from prover.kernels.cpu.fr import FR
 
-__all__ = ["BINARY", "hash_ints", "hash_limbs", "hash_node_refs", "hash_pair_refs", "ints_to_plain",
+__all__ = ["BINARY", "hash_ints", "hash_limbs", "hash_node_refs", "ints_to_plain",
            "plain_to_ints"]
 
 _U0 = np.uint64(0)
@@ -436,30 +436,6 @@ def _hash_plain_rows(x, out, tab):
 
 
 @njit(cache=True, nogil=True)
-def _hash_pair_refs(static, refs, out, tab):
-    """out[j] = Poseidon(node(refs[j, 0]), node(refs[j, 1])) in order, where node(r) is
-    static[r] for r >= 0 and out[-r - 1] (an earlier output) for r < 0; plain limbs in and out.
-    Returns the first static row >= p (nothing is hashed then), or -1."""
-    n = static.shape[0]
-    for i in range(n):
-        if not _lt_p(_ld(static, i)):
-            return i
-    mont = np.empty((n, 4), dtype=np.uint64)
-    for i in range(n):
-        _st(mont, i, _enter(_ld(static, i)))
-    m = refs.shape[0]
-    done = np.empty((m, 4), dtype=np.uint64)
-    for j in range(m):
-        a, b = refs[j, 0], refs[j, 1]
-        x = _ld(mont, a) if a >= 0 else _ld(done, -a - 1)
-        y = _ld(mont, b) if b >= 0 else _ld(done, -b - 1)
-        h = _permute3(x, y, tab)
-        _st(done, j, h)
-        _st(out, j, _leave(h))
-    return -1
-
-
-@njit(cache=True, nogil=True)
 def _hash_node_refs(static, refs, out, tab3, tab5):
     """out[j] = Poseidon of row j's nodes in order: four (refs[j, 0..3]) or two when
     refs[j, 2] == BINARY; node(r) is static[r] for r >= 0 and out[-r - 1] for r < 0 (an earlier
@@ -539,26 +515,6 @@ def hash_ints(rows: Sequence[Sequence[int]]) -> list[int]:
     if any(type(v) is bool for v in flat):
         raise TypeError("field elements must be int, got bool")
     return plain_to_ints(hash_limbs(ints_to_plain(flat).reshape(len(rows), k, 4)))
-
-
-def hash_pair_refs(static: Sequence[int], refs: Sequence[int]) -> list[int]:
-    """Poseidon(2) of a chain of pairs in one call: pair j = (refs[2j], refs[2j+1]), where a
-    reference r >= 0 names static[r] and r < 0 names the result of pair -r - 1 (which must come
-    earlier). This is a whole multi-level Merkle update: the leaves and untouched siblings are
-    the statics, every recomputed node one pair. Returns the m results as ints."""
-    m = len(refs) // 2
-    if len(refs) != 2 * m:
-        raise ValueError("hash_pair_refs: references come in pairs")
-    if not m:
-        return []
-    r = np.array(refs, dtype=np.int64).reshape(m, 2)
-    if ((r >= len(static)) | (r < -np.arange(m)[:, None])).any():
-        raise ValueError("hash_pair_refs: a reference to a missing static or a later pair")
-    out = np.empty((m, 4), dtype=np.uint64)
-    x = ints_to_plain(static) if static else np.zeros((0, 4), dtype=np.uint64)
-    if _hash_pair_refs(x, r, out, tables(3)) >= 0:
-        raise PoseidonInputError("poseidon input out of range [0, r)")
-    return plain_to_ints(out)
 
 
 def hash_node_refs(static: Sequence[int], refs: Sequence[Sequence[int]]) -> list[int]:

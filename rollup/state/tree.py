@@ -32,8 +32,6 @@ class Hasher(Protocol):
 
     def hash_flat(self, flat: Sequence[int], k: int) -> list[int]: ...
 
-    def hash_pair_refs(self, static: Sequence[int], refs: Sequence[int]) -> list[int]: ...
-
     def hash_node_refs(self, static: Sequence[int], refs: Sequence[Sequence[int]]
                        ) -> list[int]: ...
 
@@ -62,10 +60,6 @@ class PoseidonHasher:
             raise ValueError("hash_flat: input count is not a multiple of the row length")
         b = _batch()
         return b.plain_to_ints(b.hash_limbs(b.ints_to_plain(flat).reshape(-1, k, 4)))
-
-    def hash_pair_refs(self, static: Sequence[int], refs: Sequence[int]) -> list[int]:
-        """Chained Poseidon(2) pairs in one kernel call (``poseidon_batch.hash_pair_refs``)."""
-        return _batch().hash_pair_refs(static, refs)
 
     def hash_node_refs(self, static: Sequence[int], refs: Sequence[Sequence[int]]
                        ) -> list[int]:

@@ -16,7 +16,6 @@ from circuits.poseidon_batch import (
     hash_ints,
     hash_limbs,
     hash_node_refs,
-    hash_pair_refs,
     ints_to_plain,
     plain_to_ints,
 )
@@ -84,30 +83,6 @@ def test_rejects_bad_arity_and_ragged_rows():
         hash_ints([[1, 2], [3]])
     with pytest.raises(ValueError):
         hash_limbs(np.zeros((2, 4), dtype=np.uint64))
-
-
-def test_pair_refs_chain_a_merkle_path():
-    # a depth-3 path: leaf 5 at index 5 (bits 1, 0, 1) with siblings 7, 8, R - 1
-    leaf, sibs = 5, [7, 8, R - 1]
-    n1 = poseidon([sibs[0], leaf])
-    n2 = poseidon([n1, sibs[1]])
-    n3 = poseidon([sibs[2], n2])
-    static = [leaf, *sibs]
-    assert hash_pair_refs(static, [1, 0, -1, 2, 3, -2]) == [n1, n2, n3]
-    assert hash_pair_refs([1, 2], [0, 1, 0, 1, -1, -2]) == [poseidon([1, 2])] * 2 + [
-        poseidon([poseidon([1, 2])] * 2)]
-    assert hash_pair_refs([], []) == []
-
-
-@pytest.mark.parametrize("refs", [[0, 2], [0, -1], [0, 1, -2, 0], [0]])
-def test_pair_refs_reject_bad_references(refs):
-    with pytest.raises(ValueError):
-        hash_pair_refs([1, 2], refs)
-
-
-def test_pair_refs_reject_out_of_range_static():
-    with pytest.raises(PoseidonInputError):
-        hash_pair_refs([1, R], [0, 1])
 
 
 def test_node_refs_chain_a_quaternary_path():
