@@ -185,6 +185,23 @@ def _op_stream(tslot, tscal, tneg, pstate, j, span, nafs, lens, ops):
     return n
 
 
+@njit(cache=True, inline="always")
+def _aff_dbl(A, di):
+    """2A in affine given di = 1 / (2 y): lam = 3 x^2 di, x3 = lam^2 - 2x, y3 = lam (x - x3) - y."""
+    x2 = fe_sqr(A[0])
+    lam = fe_mul(fe_add(fe_dbl(x2), x2), di)
+    x3 = fe_sub(fe_sqr(lam), fe_dbl(A[0]))
+    return (x3, fe_sub(fe_mul(lam, fe_sub(A[0], x3)), A[1]))
+
+
+@njit(cache=True, inline="always")
+def _aff_add(A, bx, by, di):
+    """A + B in affine given di = 1 / (x_B - x_A): lam = (y_B - y_A) di, x3 = lam^2 - x_A - x_B."""
+    lam = fe_mul(fe_sub(by, A[1]), di)
+    x3 = fe_sub(fe_sub(fe_sqr(lam), A[0]), bx)
+    return (x3, fe_sub(fe_mul(lam, fe_sub(A[0], x3)), A[1]))
+
+
 @njit(cache=True)
 def _lockstep(taff, m, ops, nops, acc, state, aux):
     """Runs the m operation streams side by side in affine coordinates: each round's
@@ -234,13 +251,9 @@ def _lockstep(taff, m, ops, nops, acc, state, aux):
             di = fe_mul(inv, pre)
             inv = fe_mul(inv, den)
             if op == 0:
-                x2 = fe_sqr(A[0])
-                lam = fe_mul(fe_add(fe_dbl(x2), x2), di)
-                x3 = fe_sub(fe_sqr(lam), fe_dbl(A[0]))
+                store_pt(acc, e, _aff_dbl(A, di))
             else:
-                lam = fe_mul(fe_sub(ty, A[1]), di)
-                x3 = fe_sub(fe_sub(fe_sqr(lam), A[0]), T[0])
-            store_pt(acc, e, (x3, fe_sub(fe_mul(lam, fe_sub(A[0], x3)), A[1])))
+                store_pt(acc, e, _aff_add(A, T[0], ty, di))
 
 
 @njit(cache=True)
@@ -285,16 +298,10 @@ def _affine_tables(a, rows, m, span, taff, acc, state, aux):
                 di = fe_mul(inv, pre)
                 inv = fe_mul(inv, den)
                 if q == 0:
-                    x2 = fe_sqr(A[0])
-                    lam = fe_mul(fe_add(fe_dbl(x2), x2), di)
-                    x3 = fe_sub(fe_sqr(lam), fe_dbl(A[0]))
-                    store_pt(acc, e, (x3, fe_sub(fe_mul(lam, fe_sub(A[0], x3)), A[1])))
+                    store_pt(acc, e, _aff_dbl(A, di))
                 else:
                     B = load_aff(acc, e)
-                    lam = fe_mul(fe_sub(B[1], A[1]), di)
-                    x3 = fe_sub(fe_sub(fe_sqr(lam), A[0]), B[0])
-                    store_pt(taff, e * span + q,
-                             (x3, fe_sub(fe_mul(lam, fe_sub(A[0], x3)), A[1])))
+                    store_pt(taff, e * span + q, _aff_add(A, B[0], B[1], di))
 
 
 @njit(cache=True)
