@@ -20,6 +20,8 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from circuits.merkle import level_widths  # the layout the circuits prove: one definition
+
 
 class Hasher(Protocol):
     def hash(self, inputs: Sequence[int]) -> int: ...
@@ -80,11 +82,6 @@ DEFAULT_HASHER = PoseidonHasher()
 
 _DEFAULTS_CACHE: dict[tuple[int, int], list[int]] = {}
 _BINARY = -(1 << 62)  # = circuits.poseidon_batch.BINARY (a row of two nodes)
-
-
-def level_widths(depth: int) -> list[int]:
-    """Index bits consumed per level, leaf level first (= ``circuits.merkle.level_widths``)."""
-    return [2] * (depth // 2) + [1] * (depth % 2)
 
 
 def default_nodes(depth: int, hasher: Hasher = DEFAULT_HASHER) -> list[int]:
